@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# dm-xrepl: top-level build and test entry points.
+#
+#   make                 build the module against KDIR (default: running kernel)
+#   make setup           install what the tests and the demo need (Debian)
+#   make demo            boot a test VM and show replication working
+#   make check           build, unit tests (KUnit) and integration tests (VM)
+#   make lint            checkpatch --strict, sparse and a W=1 build
+#   make clean
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+PWD := $(CURDIR)
+
+.PHONY: all module clean setup demo check kunit lint
+
+all: module
+
+module:
+	$(MAKE) -C $(KDIR) M=$(PWD)/dm-xrepl modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(PWD)/dm-xrepl clean 2>/dev/null || \
+		find dm-xrepl \( -name '*.o' -o -name '*.ko' -o -name '*.mod*' \
+		-o -name '.*.cmd' -o -name 'modules.order' -o -name Module.symvers \) -delete
+
+setup:
+	bash scripts/setup.sh
+
+demo:
+	bash scripts/demo.sh
+
+check:
+	bash scripts/check.sh
+
+kunit:
+	bash scripts/kunit.sh
+
+lint:
+	bash scripts/lint.sh

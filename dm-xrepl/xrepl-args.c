@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-xrepl: table line parser.
+ *
+ * Pure syntax: no device lookups, no allocation, so it is unit tested on
+ * its own.  Every refusal names the problem in *error.
+ */
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <linux/string.h>
+
+#include "dm-xrepl.h"
+
+/* The number of required arguments before the optional group. */
+#define XREPL_REQUIRED_ARGS	4U
+/* region_size N, on_remote_error P, nosync: at most 5 words. */
+#define XREPL_MAX_OPT_ARGS	5U
+
+static const char * const mode_names[] = {
+	[XREPL_MODE_SYNC]	= "sync",
+	[XREPL_MODE_SEMI_SYNC]	= "semi-sync",
+	[XREPL_MODE_ASYNC]	= "async",
+};
+
+static const char * const policy_names[] = {
+	[XREPL_ON_ERROR_DEGRADE]	= "degrade",
+	[XREPL_ON_ERROR_FAIL]		= "fail",
+};
+
+const char *xrepl_mode_name(enum xrepl_mode mode)
+{
+	return mode < ARRAY_SIZE(mode_names) ? mode_names[mode] : "unknown";
+}
+
+const char *xrepl_policy_name(enum xrepl_error_policy policy)
+{
+	return policy < ARRAY_SIZE(policy_names) ? policy_names[policy] : "unknown";
+}
+
+static int parse_mode(struct xrepl_args *args, const char *arg,
+		      char **error)
+{
+	int i = match_string(mode_names, ARRAY_SIZE(mode_names), arg);
+
+	if (i < 0) {
+		*error = "Invalid replication mode";
+		return -EINVAL;
+	}
+	args->mode = i;
+	return 0;
+}
+
+/* A count or size: decimal digits only, no sign, no suffix, no junk. */
+static int parse_u32(const char *arg, u32 *val)
+{
+	if (!*arg || *arg == '+' || *arg == '-')
+		return -EINVAL;
+	return kstrtou32(arg, 10, val);
+}
+
+static int parse_region_size(struct xrepl_args *args, const char *arg,
+			     char **error)
+{
+	u32 val;
+
+	if (parse_u32(arg, &val) || val < XREPL_MIN_REGION_SIZE ||
+	    val > XREPL_MAX_REGION_SIZE || !is_power_of_2(val)) {
+		*error = "Invalid region_size";
+		return -EINVAL;
+	}
+	args->region_size = val;
+	return 0;
+}
+
+static int parse_policy(struct xrepl_args *args, const char *arg,
+			char **error)
+{
+	int i = match_string(policy_names, ARRAY_SIZE(policy_names), arg);
+
+	if (i < 0) {
+		*error = "Invalid on_remote_error policy";
+		return -EINVAL;
+	}
+	args->on_remote_error = i;
+	return 0;
+}
+
+static int take_option(struct xrepl_args *args, unsigned int opt,
+		       char **error)
+{
+	if (args->given & opt) {
+		*error = "Duplicate optional argument";
+		return -EINVAL;
+	}
+	args->given |= opt;
+	return 0;
+}
+
+static int parse_options(struct xrepl_args *args, unsigned int argc,
+			 char **argv, char **error)
+{
+	unsigned int count, i = 0;
+	int r;
+
+	if (parse_u32(argv[0], &count) || count > XREPL_MAX_OPT_ARGS ||
+	    count != argc - 1) {
+		*error = "Invalid number of optional arguments";
+		return -EINVAL;
+	}
+	argv++;
+
+	while (i < count) {
+		const char *key = argv[i++];
+
+		if (!strcmp(key, "nosync")) {
+			r = take_option(args, XREPL_OPT_NOSYNC, error);
+			if (r)
+				return r;
+			args->nosync = true;
+			continue;
+		}
+
+		if (!strcmp(key, "region_size")) {
+			r = take_option(args, XREPL_OPT_REGION_SIZE, error);
+		} else if (!strcmp(key, "on_remote_error")) {
+			r = take_option(args, XREPL_OPT_ON_REMOTE_ERROR, error);
+		} else {
+			*error = "Unrecognised optional argument";
+			return -EINVAL;
+		}
+		if (r)
+			return r;
+
+		if (i == count) {
+			*error = "Missing value for optional argument";
+			return -EINVAL;
+		}
+		if (!strcmp(key, "region_size"))
+			r = parse_region_size(args, argv[i++], error);
+		else
+			r = parse_policy(args, argv[i++], error);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int xrepl_parse_args(struct xrepl_args *args, unsigned int argc, char **argv,
+		     char **error)
+{
+	int r;
+
+	memset(args, 0, sizeof(*args));
+	args->region_size = XREPL_DEFAULT_REGION_SIZE;
+	args->on_remote_error = XREPL_ON_ERROR_DEGRADE;
+
+	if (argc < XREPL_REQUIRED_ARGS) {
+		*error = "Invalid argument count";
+		return -EINVAL;
+	}
+	args->local_path = argv[0];
+	args->remote_path = argv[1];
+	args->meta_path = strcmp(argv[2], "-") ? argv[2] : NULL;
+
+	r = parse_mode(args, argv[3], error);
+	if (r)
+		return r;
+
+	if (argc == XREPL_REQUIRED_ARGS)
+		return 0;
+	return parse_options(args, argc - XREPL_REQUIRED_ARGS,
+			     argv + XREPL_REQUIRED_ARGS, error);
+}

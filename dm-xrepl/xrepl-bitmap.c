@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-xrepl: region geometry and the dirty-region bitmap.
+ */
+#include <linux/bitmap.h>
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#include <linux/log2.h>
+#include <linux/math.h>
+#include <linux/minmax.h>
+#include <linux/slab.h>
+
+#include "dm-xrepl.h"
+
+int xrepl_geom_init(struct xrepl_geom *geom, sector_t dev_sectors,
+		    u32 region_size, char **error)
+{
+	sector_t nr;
+
+	if (region_size < XREPL_MIN_REGION_SIZE ||
+	    region_size > XREPL_MAX_REGION_SIZE ||
+	    !is_power_of_2(region_size)) {
+		*error = "Invalid region_size";
+		return -EINVAL;
+	}
+	if (!dev_sectors) {
+		*error = "Zero-length device";
+		return -EINVAL;
+	}
+
+	nr = dev_sectors >> ilog2(region_size);
+	if (dev_sectors & (region_size - 1))
+		nr++;
+	if (nr > XREPL_MAX_REGIONS) {
+		*error = "region_size too small for device";
+		return -EINVAL;
+	}
+
+	geom->dev_sectors = dev_sectors;
+	geom->region_size = region_size;
+	geom->region_shift = ilog2(region_size);
+	geom->nr_regions = nr;
+	return 0;
+}
+
+sector_t xrepl_region_len(const struct xrepl_geom *geom, unsigned long region)
+{
+	sector_t start = xrepl_region_to_sector(geom, region);
+
+	if (start >= geom->dev_sectors)
+		return 0;
+	return min_t(sector_t, geom->region_size, geom->dev_sectors - start);
+}
+
+bool xrepl_range_to_regions(const struct xrepl_geom *geom, sector_t sector,
+			    sector_t nr_sectors, unsigned long *first,
+			    unsigned long *last)
+{
+	if (!nr_sectors)
+		return false;
+	*first = xrepl_sector_to_region(geom, sector);
+	*last = xrepl_sector_to_region(geom, sector + nr_sectors - 1);
+	return true;
+}
+
+int xrepl_bitmap_alloc(struct xrepl_bitmap *bm, unsigned long nr_bits)
+{
+	bm->bits = kvcalloc(BITS_TO_LONGS(nr_bits), sizeof(unsigned long),
+			    GFP_KERNEL);
+	if (!bm->bits)
+		return -ENOMEM;
+	bm->nr_bits = nr_bits;
+	bm->nr_set = 0;
+	return 0;
+}
+
+void xrepl_bitmap_free(struct xrepl_bitmap *bm)
+{
+	kvfree(bm->bits);
+	bm->bits = NULL;
+	bm->nr_bits = 0;
+	bm->nr_set = 0;
+}
+
+unsigned long xrepl_bitmap_set_range(struct xrepl_bitmap *bm,
+				     unsigned long first, unsigned long last)
+{
+	unsigned long bit, added = 0;
+
+	if (first > last || last >= bm->nr_bits)
+		return 0;
+
+	/* Ranges are a region or two per bio; large ones are rare (discard). */
+	for (bit = first; bit <= last; bit++)
+		if (!__test_and_set_bit(bit, bm->bits))
+			added++;
+	bm->nr_set += added;
+	return added;
+}
+
+unsigned long xrepl_bitmap_fill(struct xrepl_bitmap *bm)
+{
+	unsigned long added = bm->nr_bits - bm->nr_set;
+
+	bitmap_fill(bm->bits, bm->nr_bits);
+	bm->nr_set = bm->nr_bits;
+	return added;
+}
+
+bool xrepl_bitmap_clear(struct xrepl_bitmap *bm, unsigned long bit)
+{
+	if (bit >= bm->nr_bits || !__test_and_clear_bit(bit, bm->bits))
+		return false;
+	bm->nr_set--;
+	return true;
+}
+
+bool xrepl_bitmap_test(const struct xrepl_bitmap *bm, unsigned long bit)
+{
+	return bit < bm->nr_bits && test_bit(bit, bm->bits);
+}
+
+unsigned long xrepl_bitmap_next_set(const struct xrepl_bitmap *bm,
+				    unsigned long from)
+{
+	if (from >= bm->nr_bits)
+		return bm->nr_bits;
+	return find_next_bit(bm->bits, bm->nr_bits, from);
+}
