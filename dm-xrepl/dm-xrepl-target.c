@@ -343,6 +343,8 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 		io->remote_status = BLK_STS_OK;
 		clone = bio_alloc_clone(xc->remote->bdev, bio, GFP_NOIO,
 					&pair->bs);
+		/* Nobody polls the remote's queue for this clone. */
+		bio_clear_polled(clone);
 		clone->bi_end_io = xrepl_remote_endio;
 		clone->bi_private = bio;
 		/* The bio completes after both its own and the clone's endio. */
