@@ -133,8 +133,8 @@ struct xrepl_c {
 };
 
 /* Per-bio state. */
-#define XREPL_IO_TRACKED	(1U << 0)	/* on pair->inflight */
-#define XREPL_IO_REMOTE		(1U << 1)	/* a clone went to the remote */
+#define XREPL_IO_TRACKED	BIT(0)	/* on pair->inflight */
+#define XREPL_IO_REMOTE		BIT(1)	/* a clone went to the remote */
 
 struct xrepl_io {
 	struct xrepl_c *xc;
@@ -171,9 +171,9 @@ static void xrepl_event_work(struct work_struct *work)
 	dm_table_event(xc->ti->table);
 }
 
-/*---------------------------------------------------------------------------
+/*
  * Replication state.  Helpers named *_locked need pair->lock held.
- *-------------------------------------------------------------------------*/
+ */
 
 static void mark_dirty_locked(struct xrepl_pair *pair, unsigned long first,
 			      unsigned long last)
@@ -279,9 +279,9 @@ static void put_copy_locked(struct xrepl_pair *pair, struct xrepl_copy *copy)
 		wake_up(&pair->copies_wait);
 }
 
-/*---------------------------------------------------------------------------
+/*
  * I/O path.
- *-------------------------------------------------------------------------*/
+ */
 
 static void xrepl_remote_endio(struct bio *clone)
 {
@@ -420,9 +420,9 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 	return DM_ENDIO_DONE;
 }
 
-/*---------------------------------------------------------------------------
+/*
  * Resync.
- *-------------------------------------------------------------------------*/
+ */
 
 static void xrepl_copy_done(int read_err, unsigned long write_err,
 			    void *context)
@@ -629,9 +629,9 @@ again:
 	xrepl_raise_event(xc);
 }
 
-/*---------------------------------------------------------------------------
+/*
  * Pairs: lookup, creation and release.
- *-------------------------------------------------------------------------*/
+ */
 
 static void xrepl_pair_destroy(struct xrepl_pair *pair)
 {
@@ -764,9 +764,9 @@ static void xrepl_pair_put(struct xrepl_pair *pair)
 	xrepl_pair_destroy(pair);
 }
 
-/*---------------------------------------------------------------------------
+/*
  * Target interface.
- *-------------------------------------------------------------------------*/
+ */
 
 static void xrepl_put_devices(struct xrepl_c *xc)
 {

@@ -10,15 +10,16 @@
 #ifndef DM_XREPL_H
 #define DM_XREPL_H
 
+#include <linux/bits.h>
 #include <linux/types.h>
 
 /* Region size in 512-byte sectors: 512 KiB, as LVM mirrors use. */
 #define XREPL_DEFAULT_REGION_SIZE	1024U
 #define XREPL_MIN_REGION_SIZE		8U
 /* 1 GiB regions: beyond that a resync copy unit is unreasonably large. */
-#define XREPL_MAX_REGION_SIZE		(1U << 21)
+#define XREPL_MAX_REGION_SIZE		BIT(21)
 /* Caps the in-memory bitmap at 16 MiB (64 TiB at the default region size). */
-#define XREPL_MAX_REGIONS		(1UL << 27)
+#define XREPL_MAX_REGIONS		BIT(27)
 
 enum xrepl_mode {
 	XREPL_MODE_SYNC,
@@ -32,9 +33,9 @@ enum xrepl_error_policy {
 };
 
 /* Optional arguments that were given explicitly (xrepl_args.given). */
-#define XREPL_OPT_REGION_SIZE		(1U << 0)
-#define XREPL_OPT_ON_REMOTE_ERROR	(1U << 1)
-#define XREPL_OPT_NOSYNC		(1U << 2)
+#define XREPL_OPT_REGION_SIZE		BIT(0)
+#define XREPL_OPT_ON_REMOTE_ERROR	BIT(1)
+#define XREPL_OPT_NOSYNC		BIT(2)
 
 /*
  * A parsed table line.  The device strings point into the caller's argv,
