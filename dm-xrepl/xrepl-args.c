@@ -5,6 +5,7 @@
  * Pure syntax: no device lookups, no allocation, so it is unit tested on
  * its own.  Every refusal names the problem in *error.
  */
+#include <linux/ctype.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
@@ -54,8 +55,14 @@ static int parse_mode(struct xrepl_args *args, const char *arg,
 /* A count or size: decimal digits only, no sign, no suffix, no junk. */
 static int parse_u32(const char *arg, u32 *val)
 {
-	if (!*arg || *arg == '+' || *arg == '-')
+	const char *p;
+
+	if (!*arg)
 		return -EINVAL;
+	/* kstrtou32() alone would take a sign and a trailing newline. */
+	for (p = arg; *p; p++)
+		if (!isdigit(*p))
+			return -EINVAL;
 	return kstrtou32(arg, 10, val);
 }
 

@@ -3,6 +3,7 @@
  * dm-xrepl: region geometry and the dirty-region bitmap.
  */
 #include <linux/bitmap.h>
+#include <linux/bug.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
 #include <linux/log2.h>
@@ -45,10 +46,11 @@ int xrepl_geom_init(struct xrepl_geom *geom, sector_t dev_sectors,
 
 sector_t xrepl_region_len(const struct xrepl_geom *geom, unsigned long region)
 {
-	sector_t start = xrepl_region_to_sector(geom, region);
+	sector_t start;
 
-	if (start >= geom->dev_sectors)
+	if (region >= geom->nr_regions)
 		return 0;
+	start = xrepl_region_to_sector(geom, region);
 	return min_t(sector_t, geom->region_size, geom->dev_sectors - start);
 }
 
@@ -60,6 +62,11 @@ bool xrepl_range_to_regions(const struct xrepl_geom *geom, sector_t sector,
 		return false;
 	*first = xrepl_sector_to_region(geom, sector);
 	*last = xrepl_sector_to_region(geom, sector + nr_sectors - 1);
+	/* Device-mapper keeps bios inside the target; never lose a region. */
+	if (WARN_ON_ONCE(*last >= geom->nr_regions)) {
+		*last = geom->nr_regions - 1;
+		*first = min(*first, *last);
+	}
 	return true;
 }
 
@@ -102,7 +109,8 @@ unsigned long xrepl_bitmap_fill(struct xrepl_bitmap *bm)
 {
 	unsigned long added = bm->nr_bits - bm->nr_set;
 
-	bitmap_fill(bm->bits, bm->nr_bits);
+	/* Not bitmap_fill(): bits past nr_bits stay clear. */
+	bitmap_set(bm->bits, 0, bm->nr_bits);
 	bm->nr_set = bm->nr_bits;
 	return added;
 }

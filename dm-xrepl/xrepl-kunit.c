@@ -58,7 +58,7 @@ static void xt_line_desc(const char *name, const struct xt_line *line,
 
 /* Parse a table line given as words. */
 static int xt_parse(struct xrepl_args *args, const struct xt_line *line,
-		    const char **error)
+		    char **error)
 {
 	char *argv[XT_MAX_ARGC + 1];
 
@@ -296,7 +296,7 @@ KUNIT_ARRAY_PARAM(xt_valid, xt_valid_cases, xt_valid_desc);
 static void xrepl_parse_valid_test(struct kunit *test)
 {
 	const struct xt_valid_case *c = test->param_value;
-	const char *error = NULL;
+	char *error = NULL;
 	struct xrepl_args args;
 	int r;
 
@@ -373,6 +373,7 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	XT_BAD("count empty", XT_E_NOPT, "sync", "", "nosync"),
 	XT_BAD("count junk suffix", XT_E_NOPT, "sync", "1x", "nosync"),
 	XT_BAD("count trailing space", XT_E_NOPT, "sync", "1 ", "nosync"),
+	XT_BAD("count trailing newline", XT_E_NOPT, "sync", "1\n", "nosync"),
 	XT_BAD("count leading space", XT_E_NOPT, "sync", " 1", "nosync"),
 	XT_BAD("count plus sign", XT_E_NOPT, "sync", "+1", "nosync"),
 	XT_BAD("count minus sign", XT_E_NOPT, "sync", "-1", "nosync"),
@@ -422,6 +423,8 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	       "region_size", "100"),
 	XT_BAD("region_size 3 sectors", XT_E_REGION, "sync", "2",
 	       "region_size", "24"),
+	XT_BAD("region_size trailing newline", XT_E_REGION, "sync", "2",
+	       "region_size", "64\n"),
 	XT_BAD("region_size zero", XT_E_REGION, "sync", "2", "region_size",
 	       "0"),
 	XT_BAD("region_size one", XT_E_REGION, "sync", "2", "region_size",
@@ -480,7 +483,7 @@ KUNIT_ARRAY_PARAM(xt_bad, xt_bad_cases, xt_bad_desc);
 static void xrepl_parse_refused_test(struct kunit *test)
 {
 	const struct xt_bad_case *c = test->param_value;
-	const char *error = NULL;
+	char *error = NULL;
 	struct xrepl_args args;
 	int r;
 
@@ -498,7 +501,7 @@ static void xrepl_parse_resets_args_test(struct kunit *test)
 		"64", "on_remote_error", "fail"
 	} };
 	static const struct xt_line plain = { { "a", "b", "-", "sync" } };
-	const char *error = NULL;
+	char *error = NULL;
 	struct xrepl_args args;
 
 	KUNIT_ASSERT_EQ(test, xt_parse(&args, &all, &error), 0);
@@ -527,7 +530,7 @@ static void xt_check_region_size(struct kunit *test, u32 v,
 	const struct xt_line line = { {
 		"loc", "rem", "-", "sync", "2", "region_size", val
 	} };
-	const char *error = NULL, *gerror = NULL;
+	char *error = NULL, *gerror = NULL;
 	struct xrepl_args args;
 	struct xrepl_geom geom;
 	int r, gr;
@@ -653,7 +656,7 @@ KUNIT_ARRAY_PARAM(xt_geom, xt_geom_cases, xt_geom_desc);
 static void xrepl_geom_init_test(struct kunit *test)
 {
 	const struct xt_geom_case *c = test->param_value;
-	const char *error = NULL;
+	char *error = NULL;
 	struct xrepl_geom geom;
 	unsigned long last;
 	int r;
@@ -683,6 +686,9 @@ static void xrepl_geom_init_test(struct kunit *test)
 	/* Past the end: no sectors. */
 	KUNIT_EXPECT_EQ(test, xrepl_region_len(&geom, last + 1), 0ULL);
 	KUNIT_EXPECT_EQ(test, xrepl_region_len(&geom, last + 1000), 0ULL);
+	/* Far past the end, where region << shift wraps round. */
+	KUNIT_EXPECT_EQ(test, xrepl_region_len(&geom, 1UL << 61), 0ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_region_len(&geom, ULONG_MAX), 0ULL);
 
 	/* The last sector is in the last region, and it ends the device. */
 	KUNIT_EXPECT_EQ(test, xrepl_sector_to_region(&geom, c->dev_sectors - 1),
@@ -703,7 +709,7 @@ static void xrepl_region_len_sum_test(struct kunit *test)
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		for (j = 0; j < ARRAY_SIZE(rsizes); j++) {
-			const char *error = NULL;
+			char *error = NULL;
 			struct xrepl_geom geom;
 			sector_t sum = 0;
 			unsigned long reg;
@@ -731,7 +737,7 @@ static void xrepl_region_len_sum_test(struct kunit *test)
 
 static void xrepl_sector_region_test(struct kunit *test)
 {
-	const char *error = NULL;
+	char *error = NULL;
 	struct xrepl_geom geom;
 
 	KUNIT_ASSERT_EQ(test, xrepl_geom_init(&geom, 1ULL << 37, 1024, &error),
@@ -787,7 +793,7 @@ static const struct xt_range_case xt_range_cases[] = {
 
 static void xrepl_range_to_regions_test(struct kunit *test)
 {
-	const char *error = NULL;
+	char *error = NULL;
 	struct xrepl_geom geom;
 	unsigned int i;
 
@@ -817,7 +823,7 @@ static void xrepl_range_to_regions_test(struct kunit *test)
 static void xrepl_range_empty_test(struct kunit *test)
 {
 	static const sector_t starts[] = { 0, 1023, 1024, 5000, 10 * 1024 + 99 };
-	const char *error = NULL;
+	char *error = NULL;
 	struct xrepl_geom geom;
 	unsigned int i;
 
@@ -838,7 +844,7 @@ static void xrepl_range_empty_test(struct kunit *test)
 /* Ranges on a large device with the largest regions. */
 static void xrepl_range_large_test(struct kunit *test)
 {
-	const char *error = NULL;
+	char *error = NULL;
 	struct xrepl_geom geom;
 	unsigned long first, last;
 
@@ -1058,8 +1064,11 @@ static void xrepl_bitmap_fill_test(struct kunit *test)
 		/* Again: nothing new. */
 		KUNIT_EXPECT_EQ(test, xrepl_bitmap_fill(bm), 0UL);
 		KUNIT_EXPECT_EQ(test, bm->nr_set, n);
-		/* Nothing is visible past the end. */
+		/* Nothing is visible past the end, nor stored there. */
 		KUNIT_EXPECT_FALSE(test, xrepl_bitmap_test(bm, n));
+		if (n % BITS_PER_LONG)
+			KUNIT_EXPECT_EQ(test, bm->bits[n / BITS_PER_LONG] >>
+					(n % BITS_PER_LONG), 0UL);
 		KUNIT_EXPECT_EQ(test, xrepl_bitmap_next_set(bm, n), n);
 
 		/* Drain it the way a resync would. */

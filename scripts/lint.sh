@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Static checks of the dm-xrepl sources; exits non-zero on any finding.
+#
+#  1. checkpatch --strict on every .c/.h in dm-xrepl/ (checkpatch.pl from
+#     the cached Linux 6.1 source tree)
+#  2. sparse (C=2) over the module, built against the Debian headers
+#  3. a W=1 build of the module with zero compiler or modpost warnings
+#  4. sparse and W=1 on the KUnit test file, in the UML tree of
+#     scripts/kunit.sh (skipped, with a note, until kunit.sh has run once)
+#
+# Steps 2 and 3 build a copy of dm-xrepl/ under $XREPL_CACHE/lint, so they
+# never race with a build in the work tree and always compile every file.
+# Do not run this at the same time as scripts/kunit.sh (step 4 shares its
+# build directory).
+#
+# Usage: scripts/lint.sh
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [[ -f "$REPO_ROOT/scripts/lib.sh" ]]; then
+	# shellcheck source=scripts/lib.sh
+	. "$REPO_ROOT/scripts/lib.sh"
+	KVER=$(detect_kver) || { echo "lint: cannot determine the kernel version" >&2; exit 1; }
+else
+	CACHE=${XREPL_CACHE:-${HOME:-/root}/.cache/dm-xrepl}
+	KVER=${KVER:-$(apt-cache depends linux-headers-amd64 2>/dev/null |
+		awk '/Depends: linux-headers-[0-9]/ { sub("linux-headers-", "", $2); print $2; exit }')}
+	[[ -n "$KVER" ]] || { echo "lint: cannot determine the kernel version" >&2; exit 1; }
+fi
+KDIR=${KDIR:-/usr/src/linux-headers-$KVER}
+SRC="$REPO_ROOT/dm-xrepl"
+TREE="$CACHE/linux-source-6.1"
+SRC_TARBALL=/usr/src/linux-source-6.1.tar.xz
+LINT_DIR="$CACHE/lint"
+COPY="$LINT_DIR/dm-xrepl"
+KUNIT_BUILD="$CACHE/kunit-build"
+KUNIT_SUBDIR=drivers/md/xrepl-kunit
+
+echo "lint: checkpatch --strict, sparse and a W=1 build of dm-xrepl/ (kernel $KVER)"
+
+failed=()
+mkdir -p "$LINT_DIR"
+
+# Sources to check: hand-written .c/.h only, not Kbuild's *.mod.c.
+mapfile -t sources < <(cd "$SRC" && find . -maxdepth 1 -type f \
+	\( -name '*.c' -o -name '*.h' \) ! -name '*.mod.c' -printf '%f\n' | sort)
+(( ${#sources[@]} )) || { echo "lint: no sources in $SRC" >&2; exit 1; }
+
+indent() { sed 's/^/  /'; }
+
+# Print the lines of $1 that are findings (compiler/sparse diagnostics and
+# modpost warnings), with the build copy's path mapped back to dm-xrepl/.
+findings() {
+	grep -E '(: (warning|error): |^WARNING: |^ERROR: )' "$1" |
+		sed -e "s|$COPY/|dm-xrepl/|g" -e "s|^\./|dm-xrepl/|" || true
+}
+
+# --- 1. checkpatch ------------------------------------------------------------
+CHECKPATCH="$TREE/scripts/checkpatch.pl"
+if [[ ! -f "$CHECKPATCH" ]]; then
+	# No kunit tree yet: take just checkpatch and its data files.
+	CHECKPATCH="$LINT_DIR/checkpatch/scripts/checkpatch.pl"
+	if [[ ! -f "$CHECKPATCH" ]]; then
+		[[ -r "$SRC_TARBALL" ]] || { echo "lint: $SRC_TARBALL missing (package linux-source-6.1)" >&2; exit 1; }
+		mkdir -p "$LINT_DIR/checkpatch"
+		tar -xJf "$SRC_TARBALL" -C "$LINT_DIR/checkpatch" --strip-components=1 \
+			linux-source-6.1/scripts/checkpatch.pl \
+			linux-source-6.1/scripts/spelling.txt \
+			linux-source-6.1/scripts/const_structs.checkpatch
+	fi
+fi
+# No --ignore is needed: with --file and --no-tree, checkpatch raises no
+# check that only makes sense for in-tree patches.
+cp_log="$LINT_DIR/checkpatch.log"
+: >"$cp_log"
+cp_bad=0
+for f in "${sources[@]}"; do
+	if ! (cd "$REPO_ROOT" && perl "$CHECKPATCH" --strict --no-tree --file \
+		--terse --no-summary --showfile --color=never "dm-xrepl/$f") >>"$cp_log" 2>&1; then
+		cp_bad=1
+	fi
+done
+if (( cp_bad )) || [[ -s "$cp_log" ]]; then
+	echo "lint: checkpatch findings:"
+	indent <"$cp_log"
+	failed+=(checkpatch)
+else
+	echo "lint: checkpatch: ${#sources[@]} files clean"
+fi
+
+# --- 2./3. module builds in a private copy --------------------------------------
+[[ -d "$KDIR" ]] || { echo "lint: $KDIR missing (run scripts/setup.sh)" >&2; exit 1; }
+command -v sparse >/dev/null || { echo "lint: sparse is not installed" >&2; exit 1; }
+mkdir -p "$COPY"
+# -c: unchanged files keep their mtime; --delete drops removed sources.
+rsync -rc --delete --include='*.c' --include='*.h' --include=Kbuild \
+	--include=Makefile --exclude='*.mod.c' --exclude='*' "$SRC/" "$COPY/"
+# Only the module's own objects: the KUnit file is not part of Kbuild.
+make -s -C "$KDIR" M="$COPY" clean >/dev/null 2>&1 || true
+
+sparse_log="$LINT_DIR/sparse.log"
+rc=0
+make -C "$KDIR" M="$COPY" C=2 CF=-D__CHECK_ENDIAN__ -j"$(nproc)" modules \
+	>"$sparse_log" 2>&1 || rc=$?
+out=$(findings "$sparse_log")
+if (( rc )) || [[ -n "$out" ]]; then
+	echo "lint: sparse (C=2) findings (make exit $rc, log $sparse_log):"
+	if [[ -n "$out" ]]; then indent <<<"$out"; fi
+	if (( rc )); then tail -n 20 "$sparse_log" | sed 's/^/  | /'; fi
+	failed+=(sparse)
+else
+	echo "lint: sparse: clean"
+fi
+
+make -s -C "$KDIR" M="$COPY" clean >/dev/null 2>&1 || true
+w1_log="$LINT_DIR/w1.log"
+rc=0
+make -C "$KDIR" M="$COPY" W=1 -j"$(nproc)" modules >"$w1_log" 2>&1 || rc=$?
+out=$(findings "$w1_log")
+if (( rc )) || [[ -n "$out" ]]; then
+	echo "lint: W=1 build findings (make exit $rc, log $w1_log):"
+	if [[ -n "$out" ]]; then indent <<<"$out"; fi
+	if (( rc )); then tail -n 20 "$w1_log" | sed 's/^/  | /'; fi
+	failed+=(W=1)
+else
+	echo "lint: W=1 build: clean"
+fi
+
+# --- 4. the KUnit test file, in the UML tree ------------------------------------
+if [[ -f "$KUNIT_BUILD/.config" && -d "$TREE/$KUNIT_SUBDIR" ]] &&
+	grep -qx 'CONFIG_DM_XREPL_KUNIT_TEST=y' "$KUNIT_BUILD/.config"; then
+	# Same copy step as kunit.sh, so the check sees the current sources.
+	(cd "$SRC" && rsync -c dm-xrepl.h xrepl-args.c xrepl-bitmap.c xrepl-kunit.c \
+		"$TREE/$KUNIT_SUBDIR/")
+	ut_log="$LINT_DIR/kunit-sparse-w1.log"
+	rc=0
+	make -C "$TREE" ARCH=um O="$KUNIT_BUILD" C=2 CF=-D__CHECK_ENDIAN__ W=1 \
+		-j"$(nproc)" "$KUNIT_SUBDIR/" >"$ut_log" 2>&1 || rc=$?
+	# W=1 also rebuilds UML's own prepare objects, which have upstream
+	# warnings: keep only findings in our directory.
+	out=$(findings "$ut_log" | grep -F "$KUNIT_SUBDIR/" |
+		sed -e "s|$TREE/$KUNIT_SUBDIR/|dm-xrepl/|g" -e "s|^$KUNIT_SUBDIR/|dm-xrepl/|" || true)
+	if (( rc )) || [[ -n "$out" ]]; then
+		echo "lint: sparse/W=1 findings in the KUnit build (make exit $rc, log $ut_log):"
+		if [[ -n "$out" ]]; then indent <<<"$out"; fi
+		if (( rc )); then tail -n 20 "$ut_log" | sed 's/^/  | /'; fi
+		failed+=(kunit-sparse-W=1)
+	else
+		echo "lint: sparse/W=1 on xrepl-kunit.c (UML): clean"
+	fi
+else
+	echo "lint: note: sparse/W=1 of xrepl-kunit.c skipped (run scripts/kunit.sh once first)"
+fi
+
+if (( ${#failed[@]} )); then
+	echo "lint: FAILED: ${failed[*]}"
+	exit 1
+fi
+echo "lint: all checks passed"
