@@ -135,6 +135,7 @@ struct xrepl_c {
 /* Per-bio state. */
 #define XREPL_IO_TRACKED	BIT(0)	/* on pair->inflight */
 #define XREPL_IO_REMOTE		BIT(1)	/* a clone went to the remote */
+#define XREPL_IO_REJECTED	BIT(2)	/* failed by on_remote_error fail */
 
 struct xrepl_io {
 	struct xrepl_c *xc;
@@ -317,6 +318,7 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 		if (pair->degraded_by != XREPL_DEGRADED_NONE &&
 		    xc->args.on_remote_error == XREPL_ON_ERROR_FAIL) {
 			spin_unlock_irq(&pair->lock);
+			io->flags = XREPL_IO_REJECTED;
 			return DM_MAPIO_KILL;
 		}
 		copy = copy_overlapping_locked(pair, io->first, io->last);
@@ -382,7 +384,8 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 
 	remote_failed = (io->flags & XREPL_IO_REMOTE) &&
 			io->remote_status != BLK_STS_OK;
-	if (!tracked && !remote_failed && *error == BLK_STS_OK)
+	if ((!tracked && !remote_failed && *error == BLK_STS_OK) ||
+	    (io->flags & XREPL_IO_REJECTED))
 		return DM_ENDIO_DONE;
 
 	spin_lock_irqsave(&pair->lock, flags);
