@@ -684,12 +684,6 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	if (!pair->wq)
 		goto bad;
 
-	if (!xc->args.nosync) {
-		xrepl_bitmap_fill(&pair->dirty);
-		/* The initial full sync starts on the first resume. */
-		pair->resync_active = true;
-		pair->resync_total = geom->nr_regions;
-	}
 	return pair;
 bad:
 	xrepl_pair_destroy(pair);
@@ -703,8 +697,11 @@ static bool pair_uses(const struct xrepl_pair *pair, dev_t dev)
 
 /*
  * Find the pair this table continues (same device, legs and geometry) or
- * create one.  A new pair inherits a degraded remote from an older table
- * of the same device and legs.  Process context; takes xrepl_pairs_lock.
+ * create one.  A new pair starts with every region dirty, unless nosync
+ * says the legs are equal; but if it replaces a pair of the same device
+ * and legs with another geometry, whose bitmap cannot be carried over,
+ * nosync is ignored and a degraded remote stays degraded.  Process
+ * context; takes xrepl_pairs_lock.
  */
 static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 			  char **error)
@@ -713,6 +710,7 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 	dev_t local = xc->local->bdev->bd_dev;
 	dev_t remote = xc->remote->bdev->bd_dev;
 	enum xrepl_degraded inherit = XREPL_DEGRADED_NONE;
+	bool predecessor = false;
 	struct xrepl_pair *pair;
 
 	mutex_lock(&xrepl_pairs_lock);
@@ -737,6 +735,7 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 		spin_lock_irq(&pair->lock);
 		inherit = pair->degraded_by;
 		spin_unlock_irq(&pair->lock);
+		predecessor = true;
 	}
 
 	pair = xrepl_pair_create(xc, md, geom);
@@ -746,8 +745,14 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 		return -ENOMEM;
 	}
 	pair->degraded_by = inherit;
-	if (inherit != XREPL_DEGRADED_NONE)
-		pair->resync_active = false;
+	if (!xc->args.nosync || predecessor) {
+		xrepl_bitmap_fill(&pair->dirty);
+		/* The full sync starts on the first resume. */
+		if (inherit == XREPL_DEGRADED_NONE) {
+			pair->resync_active = true;
+			pair->resync_total = geom->nr_regions;
+		}
+	}
 	pair->refs = 1;
 	list_add(&pair->list, &xrepl_pairs);
 	xc->pair = pair;
