@@ -17,6 +17,8 @@ PWD := $(CURDIR)
 all: module
 
 module:
+	@test -d $(KDIR) || { echo "no kernel build tree at $(KDIR): install the" \
+		"headers of the target kernel or pass KDIR=<dir>" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(PWD)/dm-xrepl modules
 
 clean:

@@ -372,6 +372,14 @@ static int xrepl_map(struct dm_target *ti, struct bio *bio)
 	return xrepl_write(xc, bio);
 }
 
+/* The remote cannot discard or zero: not a failure, copy the result instead. */
+static bool remote_unsupported(struct bio *bio, struct xrepl_io *io)
+{
+	return io->remote_status == BLK_STS_NOTSUPP &&
+	       (bio_op(bio) == REQ_OP_DISCARD ||
+		bio_op(bio) == REQ_OP_WRITE_ZEROES);
+}
+
 static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 			blk_status_t *error)
 {
@@ -380,6 +388,7 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 	struct xrepl_io *io = xrepl_io(bio);
 	bool tracked = io->flags & XREPL_IO_TRACKED;
 	bool remote_failed, wake = false, degraded = false;
+	bool resync = false, started = false;
 	unsigned long flags;
 
 	remote_failed = (io->flags & XREPL_IO_REMOTE) &&
@@ -396,10 +405,18 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 	if (*error != BLK_STS_OK) {
 		pair->local_errors++;
 		/* The legs may now differ: let a resync make them equal. */
-		if (tracked)
+		if (tracked) {
 			mark_dirty_locked(pair, io->first, io->last);
+			resync = true;
+		}
 	}
-	if (remote_failed) {
+	if (remote_failed && tracked && remote_unsupported(bio, io)) {
+		mark_dirty_locked(pair, io->first, io->last);
+		resync = true;
+		/* Let the caller fall back to writing zeroes to both legs. */
+		if (bio_op(bio) == REQ_OP_WRITE_ZEROES && *error == BLK_STS_OK)
+			*error = BLK_STS_NOTSUPP;
+	} else if (remote_failed) {
 		pair->remote_errors++;
 		if (tracked)
 			mark_dirty_locked(pair, io->first, io->last);
@@ -411,15 +428,17 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 		    *error == BLK_STS_OK)
 			*error = io->remote_status;
 	}
+	if (resync && pair->degraded_by == XREPL_DEGRADED_NONE)
+		started = start_resync_locked(pair);
 	spin_unlock_irqrestore(&pair->lock, flags);
 
 	if (wake)
 		queue_work(pair->wq, &pair->resync_work);
-	if (degraded) {
+	if (degraded)
 		DMERR("%s: remote I/O error %d, replication degraded",
 		      xrepl_name(xc), blk_status_to_errno(io->remote_status));
+	if (degraded || started)
 		xrepl_raise_event(xc);
-	}
 	return DM_ENDIO_DONE;
 }
 
