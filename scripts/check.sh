@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# What `make check` runs:
+#   1. setup      scripts/setup.sh (packages, guest kernel, initramfs)
+#   2. build      dm-xrepl.ko against the guest kernel headers with W=1;
+#                 any compiler or modpost warning is a failure
+#   3. kunit      scripts/kunit.sh, when present and executable; its
+#                 "PASS kunit:<case>" / "FAIL kunit:<case>" lines count
+#   4. integration  tests/run-integration.sh: the suite in one QEMU guest
+# and finally the line "N passed, N failed, N skipped".  Exits non-zero if
+# anything failed, including a kernel BUG/WARNING/oops seen by vm.sh.
+#
+# Usage: scripts/check.sh [FILTER...]   (or T=<filter> make check)
+#   FILTER selects integration tests by name glob/substring; setup, build
+#   and kunit always run.  XREPL_SKIP_KUNIT=1 skips the kunit phase.
+set -uo pipefail
+
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+t_start=$(date +%s)
+mkdir -p "$CACHE/runs"
+run_dir=$(mktemp -d "$CACHE/runs/check.$(date +%Y%m%d-%H%M%S).XXXX")
+results="$run_dir/results.txt"
+: >"$results"
+
+# add_result LINE: record and show one "PASS|FAIL|SKIP name[: reason]" line.
+add_result() { echo "$*" | tee -a "$results"; }
+
+summary() {
+	local p f s
+	p=$(grep -c '^PASS ' "$results")
+	f=$(grep -c '^FAIL ' "$results")
+	s=$(grep -c '^SKIP ' "$results")
+	echo
+	echo "=== summary ($(( $(date +%s) - t_start ))s, logs in $run_dir) ==="
+	if (( f )); then
+		echo "failures:"
+		grep '^FAIL ' "$results" | sed 's/^/  /'
+	fi
+	if (( s )); then
+		echo "skipped:"
+		grep '^SKIP ' "$results" | sed 's/^/  /'
+	fi
+	echo "$p passed, $f failed, $s skipped"
+	(( f == 0 ))
+}
+
+# --- 1. setup ---------------------------------------------------------------
+phase_begin "setup"
+if ! "$SCRIPTS_DIR/setup.sh"; then
+	phase_end "FAILED"
+	add_result "FAIL setup: scripts/setup.sh failed"
+	summary
+	exit 1
+fi
+init_paths
+phase_end "ok"
+
+# --- 2. build ---------------------------------------------------------------
+phase_begin "build dm-xrepl.ko (W=1, warnings are errors) against $KVER"
+brc=0
+build_module "$run_dir/build.log" || brc=$?
+case $brc in
+0) add_result "PASS build"; phase_end "ok" ;;
+2) add_result "FAIL build: compiler warnings (see $run_dir/build.log)"; phase_end "warnings" ;;
+*) add_result "FAIL build: see $run_dir/build.log"; phase_end "FAILED" ;;
+esac
+
+# --- 3. kunit -----------------------------------------------------------------
+kunit="$SCRIPTS_DIR/kunit.sh"
+if [[ "${XREPL_SKIP_KUNIT:-0}" == 1 ]]; then
+	add_result "SKIP kunit: XREPL_SKIP_KUNIT=1"
+elif [[ -x "$kunit" ]]; then
+	phase_begin "kunit (scripts/kunit.sh)"
+	krc=0
+	"$kunit" 2>&1 | tee "$run_dir/kunit.log" || krc=$?
+	grep -E '^(PASS|FAIL|SKIP) kunit:' "$run_dir/kunit.log" >>"$results" || true
+	if (( krc != 0 )) && ! grep -E -q '^FAIL kunit:' "$run_dir/kunit.log"; then
+		add_result "FAIL kunit: scripts/kunit.sh exited with status $krc (see $run_dir/kunit.log)"
+	fi
+	phase_end "exit status $krc, $(grep -E -c '^PASS kunit:' "$run_dir/kunit.log") passed, $(grep -E -c '^FAIL kunit:' "$run_dir/kunit.log") failed"
+else
+	info "scripts/kunit.sh not present or not executable: no kunit phase"
+fi
+
+# --- 4. integration -----------------------------------------------------------
+phase_begin "integration tests in QEMU"
+irc=0
+"$REPO_ROOT/tests/run-integration.sh" --no-setup --no-build --out "$run_dir/integration" \
+	--results "$run_dir/integration.txt" "$@" || irc=$?
+if [[ -f "$run_dir/integration.txt" ]]; then
+	cat "$run_dir/integration.txt" >>"$results"
+else
+	add_result "FAIL integration: tests/run-integration.sh produced no results (exit $irc)"
+fi
+phase_end "exit status $irc"
+
+summary

@@ -1,0 +1,128 @@
+# shellcheck shell=bash
+# Common environment and helpers for the dm-xrepl host-side scripts.
+#
+# Source this file; it does not change shell options of the caller.
+#
+# Environment knobs (all optional):
+#   XREPL_CACHE   cache directory for the guest kernel and initramfs
+#                 (default: $HOME/.cache/dm-xrepl)
+#   KVER          Debian kernel flavour to boot and build against, e.g.
+#                 6.1.0-56-amd64 (default: what linux-headers-amd64 depends on)
+#   KDIR          kernel build directory (default: /usr/src/linux-headers-$KVER)
+#   XREPL_VERBOSE set to 1 for more chatter from the helpers
+
+# Absolute path of the repository root (parent of scripts/).
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SCRIPTS_DIR="$REPO_ROOT/scripts"
+export REPO_ROOT
+
+CACHE=${XREPL_CACHE:-${HOME:-/root}/.cache/dm-xrepl}
+
+# ---------------------------------------------------------------------------
+# Logging.  Everything goes to stderr so that stdout stays usable for data.
+# ---------------------------------------------------------------------------
+if [[ -t 2 ]]; then
+	_c_info=$'\e[1;34m' _c_warn=$'\e[1;33m' _c_err=$'\e[1;31m' _c_off=$'\e[0m'
+else
+	_c_info='' _c_warn='' _c_err='' _c_off=''
+fi
+
+log()  { printf '%s==>%s %s\n' "$_c_info" "$_c_off" "$*" >&2; }
+info() { printf '    %s\n' "$*" >&2; }
+warn() { printf '%swarning:%s %s\n' "$_c_warn" "$_c_off" "$*" >&2; }
+err()  { printf '%serror:%s %s\n' "$_c_err" "$_c_off" "$*" >&2; }
+die()  { err "$*"; exit 1; }
+vlog() { [[ "${XREPL_VERBOSE:-0}" == 1 ]] && info "$*"; return 0; }
+
+# Print a phase header and remember when it started; phase_end prints the
+# elapsed time.  Used by check.sh and demo.sh.
+phase_begin() {
+	_phase_name=$1
+	_phase_t0=$(date +%s)
+	printf '\n%s======== %s ========%s\n' "$_c_info" "$1" "$_c_off" >&2
+}
+phase_end() {
+	local t=$(( $(date +%s) - _phase_t0 ))
+	printf '%s-------- %s: %s (%ds) --------%s\n' "$_c_info" "$_phase_name" "${1:-done}" "$t" "$_c_off" >&2
+}
+
+# ---------------------------------------------------------------------------
+# Kernel version selection.
+# ---------------------------------------------------------------------------
+
+# Print the kernel flavour to use.  Order: $KVER, the dependency of the
+# linux-headers-amd64 metapackage, the newest installed amd64 headers.
+detect_kver() {
+	if [[ -n "${KVER:-}" ]]; then
+		echo "$KVER"
+		return 0
+	fi
+	local k
+	k=$(apt-cache depends linux-headers-amd64 2>/dev/null |
+		awk '/Depends: linux-headers-[0-9]/ { sub("linux-headers-", "", $2); print $2; exit }')
+	if [[ -z "$k" ]]; then
+		# No package lists yet: fall back to whatever headers are installed.
+		k=$(find /usr/src -maxdepth 1 -name 'linux-headers-*-amd64' -printf '%f\n' 2>/dev/null |
+			sed 's/^linux-headers-//' | sort -V | tail -n1)
+	fi
+	[[ -n "$k" ]] || return 1
+	echo "$k"
+}
+
+# Set KVER, KDIR and the derived cache paths.  Call after detect_kver works
+# (i.e. after setup.sh has run apt-get update at least once).
+init_paths() {
+	KVER=$(detect_kver) || die "cannot determine the kernel version (run scripts/setup.sh, or set KVER)"
+	export KVER
+	KDIR=${KDIR:-/usr/src/linux-headers-$KVER}
+	export KDIR
+	KERNEL_ROOT="$CACHE/kernel/$KVER"           # extracted linux-image .deb
+	VMLINUZ="$KERNEL_ROOT/boot/vmlinuz-$KVER"
+	MODDIR="$KERNEL_ROOT/lib/modules/$KVER"
+	INITRAMFS_DIR="$CACHE/initramfs"
+	# The initramfs is keyed by kernel version and by the hash of the
+	# scripts that define it, so editing them rebuilds it automatically.
+	local h
+	h=$(cat "$SCRIPTS_DIR/mkinitramfs.sh" "$SCRIPTS_DIR/guest-init.sh" | sha256sum | cut -c1-12)
+	INITRAMFS="$INITRAMFS_DIR/initramfs-$KVER-$h.cpio.gz"
+	MODULE_SRC="$REPO_ROOT/dm-xrepl"
+	MODULE_KO="$MODULE_SRC/dm-xrepl.ko"
+}
+
+# True when the guest kernel and initramfs are ready to boot.
+guest_ready() {
+	[[ -f "$VMLINUZ" && -f "$MODDIR/modules.dep" && -f "$INITRAMFS" ]]
+}
+
+# ---------------------------------------------------------------------------
+# Module build.
+# ---------------------------------------------------------------------------
+
+# build_module LOGFILE: build dm-xrepl.ko with W=1 against $KDIR.
+# Returns 0 on a clean build, 1 on a build error, 2 when the build succeeded
+# but the compiler or modpost printed warnings.  Output goes to LOGFILE and
+# the warnings (if any) are repeated on stderr.
+build_module() {
+	local logf=$1 rc=0
+	if [[ ! -d "$MODULE_SRC" ]]; then
+		echo "module source directory $MODULE_SRC does not exist" >"$logf"
+		err "module source directory $MODULE_SRC does not exist"
+		return 1
+	fi
+	[[ -d "$KDIR" ]] || die "kernel build directory $KDIR missing (run scripts/setup.sh)"
+	make -C "$KDIR" M="$MODULE_SRC" W=1 -j"$(nproc)" modules >"$logf" 2>&1 || rc=$?
+	if (( rc != 0 )); then
+		err "module build failed (exit $rc); last lines of $logf:"
+		tail -n 40 "$logf" >&2
+		return 1
+	fi
+	# Compiler diagnostics look like "file.c:12:3: warning: ..." and
+	# modpost says "WARNING: modpost: ...".  Either fails the build.
+	if grep -E -q '(: warning: |^WARNING: )' "$logf"; then
+		err "module build produced warnings (treated as errors):"
+		grep -E -A4 '(: warning: |^WARNING: )' "$logf" >&2
+		return 2
+	fi
+	[[ -f "$MODULE_KO" ]] || { err "build succeeded but $MODULE_KO is missing"; return 1; }
+	return 0
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Guest-side runner of the dm-xrepl integration tests.  Runs inside the test
+# VM (scripts/vm.sh), as root.
+#
+# Usage: tests/guest/run-tests.sh [FILTER...]
+#   FILTER: a glob or substring of the test name (e.g. 010, '0[1-3]*',
+#   remote); several filters select the union.  Without arguments the
+#   filters come from $T (space separated); empty selects every test.
+#
+# Environment:
+#   XREPL_KO            module to insmod (default dm-xrepl/dm-xrepl.ko);
+#                       "none" runs without it (xrepl tests then skip)
+#   XREPL_TEST_TIMEOUT  per-test timeout in seconds (default 180)
+#   XREPL_OUT           directory for per-test logs (default /tmp/xrepl-tests)
+#
+# Prints one line per test: "PASS <name> (Ns)", "FAIL <name>: <reason>" or
+# "SKIP <name>: <reason>", plus "PASS/FAIL module-load" and
+# "PASS/FAIL module-unload".  A failing test's log tail is printed after its
+# line.  Exits 1 if anything failed.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+tests_dir="$repo/tests/integration"
+ko=${XREPL_KO:-$repo/dm-xrepl/dm-xrepl.ko}
+per_test_timeout=${XREPL_TEST_TIMEOUT:-180}
+out=${XREPL_OUT:-/tmp/xrepl-tests}/tests
+mkdir -p "$out"
+export DM_DISABLE_UDEV=1 REPO_ROOT="$repo"
+
+# Patterns of kernel trouble looked for in each test's share of the log.
+SPLAT_RE='BUG:|WARNING:|Oops|general protection fault|Call Trace|blocked for more than|KASAN|UBSAN|unreferenced object|Kernel panic'
+
+nfail=0 npass=0 nskip=0
+result() {  # result PASS|FAIL|SKIP "text"
+	case "$1" in
+	PASS) npass=$((npass + 1)) ;;
+	FAIL) nfail=$((nfail + 1)) ;;
+	SKIP) nskip=$((nskip + 1)) ;;
+	esac
+	echo "$1 $2"
+}
+
+kmsg() { echo "xrepl-tests: $*" >/dev/kmsg 2>/dev/null || true; }
+
+# Remove every dm device (after a test leaked some) so later tests start clean.
+force_clean() {
+	local n
+	for n in $(dmsetup ls 2>/dev/null | awk '$1 != "No" { print $1 }'); do
+		dmsetup resume "$n" >/dev/null 2>&1
+	done
+	dmsetup remove_all --force >/dev/null 2>&1
+	losetup -D 2>/dev/null
+	grep -q '^brd ' /proc/modules && rmmod brd 2>/dev/null
+	return 0
+}
+
+# --- select the tests -------------------------------------------------------
+filters=("$@")
+if (( ${#filters[@]} == 0 )) && [[ -n "${T:-}" ]]; then
+	read -r -a filters <<<"$T"
+fi
+selected=()
+for f in "$tests_dir"/[0-9][0-9][0-9]-*.sh; do
+	[[ -e "$f" ]] || continue
+	name=$(basename "$f" .sh)
+	if (( ${#filters[@]} == 0 )); then
+		selected+=("$f")
+		continue
+	fi
+	for pat in "${filters[@]}"; do
+		# shellcheck disable=SC2053
+		if [[ "$name" == $pat || "$name" == *"$pat"* ]]; then
+			selected+=("$f")
+			break
+		fi
+	done
+done
+echo "running ${#selected[@]} test(s) on $(uname -r), per-test timeout ${per_test_timeout}s"
+
+# --- modules ----------------------------------------------------------------
+# Make hung I/O visible in the log well before the suite times out.
+echo 60 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null || true
+modprobe dm-mod || { result FAIL "module-load: cannot load dm-mod"; exit 1; }
+
+xrepl_loaded=0
+if [[ "$ko" != none ]]; then
+	if [[ ! -f "$ko" ]]; then
+		result FAIL "module-load: $ko does not exist"
+	else
+		deps=$(modinfo -F depends "$ko" 2>/dev/null | tr ',' ' ')
+		for d in $deps; do
+			modprobe "$d" || echo "warning: cannot load dependency $d"
+		done
+		if out_insmod=$(insmod "$ko" 2>&1); then
+			xrepl_loaded=1
+			result PASS "module-load"
+		else
+			result FAIL "module-load: insmod $ko: $out_insmod"
+			dmesg | tail -n 20 | sed 's/^/    dmesg| /'
+		fi
+	fi
+fi
+
+# --- run --------------------------------------------------------------------
+for f in "${selected[@]}"; do
+	name=$(basename "$f" .sh)
+	log="$out/$name.log"
+	skipf="$out/$name.skip"
+	rm -f "$skipf"
+	kmsg "START $name"
+	t0=$(date +%s)
+	TEST_SKIP_FILE="$skipf" timeout -k 10 "$per_test_timeout" bash "$f" >"$log" 2>&1 </dev/null
+	rc=$?
+	dt=$(( $(date +%s) - t0 ))
+	kmsg "END $name"
+	# This test's part of the kernel log.
+	dmesg | awk -v m="xrepl-tests: START $name" 'index($0, m) { found = 1 } found' >"$out/$name.dmesg"
+
+	problems=()
+	case $rc in
+	0) ;;
+	77) ;;
+	124|137) problems+=("timed out after ${per_test_timeout}s") ;;
+	*) problems+=("exit status $rc") ;;
+	esac
+	if grep -E -q "$SPLAT_RE" "$out/$name.dmesg"; then
+		problems+=("kernel log shows a BUG/WARNING/oops")
+	fi
+	leftover=$(dmsetup ls 2>/dev/null | awk '$1 != "No" { print $1 }' | tr '\n' ' ')
+	if [[ -n "$leftover" ]]; then
+		problems+=("left dm devices behind: $leftover")
+		force_clean
+	fi
+	if losetup -a 2>/dev/null | grep -q .; then
+		problems+=("left loop devices behind")
+		force_clean
+	fi
+
+	if (( ${#problems[@]} )); then
+		# Join the reasons with "; ".
+		reason=$(printf '%s; ' "${problems[@]}")
+		result FAIL "$name: ${reason%; }"
+		echo "    --- last lines of $name's output:"
+		tail -n 60 "$log" | sed 's/^/    | /'
+		if grep -E -q "$SPLAT_RE" "$out/$name.dmesg"; then
+			echo "    --- kernel log:"
+			grep -E -B 3 -A 30 "$SPLAT_RE" "$out/$name.dmesg" | head -n 120 | sed 's/^/    | /'
+		fi
+	elif (( rc == 77 )); then
+		result SKIP "$name: $(cat "$skipf" 2>/dev/null || echo 'no reason given')"
+	else
+		result PASS "$name (${dt}s)"
+	fi
+done
+
+# --- unload -----------------------------------------------------------------
+if (( xrepl_loaded )); then
+	if out_rmmod=$(rmmod dm-xrepl 2>&1); then
+		result PASS "module-unload"
+	else
+		result FAIL "module-unload: rmmod dm-xrepl: $out_rmmod (refcount $(cat /sys/module/dm_xrepl/refcnt 2>/dev/null))"
+	fi
+fi
+
+echo "guest suite finished (pass=$npass fail=$nfail skip=$nskip)"
+(( nfail == 0 ))

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# fio random and sequential writes of mixed block sizes with crc32c
+# verification; afterwards both legs must be identical and in sync.
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+
+ramdisks 2 64
+make_leg local /dev/ram0
+make_leg remote /dev/ram1
+L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
+S=$(dev_sectors "$L")
+T=$(regions "$S" 1024)
+
+xrepl_create x "$L" "$R"
+X=/dev/mapper/$P-x
+wait_for_status "$X" remote insync 60
+
+step "random writes, 4k..256k, queue depth 8, verified"
+rc=0
+fio_verify "$X" randmix --rw=randwrite --bssplit=4k/40:8k/20:64k/25:256k/15 \
+	--iodepth=8 --size=48M --offset=4M || rc=$?
+fio_check randmix "$rc"
+
+step "sequential writes with unaligned-to-region 12k blocks, verified"
+rc=0
+fio_verify "$X" seq12k --rw=write --bs=12k --iodepth=4 --size=16M --offset=52M || rc=$?
+fio_check seq12k "$rc"
+
+step "overwrite with random 4k while reading, verified"
+rc=0
+fio_verify "$X" rw4k --rw=randrw --rwmixread=30 --bs=4k --iodepth=16 \
+	--size=8M --offset=0 --verify_backlog=256 || rc=$?
+fio_check rw4k "$rc"
+
+step "both legs identical, nothing dirty"
+assert_status "$X" remote insync
+assert_status "$X" dirty "0/$T"
+assert_status "$X" remote_errors 0
+assert_status "$X" local_errors 0
+w=$(status_field "$X" writes)
+assert_cmp "$w" -gt 1000 "write bios counted"
+assert_eq "$w" "$(status_field "$X" remote_writes)" "remote_writes equals writes while in sync"
+assert_legs_equal "$L" "$R" "$S"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A pair created without nosync whose legs hold different data starts with
+# every region dirty and copies local -> remote until the legs are equal.
+# The remote sits on dm-delay (10 s writes) at first, so the starting state
+# can be observed before any region finishes; suspending the delay device
+# for the reload releases the held writes at once.
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+require_target delay
+
+ramdisks 2 32
+fill_random /dev/ram0
+fill_random /dev/ram1
+make_leg local /dev/ram0
+L=/dev/mapper/$P-local
+S=$(dev_sectors "$L")
+dm_create "$P-remote" "0 $S delay /dev/ram1 0 0 /dev/ram1 0 10000"
+R=/dev/mapper/$P-remote
+RS=2048
+T=$(regions "$S" "$RS")
+local_md5=$(dev_md5 "$L")
+if legs_equal "$L" "$R" 2>/dev/null; then
+	fail "legs start equal; the test needs different data"
+fi
+
+step "create without nosync: all regions dirty, resync running"
+xrepl_create x "$L" "$R" region_size "$RS"
+X=/dev/mapper/$P-x
+# One snapshot, so that the fields are consistent with each other.
+st=$(xrepl_status "$X")
+log "status right after creation: $st"
+for kv in remote=resyncing "dirty=$T/$T" "resync=0/$T" resync_active=1 copied_regions=0; do
+	[[ " $st " == *" $kv "* ]] || fail "expected $kv right after creation"
+	log "ok: $kv"
+done
+
+step "speed the remote up and wait for the initial sync"
+dm_reload "$P-remote" "0 $S delay /dev/ram1 0 0"
+wait_for_status "$X" remote insync 120
+assert_status "$X" resync "$T/$T"
+assert_status "$X" copied_regions "$T"
+assert_status "$X" dirty "0/$T"
+assert_status "$X" resync_active 0
+assert_legs_equal "$L" "$R"
+assert_eq "$local_md5" "$(dev_md5 "$L")" "local data unchanged (copied local -> remote)"

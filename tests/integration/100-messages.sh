@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Target messages: garbage is refused (dmsetup fails, the kernel logs an
+# error naming the device) and changes nothing; "resync" is refused while
+# degraded; "resync" and "resync full" work when the remote is up.
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+
+ramdisks 2 16
+make_leg local /dev/ram0
+make_leg remote /dev/ram1
+L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
+S=$(dev_sectors "$L")
+T=$(regions "$S" 1024)
+xrepl_create x "$L" "$R" nosync
+X=/dev/mapper/$P-x
+MM=$(devno "$X")
+write_at "$X" 0 4096
+
+# bad_message ARGS...: the message is refused and the status unchanged.
+bad_message() {
+	local before
+	before=$(xrepl_status "$X")
+	kmsg_mark
+	expect_fail "message '$*'" dmsetup message "$P-x" 0 "$@"
+	assert_eq "$before" "$(xrepl_status "$X")" "status after message '$*'"
+	local k
+	for (( k = 0; k < 20; k++ )); do
+		dmesg_since_mark | grep -E -q "xrepl.*($P-x|$MM|dm-${MM#*:})" && break
+		sleep 0.1
+	done
+	dmesg_since_mark | grep -E -q "xrepl.*($P-x|$MM|dm-${MM#*:})" ||
+		{ dmesg_since_mark >&2; fail "no kernel error naming the device for message '$*'"; }
+	log "ok: kernel error names the device: $(dmesg_since_mark | grep -E "xrepl" | tail -n1)"
+}
+
+step "garbage messages"
+bad_message frobnicate
+bad_message remote
+bad_message remote sideways
+bad_message remote up now
+bad_message resync partial
+bad_message 42
+
+step "resync is refused while degraded"
+must "remote down" dmsetup message "$P-x" 0 remote down
+write_at "$X" $(( 3 << 20 )) 4096
+bad_message resync
+bad_message resync full
+assert_status "$X" remote degraded
+assert_status "$X" dirty "1/$T"
+
+step "remote up; resync with nothing dirty"
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+c0=$(status_field "$X" copied_regions)
+must "resync" dmsetup message "$P-x" 0 resync
+sleep 1
+wait_for_status "$X" remote insync 60
+assert_status "$X" copied_regions "$c0"
+assert_status "$X" dirty "0/$T"
+
+step "resync full copies every region"
+# Make the legs differ behind the target's back: resync full must repair it.
+write_at "$R" $(( 5 << 20 )) 65536 /dev/zero
+write_at "$L" $(( 5 << 20 )) 65536
+ev=$(event_nr "$X")
+must "resync full" dmsetup message "$P-x" 0 resync full
+wait_for_status "$X" remote insync 60
+wait_for_status "$X" resync_active 0 60
+assert_status "$X" resync "$T/$T"
+assert_status "$X" copied_regions $(( c0 + T ))
+assert_status "$X" dirty "0/$T"
+assert_cmp "$(event_nr "$X")" -gt "$ev" "event number after resync full"
+assert_legs_equal "$L" "$R"
