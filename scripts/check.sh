@@ -5,6 +5,8 @@
 #                 any compiler or modpost warning is a failure
 #   3. kunit      scripts/kunit.sh, when present and executable; its
 #                 "PASS kunit:<case>" / "FAIL kunit:<case>" lines count
+#   3b. lint      scripts/lint.sh: checkpatch --strict, sparse, W=1 (also
+#                 of the KUnit file in the UML tree)
 #   4. integration  tests/run-integration.sh: the suite in one QEMU guest
 # and finally the line "N passed, N failed, N skipped".  Exits non-zero if
 # anything failed, including a kernel BUG/WARNING/oops seen by vm.sh.
@@ -81,6 +83,17 @@ elif [[ -x "$kunit" ]]; then
 	phase_end "exit status $krc, $(grep -E -c '^PASS kunit:' "$run_dir/kunit.log") passed, $(grep -E -c '^FAIL kunit:' "$run_dir/kunit.log") failed"
 else
 	info "scripts/kunit.sh not present or not executable: no kunit phase"
+fi
+
+# --- 3b. lint -----------------------------------------------------------------
+phase_begin "lint (checkpatch --strict, sparse C=2)"
+if "$SCRIPTS_DIR/lint.sh" >"$run_dir/lint.log" 2>&1; then
+	add_result "PASS lint"
+	phase_end "ok"
+else
+	cat "$run_dir/lint.log"
+	add_result "FAIL lint: see $run_dir/lint.log"
+	phase_end "FAILED"
 fi
 
 # --- 4. integration -----------------------------------------------------------
