@@ -5,7 +5,8 @@
 #   - mounts the host's root file system (9p tag "hostroot", read-only) on
 #     /newroot plus proc, sys, devtmpfs, tmpfs and debugfs inside it
 #   - mounts the writable per-run output directory (9p tag "xreplout") on
-#     /newroot/run/xrepl-out
+#     /newroot/run/xrepl-out, and the repository (9p tag "xreplrepo") at its
+#     host path, which may lie under one of the tmpfs mounts
 #   - runs /run/xrepl-out/run.sh (written by scripts/vm.sh) chrooted into the
 #     host root with its output on the second serial port (ttyS1)
 #   - records the exit status in /run/xrepl-out/rc and powers the guest off
@@ -67,6 +68,15 @@ mount -t configfs configfs $R/sys/kernel/config 2>/dev/null || true
 if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 \
 		xreplout $R/run/xrepl-out; then
 	msg "cannot mount the output directory"
+	halt
+fi
+
+# The repository, shared on its own (scripts/vm.sh), at its host path.
+REPO=$(cat $R/run/xrepl-out/repo-path)
+mkdir -p "$R$REPO" 2>/dev/null
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=loose,ro \
+		xreplrepo "$R$REPO"; then
+	msg "cannot mount the repository at $REPO"
 	halt
 fi
 

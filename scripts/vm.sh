@@ -65,7 +65,7 @@ if [[ -z "$out" ]]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out"/{console.log,output.log,qemu.log,rc,run.sh}
+rm -f "$out"/{console.log,output.log,qemu.log,rc,run.sh,repo-path}
 
 # --- the script that runs inside the guest's chroot -------------------------
 {
@@ -90,6 +90,10 @@ rm -f "$out"/{console.log,output.log,qemu.log,rc,run.sh}
 	printf ' %q' "$@"
 	printf '\n'
 } >"$out/run.sh"
+# The repository is also shared on its own and mounted at the same path, so
+# that a checkout under a directory the guest mounts a tmpfs on (/tmp, /run)
+# is still visible.
+printf '%s\n' "$REPO_ROOT" >"$out/repo-path"
 
 # --- boot -------------------------------------------------------------------
 cmdline=(
@@ -104,6 +108,7 @@ qemu=(
 	-serial "file:$out/console.log" -serial "file:$out/output.log"
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$out,mount_tag=xreplout,security_model=none,multidevs=remap"
+	-virtfs "local,path=$REPO_ROOT,mount_tag=xreplrepo,security_model=none,readonly=on,multidevs=remap"
 	-monitor none
 )
 
