@@ -15,7 +15,11 @@
  * and writes that arrive while it is being copied are held back until the
  * copy has finished.  So an older resync copy can never overwrite a newer
  * application write, and a region's bit is cleared only when its copy
- * reached the remote with no newer write outstanding.
+ * reached the remote with no newer write outstanding.  Writes find out
+ * whether a copy holds their region through a lock-free gate: a counter of
+ * writes in flight and a count of copies per bucket of regions, checked
+ * against each other with paired memory barriers, so the write path of a
+ * healthy pair takes no lock.
  *
  * The replication state (bitmap, remote state, counters) lives in a
  * struct xrepl_pair that is shared by every table of a mapped device that
@@ -43,6 +47,8 @@
 #define XREPL_MAX_COPIES	8
 /* Remote clones kept in reserve so writes progress under memory pressure. */
 #define XREPL_BIOSET_SIZE	256
+/* Buckets of the region gate (a power of two); region r is in r % this. */
+#define XREPL_GATE_BUCKETS	1024U
 
 enum xrepl_degraded {
 	XREPL_DEGRADED_NONE,	/* remote receives writes */
@@ -61,19 +67,23 @@ struct xrepl_pair;
 
 /*
  * One region being copied to the remote by the resync.  A slot is claimed
- * (busy) as soon as its region is chosen; from then on new writes to the
- * region are deferred.  The copy starts once the writes that were already
- * in flight to the region (waiting) have completed.
+ * (busy) as soon as its region is chosen, which closes the region's gate
+ * bucket: from then on new writes to the bucket are deferred.  The copy
+ * starts once the writes already in flight in the bucket have completed.
  */
 struct xrepl_copy {
 	struct xrepl_pair *pair;
 	struct xrepl_c *xc;		/* target whose legs are copied */
 	unsigned long region;
 	unsigned long degrade_gen;	/* pair->degrade_gen when claimed */
-	unsigned int waiting;
 	bool busy;
 	bool started;
-	struct bio_list deferred;	/* writes held until the copy ends */
+};
+
+/* Per-CPU counters of the write path. */
+struct xrepl_stats {
+	u64 writes;
+	u64 remote_writes;
 };
 
 /* Replication state of one pair of legs, shared across table reloads. */
@@ -92,6 +102,17 @@ struct xrepl_pair {
 	struct bio_set bs;		/* remote clones */
 	struct work_struct resync_work;
 	wait_queue_head_t copies_wait;	/* woken when nr_copies drops to 0 */
+	struct xrepl_stats __percpu *stats;
+
+	/*
+	 * The region gate, lock-free.  A write increments gate_count of the
+	 * buckets of its regions, then (after a full barrier) checks that no
+	 * copy holds them; a copy increments gate_frozen of its bucket, then
+	 * (after a full barrier) waits for gate_count to drop to zero.  One of
+	 * the two always sees the other.  gate_frozen changes only under lock.
+	 */
+	atomic_t gate_count[XREPL_GATE_BUCKETS];
+	atomic_t gate_frozen[XREPL_GATE_BUCKETS];
 
 	/*
 	 * Protects every field below, the dirty bitmap and the copy slots.
@@ -100,10 +121,10 @@ struct xrepl_pair {
 	 */
 	spinlock_t lock;
 	struct xrepl_c *active;		/* resumed target, NULL when suspended */
-	enum xrepl_degraded degraded_by;
+	enum xrepl_degraded degraded_by;	/* also read without the lock */
 	unsigned long degrade_gen;	/* bumped each time the remote degrades */
 	struct xrepl_bitmap dirty;
-	struct list_head inflight;	/* writes in flight (struct xrepl_io) */
+	struct bio_list gate_deferred;	/* writes held by a closed gate */
 	struct bio_list redispatch;	/* deferred writes ready to go again */
 
 	bool resync_active;		/* a resync is wanted */
@@ -112,11 +133,10 @@ struct xrepl_pair {
 	unsigned long resync_done;	/* regions copied by this resync */
 	unsigned long resync_total;	/* regions this resync has to copy */
 	unsigned long pass_copied;	/* regions copied in this pass */
+	bool pass_marked;		/* regions were marked in this pass */
 	unsigned int nr_copies;		/* busy copy slots */
 	struct xrepl_copy copies[XREPL_MAX_COPIES];
 
-	u64 writes;
-	u64 remote_writes;
 	u64 remote_errors;
 	u64 local_errors;
 	u64 copied_regions;
@@ -133,13 +153,12 @@ struct xrepl_c {
 };
 
 /* Per-bio state. */
-#define XREPL_IO_TRACKED	BIT(0)	/* on pair->inflight */
+#define XREPL_IO_TRACKED	BIT(0)	/* counted in the region gate */
 #define XREPL_IO_REMOTE		BIT(1)	/* a clone went to the remote */
 #define XREPL_IO_REJECTED	BIT(2)	/* failed by on_remote_error fail */
 
 struct xrepl_io {
 	struct xrepl_c *xc;
-	struct list_head node;		/* on pair->inflight */
 	unsigned long first;		/* regions touched, if TRACKED */
 	unsigned long last;
 	blk_status_t remote_status;
@@ -181,16 +200,20 @@ static void mark_dirty_locked(struct xrepl_pair *pair, unsigned long first,
 {
 	unsigned long added = xrepl_bitmap_set_range(&pair->dirty, first, last);
 
-	if (pair->resync_active)
+	if (pair->resync_active && added) {
 		pair->resync_total += added;
+		pair->pass_marked = true;
+	}
 }
 
 static void mark_all_dirty_locked(struct xrepl_pair *pair)
 {
 	unsigned long added = xrepl_bitmap_fill(&pair->dirty);
 
-	if (pair->resync_active)
+	if (pair->resync_active && added) {
 		pair->resync_total += added;
+		pair->pass_marked = true;
+	}
 }
 
 /* Returns true if this call degraded the remote (the caller raises the event). */
@@ -198,7 +221,7 @@ static bool degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 {
 	if (pair->degraded_by != XREPL_DEGRADED_NONE)
 		return false;
-	pair->degraded_by = why;
+	WRITE_ONCE(pair->degraded_by, why);
 	pair->degrade_gen++;
 	pair->resync_active = false;
 	return true;
@@ -214,6 +237,7 @@ static bool start_resync_locked(struct xrepl_pair *pair)
 	pair->resync_active = true;
 	pair->resync_cursor = 0;
 	pair->pass_copied = 0;
+	pair->pass_marked = false;
 	pair->resync_done = 0;
 	pair->resync_total = pair->dirty.nr_set;
 	queue_work(pair->wq, &pair->resync_work);
@@ -235,44 +259,79 @@ static struct xrepl_copy *copy_overlapping_locked(struct xrepl_pair *pair,
 	return NULL;
 }
 
-static unsigned int count_inflight_locked(struct xrepl_pair *pair,
-					  unsigned long region)
+static unsigned int gate_bucket(unsigned long region)
 {
-	struct xrepl_io *io;
-	unsigned int n = 0;
-
-	list_for_each_entry(io, &pair->inflight, node)
-		if (io->first <= region && io->last >= region)
-			n++;
-	return n;
+	return region & (XREPL_GATE_BUCKETS - 1);
 }
 
-/*
- * A tracked write completed: copies that were waiting for it may start.
- * Returns true if one became ready.
- */
-static bool release_waiters_locked(struct xrepl_pair *pair, struct xrepl_io *io)
+/* The gate buckets of regions first..last are *b0 and the *n after it. */
+static void gate_span(unsigned long first, unsigned long last,
+		      unsigned int *b0, unsigned int *n)
 {
-	bool ready = false;
-	unsigned int i;
-
-	for (i = 0; i < XREPL_MAX_COPIES; i++) {
-		struct xrepl_copy *copy = &pair->copies[i];
-
-		if (!copy->busy || copy->started || !copy->waiting ||
-		    copy->region < io->first || copy->region > io->last)
-			continue;
-		if (!--copy->waiting)
-			ready = true;
+	if (last - first >= XREPL_GATE_BUCKETS - 1) {
+		*b0 = 0;
+		*n = XREPL_GATE_BUCKETS;
+	} else {
+		*b0 = gate_bucket(first);
+		*n = last - first + 1;
 	}
-	return ready;
 }
 
-/* Free a slot; its deferred writes go to the redispatch list. */
+static bool gate_closed(struct xrepl_pair *pair, unsigned long first,
+			unsigned long last)
+{
+	unsigned int b0, n, i;
+
+	gate_span(first, last, &b0, &n);
+	for (i = 0; i < n; i++)
+		if (atomic_read(&pair->gate_frozen[gate_bucket(b0 + i)]))
+			return true;
+	return false;
+}
+
+/* A write leaves the gate; wakes the resync if a copy waits for it. */
+static void gate_exit(struct xrepl_pair *pair, unsigned long first,
+		      unsigned long last)
+{
+	unsigned int b0, n, i;
+	bool kick = false;
+
+	gate_span(first, last, &b0, &n);
+	for (i = 0; i < n; i++) {
+		unsigned int b = gate_bucket(b0 + i);
+
+		/* Fully ordered: pairs with the barrier in claim_copy_locked(). */
+		if (atomic_dec_and_test(&pair->gate_count[b]) &&
+		    atomic_read(&pair->gate_frozen[b]))
+			kick = true;
+	}
+	if (kick)
+		queue_work(pair->wq, &pair->resync_work);
+}
+
+/* A write enters the gate; false (and not counted) if a copy holds it. */
+static bool gate_enter(struct xrepl_pair *pair, unsigned long first,
+		       unsigned long last)
+{
+	unsigned int b0, n, i;
+
+	gate_span(first, last, &b0, &n);
+	for (i = 0; i < n; i++)
+		atomic_inc(&pair->gate_count[gate_bucket(b0 + i)]);
+	/* Pairs with the barrier in claim_copy_locked(). */
+	smp_mb__after_atomic();
+	if (!gate_closed(pair, first, last))
+		return true;
+	gate_exit(pair, first, last);
+	return false;
+}
+
+/* Free a slot and open its gate bucket; held writes are retried. */
 static void put_copy_locked(struct xrepl_pair *pair, struct xrepl_copy *copy)
 {
-	bio_list_merge(&pair->redispatch, &copy->deferred);
-	bio_list_init(&copy->deferred);
+	atomic_dec(&pair->gate_frozen[gate_bucket(copy->region)]);
+	bio_list_merge(&pair->redispatch, &pair->gate_deferred);
+	bio_list_init(&pair->gate_deferred);
 	copy->busy = false;
 	copy->started = false;
 	copy->xc = NULL;
@@ -298,51 +357,60 @@ static void xrepl_remote_endio(struct bio *clone)
  * Map a write, a flush, a discard or a write-zeroes bio whose sector is
  * already leg relative.  Returns DM_MAPIO_SUBMITTED (the bio was issued or
  * deferred) or DM_MAPIO_KILL (fail it with -EIO).  Process context.
+ *
+ * A healthy pair takes no lock here: the remote state is read with
+ * READ_ONCE() and the resync is kept off the bio's regions by the gate.
+ * A write that races with a state change goes either way, as if it had
+ * been issued a little earlier or later; a degraded pair takes the lock to
+ * mark the bitmap, and re-checks the state under it.
  */
 static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 {
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_io *io = xrepl_io(bio);
-	struct xrepl_copy *copy;
-	bool ranged;
+	bool ranged, remote;
 
 	io->xc = xc;
 	io->flags = 0;
 	ranged = xrepl_range_to_regions(&pair->geom, bio->bi_iter.bi_sector,
 					bio_sectors(bio), &io->first, &io->last);
 	bio_set_dev(bio, xc->local->bdev);
+	remote = READ_ONCE(pair->degraded_by) == XREPL_DEGRADED_NONE;
 
-	spin_lock_irq(&pair->lock);
 	if (ranged) {
 		/* Writes must never reach a leg once they cannot reach both. */
-		if (pair->degraded_by != XREPL_DEGRADED_NONE &&
-		    xc->args.on_remote_error == XREPL_ON_ERROR_FAIL) {
-			spin_unlock_irq(&pair->lock);
+		if (!remote && xc->args.on_remote_error == XREPL_ON_ERROR_FAIL) {
 			io->flags = XREPL_IO_REJECTED;
 			return DM_MAPIO_KILL;
 		}
-		copy = copy_overlapping_locked(pair, io->first, io->last);
-		if (copy) {
-			bio_list_add(&copy->deferred, bio);
+		while (!gate_enter(pair, io->first, io->last)) {
+			spin_lock_irq(&pair->lock);
+			/* Gates open under the lock: re-check before waiting. */
+			if (gate_closed(pair, io->first, io->last)) {
+				bio_list_add(&pair->gate_deferred, bio);
+				spin_unlock_irq(&pair->lock);
+				return DM_MAPIO_SUBMITTED;
+			}
 			spin_unlock_irq(&pair->lock);
-			return DM_MAPIO_SUBMITTED;
 		}
 		io->flags |= XREPL_IO_TRACKED;
-		list_add_tail(&io->node, &pair->inflight);
-		pair->writes++;
-	}
-	if (pair->degraded_by == XREPL_DEGRADED_NONE) {
-		io->flags |= XREPL_IO_REMOTE;
-		pair->remote_writes++;
-	} else if (ranged) {
-		mark_dirty_locked(pair, io->first, io->last);
-	}
-	spin_unlock_irq(&pair->lock);
+		this_cpu_inc(pair->stats->writes);
 
-	if (io->flags & XREPL_IO_REMOTE) {
+		if (!remote) {
+			spin_lock_irq(&pair->lock);
+			remote = pair->degraded_by == XREPL_DEGRADED_NONE;
+			if (!remote)
+				mark_dirty_locked(pair, io->first, io->last);
+			spin_unlock_irq(&pair->lock);
+		}
+	}
+
+	if (remote) {
 		struct bio *clone;
 
+		io->flags |= XREPL_IO_REMOTE;
 		io->remote_status = BLK_STS_OK;
+		this_cpu_inc(pair->stats->remote_writes);
 		clone = bio_alloc_clone(xc->remote->bdev, bio, GFP_NOIO,
 					&pair->bs);
 		/* Nobody polls the remote's queue for this clone. */
@@ -387,21 +455,19 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_io *io = xrepl_io(bio);
 	bool tracked = io->flags & XREPL_IO_TRACKED;
-	bool remote_failed, wake = false, degraded = false;
+	bool remote_failed, degraded = false;
 	bool resync = false, started = false;
 	unsigned long flags;
 
+	if (io->flags & XREPL_IO_REJECTED)
+		return DM_ENDIO_DONE;
 	remote_failed = (io->flags & XREPL_IO_REMOTE) &&
 			io->remote_status != BLK_STS_OK;
-	if ((!tracked && !remote_failed && *error == BLK_STS_OK) ||
-	    (io->flags & XREPL_IO_REJECTED))
-		return DM_ENDIO_DONE;
+	if (!remote_failed && *error == BLK_STS_OK)
+		goto out;
 
+	/* Mark before leaving the gate, so no copy can start in between. */
 	spin_lock_irqsave(&pair->lock, flags);
-	if (tracked) {
-		list_del(&io->node);
-		wake = release_waiters_locked(pair, io);
-	}
 	if (*error != BLK_STS_OK) {
 		pair->local_errors++;
 		/* The legs may now differ: let a resync make them equal. */
@@ -432,13 +498,14 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 		started = start_resync_locked(pair);
 	spin_unlock_irqrestore(&pair->lock, flags);
 
-	if (wake)
-		queue_work(pair->wq, &pair->resync_work);
 	if (degraded)
 		DMERR("%s: remote I/O error %d, replication degraded",
 		      xrepl_name(xc), blk_status_to_errno(io->remote_status));
 	if (degraded || started)
 		xrepl_raise_event(xc);
+out:
+	if (tracked)
+		gate_exit(pair, io->first, io->last);
 	return DM_ENDIO_DONE;
 }
 
@@ -503,6 +570,12 @@ static void xrepl_copy_start(struct xrepl_copy *copy)
 	dm_kcopyd_copy(pair->kc, &from, 1, &to, 0, xrepl_copy_done, copy);
 }
 
+/* No write is in flight in the copy's gate bucket any more. */
+static bool copy_may_start(struct xrepl_pair *pair, struct xrepl_copy *copy)
+{
+	return !atomic_read(&pair->gate_count[gate_bucket(copy->region)]);
+}
+
 /* Claim a free slot for region; returns it if it may start at once. */
 static struct xrepl_copy *claim_copy_locked(struct xrepl_pair *pair,
 					    unsigned long region)
@@ -525,9 +598,10 @@ static struct xrepl_copy *claim_copy_locked(struct xrepl_pair *pair,
 	copy->xc = pair->active;
 	copy->region = region;
 	copy->degrade_gen = pair->degrade_gen;
-	copy->waiting = count_inflight_locked(pair, region);
-	bio_list_init(&copy->deferred);
-	if (copy->waiting)
+	atomic_inc(&pair->gate_frozen[gate_bucket(region)]);
+	/* Pairs with the barrier in gate_enter(). */
+	smp_mb__after_atomic();
+	if (!copy_may_start(pair, copy))
 		return NULL;
 	copy->started = true;
 	return copy;
@@ -551,9 +625,10 @@ static enum xrepl_pass_end end_pass_locked(struct xrepl_pair *pair)
 		pair->resync_active = false;
 		return XREPL_PASS_FINISHED;
 	}
-	if (pair->pass_copied) {
+	if (pair->pass_copied || pair->pass_marked) {
 		pair->resync_cursor = 0;
 		pair->pass_copied = 0;
+		pair->pass_marked = false;
 		return XREPL_PASS_RESTART;
 	}
 	pair->resync_active = false;
@@ -590,7 +665,7 @@ static void xrepl_resync_work(struct work_struct *work)
 	for (i = 0; i < XREPL_MAX_COPIES; i++) {
 		struct xrepl_copy *copy = &pair->copies[i];
 
-		if (!copy->busy || copy->started || copy->waiting)
+		if (!copy->busy || copy->started || !copy_may_start(pair, copy))
 			continue;
 		if (stop) {
 			put_copy_locked(pair, copy);
@@ -663,6 +738,7 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 		dm_kcopyd_client_destroy(pair->kc);
 	bioset_exit(&pair->bs);
 	xrepl_bitmap_free(&pair->dirty);
+	free_percpu(pair->stats);
 	kfree(pair);
 }
 
@@ -682,15 +758,16 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	pair->remote_dev = xc->remote->bdev->bd_dev;
 	pair->geom = *geom;
 	spin_lock_init(&pair->lock);
-	INIT_LIST_HEAD(&pair->inflight);
+	bio_list_init(&pair->gate_deferred);
 	bio_list_init(&pair->redispatch);
 	init_waitqueue_head(&pair->copies_wait);
 	INIT_WORK(&pair->resync_work, xrepl_resync_work);
-	for (i = 0; i < XREPL_MAX_COPIES; i++) {
+	for (i = 0; i < XREPL_MAX_COPIES; i++)
 		pair->copies[i].pair = pair;
-		bio_list_init(&pair->copies[i].deferred);
-	}
 
+	pair->stats = alloc_percpu(struct xrepl_stats);
+	if (!pair->stats)
+		goto bad;
 	if (xrepl_bitmap_alloc(&pair->dirty, geom->nr_regions))
 		goto bad;
 	if (bioset_init(&pair->bs, XREPL_BIOSET_SIZE, 0, 0))
@@ -968,7 +1045,7 @@ static int xrepl_msg_remote(struct xrepl_c *xc, const char *what)
 	if (!strcasecmp(what, "down")) {
 		changed = degrade_locked(pair, XREPL_DEGRADED_ADMIN);
 	} else if (pair->degraded_by != XREPL_DEGRADED_NONE) {
-		pair->degraded_by = XREPL_DEGRADED_NONE;
+		WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
 		if (pair->dirty.nr_set)
 			start_resync_locked(pair);
 		changed = true;
@@ -1042,9 +1119,17 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 	struct xrepl_pair *pair = xc->pair;
 	const struct xrepl_args *args = &xc->args;
 	unsigned int sz = 0, nr_opts;
+	struct xrepl_stats sum = {};
+	int cpu;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
+		for_each_possible_cpu(cpu) {
+			struct xrepl_stats *st = per_cpu_ptr(pair->stats, cpu);
+
+			sum.writes += READ_ONCE(st->writes);
+			sum.remote_writes += READ_ONCE(st->remote_writes);
+		}
 		spin_lock_irq(&pair->lock);
 		DMEMIT("mode=%s remote=%s dirty=%lu/%lu resync=%lu/%lu",
 		       xrepl_mode_name(args->mode), remote_state(pair),
@@ -1057,7 +1142,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		       xrepl_policy_name(args->on_remote_error),
 		       degraded_names[pair->degraded_by], pair->resync_active);
 		DMEMIT(" copied_regions=%llu writes=%llu remote_writes=%llu meta=-",
-		       pair->copied_regions, pair->writes, pair->remote_writes);
+		       pair->copied_regions, sum.writes, sum.remote_writes);
 		spin_unlock_irq(&pair->lock);
 		break;
 
