@@ -7,12 +7,13 @@
 #   make demo            boot a test VM and show replication working
 #   make check           build, unit tests (KUnit) and integration tests (VM)
 #   make lint            checkpatch --strict, sparse and a W=1 build
+#   make bench           write latency/throughput per mode vs. the peers (VM)
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(CURDIR)
 
-.PHONY: all module clean setup demo check kunit lint
+.PHONY: all module clean setup demo check kunit lint bench
 
 all: module
 
@@ -40,3 +41,6 @@ kunit:
 
 lint:
 	bash scripts/lint.sh
+
+bench:
+	bash scripts/bench.sh
