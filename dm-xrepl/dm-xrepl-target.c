@@ -31,6 +31,7 @@
 #include <linux/dm-io.h>
 #include <linux/dm-kcopyd.h>
 #include <linux/list.h>
+#include <linux/llist.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
@@ -47,6 +48,13 @@
 #define XREPL_MAX_COPIES	8
 /* Remote clones kept in reserve so writes progress under memory pressure. */
 #define XREPL_BIOSET_SIZE	256
+/*
+ * Remote clones of writes this large are submitted from a worker: the
+ * hand-off (a wake-up, tens of microseconds) costs less than the remote's
+ * submission work, which then runs in parallel with the local leg's.  For
+ * small writes the hand-off would dominate their latency.
+ */
+#define XREPL_OFFLOAD_BYTES	(64U << 10)
 /* Buckets of the region gate (a power of two); region r is in r % this. */
 #define XREPL_GATE_BUCKETS	1024U
 
@@ -98,6 +106,15 @@ struct xrepl_pair {
 	struct xrepl_geom geom;
 
 	struct workqueue_struct *wq;	/* resync and deferred writes */
+	/*
+	 * Remote clones of small writes are submitted by the writer itself;
+	 * those of large writes go through remote_queue to remote_work on an
+	 * unbound workqueue, so the remote's submission cost runs on another
+	 * CPU, in parallel with the local one.
+	 */
+	struct workqueue_struct *remote_wq;
+	struct work_struct remote_work;
+	struct llist_head remote_queue;	/* of struct xrepl_io */
 	struct dm_kcopyd_client *kc;
 	struct bio_set bs;		/* remote clones */
 	struct work_struct resync_work;
@@ -159,6 +176,8 @@ struct xrepl_c {
 
 struct xrepl_io {
 	struct xrepl_c *xc;
+	struct bio *clone;		/* remote clone, while queued */
+	struct llist_node queued;	/* on pair->remote_queue */
 	unsigned long first;		/* regions touched, if TRACKED */
 	unsigned long last;
 	blk_status_t remote_status;
@@ -419,10 +438,30 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 		clone->bi_private = bio;
 		/* The bio completes after both its own and the clone's endio. */
 		bio_inc_remaining(bio);
-		dm_submit_bio_remap(bio, clone);
+		if (bio->bi_iter.bi_size >= XREPL_OFFLOAD_BYTES) {
+			io->clone = clone;
+			if (llist_add(&io->queued, &pair->remote_queue))
+				queue_work(pair->remote_wq, &pair->remote_work);
+		} else {
+			dm_submit_bio_remap(bio, clone);
+		}
 	}
 	dm_submit_bio_remap(bio, NULL);
 	return DM_MAPIO_SUBMITTED;
+}
+
+static void xrepl_remote_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
+					       remote_work);
+	struct llist_node *list = llist_del_all(&pair->remote_queue);
+	struct xrepl_io *io, *next;
+	struct blk_plug plug;
+
+	blk_start_plug(&plug);
+	llist_for_each_entry_safe(io, next, llist_reverse_order(list), queued)
+		dm_submit_bio_remap(io->clone->bi_private, io->clone);
+	blk_finish_plug(&plug);
 }
 
 static int xrepl_map(struct dm_target *ti, struct bio *bio)
@@ -734,6 +773,8 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 {
 	if (pair->wq)
 		destroy_workqueue(pair->wq);
+	if (pair->remote_wq)
+		destroy_workqueue(pair->remote_wq);
 	if (!IS_ERR_OR_NULL(pair->kc))
 		dm_kcopyd_client_destroy(pair->kc);
 	bioset_exit(&pair->bs);
@@ -762,6 +803,8 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	bio_list_init(&pair->redispatch);
 	init_waitqueue_head(&pair->copies_wait);
 	INIT_WORK(&pair->resync_work, xrepl_resync_work);
+	INIT_WORK(&pair->remote_work, xrepl_remote_work);
+	init_llist_head(&pair->remote_queue);
 	for (i = 0; i < XREPL_MAX_COPIES; i++)
 		pair->copies[i].pair = pair;
 
@@ -778,6 +821,11 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	pair->wq = alloc_workqueue("xrepl-%s", WQ_MEM_RECLAIM, 0,
 				   dm_device_name(md));
 	if (!pair->wq)
+		goto bad;
+	pair->remote_wq = alloc_workqueue("xrepl-remote-%s",
+					  WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI,
+					  0, dm_device_name(md));
+	if (!pair->remote_wq)
 		goto bad;
 
 	return pair;
