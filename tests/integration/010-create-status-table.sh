@@ -5,11 +5,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
 
-ramdisks 2 32
-make_leg local /dev/ram0
-make_leg remote /dev/ram1
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
-S=$(dev_sectors "$L")
+ram_legs 32
 LMM=$(devno "$L") RMM=$(devno "$R")
 T=$(regions "$S" 1024)
 

@@ -9,11 +9,7 @@ require_xrepl
 
 FAULT_TABLE=${FAULT_TABLE:-error}   # 055 reuses this scenario with dm-flakey
 
-ramdisks 2 64
-make_leg local /dev/ram0
-make_leg remote /dev/ram1
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
-S=$(dev_sectors "$L")
+ram_legs 64
 T=$(regions "$S" 1024)
 xrepl_create x "$L" "$R" nosync
 X=/dev/mapper/$P-x

@@ -5,11 +5,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
 
-ramdisks 2 16
-make_leg local /dev/ram0
-make_leg remote /dev/ram1
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
-S=$(dev_sectors "$L")
+ram_legs 16
 xrepl_create x "$L" "$R" nosync
 X=/dev/mapper/$P-x
 write_at "$X" 0 4096 || fail "write with healthy legs failed"

@@ -6,11 +6,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
 
-ramdisks 2 64
-make_leg local /dev/ram0
-make_leg remote /dev/ram1
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
-S=$(dev_sectors "$L")
+ram_legs 64
 RS=1024                         # region size in sectors: 512 KiB
 RB=$(( RS * 512 ))              # region size in bytes
 T=$(regions "$S" "$RS")         # 128 regions

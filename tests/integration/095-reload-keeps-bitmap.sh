@@ -7,11 +7,7 @@
 require_xrepl
 require_target delay
 
-ramdisks 2 32
-make_leg local /dev/ram0
-make_leg remote /dev/ram1
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
-S=$(dev_sectors "$L")
+ram_legs 32
 RB=$(( 1024 * 512 ))
 T=$(regions "$S" 1024)
 xrepl_create x "$L" "$R" nosync

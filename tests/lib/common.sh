@@ -255,6 +255,17 @@ make_leg() {
 	dm_create "$P-$name" "$(linear_table "$dev" "$len")"
 }
 
+# ram_legs SIZE_MIB: the usual fixture: two ramdisks with a dm-linear leg
+# over each (so faults can be injected by reloading them); sets L (local),
+# R (remote) and S (their size in sectors).
+ram_legs() {
+	ramdisks 2 "$1"
+	make_leg local /dev/ram0
+	make_leg remote /dev/ram1
+	L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
+	S=$(dev_sectors "$L")
+}
+
 # fill_random DEV [BYTES]: fill a device with random data (O_DIRECT).
 fill_random() {
 	local dev=$1 bytes=${2:-}
