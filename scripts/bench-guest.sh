@@ -327,7 +327,7 @@ if ! dmsetup targets | grep -q '^xrepl '; then
 	fi
 fi
 ko_info=""
-[[ -f "$ko" ]] && ko_info="$(md5sum "$ko" | cut -c1-12) $(modinfo -F srcversion "$ko" 2>/dev/null)"
+[[ -f "$ko" ]] && ko_info=$(md5sum "$ko" | cut -c1-12)
 
 modprobe configfs 2>/dev/null
 mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config

@@ -305,7 +305,7 @@ def environment_md(guest, host):
         f"write QD1, 4 KiB random write QD32, 1 MiB sequential write QD8.",
     ]
     if guest["guest"].get("xrepl_module"):
-        lines.append(f"- dm-xrepl.ko: md5 {guest['guest']['xrepl_module']}.")
+        lines.append(f"- dm-xrepl.ko: md5 {guest['guest']['xrepl_module'].strip()}.")
     return "\n".join(lines) + "\n"
 
 
@@ -350,7 +350,9 @@ def plot(rows, guest, outdir):
         "set datafile missing 'NaN'",
     ]
     for i, rk in enumerate(remotes):
-        gp += [f"set title '{titles.get(rk, rk)}'",
+        n = len(rows.get(rk, []))
+        gp += [f"set xrange [-0.6:{n - 0.4}]", "set bmargin 4",
+               f"set title '{titles.get(rk, rk)}'",
                f"plot '{dat}' index {i} using 2:xtic(1) title 'p50' lc rgb '#4daf4a', "
                f"'' index {i} using 3 title 'p99' lc rgb '#377eb8', "
                f"'' index {i} using 4 title 'p99.9' lc rgb '#e41a1c'"]

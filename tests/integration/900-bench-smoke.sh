@@ -53,7 +53,8 @@ assert_eq 0 "$rc" "bench-guest.sh exit status"
 
 step "nothing left behind"
 assert_eq "" "$(dmsetup ls | awk -v p="$P-" 'index($1, p) == 1 { print $1 }')" "dm devices left by the benchmark"
-assert_eq "" "$(ls /sys/kernel/config/nullb 2>/dev/null | grep "^$P-" || true)" "null_blk devices left by the benchmark"
+left=$(compgen -G "/sys/kernel/config/nullb/$P-*" || true)
+assert_eq "" "$left" "null_blk devices left by the benchmark"
 assert_eq "" "$(grep -s "^md" /proc/mdstat || true)" "md arrays left by the benchmark"
 
 step "the summary is well-formed"
