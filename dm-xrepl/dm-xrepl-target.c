@@ -30,10 +30,13 @@
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
 #include <linux/dm-kcopyd.h>
+#include <linux/ioprio.h>
 #include <linux/list.h>
 #include <linux/llist.h>
+#include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -41,6 +44,7 @@
 #include <linux/workqueue.h>
 
 #include "dm-xrepl.h"
+#include "xrepl-format.h"
 
 #define DM_MSG_PREFIX "xrepl"
 
@@ -55,6 +59,14 @@
  * small writes the hand-off would dominate their latency.
  */
 #define XREPL_OFFLOAD_BYTES	(64U << 10)
+/* Bitmap blocks one metadata write round copies (16 KiB buffer). */
+#define XREPL_META_IO_BLOCKS	4U
+/* A region's mark is cleared after it was idle this long (and up to twice). */
+#define XREPL_CLEAN_INTERVAL	(5 * HZ)
+/* Bitmap regions the cleaner handles per lock hold. */
+#define XREPL_CLEAN_CHUNK	XREPL_META_BITS_PER_BLOCK
+/* Application writes within this window make the resync back off. */
+#define XREPL_APP_ACTIVE_NS	(100 * NSEC_PER_MSEC)
 /* Buckets of the region gate (a power of two); region r is in r % this. */
 #define XREPL_GATE_BUCKETS	1024U
 
@@ -103,7 +115,24 @@ struct xrepl_pair {
 	struct mapped_device *md;	/* the device that owns this pair */
 	dev_t local_dev;
 	dev_t remote_dev;
+	dev_t meta_dev;			/* 0: volatile bitmap */
 	struct xrepl_geom geom;
+
+	/*
+	 * Metadata device, when there is one.  meta_wq is ordered: the
+	 * commits of marks (commit_work), the cleaner (clean_work) and the
+	 * superblock updates run one at a time.  meta_io_lock serialises
+	 * every metadata write, including those made from other contexts
+	 * (the resync, messages), and protects meta_buf.
+	 */
+	struct block_device *meta_bdev;	/* held by every table of the pair */
+	struct dm_io_client *io_client;
+	struct workqueue_struct *meta_wq;
+	struct work_struct commit_work;
+	struct delayed_work clean_work;
+	struct mutex meta_io_lock;	/* metadata writes, meta_buf */
+	void *meta_buf;			/* XREPL_META_IO_BLOCKS blocks */
+	atomic64_t meta_writes;		/* metadata blocks written */
 
 	struct workqueue_struct *wq;	/* resync and deferred writes */
 	/*
@@ -118,6 +147,7 @@ struct xrepl_pair {
 	struct dm_kcopyd_client *kc;
 	struct bio_set bs;		/* remote clones */
 	struct work_struct resync_work;
+	struct delayed_work resync_delay;	/* rate limit: requeue resync_work */
 	wait_queue_head_t copies_wait;	/* woken when nr_copies drops to 0 */
 	struct xrepl_stats __percpu *stats;
 
@@ -141,6 +171,13 @@ struct xrepl_pair {
 	enum xrepl_degraded degraded_by;	/* also read without the lock */
 	unsigned long degrade_gen;	/* bumped each time the remote degrades */
 	struct xrepl_bitmap dirty;
+	struct xrepl_wi wi;		/* write intent, with a metadata device */
+	struct bio_list mark_wait;	/* writes waiting for their marks */
+	struct xrepl_sb_info sb;	/* superblock as of the next write */
+	bool sb_dirty;			/* sb changed since it was written */
+	bool meta_failed;		/* a metadata write failed */
+	bool merge_needed;		/* marked regions must join dirty */
+	bool consistent;		/* remote image crash-consistent */
 	struct bio_list gate_deferred;	/* writes held by a closed gate */
 	struct bio_list redispatch;	/* deferred writes ready to go again */
 
@@ -154,6 +191,14 @@ struct xrepl_pair {
 	unsigned int nr_copies;		/* busy copy slots */
 	struct xrepl_copy copies[XREPL_MAX_COPIES];
 
+	/* Resync pacing. */
+	u32 resync_rate_kbps;		/* 0: unlimited */
+	u64 resync_started_ns;		/* start of this resync */
+	u64 rate_start_ns;		/* start of the rate window */
+	u64 rate_bytes;			/* copied since rate_start_ns */
+	u64 app_writes_seen;		/* writes counter at the last look */
+	u64 app_active_until_ns;	/* back off until then */
+
 	u64 remote_errors;
 	u64 local_errors;
 	u64 copied_regions;
@@ -164,6 +209,7 @@ struct xrepl_c {
 	struct dm_target *ti;
 	struct dm_dev *local;
 	struct dm_dev *remote;
+	struct dm_dev *meta;		/* NULL for "-" */
 	struct xrepl_args args;		/* device strings cleared after ctr */
 	struct xrepl_pair *pair;
 	struct work_struct event_work;	/* raises dm_table_event() */
@@ -235,6 +281,29 @@ static void mark_all_dirty_locked(struct xrepl_pair *pair)
 	}
 }
 
+/* The superblock changed: have the metadata worker write it. */
+static void sb_changed_locked(struct xrepl_pair *pair)
+{
+	if (!pair->meta_bdev)
+		return;
+	pair->sb_dirty = true;
+	queue_work(pair->meta_wq, &pair->commit_work);
+}
+
+/*
+ * The remote may have lost writes it had acknowledged (a failed flush):
+ * with a metadata device, the marked regions are exactly those with writes
+ * not known durable on both legs, and they join the dirty regions before
+ * the next resync; without one, every region is dirty.
+ */
+static void mark_lost_locked(struct xrepl_pair *pair)
+{
+	if (pair->meta_bdev)
+		pair->merge_needed = true;
+	else
+		mark_all_dirty_locked(pair);
+}
+
 /* Returns true if this call degraded the remote (the caller raises the event). */
 static bool degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 {
@@ -243,6 +312,18 @@ static bool degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 	WRITE_ONCE(pair->degraded_by, why);
 	pair->degrade_gen++;
 	pair->resync_active = false;
+	if (pair->meta_bdev) {
+		/* Writes acknowledged by the remote may not be durable there. */
+		pair->merge_needed = true;
+		/* The source now changes without the remote: a new data generation. */
+		if (!pair->sb.gen_bitmap) {
+			pair->sb.gen_bitmap = pair->sb.gen_current;
+			get_random_bytes(&pair->sb.gen_current,
+					 sizeof(pair->sb.gen_current));
+		}
+		pair->sb.degrade_count++;
+		sb_changed_locked(pair);
+	}
 	return true;
 }
 
@@ -259,6 +340,9 @@ static bool start_resync_locked(struct xrepl_pair *pair)
 	pair->pass_marked = false;
 	pair->resync_done = 0;
 	pair->resync_total = pair->dirty.nr_set;
+	pair->resync_started_ns = ktime_get_ns();
+	pair->rate_start_ns = pair->resync_started_ns;
+	pair->rate_bytes = 0;
 	queue_work(pair->wq, &pair->resync_work);
 	return true;
 }
@@ -383,38 +467,71 @@ static void xrepl_remote_endio(struct bio *clone)
  * been issued a little earlier or later; a degraded pair takes the lock to
  * mark the bitmap, and re-checks the state under it.
  */
+static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio);
+
 static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 {
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_io *io = xrepl_io(bio);
-	bool ranged, remote;
 
 	io->xc = xc;
 	io->flags = 0;
-	ranged = xrepl_range_to_regions(&pair->geom, bio->bi_iter.bi_sector,
-					bio_sectors(bio), &io->first, &io->last);
 	bio_set_dev(bio, xc->local->bdev);
-	remote = READ_ONCE(pair->degraded_by) == XREPL_DEGRADED_NONE;
+	if (!xrepl_range_to_regions(&pair->geom, bio->bi_iter.bi_sector,
+				    bio_sectors(bio), &io->first, &io->last)) {
+		xrepl_write_submit(xc, bio);
+		return DM_MAPIO_SUBMITTED;
+	}
 
-	if (ranged) {
-		/* Writes must never reach a leg once they cannot reach both. */
-		if (!remote && xc->args.on_remote_error == XREPL_ON_ERROR_FAIL) {
-			io->flags = XREPL_IO_REJECTED;
-			return DM_MAPIO_KILL;
-		}
-		while (!gate_enter(pair, io->first, io->last)) {
-			spin_lock_irq(&pair->lock);
-			/* Gates open under the lock: re-check before waiting. */
-			if (gate_closed(pair, io->first, io->last)) {
-				bio_list_add(&pair->gate_deferred, bio);
-				spin_unlock_irq(&pair->lock);
-				return DM_MAPIO_SUBMITTED;
-			}
+	/* Writes must never reach a leg once they cannot reach both. */
+	if (READ_ONCE(pair->degraded_by) != XREPL_DEGRADED_NONE &&
+	    xc->args.on_remote_error == XREPL_ON_ERROR_FAIL) {
+		io->flags = XREPL_IO_REJECTED;
+		return DM_MAPIO_KILL;
+	}
+	while (!gate_enter(pair, io->first, io->last)) {
+		spin_lock_irq(&pair->lock);
+		/* Gates open under the lock: re-check before waiting. */
+		if (gate_closed(pair, io->first, io->last)) {
+			bio_list_add(&pair->gate_deferred, bio);
 			spin_unlock_irq(&pair->lock);
+			return DM_MAPIO_SUBMITTED;
 		}
-		io->flags |= XREPL_IO_TRACKED;
-		this_cpu_inc(pair->stats->writes);
+		spin_unlock_irq(&pair->lock);
+	}
+	io->flags |= XREPL_IO_TRACKED;
+	this_cpu_inc(pair->stats->writes);
 
+	/*
+	 * Write intent: the regions must be marked on disk before the write
+	 * reaches a leg.  gate_enter() counted the write in flight before
+	 * this test (with a full barrier), so the cleaner either sees the
+	 * count and keeps the marks, or we see the mark gone and ask again.
+	 */
+	if (pair->meta_bdev && !xrepl_wi_check(&pair->wi, io->first, io->last)) {
+		spin_lock_irq(&pair->lock);
+		xrepl_wi_request_locked(&pair->wi, io->first, io->last);
+		bio_list_add(&pair->mark_wait, bio);
+		spin_unlock_irq(&pair->lock);
+		queue_work(pair->meta_wq, &pair->commit_work);
+		return DM_MAPIO_SUBMITTED;
+	}
+	xrepl_write_submit(xc, bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/*
+ * Issue a write, flush, discard or write-zeroes to the legs: both, or the
+ * local one only (marking its regions dirty) while the remote is degraded.
+ * A tracked bio is in the gate and its regions are marked.
+ */
+static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_io *io = xrepl_io(bio);
+	bool remote = READ_ONCE(pair->degraded_by) == XREPL_DEGRADED_NONE;
+
+	if (io->flags & XREPL_IO_TRACKED) {
 		if (!remote) {
 			spin_lock_irq(&pair->lock);
 			remote = pair->degraded_by == XREPL_DEGRADED_NONE;
@@ -447,7 +564,6 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 		}
 	}
 	dm_submit_bio_remap(bio, NULL);
-	return DM_MAPIO_SUBMITTED;
 }
 
 static void xrepl_remote_work(struct work_struct *work)
@@ -527,7 +643,7 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 			mark_dirty_locked(pair, io->first, io->last);
 		else
 			/* A failed flush may have lost any cached remote write. */
-			mark_all_dirty_locked(pair);
+			mark_lost_locked(pair);
 		degraded = degrade_locked(pair, XREPL_DEGRADED_ERROR);
 		if (xc->args.on_remote_error == XREPL_ON_ERROR_FAIL &&
 		    *error == BLK_STS_OK)
@@ -546,6 +662,333 @@ out:
 	if (tracked)
 		gate_exit(pair, io->first, io->last);
 	return DM_ENDIO_DONE;
+}
+
+/*
+ * Metadata device.  Marks are written with FUA before the writes that need
+ * them are issued, so a flush or FUA write from above never waits for
+ * metadata; cleared marks are written lazily, after both legs were flushed.
+ */
+
+static_assert(XREPL_DEGRADED_ERROR == XREPL_META_DEGRADED_ERROR);
+static_assert(XREPL_DEGRADED_ADMIN == XREPL_META_DEGRADED_ADMIN);
+
+/* Synchronous metadata I/O of whole blocks.  Process context. */
+static int meta_rw(struct block_device *bdev, struct dm_io_client *client,
+		   blk_opf_t opf, u64 block, unsigned int nr_blocks, void *buf)
+{
+	struct dm_io_region where = {
+		.bdev = bdev,
+		.sector = block * XREPL_META_BLOCK_SECTORS,
+		.count = nr_blocks * XREPL_META_BLOCK_SECTORS,
+	};
+	struct dm_io_request req = {
+		.bi_opf = opf,
+		.mem.type = DM_IO_KMEM,
+		.mem.ptr.addr = buf,
+		.client = client,
+	};
+
+	return dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+}
+
+static int meta_io(struct xrepl_pair *pair, blk_opf_t opf, u64 block,
+		   unsigned int nr_blocks, void *buf)
+{
+	int r = meta_rw(pair->meta_bdev, pair->io_client, opf, block,
+			nr_blocks, buf);
+
+	if (!r && op_is_write(opf))
+		atomic64_add(nr_blocks, &pair->meta_writes);
+	return r;
+}
+
+static void meta_error(struct xrepl_pair *pair, const char *what)
+{
+	struct xrepl_c *xc;
+	bool first;
+
+	spin_lock_irq(&pair->lock);
+	first = !pair->meta_failed;
+	pair->meta_failed = true;
+	xc = pair->active;
+	spin_unlock_irq(&pair->lock);
+	if (first) {
+		DMERR("%s: metadata device %s: crash safety lost until it works again",
+		      dm_device_name(pair->md), what);
+		if (xc)
+			xrepl_raise_event(xc);
+	}
+}
+
+/* Write the superblock as pair->sb and the pair's state say.  meta_io_lock held. */
+static int meta_write_sb(struct xrepl_pair *pair)
+{
+	struct xrepl_sb_info sb;
+
+	spin_lock_irq(&pair->lock);
+	pair->sb_dirty = false;
+	pair->sb.generation++;
+	pair->sb.mtime = ktime_get_real_seconds();
+	pair->sb.flags = pair->consistent ? XREPL_META_F_CONSISTENT : 0;
+	pair->sb.degraded = pair->degraded_by;
+	sb = pair->sb;
+	spin_unlock_irq(&pair->lock);
+
+	memset(pair->meta_buf, 0, XREPL_META_BLOCK_SIZE);
+	xrepl_sb_encode(pair->meta_buf, &sb);
+	return meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META | REQ_PREFLUSH |
+		       REQ_FUA, 0, 1, pair->meta_buf);
+}
+
+/*
+ * Write every changed bitmap block and, if it changed, the superblock;
+ * then issue the writes that waited for their marks.  meta_io_lock held.
+ */
+static void meta_commit(struct xrepl_pair *pair)
+{
+	unsigned long blocks[XREPL_META_IO_BLOCKS];
+	struct bio_list waiters = BIO_EMPTY_LIST;
+	bool sb, failed = false;
+	unsigned int i, n;
+	struct bio *bio;
+
+	for (;;) {
+		spin_lock_irq(&pair->lock);
+		bio_list_merge(&waiters, &pair->mark_wait);
+		bio_list_init(&pair->mark_wait);
+		n = xrepl_wi_snapshot_locked(&pair->wi, pair->meta_buf, blocks,
+					     XREPL_META_IO_BLOCKS);
+		sb = pair->sb_dirty;
+		spin_unlock_irq(&pair->lock);
+		if (!n)
+			break;
+		for (i = 0; i < n; i++)
+			if (meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META | REQ_FUA,
+				    1 + blocks[i], 1,
+				    pair->meta_buf + i * XREPL_META_BLOCK_SIZE))
+				failed = true;
+	}
+	if (sb && meta_write_sb(pair))
+		failed = true;
+	if (failed)
+		meta_error(pair, "write error");
+
+	/* Marked, or as marked as a failed device allows: go. */
+	while ((bio = bio_list_pop(&waiters))) {
+		struct xrepl_io *io = xrepl_io(bio);
+
+		xrepl_wi_set_committed(&pair->wi, io->first, io->last);
+		xrepl_write_submit(io->xc, bio);
+	}
+}
+
+static void xrepl_commit_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
+					       commit_work);
+
+	mutex_lock(&pair->meta_io_lock);
+	meta_commit(pair);
+	mutex_unlock(&pair->meta_io_lock);
+}
+
+/* Metadata commit from any process context. */
+static void meta_sync(struct xrepl_pair *pair)
+{
+	mutex_lock(&pair->meta_io_lock);
+	meta_commit(pair);
+	mutex_unlock(&pair->meta_io_lock);
+}
+
+/*
+ * Clear the marks of the regions that are equal on both legs and were not
+ * written for a whole interval (or at all, if all: no write is in flight).
+ * Process context; xc's legs are flushed before any mark is cleared.
+ */
+static void meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
+{
+	unsigned long nr = pair->geom.nr_regions;
+	unsigned long from, to, r, picked = 0;
+	bool flushed;
+
+	mutex_lock(&pair->meta_io_lock);
+	spin_lock_irq(&pair->lock);
+	/* The marks tell which regions a degraded remote may miss. */
+	if (pair->degraded_by != XREPL_DEGRADED_NONE || pair->merge_needed)
+		nr = 0;
+	spin_unlock_irq(&pair->lock);
+
+	for (from = 0; from < nr; from += XREPL_CLEAN_CHUNK) {
+		to = min(from + XREPL_CLEAN_CHUNK, nr);
+		spin_lock_irq(&pair->lock);
+		picked += xrepl_wi_clean_pick_locked(&pair->wi, &pair->dirty,
+						     from, to, all);
+		/*
+		 * Pairs with the barrier in gate_enter(): a write that saw
+		 * the mark before we took it away is counted in its bucket.
+		 */
+		smp_mb();
+		for (r = find_next_bit(pair->wi.clearing, to, from); r < to;
+		     r = find_next_bit(pair->wi.clearing, to, r + 1))
+			if (atomic_read(&pair->gate_count[gate_bucket(r)]))
+				xrepl_wi_clean_keep_locked(&pair->wi, r);
+		spin_unlock_irq(&pair->lock);
+		cond_resched();
+	}
+	if (!picked)
+		goto out;
+
+	/* What those regions hold must be durable on both legs first. */
+	flushed = !blkdev_issue_flush(xc->local->bdev) &&
+		  !blkdev_issue_flush(xc->remote->bdev);
+	for (from = 0; from < nr; from += XREPL_CLEAN_CHUNK) {
+		to = min(from + XREPL_CLEAN_CHUNK, nr);
+		spin_lock_irq(&pair->lock);
+		if (flushed)
+			xrepl_wi_clean_apply_locked(&pair->wi, from, to);
+		else
+			xrepl_wi_clean_cancel_locked(&pair->wi, from, to);
+		spin_unlock_irq(&pair->lock);
+		cond_resched();
+	}
+	meta_commit(pair);
+out:
+	mutex_unlock(&pair->meta_io_lock);
+}
+
+static void xrepl_clean_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(to_delayed_work(work),
+					       struct xrepl_pair, clean_work);
+	struct xrepl_c *xc;
+
+	/* Suspend cancels this work before the active table goes away. */
+	spin_lock_irq(&pair->lock);
+	xc = pair->active;
+	spin_unlock_irq(&pair->lock);
+	if (!xc)
+		return;
+	meta_clean(pair, xc, false);
+	queue_delayed_work(pair->meta_wq, &pair->clean_work,
+			   XREPL_CLEAN_INTERVAL);
+}
+
+/*
+ * After a degradation, every marked region may differ on the remote: add
+ * them to the dirty regions.  Process context.
+ */
+static void merge_marked(struct xrepl_pair *pair)
+{
+	unsigned long words = BITS_TO_LONGS(pair->geom.nr_regions);
+	unsigned long w, i, added;
+
+	mutex_lock(&pair->meta_io_lock);	/* no clean in progress */
+	spin_lock_irq(&pair->lock);
+	pair->merge_needed = false;
+	spin_unlock_irq(&pair->lock);
+	for (w = 0; w < words; w += XREPL_CLEAN_CHUNK / BITS_PER_LONG) {
+		spin_lock_irq(&pair->lock);
+		added = 0;
+		for (i = w; i < min(w + XREPL_CLEAN_CHUNK / BITS_PER_LONG, words);
+		     i++) {
+			unsigned long add = pair->wi.bits[i] & ~pair->dirty.bits[i];
+
+			pair->dirty.bits[i] |= add;
+			added += hweight_long(add);
+		}
+		pair->dirty.nr_set += added;
+		if (pair->resync_active && added) {
+			pair->resync_total += added;
+			pair->pass_marked = true;
+		}
+		spin_unlock_irq(&pair->lock);
+		cond_resched();
+	}
+	mutex_unlock(&pair->meta_io_lock);
+}
+
+/*
+ * Read block 0 of a metadata device into buf (one block) and decode it.
+ * Returns 0 and *fresh, or an error with *error set.  Process context.
+ */
+static int meta_read_sb(struct block_device *bdev, struct dm_io_client *client,
+			void *buf, bool *fresh, struct xrepl_sb_info *sb,
+			char **error)
+{
+	int r = meta_rw(bdev, client, REQ_OP_READ | REQ_META, 0, 1, buf);
+
+	if (r) {
+		*error = "Metadata: I/O error";
+		return r;
+	}
+	*fresh = xrepl_mem_is_zero(buf, XREPL_META_BLOCK_SIZE);
+	if (*fresh)
+		return 0;
+	if (!xrepl_mem_is_zero(buf + XREPL_META_SB_SIZE,
+			       XREPL_META_BLOCK_SIZE - XREPL_META_SB_SIZE)) {
+		*error = "Metadata: corrupt superblock";
+		return -EILSEQ;
+	}
+	return xrepl_sb_decode(buf, sb, error);
+}
+
+/* Load the bitmap of a validated metadata device into a new pair. */
+static int meta_load_bitmap(struct xrepl_pair *pair, char **error)
+{
+	unsigned long b, n, i;
+	int r;
+
+	for (b = 0; b < pair->wi.nr_blocks; b += n) {
+		n = min_t(unsigned long, XREPL_META_IO_BLOCKS,
+			  pair->wi.nr_blocks - b);
+		r = meta_io(pair, REQ_OP_READ | REQ_META, 1 + b, n,
+			    pair->meta_buf);
+		if (r) {
+			*error = "Metadata: I/O error";
+			return r;
+		}
+		for (i = 0; i < n; i++) {
+			r = xrepl_wi_load_block(&pair->wi, b + i,
+						pair->meta_buf +
+						i * XREPL_META_BLOCK_SIZE, error);
+			if (r)
+				return r;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Write every mark (all regions, or none) and a new superblock to a fresh
+ * metadata device.  The superblock goes last: a crash before it leaves a
+ * device that is still fresh.
+ */
+static int meta_format(struct xrepl_pair *pair, bool in_sync, char **error)
+{
+	xrepl_sb_init(&pair->sb, &pair->geom, in_sync);
+	pair->consistent = in_sync;
+	spin_lock_irq(&pair->lock);
+	if (!in_sync) {
+		xrepl_bitmap_fill(&pair->dirty);
+		xrepl_wi_mark_all_locked(&pair->wi);
+	}
+	/* The bitmap area may hold anything: write all of it. */
+	bitmap_fill(pair->wi.dirty_blocks, pair->wi.nr_blocks);
+	pair->sb_dirty = true;
+	spin_unlock_irq(&pair->lock);
+
+	meta_sync(pair);
+	if (pair->meta_failed) {
+		*error = "Metadata: I/O error";
+		return -EIO;
+	}
+	bitmap_copy(pair->wi.committed, pair->wi.bits, pair->geom.nr_regions);
+	DMINFO("%s: formatted the metadata device (%lu regions, %s)",
+	       dm_device_name(pair->md), pair->geom.nr_regions,
+	       in_sync ? "in sync" : "full sync needed");
+	return 0;
 }
 
 /*
@@ -674,6 +1117,108 @@ static enum xrepl_pass_end end_pass_locked(struct xrepl_pair *pair)
 	return XREPL_PASS_STALLED;
 }
 
+static u64 sum_writes(struct xrepl_pair *pair)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu_ptr(pair->stats, cpu)->writes);
+	return sum;
+}
+
+/* Copies the resync may have in flight: one while the application writes. */
+static unsigned int resync_max_copies_locked(struct xrepl_pair *pair, u64 now)
+{
+	u64 writes = sum_writes(pair);
+
+	if (writes != pair->app_writes_seen) {
+		pair->app_writes_seen = writes;
+		pair->app_active_until_ns = now + XREPL_APP_ACTIVE_NS;
+	}
+	return now < pair->app_active_until_ns ? 1 : XREPL_MAX_COPIES;
+}
+
+/*
+ * May a copy of bytes start now under resync_rate_kbps?  If not, *delay is
+ * how long to wait.  The budget is the rate times the time since the rate
+ * window started, plus one region.
+ */
+static bool rate_allows_locked(struct xrepl_pair *pair, u64 bytes, u64 now,
+			       unsigned long *delay)
+{
+	u64 rate = (u64)pair->resync_rate_kbps * 1024;
+	u64 allowed;
+
+	if (!rate)
+		return true;
+	allowed = mul_u64_u64_div_u64(now - pair->rate_start_ns, rate,
+				      NSEC_PER_SEC) + bytes;
+	if (pair->rate_bytes + bytes <= allowed) {
+		pair->rate_bytes += bytes;
+		return true;
+	}
+	*delay = nsecs_to_jiffies(div64_u64((pair->rate_bytes + bytes - allowed) *
+					    NSEC_PER_SEC, rate)) + 1;
+	return false;
+}
+
+static void xrepl_resync_delay_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(to_delayed_work(work),
+					       struct xrepl_pair, resync_delay);
+
+	queue_work(pair->wq, &pair->resync_work);
+}
+
+/*
+ * Before a resync copies a region: after a degradation the marked regions
+ * join the dirty ones, and the remote is recorded (durably) as not
+ * consistent, since a resync copies regions out of write order.
+ */
+static void resync_prepare(struct xrepl_pair *pair)
+{
+	bool merge, sb = false;
+
+	spin_lock_irq(&pair->lock);
+	merge = pair->merge_needed && pair->resync_active &&
+		pair->degraded_by == XREPL_DEGRADED_NONE;
+	spin_unlock_irq(&pair->lock);
+	if (merge)
+		merge_marked(pair);
+
+	spin_lock_irq(&pair->lock);
+	if (pair->resync_active && pair->dirty.nr_set && pair->consistent &&
+	    pair->degraded_by == XREPL_DEGRADED_NONE) {
+		pair->consistent = false;
+		sb = pair->meta_bdev;
+		pair->sb_dirty = sb;
+	}
+	spin_unlock_irq(&pair->lock);
+	if (sb)
+		meta_sync(pair);
+}
+
+/* The resync made the remote equal to the local leg (and durable). */
+static void resync_finished(struct xrepl_pair *pair)
+{
+	spin_lock_irq(&pair->lock);
+	if (!pair->dirty.nr_set && pair->degraded_by == XREPL_DEGRADED_NONE &&
+	    !pair->merge_needed) {
+		pair->consistent = true;
+		if (pair->meta_bdev) {
+			if (pair->sb.gen_bitmap) {
+				pair->sb.gen_history[1] = pair->sb.gen_history[0];
+				pair->sb.gen_history[0] = pair->sb.gen_bitmap;
+				pair->sb.gen_bitmap = 0;
+			}
+			pair->sb.resync_count++;
+			sb_changed_locked(pair);
+		}
+	}
+	spin_unlock_irq(&pair->lock);
+}
+
 static void xrepl_redispatch(struct bio_list *bios)
 {
 	struct bio *bio;
@@ -691,11 +1236,16 @@ static void xrepl_resync_work(struct work_struct *work)
 	struct xrepl_copy *start[XREPL_MAX_COPIES];
 	struct bio_list bios = BIO_EMPTY_LIST;
 	enum xrepl_pass_end end = XREPL_PASS_RUNNING;
+	unsigned long delay = 0;
+	unsigned int i, n = 0, max_copies;
 	struct xrepl_c *xc;
-	unsigned int i, n = 0;
+	u64 now;
 	bool stop;
 
+	resync_prepare(pair);
+	now = ktime_get_ns();
 	spin_lock_irq(&pair->lock);
+	max_copies = resync_max_copies_locked(pair, now);
 	xc = pair->active;
 	stop = !xc || pair->resync_stop ||
 	       pair->degraded_by != XREPL_DEGRADED_NONE;
@@ -715,13 +1265,17 @@ static void xrepl_resync_work(struct work_struct *work)
 	}
 
 again:
-	while (!stop && pair->resync_active &&
-	       pair->nr_copies < XREPL_MAX_COPIES) {
+	while (!stop && pair->resync_active && pair->nr_copies < max_copies) {
 		unsigned long region = xrepl_bitmap_next_set(&pair->dirty,
 							     pair->resync_cursor);
 		struct xrepl_copy *copy;
 
 		if (region >= pair->dirty.nr_bits)
+			break;
+		if (!copy_overlapping_locked(pair, region, region) &&
+		    !rate_allows_locked(pair, to_bytes(xrepl_region_len(&pair->geom,
+									 region)),
+					now, &delay))
 			break;
 		pair->resync_cursor = region + 1;
 		if (copy_overlapping_locked(pair, region, region))
@@ -742,6 +1296,8 @@ again:
 	for (i = 0; i < n; i++)
 		xrepl_copy_start(start[i]);
 	xrepl_redispatch(&bios);
+	if (delay)
+		mod_delayed_work(pair->wq, &pair->resync_delay, delay);
 
 	if (end == XREPL_PASS_RUNNING)
 		return;
@@ -750,12 +1306,13 @@ again:
 		if (blkdev_issue_flush(xc->remote->bdev)) {
 			spin_lock_irq(&pair->lock);
 			pair->remote_errors++;
-			mark_all_dirty_locked(pair);
+			mark_lost_locked(pair);
 			degrade_locked(pair, XREPL_DEGRADED_ERROR);
 			spin_unlock_irq(&pair->lock);
 			DMERR("%s: flush of the remote after resync failed, replication degraded",
 			      xrepl_name(xc));
 		} else {
+			resync_finished(pair);
 			DMINFO("%s: resync complete, remote in sync", xrepl_name(xc));
 		}
 	} else {
@@ -771,8 +1328,18 @@ again:
 
 static void xrepl_pair_destroy(struct xrepl_pair *pair)
 {
-	if (pair->wq)
+	if (pair->meta_wq) {
+		cancel_delayed_work_sync(&pair->clean_work);
+		destroy_workqueue(pair->meta_wq);
+	}
+	if (pair->wq) {
+		cancel_delayed_work_sync(&pair->resync_delay);
 		destroy_workqueue(pair->wq);
+	}
+	if (!IS_ERR_OR_NULL(pair->io_client))
+		dm_io_client_destroy(pair->io_client);
+	kfree(pair->meta_buf);
+	xrepl_wi_free(&pair->wi);
 	if (pair->remote_wq)
 		destroy_workqueue(pair->remote_wq);
 	if (!IS_ERR_OR_NULL(pair->kc))
@@ -798,11 +1365,17 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	pair->local_dev = xc->local->bdev->bd_dev;
 	pair->remote_dev = xc->remote->bdev->bd_dev;
 	pair->geom = *geom;
+	pair->resync_rate_kbps = xc->args.resync_rate_kbps;
 	spin_lock_init(&pair->lock);
+	mutex_init(&pair->meta_io_lock);
 	bio_list_init(&pair->gate_deferred);
 	bio_list_init(&pair->redispatch);
+	bio_list_init(&pair->mark_wait);
 	init_waitqueue_head(&pair->copies_wait);
 	INIT_WORK(&pair->resync_work, xrepl_resync_work);
+	INIT_DELAYED_WORK(&pair->resync_delay, xrepl_resync_delay_work);
+	INIT_WORK(&pair->commit_work, xrepl_commit_work);
+	INIT_DELAYED_WORK(&pair->clean_work, xrepl_clean_work);
 	INIT_WORK(&pair->remote_work, xrepl_remote_work);
 	init_llist_head(&pair->remote_queue);
 	for (i = 0; i < XREPL_MAX_COPIES; i++)
@@ -828,6 +1401,24 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	if (!pair->remote_wq)
 		goto bad;
 
+	if (xc->meta) {
+		pair->meta_bdev = xc->meta->bdev;
+		pair->meta_dev = pair->meta_bdev->bd_dev;
+		if (xrepl_wi_alloc(&pair->wi, geom->nr_regions))
+			goto bad;
+		pair->meta_buf = kmalloc(XREPL_META_IO_BLOCKS * XREPL_META_BLOCK_SIZE,
+					 GFP_KERNEL);
+		if (!pair->meta_buf)
+			goto bad;
+		pair->io_client = dm_io_client_create();
+		if (IS_ERR(pair->io_client))
+			goto bad;
+		pair->meta_wq = alloc_ordered_workqueue("xrepl-meta-%s",
+							WQ_MEM_RECLAIM | WQ_HIGHPRI,
+							dm_device_name(md));
+		if (!pair->meta_wq)
+			goto bad;
+	}
 	return pair;
 bad:
 	xrepl_pair_destroy(pair);
@@ -836,7 +1427,39 @@ bad:
 
 static bool pair_uses(const struct xrepl_pair *pair, dev_t dev)
 {
-	return pair->local_dev == dev || pair->remote_dev == dev;
+	return pair->local_dev == dev || pair->remote_dev == dev ||
+	       (pair->meta_dev && pair->meta_dev == dev);
+}
+
+/*
+ * Fill a new pair from its metadata device: format it if it is fresh,
+ * else load the marks, which all become dirty regions (after a crash any
+ * of them may differ).  sb is the validated superblock, or NULL if fresh.
+ */
+static int pair_load_meta(struct xrepl_pair *pair,
+			  const struct xrepl_sb_info *sb, bool in_sync,
+			  char **error)
+{
+	int r;
+
+	if (!sb)
+		return meta_format(pair, in_sync, error);
+
+	pair->sb = *sb;
+	pair->consistent = sb->flags & XREPL_META_F_CONSISTENT;
+	r = meta_load_bitmap(pair, error);
+	if (r)
+		return r;
+	bitmap_copy(pair->dirty.bits, pair->wi.bits, pair->geom.nr_regions);
+	pair->dirty.nr_set = pair->wi.nr_marked;
+	/* The administrator took the remote down: it stays down. */
+	if (sb->degraded == XREPL_META_DEGRADED_ADMIN)
+		pair->degraded_by = XREPL_DEGRADED_ADMIN;
+	DMINFO("%s: metadata loaded: %lu of %lu regions marked, remote %s",
+	       dm_device_name(pair->md), pair->dirty.nr_set,
+	       pair->geom.nr_regions,
+	       pair->consistent ? "consistent" : "not consistent");
+	return 0;
 }
 
 /*
@@ -848,11 +1471,12 @@ static bool pair_uses(const struct xrepl_pair *pair, dev_t dev)
  * context; takes xrepl_pairs_lock.
  */
 static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
-			  char **error)
+			  const struct xrepl_sb_info *sb, char **error)
 {
 	struct mapped_device *md = dm_table_get_md(xc->ti->table);
 	dev_t local = xc->local->bdev->bd_dev;
 	dev_t remote = xc->remote->bdev->bd_dev;
+	dev_t meta = xc->meta ? xc->meta->bdev->bd_dev : 0;
 	enum xrepl_degraded inherit = XREPL_DEGRADED_NONE;
 	bool predecessor = false;
 	struct xrepl_pair *pair;
@@ -860,14 +1484,16 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 	mutex_lock(&xrepl_pairs_lock);
 	list_for_each_entry(pair, &xrepl_pairs, list) {
 		if (pair->md != md) {
-			if (pair_uses(pair, local) || pair_uses(pair, remote)) {
+			if (pair_uses(pair, local) || pair_uses(pair, remote) ||
+			    (meta && pair_uses(pair, meta))) {
 				mutex_unlock(&xrepl_pairs_lock);
 				*error = "Device already replicated by another xrepl device";
 				return -EBUSY;
 			}
 			continue;
 		}
-		if (pair->local_dev != local || pair->remote_dev != remote)
+		if (pair->local_dev != local || pair->remote_dev != remote ||
+		    pair->meta_dev != meta)
 			continue;
 		if (pair->geom.dev_sectors == geom->dev_sectors &&
 		    pair->geom.region_size == geom->region_size) {
@@ -889,13 +1515,38 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 		return -ENOMEM;
 	}
 	pair->degraded_by = inherit;
-	if (!xc->args.nosync || predecessor) {
-		xrepl_bitmap_fill(&pair->dirty);
-		/* The full sync starts on the first resume. */
-		if (inherit == XREPL_DEGRADED_NONE) {
-			pair->resync_active = true;
-			pair->resync_total = geom->nr_regions;
+	if (xc->meta) {
+		int r = pair_load_meta(pair, sb, xc->args.nosync && !predecessor,
+				       error);
+
+		if (r) {
+			mutex_unlock(&xrepl_pairs_lock);
+			xrepl_pair_destroy(pair);
+			return r;
 		}
+		if (inherit != XREPL_DEGRADED_NONE)
+			pair->degraded_by = inherit;
+		if (predecessor) {
+			/* The old pair's bitmap is lost: resync everything. */
+			spin_lock_irq(&pair->lock);
+			xrepl_bitmap_fill(&pair->dirty);
+			xrepl_wi_mark_all_locked(&pair->wi);
+			spin_unlock_irq(&pair->lock);
+			meta_sync(pair);
+			bitmap_copy(pair->wi.committed, pair->wi.bits,
+				    geom->nr_regions);
+		}
+	} else {
+		pair->consistent = xc->args.nosync && !predecessor;
+		if (!pair->consistent)
+			xrepl_bitmap_fill(&pair->dirty);
+	}
+	/* The resync (or the full sync of a new pair) starts on resume. */
+	if (pair->dirty.nr_set && pair->degraded_by == XREPL_DEGRADED_NONE) {
+		pair->resync_active = true;
+		pair->resync_total = pair->dirty.nr_set;
+		pair->resync_started_ns = ktime_get_ns();
+		pair->rate_start_ns = pair->resync_started_ns;
 	}
 	pair->refs = 1;
 	list_add(&pair->list, &xrepl_pairs);
@@ -922,10 +1573,51 @@ static void xrepl_pair_put(struct xrepl_pair *pair)
 
 static void xrepl_put_devices(struct xrepl_c *xc)
 {
+	if (xc->meta)
+		dm_put_device(xc->ti, xc->meta);
 	if (xc->remote)
 		dm_put_device(xc->ti, xc->remote);
 	if (xc->local)
 		dm_put_device(xc->ti, xc->local);
+}
+
+/*
+ * Read and validate the superblock of the table's metadata device, before
+ * the geometry is known (a table without region_size takes the recorded
+ * one).  *fresh if the device was never formatted.  Process context.
+ */
+static int meta_probe(struct xrepl_c *xc, struct xrepl_sb_info *sb,
+		      bool *fresh, char **error)
+{
+	struct dm_io_client *client;
+	void *buf;
+	int r;
+
+	client = dm_io_client_create();
+	if (IS_ERR(client)) {
+		*error = "Cannot allocate metadata I/O client";
+		return PTR_ERR(client);
+	}
+	buf = kmalloc(XREPL_META_BLOCK_SIZE, GFP_KERNEL);
+	if (!buf) {
+		dm_io_client_destroy(client);
+		*error = "Cannot allocate metadata buffer";
+		return -ENOMEM;
+	}
+	r = meta_read_sb(xc->meta->bdev, client, buf, fresh, sb, error);
+	kfree(buf);
+	dm_io_client_destroy(client);
+	if (r || *fresh)
+		return r;
+
+	r = xrepl_sb_check(sb, xc->ti->len,
+			   (xc->args.given & XREPL_OPT_REGION_SIZE) ?
+			   xc->args.region_size : 0,
+			   bdev_nr_sectors(xc->meta->bdev), error);
+	if (r)
+		return r;
+	xc->args.region_size = sb->region_size;
+	return 0;
 }
 
 /*
@@ -935,8 +1627,10 @@ static void xrepl_put_devices(struct xrepl_c *xc)
  */
 static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
+	struct xrepl_sb_info sb;
 	struct xrepl_geom geom;
 	struct xrepl_c *xc;
+	bool fresh = true;
 	int r;
 
 	xc = kzalloc(sizeof(*xc), GFP_KERNEL);
@@ -950,11 +1644,6 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = xrepl_parse_args(&xc->args, argc, argv, &ti->error);
 	if (r)
 		goto bad;
-	if (xc->args.meta_path) {
-		ti->error = "Metadata device not supported yet: use '-'";
-		r = -EINVAL;
-		goto bad;
-	}
 	if (xc->args.mode != XREPL_MODE_SYNC) {
 		ti->error = "Mode not supported yet";
 		r = -EINVAL;
@@ -973,12 +1662,26 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Error opening remote device";
 		goto bad;
 	}
+	if (xc->args.meta_path) {
+		r = dm_get_device(ti, xc->args.meta_path,
+				  dm_table_get_mode(ti->table), &xc->meta);
+		if (r) {
+			ti->error = "Error opening metadata device";
+			goto bad;
+		}
+	}
 	xc->args.local_path = NULL;
 	xc->args.remote_path = NULL;
+	xc->args.meta_path = NULL;
 
 	r = -EINVAL;
 	if (xc->local->bdev->bd_dev == xc->remote->bdev->bd_dev) {
 		ti->error = "Local and remote device must differ";
+		goto bad;
+	}
+	if (xc->meta && (xc->meta->bdev->bd_dev == xc->local->bdev->bd_dev ||
+			 xc->meta->bdev->bd_dev == xc->remote->bdev->bd_dev)) {
+		ti->error = "Metadata device must differ from the legs";
 		goto bad;
 	}
 	if (ti->len > bdev_nr_sectors(xc->local->bdev)) {
@@ -994,10 +1697,22 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
+	if (xc->meta) {
+		r = meta_probe(xc, &sb, &fresh, &ti->error);
+		if (r)
+			goto bad;
+	}
 	r = xrepl_geom_init(&geom, ti->len, xc->args.region_size, &ti->error);
 	if (r)
 		goto bad;
-	r = xrepl_pair_get(xc, &geom, &ti->error);
+	if (xc->meta &&
+	    bdev_nr_sectors(xc->meta->bdev) <
+	    xrepl_meta_min_sectors(geom.nr_regions)) {
+		ti->error = "Metadata device too small";
+		r = -EINVAL;
+		goto bad;
+	}
+	r = xrepl_pair_get(xc, &geom, fresh ? NULL : &sb, &ti->error);
 	if (r)
 		goto bad;
 
@@ -1013,7 +1728,8 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 bad:
 	xrepl_put_devices(xc);
 	kfree(xc);
-	return r;
+	/* A damaged metadata device is bad input, not an encoding error. */
+	return r == -EILSEQ ? -EINVAL : r;
 }
 
 static void xrepl_dtr(struct dm_target *ti)
@@ -1045,6 +1761,7 @@ static void xrepl_presuspend(struct dm_target *ti)
 	pair->resync_stop = true;
 	spin_unlock_irq(&pair->lock);
 
+	cancel_delayed_work_sync(&pair->resync_delay);
 	queue_work(pair->wq, &pair->resync_work);
 	wait_event(pair->copies_wait, copies_idle(pair));
 	flush_workqueue(pair->wq);
@@ -1059,6 +1776,12 @@ static void xrepl_resume_resync(struct xrepl_c *xc)
 	pair->resync_stop = false;
 	if (pair->resync_active)
 		queue_work(pair->wq, &pair->resync_work);
+	if (pair->meta_bdev) {
+		if (pair->sb_dirty)
+			queue_work(pair->meta_wq, &pair->commit_work);
+		queue_delayed_work(pair->meta_wq, &pair->clean_work,
+				   XREPL_CLEAN_INTERVAL);
+	}
 	spin_unlock_irq(&pair->lock);
 }
 
@@ -1073,6 +1796,16 @@ static void xrepl_postsuspend(struct dm_target *ti)
 	struct xrepl_pair *pair = xc->pair;
 
 	flush_workqueue(pair->wq);
+	if (pair->meta_bdev) {
+		/*
+		 * No write is in flight: clear every mark that can go, so a
+		 * crash while the device is down resyncs only what differs.
+		 */
+		cancel_delayed_work_sync(&pair->clean_work);
+		if (pair->active == xc)
+			meta_clean(pair, xc, true);
+		flush_workqueue(pair->meta_wq);
+	}
 	spin_lock_irq(&pair->lock);
 	if (pair->active == xc)
 		pair->active = NULL;
@@ -1081,7 +1814,14 @@ static void xrepl_postsuspend(struct dm_target *ti)
 
 static void xrepl_resume(struct dm_target *ti)
 {
-	xrepl_resume_resync(ti->private);
+	struct xrepl_c *xc = ti->private;
+
+	if (xc->args.given & XREPL_OPT_RESYNC_RATE) {
+		spin_lock_irq(&xc->pair->lock);
+		xc->pair->resync_rate_kbps = xc->args.resync_rate_kbps;
+		spin_unlock_irq(&xc->pair->lock);
+	}
+	xrepl_resume_resync(xc);
 }
 
 static int xrepl_msg_remote(struct xrepl_c *xc, const char *what)
@@ -1094,8 +1834,9 @@ static int xrepl_msg_remote(struct xrepl_c *xc, const char *what)
 		changed = degrade_locked(pair, XREPL_DEGRADED_ADMIN);
 	} else if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
-		if (pair->dirty.nr_set)
+		if (pair->dirty.nr_set || pair->merge_needed)
 			start_resync_locked(pair);
+		sb_changed_locked(pair);
 		changed = true;
 	}
 	spin_unlock_irq(&pair->lock);
@@ -1119,8 +1860,16 @@ static int xrepl_msg_resync(struct xrepl_c *xc, bool full)
 		      xrepl_name(xc));
 		return -EINVAL;
 	}
-	if (full)
+	if (full) {
 		mark_all_dirty_locked(pair);
+		if (pair->meta_bdev) {
+			/* Marked on disk before the first copy. */
+			xrepl_wi_mark_all_locked(&pair->wi);
+			spin_unlock_irq(&pair->lock);
+			meta_sync(pair);
+			spin_lock_irq(&pair->lock);
+		}
+	}
 	started = start_resync_locked(pair);
 	spin_unlock_irq(&pair->lock);
 
@@ -1129,9 +1878,30 @@ static int xrepl_msg_resync(struct xrepl_c *xc, bool full)
 	return 0;
 }
 
+static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
+{
+	struct xrepl_pair *pair = xc->pair;
+	u32 rate;
+
+	if (strcmp(key, "resync_rate_kbps") || !val[0] ||
+	    strspn(val, "0123456789") != strlen(val) || kstrtou32(val, 10, &rate)) {
+		DMERR("%s: invalid 'set %s %s': expected 'set resync_rate_kbps <KiB/s>'",
+		      xrepl_name(xc), key, val);
+		return -EINVAL;
+	}
+	spin_lock_irq(&pair->lock);
+	pair->resync_rate_kbps = rate;
+	pair->rate_start_ns = ktime_get_ns();
+	pair->rate_bytes = 0;
+	if (pair->resync_active)
+		queue_work(pair->wq, &pair->resync_work);
+	spin_unlock_irq(&pair->lock);
+	return 0;
+}
+
 /*
  * Messages:
- *   remote down | remote up | resync | resync full
+ *   remote down | remote up | resync | resync full | set resync_rate_kbps N
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 			 char *result, unsigned int maxlen)
@@ -1146,6 +1916,8 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 	if (argc == 2 && !strcasecmp(argv[0], "resync") &&
 	    !strcasecmp(argv[1], "full"))
 		return xrepl_msg_resync(xc, true);
+	if (argc == 3 && !strcasecmp(argv[0], "set"))
+		return xrepl_msg_set(xc, argv[1], argv[2]);
 
 	DMERR("%s: unsupported message '%s' with %u argument(s)", xrepl_name(xc),
 	      argc ? argv[0] : "", argc ? argc - 1 : 0);
@@ -1167,7 +1939,9 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 	struct xrepl_pair *pair = xc->pair;
 	const struct xrepl_args *args = &xc->args;
 	unsigned int sz = 0, nr_opts;
+	u32 rate_kbps;
 	struct xrepl_stats sum = {};
+	u64 elapsed, rate;
 	int cpu;
 
 	switch (type) {
@@ -1189,31 +1963,52 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(" on_remote_error=%s degraded_by=%s resync_active=%d",
 		       xrepl_policy_name(args->on_remote_error),
 		       degraded_names[pair->degraded_by], pair->resync_active);
-		DMEMIT(" copied_regions=%llu writes=%llu remote_writes=%llu meta=-",
+		DMEMIT(" copied_regions=%llu writes=%llu remote_writes=%llu",
 		       pair->copied_regions, sum.writes, sum.remote_writes);
+		elapsed = ktime_get_ns() - pair->resync_started_ns;
+		rate = pair->resync_active && elapsed ?
+		       mul_u64_u64_div_u64(to_bytes(pair->resync_done) <<
+					   pair->geom.region_shift, NSEC_PER_SEC,
+					   elapsed) >> 10 : 0;
+		DMEMIT(" consistent=%s resync_rate=%llu resync_rate_kbps=%u",
+		       pair->consistent ? "yes" : "no", rate,
+		       pair->resync_rate_kbps);
+		if (pair->meta_bdev)
+			DMEMIT(" meta=%s meta_writes=%llu marked=%lu meta_failed=%d",
+			       xc->meta->name,
+			       (u64)atomic64_read(&pair->meta_writes),
+			       pair->wi.nr_marked, pair->meta_failed);
+		else
+			DMEMIT(" meta=- meta_writes=0 marked=0 meta_failed=0");
 		spin_unlock_irq(&pair->lock);
 		break;
 
 	case STATUSTYPE_TABLE:
+		rate_kbps = READ_ONCE(pair->resync_rate_kbps);
 		nr_opts = 2;
 		if (args->given & XREPL_OPT_ON_REMOTE_ERROR)
 			nr_opts += 2;
+		if (rate_kbps)
+			nr_opts += 2;
 		if (args->nosync)
 			nr_opts++;
-		DMEMIT("%s %s - %s %u region_size %u", xc->local->name,
-		       xc->remote->name, xrepl_mode_name(args->mode), nr_opts,
-		       args->region_size);
+		DMEMIT("%s %s %s %s %u region_size %u", xc->local->name,
+		       xc->remote->name, xc->meta ? xc->meta->name : "-",
+		       xrepl_mode_name(args->mode), nr_opts, args->region_size);
 		if (args->given & XREPL_OPT_ON_REMOTE_ERROR)
 			DMEMIT(" on_remote_error %s",
 			       xrepl_policy_name(args->on_remote_error));
+		if (rate_kbps)
+			DMEMIT(" resync_rate_kbps %u", rate_kbps);
 		if (args->nosync)
 			DMEMIT(" nosync");
 		break;
 
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
-		DMEMIT(",local_device=%s,remote_device=%s,meta_device=-",
-		       xc->local->name, xc->remote->name);
+		DMEMIT(",local_device=%s,remote_device=%s,meta_device=%s",
+		       xc->local->name, xc->remote->name,
+		       xc->meta ? xc->meta->name : "-");
 		DMEMIT(",mode=%s,region_size=%u,on_remote_error=%s,nosync=%c;",
 		       xrepl_mode_name(args->mode), args->region_size,
 		       xrepl_policy_name(args->on_remote_error),

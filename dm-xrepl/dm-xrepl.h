@@ -13,6 +13,8 @@
 #include <linux/bits.h>
 #include <linux/types.h>
 
+struct xrepl_bitmap;
+
 /* Region size in 512-byte sectors: 512 KiB, as LVM mirrors use. */
 #define XREPL_DEFAULT_REGION_SIZE	1024U
 #define XREPL_MIN_REGION_SIZE		8U
@@ -36,6 +38,7 @@ enum xrepl_error_policy {
 #define XREPL_OPT_REGION_SIZE		BIT(0)
 #define XREPL_OPT_ON_REMOTE_ERROR	BIT(1)
 #define XREPL_OPT_NOSYNC		BIT(2)
+#define XREPL_OPT_RESYNC_RATE		BIT(3)
 
 /*
  * A parsed table line.  The device strings point into the caller's argv,
@@ -48,6 +51,7 @@ struct xrepl_args {
 	enum xrepl_mode mode;
 	enum xrepl_error_policy on_remote_error;
 	u32 region_size;		/* sectors, a power of two */
+	u32 resync_rate_kbps;		/* 0: unlimited */
 	unsigned int given;		/* XREPL_OPT_* */
 	bool nosync;
 };
@@ -126,5 +130,129 @@ bool xrepl_bitmap_test(const struct xrepl_bitmap *bm, unsigned long bit);
 /* First set bit at or after from, or nr_bits if there is none. */
 unsigned long xrepl_bitmap_next_set(const struct xrepl_bitmap *bm,
 				    unsigned long from);
+
+/*
+ * Metadata device (xrepl-meta.c): the superblock in CPU byte order, its
+ * encoding and validation, and the write-intent state of every region.
+ */
+struct xrepl_sb_info {
+	u32 flags;			/* XREPL_META_F_* */
+	u32 region_size;
+	u32 degraded;			/* XREPL_META_DEGRADED_* */
+	u64 dev_sectors;
+	u64 nr_regions;
+	u64 bitmap_blocks;
+	u64 generation;
+	u8 uuid[16];
+	u64 ctime;
+	u64 mtime;
+	u64 gen_current;
+	u64 gen_bitmap;
+	u64 gen_history[2];
+	u64 resync_count;
+	u64 degrade_count;
+};
+
+/* crc32c of a 512-byte superblock sector, its csum field taken as 0. */
+u32 xrepl_sb_csum(const void *sector);
+/* Write *info as a superblock into the 512-byte sector, with checksum. */
+void xrepl_sb_encode(void *sector, const struct xrepl_sb_info *info);
+/*
+ * Decode and validate a superblock sector on its own (magic, checksum,
+ * version, flags, internal geometry).  Returns 0, or -EILSEQ with *error
+ * naming the first bad field.
+ */
+int xrepl_sb_decode(const void *sector, struct xrepl_sb_info *info,
+		    char **error);
+/*
+ * Check a decoded superblock against the table: the device size, the
+ * region size (when given: region_size != 0) and the metadata device size
+ * in sectors.  Returns 0 or -EINVAL with *error naming the field.
+ */
+int xrepl_sb_check(const struct xrepl_sb_info *info, sector_t dev_sectors,
+		   u32 region_size, sector_t meta_sectors, char **error);
+/* A fresh superblock for geom: new uuid and generation identifiers. */
+void xrepl_sb_init(struct xrepl_sb_info *info, const struct xrepl_geom *geom,
+		   bool consistent);
+bool xrepl_mem_is_zero(const void *buf, size_t len);
+
+/*
+ * Write intent: before a write reaches either leg, the regions it touches
+ * must be marked on the metadata device ("committed"); marks are cleared
+ * lazily once a region has been idle, after both legs were flushed.
+ *
+ * bits is the image of the on-disk bitmap (what is on disk, or will be
+ * after the next metadata write).  committed is a subset of the bits that
+ * are known durable; writes test it without a lock.  The cleaner takes a
+ * region out of committed before it clears its bit (clearing), so a write
+ * that misses committed asks for the mark again and a write already in
+ * flight makes the cleaner keep it; see the target for the barriers.
+ *
+ * Locking: the caller serialises every function that takes a
+ * "locked" suffix with one lock; xrepl_wi_check() and
+ * xrepl_wi_set_committed() take no lock; committed and touched are
+ * changed with atomic bit operations only.
+ */
+struct xrepl_wi {
+	unsigned long nr_regions;
+	unsigned long nr_blocks;	/* 4 KiB bitmap blocks on disk */
+	unsigned long *bits;		/* the on-disk image */
+	unsigned long *committed;	/* durably marked, not being cleared */
+	unsigned long *touched;		/* written since the cleaner last looked */
+	unsigned long *clearing;	/* picked by the cleaner, not applied */
+	unsigned long *dirty_blocks;	/* blocks of bits not yet written */
+	unsigned long nr_marked;	/* set bits in bits */
+};
+
+int xrepl_wi_alloc(struct xrepl_wi *wi, unsigned long nr_regions);
+void xrepl_wi_free(struct xrepl_wi *wi);
+/*
+ * Load the bitmap block at index block (on-disk format) into bits and
+ * committed.  Returns -EILSEQ if it has bits past the last region.
+ */
+int xrepl_wi_load_block(struct xrepl_wi *wi, unsigned long block,
+			const void *buf, char **error);
+/* Mark every region (a fresh pair that needs a full sync). */
+void xrepl_wi_mark_all_locked(struct xrepl_wi *wi);
+/* Lockless: are regions first..last all committed?  Notes them touched. */
+bool xrepl_wi_check(struct xrepl_wi *wi, unsigned long first,
+		    unsigned long last);
+/* Ask for first..last to be marked on disk by the next metadata write. */
+void xrepl_wi_request_locked(struct xrepl_wi *wi, unsigned long first,
+			     unsigned long last);
+/*
+ * Copy up to max dirty bitmap blocks, in on-disk format, to buf (max * 4
+ * KiB), their indexes to blocks[]; they count as written from now on.
+ * Returns how many.
+ */
+unsigned int xrepl_wi_snapshot_locked(struct xrepl_wi *wi, void *buf,
+				      unsigned long *blocks, unsigned int max);
+/* A snapshot could not be written: its blocks are dirty again. */
+void xrepl_wi_redirty_locked(struct xrepl_wi *wi, const unsigned long *blocks,
+			     unsigned int n);
+/* Regions first..last are durably marked (after their metadata write). */
+void xrepl_wi_set_committed(struct xrepl_wi *wi, unsigned long first,
+			    unsigned long last);
+/*
+ * Cleaner, step 1, for regions from..to-1: age the touched bits and pick
+ * every committed region that was not touched since the last call (any,
+ * if all) and is not set in keep (the regions that still need a resync),
+ * moving it from committed to clearing.  Returns how many were picked.
+ */
+unsigned long xrepl_wi_clean_pick_locked(struct xrepl_wi *wi,
+					 const struct xrepl_bitmap *keep,
+					 unsigned long from, unsigned long to,
+					 bool all);
+/* Step 2: a write may be in flight to region r: keep its mark. */
+void xrepl_wi_clean_keep_locked(struct xrepl_wi *wi, unsigned long r);
+/*
+ * Step 3, after both legs were flushed: clear the bits of the regions
+ * from..to-1 still picked (their blocks become dirty).  Returns how many.
+ */
+unsigned long xrepl_wi_clean_apply_locked(struct xrepl_wi *wi,
+					  unsigned long from, unsigned long to);
+/* Undo step 1 for the regions from..to-1 still picked (a flush failed). */
+void xrepl_wi_clean_cancel_locked(struct xrepl_wi *wi, unsigned long from,
+				  unsigned long to);
 
 #endif /* DM_XREPL_H */

@@ -15,8 +15,8 @@
 
 /* The number of required arguments before the optional group. */
 #define XREPL_REQUIRED_ARGS	4U
-/* region_size N, on_remote_error P, nosync: at most 5 words. */
-#define XREPL_MAX_OPT_ARGS	5U
+/* region_size N, on_remote_error P, resync_rate_kbps N, nosync. */
+#define XREPL_MAX_OPT_ARGS	7U
 
 static const char * const mode_names[] = {
 	[XREPL_MODE_SYNC]	= "sync",
@@ -80,6 +80,15 @@ static int parse_region_size(struct xrepl_args *args, const char *arg,
 	return 0;
 }
 
+static int parse_rate(struct xrepl_args *args, const char *arg, char **error)
+{
+	if (parse_u32(arg, &args->resync_rate_kbps)) {
+		*error = "Invalid resync_rate_kbps";
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_policy(struct xrepl_args *args, const char *arg,
 			char **error)
 {
@@ -132,6 +141,8 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 			r = take_option(args, XREPL_OPT_REGION_SIZE, error);
 		} else if (!strcmp(key, "on_remote_error")) {
 			r = take_option(args, XREPL_OPT_ON_REMOTE_ERROR, error);
+		} else if (!strcmp(key, "resync_rate_kbps")) {
+			r = take_option(args, XREPL_OPT_RESYNC_RATE, error);
 		} else {
 			*error = "Unrecognised optional argument";
 			return -EINVAL;
@@ -145,8 +156,10 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 		}
 		if (!strcmp(key, "region_size"))
 			r = parse_region_size(args, argv[i++], error);
-		else
+		else if (!strcmp(key, "on_remote_error"))
 			r = parse_policy(args, argv[i++], error);
+		else
+			r = parse_rate(args, argv[i++], error);
 		if (r)
 			return r;
 	}

@@ -15,7 +15,7 @@
 #include "dm-xrepl.h"
 
 /* Longest table line in the tables below, in words. */
-#define XT_MAX_ARGC	12
+#define XT_MAX_ARGC	16
 
 /*
  * A table line as a NULL-terminated list of words, so that an empty word
@@ -81,10 +81,34 @@ struct xt_valid_case {
 	enum xrepl_error_policy policy;
 	u32 region_size;
 	unsigned int given;
+	u32 rate;
 	bool nosync;
 };
 
 static const struct xt_valid_case xt_valid_cases[] = {
+	{
+		.name = "resync rate",
+		.line = { { "loc", "rem", "meta", "sync", "2",
+			    "resync_rate_kbps", "4294967295" } },
+		.has_meta = true,
+		.mode = XREPL_MODE_SYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_RESYNC_RATE,
+		.rate = 4294967295U,
+	},
+	{
+		.name = "every option",
+		.line = { { "loc", "rem", "meta", "sync", "7", "nosync",
+			    "resync_rate_kbps", "0", "region_size", "64",
+			    "on_remote_error", "fail" } },
+		.has_meta = true,
+		.mode = XREPL_MODE_SYNC,
+		.policy = XREPL_ON_ERROR_FAIL,
+		.region_size = 64,
+		.given = XT_ALL_OPTS | XREPL_OPT_RESYNC_RATE,
+		.nosync = true,
+	},
 	{
 		.name = "defaults, no meta",
 		.line = { { "loc", "rem", "-", "sync" } },
@@ -315,6 +339,7 @@ static void xrepl_parse_valid_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, args.region_size, c->region_size);
 	KUNIT_EXPECT_EQ(test, args.given, c->given);
 	KUNIT_EXPECT_EQ(test, args.nosync, c->nosync);
+	KUNIT_EXPECT_EQ(test, args.resync_rate_kbps, c->rate);
 	/* The mode word round-trips through xrepl_mode_name(). */
 	KUNIT_EXPECT_STREQ(test, xrepl_mode_name(args.mode), c->line.argv[3]);
 }
@@ -331,6 +356,7 @@ static const char XT_E_DUP[] = "Duplicate optional argument";
 static const char XT_E_MISSING[] = "Missing value for optional argument";
 static const char XT_E_REGION[] = "Invalid region_size";
 static const char XT_E_POLICY[] = "Invalid on_remote_error policy";
+static const char XT_E_RATE[] = "Invalid resync_rate_kbps";
 
 struct xt_bad_case {
 	const char *name;
@@ -368,8 +394,9 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	       "64"),
 	XT_BAD("count 4, three words", XT_E_NOPT, "sync", "4", "region_size",
 	       "64", "nosync"),
-	XT_BAD("count over the max", XT_E_NOPT, "sync", "6", "region_size",
-	       "64", "on_remote_error", "fail", "nosync", "nosync"),
+	XT_BAD("count over the max", XT_E_NOPT, "sync", "8", "region_size",
+	       "64", "on_remote_error", "fail", "resync_rate_kbps", "1",
+	       "nosync", "nosync"),
 	XT_BAD("count empty", XT_E_NOPT, "sync", "", "nosync"),
 	XT_BAD("count junk suffix", XT_E_NOPT, "sync", "1x", "nosync"),
 	XT_BAD("count trailing space", XT_E_NOPT, "sync", "1 ", "nosync"),
@@ -405,6 +432,8 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	       "region_size", "64", "nosync", "region_size", "128"),
 	XT_BAD("duplicate key without value", XT_E_DUP, "sync", "3",
 	       "region_size", "64", "region_size"),
+	XT_BAD("duplicate resync_rate_kbps", XT_E_DUP, "sync", "4",
+	       "resync_rate_kbps", "1", "resync_rate_kbps", "2"),
 
 	/* Missing values. */
 	XT_BAD("region_size without value", XT_E_MISSING, "sync", "1",
@@ -415,6 +444,16 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	       "nosync", "region_size"),
 	XT_BAD("second value missing", XT_E_MISSING, "sync", "3",
 	       "region_size", "64", "on_remote_error"),
+	XT_BAD("resync_rate_kbps without value", XT_E_MISSING, "sync", "1",
+	       "resync_rate_kbps"),
+	XT_BAD("resync_rate_kbps negative", XT_E_RATE, "sync", "2",
+	       "resync_rate_kbps", "-1"),
+	XT_BAD("resync_rate_kbps with unit", XT_E_RATE, "sync", "2",
+	       "resync_rate_kbps", "100k"),
+	XT_BAD("resync_rate_kbps over u32", XT_E_RATE, "sync", "2",
+	       "resync_rate_kbps", "4294967296"),
+	XT_BAD("resync_rate_kbps empty", XT_E_RATE, "sync", "2",
+	       "resync_rate_kbps", ""),
 	XT_BAD("key taken as value", XT_E_REGION, "sync", "2", "region_size",
 	       "nosync"),
 

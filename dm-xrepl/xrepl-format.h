@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * dm-xrepl: on-disk format of the metadata device, version 1.
+ *
+ * Shared by the kernel target and the userspace tools (xrepl-dump,
+ * xrepl-check): plain fixed-size little-endian fields, no kernel-only
+ * types.  Documented in Documentation/dm-xrepl.rst, "Metadata format".
+ *
+ * The device is cut into 4 KiB blocks:
+ *
+ *   block 0                    superblock (struct xrepl_meta_sb, then zeroes)
+ *   blocks 1 .. bitmap_blocks  the region bitmap
+ *
+ * The superblock occupies the first 512-byte sector of block 0, so every
+ * superblock write is atomic on any device; its checksum covers that whole
+ * sector.  A device whose block 0 is all zeroes is "fresh" and is formatted
+ * when a table first uses it; anything else must validate.
+ *
+ * The bitmap has one bit per region: bit r is bit (r % 64) of the
+ * little-endian 64-bit word r / 64, counted from the start of block 1.  A
+ * set bit means "the legs may differ in this region": it is set, and
+ * durable, before any write to the region reaches either leg, and cleared
+ * only after the region is equal on both legs and both legs were flushed.
+ * So after a crash of the source, resyncing the set regions makes the legs
+ * equal again.  Bits past nr_regions are zero.
+ */
+#ifndef DM_XREPL_FORMAT_H
+#define DM_XREPL_FORMAT_H
+
+#include <linux/types.h>
+
+#ifndef __KERNEL__
+#ifndef BIT
+#define BIT(nr)		(1UL << (nr))
+#endif
+#ifndef __packed
+#define __packed	__attribute__((packed))
+#endif
+#endif
+
+#define XREPL_META_BLOCK_SIZE		4096U
+#define XREPL_META_BLOCK_SECTORS	(XREPL_META_BLOCK_SIZE >> 9)
+#define XREPL_META_SB_SIZE		512U
+#define XREPL_META_BITS_PER_BLOCK	(XREPL_META_BLOCK_SIZE * 8U)
+
+#define XREPL_META_MAGIC		"xreplmd"	/* 7 chars + NUL */
+#define XREPL_META_MAGIC_LEN		8U
+#define XREPL_META_VERSION		1U
+
+/* crc32c (Castagnoli) of the superblock sector, csum as 0, seed ~0. */
+#define XREPL_META_CSUM_SEED		0xffffffffU
+
+/* sb.flags */
+/*
+ * The remote holds a crash-consistent image of the device: every write it
+ * has is one the source acknowledged, in an order the source could have
+ * produced.  Cleared before a resync writes its first region (a resync
+ * copies regions out of write order) and set again when the resync has
+ * made the remote equal to the local leg.
+ */
+#define XREPL_META_F_CONSISTENT		BIT(0)
+/* Every valid flag; a superblock with any other bit set is refused. */
+#define XREPL_META_F_ALL		XREPL_META_F_CONSISTENT
+
+/* sb.degraded: why the remote was not receiving writes at the last commit. */
+#define XREPL_META_DEGRADED_NONE	0U
+#define XREPL_META_DEGRADED_ERROR	1U	/* a remote I/O failed */
+#define XREPL_META_DEGRADED_ADMIN	2U	/* "remote down" message */
+#define XREPL_META_DEGRADED_MAX		XREPL_META_DEGRADED_ADMIN
+
+/* Number of previous gen_bitmap values kept in gen_history. */
+#define XREPL_META_GEN_HISTORY		2
+
+struct xrepl_meta_sb {
+	__u8	magic[XREPL_META_MAGIC_LEN];	/*   0: XREPL_META_MAGIC */
+	__le32	csum;		/*   8: crc32c of the 512-byte sector */
+	__le32	version;	/*  12: XREPL_META_VERSION */
+	__le32	flags;		/*  16: XREPL_META_F_* */
+	__le32	region_size;	/*  20: sectors per region, a power of two */
+	__le64	dev_sectors;	/*  24: size of the replicated device */
+	__le64	nr_regions;	/*  32: ceil(dev_sectors / region_size) */
+	__le64	bitmap_start;	/*  40: first bitmap block (always 1) */
+	__le64	bitmap_blocks;	/*  48: ceil(nr_regions / 32768) */
+	__le64	generation;	/*  56: +1 at every superblock write */
+	__u8	uuid[16];	/*  64: identity of the pair, random at format */
+	__le64	ctime;		/*  80: format time, seconds since the epoch */
+	__le64	mtime;		/*  88: time of this superblock write */
+	__le32	degraded;	/*  96: XREPL_META_DEGRADED_* */
+	__le32	reserved0;	/* 100: zero */
+	/*
+	 * Data generation identifiers, for failover and failback (set by the
+	 * target, not yet acted upon).  gen_current identifies the data on
+	 * the source; it gets a new random value whenever the source starts
+	 * writing without the remote (degradation), and the previous value
+	 * becomes gen_bitmap: the last state both sides held, which the bitmap
+	 * tracks changes since.  When a resync completes, gen_bitmap moves to
+	 * gen_history and becomes 0.  Comparing these with the values the
+	 * other side recorded tells, after a split, which side changed.
+	 */
+	__le64	gen_current;	/* 104 */
+	__le64	gen_bitmap;	/* 112 */
+	__le64	gen_history[XREPL_META_GEN_HISTORY];	/* 120 */
+	__le64	resync_count;	/* 136: resyncs completed */
+	__le64	degrade_count;	/* 144: degradations */
+	__u8	reserved[XREPL_META_SB_SIZE - 152];	/* 152: zero */
+} __packed;
+
+/* Blocks of bitmap for nr_regions regions. */
+static inline __u64 xrepl_meta_bitmap_blocks(__u64 nr_regions)
+{
+	return (nr_regions + XREPL_META_BITS_PER_BLOCK - 1) /
+	       XREPL_META_BITS_PER_BLOCK;
+}
+
+/* Smallest metadata device, in 512-byte sectors, for nr_regions regions. */
+static inline __u64 xrepl_meta_min_sectors(__u64 nr_regions)
+{
+	return (1 + xrepl_meta_bitmap_blocks(nr_regions)) *
+	       XREPL_META_BLOCK_SECTORS;
+}
+
+#endif /* DM_XREPL_FORMAT_H */
