@@ -266,6 +266,24 @@ ram_legs() {
 	S=$(dev_sectors "$L")
 }
 
+# meta_legs SIZE_MIB: ram_legs plus a zeroed metadata device M (dm-linear
+# over a third ramdisk, 4 MiB, so it can be reloaded to inject faults).
+meta_legs() {
+	ramdisks 3 "$1"
+	make_leg local /dev/ram0
+	make_leg remote /dev/ram1
+	make_leg meta /dev/ram2 8192
+	L=/dev/mapper/$P-local R=/dev/mapper/$P-remote M=/dev/mapper/$P-meta
+	S=$(dev_sectors "$L")
+}
+
+# xrepl_tool NAME: path of an offline tool (xrepl-check, xrepl-dump).
+xrepl_tool() {
+	local t="$REPO_ROOT/userspace/$1"
+	[[ -x "$t" ]] || fail "$t is not built (make userspace)"
+	echo "$t"
+}
+
 # fill_random DEV [BYTES]: fill a device with random data (O_DIRECT).
 fill_random() {
 	local dev=$1 bytes=${2:-}
@@ -337,16 +355,17 @@ require_target() {
 }
 
 # xrepl_table LOCAL REMOTE [OPT...]: table line for an xrepl device the size
-# of LOCAL (override with XREPL_LEN=sectors) in sync mode; OPTs become the
-# optional arguments, with their count prepended.
+# of LOCAL (override with XREPL_LEN=sectors) in sync mode, with the
+# metadata device XREPL_META (default "-"); OPTs become the optional
+# arguments, with their count prepended.
 xrepl_table() {
 	local l=$1 r=$2
 	shift 2
-	local len=${XREPL_LEN:-$(dev_sectors "$l")}
+	local len=${XREPL_LEN:-$(dev_sectors "$l")} m=${XREPL_META:--}
 	if (( $# )); then
-		echo "0 $len xrepl $l $r - sync $# $*"
+		echo "0 $len xrepl $l $r $m sync $# $*"
 	else
-		echo "0 $len xrepl $l $r - sync"
+		echo "0 $len xrepl $l $r $m sync"
 	fi
 }
 
