@@ -8,12 +8,16 @@
 #   make check           build, unit tests (KUnit) and integration tests (VM)
 #   make lint            checkpatch --strict, sparse and a W=1 build
 #   make bench           write latency/throughput per mode vs. the peers (VM)
+#   make userspace       build the offline tools xrepl-dump and xrepl-check
+#   make check-userspace build them and run their host-side tests
+#   make check-crash     the crash tests (tests/run-crash.sh: two VM boots)
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(CURDIR)
 
 .PHONY: all module clean setup demo check kunit lint bench
+.PHONY: userspace check-userspace check-crash clean-userspace
 
 all: module
 
@@ -44,3 +48,16 @@ lint:
 
 bench:
 	bash scripts/bench.sh
+
+userspace:
+	$(MAKE) -C userspace
+
+check-userspace: userspace
+	bash tests/userspace/run.sh --no-build
+
+check-crash:
+	bash tests/run-crash.sh
+
+clean: clean-userspace
+clean-userspace:
+	$(MAKE) -C userspace clean

@@ -29,15 +29,6 @@
 
 #include <linux/types.h>
 
-#ifndef __KERNEL__
-#ifndef BIT
-#define BIT(nr)		(1UL << (nr))
-#endif
-#ifndef __packed
-#define __packed	__attribute__((packed))
-#endif
-#endif
-
 #define XREPL_META_BLOCK_SIZE		4096U
 #define XREPL_META_BLOCK_SECTORS	(XREPL_META_BLOCK_SIZE >> 9)
 #define XREPL_META_SB_SIZE		512U

@@ -7,6 +7,10 @@
 #  3. a W=1 build of the module with zero compiler or modpost warnings
 #  4. sparse and W=1 on the KUnit test file, in the UML tree of
 #     scripts/kunit.sh (skipped, with a note, until kunit.sh has run once)
+#  5. the offline tools in userspace/ built with the flags of their Makefile
+#     (-Wall -Wextra -Werror ...), and again with gcc's -fanalyzer, into
+#     $XREPL_CACHE/lint/userspace
+#  6. shellcheck (with -x) of the shell scripts in SHELLCHECKED below
 #
 # Steps 2 and 3 build a copy of dm-xrepl/ under $XREPL_CACHE/lint, so they
 # never race with a build in the work tree and always compile every file.
@@ -150,6 +154,45 @@ if [[ -f "$KUNIT_BUILD/.config" && -d "$TREE/$KUNIT_SUBDIR" ]] &&
 	fi
 else
 	echo "lint: note: sparse/W=1 of xrepl-kunit.c skipped (run scripts/kunit.sh once first)"
+fi
+
+# --- 5. the offline tools ---------------------------------------------------------
+us_log="$LINT_DIR/userspace.log"
+us_out="$LINT_DIR/userspace"
+rm -rf "$us_out" "$us_out-analyzer"
+rc=0
+{
+	make -C "$REPO_ROOT/userspace" O="$us_out" &&
+	make -C "$REPO_ROOT/userspace" O="$us_out-analyzer" CFLAGS="-O2 -fanalyzer"
+} >"$us_log" 2>&1 || rc=$?
+out=$(grep -E ': (warning|error): ' "$us_log" | sed "s|$REPO_ROOT/||g" || true)
+if (( rc )) || [[ -n "$out" ]]; then
+	echo "lint: userspace/ build findings (make exit $rc, log $us_log):"
+	if [[ -n "$out" ]]; then indent <<<"$out"; fi
+	if (( rc )); then tail -n 20 "$us_log" | sed 's/^/  | /'; fi
+	failed+=(userspace)
+else
+	echo "lint: userspace/ (-Werror, and -fanalyzer): clean"
+fi
+
+# --- 6. shellcheck ---------------------------------------------------------------
+# The scripts held shellcheck-clean, relative to the repository root; the
+# checker runs there so that the paths of source= directives resolve.
+mapfile -t SHELLCHECKED < <(cd "$REPO_ROOT" && printf '%s\n' \
+	scripts/vm.sh scripts/check.sh scripts/lint.sh \
+	tests/run-crash.sh tests/crash/*.sh tests/userspace/*.sh)
+if ! command -v shellcheck >/dev/null; then
+	echo "lint: shellcheck is not installed (apt-get install shellcheck)"
+	failed+=(shellcheck)
+else
+	sc_log="$LINT_DIR/shellcheck.log"
+	if (cd "$REPO_ROOT" && shellcheck -x "${SHELLCHECKED[@]}") >"$sc_log" 2>&1; then
+		echo "lint: shellcheck: ${#SHELLCHECKED[@]} scripts clean"
+	else
+		echo "lint: shellcheck findings:"
+		indent <"$sc_log"
+		failed+=(shellcheck)
+	fi
 fi
 
 if (( ${#failed[@]} )); then

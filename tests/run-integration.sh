@@ -57,6 +57,13 @@ if (( do_build )); then
 	2) record "FAIL build: compiler warnings (see $out/build.log)" ;;
 	*) record "FAIL build: see $out/build.log" ;;
 	esac
+	# The offline tools, which the metadata tests use in the guest.
+	log "building the offline tools (userspace/)"
+	if make -C "$REPO_ROOT/userspace" >"$out/userspace-build.log" 2>&1; then
+		record "PASS build-userspace"
+	else
+		record "FAIL build-userspace: see $out/userspace-build.log"
+	fi
 fi
 if [[ ! -f "$MODULE_KO" ]]; then
 	warn "no $MODULE_KO: xrepl tests will be skipped"

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""Write dm-xrepl metadata images, valid or damaged, for testing the tools.
+
+Usage: mkmeta.py OUT [options]
+
+The layout is dm-xrepl/xrepl-format.h: the superblock in the first 512-byte
+sector of 4 KiB block 0, crc32c (Castagnoli, seed 0xffffffff, no final
+inversion) over that sector with its csum field as 0, the bitmap from
+block 1 as little-endian 64-bit words.
+
+A valid image:
+  mkmeta.py meta.img --dev-sectors 393216 --region-size 128 --set 0-5,9,12-15
+
+Damage (applied before the checksum is computed, so only the named field
+is wrong, unless noted): --magic, --version, --flags, --degraded,
+--reserved0, --reserved-byte, --block0-byte, --nr-regions, --bitmap-start,
+--bitmap-blocks, --region-size-raw, --bits-past-end; after the checksum:
+--flip (xor a superblock byte), --bad-csum; --truncate cuts the file.
+
+--print-set prints {"dirty_regions": [[first, last], ...], "dirty_count": N}
+for the bits set below nr_regions, the shape xrepl-dump --json uses.
+"""
+import argparse
+import json
+import random
+import struct
+import sys
+
+BLOCK = 4096
+SB_SIZE = 512
+BITS_PER_BLOCK = BLOCK * 8
+MAGIC = b"xreplmd\0"
+VERSION = 1
+F_CONSISTENT = 1
+CSUM_SEED = 0xFFFFFFFF
+CSUM_OFF = 8
+# Fields up to and including degrade_count; reserved[] follows at 152.
+SB_FMT = "<8s4I5Q16s2Q2I2Q2Q2Q"
+RESERVED_OFF = 152
+assert struct.calcsize(SB_FMT) == RESERVED_OFF
+
+
+def _crc_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+        table.append(c)
+    return table
+
+
+_TABLE = _crc_table()
+
+
+def crc32c(crc, data):
+    """The kernel's __crc32c_le(crc, data, len): no inversion either side."""
+    for b in data:
+        crc = _TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+# The standard crc32c check value is 0xe3069283 (with both inversions).
+assert crc32c(0xFFFFFFFF, b"123456789") ^ 0xFFFFFFFF == 0xE3069283
+
+
+def sb_csum(sector):
+    s = bytearray(sector[:SB_SIZE])
+    s[CSUM_OFF:CSUM_OFF + 4] = b"\0\0\0\0"
+    return crc32c(CSUM_SEED, s)
+
+
+def bitmap_blocks(nr_regions):
+    return (nr_regions + BITS_PER_BLOCK - 1) // BITS_PER_BLOCK
+
+
+def parse_set(spec, nr):
+    """'0-5,9,12-15', 'all' or 'none' -> list of [first, last] runs."""
+    if spec in ("", "none"):
+        return []
+    if spec == "all":
+        return [[0, nr - 1]]
+    runs = []
+    for part in spec.split(","):
+        a, _, b = part.partition("-")
+        runs.append([int(a), int(b or a)])
+    return runs
+
+
+def merge(runs):
+    """Sorted, disjoint, non-adjacent runs."""
+    res = []
+    for first, last in sorted(runs):
+        if res and first <= res[-1][1] + 1:
+            res[-1][1] = max(res[-1][1], last)
+        else:
+            res.append([first, last])
+    return res
+
+
+def set_bits(img, base, first, last):
+    """Set bits first..last of the bitmap at byte offset base."""
+    # Bit r is bit r % 64 of little-endian word r // 64: bit r % 8 of
+    # byte r // 8.  Whole bytes in the middle of a run at once.
+    while first <= last and first % 8:
+        img[base + first // 8] |= 1 << (first % 8)
+        first += 1
+    while first <= last and (last + 1) % 8:
+        img[base + last // 8] |= 1 << (last % 8)
+        last -= 1
+    if first <= last:
+        img[base + first // 8:base + (last + 1) // 8] = b"\xff" * ((last + 1 - first) // 8)
+
+
+def int0(s):
+    return int(s, 0)
+
+
+def offval(s):
+    off, _, val = s.partition("=")
+    return int(off, 0), int(val or "0xff", 0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("out")
+    ap.add_argument("--dev-sectors", type=int, default=393216)
+    ap.add_argument("--region-size", type=int, default=1024)
+    ap.add_argument("--set", default="", help="regions: '0-5,9', 'all', 'none'")
+    ap.add_argument("--random", type=int, default=0, metavar="N",
+                    help="also set N random regions")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--flags", type=int0, default=F_CONSISTENT)
+    ap.add_argument("--generation", type=int, default=7)
+    ap.add_argument("--uuid", default="000102030405060708090a0b0c0d0e0f")
+    ap.add_argument("--ctime", type=int, default=1700000000)
+    ap.add_argument("--mtime", type=int, default=1700000100)
+    ap.add_argument("--degraded", type=int, default=0)
+    ap.add_argument("--gen-current", type=int0, default=0x0123456789ABCDEF)
+    ap.add_argument("--gen-bitmap", type=int0, default=0)
+    ap.add_argument("--gen-history", type=int0, nargs=2,
+                    default=[0xFEDCBA9876543210, 0])
+    ap.add_argument("--resync-count", type=int, default=1)
+    ap.add_argument("--degrade-count", type=int, default=2)
+    ap.add_argument("--meta-size", type=int, default=0,
+                    help="image size in bytes (default: the minimum)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="all zeroes: a device not formatted yet")
+    # Damage.
+    ap.add_argument("--magic", help="stored magic (8 bytes, NUL padded)")
+    ap.add_argument("--version", type=int, default=VERSION)
+    ap.add_argument("--reserved0", type=int0, default=0)
+    ap.add_argument("--reserved-byte", type=offval, action="append",
+                    default=[], metavar="OFF[=VAL]",
+                    help="set superblock byte OFF (>= 152) to VAL")
+    ap.add_argument("--block0-byte", type=offval, action="append",
+                    default=[], metavar="OFF[=VAL]",
+                    help="set byte OFF (512..4095) of block 0 to VAL")
+    ap.add_argument("--nr-regions", type=int, help="stored nr_regions")
+    ap.add_argument("--bitmap-start", type=int, default=1)
+    ap.add_argument("--bitmap-blocks", type=int, help="stored bitmap_blocks")
+    ap.add_argument("--region-size-raw", type=int,
+                    help="stored region_size (geometry still from --region-size)")
+    ap.add_argument("--bits-past-end", type=int, default=0, metavar="N",
+                    help="set N bits from nr_regions on")
+    ap.add_argument("--flip", type=offval, action="append", default=[],
+                    metavar="OFF[=MASK]",
+                    help="xor superblock byte OFF with MASK after the checksum")
+    ap.add_argument("--bad-csum", action="store_true",
+                    help="store the checksum plus one")
+    ap.add_argument("--truncate", type=int, metavar="BYTES",
+                    help="cut the image to BYTES")
+    ap.add_argument("--print-set", action="store_true")
+    a = ap.parse_args()
+
+    rs = a.region_size
+    nr = (a.dev_sectors + rs - 1) // rs
+    blocks = bitmap_blocks(nr)
+    size = a.meta_size or (1 + blocks) * BLOCK
+    img = bytearray(size)
+
+    runs = parse_set(a.set, nr)
+    if a.random:
+        runs += [[r, r] for r in random.Random(a.seed).sample(range(nr), a.random)]
+    runs = merge(runs)
+    if a.print_set:
+        json.dump({"dirty_regions": runs,
+                   "dirty_count": sum(b - a + 1 for a, b in runs)}, sys.stdout)
+        print()
+
+    if not a.fresh:
+        if runs and runs[-1][1] >= nr:
+            sys.exit(f"mkmeta: a set region is past the last one ({nr - 1})")
+        if a.bits_past_end:
+            runs.append([nr, nr + a.bits_past_end - 1])
+        for first, last in runs:
+            if BLOCK + last // 8 >= size:
+                sys.exit(f"mkmeta: bit {last} lies past the end of the image")
+            set_bits(img, BLOCK, first, last)
+
+        magic = MAGIC if a.magic is None else a.magic.encode().ljust(8, b"\0")[:8]
+        sb = struct.pack(
+            SB_FMT, magic, 0, a.version, a.flags,
+            rs if a.region_size_raw is None else a.region_size_raw,
+            a.dev_sectors, nr if a.nr_regions is None else a.nr_regions,
+            a.bitmap_start, blocks if a.bitmap_blocks is None else a.bitmap_blocks,
+            a.generation, bytes.fromhex(a.uuid), a.ctime, a.mtime,
+            a.degraded, a.reserved0, a.gen_current, a.gen_bitmap,
+            a.gen_history[0], a.gen_history[1], a.resync_count, a.degrade_count)
+        img[:len(sb)] = sb
+        for off, val in a.reserved_byte:
+            assert RESERVED_OFF <= off < SB_SIZE
+            img[off] = val
+        for off, val in a.block0_byte:
+            assert SB_SIZE <= off < BLOCK
+            img[off] = val
+        csum = sb_csum(img)
+        if a.bad_csum:
+            csum = (csum + 1) & 0xFFFFFFFF
+        img[CSUM_OFF:CSUM_OFF + 4] = struct.pack("<I", csum)
+        for off, mask in a.flip:
+            assert 0 <= off < SB_SIZE
+            img[off] ^= mask
+
+    if a.truncate is not None:
+        img = img[:a.truncate]
+    with open(a.out, "wb") as f:
+        f.write(img)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# Host-side tests of the offline tools, userspace/xrepl-dump and
+# userspace/xrepl-check, on metadata images written by mkmeta.py: valid
+# ones of several geometries and damaged ones.  Each case checks a tool's
+# exit status and its message; xrepl-dump --json must give back exactly
+# the bits the image has set, and its text output must match the golden
+# files in golden/.  No VM, no root.
+#
+# Usage: tests/userspace/run.sh [--no-build] [--sanitize] [--results FILE]
+#                               [FILTER...]
+#   --no-build   use the tools as built (default: make -C userspace first)
+#   --sanitize   build the tools with ASan and UBSan into a scratch
+#                directory and test those
+#   --results F  also write the result lines to F
+#   FILTER       run only cases whose name contains one of the words
+#
+# Prints one line per case, "PASS userspace:<case>" or
+# "FAIL userspace:<case>: <why>", and exits 1 if any case failed.
+# XREPL_TOOLS_DIR overrides where the binaries are.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+MKMETA="$HERE/mkmeta.py"
+GOLDEN="$HERE/golden"
+
+build=1 sanitize=0 results=""
+while (( $# )); do
+	case "$1" in
+	--no-build) build=0; shift ;;
+	--sanitize) sanitize=1; shift ;;
+	--results) results=$2; shift 2 ;;
+	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+filters=("$@")
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/xrepl-userspace.XXXXXX")
+lines="$W/results.txt"
+: >"$lines"
+cleanup() {
+	if [[ -n "$results" ]]; then cp "$lines" "$results"; fi
+	rm -rf "$W"
+}
+trap cleanup EXIT
+record() { echo "$*" | tee -a "$lines"; }
+
+TOOLS=${XREPL_TOOLS_DIR:-$REPO/userspace}
+if (( sanitize )); then
+	TOOLS="$W/asan"
+	if ! make -s -C "$REPO/userspace" O="$TOOLS" \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		>"$W/build.log" 2>&1; then
+		sed 's/^/    | /' "$W/build.log"
+		record "FAIL userspace:build: the sanitizer build of userspace/ failed"
+		exit 1
+	fi
+elif (( build )); then
+	if ! make -s -C "$REPO/userspace" >"$W/build.log" 2>&1; then
+		sed 's/^/    | /' "$W/build.log"
+		record "FAIL userspace:build: make -C userspace failed"
+		exit 1
+	fi
+fi
+DUMP="$TOOLS/xrepl-dump"
+CHECK="$TOOLS/xrepl-check"
+for t in "$DUMP" "$CHECK"; do
+	[[ -x "$t" ]] || { record "FAIL userspace:build: $t is missing (make userspace)"; exit 1; }
+done
+
+# selected NAME: whether the filters select the case.
+selected() {
+	local f
+	(( ${#filters[@]} )) || return 0
+	for f in "${filters[@]}"; do
+		[[ "$1" == *"$f"* ]] && return 0
+	done
+	return 1
+}
+
+# img FILE MKMETA-ARGS...: write an image; the default geometry is a
+# 192 MiB device (393216 sectors) in 3072 regions of 128 sectors.
+img() {
+	local f=$1
+	shift
+	python3 "$MKMETA" "$f" --dev-sectors 393216 --region-size 128 "$@"
+}
+
+# tcase NAME RC REGEX CMD...: CMD must exit with RC and its output (stdout
+# and stderr) must have a line matching the extended REGEX; the REGEX
+# "EMPTY" wants no output at all.
+tcase() {
+	local name=$1 want=$2 re=$3 rc=0 out
+	shift 3
+	selected "$name" || return 0
+	out=$("$@" 2>&1) || rc=$?
+	if (( rc != want )); then
+		record "FAIL userspace:$name: exit status $rc, expected $want"
+	elif [[ "$re" == EMPTY && -n "$out" ]]; then
+		record "FAIL userspace:$name: printed something, expected nothing"
+	elif [[ "$re" != EMPTY ]] && ! grep -E -q -- "$re" <<<"$out"; then
+		record "FAIL userspace:$name: no line matches /$re/"
+	else
+		record "PASS userspace:$name"
+		return 0
+	fi
+	printf '%s\n' "$out" | head -n 30 | sed 's/^/    | /'
+	echo "    command: $*"
+}
+
+# golden NAME FILE CMD...: CMD's stdout, with the scratch directory shown
+# as IMGDIR, must equal golden/FILE.
+golden() {
+	local name=$1 file=$2 rc=0
+	shift 2
+	selected "$name" || return 0
+	"$@" >"$W/out" 2>/dev/null || rc=$?
+	sed -i "s|$W|IMGDIR|g" "$W/out"
+	if ! diff -u "$GOLDEN/$file" "$W/out" >"$W/diff"; then
+		record "FAIL userspace:$name: output differs from golden/$file (exit $rc)"
+		sed 's/^/    | /' "$W/diff" | head -n 40
+	else
+		record "PASS userspace:$name"
+	fi
+}
+
+# roundtrip NAME MKMETA-ARGS...: the regions xrepl-dump --json reports
+# (and the sectors they cover, --sectors) are exactly those mkmeta set.
+roundtrip() {
+	local name=$1 rc=0 why
+	shift
+	selected "$name" || return 0
+	python3 "$MKMETA" "$W/rt.img" --print-set "$@" >"$W/rt.want"
+	"$DUMP" --json --sectors "$W/rt.img" >"$W/rt.json" 2>"$W/rt.err" || rc=$?
+	if (( rc != 0 )); then
+		record "FAIL userspace:$name: xrepl-dump --json exited with $rc"
+		sed 's/^/    | /' "$W/rt.err"
+		return 0
+	fi
+	if why=$(python3 - "$W/rt.want" "$W/rt.json" <<-'EOF'
+		import json, sys
+		want = json.load(open(sys.argv[1]))
+		got = json.load(open(sys.argv[2]))
+		sb = got["superblock"]
+		rs, dev = sb["region_size"], sb["dev_sectors"]
+		sectors = [[a * rs, min((b + 1) * rs, dev) - 1]
+		           for a, b in want["dirty_regions"]]
+		for key, w, g in (
+		        ("state", "valid", got["state"]),
+		        ("dirty_regions", want["dirty_regions"], got["dirty_regions"]),
+		        ("dirty_count", want["dirty_count"], got["dirty_count"]),
+		        ("dirty_sectors", sectors, got["dirty_sectors"]),
+		        ("bits_past_end", 0, got["bits_past_end"])):
+		    if w != g:
+		        print(f"{key}: expected {str(w)[:200]}, got {str(g)[:200]}")
+		        sys.exit(1)
+		EOF
+	); then
+		record "PASS userspace:$name"
+	else
+		record "FAIL userspace:$name: $why"
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Valid images.
+# ---------------------------------------------------------------------------
+V="$W/valid.img"
+img "$V" --set 0-5,9,12-15
+tcase check-valid 0 "^$V: valid: 3072 regions of 128 sectors over 393216 sectors, 11 set, generation 7, flags consistent$" "$CHECK" "$V"
+tcase check-valid-sizes 0 ": valid: " "$CHECK" --data-size 393216 --region-size 128 "$V"
+tcase check-quiet-valid 0 EMPTY "$CHECK" -q "$V"
+tcase check-data-size-differs 1 "^device size differs: dev_sectors is 393216, expected 393344$" \
+	"$CHECK" --data-size 393344 "$V"
+tcase check-region-size-differs 1 "^region_size differs: region_size is 128, expected 1024$" \
+	"$CHECK" --region-size 1024 "$V"
+tcase check-quiet-damaged 1 EMPTY "$CHECK" -q --region-size 1024 "$V"
+golden dump-text dump-valid.txt "$DUMP" "$V"
+golden dump-text-sectors dump-valid-sectors.txt "$DUMP" --sectors "$V"
+golden dump-json dump-valid.json "$DUMP" --json "$V"
+
+img "$W/flags0.img" --flags 0 --degraded 2 --ctime 0 --mtime 18446744073709551615
+tcase dump-no-flags 0 "^  flags: 0x00000000 none$" "$DUMP" "$W/flags0.img"
+tcase dump-degraded-admin 0 "^  degraded: 2 admin$" "$DUMP" "$W/flags0.img"
+tcase dump-epoch 0 "^  ctime: 1970-01-01T00:00:00Z \(0\)$" "$DUMP" "$W/flags0.img"
+tcase dump-time-out-of-range 0 "^  mtime: 18446744073709551615 \(out of range\)$" "$DUMP" "$W/flags0.img"
+tcase dump-json-time-null 0 '"mtime_iso": null' "$DUMP" --json "$W/flags0.img"
+img "$W/empty.img"
+tcase dump-no-regions 0 "^dirty_regions: none$" "$DUMP" "$W/empty.img"
+img "$W/big-meta.img" --meta-size $(( 8 << 20 ))
+tcase check-larger-device 0 ": valid: " "$CHECK" "$W/big-meta.img"
+
+# Round trips over several geometries.
+roundtrip roundtrip-random --dev-sectors 393216 --region-size 128 --random 500 --seed 1
+roundtrip roundtrip-none --dev-sectors 393216 --region-size 128
+roundtrip roundtrip-all --dev-sectors 393216 --region-size 128 --set all
+# 62501 regions: two bitmap blocks, a short last region, bits on the edges
+# of words and blocks.
+roundtrip roundtrip-two-blocks --dev-sectors 1000001 --region-size 16 \
+	--set 0,63-64,127,32767,32768,62500 --random 5000 --seed 2
+roundtrip roundtrip-block-edge --dev-sectors $(( 65536 * 8 )) --region-size 8 \
+	--set 32760-32775,65535
+roundtrip roundtrip-one-region --dev-sectors 5 --region-size 8 --set 0
+roundtrip roundtrip-max-regions --dev-sectors $(( (1 << 27) * 8 )) --region-size 8 \
+	--set 0-99999,134217000-134217727 --random 1000 --seed 3
+roundtrip roundtrip-max-region-size --dev-sectors $(( (1 << 21) * 3 - 1 )) \
+	--region-size $(( 1 << 21 )) --set 1-2
+
+# ---------------------------------------------------------------------------
+# Damaged images: one defect each.
+# ---------------------------------------------------------------------------
+D="$W/damaged.img"
+# damaged NAME REGEX MKMETA-ARGS...: xrepl-check exits 1 with a line
+# matching REGEX.
+damaged() {
+	local name=$1 re=$2
+	shift 2
+	selected "$name" || return 0
+	img "$D" --set 1-3 "$@"
+	tcase "$name" 1 "$re" "$CHECK" "$D"
+}
+H='0x[0-9a-f]{8}'
+damaged check-csum-flip-generation "^superblock checksum mismatch: stored $H, computed $H$" --flip 56
+damaged check-csum-flip-uuid "^superblock checksum mismatch: stored $H, computed $H$" --flip 70=0x01
+damaged check-csum-field "^superblock checksum mismatch: stored $H, computed $H$" --bad-csum
+damaged check-csum-flip-reserved "^superblock checksum mismatch: stored $H, computed $H$" --flip 511=0x80
+damaged check-bad-magic '^bad magic: stored "xreplmX", expected "xreplmd"' --magic xreplmX
+damaged check-bad-magic-binary '^bad magic: stored "\\x00xeplmd", expected' --flip 0=0x78 --flip 1=0x0a
+damaged check-bad-version "^unsupported format version: version is 2, supported 1$" --version 2
+damaged check-version-zero "^unsupported format version: version is 0, supported 1$" --version 0
+damaged check-unknown-flag "^unknown flags: flags 0x00000021 has bits 0x00000020 outside the known 0x00000001$" --flags 0x21
+damaged check-unknown-flag-high "^unknown flags: flags 0x80000000 has bits 0x80000000" --flags 0x80000000
+damaged check-degraded "^degraded: 3 is not a known state \(at most 2\)$" --degraded 3
+damaged check-reserved0 "^reserved0: not zero \(0x00000100\)$" --reserved0 0x100
+damaged check-reserved "^reserved: 1 non-zero byte, the first at superblock byte 200$" --reserved-byte 200=1
+damaged check-block0-tail "^block 0: 2 non-zero bytes after the superblock sector, the first at byte 512$" \
+	--block0-byte 512=1 --block0-byte 4095=1
+damaged check-region-size-odd "^region_size: 100 is not a power of two from 8 to 2097152$" --region-size-raw 100
+damaged check-region-size-small "^region_size: 4 is not a power of two" --region-size-raw 4
+damaged check-region-size-large "^region_size: 4194304 is not a power of two" --region-size-raw 4194304
+damaged check-nr-regions "^nr_regions: stored 3071, expected 3072 = dev_sectors / region_size rounded up$" --nr-regions 3071
+damaged check-bitmap-start "^bitmap_start: stored 2, expected 1$" --bitmap-start 2
+damaged check-bitmap-blocks "^bitmap_blocks: stored 2, expected 1 for 3072 regions$" --bitmap-blocks 2
+damaged check-bitmap-blocks-zero "^bitmap_blocks: stored 0, expected 1 for 3072 regions$" --bitmap-blocks 0
+damaged check-bits-past-end "^bitmap: 1 bit set past nr_regions, the first is bit 3072$" --bits-past-end 1
+damaged check-bits-past-end-many "^bitmap: 100 bits set past nr_regions, the first is bit 3072$" --bits-past-end 100
+damaged check-truncated "^metadata device too small: 6000 bytes, needs 8192 \(block 0 and 1 bitmap block of 4096 bytes\)$" \
+	--truncate 6000
+damaged check-truncated-block0 "^metadata device too small: 4096 bytes, needs 8192" --truncate 4096
+damaged check-truncated-sector "^metadata device too small: 100 bytes, needs 8192" --truncate 100
+damaged check-empty-file "^bad magic: stored \"\", expected" --truncate 0
+# Bits past the end in the last word itself (3069 regions), and in the
+# short last word of the second block of a two-block bitmap.
+if selected check-bits-past-end-in-word; then
+	python3 "$MKMETA" "$D" --dev-sectors 392832 --region-size 128 --set 3068 --bits-past-end 1
+	tcase check-bits-past-end-in-word 1 "^bitmap: 1 bit set past nr_regions, the first is bit 3069$" "$CHECK" "$D"
+fi
+if selected check-bits-past-end-block2; then
+	python3 "$MKMETA" "$D" --dev-sectors 1000001 --region-size 16 --bits-past-end 2
+	tcase check-bits-past-end-block2 1 "^bitmap: 2 bits set past nr_regions, the first is bit 62501$" "$CHECK" "$D"
+fi
+if selected check-too-many-regions; then
+	python3 "$MKMETA" "$D" --dev-sectors $(( ((1 << 27) + 1) * 8 )) --region-size 8
+	tcase check-too-many-regions 1 "^nr_regions: 134217729 exceeds the maximum of 134217728$" "$CHECK" "$D"
+fi
+if selected check-zero-dev-sectors; then
+	python3 "$MKMETA" "$D" --dev-sectors 0 --region-size 8 --nr-regions 0 --bitmap-blocks 0 --meta-size 8192
+	tcase check-zero-dev-sectors 1 "^dev_sectors: zero$" "$CHECK" "$D"
+fi
+damaged check-counts-problems "^$D: damaged: 3 problems$" --version 9 --degraded 7 --bitmap-start 0
+
+# Every single-byte change of the superblock sector is caught: as a bad
+# magic in the first eight bytes, as a checksum mismatch anywhere else.
+if selected check-every-byte; then
+	img "$V.ref" --set 0-5
+	python3 - "$V.ref" "$W/flip" <<-'EOF'
+		import os, sys
+		ref = open(sys.argv[1], "rb").read()
+		os.mkdir(sys.argv[2])
+		for off in range(512):
+		    b = bytearray(ref)
+		    b[off] ^= 0x10
+		    open(f"{sys.argv[2]}/{off}.img", "wb").write(b)
+		EOF
+	bad=""
+	for (( off = 0; off < 512; off++ )); do
+		rc=0
+		out=$("$CHECK" "$W/flip/$off.img" 2>&1) || rc=$?
+		want="superblock checksum mismatch"
+		(( off < 8 )) && want="bad magic"
+		if (( rc != 1 )) || [[ "$out" != *"$want"* ]]; then
+			bad+=" $off(exit $rc)"
+		fi
+	done
+	if [[ -z "$bad" ]]; then
+		record "PASS userspace:check-every-byte"
+	else
+		record "FAIL userspace:check-every-byte: not caught at superblock bytes$bad"
+	fi
+fi
+
+# ---------------------------------------------------------------------------
+# xrepl-dump of damaged metadata.
+# ---------------------------------------------------------------------------
+img "$D" --set 1-3 --flip 56
+tcase dump-damaged-refused 1 "^xrepl-dump: $D: damaged metadata; --force dumps it anyway$" "$DUMP" "$D"
+tcase dump-damaged-names-problem 1 "^xrepl-dump: $D: superblock checksum mismatch: " "$DUMP" "$D"
+# shellcheck disable=SC2016  # expanded by sh -c
+tcase dump-damaged-no-stdout 1 EMPTY sh -c '"$1" "$2" 2>/dev/null' sh "$DUMP" "$D"
+tcase dump-force-state 1 "^state: damaged$" "$DUMP" --force "$D"
+tcase dump-force-problem 1 "^problem: superblock checksum mismatch: stored $H, computed $H$" "$DUMP" --force "$D"
+tcase dump-force-csum 1 "^  csum: $H \(mismatch: computed $H\)$" "$DUMP" --force "$D"
+tcase dump-force-regions 1 "^dirty_regions: 1-3$" "$DUMP" --force "$D"
+if selected dump-force-json; then
+	rc=0
+	"$DUMP" --force --json "$D" >"$W/f.json" 2>/dev/null || rc=$?
+	if (( rc == 1 )) && python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["state"] == "damaged", d["state"]
+assert d["problems"][0].startswith("superblock checksum mismatch"), d["problems"]
+assert d["superblock"]["csum_ok"] is False
+assert d["dirty_regions"] == [[1, 3]] and d["dirty_count"] == 3
+' "$W/f.json"; then
+		record "PASS userspace:dump-force-json"
+	else
+		record "FAIL userspace:dump-force-json: exit $rc or wrong content"
+		sed 's/^/    | /' "$W/f.json" | head -n 20
+	fi
+fi
+img "$D" --bits-past-end 2
+tcase dump-force-bits-past-end 1 "^problem: bitmap: 2 bits set past nr_regions, the first is bit 3072$" "$DUMP" --force "$D"
+python3 "$MKMETA" "$D" --dev-sectors 393216 --region-size 128 --nr-regions $(( (1 << 27) + 5 ))
+tcase dump-force-unreadable 1 "^dirty_regions: - \(not read: nr_regions is out of range\)$" "$DUMP" --force "$D"
+tcase dump-force-unreadable-json 1 '"dirty_regions": null' "$DUMP" --force --json "$D"
+img "$D" --magic "ABCD\"\\"
+tcase dump-force-magic-escaped 1 '^  magic: ABCD\\x22\\x5c$' "$DUMP" --force "$D"
+tcase dump-force-magic-json 1 '"magic": "ABCD\\"\\\\"' "$DUMP" --force --json "$D"
+
+# ---------------------------------------------------------------------------
+# Fresh devices (block 0 all zeroes).
+# ---------------------------------------------------------------------------
+F="$W/fresh.img"
+python3 "$MKMETA" "$F" --fresh --meta-size $(( 8 << 20 ))
+tcase check-fresh 3 "^$F: fresh: block 0 is all zeroes; a table formats it on first use$" "$CHECK" "$F"
+tcase check-fresh-quiet 3 EMPTY "$CHECK" -q "$F"
+tcase check-fresh-fits 3 ": fresh: " "$CHECK" --data-size 393216 --region-size 128 "$F"
+python3 "$MKMETA" "$W/fresh-small.img" --fresh --meta-size 4096
+tcase check-fresh-too-small 1 "^metadata device too small: 4096 bytes, needs 8192" \
+	"$CHECK" --data-size 393216 "$W/fresh-small.img"
+tcase dump-fresh 3 "^state: fresh$" "$DUMP" "$F"
+tcase dump-fresh-json 3 '"state": "fresh"' "$DUMP" --json "$F"
+
+# ---------------------------------------------------------------------------
+# Usage and I/O errors.
+# ---------------------------------------------------------------------------
+for tool in check dump; do
+	T=$CHECK
+	[[ $tool == dump ]] && T=$DUMP
+	tcase "$tool-no-args" 2 "no metadata device given" "$T"
+	tcase "$tool-two-args" 2 "one metadata device only" "$T" "$V" "$V"
+	tcase "$tool-bad-option" 2 "^Usage: xrepl-$tool " "$T" --bogus "$V"
+	tcase "$tool-missing-file" 2 "^xrepl-$tool: $W/nonexistent: No such file or directory$" "$T" "$W/nonexistent"
+	tcase "$tool-directory" 2 "not a block device or regular file" "$T" "$W"
+	tcase "$tool-char-device" 2 "not a block device or regular file" "$T" /dev/null
+	tcase "$tool-help" 0 "^Exit status:$" "$T" --help
+	tcase "$tool-version" 0 "^xrepl-$tool \(dm-xrepl\) metadata format 1$" "$T" --version
+done
+tcase check-data-size-junk 2 "^xrepl-check: --data-size wants a positive number of sectors, not '12x'$" \
+	"$CHECK" --data-size 12x "$V"
+tcase check-data-size-zero 2 "wants a positive number" "$CHECK" --data-size 0 "$V"
+tcase check-data-size-negative 2 "wants a positive number" "$CHECK" --data-size -5 "$V"
+tcase check-region-size-invalid 2 "^xrepl-check: --region-size must be a power of two from 8 to 2097152$" \
+	"$CHECK" --region-size 100 "$V"
+
+# The manual pages describe the options the tools have.
+for tool in check dump; do
+	name="man-$tool-options"
+	selected "$name" || continue
+	T=$CHECK
+	[[ $tool == dump ]] && T=$DUMP
+	man_opts=$(grep -o -- '\\-\\-[a-z]*\(\\-[a-z]*\)*' "$REPO/userspace/man/xrepl-$tool.8" |
+		sed 's/\\//g' | sort -u)
+	help_opts=$("$T" --help | grep -o -- '--[a-z-]*' | sort -u)
+	if [[ "$man_opts" == "$help_opts" ]]; then
+		record "PASS userspace:$name"
+	else
+		record "FAIL userspace:$name: options in --help and in man/xrepl-$tool.8 differ"
+		diff <(echo "$help_opts") <(echo "$man_opts") | sed 's/^/    | /' || true
+	fi
+done
+
+p=$(grep -c '^PASS ' "$lines" || true)
+f=$(grep -c '^FAIL ' "$lines" || true)
+echo "userspace tests: $p passed, $f failed"
+(( f == 0 ))

@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-xrepl userspace: read, decode and validate a metadata device.
+ *
+ * What is checked, and in which words, follows the kernel's validation of
+ * a metadata device (dm-xrepl/xrepl-meta.c, xrepl_sb_decode() and
+ * xrepl_sb_check(), and the bitmap load): a device these helpers find no
+ * problem in is one the kernel accepts.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "meta.h"
+
+_Static_assert(sizeof(struct xrepl_meta_sb) == XREPL_META_SB_SIZE,
+	       "the superblock is one sector");
+_Static_assert(offsetof(struct xrepl_meta_sb, reserved) == 152,
+	       "superblock layout");
+
+#define BS	XREPL_META_BLOCK_SIZE
+#define WORDS_PER_BLOCK	(BS / 8)
+
+/*
+ * I/O.
+ */
+
+int xmeta_open(struct xmeta_dev *dev, const char *path)
+{
+	struct stat st;
+	off_t end;
+	int err;
+
+	memset(dev, 0, sizeof(*dev));
+	dev->fd = -1;
+	dev->path = path;
+	if (posix_memalign(&dev->buf, BS, BS))
+		return -ENOMEM;
+	if (stat(path, &st) < 0)
+		goto fail_errno;
+	dev->is_blockdev = S_ISBLK(st.st_mode);
+	if (!dev->is_blockdev && !S_ISREG(st.st_mode)) {
+		err = -EINVAL;
+		goto fail;
+	}
+	if (dev->is_blockdev) {
+		/* Bypass the page cache: the kernel target writes around it. */
+		dev->fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+		dev->direct = dev->fd >= 0;
+	}
+	if (dev->fd < 0)
+		dev->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (dev->fd < 0)
+		goto fail_errno;
+	end = lseek(dev->fd, 0, SEEK_END);
+	if (end < 0)
+		goto fail_errno;
+	dev->size = (uint64_t)end;
+	return 0;
+
+fail_errno:
+	err = -errno;
+fail:
+	xmeta_close(dev);
+	return err;
+}
+
+void xmeta_close(struct xmeta_dev *dev)
+{
+	if (dev->fd >= 0)
+		close(dev->fd);
+	dev->fd = -1;
+	free(dev->buf);
+	dev->buf = NULL;
+}
+
+ssize_t xmeta_read_block(struct xmeta_dev *dev, uint64_t block)
+{
+	uint8_t *buf = dev->buf;
+	size_t done = 0;
+	ssize_t r;
+
+	if (block > (uint64_t)INT64_MAX / BS)
+		return -EINVAL;
+	while (done < BS) {
+		r = pread(dev->fd, buf + done, BS - done,
+			  (off_t)(block * BS + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+		/* O_DIRECT reads end on a sector boundary: stop at the end. */
+		if (dev->direct && block * BS + done >= dev->size)
+			break;
+	}
+	memset(buf + done, 0, BS - done);
+	return (ssize_t)done;
+}
+
+/*
+ * crc32c.
+ */
+
+static uint32_t crc_table[256];
+
+static void crc_init(void)
+{
+	uint32_t c;
+	unsigned int i, k;
+
+	for (i = 0; i < 256; i++) {
+		c = i;
+		for (k = 0; k < 8; k++)
+			c = (c >> 1) ^ (c & 1 ? 0x82f63b78U : 0);
+		crc_table[i] = c;
+	}
+}
+
+uint32_t xmeta_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	if (!crc_table[1])
+		crc_init();
+	while (len--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return crc;
+}
+
+uint32_t xmeta_sb_csum(const void *sector)
+{
+	uint8_t copy[XREPL_META_SB_SIZE];
+
+	memcpy(copy, sector, sizeof(copy));
+	memset(copy + offsetof(struct xrepl_meta_sb, csum), 0,
+	       sizeof(((struct xrepl_meta_sb *)0)->csum));
+	return xmeta_crc32c(XREPL_META_CSUM_SEED, copy, sizeof(copy));
+}
+
+/*
+ * Decoding.
+ */
+
+bool xmeta_is_zero(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+void xmeta_sb_decode(const void *sector, struct xmeta_sb *sb)
+{
+	struct xrepl_meta_sb raw;
+	unsigned int i;
+
+	memcpy(&raw, sector, sizeof(raw));
+	memset(sb, 0, sizeof(*sb));
+	memcpy(sb->magic, raw.magic, sizeof(sb->magic));
+	sb->csum = le32toh(raw.csum);
+	sb->csum_computed = xmeta_sb_csum(sector);
+	sb->version = le32toh(raw.version);
+	sb->flags = le32toh(raw.flags);
+	sb->region_size = le32toh(raw.region_size);
+	sb->dev_sectors = le64toh(raw.dev_sectors);
+	sb->nr_regions = le64toh(raw.nr_regions);
+	sb->bitmap_start = le64toh(raw.bitmap_start);
+	sb->bitmap_blocks = le64toh(raw.bitmap_blocks);
+	sb->generation = le64toh(raw.generation);
+	memcpy(sb->uuid, raw.uuid, sizeof(sb->uuid));
+	sb->ctime = le64toh(raw.ctime);
+	sb->mtime = le64toh(raw.mtime);
+	sb->degraded = le32toh(raw.degraded);
+	sb->reserved0 = le32toh(raw.reserved0);
+	sb->gen_current = le64toh(raw.gen_current);
+	sb->gen_bitmap = le64toh(raw.gen_bitmap);
+	for (i = 0; i < XREPL_META_GEN_HISTORY; i++)
+		sb->gen_history[i] = le64toh(raw.gen_history[i]);
+	sb->resync_count = le64toh(raw.resync_count);
+	sb->degrade_count = le64toh(raw.degrade_count);
+	for (i = 0; i < sizeof(raw.reserved); i++) {
+		if (!raw.reserved[i])
+			continue;
+		if (!sb->reserved_nonzero++)
+			sb->reserved_first =
+				offsetof(struct xrepl_meta_sb, reserved) + i;
+	}
+}
+
+/*
+ * Validation.
+ */
+
+void xmeta_problem(struct xmeta_problems *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->n >= XMETA_MAX_PROBLEMS) {
+		p->dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(p->msg[p->n++], XMETA_PROBLEM_LEN, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t div_round_up(uint64_t n, uint64_t d)
+{
+	return n / d + (n % d != 0);
+}
+
+uint64_t xmeta_bitmap_blocks(uint64_t nr_regions)
+{
+	return div_round_up(nr_regions, XREPL_META_BITS_PER_BLOCK);
+}
+
+static bool region_size_ok(uint32_t rs)
+{
+	return rs >= XMETA_MIN_REGION_SIZE && rs <= XMETA_MAX_REGION_SIZE &&
+	       !(rs & (rs - 1));
+}
+
+void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
+		    size_t block0_len, struct xmeta_problems *p)
+{
+	const uint8_t *rest = (const uint8_t *)block0 + XREPL_META_SB_SIZE;
+	char buf[64];
+	size_t i, n = 0, first = 0;
+
+	if (memcmp(sb->magic, XREPL_META_MAGIC, XREPL_META_MAGIC_LEN)) {
+		xmeta_problem(p, "bad magic: stored \"%s\", expected \"%s\" (not xrepl metadata; nothing else checked)",
+			      xmeta_magic_str(sb->magic, buf, sizeof(buf)),
+			      XREPL_META_MAGIC);
+		return;
+	}
+	if (sb->csum != sb->csum_computed)
+		xmeta_problem(p, "superblock checksum mismatch: stored 0x%08x, computed 0x%08x",
+			      sb->csum, sb->csum_computed);
+	if (sb->version != XREPL_META_VERSION)
+		xmeta_problem(p, "unsupported format version: version is %u, supported %u",
+			      sb->version, XREPL_META_VERSION);
+	if (sb->flags & ~XMETA_F_ALL)
+		xmeta_problem(p, "unknown flags: flags 0x%08x has bits 0x%08x outside the known 0x%08x",
+			      sb->flags, sb->flags & ~XMETA_F_ALL,
+			      XMETA_F_ALL);
+	if (sb->degraded > XREPL_META_DEGRADED_MAX)
+		xmeta_problem(p, "degraded: %u is not a known state (at most %u)",
+			      sb->degraded, XREPL_META_DEGRADED_MAX);
+	if (sb->reserved0)
+		xmeta_problem(p, "reserved0: not zero (0x%08x)", sb->reserved0);
+	if (sb->reserved_nonzero)
+		xmeta_problem(p, "reserved: %u non-zero byte%s, the first at superblock byte %u",
+			      sb->reserved_nonzero,
+			      sb->reserved_nonzero == 1 ? "" : "s",
+			      sb->reserved_first);
+	for (i = XREPL_META_SB_SIZE; i < block0_len && i < BS; i++) {
+		if (!rest[i - XREPL_META_SB_SIZE])
+			continue;
+		if (!n++)
+			first = i;
+	}
+	if (n)
+		xmeta_problem(p, "block 0: %zu non-zero byte%s after the superblock sector, the first at byte %zu",
+			      n, n == 1 ? "" : "s", first);
+
+	/* Geometry. */
+	if (!region_size_ok(sb->region_size))
+		xmeta_problem(p, "region_size: %u is not a power of two from %u to %u",
+			      sb->region_size, XMETA_MIN_REGION_SIZE,
+			      XMETA_MAX_REGION_SIZE);
+	if (!sb->dev_sectors)
+		xmeta_problem(p, "dev_sectors: zero");
+	else if (region_size_ok(sb->region_size) &&
+		 sb->nr_regions != div_round_up(sb->dev_sectors,
+						sb->region_size))
+		xmeta_problem(p, "nr_regions: stored %llu, expected %llu = dev_sectors / region_size rounded up",
+			      (unsigned long long)sb->nr_regions,
+			      (unsigned long long)div_round_up(sb->dev_sectors,
+							       sb->region_size));
+	if (sb->nr_regions > XMETA_MAX_REGIONS)
+		xmeta_problem(p, "nr_regions: %llu exceeds the maximum of %llu",
+			      (unsigned long long)sb->nr_regions,
+			      (unsigned long long)XMETA_MAX_REGIONS);
+	if (sb->bitmap_start != 1)
+		xmeta_problem(p, "bitmap_start: stored %llu, expected 1",
+			      (unsigned long long)sb->bitmap_start);
+	if (sb->bitmap_blocks != xmeta_bitmap_blocks(sb->nr_regions))
+		xmeta_problem(p, "bitmap_blocks: stored %llu, expected %llu for %llu regions",
+			      (unsigned long long)sb->bitmap_blocks,
+			      (unsigned long long)xmeta_bitmap_blocks(sb->nr_regions),
+			      (unsigned long long)sb->nr_regions);
+}
+
+static bool nr_regions_sane(uint64_t nr)
+{
+	return nr >= 1 && nr <= XMETA_MAX_REGIONS;
+}
+
+void xmeta_check_fit(const struct xmeta_sb *sb, uint64_t meta_bytes,
+		     uint64_t data_sectors, uint32_t region_size,
+		     struct xmeta_problems *p)
+{
+	uint64_t need = BS;
+
+	if (nr_regions_sane(sb->nr_regions))
+		need = (1 + xmeta_bitmap_blocks(sb->nr_regions)) * BS;
+	/* The kernel compares sectors: a partial last sector does not count. */
+	if (meta_bytes / 512 < need / 512)
+		xmeta_problem(p, "metadata device too small: %llu bytes, needs %llu (block 0 and %llu bitmap block%s of %u bytes)",
+			      (unsigned long long)meta_bytes,
+			      (unsigned long long)need,
+			      (unsigned long long)(need / BS - 1),
+			      need / BS - 1 == 1 ? "" : "s", BS);
+	if (data_sectors && sb->dev_sectors != data_sectors)
+		xmeta_problem(p, "device size differs: dev_sectors is %llu, expected %llu",
+			      (unsigned long long)sb->dev_sectors,
+			      (unsigned long long)data_sectors);
+	if (region_size && sb->region_size != region_size)
+		xmeta_problem(p, "region_size differs: region_size is %u, expected %u",
+			      sb->region_size, region_size);
+}
+
+bool xmeta_bitmap_readable(const struct xmeta_sb *sb, uint64_t meta_bytes,
+			   const char **why)
+{
+	if (!nr_regions_sane(sb->nr_regions)) {
+		*why = "nr_regions is out of range";
+		return false;
+	}
+	if (meta_bytes < (1 + xmeta_bitmap_blocks(sb->nr_regions)) * BS) {
+		*why = "the device does not hold the whole bitmap";
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Bitmap.
+ */
+
+struct run {
+	bool open;
+	uint64_t first, last;
+};
+
+static int run_add(struct run *run, uint64_t first, uint64_t last,
+		   xmeta_range_fn fn, void *ctx, struct xmeta_bitmap_stats *st)
+{
+	int r = 0;
+
+	st->set += last - first + 1;
+	if (run->open && run->last + 1 == first) {
+		run->last = last;
+		return 0;
+	}
+	if (run->open) {
+		st->ranges++;
+		if (fn)
+			r = fn(ctx, run->first, run->last);
+	}
+	run->open = true;
+	run->first = first;
+	run->last = last;
+	return r;
+}
+
+static void count_past(uint64_t w, uint64_t base,
+		       struct xmeta_bitmap_stats *st)
+{
+	if (!w)
+		return;
+	if (!st->past_end)
+		st->first_past = base + (uint64_t)__builtin_ctzll(w);
+	st->past_end += (uint64_t)__builtin_popcountll(w);
+}
+
+/* Word w of the bitmap holds bits base..base+63; nr_regions bound. */
+static int scan_word(uint64_t w, uint64_t base, uint64_t nr, struct run *run,
+		     xmeta_range_fn fn, void *ctx,
+		     struct xmeta_bitmap_stats *st)
+{
+	unsigned int t, len;
+	uint64_t valid;
+	int r;
+
+	if (base >= nr) {
+		count_past(w, base, st);
+		return 0;
+	}
+	if (nr - base < 64) {
+		valid = (1ULL << (nr - base)) - 1;
+		count_past(w & ~valid, base, st);
+		w &= valid;
+	}
+	while (w) {
+		t = (unsigned int)__builtin_ctzll(w);
+		w >>= t;
+		/* Length of the run of ones now at bit 0. */
+		len = ~w ? (unsigned int)__builtin_ctzll(~w) : 64;
+		r = run_add(run, base + t, base + t + len - 1, fn, ctx, st);
+		if (r)
+			return r;
+		w = len < 64 ? w >> len : 0;
+		base += t + len;
+	}
+	return 0;
+}
+
+static int scan_blocks(struct xmeta_dev *dev, uint64_t nr_regions,
+		       uint64_t from, xmeta_range_fn fn, void *ctx,
+		       struct xmeta_bitmap_stats *st)
+{
+	uint64_t blocks = xmeta_bitmap_blocks(nr_regions), b, w;
+	struct run run = { 0 };
+	const uint8_t *buf = dev->buf;
+	ssize_t got;
+	unsigned int i;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	for (b = from; b < blocks; b++) {
+		/* The bitmap starts at block 1 (bitmap_start). */
+		got = xmeta_read_block(dev, 1 + b);
+		if (got < 0)
+			return (int)got;
+		if (got < (ssize_t)BS)
+			return -ENODATA;
+		for (i = 0; i < WORDS_PER_BLOCK; i++) {
+			memcpy(&w, buf + 8 * i, 8);
+			w = le64toh(w);
+			r = scan_word(w, b * XREPL_META_BITS_PER_BLOCK + 64ULL * i,
+				      nr_regions, &run, fn, ctx, st);
+			if (r)
+				return r;
+		}
+	}
+	if (run.open) {
+		st->ranges++;
+		if (fn)
+			return fn(ctx, run.first, run.last);
+	}
+	return 0;
+}
+
+int xmeta_scan_bitmap(struct xmeta_dev *dev, uint64_t nr_regions,
+		      xmeta_range_fn fn, void *ctx,
+		      struct xmeta_bitmap_stats *st)
+{
+	return scan_blocks(dev, nr_regions, 0, fn, ctx, st);
+}
+
+int xmeta_scan_tail(struct xmeta_dev *dev, uint64_t nr_regions,
+		    struct xmeta_bitmap_stats *st)
+{
+	struct xmeta_bitmap_stats tail;
+	int r;
+
+	r = scan_blocks(dev, nr_regions, xmeta_bitmap_blocks(nr_regions) - 1,
+			NULL, NULL, &tail);
+	if (r)
+		return r;
+	memset(st, 0, sizeof(*st));
+	st->past_end = tail.past_end;
+	st->first_past = tail.first_past;
+	return 0;
+}
+
+/*
+ * Formatting.
+ */
+
+const char *xmeta_degraded_name(uint32_t degraded)
+{
+	switch (degraded) {
+	case XREPL_META_DEGRADED_NONE:
+		return "none";
+	case XREPL_META_DEGRADED_ERROR:
+		return "error";
+	case XREPL_META_DEGRADED_ADMIN:
+		return "admin";
+	default:
+		return "unknown";
+	}
+}
+
+const char *xmeta_flags_str(uint32_t flags, char *buf, size_t len)
+{
+	size_t o = 0;
+	unsigned int bit;
+	int r;
+
+	buf[0] = '\0';
+	if (!flags) {
+		snprintf(buf, len, "none");
+		return buf;
+	}
+	for (bit = 0; bit < 32; bit++) {
+		if (!(flags & (1U << bit)))
+			continue;
+		if (1U << bit == XMETA_F_CONSISTENT)
+			r = snprintf(buf + o, len - o, "%sconsistent",
+				     o ? "," : "");
+		else
+			r = snprintf(buf + o, len - o, "%sbit%u",
+				     o ? "," : "", bit);
+		if (r < 0 || (size_t)r >= len - o)
+			break;
+		o += (size_t)r;
+	}
+	return buf;
+}
+
+const char *xmeta_uuid_str(const uint8_t uuid[16], char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned int i;
+	char *o = buf;
+
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*o++ = '-';
+		*o++ = hex[uuid[i] >> 4];
+		*o++ = hex[uuid[i] & 15];
+	}
+	*o = '\0';
+	return buf;
+}
+
+const char *xmeta_time_str(uint64_t secs, char *buf, size_t len)
+{
+	time_t t;
+	struct tm tm;
+
+	/* Year 9999 at the latest: four-digit years only. */
+	if (secs > 253402300799ULL)
+		return NULL;
+	t = (time_t)secs;
+	if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return NULL;
+	return buf;
+}
+
+const char *xmeta_magic_str(const uint8_t magic[XREPL_META_MAGIC_LEN],
+			    char *buf, size_t len)
+{
+	unsigned int n = XREPL_META_MAGIC_LEN, i;
+	size_t o = 0;
+	int r;
+
+	while (n && !magic[n - 1])
+		n--;
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (magic[i] >= 0x20 && magic[i] < 0x7f && magic[i] != '\\' &&
+		    magic[i] != '"')
+			r = snprintf(buf + o, len - o, "%c", magic[i]);
+		else
+			r = snprintf(buf + o, len - o, "\\x%02x", magic[i]);
+		if (r < 0 || (size_t)r >= len - o)
+			break;
+		o += (size_t)r;
+	}
+	return buf;
+}
+
+int xmeta_parse_u64(const char *s, uint64_t *v)
+{
+	unsigned long long n;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*v = n;
+	return 0;
+}

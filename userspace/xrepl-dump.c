@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xrepl-dump: print the superblock and the dirty-region bitmap of a
+ * dm-xrepl metadata device (or an image of one), as text or as JSON.
+ * The output format is described in xrepl-dump(8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/meta.h"
+
+#define PROG	"xrepl-dump"
+
+enum {
+	EXIT_VALID = 0,
+	EXIT_DAMAGED = 1,
+	EXIT_USAGE = 2,
+	EXIT_FRESH = 3,
+};
+
+static const char usage_text[] =
+"Usage: " PROG " [OPTIONS] <meta_dev>\n"
+"\n"
+"Print the superblock and the dirty-region bitmap of a dm-xrepl metadata\n"
+"device or image file: every superblock field, then the set regions as\n"
+"ranges (\"0-5 9 12-15\") and their count.  Read-only; use it on a device\n"
+"no table is using, or expect a snapshot of a moving target.\n"
+"\n"
+"Options:\n"
+"  -j, --json      print one JSON object instead of text (see xrepl-dump(8))\n"
+"  -s, --sectors   also print the sectors each range of regions covers\n"
+"  -f, --force     dump even if the metadata is damaged (marked invalid)\n"
+"  -h, --help      print this help and exit\n"
+"  -V, --version   print the version and exit\n"
+"\n"
+"Exit status:\n"
+"  0  the metadata is valid and was dumped\n"
+"  1  the metadata is damaged (dumped only with --force)\n"
+"  2  usage or I/O error\n"
+"  3  fresh: block 0 is all zeroes (not formatted yet); nothing to dump\n";
+
+static struct {
+	bool json;
+	bool sectors;
+	bool force;
+} opt;
+
+/*
+ * Output helpers.
+ */
+
+static void json_str(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	putchar('"');
+	for (; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+/* The magic as a JSON string: bytes as code points, trailing NULs dropped. */
+static void json_magic(const uint8_t *m)
+{
+	unsigned int n = XREPL_META_MAGIC_LEN, i;
+
+	while (n && !m[n - 1])
+		n--;
+	putchar('"');
+	for (i = 0; i < n; i++) {
+		if (m[i] == '"' || m[i] == '\\')
+			printf("\\%c", m[i]);
+		else if (m[i] >= 0x20 && m[i] < 0x7f)
+			putchar(m[i]);
+		else
+			printf("\\u%04x", m[i]);
+	}
+	putchar('"');
+}
+
+static void json_time(const char *key, uint64_t t)
+{
+	char buf[32];
+
+	printf(",\n    \"%s\": %" PRIu64 ",\n    \"%s_iso\": ", key, t, key);
+	if (xmeta_time_str(t, buf, sizeof(buf)))
+		json_str(buf);
+	else
+		printf("null");
+}
+
+static void text_time(const char *key, uint64_t t)
+{
+	char buf[32];
+
+	if (xmeta_time_str(t, buf, sizeof(buf)))
+		printf("  %s: %s (%" PRIu64 ")\n", key, buf, t);
+	else
+		printf("  %s: %" PRIu64 " (out of range)\n", key, t);
+}
+
+/*
+ * The superblock.
+ */
+
+static void print_sb_text(const struct xmeta_sb *sb)
+{
+	char buf[80];
+	unsigned int i;
+
+	printf("superblock:\n");
+	printf("  magic: %s\n", xmeta_magic_str(sb->magic, buf, sizeof(buf)));
+	if (sb->csum == sb->csum_computed)
+		printf("  csum: 0x%08x (ok)\n", sb->csum);
+	else
+		printf("  csum: 0x%08x (mismatch: computed 0x%08x)\n",
+		       sb->csum, sb->csum_computed);
+	printf("  version: %u\n", sb->version);
+	printf("  flags: 0x%08x %s\n", sb->flags,
+	       xmeta_flags_str(sb->flags, buf, sizeof(buf)));
+	printf("  region_size: %u\n", sb->region_size);
+	printf("  dev_sectors: %" PRIu64 "\n", sb->dev_sectors);
+	printf("  nr_regions: %" PRIu64 "\n", sb->nr_regions);
+	printf("  bitmap_start: %" PRIu64 "\n", sb->bitmap_start);
+	printf("  bitmap_blocks: %" PRIu64 "\n", sb->bitmap_blocks);
+	printf("  generation: %" PRIu64 "\n", sb->generation);
+	printf("  uuid: %s\n", xmeta_uuid_str(sb->uuid, buf));
+	text_time("ctime", sb->ctime);
+	text_time("mtime", sb->mtime);
+	printf("  degraded: %u %s\n", sb->degraded,
+	       xmeta_degraded_name(sb->degraded));
+	printf("  reserved0: %u\n", sb->reserved0);
+	printf("  gen_current: %016" PRIx64 "\n", sb->gen_current);
+	printf("  gen_bitmap: %016" PRIx64 "\n", sb->gen_bitmap);
+	printf("  gen_history:");
+	for (i = 0; i < XREPL_META_GEN_HISTORY; i++)
+		printf(" %016" PRIx64, sb->gen_history[i]);
+	printf("\n");
+	printf("  resync_count: %" PRIu64 "\n", sb->resync_count);
+	printf("  degrade_count: %" PRIu64 "\n", sb->degrade_count);
+}
+
+static void print_sb_json(const struct xmeta_sb *sb)
+{
+	char buf[80];
+	unsigned int i;
+	bool first = true;
+
+	printf("  \"superblock\": {\n    \"magic\": ");
+	json_magic(sb->magic);
+	printf(",\n    \"csum\": \"0x%08x\",\n    \"csum_computed\": \"0x%08x\","
+	       "\n    \"csum_ok\": %s",
+	       sb->csum, sb->csum_computed,
+	       sb->csum == sb->csum_computed ? "true" : "false");
+	printf(",\n    \"version\": %u", sb->version);
+	printf(",\n    \"flags\": %u,\n    \"flag_names\": [", sb->flags);
+	for (i = 0; i < 32; i++) {
+		if (!(sb->flags & (1U << i)))
+			continue;
+		if (!first)
+			printf(", ");
+		first = false;
+		if (1U << i == XMETA_F_CONSISTENT)
+			printf("\"consistent\"");
+		else
+			printf("\"bit%u\"", i);
+	}
+	printf("]");
+	printf(",\n    \"region_size\": %u", sb->region_size);
+	printf(",\n    \"dev_sectors\": %" PRIu64, sb->dev_sectors);
+	printf(",\n    \"nr_regions\": %" PRIu64, sb->nr_regions);
+	printf(",\n    \"bitmap_start\": %" PRIu64, sb->bitmap_start);
+	printf(",\n    \"bitmap_blocks\": %" PRIu64, sb->bitmap_blocks);
+	printf(",\n    \"generation\": %" PRIu64, sb->generation);
+	printf(",\n    \"uuid\": \"%s\"", xmeta_uuid_str(sb->uuid, buf));
+	json_time("ctime", sb->ctime);
+	json_time("mtime", sb->mtime);
+	printf(",\n    \"degraded\": %u,\n    \"degraded_name\": \"%s\"",
+	       sb->degraded, xmeta_degraded_name(sb->degraded));
+	printf(",\n    \"reserved0\": %u", sb->reserved0);
+	printf(",\n    \"gen_current\": \"%016" PRIx64 "\"", sb->gen_current);
+	printf(",\n    \"gen_bitmap\": \"%016" PRIx64 "\"", sb->gen_bitmap);
+	printf(",\n    \"gen_history\": [");
+	for (i = 0; i < XREPL_META_GEN_HISTORY; i++)
+		printf("%s\"%016" PRIx64 "\"", i ? ", " : "",
+		       sb->gen_history[i]);
+	printf("]");
+	printf(",\n    \"resync_count\": %" PRIu64, sb->resync_count);
+	printf(",\n    \"degrade_count\": %" PRIu64 "\n  }", sb->degrade_count);
+}
+
+/*
+ * The bitmap, as ranges of regions or of the sectors they cover.
+ */
+
+struct range_out {
+	const struct xmeta_sb *sb;
+	bool sectors;		/* print sectors, not regions */
+	uint64_t n;		/* ranges printed */
+};
+
+static int print_range(void *ctx, uint64_t first, uint64_t last)
+{
+	struct range_out *o = ctx;
+	uint64_t rs = o->sb->region_size;
+
+	if (o->sectors) {
+		first *= rs;
+		last = (last + 1) * rs - 1;
+		/* The last region may be short. */
+		if (last >= o->sb->dev_sectors)
+			last = o->sb->dev_sectors - 1;
+	}
+	if (opt.json)
+		printf("%s[%" PRIu64 ", %" PRIu64 "]", o->n ? ", " : "",
+		       first, last);
+	else if (first == last)
+		printf(" %" PRIu64, first);
+	else
+		printf(" %" PRIu64 "-%" PRIu64, first, last);
+	o->n++;
+	return 0;
+}
+
+static int print_bitmap(struct xmeta_dev *dev, const struct xmeta_sb *sb,
+			bool sectors, struct xmeta_bitmap_stats *st)
+{
+	struct range_out o = { .sb = sb, .sectors = sectors };
+	int r;
+
+	if (opt.json)
+		printf(",\n  \"%s\": [", sectors ? "dirty_sectors" : "dirty_regions");
+	else
+		printf("%s:", sectors ? "dirty_sectors" : "dirty_regions");
+	r = xmeta_scan_bitmap(dev, sb->nr_regions, print_range, &o, st);
+	if (opt.json)
+		printf("]");
+	else
+		printf("%s\n", o.n ? "" : " none");
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "sectors", no_argument, NULL, 's' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct xmeta_problems probs = { 0 };
+	struct xmeta_bitmap_stats st = { 0 };
+	struct xmeta_dev dev;
+	struct xmeta_sb sb;
+	uint8_t block0[XREPL_META_BLOCK_SIZE];
+	const char *path, *why = NULL;
+	bool readable;
+	ssize_t got;
+	unsigned int i;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "jsfhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			opt.json = true;
+			break;
+		case 's':
+			opt.sectors = true;
+			break;
+		case 'f':
+			opt.force = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_VALID;
+		case 'V':
+			printf(PROG " (dm-xrepl) metadata format %u\n",
+			       XREPL_META_VERSION);
+			return EXIT_VALID;
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, PROG ": %s\n\n%s",
+			optind < argc ? "one metadata device only" :
+			"no metadata device given", usage_text);
+		return EXIT_USAGE;
+	}
+	path = argv[optind];
+
+	r = xmeta_open(&dev, path);
+	if (r) {
+		fprintf(stderr, PROG ": %s: %s\n", path,
+			r == -EINVAL ? "not a block device or regular file" :
+			strerror(-r));
+		return EXIT_USAGE;
+	}
+	got = xmeta_read_block(&dev, 0);
+	if (got < 0) {
+		fprintf(stderr, PROG ": %s: read error: %s\n", path,
+			strerror((int)-got));
+		xmeta_close(&dev);
+		return EXIT_USAGE;
+	}
+	memcpy(block0, dev.buf, sizeof(block0));
+
+	if (dev.size >= XREPL_META_BLOCK_SIZE &&
+	    xmeta_is_zero(block0, sizeof(block0))) {
+		if (opt.json) {
+			printf("{\n  \"device\": ");
+			json_str(path);
+			printf(",\n  \"device_bytes\": %" PRIu64
+			       ",\n  \"state\": \"fresh\"\n}\n", dev.size);
+		} else {
+			printf("device: %s (%" PRIu64 " bytes)\nstate: fresh\n",
+			       path, dev.size);
+		}
+		fprintf(stderr, PROG ": %s: fresh: block 0 is all zeroes (not formatted yet)\n",
+			path);
+		xmeta_close(&dev);
+		return EXIT_FRESH;
+	}
+
+	xmeta_sb_decode(block0, &sb);
+	xmeta_check_sb(&sb, block0, (size_t)got, &probs);
+	xmeta_check_fit(&sb, dev.size, 0, 0, &probs);
+	readable = xmeta_bitmap_readable(&sb, dev.size, &why);
+	if (readable) {
+		r = xmeta_scan_tail(&dev, sb.nr_regions, &st);
+		if (r) {
+			fprintf(stderr, PROG ": %s: read error: %s\n", path,
+				strerror(-r));
+			xmeta_close(&dev);
+			return EXIT_USAGE;
+		}
+		if (st.past_end)
+			xmeta_problem(&probs, "bitmap: %" PRIu64 " bit%s set past nr_regions, the first is bit %" PRIu64,
+				      st.past_end, st.past_end == 1 ? "" : "s",
+				      st.first_past);
+	}
+
+	if (probs.n && !opt.force) {
+		for (i = 0; i < probs.n; i++)
+			fprintf(stderr, PROG ": %s: %s\n", path, probs.msg[i]);
+		fprintf(stderr, PROG ": %s: damaged metadata; --force dumps it anyway\n",
+			path);
+		xmeta_close(&dev);
+		return EXIT_DAMAGED;
+	}
+
+	if (opt.json) {
+		printf("{\n  \"device\": ");
+		json_str(path);
+		printf(",\n  \"device_bytes\": %" PRIu64, dev.size);
+		printf(",\n  \"state\": \"%s\",\n  \"problems\": [",
+		       probs.n ? "damaged" : "valid");
+		for (i = 0; i < probs.n; i++) {
+			printf("%s\n    ", i ? "," : "");
+			json_str(probs.msg[i]);
+		}
+		printf("%s],\n", probs.n ? "\n  " : "");
+		print_sb_json(&sb);
+	} else {
+		printf("device: %s (%" PRIu64 " bytes)\n", path, dev.size);
+		printf("state: %s\n", probs.n ? "damaged" : "valid");
+		for (i = 0; i < probs.n; i++)
+			printf("problem: %s\n", probs.msg[i]);
+		print_sb_text(&sb);
+	}
+
+	if (!readable) {
+		if (opt.json) {
+			printf(",\n  \"dirty_regions\": null,\n  \"dirty_count\": null,\n  \"bits_past_end\": null,\n  \"bitmap_error\": ");
+			json_str(why);
+			printf("\n}\n");
+		} else {
+			printf("dirty_regions: - (not read: %s)\n", why);
+		}
+		xmeta_close(&dev);
+		return EXIT_DAMAGED;
+	}
+
+	r = print_bitmap(&dev, &sb, false, &st);
+	if (!r && opt.json)
+		printf(",\n  \"dirty_count\": %" PRIu64
+		       ",\n  \"bits_past_end\": %" PRIu64, st.set, st.past_end);
+	else if (!r)
+		printf("dirty_count: %" PRIu64 " of %" PRIu64 "\n",
+		       st.set, sb.nr_regions);
+	if (!r && opt.sectors)
+		r = print_bitmap(&dev, &sb, true, &st);
+	if (opt.json)
+		printf("\n}\n");
+	xmeta_close(&dev);
+	if (r) {
+		fflush(stdout);
+		fprintf(stderr, PROG ": %s: read error in the bitmap: %s\n",
+			path, strerror(-r));
+		return EXIT_USAGE;
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, PROG ": write error: %s\n", strerror(errno));
+		return EXIT_USAGE;
+	}
+	return probs.n ? EXIT_DAMAGED : EXIT_VALID;
+}
