@@ -3,17 +3,23 @@
 #   1. setup      scripts/setup.sh (packages, guest kernel, initramfs)
 #   2. build      dm-xrepl.ko against the guest kernel headers with W=1;
 #                 any compiler or modpost warning is a failure
+#   2b. userspace the offline tools (userspace/: xrepl-dump, xrepl-check)
+#                 and their host-side tests, tests/userspace/run.sh; its
+#                 "PASS userspace:<case>" / "FAIL userspace:<case>" lines count
 #   3. kunit      scripts/kunit.sh, when present and executable; its
 #                 "PASS kunit:<case>" / "FAIL kunit:<case>" lines count
 #   3b. lint      scripts/lint.sh: checkpatch --strict, sparse, W=1 (also
 #                 of the KUnit file in the UML tree)
 #   4. integration  tests/run-integration.sh: the suite in one QEMU guest
+#   5. crash      tests/run-crash.sh: crash tests, two guest boots each on
+#                 persistent disk images ("PASS crash:<name>" lines)
 # and finally the line "N passed, N failed, N skipped".  Exits non-zero if
 # anything failed, including a kernel BUG/WARNING/oops seen by vm.sh.
 #
 # Usage: scripts/check.sh [FILTER...]   (or T=<filter> make check)
 #   FILTER selects integration tests by name glob/substring; setup, build
-#   and kunit always run.  XREPL_SKIP_KUNIT=1 skips the kunit phase.
+#   and kunit always run.  XREPL_SKIP_KUNIT=1 skips the kunit phase,
+#   XREPL_SKIP_CRASH=1 the crash phase.
 set -uo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -68,6 +74,21 @@ case $brc in
 *) add_result "FAIL build: see $run_dir/build.log"; phase_end "FAILED" ;;
 esac
 
+# --- 2b. userspace -------------------------------------------------------------
+phase_begin "offline tools (userspace/) and their host-side tests"
+urc=0
+"$REPO_ROOT/tests/userspace/run.sh" --results "$run_dir/userspace.txt" \
+	>"$run_dir/userspace.log" 2>&1 || urc=$?
+if [[ -f "$run_dir/userspace.txt" ]]; then
+	cat "$run_dir/userspace.txt" >>"$results"
+	# Only what failed, with its details, and the count.
+	grep -v '^PASS ' "$run_dir/userspace.log" || true
+else
+	cat "$run_dir/userspace.log"
+	add_result "FAIL userspace: tests/userspace/run.sh produced no results (exit $urc)"
+fi
+phase_end "exit status $urc, $(grep -c '^PASS ' "$run_dir/userspace.txt" 2>/dev/null || true) passed"
+
 # --- 3. kunit -----------------------------------------------------------------
 kunit="$SCRIPTS_DIR/kunit.sh"
 if [[ "${XREPL_SKIP_KUNIT:-0}" == 1 ]]; then
@@ -107,5 +128,21 @@ else
 	add_result "FAIL integration: tests/run-integration.sh produced no results (exit $irc)"
 fi
 phase_end "exit status $irc"
+
+# --- 5. crash -------------------------------------------------------------------
+if [[ "${XREPL_SKIP_CRASH:-0}" == 1 ]]; then
+	add_result "SKIP crash: XREPL_SKIP_CRASH=1"
+else
+	phase_begin "crash tests in QEMU (two boots each)"
+	crc=0
+	"$REPO_ROOT/tests/run-crash.sh" --no-setup --no-build --out "$run_dir/crash" \
+		--results "$run_dir/crash.txt" || crc=$?
+	if [[ -f "$run_dir/crash.txt" ]]; then
+		cat "$run_dir/crash.txt" >>"$results"
+	else
+		add_result "FAIL crash: tests/run-crash.sh produced no results (exit $crc)"
+	fi
+	phase_end "exit status $crc"
+fi
 
 summary

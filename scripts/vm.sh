@@ -2,7 +2,8 @@
 # Boot the stock Debian kernel in QEMU (TCG) and run one command inside it.
 #
 # Usage: scripts/vm.sh [--timeout SECS] [--mem MB] [--out DIR] [--env VAR=VALUE]...
-#                      [--quiet] -- <command> [args...]
+#                      [--drive FILE]... [--kill-file NAME] [--quiet]
+#                      -- <command> [args...]
 #
 # The guest chroots into the host's root file system (9p, read-only) and runs
 # the command as root with cwd = the repository root, HOME=/tmp,
@@ -15,12 +16,21 @@
 # The command's stdout+stderr are streamed to our stdout (and kept in
 # DIR/output.log); the kernel console is kept in DIR/console.log.
 #
+# --drive FILE (repeatable) attaches the raw image FILE as a virtio-blk
+# disk (cache=writeback, serial "xrepl-driveN" from 0); the guest sees the
+# drives as /dev/vda, /dev/vdb, ... in the order given, once it has run
+# `modprobe virtio_blk`.  --kill-file NAME makes vm.sh watch the --out
+# directory (the guest's /run/xrepl-out) for a file NAME while the guest
+# runs: as soon as it appears, QEMU is killed with SIGKILL, like a power
+# loss of the machine (what QEMU had written to the images stays there).
+#
 # Exit status:
 #   the command's own status, unless
 #   90  the console log shows a kernel BUG/WARNING/oops/hung task/... (the
 #       offending section is printed)
 #   91  the guest did not finish within the timeout and was killed
 #   92  the guest stopped without reporting a status (e.g. kernel panic)
+#   93  killed on request: the --kill-file appeared and QEMU was killed
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -29,14 +39,17 @@ set -euo pipefail
 EXIT_KERNEL_SPLAT=90
 EXIT_TIMEOUT=91
 EXIT_NO_STATUS=92
+EXIT_KILLED=93
 
 timeout_s=600
 mem_mb=2560
 out=""
 quiet=0
 extra_env=()
+drives=()
+kill_file=""
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 while (( $# )); do
 	case "$1" in
@@ -44,6 +57,8 @@ while (( $# )); do
 	--mem) mem_mb=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--env) extra_env+=("$2"); shift 2 ;;
+	--drive) drives+=("$2"); shift 2 ;;
+	--kill-file) kill_file=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
 	-h|--help) usage 0 ;;
 	--) shift; break ;;
@@ -52,6 +67,12 @@ while (( $# )); do
 done
 (( $# )) || { err "no command given"; usage; }
 [[ "$timeout_s" =~ ^[0-9]+$ && "$mem_mb" =~ ^[0-9]+$ ]] || die "--timeout and --mem take numbers"
+for d in "${drives[@]}"; do
+	[[ -f "$d" || -b "$d" ]] || die "--drive $d: no such image file or block device"
+	[[ "$d" != *,* ]] || die "--drive $d: QEMU cannot take a path with a comma"
+done
+[[ -z "$kill_file" || "$kill_file" =~ ^[A-Za-z0-9._-]+$ ]] ||
+	die "--kill-file takes a plain file name, not '$kill_file'"
 
 init_paths
 if ! guest_ready; then
@@ -65,7 +86,8 @@ if [[ -z "$out" ]]; then
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -f "$out"/{console.log,output.log,qemu.log,rc,run.sh,repo-path}
+rm -f "$out"/{console.log,output.log,qemu.log,qemu.pid,rc,run.sh,repo-path}
+[[ -n "$kill_file" ]] && rm -f "${out:?}/$kill_file"
 
 # --- the script that runs inside the guest's chroot -------------------------
 {
@@ -109,18 +131,40 @@ qemu=(
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 	-virtfs "local,path=$out,mount_tag=xreplout,security_model=none,multidevs=remap"
 	-virtfs "local,path=$REPO_ROOT,mount_tag=xreplrepo,security_model=none,readonly=on,multidevs=remap"
-	-monitor none
+	-monitor none -pidfile "$out/qemu.pid"
 )
+# The data disks, after every other device so that they are probed in the
+# order given: /dev/vda, /dev/vdb, ...
+for i in "${!drives[@]}"; do
+	qemu+=(
+		-drive "file=${drives[$i]},if=none,id=xdrive$i,format=raw,cache=writeback"
+		-device "virtio-blk-pci,drive=xdrive$i,serial=xrepl-drive$i"
+	)
+done
 
 (( quiet )) || log "booting $KVER guest (timeout ${timeout_s}s, ${mem_mb} MiB, logs in $out)"
 t0=$(date +%s)
 : >"$out/output.log"
-timeout -k 10 "$timeout_s" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1 &
+# In a group with an explicit exit: timeout re-raises the SIGKILL of a
+# QEMU killed on request, and bash would print a job notice about it.
+{ timeout -k 10 "$timeout_s" "${qemu[@]}" </dev/null >"$out/qemu.log" 2>&1; exit $?; } 2>/dev/null &
 qpid=$!
 # Stream the command's output while the guest runs.
 tail -n +1 --pid="$qpid" -s 0.2 -f "$out/output.log" 2>/dev/null &
 tpid=$!
 qrc=0
+killed=0
+if [[ -n "$kill_file" ]]; then
+	# Poll for the kill file while QEMU runs (20 times a second).
+	while kill -0 "$qpid" 2>/dev/null; do
+		if [[ -e "$out/$kill_file" && -s "$out/qemu.pid" ]] &&
+			kill -KILL "$(cat "$out/qemu.pid")" 2>/dev/null; then
+			killed=1
+			break
+		fi
+		sleep 0.05
+	done
+fi
 wait "$qpid" || qrc=$?
 wait "$tpid" 2>/dev/null || true
 elapsed=$(( $(date +%s) - t0 ))
@@ -131,7 +175,10 @@ elapsed=$(( $(date +%s) - t0 ))
 SPLAT_RE='BUG:|WARNING:|Oops|general protection fault|Call Trace|blocked for more than|KASAN|UBSAN|kmemleak: .*(leak|unreferenced)|unreferenced object|Kernel panic'
 
 rc=0
-if (( qrc == 124 || qrc == 137 )); then
+if (( killed )); then
+	(( quiet )) || log "the guest created $kill_file: QEMU was killed (SIGKILL) on request"
+	rc=$EXIT_KILLED
+elif (( qrc == 124 || qrc == 137 )); then
 	err "guest timed out after ${timeout_s}s and was killed; last console lines:"
 	tail -n 40 "$out/console.log" | sed 's/^/    console: /' >&2
 	rc=$EXIT_TIMEOUT
