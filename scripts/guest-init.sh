@@ -1,9 +1,9 @@
 #!/bin/busybox sh
 # /init of the test guest (runs as PID 1 from the busybox initramfs built by
 # scripts/mkinitramfs.sh).  It:
-#   - loads the virtio and 9p modules listed in /modules.order
+#   - loads the virtio, 9p and configfs modules listed in /modules.order
 #   - mounts the host's root file system (9p tag "hostroot", read-only) on
-#     /newroot plus proc, sys, devtmpfs, tmpfs and debugfs inside it
+#     /newroot plus proc, sys, devtmpfs, tmpfs, debugfs and configfs inside it
 #   - mounts the writable per-run output directory (9p tag "xreplout") on
 #     /newroot/run/xrepl-out, and the repository (9p tag "xreplrepo") at its
 #     host path, which may lie under one of the tmpfs mounts
@@ -63,7 +63,12 @@ chmod 1777 $R/run/lock
 # /var/lock is a symlink to /run/lock on Debian; mount over a real directory.
 [ -d $R/var/lock ] && [ ! -L $R/var/lock ] && mount -t tmpfs tmpfs $R/var/lock
 mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null || true
-mount -t configfs configfs $R/sys/kernel/config 2>/dev/null || true
+# configfs (null_blk, nvmet) is a module of the Debian kernel, and nothing
+# loads modules on demand yet (the modprobe helper is set up below): load
+# it from the initramfs (mkinitramfs.sh puts it there) before mounting.
+grep -qw configfs /proc/filesystems || modprobe configfs 2>/dev/null ||
+	insmod /lib/modules/configfs.ko 2>/dev/null || msg "cannot load configfs"
+mount -t configfs configfs $R/sys/kernel/config 2>/dev/null || msg "cannot mount configfs"
 
 if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 \
 		xreplout $R/run/xrepl-out; then

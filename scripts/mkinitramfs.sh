@@ -4,8 +4,9 @@
 # Usage: scripts/mkinitramfs.sh <kver> <extracted-module-dir> <output.cpio.gz>
 #
 # The image holds a static busybox, /init (scripts/guest-init.sh) and the
-# virtio + 9p modules of the guest kernel with their dependencies, in load
-# order (/modules.order).  Modules built into the kernel are skipped.
+# virtio, 9p and configfs modules of the guest kernel with their
+# dependencies, in load order (/modules.order).  Modules built into the
+# kernel are skipped.
 set -euo pipefail
 
 kver=$1 moddir=$2 out=$3
@@ -14,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # Wanted modules, in the order they must be loaded; dependencies are added
 # from modules.dep automatically.
 WANTED=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
-	netfs fscache 9pnet 9pnet_virtio 9p)
+	netfs fscache 9pnet 9pnet_virtio 9p configfs)
 
 busybox=$(command -v busybox || true)
 [[ -n "$busybox" ]] || { echo "busybox not found (install busybox-static)" >&2; exit 1; }

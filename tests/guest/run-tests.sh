@@ -43,13 +43,92 @@ result() {  # result PASS|FAIL|SKIP "text"
 
 kmsg() { echo "xrepl-tests: $*" >/dev/kmsg 2>/dev/null || true; }
 
-# Remove every dm device (after a test leaked some) so later tests start clean.
+DRBDSETUP=""
+for _p in /usr/lib/drbd/drbdsetup-84 /lib/drbd/drbdsetup-84; do
+	[[ -x "$_p" ]] && { DRBDSETUP=$_p; break; }
+done
+NULLB_CFG=/sys/kernel/config/nullb
+NVMET_CFG=/sys/kernel/config/nvmet
+
+# DRBD resources that exist (8.4: "resource NAME {" lines of show all).
+drbd_resources() {
+	[[ -e /proc/drbd && -n "$DRBDSETUP" ]] || return 0
+	"$DRBDSETUP" show all 2>/dev/null | awk '$1 == "resource" { print $2 }'
+}
+
+# Print one line per kind of device or export a test left behind:
+# "<what>: <names>".  dm and loop devices are checked on their own.
+find_leaks() {
+	local l d
+	l=$(find "$NULLB_CFG" -mindepth 1 -maxdepth 1 -type d -printf '%f ' 2>/dev/null)
+	[[ -n "$l" ]] && echo "null_blk devices: $l"
+	l=$(awk '/^md[0-9]/ { printf "%s ", $1 }' /proc/mdstat 2>/dev/null)
+	[[ -n "$l" ]] && echo "md arrays: $l"
+	l=$(find "$NVMET_CFG/subsystems" "$NVMET_CFG/ports" "$NVMET_CFG/hosts" -mindepth 1 \
+		-maxdepth 1 -printf '%p ' 2>/dev/null | sed "s|$NVMET_CFG/||g")
+	[[ -n "$l" ]] && echo "nvmet configfs entries: $l"
+	l=""
+	for d in /sys/class/nvme-fabrics/ctl/nvme*; do
+		[[ -e "$d" ]] && l+="${d##*/} "
+	done
+	[[ -n "$l" ]] && echo "nvme-fabrics connections: $l"
+	l=""
+	for d in /sys/block/nbd*; do
+		[[ -e "$d/pid" ]] && l+="${d##*/} "
+	done
+	[[ -n "$l" ]] && echo "connected nbd devices: $l"
+	l=$(drbd_resources | tr '\n' ' ')
+	[[ -n "$l" ]] && echo "DRBD resources: $l"
+	return 0
+}
+
+# Remove every dm device (after a test leaked some) and everything else a
+# test may leave behind (md arrays, DRBD resources, nbd and nvme-fabrics
+# connections, nvmet exports, null_blk, loop and brd devices), in stacking
+# order, so later tests start clean.
 force_clean() {
-	local n
+	local n d
 	for n in $(dmsetup ls 2>/dev/null | awk '$1 != "No" { print $1 }'); do
 		dmsetup resume "$n" >/dev/null 2>&1
 	done
 	dmsetup remove_all --force >/dev/null 2>&1
+	command -v mdadm >/dev/null && mdadm --stop --scan >/dev/null 2>&1
+	for n in $(drbd_resources); do
+		"$DRBDSETUP" down "$n" >/dev/null 2>&1
+	done
+	for d in /sys/block/nbd*; do
+		[[ -e "$d/pid" ]] && nbd-client -d "/dev/${d##*/}" >/dev/null 2>&1
+	done
+	for d in /sys/class/nvme-fabrics/ctl/nvme*; do
+		[[ -e "$d/delete_controller" ]] && echo 1 >"$d/delete_controller" 2>/dev/null
+	done
+	if [[ -d "$NVMET_CFG" ]]; then
+		for d in "$NVMET_CFG"/ports/*; do
+			[[ -d "$d" ]] || continue
+			rm -f "$d"/subsystems/* "$d"/referrals/* 2>/dev/null
+			rmdir "$d" 2>/dev/null
+		done
+		for d in "$NVMET_CFG"/subsystems/*; do
+			[[ -d "$d" ]] || continue
+			for n in "$d"/namespaces/*; do
+				[[ -d "$n" ]] || continue
+				echo 0 >"$n/enable" 2>/dev/null
+				rmdir "$n" 2>/dev/null
+			done
+			rm -f "$d"/allowed_hosts/* 2>/dev/null
+			rmdir "$d" 2>/dev/null
+		done
+		for d in "$NVMET_CFG"/hosts/*; do
+			[[ -d "$d" ]] && rmdir "$d" 2>/dev/null
+		done
+	fi
+	for d in "$NULLB_CFG"/*; do
+		[[ -d "$d" ]] || continue
+		echo 0 >"$d/power" 2>/dev/null
+		rmdir "$d" 2>/dev/null
+	done
+	grep -q '^null_blk ' /proc/modules && rmmod null_blk 2>/dev/null
+	grep -q '^drbd ' /proc/modules && rmmod drbd 2>/dev/null
 	losetup -D 2>/dev/null
 	grep -q '^brd ' /proc/modules && rmmod brd 2>/dev/null
 	return 0
@@ -134,6 +213,13 @@ for f in "${selected[@]}"; do
 	fi
 	if losetup -a 2>/dev/null | grep -q .; then
 		problems+=("left loop devices behind")
+		force_clean
+	fi
+	mapfile -t leaks < <(find_leaks)
+	if (( ${#leaks[@]} )); then
+		for l in "${leaks[@]}"; do
+			problems+=("left ${l% } behind")
+		done
 		force_clean
 	fi
 
