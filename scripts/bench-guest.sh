@@ -7,52 +7,84 @@
 #   --out DIR          results directory (default: $XREPL_OUT, else
 #                      /tmp/xrepl-bench); fio's JSON goes to DIR/fio/, the
 #                      summary to DIR/bench-guest.json
-#   --configs LIST     comma separated, default all, in this order:
-#                      raw-local,raw-remote,dm-linear,dm-mirror,
-#                      md-raid1-writebehind,xrepl-sync,xrepl-semi-sync,xrepl-async
-#   --remotes LIST     slow,fast (default both): the remote leg is a null_blk
-#                      with timer completion after the emulated latency, or a
-#                      null_blk exactly like the local leg
+#   --configs LIST     comma separated, default all:
+#                      raw-local,dm-linear: the local leg alone (measured once)
+#                      raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,
+#                      xrepl-semi-sync,xrepl-async: with every remote
+#                      xrepl-sync-meta: xrepl-sync with its bitmap on a
+#                      metadata device (a RAM disk), with one remote only
+#                      (--meta-remote); also records metadata writes per
+#                      data write
+#                      drbd-C,drbd-B,drbd-A: DRBD 8.4 between the local leg
+#                      and the RAM disk behind the nvme-tcp remote
+#                      resync-xrepl,resync-drbd: resync of a fully dirty pair
+#   --remotes LIST     transports of the remote leg, default all, in order:
+#                      ram       null_blk in RAM, like the local leg
+#                      delay     null_blk completing after the emulated latency
+#                      nvme-tcp  NVMe/TCP over loopback (nvmet-tcp target,
+#                                nvme-tcp initiator) to a RAM null_blk
+#                      nbd       NBD over loopback TCP (nbdkit, nbd.ko) to a
+#                                RAM null_blk
+#                      (the old names fast and slow mean ram and delay)
 #   --jobs LIST        qd1,qd32,seq1m (default all)
-#   --runtime S        seconds measured per job            (default 10)
+#   --runtime S        seconds measured per job            (default 6)
 #   --ramp S           seconds of ramp before measuring    (default 2)
-#   --size MIB         size of each RAM-backed leg         (default 256)
-#   --remote-lat-us N  emulated write latency of the slow remote (default 1000)
+#   --size MIB         size of each leg of the fio runs    (default 256)
+#   --resync-mb MIB    size of each leg of the resync pair (default 1024)
+#   --resync-remote T  transport of xrepl's remote leg in the resync
+#                      (default nvme-tcp)
+#   --remote-lat-us N  emulated write latency of the delay remote (default 1000)
+#   --meta-remote T    the remote xrepl-sync-meta is measured with (default ram)
 #   --seed N           fio --randseed                       (default 4242)
 #   --prefix NAME      name prefix of every device made     (default xbench)
 #   --ko PATH|none     dm-xrepl module to insmod when the xrepl target is not
 #                      registered yet (default dm-xrepl/dm-xrepl.ko)
-#   --profile          afterwards, profile dm-linear and xrepl-sync (QD32,
-#                      fast remote) with `perf record -a -g`
+#   --profile          with the ram remote, profile dm-linear and xrepl-sync
+#                      (QD32) with `perf record -a -g`
 #
 # Every option also has an environment default: XREPL_BENCH_CONFIGS,
 # XREPL_BENCH_REMOTES, XREPL_BENCH_JOBS, XREPL_BENCH_RUNTIME,
-# XREPL_BENCH_RAMP, XREPL_BENCH_SIZE_MB, XREPL_BENCH_REMOTE_LAT_US,
-# XREPL_BENCH_SEED, XREPL_BENCH_PROFILE=1.
+# XREPL_BENCH_RAMP, XREPL_BENCH_SIZE_MB, XREPL_BENCH_RESYNC_MB,
+# XREPL_BENCH_RESYNC_REMOTE, XREPL_BENCH_REMOTE_LAT_US,
+# XREPL_BENCH_META_REMOTE, XREPL_BENCH_SEED,
+# XREPL_BENCH_PROFILE=1.
 #
 # A configuration whose device cannot be created is recorded as
 # "unsupported" (xrepl modes the target refuses) or "failed"; the run goes
-# on.  Every device made is removed on exit.  Exit status: 0 when every
-# supported configuration ran all its jobs, 1 otherwise, 2 on bad usage.
+# on.  Every device, export, connection and module made is removed on exit.
+# Exit status: 0 when every supported configuration ran all its jobs, 1
+# otherwise, 2 on bad usage.
 set -uo pipefail
 
-ALL_CONFIGS="raw-local,raw-remote,dm-linear,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-semi-sync,xrepl-async"
+ALL_CONFIGS="raw-local,dm-linear,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-semi-sync,xrepl-async,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd"
+ALL_REMOTES="ram,delay,nvme-tcp,nbd"
+# Configurations that do not use the remote leg: measured once, before the
+# remotes, and recorded with remote "local".
+LOCAL_CONFIGS=" raw-local dm-linear "
+# The DRBD rows are measured with this remote: DRBD replicates over its own
+# TCP connection to the RAM disk that this transport exports.
+DRBD_REMOTE=nvme-tcp
+# xrepl-sync-meta is measured with one remote only, by default ram: next to
+# xrepl-sync over the fastest remote, the metadata device's cost shows best.
+META_REMOTE=${XREPL_BENCH_META_REMOTE:-ram}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 out=${XREPL_OUT:-/tmp/xrepl-bench}
 configs=${XREPL_BENCH_CONFIGS:-$ALL_CONFIGS}
-remotes=${XREPL_BENCH_REMOTES:-slow,fast}
+remotes=${XREPL_BENCH_REMOTES:-$ALL_REMOTES}
 jobs_list=${XREPL_BENCH_JOBS:-qd1,qd32,seq1m}
-runtime=${XREPL_BENCH_RUNTIME:-10}
+runtime=${XREPL_BENCH_RUNTIME:-6}
 ramp=${XREPL_BENCH_RAMP:-2}
 size_mb=${XREPL_BENCH_SIZE_MB:-256}
+resync_mb=${XREPL_BENCH_RESYNC_MB:-1024}
+resync_remote=${XREPL_BENCH_RESYNC_REMOTE:-nvme-tcp}
 remote_lat_us=${XREPL_BENCH_REMOTE_LAT_US:-1000}
 seed=${XREPL_BENCH_SEED:-4242}
 prefix=xbench
 ko=${XREPL_KO:-$repo/dm-xrepl/dm-xrepl.ko}
 profile=${XREPL_BENCH_PROFILE:-0}
 
-usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while (( $# )); do
 	case "$1" in
 	--out) out=$2; shift 2 ;;
@@ -62,7 +94,10 @@ while (( $# )); do
 	--runtime) runtime=$2; shift 2 ;;
 	--ramp) ramp=$2; shift 2 ;;
 	--size) size_mb=$2; shift 2 ;;
+	--resync-mb) resync_mb=$2; shift 2 ;;
+	--resync-remote) resync_remote=$2; shift 2 ;;
 	--remote-lat-us) remote_lat_us=$2; shift 2 ;;
+	--meta-remote) META_REMOTE=$2; shift 2 ;;
 	--seed) seed=$2; shift 2 ;;
 	--prefix) prefix=$2; shift 2 ;;
 	--ko) ko=$2; shift 2 ;;
@@ -71,11 +106,35 @@ while (( $# )); do
 	*) echo "bench-guest: unknown argument $1" >&2; usage ;;
 	esac
 done
-for v in runtime ramp size_mb remote_lat_us seed; do
+for v in runtime ramp size_mb resync_mb remote_lat_us seed; do
 	[[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench-guest: $v must be a number, got '${!v}'" >&2; exit 2; }
 done
 (( size_mb >= 32 )) || { echo "bench-guest: --size must be at least 32 MiB" >&2; exit 2; }
+(( resync_mb >= 16 )) || { echo "bench-guest: --resync-mb must be at least 16 MiB" >&2; exit 2; }
 (( runtime >= 1 )) || { echo "bench-guest: --runtime must be at least 1 s" >&2; exit 2; }
+
+# canon_remote NAME: the transport name (old names accepted), or fail.
+canon_remote() {
+	case "$1" in
+	ram|fast) echo ram ;;
+	delay|slow) echo delay ;;
+	nvme-tcp|nbd) echo "$1" ;;
+	*) return 1 ;;
+	esac
+}
+rl=()
+for rk in ${remotes//,/ }; do
+	c=$(canon_remote "$rk") || { echo "bench-guest: unknown remote $rk (${ALL_REMOTES//,/, })" >&2; exit 2; }
+	[[ " ${rl[*]} " == *" $c "* ]] || rl+=("$c")
+done
+remotes=$(IFS=,; echo "${rl[*]}")
+resync_remote=$(canon_remote "$resync_remote") ||
+	{ echo "bench-guest: unknown --resync-remote (${ALL_REMOTES//,/, })" >&2; exit 2; }
+META_REMOTE=$(canon_remote "$META_REMOTE") ||
+	{ echo "bench-guest: unknown --meta-remote (${ALL_REMOTES//,/, })" >&2; exit 2; }
+
+# selected CONFIG: true when CONFIG is in the list.
+selected() { [[ ",$configs," == *",$1,"* ]]; }
 
 export DM_DISABLE_UDEV=1
 mkdir -p "$out/fio" || exit 2
@@ -89,14 +148,31 @@ say() { printf '[bench %4ds] %s\n' "$(( $(date +%s) - t_start ))" "$*"; }
 # of the legs, so every configuration writes the same amount of space.
 span_mb=$(( size_mb - 8 ))
 CFGFS=/sys/kernel/config/nullb
+NVMET=/sys/kernel/config/nvmet
+NVME_TCP_PORT=${XREPL_BENCH_NVME_PORT:-4420}
+NBD_PORT=${XREPL_BENCH_NBD_PORT:-10809}
+DRBD_PORT_A=${XREPL_BENCH_DRBD_PORT:-7789}
+DRBD_PORT_B=$(( DRBD_PORT_A + 1 ))
+DRBD_MINOR_A=10 DRBD_MINOR_B=11
+DRBD_RES_A=$prefix-a DRBD_RES_B=$prefix-b
+HOSTNQN="nqn.2014-08.io.xrepl:$prefix-host"
 
 # --- cleanup ------------------------------------------------------------------
 nullb_made=()       # configfs directories we created
-nullb_loaded=0      # we loaded null_blk
+mods_loaded=()      # modules we loaded, in load order
 xrepl_loaded=0      # we insmod'ed dm-xrepl
 md_dev=""           # md array currently assembled
 dm_dev=""           # dm device currently existing
+meta_nb=""          # null_blk holding xrepl-sync-meta's metadata
 fio_pid=""
+nvme_nqns=()        # nvmet subsystems we made
+nvme_port=""        # nvmet port (configfs directory) we made
+nbd_dev=""          # nbd device we connected
+nbdkit_pid=""
+drbd_res=()         # DRBD resources we made
+drbd_proto=""       # protocol of the DRBD connection that is up
+thp_old=""          # transparent hugepage setting to restore
+THP=/sys/kernel/mm/transparent_hugepage/enabled
 
 teardown_config() {
 	if [[ -n "$dm_dev" ]]; then
@@ -110,27 +186,36 @@ teardown_config() {
 		mdadm --zero-superblock "$LOCAL" "$REMOTE" >/dev/null 2>&1
 		md_dev=""
 	fi
+	if [[ -n "$meta_nb" ]]; then
+		nullb_remove "$meta_nb"
+		meta_nb=""
+	fi
 }
 
 cleanup() {
-	local rc=$? d
+	local rc=$? i n
 	trap - EXIT INT TERM
 	[[ -n "$fio_pid" ]] && kill "$fio_pid" 2>/dev/null
 	teardown_config
-	for (( i = ${#nullb_made[@]} - 1; i >= 0; i-- )); do
-		d=${nullb_made[$i]}
-		echo 0 >"$d/power" 2>/dev/null
-		rmdir "$d" 2>/dev/null || say "cleanup: cannot remove $d"
+	drbd_down
+	nbd_unexport
+	for n in "${nvme_nqns[@]}"; do
+		nvme_unexport "$n"
 	done
-	if (( nullb_loaded )); then
-		for i in 1 2 3 4 5; do
-			rmmod null_blk 2>/dev/null && break
+	for (( i = ${#nullb_made[@]} - 1; i >= 0; i-- )); do
+		nullb_remove "${nullb_made[$i]##*/}"
+	done
+	(( xrepl_loaded )) && { rmmod dm-xrepl 2>/dev/null || say "cleanup: cannot unload dm-xrepl"; }
+	[[ -n "$thp_old" ]] && echo "$thp_old" >"$THP" 2>/dev/null
+	for (( i = ${#mods_loaded[@]} - 1; i >= 0; i-- )); do
+		n=${mods_loaded[$i]}
+		for _ in 1 2 3 4 5; do
+			rmmod "$n" 2>/dev/null && break
 			sleep 0.5
 		done
-		[[ -d /sys/module/null_blk ]] &&
-			say "cleanup: cannot unload null_blk (refcnt $(cat /sys/module/null_blk/refcnt 2>/dev/null), $(ls "$CFGFS" 2>/dev/null | tr '\n' ' '))"
-	fi
-	(( xrepl_loaded )) && { rmmod dm-xrepl 2>/dev/null || say "cleanup: cannot unload dm-xrepl"; }
+		[[ -d /sys/module/$n ]] &&
+			say "cleanup: cannot unload $n (refcnt $(cat "/sys/module/$n/refcnt" 2>/dev/null))"
+	done
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -153,6 +238,20 @@ wait_node() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# now: seconds since the epoch, with nanoseconds.
+now() { date +%s.%N; }
+# elapsed T0 T1: T1 - T0 in seconds, three decimals.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# load_module NAME [PARAM=VALUE...]: modprobe unless it is there already;
+# unloaded again on exit when we loaded it.
+load_module() {
+	local m=${1//-/_}
+	[[ -d /sys/module/$m ]] && return 0
+	modprobe "$@" || return 1
+	mods_loaded+=("$m")
 }
 
 # nullb_make NAME ATTR=VALUE...: a configfs null_blk device; its node is left
@@ -180,11 +279,303 @@ nullb_make() {
 	fi
 }
 
+# nullb_remove NAME: power off and remove a null_blk made by nullb_make (its
+# memory is freed).
+nullb_remove() {
+	local d=$CFGFS/$1 i
+	[[ -d "$d" ]] || return 0
+	echo 0 >"$d/power" 2>/dev/null
+	rmdir "$d" 2>/dev/null || say "cleanup: cannot remove $d"
+	for i in "${!nullb_made[@]}"; do
+		[[ "${nullb_made[$i]}" == "$d" ]] && unset 'nullb_made[i]'
+	done
+	nullb_made=("${nullb_made[@]}")
+}
+
 # prefill DEV: write the whole device once so that no later configuration
 # pays for null_blk's page allocation.
 prefill() {
 	dd if=/dev/zero of="$1" bs=1M oflag=direct status=none 2>/dev/null
 	return 0   # dd stops with ENOSPC at the end
+}
+
+# --- NVMe/TCP -------------------------------------------------------------------
+# nvme_export NAME DEV: export DEV as namespace 1 of a new nvmet subsystem
+# (NQN nqn.2014-08.io.xrepl:NAME) on 127.0.0.1:$NVME_TCP_PORT and connect to
+# it with the nvme-tcp initiator; the namespace's node is left in NV_DEV.
+# Returns 1 with WHY set on failure.
+nvme_export() {
+	local nqn="nqn.2014-08.io.xrepl:$1" dev=$2 s i d n o
+	command -v nvme >/dev/null || { WHY="nvme-cli is not installed"; return 1; }
+	if ! { load_module nvmet && load_module nvmet-tcp && load_module nvme-tcp; }; then
+		WHY="cannot load nvmet, nvmet-tcp or nvme-tcp"
+		return 1
+	fi
+	s=$NVMET/subsystems/$nqn
+	mkdir "$s" || { WHY="cannot create the nvmet subsystem $nqn"; return 1; }
+	nvme_nqns+=("$nqn")
+	if ! { echo 1 >"$s/attr_allow_any_host" && mkdir "$s/namespaces/1" &&
+	       echo "$dev" >"$s/namespaces/1/device_path" &&
+	       echo 1 >"$s/namespaces/1/enable"; }; then
+		WHY="cannot export $dev as an nvmet namespace"
+		return 1
+	fi
+	if [[ -z "$nvme_port" ]]; then
+		for (( i = 1; i < 100; i++ )); do
+			[[ -e $NVMET/ports/$i ]] || break
+		done
+		mkdir "$NVMET/ports/$i" || { WHY="cannot create nvmet port $i"; return 1; }
+		nvme_port=$NVMET/ports/$i
+		if ! { echo tcp >"$nvme_port/addr_trtype" && echo ipv4 >"$nvme_port/addr_adrfam" &&
+		       echo 127.0.0.1 >"$nvme_port/addr_traddr" &&
+		       echo "$NVME_TCP_PORT" >"$nvme_port/addr_trsvcid"; }; then
+			WHY="cannot set up nvmet port $i"
+			return 1
+		fi
+	fi
+	ln -s "$s" "$nvme_port/subsystems/$nqn" || { WHY="cannot link $nqn to the nvmet port"; return 1; }
+	# A controller that fails gives up after 10 s instead of retrying
+	# for 10 minutes with the writes hanging.
+	o=$(nvme connect -t tcp -a 127.0.0.1 -s "$NVME_TCP_PORT" -n "$nqn" --hostnqn="$HOSTNQN" \
+		--ctrl-loss-tmo=10 2>&1) ||
+		{ WHY="nvme connect failed: $(tr '\n' ' ' <<<"$o")"; return 1; }
+	# The namespace: under its subsystem (native multipath) or its
+	# controller; path devices (nvmeXcYnZ) have no node.
+	for (( i = 0; i < 100; i++ )); do
+		for d in /sys/class/nvme-subsystem/* /sys/class/nvme/*; do
+			[[ "$(cat "$d/subsysnqn" 2>/dev/null)" == "$nqn" ]] || continue
+			for n in "$d"/nvme*n*; do
+				n=${n##*/}
+				if [[ "$n" =~ ^nvme[0-9]+n[0-9]+$ && -b /dev/$n ]] &&
+					(( $(blockdev --getsz "/dev/$n" 2>/dev/null || echo 0) > 0 )); then
+					NV_DEV=/dev/$n
+					return 0
+				fi
+			done
+		done
+		sleep 0.1
+	done
+	WHY="no namespace device after nvme connect to $nqn"
+	return 1
+}
+
+# nvme_unexport NQN: disconnect and remove what nvme_export made.
+nvme_unexport() {
+	local nqn=$1 s=$NVMET/subsystems/$1 i
+	nvme disconnect -n "$nqn" >/dev/null 2>&1
+	[[ -n "$nvme_port" ]] && rm -f "$nvme_port/subsystems/$nqn"
+	if [[ -d "$s" ]]; then
+		echo 0 >"$s/namespaces/1/enable" 2>/dev/null
+		rmdir "$s/namespaces/1" 2>/dev/null
+		rmdir "$s" 2>/dev/null || say "cleanup: cannot remove nvmet subsystem $nqn"
+	fi
+	for i in "${!nvme_nqns[@]}"; do
+		[[ "${nvme_nqns[$i]}" == "$nqn" ]] && unset 'nvme_nqns[i]'
+	done
+	nvme_nqns=("${nvme_nqns[@]}")
+	if (( ${#nvme_nqns[@]} == 0 )) && [[ -n "$nvme_port" ]]; then
+		rmdir "$nvme_port" 2>/dev/null || say "cleanup: cannot remove $nvme_port"
+		nvme_port=""
+	fi
+}
+
+# --- NBD ------------------------------------------------------------------------
+# nbd_export DEV: serve DEV with nbdkit's file plugin on 127.0.0.1:$NBD_PORT
+# and attach it with nbd-client (2 connections, 4 KiB blocks); the node is
+# left in NBD_DEV.  Returns 1 with WHY set on failure.
+nbd_export() {
+	local dev=$1 d i
+	command -v nbdkit >/dev/null || { WHY="nbdkit is not installed"; return 1; }
+	command -v nbd-client >/dev/null || { WHY="nbd-client is not installed"; return 1; }
+	load_module nbd || { WHY="cannot load nbd"; return 1; }
+	for d in /sys/block/nbd*; do
+		[[ -e "$d/pid" ]] && continue
+		nbd_dev=/dev/${d##*/}
+		break
+	done
+	[[ -n "$nbd_dev" && -b "$nbd_dev" ]] || { nbd_dev=""; WHY="no free nbd device"; return 1; }
+	nbdkit -f --exit-with-parent -i 127.0.0.1 -p "$NBD_PORT" file file="$dev" \
+		>>"$out/nbdkit.log" 2>&1 &
+	nbdkit_pid=$!
+	for (( i = 0; i < 50; i++ )); do
+		nbd-client 127.0.0.1 "$NBD_PORT" "$nbd_dev" -b 4096 -C 2 -N '' \
+			>>"$out/nbd-client.log" 2>&1 && break
+		kill -0 "$nbdkit_pid" 2>/dev/null || { WHY="nbdkit exited: $(tail -n 2 "$out/nbdkit.log" | tr '\n' ' ')"; return 1; }
+		sleep 0.2
+	done
+	for (( i = 0; i < 50; i++ )); do
+		(( $(blockdev --getsz "$nbd_dev" 2>/dev/null || echo 0) > 0 )) && { NBD_DEV=$nbd_dev; return 0; }
+		sleep 0.1
+	done
+	WHY="nbd-client did not attach $nbd_dev: $(tail -n 2 "$out/nbd-client.log" | tr '\n' ' ')"
+	return 1
+}
+
+nbd_unexport() {
+	if [[ -n "$nbd_dev" ]]; then
+		[[ -e /sys/block/${nbd_dev#/dev/}/pid ]] &&
+			{ nbd-client -d "$nbd_dev" >/dev/null 2>&1 || say "cleanup: cannot disconnect $nbd_dev"; }
+		nbd_dev=""
+	fi
+	if [[ -n "$nbdkit_pid" ]]; then
+		kill "$nbdkit_pid" 2>/dev/null
+		wait "$nbdkit_pid" 2>/dev/null
+		nbdkit_pid=""
+	fi
+}
+
+# --- DRBD -----------------------------------------------------------------------
+DRBDSETUP=""
+# drbd_prepare: the DRBD 8.4 module, its tools and two meta-data devices
+# (MD_A, MD_B).  Returns 1 with WHY set on failure.
+drbd_prepare() {
+	local p
+	if [[ -z "$DRBDSETUP" ]]; then
+		for p in /usr/lib/drbd/drbdsetup-84 /lib/drbd/drbdsetup-84; do
+			[[ -x "$p" ]] && { DRBDSETUP=$p; break; }
+		done
+	fi
+	[[ -n "$DRBDSETUP" ]] || { WHY="drbdsetup-84 not found (package drbd-utils)"; return 1; }
+	command -v drbdmeta >/dev/null || { WHY="drbdmeta not found (package drbd-utils)"; return 1; }
+	# The kernel calls its user-mode helper (drbdadm) on state changes; no
+	# handler is configured here, and the initramfs root it would run in
+	# has no drbdadm.
+	load_module drbd usermode_helper=/bin/true || { WHY="cannot load drbd"; return 1; }
+	echo /bin/true >/sys/module/drbd/parameters/usermode_helper 2>/dev/null
+	grep -q '^version: 8\.4' /proc/drbd || { WHY="the drbd module is not 8.4: $(head -n1 /proc/drbd)"; return 1; }
+	# drbdsetup takes a lock in /var/lock (-> /run/lock, a tmpfs here).
+	mkdir -p /run/lock /var/lock 2>/dev/null
+	if [[ -z "${MD_A:-}" ]]; then
+		nullb_make "$prefix-mda" size=16 memory_backed=1 blocksize=4096 irqmode=0 ||
+			{ WHY="cannot create a DRBD meta-data null_blk"; return 1; }
+		MD_A=$NB_DEV
+		nullb_make "$prefix-mdb" size=16 memory_backed=1 blocksize=4096 irqmode=0 ||
+			{ WHY="cannot create a DRBD meta-data null_blk"; return 1; }
+		MD_B=$NB_DEV
+	fi
+	return 0
+}
+
+# drbd_cmd ARGS...: drbdsetup-84, its output in the log and in WHY on failure.
+drbd_cmd() {
+	local o
+	o=$("$DRBDSETUP" "$@" 2>&1) && { printf '%s\n' "$o" >>"$out/drbd.log"; return 0; }
+	printf 'drbdsetup %s: %s\n' "$*" "$o" >>"$out/drbd.log"
+	WHY="drbdsetup $1 failed: $(tr '\n' ' ' <<<"$o" | sed 's/  */ /g')"
+	return 1
+}
+
+# drbd_connect PROTO: connect both resources over loopback TCP.
+drbd_connect() {
+	local i
+	drbd_cmd connect "$DRBD_RES_A" "ipv4:127.0.0.1:$DRBD_PORT_A" "ipv4:127.0.0.1:$DRBD_PORT_B" \
+		--protocol="$1" "${DRBD_NET_OPTS[@]}" || return 1
+	drbd_cmd connect "$DRBD_RES_B" "ipv4:127.0.0.1:$DRBD_PORT_B" "ipv4:127.0.0.1:$DRBD_PORT_A" \
+		--protocol="$1" "${DRBD_NET_OPTS[@]}" || return 1
+	drbd_proto=$1
+	for (( i = 0; i < 150; i++ )); do
+		[[ "$("$DRBDSETUP" cstate "$DRBD_MINOR_A" 2>/dev/null)" == Connected ]] && return 0
+		sleep 0.2
+	done
+	WHY="DRBD did not connect: $("$DRBDSETUP" cstate "$DRBD_MINOR_A" 2>&1)"
+	return 1
+}
+
+drbd_disconnect() {
+	drbd_cmd disconnect "ipv4:127.0.0.1:$DRBD_PORT_A" "ipv4:127.0.0.1:$DRBD_PORT_B" &&
+		drbd_cmd disconnect "ipv4:127.0.0.1:$DRBD_PORT_B" "ipv4:127.0.0.1:$DRBD_PORT_A"
+}
+
+# drbd_pair_up LOCAL PEER PROTO: fresh meta data, resource A (minor 10) on
+# LOCAL and B (minor 11) on PEER, connected with PROTO.  Disk and net
+# options come from DRBD_DISK_OPTS and DRBD_NET_OPTS.
+drbd_pair_up() {
+	local o
+	drbd_prepare || return 1
+	for o in "$DRBD_MINOR_A:$MD_A" "$DRBD_MINOR_B:$MD_B"; do
+		drbdmeta --force "${o%%:*}" v08 "${o#*:}" flex-external create-md \
+			>>"$out/drbd.log" 2>&1 </dev/null ||
+			{ WHY="drbdmeta create-md ${o#*:} failed (see drbd.log)"; return 1; }
+	done
+	drbd_cmd new-resource "$DRBD_RES_A" || return 1
+	drbd_res+=("$DRBD_RES_A")
+	drbd_cmd new-minor "$DRBD_RES_A" "$DRBD_MINOR_A" 0 || return 1
+	drbd_cmd attach "$DRBD_MINOR_A" "$1" "$MD_A" flexible "${DRBD_DISK_OPTS[@]}" || return 1
+	drbd_cmd new-resource "$DRBD_RES_B" || return 1
+	drbd_res+=("$DRBD_RES_B")
+	drbd_cmd new-minor "$DRBD_RES_B" "$DRBD_MINOR_B" 0 || return 1
+	drbd_cmd attach "$DRBD_MINOR_B" "$2" "$MD_B" flexible "${DRBD_DISK_OPTS[@]}" || return 1
+	drbd_connect "$3"
+}
+
+# drbd_wait_insync SECS: wait until connected with both disks UpToDate and
+# nothing out of sync.
+drbd_wait_insync() {
+	local i n=$(( $1 * 10 )) c d
+	for (( i = 0; i < n; i++ )); do
+		c=$("$DRBDSETUP" cstate "$DRBD_MINOR_A" 2>/dev/null)
+		d=$("$DRBDSETUP" dstate "$DRBD_MINOR_A" 2>/dev/null)
+		if [[ "$c" == Connected && "$d" == UpToDate/UpToDate ]] &&
+			grep -A1 "^ *$DRBD_MINOR_A:" /proc/drbd | grep -q ' oos:0'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	WHY="DRBD not in sync after ${1}s: $c $d"
+	return 1
+}
+
+drbd_down() {
+	local r
+	for r in "${drbd_res[@]}"; do
+		"$DRBDSETUP" down "$r" >>"$out/drbd.log" 2>&1 || say "cleanup: cannot take down DRBD resource $r"
+	done
+	drbd_res=()
+	drbd_proto=""
+}
+
+# DRBD options of the fio rows: the defaults (only the protocol changes).
+DRBD_DISK_OPTS=() DRBD_NET_OPTS=()
+# ... and of the resync row: the resync rate controller opened up.
+DRBD_RESYNC_DISK_OPTS=(--c-plan-ahead=0 --resync-rate=4194304 --c-max-rate=4194304 --c-min-rate=0)
+DRBD_RESYNC_NET_OPTS=(--max-buffers=16384)
+
+# --- transports -------------------------------------------------------------------
+# transport_up KIND: the remote leg of KIND over a new null_blk of SIZE_MB
+# (default $size_mb) MiB called $prefix-r<KIND>; sets REMOTE (the device
+# under test) and REMOTE_BACKING (the RAM disk behind the network, or
+# REMOTE itself).  Returns 1 with WHY set on failure.
+transport_up() {
+	local kind=$1 mb=${SIZE_MB:-$size_mb} name="$prefix-r$1"
+	local -a nb=(size="$mb" memory_backed=1 blocksize=4096 hw_queue_depth=64)
+	WHY=""
+	name=${name//-tcp/}
+	if [[ "$kind" == delay ]]; then
+		nb+=(irqmode=2 completion_nsec=$(( remote_lat_us * 1000 )))
+	else
+		nb+=(irqmode=0)
+	fi
+	nullb_make "$name" "${nb[@]}" || { WHY="cannot create the null_blk $name"; return 1; }
+	REMOTE_BACKING=$NB_DEV
+	prefill "$REMOTE_BACKING"
+	case $kind in
+	ram|delay) REMOTE=$REMOTE_BACKING ;;
+	nvme-tcp) nvme_export "$name" "$REMOTE_BACKING" || return 1; REMOTE=$NV_DEV ;;
+	nbd) nbd_export "$REMOTE_BACKING" || return 1; REMOTE=$NBD_DEV ;;
+	esac
+	return 0
+}
+
+# transport_down KIND: undo transport_up.
+transport_down() {
+	local name="$prefix-r$1"
+	name=${name//-tcp/}
+	case $1 in
+	nvme-tcp) nvme_unexport "nqn.2014-08.io.xrepl:$name" ;;
+	nbd) nbd_unexport ;;
+	esac
+	nullb_remove "$name"
+	REMOTE="" REMOTE_BACKING=""
 }
 
 job_args() {
@@ -203,7 +594,7 @@ run_jobs() {
 	local rk=$1 cfg=$2 dev=$3 f rc=0 job args nbad=0 rec
 	local -a fargs=(--direct=1 --ioengine=libaio --randseed="$seed" --norandommap=1
 		--time_based=1 --ramp_time="$ramp" --runtime="$runtime" --size="${span_mb}M"
-		--percentile_list=50:99:99.9 --filename="$dev")
+		--percentile_list=50:99:99.9 --lat_percentiles=1 --filename="$dev")
 	local -a jargs=()
 	for job in ${jobs_list//,/ }; do
 		args=$(job_args "$job") || { record_cfg "$rk" "$cfg" failed "unknown job $job"; return 1; }
@@ -229,11 +620,16 @@ run_jobs() {
 		rec=$(jq -c --arg r "$rk" --arg c "$cfg" --arg j "$job" --arg dev "$dev" '
 			.jobs[] | select(.jobname == $j) |
 			. as $J | $J.write as $w | $w.clat_ns.percentile as $p |
+			$w.lat_ns.percentile as $q |
 			{remote: $r, config: $c, job: $j, status: "ok", device: $dev,
 			 iops: $w.iops, mbps: ($w.bw_bytes / 1e6),
+			 lat_us: {mean: ($w.lat_ns.mean / 1e3), p50: ($q["50.000000"] / 1e3),
+				  p99: ($q["99.000000"] / 1e3), p99_9: ($q["99.900000"] / 1e3),
+				  max: ($w.lat_ns.max / 1e3)},
 			 clat_us: {mean: ($w.clat_ns.mean / 1e3), p50: ($p["50.000000"] / 1e3),
 				   p99: ($p["99.000000"] / 1e3), p99_9: ($p["99.900000"] / 1e3),
 				   max: ($w.clat_ns.max / 1e3)},
+			 slat_us_mean: ($w.slat_ns.mean / 1e3),
 			 lat_us_mean: ($w.lat_ns.mean / 1e3),
 			 ios: $w.total_ios, runtime_ms: $w.runtime,
 			 cpu: {usr: $J.usr_cpu, sys: $J.sys_cpu}}' "$f") || {
@@ -242,15 +638,55 @@ run_jobs() {
 			continue
 		}
 		record "$rec"
-		say "  $job: $(jq -r '"IOPS \(.iops|floor)  \(.mbps*10|floor/10) MB/s  p50 \(.clat_us.p50) us  p99 \(.clat_us.p99) us  p99.9 \(.clat_us.p99_9) us"' <<<"$rec")"
+		say "  $job: $(jq -r '"IOPS \(.iops|floor)  \(.mbps*10|floor/10) MB/s  latency p50 \(.lat_us.p50) us  p99 \(.lat_us.p99) us  p99.9 \(.lat_us.p99_9) us"' <<<"$rec")"
 	done
 	return "$nbad"
+}
+
+# status_num STATUS KEY: the number of KEY=<n> in a status line (0 if none).
+status_num() {
+	local v
+	v=$(tr ' ' '\n' <<<"$1" | sed -n "s/^$2=\([0-9]*\)\$/\1/p")
+	echo "${v:-0}"
+}
+
+# record_meta REMOTE CONFIG STATUS_BEFORE STATUS_AFTER: the metadata writes
+# and data writes the fio run caused, from the status counters.
+record_meta() {
+	local mw w
+	mw=$(( $(status_num "$4" meta_writes) - $(status_num "$3" meta_writes) ))
+	w=$(( $(status_num "$4" writes) - $(status_num "$3" writes) ))
+	say "  metadata: $mw metadata writes for $w data writes"
+	record "$(jq -c -n --arg r "$1" --arg c "$2" --argjson mw "$mw" --argjson w "$w" \
+		'{remote: $r, config: $c, job: "meta", status: "ok", meta_writes: $mw,
+		  writes: $w, ratio: (if $w > 0 then $mw / $w else null end)}')"
+}
+
+# dm_create_logged NAME TABLE: dmsetup create; on failure WHY holds the
+# target's own reason (ti->error, only in the kernel log) or dmsetup's.
+dm_create_logged() {
+	local name=$1 table=$2 rc=0 mark="xrepl-bench-mark $RANDOM$RANDOM" kmsg
+	echo "$mark" >/dev/kmsg 2>/dev/null
+	WHY=$(dmsetup create "$name" --table "$table" 2>&1) || rc=$?
+	if (( rc != 0 )); then
+		# dmsetup may leave an empty device behind after a failed load.
+		dmsetup remove "$name" >/dev/null 2>&1
+		kmsg=$(dmesg | awk -v m="$mark" 'found { print } index($0, m) { found = 1 }' |
+			grep -m1 -o 'device-mapper: table: .*' | sed 's/^device-mapper: table: [0-9:]*: //')
+		WHY="$(printf '%s' "$WHY" | grep -v '^Command failed' | tr '\n' ' ' | sed 's/ *$//')"
+		WHY="${kmsg:-${WHY:-dmsetup create failed}} (table: $table)"
+		return 1
+	fi
+	dm_dev=$name
+	dmsetup mknodes "$name" >/dev/null 2>&1
+	wait_node "/dev/mapper/$name" || { WHY="no node /dev/mapper/$name"; return 1; }
+	return 0
 }
 
 # setup_config REMOTE_KIND CONFIG: create the device under test; its node in
 # DEV.  Returns 1 for "failed", 3 for "unsupported" (message in WHY).
 setup_config() {
-	local name="$prefix-$2" S rc
+	local name="$prefix-$2" S
 	S=$(blockdev --getsz "$LOCAL")
 	WHY=""
 	case "$2" in
@@ -279,39 +715,96 @@ setup_config() {
 			WHY="the xrepl target is not loaded"
 			return 1
 		fi
-		TABLE="0 $S xrepl $LOCAL $REMOTE - ${2#xrepl-} 1 nosync" ;;
+		if [[ "$2" == xrepl-sync-meta ]]; then
+			# A fresh (all zero) RAM disk: formatted by the target.
+			meta_nb=$prefix-meta
+			nullb_make "$meta_nb" size=16 memory_backed=1 blocksize=4096 irqmode=0 ||
+				{ WHY="cannot create the metadata null_blk"; return 1; }
+			TABLE="0 $S xrepl $LOCAL $REMOTE $NB_DEV sync 1 nosync"
+		else
+			TABLE="0 $S xrepl $LOCAL $REMOTE - ${2#xrepl-} 1 nosync"
+		fi ;;
+	drbd-[ABC])
+		# One pair for the three rows: created (legs declared equal,
+		# no initial sync) for the first, reconnected with another
+		# protocol for the next ones.
+		local p=${2#drbd-}
+		DRBD_DISK_OPTS=() DRBD_NET_OPTS=()
+		if (( ${#drbd_res[@]} == 0 )); then
+			drbd_pair_up "$LOCAL" "$REMOTE_BACKING" "$p" || return 1
+			drbd_cmd new-current-uuid --clear-bitmap "$DRBD_MINOR_A" || return 1
+			drbd_cmd primary "$DRBD_MINOR_A" || return 1
+		elif [[ "$drbd_proto" != "$p" ]]; then
+			drbd_disconnect || return 1
+			drbd_connect "$p" || return 1
+		fi
+		drbd_wait_insync 30 || return 1
+		wait_node "/dev/drbd$DRBD_MINOR_A" || { WHY="no node /dev/drbd$DRBD_MINOR_A"; return 1; }
+		DEV=/dev/drbd$DRBD_MINOR_A
+		return 0 ;;
 	*) WHY="unknown configuration"; return 1 ;;
 	esac
-	rc=0
-	local mark="xrepl-bench-mark $RANDOM$RANDOM" kmsg
-	echo "$mark" >/dev/kmsg 2>/dev/null
-	WHY=$(dmsetup create "$name" --table "$TABLE" 2>&1) || rc=$?
-	if (( rc != 0 )); then
-		# dmsetup may leave an empty device behind after a failed load.
-		dmsetup remove "$name" >/dev/null 2>&1
-		# The target's own reason (ti->error) is only in the kernel log.
-		kmsg=$(dmesg | awk -v m="$mark" 'found { print } index($0, m) { found = 1 }' |
-			grep -m1 -o 'device-mapper: table: .*' | sed 's/^device-mapper: table: [0-9:]*: //')
-		WHY="$(printf '%s' "$WHY" | grep -v '^Command failed' | tr '\n' ' ' | sed 's/ *$//')"
-		WHY="${kmsg:-${WHY:-dmsetup create failed}} (table: $TABLE)"
+	if ! dm_create_logged "$name" "$TABLE"; then
 		case "$2" in xrepl-*) return 3 ;; esac
 		return 1
 	fi
-	dm_dev=$name
-	dmsetup mknodes "$name" >/dev/null 2>&1
-	wait_node "/dev/mapper/$name" || { WHY="no node /dev/mapper/$name"; return 1; }
 	DEV=/dev/mapper/$name
 	return 0
+}
+
+# run_config SET CONFIG: set up, measure, check and tear down one row.
+run_config() {
+	local rk=$1 cfg=$2 rc=0 st
+	DEV="" WHY=""
+	setup_config "$rk" "$cfg" || rc=$?
+	if (( rc == 3 )); then
+		say "$cfg: not supported: $WHY"
+		record_cfg "$rk" "$cfg" unsupported "$WHY"
+		teardown_config
+		return
+	elif (( rc != 0 )); then
+		say "$cfg: FAILED to set up: $WHY"
+		record_cfg "$rk" "$cfg" failed "$WHY"
+		nfail=$((nfail + 1))
+		teardown_config
+		return
+	fi
+	say "$cfg on $DEV"
+	local st0=""
+	[[ "$cfg" == xrepl-* ]] && st0=$(dmsetup status "$dm_dev" 2>&1)
+	rc=0
+	run_jobs "$rk" "$cfg" "$DEV" || rc=$?
+	nfail=$((nfail + rc))
+	case "$cfg" in
+	xrepl-*)
+		st=$(dmsetup status "$dm_dev" 2>&1)
+		say "  status: $st"
+		record "$(jq -c -n --arg r "$rk" --arg c "$cfg" --arg s "$st" \
+			'{remote: $r, config: $c, job: "dm-status", status: "info", reason: $s}')"
+		[[ "$cfg" == xrepl-sync-meta ]] && record_meta "$rk" "$cfg" "$st0" "$st"
+		if [[ "$st" != *remote=insync* ]]; then
+			say "  $cfg: remote is not in sync after the run: the figures are not valid"
+			record_cfg "$rk" "$cfg" failed "remote not in sync after the run: $st"
+			nfail=$((nfail + 1))
+		fi ;;
+	drbd-*)
+		if ! drbd_wait_insync 30; then
+			say "  $cfg: $WHY: the figures are not valid"
+			record_cfg "$rk" "$cfg" failed "$WHY"
+			nfail=$((nfail + 1))
+		fi ;;
+	esac
+	teardown_config
 }
 
 # --- environment --------------------------------------------------------------
 nfail=0
 say "kernel $(uname -r), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB"
-say "configs=$configs remotes=$remotes jobs=$jobs_list runtime=${runtime}s ramp=${ramp}s size=${size_mb}MiB span=${span_mb}MiB remote_lat=${remote_lat_us}us seed=$seed"
+say "configs=$configs remotes=$remotes jobs=$jobs_list runtime=${runtime}s ramp=${ramp}s size=${size_mb}MiB span=${span_mb}MiB resync=${resync_mb}MiB over $resync_remote remote_lat=${remote_lat_us}us seed=$seed"
 
 modprobe dm-mod || { echo "cannot load dm-mod" >&2; exit 1; }
-modprobe dm-mirror 2>/dev/null
-modprobe raid1 2>/dev/null
+selected dm-mirror && modprobe dm-mirror 2>/dev/null
+selected md-raid1-writebehind && modprobe raid1 2>/dev/null
 if ! dmsetup targets | grep -q '^xrepl '; then
 	if [[ "$ko" != none && -f "$ko" ]]; then
 		for d in $(modinfo -F depends "$ko" 2>/dev/null | tr ',' ' '); do
@@ -329,38 +822,33 @@ fi
 ko_info=""
 [[ -f "$ko" ]] && ko_info=$(md5sum "$ko" | cut -c1-12)
 
+# The network transports and DRBD talk over the loopback interface.
+ip link set lo up 2>/dev/null || say "cannot bring up the loopback interface"
+
+# No transparent huge pages for the run: with fio's 1 MiB-write buffers in
+# huge pages, a zero-copy send over loopback (nvme-tcp, DRBD) can hand the
+# receiver a fragment that crosses the end of a huge page, and the 6.1
+# kernel's hardened usercopy check stops it with a BUG ("Kernel memory
+# exposure attempt detected from page alloc") in nvmet-tcp's receive path.
+if [[ -w "$THP" ]]; then
+	thp_old=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP")
+	echo never >"$THP" || thp_old=""
+fi
+
 modprobe configfs 2>/dev/null
 mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
-if [[ ! -d /sys/module/null_blk ]]; then
-	modprobe null_blk nr_devices=0 || { echo "cannot load null_blk" >&2; exit 1; }
-	nullb_loaded=1
-fi
+load_module null_blk nr_devices=0 || { echo "cannot load null_blk" >&2; exit 1; }
 [[ -d $CFGFS ]] || { echo "null_blk has no configfs interface" >&2; exit 1; }
 
 # Both RAM legs are memory-backed null_blk devices completing in the
-# submitting context (irqmode=0); the slow remote completes from an hrtimer
-# after the emulated latency (irqmode=2, completion_nsec).
-NB_COMMON=(size="$size_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64)
-nullb_make "$prefix-local" "${NB_COMMON[@]}" irqmode=0 ||
+# submitting context (irqmode=0); the delay remote completes from an hrtimer
+# after the emulated latency (irqmode=2, completion_nsec).  The remote of
+# each transport is made when its turn comes and removed afterwards.
+nullb_make "$prefix-local" size="$size_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0 ||
 	{ echo "cannot create the local null_blk" >&2; exit 1; }
 LOCAL=$NB_DEV
 say "local leg $LOCAL: null_blk memory_backed irqmode=0, ${size_mb} MiB; prefilling"
 prefill "$LOCAL"
-
-declare -A REMOTE_OF=()
-for rk in ${remotes//,/ }; do
-	case $rk in
-	slow) nullb_make "$prefix-rslow" "${NB_COMMON[@]}" irqmode=2 \
-			completion_nsec=$(( remote_lat_us * 1000 )) ||
-			{ echo "cannot create the slow remote" >&2; exit 1; } ;;
-	fast) nullb_make "$prefix-rfast" "${NB_COMMON[@]}" irqmode=0 ||
-			{ echo "cannot create the fast remote" >&2; exit 1; } ;;
-	*) echo "unknown remote kind $rk (slow, fast)" >&2; exit 2 ;;
-	esac
-	REMOTE_OF[$rk]=$NB_DEV
-	say "$rk remote ${REMOTE_OF[$rk]}; prefilling"
-	prefill "${REMOTE_OF[$rk]}"
-done
 
 # The first fio run of a boot is slower (TCG translates fio's and the block
 # layer's code the first time it runs): warm up on the local leg, unrecorded.
@@ -371,82 +859,239 @@ fio --name=warmup --filename="$LOCAL" --direct=1 --ioengine=libaio --randseed="$
 	--output=/dev/null >/dev/null 2>&1
 
 # --- the matrix -----------------------------------------------------------------
+REMOTE=""
+local_cfgs=() remote_cfgs=()
+for cfg in ${configs//,/ }; do
+	case "$cfg" in
+	resync-xrepl|resync-drbd) ;;
+	drbd-*) [[ ",$remotes," == *",$DRBD_REMOTE,"* ]] ||
+			say "$cfg: measured only with the $DRBD_REMOTE remote, which is not selected" ;&
+	*) if [[ "$LOCAL_CONFIGS" == *" $cfg "* ]]; then local_cfgs+=("$cfg"); else remote_cfgs+=("$cfg"); fi ;;
+	esac
+done
+
+if (( ${#local_cfgs[@]} )); then
+	say "=== local leg alone ==="
+	for cfg in "${local_cfgs[@]}"; do
+		run_config local "$cfg"
+	done
+fi
+
+profiles=()
 for rk in ${remotes//,/ }; do
-	REMOTE=${REMOTE_OF[$rk]}
-	say "=== $rk remote ($REMOTE) ==="
-	for cfg in ${configs//,/ }; do
-		DEV="" WHY=""
-		rc=0
-		setup_config "$rk" "$cfg" || rc=$?
-		if (( rc == 3 )); then
-			say "$cfg: not supported: $WHY"
-			record_cfg "$rk" "$cfg" unsupported "$WHY"
-			teardown_config
-			continue
-		elif (( rc != 0 )); then
-			say "$cfg: FAILED to set up: $WHY"
-			record_cfg "$rk" "$cfg" failed "$WHY"
+	(( ${#remote_cfgs[@]} )) || break
+	say "=== $rk remote ==="
+	if ! transport_up "$rk"; then
+		say "cannot set up the $rk remote: $WHY"
+		for cfg in "${remote_cfgs[@]}"; do
+			[[ "$cfg" == drbd-* && "$rk" != "$DRBD_REMOTE" ]] && continue
+			record_cfg "$rk" "$cfg" failed "$rk remote: $WHY"
 			nfail=$((nfail + 1))
-			teardown_config
-			continue
+		done
+		transport_down "$rk"
+		continue
+	fi
+	say "$rk remote $REMOTE (RAM disk $REMOTE_BACKING)"
+	for cfg in "${remote_cfgs[@]}"; do
+		[[ "$cfg" == drbd-* && "$rk" != "$DRBD_REMOTE" ]] && continue
+		[[ "$cfg" == xrepl-sync-meta && "$rk" != "$META_REMOTE" ]] && continue
+		run_config "$rk" "$cfg"
+	done
+	drbd_down
+
+	# --- profile ----------------------------------------------------------------
+	if (( profile )) && [[ "$rk" == ram ]]; then
+		if command -v perf >/dev/null && perf --version >/dev/null 2>&1; then
+			mkdir -p "$out/profile"
+			for cfg in dm-linear xrepl-sync; do
+				setup_config ram "$cfg" || { say "profile: cannot set up $cfg: $WHY"; teardown_config; continue; }
+				say "profiling $cfg (QD32, ram remote)"
+				pd="$out/profile/$cfg"
+				perf record -q -a -g -e cpu-clock -o "/tmp/perf-$cfg.data" -- \
+					fio --name=prof --filename="$DEV" --direct=1 --ioengine=libaio \
+					--randseed="$seed" --norandommap=1 --time_based=1 --runtime="$runtime" \
+					--size="${span_mb}M" --rw=randwrite --bs=4k --iodepth=32 \
+					--output-format=json --output="$pd.fio.json" >"$pd.perf.log" 2>&1
+				teardown_config
+				# Self time per symbol, then time including callees
+				# (which shows what the dm target's own paths cost).
+				# Under TCG the timer interrupt that takes a sample is
+				# only delivered when interrupts get enabled again, so
+				# time spent with interrupts off is charged to the
+				# unlock that enables them (_raw_spin_unlock_irq...).
+				perf report -i "/tmp/perf-$cfg.data" --no-children --sort dso,sym \
+					--stdio -g none --percent-limit 0.3 2>/dev/null |
+					grep -v -e '^$' -e '^# *$' >"$pd.self.txt"
+				perf report -i "/tmp/perf-$cfg.data" --children --sort sym \
+					--stdio -g none --percent-limit 1 2>/dev/null |
+					grep -v -e '^$' -e '^# *$' >"$pd.children.txt"
+				rm -f "/tmp/perf-$cfg.data"
+				profiles+=("$cfg")
+			done
+		else
+			say "profile: perf is not usable here"
 		fi
-		say "$cfg on $DEV"
-		rc=0
-		run_jobs "$rk" "$cfg" "$DEV" || rc=$?
-		nfail=$((nfail + rc))
-		if [[ "$cfg" == xrepl-* ]]; then
-			st=$(dmsetup status "$dm_dev" 2>&1)
+	fi
+	transport_down "$rk"
+done
+
+# --- resync -----------------------------------------------------------------------
+# A fully dirty pair of resync_mb MiB legs (both prefilled, so that neither
+# pays for page allocation), brought in sync by xrepl (a new pair without
+# nosync: the initial full sync) and by DRBD (both disks Inconsistent,
+# `primary --force`: its initial full sync).  A fresh 1 MiB random pattern
+# in the middle of the local leg, zeroes at the remote, must have arrived.
+RS_PAT_OFF=$(( resync_mb / 2 ))
+
+# resync_mark REMOTE_DEV: the pattern on RS_LOCAL, zeroes at REMOTE_DEV.
+resync_mark() {
+	dd if=/dev/urandom of="$RS_LOCAL" bs=1M seek="$RS_PAT_OFF" count=1 oflag=direct conv=notrunc status=none &&
+		dd if=/dev/zero of="$1" bs=1M seek="$RS_PAT_OFF" count=1 oflag=direct conv=notrunc status=none
+}
+
+# resync_check REMOTE_DEV: the pattern is at REMOTE_DEV.
+resync_check() {
+	local a b
+	a=$(dd if="$RS_LOCAL" bs=1M skip="$RS_PAT_OFF" count=1 iflag=direct status=none | md5sum)
+	b=$(dd if="$1" bs=1M skip="$RS_PAT_OFF" count=1 iflag=direct status=none | md5sum)
+	[[ "$a" == "$b" ]]
+}
+
+# record_resync CONFIG T0 T1 TRANSPORT SETTINGS
+record_resync() {
+	local secs
+	secs=$(elapsed "$2" "$3")
+	record "$(jq -c -n --arg c "$1" --arg t "$4" --arg set "$5" \
+		--argjson s "$secs" --argjson b "$(( resync_mb * 1048576 ))" \
+		'{remote: "resync", config: $c, job: "resync", status: "ok", transport: $t,
+		  bytes: $b, seconds: $s, mbps: ($b / $s / 1e6), settings: $set}')"
+	say "  $1: $(( resync_mb )) MiB in ${secs}s ($(awk -v b="$(( resync_mb * 1048576 ))" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }') MB/s)"
+}
+
+resync_xrepl() {
+	local cfg=resync-xrepl name="$prefix-resync" S t0 t1 st="" i n
+	if ! dmsetup targets | grep -q '^xrepl '; then
+		record "$(jq -c -n --arg t "$resync_remote" '{remote: "resync", config: "resync-xrepl", job: null, status: "failed", transport: $t, reason: "the xrepl target is not loaded"}')"
+		nfail=$((nfail + 1))
+		return
+	fi
+	local fail=""
+	SIZE_MB=$resync_mb
+	if ! transport_up "$resync_remote"; then
+		fail="$resync_remote remote: $WHY"
+	fi
+	SIZE_MB=""
+	if [[ -z "$fail" ]]; then
+		resync_mark "$REMOTE" || fail="cannot write the check pattern"
+	fi
+	if [[ -z "$fail" ]]; then
+		S=$(blockdev --getsz "$RS_LOCAL")
+		say "resync-xrepl: $RS_LOCAL -> $REMOTE ($resync_remote), new pair without nosync"
+		t0=$(now)
+		if dm_create_logged "$name" "0 $S xrepl $RS_LOCAL $REMOTE - sync"; then
+			n=$(( (60 + resync_mb / 4) * 10 ))
+			for (( i = 0; i < n; i++ )); do
+				st=$(dmsetup status "$name" 2>&1)
+				[[ "$st" == *remote=insync* && "$st" == *" dirty=0/"* && "$st" == *resync_active=0* ]] && break
+				sleep 0.1
+			done
+			t1=$(now)
 			say "  status: $st"
-			record "$(jq -c -n --arg r "$rk" --arg c "$cfg" --arg s "$st" \
-				'{remote: $r, config: $c, job: "dm-status", status: "info", reason: $s}')"
-			if [[ "$st" != *remote=insync* ]]; then
-				say "  $cfg: remote is not in sync after the run: the figures are not valid"
-				record_cfg "$rk" "$cfg" failed "remote not in sync after the run: $st"
+			if (( i == n )); then
+				fail="not in sync after $(( n / 10 ))s: $st"
+			elif ! resync_check "$REMOTE"; then
+				fail="the remote does not hold what the local leg holds after the resync"
+			else
+				record_resync "$cfg" "$t0" "$t1" "$resync_remote" \
+					"new pair without nosync (full initial sync), region_size 1024 (512 KiB), up to 8 regions copied at a time"
+			fi
+		else
+			fail=$WHY
+		fi
+		teardown_config
+	fi
+	transport_down "$resync_remote"
+	if [[ -n "$fail" ]]; then
+		say "resync-xrepl: FAILED: $fail"
+		record "$(jq -c -n --arg t "$resync_remote" --arg why "$fail" '{remote: "resync", config: "resync-xrepl", job: null, status: "failed", transport: $t, reason: $why}')"
+		nfail=$((nfail + 1))
+	fi
+}
+
+resync_drbd() {
+	local fail="" t0 t1 d="" i n
+	DRBD_DISK_OPTS=("${DRBD_RESYNC_DISK_OPTS[@]}") DRBD_NET_OPTS=("${DRBD_RESYNC_NET_OPTS[@]}")
+	if ! resync_mark "$RS_REMOTE"; then
+		fail="cannot write the check pattern"
+	elif ! drbd_pair_up "$RS_LOCAL" "$RS_REMOTE" C; then
+		fail=$WHY
+	else
+		say "resync-drbd: $RS_LOCAL -> $RS_REMOTE, protocol C, both Inconsistent, primary --force"
+		t0=$(now)
+		if drbd_cmd primary "$DRBD_MINOR_A" --force; then
+			n=$(( (60 + resync_mb / 4) * 10 ))
+			for (( i = 0; i < n; i++ )); do
+				d=$("$DRBDSETUP" dstate "$DRBD_MINOR_A" 2>/dev/null)
+				[[ "$d" == UpToDate/UpToDate ]] && break
+				sleep 0.1
+			done
+			t1=$(now)
+			say "  $(grep -A1 "^ *$DRBD_MINOR_A:" /proc/drbd | tr -s ' \n' ' ')"
+			if (( i == n )); then
+				fail="not in sync after $(( n / 10 ))s: $d"
+			else
+				drbd_down
+				if ! resync_check "$RS_REMOTE"; then
+					fail="the peer does not hold what the local leg holds after the resync"
+				else
+					record_resync resync-drbd "$t0" "$t1" "drbd-tcp" \
+						"protocol C, ${DRBD_RESYNC_DISK_OPTS[*]} ${DRBD_RESYNC_NET_OPTS[*]}"
+				fi
+			fi
+		else
+			fail=$WHY
+		fi
+	fi
+	drbd_down
+	DRBD_DISK_OPTS=() DRBD_NET_OPTS=()
+	if [[ -n "$fail" ]]; then
+		say "resync-drbd: FAILED: $fail"
+		record "$(jq -c -n --arg why "$fail" '{remote: "resync", config: "resync-drbd", job: null, status: "failed", transport: "drbd-tcp", reason: $why}')"
+		nfail=$((nfail + 1))
+	fi
+}
+
+if selected resync-xrepl || selected resync-drbd; then
+	say "=== resync of a fully dirty ${resync_mb} MiB pair ==="
+	if nullb_make "$prefix-rslocal" size="$resync_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0; then
+		RS_LOCAL=$NB_DEV
+		prefill "$RS_LOCAL"
+		selected resync-xrepl && resync_xrepl
+		if selected resync-drbd; then
+			if nullb_make "$prefix-rspeer" size="$resync_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0; then
+				RS_REMOTE=$NB_DEV
+				prefill "$RS_REMOTE"
+				resync_drbd
+				nullb_remove "$prefix-rspeer"
+			else
+				record "$(jq -c -n '{remote: "resync", config: "resync-drbd", job: null, status: "failed", transport: "drbd-tcp", reason: "cannot create the peer null_blk"}')"
 				nfail=$((nfail + 1))
 			fi
 		fi
-		teardown_config
-	done
-done
-
-# --- profile ----------------------------------------------------------------------
-profiles=()
-if (( profile )) && [[ -n "${REMOTE_OF[fast]:-}" ]]; then
-	if command -v perf >/dev/null && perf --version >/dev/null 2>&1; then
-		REMOTE=${REMOTE_OF[fast]}
-		mkdir -p "$out/profile"
-		for cfg in dm-linear xrepl-sync; do
-			setup_config fast "$cfg" || { say "profile: cannot set up $cfg: $WHY"; teardown_config; continue; }
-			say "profiling $cfg (QD32, fast remote)"
-			pd="$out/profile/$cfg"
-			perf record -q -a -g -e cpu-clock -o "/tmp/perf-$cfg.data" -- \
-				fio --name=prof --filename="$DEV" --direct=1 --ioengine=libaio \
-				--randseed="$seed" --norandommap=1 --time_based=1 --runtime="$runtime" \
-				--size="${span_mb}M" --rw=randwrite --bs=4k --iodepth=32 \
-				--output-format=json --output="$pd.fio.json" >"$pd.perf.log" 2>&1
-			teardown_config
-			# Self time per symbol, then time including callees
-			# (which shows what the dm target's own paths cost).
-			# Under TCG the timer interrupt that takes a sample is
-			# only delivered when interrupts get enabled again, so
-			# time spent with interrupts off is charged to the
-			# unlock that enables them (_raw_spin_unlock_irq...).
-			perf report -i "/tmp/perf-$cfg.data" --no-children --sort dso,sym \
-				--stdio -g none --percent-limit 0.3 2>/dev/null |
-				grep -v -e '^$' -e '^# *$' >"$pd.self.txt"
-			perf report -i "/tmp/perf-$cfg.data" --children --sort sym \
-				--stdio -g none --percent-limit 1 2>/dev/null |
-				grep -v -e '^$' -e '^# *$' >"$pd.children.txt"
-			rm -f "/tmp/perf-$cfg.data"
-			profiles+=("$cfg")
-		done
+		nullb_remove "$prefix-rslocal"
 	else
-		say "profile: perf is not usable here"
+		say "cannot create the resync legs"
+		for cfg in resync-xrepl resync-drbd; do
+			selected "$cfg" && record_cfg resync "$cfg" failed "cannot create the resync legs"
+		done
+		nfail=$((nfail + 1))
 	fi
 fi
 
 # --- summary --------------------------------------------------------------------
 cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+drbd_version=$(sed -n 's/^version: \([^ ]*\).*/\1/p' /proc/drbd 2>/dev/null | head -n1)
+nbdkit_version=$(nbdkit --version 2>/dev/null | awk '{ print $2; exit }')
 jq -n --slurpfile recs "$records" \
 	--arg kernel "$(uname -r)" --arg cpu "$cpu_model" --argjson ncpu "$(nproc)" \
 	--argjson mem "$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)" \
@@ -454,17 +1099,34 @@ jq -n --slurpfile recs "$records" \
 	--arg configs "$configs" --arg remotes "$remotes" --arg jobs "$jobs_list" \
 	--argjson runtime "$runtime" --argjson ramp "$ramp" --argjson size "$size_mb" \
 	--argjson span "$span_mb" --argjson lat "$remote_lat_us" --argjson seed "$seed" \
+	--argjson rsmb "$resync_mb" --arg rsremote "$resync_remote" \
+	--arg metaremote "$META_REMOTE" \
+	--arg drbdv "$drbd_version" --arg nbdkitv "${nbdkit_version:-?}" \
+	--arg drbdrs "${DRBD_RESYNC_DISK_OPTS[*]} ${DRBD_RESYNC_NET_OPTS[*]}" \
+	--argjson nvport "$NVME_TCP_PORT" --argjson nbdport "$NBD_PORT" \
+	--arg thp "$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP" 2>/dev/null)" \
 	--argjson secs "$(( $(date +%s) - t_start ))" \
 	--arg profiles "${profiles[*]}" '
 	{guest: {kernel: $kernel, cpu_model: $cpu, cpus: $ncpu, mem_mib: $mem,
-		 fio: $fio, xrepl_module: $ko, seconds: $secs},
+		 fio: $fio, xrepl_module: $ko, drbd: $drbdv, transparent_hugepage: $thp,
+		 seconds: $secs},
 	 params: {configs: ($configs | split(",")), remotes: ($remotes | split(",")),
 		  jobs: ($jobs | split(",")), runtime_s: $runtime, ramp_s: $ramp,
 		  leg_size_mib: $size, span_mib: $span, seed: $seed,
-		  remote_latency_us: $lat,
-		  remote_emulation: "null_blk memory_backed=1 irqmode=2 (hrtimer) completion_nsec=\($lat * 1000)",
+		  remote_latency_us: $lat, resync_mib: $rsmb, resync_remote: $rsremote,
+		  meta_remote: $metaremote,
 		  local_leg: "null_blk memory_backed=1 irqmode=0 blocksize=4096",
-		  fast_remote: "null_blk memory_backed=1 irqmode=0 blocksize=4096 (same as the local leg)"},
+		  transports: {
+		    ram: "null_blk memory_backed=1 irqmode=0 blocksize=4096 (same as the local leg)",
+		    delay: "null_blk memory_backed=1 irqmode=2 (hrtimer) completion_nsec=\($lat * 1000)",
+		    "nvme-tcp": "NVMe/TCP over loopback: nvme-tcp initiator (one I/O queue per vCPU) to the kernel target nvmet-tcp on 127.0.0.1:\($nvport), namespace on a null_blk like the local leg",
+		    nbd: "NBD over loopback TCP: nbd.ko (2 connections, 4 KiB blocks) to nbdkit \($nbdkitv) file plugin on 127.0.0.1:\($nbdport) (server page cache, flush = fdatasync) over a null_blk like the local leg"},
+		  drbd: ("DRBD " + (if $drbdv == "" then "8.4" else $drbdv end)
+			 + " (in-kernel), resources on minors 10 and 11 replicating over loopback TCP; "
+			 + "peer disk: the RAM disk behind the nvme-tcp remote; external flexible meta data "
+			 + "on 16 MiB null_blk devices; defaults otherwise; the pair is declared in sync "
+			 + "(new-current-uuid --clear-bitmap), then reconnected for each protocol"),
+		  drbd_resync: ("protocol C, " + $drbdrs)},
 	 profiles: ($profiles | split(" ") | map(select(. != ""))),
 	 records: $recs}' >"$out/bench-guest.json.tmp" && mv "$out/bench-guest.json.tmp" "$out/bench-guest.json"
 say "done in $(( $(date +%s) - t_start ))s; $nfail failure(s); summary in $out/bench-guest.json"

@@ -1,31 +1,35 @@
 #!/usr/bin/env bash
-# Benchmark dm-xrepl against the raw legs and its in-kernel peers: builds the
-# module, boots the test VM once and runs scripts/bench-guest.sh in it (fio
-# against every configuration, with a slow and with a fast remote), then
-# scripts/bench-report.py turns the figures into a JSON file, a Markdown
-# table and a plot, and refreshes docs/benchmarks.md.
+# Benchmark dm-xrepl against the raw legs, its in-kernel peers and DRBD:
+# builds the module, boots the test VM once and runs scripts/bench-guest.sh
+# in it (fio against every configuration, with the remote leg over each
+# transport: ram, delay, nvme-tcp, nbd; DRBD 8.4 next to nvme-tcp; the
+# resync of a fully dirty pair), then scripts/bench-report.py turns the
+# figures into a JSON file, Markdown tables and a plot, and refreshes
+# docs/benchmarks.md.
 #
 # Usage: scripts/bench.sh [--no-build] [--no-setup] [--no-docs] [--profile]
 #                         [--out DIR] [--quick]
 #   --no-build  use the dm-xrepl.ko that is there
-#   --no-setup  do not run scripts/setup.sh / install missing packages
+#   --no-setup  do not run scripts/setup.sh
 #   --no-docs   leave docs/benchmarks.md alone (the default when only some
 #               configurations, remotes or jobs are selected)
-#   --profile   also profile dm-linear and xrepl-sync (QD32, fast remote)
+#   --profile   also profile dm-linear and xrepl-sync (QD32, ram remote)
 #               with perf in the guest (a few minutes more)
 #   --out DIR   results folder (default results/bench-<timestamp>);
 #               results/bench-latest points to the last one
-#   --quick     2 s + 1 s ramp per job on 64 MiB legs, no docs: a check
-#               that everything works, not a measurement
+#   --quick     2 s + 1 s ramp per job on 64 MiB legs, a 256 MiB resync,
+#               no docs: a check that everything works, not a measurement
 #
-# Environment (defaults in brackets): XREPL_BENCH_RUNTIME [10] and
+# Environment (defaults in brackets): XREPL_BENCH_RUNTIME [6] and
 # XREPL_BENCH_RAMP [2] seconds per job, XREPL_BENCH_SIZE_MB [256] per leg,
-# XREPL_BENCH_REMOTE_LAT_US [1000] emulated remote write latency,
-# XREPL_BENCH_SEMI_TIMEOUT_US [10000] semi-sync timeout used for its limit,
-# XREPL_BENCH_SEED [4242], XREPL_BENCH_CONFIGS, XREPL_BENCH_REMOTES,
-# XREPL_BENCH_JOBS (see scripts/bench-guest.sh), XREPL_BENCH_TIMEOUT (VM
-# timeout, default from the above), XREPL_BENCH_MEM (VM MiB, default
-# 2560 or more for large legs).
+# XREPL_BENCH_RESYNC_MB [1024] per leg of the resync pair,
+# XREPL_BENCH_RESYNC_REMOTE [nvme-tcp], XREPL_BENCH_REMOTE_LAT_US [1000]
+# emulated write latency of the delay remote, XREPL_BENCH_SEMI_TIMEOUT_US
+# [10000] semi-sync timeout used for its limit, XREPL_BENCH_SEED [4242],
+# XREPL_BENCH_CONFIGS, XREPL_BENCH_REMOTES (ram,delay,nvme-tcp,nbd; slow
+# and fast still mean delay and ram), XREPL_BENCH_JOBS (see
+# scripts/bench-guest.sh), XREPL_BENCH_TIMEOUT (VM timeout, default from
+# the above), XREPL_BENCH_MEM (VM MiB, default from the leg sizes).
 #
 # Exit status: 0 when every configuration that the target accepts ran; the
 # targets are goals, reported as PASS/MISS, and do not change the status.
@@ -46,8 +50,9 @@ while (( $# )); do
 		export XREPL_BENCH_RUNTIME=${XREPL_BENCH_RUNTIME:-2}
 		export XREPL_BENCH_RAMP=${XREPL_BENCH_RAMP:-1}
 		export XREPL_BENCH_SIZE_MB=${XREPL_BENCH_SIZE_MB:-64}
+		export XREPL_BENCH_RESYNC_MB=${XREPL_BENCH_RESYNC_MB:-256}
 		docs=no; shift ;;
-	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument: $1" ;;
 	esac
 done
@@ -55,29 +60,16 @@ done
 t0=$(date +%s)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-# Packages the benchmark needs beyond scripts/setup.sh's list.
-BENCH_PACKAGES=(mdadm)
-(( profile )) && BENCH_PACKAGES+=(linux-perf)
-if (( do_setup )); then
-	"$SCRIPTS_DIR/setup.sh"
-	miss=()
-	for p in "${BENCH_PACKAGES[@]}"; do
-		st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
-		[[ "$st" == ii* ]] || miss+=("$p")
-	done
-	if (( ${#miss[@]} )); then
-		SUDO=()
-		(( EUID == 0 )) || SUDO=(sudo)
-		log "installing packages: ${miss[*]}"
-		DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq \
-			--no-install-recommends "${miss[@]}" >&2 ||
-			die "apt-get install failed for: ${miss[*]}"
-	fi
-fi
+(( do_setup )) && "$SCRIPTS_DIR/setup.sh"
 for c in fio jq python3; do
 	command -v "$c" >/dev/null || die "$c is missing (run scripts/setup.sh)"
 done
 command -v mdadm >/dev/null || warn "mdadm is missing: md-raid1-writebehind will be reported as failed"
+command -v nvme >/dev/null || warn "nvme-cli is missing: the nvme-tcp remote will be reported as failed"
+if ! command -v nbdkit >/dev/null || ! command -v nbd-client >/dev/null; then
+	warn "nbdkit or nbd-client is missing: the nbd remote will be reported as failed"
+fi
+[[ -x /usr/lib/drbd/drbdsetup-84 ]] || warn "drbd-utils is missing: the DRBD rows will be reported as failed"
 command -v gnuplot >/dev/null || warn "gnuplot is missing: no plot"
 init_paths
 
@@ -111,18 +103,23 @@ fi
 [[ -f "$MODULE_KO" ]] || warn "no $MODULE_KO: the xrepl configurations will fail"
 
 # --- run -----------------------------------------------------------------------
-runtime=${XREPL_BENCH_RUNTIME:-10} ramp=${XREPL_BENCH_RAMP:-2}
-size_mb=${XREPL_BENCH_SIZE_MB:-256}
-# 8 configurations x 2 remotes, one fio process each (~6 s to start under
-# TCG) running 3 jobs, plus prefilling and booting; twice that as margin.
-est=$(( 16 * (6 + 3 * (runtime + ramp + 1)) + 3 * size_mb / 30 + 120 ))
+runtime=${XREPL_BENCH_RUNTIME:-6} ramp=${XREPL_BENCH_RAMP:-2}
+size_mb=${XREPL_BENCH_SIZE_MB:-256} resync_mb=${XREPL_BENCH_RESYNC_MB:-1024}
+# The default matrix: raw-local and dm-linear once, 6 rows with each of the
+# 4 remotes (2 of them refused today), 3 DRBD rows: 29 fio processes
+# (~6 s to start under TCG) running 3 jobs each; plus prefilling, 2 resyncs
+# of the resync pair (well above 20 MB/s), booting; twice that as margin.
+est=$(( 29 * (6 + 3 * (runtime + ramp + 1)) + 8 * size_mb / 30 + 4 * resync_mb / 20 + 180 ))
 (( profile )) && est=$(( est + 2 * runtime + 400 ))
 timeout_s=${XREPL_BENCH_TIMEOUT:-$(( 2 * est ))}
-mem=${XREPL_BENCH_MEM:-$(( 3 * size_mb + 1024 > 2560 ? 3 * size_mb + 1024 : 2560 ))}
+# Memory: the local leg, one remote (and the NBD server's page cache of it)
+# at a time, or the two resync legs, plus the guest itself.
+need=$(( 3 * size_mb > size_mb + 2 * resync_mb ? 3 * size_mb : size_mb + 2 * resync_mb ))
+mem=${XREPL_BENCH_MEM:-$(( need + 1024 > 2560 ? need + 1024 : 2560 ))}
 
 guest_args=()
 (( profile )) && guest_args+=(--profile)
-log "benchmark: ${runtime}s + ${ramp}s ramp per job, ${size_mb} MiB legs, remote latency ${XREPL_BENCH_REMOTE_LAT_US:-1000} us; results in $out"
+log "benchmark: ${runtime}s + ${ramp}s ramp per job, ${size_mb} MiB legs, ${resync_mb} MiB resync pair, delay remote ${XREPL_BENCH_REMOTE_LAT_US:-1000} us; results in $out"
 vrc=0
 "$SCRIPTS_DIR/vm.sh" --timeout "$timeout_s" --mem "$mem" --out "$out" \
 	-- scripts/bench-guest.sh "${guest_args[@]}" || vrc=$?

@@ -29,7 +29,10 @@ BASE_PACKAGES=(
 	sparse python3 jq
 	qemu-system-x86 busybox-static
 	dmsetup libdevmapper-dev fio blktrace util-linux e2fsprogs
-	nbdkit nbd-client gnuplot-nox
+	gnuplot-nox iproute2 shellcheck
+	# the benchmark's peers and remote transports (all used in the guest,
+	# which runs on this machine's root file system)
+	mdadm drbd-utils nvme-cli nbdkit nbd-client linux-perf
 	linux-source-6.1
 )
 

@@ -1,54 +1,78 @@
 #!/usr/bin/env bash
 # Smoke test of the benchmark's guest part (scripts/bench-guest.sh, the code
-# `make bench` runs): a second or two of fio against raw-local and
-# xrepl-sync with a fast remote, plus a refused-or-working xrepl-semi-sync.
-# The summary must be well-formed JSON with the expected keys and positive
-# figures, the report script must turn it into a table and a plot, and
-# every device the benchmark made must be gone afterwards.
+# `make bench` runs): a second or two of fio against raw-local, and against
+# the raw remote, xrepl-sync and xrepl-sync with a metadata device (its
+# metadata writes counted), with the remote leg over NVMe/TCP (loopback,
+# kernel target and initiator), plus a refused-or-working xrepl-semi-sync
+# and the resync of a small fully dirty pair over NVMe/TCP.  The summary
+# must be well-formed JSON with the expected keys and positive figures, the
+# report script must turn it into tables and a plot, and every device,
+# export and connection the benchmark made must be gone afterwards.
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
 command -v fio >/dev/null || skip "fio is not installed"
 command -v jq >/dev/null || skip "jq is not installed"
+command -v nvme >/dev/null || skip "nvme-cli is not installed"
 
 OUT=$T_TMP/bench
 JOBS="qd1 qd32"
+REMOTE=nvme-tcp
 
-# check_summary FILE: the checks the real run's summary must pass.
-check_summary() {
-	local f=$1 cfg job
-	jq -e . "$f" >/dev/null || { echo "not valid JSON"; return 1; }
-	jq -e '(.guest.kernel | length > 0) and (.guest.cpus > 0)
+# The checks the real run's summary must pass, in one jq program (each jq
+# start is slow under TCG): prints "ok" or what is wrong.
+# shellcheck disable=SC2016  # jq variables
+CHECK_JQ='
+def good: .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
+	and .lat_us.p50 > 0 and .lat_us.p99 >= .lat_us.p50
+	and .lat_us.p99_9 >= .lat_us.p99 and .lat_us.mean > 0
+	and .clat_us.p50 > 0 and .clat_us.p50 <= .lat_us.p99_9;
+. as $S | first(
+	(select(((.guest.kernel | length > 0) and (.guest.cpus > 0)
 		and (.params.runtime_s > 0) and (.params.remote_latency_us > 0)
-		and (.records | type == "array")' "$f" >/dev/null ||
-		{ echo "guest/params/records missing"; return 1; }
-	for cfg in raw-local xrepl-sync; do
-		for job in $JOBS; do
-			jq -e --arg c "$cfg" --arg j "$job" '
-				[.records[] | select(.remote == "fast" and .config == $c and .job == $j)]
-				| length == 1 and (.[0] | .status == "ok"
-					and .iops > 0 and .mbps > 0 and .ios > 0
-					and .clat_us.p50 > 0
-					and .clat_us.p99 >= .clat_us.p50
-					and .clat_us.p99_9 >= .clat_us.p99
-					and .clat_us.mean > 0)' "$f" >/dev/null ||
-				{ echo "no well-formed record for $cfg/$job"; return 1; }
-		done
-	done
+		and (.params.remotes == [$remote]) and (.params.resync_mib > 0)
+		and (.params.transports[$remote] | length > 0)
+		and (.records | type == "array")) | not)
+	 | "guest/params/records missing"),
+	((["local", "raw-local"], [$remote, "raw-remote"], [$remote, "xrepl-sync"],
+	  [$remote, "xrepl-sync-meta"]) as [$r, $c]
+	 | ($jobs | split(" "))[] as $j
+	 | [$S.records[] | select(.remote == $r and .config == $c and .job == $j)]
+	 | select((length == 1 and (.[0] | good)) | not)
+	 | "no well-formed record for \($r)/\($c)/\($j)"),
 	# A mode the target refuses is "unsupported" with the reason; once it
 	# is implemented its figures must be there.
-	jq -e '[.records[] | select(.config == "xrepl-semi-sync")] as $s
-		| ($s | length) > 0 and
-		  (($s[0].status == "unsupported" and ($s[0].reason | length > 0))
-		   or ($s | map(select(.status == "ok" and .iops > 0)) | length == 2))' "$f" >/dev/null ||
-		{ echo "xrepl-semi-sync neither unsupported nor measured"; return 1; }
-	return 0
+	([.records[] | select(.config == "xrepl-semi-sync")]
+	 | select((length > 0 and ((.[0].status == "unsupported" and (.[0].reason | length > 0))
+		or (map(select(.status == "ok" and .iops > 0)) | length == 2))) | not)
+	 | "xrepl-semi-sync neither unsupported nor measured"),
+	# With a metadata device: its writes counted, below the data writes.
+	([.records[] | select(.config == "xrepl-sync-meta" and .job == "meta")]
+	 | select((length == 1 and (.[0] | .status == "ok" and .remote == $remote
+		and .writes > 0 and .meta_writes > 0 and .meta_writes < .writes
+		and ((.ratio - .meta_writes / .writes) | fabs) < 1e-9)) | not)
+	 | "no well-formed metadata record of xrepl-sync-meta"),
+	# The resync: one record, in sync, with a time and a rate that agree.
+	(.params.resync_mib as $mib | [.records[] | select(.config == "resync-xrepl")]
+	 | select((length == 1 and (.[0] | .status == "ok" and .remote == "resync"
+		and .transport == $remote and .seconds > 0 and .bytes == $mib * 1048576
+		and ((.mbps - .bytes / .seconds / 1e6) | fabs) < 0.01)) | not)
+	 | "no well-formed resync-xrepl record"),
+	"ok")'
+
+# check_summary FILE: run the checks; prints what is wrong.
+check_summary() {
+	local why
+	why=$(jq -r --arg jobs "$JOBS" --arg remote "$REMOTE" "$CHECK_JQ" "$1" 2>&1) ||
+		{ echo "not valid JSON: $why"; return 1; }
+	[[ "$why" == ok ]] || { echo "$why"; return 1; }
 }
 
 step "run the guest part of the benchmark"
 rc=0
-bash "$REPO_ROOT/scripts/bench-guest.sh" --out "$OUT" --prefix "$P" --remotes fast \
-	--configs raw-local,xrepl-sync,xrepl-semi-sync --jobs "${JOBS// /,}" \
-	--runtime 1 --ramp 1 --size 32 --ko none || rc=$?
+bash "$REPO_ROOT/scripts/bench-guest.sh" --out "$OUT" --prefix "$P" --remotes "$REMOTE" \
+	--configs raw-local,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-semi-sync,resync-xrepl \
+	--meta-remote "$REMOTE" --jobs "${JOBS// /,}" \
+	--runtime 1 --ramp 1 --size 32 --resync-mb 32 --ko none || rc=$?
 assert_eq 0 "$rc" "bench-guest.sh exit status"
 
 step "nothing left behind"
@@ -56,13 +80,17 @@ assert_eq "" "$(dmsetup ls | awk -v p="$P-" 'index($1, p) == 1 { print $1 }')" "
 left=$(compgen -G "/sys/kernel/config/nullb/$P-*" || true)
 assert_eq "" "$left" "null_blk devices left by the benchmark"
 assert_eq "" "$(grep -s "^md" /proc/mdstat || true)" "md arrays left by the benchmark"
+left=$(compgen -G "/sys/kernel/config/nvmet/subsystems/*$P-*" || true)
+assert_eq "" "$left" "nvmet subsystems left by the benchmark"
+left=$(grep -l -s "$P-" /sys/class/nvme/*/subsysnqn || true)
+assert_eq "" "$left" "NVMe/TCP connections left by the benchmark"
 
 step "the summary is well-formed"
 S=$OUT/bench-guest.json
 [[ -s "$S" ]] || fail "no summary $S"
 why=$(check_summary "$S") || fail "summary check: $why"
 log "ok: summary has the expected keys and positive figures"
-jq -c '.records[] | {config, job, status, iops, p50: .clat_us.p50}' "$S"
+jq -c '.records[] | {remote, config, job, status, iops, p50: .lat_us.p50, seconds}' "$S"
 
 step "the checks can fail"
 jq '(.records[] | select(.config == "xrepl-sync" and .job == "qd1") | .iops) = 0' "$S" >"$T_TMP/bad1.json"
@@ -71,14 +99,30 @@ jq 'del(.records[] | select(.config == "raw-local" and .job == "qd32"))' "$S" >"
 check_summary "$T_TMP/bad2.json" >/dev/null && fail "a missing job passed the check"
 head -c 200 "$S" >"$T_TMP/bad3.json"
 check_summary "$T_TMP/bad3.json" >/dev/null 2>&1 && fail "truncated JSON passed the check"
+jq '(.records[] | select(.config == "raw-remote" and .job == "qd1") | .remote) = "ram"' "$S" >"$T_TMP/bad4.json"
+check_summary "$T_TMP/bad4.json" >/dev/null && fail "a record of the wrong remote passed the check"
+jq '(.records[] | select(.config == "resync-xrepl") | .status) = "failed"' "$S" >"$T_TMP/bad5.json"
+check_summary "$T_TMP/bad5.json" >/dev/null && fail "a failed resync passed the check"
+jq '(.records[] | select(.config == "resync-xrepl") | .mbps) *= 2' "$S" >"$T_TMP/bad6.json"
+check_summary "$T_TMP/bad6.json" >/dev/null && fail "a resync rate that does not match its time passed the check"
+jq '(.records[] | select(.config == "xrepl-sync-meta" and .job == "meta") | .meta_writes) = 0' "$S" >"$T_TMP/bad7.json"
+check_summary "$T_TMP/bad7.json" >/dev/null && fail "a metadata record without metadata writes passed the check"
 log "ok: broken summaries are rejected"
 
-step "the report turns it into a table and a plot"
+step "the report turns it into tables and a plot"
 python3 "$REPO_ROOT/scripts/bench-report.py" "$OUT" || fail "bench-report.py failed"
-jq -e '.rows.fast | map(.config) | index("xrepl-sync") != null' "$OUT/results.json" >/dev/null ||
-	fail "results.json has no xrepl-sync row"
-jq -e '.targets | length == 3' "$OUT/results.json" >/dev/null || fail "results.json lacks the targets"
+jq -e '.rows["nvme-tcp"] | map(.config) | (index("xrepl-sync") != null and index("raw-local") != null)' \
+	"$OUT/results.json" >/dev/null || fail "results.json has no xrepl-sync or raw-local row for nvme-tcp"
+jq -e '.resync | length == 1 and .[0].status == "ok" and .[0].seconds > 0' "$OUT/results.json" >/dev/null ||
+	fail "results.json lacks the resync row"
+jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 10' "$OUT/results.json" >/dev/null ||
+	fail "results.json lacks the targets"
+jq -e '.targets[] | select(.id == "meta-ratio") | .ratio > 0' "$OUT/results.json" >/dev/null ||
+	fail "results.json has no metadata writes per data write"
+grep -q '^#### nvme-tcp remote' "$OUT/results.md" || fail "results.md has no nvme-tcp table"
 grep -q '^| xrepl-sync | [0-9]' "$OUT/results.md" || fail "results.md has no xrepl-sync figures"
+grep -q '^| raw-remote | [0-9]' "$OUT/results.md" || fail "results.md has no raw-remote figures"
+grep -q '^| xrepl (sync) | .* | [0-9][0-9.]* | [0-9]' "$OUT/results.md" || fail "results.md has no resync figures"
 if command -v gnuplot >/dev/null; then
 	[[ "$(head -c 4 "$OUT/qd1-latency.png" | tail -c 3)" == PNG ]] || fail "no PNG plot"
 	log "ok: plot written"
