@@ -29,7 +29,6 @@
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
-#include <linux/dm-kcopyd.h>
 #include <linux/ioprio.h>
 #include <linux/list.h>
 #include <linux/llist.h>
@@ -40,6 +39,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -48,8 +48,10 @@
 
 #define DM_MSG_PREFIX "xrepl"
 
-/* Regions a resync copies at once (each is one kcopyd job). */
+/* Regions a resync copies at once (each by one worker of copy_wq). */
 #define XREPL_MAX_COPIES	8
+/* Buffer of one copy: a region is copied in pieces of at most this. */
+#define XREPL_COPY_BYTES	(512U << 10)
 /* Remote clones kept in reserve so writes progress under memory pressure. */
 #define XREPL_BIOSET_SIZE	256
 /*
@@ -98,6 +100,14 @@ struct xrepl_copy {
 	unsigned long degrade_gen;	/* pair->degrade_gen when claimed */
 	bool busy;
 	bool started;
+	struct work_struct work;	/* reads, then writes, the region */
+	/*
+	 * copy_bytes of vmalloc memory.  Slot 0's lives as long as the pair
+	 * (so a resync always progresses); the others are allocated by the
+	 * resync worker when a resync starts and freed when it ends.  Set
+	 * and cleared under pair->lock, only while the slot is not busy.
+	 */
+	void *buf;
 };
 
 /* Per-CPU counters of the write path. */
@@ -144,7 +154,15 @@ struct xrepl_pair {
 	struct workqueue_struct *remote_wq;
 	struct work_struct remote_work;
 	struct llist_head remote_queue;	/* of struct xrepl_io */
-	struct dm_kcopyd_client *kc;
+	/*
+	 * Resync copies: each slot's work reads a region from the local leg
+	 * into its buffer and writes it to the remote, with synchronous
+	 * dm_io, on an unbound workqueue: the copies run on every CPU, and
+	 * the buffers are reused rather than allocated (and zeroed) per copy.
+	 */
+	struct workqueue_struct *copy_wq;
+	struct dm_io_client *copy_io;
+	unsigned int copy_bytes;	/* size of each copy buffer */
 	struct bio_set bs;		/* remote clones */
 	struct work_struct resync_work;
 	struct delayed_work resync_delay;	/* rate limit: requeue resync_work */
@@ -189,6 +207,7 @@ struct xrepl_pair {
 	unsigned long pass_copied;	/* regions copied in this pass */
 	bool pass_marked;		/* regions were marked in this pass */
 	unsigned int nr_copies;		/* busy copy slots */
+	unsigned int copy_bufs;		/* slots with a buffer */
 	struct xrepl_copy copies[XREPL_MAX_COPIES];
 
 	/* Resync pacing. */
@@ -1039,17 +1058,107 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 	queue_work(pair->wq, &pair->resync_work);
 }
 
+/* Synchronous I/O of count sectors at sector between bdev and buf. */
+static int copy_rw(struct xrepl_pair *pair, struct block_device *bdev,
+		   blk_opf_t opf, sector_t sector, sector_t count, void *buf)
+{
+	struct dm_io_region where = {
+		.bdev = bdev,
+		.sector = sector,
+		.count = count,
+	};
+	struct dm_io_request req = {
+		.bi_opf = opf,
+		.mem.type = DM_IO_VMA,
+		.mem.ptr.vma = buf,
+		.client = pair->copy_io,
+	};
+	unsigned long error_bits = 0;
+	int r;
+
+	r = dm_io(&req, 1, &where, &error_bits, IOPRIO_DEFAULT);
+	return r ? r : (error_bits ? -EIO : 0);
+}
+
+/*
+ * Copy a region from the local leg to the remote, a buffer at a time.
+ * Writes to the region are held back meanwhile (its gate bucket is frozen).
+ */
+static void xrepl_copy_work(struct work_struct *work)
+{
+	struct xrepl_copy *copy = container_of(work, struct xrepl_copy, work);
+	struct xrepl_pair *pair = copy->pair;
+	struct xrepl_c *xc = copy->xc;
+	sector_t sector = xrepl_region_to_sector(&pair->geom, copy->region);
+	sector_t end = sector + xrepl_region_len(&pair->geom, copy->region);
+	int read_err = 0, write_err = 0;
+
+	while (sector < end) {
+		sector_t count = min_t(sector_t, end - sector,
+				       to_sector(pair->copy_bytes));
+
+		if (copy_rw(pair, xc->local->bdev, REQ_OP_READ, sector, count,
+			    copy->buf)) {
+			read_err = 1;
+			break;
+		}
+		if (copy_rw(pair, xc->remote->bdev, REQ_OP_WRITE, sector, count,
+			    copy->buf)) {
+			write_err = 1;
+			break;
+		}
+		sector += count;
+	}
+	xrepl_copy_done(read_err, write_err, copy);
+}
+
 static void xrepl_copy_start(struct xrepl_copy *copy)
 {
-	struct xrepl_pair *pair = copy->pair;
-	struct dm_io_region from, to;
+	queue_work(copy->pair->copy_wq, &copy->work);
+}
 
-	from.bdev = copy->xc->local->bdev;
-	from.sector = xrepl_region_to_sector(&pair->geom, copy->region);
-	from.count = xrepl_region_len(&pair->geom, copy->region);
-	to = from;
-	to.bdev = copy->xc->remote->bdev;
-	dm_kcopyd_copy(pair->kc, &from, 1, &to, 0, xrepl_copy_done, copy);
+/*
+ * Give every copy slot a buffer for a resync (slot 0 always has one).
+ * Process context; a slot whose buffer cannot be allocated stays unused.
+ */
+static void copy_bufs_alloc(struct xrepl_pair *pair)
+{
+	unsigned int i;
+	void *buf;
+
+	for (i = 1; i < XREPL_MAX_COPIES; i++) {
+		if (READ_ONCE(pair->copies[i].buf))
+			continue;
+		buf = __vmalloc(pair->copy_bytes, GFP_NOIO | __GFP_NOWARN);
+		if (!buf)
+			break;
+		spin_lock_irq(&pair->lock);
+		pair->copies[i].buf = buf;
+		pair->copy_bufs++;
+		spin_unlock_irq(&pair->lock);
+	}
+}
+
+/* After a resync ended (no copy busy): free all buffers but slot 0's. */
+static void copy_bufs_free(struct xrepl_pair *pair)
+{
+	void *bufs[XREPL_MAX_COPIES] = {};
+	unsigned int i;
+
+	spin_lock_irq(&pair->lock);
+	if (pair->nr_copies) {
+		spin_unlock_irq(&pair->lock);
+		return;
+	}
+	for (i = 1; i < XREPL_MAX_COPIES; i++) {
+		bufs[i] = pair->copies[i].buf;
+		if (bufs[i])
+			pair->copy_bufs--;
+		pair->copies[i].buf = NULL;
+	}
+	spin_unlock_irq(&pair->lock);
+	for (i = 1; i < XREPL_MAX_COPIES; i++)
+		vfree(bufs[i]);
 }
 
 /* No write is in flight in the copy's gate bucket any more. */
@@ -1066,7 +1175,7 @@ static struct xrepl_copy *claim_copy_locked(struct xrepl_pair *pair,
 	unsigned int i;
 
 	for (i = 0; i < XREPL_MAX_COPIES; i++) {
-		if (!pair->copies[i].busy) {
+		if (!pair->copies[i].busy && pair->copies[i].buf) {
 			copy = &pair->copies[i];
 			break;
 		}
@@ -1136,7 +1245,8 @@ static unsigned int resync_max_copies_locked(struct xrepl_pair *pair, u64 now)
 		pair->app_writes_seen = writes;
 		pair->app_active_until_ns = now + XREPL_APP_ACTIVE_NS;
 	}
-	return now < pair->app_active_until_ns ? 1 : XREPL_MAX_COPIES;
+	return now < pair->app_active_until_ns ? 1 :
+	       min(XREPL_MAX_COPIES, pair->copy_bufs);
 }
 
 /*
@@ -1243,6 +1353,9 @@ static void xrepl_resync_work(struct work_struct *work)
 	bool stop;
 
 	resync_prepare(pair);
+	if (READ_ONCE(pair->resync_active) &&
+	    READ_ONCE(pair->copy_bufs) < XREPL_MAX_COPIES)
+		copy_bufs_alloc(pair);
 	now = ktime_get_ns();
 	spin_lock_irq(&pair->lock);
 	max_copies = resync_max_copies_locked(pair, now);
@@ -1301,6 +1414,7 @@ again:
 
 	if (end == XREPL_PASS_RUNNING)
 		return;
+	copy_bufs_free(pair);
 	if (end == XREPL_PASS_FINISHED) {
 		/* Make the copies durable before calling the remote in sync. */
 		if (blkdev_issue_flush(xc->remote->bdev)) {
@@ -1328,6 +1442,8 @@ again:
 
 static void xrepl_pair_destroy(struct xrepl_pair *pair)
 {
+	unsigned int i;
+
 	if (pair->meta_wq) {
 		cancel_delayed_work_sync(&pair->clean_work);
 		destroy_workqueue(pair->meta_wq);
@@ -1342,8 +1458,12 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	xrepl_wi_free(&pair->wi);
 	if (pair->remote_wq)
 		destroy_workqueue(pair->remote_wq);
-	if (!IS_ERR_OR_NULL(pair->kc))
-		dm_kcopyd_client_destroy(pair->kc);
+	if (pair->copy_wq)
+		destroy_workqueue(pair->copy_wq);
+	if (!IS_ERR_OR_NULL(pair->copy_io))
+		dm_io_client_destroy(pair->copy_io);
+	for (i = 0; i < XREPL_MAX_COPIES; i++)
+		vfree(pair->copies[i].buf);
 	bioset_exit(&pair->bs);
 	xrepl_bitmap_free(&pair->dirty);
 	free_percpu(pair->stats);
@@ -1378,8 +1498,12 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	INIT_DELAYED_WORK(&pair->clean_work, xrepl_clean_work);
 	INIT_WORK(&pair->remote_work, xrepl_remote_work);
 	init_llist_head(&pair->remote_queue);
-	for (i = 0; i < XREPL_MAX_COPIES; i++)
+	for (i = 0; i < XREPL_MAX_COPIES; i++) {
 		pair->copies[i].pair = pair;
+		INIT_WORK(&pair->copies[i].work, xrepl_copy_work);
+	}
+	pair->copy_bytes = min_t(u64, XREPL_COPY_BYTES,
+				 to_bytes(geom->region_size));
 
 	pair->stats = alloc_percpu(struct xrepl_stats);
 	if (!pair->stats)
@@ -1388,8 +1512,17 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 		goto bad;
 	if (bioset_init(&pair->bs, XREPL_BIOSET_SIZE, 0, 0))
 		goto bad;
-	pair->kc = dm_kcopyd_client_create(NULL);
-	if (IS_ERR(pair->kc))
+	pair->copy_io = dm_io_client_create();
+	if (IS_ERR(pair->copy_io))
+		goto bad;
+	pair->copies[0].buf = vmalloc(pair->copy_bytes);
+	if (!pair->copies[0].buf)
+		goto bad;
+	pair->copy_bufs = 1;
+	pair->copy_wq = alloc_workqueue("xrepl-copy-%s",
+					WQ_UNBOUND | WQ_MEM_RECLAIM,
+					XREPL_MAX_COPIES, dm_device_name(md));
+	if (!pair->copy_wq)
 		goto bad;
 	pair->wq = alloc_workqueue("xrepl-%s", WQ_MEM_RECLAIM, 0,
 				   dm_device_name(md));
