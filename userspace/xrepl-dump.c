@@ -294,29 +294,11 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, PROG ": %s\n\n%s",
-			optind < argc ? "one metadata device only" :
-			"no metadata device given", usage_text);
+	got = xmeta_open_block0(&dev, PROG, argc, argv, optind, usage_text,
+				block0);
+	if (got < 0)
 		return EXIT_USAGE;
-	}
 	path = argv[optind];
-
-	r = xmeta_open(&dev, path);
-	if (r) {
-		fprintf(stderr, PROG ": %s: %s\n", path,
-			r == -EINVAL ? "not a block device or regular file" :
-			strerror(-r));
-		return EXIT_USAGE;
-	}
-	got = xmeta_read_block(&dev, 0);
-	if (got < 0) {
-		fprintf(stderr, PROG ": %s: read error: %s\n", path,
-			strerror((int)-got));
-		xmeta_close(&dev);
-		return EXIT_USAGE;
-	}
-	memcpy(block0, dev.buf, sizeof(block0));
 
 	if (dev.size >= XREPL_META_BLOCK_SIZE &&
 	    xmeta_is_zero(block0, sizeof(block0))) {

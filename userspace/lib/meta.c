@@ -590,3 +590,37 @@ int xmeta_parse_u64(const char *s, uint64_t *v)
 	*v = n;
 	return 0;
 }
+
+ssize_t xmeta_open_block0(struct xmeta_dev *dev, const char *prog, int argc,
+			  char *const argv[], int optind, const char *usage_text,
+			  uint8_t block0[XREPL_META_BLOCK_SIZE])
+{
+	const char *path;
+	ssize_t got;
+	int r;
+
+	if (optind != argc - 1) {
+		fprintf(stderr, "%s: %s\n\n%s", prog,
+			optind < argc ? "one metadata device only" :
+			"no metadata device given", usage_text);
+		return -1;
+	}
+	path = argv[optind];
+
+	r = xmeta_open(dev, path);
+	if (r) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path,
+			r == -EINVAL ? "not a block device or regular file" :
+			strerror(-r));
+		return -1;
+	}
+	got = xmeta_read_block(dev, 0);
+	if (got < 0) {
+		fprintf(stderr, "%s: %s: read error: %s\n", prog, path,
+			strerror((int)-got));
+		xmeta_close(dev);
+		return -1;
+	}
+	memcpy(block0, dev->buf, XREPL_META_BLOCK_SIZE);
+	return got;
+}

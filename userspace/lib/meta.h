@@ -47,6 +47,16 @@ void xmeta_close(struct xmeta_dev *dev);
  * is then zero) or -errno.
  */
 ssize_t xmeta_read_block(struct xmeta_dev *dev, uint64_t block);
+/*
+ * The tools' common start: the one path argument (argv[optind], the last
+ * one), opened, with its block 0 copied to block0.  On failure prints
+ * "<prog>: <why>" (and the usage text when the arguments are wrong) to
+ * stderr, leaves nothing open and returns -1; otherwise the bytes of
+ * block 0 read (less than a block only on a smaller device).
+ */
+ssize_t xmeta_open_block0(struct xmeta_dev *dev, const char *prog, int argc,
+		      char *const argv[], int optind, const char *usage_text,
+		      uint8_t block0[XREPL_META_BLOCK_SIZE]);
 
 /*
  * crc32c (Castagnoli, reflected) as the kernel's __crc32c_le(): crc is the
