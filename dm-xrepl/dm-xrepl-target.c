@@ -61,6 +61,18 @@
  * small writes the hand-off would dominate their latency.
  */
 #define XREPL_OFFLOAD_BYTES	(64U << 10)
+
+/*
+ * After the remote submitter last found work, it keeps polling for more this
+ * long before it sleeps.  While it polls, writers hand it the remote clones
+ * of small writes too, so both legs are submitted in parallel on two CPUs
+ * without paying a wake-up; the price is a CPU spinning while writes flow.
+ */
+#define XREPL_REMOTE_POLL_MAX_US	1000U
+static unsigned int remote_poll_us;
+module_param(remote_poll_us, uint, 0644);
+MODULE_PARM_DESC(remote_poll_us,
+		 "Microseconds the remote submitter polls for writes before sleeping (0: off, at most 1000)");
 /* Bitmap blocks one metadata write round copies (16 KiB buffer). */
 #define XREPL_META_IO_BLOCKS	4U
 /* A region's mark is cleared after it was idle this long (and up to twice). */
@@ -147,13 +159,17 @@ struct xrepl_pair {
 	struct workqueue_struct *wq;	/* resync and deferred writes */
 	/*
 	 * Remote clones of small writes are submitted by the writer itself;
-	 * those of large writes go through remote_queue to remote_work on an
+	 * those of large writes (and of all writes while remote_work polls,
+	 * see remote_poll_us) go through remote_queue to remote_work on an
 	 * unbound workqueue, so the remote's submission cost runs on another
-	 * CPU, in parallel with the local one.
+	 * CPU, in parallel with the local one.  remote_polling and
+	 * remote_queue are paired with full barriers: a writer that queues a
+	 * clone after remote_work stopped polling sees it stopped.
 	 */
 	struct workqueue_struct *remote_wq;
 	struct work_struct remote_work;
 	struct llist_head remote_queue;	/* of struct xrepl_io */
+	bool remote_polling;
 	/*
 	 * Resync copies: each slot's work reads a region from the local leg
 	 * into its buffer and writes it to the remote, with synchronous
@@ -574,12 +590,18 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		clone->bi_private = bio;
 		/* The bio completes after both its own and the clone's endio. */
 		bio_inc_remaining(bio);
-		if (bio->bi_iter.bi_size >= XREPL_OFFLOAD_BYTES) {
+		if (bio->bi_iter.bi_size >= XREPL_OFFLOAD_BYTES ||
+		    READ_ONCE(pair->remote_polling)) {
 			io->clone = clone;
-			if (llist_add(&io->queued, &pair->remote_queue))
+			/* Fully ordered: pairs with the barrier in remote_work. */
+			if (llist_add(&io->queued, &pair->remote_queue) &&
+			    !READ_ONCE(pair->remote_polling))
 				queue_work(pair->remote_wq, &pair->remote_work);
 		} else {
 			dm_submit_bio_remap(bio, clone);
+			/* Have the submitter poll for the writes that follow. */
+			if (READ_ONCE(remote_poll_us))
+				queue_work(pair->remote_wq, &pair->remote_work);
 		}
 	}
 	dm_submit_bio_remap(bio, NULL);
@@ -589,14 +611,40 @@ static void xrepl_remote_work(struct work_struct *work)
 {
 	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
 					       remote_work);
-	struct llist_node *list = llist_del_all(&pair->remote_queue);
+	u64 poll_ns = (u64)min(READ_ONCE(remote_poll_us),
+			       XREPL_REMOTE_POLL_MAX_US) * NSEC_PER_USEC;
+	u64 until = ktime_get_ns() + poll_ns;
 	struct xrepl_io *io, *next;
+	struct llist_node *list;
 	struct blk_plug plug;
 
-	blk_start_plug(&plug);
-	llist_for_each_entry_safe(io, next, llist_reverse_order(list), queued)
-		dm_submit_bio_remap(io->clone->bi_private, io->clone);
-	blk_finish_plug(&plug);
+	if (poll_ns)
+		WRITE_ONCE(pair->remote_polling, true);
+	for (;;) {
+		list = llist_del_all(&pair->remote_queue);
+		if (list) {
+			blk_start_plug(&plug);
+			llist_for_each_entry_safe(io, next,
+						  llist_reverse_order(list), queued)
+				dm_submit_bio_remap(io->clone->bi_private,
+						    io->clone);
+			blk_finish_plug(&plug);
+			if (poll_ns)
+				until = ktime_get_ns() + poll_ns;
+			continue;
+		}
+		if (poll_ns && !need_resched() && ktime_get_ns() < until) {
+			cpu_relax();
+			continue;
+		}
+		WRITE_ONCE(pair->remote_polling, false);
+		/* Pairs with llist_add() in xrepl_write_submit(). */
+		smp_mb();
+		if (llist_empty(&pair->remote_queue))
+			break;
+		if (poll_ns)
+			WRITE_ONCE(pair->remote_polling, true);
+	}
 }
 
 static int xrepl_map(struct dm_target *ti, struct bio *bio)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fio random and sequential writes of mixed block sizes with crc32c
-# verification; afterwards both legs must be identical and in sync.
+# verification, also with the polling remote submitter (remote_poll_us);
+# afterwards both legs must be identical and in sync.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
@@ -28,6 +29,16 @@ rc=0
 fio_verify "$X" rw4k --rw=randrw --rwmixread=30 --bs=4k --iodepth=16 \
 	--size=8M --offset=0 --verify_backlog=256 || rc=$?
 fio_check rw4k "$rc"
+
+step "with the polling remote submitter (remote_poll_us=200): random writes, verified"
+POLL=/sys/module/dm_xrepl/parameters/remote_poll_us
+[[ -w "$POLL" ]] || fail "no module parameter remote_poll_us"
+echo 200 >"$POLL"
+rc=0
+fio_verify "$X" poll --rw=randwrite --bssplit=4k/70:16k/10:128k/20 \
+	--iodepth=16 --size=32M --offset=8M || rc=$?
+fio_check poll "$rc"
+echo 0 >"$POLL"
 
 step "both legs identical, nothing dirty"
 assert_status "$X" remote insync

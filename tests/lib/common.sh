@@ -585,6 +585,10 @@ _cleanup() {
 	if (( _BRD_LOADED )); then
 		rmmod brd 2>/dev/null || echo "[$TEST_NAME] cleanup: cannot unload brd" >&2
 	fi
+	# Module parameters back to their defaults for the next test.
+	if [[ -w /sys/module/dm_xrepl/parameters/remote_poll_us ]]; then
+		echo 0 >/sys/module/dm_xrepl/parameters/remote_poll_us
+	fi
 	rm -rf "$T_TMP"
 	exit "$rc"
 }
