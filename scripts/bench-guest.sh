@@ -12,9 +12,11 @@
 #                      raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,
 #                      xrepl-semi-sync,xrepl-async: with every remote
 #                      xrepl-sync-meta: xrepl-sync with its bitmap on a
-#                      metadata device (a RAM disk), with one remote only
-#                      (--meta-remote); also records metadata writes per
-#                      data write
+#                      metadata device (a RAM disk); also records metadata
+#                      writes per data write
+#                      xrepl-sync-poll: xrepl-sync with the module
+#                      parameter remote_poll_us=$POLL_US
+#                      (these two with one remote only: --variant-remote)
 #                      drbd-C,drbd-B,drbd-A: DRBD 8.4 between the local leg
 #                      and the RAM disk behind the nvme-tcp remote
 #                      resync-xrepl,resync-drbd: resync of a fully dirty pair
@@ -34,7 +36,7 @@
 #   --resync-remote T  transport of xrepl's remote leg in the resync
 #                      (default nvme-tcp)
 #   --remote-lat-us N  emulated write latency of the delay remote (default 1000)
-#   --meta-remote T    the remote xrepl-sync-meta is measured with (default ram)
+#   --variant-remote T the remote of xrepl-sync-meta and -poll (default ram)
 #   --seed N           fio --randseed                       (default 4242)
 #   --prefix NAME      name prefix of every device made     (default xbench)
 #   --ko PATH|none     dm-xrepl module to insmod when the xrepl target is not
@@ -46,7 +48,7 @@
 # XREPL_BENCH_REMOTES, XREPL_BENCH_JOBS, XREPL_BENCH_RUNTIME,
 # XREPL_BENCH_RAMP, XREPL_BENCH_SIZE_MB, XREPL_BENCH_RESYNC_MB,
 # XREPL_BENCH_RESYNC_REMOTE, XREPL_BENCH_REMOTE_LAT_US,
-# XREPL_BENCH_META_REMOTE, XREPL_BENCH_SEED,
+# XREPL_BENCH_VARIANT_REMOTE, XREPL_BENCH_SEED,
 # XREPL_BENCH_PROFILE=1.
 #
 # A configuration whose device cannot be created is recorded as
@@ -56,7 +58,7 @@
 # otherwise, 2 on bad usage.
 set -uo pipefail
 
-ALL_CONFIGS="raw-local,dm-linear,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-semi-sync,xrepl-async,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd"
+ALL_CONFIGS="raw-local,dm-linear,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd"
 ALL_REMOTES="ram,delay,nvme-tcp,nbd"
 # Configurations that do not use the remote leg: measured once, before the
 # remotes, and recorded with remote "local".
@@ -64,9 +66,12 @@ LOCAL_CONFIGS=" raw-local dm-linear "
 # The DRBD rows are measured with this remote: DRBD replicates over its own
 # TCP connection to the RAM disk that this transport exports.
 DRBD_REMOTE=nvme-tcp
-# xrepl-sync-meta is measured with one remote only, by default ram: next to
-# xrepl-sync over the fastest remote, the metadata device's cost shows best.
-META_REMOTE=${XREPL_BENCH_META_REMOTE:-ram}
+# xrepl-sync-meta and xrepl-sync-poll are measured with one remote only, by
+# default ram: next to xrepl-sync over the fastest remote, what the metadata
+# device costs and what polling saves show best.
+VARIANT_REMOTE=${XREPL_BENCH_VARIANT_REMOTE:-ram}
+POLL_US=200
+POLL_PARAM=/sys/module/dm_xrepl/parameters/remote_poll_us
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 out=${XREPL_OUT:-/tmp/xrepl-bench}
@@ -97,7 +102,7 @@ while (( $# )); do
 	--resync-mb) resync_mb=$2; shift 2 ;;
 	--resync-remote) resync_remote=$2; shift 2 ;;
 	--remote-lat-us) remote_lat_us=$2; shift 2 ;;
-	--meta-remote) META_REMOTE=$2; shift 2 ;;
+	--variant-remote) VARIANT_REMOTE=$2; shift 2 ;;
 	--seed) seed=$2; shift 2 ;;
 	--prefix) prefix=$2; shift 2 ;;
 	--ko) ko=$2; shift 2 ;;
@@ -130,8 +135,8 @@ done
 remotes=$(IFS=,; echo "${rl[*]}")
 resync_remote=$(canon_remote "$resync_remote") ||
 	{ echo "bench-guest: unknown --resync-remote (${ALL_REMOTES//,/, })" >&2; exit 2; }
-META_REMOTE=$(canon_remote "$META_REMOTE") ||
-	{ echo "bench-guest: unknown --meta-remote (${ALL_REMOTES//,/, })" >&2; exit 2; }
+VARIANT_REMOTE=$(canon_remote "$VARIANT_REMOTE") ||
+	{ echo "bench-guest: unknown --variant-remote (${ALL_REMOTES//,/, })" >&2; exit 2; }
 
 # selected CONFIG: true when CONFIG is in the list.
 selected() { [[ ",$configs," == *",$1,"* ]]; }
@@ -164,6 +169,7 @@ xrepl_loaded=0      # we insmod'ed dm-xrepl
 md_dev=""           # md array currently assembled
 dm_dev=""           # dm device currently existing
 meta_nb=""          # null_blk holding xrepl-sync-meta's metadata
+poll_set=0          # remote_poll_us was set for xrepl-sync-poll
 fio_pid=""
 nvme_nqns=()        # nvmet subsystems we made
 nvme_port=""        # nvmet port (configfs directory) we made
@@ -189,6 +195,10 @@ teardown_config() {
 	if [[ -n "$meta_nb" ]]; then
 		nullb_remove "$meta_nb"
 		meta_nb=""
+	fi
+	if (( poll_set )); then
+		echo 0 >"$POLL_PARAM" 2>/dev/null
+		poll_set=0
 	fi
 }
 
@@ -721,6 +731,13 @@ setup_config() {
 			nullb_make "$meta_nb" size=16 memory_backed=1 blocksize=4096 irqmode=0 ||
 				{ WHY="cannot create the metadata null_blk"; return 1; }
 			TABLE="0 $S xrepl $LOCAL $REMOTE $NB_DEV sync 1 nosync"
+		elif [[ "$2" == xrepl-sync-poll ]]; then
+			if ! echo "$POLL_US" >"$POLL_PARAM" 2>/dev/null; then
+				WHY="cannot set $POLL_PARAM"
+				return 1
+			fi
+			poll_set=1
+			TABLE="0 $S xrepl $LOCAL $REMOTE - sync 1 nosync"
 		else
 			TABLE="0 $S xrepl $LOCAL $REMOTE - ${2#xrepl-} 1 nosync"
 		fi ;;
@@ -894,7 +911,8 @@ for rk in ${remotes//,/ }; do
 	say "$rk remote $REMOTE (RAM disk $REMOTE_BACKING)"
 	for cfg in "${remote_cfgs[@]}"; do
 		[[ "$cfg" == drbd-* && "$rk" != "$DRBD_REMOTE" ]] && continue
-		[[ "$cfg" == xrepl-sync-meta && "$rk" != "$META_REMOTE" ]] && continue
+		[[ "$cfg" == xrepl-sync-meta || "$cfg" == xrepl-sync-poll ]] &&
+			[[ "$rk" != "$VARIANT_REMOTE" ]] && continue
 		run_config "$rk" "$cfg"
 	done
 	drbd_down
@@ -1100,7 +1118,7 @@ jq -n --slurpfile recs "$records" \
 	--argjson runtime "$runtime" --argjson ramp "$ramp" --argjson size "$size_mb" \
 	--argjson span "$span_mb" --argjson lat "$remote_lat_us" --argjson seed "$seed" \
 	--argjson rsmb "$resync_mb" --arg rsremote "$resync_remote" \
-	--arg metaremote "$META_REMOTE" \
+	--arg variantremote "$VARIANT_REMOTE" --argjson pollus "$POLL_US" \
 	--arg drbdv "$drbd_version" --arg nbdkitv "${nbdkit_version:-?}" \
 	--arg drbdrs "${DRBD_RESYNC_DISK_OPTS[*]} ${DRBD_RESYNC_NET_OPTS[*]}" \
 	--argjson nvport "$NVME_TCP_PORT" --argjson nbdport "$NBD_PORT" \
@@ -1114,7 +1132,7 @@ jq -n --slurpfile recs "$records" \
 		  jobs: ($jobs | split(",")), runtime_s: $runtime, ramp_s: $ramp,
 		  leg_size_mib: $size, span_mib: $span, seed: $seed,
 		  remote_latency_us: $lat, resync_mib: $rsmb, resync_remote: $rsremote,
-		  meta_remote: $metaremote,
+		  variant_remote: $variantremote, remote_poll_us: $pollus,
 		  local_leg: "null_blk memory_backed=1 irqmode=0 blocksize=4096",
 		  transports: {
 		    ram: "null_blk memory_backed=1 irqmode=0 blocksize=4096 (same as the local leg)",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the benchmark's guest part (scripts/bench-guest.sh, the code
 # `make bench` runs): a second or two of fio against raw-local, and against
-# the raw remote, xrepl-sync and xrepl-sync with a metadata device (its
-# metadata writes counted), with the remote leg over NVMe/TCP (loopback,
+# the raw remote, xrepl-sync, xrepl-sync with a metadata device (its
+# metadata writes counted) and with the polling remote submitter, with the
+# remote leg over NVMe/TCP (loopback,
 # kernel target and initiator), plus a refused-or-working xrepl-semi-sync
 # and the resync of a small fully dirty pair over NVMe/TCP.  The summary
 # must be well-formed JSON with the expected keys and positive figures, the
@@ -34,7 +35,7 @@ def good: .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 		and (.records | type == "array")) | not)
 	 | "guest/params/records missing"),
 	((["local", "raw-local"], [$remote, "raw-remote"], [$remote, "xrepl-sync"],
-	  [$remote, "xrepl-sync-meta"]) as [$r, $c]
+	  [$remote, "xrepl-sync-meta"], [$remote, "xrepl-sync-poll"]) as [$r, $c]
 	 | ($jobs | split(" "))[] as $j
 	 | [$S.records[] | select(.remote == $r and .config == $c and .job == $j)]
 	 | select((length == 1 and (.[0] | good)) | not)
@@ -70,12 +71,13 @@ check_summary() {
 step "run the guest part of the benchmark"
 rc=0
 bash "$REPO_ROOT/scripts/bench-guest.sh" --out "$OUT" --prefix "$P" --remotes "$REMOTE" \
-	--configs raw-local,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-semi-sync,resync-xrepl \
-	--meta-remote "$REMOTE" --jobs "${JOBS// /,}" \
+	--configs raw-local,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,resync-xrepl \
+	--variant-remote "$REMOTE" --jobs "${JOBS// /,}" \
 	--runtime 1 --ramp 1 --size 32 --resync-mb 32 --ko none || rc=$?
 assert_eq 0 "$rc" "bench-guest.sh exit status"
 
 step "nothing left behind"
+assert_eq 0 "$(cat /sys/module/dm_xrepl/parameters/remote_poll_us)" "remote_poll_us after the benchmark"
 assert_eq "" "$(dmsetup ls | awk -v p="$P-" 'index($1, p) == 1 { print $1 }')" "dm devices left by the benchmark"
 left=$(compgen -G "/sys/kernel/config/nullb/$P-*" || true)
 assert_eq "" "$left" "null_blk devices left by the benchmark"
@@ -115,7 +117,7 @@ jq -e '.rows["nvme-tcp"] | map(.config) | (index("xrepl-sync") != null and index
 	"$OUT/results.json" >/dev/null || fail "results.json has no xrepl-sync or raw-local row for nvme-tcp"
 jq -e '.resync | length == 1 and .[0].status == "ok" and .[0].seconds > 0' "$OUT/results.json" >/dev/null ||
 	fail "results.json lacks the resync row"
-jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 10' "$OUT/results.json" >/dev/null ||
+jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 12' "$OUT/results.json" >/dev/null ||
 	fail "results.json lacks the targets"
 jq -e '.targets[] | select(.id == "meta-ratio") | .ratio > 0' "$OUT/results.json" >/dev/null ||
 	fail "results.json has no metadata writes per data write"
