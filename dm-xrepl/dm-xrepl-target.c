@@ -49,7 +49,7 @@
 #define DM_MSG_PREFIX "xrepl"
 
 /* Regions a resync copies at once (each by one worker of copy_wq). */
-#define XREPL_MAX_COPIES	8
+#define XREPL_MAX_COPIES	16
 /* Buffer of one copy: a region is copied in pieces of at most this. */
 #define XREPL_COPY_BYTES	(512U << 10)
 /* Remote clones kept in reserve so writes progress under memory pressure. */

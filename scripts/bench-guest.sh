@@ -1021,7 +1021,7 @@ resync_xrepl() {
 				fail="the remote does not hold what the local leg holds after the resync"
 			else
 				record_resync "$cfg" "$t0" "$t1" "$resync_remote" \
-					"new pair without nosync (full initial sync), region_size 1024 (512 KiB), up to 8 regions copied at a time"
+					"new pair without nosync (full initial sync), region_size 1024 (512 KiB), up to 16 regions copied at a time"
 			fi
 		else
 			fail=$WHY
