@@ -11,6 +11,7 @@
 #define DM_XREPL_H
 
 #include <linux/bits.h>
+#include <linux/list.h>
 #include <linux/types.h>
 
 struct xrepl_bitmap;
@@ -254,5 +255,63 @@ unsigned long xrepl_wi_clean_apply_locked(struct xrepl_wi *wi,
 /* Undo step 1 for the regions from..to-1 still picked (a flush failed). */
 void xrepl_wi_clean_cancel_locked(struct xrepl_wi *wi, unsigned long from,
 				  unsigned long to);
+
+/*
+ * Ship queue of the asynchronous modes: the writes that completed on the
+ * local leg and still have to reach the remote, in the order they completed
+ * at the source.  It only decides what may be issued to the remote when;
+ * the caller owns the data and the bios.
+ *
+ * Ordering rules (write-order fidelity):
+ *  - A barrier (a write or empty flush with REQ_PREFLUSH or REQ_FUA at the
+ *    source) ends an epoch.  It is issued, with a preflush, only when every
+ *    entry before it has completed at the remote, and nothing after it is
+ *    issued before it has completed.  So the remote flushes all of epoch k
+ *    before anything of epoch k + 1 can reach it.
+ *  - Other entries are issued in queue order, several at a time, but an
+ *    entry that overlaps one in flight waits for it (and so does every
+ *    entry behind it), so overlapping writes reach the remote in the order
+ *    they completed at the source.
+ *
+ * Locking: the caller serialises all of these with one lock.
+ */
+#define XREPL_SHIP_BARRIER	BIT(0)	/* PREFLUSH or FUA at the source */
+#define XREPL_SHIP_ISSUED	BIT(1)	/* sent to the remote, not completed */
+
+struct xrepl_ship {
+	struct list_head list;		/* on xrepl_shipq.queue */
+	sector_t sector;
+	sector_t nr_sectors;		/* 0 for an empty flush */
+	unsigned int bytes;		/* data held for it */
+	unsigned int flags;		/* XREPL_SHIP_* */
+	u64 queued_ns;			/* when it joined the queue */
+};
+
+struct xrepl_shipq {
+	/* In flight (a prefix: ISSUED), then waiting; oldest first. */
+	struct list_head queue;
+	struct xrepl_ship *next;	/* first waiting entry, or NULL */
+	unsigned int max_inflight;
+	unsigned int inflight;
+	bool barrier_inflight;
+	u64 bytes;			/* lag: data queued or in flight */
+	unsigned long nr;		/* lag: entries queued or in flight */
+};
+
+void xrepl_shipq_init(struct xrepl_shipq *q, unsigned int max_inflight);
+/* Append an entry (flags: 0 or XREPL_SHIP_BARRIER). */
+void xrepl_shipq_add_locked(struct xrepl_shipq *q, struct xrepl_ship *s);
+/* The next entry that may be issued now (it counts as issued), or NULL. */
+struct xrepl_ship *xrepl_shipq_next_locked(struct xrepl_shipq *q);
+/* An issued entry completed at the remote: it leaves the queue. */
+void xrepl_shipq_done_locked(struct xrepl_shipq *q, struct xrepl_ship *s);
+/*
+ * Move every entry not issued yet to out, in order, and out of the lag
+ * (the remote is given up on: their regions become dirty).
+ */
+void xrepl_shipq_take_waiting_locked(struct xrepl_shipq *q,
+				     struct list_head *out);
+/* queued_ns of the oldest entry, or 0 if the queue is empty. */
+u64 xrepl_shipq_oldest_ns(const struct xrepl_shipq *q);
 
 #endif /* DM_XREPL_H */

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests for the dm-xrepl ship queue: the ordering of the writes that
+ * the asynchronous modes send to the remote.
+ *
+ * Built by scripts/kunit.sh as part of CONFIG_DM_XREPL_KUNIT_TEST.
+ */
+#include <kunit/test.h>
+#include <linux/kernel.h>
+#include <linux/list.h>
+#include <linux/prandom.h>
+#include <linux/slab.h>
+
+#include "dm-xrepl.h"
+
+static struct xrepl_ship *xs_add(struct kunit *test, struct xrepl_shipq *q,
+				 sector_t sector, sector_t nr, bool barrier,
+				 u64 ns)
+{
+	struct xrepl_ship *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	s->sector = sector;
+	s->nr_sectors = nr;
+	s->bytes = nr << 9;
+	s->flags = barrier ? XREPL_SHIP_BARRIER : 0;
+	s->queued_ns = ns;
+	xrepl_shipq_add_locked(q, s);
+	return s;
+}
+
+static void xrepl_shipq_lag_test(struct kunit *test)
+{
+	struct xrepl_shipq q;
+	struct xrepl_ship *a, *b;
+
+	xrepl_shipq_init(&q, 4);
+	KUNIT_EXPECT_EQ(test, xrepl_shipq_oldest_ns(&q), 0ULL);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), NULL);
+	a = xs_add(test, &q, 0, 8, false, 100);
+	b = xs_add(test, &q, 64, 16, false, 200);
+	KUNIT_EXPECT_EQ(test, q.bytes, 24ULL << 9);
+	KUNIT_EXPECT_EQ(test, q.nr, 2UL);
+	KUNIT_EXPECT_EQ(test, xrepl_shipq_oldest_ns(&q), 100ULL);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), a);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), b);
+	xrepl_shipq_done_locked(&q, a);
+	KUNIT_EXPECT_EQ(test, q.bytes, 16ULL << 9);
+	KUNIT_EXPECT_EQ(test, q.nr, 1UL);
+	KUNIT_EXPECT_EQ(test, xrepl_shipq_oldest_ns(&q), 200ULL);
+	xrepl_shipq_done_locked(&q, b);
+	KUNIT_EXPECT_EQ(test, q.bytes, 0ULL);
+	KUNIT_EXPECT_EQ(test, q.nr, 0UL);
+	KUNIT_EXPECT_EQ(test, q.inflight, 0U);
+	KUNIT_EXPECT_TRUE(test, list_empty(&q.queue));
+}
+
+/* Disjoint writes go out together, up to max_inflight. */
+static void xrepl_shipq_parallel_test(struct kunit *test)
+{
+	struct xrepl_shipq q;
+	struct xrepl_ship *s[4];
+	int i;
+
+	xrepl_shipq_init(&q, 3);
+	for (i = 0; i < 4; i++)
+		s[i] = xs_add(test, &q, i * 8, 8, false, i);
+	for (i = 0; i < 3; i++)
+		KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), s[i]);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), NULL);
+	/* Any completion makes room, not only the oldest. */
+	xrepl_shipq_done_locked(&q, s[1]);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), s[3]);
+	KUNIT_EXPECT_EQ(test, q.inflight, 3U);
+}
+
+/* An overlapping write waits for the one in flight, and so do later ones. */
+static void xrepl_shipq_overlap_test(struct kunit *test)
+{
+	struct xrepl_shipq q;
+	struct xrepl_ship *a, *b, *c;
+
+	xrepl_shipq_init(&q, 8);
+	a = xs_add(test, &q, 100, 8, false, 0);
+	b = xs_add(test, &q, 104, 8, false, 0);	/* overlaps a */
+	c = xs_add(test, &q, 500, 8, false, 0);	/* disjoint, behind b */
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), a);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), NULL);
+	xrepl_shipq_done_locked(&q, a);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), b);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), c);
+
+	/* Adjacent is not overlapping. */
+	xrepl_shipq_init(&q, 8);
+	a = xs_add(test, &q, 0, 8, false, 0);
+	b = xs_add(test, &q, 8, 8, false, 0);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), a);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), b);
+}
+
+/* A barrier waits for everything before it and holds back everything after. */
+static void xrepl_shipq_barrier_test(struct kunit *test)
+{
+	struct xrepl_shipq q;
+	struct xrepl_ship *a, *b, *f, *c;
+
+	xrepl_shipq_init(&q, 8);
+	a = xs_add(test, &q, 0, 8, false, 0);
+	b = xs_add(test, &q, 64, 8, false, 0);
+	f = xs_add(test, &q, 0, 0, true, 0);		/* empty flush */
+	c = xs_add(test, &q, 128, 8, false, 0);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), a);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), b);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), NULL);
+	xrepl_shipq_done_locked(&q, b);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), NULL);
+	xrepl_shipq_done_locked(&q, a);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), f);
+	KUNIT_EXPECT_TRUE(test, q.barrier_inflight);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), NULL);
+	xrepl_shipq_done_locked(&q, f);
+	KUNIT_EXPECT_FALSE(test, q.barrier_inflight);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), c);
+
+	/* A FUA write with data is a barrier too, and counts in the lag. */
+	xrepl_shipq_init(&q, 8);
+	f = xs_add(test, &q, 0, 8, true, 0);
+	a = xs_add(test, &q, 64, 8, false, 0);
+	KUNIT_EXPECT_EQ(test, q.bytes, 16ULL << 9);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), f);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), NULL);
+	xrepl_shipq_done_locked(&q, f);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), a);
+}
+
+/* Giving up on the remote takes the waiting entries, not those in flight. */
+static void xrepl_shipq_take_test(struct kunit *test)
+{
+	struct xrepl_shipq q;
+	struct xrepl_ship *a, *b, *c;
+	LIST_HEAD(out);
+
+	xrepl_shipq_init(&q, 1);
+	a = xs_add(test, &q, 0, 8, false, 0);
+	b = xs_add(test, &q, 64, 8, false, 0);
+	c = xs_add(test, &q, 128, 16, false, 0);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), a);
+	xrepl_shipq_take_waiting_locked(&q, &out);
+	KUNIT_EXPECT_PTR_EQ(test, list_first_entry(&out, struct xrepl_ship, list), b);
+	KUNIT_EXPECT_PTR_EQ(test, list_last_entry(&out, struct xrepl_ship, list), c);
+	KUNIT_EXPECT_EQ(test, q.nr, 1UL);
+	KUNIT_EXPECT_EQ(test, q.bytes, 8ULL << 9);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), NULL);
+	xrepl_shipq_done_locked(&q, a);
+	KUNIT_EXPECT_EQ(test, q.nr, 0UL);
+	KUNIT_EXPECT_TRUE(test, list_empty(&q.queue));
+	/* Taking from a queue with nothing waiting changes nothing. */
+	xrepl_shipq_take_waiting_locked(&q, &out);
+	KUNIT_EXPECT_PTR_EQ(test, list_first_entry(&out, struct xrepl_ship, list), b);
+	KUNIT_EXPECT_PTR_EQ(test, list_last_entry(&out, struct xrepl_ship, list), c);
+	KUNIT_EXPECT_EQ(test, q.nr, 0UL);
+}
+
+#define XS_N	200
+
+/*
+ * Random workloads, issued and completed in random orders: check the rules
+ * on the resulting history.  issued[i] and done[i] are event times.
+ */
+static void xrepl_shipq_model_test(struct kunit *test)
+{
+	struct xrepl_ship *s = kunit_kcalloc(test, XS_N, sizeof(*s), GFP_KERNEL);
+	struct xrepl_ship **fly = kunit_kcalloc(test, XS_N, sizeof(*fly),
+						GFP_KERNEL);
+	int *issued = kunit_kcalloc(test, XS_N, sizeof(int), GFP_KERNEL);
+	int *done = kunit_kcalloc(test, XS_N, sizeof(int), GFP_KERNEL);
+	struct rnd_state rnd;
+	int round, i, j;
+
+	KUNIT_ASSERT_TRUE(test, s && fly && issued && done);
+	prandom_seed_state(&rnd, 42);
+	for (round = 0; round < 20; round++) {
+		struct xrepl_shipq q;
+		int nfly = 0, t = 1, left = XS_N;
+
+		xrepl_shipq_init(&q, 1 + prandom_u32_state(&rnd) % 8);
+		for (i = 0; i < XS_N; i++) {
+			u32 r = prandom_u32_state(&rnd);
+
+			memset(&s[i], 0, sizeof(s[i]));
+			s[i].sector = (r % 64) * 8;
+			s[i].nr_sectors = 8 * (1 + (r >> 8) % 3);
+			if ((r >> 16) % 16 == 0) {
+				s[i].flags = XREPL_SHIP_BARRIER;
+				if ((r >> 20) % 2)
+					s[i].nr_sectors = 0;	/* empty flush */
+			}
+			s[i].bytes = s[i].nr_sectors << 9;
+			xrepl_shipq_add_locked(&q, &s[i]);
+			issued[i] = 0;
+			done[i] = 0;
+		}
+		while (left) {
+			struct xrepl_ship *n;
+
+			/* Issue what may go, then complete a random one. */
+			while ((n = xrepl_shipq_next_locked(&q))) {
+				issued[n - s] = t++;
+				fly[nfly++] = n;
+			}
+			KUNIT_ASSERT_GT(test, nfly, 0);
+			j = prandom_u32_state(&rnd) % nfly;
+			done[fly[j] - s] = t++;
+			xrepl_shipq_done_locked(&q, fly[j]);
+			fly[j] = fly[--nfly];
+			left--;
+		}
+		KUNIT_EXPECT_EQ(test, q.nr, 0UL);
+		KUNIT_EXPECT_EQ(test, q.bytes, 0ULL);
+		for (i = 0; i < XS_N; i++) {
+			for (j = i + 1; j < XS_N; j++) {
+				bool barrier = (s[i].flags | s[j].flags) &
+					       XREPL_SHIP_BARRIER;
+				bool ovl = s[i].nr_sectors && s[j].nr_sectors &&
+					   s[i].sector < s[j].sector + s[j].nr_sectors &&
+					   s[j].sector < s[i].sector + s[i].nr_sectors;
+
+				/* Issue in queue order, always. */
+				KUNIT_ASSERT_LT(test, issued[i], issued[j]);
+				/* A barrier on either side, or an overlap: j after i is done. */
+				if (barrier || ovl)
+					KUNIT_ASSERT_LT(test, done[i], issued[j]);
+			}
+		}
+	}
+}
+
+static struct kunit_case xrepl_ship_cases[] = {
+	KUNIT_CASE(xrepl_shipq_lag_test),
+	KUNIT_CASE(xrepl_shipq_parallel_test),
+	KUNIT_CASE(xrepl_shipq_overlap_test),
+	KUNIT_CASE(xrepl_shipq_barrier_test),
+	KUNIT_CASE(xrepl_shipq_take_test),
+	KUNIT_CASE(xrepl_shipq_model_test),
+	{}
+};
+
+static struct kunit_suite xrepl_ship_suite = {
+	.name = "dm-xrepl-ship",
+	.test_cases = xrepl_ship_cases,
+};
+
+kunit_test_suite(xrepl_ship_suite);
