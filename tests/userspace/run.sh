@@ -4,7 +4,9 @@
 # ones of several geometries and damaged ones.  Each case checks a tool's
 # exit status and its message; xrepl-dump --json must give back exactly
 # the bits the image has set, and its text output must match the golden
-# files in golden/.  No VM, no root.
+# files in golden/.  Also runs the unit tests of tests/lib/logwrites.py
+# (the dm-log-writes reader and write-order checker of the async tests).
+# No VM, no root.
 #
 # Usage: tests/userspace/run.sh [--no-build] [--sanitize] [--results FILE]
 #                               [FILTER...]
@@ -391,6 +393,21 @@ for tool in check dump; do
 		diff <(echo "$help_opts") <(echo "$man_opts") | sed 's/^/    | /' || true
 	fi
 done
+
+# The dm-log-writes reader and write-order checker of the async tests
+# (tests/lib/logwrites.py), on synthetic logs: one line per unittest case.
+name=logwrites
+if selected "$name"; then
+	out=$(cd "$REPO" && python3 -m unittest -v tests/userspace/test_logwrites.py 2>&1) || true
+	while read -r tc result; do
+		record "$result userspace:logwrites.$tc"
+	done < <(sed -n 's/^\(test[a-z0-9_]*\) (.*) \.\.\. \(ok\|FAIL\|ERROR\)$/\1 \2/p' <<<"$out" |
+		sed 's/ ok$/ PASS/; s/ ERROR$/ FAIL/')
+	if ! grep -q '^OK$' <<<"$out"; then
+		record "FAIL userspace:logwrites: unittest did not end with OK"
+		tail -n 20 <<<"$out" | sed 's/^/    | /'
+	fi
+fi
 
 p=$(grep -c '^PASS ' "$lines" || true)
 f=$(grep -c '^FAIL ' "$lines" || true)
