@@ -33,6 +33,7 @@
 #include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/math64.h>
+#include <linux/mempool.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/random.h>
@@ -73,6 +74,18 @@ static unsigned int remote_poll_us;
 module_param(remote_poll_us, uint, 0644);
 MODULE_PARM_DESC(remote_poll_us,
 		 "Microseconds the remote submitter polls for writes before sleeping (0: off, at most 1000)");
+/*
+ * Async mode: writes are split to at most this, the data one ship entry
+ * holds; up to XREPL_SHIP_INFLIGHT entries are in flight to the remote, and
+ * at most XREPL_MAX_LAG bytes are held for the remote before new writes
+ * wait (the lag bound).  Entries and pages are kept in reserve so that an
+ * async write always progresses.
+ */
+#define XREPL_SHIP_MAX_BYTES	(256U << 10)
+#define XREPL_SHIP_MAX_PAGES	(XREPL_SHIP_MAX_BYTES >> PAGE_SHIFT)
+#define XREPL_SHIP_INFLIGHT	32U
+#define XREPL_MAX_LAG		(64ULL << 20)
+#define XREPL_SHIP_RESERVE	16
 /* Bitmap blocks one metadata write round copies (16 KiB buffer). */
 #define XREPL_META_IO_BLOCKS	4U
 /* A region's mark is cleared after it was idle this long (and up to twice). */
@@ -120,6 +133,24 @@ struct xrepl_copy {
 	 * and cleared under pair->lock, only while the slot is not busy.
 	 */
 	void *buf;
+};
+
+/*
+ * A write on its way to the remote in async mode: the data, copied from the
+ * bio before the local write was issued, and where it goes.  Joins the
+ * ship queue when the local write completed; freed when the remote write
+ * completed (or was given up).  A tracked entry keeps its regions in the
+ * gate until then, so the resync and the cleaner leave them alone.
+ */
+struct xrepl_shipent {
+	struct xrepl_ship s;		/* ordering, under pair->lock */
+	struct xrepl_c *xc;		/* target whose remote it goes to */
+	unsigned long first;		/* regions, if tracked */
+	unsigned long last;
+	bool tracked;
+	blk_opf_t opf;			/* operation and flags at the remote */
+	unsigned int nr_pages;
+	struct page *pages[XREPL_SHIP_MAX_PAGES];
 };
 
 /* Per-CPU counters of the write path. */
@@ -180,6 +211,21 @@ struct xrepl_pair {
 	struct dm_io_client *copy_io;
 	unsigned int copy_bytes;	/* size of each copy buffer */
 	struct bio_set bs;		/* remote clones */
+	/*
+	 * Async mode.  ship_work (on remote_wq) issues the entries the ship
+	 * queue lets go; their completions free room and wake it again.
+	 */
+	struct bio_set ship_bs;		/* remote writes of ship entries */
+	mempool_t ship_ents;		/* struct xrepl_shipent */
+	mempool_t ship_pages;		/* their data */
+	/*
+	 * Serialises taking an entry's pages from ship_pages, so that two
+	 * writers never each hold part of the reserve while waiting for the
+	 * rest (as dm-crypt's bio_alloc_lock does).
+	 */
+	struct mutex ship_alloc_lock;
+	struct work_struct ship_work;
+	wait_queue_head_t ship_wait;	/* woken when the ship queue empties */
 	struct work_struct resync_work;
 	struct delayed_work resync_delay;	/* rate limit: requeue resync_work */
 	wait_queue_head_t copies_wait;	/* woken when nr_copies drops to 0 */
@@ -213,6 +259,8 @@ struct xrepl_pair {
 	bool merge_needed;		/* marked regions must join dirty */
 	bool consistent;		/* remote image crash-consistent */
 	struct bio_list gate_deferred;	/* writes held by a closed gate */
+	struct xrepl_shipq shipq;	/* async: writes not on the remote yet */
+	struct bio_list lag_wait;	/* async: writes waiting for lag room */
 	struct bio_list redispatch;	/* deferred writes ready to go again */
 
 	bool resync_active;		/* a resync is wanted */
@@ -254,10 +302,12 @@ struct xrepl_c {
 #define XREPL_IO_TRACKED	BIT(0)	/* counted in the region gate */
 #define XREPL_IO_REMOTE		BIT(1)	/* a clone went to the remote */
 #define XREPL_IO_REJECTED	BIT(2)	/* failed by on_remote_error fail */
+#define XREPL_IO_SHIP		BIT(3)	/* async: ship entry in io->ship */
 
 struct xrepl_io {
 	struct xrepl_c *xc;
 	struct bio *clone;		/* remote clone, while queued */
+	struct xrepl_shipent *ship;	/* async: what goes to the remote */
 	struct llist_node queued;	/* on pair->remote_queue */
 	unsigned long first;		/* regions touched, if TRACKED */
 	unsigned long last;
@@ -504,6 +554,238 @@ static void xrepl_remote_endio(struct bio *clone)
  */
 static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio);
 
+/*
+ * Async mode.
+ */
+
+static void ship_free(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	unsigned int i;
+
+	for (i = 0; i < ent->nr_pages; i++)
+		mempool_free(ent->pages[i], &pair->ship_pages);
+	mempool_free(ent, &pair->ship_ents);
+}
+
+/* Copy what bio will write into a new ship entry.  May sleep (GFP_NOIO). */
+static struct xrepl_shipent *ship_alloc(struct xrepl_c *xc, struct bio *bio,
+					struct xrepl_io *io)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_shipent *ent = mempool_alloc(&pair->ship_ents, GFP_NOIO);
+	struct bvec_iter iter;
+	struct bio_vec bv;
+	unsigned int off = 0;
+
+	memset(&ent->s, 0, sizeof(ent->s));
+	ent->xc = xc;
+	ent->tracked = io->flags & XREPL_IO_TRACKED;
+	ent->first = io->first;
+	ent->last = io->last;
+	ent->nr_pages = 0;
+	ent->s.sector = bio->bi_iter.bi_sector;
+	ent->s.nr_sectors = bio_sectors(bio);
+	ent->opf = bio_op(bio) | REQ_SYNC;
+	/* Flushes and FUA writes end an epoch; see the ship queue. */
+	if (bio->bi_opf & (REQ_PREFLUSH | REQ_FUA)) {
+		ent->s.flags = XREPL_SHIP_BARRIER;
+		ent->opf |= REQ_PREFLUSH | (bio->bi_opf & REQ_FUA);
+	}
+	if (bio_op(bio) != REQ_OP_WRITE || !bio_has_data(bio))
+		return ent;
+
+	ent->s.bytes = bio->bi_iter.bi_size;
+	ent->nr_pages = DIV_ROUND_UP(ent->s.bytes, PAGE_SIZE);
+	mutex_lock(&pair->ship_alloc_lock);
+	for (off = 0; off < ent->nr_pages; off++)
+		ent->pages[off] = mempool_alloc(&pair->ship_pages, GFP_NOIO);
+	mutex_unlock(&pair->ship_alloc_lock);
+	off = 0;
+	/* bv itself must stay intact: the iterator advances by its length. */
+	bio_for_each_segment(bv, bio, iter) {
+		struct bio_vec part = bv;
+
+		while (part.bv_len) {
+			struct bio_vec piece = part;
+
+			piece.bv_len = min(part.bv_len,
+					   (unsigned int)(PAGE_SIZE - off % PAGE_SIZE));
+			memcpy_from_bvec(page_address(ent->pages[off >> PAGE_SHIFT]) +
+					 off % PAGE_SIZE, &piece);
+			part.bv_offset += piece.bv_len;
+			part.bv_len -= piece.bv_len;
+			off += piece.bv_len;
+		}
+	}
+	return ent;
+}
+
+/*
+ * Give up on the entries not sent yet (the remote degraded): their regions
+ * become dirty.  Returns them on out, for ship_release() after the lock.
+ */
+static void ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
+{
+	struct xrepl_ship *s;
+
+	xrepl_shipq_take_waiting_locked(&pair->shipq, out);
+	list_for_each_entry(s, out, list) {
+		struct xrepl_shipent *ent = container_of(s, struct xrepl_shipent, s);
+
+		if (ent->tracked)
+			mark_dirty_locked(pair, ent->first, ent->last);
+		else
+			mark_lost_locked(pair);
+	}
+}
+
+static void ship_release(struct xrepl_pair *pair, struct list_head *list)
+{
+	struct xrepl_ship *s, *tmp;
+
+	list_for_each_entry_safe(s, tmp, list, list) {
+		struct xrepl_shipent *ent = container_of(s, struct xrepl_shipent, s);
+
+		list_del(&s->list);
+		if (ent->tracked)
+			gate_exit(pair, ent->first, ent->last);
+		ship_free(pair, ent);
+	}
+}
+
+static void xrepl_ship_endio(struct bio *bio)
+{
+	struct xrepl_shipent *ent = bio->bi_private;
+	struct xrepl_c *xc = ent->xc;
+	struct xrepl_pair *pair = xc->pair;
+	blk_status_t status = bio->bi_status;
+	bool degraded = false, wake, more;
+	unsigned long flags;
+	LIST_HEAD(dropped);
+
+	bio_put(bio);
+	spin_lock_irqsave(&pair->lock, flags);
+	xrepl_shipq_done_locked(&pair->shipq, &ent->s);
+	if (status == BLK_STS_NOTSUPP && ent->tracked &&
+	    (ent->opf & REQ_OP_MASK) != REQ_OP_WRITE) {
+		/* The remote cannot discard or zero: copy the result. */
+		mark_dirty_locked(pair, ent->first, ent->last);
+		if (pair->degraded_by == XREPL_DEGRADED_NONE)
+			start_resync_locked(pair);
+	} else if (status) {
+		pair->remote_errors++;
+		if (ent->tracked)
+			mark_dirty_locked(pair, ent->first, ent->last);
+		else
+			mark_lost_locked(pair);
+		degraded = degrade_locked(pair, XREPL_DEGRADED_ERROR);
+	}
+	if (pair->degraded_by != XREPL_DEGRADED_NONE)
+		ship_drop_locked(pair, &dropped);
+	wake = !pair->shipq.nr;
+	more = !bio_list_empty(&pair->lag_wait);
+	if (more) {
+		bio_list_merge(&pair->redispatch, &pair->lag_wait);
+		bio_list_init(&pair->lag_wait);
+	}
+	spin_unlock_irqrestore(&pair->lock, flags);
+
+	if (ent->tracked)
+		gate_exit(pair, ent->first, ent->last);
+	ship_free(pair, ent);
+	ship_release(pair, &dropped);
+	if (degraded) {
+		DMERR("%s: remote I/O error %d, replication degraded",
+		      xrepl_name(xc), blk_status_to_errno(status));
+		xrepl_raise_event(xc);
+	}
+	if (wake)
+		wake_up(&pair->ship_wait);
+	if (more)
+		queue_work(pair->wq, &pair->resync_work);
+	queue_work(pair->remote_wq, &pair->ship_work);
+}
+
+static void ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	unsigned int i, left = ent->s.bytes;
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(ent->xc->remote->bdev, ent->nr_pages, ent->opf,
+			       GFP_NOIO, &pair->ship_bs);
+	bio->bi_iter.bi_sector = ent->s.sector;
+	for (i = 0; i < ent->nr_pages; i++) {
+		unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
+
+		__bio_add_page(bio, ent->pages[i], len, 0);
+		left -= len;
+	}
+	if (!ent->nr_pages)
+		bio->bi_iter.bi_size = to_bytes(ent->s.nr_sectors);
+	bio->bi_end_io = xrepl_ship_endio;
+	bio->bi_private = ent;
+	this_cpu_inc(pair->stats->remote_writes);
+	submit_bio_noacct(bio);
+}
+
+/* Send what the ship queue lets go; give up on all if the remote degraded. */
+static void xrepl_ship_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
+					       ship_work);
+	struct xrepl_ship *s;
+	struct blk_plug plug;
+	LIST_HEAD(dropped);
+	bool wake;
+
+	blk_start_plug(&plug);
+	for (;;) {
+		spin_lock_irq(&pair->lock);
+		if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+			ship_drop_locked(pair, &dropped);
+			s = NULL;
+		} else {
+			s = xrepl_shipq_next_locked(&pair->shipq);
+		}
+		wake = !pair->shipq.nr;
+		spin_unlock_irq(&pair->lock);
+		if (!s)
+			break;
+		ship_submit(pair, container_of(s, struct xrepl_shipent, s));
+	}
+	blk_finish_plug(&plug);
+	ship_release(pair, &dropped);
+	if (wake)
+		wake_up(&pair->ship_wait);
+}
+
+static bool ship_idle(struct xrepl_pair *pair)
+{
+	bool idle;
+
+	spin_lock_irq(&pair->lock);
+	idle = !pair->shipq.nr && bio_list_empty(&pair->lag_wait);
+	spin_unlock_irq(&pair->lock);
+	return idle;
+}
+
+/*
+ * Async mode: a write waits while the data held for the remote is at the
+ * lag bound.  Returns true if it was deferred.
+ */
+static bool ship_wait_for_room(struct xrepl_pair *pair, struct bio *bio)
+{
+	bool wait;
+
+	spin_lock_irq(&pair->lock);
+	wait = pair->degraded_by == XREPL_DEGRADED_NONE && pair->shipq.nr &&
+	       pair->shipq.bytes + bio->bi_iter.bi_size > XREPL_MAX_LAG;
+	if (wait)
+		bio_list_add(&pair->lag_wait, bio);
+	spin_unlock_irq(&pair->lock);
+	return wait;
+}
+
 static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 {
 	struct xrepl_pair *pair = xc->pair;
@@ -511,7 +793,10 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 
 	io->xc = xc;
 	io->flags = 0;
+	io->ship = NULL;
 	bio_set_dev(bio, xc->local->bdev);
+	if (xc->args.mode == XREPL_MODE_ASYNC && ship_wait_for_room(pair, bio))
+		return DM_MAPIO_SUBMITTED;
 	if (!xrepl_range_to_regions(&pair->geom, bio->bi_iter.bi_sector,
 				    bio_sectors(bio), &io->first, &io->last)) {
 		xrepl_write_submit(xc, bio);
@@ -576,7 +861,11 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		}
 	}
 
-	if (remote) {
+	if (remote && xc->args.mode == XREPL_MODE_ASYNC) {
+		/* The local write goes now, the copy when it completed. */
+		io->ship = ship_alloc(xc, bio, io);
+		io->flags |= XREPL_IO_SHIP;
+	} else if (remote) {
 		struct bio *clone;
 
 		io->flags |= XREPL_IO_REMOTE;
@@ -683,6 +972,29 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 
 	if (io->flags & XREPL_IO_REJECTED)
 		return DM_ENDIO_DONE;
+	if (io->flags & XREPL_IO_SHIP) {
+		struct xrepl_shipent *ent = io->ship;
+		bool queued = false;
+
+		io->ship = NULL;
+		spin_lock_irqsave(&pair->lock, flags);
+		if (*error == BLK_STS_OK &&
+		    pair->degraded_by == XREPL_DEGRADED_NONE) {
+			ent->s.queued_ns = ktime_get_ns();
+			xrepl_shipq_add_locked(&pair->shipq, &ent->s);
+			queued = true;
+		} else if (*error == BLK_STS_OK && tracked) {
+			/* The remote degraded since: it misses this write. */
+			mark_dirty_locked(pair, io->first, io->last);
+		}
+		spin_unlock_irqrestore(&pair->lock, flags);
+		if (queued) {
+			queue_work(pair->remote_wq, &pair->ship_work);
+			/* The entry leaves the gate when the remote has it. */
+			return DM_ENDIO_DONE;
+		}
+		ship_free(pair, ent);
+	}
 	remote_failed = (io->flags & XREPL_IO_REMOTE) &&
 			io->remote_status != BLK_STS_OK;
 	if (!remote_failed && *error == BLK_STS_OK)
@@ -1513,6 +1825,9 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	for (i = 0; i < XREPL_MAX_COPIES; i++)
 		vfree(pair->copies[i].buf);
 	bioset_exit(&pair->bs);
+	bioset_exit(&pair->ship_bs);
+	mempool_exit(&pair->ship_ents);
+	mempool_exit(&pair->ship_pages);
 	xrepl_bitmap_free(&pair->dirty);
 	free_percpu(pair->stats);
 	kfree(pair);
@@ -1545,6 +1860,11 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	INIT_WORK(&pair->commit_work, xrepl_commit_work);
 	INIT_DELAYED_WORK(&pair->clean_work, xrepl_clean_work);
 	INIT_WORK(&pair->remote_work, xrepl_remote_work);
+	INIT_WORK(&pair->ship_work, xrepl_ship_work);
+	init_waitqueue_head(&pair->ship_wait);
+	mutex_init(&pair->ship_alloc_lock);
+	xrepl_shipq_init(&pair->shipq, XREPL_SHIP_INFLIGHT);
+	bio_list_init(&pair->lag_wait);
 	init_llist_head(&pair->remote_queue);
 	for (i = 0; i < XREPL_MAX_COPIES; i++) {
 		pair->copies[i].pair = pair;
@@ -1559,6 +1879,13 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	if (xrepl_bitmap_alloc(&pair->dirty, geom->nr_regions))
 		goto bad;
 	if (bioset_init(&pair->bs, XREPL_BIOSET_SIZE, 0, 0))
+		goto bad;
+	if (bioset_init(&pair->ship_bs, XREPL_SHIP_RESERVE, 0, BIOSET_NEED_BVECS))
+		goto bad;
+	if (mempool_init_kmalloc_pool(&pair->ship_ents, XREPL_SHIP_RESERVE,
+				      sizeof(struct xrepl_shipent)))
+		goto bad;
+	if (mempool_init_page_pool(&pair->ship_pages, XREPL_SHIP_MAX_PAGES, 0))
 		goto bad;
 	pair->copy_io = dm_io_client_create();
 	if (IS_ERR(pair->copy_io))
@@ -1825,10 +2152,16 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = xrepl_parse_args(&xc->args, argc, argv, &ti->error);
 	if (r)
 		goto bad;
-	if (xc->args.mode != XREPL_MODE_SYNC) {
+	if (xc->args.mode == XREPL_MODE_SEMI_SYNC) {
 		ti->error = "Mode not supported yet";
 		r = -EINVAL;
 		goto bad;
+	}
+	if (xc->args.mode == XREPL_MODE_ASYNC) {
+		/* A ship entry holds the data of one write of at most this. */
+		r = dm_set_target_max_io_len(ti, to_sector(XREPL_SHIP_MAX_BYTES));
+		if (r)
+			goto bad;
 	}
 
 	r = dm_get_device(ti, xc->args.local_path, dm_table_get_mode(ti->table),
@@ -1976,6 +2309,8 @@ static void xrepl_postsuspend(struct dm_target *ti)
 	struct xrepl_c *xc = ti->private;
 	struct xrepl_pair *pair = xc->pair;
 
+	/* Async: nothing acknowledged stays behind; the remote gets it all. */
+	wait_event(pair->ship_wait, ship_idle(pair));
 	flush_workqueue(pair->wq);
 	if (pair->meta_bdev) {
 		/*
@@ -2026,6 +2361,8 @@ static int xrepl_msg_remote(struct xrepl_c *xc, const char *what)
 		DMINFO("%s: remote %s", xrepl_name(xc), what);
 		xrepl_raise_event(xc);
 	}
+	/* Async: writes not sent yet become dirty regions now. */
+	queue_work(pair->remote_wq, &pair->ship_work);
 	return 0;
 }
 
@@ -2161,6 +2498,11 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			       pair->wi.nr_marked, pair->meta_failed);
 		else
 			DMEMIT(" meta=- meta_writes=0 marked=0 meta_failed=0");
+		elapsed = xrepl_shipq_oldest_ns(&pair->shipq);
+		DMEMIT(" lag_bytes=%llu lag_writes=%lu oldest_lag_ms=%llu",
+		       pair->shipq.bytes, pair->shipq.nr,
+		       elapsed ? div_u64(ktime_get_ns() - elapsed,
+					 NSEC_PER_MSEC) : 0);
 		spin_unlock_irq(&pair->lock);
 		break;
 

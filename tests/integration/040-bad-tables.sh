@@ -52,7 +52,6 @@ refused "resync_rate_kbps not a number" "Invalid resync_rate_kbps" "$H $L $R - s
 refused "bogus mode" "Invalid replication mode" "$H $L $R - bogus"
 refused "empty-ish mode" "Invalid replication mode" "$H $L $R - syncx"
 refused "semi-sync mode" "Mode not supported yet" "$H $L $R - semi-sync"
-refused "async mode" "Mode not supported yet" "$H $L $R - async"
 refused "optional count too big" "Invalid number of optional arguments" "$H $L $R - sync 5 nosync"
 refused "optional count not a number" "Invalid number of optional arguments" "$H $L $R - sync x"
 refused "optional count negative" "Invalid number of optional arguments" "$H $L $R - sync -1 nosync"

@@ -339,7 +339,7 @@ assert_legs_equal() {
 
 # The status keys, in the order the target must print them.
 # shellcheck disable=SC2034  # used by the tests
-XREPL_STATUS_KEYS="mode remote dirty resync remote_errors local_errors region_size on_remote_error degraded_by resync_active copied_regions writes remote_writes consistent resync_rate resync_rate_kbps meta meta_writes marked meta_failed"
+XREPL_STATUS_KEYS="mode remote dirty resync remote_errors local_errors region_size on_remote_error degraded_by resync_active copied_regions writes remote_writes consistent resync_rate resync_rate_kbps meta meta_writes marked meta_failed lag_bytes lag_writes oldest_lag_ms"
 
 require_xrepl() {
 	dmsetup targets 2>/dev/null | grep -q '^xrepl ' ||
@@ -355,17 +355,18 @@ require_target() {
 }
 
 # xrepl_table LOCAL REMOTE [OPT...]: table line for an xrepl device the size
-# of LOCAL (override with XREPL_LEN=sectors) in sync mode, with the
-# metadata device XREPL_META (default "-"); OPTs become the optional
-# arguments, with their count prepended.
+# of LOCAL (override with XREPL_LEN=sectors) in mode XREPL_MODE (default
+# sync), with the metadata device XREPL_META (default "-"); OPTs become the
+# optional arguments, with their count prepended.
 xrepl_table() {
 	local l=$1 r=$2
 	shift 2
 	local len=${XREPL_LEN:-$(dev_sectors "$l")} m=${XREPL_META:--}
+	local mode=${XREPL_MODE:-sync}
 	if (( $# )); then
-		echo "0 $len xrepl $l $r $m sync $# $*"
+		echo "0 $len xrepl $l $r $m $mode $# $*"
 	else
-		echo "0 $len xrepl $l $r $m sync"
+		echo "0 $len xrepl $l $r $m $mode"
 	fi
 }
 
