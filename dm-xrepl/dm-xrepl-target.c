@@ -620,6 +620,23 @@ static struct xrepl_shipent *ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	return ent;
 }
 
+/* The remote will not get ent: its regions (or, for a flush, all) differ. */
+static void ship_lost_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	if (ent->tracked)
+		mark_dirty_locked(pair, ent->first, ent->last);
+	else
+		mark_lost_locked(pair);
+}
+
+/* An entry is done with: out of the gate, memory back to the pools. */
+static void ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	if (ent->tracked)
+		gate_exit(pair, ent->first, ent->last);
+	ship_free(pair, ent);
+}
+
 /*
  * Give up on the entries not sent yet (the remote degraded): their regions
  * become dirty.  Returns them on out, for ship_release() after the lock.
@@ -629,14 +646,8 @@ static void ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
 	struct xrepl_ship *s;
 
 	xrepl_shipq_take_waiting_locked(&pair->shipq, out);
-	list_for_each_entry(s, out, list) {
-		struct xrepl_shipent *ent = container_of(s, struct xrepl_shipent, s);
-
-		if (ent->tracked)
-			mark_dirty_locked(pair, ent->first, ent->last);
-		else
-			mark_lost_locked(pair);
-	}
+	list_for_each_entry(s, out, list)
+		ship_lost_locked(pair, container_of(s, struct xrepl_shipent, s));
 }
 
 static void ship_release(struct xrepl_pair *pair, struct list_head *list)
@@ -644,12 +655,8 @@ static void ship_release(struct xrepl_pair *pair, struct list_head *list)
 	struct xrepl_ship *s, *tmp;
 
 	list_for_each_entry_safe(s, tmp, list, list) {
-		struct xrepl_shipent *ent = container_of(s, struct xrepl_shipent, s);
-
 		list_del(&s->list);
-		if (ent->tracked)
-			gate_exit(pair, ent->first, ent->last);
-		ship_free(pair, ent);
+		ship_put(pair, container_of(s, struct xrepl_shipent, s));
 	}
 }
 
@@ -661,7 +668,6 @@ static void xrepl_ship_endio(struct bio *bio)
 	blk_status_t status = bio->bi_status;
 	bool degraded = false, wake, more;
 	unsigned long flags;
-	LIST_HEAD(dropped);
 
 	bio_put(bio);
 	spin_lock_irqsave(&pair->lock, flags);
@@ -674,14 +680,10 @@ static void xrepl_ship_endio(struct bio *bio)
 			start_resync_locked(pair);
 	} else if (status) {
 		pair->remote_errors++;
-		if (ent->tracked)
-			mark_dirty_locked(pair, ent->first, ent->last);
-		else
-			mark_lost_locked(pair);
+		ship_lost_locked(pair, ent);
 		degraded = degrade_locked(pair, XREPL_DEGRADED_ERROR);
 	}
-	if (pair->degraded_by != XREPL_DEGRADED_NONE)
-		ship_drop_locked(pair, &dropped);
+	/* After a degradation, ship_work (queued below) drops what waits. */
 	wake = !pair->shipq.nr;
 	more = !bio_list_empty(&pair->lag_wait);
 	if (more) {
@@ -690,10 +692,7 @@ static void xrepl_ship_endio(struct bio *bio)
 	}
 	spin_unlock_irqrestore(&pair->lock, flags);
 
-	if (ent->tracked)
-		gate_exit(pair, ent->first, ent->last);
-	ship_free(pair, ent);
-	ship_release(pair, &dropped);
+	ship_put(pair, ent);
 	if (degraded) {
 		DMERR("%s: remote I/O error %d, replication degraded",
 		      xrepl_name(xc), blk_status_to_errno(status));
