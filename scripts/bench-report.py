@@ -86,6 +86,18 @@ TARGETS = [
      "resync of a fully dirty pair: xrepl MB/s >= 0.90 x the slower leg's "
      "1 MiB write MB/s", 0.90, "ge"),
 ]
+# The targets that compare two rows of their remote's table:
+# id -> (configuration, the one it is held against, figure).
+ROW_RATIO_TARGETS = {
+    "ram-qd32-iops": ("xrepl-sync", "raw-local", "qd32_iops"),
+    "ram-qd1-iops": ("xrepl-sync", "dm-linear", "qd1_iops"),
+    "ram-qd32-iops-poll": ("xrepl-sync-poll", "raw-local", "qd32_iops"),
+    "ram-qd1-iops-poll": ("xrepl-sync-poll", "dm-linear", "qd1_iops"),
+    "nvme-qd1-vs-drbd": ("xrepl-sync", "drbd-C", "qd1_iops"),
+    "nvme-qd1-vs-raw": ("xrepl-sync", "raw-remote", "qd1_iops"),
+    "nvme-qd32-vs-raw": ("xrepl-sync", "raw-remote", "qd32_iops"),
+    "nvme-async-vs-drbd": ("xrepl-async", "drbd-A", "qd1_iops"),
+}
 
 
 def die(msg):
@@ -255,22 +267,13 @@ def analyse(guest, semi_us):
     targets = []
     for tid, rk, text, thr, op in TARGETS:
         x = None
-        if tid == "meta-ratio":
+        if tid in ROW_RATIO_TARGETS:
+            cfg, base, key = ROW_RATIO_TARGETS[tid]
+            x = ratio(fig(rk, cfg, key), fig(rk, base, key))
+        elif tid == "meta-ratio":
             p = guest["params"]
             vr = p.get("variant_remote", p.get("meta_remote", "ram"))
             x = fig(vr, "xrepl-sync-meta", "meta_ratio")
-        elif tid == "ram-qd32-iops-poll":
-            x = ratio(fig(rk, "xrepl-sync-poll", "qd32_iops"), fig(rk, "raw-local", "qd32_iops"))
-        elif tid == "ram-qd1-iops-poll":
-            x = ratio(fig(rk, "xrepl-sync-poll", "qd1_iops"), fig(rk, "dm-linear", "qd1_iops"))
-        elif tid == "nvme-qd1-vs-drbd":
-            x = ratio(fig(rk, "xrepl-sync", "qd1_iops"), fig(rk, "drbd-C", "qd1_iops"))
-        elif tid == "nvme-qd1-vs-raw":
-            x = ratio(fig(rk, "xrepl-sync", "qd1_iops"), fig(rk, "raw-remote", "qd1_iops"))
-        elif tid == "nvme-qd32-vs-raw":
-            x = ratio(fig(rk, "xrepl-sync", "qd32_iops"), fig(rk, "raw-remote", "qd32_iops"))
-        elif tid == "nvme-async-vs-drbd":
-            x = ratio(fig(rk, "xrepl-async", "qd1_iops"), fig(rk, "drbd-A", "qd1_iops"))
         elif tid == "resync-vs-drbd":
             x = ratio(resync_mbps("resync-xrepl"), resync_mbps("resync-drbd"))
         elif tid == "resync-vs-leg":
@@ -286,14 +289,6 @@ def analyse(guest, semi_us):
             v = fig(rk, "xrepl-sync", "qd1_p50_us")
             if None not in (a, b, v):
                 x = v / max(a, b)
-        elif tid == "ram-qd32-iops":
-            a, v = fig(rk, "raw-local", "qd32_iops"), fig(rk, "xrepl-sync", "qd32_iops")
-            if a and v is not None:
-                x = v / a
-        elif tid == "ram-qd1-iops":
-            a, v = fig(rk, "dm-linear", "qd1_iops"), fig(rk, "xrepl-sync", "qd1_iops")
-            if a and v is not None:
-                x = v / a
         if x is None:
             verdict = "N/A"
         else:
