@@ -30,6 +30,29 @@ enum xrepl_mode {
 	XREPL_MODE_ASYNC,
 };
 
+/* What an asynchronous mode does when max_lag_kb is reached. */
+enum xrepl_congestion {
+	XREPL_CONGESTION_BLOCK,		/* new writes wait for room */
+	XREPL_CONGESTION_DEGRADE,	/* drop the buffer to dirty regions */
+};
+
+/*
+ * Semi-sync: a write is acknowledged at the latest this long after it was
+ * issued.  100 ms is above the latency of a healthy remote across a WAN
+ * (so a healthy remote is kept in sync) and far below the I/O timeouts of
+ * applications and guests (so a stalled one does not stall them).
+ */
+#define XREPL_DEFAULT_SEMI_TIMEOUT_MS	100U
+#define XREPL_MIN_SEMI_TIMEOUT_MS	1U
+#define XREPL_MAX_SEMI_TIMEOUT_MS	60000U
+/*
+ * Data held for the remote in the asynchronous modes.  At least one
+ * largest ship entry (256 KiB), at most 16 GiB.
+ */
+#define XREPL_DEFAULT_LAG_KB		65536U
+#define XREPL_MIN_LAG_KB		256U
+#define XREPL_MAX_LAG_KB		16777216U
+
 enum xrepl_error_policy {
 	XREPL_ON_ERROR_DEGRADE,
 	XREPL_ON_ERROR_FAIL,
@@ -40,6 +63,9 @@ enum xrepl_error_policy {
 #define XREPL_OPT_ON_REMOTE_ERROR	BIT(1)
 #define XREPL_OPT_NOSYNC		BIT(2)
 #define XREPL_OPT_RESYNC_RATE		BIT(3)
+#define XREPL_OPT_SEMI_TIMEOUT		BIT(4)
+#define XREPL_OPT_MAX_LAG		BIT(5)
+#define XREPL_OPT_CONGESTION		BIT(6)
 
 /*
  * A parsed table line.  The device strings point into the caller's argv,
@@ -53,6 +79,9 @@ struct xrepl_args {
 	enum xrepl_error_policy on_remote_error;
 	u32 region_size;		/* sectors, a power of two */
 	u32 resync_rate_kbps;		/* 0: unlimited */
+	u32 semi_timeout_ms;
+	u32 max_lag_kb;
+	enum xrepl_congestion congestion;
 	unsigned int given;		/* XREPL_OPT_* */
 	bool nosync;
 };
@@ -65,8 +94,19 @@ struct xrepl_args {
 int xrepl_parse_args(struct xrepl_args *args, unsigned int argc, char **argv,
 		     char **error);
 
+/*
+ * Parse the value of an option that can also be changed at run time
+ * (resync_rate_kbps, semi_timeout_ms, max_lag_kb, congestion) into args.
+ * Returns its XREPL_OPT_* bit, or 0 with *error set.  May sleep: no.
+ */
+unsigned int xrepl_parse_tunable(struct xrepl_args *args, const char *key,
+				 const char *val, char **error);
+
 const char *xrepl_mode_name(enum xrepl_mode mode);
 const char *xrepl_policy_name(enum xrepl_error_policy policy);
+const char *xrepl_congestion_name(enum xrepl_congestion congestion);
+/* A mode word, as in the table line; -EINVAL if it is none. */
+int xrepl_parse_mode(const char *arg, enum xrepl_mode *mode);
 
 /* How a device of dev_sectors is cut into regions. */
 struct xrepl_geom {

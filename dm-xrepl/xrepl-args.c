@@ -15,8 +15,11 @@
 
 /* The number of required arguments before the optional group. */
 #define XREPL_REQUIRED_ARGS	4U
-/* region_size N, on_remote_error P, resync_rate_kbps N, nosync. */
-#define XREPL_MAX_OPT_ARGS	7U
+/*
+ * region_size N, on_remote_error P, resync_rate_kbps N, semi_timeout_ms N,
+ * max_lag_kb N, congestion P, nosync.
+ */
+#define XREPL_MAX_OPT_ARGS	13U
 
 static const char * const mode_names[] = {
 	[XREPL_MODE_SYNC]	= "sync",
@@ -29,6 +32,11 @@ static const char * const policy_names[] = {
 	[XREPL_ON_ERROR_FAIL]		= "fail",
 };
 
+static const char * const congestion_names[] = {
+	[XREPL_CONGESTION_BLOCK]	= "block",
+	[XREPL_CONGESTION_DEGRADE]	= "degrade",
+};
+
 const char *xrepl_mode_name(enum xrepl_mode mode)
 {
 	return mode < ARRAY_SIZE(mode_names) ? mode_names[mode] : "unknown";
@@ -39,16 +47,29 @@ const char *xrepl_policy_name(enum xrepl_error_policy policy)
 	return policy < ARRAY_SIZE(policy_names) ? policy_names[policy] : "unknown";
 }
 
-static int parse_mode(struct xrepl_args *args, const char *arg,
-		      char **error)
+const char *xrepl_congestion_name(enum xrepl_congestion congestion)
+{
+	return congestion < ARRAY_SIZE(congestion_names) ?
+	       congestion_names[congestion] : "unknown";
+}
+
+int xrepl_parse_mode(const char *arg, enum xrepl_mode *mode)
 {
 	int i = match_string(mode_names, ARRAY_SIZE(mode_names), arg);
 
-	if (i < 0) {
+	if (i < 0)
+		return -EINVAL;
+	*mode = i;
+	return 0;
+}
+
+static int parse_mode(struct xrepl_args *args, const char *arg,
+		      char **error)
+{
+	if (xrepl_parse_mode(arg, &args->mode)) {
 		*error = "Invalid replication mode";
 		return -EINVAL;
 	}
-	args->mode = i;
 	return 0;
 }
 
@@ -89,6 +110,31 @@ static int parse_rate(struct xrepl_args *args, const char *arg, char **error)
 	return 0;
 }
 
+/* A number in [min, max]. */
+static int parse_range(const char *arg, u32 min, u32 max, u32 *val,
+		       char *what, char **error)
+{
+	if (parse_u32(arg, val) || *val < min || *val > max) {
+		*error = what;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_congestion(struct xrepl_args *args, const char *arg,
+			    char **error)
+{
+	int i = match_string(congestion_names, ARRAY_SIZE(congestion_names),
+			     arg);
+
+	if (i < 0) {
+		*error = "Invalid congestion policy";
+		return -EINVAL;
+	}
+	args->congestion = i;
+	return 0;
+}
+
 static int parse_policy(struct xrepl_args *args, const char *arg,
 			char **error)
 {
@@ -117,6 +163,7 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 			 char **argv, char **error)
 {
 	unsigned int count, i = 0;
+	const char *val;
 	int r;
 
 	if (parse_u32(argv[0], &count) || count > XREPL_MAX_OPT_ARGS ||
@@ -143,6 +190,12 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 			r = take_option(args, XREPL_OPT_ON_REMOTE_ERROR, error);
 		} else if (!strcmp(key, "resync_rate_kbps")) {
 			r = take_option(args, XREPL_OPT_RESYNC_RATE, error);
+		} else if (!strcmp(key, "semi_timeout_ms")) {
+			r = take_option(args, XREPL_OPT_SEMI_TIMEOUT, error);
+		} else if (!strcmp(key, "max_lag_kb")) {
+			r = take_option(args, XREPL_OPT_MAX_LAG, error);
+		} else if (!strcmp(key, "congestion")) {
+			r = take_option(args, XREPL_OPT_CONGESTION, error);
 		} else {
 			*error = "Unrecognised optional argument";
 			return -EINVAL;
@@ -154,15 +207,44 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 			*error = "Missing value for optional argument";
 			return -EINVAL;
 		}
+		val = argv[i++];
 		if (!strcmp(key, "region_size"))
-			r = parse_region_size(args, argv[i++], error);
+			r = parse_region_size(args, val, error);
 		else if (!strcmp(key, "on_remote_error"))
-			r = parse_policy(args, argv[i++], error);
+			r = parse_policy(args, val, error);
 		else
-			r = parse_rate(args, argv[i++], error);
+			r = xrepl_parse_tunable(args, key, val, error) ? 0 : -EINVAL;
 		if (r)
 			return r;
 	}
+	/* Failing writes the remote misses only makes sense if none are. */
+	if (args->on_remote_error == XREPL_ON_ERROR_FAIL &&
+	    args->mode != XREPL_MODE_SYNC) {
+		*error = "on_remote_error fail needs sync mode";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+unsigned int xrepl_parse_tunable(struct xrepl_args *args, const char *key,
+				 const char *val, char **error)
+{
+	if (!strcmp(key, "resync_rate_kbps"))
+		return parse_rate(args, val, error) ? 0 : XREPL_OPT_RESYNC_RATE;
+	if (!strcmp(key, "semi_timeout_ms"))
+		return parse_range(val, XREPL_MIN_SEMI_TIMEOUT_MS,
+				   XREPL_MAX_SEMI_TIMEOUT_MS,
+				   &args->semi_timeout_ms,
+				   "Invalid semi_timeout_ms", error) ?
+		       0 : XREPL_OPT_SEMI_TIMEOUT;
+	if (!strcmp(key, "max_lag_kb"))
+		return parse_range(val, XREPL_MIN_LAG_KB, XREPL_MAX_LAG_KB,
+				   &args->max_lag_kb, "Invalid max_lag_kb",
+				   error) ? 0 : XREPL_OPT_MAX_LAG;
+	if (!strcmp(key, "congestion"))
+		return parse_congestion(args, val, error) ?
+		       0 : XREPL_OPT_CONGESTION;
+	*error = "Unrecognised optional argument";
 	return 0;
 }
 
@@ -174,6 +256,9 @@ int xrepl_parse_args(struct xrepl_args *args, unsigned int argc, char **argv,
 	memset(args, 0, sizeof(*args));
 	args->region_size = XREPL_DEFAULT_REGION_SIZE;
 	args->on_remote_error = XREPL_ON_ERROR_DEGRADE;
+	args->semi_timeout_ms = XREPL_DEFAULT_SEMI_TIMEOUT_MS;
+	args->max_lag_kb = XREPL_DEFAULT_LAG_KB;
+	args->congestion = XREPL_CONGESTION_BLOCK;
 
 	if (argc < XREPL_REQUIRED_ARGS) {
 		*error = "Invalid argument count";

@@ -15,7 +15,7 @@
 #include "dm-xrepl.h"
 
 /* Longest table line in the tables below, in words. */
-#define XT_MAX_ARGC	16
+#define XT_MAX_ARGC	24
 
 /*
  * A table line as a NULL-terminated list of words, so that an empty word
@@ -72,6 +72,8 @@ static int xt_parse(struct xrepl_args *args, const struct xt_line *line,
 
 #define XT_ALL_OPTS	(XREPL_OPT_REGION_SIZE | XREPL_OPT_ON_REMOTE_ERROR | \
 			 XREPL_OPT_NOSYNC)
+#define XT_LAG_OPTS	(XREPL_OPT_SEMI_TIMEOUT | XREPL_OPT_MAX_LAG | \
+			 XREPL_OPT_CONGESTION)
 
 struct xt_valid_case {
 	const char *name;
@@ -83,9 +85,63 @@ struct xt_valid_case {
 	unsigned int given;
 	u32 rate;
 	bool nosync;
+	u32 timeout;			/* 0: the default */
+	u32 lag;			/* 0: the default */
+	enum xrepl_congestion congestion;
 };
 
 static const struct xt_valid_case xt_valid_cases[] = {
+	{
+		.name = "semi-sync timeout and lag",
+		.line = { { "loc", "rem", "meta", "semi-sync", "6",
+			    "semi_timeout_ms", "1", "max_lag_kb", "256",
+			    "congestion", "block" } },
+		.has_meta = true,
+		.mode = XREPL_MODE_SEMI_SYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XT_LAG_OPTS,
+		.timeout = 1,
+		.lag = 256,
+	},
+	{
+		.name = "async lag max, degrade",
+		.line = { { "loc", "rem", "-", "async", "4", "congestion",
+			    "degrade", "max_lag_kb", "16777216" } },
+		.mode = XREPL_MODE_ASYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_MAX_LAG | XREPL_OPT_CONGESTION,
+		.lag = 16777216,
+		.congestion = XREPL_CONGESTION_DEGRADE,
+	},
+	{
+		.name = "sync keeps a timeout for a later mode switch",
+		.line = { { "loc", "rem", "-", "sync", "2", "semi_timeout_ms",
+			    "60000" } },
+		.mode = XREPL_MODE_SYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_SEMI_TIMEOUT,
+		.timeout = 60000,
+	},
+	{
+		.name = "every option at once",
+		.line = { { "loc", "rem", "-", "async", "13", "nosync",
+			    "resync_rate_kbps", "10", "region_size", "64",
+			    "on_remote_error", "degrade", "semi_timeout_ms",
+			    "20", "max_lag_kb", "4096", "congestion",
+			    "degrade" } },
+		.mode = XREPL_MODE_ASYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = 64,
+		.given = XT_ALL_OPTS | XT_LAG_OPTS | XREPL_OPT_RESYNC_RATE,
+		.rate = 10,
+		.nosync = true,
+		.timeout = 20,
+		.lag = 4096,
+		.congestion = XREPL_CONGESTION_DEGRADE,
+	},
 	{
 		.name = "resync rate",
 		.line = { { "loc", "rem", "meta", "sync", "2",
@@ -209,9 +265,9 @@ static const struct xt_valid_case xt_valid_cases[] = {
 	},
 	{
 		.name = "on_remote_error fail",
-		.line = { { "loc", "rem", "-", "semi-sync", "2",
+		.line = { { "loc", "rem", "-", "sync", "2",
 			    "on_remote_error", "fail" } },
-		.mode = XREPL_MODE_SEMI_SYNC,
+		.mode = XREPL_MODE_SYNC,
 		.policy = XREPL_ON_ERROR_FAIL,
 		.region_size = XREPL_DEFAULT_REGION_SIZE,
 		.given = XREPL_OPT_ON_REMOTE_ERROR,
@@ -247,10 +303,10 @@ static const struct xt_valid_case xt_valid_cases[] = {
 	},
 	{
 		.name = "all options: size policy nosync",
-		.line = { { "loc", "rem", "meta", "async", "5", "region_size",
+		.line = { { "loc", "rem", "meta", "sync", "5", "region_size",
 			    "4096", "on_remote_error", "fail", "nosync" } },
 		.has_meta = true,
-		.mode = XREPL_MODE_ASYNC,
+		.mode = XREPL_MODE_SYNC,
 		.policy = XREPL_ON_ERROR_FAIL,
 		.region_size = 4096,
 		.given = XT_ALL_OPTS,
@@ -289,9 +345,9 @@ static const struct xt_valid_case xt_valid_cases[] = {
 	},
 	{
 		.name = "all options: nosync size policy",
-		.line = { { "loc", "rem", "-", "async", "5", "nosync",
+		.line = { { "loc", "rem", "-", "sync", "5", "nosync",
 			    "region_size", "16", "on_remote_error", "fail" } },
-		.mode = XREPL_MODE_ASYNC,
+		.mode = XREPL_MODE_SYNC,
 		.policy = XREPL_ON_ERROR_FAIL,
 		.region_size = 16,
 		.given = XT_ALL_OPTS,
@@ -340,6 +396,10 @@ static void xrepl_parse_valid_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, args.given, c->given);
 	KUNIT_EXPECT_EQ(test, args.nosync, c->nosync);
 	KUNIT_EXPECT_EQ(test, args.resync_rate_kbps, c->rate);
+	KUNIT_EXPECT_EQ(test, args.semi_timeout_ms,
+			c->timeout ?: XREPL_DEFAULT_SEMI_TIMEOUT_MS);
+	KUNIT_EXPECT_EQ(test, args.max_lag_kb, c->lag ?: XREPL_DEFAULT_LAG_KB);
+	KUNIT_EXPECT_EQ(test, args.congestion, c->congestion);
 	/* The mode word round-trips through xrepl_mode_name(). */
 	KUNIT_EXPECT_STREQ(test, xrepl_mode_name(args.mode), c->line.argv[3]);
 }
@@ -357,6 +417,10 @@ static const char XT_E_MISSING[] = "Missing value for optional argument";
 static const char XT_E_REGION[] = "Invalid region_size";
 static const char XT_E_POLICY[] = "Invalid on_remote_error policy";
 static const char XT_E_RATE[] = "Invalid resync_rate_kbps";
+static const char XT_E_TIMEOUT[] = "Invalid semi_timeout_ms";
+static const char XT_E_LAG[] = "Invalid max_lag_kb";
+static const char XT_E_CONGESTION[] = "Invalid congestion policy";
+static const char XT_E_FAIL_MODE[] = "on_remote_error fail needs sync mode";
 
 struct xt_bad_case {
 	const char *name;
@@ -394,9 +458,10 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	       "64"),
 	XT_BAD("count 4, three words", XT_E_NOPT, "sync", "4", "region_size",
 	       "64", "nosync"),
-	XT_BAD("count over the max", XT_E_NOPT, "sync", "8", "region_size",
+	XT_BAD("count over the max", XT_E_NOPT, "sync", "14", "region_size",
 	       "64", "on_remote_error", "fail", "resync_rate_kbps", "1",
-	       "nosync", "nosync"),
+	       "semi_timeout_ms", "1", "max_lag_kb", "256", "congestion",
+	       "block", "nosync", "nosync"),
 	XT_BAD("count empty", XT_E_NOPT, "sync", "", "nosync"),
 	XT_BAD("count junk suffix", XT_E_NOPT, "sync", "1x", "nosync"),
 	XT_BAD("count trailing space", XT_E_NOPT, "sync", "1 ", "nosync"),
@@ -510,6 +575,43 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	       "ignore"),
 	XT_BAD("policy after region_size", XT_E_POLICY, "async", "4",
 	       "region_size", "64", "on_remote_error", "nosync"),
+
+	/* Policy against mode. */
+	XT_BAD("fail with async", XT_E_FAIL_MODE, "async", "2",
+	       "on_remote_error", "fail"),
+	XT_BAD("fail with semi-sync", XT_E_FAIL_MODE, "semi-sync", "3",
+	       "nosync", "on_remote_error", "fail"),
+
+	/* semi_timeout_ms, max_lag_kb, congestion. */
+	XT_BAD("semi_timeout_ms zero", XT_E_TIMEOUT, "semi-sync", "2",
+	       "semi_timeout_ms", "0"),
+	XT_BAD("semi_timeout_ms over max", XT_E_TIMEOUT, "semi-sync", "2",
+	       "semi_timeout_ms", "60001"),
+	XT_BAD("semi_timeout_ms with unit", XT_E_TIMEOUT, "semi-sync", "2",
+	       "semi_timeout_ms", "10ms"),
+	XT_BAD("semi_timeout_ms negative", XT_E_TIMEOUT, "semi-sync", "2",
+	       "semi_timeout_ms", "-5"),
+	XT_BAD("semi_timeout_ms without value", XT_E_MISSING, "semi-sync",
+	       "1", "semi_timeout_ms"),
+	XT_BAD("duplicate semi_timeout_ms", XT_E_DUP, "semi-sync", "4",
+	       "semi_timeout_ms", "5", "semi_timeout_ms", "5"),
+	XT_BAD("max_lag_kb below one entry", XT_E_LAG, "async", "2",
+	       "max_lag_kb", "255"),
+	XT_BAD("max_lag_kb over max", XT_E_LAG, "async", "2", "max_lag_kb",
+	       "16777217"),
+	XT_BAD("max_lag_kb over u32", XT_E_LAG, "async", "2", "max_lag_kb",
+	       "4294967296"),
+	XT_BAD("max_lag_kb empty", XT_E_LAG, "async", "2", "max_lag_kb", ""),
+	XT_BAD("duplicate max_lag_kb", XT_E_DUP, "async", "4", "max_lag_kb",
+	       "1024", "max_lag_kb", "2048"),
+	XT_BAD("congestion unknown", XT_E_CONGESTION, "async", "2",
+	       "congestion", "drop"),
+	XT_BAD("congestion upper case", XT_E_CONGESTION, "async", "2",
+	       "congestion", "BLOCK"),
+	XT_BAD("congestion without value", XT_E_MISSING, "async", "1",
+	       "congestion"),
+	XT_BAD("duplicate congestion", XT_E_DUP, "async", "4", "congestion",
+	       "block", "congestion", "degrade"),
 };
 
 static void xt_bad_desc(const struct xt_bad_case *c, char *desc)
@@ -536,15 +638,16 @@ static void xrepl_parse_refused_test(struct kunit *test)
 static void xrepl_parse_resets_args_test(struct kunit *test)
 {
 	static const struct xt_line all = { {
-		"loc", "rem", "meta", "async", "5", "nosync", "region_size",
-		"64", "on_remote_error", "fail"
+		"loc", "rem", "meta", "async", "11", "nosync", "region_size",
+		"64", "on_remote_error", "degrade", "semi_timeout_ms", "5",
+		"max_lag_kb", "1024", "congestion", "degrade"
 	} };
 	static const struct xt_line plain = { { "a", "b", "-", "sync" } };
 	char *error = NULL;
 	struct xrepl_args args;
 
 	KUNIT_ASSERT_EQ(test, xt_parse(&args, &all, &error), 0);
-	KUNIT_ASSERT_EQ(test, args.given, XT_ALL_OPTS);
+	KUNIT_ASSERT_EQ(test, args.given, XT_ALL_OPTS | XT_LAG_OPTS);
 	KUNIT_ASSERT_EQ(test, xt_parse(&args, &plain, &error), 0);
 	KUNIT_EXPECT_STREQ(test, args.local_path, "a");
 	KUNIT_EXPECT_STREQ(test, args.remote_path, "b");
@@ -554,6 +657,10 @@ static void xrepl_parse_resets_args_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, args.region_size, XREPL_DEFAULT_REGION_SIZE);
 	KUNIT_EXPECT_EQ(test, args.given, 0U);
 	KUNIT_EXPECT_FALSE(test, args.nosync);
+	KUNIT_EXPECT_EQ(test, args.semi_timeout_ms,
+			XREPL_DEFAULT_SEMI_TIMEOUT_MS);
+	KUNIT_EXPECT_EQ(test, args.max_lag_kb, XREPL_DEFAULT_LAG_KB);
+	KUNIT_EXPECT_EQ(test, args.congestion, XREPL_CONGESTION_BLOCK);
 }
 
 /*
@@ -628,6 +735,32 @@ static void xrepl_names_test(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test,
 			   xrepl_policy_name((enum xrepl_error_policy)2),
 			   "unknown");
+	KUNIT_EXPECT_STREQ(test, xrepl_congestion_name(XREPL_CONGESTION_BLOCK),
+			   "block");
+	KUNIT_EXPECT_STREQ(test,
+			   xrepl_congestion_name(XREPL_CONGESTION_DEGRADE),
+			   "degrade");
+	KUNIT_EXPECT_STREQ(test,
+			   xrepl_congestion_name((enum xrepl_congestion)2),
+			   "unknown");
+}
+
+/* The mode message takes the same words as the table line. */
+static void xrepl_parse_mode_test(struct kunit *test)
+{
+	enum xrepl_mode mode = XREPL_MODE_ASYNC;
+
+	KUNIT_EXPECT_EQ(test, xrepl_parse_mode("sync", &mode), 0);
+	KUNIT_EXPECT_EQ(test, mode, XREPL_MODE_SYNC);
+	KUNIT_EXPECT_EQ(test, xrepl_parse_mode("semi-sync", &mode), 0);
+	KUNIT_EXPECT_EQ(test, mode, XREPL_MODE_SEMI_SYNC);
+	KUNIT_EXPECT_EQ(test, xrepl_parse_mode("async", &mode), 0);
+	KUNIT_EXPECT_EQ(test, mode, XREPL_MODE_ASYNC);
+	/* A refused word leaves the mode alone. */
+	KUNIT_EXPECT_EQ(test, xrepl_parse_mode("Async", &mode), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xrepl_parse_mode("", &mode), -EINVAL);
+	KUNIT_EXPECT_EQ(test, xrepl_parse_mode("sync ", &mode), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mode, XREPL_MODE_ASYNC);
 }
 
 /* ------------------------------------------------------------------------
@@ -1287,6 +1420,7 @@ static struct kunit_case xrepl_test_cases[] = {
 	KUNIT_CASE(xrepl_parse_resets_args_test),
 	KUNIT_CASE(xrepl_region_size_values_test),
 	KUNIT_CASE(xrepl_names_test),
+	KUNIT_CASE(xrepl_parse_mode_test),
 	KUNIT_CASE_PARAM(xrepl_geom_init_test, xt_geom_gen_params),
 	KUNIT_CASE(xrepl_region_len_sum_test),
 	KUNIT_CASE(xrepl_sector_region_test),
