@@ -29,6 +29,7 @@
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
+#include <linux/hrtimer.h>
 #include <linux/ioprio.h>
 #include <linux/list.h>
 #include <linux/llist.h>
@@ -75,16 +76,14 @@ module_param(remote_poll_us, uint, 0644);
 MODULE_PARM_DESC(remote_poll_us,
 		 "Microseconds the remote submitter polls for writes before sleeping (0: off, at most 1000)");
 /*
- * Async mode: writes are split to at most this, the data one ship entry
- * holds; up to XREPL_SHIP_INFLIGHT entries are in flight to the remote, and
- * at most XREPL_MAX_LAG bytes are held for the remote before new writes
- * wait (the lag bound).  Entries and pages are kept in reserve so that an
- * async write always progresses.
+ * Asynchronous modes: writes are split to at most this, the data one ship
+ * entry holds; up to XREPL_SHIP_INFLIGHT entries are in flight to the
+ * remote, and at most max_lag_kb is held for the remote (the lag bound).
+ * Entries and pages are kept in reserve so that a write always progresses.
  */
 #define XREPL_SHIP_MAX_BYTES	(256U << 10)
 #define XREPL_SHIP_MAX_PAGES	(XREPL_SHIP_MAX_BYTES >> PAGE_SHIFT)
 #define XREPL_SHIP_INFLIGHT	32U
-#define XREPL_MAX_LAG		(64ULL << 20)
 #define XREPL_SHIP_RESERVE	16
 /* Bitmap blocks one metadata write round copies (16 KiB buffer). */
 #define XREPL_META_IO_BLOCKS	4U
@@ -101,12 +100,14 @@ enum xrepl_degraded {
 	XREPL_DEGRADED_NONE,	/* remote receives writes */
 	XREPL_DEGRADED_ERROR,	/* a remote I/O failed */
 	XREPL_DEGRADED_ADMIN,	/* "remote down" message */
+	XREPL_DEGRADED_CONGESTION,	/* lag bound hit, congestion degrade */
 };
 
 static const char * const degraded_names[] = {
 	[XREPL_DEGRADED_NONE]	= "none",
 	[XREPL_DEGRADED_ERROR]	= "error",
 	[XREPL_DEGRADED_ADMIN]	= "admin",
+	[XREPL_DEGRADED_CONGESTION] = "congestion",
 };
 
 struct xrepl_c;
@@ -136,14 +137,23 @@ struct xrepl_copy {
 };
 
 /*
- * A write on its way to the remote in async mode: the data, copied from the
- * bio before the local write was issued, and where it goes.  Joins the
- * ship queue when the local write completed; freed when the remote write
- * completed (or was given up).  A tracked entry keeps its regions in the
- * gate until then, so the resync and the cleaner leave them alone.
+ * A write on its way to the remote in an asynchronous mode: the data,
+ * copied from the bio before the local write was issued, and where it goes.
+ * Joins the ship queue when the local write completed; freed when the
+ * remote write completed (or was given up).  A tracked entry keeps its
+ * regions in the gate until then, so the resync and the cleaner leave them
+ * alone.
+ *
+ * In semi-sync mode (and while a switch to sync drains the queue) the
+ * write that made the entry is acknowledged only when the entry reached
+ * the remote or its deadline passed: until then it is upper, and the entry
+ * is on pair->ack_wait.
  */
 struct xrepl_shipent {
 	struct xrepl_ship s;		/* ordering, under pair->lock */
+	struct list_head ack_list;	/* on pair->ack_wait, under pair->lock */
+	struct bio *upper;		/* write waiting for this entry, or NULL */
+	u64 deadline_ns;		/* acknowledge it then; U64_MAX: never */
 	struct xrepl_c *xc;		/* target whose remote it goes to */
 	unsigned long first;		/* regions, if tracked */
 	unsigned long last;
@@ -261,6 +271,25 @@ struct xrepl_pair {
 	struct bio_list gate_deferred;	/* writes held by a closed gate */
 	struct xrepl_shipq shipq;	/* async: writes not on the remote yet */
 	struct bio_list lag_wait;	/* async: writes waiting for lag room */
+	/*
+	 * Asynchronous modes: the data held for the remote (lag), counted
+	 * from a write's admission in map until its entry is freed, so that
+	 * max_lag_kb bounds all of it.
+	 */
+	u64 held_bytes;
+	unsigned long held_writes;
+	/* Entries whose writes wait to be acknowledged, by deadline. */
+	struct list_head ack_wait;
+	struct hrtimer ack_timer;	/* fires at the first deadline */
+	/*
+	 * Switching to sync: writes still go through the ship queue (and are
+	 * acknowledged when on the remote) until it is empty, so none passes
+	 * an older one.  Written before the mode (smp_wmb), read after it.
+	 */
+	bool draining;
+	bool drain_event;		/* draining ended: raise an event */
+	u64 lag_waits;			/* writes that waited for lag room */
+	u64 semi_timeouts;		/* semi-sync writes acknowledged on time out */
 	struct bio_list redispatch;	/* deferred writes ready to go again */
 
 	bool resync_active;		/* a resync is wanted */
@@ -303,11 +332,16 @@ struct xrepl_c {
 #define XREPL_IO_REMOTE		BIT(1)	/* a clone went to the remote */
 #define XREPL_IO_REJECTED	BIT(2)	/* failed by on_remote_error fail */
 #define XREPL_IO_SHIP		BIT(3)	/* async: ship entry in io->ship */
+#define XREPL_IO_HELD		BIT(4)	/* counted in the lag (held_*) */
+#define XREPL_IO_ACK_WAIT	BIT(5)	/* acknowledged when on the remote */
+#define XREPL_IO_ACKED		BIT(6)	/* second end_io: just complete */
 
 struct xrepl_io {
 	struct xrepl_c *xc;
 	struct bio *clone;		/* remote clone, while queued */
 	struct xrepl_shipent *ship;	/* async: what goes to the remote */
+	u64 issued_ns;			/* when map saw it */
+	u64 deadline_ns;		/* ACK_WAIT: at the latest then */
 	struct llist_node queued;	/* on pair->remote_queue */
 	unsigned long first;		/* regions touched, if TRACKED */
 	unsigned long last;
@@ -392,6 +426,13 @@ static void mark_lost_locked(struct xrepl_pair *pair)
 /* Returns true if this call degraded the remote (the caller raises the event). */
 static bool degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 {
+	if (pair->degraded_by == XREPL_DEGRADED_CONGESTION &&
+	    why != XREPL_DEGRADED_CONGESTION) {
+		/* It failed or was taken down: no automatic return now. */
+		WRITE_ONCE(pair->degraded_by, why);
+		sb_changed_locked(pair);
+		return true;
+	}
 	if (pair->degraded_by != XREPL_DEGRADED_NONE)
 		return false;
 	WRITE_ONCE(pair->degraded_by, why);
@@ -555,8 +596,133 @@ static void xrepl_remote_endio(struct bio *clone)
 static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio);
 
 /*
- * Async mode.
+ * Asynchronous modes (async, semi-sync, and sync while a switch to it
+ * drains the ship queue).
  */
+
+/* Data a ship entry for bio holds. */
+static unsigned int ship_bytes(struct bio *bio)
+{
+	return bio_op(bio) == REQ_OP_WRITE && bio_has_data(bio) ?
+	       bio->bi_iter.bi_size : 0;
+}
+
+/* Do writes go through the ship queue?  Lockless. */
+static bool ship_mode(struct xrepl_c *xc)
+{
+	if (READ_ONCE(xc->args.mode) != XREPL_MODE_SYNC)
+		return true;
+	/* Pairs with smp_wmb() in xrepl_msg_mode(). */
+	smp_rmb();
+	return READ_ONCE(xc->pair->draining);
+}
+
+/*
+ * Count a write in the lag and decide when it is acknowledged: in semi-sync
+ * mode when on the remote or semi_timeout_ms after it was issued; after a
+ * switch to sync (draining) when on the remote; else at local completion.
+ */
+static void ship_hold_locked(struct xrepl_c *xc, struct xrepl_io *io,
+			     unsigned int bytes)
+{
+	struct xrepl_pair *pair = xc->pair;
+	enum xrepl_mode mode = READ_ONCE(xc->args.mode);
+
+	pair->held_bytes += bytes;
+	pair->held_writes++;
+	io->flags |= XREPL_IO_HELD;
+	if (mode == XREPL_MODE_SEMI_SYNC) {
+		io->flags |= XREPL_IO_ACK_WAIT;
+		io->deadline_ns = io->issued_ns +
+				  (u64)READ_ONCE(xc->args.semi_timeout_ms) *
+				  NSEC_PER_MSEC;
+	} else if (mode == XREPL_MODE_SYNC) {
+		/* Admitted as the mode changed: drain behind it. */
+		WRITE_ONCE(pair->draining, true);
+		io->flags |= XREPL_IO_ACK_WAIT;
+		io->deadline_ns = U64_MAX;
+	}
+}
+
+/*
+ * A held write leaves the lag (its entry is freed, or it made none).
+ * Returns true if writes waiting for room were moved to redispatch: the
+ * caller passes that to ship_kick().
+ */
+static bool ship_unhold_locked(struct xrepl_pair *pair, unsigned int bytes)
+{
+	pair->held_bytes -= bytes;
+	pair->held_writes--;
+	if (!pair->held_writes && pair->draining) {
+		WRITE_ONCE(pair->draining, false);
+		pair->drain_event = true;
+	}
+	if (bio_list_empty(&pair->lag_wait))
+		return false;
+	/* They check for room again. */
+	bio_list_merge(&pair->redispatch, &pair->lag_wait);
+	bio_list_init(&pair->lag_wait);
+	return true;
+}
+
+/* After ship_unhold_locked(): let ship_work and deferred writes go on. */
+static void ship_kick(struct xrepl_pair *pair, bool redispatch)
+{
+	if (redispatch)
+		queue_work(pair->wq, &pair->resync_work);
+	queue_work(pair->remote_wq, &pair->ship_work);
+}
+
+/* Does a write of bytes fit in the lag? */
+static bool ship_room_locked(struct xrepl_c *xc, unsigned int bytes)
+{
+	struct xrepl_pair *pair = xc->pair;
+
+	return !pair->held_writes ||
+	       pair->held_bytes + bytes <=
+	       (u64)READ_ONCE(xc->args.max_lag_kb) << 10;
+}
+
+/*
+ * Admit a write into the lag.  At the lag bound, congestion block defers
+ * it until there is room; congestion degrade gives up on the remote (the
+ * buffered writes become dirty regions) and lets it go to the local leg.
+ * Returns true if the bio was deferred.
+ */
+static bool ship_admit(struct xrepl_c *xc, struct bio *bio,
+		       struct xrepl_io *io)
+{
+	struct xrepl_pair *pair = xc->pair;
+	unsigned int bytes = ship_bytes(bio);
+	bool degraded = false;
+
+	spin_lock_irq(&pair->lock);
+	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+		spin_unlock_irq(&pair->lock);
+		return false;
+	}
+	if (!ship_room_locked(xc, bytes)) {
+		if (READ_ONCE(xc->args.congestion) == XREPL_CONGESTION_BLOCK ||
+		    pair->draining) {
+			pair->lag_waits++;
+			bio_list_add(&pair->lag_wait, bio);
+			spin_unlock_irq(&pair->lock);
+			return true;
+		}
+		degraded = degrade_locked(pair, XREPL_DEGRADED_CONGESTION);
+	} else {
+		ship_hold_locked(xc, io, bytes);
+	}
+	spin_unlock_irq(&pair->lock);
+	if (degraded) {
+		DMWARN("%s: lag bound of %u KiB reached, replication degraded",
+		       xrepl_name(xc), READ_ONCE(xc->args.max_lag_kb));
+		xrepl_raise_event(xc);
+		/* ship_work drops the buffer. */
+		queue_work(pair->remote_wq, &pair->ship_work);
+	}
+	return false;
+}
 
 static void ship_free(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
@@ -578,6 +744,9 @@ static struct xrepl_shipent *ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	unsigned int off = 0;
 
 	memset(&ent->s, 0, sizeof(ent->s));
+	INIT_LIST_HEAD(&ent->ack_list);
+	ent->upper = NULL;
+	ent->deadline_ns = U64_MAX;
 	ent->xc = xc;
 	ent->tracked = io->flags & XREPL_IO_TRACKED;
 	ent->first = io->first;
@@ -591,10 +760,10 @@ static struct xrepl_shipent *ship_alloc(struct xrepl_c *xc, struct bio *bio,
 		ent->s.flags = XREPL_SHIP_BARRIER;
 		ent->opf |= REQ_PREFLUSH | (bio->bi_opf & REQ_FUA);
 	}
-	if (bio_op(bio) != REQ_OP_WRITE || !bio_has_data(bio))
+	ent->s.bytes = ship_bytes(bio);
+	if (!ent->s.bytes)
 		return ent;
 
-	ent->s.bytes = bio->bi_iter.bi_size;
 	ent->nr_pages = DIV_ROUND_UP(ent->s.bytes, PAGE_SIZE);
 	mutex_lock(&pair->ship_alloc_lock);
 	for (off = 0; off < ent->nr_pages; off++)
@@ -620,6 +789,88 @@ static struct xrepl_shipent *ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	return ent;
 }
 
+/*
+ * The local write of ent's bio completed and ent joined the ship queue:
+ * if the bio waits for the remote, put ent on ack_wait (by deadline) and
+ * return true; false if its deadline has passed already.
+ */
+static bool ack_wait_add_locked(struct xrepl_pair *pair,
+				struct xrepl_shipent *ent, struct bio *bio,
+				u64 deadline_ns)
+{
+	struct xrepl_shipent *pos;
+
+	if (deadline_ns <= ent->s.queued_ns) {
+		pair->semi_timeouts++;
+		return false;
+	}
+	ent->upper = bio;
+	ent->deadline_ns = deadline_ns;
+	list_for_each_entry_reverse(pos, &pair->ack_wait, ack_list)
+		if (pos->deadline_ns <= deadline_ns)
+			break;
+	list_add(&ent->ack_list, &pos->ack_list);
+	if (pair->ack_wait.next == &ent->ack_list && deadline_ns != U64_MAX)
+		hrtimer_start(&pair->ack_timer, ns_to_ktime(deadline_ns),
+			      HRTIMER_MODE_ABS_SOFT);
+	return true;
+}
+
+/* Take ent's waiting bio, for ack_bios() after the lock. */
+static void ack_take_locked(struct xrepl_shipent *ent, struct bio_list *acks)
+{
+	list_del_init(&ent->ack_list);
+	bio_list_add(acks, ent->upper);
+	ent->upper = NULL;
+}
+
+/*
+ * Complete bios whose local write completed and that waited for the
+ * remote.  Their first end_io returned DM_ENDIO_INCOMPLETE; this ends them
+ * again, and the second end_io just lets them go.  The block layer's QoS
+ * accounting was done by the first completion.
+ */
+static void ack_bios(struct bio_list *acks)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(acks))) {
+		xrepl_io(bio)->flags |= XREPL_IO_ACKED;
+		bio->bi_status = BLK_STS_OK;
+		bio_clear_flag(bio, BIO_QOS_THROTTLED);
+		bio_clear_flag(bio, BIO_QOS_MERGED);
+		bio_endio(bio);
+	}
+}
+
+/* Semi-sync: acknowledge the writes whose deadline has passed. */
+static enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer)
+{
+	struct xrepl_pair *pair = container_of(timer, struct xrepl_pair,
+					       ack_timer);
+	struct bio_list acks = BIO_EMPTY_LIST;
+	struct xrepl_shipent *ent, *tmp;
+	u64 now = ktime_get_ns();
+	unsigned long flags;
+
+	spin_lock_irqsave(&pair->lock, flags);
+	list_for_each_entry_safe(ent, tmp, &pair->ack_wait, ack_list) {
+		if (ent->deadline_ns > now) {
+			/* Restarting from the callback is allowed. */
+			if (ent->deadline_ns != U64_MAX)
+				hrtimer_start(&pair->ack_timer,
+					      ns_to_ktime(ent->deadline_ns),
+					      HRTIMER_MODE_ABS_SOFT);
+			break;
+		}
+		pair->semi_timeouts++;
+		ack_take_locked(ent, &acks);
+	}
+	spin_unlock_irqrestore(&pair->lock, flags);
+	ack_bios(&acks);
+	return HRTIMER_NORESTART;
+}
+
 /* The remote will not get ent: its regions (or, for a flush, all) differ. */
 static void ship_lost_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
@@ -639,15 +890,23 @@ static void ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 
 /*
  * Give up on the entries not sent yet (the remote degraded): their regions
- * become dirty.  Returns them on out, for ship_release() after the lock.
+ * become dirty.  Returns them on out, for ship_release() after the lock,
+ * and whether deferred writes were moved to redispatch.
  */
-static void ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
+static bool ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
 {
 	struct xrepl_ship *s;
+	bool more = false;
 
 	xrepl_shipq_take_waiting_locked(&pair->shipq, out);
-	list_for_each_entry(s, out, list)
-		ship_lost_locked(pair, container_of(s, struct xrepl_shipent, s));
+	list_for_each_entry(s, out, list) {
+		struct xrepl_shipent *ent = container_of(s, struct xrepl_shipent,
+							 s);
+
+		ship_lost_locked(pair, ent);
+		more |= ship_unhold_locked(pair, ent->s.bytes);
+	}
+	return more;
 }
 
 static void ship_release(struct xrepl_pair *pair, struct list_head *list)
@@ -665,13 +924,17 @@ static void xrepl_ship_endio(struct bio *bio)
 	struct xrepl_shipent *ent = bio->bi_private;
 	struct xrepl_c *xc = ent->xc;
 	struct xrepl_pair *pair = xc->pair;
+	struct bio_list acks = BIO_EMPTY_LIST;
 	blk_status_t status = bio->bi_status;
-	bool degraded = false, wake, more;
+	bool degraded = false, more;
 	unsigned long flags;
 
 	bio_put(bio);
 	spin_lock_irqsave(&pair->lock, flags);
 	xrepl_shipq_done_locked(&pair->shipq, &ent->s);
+	/* On the remote, or failed there (then its regions are dirty). */
+	if (ent->upper)
+		ack_take_locked(ent, &acks);
 	if (status == BLK_STS_NOTSUPP && ent->tracked &&
 	    (ent->opf & REQ_OP_MASK) != REQ_OP_WRITE) {
 		/* The remote cannot discard or zero: copy the result. */
@@ -684,25 +947,17 @@ static void xrepl_ship_endio(struct bio *bio)
 		degraded = degrade_locked(pair, XREPL_DEGRADED_ERROR);
 	}
 	/* After a degradation, ship_work (queued below) drops what waits. */
-	wake = !pair->shipq.nr;
-	more = !bio_list_empty(&pair->lag_wait);
-	if (more) {
-		bio_list_merge(&pair->redispatch, &pair->lag_wait);
-		bio_list_init(&pair->lag_wait);
-	}
+	more = ship_unhold_locked(pair, ent->s.bytes);
 	spin_unlock_irqrestore(&pair->lock, flags);
 
+	ack_bios(&acks);
 	ship_put(pair, ent);
 	if (degraded) {
 		DMERR("%s: remote I/O error %d, replication degraded",
 		      xrepl_name(xc), blk_status_to_errno(status));
 		xrepl_raise_event(xc);
 	}
-	if (wake)
-		wake_up(&pair->ship_wait);
-	if (more)
-		queue_work(pair->wq, &pair->resync_work);
-	queue_work(pair->remote_wq, &pair->ship_work);
+	ship_kick(pair, more);
 }
 
 static void ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent)
@@ -727,33 +982,72 @@ static void ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 	submit_bio_noacct(bio);
 }
 
+/*
+ * The remote degraded: acknowledge every waiting write (its regions are
+ * dirty, or its entry is in flight and gets marked if it fails) and drop
+ * what was not sent.  After a congestion degradation, once nothing is held
+ * any more, replicate again and resync what was dropped.  Returns whether
+ * replication came back.
+ */
+static bool ship_degraded_locked(struct xrepl_pair *pair,
+				 struct bio_list *acks,
+				 struct list_head *dropped, bool *more)
+{
+	struct xrepl_shipent *ent, *tmp;
+
+	list_for_each_entry_safe(ent, tmp, &pair->ack_wait, ack_list)
+		ack_take_locked(ent, acks);
+	*more |= ship_drop_locked(pair, dropped);
+	if (pair->degraded_by != XREPL_DEGRADED_CONGESTION || pair->held_writes)
+		return false;
+	WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
+	start_resync_locked(pair);
+	sb_changed_locked(pair);
+	return true;
+}
+
 /* Send what the ship queue lets go; give up on all if the remote degraded. */
 static void xrepl_ship_work(struct work_struct *work)
 {
 	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
 					       ship_work);
+	struct bio_list acks = BIO_EMPTY_LIST;
+	struct xrepl_c *event = NULL;
+	bool wake, more = false, back = false;
 	struct xrepl_ship *s;
 	struct blk_plug plug;
 	LIST_HEAD(dropped);
-	bool wake;
 
 	blk_start_plug(&plug);
 	for (;;) {
 		spin_lock_irq(&pair->lock);
 		if (pair->degraded_by != XREPL_DEGRADED_NONE) {
-			ship_drop_locked(pair, &dropped);
+			back = ship_degraded_locked(pair, &acks, &dropped,
+						    &more);
 			s = NULL;
 		} else {
 			s = xrepl_shipq_next_locked(&pair->shipq);
 		}
-		wake = !pair->shipq.nr;
+		wake = !pair->held_writes;
+		if (pair->drain_event || back) {
+			pair->drain_event = false;
+			event = pair->active;
+		}
 		spin_unlock_irq(&pair->lock);
 		if (!s)
 			break;
 		ship_submit(pair, container_of(s, struct xrepl_shipent, s));
 	}
 	blk_finish_plug(&plug);
+	ack_bios(&acks);
 	ship_release(pair, &dropped);
+	if (more)
+		queue_work(pair->wq, &pair->resync_work);
+	if (back)
+		DMINFO("%s: the remote caught up: replicating again, resyncing what was dropped",
+		       dm_device_name(pair->md));
+	if (event)
+		xrepl_raise_event(event);
 	if (wake)
 		wake_up(&pair->ship_wait);
 }
@@ -763,26 +1057,9 @@ static bool ship_idle(struct xrepl_pair *pair)
 	bool idle;
 
 	spin_lock_irq(&pair->lock);
-	idle = !pair->shipq.nr && bio_list_empty(&pair->lag_wait);
+	idle = !pair->held_writes && bio_list_empty(&pair->lag_wait);
 	spin_unlock_irq(&pair->lock);
 	return idle;
-}
-
-/*
- * Async mode: a write waits while the data held for the remote is at the
- * lag bound.  Returns true if it was deferred.
- */
-static bool ship_wait_for_room(struct xrepl_pair *pair, struct bio *bio)
-{
-	bool wait;
-
-	spin_lock_irq(&pair->lock);
-	wait = pair->degraded_by == XREPL_DEGRADED_NONE && pair->shipq.nr &&
-	       pair->shipq.bytes + bio->bi_iter.bi_size > XREPL_MAX_LAG;
-	if (wait)
-		bio_list_add(&pair->lag_wait, bio);
-	spin_unlock_irq(&pair->lock);
-	return wait;
 }
 
 static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
@@ -791,10 +1068,11 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 	struct xrepl_io *io = xrepl_io(bio);
 
 	io->xc = xc;
-	io->flags = 0;
 	io->ship = NULL;
 	bio_set_dev(bio, xc->local->bdev);
-	if (xc->args.mode == XREPL_MODE_ASYNC && ship_wait_for_room(pair, bio))
+	/* A write deferred after its admission keeps it. */
+	if (!(io->flags & XREPL_IO_HELD) && ship_mode(xc) &&
+	    ship_admit(xc, bio, io))
 		return DM_MAPIO_SUBMITTED;
 	if (!xrepl_range_to_regions(&pair->geom, bio->bi_iter.bi_sector,
 				    bio_sectors(bio), &io->first, &io->last)) {
@@ -849,18 +1127,44 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_io *io = xrepl_io(bio);
 	bool remote = READ_ONCE(pair->degraded_by) == XREPL_DEGRADED_NONE;
+	bool ship = io->flags & XREPL_IO_HELD;
 
-	if (io->flags & XREPL_IO_TRACKED) {
-		if (!remote) {
-			spin_lock_irq(&pair->lock);
-			remote = pair->degraded_by == XREPL_DEGRADED_NONE;
-			if (!remote)
-				mark_dirty_locked(pair, io->first, io->last);
-			spin_unlock_irq(&pair->lock);
+	/* A healthy pair takes no lock here. */
+	if (!remote || (!ship && ship_mode(xc))) {
+		bool more = false, unheld = false;
+
+		spin_lock_irq(&pair->lock);
+		remote = pair->degraded_by == XREPL_DEGRADED_NONE;
+		if (!remote && (io->flags & XREPL_IO_TRACKED))
+			mark_dirty_locked(pair, io->first, io->last);
+		if (!remote && ship) {
+			/* Admitted, then the remote degraded. */
+			unheld = true;
+			more = ship_unhold_locked(pair, ship_bytes(bio));
+			io->flags &= ~(XREPL_IO_HELD | XREPL_IO_ACK_WAIT);
+			ship = false;
+		} else if (remote && !ship && ship_mode(xc)) {
+			/* Admitted while degraded; the remote is back. */
+			if (ship_room_locked(xc, ship_bytes(bio))) {
+				ship_hold_locked(xc, io, ship_bytes(bio));
+				ship = true;
+			} else {
+				/* The resync (started on the way back) copies it. */
+				remote = false;
+				if (io->flags & XREPL_IO_TRACKED)
+					mark_dirty_locked(pair, io->first,
+							  io->last);
+				else
+					mark_lost_locked(pair);
+				start_resync_locked(pair);
+			}
 		}
+		spin_unlock_irq(&pair->lock);
+		if (unheld)
+			ship_kick(pair, more);
 	}
 
-	if (remote && xc->args.mode == XREPL_MODE_ASYNC) {
+	if (ship) {
 		/* The local write goes now, the copy when it completed. */
 		io->ship = ship_alloc(xc, bio, io);
 		io->flags |= XREPL_IO_SHIP;
@@ -942,11 +1246,12 @@ static int xrepl_map(struct dm_target *ti, struct bio *bio)
 	if (bio_sectors(bio))
 		bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 
+	xrepl_io(bio)->flags = 0;
 	if (bio_op(bio) == REQ_OP_READ) {
-		xrepl_io(bio)->flags = 0;
 		bio_set_dev(bio, xc->local->bdev);
 		return DM_MAPIO_REMAPPED;
 	}
+	xrepl_io(bio)->issued_ns = ktime_get_ns();
 	return xrepl_write(xc, bio);
 }
 
@@ -969,11 +1274,12 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 	bool resync = false, started = false;
 	unsigned long flags;
 
-	if (io->flags & XREPL_IO_REJECTED)
+	/* Waited for the remote (ack_bios()): its entry owns the gate. */
+	if (io->flags & (XREPL_IO_REJECTED | XREPL_IO_ACKED))
 		return DM_ENDIO_DONE;
 	if (io->flags & XREPL_IO_SHIP) {
 		struct xrepl_shipent *ent = io->ship;
-		bool queued = false;
+		bool queued = false, wait = false, more = false;
 
 		io->ship = NULL;
 		spin_lock_irqsave(&pair->lock, flags);
@@ -982,17 +1288,27 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 			ent->s.queued_ns = ktime_get_ns();
 			xrepl_shipq_add_locked(&pair->shipq, &ent->s);
 			queued = true;
-		} else if (*error == BLK_STS_OK && tracked) {
+			if (io->flags & XREPL_IO_ACK_WAIT)
+				wait = ack_wait_add_locked(pair, ent, bio,
+							   io->deadline_ns);
+		} else {
 			/* The remote degraded since: it misses this write. */
-			mark_dirty_locked(pair, io->first, io->last);
+			if (*error == BLK_STS_OK && tracked)
+				mark_dirty_locked(pair, io->first, io->last);
+			more = ship_unhold_locked(pair, ent->s.bytes);
 		}
 		spin_unlock_irqrestore(&pair->lock, flags);
 		if (queued) {
 			queue_work(pair->remote_wq, &pair->ship_work);
-			/* The entry leaves the gate when the remote has it. */
-			return DM_ENDIO_DONE;
+			/*
+			 * The entry leaves the gate when the remote has it.
+			 * A waiting bio may be completed (ack_bios()) as soon
+			 * as the lock was dropped: do not touch it here.
+			 */
+			return wait ? DM_ENDIO_INCOMPLETE : DM_ENDIO_DONE;
 		}
 		ship_free(pair, ent);
+		ship_kick(pair, more);
 	}
 	remote_failed = (io->flags & XREPL_IO_REMOTE) &&
 			io->remote_status != BLK_STS_OK;
@@ -1109,7 +1425,9 @@ static int meta_write_sb(struct xrepl_pair *pair)
 	pair->sb.generation++;
 	pair->sb.mtime = ktime_get_real_seconds();
 	pair->sb.flags = pair->consistent ? XREPL_META_F_CONSISTENT : 0;
-	pair->sb.degraded = pair->degraded_by;
+	/* After a crash a congested remote is resynced like a failed one. */
+	pair->sb.degraded = pair->degraded_by == XREPL_DEGRADED_CONGESTION ?
+			    XREPL_DEGRADED_ERROR : pair->degraded_by;
 	sb = pair->sb;
 	spin_unlock_irq(&pair->lock);
 
@@ -1803,6 +2121,8 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 {
 	unsigned int i;
 
+	/* Nothing is held any more (postsuspend drained it): stop the timer. */
+	hrtimer_cancel(&pair->ack_timer);
 	if (pair->meta_wq) {
 		cancel_delayed_work_sync(&pair->clean_work);
 		destroy_workqueue(pair->meta_wq);
@@ -1864,6 +2184,9 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	mutex_init(&pair->ship_alloc_lock);
 	xrepl_shipq_init(&pair->shipq, XREPL_SHIP_INFLIGHT);
 	bio_list_init(&pair->lag_wait);
+	INIT_LIST_HEAD(&pair->ack_wait);
+	hrtimer_init(&pair->ack_timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
+	pair->ack_timer.function = xrepl_ack_timer;
 	init_llist_head(&pair->remote_queue);
 	for (i = 0; i < XREPL_MAX_COPIES; i++) {
 		pair->copies[i].pair = pair;
@@ -2151,17 +2474,13 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = xrepl_parse_args(&xc->args, argc, argv, &ti->error);
 	if (r)
 		goto bad;
-	if (xc->args.mode == XREPL_MODE_SEMI_SYNC) {
-		ti->error = "Mode not supported yet";
-		r = -EINVAL;
+	/*
+	 * A ship entry holds the data of one write of at most this; in every
+	 * mode, as the mode can change at run time.
+	 */
+	r = dm_set_target_max_io_len(ti, to_sector(XREPL_SHIP_MAX_BYTES));
+	if (r)
 		goto bad;
-	}
-	if (xc->args.mode == XREPL_MODE_ASYNC) {
-		/* A ship entry holds the data of one write of at most this. */
-		r = dm_set_target_max_io_len(ti, to_sector(XREPL_SHIP_MAX_BYTES));
-		if (r)
-			goto bad;
-	}
 
 	r = dm_get_device(ti, xc->args.local_path, dm_table_get_mode(ti->table),
 			  &xc->local);
@@ -2398,27 +2717,87 @@ static int xrepl_msg_resync(struct xrepl_c *xc, bool full)
 static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 {
 	struct xrepl_pair *pair = xc->pair;
-	u32 rate;
+	struct xrepl_args tmp = xc->args;
+	unsigned int opt;
+	char *error;
 
-	if (strcmp(key, "resync_rate_kbps") || !val[0] ||
-	    strspn(val, "0123456789") != strlen(val) || kstrtou32(val, 10, &rate)) {
-		DMERR("%s: invalid 'set %s %s': expected 'set resync_rate_kbps <KiB/s>'",
-		      xrepl_name(xc), key, val);
+	opt = xrepl_parse_tunable(&tmp, key, val, &error);
+	if (!opt) {
+		DMERR("%s: invalid 'set %s %s': %s", xrepl_name(xc), key, val,
+		      error);
 		return -EINVAL;
 	}
 	spin_lock_irq(&pair->lock);
-	pair->resync_rate_kbps = rate;
-	pair->rate_start_ns = ktime_get_ns();
-	pair->rate_bytes = 0;
-	if (pair->resync_active)
+	if (opt == XREPL_OPT_RESYNC_RATE) {
+		/* The rate belongs to the pair: it outlives a reload. */
+		pair->resync_rate_kbps = tmp.resync_rate_kbps;
+		pair->rate_start_ns = ktime_get_ns();
+		pair->rate_bytes = 0;
+		if (pair->resync_active)
+			queue_work(pair->wq, &pair->resync_work);
+	}
+	WRITE_ONCE(xc->args.resync_rate_kbps, tmp.resync_rate_kbps);
+	WRITE_ONCE(xc->args.semi_timeout_ms, tmp.semi_timeout_ms);
+	WRITE_ONCE(xc->args.max_lag_kb, tmp.max_lag_kb);
+	WRITE_ONCE(xc->args.congestion, tmp.congestion);
+	xc->args.given |= opt;
+	/* Writes waiting for lag room look at the new bound. */
+	if (!bio_list_empty(&pair->lag_wait)) {
+		bio_list_merge(&pair->redispatch, &pair->lag_wait);
+		bio_list_init(&pair->lag_wait);
 		queue_work(pair->wq, &pair->resync_work);
+	}
 	spin_unlock_irq(&pair->lock);
 	return 0;
 }
 
 /*
+ * Change the replication mode under load.  Going to sync from an
+ * asynchronous mode, writes keep going through the ship queue, each
+ * acknowledged when on the remote, until everything older is there
+ * (status: draining=1), so no write passes an older one.
+ */
+static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
+{
+	struct xrepl_pair *pair = xc->pair;
+	enum xrepl_mode mode, old;
+	bool draining;
+
+	if (xrepl_parse_mode(word, &mode)) {
+		DMERR("%s: invalid 'mode %s': expected sync, semi-sync or async",
+		      xrepl_name(xc), word);
+		return -EINVAL;
+	}
+	if (mode != XREPL_MODE_SYNC &&
+	    xc->args.on_remote_error == XREPL_ON_ERROR_FAIL) {
+		DMERR("%s: invalid 'mode %s': on_remote_error fail needs sync mode",
+		      xrepl_name(xc), word);
+		return -EINVAL;
+	}
+	spin_lock_irq(&pair->lock);
+	old = xc->args.mode;
+	if (mode == XREPL_MODE_SYNC && pair->held_writes) {
+		WRITE_ONCE(pair->draining, true);
+		/* Pairs with smp_rmb() in ship_mode(). */
+		smp_wmb();
+	}
+	WRITE_ONCE(xc->args.mode, mode);
+	draining = pair->draining;
+	spin_unlock_irq(&pair->lock);
+
+	if (mode != old) {
+		DMINFO("%s: mode %s -> %s%s", xrepl_name(xc),
+		       xrepl_mode_name(old), xrepl_mode_name(mode),
+		       draining ? ", draining the buffer first" : "");
+		xrepl_raise_event(xc);
+	}
+	return 0;
+}
+
+/*
  * Messages:
- *   remote down | remote up | resync | resync full | set resync_rate_kbps N
+ *   remote down | remote up | resync | resync full | mode <mode> |
+ *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion> <value>
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 			 char *result, unsigned int maxlen)
@@ -2435,6 +2814,8 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 		return xrepl_msg_resync(xc, true);
 	if (argc == 3 && !strcasecmp(argv[0], "set"))
 		return xrepl_msg_set(xc, argv[1], argv[2]);
+	if (argc == 2 && !strcasecmp(argv[0], "mode"))
+		return xrepl_msg_mode(xc, argv[1]);
 
 	DMERR("%s: unsupported message '%s' with %u argument(s)", xrepl_name(xc),
 	      argc ? argv[0] : "", argc ? argc - 1 : 0);
@@ -2499,9 +2880,11 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" meta=- meta_writes=0 marked=0 meta_failed=0");
 		elapsed = xrepl_shipq_oldest_ns(&pair->shipq);
 		DMEMIT(" lag_bytes=%llu lag_writes=%lu oldest_lag_ms=%llu",
-		       pair->shipq.bytes, pair->shipq.nr,
+		       pair->held_bytes, pair->held_writes,
 		       elapsed ? div_u64(ktime_get_ns() - elapsed,
 					 NSEC_PER_MSEC) : 0);
+		DMEMIT(" draining=%d lag_waits=%llu semi_timeouts=%llu",
+		       pair->draining, pair->lag_waits, pair->semi_timeouts);
 		spin_unlock_irq(&pair->lock);
 		break;
 
@@ -2514,6 +2897,12 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			nr_opts += 2;
 		if (args->nosync)
 			nr_opts++;
+		if (args->given & XREPL_OPT_SEMI_TIMEOUT)
+			nr_opts += 2;
+		if (args->given & XREPL_OPT_MAX_LAG)
+			nr_opts += 2;
+		if (args->given & XREPL_OPT_CONGESTION)
+			nr_opts += 2;
 		DMEMIT("%s %s %s %s %u region_size %u", xc->local->name,
 		       xc->remote->name, xc->meta ? xc->meta->name : "-",
 		       xrepl_mode_name(args->mode), nr_opts, args->region_size);
@@ -2524,6 +2913,13 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" resync_rate_kbps %u", rate_kbps);
 		if (args->nosync)
 			DMEMIT(" nosync");
+		if (args->given & XREPL_OPT_SEMI_TIMEOUT)
+			DMEMIT(" semi_timeout_ms %u", args->semi_timeout_ms);
+		if (args->given & XREPL_OPT_MAX_LAG)
+			DMEMIT(" max_lag_kb %u", args->max_lag_kb);
+		if (args->given & XREPL_OPT_CONGESTION)
+			DMEMIT(" congestion %s",
+			       xrepl_congestion_name(args->congestion));
 		break;
 
 	case STATUSTYPE_IMA:
@@ -2531,10 +2927,13 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(",local_device=%s,remote_device=%s,meta_device=%s",
 		       xc->local->name, xc->remote->name,
 		       xc->meta ? xc->meta->name : "-");
-		DMEMIT(",mode=%s,region_size=%u,on_remote_error=%s,nosync=%c;",
+		DMEMIT(",mode=%s,region_size=%u,on_remote_error=%s,nosync=%c",
 		       xrepl_mode_name(args->mode), args->region_size,
 		       xrepl_policy_name(args->on_remote_error),
 		       args->nosync ? 'y' : 'n');
+		DMEMIT(",semi_timeout_ms=%u,max_lag_kb=%u,congestion=%s;",
+		       args->semi_timeout_ms, args->max_lag_kb,
+		       xrepl_congestion_name(args->congestion));
 		break;
 	}
 }
@@ -2553,7 +2952,7 @@ static int xrepl_iterate_devices(struct dm_target *ti,
 
 static struct target_type xrepl_target = {
 	.name		 = "xrepl",
-	.version	 = {1, 0, 0},
+	.version	 = {1, 1, 0},
 	.module		 = THIS_MODULE,
 	.ctr		 = xrepl_ctr,
 	.dtr		 = xrepl_dtr,

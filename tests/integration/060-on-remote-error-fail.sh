@@ -11,6 +11,8 @@ T=$(regions "$S" 1024)
 xrepl_create x "$L" "$R" on_remote_error fail nosync
 X=/dev/mapper/$P-x
 assert_status "$X" on_remote_error fail
+expect_fail "mode async with on_remote_error fail" dmsetup message "$P-x" 0 mode async
+assert_status "$X" mode sync
 
 step "writes succeed while the remote is healthy"
 write_at "$X" 0 65536 || fail "write with a healthy remote failed"

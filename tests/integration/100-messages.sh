@@ -37,6 +37,33 @@ bad_message remote sideways
 bad_message remote up now
 bad_message resync partial
 bad_message 42
+bad_message mode
+bad_message mode fast
+bad_message mode SYNC-ish
+bad_message mode async now
+bad_message set max_lag_kb 1
+bad_message set max_lag_kb
+bad_message set semi_timeout_ms 0
+bad_message set congestion drop
+bad_message set region_size 64
+bad_message set nosync 1
+
+step "tunables: set changes them and the table line shows them"
+must "set max_lag_kb" dmsetup message "$P-x" 0 set max_lag_kb 2048
+must "set semi_timeout_ms" dmsetup message "$P-x" 0 set semi_timeout_ms 7
+must "set congestion" dmsetup message "$P-x" 0 set congestion degrade
+assert_match ' semi_timeout_ms 7 max_lag_kb 2048 congestion degrade$' \
+	"$(dmsetup table "$P-x")" "table after set"
+ev=$(event_nr "$X")
+must "mode async" dmsetup message "$P-x" 0 mode async
+assert_status "$X" mode async
+assert_match ' async ' "$(dmsetup table "$P-x")" "table shows the new mode"
+assert_cmp "$(event_nr "$X")" -gt "$ev" "event number after a mode change"
+must "mode semi-sync" dmsetup message "$P-x" 0 mode semi-sync
+assert_status "$X" mode semi-sync
+must "mode sync" dmsetup message "$P-x" 0 mode sync
+assert_status "$X" mode sync
+assert_status "$X" draining 0
 
 step "resync is refused while degraded"
 must "remote down" dmsetup message "$P-x" 0 remote down
