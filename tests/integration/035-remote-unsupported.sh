@@ -12,7 +12,6 @@ ramdisks 1 96
 scratch_fs /dev/ram0 "$T_TMP/fs"
 loopdisk 32 "$T_TMP/fs"; L=$LOOPDEV	# ext4 file: zero-range works
 loopdisk 32; R=$LOOPDEV			# tmpfs file: zero-range fails
-S=$(dev_sectors "$L")
 fill_random "$L"
 dd if="$L" of="$R" bs=1M iflag=direct oflag=direct status=none
 xrepl_create x "$L" "$R" nosync

@@ -9,6 +9,7 @@
 # must be well-formed JSON with the expected keys and positive figures, the
 # report script must turn it into tables and a plot, and every device,
 # export and connection the benchmark made must be gone afterwards.
+# shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
 command -v fio >/dev/null || skip "fio is not installed"

@@ -5,7 +5,8 @@
 # exit status and its message; xrepl-dump --json must give back exactly
 # the bits the image has set, and its text output must match the golden
 # files in golden/.  Also runs the unit tests of tests/lib/logwrites.py
-# (the dm-log-writes reader and write-order checker of the async tests).
+# and tests/lib/epochs.py (the dm-log-writes reader and the write-order
+# checkers of the async tests).
 # No VM, no root.
 #
 # Usage: tests/userspace/run.sh [--no-build] [--sanitize] [--results FILE]
@@ -394,20 +395,21 @@ for tool in check dump; do
 	fi
 done
 
-# The dm-log-writes reader and write-order checker of the async tests
-# (tests/lib/logwrites.py), on synthetic logs: one line per unittest case.
-name=logwrites
-if selected "$name"; then
-	out=$(cd "$REPO" && python3 -m unittest -v tests/userspace/test_logwrites.py 2>&1) || true
+# The dm-log-writes reader and write-order checkers of the async tests
+# (tests/lib/logwrites.py, tests/lib/epochs.py), on synthetic logs: one
+# line per unittest case.
+for name in logwrites epochs; do
+	selected "$name" || continue
+	out=$(cd "$REPO" && python3 -m unittest -v "tests/userspace/test_$name.py" 2>&1) || true
 	while read -r tc result; do
-		record "$result userspace:logwrites.$tc"
+		record "$result userspace:$name.$tc"
 	done < <(sed -n 's/^\(test[a-z0-9_]*\) (.*) \.\.\. \(ok\|FAIL\|ERROR\)$/\1 \2/p' <<<"$out" |
 		sed 's/ ok$/ PASS/; s/ ERROR$/ FAIL/')
 	if ! grep -q '^OK$' <<<"$out"; then
-		record "FAIL userspace:logwrites: unittest did not end with OK"
+		record "FAIL userspace:$name: unittest did not end with OK"
 		tail -n 20 <<<"$out" | sed 's/^/    | /'
 	fi
-fi
+done
 
 p=$(grep -c '^PASS ' "$lines" || true)
 f=$(grep -c '^FAIL ' "$lines" || true)
