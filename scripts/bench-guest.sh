@@ -48,6 +48,7 @@
 # XREPL_BENCH_REMOTES, XREPL_BENCH_JOBS, XREPL_BENCH_RUNTIME,
 # XREPL_BENCH_RAMP, XREPL_BENCH_SIZE_MB, XREPL_BENCH_RESYNC_MB,
 # XREPL_BENCH_RESYNC_REMOTE, XREPL_BENCH_REMOTE_LAT_US,
+# XREPL_BENCH_SEMI_TIMEOUT_US (semi_timeout_ms of the semi-sync rows, in us),
 # XREPL_BENCH_VARIANT_REMOTE, XREPL_BENCH_SEED,
 # XREPL_BENCH_PROFILE=1.
 #
@@ -84,6 +85,9 @@ size_mb=${XREPL_BENCH_SIZE_MB:-256}
 resync_mb=${XREPL_BENCH_RESYNC_MB:-1024}
 resync_remote=${XREPL_BENCH_RESYNC_REMOTE:-nvme-tcp}
 remote_lat_us=${XREPL_BENCH_REMOTE_LAT_US:-1000}
+# semi_timeout_ms of the xrepl-semi-sync rows.
+semi_ms=$(( ${XREPL_BENCH_SEMI_TIMEOUT_US:-10000} / 1000 ))
+(( semi_ms >= 1 )) || semi_ms=1
 seed=${XREPL_BENCH_SEED:-4242}
 prefix=xbench
 ko=${XREPL_KO:-$repo/dm-xrepl/dm-xrepl.ko}
@@ -738,6 +742,8 @@ setup_config() {
 			fi
 			poll_set=1
 			TABLE="0 $S xrepl $LOCAL $REMOTE - sync 1 nosync"
+		elif [[ "$2" == xrepl-semi-sync ]]; then
+			TABLE="0 $S xrepl $LOCAL $REMOTE - semi-sync 3 nosync semi_timeout_ms $semi_ms"
 		else
 			TABLE="0 $S xrepl $LOCAL $REMOTE - ${2#xrepl-} 1 nosync"
 		fi ;;
@@ -1119,6 +1125,7 @@ jq -n --slurpfile recs "$records" \
 	--argjson span "$span_mb" --argjson lat "$remote_lat_us" --argjson seed "$seed" \
 	--argjson rsmb "$resync_mb" --arg rsremote "$resync_remote" \
 	--arg variantremote "$VARIANT_REMOTE" --argjson pollus "$POLL_US" \
+	--argjson semims "$semi_ms" \
 	--arg drbdv "$drbd_version" --arg nbdkitv "${nbdkit_version:-?}" \
 	--arg drbdrs "${DRBD_RESYNC_DISK_OPTS[*]} ${DRBD_RESYNC_NET_OPTS[*]}" \
 	--argjson nvport "$NVME_TCP_PORT" --argjson nbdport "$NBD_PORT" \
@@ -1133,6 +1140,7 @@ jq -n --slurpfile recs "$records" \
 		  leg_size_mib: $size, span_mib: $span, seed: $seed,
 		  remote_latency_us: $lat, resync_mib: $rsmb, resync_remote: $rsremote,
 		  variant_remote: $variantremote, remote_poll_us: $pollus,
+		  semi_timeout_ms: $semims,
 		  local_leg: "null_blk memory_backed=1 irqmode=0 blocksize=4096",
 		  transports: {
 		    ram: "null_blk memory_backed=1 irqmode=0 blocksize=4096 (same as the local leg)",

@@ -21,7 +21,8 @@ Options:
                       bench-results markers), e.g. docs/benchmarks.md
   --docs-png FILE     copy the plot there (path as seen from the docs file's
                       directory is used in the Markdown)
-  --semi-timeout-us N semi-sync timeout used for its limit (default
+  --semi-timeout-us N semi-sync timeout used for its limit (default: the
+                      run's semi_timeout_ms, else
                       $XREPL_BENCH_SEMI_TIMEOUT_US, else 10000)
 
 Exit status: 0, or 1 when the input is missing or malformed.
@@ -80,6 +81,11 @@ TARGETS = [
      "nvme-tcp remote, QD32 IOPS: xrepl-sync >= 0.90 x raw-remote", 0.90, "ge"),
     ("nvme-async-vs-drbd", "nvme-tcp",
      "nvme-tcp remote, QD1 IOPS: xrepl-async >= 5 x drbd-A", 5.0, "ge"),
+    ("delay-async-qd1-p50", "delay",
+     "delay remote, QD1 p50: xrepl-async <= 1.10 x raw-local", 1.10, "le"),
+    ("delay-semi-qd1-p50", "delay",
+     "delay remote, QD1 p50: xrepl-semi-sync <= 1.10 x (raw-local + "
+     "min(raw-remote, semi-sync timeout))", 1.10, "le"),
     ("resync-vs-drbd", "resync",
      "resync of a fully dirty pair: xrepl MB/s >= 1.0 x DRBD's", 1.0, "ge"),
     ("resync-vs-leg", "resync",
@@ -97,6 +103,7 @@ ROW_RATIO_TARGETS = {
     "nvme-qd1-vs-raw": ("xrepl-sync", "raw-remote", "qd1_iops"),
     "nvme-qd32-vs-raw": ("xrepl-sync", "raw-remote", "qd32_iops"),
     "nvme-async-vs-drbd": ("xrepl-async", "drbd-A", "qd1_iops"),
+    "delay-async-qd1-p50": ("xrepl-async", "raw-local", "qd1_p50_us"),
 }
 
 
@@ -184,8 +191,8 @@ def limits(cfgs, mode, semi_us):
 LIMIT_TEXT = {
     "sync": "max(raw-local, raw-remote) latency, min() of their IOPS and MB/s",
     "async": "raw-local",
-    "semi-sync": "min(raw-remote, semi timeout) + raw-local latency "
-                 "(the semi-sync timeout is not implemented yet)",
+    "semi-sync": "min(raw-remote, semi-sync timeout) + raw-local latency (the "
+                 "remote write starts when the local one completed)",
 }
 
 
@@ -284,6 +291,8 @@ def analyse(guest, semi_us):
             legs = [fig(t, "raw-local", "seq_mbps"), fig(t, "raw-remote", "seq_mbps")]
             if None not in legs:
                 x = ratio(resync_mbps("resync-xrepl"), min(legs))
+        elif tid == "delay-semi-qd1-p50":
+            x = (fig(rk, "xrepl-semi-sync", "ratio_to_limit") or {}).get("qd1_p50")
         elif tid == "delay-qd1-p50":
             a, b = fig(rk, "raw-local", "qd1_p50_us"), fig(rk, "raw-remote", "qd1_p50_us")
             v = fig(rk, "xrepl-sync", "qd1_p50_us")
@@ -586,14 +595,18 @@ def main():
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--docs")
     ap.add_argument("--docs-png")
-    ap.add_argument("--semi-timeout-us", type=int,
-                    default=int(os.environ.get("XREPL_BENCH_SEMI_TIMEOUT_US", "10000")))
+    ap.add_argument("--semi-timeout-us", type=int)
     a = ap.parse_args()
 
     guest = load(os.path.join(a.dir, "bench-guest.json"))
     for k in ("guest", "params", "records"):
         if k not in guest:
             die(f"bench-guest.json has no '{k}'")
+    if a.semi_timeout_us is None:
+        # The timeout the run used, else the one it would have used.
+        ms = guest["params"].get("semi_timeout_ms")
+        a.semi_timeout_us = (ms * 1000 if ms else
+                             int(os.environ.get("XREPL_BENCH_SEMI_TIMEOUT_US", "10000")))
     hp = os.path.join(a.dir, "host.json")
     host = load(hp) if os.path.exists(hp) else {}
 
@@ -601,9 +614,7 @@ def main():
     png = None if a.no_plot else plot(rows, rs, guest, a.dir)
 
     result = {"host": host, "guest": guest["guest"], "params": {
-        **guest["params"], "semi_sync_timeout_us": a.semi_timeout_us,
-        "semi_sync_timeout_note": "the semi-sync timeout is not implemented yet; "
-                                  "this value only defines the semi-sync limit"},
+        **guest["params"], "semi_sync_timeout_us": a.semi_timeout_us},
         "rows": rows, "resync": rs, "targets": targets,
         "profiles": guest.get("profiles", []),
         "records": guest["records"]}

@@ -25,7 +25,7 @@
 # XREPL_BENCH_RESYNC_MB [1024] per leg of the resync pair,
 # XREPL_BENCH_RESYNC_REMOTE [nvme-tcp], XREPL_BENCH_REMOTE_LAT_US [1000]
 # emulated write latency of the delay remote, XREPL_BENCH_SEMI_TIMEOUT_US
-# [10000] semi-sync timeout used for its limit, XREPL_BENCH_SEED [4242],
+# [10000] semi-sync timeout of the semi-sync rows, XREPL_BENCH_SEED [4242],
 # XREPL_BENCH_CONFIGS, XREPL_BENCH_REMOTES (ram,delay,nvme-tcp,nbd; slow
 # and fast still mean delay and ram), XREPL_BENCH_JOBS (see
 # scripts/bench-guest.sh), XREPL_BENCH_TIMEOUT (VM timeout, default from
