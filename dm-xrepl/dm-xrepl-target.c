@@ -85,6 +85,8 @@ MODULE_PARM_DESC(remote_poll_us,
 #define XREPL_SHIP_MAX_PAGES	(XREPL_SHIP_MAX_BYTES >> PAGE_SHIFT)
 #define XREPL_SHIP_INFLIGHT	32U
 #define XREPL_SHIP_RESERVE	16
+/* Pages of freed ship entries kept for reuse (1 MiB). */
+#define XREPL_PAGE_CACHE	256
 /* Bitmap blocks one metadata write round copies (16 KiB buffer). */
 #define XREPL_META_IO_BLOCKS	4U
 /* A region's mark is cleared after it was idle this long (and up to twice). */
@@ -154,6 +156,14 @@ struct xrepl_shipent {
 	struct list_head ack_list;	/* on pair->ack_wait, under pair->lock */
 	struct bio *upper;		/* write waiting for this entry, or NULL */
 	u64 deadline_ns;		/* acknowledge it then; U64_MAX: never */
+	/*
+	 * Issued early: sent to the remote with the local write (see
+	 * ship_early_locked()); the later of its two completions frees it.
+	 * Under pair->lock.
+	 */
+	bool early;
+	bool local_done;
+	bool remote_done;
 	struct xrepl_c *xc;		/* target whose remote it goes to */
 	unsigned long first;		/* regions, if tracked */
 	unsigned long last;
@@ -234,7 +244,16 @@ struct xrepl_pair {
 	 * rest (as dm-crypt's bio_alloc_lock does).
 	 */
 	struct mutex ship_alloc_lock;
-	struct work_struct ship_work;
+	/*
+	 * Pages of freed ship entries kept for reuse, so that a write does
+	 * not pay for a page allocation and its zeroing.  page_cache_lock
+	 * protects nr_cached and page_cache; entries are freed from bio
+	 * completion, so it is taken irq-safe.
+	 */
+	spinlock_t page_cache_lock;
+	unsigned int nr_cached;
+	struct page *page_cache[XREPL_PAGE_CACHE];
+	struct delayed_work ship_work;
 	wait_queue_head_t ship_wait;	/* woken when the ship queue empties */
 	struct work_struct resync_work;
 	struct delayed_work resync_delay;	/* rate limit: requeue resync_work */
@@ -276,8 +295,7 @@ struct xrepl_pair {
 	 * from a write's admission in map until its entry is freed, so that
 	 * max_lag_kb bounds all of it.
 	 */
-	u64 held_bytes;
-	unsigned long held_writes;
+	struct xrepl_lag held;
 	/* Entries whose writes wait to be acknowledged, by deadline. */
 	struct list_head ack_wait;
 	struct hrtimer ack_timer;	/* fires at the first deadline */
@@ -332,7 +350,7 @@ struct xrepl_c {
 #define XREPL_IO_REMOTE		BIT(1)	/* a clone went to the remote */
 #define XREPL_IO_REJECTED	BIT(2)	/* failed by on_remote_error fail */
 #define XREPL_IO_SHIP		BIT(3)	/* async: ship entry in io->ship */
-#define XREPL_IO_HELD		BIT(4)	/* counted in the lag (held_*) */
+#define XREPL_IO_HELD		BIT(4)	/* counted in the lag (pair->held) */
 #define XREPL_IO_ACK_WAIT	BIT(5)	/* acknowledged when on the remote */
 #define XREPL_IO_ACKED		BIT(6)	/* second end_io: just complete */
 
@@ -628,8 +646,7 @@ static void ship_hold_locked(struct xrepl_c *xc, struct xrepl_io *io,
 	struct xrepl_pair *pair = xc->pair;
 	enum xrepl_mode mode = READ_ONCE(xc->args.mode);
 
-	pair->held_bytes += bytes;
-	pair->held_writes++;
+	xrepl_lag_hold(&pair->held, bytes);
 	io->flags |= XREPL_IO_HELD;
 	if (mode == XREPL_MODE_SEMI_SYNC) {
 		io->flags |= XREPL_IO_ACK_WAIT;
@@ -651,9 +668,7 @@ static void ship_hold_locked(struct xrepl_c *xc, struct xrepl_io *io,
  */
 static bool ship_unhold_locked(struct xrepl_pair *pair, unsigned int bytes)
 {
-	pair->held_bytes -= bytes;
-	pair->held_writes--;
-	if (!pair->held_writes && pair->draining) {
+	if (xrepl_lag_release(&pair->held, bytes) && pair->draining) {
 		WRITE_ONCE(pair->draining, false);
 		pair->drain_event = true;
 	}
@@ -665,12 +680,29 @@ static bool ship_unhold_locked(struct xrepl_pair *pair, unsigned int bytes)
 	return true;
 }
 
+/* Run ship_work now. */
+static void ship_now(struct xrepl_pair *pair)
+{
+	mod_delayed_work(pair->remote_wq, &pair->ship_work, 0);
+}
+
+/*
+ * Run ship_work within a jiffy, unless it is due earlier.  For writes
+ * acknowledged already: waking a worker for each would cost the writer
+ * more than the copy (the worker may preempt it on its CPU); batched, the
+ * wake-ups are few and the remote gets the writes in plugged batches.
+ */
+static void ship_soon(struct xrepl_pair *pair)
+{
+	queue_delayed_work(pair->remote_wq, &pair->ship_work, 1);
+}
+
 /* After ship_unhold_locked(): let ship_work and deferred writes go on. */
 static void ship_kick(struct xrepl_pair *pair, bool redispatch)
 {
 	if (redispatch)
 		queue_work(pair->wq, &pair->resync_work);
-	queue_work(pair->remote_wq, &pair->ship_work);
+	ship_now(pair);
 }
 
 /* Does a write of bytes fit in the lag? */
@@ -678,9 +710,8 @@ static bool ship_room_locked(struct xrepl_c *xc, unsigned int bytes)
 {
 	struct xrepl_pair *pair = xc->pair;
 
-	return !pair->held_writes ||
-	       pair->held_bytes + bytes <=
-	       (u64)READ_ONCE(xc->args.max_lag_kb) << 10;
+	return xrepl_lag_room(&pair->held,
+			      (u64)READ_ONCE(xc->args.max_lag_kb) << 10, bytes);
 }
 
 /*
@@ -719,18 +750,39 @@ static bool ship_admit(struct xrepl_c *xc, struct bio *bio,
 		       xrepl_name(xc), READ_ONCE(xc->args.max_lag_kb));
 		xrepl_raise_event(xc);
 		/* ship_work drops the buffer. */
-		queue_work(pair->remote_wq, &pair->ship_work);
+		ship_now(pair);
 	}
 	return false;
 }
 
 static void ship_free(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
-	unsigned int i;
+	unsigned long flags;
+	unsigned int i = 0;
 
-	for (i = 0; i < ent->nr_pages; i++)
+	/* Keep the pages, unless the pool's reserve needs them back. */
+	if (READ_ONCE(pair->ship_pages.curr_nr) >= pair->ship_pages.min_nr) {
+		spin_lock_irqsave(&pair->page_cache_lock, flags);
+		for (; i < ent->nr_pages && pair->nr_cached < XREPL_PAGE_CACHE; i++)
+			pair->page_cache[pair->nr_cached++] = ent->pages[i];
+		spin_unlock_irqrestore(&pair->page_cache_lock, flags);
+	}
+	for (; i < ent->nr_pages; i++)
 		mempool_free(ent->pages[i], &pair->ship_pages);
 	mempool_free(ent, &pair->ship_ents);
+}
+
+/* Take up to n pages kept by ship_free(); returns how many. */
+static unsigned int ship_pages_get(struct xrepl_pair *pair,
+				   struct page **pages, unsigned int n)
+{
+	unsigned int got = 0;
+
+	spin_lock_irq(&pair->page_cache_lock);
+	while (got < n && pair->nr_cached)
+		pages[got++] = pair->page_cache[--pair->nr_cached];
+	spin_unlock_irq(&pair->page_cache_lock);
+	return got;
 }
 
 /* Copy what bio will write into a new ship entry.  May sleep (GFP_NOIO). */
@@ -745,6 +797,9 @@ static struct xrepl_shipent *ship_alloc(struct xrepl_c *xc, struct bio *bio,
 
 	memset(&ent->s, 0, sizeof(ent->s));
 	INIT_LIST_HEAD(&ent->ack_list);
+	ent->early = false;
+	ent->local_done = false;
+	ent->remote_done = false;
 	ent->upper = NULL;
 	ent->deadline_ns = U64_MAX;
 	ent->xc = xc;
@@ -754,7 +809,9 @@ static struct xrepl_shipent *ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	ent->nr_pages = 0;
 	ent->s.sector = bio->bi_iter.bi_sector;
 	ent->s.nr_sectors = bio_sectors(bio);
-	ent->opf = bio_op(bio) | REQ_SYNC;
+	/* As the source asked: allocated zeroes stay allocated, and so on. */
+	ent->opf = bio_op(bio) | REQ_SYNC |
+		   (bio->bi_opf & (REQ_NOUNMAP | REQ_META | REQ_PRIO));
 	/* Flushes and FUA writes end an epoch; see the ship queue. */
 	if (bio->bi_opf & (REQ_PREFLUSH | REQ_FUA)) {
 		ent->s.flags = XREPL_SHIP_BARRIER;
@@ -765,10 +822,14 @@ static struct xrepl_shipent *ship_alloc(struct xrepl_c *xc, struct bio *bio,
 		return ent;
 
 	ent->nr_pages = DIV_ROUND_UP(ent->s.bytes, PAGE_SIZE);
-	mutex_lock(&pair->ship_alloc_lock);
-	for (off = 0; off < ent->nr_pages; off++)
-		ent->pages[off] = mempool_alloc(&pair->ship_pages, GFP_NOIO);
-	mutex_unlock(&pair->ship_alloc_lock);
+	off = ship_pages_get(pair, ent->pages, ent->nr_pages);
+	if (off < ent->nr_pages) {
+		mutex_lock(&pair->ship_alloc_lock);
+		for (; off < ent->nr_pages; off++)
+			ent->pages[off] = mempool_alloc(&pair->ship_pages,
+							GFP_NOIO);
+		mutex_unlock(&pair->ship_alloc_lock);
+	}
 	off = 0;
 	/* bv itself must stay intact: the iterator advances by its length. */
 	bio_for_each_segment(bv, bio, iter) {
@@ -790,17 +851,38 @@ static struct xrepl_shipent *ship_alloc(struct xrepl_c *xc, struct bio *bio,
 }
 
 /*
+ * A write that waits for the remote (semi-sync, draining) while nothing
+ * else is held for it can go to the remote at once, in parallel with the
+ * local write, as in sync mode: every write acknowledged before it is on
+ * the remote already, and any write after it queues behind it.  ent then
+ * joins the ship queue now, as issued.  Returns whether it did.
+ */
+static bool ship_early_locked(struct xrepl_pair *pair,
+			      struct xrepl_shipent *ent)
+{
+	if (pair->shipq.nr || pair->held.writes != 1 ||
+	    pair->degraded_by != XREPL_DEGRADED_NONE)
+		return false;
+	ent->s.queued_ns = ktime_get_ns();
+	xrepl_shipq_add_locked(&pair->shipq, &ent->s);
+	/* Alone in the queue, it is the next one to go. */
+	WARN_ON_ONCE(xrepl_shipq_next_locked(&pair->shipq) != &ent->s);
+	ent->early = true;
+	return true;
+}
+
+/*
  * The local write of ent's bio completed and ent joined the ship queue:
  * if the bio waits for the remote, put ent on ack_wait (by deadline) and
  * return true; false if its deadline has passed already.
  */
 static bool ack_wait_add_locked(struct xrepl_pair *pair,
 				struct xrepl_shipent *ent, struct bio *bio,
-				u64 deadline_ns)
+				u64 deadline_ns, u64 now)
 {
 	struct xrepl_shipent *pos;
 
-	if (deadline_ns <= ent->s.queued_ns) {
+	if (deadline_ns <= now) {
 		pair->semi_timeouts++;
 		return false;
 	}
@@ -810,7 +892,15 @@ static bool ack_wait_add_locked(struct xrepl_pair *pair,
 		if (pos->deadline_ns <= deadline_ns)
 			break;
 	list_add(&ent->ack_list, &pos->ack_list);
-	if (pair->ack_wait.next == &ent->ack_list && deadline_ns != U64_MAX)
+	/*
+	 * Arm the timer for a new first deadline, unless it is armed (or
+	 * running) for an earlier one: then its callback re-arms it for the
+	 * first deadline left.  Re-arming for every write would cost more.
+	 */
+	if (pair->ack_wait.next == &ent->ack_list && deadline_ns != U64_MAX &&
+	    (!hrtimer_active(&pair->ack_timer) ||
+	     ktime_after(hrtimer_get_expires(&pair->ack_timer),
+			 ns_to_ktime(deadline_ns))))
 		hrtimer_start(&pair->ack_timer, ns_to_ktime(deadline_ns),
 			      HRTIMER_MODE_ABS_SOFT);
 	return true;
@@ -926,12 +1016,15 @@ static void xrepl_ship_endio(struct bio *bio)
 	struct xrepl_pair *pair = xc->pair;
 	struct bio_list acks = BIO_EMPTY_LIST;
 	blk_status_t status = bio->bi_status;
-	bool degraded = false, more;
+	bool degraded = false, more, kick, keep, idle;
 	unsigned long flags;
 
 	bio_put(bio);
 	spin_lock_irqsave(&pair->lock, flags);
 	xrepl_shipq_done_locked(&pair->shipq, &ent->s);
+	/* Issued early and the local write still runs: its end_io frees ent. */
+	keep = ent->early && !ent->local_done;
+	ent->remote_done = true;
 	/* On the remote, or failed there (then its regions are dirty). */
 	if (ent->upper)
 		ack_take_locked(ent, &acks);
@@ -948,16 +1041,25 @@ static void xrepl_ship_endio(struct bio *bio)
 	}
 	/* After a degradation, ship_work (queued below) drops what waits. */
 	more = ship_unhold_locked(pair, ent->s.bytes);
+	/* Does ship_work have anything to do? */
+	kick = more || pair->shipq.next || pair->drain_event ||
+	       pair->degraded_by != XREPL_DEGRADED_NONE;
+	idle = !pair->held.writes;
 	spin_unlock_irqrestore(&pair->lock, flags);
 
+	/* A suspend may wait for this. */
+	if (idle)
+		wake_up(&pair->ship_wait);
 	ack_bios(&acks);
-	ship_put(pair, ent);
+	if (!keep)
+		ship_put(pair, ent);
 	if (degraded) {
 		DMERR("%s: remote I/O error %d, replication degraded",
 		      xrepl_name(xc), blk_status_to_errno(status));
 		xrepl_raise_event(xc);
 	}
-	ship_kick(pair, more);
+	if (kick)
+		ship_kick(pair, more);
 }
 
 static void ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent)
@@ -998,7 +1100,7 @@ static bool ship_degraded_locked(struct xrepl_pair *pair,
 	list_for_each_entry_safe(ent, tmp, &pair->ack_wait, ack_list)
 		ack_take_locked(ent, acks);
 	*more |= ship_drop_locked(pair, dropped);
-	if (pair->degraded_by != XREPL_DEGRADED_CONGESTION || pair->held_writes)
+	if (pair->degraded_by != XREPL_DEGRADED_CONGESTION || pair->held.writes)
 		return false;
 	WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
 	start_resync_locked(pair);
@@ -1009,8 +1111,8 @@ static bool ship_degraded_locked(struct xrepl_pair *pair,
 /* Send what the ship queue lets go; give up on all if the remote degraded. */
 static void xrepl_ship_work(struct work_struct *work)
 {
-	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
-					       ship_work);
+	struct xrepl_pair *pair = container_of(to_delayed_work(work),
+					       struct xrepl_pair, ship_work);
 	struct bio_list acks = BIO_EMPTY_LIST;
 	struct xrepl_c *event = NULL;
 	bool wake, more = false, back = false;
@@ -1028,7 +1130,7 @@ static void xrepl_ship_work(struct work_struct *work)
 		} else {
 			s = xrepl_shipq_next_locked(&pair->shipq);
 		}
-		wake = !pair->held_writes;
+		wake = !pair->held.writes;
 		if (pair->drain_event || back) {
 			pair->drain_event = false;
 			event = pair->active;
@@ -1057,7 +1159,7 @@ static bool ship_idle(struct xrepl_pair *pair)
 	bool idle;
 
 	spin_lock_irq(&pair->lock);
-	idle = !pair->held_writes && bio_list_empty(&pair->lag_wait);
+	idle = !pair->held.writes && bio_list_empty(&pair->lag_wait);
 	spin_unlock_irq(&pair->lock);
 	return idle;
 }
@@ -1168,6 +1270,17 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		/* The local write goes now, the copy when it completed. */
 		io->ship = ship_alloc(xc, bio, io);
 		io->flags |= XREPL_IO_SHIP;
+		if (io->flags & XREPL_IO_ACK_WAIT) {
+			struct xrepl_shipent *ent = io->ship;
+			bool early;
+
+			spin_lock_irq(&pair->lock);
+			early = ship_early_locked(pair, ent);
+			spin_unlock_irq(&pair->lock);
+			/* ent lives until its remote write completed. */
+			if (early)
+				ship_submit(pair, ent);
+		}
 	} else if (remote) {
 		struct bio *clone;
 
@@ -1283,6 +1396,32 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 
 		io->ship = NULL;
 		spin_lock_irqsave(&pair->lock, flags);
+		if (ent->early && !ent->remote_done) {
+			/* In flight at the remote: the entry owns the gate. */
+			ent->local_done = true;
+			if (*error != BLK_STS_OK) {
+				pair->local_errors++;
+				if (tracked) {
+					mark_dirty_locked(pair, io->first,
+							  io->last);
+					if (pair->degraded_by ==
+					    XREPL_DEGRADED_NONE)
+						start_resync_locked(pair);
+				}
+			} else {
+				wait = ack_wait_add_locked(pair, ent, bio,
+							   io->deadline_ns,
+							   ktime_get_ns());
+			}
+			spin_unlock_irqrestore(&pair->lock, flags);
+			return wait ? DM_ENDIO_INCOMPLETE : DM_ENDIO_DONE;
+		}
+		if (ent->early) {
+			/* Both legs are done: what is left is the io's. */
+			spin_unlock_irqrestore(&pair->lock, flags);
+			ship_free(pair, ent);
+			goto done_ship;
+		}
 		if (*error == BLK_STS_OK &&
 		    pair->degraded_by == XREPL_DEGRADED_NONE) {
 			ent->s.queued_ns = ktime_get_ns();
@@ -1290,7 +1429,8 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 			queued = true;
 			if (io->flags & XREPL_IO_ACK_WAIT)
 				wait = ack_wait_add_locked(pair, ent, bio,
-							   io->deadline_ns);
+							   io->deadline_ns,
+							   ent->s.queued_ns);
 		} else {
 			/* The remote degraded since: it misses this write. */
 			if (*error == BLK_STS_OK && tracked)
@@ -1299,7 +1439,10 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 		}
 		spin_unlock_irqrestore(&pair->lock, flags);
 		if (queued) {
-			queue_work(pair->remote_wq, &pair->ship_work);
+			if (wait)
+				ship_now(pair);
+			else
+				ship_soon(pair);
 			/*
 			 * The entry leaves the gate when the remote has it.
 			 * A waiting bio may be completed (ack_bios()) as soon
@@ -1310,6 +1453,7 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 		ship_free(pair, ent);
 		ship_kick(pair, more);
 	}
+done_ship:
 	remote_failed = (io->flags & XREPL_IO_REMOTE) &&
 			io->remote_status != BLK_STS_OK;
 	if (!remote_failed && *error == BLK_STS_OK)
@@ -2135,8 +2279,11 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 		dm_io_client_destroy(pair->io_client);
 	kfree(pair->meta_buf);
 	xrepl_wi_free(&pair->wi);
-	if (pair->remote_wq)
+	if (pair->remote_wq) {
+		/* Its timer would queue it on the destroyed workqueue. */
+		cancel_delayed_work_sync(&pair->ship_work);
 		destroy_workqueue(pair->remote_wq);
+	}
 	if (pair->copy_wq)
 		destroy_workqueue(pair->copy_wq);
 	if (!IS_ERR_OR_NULL(pair->copy_io))
@@ -2145,6 +2292,8 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 		vfree(pair->copies[i].buf);
 	bioset_exit(&pair->bs);
 	bioset_exit(&pair->ship_bs);
+	while (pair->nr_cached)
+		__free_page(pair->page_cache[--pair->nr_cached]);
 	mempool_exit(&pair->ship_ents);
 	mempool_exit(&pair->ship_pages);
 	xrepl_bitmap_free(&pair->dirty);
@@ -2179,9 +2328,10 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	INIT_WORK(&pair->commit_work, xrepl_commit_work);
 	INIT_DELAYED_WORK(&pair->clean_work, xrepl_clean_work);
 	INIT_WORK(&pair->remote_work, xrepl_remote_work);
-	INIT_WORK(&pair->ship_work, xrepl_ship_work);
+	INIT_DELAYED_WORK(&pair->ship_work, xrepl_ship_work);
 	init_waitqueue_head(&pair->ship_wait);
 	mutex_init(&pair->ship_alloc_lock);
+	spin_lock_init(&pair->page_cache_lock);
 	xrepl_shipq_init(&pair->shipq, XREPL_SHIP_INFLIGHT);
 	bio_list_init(&pair->lag_wait);
 	INIT_LIST_HEAD(&pair->ack_wait);
@@ -2680,7 +2830,7 @@ static int xrepl_msg_remote(struct xrepl_c *xc, const char *what)
 		xrepl_raise_event(xc);
 	}
 	/* Async: writes not sent yet become dirty regions now. */
-	queue_work(pair->remote_wq, &pair->ship_work);
+	ship_now(pair);
 	return 0;
 }
 
@@ -2776,7 +2926,7 @@ static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 	}
 	spin_lock_irq(&pair->lock);
 	old = xc->args.mode;
-	if (mode == XREPL_MODE_SYNC && pair->held_writes) {
+	if (mode == XREPL_MODE_SYNC && pair->held.writes) {
 		WRITE_ONCE(pair->draining, true);
 		/* Pairs with smp_rmb() in ship_mode(). */
 		smp_wmb();
@@ -2880,7 +3030,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" meta=- meta_writes=0 marked=0 meta_failed=0");
 		elapsed = xrepl_shipq_oldest_ns(&pair->shipq);
 		DMEMIT(" lag_bytes=%llu lag_writes=%lu oldest_lag_ms=%llu",
-		       pair->held_bytes, pair->held_writes,
+		       pair->held.bytes, pair->held.writes,
 		       elapsed ? div_u64(ktime_get_ns() - elapsed,
 					 NSEC_PER_MSEC) : 0);
 		DMEMIT(" draining=%d lag_waits=%llu semi_timeouts=%llu",

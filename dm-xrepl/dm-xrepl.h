@@ -354,4 +354,38 @@ void xrepl_shipq_take_waiting_locked(struct xrepl_shipq *q,
 /* queued_ns of the oldest entry, or 0 if the queue is empty. */
 u64 xrepl_shipq_oldest_ns(const struct xrepl_shipq *q);
 
+/*
+ * The lag of the asynchronous modes: the writes admitted and not yet
+ * completed at the remote, and the data held for them.  A write is
+ * admitted only if the data stays within the bound, except into an empty
+ * lag (so that one write larger than the bound still goes, alone).
+ * Locking: the caller serialises these with one lock.
+ */
+struct xrepl_lag {
+	u64 bytes;
+	unsigned long writes;
+};
+
+/* May a write of bytes be admitted under a bound of max bytes? */
+static inline bool xrepl_lag_room(const struct xrepl_lag *lag, u64 max,
+				  unsigned int bytes)
+{
+	return !lag->writes || lag->bytes + bytes <= max;
+}
+
+static inline void xrepl_lag_hold(struct xrepl_lag *lag, unsigned int bytes)
+{
+	lag->bytes += bytes;
+	lag->writes++;
+}
+
+/* A held write leaves the lag; returns true if the lag is now empty. */
+static inline bool xrepl_lag_release(struct xrepl_lag *lag,
+				     unsigned int bytes)
+{
+	lag->bytes -= bytes;
+	lag->writes--;
+	return !lag->writes;
+}
+
 #endif /* DM_XREPL_H */

@@ -235,6 +235,70 @@ static void xrepl_shipq_model_test(struct kunit *test)
 	}
 }
 
+/* The lag bound: an empty lag takes any write, a busy one stays in bounds. */
+static void xrepl_lag_bound_test(struct kunit *test)
+{
+	struct xrepl_lag lag = {};
+
+	KUNIT_EXPECT_TRUE(test, xrepl_lag_room(&lag, 4096, 65536));
+	xrepl_lag_hold(&lag, 65536);
+	KUNIT_EXPECT_FALSE(test, xrepl_lag_room(&lag, 4096, 0));
+	KUNIT_EXPECT_TRUE(test, xrepl_lag_release(&lag, 65536));
+	KUNIT_EXPECT_EQ(test, lag.bytes, 0ULL);
+
+	xrepl_lag_hold(&lag, 4096);
+	KUNIT_EXPECT_TRUE(test, xrepl_lag_room(&lag, 8192, 4096));
+	xrepl_lag_hold(&lag, 4096);
+	KUNIT_EXPECT_FALSE(test, xrepl_lag_room(&lag, 8192, 512));
+	/* A flush holds no data: it fits while the data is at the bound. */
+	KUNIT_EXPECT_TRUE(test, xrepl_lag_room(&lag, 8192, 0));
+	KUNIT_EXPECT_FALSE(test, xrepl_lag_release(&lag, 4096));
+	KUNIT_EXPECT_EQ(test, lag.writes, 1UL);
+	KUNIT_EXPECT_TRUE(test, xrepl_lag_room(&lag, 8192, 4096));
+}
+
+/*
+ * Random admissions and releases against a model: the counts always
+ * match, the data never passes the bound once two writes are held, and a
+ * release says "empty" exactly when nothing is left.
+ */
+static void xrepl_lag_model_test(struct kunit *test)
+{
+	unsigned int held[64], n = 0, i, round;
+	struct rnd_state rnd;
+	struct xrepl_lag lag = {};
+	u64 max = 65536, sum = 0;
+
+	prandom_seed_state(&rnd, 7);
+	for (round = 0; round < 20000; round++) {
+		u32 r = prandom_u32_state(&rnd);
+
+		if (n < ARRAY_SIZE(held) && (r & 1)) {
+			unsigned int bytes = (r >> 1) % 5 == 0 ? 0 :
+					     512 * (1 + (r >> 4) % 256);
+
+			if (!xrepl_lag_room(&lag, max, bytes)) {
+				KUNIT_EXPECT_GT(test, sum + bytes, max);
+				KUNIT_EXPECT_GT(test, n, 0U);
+				continue;
+			}
+			xrepl_lag_hold(&lag, bytes);
+			held[n++] = bytes;
+			sum += bytes;
+		} else if (n) {
+			i = (r >> 1) % n;
+			sum -= held[i];
+			KUNIT_EXPECT_EQ(test, xrepl_lag_release(&lag, held[i]),
+					n == 1);
+			held[i] = held[--n];
+		}
+		KUNIT_ASSERT_EQ(test, lag.writes, (unsigned long)n);
+		KUNIT_ASSERT_EQ(test, lag.bytes, sum);
+		if (n > 1)
+			KUNIT_ASSERT_LE(test, lag.bytes, max);
+	}
+}
+
 static struct kunit_case xrepl_ship_cases[] = {
 	KUNIT_CASE(xrepl_shipq_lag_test),
 	KUNIT_CASE(xrepl_shipq_parallel_test),
@@ -242,6 +306,8 @@ static struct kunit_case xrepl_ship_cases[] = {
 	KUNIT_CASE(xrepl_shipq_barrier_test),
 	KUNIT_CASE(xrepl_shipq_take_test),
 	KUNIT_CASE(xrepl_shipq_model_test),
+	KUNIT_CASE(xrepl_lag_bound_test),
+	KUNIT_CASE(xrepl_lag_model_test),
 	{}
 };
 
