@@ -5,7 +5,8 @@
 # lag drains to zero, every write reached the remote and the legs compare
 # equal.  A suspend drains the lag.  The remote failing under async writes
 # degrades the pair (the writes not yet sent become dirty regions), and
-# "remote up" resyncs the legs equal.
+# "remote up" resyncs the legs equal; so does "remote down" with writes
+# queued.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
@@ -68,9 +69,11 @@ assert_legs_equal "$L" "$R" "$S"
 dmsetup resume "$P-x"
 
 step "the remote fails under async writes: degraded, dirty, resynced"
-bg fio_verify "$X" fault --rw=randwrite --bs=4k --iodepth=8 --size=8M --offset=40M
+bg fio_verify "$X" fault --rw=randwrite --bs=4k --iodepth=8 --size=24M --offset=32M
 pid=$BG_PID
 sleep 1
+# The remote (20 ms a write) is far behind: the cut finds writes queued.
+assert_cmp "$(status_field "$X" lag_writes)" -gt 0 "writes queued for the remote at the cut"
 dm_reload "$P-remote" "0 $S error"
 rc=0
 wait "$pid" || rc=$?
@@ -82,6 +85,26 @@ d=$(num_of "$(status_field "$X" dirty)")
 assert_cmp "$d" -gt 0 "dirty regions after the failure"
 dm_reload "$P-remote" "$(linear_table /dev/ram1)"
 dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 120
+wait_for_status "$X" lag_writes 0 60
+assert_status "$X" dirty "0/$T"
+assert_legs_equal "$L" "$R" "$S"
+
+step "remote down while writes are queued: they become dirty regions at once"
+dm_reload "$P-remote" "0 $S delay /dev/ram1 0 0 /dev/ram1 0 20"
+bg fio_verify "$X" down --rw=randwrite --bs=4k --iodepth=8 --size=24M --offset=32M
+pid=$BG_PID
+sleep 1
+assert_cmp "$(status_field "$X" lag_writes)" -gt 0 "writes queued for the remote"
+must "remote down" dmsetup message "$P-x" 0 remote down
+# Only the writes already sent (at most 32, 20 ms each) are waited for.
+wait_for_status "$X" lag_writes 0 10
+assert_status "$X" degraded_by admin
+rc=0
+wait "$pid" || rc=$?
+fio_check down "$rc"
+assert_cmp "$(num_of "$(status_field "$X" dirty)")" -gt 0 "dirty regions"
+must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 120
 wait_for_status "$X" lag_writes 0 60
 assert_status "$X" dirty "0/$T"

@@ -118,7 +118,7 @@ jq -e '.rows["nvme-tcp"] | map(.config) | (index("xrepl-sync") != null and index
 	"$OUT/results.json" >/dev/null || fail "results.json has no xrepl-sync or raw-local row for nvme-tcp"
 jq -e '.resync | length == 1 and .[0].status == "ok" and .[0].seconds > 0' "$OUT/results.json" >/dev/null ||
 	fail "results.json lacks the resync row"
-jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 12' "$OUT/results.json" >/dev/null ||
+jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 14' "$OUT/results.json" >/dev/null ||
 	fail "results.json lacks the targets"
 jq -e '.targets[] | select(.id == "meta-ratio") | .ratio > 0' "$OUT/results.json" >/dev/null ||
 	fail "results.json has no metadata writes per data write"
