@@ -3,8 +3,8 @@
 #   1. setup      scripts/setup.sh (packages, guest kernel, initramfs)
 #   2. build      dm-xrepl.ko against the guest kernel headers with W=1;
 #                 any compiler or modpost warning is a failure
-#   2b. userspace the offline tools (userspace/: xrepl-dump, xrepl-check)
-#                 and their host-side tests, tests/userspace/run.sh; its
+#   2b. userspace the userspace tools (userspace/: xrepl-dump, xrepl-check,
+#                 xreplctl) and their host-side tests, tests/userspace/run.sh; its
 #                 "PASS userspace:<case>" / "FAIL userspace:<case>" lines count
 #   3. kunit      scripts/kunit.sh, when present and executable; its
 #                 "PASS kunit:<case>" / "FAIL kunit:<case>" lines count
@@ -75,7 +75,7 @@ case $brc in
 esac
 
 # --- 2b. userspace -------------------------------------------------------------
-phase_begin "offline tools (userspace/) and their host-side tests"
+phase_begin "userspace tools (userspace/) and their host-side tests"
 urc=0
 "$REPO_ROOT/tests/userspace/run.sh" --results "$run_dir/userspace.txt" \
 	>"$run_dir/userspace.log" 2>&1 || urc=$?

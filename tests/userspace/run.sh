@@ -395,6 +395,118 @@ for tool in check dump; do
 	fi
 done
 
+# ---------------------------------------------------------------------------
+# xreplctl: the command line contract.  --dry-run prints the table lines
+# and messages (golden files); every bad argument exits 2 with its message
+# before anything reaches device-mapper (the host has none: a test that
+# got that far would fail with exit 1).
+# ---------------------------------------------------------------------------
+CTL="$TOOLS/xreplctl"
+truncate -s 64M "$W/local.img"
+LI="$W/local.img"
+golden ctl-dry-create-sync ctl-create-sync.txt \
+	"$CTL" --dry-run create vm1 --local "$LI" --remote /dev/nbd0 --no-meta
+golden ctl-dry-create-async ctl-create-async.txt \
+	"$CTL" create vm2 -n --local "$LI" --remote /dev/nbd1 --meta /dev/vg/vm2-meta \
+	--mode async --region-size 1M --nosync --option max_lag_kb=262144 \
+	--option congestion=degrade --option resync_rate_kbps=51200
+golden ctl-dry-create-semi ctl-create-semi.txt \
+	"$CTL" -n create --mode semi-sync --option semi_timeout_ms=20 \
+	--local "$LI" --remote /dev/sdb --meta /dev/sdc1 vm3
+# Every message, in the words the target takes.
+ctl_messages() {
+	"$CTL" -n mode vm1 async && "$CTL" -n mode vm1 semi-sync &&
+		"$CTL" -n mode vm1 sync && "$CTL" -n resync vm1 &&
+		"$CTL" -n resync vm1 --full &&
+		"$CTL" -n set vm1 resync_rate_kbps 0 &&
+		"$CTL" -n set vm1 semi_timeout_ms 60000 &&
+		"$CTL" -n set vm1 max_lag_kb 256 &&
+		"$CTL" -n set vm1 congestion block &&
+		"$CTL" -n remote-down vm1 && "$CTL" -n remote-up vm1 &&
+		"$CTL" -n remove vm1
+}
+golden ctl-dry-messages ctl-messages.txt ctl_messages
+tcase ctl-no-command 2 "^xreplctl: no command$" "$CTL"
+tcase ctl-unknown-command 2 "^xreplctl: unknown command 'frob'$" "$CTL" frob
+tcase ctl-bad-option 2 "^xreplctl: bad option$" "$CTL" --bogus status
+tcase ctl-help 0 "^Exit status:$" "$CTL" --help
+tcase ctl-version 0 "^xreplctl 1\.0 \(dm-xrepl target 1\.1\)$" "$CTL" --version
+tcase ctl-create-no-name 2 "create wants exactly one device name" \
+	"$CTL" -n create --local "$LI" --remote /x --no-meta
+tcase ctl-create-two-names 2 "create wants exactly one device name" \
+	"$CTL" -n create a b --local "$LI" --remote /x --no-meta
+tcase ctl-create-no-remote 2 "create needs --local and --remote" \
+	"$CTL" -n create a --local "$LI" --no-meta
+tcase ctl-create-no-meta-choice 2 "create needs one of --meta DEV and --no-meta" \
+	"$CTL" -n create a --local "$LI" --remote /x
+tcase ctl-create-both-meta 2 "create needs one of --meta DEV and --no-meta" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --no-meta
+tcase ctl-create-same-legs 2 "are the same device" \
+	"$CTL" -n create a --local "$LI" --remote "$LI" --no-meta
+tcase ctl-create-meta-is-leg 2 "^xreplctl: --meta must differ from the legs$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta "$LI"
+tcase ctl-create-bad-mode 2 "^xreplctl: --mode: 'fast' is not sync, semi-sync or async$" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta --mode fast
+tcase ctl-create-region-not-pow2 2 "^xreplctl: --region-size: a power of two from 4K to 1G$" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta --region-size 3K
+tcase ctl-create-region-junk 2 "^xreplctl: --region-size: '1Q' is not a size$" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta --region-size 1Q
+tcase ctl-create-region-too-big 2 "a power of two from 4K to 1G" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta --region-size 2G
+tcase ctl-create-option-no-eq 2 "^xreplctl: --option wants key=value, got 'nosync'$" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta --option nosync
+tcase ctl-create-option-unknown 2 "^xreplctl: --option: unknown key 'region_size'" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta --option region_size=8
+tcase ctl-create-option-bad-value 2 "^xreplctl: --option max_lag_kb: invalid value '255': expected a number of KiB from 256 to 16777216$" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta --option max_lag_kb=255
+tcase ctl-create-option-twice 2 "^xreplctl: --option congestion given twice$" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta \
+	--option congestion=block --option congestion=degrade
+tcase ctl-create-fail-async 2 "^xreplctl: on_remote_error=fail needs --mode sync$" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta --mode async \
+	--option on_remote_error=fail
+tcase ctl-create-missing-local 2 "^xreplctl: cannot open $W/none: No such file or directory$" \
+	"$CTL" -n create a --local "$W/none" --remote /x --no-meta
+tcase ctl-create-bad-name 2 "^xreplctl: invalid device name 'a/b'" \
+	"$CTL" -n create a/b --local "$LI" --remote /x --no-meta
+tcase ctl-create-long-name 2 "^xreplctl: invalid device name '$(printf 'x%.0s' {1..128})': 1 to 127 characters$" \
+	"$CTL" -n create "$(printf 'x%.0s' {1..128})" --local "$LI" --remote /x --no-meta
+tcase ctl-mode-bad 2 "^xreplctl: mode wants <name> sync\|semi-sync\|async$" "$CTL" -n mode vm1 fast
+tcase ctl-mode-missing 2 "mode wants <name>" "$CTL" -n mode vm1
+tcase ctl-set-unknown 2 "^xreplctl: set: unknown key 'on_remote_error'" \
+	"$CTL" -n set vm1 on_remote_error fail
+tcase ctl-set-bad-value 2 "^xreplctl: set semi_timeout_ms: invalid value '0': expected a number of milliseconds from 1 to 60000$" \
+	"$CTL" -n set vm1 semi_timeout_ms 0
+tcase ctl-set-rate-sign 2 "invalid value '\+5'" "$CTL" -n set vm1 resync_rate_kbps +5
+tcase ctl-set-congestion 2 "invalid value 'drop': expected block or degrade" \
+	"$CTL" -n set vm1 congestion drop
+tcase ctl-set-missing 2 "^xreplctl: set wants <name> <key> <value>$" "$CTL" -n set vm1 max_lag_kb
+tcase ctl-resync-junk 2 "^xreplctl: resync wants <name> \[--full\]$" "$CTL" -n resync vm1 now
+tcase ctl-remote-extra 2 "^xreplctl: remote-down takes one device name$" "$CTL" -n remote-down vm1 now
+tcase ctl-remove-none 2 "^xreplctl: remove wants a device name$" "$CTL" -n remove
+tcase ctl-status-extra 2 "^xreplctl: status: unexpected 'b'$" "$CTL" status a b
+tcase ctl-status-dry 2 "makes no sense" "$CTL" -n status
+
+# The manual page describes the options and commands xreplctl has.
+name=man-xreplctl-options
+if selected "$name"; then
+	man_opts=$(grep -o -- '\\-\\-[a-z]*\(\\-[a-z]*\)*' "$REPO/userspace/man/xreplctl.8" |
+		sed 's/\\//g' | sort -u)
+	help_opts=$("$CTL" --help | grep -o -- '--[a-z-]*' | sort -u)
+	# The tags of the COMMANDS section: ".TP" then ".B command ...".
+	man_cmds=$(awk '/^\.SH COMMANDS/ { c = 1; next } /^\.SH/ { c = 0 }
+		c && prev == ".TP" && /^\.B / { print $2 } { prev = $0 }' \
+		"$REPO/userspace/man/xreplctl.8" | sed 's/\\//g' | sort -u)
+	help_cmds=$("$CTL" --help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' | sort -u)
+	if [[ "$man_opts" == "$help_opts" && "$man_cmds" == "$help_cmds" ]]; then
+		record "PASS userspace:$name"
+	else
+		record "FAIL userspace:$name: options or commands in --help and in man/xreplctl.8 differ"
+		diff <(echo "$help_opts"; echo "$help_cmds") <(echo "$man_opts"; echo "$man_cmds") |
+			sed 's/^/    | /' || true
+	fi
+fi
+
 # The dm-log-writes reader and write-order checkers of the async tests
 # (tests/lib/logwrites.py, tests/lib/epochs.py), on synthetic logs: one
 # line per unittest case.

@@ -1,0 +1,888 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xreplctl: set up and operate dm-xrepl devices through libdevmapper.
+ *
+ * Builds xrepl table lines from named options, creates and removes
+ * devices, reads their status (as a table or as JSON) and sends the
+ * target's messages, each validated before anything reaches the kernel.
+ * --dry-run prints what would be sent instead.  The interface is described
+ * in xreplctl(8).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libdevmapper.h>
+#include <linux/dm-ioctl.h>
+#include <linux/fs.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PROG	"xreplctl"
+#define TARGET	"xrepl"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,	/* device-mapper refused or failed */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_NODEV = 3,		/* no such device, or not an xrepl device */
+};
+
+static const char usage_text[] =
+"Usage: " PROG " [--dry-run] <command> [arguments]\n"
+"\n"
+"Commands:\n"
+"  create <name> --local DEV --remote DEV (--meta DEV | --no-meta)\n"
+"         [--mode sync|semi-sync|async] [--region-size SIZE] [--nosync]\n"
+"         [--option key=value]...\n"
+"                         create a replicated device /dev/mapper/<name>\n"
+"  remove <name>          drain what the remote still needs, then remove it\n"
+"  status [<name>] [--json]\n"
+"                         state of one or all xrepl devices\n"
+"  mode <name> sync|semi-sync|async\n"
+"                         change the replication mode under load\n"
+"  resync <name> [--full] resync the dirty regions (--full: all regions)\n"
+"  set <name> <key> <value>\n"
+"                         change resync_rate_kbps, semi_timeout_ms,\n"
+"                         max_lag_kb or congestion at run time\n"
+"  remote-down <name>     stop sending writes to the remote\n"
+"  remote-up <name>       send writes to the remote again and resync\n"
+"\n"
+"Options:\n"
+"  -n, --dry-run   print the table lines and messages instead of sending them\n"
+"  -j, --json      status: print JSON (see xreplctl(8))\n"
+"  -h, --help      print this help and exit\n"
+"  -V, --version   print the version and exit\n"
+"\n"
+"create options:\n"
+"  -l, --local DEV        the local leg\n"
+"  -r, --remote DEV       the remote leg\n"
+"  -m, --meta DEV         the metadata device (write-intent bitmap)\n"
+"  -M, --no-meta          keep the bitmap in memory only\n"
+"  -o, --mode MODE        sync (default), semi-sync or async\n"
+"  -s, --region-size SIZE region size in bytes, with an optional K, M or G\n"
+"                         suffix (default: the target's, 512K)\n"
+"  -N, --nosync           the legs are known to be equal: no initial sync\n"
+"  -O, --option KEY=VALUE on_remote_error, resync_rate_kbps,\n"
+"                         semi_timeout_ms, max_lag_kb or congestion\n"
+"\n"
+"Exit status:\n"
+"  0  done\n"
+"  1  device-mapper refused or failed (the kernel log says why)\n"
+"  2  usage error: bad command, option or value, or a local leg that\n     cannot be opened; nothing was changed\n"
+"  3  no such device, or the device is not an xrepl device\n";
+
+static bool dry_run;
+
+static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Print a usage error and exit. */
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry '" PROG " --help'.\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+/*
+ * Values.
+ */
+
+static const char *const modes[] = { "sync", "semi-sync", "async", NULL };
+static const char *const policies[] = { "degrade", "fail", NULL };
+static const char *const congestions[] = { "block", "degrade", NULL };
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, s))
+			return true;
+	return false;
+}
+
+/* A decimal number without sign, spaces or suffix, in [min, max]. */
+static bool parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	const char *p;
+	char *end;
+	unsigned long long v;
+
+	if (!*s || strlen(s) > 20)
+		return false;
+	for (p = s; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A size in bytes with an optional K, M or G (binary) suffix. */
+static bool parse_size(const char *s, uint64_t *bytes)
+{
+	char num[32];
+	size_t n = strlen(s);
+	unsigned int shift = 0;
+	uint64_t v;
+
+	if (!n || n >= sizeof(num))
+		return false;
+	memcpy(num, s, n + 1);
+	switch (num[n - 1]) {
+	case 'K': case 'k': shift = 10; break;
+	case 'M': case 'm': shift = 20; break;
+	case 'G': case 'g': shift = 30; break;
+	default: break;
+	}
+	if (shift)
+		num[n - 1] = '\0';
+	if (!parse_num(num, 1, UINT64_MAX >> 30, &v))
+		return false;
+	*bytes = v << shift;
+	return true;
+}
+
+/*
+ * Optional arguments of the table line: what a valid value looks like, or
+ * NULL for an unknown key.  on_remote_error only exists in the table
+ * line; the others may also be changed at run time ("set").
+ */
+static const char *option_expect(const char *key, bool table)
+{
+	if (!strcmp(key, "resync_rate_kbps"))
+		return "a number of KiB/s from 0 (unlimited) to 4294967295";
+	if (!strcmp(key, "semi_timeout_ms"))
+		return "a number of milliseconds from 1 to 60000";
+	if (!strcmp(key, "max_lag_kb"))
+		return "a number of KiB from 256 to 16777216";
+	if (!strcmp(key, "congestion"))
+		return "block or degrade";
+	if (table && !strcmp(key, "on_remote_error"))
+		return "degrade or fail";
+	return NULL;
+}
+
+static bool option_valid(const char *key, const char *value)
+{
+	uint64_t v;
+
+	if (!strcmp(key, "resync_rate_kbps"))
+		return parse_num(value, 0, UINT32_MAX, &v);
+	if (!strcmp(key, "semi_timeout_ms"))
+		return parse_num(value, 1, 60000, &v);
+	if (!strcmp(key, "max_lag_kb"))
+		return parse_num(value, 256, 16777216, &v);
+	if (!strcmp(key, "congestion"))
+		return in_list(congestions, value);
+	return in_list(policies, value);
+}
+
+/* Exit with a usage error unless key=value is a valid option. */
+static void check_option(const char *what, const char *key, const char *value,
+			 bool table)
+{
+	const char *expect = option_expect(key, table);
+
+	if (!expect)
+		usage_error("%s: unknown key '%s' (expected %s)", what, key,
+			    table ? "on_remote_error, resync_rate_kbps, semi_timeout_ms, max_lag_kb or congestion" :
+			    "resync_rate_kbps, semi_timeout_ms, max_lag_kb or congestion");
+	if (!option_valid(key, value))
+		usage_error("%s %s: invalid value '%s': expected %s", what, key,
+			    value, expect);
+}
+
+/* A dm device name: what dmsetup accepts, without the surprises. */
+static void check_name(const char *name)
+{
+	const char *p;
+
+	if (!*name || strlen(name) >= DM_NAME_LEN)
+		usage_error("invalid device name '%s': 1 to %d characters", name,
+			    DM_NAME_LEN - 1);
+	for (p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("-_.+", *p))
+			usage_error("invalid device name '%s': use letters, digits and - _ . +",
+				    name);
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		usage_error("invalid device name '%s'", name);
+}
+
+/* Size of a block device (or, for tests, a regular file) in sectors. */
+static int dev_sectors(const char *path, uint64_t *sectors)
+{
+	struct stat st;
+	uint64_t bytes = 0;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		msg("cannot open %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, &bytes)) {
+			msg("cannot get the size of %s: %s", path, strerror(errno));
+			r = -1;
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		bytes = (uint64_t)st.st_size;
+	} else {
+		msg("%s is not a block device", path);
+		r = -1;
+	}
+	close(fd);
+	*sectors = bytes >> 9;
+	if (!r && !*sectors) {
+		msg("%s is empty", path);
+		r = -1;
+	}
+	return r;
+}
+
+/*
+ * Talking to device-mapper.
+ */
+
+static void dm_log_quiet(int level, const char *file, int line, int dm_errno,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)file;
+	(void)line;
+	(void)dm_errno;
+	/* libdevmapper's own errors, as dmsetup prints them. */
+	if (level > 3)
+		return;
+	fputs(PROG ": device-mapper: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* 1 if the device exists, 0 if not, -1 if device-mapper failed. */
+static int dev_exists(const char *name)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
+	struct dm_info info;
+	int r = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_set_name(dmt, name) && dm_task_run(dmt) &&
+	    dm_task_get_info(dmt, &info))
+		r = !!info.exists;
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/* Does the device exist, and is its (only) target xrepl? */
+static int check_xrepl(const char *name)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
+	struct dm_info info;
+	uint64_t start, len;
+	char *type = NULL, *params;
+	void *next = NULL;
+	int r = EXIT_NODEV, n = 0;
+
+	if (!dmt)
+		return EXIT_FAILED;
+	switch (dev_exists(name)) {
+	case 0:
+		msg("%s: no such device", name);
+		goto out;
+	case -1:
+		r = EXIT_FAILED;
+		goto out;
+	}
+	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) ||
+	    !dm_task_get_info(dmt, &info) || !info.exists) {
+		r = EXIT_FAILED;
+		goto out;
+	}
+	do {
+		next = dm_get_next_target(dmt, next, &start, &len, &type, &params);
+		if (type && !strcmp(type, TARGET))
+			n++;
+		else if (type)
+			n = -1000;
+	} while (next);
+	if (n == 1)
+		r = EXIT_OK;
+	else
+		msg("%s is not an xrepl device", name);
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+static int send_message(const char *name, const char *message)
+{
+	struct dm_task *dmt;
+	int r;
+
+	if (dry_run) {
+		printf("message %s 0 %s\n", name, message);
+		return EXIT_OK;
+	}
+	r = check_xrepl(name);
+	if (r)
+		return r;
+	dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
+	if (!dmt)
+		return EXIT_FAILED;
+	r = EXIT_FAILED;
+	if (dm_task_set_name(dmt, name) && dm_task_set_sector(dmt, 0) &&
+	    dm_task_set_message(dmt, message) && dm_task_run(dmt))
+		r = EXIT_OK;
+	else
+		msg("%s: the target refused '%s' (see the kernel log)", name,
+		    message);
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * create
+ */
+
+struct create_args {
+	const char *name, *local, *remote, *meta, *mode;
+	uint64_t region_bytes;
+	bool no_meta, nosync;
+	char opts[512];		/* "key value" pairs, space separated */
+	unsigned int nr_opts;	/* words in opts */
+	unsigned int given;	/* bit per option key, against duplicates */
+};
+
+static void add_opt(struct create_args *a, const char *words)
+{
+	size_t len = strlen(a->opts);
+
+	if (len + strlen(words) + 2 > sizeof(a->opts))
+		usage_error("too many options");
+	snprintf(a->opts + len, sizeof(a->opts) - len, "%s%s", len ? " " : "",
+		 words);
+	a->nr_opts += 1 + (strchr(words, ' ') != NULL);
+}
+
+static void create_option(struct create_args *a, const char *kv)
+{
+	static const char *const keys[] = { "on_remote_error",
+		"resync_rate_kbps", "semi_timeout_ms", "max_lag_kb",
+		"congestion", NULL };
+	const char *eq = strchr(kv, '=');
+	char key[32], words[96];
+	unsigned int i;
+
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
+		usage_error("--option wants key=value, got '%s'", kv);
+	memcpy(key, kv, eq - kv);
+	key[eq - kv] = '\0';
+	check_option("--option", key, eq + 1, true);
+	for (i = 0; keys[i]; i++)
+		if (!strcmp(keys[i], key))
+			break;
+	if (a->given & (1U << i))
+		usage_error("--option %s given twice", key);
+	a->given |= 1U << i;
+	snprintf(words, sizeof(words), "%s %s", key, eq + 1);
+	add_opt(a, words);
+}
+
+static int cmd_create(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "local", required_argument, NULL, 'l' },
+		{ "remote", required_argument, NULL, 'r' },
+		{ "meta", required_argument, NULL, 'm' },
+		{ "no-meta", no_argument, NULL, 'M' },
+		{ "mode", required_argument, NULL, 'o' },
+		{ "region-size", required_argument, NULL, 's' },
+		{ "nosync", no_argument, NULL, 'N' },
+		{ "option", required_argument, NULL, 'O' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct create_args a = { .mode = "sync" };
+	char table[1024], words[64];
+	uint64_t sectors;
+	struct dm_task *dmt;
+	uint32_t cookie = 0;
+	int c, r;
+
+	/* Options and the name in any order; 0 restarts getopt. */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "l:r:m:Mo:s:NO:n", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'l': a.local = optarg; break;
+		case 'r': a.remote = optarg; break;
+		case 'm': a.meta = optarg; break;
+		case 'M': a.no_meta = true; break;
+		case 'o': a.mode = optarg; break;
+		case 's':
+			if (!parse_size(optarg, &a.region_bytes))
+				usage_error("--region-size: '%s' is not a size", optarg);
+			break;
+		case 'N': a.nosync = true; break;
+		case 'O': create_option(&a, optarg); break;
+		case 'n': dry_run = true; break;
+		default: usage_error("create: bad option");
+		}
+	}
+	/* argv[0] is "create", left in place by the permutation. */
+	if (optind != argc - 1)
+		usage_error("create wants exactly one device name");
+	a.name = argv[optind];
+	check_name(a.name);
+	if (!a.local || !a.remote)
+		usage_error("create needs --local and --remote");
+	if (!a.meta == !a.no_meta)
+		usage_error("create needs one of --meta DEV and --no-meta");
+	if (!strcmp(a.local, a.remote))
+		usage_error("--local and --remote are the same device");
+	if (a.meta && (!strcmp(a.meta, a.local) || !strcmp(a.meta, a.remote)))
+		usage_error("--meta must differ from the legs");
+	if (!in_list(modes, a.mode))
+		usage_error("--mode: '%s' is not sync, semi-sync or async", a.mode);
+	if (a.region_bytes) {
+		uint64_t rs = a.region_bytes >> 9;
+
+		if (a.region_bytes & 511 || rs < 8 || rs > (1U << 21) ||
+		    (rs & (rs - 1)))
+			usage_error("--region-size: a power of two from 4K to 1G");
+		snprintf(words, sizeof(words), "region_size %" PRIu64, rs);
+		add_opt(&a, words);
+	}
+	if (a.nosync)
+		add_opt(&a, "nosync");
+	if (strstr(a.opts, "on_remote_error fail") && strcmp(a.mode, "sync"))
+		usage_error("on_remote_error=fail needs --mode sync");
+
+	if (dev_sectors(a.local, &sectors))
+		return EXIT_USAGE;
+	r = snprintf(table, sizeof(table), "%s %s %s %s", a.local, a.remote,
+		     a.meta ? a.meta : "-", a.mode);
+	if (a.nr_opts)
+		r += snprintf(table + r, sizeof(table) - r, " %u %s", a.nr_opts,
+			      a.opts);
+	if (r >= (int)sizeof(table))
+		usage_error("device paths too long");
+
+	if (dry_run) {
+		printf("create %s: 0 %" PRIu64 " " TARGET " %s\n", a.name, sectors,
+		       table);
+		return EXIT_OK;
+	}
+	dmt = dm_task_create(DM_DEVICE_CREATE);
+	if (!dmt)
+		return EXIT_FAILED;
+	r = EXIT_FAILED;
+	if (!dm_task_set_name(dmt, a.name) ||
+	    !dm_task_add_target(dmt, 0, sectors, TARGET, table) ||
+	    !dm_task_set_cookie(dmt, &cookie, 0))
+		goto out;
+	if (!dm_task_run(dmt)) {
+		msg("%s: device-mapper refused the table '0 %" PRIu64 " " TARGET
+		    " %s' (see the kernel log)", a.name, sectors, table);
+		/* No node waits to be made: release the cookie. */
+		dm_udev_wait(cookie);
+		goto out;
+	}
+	dm_udev_wait(cookie);
+	printf("%s: created /dev/mapper/%s\n", a.name, a.name);
+	r = EXIT_OK;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * remove
+ */
+
+static int cmd_remove(const char *name)
+{
+	struct dm_task *dmt;
+	uint32_t cookie = 0;
+	int r;
+
+	check_name(name);
+	if (dry_run) {
+		printf("remove %s\n", name);
+		return EXIT_OK;
+	}
+	r = check_xrepl(name);
+	if (r)
+		return r;
+	/*
+	 * Removing suspends the device, which waits until every write
+	 * reached both legs (the remote's queue too) and clears the marks.
+	 */
+	dmt = dm_task_create(DM_DEVICE_REMOVE);
+	if (!dmt)
+		return EXIT_FAILED;
+	r = EXIT_FAILED;
+	if (dm_task_set_name(dmt, name) && dm_task_retry_remove(dmt) &&
+	    dm_task_set_cookie(dmt, &cookie, 0)) {
+		if (dm_task_run(dmt)) {
+			r = EXIT_OK;
+			printf("%s: removed\n", name);
+		} else {
+			msg("%s: cannot remove (is it open?)", name);
+		}
+		dm_udev_wait(cookie);
+	}
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * status
+ */
+
+struct kv {
+	char key[32];
+	char val[64];
+};
+
+#define MAX_KV	64
+
+struct xstatus {
+	char name[DM_NAME_LEN];
+	uint64_t sectors;
+	unsigned int nr;
+	struct kv kv[MAX_KV];
+};
+
+static const char *sv(const struct xstatus *s, const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr; i++)
+		if (!strcmp(s->kv[i].key, key))
+			return s->kv[i].val;
+	return NULL;
+}
+
+static uint64_t sn(const struct xstatus *s, const char *key)
+{
+	const char *v = sv(s, key);
+
+	return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* "a/b" fields: which = 0 for a, 1 for b. */
+static uint64_t frac(const struct xstatus *s, const char *key, int which)
+{
+	const char *v = sv(s, key), *slash;
+
+	if (!v)
+		return 0;
+	slash = strchr(v, '/');
+	if (which)
+		return slash ? strtoull(slash + 1, NULL, 10) : 0;
+	return strtoull(v, NULL, 10);
+}
+
+/* Status of one device without flushing; 1 if it is not xrepl. */
+static int read_status(const char *name, struct xstatus *s)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_STATUS);
+	struct dm_info info;
+	uint64_t start, len;
+	char *type = NULL, *params = NULL;
+	int r = EXIT_FAILED;
+
+	memset(s, 0, sizeof(*s));
+	if (!dmt)
+		return EXIT_FAILED;
+	r = dev_exists(name);
+	if (r <= 0) {
+		r = r ? EXIT_FAILED : EXIT_NODEV;
+		goto out;
+	}
+	r = EXIT_FAILED;
+	if (!dm_task_set_name(dmt, name) || !dm_task_no_flush(dmt) ||
+	    !dm_task_run(dmt) || !dm_task_get_info(dmt, &info))
+		goto out;
+	if (!info.exists) {
+		r = EXIT_NODEV;
+		goto out;
+	}
+	dm_get_next_target(dmt, NULL, &start, &len, &type, &params);
+	if (!type || strcmp(type, TARGET) || !params) {
+		r = EXIT_NODEV;
+		goto out;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->sectors = len;
+	for (char *tok = strtok(params, " "); tok && s->nr < MAX_KV;
+	     tok = strtok(NULL, " ")) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		snprintf(s->kv[s->nr].key, sizeof(s->kv[s->nr].key), "%s", tok);
+		snprintf(s->kv[s->nr].val, sizeof(s->kv[s->nr].val), "%s", eq + 1);
+		s->nr++;
+	}
+	r = EXIT_OK;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+static void json_str(const char *str)
+{
+	const unsigned char *p = (const unsigned char *)str;
+
+	putchar('"');
+	for (; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct xstatus *s, bool first)
+{
+	static const char *const nums[] = { "remote_errors", "local_errors",
+		"region_size", "copied_regions", "writes", "remote_writes",
+		"resync_rate", "resync_rate_kbps", "meta_writes", "marked",
+		"lag_bytes", "lag_writes", "oldest_lag_ms", "lag_waits",
+		"semi_timeouts", NULL };
+	unsigned int i;
+
+	printf("%s\n    {\"name\": ", first ? "" : ",");
+	json_str(s->name);
+	printf(", \"sectors\": %" PRIu64 ", \"mode\": ", s->sectors);
+	json_str(sv(s, "mode") ? sv(s, "mode") : "");
+	printf(", \"remote\": ");
+	json_str(sv(s, "remote") ? sv(s, "remote") : "");
+	printf(", \"degraded_by\": ");
+	json_str(sv(s, "degraded_by") ? sv(s, "degraded_by") : "");
+	printf(", \"consistent\": %s",
+	       sv(s, "consistent") && !strcmp(sv(s, "consistent"), "yes") ?
+	       "true" : "false");
+	printf(", \"dirty_regions\": %" PRIu64 ", \"total_regions\": %" PRIu64,
+	       frac(s, "dirty", 0), frac(s, "dirty", 1));
+	printf(", \"resync_done\": %" PRIu64 ", \"resync_total\": %" PRIu64,
+	       frac(s, "resync", 0), frac(s, "resync", 1));
+	printf(", \"resync_active\": %s, \"draining\": %s, \"meta_failed\": %s",
+	       sn(s, "resync_active") ? "true" : "false",
+	       sn(s, "draining") ? "true" : "false",
+	       sn(s, "meta_failed") ? "true" : "false");
+	printf(", \"meta\": ");
+	json_str(sv(s, "meta") ? sv(s, "meta") : "-");
+	for (i = 0; nums[i]; i++)
+		printf(", \"%s\": %" PRIu64, nums[i], sn(s, nums[i]));
+	printf("}");
+}
+
+static void print_row(const struct xstatus *s)
+{
+	char dirty[48], resync[64], lag[48];
+	uint64_t total = frac(s, "resync", 1);
+
+	snprintf(dirty, sizeof(dirty), "%" PRIu64 "/%" PRIu64,
+		 frac(s, "dirty", 0), frac(s, "dirty", 1));
+	if (sn(s, "resync_active") && total)
+		snprintf(resync, sizeof(resync), "%" PRIu64 "%% %" PRIu64 "KiB/s",
+			 frac(s, "resync", 0) * 100 / total,
+			 sn(s, "resync_rate"));
+	else
+		snprintf(resync, sizeof(resync), "-");
+	snprintf(lag, sizeof(lag), "%" PRIu64 "KiB/%" PRIu64 "ms",
+		 sn(s, "lag_bytes") >> 10, sn(s, "oldest_lag_ms"));
+	printf("%-20s %-9s %-9s %-10s %-12s %-14s %-16s %-4s %" PRIu64 "/%" PRIu64 "\n",
+	       s->name, sv(s, "mode") ? sv(s, "mode") : "?",
+	       sv(s, "remote") ? sv(s, "remote") : "?",
+	       sv(s, "degraded_by") ? sv(s, "degraded_by") : "?", dirty,
+	       resync, lag, sv(s, "consistent") ? sv(s, "consistent") : "?",
+	       sn(s, "remote_errors"), sn(s, "local_errors"));
+}
+
+static int cmd_status(const char *name, bool json)
+{
+	struct dm_task *dmt = NULL;
+	struct dm_names *names;
+	struct xstatus s;
+	unsigned int next = 0, shown = 0;
+	int r = EXIT_OK;
+
+	if (name)
+		check_name(name);
+	if (json)
+		printf("{\"devices\": [");
+	else
+		printf("%-20s %-9s %-9s %-10s %-12s %-14s %-16s %-4s %s\n", "NAME",
+		       "MODE", "REMOTE", "DEGRADED", "DIRTY", "RESYNC",
+		       "LAG/OLDEST", "CONS", "ERRORS(R/L)");
+	if (name) {
+		r = read_status(name, &s);
+		if (r == EXIT_NODEV)
+			msg("%s: no such xrepl device", name);
+		if (!r) {
+			if (json)
+				print_json(&s, true);
+			else
+				print_row(&s);
+		}
+		goto out;
+	}
+	dmt = dm_task_create(DM_DEVICE_LIST);
+	if (!dmt || !dm_task_run(dmt) || !(names = dm_task_get_names(dmt))) {
+		r = EXIT_FAILED;
+		goto out;
+	}
+	if (names->dev) {
+		do {
+			names = (struct dm_names *)((char *)names + next);
+			if (!read_status(names->name, &s)) {
+				if (json)
+					print_json(&s, !shown);
+				else
+					print_row(&s);
+				shown++;
+			}
+			next = names->next;
+		} while (next);
+	}
+out:
+	if (json)
+		printf("%s]}\n", shown || (name && !r) ? "\n  " : "");
+	if (dmt)
+		dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * Main.
+ */
+
+static const char *want_name(int argc, char **argv, int i, const char *cmd)
+{
+	if (i >= argc)
+		usage_error("%s wants a device name", cmd);
+	check_name(argv[i]);
+	return argv[i];
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option gopts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool json = false;
+	const char *cmd, *name;
+	char message[160];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "+njhV", gopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': dry_run = true; break;
+		case 'j': json = true; break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		case 'V': puts(PROG " 1.0 (dm-xrepl target 1.1)"); return EXIT_OK;
+		default: usage_error("bad option");
+		}
+	}
+	if (optind >= argc)
+		usage_error("no command");
+	cmd = argv[optind];
+	argc -= optind;
+	argv += optind;
+
+	dm_log_with_errno_init(dm_log_quiet);
+	if (!strcmp(cmd, "create")) {
+		r = cmd_create(argc, argv);
+	} else if (!strcmp(cmd, "remove")) {
+		name = want_name(argc, argv, 1, cmd);
+		if (argc > 2)
+			usage_error("remove takes one device name");
+		r = cmd_remove(name);
+	} else if (!strcmp(cmd, "status")) {
+		int i;
+
+		name = NULL;
+		for (i = 1; i < argc; i++) {
+			if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+				json = true;
+			else if (!name && argv[i][0] != '-')
+				name = argv[i];
+			else
+				usage_error("status: unexpected '%s'", argv[i]);
+		}
+		if (dry_run)
+			usage_error("status sends nothing: --dry-run makes no sense");
+		r = cmd_status(name, json);
+	} else if (!strcmp(cmd, "mode")) {
+		name = want_name(argc, argv, 1, cmd);
+		if (argc != 3 || !in_list(modes, argv[2]))
+			usage_error("mode wants <name> sync|semi-sync|async");
+		snprintf(message, sizeof(message), "mode %s", argv[2]);
+		r = send_message(name, message);
+	} else if (!strcmp(cmd, "resync")) {
+		name = want_name(argc, argv, 1, cmd);
+		if (argc > 3 || (argc == 3 && strcmp(argv[2], "--full")))
+			usage_error("resync wants <name> [--full]");
+		r = send_message(name, argc == 3 ? "resync full" : "resync");
+	} else if (!strcmp(cmd, "set")) {
+		name = want_name(argc, argv, 1, cmd);
+		if (argc != 4)
+			usage_error("set wants <name> <key> <value>");
+		check_option("set", argv[2], argv[3], false);
+		snprintf(message, sizeof(message), "set %s %s", argv[2], argv[3]);
+		r = send_message(name, message);
+	} else if (!strcmp(cmd, "remote-down") || !strcmp(cmd, "remote-up")) {
+		name = want_name(argc, argv, 1, cmd);
+		if (argc != 2)
+			usage_error("%s takes one device name", cmd);
+		r = send_message(name, cmd[7] == 'd' ? "remote down" : "remote up");
+	} else {
+		usage_error("unknown command '%s'", cmd);
+	}
+	dm_lib_release();
+	return r;
+}
