@@ -42,6 +42,8 @@
 #   --ko PATH|none     dm-xrepl module to insmod when the xrepl target is not
 #                      registered yet (default dm-xrepl/dm-xrepl.ko)
 #   --profile          with the ram remote, profile dm-linear and xrepl-sync
+#                      (XREPL_BENCH_PROFILE_CONFIGS, _REMOTE and _QD
+#                      choose others)
 #                      (QD32) with `perf record -a -g`
 #
 # Every option also has an environment default: XREPL_BENCH_CONFIGS,
@@ -92,6 +94,10 @@ seed=${XREPL_BENCH_SEED:-4242}
 prefix=xbench
 ko=${XREPL_KO:-$repo/dm-xrepl/dm-xrepl.ko}
 profile=${XREPL_BENCH_PROFILE:-0}
+# What --profile profiles: configurations, remote, queue depth.
+prof_configs=${XREPL_BENCH_PROFILE_CONFIGS:-dm-linear xrepl-sync}
+prof_remote=${XREPL_BENCH_PROFILE_REMOTE:-ram}
+prof_qd=${XREPL_BENCH_PROFILE_QD:-32}
 
 usage() { sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while (( $# )); do
@@ -924,17 +930,17 @@ for rk in ${remotes//,/ }; do
 	drbd_down
 
 	# --- profile ----------------------------------------------------------------
-	if (( profile )) && [[ "$rk" == ram ]]; then
+	if (( profile )) && [[ "$rk" == "$prof_remote" ]]; then
 		if command -v perf >/dev/null && perf --version >/dev/null 2>&1; then
 			mkdir -p "$out/profile"
-			for cfg in dm-linear xrepl-sync; do
+			for cfg in $prof_configs; do
 				setup_config ram "$cfg" || { say "profile: cannot set up $cfg: $WHY"; teardown_config; continue; }
-				say "profiling $cfg (QD32, ram remote)"
+				say "profiling $cfg (QD$prof_qd, $rk remote)"
 				pd="$out/profile/$cfg"
 				perf record -q -a -g -e cpu-clock -o "/tmp/perf-$cfg.data" -- \
 					fio --name=prof --filename="$DEV" --direct=1 --ioengine=libaio \
 					--randseed="$seed" --norandommap=1 --time_based=1 --runtime="$runtime" \
-					--size="${span_mb}M" --rw=randwrite --bs=4k --iodepth=32 \
+					--size="${span_mb}M" --rw=randwrite --bs=4k --iodepth="$prof_qd" \
 					--output-format=json --output="$pd.fio.json" >"$pd.perf.log" 2>&1
 				teardown_config
 				# Self time per symbol, then time including callees
