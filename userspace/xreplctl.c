@@ -9,6 +9,7 @@
  * in xreplctl(8).
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -54,9 +55,15 @@ static const char usage_text[] =
 "                         max_lag_kb or congestion at run time\n"
 "  remote-down <name>     stop sending writes to the remote\n"
 "  remote-up <name>       send writes to the remote again and resync\n"
+"  up <name> | up --all   create the device(s) described in\n"
+"                         <config-dir>/<name>.conf (see xreplctl(8))\n"
+"  down <name> | down --all\n"
+"                         remove the device(s) of those files\n"
 "\n"
 "Options:\n"
 "  -n, --dry-run   print the table lines and messages instead of sending them\n"
+"  -c, --config-dir DIR\n"
+"                  where up and down find their files (default /etc/xrepl)\n"
 "  -j, --json      status: print JSON (see xreplctl(8))\n"
 "  -h, --help      print this help and exit\n"
 "  -V, --version   print the version and exit\n"
@@ -80,6 +87,8 @@ static const char usage_text[] =
 "  3  no such device, or the device is not an xrepl device\n";
 
 static bool dry_run;
+/* Where "up" and "down" find <name>.conf. */
+static const char *config_dir = "/etc/xrepl";
 
 static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void msg(const char *fmt, ...)
@@ -421,6 +430,15 @@ static void create_option(struct create_args *a, const char *kv)
 	add_opt(a, words);
 }
 
+static bool region_ok(uint64_t bytes)
+{
+	uint64_t rs = bytes >> 9;
+
+	return !(bytes & 511) && rs >= 8 && rs <= (1U << 21) && !(rs & (rs - 1));
+}
+
+static int create_device(struct create_args *a);
+
 static int cmd_create(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -436,11 +454,7 @@ static int cmd_create(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct create_args a = { .mode = "sync" };
-	char table[1024], words[64];
-	uint64_t sectors;
-	struct dm_task *dmt;
-	uint32_t cookie = 0;
-	int c, r;
+	int c;
 
 	/* Options and the name in any order; 0 restarts getopt. */
 	optind = 0;
@@ -476,32 +490,44 @@ static int cmd_create(int argc, char **argv)
 		usage_error("--meta must differ from the legs");
 	if (!in_list(modes, a.mode))
 		usage_error("--mode: '%s' is not sync, semi-sync or async", a.mode);
-	if (a.region_bytes) {
-		uint64_t rs = a.region_bytes >> 9;
-
-		if (a.region_bytes & 511 || rs < 8 || rs > (1U << 21) ||
-		    (rs & (rs - 1)))
-			usage_error("--region-size: a power of two from 4K to 1G");
-		snprintf(words, sizeof(words), "region_size %" PRIu64, rs);
-		add_opt(&a, words);
-	}
-	if (a.nosync)
-		add_opt(&a, "nosync");
+	if (a.region_bytes && !region_ok(a.region_bytes))
+		usage_error("--region-size: a power of two from 4K to 1G");
 	if (strstr(a.opts, "on_remote_error fail") && strcmp(a.mode, "sync"))
 		usage_error("on_remote_error=fail needs --mode sync");
+	return create_device(&a);
+}
 
-	if (dev_sectors(a.local, &sectors))
+/*
+ * Create the device a describes, whose every argument was checked.
+ * Returns an exit status.
+ */
+static int create_device(struct create_args *a)
+{
+	char table[1024], words[64];
+	uint64_t sectors;
+	struct dm_task *dmt;
+	uint32_t cookie = 0;
+	int r;
+
+	if (a->region_bytes) {
+		snprintf(words, sizeof(words), "region_size %" PRIu64,
+			 a->region_bytes >> 9);
+		add_opt(a, words);
+	}
+	if (a->nosync)
+		add_opt(a, "nosync");
+	if (dev_sectors(a->local, &sectors))
 		return EXIT_USAGE;
-	r = snprintf(table, sizeof(table), "%s %s %s %s", a.local, a.remote,
-		     a.meta ? a.meta : "-", a.mode);
-	if (a.nr_opts)
-		r += snprintf(table + r, sizeof(table) - r, " %u %s", a.nr_opts,
-			      a.opts);
+	r = snprintf(table, sizeof(table), "%s %s %s %s", a->local, a->remote,
+		     a->meta ? a->meta : "-", a->mode);
+	if (a->nr_opts)
+		r += snprintf(table + r, sizeof(table) - r, " %u %s", a->nr_opts,
+			      a->opts);
 	if (r >= (int)sizeof(table))
 		usage_error("device paths too long");
 
 	if (dry_run) {
-		printf("create %s: 0 %" PRIu64 " " TARGET " %s\n", a.name, sectors,
+		printf("create %s: 0 %" PRIu64 " " TARGET " %s\n", a->name, sectors,
 		       table);
 		return EXIT_OK;
 	}
@@ -509,22 +535,237 @@ static int cmd_create(int argc, char **argv)
 	if (!dmt)
 		return EXIT_FAILED;
 	r = EXIT_FAILED;
-	if (!dm_task_set_name(dmt, a.name) ||
+	if (!dm_task_set_name(dmt, a->name) ||
 	    !dm_task_add_target(dmt, 0, sectors, TARGET, table) ||
 	    !dm_task_set_cookie(dmt, &cookie, 0))
 		goto out;
 	if (!dm_task_run(dmt)) {
 		msg("%s: device-mapper refused the table '0 %" PRIu64 " " TARGET
-		    " %s' (see the kernel log)", a.name, sectors, table);
+		    " %s' (see the kernel log)", a->name, sectors, table);
 		/* No node waits to be made: release the cookie. */
 		dm_udev_wait(cookie);
 		goto out;
 	}
 	dm_udev_wait(cookie);
-	printf("%s: created /dev/mapper/%s\n", a.name, a.name);
+	printf("%s: created /dev/mapper/%s\n", a->name, a->name);
 	r = EXIT_OK;
 out:
 	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * Configuration files: "key = value" lines, '#' comments, blank lines.
+ */
+
+#define CONF_MAX	4096
+
+struct conf {
+	struct create_args a;
+	char buf[CONF_MAX];	/* the file; a's strings point into it */
+};
+
+static int conf_error(const char *file, unsigned int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int conf_error(const char *file, unsigned int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (line)
+		fprintf(stderr, PROG ": %s:%u: ", file, line);
+	else
+		fprintf(stderr, PROG ": %s: ", file);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+static char *trim(char *p)
+{
+	char *end;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	end = p + strlen(p);
+	while (end > p && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return p;
+}
+
+/*
+ * Read <config_dir>/<name>.conf into c.  Returns 0, or EXIT_USAGE after
+ * a message naming the file, the line and the key.
+ */
+static int conf_read(const char *name, struct conf *c)
+{
+	static const char *const keys[] = { "local", "remote", "meta", "mode",
+		"region_size", "nosync", "on_remote_error", "resync_rate_kbps",
+		"semi_timeout_ms", "max_lag_kb", "congestion", NULL };
+	struct create_args *a = &c->a;
+	char path[4096], *line, *next;
+	unsigned int n = 0, seen = 0, i;
+	size_t len;
+	FILE *f;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	a->name = name;
+	a->mode = "sync";
+	snprintf(path, sizeof(path), "%s/%s.conf", config_dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return conf_error(path, 0, "%s", strerror(errno));
+	len = fread(c->buf, 1, sizeof(c->buf), f);
+	err = ferror(f);
+	fclose(f);
+	if (err)
+		return conf_error(path, 0, "read error");
+	if (len == sizeof(c->buf))
+		return conf_error(path, 0, "longer than %d bytes", CONF_MAX - 1);
+	c->buf[len] = '\0';
+	if (strlen(c->buf) != len)
+		return conf_error(path, 0, "not a text file");
+
+	for (line = c->buf; line; line = next) {
+		char *eq, *key, *val;
+
+		n++;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (strchr(line, '#'))
+			*strchr(line, '#') = '\0';
+		key = trim(line);
+		if (!*key)
+			continue;
+		eq = strchr(key, '=');
+		if (!eq)
+			return conf_error(path, n, "expected 'key = value', got '%s'", key);
+		*eq = '\0';
+		val = trim(eq + 1);
+		key = trim(key);
+		for (i = 0; keys[i]; i++)
+			if (!strcmp(keys[i], key))
+				break;
+		if (!keys[i])
+			return conf_error(path, n, "unknown key '%s'", key);
+		if (seen & (1U << i))
+			return conf_error(path, n, "key '%s' given twice", key);
+		seen |= 1U << i;
+		if (!*val)
+			return conf_error(path, n, "key '%s' has no value", key);
+		if (!strcmp(key, "local")) {
+			a->local = val;
+		} else if (!strcmp(key, "remote")) {
+			a->remote = val;
+		} else if (!strcmp(key, "meta")) {
+			if (!strcmp(val, "none"))
+				a->no_meta = true;
+			else
+				a->meta = val;
+		} else if (!strcmp(key, "mode")) {
+			if (!in_list(modes, val))
+				return conf_error(path, n, "mode: invalid value '%s': expected sync, semi-sync or async",
+						  val);
+			a->mode = val;
+		} else if (!strcmp(key, "region_size")) {
+			if (!parse_size(val, &a->region_bytes) ||
+			    !region_ok(a->region_bytes))
+				return conf_error(path, n, "region_size: invalid value '%s': expected a power of two from 4K to 1G",
+						  val);
+		} else if (!strcmp(key, "nosync")) {
+			if (strcmp(val, "yes") && strcmp(val, "no"))
+				return conf_error(path, n, "nosync: invalid value '%s': expected yes or no",
+						  val);
+			a->nosync = !strcmp(val, "yes");
+		} else {
+			char words[96];
+
+			if (!option_valid(key, val))
+				return conf_error(path, n, "%s: invalid value '%s': expected %s",
+						  key, val, option_expect(key, true));
+			snprintf(words, sizeof(words), "%s %s", key, val);
+			add_opt(a, words);
+		}
+	}
+	if (!a->local)
+		return conf_error(path, 0, "missing key 'local'");
+	if (!a->remote)
+		return conf_error(path, 0, "missing key 'remote'");
+	if (!a->meta && !a->no_meta)
+		return conf_error(path, 0, "missing key 'meta' (a device, or none)");
+	if (!strcmp(a->local, a->remote))
+		return conf_error(path, 0, "local and remote are the same device");
+	if (a->meta && (!strcmp(a->meta, a->local) || !strcmp(a->meta, a->remote)))
+		return conf_error(path, 0, "meta must differ from the legs");
+	if (strstr(a->opts, "on_remote_error fail") && strcmp(a->mode, "sync"))
+		return conf_error(path, 0, "on_remote_error = fail needs mode = sync");
+	return 0;
+}
+
+static int cmd_remove(const char *name);
+
+static int up_one(const char *name)
+{
+	struct conf *c = malloc(sizeof(*c));
+	int r;
+
+	if (!c)
+		return EXIT_FAILED;
+	r = conf_read(name, c);
+	if (!r && !dry_run && dev_exists(name) == 1) {
+		/* Up already: fine if it is an xrepl device. */
+		r = check_xrepl(name);
+		if (!r)
+			printf("%s: already up\n", name);
+	} else if (!r) {
+		r = create_device(&c->a);
+	}
+	free(c);
+	return r;
+}
+
+static int down_one(const char *name)
+{
+	if (!dry_run && dev_exists(name) == 0) {
+		printf("%s: already down\n", name);
+		return EXIT_OK;
+	}
+	return cmd_remove(name);
+}
+
+static int conf_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 5 && !strcmp(d->d_name + n - 5, ".conf") &&
+	       d->d_name[0] != '.';
+}
+
+/* up or down every <name>.conf; the worst exit status. */
+static int all_confs(int (*fn)(const char *name))
+{
+	struct dirent **list;
+	int n, i, r = EXIT_OK, one;
+
+	n = scandir(config_dir, &list, conf_filter, alphasort);
+	if (n < 0) {
+		msg("%s: %s", config_dir, strerror(errno));
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < n; i++) {
+		char name[256];
+
+		snprintf(name, sizeof(name), "%.*s",
+			 (int)(strlen(list[i]->d_name) - 5), list[i]->d_name);
+		one = fn(name);
+		if (one > r)
+			r = one;
+		free(list[i]);
+	}
+	free(list);
 	return r;
 }
 
@@ -810,6 +1051,7 @@ int main(int argc, char **argv)
 	static const struct option gopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "config-dir", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -819,9 +1061,10 @@ int main(int argc, char **argv)
 	char message[160];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+njhV", gopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+njc:hV", gopts, NULL)) != -1) {
 		switch (c) {
 		case 'n': dry_run = true; break;
+		case 'c': config_dir = optarg; break;
 		case 'j': json = true; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': puts(PROG " 1.0 (dm-xrepl target 1.1)"); return EXIT_OK;
@@ -880,6 +1123,15 @@ int main(int argc, char **argv)
 		if (argc != 2)
 			usage_error("%s takes one device name", cmd);
 		r = send_message(name, cmd[7] == 'd' ? "remote down" : "remote up");
+	} else if (!strcmp(cmd, "up") || !strcmp(cmd, "down")) {
+		int (*fn)(const char *) = cmd[0] == 'u' ? up_one : down_one;
+
+		if (argc != 2)
+			usage_error("%s wants <name> or --all", cmd);
+		if (!strcmp(argv[1], "--all"))
+			r = all_confs(fn);
+		else
+			r = fn(want_name(argc, argv, 1, cmd));
 	} else {
 		usage_error("unknown command '%s'", cmd);
 	}

@@ -3,7 +3,8 @@
 # status reads the target (as a table and as JSON, xrepl devices only),
 # mode, set, resync, remote-down and remote-up reach the target, remove
 # removes; every refusal (an existing name, a missing leg, a device that
-# is not xrepl) exits with its documented status and changes nothing.
+# is not xrepl) exits with its documented status and changes nothing; up
+# and down bring devices of configuration files up and down, idempotently.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
@@ -95,3 +96,24 @@ ctl_rc 0 "remove" remove "$P-x"
 [[ ! -e "$X" ]] || fail "$X still exists"
 assert_eq 0 "$(open_count "$L")" "open count of the local leg"
 assert_legs_equal "$L" "$R" "$S"
+
+step "up and down from a configuration file"
+conf=$T_TMP/conf
+mkdir -p "$conf"
+printf 'local = %s\nremote = %s   # the remote leg\nmeta = none\nmode = semi-sync\nnosync = yes\n' \
+	"$L" "$R" >"$conf/$P-c.conf"
+ctl_rc 0 "up" -c "$conf" up "$P-c"
+_DM_DEVS+=("$P-c")
+assert_status "/dev/mapper/$P-c" mode semi-sync
+assert_status "/dev/mapper/$P-c" remote insync
+ctl_rc 0 "up of a device that is up" -c "$conf" up --all
+ctl_rc 0 "down" -c "$conf" down "$P-c"
+[[ ! -e "/dev/mapper/$P-c" ]] || fail "/dev/mapper/$P-c still exists after down"
+ctl_rc 0 "down of a device that is down" -c "$conf" down --all
+echo "bogus = 1" >"$conf/$P-d.conf"
+before=$(dmsetup ls | sort)
+ctl_rc 2 "up --all with a bad file" -c "$conf" up --all
+_DM_DEVS+=("$P-c")
+assert_status "/dev/mapper/$P-c" mode semi-sync
+ctl_rc 0 "down" -c "$conf" down "$P-c"
+assert_eq "$before" "$(dmsetup ls | sort)" "dm devices after up and down"

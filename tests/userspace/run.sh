@@ -426,6 +426,46 @@ ctl_messages() {
 		"$CTL" -n remove vm1
 }
 golden ctl-dry-messages ctl-messages.txt ctl_messages
+# Configuration files for up and down.
+CD="$W/conf"
+mkdir -p "$CD"
+cat >"$CD/vm1.conf" <<CONF
+# a replicated volume
+local = $LI
+remote = /dev/nbd0   # the WAN leg
+meta = /dev/vg/vm1-meta
+mode = async
+region_size = 1M
+max_lag_kb = 262144
+congestion = degrade
+nosync = yes
+CONF
+printf 'local=%s\nremote=/dev/nbd1\nmeta=none\nsemi_timeout_ms = 20\nmode = semi-sync\n' "$LI" >"$CD/vm2.conf"
+golden ctl-dry-up ctl-up.txt "$CTL" -n -c "$CD" up vm1
+golden ctl-dry-up-all ctl-up-all.txt "$CTL" --dry-run --config-dir "$CD" up --all
+golden ctl-dry-down-all ctl-down-all.txt "$CTL" -n -c "$CD" down --all
+CB="$W/confbad"
+mkdir -p "$CB"
+# conf_case NAME LINES REGEX: a file with LINES is refused with REGEX.
+conf_case() {
+	printf '%b' "$2" >"$CB/$1.conf"
+	tcase "ctl-conf-$1" 2 "$3" "$CTL" -n -c "$CB" up "$1"
+}
+conf_case unknown-key "local = $LI\nremot = /x\n" "^xreplctl: $CB/unknown-key.conf:2: unknown key 'remot'$"
+conf_case twice "local = $LI\nremote = /x\nremote = /y\n" "^xreplctl: $CB/twice.conf:3: key 'remote' given twice$"
+conf_case no-eq "local $LI\n" "^xreplctl: $CB/no-eq.conf:1: expected 'key = value', got 'local $LI'$"
+conf_case empty-value "local = $LI\nremote =\n" "^xreplctl: $CB/empty-value.conf:2: key 'remote' has no value$"
+conf_case bad-mode "mode = fast\n" "^xreplctl: $CB/bad-mode.conf:1: mode: invalid value 'fast': expected sync, semi-sync or async$"
+conf_case bad-lag "max_lag_kb = 12\n" "^xreplctl: $CB/bad-lag.conf:1: max_lag_kb: invalid value '12': expected a number of KiB from 256 to 16777216$"
+conf_case bad-region "region_size = 3K\n" "region_size: invalid value '3K'"
+conf_case bad-nosync "nosync = 1\n" "nosync: invalid value '1': expected yes or no$"
+conf_case missing-remote "local = $LI\nmeta = none\n" "^xreplctl: $CB/missing-remote.conf: missing key 'remote'$"
+conf_case missing-meta "local = $LI\nremote = /x\n" "missing key 'meta' \\(a device, or none\\)$"
+conf_case fail-async "local = $LI\nremote = /x\nmeta = none\nmode = async\non_remote_error = fail\n" "on_remote_error = fail needs mode = sync$"
+tcase ctl-conf-missing-file 2 "^xreplctl: $CB/nope.conf: No such file or directory$" "$CTL" -n -c "$CB" up nope
+tcase ctl-up-no-name 2 "^xreplctl: up wants <name> or --all$" "$CTL" -n up
+tcase ctl-up-all-bad 2 "unknown key 'remot'" "$CTL" -n -c "$CB" up --all
+
 tcase ctl-no-command 2 "^xreplctl: no command$" "$CTL"
 tcase ctl-unknown-command 2 "^xreplctl: unknown command 'frob'$" "$CTL" frob
 tcase ctl-bad-option 2 "^xreplctl: bad option$" "$CTL" --bogus status
