@@ -15,6 +15,10 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <libdevmapper.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <linux/dm-ioctl.h>
 #include <linux/fs.h>
 #include <stdarg.h>
@@ -59,6 +63,10 @@ static const char usage_text[] =
 "                         <config-dir>/<name>.conf (see xreplctl(8))\n"
 "  down <name> | down --all\n"
 "                         remove the device(s) of those files\n"
+"  monitor [<name>...] [--hook CMD]\n"
+"                         watch the devices' events (all xrepl devices if\n"
+"                         none is named), log each change of state and run\n"
+"                         CMD for it (see xreplctl(8))\n"
 "\n"
 "Options:\n"
 "  -n, --dry-run   print the table lines and messages instead of sending them\n"
@@ -1035,6 +1043,214 @@ out:
 }
 
 /*
+ * monitor: passive failure detection from the target's dm events.
+ */
+
+extern char **environ;
+static const char *hook_cmd;
+/* Serialises the log lines and the hooks of the watching threads. */
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Wait for the device's event counter to pass event_nr; 0 or -1. */
+static int wait_event(const char *name, uint32_t *event_nr)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_WAITEVENT);
+	struct dm_info info;
+	int r = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_set_name(dmt, name) && dm_task_set_event_nr(dmt, *event_nr) &&
+	    dm_task_run(dmt) && dm_task_get_info(dmt, &info) && info.exists) {
+		*event_nr = info.event_nr;
+		r = 0;
+	}
+	dm_task_destroy(dmt);
+	return r;
+}
+
+static int event_nr_of(const char *name, uint32_t *event_nr)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
+	struct dm_info info;
+	int r = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_set_name(dmt, name) && dm_task_run(dmt) &&
+	    dm_task_get_info(dmt, &info) && info.exists) {
+		*event_nr = info.event_nr;
+		r = 0;
+	}
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/* One greppable line on stderr, then the hook with the event in its environment. */
+static void report(const struct xstatus *s, const char *event)
+{
+	const char *remote = sv(s, "remote") ? sv(s, "remote") : "?";
+	const char *by = sv(s, "degraded_by") ? sv(s, "degraded_by") : "?";
+	const char *dirty = sv(s, "dirty") ? sv(s, "dirty") : "?";
+	pid_t pid;
+	int st;
+
+	pthread_mutex_lock(&report_lock);
+	fprintf(stderr, PROG " monitor: device=%s event=%s remote=%s degraded_by=%s dirty=%s\n",
+		s->name, event, remote, by, dirty);
+	fflush(stderr);
+	if (hook_cmd) {
+		/* Built before fork(): the child of a threaded process may only exec. */
+		char vars[5][160], *env[256], *args[] = { "sh", "-c",
+			(char *)hook_cmd, NULL };
+		unsigned int i = 0, j;
+
+		snprintf(vars[0], sizeof(vars[0]), "XREPL_DEVICE=%s", s->name);
+		snprintf(vars[1], sizeof(vars[1]), "XREPL_EVENT=%s", event);
+		snprintf(vars[2], sizeof(vars[2]), "XREPL_REMOTE=%s", remote);
+		snprintf(vars[3], sizeof(vars[3]), "XREPL_DEGRADED_BY=%s", by);
+		snprintf(vars[4], sizeof(vars[4]), "XREPL_DIRTY=%s", dirty);
+		for (j = 0; j < 5; j++)
+			env[i++] = vars[j];
+		for (j = 0; environ[j] && i < 255; j++)
+			if (strncmp(environ[j], "XREPL_", 6))
+				env[i++] = environ[j];
+		env[i] = NULL;
+		pid = fork();
+		if (pid == 0) {
+			execve("/bin/sh", args, env);
+			_exit(127);
+		}
+		if (pid < 0) {
+			msg("monitor: cannot run the hook: %s", strerror(errno));
+		} else if (waitpid(pid, &st, 0) == pid &&
+			   (!WIFEXITED(st) || WEXITSTATUS(st))) {
+			fprintf(stderr, PROG " monitor: device=%s event=%s hook-failed status=%d\n",
+				s->name, event, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		}
+	}
+	pthread_mutex_unlock(&report_lock);
+}
+
+static bool is(const struct xstatus *s, const char *key, const char *val)
+{
+	return sv(s, key) && !strcmp(sv(s, key), val);
+}
+
+/* The events between two states of a device. */
+static void compare(const struct xstatus *old, const struct xstatus *cur)
+{
+	bool was_down = is(old, "remote", "degraded");
+	bool down = is(cur, "remote", "degraded");
+
+	if (!was_down && down)
+		report(cur, "remote-down");
+	if (was_down && !down)
+		report(cur, "remote-back");
+	if (!down && is(cur, "remote", "insync") && !sn(cur, "resync_active") &&
+	    (is(old, "remote", "resyncing") || sn(old, "resync_active") || was_down))
+		report(cur, "resync-done");
+	if (!sn(old, "resync_active") && sn(cur, "resync_active"))
+		report(cur, "resync-start");
+	if (is(old, "remote", "resyncing") && is(cur, "remote", "resyncing") &&
+	    sn(old, "resync_active") && !sn(cur, "resync_active"))
+		report(cur, "resync-stalled");
+	if (!sn(old, "meta_failed") && sn(cur, "meta_failed"))
+		report(cur, "meta-failed");
+}
+
+static void *watch(void *arg)
+{
+	const char *name = arg;
+	struct xstatus *old = malloc(sizeof(*old)), *cur = malloc(sizeof(*cur));
+	uint32_t event_nr;
+
+	if (!old || !cur || event_nr_of(name, &event_nr) ||
+	    read_status(name, old)) {
+		msg("monitor: %s: cannot read the device", name);
+		goto out;
+	}
+	report(old, "watching");
+	/* Status first, then wait: a change in between raises an event too. */
+	for (;;) {
+		if (wait_event(name, &event_nr))
+			break;
+		if (read_status(name, cur))
+			break;
+		compare(old, cur);
+		memcpy(old, cur, sizeof(*old));
+	}
+	fprintf(stderr, PROG " monitor: device=%s event=gone\n", name);
+out:
+	free(old);
+	free(cur);
+	return NULL;
+}
+
+static int cmd_monitor(int argc, char **argv)
+{
+	static char names[64][DM_NAME_LEN];
+	pthread_t threads[64];
+	unsigned int n = 0, i;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "H:",
+				(const struct option[]){
+					{ "hook", required_argument, NULL, 'H' },
+					{ NULL, 0, NULL, 0 } }, NULL)) != -1) {
+		if (c != 'H')
+			usage_error("monitor: bad option");
+		hook_cmd = optarg;
+	}
+	if (dry_run)
+		usage_error("monitor sends nothing: --dry-run makes no sense");
+	for (i = optind; i < (unsigned int)argc; i++) {
+		check_name(argv[i]);
+		if (n == 64)
+			usage_error("monitor: at most 64 devices");
+		snprintf(names[n++], DM_NAME_LEN, "%s", argv[i]);
+	}
+	if (!n) {
+		struct dm_task *dmt = dm_task_create(DM_DEVICE_LIST);
+		struct dm_names *dn;
+		struct xstatus *s = malloc(sizeof(*s));
+		unsigned int next = 0;
+
+		if (!dmt || !s || !dm_task_run(dmt) || !(dn = dm_task_get_names(dmt))) {
+			free(s);
+			return EXIT_FAILED;
+		}
+		if (dn->dev) {
+			do {
+				dn = (struct dm_names *)((char *)dn + next);
+				if (n < 64 && !read_status(dn->name, s))
+					snprintf(names[n++], DM_NAME_LEN, "%s", dn->name);
+				next = dn->next;
+			} while (next);
+		}
+		free(s);
+		dm_task_destroy(dmt);
+	}
+	for (i = 0; i < n; i++)
+		if (check_xrepl(names[i]))
+			return EXIT_NODEV;
+	if (!n) {
+		msg("monitor: no xrepl device to watch");
+		return EXIT_NODEV;
+	}
+	for (i = 0; i < n; i++)
+		if (pthread_create(&threads[i], NULL, watch, names[i])) {
+			msg("monitor: cannot start a thread");
+			return EXIT_FAILED;
+		}
+	/* Until every device is gone, or a signal ends the process. */
+	for (i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+	return EXIT_OK;
+}
+
+/*
  * Main.
  */
 
@@ -1123,6 +1339,8 @@ int main(int argc, char **argv)
 		if (argc != 2)
 			usage_error("%s takes one device name", cmd);
 		r = send_message(name, cmd[7] == 'd' ? "remote down" : "remote up");
+	} else if (!strcmp(cmd, "monitor")) {
+		r = cmd_monitor(argc, argv);
 	} else if (!strcmp(cmd, "up") || !strcmp(cmd, "down")) {
 		int (*fn)(const char *) = cmd[0] == 'u' ? up_one : down_one;
 

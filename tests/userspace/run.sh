@@ -466,6 +466,9 @@ tcase ctl-conf-missing-file 2 "^xreplctl: $CB/nope.conf: No such file or directo
 tcase ctl-up-no-name 2 "^xreplctl: up wants <name> or --all$" "$CTL" -n up
 tcase ctl-up-all-bad 2 "unknown key 'remot'" "$CTL" -n -c "$CB" up --all
 
+tcase ctl-monitor-bad-option 2 "^xreplctl: monitor: bad option$" "$CTL" monitor --bogus
+tcase ctl-monitor-dry 2 "makes no sense" "$CTL" -n monitor vm1
+tcase ctl-monitor-bad-name 2 "^xreplctl: invalid device name 'a b'" "$CTL" monitor 'a b'
 tcase ctl-no-command 2 "^xreplctl: no command$" "$CTL"
 tcase ctl-unknown-command 2 "^xreplctl: unknown command 'frob'$" "$CTL" frob
 tcase ctl-bad-option 2 "^xreplctl: bad option$" "$CTL" --bogus status

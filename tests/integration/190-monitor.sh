@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# xreplctl monitor, passive detection: it waits for the target's dm
+# events, logs each change of state in one greppable line, and runs the
+# hook once per change with the device and the event in its environment:
+# a remote taken down by message and one that fails under writes
+# (remote-down), its return (remote-back) and the end of the resync
+# (resync-done).
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+
+CTL=$(xrepl_tool xreplctl)
+ram_legs 32
+T=$(regions "$S" 1024)
+xrepl_create x "$L" "$R" nosync
+X=/dev/mapper/$P-x
+hooklog=$T_TMP/hooks.log
+cat >"$T_TMP/hook.sh" <<HOOK
+#!/bin/sh
+echo "\$XREPL_DEVICE \$XREPL_EVENT \$XREPL_REMOTE \$XREPL_DEGRADED_BY" >>"$hooklog"
+HOOK
+chmod +x "$T_TMP/hook.sh"
+: >"$hooklog"
+bg "$CTL" monitor "$P-x" --hook "$T_TMP/hook.sh" 2>"$T_TMP/monitor.log"
+mon=$BG_PID
+
+# wait_hook N: until the hook ran N times (10 s at most).
+wait_hook() {
+	local i
+	for (( i = 0; i < 100; i++ )); do
+		(( $(wc -l <"$hooklog") >= $1 )) && return 0
+		sleep 0.1
+	done
+	sed 's/^/    hook| /' "$hooklog" >&2
+	sed 's/^/    monitor| /' "$T_TMP/monitor.log" >&2
+	fail "the hook ran $(wc -l <"$hooklog") times, expected $1"
+}
+
+# wait_event EVENT N: until the hook ran N times for EVENT (10 s at most).
+wait_event() {
+	local i
+	for (( i = 0; i < 100; i++ )); do
+		(( $(grep -c " $1 " "$hooklog") >= $2 )) && return 0
+		sleep 0.1
+	done
+	sed 's/^/    hook| /' "$hooklog" >&2
+	sed 's/^/    monitor| /' "$T_TMP/monitor.log" >&2
+	fail "the hook ran $(grep -c " $1 " "$hooklog") times for $1, expected $2"
+}
+
+step "the monitor watches the device"
+wait_hook 1
+assert_eq "$P-x watching insync none" "$(sed -n 1p "$hooklog")" "first hook"
+
+step "remote down by message, writes, remote up: down, back, resync done"
+must "remote down" dmsetup message "$P-x" 0 remote down
+wait_hook 2
+write_at "$X" $(( 2 << 20 )) 4096
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+wait_event resync-done 1
+sleep 1
+assert_eq "$P-x remote-down degraded admin" "$(sed -n 2p "$hooklog")" "hook 2"
+assert_eq "remote-back" "$(sed -n 3p "$hooklog" | cut -d' ' -f2)" "hook 3"
+grep -q "^$P-x resync-done insync none$" "$hooklog" || fail "no resync-done hook"
+assert_eq 1 "$(grep -c ' remote-down ' "$hooklog")" "remote-down hooks"
+assert_eq 1 "$(grep -c ' remote-back ' "$hooklog")" "remote-back hooks"
+assert_eq 1 "$(grep -c ' resync-done ' "$hooklog")" "resync-done hooks"
+
+step "the remote fails under writes: remote-down with degraded_by=error"
+n=$(wc -l <"$hooklog")
+dm_reload "$P-remote" "0 $S error"
+write_at "$X" $(( 4 << 20 )) 4096
+wait_for_status "$X" degraded_by error 30
+wait_hook $(( n + 1 ))
+assert_eq "$P-x remote-down degraded error" "$(sed -n "$(( n + 1 ))p" "$hooklog")" "hook after the failure"
+dm_reload "$P-remote" "$(linear_table /dev/ram1)"
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+wait_event resync-done 2
+assert_eq 2 "$(grep -c ' remote-back ' "$hooklog")" "remote-back hooks"
+assert_status "$X" dirty "0/$T"
+assert_legs_equal "$L" "$R" "$S"
+
+step "log lines: one per change, greppable"
+grep -E -q "^xreplctl monitor: device=$P-x event=remote-down remote=degraded degraded_by=admin dirty=[0-9]+/$T$" \
+	"$T_TMP/monitor.log" || { cat "$T_TMP/monitor.log" >&2; fail "no remote-down log line"; }
+assert_eq "$(wc -l <"$hooklog")" "$(grep -c '^xreplctl monitor: device=.* event=[a-z-]* remote=' "$T_TMP/monitor.log")" \
+	"log lines and hook runs"
+kill "$mon"
