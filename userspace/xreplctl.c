@@ -63,10 +63,14 @@ static const char usage_text[] =
 "                         <config-dir>/<name>.conf (see xreplctl(8))\n"
 "  down <name> | down --all\n"
 "                         remove the device(s) of those files\n"
-"  monitor [<name>...] [--hook CMD]\n"
-"                         watch the devices' events (all xrepl devices if\n"
-"                         none is named), log each change of state and run\n"
-"                         CMD for it (see xreplctl(8))\n"
+"  monitor [<name>...] [--hook CMD] [--no-events] [--no-probe]\n"
+"         [--probe-interval MS] [--probe-timeout MS] [--probe-fail N]\n"
+"         [--probe-ok M]\n"
+"                         watch the devices (all xrepl devices if none is\n"
+"                         named): their events, and a read of each remote\n"
+"                         every MS (1000) with a deadline (1000 ms); N (3)\n"
+"                         failures take the remote down, M (3) successes\n"
+"                         bring it back; log each change, run CMD for it\n"
 "\n"
 "Options:\n"
 "  -n, --dry-run   print the table lines and messages instead of sending them\n"
@@ -1048,6 +1052,11 @@ out:
 
 extern char **environ;
 static const char *hook_cmd;
+/* Active probing of the remotes; 0 interval: off. */
+static struct {
+	unsigned int interval_ms, timeout_ms, fail, ok;
+} probe = { 1000, 1000, 3, 3 };
+static bool passive = true;
 /* Serialises the log lines and the hooks of the watching threads. */
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -1187,22 +1196,225 @@ out:
 	return NULL;
 }
 
+/*
+ * Active probing.  A probe is a 4 KiB O_DIRECT read of the remote's first
+ * block, done by a helper thread so that a hung remote only costs the
+ * deadline; while one is stuck, later rounds count as failures without
+ * starting another.
+ */
+struct prober {
+	pthread_mutex_t lock;	/* protects the fields below */
+	pthread_cond_t cond;
+	int fd;
+	bool busy;		/* a read is in flight */
+	bool done;		/* it completed... */
+	bool ok;		/* ...and returned the block */
+};
+
+static void *probe_read(void *arg)
+{
+	struct prober *p = arg;
+	void *buf = NULL;
+	bool ok = false;
+
+	if (!posix_memalign(&buf, 4096, 4096))
+		ok = pread(p->fd, buf, 4096, 0) == 4096;
+	free(buf);
+	pthread_mutex_lock(&p->lock);
+	p->done = true;
+	p->ok = ok;
+	p->busy = false;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* One probe round: true if the remote answered within the deadline. */
+static bool probe_once(struct prober *p)
+{
+	struct timespec until;
+	pthread_t t;
+	bool ok;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->busy) {
+		/* The last read is still stuck in the remote. */
+		pthread_mutex_unlock(&p->lock);
+		return false;
+	}
+	p->busy = true;
+	p->done = false;
+	pthread_mutex_unlock(&p->lock);
+	if (pthread_create(&t, NULL, probe_read, p)) {
+		pthread_mutex_lock(&p->lock);
+		p->busy = false;
+		pthread_mutex_unlock(&p->lock);
+		return false;
+	}
+	pthread_detach(t);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += probe.timeout_ms / 1000;
+	until.tv_nsec += (long)(probe.timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->lock);
+	while (!p->done &&
+	       pthread_cond_timedwait(&p->cond, &p->lock, &until) == 0)
+		;
+	ok = p->done && p->ok;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+/* The remote leg of an xrepl table ("<local> <remote> ..."), opened for probing. */
+static int open_remote(const char *name)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
+	uint64_t start, len;
+	char *type = NULL, *params = NULL, path[160];
+	unsigned int maj, min;
+	int fd = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_set_name(dmt, name) && dm_task_run(dmt)) {
+		dm_get_next_target(dmt, NULL, &start, &len, &type, &params);
+		if (params && sscanf(params, "%*s %u:%u", &maj, &min) == 2) {
+			/* devtmpfs names every block device; no udev needed. */
+			snprintf(path, sizeof(path), "/dev/block/%u:%u", maj, min);
+			fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+			if (fd < 0) {
+				char sys[64], line[128];
+				FILE *f;
+
+				snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/uevent",
+					 maj, min);
+				f = fopen(sys, "r");
+				while (f && fgets(line, sizeof(line), f))
+					if (!strncmp(line, "DEVNAME=", 8)) {
+						line[strcspn(line, "\n")] = '\0';
+						snprintf(path, sizeof(path), "/dev/%s",
+							 line + 8);
+						fd = open(path, O_RDONLY | O_DIRECT |
+							  O_CLOEXEC);
+					}
+				if (f)
+					fclose(f);
+			}
+		}
+	}
+	dm_task_destroy(dmt);
+	return fd;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/*
+ * Probe one device's remote forever: probe.fail failures in a row take a
+ * healthy remote down ("remote down"), so that writes stop waiting for
+ * it; probe.ok successes in a row bring back a remote that failed or that
+ * this monitor took down ("remote up"), and the resync follows.  A remote
+ * the administrator took down is left alone.
+ */
+static void *prober(void *arg)
+{
+	const char *name = arg;
+	struct xstatus *s = malloc(sizeof(*s));
+	/* Shared with the read threads, which may outlive this one: kept. */
+	struct prober *p = calloc(1, sizeof(*p));
+	unsigned int fails = 0, oks = 0;
+	bool ours = false;
+
+	if (!s || !p) {
+		free(s);
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->fd = open_remote(name);
+	if (p->fd < 0) {
+		fprintf(stderr, PROG " monitor: device=%s event=probe-unavailable\n", name);
+		free(s);
+		free(p);
+		return NULL;
+	}
+	for (;;) {
+		bool up = probe_once(p);
+
+		fails = up ? 0 : fails + 1;
+		oks = up ? oks + 1 : 0;
+		if (read_status(name, s))
+			break;
+		if (fails == probe.fail && !is(s, "remote", "degraded")) {
+			report(s, "probe-failed");
+			if (!send_message(name, "remote down"))
+				ours = true;
+		} else if (oks == probe.ok && is(s, "remote", "degraded") &&
+			   (is(s, "degraded_by", "error") ||
+			    is(s, "degraded_by", "congestion") ||
+			    (ours && is(s, "degraded_by", "admin")))) {
+			report(s, "probe-ok");
+			if (!send_message(name, "remote up"))
+				ours = false;
+		}
+		sleep_ms(probe.interval_ms);
+	}
+	free(s);
+	return NULL;
+}
+
 static int cmd_monitor(int argc, char **argv)
 {
+	static const struct option mopts[] = {
+		{ "hook", required_argument, NULL, 'H' },
+		{ "no-events", no_argument, NULL, 'E' },
+		{ "no-probe", no_argument, NULL, 'P' },
+		{ "probe-interval", required_argument, NULL, 'i' },
+		{ "probe-timeout", required_argument, NULL, 't' },
+		{ "probe-fail", required_argument, NULL, 'f' },
+		{ "probe-ok", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 }
+	};
 	static char names[64][DM_NAME_LEN];
-	pthread_t threads[64];
-	unsigned int n = 0, i;
+	pthread_t threads[128];
+	unsigned int n = 0, nt = 0, i;
+	uint64_t v;
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "H:",
-				(const struct option[]){
-					{ "hook", required_argument, NULL, 'H' },
-					{ NULL, 0, NULL, 0 } }, NULL)) != -1) {
-		if (c != 'H')
-			usage_error("monitor: bad option");
-		hook_cmd = optarg;
+	while ((c = getopt_long(argc, argv, "H:EPi:t:f:k:", mopts, NULL)) != -1) {
+		switch (c) {
+		case 'H': hook_cmd = optarg; break;
+		case 'E': passive = false; break;
+		case 'P': probe.interval_ms = 0; break;
+		case 'i': case 't': case 'f': case 'k':
+			if (!parse_num(optarg, 1, c == 'i' || c == 't' ? 3600000 : 1000, &v))
+				usage_error("monitor: invalid value '%s' for --probe-%s", optarg,
+					    c == 'i' ? "interval" : c == 't' ? "timeout" :
+					    c == 'f' ? "fail" : "ok");
+			if (c == 'i')
+				probe.interval_ms = probe.interval_ms ? (unsigned int)v : 0;
+			else if (c == 't')
+				probe.timeout_ms = (unsigned int)v;
+			else if (c == 'f')
+				probe.fail = (unsigned int)v;
+			else
+				probe.ok = (unsigned int)v;
+			break;
+		default: usage_error("monitor: bad option");
+		}
 	}
+	if (!passive && !probe.interval_ms)
+		usage_error("monitor: --no-events and --no-probe leave nothing to do");
 	if (dry_run)
 		usage_error("monitor sends nothing: --dry-run makes no sense");
 	for (i = optind; i < (unsigned int)argc; i++) {
@@ -1239,13 +1451,16 @@ static int cmd_monitor(int argc, char **argv)
 		msg("monitor: no xrepl device to watch");
 		return EXIT_NODEV;
 	}
-	for (i = 0; i < n; i++)
-		if (pthread_create(&threads[i], NULL, watch, names[i])) {
+	for (i = 0; i < n; i++) {
+		if ((passive && pthread_create(&threads[nt++], NULL, watch, names[i])) ||
+		    (probe.interval_ms &&
+		     pthread_create(&threads[nt++], NULL, prober, names[i]))) {
 			msg("monitor: cannot start a thread");
 			return EXIT_FAILED;
 		}
+	}
 	/* Until every device is gone, or a signal ends the process. */
-	for (i = 0; i < n; i++)
+	for (i = 0; i < nt; i++)
 		pthread_join(threads[i], NULL);
 	return EXIT_OK;
 }

@@ -21,7 +21,7 @@ echo "\$XREPL_DEVICE \$XREPL_EVENT \$XREPL_REMOTE \$XREPL_DEGRADED_BY" >>"$hookl
 HOOK
 chmod +x "$T_TMP/hook.sh"
 : >"$hooklog"
-bg "$CTL" monitor "$P-x" --hook "$T_TMP/hook.sh" 2>"$T_TMP/monitor.log"
+bg "$CTL" monitor "$P-x" --no-probe --hook "$T_TMP/hook.sh" 2>"$T_TMP/monitor.log"
 mon=$BG_PID
 
 # wait_hook N: until the hook ran N times (10 s at most).

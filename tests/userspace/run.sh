@@ -469,6 +469,10 @@ tcase ctl-up-all-bad 2 "unknown key 'remot'" "$CTL" -n -c "$CB" up --all
 tcase ctl-monitor-bad-option 2 "^xreplctl: monitor: bad option$" "$CTL" monitor --bogus
 tcase ctl-monitor-dry 2 "makes no sense" "$CTL" -n monitor vm1
 tcase ctl-monitor-bad-name 2 "^xreplctl: invalid device name 'a b'" "$CTL" monitor 'a b'
+tcase ctl-monitor-bad-interval 2 "^xreplctl: monitor: invalid value '0' for --probe-interval$" \
+	"$CTL" monitor --probe-interval 0
+tcase ctl-monitor-bad-fail 2 "invalid value 'x' for --probe-fail" "$CTL" monitor --probe-fail x
+tcase ctl-monitor-nothing 2 "leave nothing to do" "$CTL" monitor --no-events --no-probe
 tcase ctl-no-command 2 "^xreplctl: no command$" "$CTL"
 tcase ctl-unknown-command 2 "^xreplctl: unknown command 'frob'$" "$CTL" frob
 tcase ctl-bad-option 2 "^xreplctl: bad option$" "$CTL" --bogus status
