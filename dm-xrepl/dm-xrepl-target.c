@@ -662,6 +662,20 @@ static void ship_hold_locked(struct xrepl_c *xc, struct xrepl_io *io,
 }
 
 /*
+ * Move the writes waiting for lag room to redispatch, where they check
+ * for room again.  Returns true if there were any: the caller then has
+ * resync_work redispatch them.
+ */
+static bool lag_wait_release_locked(struct xrepl_pair *pair)
+{
+	if (bio_list_empty(&pair->lag_wait))
+		return false;
+	bio_list_merge(&pair->redispatch, &pair->lag_wait);
+	bio_list_init(&pair->lag_wait);
+	return true;
+}
+
+/*
  * A held write leaves the lag (its entry is freed, or it made none).
  * Returns true if writes waiting for room were moved to redispatch: the
  * caller passes that to ship_kick().
@@ -672,12 +686,7 @@ static bool ship_unhold_locked(struct xrepl_pair *pair, unsigned int bytes)
 		WRITE_ONCE(pair->draining, false);
 		pair->drain_event = true;
 	}
-	if (bio_list_empty(&pair->lag_wait))
-		return false;
-	/* They check for room again. */
-	bio_list_merge(&pair->redispatch, &pair->lag_wait);
-	bio_list_init(&pair->lag_wait);
-	return true;
+	return lag_wait_release_locked(pair);
 }
 
 /* Run ship_work now. */
@@ -2892,11 +2901,8 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 	WRITE_ONCE(xc->args.congestion, tmp.congestion);
 	xc->args.given |= opt;
 	/* Writes waiting for lag room look at the new bound. */
-	if (!bio_list_empty(&pair->lag_wait)) {
-		bio_list_merge(&pair->redispatch, &pair->lag_wait);
-		bio_list_init(&pair->lag_wait);
+	if (lag_wait_release_locked(pair))
 		queue_work(pair->wq, &pair->resync_work);
-	}
 	spin_unlock_irq(&pair->lock);
 	return 0;
 }
