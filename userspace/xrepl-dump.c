@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/json.h"
 #include "lib/meta.h"
 
 #define PROG	"xrepl-dump"
@@ -52,22 +53,6 @@ static struct {
 /*
  * Output helpers.
  */
-
-static void json_str(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	putchar('"');
-	for (; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
 
 /* The magic as a JSON string: bytes as code points, trailing NULs dropped. */
 static void json_magic(const uint8_t *m)

@@ -30,6 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/json.h"
+
 #define PROG	"xreplctl"
 #define TARGET	"xrepl"
 
@@ -311,8 +313,11 @@ static void dm_log_quiet(int level, const char *file, int line, int dm_errno,
 	fputc('\n', stderr);
 }
 
-/* 1 if the device exists, 0 if not, -1 if device-mapper failed. */
-static int dev_exists(const char *name)
+/*
+ * 1 if the device exists (its event counter then in *event_nr, unless
+ * NULL), 0 if not, -1 if device-mapper failed.
+ */
+static int dev_info(const char *name, uint32_t *event_nr)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
 	struct dm_info info;
@@ -321,8 +326,11 @@ static int dev_exists(const char *name)
 	if (!dmt)
 		return -1;
 	if (dm_task_set_name(dmt, name) && dm_task_run(dmt) &&
-	    dm_task_get_info(dmt, &info))
+	    dm_task_get_info(dmt, &info)) {
 		r = !!info.exists;
+		if (r && event_nr)
+			*event_nr = info.event_nr;
+	}
 	dm_task_destroy(dmt);
 	return r;
 }
@@ -339,7 +347,7 @@ static int check_xrepl(const char *name)
 
 	if (!dmt)
 		return EXIT_FAILED;
-	switch (dev_exists(name)) {
+	switch (dev_info(name, NULL)) {
 	case 0:
 		msg("%s: no such device", name);
 		goto out;
@@ -727,7 +735,7 @@ static int up_one(const char *name)
 	if (!c)
 		return EXIT_FAILED;
 	r = conf_read(name, c);
-	if (!r && !dry_run && dev_exists(name) == 1) {
+	if (!r && !dry_run && dev_info(name, NULL) == 1) {
 		/* Up already: fine if it is an xrepl device. */
 		r = check_xrepl(name);
 		if (!r)
@@ -741,7 +749,7 @@ static int up_one(const char *name)
 
 static int down_one(const char *name)
 {
-	if (!dry_run && dev_exists(name) == 0) {
+	if (!dry_run && dev_info(name, NULL) == 0) {
 		printf("%s: already down\n", name);
 		return EXIT_OK;
 	}
@@ -881,7 +889,7 @@ static int read_status(const char *name, struct xstatus *s)
 	memset(s, 0, sizeof(*s));
 	if (!dmt)
 		return EXIT_FAILED;
-	r = dev_exists(name);
+	r = dev_info(name, NULL);
 	if (r <= 0) {
 		r = r ? EXIT_FAILED : EXIT_NODEV;
 		goto out;
@@ -918,20 +926,35 @@ out:
 	return r;
 }
 
-static void json_str(const char *str)
+/*
+ * Call fn with the status of every xrepl device, in device-mapper's
+ * order.  Returns 0, or EXIT_FAILED if the devices cannot be listed.
+ */
+static int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
+			  void *ctx)
 {
-	const unsigned char *p = (const unsigned char *)str;
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_LIST);
+	struct xstatus *s = malloc(sizeof(*s));
+	struct dm_names *names;
+	unsigned int next = 0;
+	int r = EXIT_FAILED;
 
-	putchar('"');
-	for (; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
+	if (!dmt || !s || !dm_task_run(dmt) || !(names = dm_task_get_names(dmt)))
+		goto out;
+	if (names->dev) {
+		do {
+			names = (struct dm_names *)((char *)names + next);
+			if (!read_status(names->name, s))
+				fn(s, ctx);
+			next = names->next;
+		} while (next);
 	}
-	putchar('"');
+	r = EXIT_OK;
+out:
+	free(s);
+	if (dmt)
+		dm_task_destroy(dmt);
+	return r;
 }
 
 static void print_json(const struct xstatus *s, bool first)
@@ -992,13 +1015,27 @@ static void print_row(const struct xstatus *s)
 	       sn(s, "remote_errors"), sn(s, "local_errors"));
 }
 
+struct shown {
+	bool json;
+	unsigned int n;
+};
+
+static void show(const struct xstatus *s, void *ctx)
+{
+	struct shown *sh = ctx;
+
+	if (sh->json)
+		print_json(s, !sh->n);
+	else
+		print_row(s);
+	sh->n++;
+}
+
 static int cmd_status(const char *name, bool json)
 {
-	struct dm_task *dmt = NULL;
-	struct dm_names *names;
+	struct shown sh = { .json = json };
 	struct xstatus s;
-	unsigned int next = 0, shown = 0;
-	int r = EXIT_OK;
+	int r;
 
 	if (name)
 		check_name(name);
@@ -1012,37 +1049,13 @@ static int cmd_status(const char *name, bool json)
 		r = read_status(name, &s);
 		if (r == EXIT_NODEV)
 			msg("%s: no such xrepl device", name);
-		if (!r) {
-			if (json)
-				print_json(&s, true);
-			else
-				print_row(&s);
-		}
-		goto out;
+		if (!r)
+			show(&s, &sh);
+	} else {
+		r = for_each_xrepl(show, &sh);
 	}
-	dmt = dm_task_create(DM_DEVICE_LIST);
-	if (!dmt || !dm_task_run(dmt) || !(names = dm_task_get_names(dmt))) {
-		r = EXIT_FAILED;
-		goto out;
-	}
-	if (names->dev) {
-		do {
-			names = (struct dm_names *)((char *)names + next);
-			if (!read_status(names->name, &s)) {
-				if (json)
-					print_json(&s, !shown);
-				else
-					print_row(&s);
-				shown++;
-			}
-			next = names->next;
-		} while (next);
-	}
-out:
 	if (json)
-		printf("%s]}\n", shown || (name && !r) ? "\n  " : "");
-	if (dmt)
-		dm_task_destroy(dmt);
+		printf("%s]}\n", sh.n ? "\n  " : "");
 	return r;
 }
 
@@ -1071,23 +1084,6 @@ static int wait_event(const char *name, uint32_t *event_nr)
 		return -1;
 	if (dm_task_set_name(dmt, name) && dm_task_set_event_nr(dmt, *event_nr) &&
 	    dm_task_run(dmt) && dm_task_get_info(dmt, &info) && info.exists) {
-		*event_nr = info.event_nr;
-		r = 0;
-	}
-	dm_task_destroy(dmt);
-	return r;
-}
-
-static int event_nr_of(const char *name, uint32_t *event_nr)
-{
-	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
-	struct dm_info info;
-	int r = -1;
-
-	if (!dmt)
-		return -1;
-	if (dm_task_set_name(dmt, name) && dm_task_run(dmt) &&
-	    dm_task_get_info(dmt, &info) && info.exists) {
 		*event_nr = info.event_nr;
 		r = 0;
 	}
@@ -1174,7 +1170,7 @@ static void *watch(void *arg)
 	struct xstatus *old = malloc(sizeof(*old)), *cur = malloc(sizeof(*cur));
 	uint32_t event_nr;
 
-	if (!old || !cur || event_nr_of(name, &event_nr) ||
+	if (!old || !cur || dev_info(name, &event_nr) != 1 ||
 	    read_status(name, old)) {
 		msg("monitor: %s: cannot read the device", name);
 		goto out;
@@ -1372,6 +1368,18 @@ static void *prober(void *arg)
 	return NULL;
 }
 
+#define MAX_WATCHED	64
+static char watched[MAX_WATCHED][DM_NAME_LEN];
+
+/* for_each_xrepl() callback of monitor without names: watch them all. */
+static void add_watched(const struct xstatus *s, void *ctx)
+{
+	unsigned int *n = ctx;
+
+	if (*n < MAX_WATCHED)
+		snprintf(watched[(*n)++], DM_NAME_LEN, "%s", s->name);
+}
+
 static int cmd_monitor(int argc, char **argv)
 {
 	static const struct option mopts[] = {
@@ -1384,8 +1392,7 @@ static int cmd_monitor(int argc, char **argv)
 		{ "probe-ok", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static char names[64][DM_NAME_LEN];
-	pthread_t threads[128];
+	pthread_t threads[2 * MAX_WATCHED];
 	unsigned int n = 0, nt = 0, i;
 	uint64_t v;
 	int c;
@@ -1419,42 +1426,23 @@ static int cmd_monitor(int argc, char **argv)
 		usage_error("monitor sends nothing: --dry-run makes no sense");
 	for (i = optind; i < (unsigned int)argc; i++) {
 		check_name(argv[i]);
-		if (n == 64)
+		if (n == MAX_WATCHED)
 			usage_error("monitor: at most 64 devices");
-		snprintf(names[n++], DM_NAME_LEN, "%s", argv[i]);
+		snprintf(watched[n++], DM_NAME_LEN, "%s", argv[i]);
 	}
-	if (!n) {
-		struct dm_task *dmt = dm_task_create(DM_DEVICE_LIST);
-		struct dm_names *dn;
-		struct xstatus *s = malloc(sizeof(*s));
-		unsigned int next = 0;
-
-		if (!dmt || !s || !dm_task_run(dmt) || !(dn = dm_task_get_names(dmt))) {
-			free(s);
-			return EXIT_FAILED;
-		}
-		if (dn->dev) {
-			do {
-				dn = (struct dm_names *)((char *)dn + next);
-				if (n < 64 && !read_status(dn->name, s))
-					snprintf(names[n++], DM_NAME_LEN, "%s", dn->name);
-				next = dn->next;
-			} while (next);
-		}
-		free(s);
-		dm_task_destroy(dmt);
-	}
+	if (!n && for_each_xrepl(add_watched, &n))
+		return EXIT_FAILED;
 	for (i = 0; i < n; i++)
-		if (check_xrepl(names[i]))
+		if (check_xrepl(watched[i]))
 			return EXIT_NODEV;
 	if (!n) {
 		msg("monitor: no xrepl device to watch");
 		return EXIT_NODEV;
 	}
 	for (i = 0; i < n; i++) {
-		if ((passive && pthread_create(&threads[nt++], NULL, watch, names[i])) ||
+		if ((passive && pthread_create(&threads[nt++], NULL, watch, watched[i])) ||
 		    (probe.interval_ms &&
-		     pthread_create(&threads[nt++], NULL, prober, names[i]))) {
+		     pthread_create(&threads[nt++], NULL, prober, watched[i]))) {
 			msg("monitor: cannot start a thread");
 			return EXIT_FAILED;
 		}
