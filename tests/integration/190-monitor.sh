@@ -14,77 +14,47 @@ ram_legs 32
 T=$(regions "$S" 1024)
 xrepl_create x "$L" "$R" nosync
 X=/dev/mapper/$P-x
-hooklog=$T_TMP/hooks.log
-cat >"$T_TMP/hook.sh" <<HOOK
-#!/bin/sh
-echo "\$XREPL_DEVICE \$XREPL_EVENT \$XREPL_REMOTE \$XREPL_DEGRADED_BY" >>"$hooklog"
-HOOK
-chmod +x "$T_TMP/hook.sh"
-: >"$hooklog"
-bg "$CTL" monitor "$P-x" --no-probe --hook "$T_TMP/hook.sh" 2>"$T_TMP/monitor.log"
+hook_setup
+bg "$CTL" monitor "$P-x" --no-probe --hook "$HOOK" 2>"$T_TMP/monitor.log"
 mon=$BG_PID
 
-# wait_hook N: until the hook ran N times (10 s at most).
-wait_hook() {
-	local i
-	for (( i = 0; i < 100; i++ )); do
-		(( $(wc -l <"$hooklog") >= $1 )) && return 0
-		sleep 0.1
-	done
-	sed 's/^/    hook| /' "$hooklog" >&2
-	sed 's/^/    monitor| /' "$T_TMP/monitor.log" >&2
-	fail "the hook ran $(wc -l <"$hooklog") times, expected $1"
-}
-
-# wait_event EVENT N: until the hook ran N times for EVENT (10 s at most).
-wait_event() {
-	local i
-	for (( i = 0; i < 100; i++ )); do
-		(( $(grep -c " $1 " "$hooklog") >= $2 )) && return 0
-		sleep 0.1
-	done
-	sed 's/^/    hook| /' "$hooklog" >&2
-	sed 's/^/    monitor| /' "$T_TMP/monitor.log" >&2
-	fail "the hook ran $(grep -c " $1 " "$hooklog") times for $1, expected $2"
-}
-
 step "the monitor watches the device"
-wait_hook 1
-assert_eq "$P-x watching insync none" "$(sed -n 1p "$hooklog")" "first hook"
+wait_hooks 1 10
+assert_eq "$P-x watching insync none" "$(sed -n 1p "$HOOKLOG")" "first hook"
 
 step "remote down by message, writes, remote up: down, back, resync done"
 must "remote down" dmsetup message "$P-x" 0 remote down
-wait_hook 2
+wait_hooks 2 10
 write_at "$X" $(( 2 << 20 )) 4096
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
-wait_event resync-done 1
+wait_hook_event resync-done 1 10
 sleep 1
-assert_eq "$P-x remote-down degraded admin" "$(sed -n 2p "$hooklog")" "hook 2"
-assert_eq "remote-back" "$(sed -n 3p "$hooklog" | cut -d' ' -f2)" "hook 3"
-grep -q "^$P-x resync-done insync none$" "$hooklog" || fail "no resync-done hook"
-assert_eq 1 "$(grep -c ' remote-down ' "$hooklog")" "remote-down hooks"
-assert_eq 1 "$(grep -c ' remote-back ' "$hooklog")" "remote-back hooks"
-assert_eq 1 "$(grep -c ' resync-done ' "$hooklog")" "resync-done hooks"
+assert_eq "$P-x remote-down degraded admin" "$(sed -n 2p "$HOOKLOG")" "hook 2"
+assert_eq "remote-back" "$(sed -n 3p "$HOOKLOG" | cut -d' ' -f2)" "hook 3"
+grep -q "^$P-x resync-done insync none$" "$HOOKLOG" || fail "no resync-done hook"
+assert_eq 1 "$(grep -c ' remote-down ' "$HOOKLOG")" "remote-down hooks"
+assert_eq 1 "$(grep -c ' remote-back ' "$HOOKLOG")" "remote-back hooks"
+assert_eq 1 "$(grep -c ' resync-done ' "$HOOKLOG")" "resync-done hooks"
 
 step "the remote fails under writes: remote-down with degraded_by=error"
-n=$(wc -l <"$hooklog")
+n=$(wc -l <"$HOOKLOG")
 dm_reload "$P-remote" "0 $S error"
 write_at "$X" $(( 4 << 20 )) 4096
 wait_for_status "$X" degraded_by error 30
 wait_hook $(( n + 1 ))
-assert_eq "$P-x remote-down degraded error" "$(sed -n "$(( n + 1 ))p" "$hooklog")" "hook after the failure"
+assert_eq "$P-x remote-down degraded error" "$(sed -n "$(( n + 1 ))p" "$HOOKLOG")" "hook after the failure"
 dm_reload "$P-remote" "$(linear_table /dev/ram1)"
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
-wait_event resync-done 2
-assert_eq 2 "$(grep -c ' remote-back ' "$hooklog")" "remote-back hooks"
+wait_hook_event resync-done 2 10
+assert_eq 2 "$(grep -c ' remote-back ' "$HOOKLOG")" "remote-back hooks"
 assert_status "$X" dirty "0/$T"
 assert_legs_equal "$L" "$R" "$S"
 
 step "log lines: one per change, greppable"
 grep -E -q "^xreplctl monitor: device=$P-x event=remote-down remote=degraded degraded_by=admin dirty=[0-9]+/$T$" \
 	"$T_TMP/monitor.log" || { cat "$T_TMP/monitor.log" >&2; fail "no remote-down log line"; }
-assert_eq "$(wc -l <"$hooklog")" "$(grep -c '^xreplctl monitor: device=.* event=[a-z-]* remote=' "$T_TMP/monitor.log")" \
+assert_eq "$(wc -l <"$HOOKLOG")" "$(grep -c '^xreplctl monitor: device=.* event=[a-z-]* remote=' "$T_TMP/monitor.log")" \
 	"log lines and hook runs"
 kill "$mon"

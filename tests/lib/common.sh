@@ -475,6 +475,50 @@ bg() {
 }
 
 # ---------------------------------------------------------------------------
+# xreplctl monitor
+# ---------------------------------------------------------------------------
+
+# hook_setup: a hook for `xreplctl monitor --hook "$HOOK"` that appends
+# "DEVICE EVENT REMOTE DEGRADED_BY" to $HOOKLOG; the monitor's stderr is
+# expected in $T_TMP/monitor.log.
+hook_setup() {
+	HOOKLOG=$T_TMP/hooks.log HOOK=$T_TMP/hook.sh
+	cat >"$HOOK" <<HOOKEOF
+#!/bin/sh
+echo "\$XREPL_DEVICE \$XREPL_EVENT \$XREPL_REMOTE \$XREPL_DEGRADED_BY" >>"$HOOKLOG"
+HOOKEOF
+	chmod +x "$HOOK"
+	: >"$HOOKLOG"
+}
+
+# _hook_fail WHAT: fail with the hook runs and the monitor's log.
+_hook_fail() {
+	sed 's/^/    hook| /' "$HOOKLOG" >&2
+	sed 's/^/    monitor| /' "$T_TMP/monitor.log" >&2
+	fail "$1"
+}
+
+# wait_hooks N SECS: until the hook ran N times in all.
+wait_hooks() {
+	local i
+	for (( i = 0; i < $2 * 10; i++ )); do
+		(( $(wc -l <"$HOOKLOG") >= $1 )) && return 0
+		sleep 0.1
+	done
+	_hook_fail "the hook ran $(wc -l <"$HOOKLOG") times, expected $1"
+}
+
+# wait_hook_event EVENT N SECS: until the hook ran N times for EVENT.
+wait_hook_event() {
+	local i
+	for (( i = 0; i < $3 * 10; i++ )); do
+		(( $(grep -c " $1 " "$HOOKLOG") >= $2 )) && return 0
+		sleep 0.1
+	done
+	_hook_fail "the hook ran $(grep -c " $1 " "$HOOKLOG") times for $1, expected $2"
+}
+
+# ---------------------------------------------------------------------------
 # blktrace: which bios a device was sent
 # ---------------------------------------------------------------------------
 
