@@ -42,7 +42,7 @@ n=$(wc -l <"$HOOKLOG")
 dm_reload "$P-remote" "0 $S error"
 write_at "$X" $(( 4 << 20 )) 4096
 wait_for_status "$X" degraded_by error 30
-wait_hook $(( n + 1 ))
+wait_hooks $(( n + 1 )) 10
 assert_eq "$P-x remote-down degraded error" "$(sed -n "$(( n + 1 ))p" "$HOOKLOG")" "hook after the failure"
 dm_reload "$P-remote" "$(linear_table /dev/ram1)"
 must "remote up" dmsetup message "$P-x" 0 remote up
