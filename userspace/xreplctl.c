@@ -67,12 +67,13 @@ static const char usage_text[] =
 "                         remove the device(s) of those files\n"
 "  monitor [<name>...] [--hook CMD] [--no-events] [--no-probe]\n"
 "         [--probe-interval MS] [--probe-timeout MS] [--probe-fail N]\n"
-"         [--probe-ok M]\n"
+"         [--probe-ok M] [--lag-kb KB] [--lag-ms MS] [--lag-interval MS]\n"
 "                         watch the devices (all xrepl devices if none is\n"
 "                         named): their events, and a read of each remote\n"
 "                         every MS (1000) with a deadline (1000 ms); N (3)\n"
 "                         failures take the remote down, M (3) successes\n"
-"                         bring it back; log each change, run CMD for it\n"
+"                         bring it back; a lag above KB or MS (off) is an\n"
+"                         event too; log each change, run CMD for it\n"
 "\n"
 "Options:\n"
 "  -n, --dry-run   print the table lines and messages instead of sending them\n"
@@ -1070,6 +1071,11 @@ static struct {
 	unsigned int interval_ms, timeout_ms, fail, ok;
 } probe = { 1000, 1000, 3, 3 };
 static bool passive = true;
+/* Lag thresholds (0: off) and how often the lag is read. */
+static struct {
+	uint64_t kb, ms;
+	unsigned int interval_ms;
+} lag = { 0, 0, 1000 };
 /* Serialises the log lines and the hooks of the watching threads. */
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -1097,16 +1103,18 @@ static void report(const struct xstatus *s, const char *event)
 	const char *remote = sv(s, "remote") ? sv(s, "remote") : "?";
 	const char *by = sv(s, "degraded_by") ? sv(s, "degraded_by") : "?";
 	const char *dirty = sv(s, "dirty") ? sv(s, "dirty") : "?";
+	uint64_t lag_kb = sn(s, "lag_bytes") >> 10, lag_ms = sn(s, "oldest_lag_ms");
 	pid_t pid;
 	int st;
 
 	pthread_mutex_lock(&report_lock);
-	fprintf(stderr, PROG " monitor: device=%s event=%s remote=%s degraded_by=%s dirty=%s\n",
-		s->name, event, remote, by, dirty);
+	fprintf(stderr, PROG " monitor: device=%s event=%s remote=%s degraded_by=%s dirty=%s"
+		" lag_kb=%" PRIu64 " lag_ms=%" PRIu64 "\n",
+		s->name, event, remote, by, dirty, lag_kb, lag_ms);
 	fflush(stderr);
 	if (hook_cmd) {
 		/* Built before fork(): the child of a threaded process may only exec. */
-		char vars[5][160], *env[256], *args[] = { "sh", "-c",
+		char vars[7][160], *env[256], *args[] = { "sh", "-c",
 			(char *)hook_cmd, NULL };
 		unsigned int i = 0, j;
 
@@ -1115,7 +1123,9 @@ static void report(const struct xstatus *s, const char *event)
 		snprintf(vars[2], sizeof(vars[2]), "XREPL_REMOTE=%s", remote);
 		snprintf(vars[3], sizeof(vars[3]), "XREPL_DEGRADED_BY=%s", by);
 		snprintf(vars[4], sizeof(vars[4]), "XREPL_DIRTY=%s", dirty);
-		for (j = 0; j < 5; j++)
+		snprintf(vars[5], sizeof(vars[5]), "XREPL_LAG_KB=%" PRIu64, lag_kb);
+		snprintf(vars[6], sizeof(vars[6]), "XREPL_LAG_MS=%" PRIu64, lag_ms);
+		for (j = 0; j < 7; j++)
 			env[i++] = vars[j];
 		for (j = 0; environ[j] && i < 255; j++)
 			if (strncmp(environ[j], "XREPL_", 6))
@@ -1368,6 +1378,40 @@ static void *prober(void *arg)
 	return NULL;
 }
 
+/* At or above a threshold that is set. */
+static bool lag_high(const struct xstatus *s, uint64_t div)
+{
+	return (lag.kb && (sn(s, "lag_bytes") >> 10) >= (lag.kb + div - 1) / div) ||
+	       (lag.ms && sn(s, "oldest_lag_ms") >= (lag.ms + div - 1) / div);
+}
+
+/*
+ * Follow one device's lag: the target raises no event while writes pile
+ * up for the remote (it would be one per write), so the status is read
+ * every lag.interval_ms.  "lag-high" when the lag reaches --lag-kb or
+ * --lag-ms; "lag-ok" once it has fallen below half of them again, so a
+ * lag hovering at the threshold does not run the hook at every read.
+ */
+static void *lag_watch(void *arg)
+{
+	const char *name = arg;
+	struct xstatus *s = malloc(sizeof(*s));
+	bool high = false;
+
+	while (s && !read_status(name, s)) {
+		if (!high && lag_high(s, 1)) {
+			high = true;
+			report(s, "lag-high");
+		} else if (high && !lag_high(s, 2)) {
+			high = false;
+			report(s, "lag-ok");
+		}
+		sleep_ms(lag.interval_ms);
+	}
+	free(s);
+	return NULL;
+}
+
 #define MAX_WATCHED	64
 static char watched[MAX_WATCHED][DM_NAME_LEN];
 
@@ -1390,15 +1434,18 @@ static int cmd_monitor(int argc, char **argv)
 		{ "probe-timeout", required_argument, NULL, 't' },
 		{ "probe-fail", required_argument, NULL, 'f' },
 		{ "probe-ok", required_argument, NULL, 'k' },
+		{ "lag-kb", required_argument, NULL, 'K' },
+		{ "lag-ms", required_argument, NULL, 'T' },
+		{ "lag-interval", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 }
 	};
-	pthread_t threads[2 * MAX_WATCHED];
+	pthread_t threads[3 * MAX_WATCHED];
 	unsigned int n = 0, nt = 0, i;
 	uint64_t v;
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "H:EPi:t:f:k:", mopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "H:EPi:t:f:k:K:T:I:", mopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': hook_cmd = optarg; break;
 		case 'E': passive = false; break;
@@ -1417,10 +1464,21 @@ static int cmd_monitor(int argc, char **argv)
 			else
 				probe.ok = (unsigned int)v;
 			break;
+		case 'K': case 'T': case 'I':
+			if (!parse_num(optarg, 1, c == 'K' ? 16777216 : 3600000, &v))
+				usage_error("monitor: invalid value '%s' for --lag-%s", optarg,
+					    c == 'K' ? "kb" : c == 'T' ? "ms" : "interval");
+			if (c == 'K')
+				lag.kb = v;
+			else if (c == 'T')
+				lag.ms = v;
+			else
+				lag.interval_ms = (unsigned int)v;
+			break;
 		default: usage_error("monitor: bad option");
 		}
 	}
-	if (!passive && !probe.interval_ms)
+	if (!passive && !probe.interval_ms && !lag.kb && !lag.ms)
 		usage_error("monitor: --no-events and --no-probe leave nothing to do");
 	if (dry_run)
 		usage_error("monitor sends nothing: --dry-run makes no sense");
@@ -1442,7 +1500,9 @@ static int cmd_monitor(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		if ((passive && pthread_create(&threads[nt++], NULL, watch, watched[i])) ||
 		    (probe.interval_ms &&
-		     pthread_create(&threads[nt++], NULL, prober, watched[i]))) {
+		     pthread_create(&threads[nt++], NULL, prober, watched[i])) ||
+		    ((lag.kb || lag.ms) &&
+		     pthread_create(&threads[nt++], NULL, lag_watch, watched[i]))) {
 			msg("monitor: cannot start a thread");
 			return EXIT_FAILED;
 		}

@@ -473,6 +473,11 @@ tcase ctl-monitor-bad-interval 2 "^xreplctl: monitor: invalid value '0' for --pr
 	"$CTL" monitor --probe-interval 0
 tcase ctl-monitor-bad-fail 2 "invalid value 'x' for --probe-fail" "$CTL" monitor --probe-fail x
 tcase ctl-monitor-nothing 2 "leave nothing to do" "$CTL" monitor --no-events --no-probe
+tcase ctl-monitor-bad-lag-kb 2 "^xreplctl: monitor: invalid value '0' for --lag-kb$" \
+	"$CTL" monitor --lag-kb 0
+tcase ctl-monitor-bad-lag-ms 2 "invalid value '5s' for --lag-ms" "$CTL" monitor --lag-ms 5s
+tcase ctl-monitor-bad-lag-interval 2 "invalid value '99999999' for --lag-interval" \
+	"$CTL" monitor --lag-interval 99999999
 tcase ctl-no-command 2 "^xreplctl: no command$" "$CTL"
 tcase ctl-unknown-command 2 "^xreplctl: unknown command 'frob'$" "$CTL" frob
 tcase ctl-bad-option 2 "^xreplctl: bad option$" "$CTL" --bogus status
