@@ -11,13 +11,24 @@
 #   make userspace       build the offline tools xrepl-dump and xrepl-check
 #   make check-userspace build them and run their host-side tests
 #   make check-crash     the crash tests (tests/run-crash.sh: two VM boots)
+#   make check-packaging make install and a dkms build in scratch trees
+#   make install         the tools, manual pages and systemd units (userspace/
+#                        Makefile: PREFIX=/usr/local, DESTDIR, SYSCONFDIR=/etc)
+#   make dkms-install    the module's source into /usr/src/dm-xrepl-$(VERSION),
+#                        built and installed by dkms for the running kernel and
+#                        again on every kernel update (dkms.conf)
+#   make dkms-remove     undo dkms-install
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(CURDIR)
+# The target's version; dkms.conf says the same (tests/packaging.sh checks).
+VERSION := 1.1.0
+DKMS_SRC := $(DESTDIR)/usr/src/dm-xrepl-$(VERSION)
 
 .PHONY: all module clean setup demo check kunit lint bench
 .PHONY: userspace check-userspace check-crash clean-userspace
+.PHONY: install dkms-source dkms-install dkms-remove check-packaging
 
 all: module
 
@@ -57,6 +68,28 @@ check-userspace: userspace
 
 check-crash:
 	bash tests/run-crash.sh
+
+check-packaging:
+	bash tests/packaging.sh
+
+install:
+	$(MAKE) -C userspace install
+
+# The files dkms builds from: the module's sources and its Kbuild.
+dkms-source:
+	install -d $(DKMS_SRC)/dm-xrepl
+	install -m 0644 dkms.conf Kbuild $(DKMS_SRC)/
+	install -m 0644 dm-xrepl/Kbuild $(filter-out %-kunit.c %.mod.c,$(wildcard dm-xrepl/*.c)) \
+		$(wildcard dm-xrepl/*.h) $(DKMS_SRC)/dm-xrepl/
+
+dkms-install: dkms-source
+	dkms add -m dm-xrepl -v $(VERSION)
+	dkms build -m dm-xrepl -v $(VERSION)
+	dkms install -m dm-xrepl -v $(VERSION)
+
+dkms-remove:
+	dkms remove -m dm-xrepl -v $(VERSION) --all
+	rm -rf $(DKMS_SRC)
 
 clean: clean-userspace
 clean-userspace:

@@ -6,6 +6,8 @@
 #   2b. userspace the userspace tools (userspace/: xrepl-dump, xrepl-check,
 #                 xreplctl) and their host-side tests, tests/userspace/run.sh; its
 #                 "PASS userspace:<case>" / "FAIL userspace:<case>" lines count
+#   2c. packaging tests/packaging.sh: make install and a dkms build in
+#                 scratch trees ("PASS packaging:<case>" lines)
 #   3. kunit      scripts/kunit.sh, when present and executable; its
 #                 "PASS kunit:<case>" / "FAIL kunit:<case>" lines count
 #   3b. lint      scripts/lint.sh: checkpatch --strict, sparse, W=1 (also
@@ -88,6 +90,17 @@ else
 	add_result "FAIL userspace: tests/userspace/run.sh produced no results (exit $urc)"
 fi
 phase_end "exit status $urc, $(grep -c '^PASS ' "$run_dir/userspace.txt" 2>/dev/null || true) passed"
+
+# --- 2c. packaging -------------------------------------------------------------
+phase_begin "packaging (make install, systemd units, dkms build; scratch trees)"
+prc=0
+"$REPO_ROOT/tests/packaging.sh" >"$run_dir/packaging.log" 2>&1 || prc=$?
+grep -E '^(PASS|FAIL|SKIP) packaging:' "$run_dir/packaging.log" >>"$results" || true
+grep -v '^PASS ' "$run_dir/packaging.log" || true
+if ! grep -q '^packaging tests:' "$run_dir/packaging.log"; then
+	add_result "FAIL packaging: tests/packaging.sh did not finish (exit $prc)"
+fi
+phase_end "exit status $prc"
 
 # --- 3. kunit -----------------------------------------------------------------
 kunit="$SCRIPTS_DIR/kunit.sh"

@@ -181,7 +181,7 @@ fi
 mapfile -t SHELLCHECKED < <(cd "$REPO_ROOT" && printf '%s\n' \
 	scripts/vm.sh scripts/check.sh scripts/lint.sh \
 	tests/run-crash.sh tests/crash/*.sh tests/userspace/*.sh \
-	tests/integration/*.sh)
+	tests/packaging.sh tests/integration/*.sh)
 if ! command -v shellcheck >/dev/null; then
 	echo "lint: shellcheck is not installed (apt-get install shellcheck)"
 	failed+=(shellcheck)

@@ -33,6 +33,8 @@ BASE_PACKAGES=(
 	# the benchmark's peers and remote transports (all used in the guest,
 	# which runs on this machine's root file system)
 	mdadm drbd-utils nvme-cli nbdkit nbd-client linux-perf
+	# LVM stacking tests; the dkms build of the packaging tests
+	lvm2 dkms
 	linux-source-6.1
 )
 

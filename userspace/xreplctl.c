@@ -68,8 +68,8 @@ static const char usage_text[] =
 "  monitor [<name>...] [--hook CMD] [--no-events] [--no-probe]\n"
 "         [--probe-interval MS] [--probe-timeout MS] [--probe-fail N]\n"
 "         [--probe-ok M] [--lag-kb KB] [--lag-ms MS] [--lag-interval MS]\n"
-"                         watch the devices (all xrepl devices if none is\n"
-"                         named): their events, and a read of each remote\n"
+"                         watch the devices (if none is named: all xrepl\n"
+"                         devices, and those created later): their events, and a read of each remote\n"
 "                         every MS (1000) with a deadline (1000 ms); N (3)\n"
 "                         failures take the remote down, M (3) successes\n"
 "                         bring it back; a lag above KB or MS (off) is an\n"
@@ -1174,9 +1174,8 @@ static void compare(const struct xstatus *old, const struct xstatus *cur)
 		report(cur, "meta-failed");
 }
 
-static void *watch(void *arg)
+static void watch(const char *name)
 {
-	const char *name = arg;
 	struct xstatus *old = malloc(sizeof(*old)), *cur = malloc(sizeof(*cur));
 	uint32_t event_nr;
 
@@ -1199,7 +1198,6 @@ static void *watch(void *arg)
 out:
 	free(old);
 	free(cur);
-	return NULL;
 }
 
 /*
@@ -1215,7 +1213,16 @@ struct prober {
 	bool busy;		/* a read is in flight */
 	bool done;		/* it completed... */
 	bool ok;		/* ...and returned the block */
+	bool orphan;		/* the prober ended: the read frees all */
 };
+
+static void prober_free(struct prober *p)
+{
+	close(p->fd);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	free(p);
+}
 
 static void *probe_read(void *arg)
 {
@@ -1231,6 +1238,11 @@ static void *probe_read(void *arg)
 	p->ok = ok;
 	p->busy = false;
 	pthread_cond_broadcast(&p->cond);
+	if (p->orphan) {
+		pthread_mutex_unlock(&p->lock);
+		prober_free(p);
+		return NULL;
+	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
@@ -1330,11 +1342,10 @@ static void sleep_ms(unsigned int ms)
  * this monitor took down ("remote up"), and the resync follows.  A remote
  * the administrator took down is left alone.
  */
-static void *prober(void *arg)
+static void prober(const char *name)
 {
-	const char *name = arg;
 	struct xstatus *s = malloc(sizeof(*s));
-	/* Shared with the read threads, which may outlive this one: kept. */
+	/* Shared with a read thread, which may outlive this one. */
 	struct prober *p = calloc(1, sizeof(*p));
 	unsigned int fails = 0, oks = 0;
 	bool ours = false;
@@ -1342,7 +1353,7 @@ static void *prober(void *arg)
 	if (!s || !p) {
 		free(s);
 		free(p);
-		return NULL;
+		return;
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
@@ -1351,7 +1362,7 @@ static void *prober(void *arg)
 		fprintf(stderr, PROG " monitor: device=%s event=probe-unavailable\n", name);
 		free(s);
 		free(p);
-		return NULL;
+		return;
 	}
 	for (;;) {
 		bool up = probe_once(p);
@@ -1375,7 +1386,15 @@ static void *prober(void *arg)
 		sleep_ms(probe.interval_ms);
 	}
 	free(s);
-	return NULL;
+	/* The device is gone; a read stuck in the remote frees it all later. */
+	pthread_mutex_lock(&p->lock);
+	if (p->busy) {
+		p->orphan = true;
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	pthread_mutex_unlock(&p->lock);
+	prober_free(p);
 }
 
 /* At or above a threshold that is set. */
@@ -1392,9 +1411,8 @@ static bool lag_high(const struct xstatus *s, uint64_t div)
  * --lag-ms; "lag-ok" once it has fallen below half of them again, so a
  * lag hovering at the threshold does not run the hook at every read.
  */
-static void *lag_watch(void *arg)
+static void lag_watch(const char *name)
 {
-	const char *name = arg;
 	struct xstatus *s = malloc(sizeof(*s));
 	bool high = false;
 
@@ -1409,19 +1427,116 @@ static void *lag_watch(void *arg)
 		sleep_ms(lag.interval_ms);
 	}
 	free(s);
+}
+
+/*
+ * The watched devices: a slot per device, busy while any of its threads
+ * runs.  A device that is removed frees its slot; found again by a rescan
+ * (or created again under the same name), it gets a new one.
+ */
+#define MAX_WATCHED	64
+#define RESCAN_MS	5000
+struct slot {
+	char name[DM_NAME_LEN];	/* set before the threads start */
+	unsigned int threads;	/* running threads; under slots_lock */
+};
+static struct slot slots[MAX_WATCHED];
+/* Protects slots[].threads and the names of free slots. */
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t slots_idle = PTHREAD_COND_INITIALIZER;
+
+static void slot_put(struct slot *sl)
+{
+	pthread_mutex_lock(&slots_lock);
+	if (!--sl->threads)
+		pthread_cond_broadcast(&slots_idle);
+	pthread_mutex_unlock(&slots_lock);
+}
+
+static void *watch_thread(void *arg)
+{
+	watch(((struct slot *)arg)->name);
+	slot_put(arg);
 	return NULL;
 }
 
-#define MAX_WATCHED	64
-static char watched[MAX_WATCHED][DM_NAME_LEN];
-
-/* for_each_xrepl() callback of monitor without names: watch them all. */
-static void add_watched(const struct xstatus *s, void *ctx)
+static void *probe_thread(void *arg)
 {
-	unsigned int *n = ctx;
+	prober(((struct slot *)arg)->name);
+	slot_put(arg);
+	return NULL;
+}
 
-	if (*n < MAX_WATCHED)
-		snprintf(watched[(*n)++], DM_NAME_LEN, "%s", s->name);
+static void *lag_thread(void *arg)
+{
+	lag_watch(((struct slot *)arg)->name);
+	slot_put(arg);
+	return NULL;
+}
+
+/* Start the threads of a device not watched yet; 0, or -1 if it cannot. */
+static int watch_device(const char *name)
+{
+	void *(*fns[3])(void *);
+	struct slot *sl = NULL;
+	unsigned int i, n = 0;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (passive)
+		fns[n++] = watch_thread;
+	if (probe.interval_ms)
+		fns[n++] = probe_thread;
+	if (lag.kb || lag.ms)
+		fns[n++] = lag_thread;
+	pthread_mutex_lock(&slots_lock);
+	for (i = 0; i < MAX_WATCHED; i++) {
+		if (slots[i].threads && !strcmp(slots[i].name, name)) {
+			pthread_mutex_unlock(&slots_lock);
+			return 0;
+		}
+		if (!slots[i].threads && !sl)
+			sl = &slots[i];
+	}
+	if (!sl) {
+		pthread_mutex_unlock(&slots_lock);
+		msg("monitor: %s: already watching %d devices", name, MAX_WATCHED);
+		return -1;
+	}
+	snprintf(sl->name, sizeof(sl->name), "%s", name);
+	sl->threads = n;
+	pthread_mutex_unlock(&slots_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&t, &attr, fns[i], sl)) {
+			msg("monitor: %s: cannot start a thread", name);
+			for (; i < n; i++)
+				slot_put(sl);
+			pthread_attr_destroy(&attr);
+			return -1;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	return 0;
+}
+
+/* for_each_xrepl() callback of a rescan: watch the devices not watched yet. */
+static void watch_new(const struct xstatus *s, void *ctx)
+{
+	(void)ctx;
+	watch_device(s->name);
+}
+
+/* Whether no device is watched any more; under slots_lock. */
+static bool all_idle(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < MAX_WATCHED; i++)
+		if (slots[i].threads)
+			return false;
+	return true;
 }
 
 static int cmd_monitor(int argc, char **argv)
@@ -1439,8 +1554,7 @@ static int cmd_monitor(int argc, char **argv)
 		{ "lag-interval", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 }
 	};
-	pthread_t threads[3 * MAX_WATCHED];
-	unsigned int n = 0, nt = 0, i;
+	unsigned int i;
 	uint64_t v;
 	int c;
 
@@ -1484,33 +1598,37 @@ static int cmd_monitor(int argc, char **argv)
 		usage_error("monitor sends nothing: --dry-run makes no sense");
 	for (i = optind; i < (unsigned int)argc; i++) {
 		check_name(argv[i]);
-		if (n == MAX_WATCHED)
-			usage_error("monitor: at most 64 devices");
-		snprintf(watched[n++], DM_NAME_LEN, "%s", argv[i]);
+		if (i - optind == MAX_WATCHED)
+			usage_error("monitor: at most %d devices", MAX_WATCHED);
 	}
-	if (!n && for_each_xrepl(add_watched, &n))
-		return EXIT_FAILED;
-	for (i = 0; i < n; i++)
-		if (check_xrepl(watched[i]))
+	for (i = optind; i < (unsigned int)argc; i++)
+		if (check_xrepl(argv[i]))
 			return EXIT_NODEV;
-	if (!n) {
-		msg("monitor: no xrepl device to watch");
-		return EXIT_NODEV;
+	if (optind < argc) {
+		/* The named devices, until every one of them is gone. */
+		for (i = optind; i < (unsigned int)argc; i++)
+			if (watch_device(argv[i]))
+				return EXIT_FAILED;
+		pthread_mutex_lock(&slots_lock);
+		while (!all_idle())
+			pthread_cond_wait(&slots_idle, &slots_lock);
+		pthread_mutex_unlock(&slots_lock);
+		return EXIT_OK;
 	}
-	for (i = 0; i < n; i++) {
-		if ((passive && pthread_create(&threads[nt++], NULL, watch, watched[i])) ||
-		    (probe.interval_ms &&
-		     pthread_create(&threads[nt++], NULL, prober, watched[i])) ||
-		    ((lag.kb || lag.ms) &&
-		     pthread_create(&threads[nt++], NULL, lag_watch, watched[i]))) {
-			msg("monitor: cannot start a thread");
+	/* Every xrepl device, those created later too, until a signal. */
+	for (bool first = true;; first = false) {
+		bool none;
+
+		if (for_each_xrepl(watch_new, NULL) && first)
 			return EXIT_FAILED;
-		}
+		pthread_mutex_lock(&slots_lock);
+		none = all_idle();
+		pthread_mutex_unlock(&slots_lock);
+		if (first && none)
+			msg("monitor: no xrepl device yet; looking every %d s",
+			    RESCAN_MS / 1000);
+		sleep_ms(RESCAN_MS);
 	}
-	/* Until every device is gone, or a signal ends the process. */
-	for (i = 0; i < nt; i++)
-		pthread_join(threads[i], NULL);
-	return EXIT_OK;
 }
 
 /*
