@@ -34,6 +34,7 @@ _DM_DEVS=()        # dm devices created by this test, in creation order
 _LOOP_DEVS=()      # loop devices attached by this test
 _BG_PIDS=()        # background jobs to stop on exit
 _BRD_LOADED=0
+_EXIT_CMDS=()      # at_exit commands, run after the dm devices are removed
 
 # ---------------------------------------------------------------------------
 # Logging and assertions
@@ -466,6 +467,10 @@ fio_check() {
 	log "ok: fio $name: no errors, data verified ($(grep -o 'IOPS=[^,]*' "$f" | head -n1))"
 }
 
+# at_exit CMD: a command line (for eval) to run on exit, once the dm
+# devices are removed; e.g. to disconnect what lies below them.
+at_exit() { _EXIT_CMDS+=("$1"); }
+
 # bg JOB...: run a command in the background; it is killed on exit.
 # Sets BG_PID.
 bg() {
@@ -619,6 +624,10 @@ _cleanup() {
 		dmsetup info "$name" >/dev/null 2>&1 || continue
 		dmsetup remove --retry "$name" >/dev/null 2>&1 ||
 			echo "[$TEST_NAME] cleanup: cannot remove $name" >&2
+	done
+	for (( i = ${#_EXIT_CMDS[@]} - 1; i >= 0; i-- )); do
+		eval "${_EXIT_CMDS[$i]}" >/dev/null 2>&1 ||
+			echo "[$TEST_NAME] cleanup: '${_EXIT_CMDS[$i]}' failed" >&2
 	done
 	for i in "${_LOOP_DEVS[@]}"; do
 		losetup -d "$i" 2>/dev/null
