@@ -35,6 +35,7 @@ _LOOP_DEVS=()      # loop devices attached by this test
 _BG_PIDS=()        # background jobs to stop on exit
 _BRD_LOADED=0
 _EXIT_CMDS=()      # at_exit commands, run after the dm devices are removed
+_FIRST_CMDS=()     # at_exit_first commands, run before
 
 # ---------------------------------------------------------------------------
 # Logging and assertions
@@ -470,6 +471,9 @@ fio_check() {
 # at_exit CMD: a command line (for eval) to run on exit, once the dm
 # devices are removed; e.g. to disconnect what lies below them.
 at_exit() { _EXIT_CMDS+=("$1"); }
+# at_exit_first CMD: the same, before the dm devices are removed (e.g. to
+# unmount or deactivate what lies on top of them); last registered first.
+at_exit_first() { _FIRST_CMDS+=("$1"); }
 
 # bg JOB...: run a command in the background; it is killed on exit.
 # Sets BG_PID.
@@ -618,6 +622,10 @@ _cleanup() {
 		if dmsetup info "$name" | grep -q SUSPENDED; then
 			dmsetup resume "$name" >/dev/null 2>&1
 		fi
+	done
+	for (( i = ${#_FIRST_CMDS[@]} - 1; i >= 0; i-- )); do
+		eval "${_FIRST_CMDS[$i]}" >/dev/null 2>&1 ||
+			echo "[$TEST_NAME] cleanup: '${_FIRST_CMDS[$i]}' failed" >&2
 	done
 	for (( i = ${#_DM_DEVS[@]} - 1; i >= 0; i-- )); do
 		name=${_DM_DEVS[$i]}
