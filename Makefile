@@ -6,6 +6,8 @@
 #   make setup           install what the tests and the demo need (Debian)
 #   make demo            boot a test VM and show replication working
 #   make check           build, unit tests (KUnit) and integration tests (VM)
+#   make check-all       make check on each kernel: Debian 12's 6.1 and 6.12
+#                        (KVER=6.12 make check: one of them)
 #   make lint            checkpatch --strict, sparse and a W=1 build
 #   make bench           write latency/throughput per mode vs. the peers (VM)
 #   make userspace       build the offline tools xrepl-dump and xrepl-check
@@ -26,7 +28,7 @@ PWD := $(CURDIR)
 VERSION := 1.1.0
 DKMS_SRC := $(DESTDIR)/usr/src/dm-xrepl-$(VERSION)
 
-.PHONY: all module clean setup demo check kunit lint bench
+.PHONY: all module clean setup demo check check-all kunit lint bench
 .PHONY: userspace check-userspace check-crash clean-userspace
 .PHONY: install dkms-source dkms-install dkms-remove check-packaging
 
@@ -50,6 +52,9 @@ demo:
 
 check:
 	bash scripts/check.sh
+
+check-all:
+	bash scripts/check-all.sh
 
 kunit:
 	bash scripts/kunit.sh

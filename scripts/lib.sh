@@ -52,12 +52,23 @@ phase_end() {
 
 # Print the kernel flavour to use.  Order: $KVER, the dependency of the
 # linux-headers-amd64 metapackage, the newest installed amd64 headers.
+# KVER may name a series ("6.1", "6.12"): the newest amd64 flavour of it
+# in the package lists, or else installed.
 detect_kver() {
+	local k
+	if [[ "${KVER:-}" =~ ^[0-9]+\.[0-9]+$ ]]; then
+		k=$( { apt-cache pkgnames "linux-headers-$KVER" 2>/dev/null
+			find /usr/src -maxdepth 1 -name "linux-headers-$KVER*-amd64" -printf '%f\n' 2>/dev/null; } |
+			grep -E "^linux-headers-${KVER//./\\.}[.-][0-9][0-9.]*(-[0-9]+|\\+deb[0-9]+)-amd64\$" |
+			sed 's/^linux-headers-//' | sort -V | tail -n1)
+		[[ -n "$k" ]] || return 1
+		echo "$k"
+		return 0
+	fi
 	if [[ -n "${KVER:-}" ]]; then
 		echo "$KVER"
 		return 0
 	fi
-	local k
 	k=$(apt-cache depends linux-headers-amd64 2>/dev/null |
 		awk '/Depends: linux-headers-[0-9]/ { sub("linux-headers-", "", $2); print $2; exit }')
 	if [[ -z "$k" ]]; then

@@ -80,6 +80,10 @@ install_packages "${BASE_PACKAGES[@]}"
 if [[ -z "${KVER:-}" ]] && ! apt-cache depends linux-headers-amd64 >/dev/null 2>&1; then
 	apt_update_once
 fi
+# A series (KVER=6.12) resolves through the package lists too.
+if [[ "${KVER:-}" =~ ^[0-9]+\.[0-9]+$ ]] && ! detect_kver >/dev/null; then
+	apt_update_once
+fi
 init_paths
 install_packages "linux-headers-$KVER"
 

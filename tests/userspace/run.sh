@@ -575,6 +575,10 @@ for name in logwrites epochs; do
 	fi
 done
 
+# The hostile-input generator of the integration test 240: it must never
+# emit a case the target's grammar accepts.
+tcase fuzz-selftest 0 "^fuzz.py selftest: ok" python3 "$REPO/tests/lib/fuzz.py" selftest
+
 p=$(grep -c '^PASS ' "$lines" || true)
 f=$(grep -c '^FAIL ' "$lines" || true)
 echo "userspace tests: $p passed, $f failed"
