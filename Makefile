@@ -8,6 +8,8 @@
 #   make check           build, unit tests (KUnit) and integration tests (VM)
 #   make check-all       make check on each kernel: Debian 12's 6.1 and 6.12
 #                        (KVER=6.12 make check: one of them)
+#   make check-debug     KUnit and the integration tests on a debug kernel
+#                        (KASAN, lockdep, kmemleak; built once, ~40 min)
 #   make lint            checkpatch --strict, sparse and a W=1 build
 #   make bench           write latency/throughput per mode vs. the peers (VM)
 #   make userspace       build the offline tools xrepl-dump and xrepl-check
@@ -28,7 +30,7 @@ PWD := $(CURDIR)
 VERSION := 1.1.0
 DKMS_SRC := $(DESTDIR)/usr/src/dm-xrepl-$(VERSION)
 
-.PHONY: all module clean setup demo check check-all kunit lint bench
+.PHONY: all module clean setup demo check check-all check-debug kunit lint bench
 .PHONY: userspace check-userspace check-crash clean-userspace
 .PHONY: install dkms-source dkms-install dkms-remove check-packaging
 
@@ -55,6 +57,9 @@ check:
 
 check-all:
 	bash scripts/check-all.sh
+
+check-debug:
+	bash scripts/check-debug.sh
 
 kunit:
 	bash scripts/kunit.sh

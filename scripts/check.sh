@@ -27,40 +27,14 @@ set -uo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-t_start=$(date +%s)
-mkdir -p "$CACHE/runs"
-run_dir=$(mktemp -d "$CACHE/runs/check.$(date +%Y%m%d-%H%M%S).XXXX")
-results="$run_dir/results.txt"
-: >"$results"
-
-# add_result LINE: record and show one "PASS|FAIL|SKIP name[: reason]" line.
-add_result() { echo "$*" | tee -a "$results"; }
-
-summary() {
-	local p f s
-	p=$(grep -c '^PASS ' "$results")
-	f=$(grep -c '^FAIL ' "$results")
-	s=$(grep -c '^SKIP ' "$results")
-	echo
-	echo "=== summary ($(( $(date +%s) - t_start ))s, logs in $run_dir) ==="
-	if (( f )); then
-		echo "failures:"
-		grep '^FAIL ' "$results" | sed 's/^/  /'
-	fi
-	if (( s )); then
-		echo "skipped:"
-		grep '^SKIP ' "$results" | sed 's/^/  /'
-	fi
-	echo "$p passed, $f failed, $s skipped"
-	(( f == 0 ))
-}
+results_init check
 
 # --- 1. setup ---------------------------------------------------------------
 phase_begin "setup"
 if ! "$SCRIPTS_DIR/setup.sh"; then
 	phase_end "FAILED"
 	add_result "FAIL setup: scripts/setup.sh failed"
-	summary
+	summary summary
 	exit 1
 fi
 init_paths
@@ -132,30 +106,14 @@ fi
 
 # --- 4. integration -----------------------------------------------------------
 phase_begin "integration tests in QEMU"
-irc=0
-"$REPO_ROOT/tests/run-integration.sh" --no-setup --no-build --out "$run_dir/integration" \
-	--results "$run_dir/integration.txt" "$@" || irc=$?
-if [[ -f "$run_dir/integration.txt" ]]; then
-	cat "$run_dir/integration.txt" >>"$results"
-else
-	add_result "FAIL integration: tests/run-integration.sh produced no results (exit $irc)"
-fi
-phase_end "exit status $irc"
+run_suite integration "$REPO_ROOT/tests/run-integration.sh" --no-setup --no-build "$@"
 
 # --- 5. crash -------------------------------------------------------------------
 if [[ "${XREPL_SKIP_CRASH:-0}" == 1 ]]; then
 	add_result "SKIP crash: XREPL_SKIP_CRASH=1"
 else
 	phase_begin "crash tests in QEMU (two boots each)"
-	crc=0
-	"$REPO_ROOT/tests/run-crash.sh" --no-setup --no-build --out "$run_dir/crash" \
-		--results "$run_dir/crash.txt" || crc=$?
-	if [[ -f "$run_dir/crash.txt" ]]; then
-		cat "$run_dir/crash.txt" >>"$results"
-	else
-		add_result "FAIL crash: tests/run-crash.sh produced no results (exit $crc)"
-	fi
-	phase_end "exit status $crc"
+	run_suite crash "$REPO_ROOT/tests/run-crash.sh" --no-setup --no-build
 fi
 
-summary
+summary summary

@@ -137,3 +137,56 @@ build_module() {
 	[[ -f "$MODULE_KO" ]] || { err "build succeeded but $MODULE_KO is missing"; return 1; }
 	return 0
 }
+
+# ---------------------------------------------------------------------------
+# Results of a check run (scripts/check.sh, scripts/check-debug.sh).
+# ---------------------------------------------------------------------------
+
+# results_init NAME: a run directory $CACHE/runs/NAME.<date>.XXXX (run_dir)
+# with an empty results file (results); starts the clock.
+results_init() {
+	t_start=$(date +%s)
+	mkdir -p "$CACHE/runs"
+	run_dir=$(mktemp -d "$CACHE/runs/$1.$(date +%Y%m%d-%H%M%S).XXXX")
+	results="$run_dir/results.txt"
+	: >"$results"
+}
+
+# add_result LINE: record and show one "PASS|FAIL|SKIP name[: reason]" line.
+add_result() { echo "$*" | tee -a "$results"; }
+
+# summary [TITLE]: the failures, the skips and "N passed, N failed, N
+# skipped"; false if anything failed.
+summary() {
+	local p f s
+	p=$(grep -c '^PASS ' "$results")
+	f=$(grep -c '^FAIL ' "$results")
+	s=$(grep -c '^SKIP ' "$results")
+	echo
+	echo "=== ${1:-summary} ($(( $(date +%s) - t_start ))s, logs in $run_dir) ==="
+	if (( f )); then
+		echo "failures:"
+		grep '^FAIL ' "$results" | sed 's/^/  /'
+	fi
+	if (( s )); then
+		echo "skipped:"
+		grep '^SKIP ' "$results" | sed 's/^/  /'
+	fi
+	echo "$p passed, $f failed, $s skipped"
+	(( f == 0 ))
+}
+
+# run_suite NAME SCRIPT ARGS...: run a suite runner (tests/run-*.sh) with
+# --out $run_dir/NAME --results $run_dir/NAME.txt and ARGS, and take its
+# PASS/FAIL/SKIP lines into the results; a runner that wrote none fails.
+run_suite() {
+	local name=$1 script=$2 rc=0
+	shift 2
+	"$script" --out "$run_dir/$name" --results "$run_dir/$name.txt" "$@" || rc=$?
+	if [[ -f "$run_dir/$name.txt" ]]; then
+		cat "$run_dir/$name.txt" >>"$results"
+	else
+		add_result "FAIL $name: ${script#"$REPO_ROOT"/} produced no results (exit $rc)"
+	fi
+	phase_end "exit status $rc"
+}
