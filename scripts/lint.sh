@@ -179,7 +179,8 @@ fi
 # The scripts held shellcheck-clean, relative to the repository root; the
 # checker runs there so that the paths of source= directives resolve.
 mapfile -t SHELLCHECKED < <(cd "$REPO_ROOT" && printf '%s\n' \
-	scripts/vm.sh scripts/check.sh scripts/check-all.sh scripts/lint.sh \
+	scripts/vm.sh scripts/check.sh scripts/check-all.sh scripts/check-debug.sh \
+	scripts/debug-kernel.sh scripts/lint.sh \
 	tests/run-crash.sh tests/crash/*.sh tests/userspace/*.sh \
 	tests/packaging.sh tests/integration/*.sh)
 if ! command -v shellcheck >/dev/null; then

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# make check-debug: the KUnit suites and the integration suite on a debug
+# kernel (scripts/debug-kernel.sh: Debian's 6.1 source with KASAN, lockdep,
+# kmemleak, debug objects, SLUB debugging and hung-task detection).  Any
+# KASAN, lockdep, kmemleak (through dm-xrepl) or hung-task report fails
+# the run.  The first run builds the kernel (about 40 minutes); later ones
+# reuse it.  Tests take several times longer than on the stock kernel.
+#
+# Usage: scripts/check-debug.sh [FILTER...]
+# Ends with "N passed, N failed, N skipped".
+set -uo pipefail
+
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+results_init check-debug
+
+phase_begin "setup (host packages) and the debug kernel"
+if ! "$SCRIPTS_DIR/setup.sh" >"$run_dir/setup.log" 2>&1; then
+	cat "$run_dir/setup.log"
+	add_result "FAIL setup: scripts/setup.sh failed"
+	summary
+	exit 1
+fi
+if ! vars=$("$SCRIPTS_DIR/debug-kernel.sh" 2> >(tee "$run_dir/debug-kernel.log" >&2) | tail -n 1); then
+	add_result "FAIL debug-kernel: scripts/debug-kernel.sh failed (see $run_dir/debug-kernel.log)"
+	summary
+	exit 1
+fi
+KVER=$(sed -n 's/^KVER=\([^ ]*\) .*/\1/p' <<<"$vars")
+KDIR=$(sed -n 's/.* KDIR=\(.*\)$/\1/p' <<<"$vars")
+export KVER KDIR
+phase_end "kernel $KVER"
+
+phase_begin "the KUnit suites as a module of the debug kernel"
+kmod="$CACHE/debug-kernel/kunit-module"
+rm -rf "$kmod"
+mkdir -p "$kmod"
+(cd "$REPO_ROOT/dm-xrepl" && cp dm-xrepl.h xrepl-format.h xrepl-args.c xrepl-bitmap.c \
+	xrepl-meta.c xrepl-ship.c xrepl-kunit.c xrepl-meta-kunit.c xrepl-ship-kunit.c "$kmod/")
+cat >"$kmod/Kbuild" <<'EOF'
+obj-m += dm-xrepl-kunit.o
+dm-xrepl-kunit-y := xrepl-kunit.o xrepl-meta-kunit.o xrepl-ship-kunit.o \
+	xrepl-args.o xrepl-bitmap.o xrepl-meta.o xrepl-ship.o
+EOF
+if make -C "$KDIR" M="$kmod" -j"$(nproc)" modules >"$run_dir/kunit-build.log" 2>&1; then
+	add_result "PASS kunit-module-build"
+	export XREPL_KUNIT_KO="$kmod/dm-xrepl-kunit.ko"
+else
+	tail -n 30 "$run_dir/kunit-build.log"
+	add_result "FAIL kunit-module-build: see $run_dir/kunit-build.log"
+fi
+phase_end
+
+phase_begin "integration tests on the debug kernel"
+export XREPL_SUITE_TIMEOUT=${XREPL_SUITE_TIMEOUT:-5400}
+export XREPL_TEST_TIMEOUT=${XREPL_TEST_TIMEOUT:-900}
+run_suite integration "$REPO_ROOT/tests/run-integration.sh" --no-setup "$@"
+summary "check-debug summary"
