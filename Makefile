@@ -22,6 +22,8 @@
 #                        built and installed by dkms for the running kernel and
 #                        again on every kernel update (dkms.conf)
 #   make dkms-remove     undo dkms-install
+#   make deb             the Debian source and binary packages (debian/):
+#                        dm-xrepl-dkms and xrepl-utils, in build/deb/
 #   make clean
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -29,10 +31,11 @@ PWD := $(CURDIR)
 # The target's version; dkms.conf says the same (tests/packaging.sh checks).
 VERSION := 1.1.0
 DKMS_SRC := $(DESTDIR)/usr/src/dm-xrepl-$(VERSION)
+DEB_OUT ?= $(CURDIR)/build/deb
 
 .PHONY: all module clean setup demo check check-all check-debug kunit lint bench
 .PHONY: userspace check-userspace check-crash clean-userspace
-.PHONY: install dkms-source dkms-install dkms-remove check-packaging
+.PHONY: install dkms-source dkms-install dkms-remove check-packaging deb
 
 all: module
 
@@ -100,6 +103,17 @@ dkms-install: dkms-source
 dkms-remove:
 	dkms remove -m dm-xrepl -v $(VERSION) --all
 	rm -rf $(DKMS_SRC)
+
+# The files git knows (committed or not, but not ignored), copied into a
+# fresh tree: dpkg-buildpackage writes its results beside that tree.
+deb:
+	@command -v dpkg-buildpackage >/dev/null && test -x /usr/bin/dh_dkms || \
+		{ echo "make deb needs dpkg-dev, debhelper and dh-dkms" >&2; exit 1; }
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/dm-xrepl-$(VERSION)
+	git ls-files -z -c -o --exclude-standard | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_OUT)/dm-xrepl-$(VERSION)
+	cd $(DEB_OUT)/dm-xrepl-$(VERSION) && dpkg-buildpackage -us -uc
+	@ls -1 $(DEB_OUT)/*.deb $(DEB_OUT)/*.dsc
 
 clean: clean-userspace
 clean-userspace:

@@ -6,8 +6,9 @@
 #   2b. userspace the userspace tools (userspace/: xrepl-dump, xrepl-check,
 #                 xreplctl) and their host-side tests, tests/userspace/run.sh; its
 #                 "PASS userspace:<case>" / "FAIL userspace:<case>" lines count
-#   2c. packaging tests/packaging.sh: make install and a dkms build in
-#                 scratch trees ("PASS packaging:<case>" lines)
+#   2c. packaging tests/packaging.sh: make install, a dkms build and the
+#                 Debian packages (make deb), in scratch trees
+#                 ("PASS packaging:<case>" lines)
 #   3. kunit      scripts/kunit.sh, when present and executable; its
 #                 "PASS kunit:<case>" / "FAIL kunit:<case>" lines count
 #   3b. lint      scripts/lint.sh: checkpatch --strict, sparse, W=1 (also
@@ -66,7 +67,7 @@ fi
 phase_end "exit status $urc, $(grep -c '^PASS ' "$run_dir/userspace.txt" 2>/dev/null || true) passed"
 
 # --- 2c. packaging -------------------------------------------------------------
-phase_begin "packaging (make install, systemd units, dkms build; scratch trees)"
+phase_begin "packaging (make install, systemd units, dkms build, make deb; scratch trees)"
 prc=0
 "$REPO_ROOT/tests/packaging.sh" >"$run_dir/packaging.log" 2>&1 || prc=$?
 grep -E '^(PASS|FAIL|SKIP) packaging:' "$run_dir/packaging.log" >>"$results" || true

@@ -35,6 +35,8 @@ BASE_PACKAGES=(
 	mdadm drbd-utils nvme-cli nbdkit nbd-client linux-perf
 	# LVM stacking tests; the dkms build of the packaging tests
 	lvm2 dkms
+	# make deb (Debian packages), built by the packaging tests
+	debhelper dh-dkms
 	linux-source-6.1
 )
 

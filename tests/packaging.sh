@@ -8,6 +8,9 @@
 #   - dkms.conf: dkms add and build in a scratch dkms tree, against the
 #     headers of the guest kernel; the module it builds has the version of
 #     dkms.conf and the kernel's vermagic
+#   - make deb: the Debian source and binary packages build; their files,
+#     dependencies, conffiles and maintainer scripts; dkms builds the
+#     packaged module source
 # Prints "PASS packaging:<case>" / "FAIL packaging:<case>" lines; exits
 # non-zero if any failed.
 #
@@ -21,7 +24,7 @@ kver=
 while (( $# )); do
 	case "$1" in
 	--kver) kver=$2; shift ;;
-	-h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "unknown argument: $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -130,11 +133,13 @@ ver=$(sed -n 's/^VERSION := //p' "$REPO/Makefile")
 conf_ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' "$REPO/dkms.conf")
 target_ver=$(sed -n 's/^\t\.version\t *= {\([0-9]*\), \([0-9]*\), \([0-9]*\)},$/\1.\2.\3/p' \
 	"$REPO/dm-xrepl/dm-xrepl-target.c")
-if [[ -n "$ver" && "$ver" == "$conf_ver" && "$ver" == "$target_ver" ]]; then
+deb_ver=$(sed -n '1s/^dm-xrepl (\([^)]*\)).*/\1/p' "$REPO/debian/changelog")
+if [[ -n "$ver" && "$ver" == "$conf_ver" && "$ver" == "$target_ver" &&
+      "$ver" == "$deb_ver" ]]; then
 	pass versions
 else
 	: >"$W/out"
-	failc versions "Makefile says '$ver', dkms.conf '$conf_ver', the target '$target_ver'"
+	failc versions "Makefile says '$ver', dkms.conf '$conf_ver', the target '$target_ver', debian/changelog '$deb_ver'"
 fi
 
 if ! command -v dkms >/dev/null; then
@@ -171,6 +176,90 @@ else
 	else
 		cat "$dkt"/dm-xrepl/"$ver"/build/make.log >>"$W/out" 2>/dev/null
 		failc dkms-build "dkms add or build failed"
+	fi
+fi
+
+# --- Debian packages -------------------------------------------------------
+# make deb: the source package and the binary packages dm-xrepl-dkms and
+# xrepl-utils; their contents, dependencies and maintainer scripts; and a
+# dkms build from the packaged module source.
+if ! command -v dpkg-buildpackage >/dev/null || [[ ! -x /usr/bin/dh_dkms ]]; then
+	echo "SKIP packaging:deb: needs dpkg-dev, debhelper and dh-dkms (make setup)"
+else
+	deb=$W/deb
+	if make -s -C "$REPO" deb DEB_OUT="$deb" >"$W/out" 2>&1 &&
+	   [[ -f "$deb/dm-xrepl_${ver}.dsc" && -f "$deb/dm-xrepl_${ver}.tar.xz" &&
+	      -f "$deb/dm-xrepl-dkms_${ver}_all.deb" ]] &&
+	   ls "$deb"/xrepl-utils_"${ver}"_*.deb >/dev/null 2>&1; then
+		pass deb-build
+	else
+		ls -l "$deb" >>"$W/out" 2>&1
+		failc deb-build "make deb failed or built the wrong files"
+	fi
+	udeb=$(find "$deb" -maxdepth 1 -name "xrepl-utils_${ver}_*.deb" | head -n1)
+	ddeb=$deb/dm-xrepl-dkms_${ver}_all.deb
+	if [[ -f "$udeb" && -f "$ddeb" ]]; then
+		dpkg-deb -x "$udeb" "$deb/u" && dpkg-deb -e "$udeb" "$deb/u-ctl"
+		dpkg-deb -x "$ddeb" "$deb/d" && dpkg-deb -e "$ddeb" "$deb/d-ctl"
+		missing=()
+		for f in usr/sbin/xreplctl usr/sbin/xrepl-dump usr/sbin/xrepl-check \
+			usr/share/man/man8/xreplctl.8.gz lib/systemd/system/xrepl-volumes.service \
+			lib/systemd/system/xrepl-monitor.service etc/default/xrepl-monitor \
+			usr/share/doc/xrepl-utils/copyright; do
+			[[ -f "$deb/u/$f" ]] || missing+=("xrepl-utils:$f")
+		done
+		for f in dkms.conf Kbuild dm-xrepl/Kbuild dm-xrepl/dm-xrepl-target.c \
+			dm-xrepl/xrepl-format.h; do
+			[[ -f "$deb/d/usr/src/dm-xrepl-$ver/$f" ]] || missing+=("dm-xrepl-dkms:$f")
+		done
+		grep -q "^ExecStart=/usr/sbin/xreplctl --config-dir /etc/xrepl up --all$" \
+			"$deb/u/lib/systemd/system/xrepl-volumes.service" ||
+			missing+=("xrepl-volumes.service naming /usr/sbin/xreplctl")
+		grep -qx /etc/default/xrepl-monitor "$deb/u-ctl/conffiles" ||
+			missing+=("conffile /etc/default/xrepl-monitor")
+		grep -q '^Depends:.*libdevmapper' "$deb/u-ctl/control" ||
+			missing+=("xrepl-utils Depends: libdevmapper")
+		grep -q '^Depends:.*dkms' "$deb/d-ctl/control" ||
+			missing+=("dm-xrepl-dkms Depends: dkms")
+		{ grep -q "^DKMS_NAME=dm-xrepl$" "$deb/d-ctl/postinst" &&
+		  grep -q "^DKMS_VERSION=$ver$" "$deb/d-ctl/postinst" &&
+		  grep -q "/usr/lib/dkms/common.postinst" "$deb/d-ctl/postinst"; } ||
+			missing+=("dm-xrepl-dkms postinst running dkms")
+		# Stopping the volumes unit removes the devices: the package
+		# never starts or restarts it, only the monitor.
+		if grep -q "deb-systemd-invoke .*xrepl-volumes" "$deb/u-ctl/postinst"; then
+			missing+=("no start of xrepl-volumes.service in postinst")
+		fi
+		grep -q "deb-systemd-invoke .*xrepl-monitor" "$deb/u-ctl/postinst" ||
+			missing+=("start of xrepl-monitor.service in postinst")
+		if (( ${#missing[@]} )); then
+			: >"$W/out"
+			failc deb-contents "missing or wrong: ${missing[*]}"
+		else
+			pass deb-contents
+		fi
+		if "$deb/u/usr/sbin/xreplctl" --help >"$W/out" 2>&1; then
+			pass deb-runs
+		else
+			failc deb-runs "the packaged xreplctl --help failed"
+		fi
+		# The packaged module source builds, as the postinst would.
+		if command -v dkms >/dev/null && [[ -d "$kdir" ]]; then
+			dkt=$W/dkms-deb
+			mkdir -p "$dkt"
+			export mok_signing_key=$W/mok.key mok_certificate=$W/mok.pub
+			if dkms add --sourcetree "$deb/d/usr/src" --dkmstree "$dkt" \
+				-m dm-xrepl -v "$ver" >"$W/out" 2>&1 &&
+			   dkms build --sourcetree "$deb/d/usr/src" --dkmstree "$dkt" \
+				-m dm-xrepl -v "$ver" -k "$kver" --kernelsourcedir "$kdir" \
+				>>"$W/out" 2>&1 &&
+			   [[ -n "$(find "$dkt/dm-xrepl/$ver/$kver" -name 'dm-xrepl.ko*')" ]]; then
+				pass deb-dkms-build
+			else
+				cat "$dkt"/dm-xrepl/"$ver"/build/make.log >>"$W/out" 2>/dev/null
+				failc deb-dkms-build "dkms could not build the packaged source"
+			fi
+		fi
 	fi
 fi
 
