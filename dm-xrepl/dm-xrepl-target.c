@@ -2256,8 +2256,17 @@ again:
 			DMERR("%s: flush of the remote after resync failed, replication degraded",
 			      xrepl_name(xc));
 		} else {
+			unsigned long done;
+			u64 ms;
+
+			spin_lock_irq(&pair->lock);
+			done = pair->resync_done;
+			ms = div_u64(ktime_get_ns() - pair->resync_started_ns,
+				     NSEC_PER_MSEC);
+			spin_unlock_irq(&pair->lock);
 			resync_finished(pair);
-			DMINFO("%s: resync complete, remote in sync", xrepl_name(xc));
+			DMINFO("%s: resync complete, remote in sync (%lu regions copied in %llu ms)",
+			       xrepl_name(xc), done, ms);
 		}
 	} else {
 		DMERR("%s: resync stopped: regions could not be copied",
