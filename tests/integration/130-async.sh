@@ -71,9 +71,8 @@ dmsetup resume "$P-x"
 step "the remote fails under async writes: degraded, dirty, resynced"
 bg fio_verify "$X" fault --rw=randwrite --bs=4k --iodepth=8 --size=24M --offset=32M
 pid=$BG_PID
-sleep 1
 # The remote (20 ms a write) is far behind: the cut finds writes queued.
-assert_cmp "$(status_field "$X" lag_writes)" -gt 0 "writes queued for the remote at the cut"
+wait_for_cmp "$X" lag_writes -gt 0 60
 dm_reload "$P-remote" "0 $S error"
 rc=0
 wait "$pid" || rc=$?
@@ -94,8 +93,7 @@ step "remote down while writes are queued: they become dirty regions at once"
 dm_reload "$P-remote" "0 $S delay /dev/ram1 0 0 /dev/ram1 0 20"
 bg fio_verify "$X" down --rw=randwrite --bs=4k --iodepth=8 --size=24M --offset=32M
 pid=$BG_PID
-sleep 1
-assert_cmp "$(status_field "$X" lag_writes)" -gt 0 "writes queued for the remote"
+wait_for_cmp "$X" lag_writes -gt 0 60
 must "remote down" dmsetup message "$P-x" 0 remote down
 # Only the writes already sent (at most 32, 20 ms each) are waited for.
 wait_for_status "$X" lag_writes 0 10

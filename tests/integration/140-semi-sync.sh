@@ -67,16 +67,15 @@ assert_legs_equal "$L" "$R" "$S"
 step "the remote fails while writes wait for it: they complete at once"
 must "set semi_timeout_ms" dmsetup message "$P-x" 0 set semi_timeout_ms 60000
 delay_remote 300
-t0=$SECONDS
 bg fio_verify "$X" fault --rw=randwrite --bs=4k --iodepth=4 --size=1M --offset=24M
 pid=$BG_PID
-sleep 1
-assert_cmp "$(status_field "$X" lag_writes)" -gt 0 "writes waiting for the remote"
+wait_for_cmp "$X" lag_writes -gt 0 60
+t0=$SECONDS
 dm_reload "$P-remote" "0 $S error"
 rc=0
 wait "$pid" || rc=$?
 fio_check fault "$rc"
-log "the job ended after $(( SECONDS - t0 )) s"
+log "the job ended $(( SECONDS - t0 )) s after the remote failed"
 assert_cmp $(( SECONDS - t0 )) -lt 40 "seconds until the writes completed (the timeout is 60)"
 wait_for_status "$X" lag_writes 0 60
 assert_status "$X" remote degraded

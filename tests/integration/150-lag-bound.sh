@@ -13,7 +13,9 @@ require_target delay
 ram_legs 96
 T=$(regions "$S" 1024)
 MAX_KB=1024
-dm_reload "$P-remote" "0 $S delay /dev/ram1 0 0 /dev/ram1 0 20"
+# 100 ms a write: the remote takes at most MAX_KB per 100 ms, 10 MiB/s,
+# slower than the writer even on a slow (debug) kernel.
+dm_reload "$P-remote" "0 $S delay /dev/ram1 0 0 /dev/ram1 0 100"
 XREPL_MODE=async xrepl_create x "$L" "$R" nosync max_lag_kb "$MAX_KB"
 X=/dev/mapper/$P-x
 
@@ -33,7 +35,7 @@ watch_lag() {
 
 step "congestion block: the lag stays within max_lag_kb, writers wait"
 bg fio_verify "$X" block --rw=randwrite --bssplit=4k/50:64k/50 --iodepth=16 \
-	--size=12M --offset=0
+	--size=24M --offset=0
 pid=$BG_PID
 read -r max _ < <(watch_lag "$pid")
 rc=0

@@ -431,6 +431,24 @@ wait_for_status() {
 	done
 }
 
+# wait_for_cmp DEV KEY OP N TIMEOUT_SECS: poll until the numeric status
+# field KEY satisfies "KEY OP N" (OP as for test: -gt, -ge, -eq, ...).
+# For conditions that need some I/O to have started, however slowly the
+# guest starts it.
+wait_for_cmp() {
+	local dev=$1 key=$2 op=$3 n=$4 tmo=$5 v t0=$SECONDS
+	while :; do
+		v=$(status_field "$dev" "$key")
+		if test "$v" "$op" "$n"; then
+			log "ok: $(dm_name "$dev") $key=$v ($op $n) after $(( SECONDS - t0 ))s"
+			return 0
+		fi
+		(( SECONDS - t0 <= tmo )) ||
+			fail "$(dm_name "$dev"): $key did not become $op $n within ${tmo}s (status: $(xrepl_status "$dev"))"
+		sleep 0.05
+	done
+}
+
 # event_nr DEV: dm event counter of a device.
 event_nr() {
 	dmsetup info -c --noheadings -o events "$(dm_name "$1")" | tr -d ' '
@@ -601,11 +619,23 @@ trace_sectors() {
 # Cleanup
 # ---------------------------------------------------------------------------
 
+# _descendants PID: the processes below PID, deepest last.
+_descendants() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		echo "$c"
+		_descendants "$c"
+	done
+}
+
 _cleanup() {
 	local rc=$? i name
 	set +e
+	# A background job is often a shell function in a subshell: killing
+	# the subshell alone would leave its fio holding the devices open.
 	for i in "${_BG_PIDS[@]}"; do
-		kill "$i" 2>/dev/null
+		# shellcheck disable=SC2046
+		kill "$i" $(_descendants "$i") 2>/dev/null
 	done
 	for i in "${_BG_PIDS[@]}"; do
 		wait "$i" 2>/dev/null
