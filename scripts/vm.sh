@@ -172,7 +172,7 @@ elapsed=$(( $(date +%s) - t0 ))
 # --- verdict ------------------------------------------------------------------
 # Kernel trouble in the console log.  "Call Trace" and friends also catch
 # splats whose first line has an unusual form.
-SPLAT_RE='BUG:|WARNING:|Oops|general protection fault|Call Trace|blocked for more than|KASAN|UBSAN|kmemleak: .*(leak|unreferenced)|unreferenced object|Kernel panic'
+SPLAT_RE='BUG:|WARNING:|Oops|general protection fault|Call Trace|blocked for more than|KASAN|UBSAN|kmemleak: .*suspected memory leak|unreferenced object|Kernel panic'
 
 rc=0
 if (( killed )); then
