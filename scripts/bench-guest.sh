@@ -51,8 +51,8 @@
 # XREPL_BENCH_RAMP, XREPL_BENCH_SIZE_MB, XREPL_BENCH_RESYNC_MB,
 # XREPL_BENCH_RESYNC_REMOTE, XREPL_BENCH_REMOTE_LAT_US,
 # XREPL_BENCH_SEMI_TIMEOUT_US (semi_timeout_ms of the semi-sync rows, in us),
-# XREPL_BENCH_VARIANT_REMOTE, XREPL_BENCH_SEED,
-# XREPL_BENCH_PROFILE=1.
+# XREPL_BENCH_VARIANT_REMOTE, XREPL_BENCH_SEED, XREPL_BENCH_LO_RPS,
+# XREPL_BENCH_FIO_CPUS, XREPL_BENCH_PROFILE=1.
 #
 # A configuration whose device cannot be created is recorded as
 # "unsupported" (xrepl modes the target refuses) or "failed"; the run goes
@@ -616,6 +616,8 @@ run_jobs() {
 		--time_based=1 --ramp_time="$ramp" --runtime="$runtime" --size="${span_mb}M"
 		--percentile_list=50:99:99.9 --lat_percentiles=1 --filename="$dev")
 	local -a jargs=()
+	# XREPL_BENCH_FIO_CPUS: the vCPUs fio may run on (fio --cpus_allowed).
+	[[ -n "${XREPL_BENCH_FIO_CPUS:-}" ]] && fargs+=(--cpus_allowed="$XREPL_BENCH_FIO_CPUS")
 	for job in ${jobs_list//,/ }; do
 		args=$(job_args "$job") || { record_cfg "$rk" "$cfg" failed "unknown job $job"; return 1; }
 		# shellcheck disable=SC2206
@@ -853,6 +855,15 @@ ko_info=""
 
 # The network transports and DRBD talk over the loopback interface.
 ip link set lo up 2>/dev/null || say "cannot bring up the loopback interface"
+# XREPL_BENCH_LO_RPS=MASK (hex CPU mask): steer the loopback's receive
+# processing (and with it the nvmet-tcp target's work, which runs where its
+# socket receives) to those CPUs, as if the remote's end ran elsewhere.
+lo_rps=${XREPL_BENCH_LO_RPS:-}
+if [[ -n "$lo_rps" ]]; then
+	echo "$lo_rps" >/sys/class/net/lo/queues/rx-0/rps_cpus ||
+		say "cannot set rps_cpus of lo to $lo_rps"
+	say "loopback receive steering (rps_cpus of lo): $(cat /sys/class/net/lo/queues/rx-0/rps_cpus)"
+fi
 
 # No transparent huge pages for the run: with fio's 1 MiB-write buffers in
 # huge pages, a zero-copy send over loopback (nvme-tcp, DRBD) can hand the
@@ -934,7 +945,7 @@ for rk in ${remotes//,/ }; do
 		if command -v perf >/dev/null && perf --version >/dev/null 2>&1; then
 			mkdir -p "$out/profile"
 			for cfg in $prof_configs; do
-				setup_config ram "$cfg" || { say "profile: cannot set up $cfg: $WHY"; teardown_config; continue; }
+				setup_config "$rk" "$cfg" || { say "profile: cannot set up $cfg: $WHY"; teardown_config; continue; }
 				say "profiling $cfg (QD$prof_qd, $rk remote)"
 				pd="$out/profile/$cfg"
 				perf record -q -a -g -e cpu-clock -o "/tmp/perf-$cfg.data" -- \

@@ -29,7 +29,10 @@
 # XREPL_BENCH_CONFIGS, XREPL_BENCH_REMOTES (ram,delay,nvme-tcp,nbd; slow
 # and fast still mean delay and ram), XREPL_BENCH_JOBS (see
 # scripts/bench-guest.sh), XREPL_BENCH_TIMEOUT (VM timeout, default from
-# the above), XREPL_BENCH_MEM (VM MiB, default from the leg sizes).
+# the above), XREPL_BENCH_MEM (VM MiB, default from the leg sizes),
+# XREPL_BENCH_LO_RPS (hex CPU mask: the guest's loopback receive
+# processing, and with it the network targets' work, on those vCPUs),
+# XREPL_BENCH_FIO_CPUS (fio --cpus_allowed in the guest).
 #
 # Exit status: 0 when every configuration that the target accepts ran; the
 # targets are goals, reported as PASS/MISS, and do not change the status.
