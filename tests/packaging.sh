@@ -45,6 +45,44 @@ failc() {
 	nfail=$(( nfail + 1 ))
 }
 
+# verdict CASE WHAT: pass CASE when the array "missing" is empty, else fail
+# it listing the entries after WHAT.
+verdict() {
+	if (( ${#missing[@]} )); then
+		: >"$W/out"
+		failc "$1" "$2: ${missing[*]}"
+	else
+		pass "$1"
+	fi
+}
+
+# runs CASE XREPLCTL: an installed xreplctl runs (--help).
+runs() {
+	if "$2" --help >"$W/out" 2>&1; then
+		pass "$1"
+	else
+		failc "$1" "$2 --help failed"
+	fi
+}
+
+# dkms_build SOURCETREE DKMSTREE: dkms add and build dm-xrepl $ver for
+# $kver in scratch trees (output appended to $W/out); prints the module
+# built.  dkms signs what it builds, with a key it creates when there is
+# none: a scratch one, not the machine's /var/lib/dkms/mok.key.
+dkms_build() {
+	mkdir -p "$2"
+	if ! (
+		export mok_signing_key=$W/mok.key mok_certificate=$W/mok.pub
+		dkms add --sourcetree "$1" --dkmstree "$2" -m dm-xrepl -v "$ver" &&
+		dkms build --sourcetree "$1" --dkmstree "$2" -m dm-xrepl -v "$ver" \
+			-k "$kver" --kernelsourcedir "$kdir"
+	) >>"$W/out" 2>&1; then
+		cat "$2/dm-xrepl/$ver/build/make.log" >>"$W/out" 2>/dev/null
+		return 1
+	fi
+	find "$2/dm-xrepl/$ver/$kver" -name 'dm-xrepl.ko*' | head -n1
+}
+
 # --- make install --------------------------------------------------------
 # The prefix is the scratch tree itself (not DESTDIR), so that the paths
 # in the units exist and systemd-analyze can check them.
@@ -65,17 +103,8 @@ for f in usr/sbin/xreplctl usr/sbin/xrepl-dump usr/sbin/xrepl-check \
 	[[ -f "$root/$f" ]] || missing+=("$f")
 done
 [[ -d "$root/etc/xrepl" ]] || missing+=(etc/xrepl/)
-if (( ${#missing[@]} )); then
-	: >"$W/out"
-	failc install-files "not installed: ${missing[*]}"
-else
-	pass install-files
-fi
-if "$root/usr/sbin/xreplctl" --help >"$W/out" 2>&1; then
-	pass install-runs
-else
-	failc install-runs "the installed xreplctl --help failed"
-fi
+verdict install-files "not installed"
+runs install-runs "$root/usr/sbin/xreplctl"
 
 # The units start the installed binary with the installed paths.
 u=$root/usr/lib/systemd/system
@@ -148,17 +177,8 @@ elif [[ ! -d "$kdir" ]]; then
 	echo "SKIP packaging:dkms: no headers for $kver in $kdir"
 else
 	src=$W/src dkt=$W/dkms
-	mkdir -p "$dkt"
-	# dkms signs what it builds, with a key it creates when there is
-	# none: a scratch one, not the machine's /var/lib/dkms/mok.key.
-	export mok_signing_key=$W/mok.key mok_certificate=$W/mok.pub
 	if make -s -C "$REPO" dkms-source DESTDIR="$src" >"$W/out" 2>&1 &&
-	   dkms add --sourcetree "$src/usr/src" --dkmstree "$dkt" \
-		-m dm-xrepl -v "$ver" >>"$W/out" 2>&1 &&
-	   dkms build --sourcetree "$src/usr/src" --dkmstree "$dkt" \
-		-m dm-xrepl -v "$ver" -k "$kver" --kernelsourcedir "$kdir" \
-		>>"$W/out" 2>&1; then
-		ko=$(find "$dkt/dm-xrepl/$ver/$kver" -name 'dm-xrepl.ko*' | head -n1)
+	   ko=$(dkms_build "$src/usr/src" "$dkt"); then
 		if [[ -n "$ko" ]]; then
 			pass dkms-build
 			vm=$(modinfo -F vermagic "$ko" 2>/dev/null)
@@ -174,7 +194,6 @@ else
 			failc dkms-build "dkms built no dm-xrepl.ko"
 		fi
 	else
-		cat "$dkt"/dm-xrepl/"$ver"/build/make.log >>"$W/out" 2>/dev/null
 		failc dkms-build "dkms add or build failed"
 	fi
 fi
@@ -232,31 +251,14 @@ else
 		fi
 		grep -q "deb-systemd-invoke .*xrepl-monitor" "$deb/u-ctl/postinst" ||
 			missing+=("start of xrepl-monitor.service in postinst")
-		if (( ${#missing[@]} )); then
-			: >"$W/out"
-			failc deb-contents "missing or wrong: ${missing[*]}"
-		else
-			pass deb-contents
-		fi
-		if "$deb/u/usr/sbin/xreplctl" --help >"$W/out" 2>&1; then
-			pass deb-runs
-		else
-			failc deb-runs "the packaged xreplctl --help failed"
-		fi
+		verdict deb-contents "missing or wrong"
+		runs deb-runs "$deb/u/usr/sbin/xreplctl"
 		# The packaged module source builds, as the postinst would.
 		if command -v dkms >/dev/null && [[ -d "$kdir" ]]; then
-			dkt=$W/dkms-deb
-			mkdir -p "$dkt"
-			export mok_signing_key=$W/mok.key mok_certificate=$W/mok.pub
-			if dkms add --sourcetree "$deb/d/usr/src" --dkmstree "$dkt" \
-				-m dm-xrepl -v "$ver" >"$W/out" 2>&1 &&
-			   dkms build --sourcetree "$deb/d/usr/src" --dkmstree "$dkt" \
-				-m dm-xrepl -v "$ver" -k "$kver" --kernelsourcedir "$kdir" \
-				>>"$W/out" 2>&1 &&
-			   [[ -n "$(find "$dkt/dm-xrepl/$ver/$kver" -name 'dm-xrepl.ko*')" ]]; then
+			: >"$W/out"
+			if ko=$(dkms_build "$deb/d/usr/src" "$W/dkms-deb") && [[ -n "$ko" ]]; then
 				pass deb-dkms-build
 			else
-				cat "$dkt"/dm-xrepl/"$ver"/build/make.log >>"$W/out" 2>/dev/null
 				failc deb-dkms-build "dkms could not build the packaged source"
 			fi
 		fi
