@@ -2140,9 +2140,15 @@ static void resync_prepare(struct xrepl_pair *pair)
 }
 
 /* The resync made the remote equal to the local leg (and durable). */
-static void resync_finished(struct xrepl_pair *pair)
+static void resync_finished(struct xrepl_c *xc)
 {
+	struct xrepl_pair *pair = xc->pair;
+	unsigned long done;
+	u64 ms;
+
 	spin_lock_irq(&pair->lock);
+	done = pair->resync_done;
+	ms = div_u64(ktime_get_ns() - pair->resync_started_ns, NSEC_PER_MSEC);
 	if (!pair->dirty.nr_set && pair->degraded_by == XREPL_DEGRADED_NONE &&
 	    !pair->merge_needed) {
 		pair->consistent = true;
@@ -2157,6 +2163,8 @@ static void resync_finished(struct xrepl_pair *pair)
 		}
 	}
 	spin_unlock_irq(&pair->lock);
+	DMINFO("%s: resync complete, remote in sync (%lu regions copied in %llu ms)",
+	       xrepl_name(xc), done, ms);
 }
 
 static void xrepl_redispatch(struct bio_list *bios)
@@ -2256,17 +2264,7 @@ again:
 			DMERR("%s: flush of the remote after resync failed, replication degraded",
 			      xrepl_name(xc));
 		} else {
-			unsigned long done;
-			u64 ms;
-
-			spin_lock_irq(&pair->lock);
-			done = pair->resync_done;
-			ms = div_u64(ktime_get_ns() - pair->resync_started_ns,
-				     NSEC_PER_MSEC);
-			spin_unlock_irq(&pair->lock);
-			resync_finished(pair);
-			DMINFO("%s: resync complete, remote in sync (%lu regions copied in %llu ms)",
-			       xrepl_name(xc), done, ms);
+			resync_finished(xc);
 		}
 	} else {
 		DMERR("%s: resync stopped: regions could not be copied",

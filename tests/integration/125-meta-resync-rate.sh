@@ -29,7 +29,7 @@ check_rate() {
 		fail "the kernel did not log the completed resync"
 	n=${BASH_REMATCH[1]} ms=${BASH_REMATCH[2]}
 	assert_eq "$n" "$(regions "$(dev_sectors "$X")" "$RS")" "regions copied"
-	r=$(( n * RS / 2 * 1000 / (ms > 0 ? ms : 1) ))
+	r=$(( n * RS * 1000 / 2 / (ms > 0 ? ms : 1) ))
 	log "measured resync rate: $r KiB/s (limit $1)"
 	assert_cmp "$r" -ge $(( $1 * 8 / 10 )) "resync rate"
 	assert_cmp "$r" -le $(( $1 * 12 / 10 )) "resync rate"
