@@ -299,6 +299,7 @@ struct xrepl_pair {
 	/* Entries whose writes wait to be acknowledged, by deadline. */
 	struct list_head ack_wait;
 	struct hrtimer ack_timer;	/* fires at the first deadline */
+	u64 ack_timer_ns;		/* when ack_timer is set to fire, U64_MAX: not set */
 	/*
 	 * Switching to sync: writes still go through the ship queue (and are
 	 * acknowledged when on the remote) until it is empty, so none passes
@@ -880,6 +881,14 @@ static bool ship_early_locked(struct xrepl_pair *pair,
 	return true;
 }
 
+/* Have ack_timer fire at deadline_ns. */
+static void ack_timer_set_locked(struct xrepl_pair *pair, u64 deadline_ns)
+{
+	pair->ack_timer_ns = deadline_ns;
+	hrtimer_start(&pair->ack_timer, ns_to_ktime(deadline_ns),
+		      HRTIMER_MODE_ABS_SOFT);
+}
+
 /*
  * The local write of ent's bio completed and ent joined the ship queue:
  * if the bio waits for the remote, put ent on ack_wait (by deadline) and
@@ -902,16 +911,15 @@ static bool ack_wait_add_locked(struct xrepl_pair *pair,
 			break;
 	list_add(&ent->ack_list, &pos->ack_list);
 	/*
-	 * Arm the timer for a new first deadline, unless it is armed (or
-	 * running) for an earlier one: then its callback re-arms it for the
-	 * first deadline left.  Re-arming for every write would cost more.
+	 * Arm the timer for a new first deadline, unless it is set for an
+	 * earlier one: then its callback re-arms it for the first deadline
+	 * left.  Re-arming for every write would cost more.  ack_timer_ns,
+	 * not hrtimer_active(), says whether it is set: a callback that has
+	 * dropped the lock and is returning HRTIMER_NORESTART is still
+	 * active, but will not look at this entry.
 	 */
-	if (pair->ack_wait.next == &ent->ack_list && deadline_ns != U64_MAX &&
-	    (!hrtimer_active(&pair->ack_timer) ||
-	     ktime_after(hrtimer_get_expires(&pair->ack_timer),
-			 ns_to_ktime(deadline_ns))))
-		hrtimer_start(&pair->ack_timer, ns_to_ktime(deadline_ns),
-			      HRTIMER_MODE_ABS_SOFT);
+	if (deadline_ns < pair->ack_timer_ns)
+		ack_timer_set_locked(pair, deadline_ns);
 	return true;
 }
 
@@ -953,13 +961,12 @@ static enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer)
 	unsigned long flags;
 
 	spin_lock_irqsave(&pair->lock, flags);
+	pair->ack_timer_ns = U64_MAX;
 	list_for_each_entry_safe(ent, tmp, &pair->ack_wait, ack_list) {
 		if (ent->deadline_ns > now) {
 			/* Restarting from the callback is allowed. */
 			if (ent->deadline_ns != U64_MAX)
-				hrtimer_start(&pair->ack_timer,
-					      ns_to_ktime(ent->deadline_ns),
-					      HRTIMER_MODE_ABS_SOFT);
+				ack_timer_set_locked(pair, ent->deadline_ns);
 			break;
 		}
 		pair->semi_timeouts++;
@@ -2352,6 +2359,7 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	bio_list_init(&pair->lag_wait);
 	INIT_LIST_HEAD(&pair->ack_wait);
 	hrtimer_init(&pair->ack_timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
+	pair->ack_timer_ns = U64_MAX;
 	pair->ack_timer.function = xrepl_ack_timer;
 	init_llist_head(&pair->remote_queue);
 	for (i = 0; i < XREPL_MAX_COPIES; i++) {
