@@ -414,40 +414,34 @@ assert_status() {
 	log "ok: $(dm_name "$1") $2=$v"
 }
 
-# wait_for_status DEV KEY VALUE TIMEOUT_SECS: poll until KEY=VALUE.
-wait_for_status() {
-	local dev=$1 key=$2 want=$3 tmo=$4 v t0
-	t0=$(date +%s.%N)
+# poll_status DEV KEY TIMEOUT_SECS WHAT TEST_ARGS...: poll until the status
+# field KEY passes `test "$value" TEST_ARGS...`; WHAT describes the
+# condition in the failure message.
+poll_status() {
+	local dev=$1 key=$2 tmo=$3 what=$4 v t0
+	shift 4
+	t0=$(date +%s%N)
 	while :; do
 		v=$(status_field "$dev" "$key")
-		if [[ "$v" == "$want" ]]; then
-			log "ok: $(dm_name "$dev") reached $key=$want after $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s"
+		if test "$v" "$@"; then
+			t0=$(( ($(date +%s%N) - t0) / 100000000 ))
+			log "ok: $(dm_name "$dev") $key=$v after $(( t0 / 10 )).$(( t0 % 10 ))s"
 			return 0
 		fi
-		if (( $(echo "$(date +%s.%N) - $t0 > $tmo" | bc) )); then
-			fail "$(dm_name "$dev"): $key did not become '$want' within ${tmo}s (status: $(xrepl_status "$dev"))"
-		fi
-		sleep 0.1
+		(( $(date +%s%N) - t0 <= tmo * 1000000000 )) ||
+			fail "$(dm_name "$dev"): $key did not become $what within ${tmo}s (status: $(xrepl_status "$dev"))"
+		sleep 0.05
 	done
 }
+
+# wait_for_status DEV KEY VALUE TIMEOUT_SECS: poll until KEY=VALUE.
+wait_for_status() { poll_status "$1" "$2" "$4" "'$3'" = "$3"; }
 
 # wait_for_cmp DEV KEY OP N TIMEOUT_SECS: poll until the numeric status
 # field KEY satisfies "KEY OP N" (OP as for test: -gt, -ge, -eq, ...).
 # For conditions that need some I/O to have started, however slowly the
 # guest starts it.
-wait_for_cmp() {
-	local dev=$1 key=$2 op=$3 n=$4 tmo=$5 v t0=$SECONDS
-	while :; do
-		v=$(status_field "$dev" "$key")
-		if test "$v" "$op" "$n"; then
-			log "ok: $(dm_name "$dev") $key=$v ($op $n) after $(( SECONDS - t0 ))s"
-			return 0
-		fi
-		(( SECONDS - t0 <= tmo )) ||
-			fail "$(dm_name "$dev"): $key did not become $op $n within ${tmo}s (status: $(xrepl_status "$dev"))"
-		sleep 0.05
-	done
-}
+wait_for_cmp() { poll_status "$1" "$2" "$5" "$3 $4" "$3" "$4"; }
 
 # event_nr DEV: dm event counter of a device.
 event_nr() {
