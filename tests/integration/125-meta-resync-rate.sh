@@ -18,13 +18,9 @@ RATE=4096                       # KiB/s: 32 MiB in 8 s
 # copied in T ms"), is LIMIT KiB/s within 20%.  A slow guest or a slow
 # dmsetup cannot skew that measure.  Every region here is RS sectors.
 check_rate() {
-	local line="" n ms r i
+	local line n ms r
 	wait_for_status "$X" remote insync 120
-	for (( i = 0; i < 20; i++ )); do
-		line=$(dmesg_since_mark | grep -o 'resync complete, remote in sync ([0-9]* regions copied in [0-9]* ms)' | tail -n1)
-		[[ -n "$line" ]] && break
-		sleep 0.1
-	done
+	line=$(dmesg_wait -o 'resync complete, remote in sync ([0-9]* regions copied in [0-9]* ms)')
 	[[ "$line" =~ \(([0-9]+)\ regions\ copied\ in\ ([0-9]+)\ ms\) ]] ||
 		fail "the kernel did not log the completed resync"
 	n=${BASH_REMATCH[1]} ms=${BASH_REMATCH[2]}

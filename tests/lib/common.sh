@@ -119,14 +119,23 @@ dmesg_since_mark() {
 	dmesg | awk -v m="$_MARK" 'found { print } index($0, m) { found = 1 }'
 }
 
-# assert_dmesg_contains TEXT WHAT: the kernel logged TEXT since the mark.
-# Waits a little: printk is asynchronous with respect to the ioctl return.
-assert_dmesg_contains() {
-	local text=$1 what=$2 i
+# dmesg_wait GREP_ARGS...: the last line of grep's output on the kernel log
+# since the mark, waiting up to 2 s for there to be one (printk is
+# asynchronous with respect to the ioctl return); 1 if there is none.
+dmesg_wait() {
+	local out i
 	for (( i = 0; i < 20; i++ )); do
-		dmesg_since_mark | grep -F -q -- "$text" && { log "ok: $what: kernel logged '$text'"; return 0; }
+		out=$(dmesg_since_mark | grep "$@" | tail -n1)
+		[[ -n "$out" ]] && { echo "$out"; return 0; }
 		sleep 0.1
 	done
+	return 1
+}
+
+# assert_dmesg_contains TEXT WHAT: the kernel logged TEXT since the mark.
+assert_dmesg_contains() {
+	local text=$1 what=$2
+	dmesg_wait -F -- "$text" >/dev/null && { log "ok: $what: kernel logged '$text'"; return 0; }
 	echo "    kernel log since the mark:" >&2
 	dmesg_since_mark | sed 's/^/    | /' >&2
 	fail "$what: expected the kernel to log '$text'"
