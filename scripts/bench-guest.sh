@@ -52,7 +52,7 @@
 # XREPL_BENCH_RESYNC_REMOTE, XREPL_BENCH_REMOTE_LAT_US,
 # XREPL_BENCH_SEMI_TIMEOUT_US (semi_timeout_ms of the semi-sync rows, in us),
 # XREPL_BENCH_VARIANT_REMOTE, XREPL_BENCH_SEED, XREPL_BENCH_LO_RPS,
-# XREPL_BENCH_FIO_CPUS, XREPL_BENCH_PROFILE=1.
+# XREPL_BENCH_FIO_CPUS, XREPL_BENCH_LOCAL_MEMORY, XREPL_BENCH_PROFILE=1.
 #
 # A configuration whose device cannot be created is recorded as
 # "unsupported" (xrepl modes the target refuses) or "failed"; the run goes
@@ -152,7 +152,7 @@ VARIANT_REMOTE=$(canon_remote "$VARIANT_REMOTE") ||
 selected() { [[ ",$configs," == *",$1,"* ]]; }
 
 export DM_DISABLE_UDEV=1
-mkdir -p "$out/fio" || exit 2
+mkdir -p "$out/fio" "$out/cpu" || exit 2
 records="$out/bench-records.jsonl"
 : >"$records"
 t_start=$(date +%s)
@@ -607,11 +607,31 @@ job_args() {
 	esac
 }
 
+# cpu_busy PRE POST: the fraction of the guest's CPU time that was busy
+# (neither idle nor waiting for I/O) between two copies of /proc/stat's
+# first line; null if they cannot be read.
+cpu_busy() {
+	local -a a b
+	if ! read -r -a a <"$1" || ! read -r -a b <"$2" ||
+	   [[ "${a[0]}" != cpu || "${b[0]}" != cpu ]]; then
+		echo null
+		return
+	fi 2>/dev/null
+	awk -v a="${a[*]:1:8}" -v b="${b[*]:1:8}" 'BEGIN {
+		split(a, x); split(b, y)
+		for (i = 1; i <= 8; i++) { d = y[i] - x[i]; t += d; if (i == 4 || i == 5) idle += d }
+		if (t > 0) printf "%.3f\n", (t - idle) / t; else print "null" }'
+}
+
 # run_jobs REMOTE CONFIG DEV: every job of the list against DEV, one after
 # the other (stonewall) in one fio process (starting fio is slow under
-# TCG); one record per job.  Returns the number of failed jobs.
+# TCG); one record per job, with the guest's CPU use over the job (ramp
+# included) from /proc/stat copied before and after it (fio's
+# exec_prerun and exec_postrun leave a command's output in
+# JOB.prerun.txt and JOB.postrun.txt in fio's working directory).
+# Returns the number of failed jobs.
 run_jobs() {
-	local rk=$1 cfg=$2 dev=$3 f rc=0 job args nbad=0 rec
+	local rk=$1 cfg=$2 dev=$3 f rc=0 job args nbad=0 rec c
 	local -a fargs=(--direct=1 --ioengine=libaio --randseed="$seed" --norandommap=1
 		--time_based=1 --ramp_time="$ramp" --runtime="$runtime" --size="${span_mb}M"
 		--percentile_list=50:99:99.9 --lat_percentiles=1 --filename="$dev")
@@ -621,10 +641,13 @@ run_jobs() {
 	for job in ${jobs_list//,/ }; do
 		args=$(job_args "$job") || { record_cfg "$rk" "$cfg" failed "unknown job $job"; return 1; }
 		# shellcheck disable=SC2206
-		jargs+=(--name="$job" --stonewall $args)
+		jargs+=(--name="$job" --stonewall $args
+			--exec_prerun="head -n1 /proc/stat" --exec_postrun="head -n1 /proc/stat")
 	done
-	f="$out/fio/$rk-$cfg.json"
-	fio "${fargs[@]}" --output-format=json --output="$f" "${jargs[@]}" >"$f.stderr" 2>&1 &
+	f=$(realpath -m "$out/fio/$rk-$cfg.json")
+	c=$(realpath -m "$out/cpu/$rk-$cfg")
+	rm -rf "$c" && mkdir -p "$c" || return 1
+	(cd "$c" && exec fio "${fargs[@]}" --output-format=json --output="$f" "${jargs[@]}") >"$f.stderr" 2>&1 &
 	fio_pid=$!
 	wait "$fio_pid" || rc=$?
 	fio_pid=""
@@ -639,7 +662,8 @@ run_jobs() {
 			nbad=$((nbad + 1))
 			continue
 		fi
-		rec=$(jq -c --arg r "$rk" --arg c "$cfg" --arg j "$job" --arg dev "$dev" '
+		rec=$(jq -c --arg r "$rk" --arg c "$cfg" --arg j "$job" --arg dev "$dev" \
+			--argjson busy "$(cpu_busy "$c/$job.prerun.txt" "$c/$job.postrun.txt")" --argjson ncpu "$(nproc)" '
 			.jobs[] | select(.jobname == $j) |
 			. as $J | $J.write as $w | $w.clat_ns.percentile as $p |
 			$w.lat_ns.percentile as $q |
@@ -654,13 +678,16 @@ run_jobs() {
 			 slat_us_mean: ($w.slat_ns.mean / 1e3),
 			 lat_us_mean: ($w.lat_ns.mean / 1e3),
 			 ios: $w.total_ios, runtime_ms: $w.runtime,
-			 cpu: {usr: $J.usr_cpu, sys: $J.sys_cpu}}' "$f") || {
+			 cpu: {usr: $J.usr_cpu, sys: $J.sys_cpu},
+			 vcpu_busy: $busy,
+			 vcpu_us_per_io: (if $busy != null and $w.iops > 0
+					  then $busy * $ncpu * 1e6 / $w.iops else null end)}' "$f") || {
 			record_cfg "$rk" "$cfg" failed "cannot parse $f"
 			nbad=$((nbad + 1))
 			continue
 		}
 		record "$rec"
-		say "  $job: $(jq -r '"IOPS \(.iops|floor)  \(.mbps*10|floor/10) MB/s  latency p50 \(.lat_us.p50) us  p99 \(.lat_us.p99) us  p99.9 \(.lat_us.p99_9) us"' <<<"$rec")"
+		say "  $job: $(jq -r '"IOPS \(.iops|floor)  \(.mbps*10|floor/10) MB/s  latency p50 \(.lat_us.p50) us  p99 \(.lat_us.p99) us  p99.9 \(.lat_us.p99_9) us  vCPUs busy \(if .vcpu_busy then "\(.vcpu_busy*100|floor)%, \(.vcpu_us_per_io|floor) us/IO" else "?" end)"' <<<"$rec")"
 	done
 	return "$nbad"
 }
@@ -884,11 +911,21 @@ load_module null_blk nr_devices=0 || { echo "cannot load null_blk" >&2; exit 1; 
 # submitting context (irqmode=0); the delay remote completes from an hrtimer
 # after the emulated latency (irqmode=2, completion_nsec).  The remote of
 # each transport is made when its turn comes and removed afterwards.
-nullb_make "$prefix-local" size="$size_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0 ||
+# XREPL_BENCH_LOCAL_MEMORY=0: an experiment's local leg that stores nothing
+# (memory_backed=0), so a local write costs no 4 KiB copy; the remote's
+# rows are unchanged.  Reads of it return zeroes, so only the write rows
+# mean anything.
+local_mem=${XREPL_BENCH_LOCAL_MEMORY:-1}
+[[ "$local_mem" == 0 ]] || local_mem=1
+nullb_make "$prefix-local" size="$size_mb" memory_backed="$local_mem" blocksize=4096 hw_queue_depth=64 irqmode=0 ||
 	{ echo "cannot create the local null_blk" >&2; exit 1; }
 LOCAL=$NB_DEV
-say "local leg $LOCAL: null_blk memory_backed irqmode=0, ${size_mb} MiB; prefilling"
-prefill "$LOCAL"
+if (( local_mem )); then
+	say "local leg $LOCAL: null_blk memory_backed irqmode=0, ${size_mb} MiB; prefilling"
+	prefill "$LOCAL"
+else
+	say "local leg $LOCAL: null_blk storing nothing (XREPL_BENCH_LOCAL_MEMORY=0), irqmode=0, ${size_mb} MiB"
+fi
 
 # The first fio run of a boot is slower (TCG translates fio's and the block
 # layer's code the first time it runs): warm up on the local leg, unrecorded.

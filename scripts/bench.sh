@@ -32,7 +32,9 @@
 # the above), XREPL_BENCH_MEM (VM MiB, default from the leg sizes),
 # XREPL_BENCH_LO_RPS (hex CPU mask: the guest's loopback receive
 # processing, and with it the network targets' work, on those vCPUs),
-# XREPL_BENCH_FIO_CPUS (fio --cpus_allowed in the guest).
+# XREPL_BENCH_FIO_CPUS (fio --cpus_allowed in the guest),
+# XREPL_BENCH_LOCAL_MEMORY=0 (a local leg that stores nothing: its writes
+# cost no copy; only the write rows mean anything).
 #
 # Exit status: 0 when every configuration that the target accepts ran; the
 # targets are goals, reported as PASS/MISS, and do not change the status.

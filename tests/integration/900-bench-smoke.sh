@@ -31,10 +31,12 @@ JOBS="qd1 qd32"
 # start is slow under TCG): prints "ok" or what is wrong.
 # shellcheck disable=SC2016  # jq variables
 CHECK_JQ='
-def good: .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
+def good($S): .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 	and .lat_us.p50 > 0 and .lat_us.p99 >= .lat_us.p50
 	and .lat_us.p99_9 >= .lat_us.p99 and .lat_us.mean > 0
-	and .clat_us.p50 > 0 and .clat_us.p50 <= .lat_us.p99_9;
+	and .clat_us.p50 > 0 and .clat_us.p50 <= .lat_us.p99_9
+	and .vcpu_busy > 0 and .vcpu_busy <= 1
+	and ((.vcpu_us_per_io - .vcpu_busy * $S.guest.cpus * 1e6 / .iops) | fabs) < 0.01;
 . as $S | first(
 	(select(((.guest.kernel | length > 0) and (.guest.cpus > 0)
 		and (.params.runtime_s > 0) and (.params.remote_latency_us > 0)
@@ -46,7 +48,7 @@ def good: .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 	  [$remote, "xrepl-sync-meta"], [$remote, "xrepl-sync-poll"]) as [$r, $c]
 	 | ($jobs | split(" "))[] as $j
 	 | [$S.records[] | select(.remote == $r and .config == $c and .job == $j)]
-	 | select((length == 1 and (.[0] | good)) | not)
+	 | select((length == 1 and (.[0] | good($S))) | not)
 	 | "no well-formed record for \($r)/\($c)/\($j)"),
 	# A mode the target refuses is "unsupported" with the reason; once it
 	# is implemented its figures must be there.
@@ -117,6 +119,8 @@ jq '(.records[] | select(.config == "resync-xrepl") | .mbps) *= 2' "$S" >"$T_TMP
 check_summary "$T_TMP/bad6.json" >/dev/null && fail "a resync rate that does not match its time passed the check"
 jq '(.records[] | select(.config == "xrepl-sync-meta" and .job == "meta") | .meta_writes) = 0' "$S" >"$T_TMP/bad7.json"
 check_summary "$T_TMP/bad7.json" >/dev/null && fail "a metadata record without metadata writes passed the check"
+jq '(.records[] | select(.config == "xrepl-sync" and .job == "qd32") | .vcpu_busy) = null' "$S" >"$T_TMP/bad8.json"
+check_summary "$T_TMP/bad8.json" >/dev/null && fail "a job without its CPU use passed the check"
 log "ok: broken summaries are rejected"
 
 step "the report turns it into tables and a plot"
