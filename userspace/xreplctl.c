@@ -1340,7 +1340,10 @@ static void sleep_ms(unsigned int ms)
  * healthy remote down ("remote down"), so that writes stop waiting for
  * it; probe.ok successes in a row bring back a remote that failed or that
  * this monitor took down ("remote up"), and the resync follows.  A remote
- * the administrator took down is left alone.
+ * the administrator took down is left alone.  A probe that misses its
+ * deadline while the resync copied regions since the last round does not
+ * count as a failure: the remote completes writes, it is busy, not gone
+ * (its queue may hold the probe's read behind the copies).
  */
 static void prober(const char *name)
 {
@@ -1348,6 +1351,7 @@ static void prober(const char *name)
 	/* Shared with a read thread, which may outlive this one. */
 	struct prober *p = calloc(1, sizeof(*p));
 	unsigned int fails = 0, oks = 0;
+	uint64_t copied = UINT64_MAX;
 	bool ours = false;
 
 	if (!s || !p) {
@@ -1365,12 +1369,14 @@ static void prober(const char *name)
 		return;
 	}
 	for (;;) {
-		bool up = probe_once(p);
+		bool up = probe_once(p), busy;
 
-		fails = up ? 0 : fails + 1;
-		oks = up ? oks + 1 : 0;
 		if (read_status(name, s))
 			break;
+		busy = copied != UINT64_MAX && sn(s, "copied_regions") != copied;
+		copied = sn(s, "copied_regions");
+		fails = up || busy ? 0 : fails + 1;
+		oks = up ? oks + 1 : 0;
 		if (fails == probe.fail && !is(s, "remote", "degraded")) {
 			report(s, "probe-failed");
 			if (!send_message(name, "remote down"))
