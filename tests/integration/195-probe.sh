@@ -5,7 +5,8 @@
 # that hangs is taken down so that new writes stop waiting for it (fio
 # sees no error); when the remote answers again the monitor sends remote
 # up, the resync runs and the legs end equal.  A remote the administrator
-# took down is left alone.
+# took down is left alone.  A probe that misses its deadline while the
+# resync copies regions does not count: that remote is busy, not gone.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
@@ -62,3 +63,20 @@ assert_status "$X" degraded_by admin
 assert_eq 2 "$(grep -c ' probe-ok ' "$HOOKLOG")" "probe-ok hooks"
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
+
+step "reads slower than the deadline while the resync copies: busy, not down"
+pf=$(grep -c ' probe-failed ' "$HOOKLOG")
+# Reads take 2 s (the probe's deadline is 500 ms), writes go at once.
+dm_reload "$P-remote" "0 $S delay /dev/ram1 0 2000 /dev/ram1 0 0"
+must "set resync_rate_kbps" dmsetup message "$P-x" 0 set resync_rate_kbps 16384
+must "resync full" dmsetup message "$P-x" 0 resync full
+wait_for_status "$X" remote insync 60
+assert_status "$X" degraded_by none
+assert_eq "$pf" "$(grep -c ' probe-failed ' "$HOOKLOG")" "probe-failed hooks while the resync copied"
+
+step "the same slow reads once the copies stopped: taken down"
+wait_for_status "$X" degraded_by admin 20
+wait_hook_event probe-failed $(( pf + 1 )) 20
+dm_reload "$P-remote" "$(linear_table /dev/ram1)"
+wait_for_status "$X" remote insync 60
+assert_legs_equal "$L" "$R" "$S"
