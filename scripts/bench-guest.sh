@@ -1035,15 +1035,22 @@ resync_check() {
 	[[ "$a" == "$b" ]]
 }
 
-# record_resync CONFIG T0 T1 TRANSPORT SETTINGS
+# resync_t0, resync_t1: the time and the guest's CPU counters (copied to
+# $out/cpu/resync.pre and .post) when the resync starts and ends.
+resync_t0() { mkdir -p "$out/cpu"; head -n1 /proc/stat >"$out/cpu/resync.pre"; now; }
+resync_t1() { now; head -n1 /proc/stat >"$out/cpu/resync.post"; }
+
+# record_resync CONFIG T0 T1 TRANSPORT SETTINGS: with how busy the vCPUs
+# were meanwhile (the resync is bound by CPU time when they are all busy).
 record_resync() {
-	local secs
+	local secs busy
 	secs=$(elapsed "$2" "$3")
+	busy=$(cpu_busy "$out/cpu/resync.pre" "$out/cpu/resync.post")
 	record "$(jq -c -n --arg c "$1" --arg t "$4" --arg set "$5" \
-		--argjson s "$secs" --argjson b "$(( resync_mb * 1048576 ))" \
+		--argjson s "$secs" --argjson b "$(( resync_mb * 1048576 ))" --argjson busy "$busy" \
 		'{remote: "resync", config: $c, job: "resync", status: "ok", transport: $t,
-		  bytes: $b, seconds: $s, mbps: ($b / $s / 1e6), settings: $set}')"
-	say "  $1: $(( resync_mb )) MiB in ${secs}s ($(awk -v b="$(( resync_mb * 1048576 ))" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }') MB/s)"
+		  bytes: $b, seconds: $s, mbps: ($b / $s / 1e6), vcpu_busy: $busy, settings: $set}')"
+	say "  $1: $(( resync_mb )) MiB in ${secs}s ($(awk -v b="$(( resync_mb * 1048576 ))" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }') MB/s), vCPUs busy $(awk -v b="$busy" 'BEGIN { if (b == "null") print "?"; else printf "%d%%", b * 100 }')"
 }
 
 resync_xrepl() {
@@ -1065,7 +1072,7 @@ resync_xrepl() {
 	if [[ -z "$fail" ]]; then
 		S=$(blockdev --getsz "$RS_LOCAL")
 		say "resync-xrepl: $RS_LOCAL -> $REMOTE ($resync_remote), new pair without nosync"
-		t0=$(now)
+		t0=$(resync_t0)
 		if dm_create_logged "$name" "0 $S xrepl $RS_LOCAL $REMOTE - sync"; then
 			n=$(( (60 + resync_mb / 4) * 10 ))
 			for (( i = 0; i < n; i++ )); do
@@ -1073,7 +1080,7 @@ resync_xrepl() {
 				[[ "$st" == *remote=insync* && "$st" == *" dirty=0/"* && "$st" == *resync_active=0* ]] && break
 				sleep 0.1
 			done
-			t1=$(now)
+			t1=$(resync_t1)
 			say "  status: $st"
 			if (( i == n )); then
 				fail="not in sync after $(( n / 10 ))s: $st"
@@ -1105,7 +1112,7 @@ resync_drbd() {
 		fail=$WHY
 	else
 		say "resync-drbd: $RS_LOCAL -> $RS_REMOTE, protocol C, both Inconsistent, primary --force"
-		t0=$(now)
+		t0=$(resync_t0)
 		if drbd_cmd primary "$DRBD_MINOR_A" --force; then
 			n=$(( (60 + resync_mb / 4) * 10 ))
 			for (( i = 0; i < n; i++ )); do
@@ -1113,7 +1120,7 @@ resync_drbd() {
 				[[ "$d" == UpToDate/UpToDate ]] && break
 				sleep 0.1
 			done
-			t1=$(now)
+			t1=$(resync_t1)
 			say "  $(grep -A1 "^ *$DRBD_MINOR_A:" /proc/drbd | tr -s ' \n' ' ')"
 			if (( i == n )); then
 				fail="not in sync after $(( n / 10 ))s: $d"

@@ -317,9 +317,10 @@ def resync_rows(records):
             continue
         c = by.setdefault(r["config"], {"config": r["config"], "status": "ok", "reason": "",
                                         "transport": r.get("transport"), "seconds": None,
-                                        "mbps": None, "bytes": None, "settings": ""})
+                                        "mbps": None, "bytes": None, "vcpu_busy": None,
+                                        "settings": ""})
         if r.get("status") == "ok" and r.get("job") == "resync":
-            for k in ("seconds", "mbps", "bytes", "settings", "transport"):
+            for k in ("seconds", "mbps", "bytes", "vcpu_busy", "settings", "transport"):
                 c[k] = r.get(k)
         else:
             c["status"] = r.get("status", "failed")
@@ -401,14 +402,17 @@ def resync_link(r):
 def resync_table(rs, guest):
     mib = guest["params"].get("resync_mib")
     lines = [f"#### Resync of a fully dirty {mib} MiB pair\n",
-             "| resync | link | seconds | MB/s | settings |", "|---|---|---:|---:|---|"]
+             "| resync | link | seconds | MB/s | vCPUs busy | settings |",
+             "|---|---|---:|---:|---:|---|"]
     for r in rs:
         if r["status"] != "ok":
             lines.append(f"| {RESYNC_LABEL.get(r['config'], r['config'])} | {resync_link(r)} "
-                         f"| FAILED | | {r['reason'].replace('|', '/')} |")
+                         f"| FAILED | | | {r['reason'].replace('|', '/')} |")
             continue
+        busy = r.get("vcpu_busy")
         lines.append(f"| {RESYNC_LABEL.get(r['config'], r['config'])} | {resync_link(r)} "
                      f"| {fnum(r['seconds'])} | {fnum(r['mbps'])} "
+                     f"| {'' if busy is None else f'{busy * 100:.0f} %'} "
                      f"| {(r.get('settings') or '').replace('|', '/')} |")
     return "\n".join(lines) + "\n"
 

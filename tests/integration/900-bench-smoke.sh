@@ -66,7 +66,8 @@ def good($S): .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 	(.params.resync_mib as $mib | [.records[] | select(.config == "resync-xrepl")]
 	 | select((length == 1 and (.[0] | .status == "ok" and .remote == "resync"
 		and .transport == $remote and .seconds > 0 and .bytes == $mib * 1048576
-		and ((.mbps - .bytes / .seconds / 1e6) | fabs) < 0.01)) | not)
+		and ((.mbps - .bytes / .seconds / 1e6) | fabs) < 0.01
+		and (.vcpu_busy | type == "number" and . > 0 and . <= 1))) | not)
 	 | "no well-formed resync-xrepl record"),
 	"ok")'
 
@@ -121,6 +122,8 @@ jq '(.records[] | select(.config == "xrepl-sync-meta" and .job == "meta") | .met
 check_summary "$T_TMP/bad7.json" >/dev/null && fail "a metadata record without metadata writes passed the check"
 jq '(.records[] | select(.config == "xrepl-sync" and .job == "qd32") | .vcpu_busy) = null' "$S" >"$T_TMP/bad8.json"
 check_summary "$T_TMP/bad8.json" >/dev/null && fail "a job without its CPU use passed the check"
+jq '(.records[] | select(.config == "resync-xrepl") | .vcpu_busy) = null' "$S" >"$T_TMP/bad9.json"
+check_summary "$T_TMP/bad9.json" >/dev/null && fail "a resync without its CPU use passed the check"
 log "ok: broken summaries are rejected"
 
 step "the report turns it into tables and a plot"
@@ -136,7 +139,9 @@ jq -e '.targets[] | select(.id == "meta-ratio") | .ratio > 0' "$OUT/results.json
 grep -q "^#### $REMOTE remote" "$OUT/results.md" || fail "results.md has no $REMOTE table"
 grep -q '^| xrepl-sync | [0-9]' "$OUT/results.md" || fail "results.md has no xrepl-sync figures"
 grep -q '^| raw-remote | [0-9]' "$OUT/results.md" || fail "results.md has no raw-remote figures"
-grep -q '^| xrepl (sync) | .* | [0-9][0-9.]* | [0-9]' "$OUT/results.md" || fail "results.md has no resync figures"
+grep -q '^| xrepl (sync) | .* | [0-9][0-9.]* | [0-9][0-9.,]* | [0-9]* % |' "$OUT/results.md" ||
+	fail "results.md has no resync figures"
+jq -e '.resync[0].vcpu_busy > 0' "$OUT/results.json" >/dev/null || fail "results.json has no CPU use of the resync"
 if command -v gnuplot >/dev/null; then
 	[[ "$(head -c 4 "$OUT/qd1-latency.png" | tail -c 3)" == PNG ]] || fail "no PNG plot"
 	log "ok: plot written"
