@@ -42,9 +42,15 @@
 #   --ko PATH|none     dm-xrepl module to insmod when the xrepl target is not
 #                      registered yet (default dm-xrepl/dm-xrepl.ko)
 #   --profile          with the ram remote, profile dm-linear and xrepl-sync
+#                      (QD32) with `perf record -a -g`
 #                      (XREPL_BENCH_PROFILE_CONFIGS, _REMOTE and _QD
 #                      choose others)
-#                      (QD32) with `perf record -a -g`
+#   --trace            as --profile, but record the block, io_submit,
+#                      workqueue and softirq events of every write instead
+#                      of samples (QD1 unless XREPL_BENCH_PROFILE_QD says
+#                      otherwise), into profile/CONFIG.trace.txt.gz, and
+#                      print each write's steps (scripts/bench-trace.py)
+#                      into profile/CONFIG.steps.txt
 #
 # Every option also has an environment default: XREPL_BENCH_CONFIGS,
 # XREPL_BENCH_REMOTES, XREPL_BENCH_JOBS, XREPL_BENCH_RUNTIME,
@@ -52,7 +58,8 @@
 # XREPL_BENCH_RESYNC_REMOTE, XREPL_BENCH_REMOTE_LAT_US,
 # XREPL_BENCH_SEMI_TIMEOUT_US (semi_timeout_ms of the semi-sync rows, in us),
 # XREPL_BENCH_VARIANT_REMOTE, XREPL_BENCH_SEED, XREPL_BENCH_LO_RPS,
-# XREPL_BENCH_FIO_CPUS, XREPL_BENCH_LOCAL_MEMORY, XREPL_BENCH_PROFILE=1.
+# XREPL_BENCH_FIO_CPUS, XREPL_BENCH_LOCAL_MEMORY, XREPL_BENCH_PROFILE=1,
+# XREPL_BENCH_TRACE=1.
 #
 # A configuration whose device cannot be created is recorded as
 # "unsupported" (xrepl modes the target refuses) or "failed"; the run goes
@@ -94,12 +101,19 @@ seed=${XREPL_BENCH_SEED:-4242}
 prefix=xbench
 ko=${XREPL_KO:-$repo/dm-xrepl/dm-xrepl.ko}
 profile=${XREPL_BENCH_PROFILE:-0}
+trace=${XREPL_BENCH_TRACE:-0}
 # What --profile profiles: configurations, remote, queue depth.
 prof_configs=${XREPL_BENCH_PROFILE_CONFIGS:-dm-linear xrepl-sync}
 prof_remote=${XREPL_BENCH_PROFILE_REMOTE:-ram}
-prof_qd=${XREPL_BENCH_PROFILE_QD:-32}
+prof_qd=${XREPL_BENCH_PROFILE_QD:-}
+# --trace: the events of a write's path through the block layer, the
+# submitter's system calls, the work items and the softirqs that run it.
+TRACE_EVENTS=(block:block_bio_queue block:block_bio_complete block:block_rq_issue
+	block:block_rq_complete syscalls:sys_enter_io_submit syscalls:sys_exit_io_submit
+	syscalls:sys_exit_io_getevents workqueue:workqueue_execute_start
+	workqueue:workqueue_execute_end irq:softirq_entry irq:softirq_exit)
 
-usage() { sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,68p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 while (( $# )); do
 	case "$1" in
 	--out) out=$2; shift 2 ;;
@@ -117,11 +131,14 @@ while (( $# )); do
 	--prefix) prefix=$2; shift 2 ;;
 	--ko) ko=$2; shift 2 ;;
 	--profile) profile=1; shift ;;
+	--trace) profile=1 trace=1; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "bench-guest: unknown argument $1" >&2; usage ;;
 	esac
 done
-for v in runtime ramp size_mb resync_mb remote_lat_us seed; do
+# A trace shows one write's steps best with no other write in flight.
+[[ -n "$prof_qd" ]] || prof_qd=$(( trace ? 1 : 32 ))
+for v in runtime ramp size_mb resync_mb remote_lat_us seed prof_qd; do
 	[[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench-guest: $v must be a number, got '${!v}'" >&2; exit 2; }
 done
 (( size_mb >= 32 )) || { echo "bench-guest: --size must be at least 32 MiB" >&2; exit 2; }
@@ -983,14 +1000,29 @@ for rk in ${remotes//,/ }; do
 			mkdir -p "$out/profile"
 			for cfg in $prof_configs; do
 				setup_config "$rk" "$cfg" || { say "profile: cannot set up $cfg: $WHY"; teardown_config; continue; }
-				say "profiling $cfg (QD$prof_qd, $rk remote)"
+				say "$( (( trace )) && echo tracing || echo profiling) $cfg (QD$prof_qd, $rk remote)"
 				pd="$out/profile/$cfg"
-				perf record -q -a -g -e cpu-clock -o "/tmp/perf-$cfg.data" -- \
+				if (( trace )); then
+					what=()
+					for e in "${TRACE_EVENTS[@]}"; do what+=(-e "$e"); done
+				else
+					what=(-g -e cpu-clock)
+				fi
+				perf record -q -a "${what[@]}" -o "/tmp/perf-$cfg.data" -- \
 					fio --name=prof --filename="$DEV" --direct=1 --ioengine=libaio \
 					--randseed="$seed" --norandommap=1 --time_based=1 --runtime="$runtime" \
 					--size="${span_mb}M" --rw=randwrite --bs=4k --iodepth="$prof_qd" \
 					--output-format=json --output="$pd.fio.json" >"$pd.perf.log" 2>&1
 				teardown_config
+				if (( trace )); then
+					perf script -i "/tmp/perf-$cfg.data" -F comm,tid,cpu,time,event,trace \
+						2>>"$pd.perf.log" | gzip >"$pd.trace.txt.gz"
+					rm -f "/tmp/perf-$cfg.data"
+					python3 "$repo/scripts/bench-trace.py" "$pd.trace.txt.gz" >"$pd.steps.txt" 2>&1 ||
+						say "profile: no steps of $cfg's writes (see $pd.steps.txt)"
+					profiles+=("$cfg")
+					continue
+				fi
 				# Self time per symbol, then time including callees
 				# (which shows what the dm target's own paths cost).
 				# Under TCG the timer interrupt that takes a sample is

@@ -8,13 +8,15 @@
 # docs/benchmarks.md.
 #
 # Usage: scripts/bench.sh [--no-build] [--no-setup] [--no-docs] [--profile]
-#                         [--out DIR] [--quick]
+#                         [--trace] [--out DIR] [--quick]
 #   --no-build  use the dm-xrepl.ko that is there
 #   --no-setup  do not run scripts/setup.sh
 #   --no-docs   leave docs/benchmarks.md alone (the default when only some
 #               configurations, remotes or jobs are selected)
 #   --profile   also profile dm-linear and xrepl-sync (QD32, ram remote)
 #               with perf in the guest (a few minutes more)
+#   --trace     as --profile, but trace the events of every write (QD1)
+#               and print each write's steps (scripts/bench-trace.py)
 #   --out DIR   results folder (default results/bench-<timestamp>);
 #               results/bench-latest points to the last one
 #   --quick     2 s + 1 s ramp per job on 64 MiB legs, a 256 MiB resync,
@@ -43,13 +45,14 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-do_build=1 do_setup=1 docs=auto profile=${XREPL_BENCH_PROFILE:-0} out=""
+do_build=1 do_setup=1 docs=auto profile=${XREPL_BENCH_PROFILE:-0} trace=${XREPL_BENCH_TRACE:-0} out=""
 while (( $# )); do
 	case "$1" in
 	--no-build) do_build=0; shift ;;
 	--no-setup) do_setup=0; shift ;;
 	--no-docs) docs=no; shift ;;
 	--profile) profile=1; shift ;;
+	--trace) trace=1; shift ;;
 	--out) out=$2; shift 2 ;;
 	--quick)
 		export XREPL_BENCH_RUNTIME=${XREPL_BENCH_RUNTIME:-2}
@@ -57,7 +60,7 @@ while (( $# )); do
 		export XREPL_BENCH_SIZE_MB=${XREPL_BENCH_SIZE_MB:-64}
 		export XREPL_BENCH_RESYNC_MB=${XREPL_BENCH_RESYNC_MB:-256}
 		docs=no; shift ;;
-	-h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument: $1" ;;
 	esac
 done
@@ -115,7 +118,7 @@ size_mb=${XREPL_BENCH_SIZE_MB:-256} resync_mb=${XREPL_BENCH_RESYNC_MB:-1024}
 # (~6 s to start under TCG) running 3 jobs each; plus prefilling, 2 resyncs
 # of the resync pair (well above 20 MB/s), booting; twice that as margin.
 est=$(( 29 * (6 + 3 * (runtime + ramp + 1)) + 8 * size_mb / 30 + 4 * resync_mb / 20 + 180 ))
-(( profile )) && est=$(( est + 2 * runtime + 400 ))
+(( profile || trace )) && est=$(( est + 2 * runtime + 400 ))
 timeout_s=${XREPL_BENCH_TIMEOUT:-$(( 2 * est ))}
 # Memory: the local leg, one remote (and the NBD server's page cache of it)
 # at a time, or the two resync legs, plus the guest itself.
@@ -124,6 +127,7 @@ mem=${XREPL_BENCH_MEM:-$(( need + 1024 > 2560 ? need + 1024 : 2560 ))}
 
 guest_args=()
 (( profile )) && guest_args+=(--profile)
+(( trace )) && guest_args+=(--trace)
 log "benchmark: ${runtime}s + ${ramp}s ramp per job, ${size_mb} MiB legs, ${resync_mb} MiB resync pair, delay remote ${XREPL_BENCH_REMOTE_LAT_US:-1000} us; results in $out"
 vrc=0
 "$SCRIPTS_DIR/vm.sh" --timeout "$timeout_s" --mem "$mem" --out "$out" \

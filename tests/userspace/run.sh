@@ -6,7 +6,7 @@
 # the bits the image has set, and its text output must match the golden
 # files in golden/.  Also runs the unit tests of tests/lib/logwrites.py
 # and tests/lib/epochs.py (the dm-log-writes reader and the write-order
-# checkers of the async tests).
+# checkers of the async tests) and of scripts/bench-trace.py.
 # No VM, no root.
 #
 # Usage: tests/userspace/run.sh [--no-build] [--sanitize] [--results FILE]
@@ -560,9 +560,10 @@ if selected "$name"; then
 fi
 
 # The dm-log-writes reader and write-order checkers of the async tests
-# (tests/lib/logwrites.py, tests/lib/epochs.py), on synthetic logs: one
-# line per unittest case.
-for name in logwrites epochs; do
+# (tests/lib/logwrites.py, tests/lib/epochs.py), on synthetic logs, and
+# the benchmark's trace analyser (scripts/bench-trace.py) on synthetic
+# traces: one line per unittest case.
+for name in logwrites epochs bench_trace; do
 	selected "$name" || continue
 	out=$(cd "$REPO" && python3 -m unittest -v "tests/userspace/test_$name.py" 2>&1) || true
 	while read -r tc result; do
