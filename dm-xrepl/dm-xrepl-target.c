@@ -2150,14 +2150,17 @@ static void resync_prepare(struct xrepl_pair *pair)
 static void resync_finished(struct xrepl_c *xc)
 {
 	struct xrepl_pair *pair = xc->pair;
+	bool in_sync = false;
 	unsigned long done;
 	u64 ms;
 
 	spin_lock_irq(&pair->lock);
 	done = pair->resync_done;
 	ms = div_u64(ktime_get_ns() - pair->resync_started_ns, NSEC_PER_MSEC);
+	/* Regions dirtied, or a degrade, while the remote was flushed. */
 	if (!pair->dirty.nr_set && pair->degraded_by == XREPL_DEGRADED_NONE &&
 	    !pair->merge_needed) {
+		in_sync = true;
 		pair->consistent = true;
 		if (pair->meta_bdev) {
 			if (pair->sb.gen_bitmap) {
@@ -2170,6 +2173,11 @@ static void resync_finished(struct xrepl_c *xc)
 		}
 	}
 	spin_unlock_irq(&pair->lock);
+	if (!in_sync) {
+		DMINFO("%s: resync pass done, remote not in sync: degraded or dirtied again",
+		       xrepl_name(xc));
+		return;
+	}
 	DMINFO("%s: resync complete, remote in sync (%lu regions copied in %llu ms)",
 	       xrepl_name(xc), done, ms);
 }
@@ -2545,8 +2553,13 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 		if (!pair->consistent)
 			xrepl_bitmap_fill(&pair->dirty);
 	}
-	/* The resync (or the full sync of a new pair) starts on resume. */
-	if (pair->dirty.nr_set && pair->degraded_by == XREPL_DEGRADED_NONE) {
+	/*
+	 * The resync (or the full sync of a new pair) starts on resume; also
+	 * with nothing to copy if the remote is not consistent (a crash while
+	 * the end of a resync was flushed): its flush makes it consistent.
+	 */
+	if ((pair->dirty.nr_set || !pair->consistent) &&
+	    pair->degraded_by == XREPL_DEGRADED_NONE) {
 		pair->resync_active = true;
 		pair->resync_total = pair->dirty.nr_set;
 		pair->resync_started_ns = ktime_get_ns();
@@ -2842,7 +2855,13 @@ static int xrepl_msg_remote(struct xrepl_c *xc, const char *what)
 		changed = degrade_locked(pair, XREPL_DEGRADED_ADMIN);
 	} else if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
-		if (pair->dirty.nr_set || pair->merge_needed)
+		/*
+		 * Not consistent with nothing dirty: it degraded while the end
+		 * of a resync was flushed.  A pass with nothing to copy flushes
+		 * it again and makes it consistent.
+		 */
+		if (pair->dirty.nr_set || pair->merge_needed ||
+		    !pair->consistent)
 			start_resync_locked(pair);
 		sb_changed_locked(pair);
 		changed = true;

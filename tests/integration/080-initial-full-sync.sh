@@ -3,7 +3,10 @@
 # every region dirty and copies local -> remote until the legs are equal.
 # The remote sits on dm-delay (10 s writes) at first, so the starting state
 # can be observed before any region finishes; suspending the delay device
-# for the reload releases the held writes at once.
+# for the reload releases the held writes at once.  Then the remote is
+# taken down while the flush that ends a resync is in flight (dm-delay
+# holds flushes): the pair is not called in sync, and on remote up a pass
+# with nothing to copy makes it consistent.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
@@ -44,3 +47,32 @@ assert_status "$X" dirty "0/$T"
 assert_status "$X" resync_active 0
 assert_legs_equal "$L" "$R"
 assert_eq "$local_md5" "$(dev_md5 "$L")" "local data unchanged (copied local -> remote)"
+
+step "taken down while the flush that ends a resync is in flight: not called in sync"
+# Flushes of the remote now take 3 s; reads and writes go at once.  Its
+# disk is a loop device: brd has no write cache, so the block layer
+# would drop the flush before dm-delay sees it.  The resync copies all.
+loopdisk 32
+dm_reload "$P-remote" "0 $S delay $LOOPDEV 0 0 $LOOPDEV 0 0 $LOOPDEV 0 3000"
+kmsg_mark
+must "resync full" dmsetup message "$P-x" 0 resync full
+wait_for_status "$X" dirty "0/$T" 30
+assert_status "$X" consistent no
+must "remote down" dmsetup message "$P-x" 0 remote down
+for (( i = 0; i < 5; i++ )); do
+	dmesg_wait -F 'resync pass done' >/dev/null && break
+done
+assert_dmesg_contains "resync pass done, remote not in sync: degraded or dirtied again" \
+	"the end of a resync whose remote degraded during its last flush"
+if dmesg_since_mark | grep -F 'remote in sync (' >&2; then
+	fail "a remote that degraded during the resync's last flush was called in sync"
+fi
+assert_status "$X" remote degraded
+assert_status "$X" consistent no
+
+step "remote up: a pass with nothing to copy flushes it and makes it consistent"
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" consistent yes 30
+assert_status "$X" remote insync
+assert_status "$X" dirty "0/$T"
+assert_legs_equal "$L" "$R"

@@ -3,7 +3,8 @@
 # full initial sync; the table line names it; removing and recreating the
 # device loads it (the recorded region size is adopted, nosync is ignored);
 # a clean suspend clears the marks; steady writes to a hot set of regions
-# cost almost no metadata writes.
+# cost almost no metadata writes; metadata that says the remote is not
+# consistent, with nothing marked, gets a resync with nothing to copy.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
@@ -91,3 +92,19 @@ out=$(dm_try_create "$P-x" "$(xrepl_table "$L" "$R" region_size 512)") &&
 	fail "a table with another region_size was accepted"
 assert_match "Invalid argument" "$out" "dmsetup error"
 assert_eq 0 "$(rc=0; "$check" --quiet "$M" || rc=$?; echo "$rc")" "xrepl-check: the refused load changed nothing"
+
+step "loaded not consistent with nothing marked: a pass with nothing to copy"
+# What a crash leaves while the flush that ends a resync is in flight.
+python3 "$REPO_ROOT/tests/userspace/mkmeta.py" --dev-sectors "$S" --region-size "$RS" \
+	--flags 0 --set none "$T_TMP/meta.img" || fail "mkmeta.py failed"
+dd if="$T_TMP/meta.img" of="$M" bs=4096 oflag=direct conv=notrunc status=none ||
+	fail "cannot write the metadata image"
+kmsg_mark
+xrepl_create x "$L" "$R"
+assert_dmesg_contains "metadata loaded: 0 of $T regions marked, remote not consistent" "load"
+wait_for_status "$X" consistent yes 60
+assert_status "$X" dirty "0/$T"
+assert_status "$X" copied_regions 0
+assert_legs_equal "$L" "$R"
+dm_remove "$P-x"
+assert_match '"flag_names": *\["consistent"\]' "$("$dump" --json "$M")" "consistent on disk"
