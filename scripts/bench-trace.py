@@ -26,6 +26,8 @@ LINE = re.compile(r"^\s*(?P<comm>.+?)\s+(?P<tid>\d+)\s+\[(?P<cpu>\d+)\]\s+"
                   r"(?P<time>\d+\.\d+):\s+(?P<event>[\w:]+):\s*(?P<rest>.*)$")
 CLOCK_SOFTIRQS = ("action=TIMER", "action=RCU", "action=SCHED", "action=HRTIMER")
 SUBMIT = "syscalls:sys_enter_io_submit"
+# The label of the submitter's io_submit, where a write's cycle starts.
+START = "S " + SUBMIT.split(":", 1)[1]
 
 
 class Event:
@@ -72,29 +74,28 @@ def parse(path, comm):
     return events
 
 
-def analyse(events, comm):
+def analyse(events):
     """Cycles, the most common sequence, and its mean step times."""
-    starts = [i for i, e in enumerate(events)
-              if e.comm == comm and e.label == "S " + SUBMIT.split(":", 1)[1]]
+    starts = [i for i, e in enumerate(events) if e.label == START]
     pairs = list(zip(starts, starts[1:]))
     n = len(pairs)
     pairs = pairs[n // 4:n - n // 4] if n >= 4 else pairs
     if not pairs:
         return None
-    seqs = collections.Counter()
-    steps = {}
-    for a, b in pairs:
-        key = tuple(e.label for e in events[a:b])
-        seqs[key] += 1
-        acc = steps.setdefault(key, [[0.0, collections.Counter()] for _ in key])
+    keys = [tuple(e.label for e in events[a:b]) for a, b in pairs]
+    key, count = collections.Counter(keys).most_common(1)[0]
+    total = [0.0] * len(key)
+    where = [collections.Counter() for _ in key]
+    for (a, b), k in zip(pairs, keys):
+        if k != key:
+            continue
         for j in range(b - a):
-            acc[j][0] += events[a + j + 1].t_us - events[a + j].t_us
-            acc[j][1][(events[a + j].comm, events[a + j].cpu)] += 1
-    key, count = seqs.most_common(1)[0]
+            total[j] += events[a + j + 1].t_us - events[a + j].t_us
+            where[j][(events[a + j].comm, events[a + j].cpu)] += 1
     rows = []
-    for label, (total, where) in zip(key, steps[key]):
-        (who, cpu), _ = where.most_common(1)[0]
-        rows.append((total / count, label[2:], who, cpu))
+    for j, label in enumerate(key):
+        (who, cpu), _ = where[j].most_common(1)[0]
+        rows.append((total[j] / count, label[2:], who, cpu))
     return {"cycles": len(pairs), "count": count,
             "cycle_us": sum(r[0] for r in rows), "rows": rows}
 
@@ -118,7 +119,7 @@ def main(argv):
     rc = 0
     for path in args.traces:
         try:
-            res = analyse(parse(path, args.comm), args.comm)
+            res = analyse(parse(path, args.comm))
         except OSError as e:
             print(f"bench-trace: {path}: {e.strerror}", file=sys.stderr)
             rc = 1

@@ -74,7 +74,7 @@ class BenchTraceTest(unittest.TestCase):
 
     def test_steps_of_the_common_sequence(self):
         p = self.write("t.txt", trace(40, odd={20}))
-        res = bench_trace.analyse(bench_trace.parse(str(p), "fio"), "fio")
+        res = bench_trace.analyse(bench_trace.parse(str(p), "fio"))
         # The middle half of 40 cycles; one of them lacks the worker.
         self.assertEqual(res["cycles"], 20)
         self.assertEqual(res["count"], 19)
