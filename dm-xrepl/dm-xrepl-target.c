@@ -472,6 +472,17 @@ static bool degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 	return true;
 }
 
+/*
+ * Does the remote need a resync once it is healthy?  Also with nothing to
+ * copy when it is not consistent: it degraded (or the machine crashed)
+ * while the end of a resync was flushed, and a pass with nothing to copy
+ * flushes it again and makes it consistent.
+ */
+static bool resync_needed_locked(const struct xrepl_pair *pair)
+{
+	return pair->dirty.nr_set || pair->merge_needed || !pair->consistent;
+}
+
 /* Returns true if a new resync was started. */
 static bool start_resync_locked(struct xrepl_pair *pair)
 {
@@ -2553,12 +2564,8 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 		if (!pair->consistent)
 			xrepl_bitmap_fill(&pair->dirty);
 	}
-	/*
-	 * The resync (or the full sync of a new pair) starts on resume; also
-	 * with nothing to copy if the remote is not consistent (a crash while
-	 * the end of a resync was flushed): its flush makes it consistent.
-	 */
-	if ((pair->dirty.nr_set || !pair->consistent) &&
+	/* The resync (or the full sync of a new pair) starts on resume. */
+	if (resync_needed_locked(pair) &&
 	    pair->degraded_by == XREPL_DEGRADED_NONE) {
 		pair->resync_active = true;
 		pair->resync_total = pair->dirty.nr_set;
@@ -2855,13 +2862,7 @@ static int xrepl_msg_remote(struct xrepl_c *xc, const char *what)
 		changed = degrade_locked(pair, XREPL_DEGRADED_ADMIN);
 	} else if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
-		/*
-		 * Not consistent with nothing dirty: it degraded while the end
-		 * of a resync was flushed.  A pass with nothing to copy flushes
-		 * it again and makes it consistent.
-		 */
-		if (pair->dirty.nr_set || pair->merge_needed ||
-		    !pair->consistent)
+		if (resync_needed_locked(pair))
 			start_resync_locked(pair);
 		sb_changed_locked(pair);
 		changed = true;
