@@ -142,6 +142,16 @@ for i in "${!drives[@]}"; do
 	)
 done
 
+# One guest at a time on this machine: two TCG guests on two cores each run
+# several times slower, and their tests then miss their bounds.  A second
+# vm.sh waits here for the first one to finish.
+vm_lock=${XREPL_VM_LOCK:-${XDG_RUNTIME_DIR:-/tmp}/dm-xrepl-vm.lock}
+exec {lock_fd}>"$vm_lock"
+if ! flock -n "$lock_fd"; then
+	(( quiet )) || log "another guest runs on this machine: waiting for it ($vm_lock)"
+	flock "$lock_fd"
+fi
+
 (( quiet )) || log "booting $KVER guest (timeout ${timeout_s}s, ${mem_mb} MiB, logs in $out)"
 t0=$(date +%s)
 : >"$out/output.log"
