@@ -103,6 +103,7 @@ enum xrepl_degraded {
 	XREPL_DEGRADED_ERROR,	/* a remote I/O failed */
 	XREPL_DEGRADED_ADMIN,	/* "remote down" message */
 	XREPL_DEGRADED_CONGESTION,	/* lag bound hit, congestion degrade */
+	XREPL_DEGRADED_PROBE,	/* "remote down probe": a monitor's probe failed */
 };
 
 static const char * const degraded_names[] = {
@@ -110,6 +111,7 @@ static const char * const degraded_names[] = {
 	[XREPL_DEGRADED_ERROR]	= "error",
 	[XREPL_DEGRADED_ADMIN]	= "admin",
 	[XREPL_DEGRADED_CONGESTION] = "congestion",
+	[XREPL_DEGRADED_PROBE]	= "probe",
 };
 
 struct xrepl_c;
@@ -442,18 +444,35 @@ static void mark_lost_locked(struct xrepl_pair *pair)
 		mark_all_dirty_locked(pair);
 }
 
-/* Returns true if this call degraded the remote (the caller raises the event). */
+/*
+ * Does a degradation for why replace the reason of a degraded remote?  A
+ * congestion degradation returns by itself: a failure or a "remote down"
+ * ends that.  The administrator's "remote down" replaces any other reason,
+ * so that neither the monitor nor a reboot brings the remote back against
+ * it.
+ */
+static bool degrade_reason_replaces(enum xrepl_degraded old,
+				    enum xrepl_degraded why)
+{
+	if (old == why)
+		return false;
+	return (old == XREPL_DEGRADED_CONGESTION) ||
+	       why == XREPL_DEGRADED_ADMIN;
+}
+
+/*
+ * Returns true if this call degraded the remote, or changed the reason it
+ * is degraded for (the caller raises the event).
+ */
 static bool degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 {
-	if (pair->degraded_by == XREPL_DEGRADED_CONGESTION &&
-	    why != XREPL_DEGRADED_CONGESTION) {
-		/* It failed or was taken down: no automatic return now. */
+	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+		if (!degrade_reason_replaces(pair->degraded_by, why))
+			return false;
 		WRITE_ONCE(pair->degraded_by, why);
 		sb_changed_locked(pair);
 		return true;
 	}
-	if (pair->degraded_by != XREPL_DEGRADED_NONE)
-		return false;
 	WRITE_ONCE(pair->degraded_by, why);
 	pair->degrade_gen++;
 	pair->resync_active = false;
@@ -1596,9 +1615,15 @@ static int meta_write_sb(struct xrepl_pair *pair)
 	pair->sb.generation++;
 	pair->sb.mtime = ktime_get_real_seconds();
 	pair->sb.flags = pair->consistent ? XREPL_META_F_CONSISTENT : 0;
-	/* After a crash a congested remote is resynced like a failed one. */
-	pair->sb.degraded = pair->degraded_by == XREPL_DEGRADED_CONGESTION ?
-			    XREPL_DEGRADED_ERROR : pair->degraded_by;
+	/*
+	 * After a crash a congested remote, or one a monitor's probe took
+	 * down, is tried again like a failed one; only the administrator's
+	 * "remote down" persists.
+	 */
+	pair->sb.degraded = pair->degraded_by == XREPL_DEGRADED_ADMIN ?
+			    XREPL_META_DEGRADED_ADMIN :
+			    pair->degraded_by != XREPL_DEGRADED_NONE ?
+			    XREPL_META_DEGRADED_ERROR : XREPL_META_DEGRADED_NONE;
 	sb = pair->sb;
 	spin_unlock_irq(&pair->lock);
 
@@ -2852,14 +2877,15 @@ static void xrepl_resume(struct dm_target *ti)
 	xrepl_resume_resync(xc);
 }
 
-static int xrepl_msg_remote(struct xrepl_c *xc, const char *what)
+/* "remote down", "remote down probe" (why: PROBE) or "remote up" (NONE). */
+static int xrepl_msg_remote(struct xrepl_c *xc, enum xrepl_degraded why)
 {
 	struct xrepl_pair *pair = xc->pair;
 	bool changed = false;
 
 	spin_lock_irq(&pair->lock);
-	if (!strcasecmp(what, "down")) {
-		changed = degrade_locked(pair, XREPL_DEGRADED_ADMIN);
+	if (why != XREPL_DEGRADED_NONE) {
+		changed = degrade_locked(pair, why);
 	} else if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
 		if (resync_needed_locked(pair))
@@ -2870,7 +2896,9 @@ static int xrepl_msg_remote(struct xrepl_c *xc, const char *what)
 	spin_unlock_irq(&pair->lock);
 
 	if (changed) {
-		DMINFO("%s: remote %s", xrepl_name(xc), what);
+		DMINFO("%s: remote %s", xrepl_name(xc),
+		       why == XREPL_DEGRADED_NONE ? "up" :
+		       why == XREPL_DEGRADED_PROBE ? "down (probe)" : "down");
 		xrepl_raise_event(xc);
 	}
 	/* Async: writes not sent yet become dirty regions now. */
@@ -2987,7 +3015,7 @@ static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 
 /*
  * Messages:
- *   remote down | remote up | resync | resync full | mode <mode> |
+ *   remote down [probe] | remote up | resync | resync full | mode <mode> |
  *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion> <value>
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
@@ -2996,8 +3024,14 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 	struct xrepl_c *xc = ti->private;
 
 	if (argc == 2 && !strcasecmp(argv[0], "remote") &&
-	    (!strcasecmp(argv[1], "down") || !strcasecmp(argv[1], "up")))
-		return xrepl_msg_remote(xc, argv[1]);
+	    !strcasecmp(argv[1], "down"))
+		return xrepl_msg_remote(xc, XREPL_DEGRADED_ADMIN);
+	if (argc == 3 && !strcasecmp(argv[0], "remote") &&
+	    !strcasecmp(argv[1], "down") && !strcasecmp(argv[2], "probe"))
+		return xrepl_msg_remote(xc, XREPL_DEGRADED_PROBE);
+	if (argc == 2 && !strcasecmp(argv[0], "remote") &&
+	    !strcasecmp(argv[1], "up"))
+		return xrepl_msg_remote(xc, XREPL_DEGRADED_NONE);
 	if (argc == 1 && !strcasecmp(argv[0], "resync"))
 		return xrepl_msg_resync(xc, false);
 	if (argc == 2 && !strcasecmp(argv[0], "resync") &&
