@@ -158,6 +158,16 @@ struct xrepl_bitmap {
 	unsigned long nr_set;
 };
 
+/*
+ * Set bits first..last (first <= last) of map, a word at a time; returns
+ * how many were clear.  The caller serialises every change of map.
+ */
+unsigned long xrepl_bits_set_range(unsigned long *map, unsigned long first,
+				   unsigned long last);
+/* The same with atomic word updates, for a map others change locklessly. */
+void xrepl_bits_set_range_atomic(unsigned long *map, unsigned long first,
+				 unsigned long last);
+
 int xrepl_bitmap_alloc(struct xrepl_bitmap *bm, unsigned long nr_bits);
 void xrepl_bitmap_free(struct xrepl_bitmap *bm);
 /* Set bits first..last (inclusive); returns how many were newly set. */

@@ -3,6 +3,7 @@
  * dm-xrepl: region geometry and the dirty-region bitmap.
  */
 #include <linux/bitmap.h>
+#include <linux/bitops.h>
 #include <linux/bug.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
@@ -89,18 +90,53 @@ void xrepl_bitmap_free(struct xrepl_bitmap *bm)
 	bm->nr_set = 0;
 }
 
+/* The bits of word w that lie in first..last. */
+static unsigned long range_word_mask(unsigned long w, unsigned long first,
+				     unsigned long last)
+{
+	unsigned long mask = ~0UL;
+
+	if (w == BIT_WORD(first))
+		mask &= BITMAP_FIRST_WORD_MASK(first);
+	if (w == BIT_WORD(last))
+		mask &= BITMAP_LAST_WORD_MASK(last + 1);
+	return mask;
+}
+
+unsigned long xrepl_bits_set_range(unsigned long *map, unsigned long first,
+				   unsigned long last)
+{
+	unsigned long w, mask, added = 0;
+
+	/*
+	 * A word at a time: a discard of a whole device may span millions
+	 * of regions, and callers hold a spinlock with interrupts off.
+	 */
+	for (w = BIT_WORD(first); w <= BIT_WORD(last); w++) {
+		mask = range_word_mask(w, first, last);
+		added += hweight_long(mask & ~map[w]);
+		map[w] |= mask;
+	}
+	return added;
+}
+
+void xrepl_bits_set_range_atomic(unsigned long *map, unsigned long first,
+				 unsigned long last)
+{
+	unsigned long w;
+
+	for (w = BIT_WORD(first); w <= BIT_WORD(last); w++)
+		set_mask_bits(&map[w], 0, range_word_mask(w, first, last));
+}
+
 unsigned long xrepl_bitmap_set_range(struct xrepl_bitmap *bm,
 				     unsigned long first, unsigned long last)
 {
-	unsigned long bit, added = 0;
+	unsigned long added;
 
 	if (first > last || last >= bm->nr_bits)
 		return 0;
-
-	/* Ranges are a region or two per bio; large ones are rare (discard). */
-	for (bit = first; bit <= last; bit++)
-		if (!__test_and_set_bit(bit, bm->bits))
-			added++;
+	added = xrepl_bits_set_range(bm->bits, first, last);
 	bm->nr_set += added;
 	return added;
 }

@@ -1170,6 +1170,41 @@ static void xrepl_bitmap_set_range_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xt_bm_count(bm), 100UL);
 }
 
+/*
+ * Word-at-a-time ranges against a bit-at-a-time model: every start and
+ * end around the word boundaries of a 300-bit map, over a pattern of bits
+ * already set.
+ */
+static void xrepl_bitmap_set_range_words_test(struct kunit *test)
+{
+	static const unsigned long edges[] = {
+		0, 1, 62, 63, 64, 65, 127, 128, 129, 191, 192, 250, 255, 256, 299,
+	};
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(edges); i++) {
+		for (j = i; j < ARRAY_SIZE(edges); j++) {
+			struct xrepl_bitmap *bm = xt_bm(test, 300);
+			unsigned long first = edges[i], last = edges[j];
+			unsigned long b, want = 0, pre;
+
+			for (b = 0; b < 300; b += 7)
+				xrepl_bitmap_set_range(bm, b, b);
+			pre = bm->nr_set;
+			for (b = first; b <= last; b++)
+				want += !xrepl_bitmap_test(bm, b);
+			KUNIT_EXPECT_EQ_MSG(test, xrepl_bitmap_set_range(bm, first, last),
+					    want, "range %lu..%lu", first, last);
+			KUNIT_EXPECT_EQ(test, bm->nr_set, pre + want);
+			KUNIT_EXPECT_EQ(test, xt_bm_count(bm), pre + want);
+			for (b = 0; b < 300; b++)
+				KUNIT_EXPECT_EQ_MSG(test, xrepl_bitmap_test(bm, b),
+						    (b >= first && b <= last) || !(b % 7),
+						    "bit %lu after %lu..%lu", b, first, last);
+		}
+	}
+}
+
 static void xrepl_bitmap_set_range_invalid_test(struct kunit *test)
 {
 	struct xrepl_bitmap *bm = xt_bm(test, 65);
@@ -1430,6 +1465,7 @@ static struct kunit_case xrepl_test_cases[] = {
 	KUNIT_CASE(xrepl_bitmap_alloc_test),
 	KUNIT_CASE(xrepl_bitmap_free_test),
 	KUNIT_CASE(xrepl_bitmap_set_range_test),
+	KUNIT_CASE(xrepl_bitmap_set_range_words_test),
 	KUNIT_CASE(xrepl_bitmap_set_range_invalid_test),
 	KUNIT_CASE(xrepl_bitmap_clear_test),
 	KUNIT_CASE(xrepl_bitmap_fill_test),

@@ -283,15 +283,11 @@ bool xrepl_wi_check(struct xrepl_wi *wi, unsigned long first,
 void xrepl_wi_request_locked(struct xrepl_wi *wi, unsigned long first,
 			     unsigned long last)
 {
-	unsigned long r;
-
-	for (r = first; r <= last; r++) {
-		/* A mark being cleared is wanted again: keep it. */
-		clear_bit(r, wi->clearing);
-		if (!__test_and_set_bit(r, wi->bits))
-			wi->nr_marked++;
-		set_bit(r, wi->touched);
-	}
+	/* A mark being cleared is wanted again: keep it. */
+	bitmap_clear(wi->clearing, first, last - first + 1);
+	wi->nr_marked += xrepl_bits_set_range(wi->bits, first, last);
+	/* xrepl_wi_check() sets touched bits without the lock. */
+	xrepl_bits_set_range_atomic(wi->touched, first, last);
 	/*
 	 * Always write, even if every bit was already set: the bit may be in
 	 * a block whose write (by the cleaner) is in flight without it.
