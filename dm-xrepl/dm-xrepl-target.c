@@ -87,6 +87,9 @@ MODULE_PARM_DESC(remote_poll_us,
 #define XREPL_SHIP_RESERVE	16
 /* Pages of freed ship entries kept for reuse (1 MiB). */
 #define XREPL_PAGE_CACHE	256
+/* A failed metadata write is retried after this, doubling up to the max. */
+#define XREPL_META_RETRY_MIN	HZ
+#define XREPL_META_RETRY_MAX	(30 * HZ)
 /* Bitmap blocks one metadata write round copies (16 KiB buffer). */
 #define XREPL_META_IO_BLOCKS	4U
 /* A region's mark is cleared after it was idle this long (and up to twice). */
@@ -205,8 +208,14 @@ struct xrepl_pair {
 	struct workqueue_struct *meta_wq;
 	struct work_struct commit_work;
 	struct delayed_work clean_work;
-	struct mutex meta_io_lock;	/* metadata writes, meta_buf */
+	struct mutex meta_io_lock;	/* metadata writes, meta_buf, meta_retry_delay */
 	void *meta_buf;			/* XREPL_META_IO_BLOCKS blocks */
+	/*
+	 * After a failed metadata write, meta_retry (on meta_wq) rewrites
+	 * every block and the superblock, with a backoff, until it works.
+	 */
+	struct delayed_work meta_retry;
+	unsigned long meta_retry_delay;	/* jiffies until the next retry */
 	atomic64_t meta_writes;		/* metadata blocks written */
 
 	struct workqueue_struct *wq;	/* resync and deferred writes */
@@ -286,6 +295,7 @@ struct xrepl_pair {
 	struct bio_list mark_wait;	/* writes waiting for their marks */
 	struct xrepl_sb_info sb;	/* superblock as of the next write */
 	bool sb_dirty;			/* sb changed since it was written */
+	bool sb_consistent;		/* the superblock on disk says consistent */
 	bool meta_failed;		/* a metadata write failed */
 	bool merge_needed;		/* marked regions must join dirty */
 	bool consistent;		/* remote image crash-consistent */
@@ -298,6 +308,11 @@ struct xrepl_pair {
 	 * max_lag_kb bounds all of it.
 	 */
 	struct xrepl_lag held;
+	/*
+	 * Remote completions of ship entries still running: a suspend waits
+	 * for them too, as they touch the pair after the lag was released.
+	 */
+	unsigned int ship_endios;
 	/* Entries whose writes wait to be acknowledged, by deadline. */
 	struct list_head ack_wait;
 	struct hrtimer ack_timer;	/* fires at the first deadline */
@@ -444,6 +459,8 @@ static void mark_lost_locked(struct xrepl_pair *pair)
 		mark_all_dirty_locked(pair);
 }
 
+static bool lag_wait_release_locked(struct xrepl_pair *pair);
+
 /*
  * Does a degradation for why replace the reason of a degraded remote?  A
  * congestion degradation returns by itself: a failure or a "remote down"
@@ -476,6 +493,12 @@ static bool degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 	WRITE_ONCE(pair->degraded_by, why);
 	pair->degrade_gen++;
 	pair->resync_active = false;
+	/*
+	 * Writes waiting for lag room go to the local leg now: the room
+	 * they wait for may be held by writes in flight to a hung remote.
+	 */
+	if (lag_wait_release_locked(pair))
+		queue_work(pair->wq, &pair->resync_work);
 	if (pair->meta_bdev) {
 		/* Writes acknowledged by the remote may not be durable there. */
 		pair->merge_needed = true;
@@ -1062,7 +1085,7 @@ static void xrepl_ship_endio(struct bio *bio)
 	struct xrepl_pair *pair = xc->pair;
 	struct bio_list acks = BIO_EMPTY_LIST;
 	blk_status_t status = bio->bi_status;
-	bool degraded = false, more, kick, keep, idle;
+	bool degraded = false, more, kick, keep;
 	unsigned long flags;
 
 	bio_put(bio);
@@ -1090,12 +1113,9 @@ static void xrepl_ship_endio(struct bio *bio)
 	/* Does ship_work have anything to do? */
 	kick = more || pair->shipq.next || pair->drain_event ||
 	       pair->degraded_by != XREPL_DEGRADED_NONE;
-	idle = !pair->held.writes;
+	pair->ship_endios++;
 	spin_unlock_irqrestore(&pair->lock, flags);
 
-	/* A suspend may wait for this. */
-	if (idle)
-		wake_up(&pair->ship_wait);
 	ack_bios(&acks);
 	if (!keep)
 		ship_put(pair, ent);
@@ -1106,6 +1126,15 @@ static void xrepl_ship_endio(struct bio *bio)
 	}
 	if (kick)
 		ship_kick(pair, more);
+
+	/*
+	 * Last, and under the lock ship_idle() takes: a suspend that waits
+	 * for the pair to be idle may free it as soon as the lock is dropped.
+	 */
+	spin_lock_irqsave(&pair->lock, flags);
+	if (!--pair->ship_endios && !pair->held.writes)
+		wake_up(&pair->ship_wait);
+	spin_unlock_irqrestore(&pair->lock, flags);
 }
 
 static void ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent)
@@ -1205,7 +1234,8 @@ static bool ship_idle(struct xrepl_pair *pair)
 	bool idle;
 
 	spin_lock_irq(&pair->lock);
-	idle = !pair->held.writes && bio_list_empty(&pair->lag_wait);
+	idle = !pair->held.writes && !pair->ship_endios &&
+	       bio_list_empty(&pair->lag_wait);
 	spin_unlock_irq(&pair->lock);
 	return idle;
 }
@@ -1266,6 +1296,19 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 }
 
 /*
+ * A tracked write that can no longer reach the remote under on_remote_error
+ * fail: it reaches neither leg.  Checked where the write is submitted, as
+ * the remote may degrade while a write waits (for its mark, or in a
+ * deferred list).  pair->lock held.
+ */
+static bool reject_locked(struct xrepl_c *xc, struct xrepl_io *io)
+{
+	return xc->pair->degraded_by != XREPL_DEGRADED_NONE &&
+	       (io->flags & XREPL_IO_TRACKED) &&
+	       xc->args.on_remote_error == XREPL_ON_ERROR_FAIL;
+}
+
+/*
  * Issue a write, flush, discard or write-zeroes to the legs: both, or the
  * local one only (marking its regions dirty) while the remote is degraded.
  * A tracked bio is in the gate and its regions are marked.
@@ -1282,6 +1325,14 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		bool more = false, unheld = false;
 
 		spin_lock_irq(&pair->lock);
+		if (reject_locked(xc, io)) {
+			/* Sync mode only: nothing is held for the remote. */
+			spin_unlock_irq(&pair->lock);
+			gate_exit(pair, io->first, io->last);
+			io->flags = XREPL_IO_REJECTED;
+			bio_io_error(bio);
+			return;
+		}
 		remote = pair->degraded_by == XREPL_DEGRADED_NONE;
 		if (!remote && (io->flags & XREPL_IO_TRACKED))
 			mark_dirty_locked(pair, io->first, io->last);
@@ -1339,7 +1390,13 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		bio_clear_polled(clone);
 		clone->bi_end_io = xrepl_remote_endio;
 		clone->bi_private = bio;
-		/* The bio completes after both its own and the clone's endio. */
+		/*
+		 * The bio completes after both its own and the clone's endio.
+		 * dm core accounts the bio once, when the local leg's write is
+		 * submitted below (dm_submit_bio_remap() is not safe to call
+		 * twice for one bio from two tasks); until then the bio cannot
+		 * complete, so the clone goes out without accounting.
+		 */
 		bio_inc_remaining(bio);
 		if (bio->bi_iter.bi_size >= XREPL_OFFLOAD_BYTES ||
 		    READ_ONCE(pair->remote_polling)) {
@@ -1349,7 +1406,7 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 			    !READ_ONCE(pair->remote_polling))
 				queue_work(pair->remote_wq, &pair->remote_work);
 		} else {
-			dm_submit_bio_remap(bio, clone);
+			submit_bio_noacct(clone);
 			/* Have the submitter poll for the writes that follow. */
 			if (READ_ONCE(remote_poll_us))
 				queue_work(pair->remote_wq, &pair->remote_work);
@@ -1377,8 +1434,7 @@ static void xrepl_remote_work(struct work_struct *work)
 			blk_start_plug(&plug);
 			llist_for_each_entry_safe(io, next,
 						  llist_reverse_order(list), queued)
-				dm_submit_bio_remap(io->clone->bi_private,
-						    io->clone);
+				submit_bio_noacct(io->clone);
 			blk_finish_plug(&plug);
 			if (poll_ns)
 				until = ktime_get_ns() + poll_ns;
@@ -1609,6 +1665,7 @@ static void meta_error(struct xrepl_pair *pair, const char *what)
 static int meta_write_sb(struct xrepl_pair *pair)
 {
 	struct xrepl_sb_info sb;
+	int r;
 
 	spin_lock_irq(&pair->lock);
 	pair->sb_dirty = false;
@@ -1629,49 +1686,110 @@ static int meta_write_sb(struct xrepl_pair *pair)
 
 	memset(pair->meta_buf, 0, XREPL_META_BLOCK_SIZE);
 	xrepl_sb_encode(pair->meta_buf, &sb);
-	return meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META | REQ_PREFLUSH |
-		       REQ_FUA, 0, 1, pair->meta_buf);
+	r = meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META | REQ_PREFLUSH |
+		    REQ_FUA, 0, 1, pair->meta_buf);
+	spin_lock_irq(&pair->lock);
+	if (r)
+		pair->sb_dirty = true;
+	else
+		pair->sb_consistent = sb.flags & XREPL_META_F_CONSISTENT;
+	spin_unlock_irq(&pair->lock);
+	return r;
 }
 
 /*
  * Write every changed bitmap block and, if it changed, the superblock;
- * then issue the writes that waited for their marks.  meta_io_lock held.
+ * then issue the writes that waited for their marks.  Blocks (and the
+ * superblock) whose write failed stay dirty, the waiters' marks are then
+ * not taken as durable (their next write asks again), and meta_retry
+ * rewrites everything later.  Returns false if a write failed.
+ * meta_io_lock held.
  */
-static void meta_commit(struct xrepl_pair *pair)
+static bool meta_commit(struct xrepl_pair *pair)
 {
 	unsigned long blocks[XREPL_META_IO_BLOCKS];
 	struct bio_list waiters = BIO_EMPTY_LIST;
-	bool sb, failed = false;
+	bool failed = false;
 	unsigned int i, n;
 	struct bio *bio;
 
-	for (;;) {
+	while (!failed) {
 		spin_lock_irq(&pair->lock);
 		bio_list_merge(&waiters, &pair->mark_wait);
 		bio_list_init(&pair->mark_wait);
 		n = xrepl_wi_snapshot_locked(&pair->wi, pair->meta_buf, blocks,
 					     XREPL_META_IO_BLOCKS);
-		sb = pair->sb_dirty;
 		spin_unlock_irq(&pair->lock);
 		if (!n)
 			break;
-		for (i = 0; i < n; i++)
-			if (meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META | REQ_FUA,
-				    1 + blocks[i], 1,
-				    pair->meta_buf + i * XREPL_META_BLOCK_SIZE))
-				failed = true;
+		for (i = 0; i < n; i++) {
+			if (!meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META |
+				     REQ_FUA, 1 + blocks[i], 1,
+				     pair->meta_buf + i * XREPL_META_BLOCK_SIZE))
+				continue;
+			failed = true;
+			spin_lock_irq(&pair->lock);
+			xrepl_wi_redirty_locked(&pair->wi, &blocks[i], 1);
+			spin_unlock_irq(&pair->lock);
+		}
 	}
-	if (sb && meta_write_sb(pair))
+	if (READ_ONCE(pair->sb_dirty) && meta_write_sb(pair))
 		failed = true;
-	if (failed)
+	if (failed) {
 		meta_error(pair, "write error");
+		/* Retry with a backoff (unless a retry is due already). */
+		if (queue_delayed_work(pair->meta_wq, &pair->meta_retry,
+				       pair->meta_retry_delay))
+			pair->meta_retry_delay = min(2 * pair->meta_retry_delay,
+						     (unsigned long)XREPL_META_RETRY_MAX);
+	}
 
 	/* Marked, or as marked as a failed device allows: go. */
 	while ((bio = bio_list_pop(&waiters))) {
 		struct xrepl_io *io = xrepl_io(bio);
 
-		xrepl_wi_set_committed(&pair->wi, io->first, io->last);
+		if (!failed)
+			xrepl_wi_set_committed(&pair->wi, io->first, io->last);
 		xrepl_write_submit(io->xc, bio);
+	}
+	return !failed;
+}
+
+/*
+ * After a failed metadata write: write every bitmap block and the
+ * superblock again.  Once that worked, the metadata device is trusted
+ * again (meta_failed clears) and a resync held back by it goes on.
+ */
+static void xrepl_meta_retry_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(to_delayed_work(work),
+					       struct xrepl_pair, meta_retry);
+	struct xrepl_c *xc = NULL;
+	bool ok;
+
+	mutex_lock(&pair->meta_io_lock);
+	spin_lock_irq(&pair->lock);
+	bitmap_set(pair->wi.dirty_blocks, 0, pair->wi.nr_blocks);
+	pair->sb_dirty = true;
+	spin_unlock_irq(&pair->lock);
+	ok = meta_commit(pair);
+	if (ok) {
+		pair->meta_retry_delay = XREPL_META_RETRY_MIN;
+		spin_lock_irq(&pair->lock);
+		if (pair->meta_failed) {
+			pair->meta_failed = false;
+			xc = pair->active;
+		}
+		if (pair->resync_active)
+			queue_work(pair->wq, &pair->resync_work);
+		spin_unlock_irq(&pair->lock);
+	}
+	mutex_unlock(&pair->meta_io_lock);
+	if (ok) {
+		DMINFO("%s: metadata device works again: rewritten, crash safety restored",
+		       dm_device_name(pair->md));
+		if (xc)
+			xrepl_raise_event(xc);
 	}
 }
 
@@ -1685,12 +1803,15 @@ static void xrepl_commit_work(struct work_struct *work)
 	mutex_unlock(&pair->meta_io_lock);
 }
 
-/* Metadata commit from any process context. */
-static void meta_sync(struct xrepl_pair *pair)
+/* Metadata commit from any process context; false if a write failed. */
+static bool meta_sync(struct xrepl_pair *pair)
 {
+	bool ok;
+
 	mutex_lock(&pair->meta_io_lock);
-	meta_commit(pair);
+	ok = meta_commit(pair);
 	mutex_unlock(&pair->meta_io_lock);
+	return ok;
 }
 
 /*
@@ -2249,8 +2370,13 @@ static void xrepl_resync_work(struct work_struct *work)
 	spin_lock_irq(&pair->lock);
 	max_copies = resync_max_copies_locked(pair, now);
 	xc = pair->active;
+	/*
+	 * A copy makes the remote inconsistent: none starts before the
+	 * metadata says so durably (meta_retry kicks us once it does).
+	 */
 	stop = !xc || pair->resync_stop ||
-	       pair->degraded_by != XREPL_DEGRADED_NONE;
+	       pair->degraded_by != XREPL_DEGRADED_NONE ||
+	       (pair->meta_bdev && pair->sb_consistent && pair->dirty.nr_set);
 
 	/* Claimed copies whose writes have drained: start or give up. */
 	for (i = 0; i < XREPL_MAX_COPIES; i++) {
@@ -2332,27 +2458,33 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 {
 	unsigned int i;
 
-	/* Nothing is held any more (postsuspend drained it): stop the timer. */
+	/*
+	 * Nothing is held or in flight any more (postsuspend drained it).
+	 * First the timers that queue work, then the queues, each before
+	 * the queues its work items queue work on: copies and ship_work
+	 * queue on wq, whose redispatched writes queue on meta_wq.
+	 */
 	hrtimer_cancel(&pair->ack_timer);
 	if (pair->meta_wq) {
 		cancel_delayed_work_sync(&pair->clean_work);
-		destroy_workqueue(pair->meta_wq);
+		cancel_delayed_work_sync(&pair->meta_retry);
 	}
-	if (pair->wq) {
+	if (pair->wq)
 		cancel_delayed_work_sync(&pair->resync_delay);
+	if (pair->remote_wq)
+		cancel_delayed_work_sync(&pair->ship_work);
+	if (pair->copy_wq)
+		destroy_workqueue(pair->copy_wq);
+	if (pair->remote_wq)
+		destroy_workqueue(pair->remote_wq);
+	if (pair->wq)
 		destroy_workqueue(pair->wq);
-	}
+	if (pair->meta_wq)
+		destroy_workqueue(pair->meta_wq);
 	if (!IS_ERR_OR_NULL(pair->io_client))
 		dm_io_client_destroy(pair->io_client);
 	kfree(pair->meta_buf);
 	xrepl_wi_free(&pair->wi);
-	if (pair->remote_wq) {
-		/* Its timer would queue it on the destroyed workqueue. */
-		cancel_delayed_work_sync(&pair->ship_work);
-		destroy_workqueue(pair->remote_wq);
-	}
-	if (pair->copy_wq)
-		destroy_workqueue(pair->copy_wq);
 	if (!IS_ERR_OR_NULL(pair->copy_io))
 		dm_io_client_destroy(pair->copy_io);
 	for (i = 0; i < XREPL_MAX_COPIES; i++)
@@ -2394,6 +2526,8 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	INIT_DELAYED_WORK(&pair->resync_delay, xrepl_resync_delay_work);
 	INIT_WORK(&pair->commit_work, xrepl_commit_work);
 	INIT_DELAYED_WORK(&pair->clean_work, xrepl_clean_work);
+	INIT_DELAYED_WORK(&pair->meta_retry, xrepl_meta_retry_work);
+	pair->meta_retry_delay = XREPL_META_RETRY_MIN;
 	INIT_WORK(&pair->remote_work, xrepl_remote_work);
 	INIT_DELAYED_WORK(&pair->ship_work, xrepl_ship_work);
 	init_waitqueue_head(&pair->ship_wait);
@@ -2495,6 +2629,7 @@ static int pair_load_meta(struct xrepl_pair *pair,
 
 	pair->sb = *sb;
 	pair->consistent = sb->flags & XREPL_META_F_CONSISTENT;
+	pair->sb_consistent = pair->consistent;
 	r = meta_load_bitmap(pair, error);
 	if (r)
 		return r;
@@ -2511,11 +2646,13 @@ static int pair_load_meta(struct xrepl_pair *pair,
 }
 
 /*
- * Find the pair this table continues (same device, legs and geometry) or
- * create one.  A new pair starts with every region dirty, unless nosync
- * says the legs are equal; but if it replaces a pair of the same device
- * and legs with another geometry, whose bitmap cannot be carried over,
- * nosync is ignored and a degraded remote stays degraded.  Process
+ * Find the pair this table continues (same device, legs, metadata device
+ * and geometry) or create one.  A new pair starts with every region dirty,
+ * unless nosync says the legs are equal.  But if it replaces a pair of the
+ * same device and legs whose bitmap cannot be carried over (another
+ * geometry, or another metadata device), it continues that pair's state:
+ * nosync is ignored, every region becomes dirty, a degraded remote stays
+ * degraded and a remote that was not consistent stays so.  Process
  * context; takes xrepl_pairs_lock.
  */
 static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
@@ -2526,7 +2663,7 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 	dev_t remote = xc->remote->bdev->bd_dev;
 	dev_t meta = xc->meta ? xc->meta->bdev->bd_dev : 0;
 	enum xrepl_degraded inherit = XREPL_DEGRADED_NONE;
-	bool predecessor = false;
+	bool predecessor = false, was_consistent = true;
 	struct xrepl_pair *pair;
 
 	mutex_lock(&xrepl_pairs_lock);
@@ -2540,10 +2677,10 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 			}
 			continue;
 		}
-		if (pair->local_dev != local || pair->remote_dev != remote ||
-		    pair->meta_dev != meta)
+		if (pair->local_dev != local || pair->remote_dev != remote)
 			continue;
-		if (pair->geom.dev_sectors == geom->dev_sectors &&
+		if (pair->meta_dev == meta &&
+		    pair->geom.dev_sectors == geom->dev_sectors &&
 		    pair->geom.region_size == geom->region_size) {
 			pair->refs++;
 			xc->pair = pair;
@@ -2552,6 +2689,7 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 		}
 		spin_lock_irq(&pair->lock);
 		inherit = pair->degraded_by;
+		was_consistent = pair->consistent;
 		spin_unlock_irq(&pair->lock);
 		predecessor = true;
 	}
@@ -2572,20 +2710,26 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 			xrepl_pair_destroy(pair);
 			return r;
 		}
-		if (inherit != XREPL_DEGRADED_NONE)
+		if (inherit != XREPL_DEGRADED_NONE || predecessor)
 			pair->degraded_by = inherit;
 		if (predecessor) {
 			/* The old pair's bitmap is lost: resync everything. */
 			spin_lock_irq(&pair->lock);
 			xrepl_bitmap_fill(&pair->dirty);
 			xrepl_wi_mark_all_locked(&pair->wi);
+			/* What the old pair knew, not what the device said. */
+			pair->consistent = was_consistent;
+			pair->sb_dirty = true;
 			spin_unlock_irq(&pair->lock);
 			meta_sync(pair);
 			bitmap_copy(pair->wi.committed, pair->wi.bits,
 				    geom->nr_regions);
 		}
+	} else if (predecessor) {
+		pair->consistent = was_consistent;
+		xrepl_bitmap_fill(&pair->dirty);
 	} else {
-		pair->consistent = xc->args.nosync && !predecessor;
+		pair->consistent = xc->args.nosync;
 		if (!pair->consistent)
 			xrepl_bitmap_fill(&pair->dirty);
 	}
@@ -2747,6 +2891,16 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Zoned devices are not supported";
 		goto bad;
 	}
+	/* Metadata is read and written in blocks of 4 KiB, anywhere. */
+	if (xc->meta && bdev_is_zoned(xc->meta->bdev)) {
+		ti->error = "Zoned metadata device is not supported";
+		goto bad;
+	}
+	if (xc->meta && bdev_logical_block_size(xc->meta->bdev) >
+	    XREPL_META_BLOCK_SIZE) {
+		ti->error = "Metadata device's logical block size is above 4 KiB";
+		goto bad;
+	}
 
 	if (xc->meta) {
 		r = meta_probe(xc, &sb, &fresh, &ti->error);
@@ -2815,6 +2969,8 @@ static void xrepl_presuspend(struct dm_target *ti)
 	cancel_delayed_work_sync(&pair->resync_delay);
 	queue_work(pair->wq, &pair->resync_work);
 	wait_event(pair->copies_wait, copies_idle(pair));
+	/* A copy's work still runs after it freed its slot: let it end. */
+	flush_workqueue(pair->copy_wq);
 	flush_workqueue(pair->wq);
 }
 
@@ -2827,6 +2983,12 @@ static void xrepl_resume_resync(struct xrepl_c *xc)
 	pair->resync_stop = false;
 	if (pair->resync_active)
 		queue_work(pair->wq, &pair->resync_work);
+	/*
+	 * Congested (maybe inherited from the pair this one replaces): the
+	 * ship worker returns to replicating once nothing is held.
+	 */
+	if (pair->degraded_by == XREPL_DEGRADED_CONGESTION)
+		ship_now(pair);
 	if (pair->meta_bdev) {
 		if (pair->sb_dirty)
 			queue_work(pair->meta_wq, &pair->commit_work);
@@ -2848,6 +3010,13 @@ static void xrepl_postsuspend(struct dm_target *ti)
 
 	/* Async: nothing acknowledged stays behind; the remote gets it all. */
 	wait_event(pair->ship_wait, ship_idle(pair));
+	/*
+	 * Every queue is idle before the table can go: ship_work (it may
+	 * be due in a jiffy) and the remote submitter, then what they
+	 * queued on wq.
+	 */
+	flush_delayed_work(&pair->ship_work);
+	flush_workqueue(pair->remote_wq);
 	flush_workqueue(pair->wq);
 	if (pair->meta_bdev) {
 		/*
@@ -2939,17 +3108,23 @@ static int xrepl_msg_resync(struct xrepl_c *xc, bool full)
 static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 {
 	struct xrepl_pair *pair = xc->pair;
-	struct xrepl_args tmp = xc->args;
+	struct xrepl_args tmp;
 	unsigned int opt;
 	char *error;
 
+	/*
+	 * Read, change and write back the tunables under the lock, so that
+	 * two "set" messages at once do not undo each other.
+	 */
+	spin_lock_irq(&pair->lock);
+	tmp = xc->args;
 	opt = xrepl_parse_tunable(&tmp, key, val, &error);
 	if (!opt) {
+		spin_unlock_irq(&pair->lock);
 		DMERR("%s: invalid 'set %s %s': %s", xrepl_name(xc), key, val,
 		      error);
 		return -EINVAL;
 	}
-	spin_lock_irq(&pair->lock);
 	if (opt == XREPL_OPT_RESYNC_RATE) {
 		/* The rate belongs to the pair: it outlives a reload. */
 		pair->resync_rate_kbps = tmp.resync_rate_kbps;
