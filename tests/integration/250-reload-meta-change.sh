@@ -54,8 +54,9 @@ step "a resyncing remote is not consistent in the successor either"
 must "slow remote" dmsetup message "$P-x" 0 set resync_rate_kbps 64
 must "resync full" dmsetup message "$P-x" 0 resync full
 wait_for_status "$X" consistent no 60
-dm_reload "$P-x" "0 $S xrepl $LMM $RMM $MMM sync 5 region_size 1024 resync_rate_kbps 0 nosync"
+dm_reload "$P-x" "0 $S xrepl $LMM $RMM $MMM sync 5 region_size 1024 resync_rate_kbps 64 nosync"
 assert_status "$X" consistent no
+must "fast resync" dmsetup message "$P-x" 0 set resync_rate_kbps 0
 wait_for_status "$X" remote insync 120
 assert_status "$X" consistent yes
 assert_legs_equal "$L" "$R"

@@ -9,7 +9,7 @@ require_xrepl
 ram_legs 64
 xrepl_create x "$L" "$R" nosync
 X=/dev/mapper/$P-x
-DMN=$(basename "$(readlink -f "$X")")
+DMN=dm-$(dmsetup info -c --noheadings -o minor "$P-x" | tr -d ' ')
 POLL=/sys/module/dm_xrepl/parameters/remote_poll_us
 [[ -w "$POLL" ]] || fail "no $POLL"
 at_exit "echo 0 >$POLL"
