@@ -198,10 +198,13 @@ struct xrepl_pair {
 
 	/*
 	 * Metadata device, when there is one.  meta_wq is ordered: the
-	 * commits of marks (commit_work), the cleaner (clean_work) and the
-	 * superblock updates run one at a time.  meta_io_lock serialises
+	 * commits of marks (commit_work) and the retries of failed metadata
+	 * writes (meta_retry) run one at a time.  meta_io_lock serialises
 	 * every metadata write, including those made from other contexts
-	 * (the resync, messages), and protects meta_buf.
+	 * (the cleaner, the resync, messages), and protects meta_buf.  The
+	 * cleaner (clean_work) runs on wq: neither it nor anything else holds
+	 * meta_io_lock or a meta_wq slot while it waits for a leg's flush,
+	 * so a hung leg never holds up the marks of new writes.
 	 */
 	struct block_device *meta_bdev;	/* held by every table of the pair */
 	struct dm_io_client *io_client;
@@ -268,6 +271,11 @@ struct xrepl_pair {
 	wait_queue_head_t ship_wait;	/* woken when the ship queue empties */
 	struct work_struct resync_work;
 	struct delayed_work resync_delay;	/* rate limit: requeue resync_work */
+	/*
+	 * The flush of the remote that ends a resync, in a work of its own,
+	 * so that resync_work goes on redispatching deferred writes.
+	 */
+	struct work_struct resync_flush;
 	wait_queue_head_t copies_wait;	/* woken when nr_copies drops to 0 */
 	struct xrepl_stats __percpu *stats;
 
@@ -329,6 +337,7 @@ struct xrepl_pair {
 	struct bio_list redispatch;	/* deferred writes ready to go again */
 
 	bool resync_active;		/* a resync is wanted */
+	unsigned long resync_seq;	/* bumped each time a resync starts */
 	bool resync_stop;		/* suspending: start no copies */
 	unsigned long resync_cursor;	/* next region the pass looks at */
 	unsigned long resync_done;	/* regions copied by this resync */
@@ -533,6 +542,7 @@ static bool start_resync_locked(struct xrepl_pair *pair)
 		return false;
 	}
 	pair->resync_active = true;
+	pair->resync_seq++;
 	pair->resync_cursor = 0;
 	pair->pass_copied = 0;
 	pair->pass_marked = false;
@@ -1815,14 +1825,86 @@ static bool meta_sync(struct xrepl_pair *pair)
 }
 
 /*
+ * A flush of a leg that its waiter may give up on: the bio's completion
+ * holds one reference, the waiter the other, and the last one frees it,
+ * so a flush that a hung device never completes outlives its waiter and
+ * touches nothing else.
+ */
+struct xrepl_flush {
+	struct completion done;
+	refcount_t refs;
+	blk_status_t status;
+};
+
+static void xrepl_flush_put(struct xrepl_flush *f)
+{
+	if (refcount_dec_and_test(&f->refs))
+		kfree(f);
+}
+
+static void xrepl_flush_endio(struct bio *bio)
+{
+	struct xrepl_flush *f = bio->bi_private;
+
+	f->status = bio->bi_status;
+	bio_put(bio);
+	complete(&f->done);
+	xrepl_flush_put(f);
+}
+
+/* Has the pair left the state a flush was issued in (see flush_leg())? */
+static bool flush_give_up(struct xrepl_pair *pair, unsigned long gen,
+			  bool stop_too)
+{
+	return READ_ONCE(pair->degrade_gen) != gen ||
+	       READ_ONCE(pair->degraded_by) != XREPL_DEGRADED_NONE ||
+	       (stop_too && READ_ONCE(pair->resync_stop));
+}
+
+/*
+ * Flush bdev and wait for it, but stop waiting once the remote degrades
+ * after degrade_gen was gen (or, if stop_too, the device is suspending):
+ * "remote down" frees whoever waits for a hung remote.  Returns 0, the
+ * flush's error, -EAGAIN if it gave up, or -ENOMEM.  Process context; no
+ * lock held.
+ */
+static int flush_leg(struct xrepl_pair *pair, struct block_device *bdev,
+		     unsigned long gen, bool stop_too)
+{
+	struct xrepl_flush *f;
+	struct bio *bio;
+	int r;
+
+	f = kmalloc(sizeof(*f), GFP_NOIO | __GFP_NOWARN);
+	if (!f)
+		return -ENOMEM;
+	init_completion(&f->done);
+	refcount_set(&f->refs, 2);
+	bio = bio_alloc(bdev, 0, REQ_OP_WRITE | REQ_PREFLUSH, GFP_NOIO);
+	bio->bi_end_io = xrepl_flush_endio;
+	bio->bi_private = f;
+	submit_bio(bio);
+	r = -EAGAIN;
+	while (!wait_for_completion_timeout(&f->done, HZ / 10))
+		if (flush_give_up(pair, gen, stop_too))
+			goto out;
+	r = blk_status_to_errno(f->status);
+out:
+	xrepl_flush_put(f);
+	return r;
+}
+
+/*
  * Clear the marks of the regions that are equal on both legs and were not
  * written for a whole interval (or at all, if all: no write is in flight).
- * Process context; xc's legs are flushed before any mark is cleared.
+ * Process context; xc's legs are flushed before any mark is cleared, with
+ * no lock held meanwhile.  The periodic clean (!all) gives up on a flush
+ * when the device suspends; every clean when the remote degrades.
  */
 static void meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 {
 	unsigned long nr = pair->geom.nr_regions;
-	unsigned long from, to, r, picked = 0;
+	unsigned long from, to, r, gen, picked = 0;
 	bool flushed;
 
 	mutex_lock(&pair->meta_io_lock);
@@ -1830,6 +1912,7 @@ static void meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 	/* The marks tell which regions a degraded remote may miss. */
 	if (pair->degraded_by != XREPL_DEGRADED_NONE || pair->merge_needed)
 		nr = 0;
+	gen = pair->degrade_gen;
 	spin_unlock_irq(&pair->lock);
 
 	for (from = 0; from < nr; from += XREPL_CLEAN_CHUNK) {
@@ -1849,12 +1932,23 @@ static void meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 		spin_unlock_irq(&pair->lock);
 		cond_resched();
 	}
+	mutex_unlock(&pair->meta_io_lock);
 	if (!picked)
-		goto out;
+		return;
 
-	/* What those regions hold must be durable on both legs first. */
-	flushed = !blkdev_issue_flush(xc->local->bdev) &&
-		  !blkdev_issue_flush(xc->remote->bdev);
+	/*
+	 * What those regions hold must be durable on both legs first.  A
+	 * write to a picked region meanwhile asks for its mark again (and
+	 * takes the region out of the pick); a degradation meanwhile keeps
+	 * every mark, as the marks then tell what the remote may miss.
+	 */
+	flushed = !flush_leg(pair, xc->local->bdev, gen, !all) &&
+		  !flush_leg(pair, xc->remote->bdev, gen, !all);
+	mutex_lock(&pair->meta_io_lock);
+	spin_lock_irq(&pair->lock);
+	if (pair->degrade_gen != gen || pair->merge_needed)
+		flushed = false;
+	spin_unlock_irq(&pair->lock);
 	for (from = 0; from < nr; from += XREPL_CLEAN_CHUNK) {
 		to = min(from + XREPL_CLEAN_CHUNK, nr);
 		spin_lock_irq(&pair->lock);
@@ -1866,7 +1960,6 @@ static void meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 		cond_resched();
 	}
 	meta_commit(pair);
-out:
 	mutex_unlock(&pair->meta_io_lock);
 }
 
@@ -1883,8 +1976,7 @@ static void xrepl_clean_work(struct work_struct *work)
 	if (!xc)
 		return;
 	meta_clean(pair, xc, false);
-	queue_delayed_work(pair->meta_wq, &pair->clean_work,
-			   XREPL_CLEAN_INTERVAL);
+	queue_delayed_work(pair->wq, &pair->clean_work, XREPL_CLEAN_INTERVAL);
 }
 
 /*
@@ -2432,21 +2524,66 @@ again:
 	copy_bufs_free(pair);
 	if (end == XREPL_PASS_FINISHED) {
 		/* Make the copies durable before calling the remote in sync. */
-		if (blkdev_issue_flush(xc->remote->bdev)) {
-			spin_lock_irq(&pair->lock);
-			pair->remote_errors++;
-			mark_lost_locked(pair);
-			degrade_locked(pair, XREPL_DEGRADED_ERROR);
-			spin_unlock_irq(&pair->lock);
-			DMERR("%s: flush of the remote after resync failed, replication degraded",
-			      xrepl_name(xc));
-		} else {
-			resync_finished(xc);
-		}
-	} else {
-		DMERR("%s: resync stopped: regions could not be copied",
-		      xrepl_name(xc));
+		queue_work(pair->wq, &pair->resync_flush);
+		return;
 	}
+	DMERR("%s: resync stopped: regions could not be copied",
+	      xrepl_name(xc));
+	xrepl_raise_event(xc);
+}
+
+/*
+ * Every region was copied: flush the remote, then call it in sync, unless
+ * a new resync started meanwhile (its copies may not be durable yet; it
+ * flushes again when it ends).  If the flush is given up on (the remote
+ * degraded, or the device suspends), the remote stays not consistent: a
+ * suspend leaves the resync wanted, so that the resume flushes again; a
+ * degraded remote is resynced (with nothing to copy) on "remote up".
+ */
+static void xrepl_resync_flush_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
+					       resync_flush);
+	unsigned long gen, seq;
+	struct xrepl_c *xc;
+	int r;
+
+	spin_lock_irq(&pair->lock);
+	xc = pair->active;
+	gen = pair->degrade_gen;
+	seq = pair->resync_seq;
+	spin_unlock_irq(&pair->lock);
+	/* presuspend flushes wq before the active table goes away. */
+	r = xc ? flush_leg(pair, xc->remote->bdev, gen, true) : -EAGAIN;
+
+	spin_lock_irq(&pair->lock);
+	if (r == -EAGAIN || r == -ENOMEM) {
+		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
+		    !pair->resync_active) {
+			pair->resync_active = true;
+			pair->resync_seq++;
+			if (r == -ENOMEM)
+				mod_delayed_work(pair->wq, &pair->resync_delay,
+						 HZ);
+		}
+		spin_unlock_irq(&pair->lock);
+		return;
+	}
+	if (r) {
+		pair->remote_errors++;
+		mark_lost_locked(pair);
+		degrade_locked(pair, XREPL_DEGRADED_ERROR);
+	} else if (pair->resync_seq != seq) {
+		/* A new resync runs: it ends with a flush of its own. */
+		spin_unlock_irq(&pair->lock);
+		return;
+	}
+	spin_unlock_irq(&pair->lock);
+	if (r)
+		DMERR("%s: flush of the remote after resync failed, replication degraded",
+		      xrepl_name(xc));
+	else
+		resync_finished(xc);
 	xrepl_raise_event(xc);
 }
 
@@ -2524,6 +2661,7 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	init_waitqueue_head(&pair->copies_wait);
 	INIT_WORK(&pair->resync_work, xrepl_resync_work);
 	INIT_DELAYED_WORK(&pair->resync_delay, xrepl_resync_delay_work);
+	INIT_WORK(&pair->resync_flush, xrepl_resync_flush_work);
 	INIT_WORK(&pair->commit_work, xrepl_commit_work);
 	INIT_DELAYED_WORK(&pair->clean_work, xrepl_clean_work);
 	INIT_DELAYED_WORK(&pair->meta_retry, xrepl_meta_retry_work);
@@ -2967,6 +3105,8 @@ static void xrepl_presuspend(struct dm_target *ti)
 	spin_unlock_irq(&pair->lock);
 
 	cancel_delayed_work_sync(&pair->resync_delay);
+	/* A periodic clean waiting for a flush gives up (resync_stop). */
+	cancel_delayed_work_sync(&pair->clean_work);
 	queue_work(pair->wq, &pair->resync_work);
 	wait_event(pair->copies_wait, copies_idle(pair));
 	/* A copy's work still runs after it freed its slot: let it end. */
@@ -2992,7 +3132,7 @@ static void xrepl_resume_resync(struct xrepl_c *xc)
 	if (pair->meta_bdev) {
 		if (pair->sb_dirty)
 			queue_work(pair->meta_wq, &pair->commit_work);
-		queue_delayed_work(pair->meta_wq, &pair->clean_work,
+		queue_delayed_work(pair->wq, &pair->clean_work,
 				   XREPL_CLEAN_INTERVAL);
 	}
 	spin_unlock_irq(&pair->lock);
