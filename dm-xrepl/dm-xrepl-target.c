@@ -186,9 +186,10 @@ struct xrepl_stats {
 
 /* Replication state of one pair of legs, shared across table reloads. */
 struct xrepl_pair {
-	/* Both protected by xrepl_pairs_lock. */
+	/* All three protected by xrepl_pairs_lock. */
 	struct list_head list;
 	unsigned int refs;
+	bool loading;			/* being filled: nobody may join it */
 
 	struct mapped_device *md;	/* the device that owns this pair */
 	dev_t local_dev;
@@ -2783,33 +2784,35 @@ static int pair_load_meta(struct xrepl_pair *pair,
 	return 0;
 }
 
+/* What a new pair takes over from the pair it replaces, if any. */
+struct xrepl_inherit {
+	bool predecessor;
+	enum xrepl_degraded degraded_by;
+	bool consistent;
+};
+
 /*
- * Find the pair this table continues (same device, legs, metadata device
- * and geometry) or create one.  A new pair starts with every region dirty,
- * unless nosync says the legs are equal.  But if it replaces a pair of the
- * same device and legs whose bitmap cannot be carried over (another
- * geometry, or another metadata device), it continues that pair's state:
- * nosync is ignored, every region becomes dirty, a degraded remote stays
- * degraded and a remote that was not consistent stays so.  Process
- * context; takes xrepl_pairs_lock.
+ * Look for the pair a table of xc continues (same device, legs, metadata
+ * device and geometry).  Returns 1 with a reference on it in xc->pair, 0
+ * if a new pair is needed (*inh says what it takes over), or an error
+ * with *error set.  xrepl_pairs_lock held.
  */
-static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
-			  const struct xrepl_sb_info *sb, char **error)
+static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
+			    struct xrepl_inherit *inh, char **error)
 {
 	struct mapped_device *md = dm_table_get_md(xc->ti->table);
 	dev_t local = xc->local->bdev->bd_dev;
 	dev_t remote = xc->remote->bdev->bd_dev;
 	dev_t meta = xc->meta ? xc->meta->bdev->bd_dev : 0;
-	enum xrepl_degraded inherit = XREPL_DEGRADED_NONE;
-	bool predecessor = false, was_consistent = true;
 	struct xrepl_pair *pair;
 
-	mutex_lock(&xrepl_pairs_lock);
+	inh->predecessor = false;
+	inh->degraded_by = XREPL_DEGRADED_NONE;
+	inh->consistent = true;
 	list_for_each_entry(pair, &xrepl_pairs, list) {
 		if (pair->md != md) {
 			if (pair_uses(pair, local) || pair_uses(pair, remote) ||
 			    (meta && pair_uses(pair, meta))) {
-				mutex_unlock(&xrepl_pairs_lock);
 				*error = "Device already replicated by another xrepl device";
 				return -EBUSY;
 			}
@@ -2817,54 +2820,64 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 		}
 		if (pair->local_dev != local || pair->remote_dev != remote)
 			continue;
+		if (pair->loading) {
+			*error = "Another table of this device is loading its replication state";
+			return -EBUSY;
+		}
 		if (pair->meta_dev == meta &&
 		    pair->geom.dev_sectors == geom->dev_sectors &&
 		    pair->geom.region_size == geom->region_size) {
 			pair->refs++;
 			xc->pair = pair;
-			mutex_unlock(&xrepl_pairs_lock);
-			return 0;
+			return 1;
 		}
 		spin_lock_irq(&pair->lock);
-		inherit = pair->degraded_by;
-		was_consistent = pair->consistent;
+		inh->degraded_by = pair->degraded_by;
+		inh->consistent = pair->consistent;
 		spin_unlock_irq(&pair->lock);
-		predecessor = true;
+		inh->predecessor = true;
 	}
+	return 0;
+}
 
-	pair = xrepl_pair_create(xc, md, geom);
-	if (!pair) {
-		mutex_unlock(&xrepl_pairs_lock);
-		*error = "Cannot allocate replication state";
-		return -ENOMEM;
-	}
-	pair->degraded_by = inherit;
+/*
+ * Fill a new pair: from its metadata device, or as nosync says, or from
+ * the pair it replaces.  A new pair starts with every region dirty,
+ * unless nosync says the legs are equal.  But if it replaces a pair of
+ * the same device and legs whose bitmap cannot be carried over (another
+ * geometry, or another metadata device), it continues that pair's state:
+ * nosync is ignored, every region becomes dirty, a degraded remote stays
+ * degraded and a remote that was not consistent stays so.  Process
+ * context; may do metadata I/O.
+ */
+static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
+		     const struct xrepl_sb_info *sb,
+		     const struct xrepl_inherit *inh, char **error)
+{
+	pair->degraded_by = inh->degraded_by;
 	if (xc->meta) {
-		int r = pair_load_meta(pair, sb, xc->args.nosync && !predecessor,
+		int r = pair_load_meta(pair, sb,
+				       xc->args.nosync && !inh->predecessor,
 				       error);
 
-		if (r) {
-			mutex_unlock(&xrepl_pairs_lock);
-			xrepl_pair_destroy(pair);
+		if (r)
 			return r;
-		}
-		if (inherit != XREPL_DEGRADED_NONE || predecessor)
-			pair->degraded_by = inherit;
-		if (predecessor) {
+		if (inh->predecessor) {
 			/* The old pair's bitmap is lost: resync everything. */
 			spin_lock_irq(&pair->lock);
+			pair->degraded_by = inh->degraded_by;
 			xrepl_bitmap_fill(&pair->dirty);
 			xrepl_wi_mark_all_locked(&pair->wi);
 			/* What the old pair knew, not what the device said. */
-			pair->consistent = was_consistent;
+			pair->consistent = inh->consistent;
 			pair->sb_dirty = true;
 			spin_unlock_irq(&pair->lock);
 			meta_sync(pair);
 			bitmap_copy(pair->wi.committed, pair->wi.bits,
-				    geom->nr_regions);
+				    pair->geom.nr_regions);
 		}
-	} else if (predecessor) {
-		pair->consistent = was_consistent;
+	} else if (inh->predecessor) {
+		pair->consistent = inh->consistent;
 		xrepl_bitmap_fill(&pair->dirty);
 	} else {
 		pair->consistent = xc->args.nosync;
@@ -2879,10 +2892,62 @@ static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 		pair->resync_started_ns = ktime_get_ns();
 		pair->rate_start_ns = pair->resync_started_ns;
 	}
-	pair->refs = 1;
-	list_add(&pair->list, &xrepl_pairs);
-	xc->pair = pair;
+	return 0;
+}
+
+/*
+ * Join the pair this table continues, or create and fill a new one.
+ * xrepl_pairs_lock is not held while a new pair is allocated and its
+ * metadata read and written, so that a slow metadata device does not
+ * hold up the table loads of every other device: the new pair is on the
+ * list (loading), which claims its devices, while it is filled.  Process
+ * context.
+ */
+static int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
+			  const struct xrepl_sb_info *sb, char **error)
+{
+	struct mapped_device *md = dm_table_get_md(xc->ti->table);
+	struct xrepl_inherit inh;
+	struct xrepl_pair *pair;
+	int r;
+
+	mutex_lock(&xrepl_pairs_lock);
+	r = pair_find_locked(xc, geom, &inh, error);
 	mutex_unlock(&xrepl_pairs_lock);
+	if (r)
+		return r < 0 ? r : 0;
+
+	pair = xrepl_pair_create(xc, md, geom);
+	if (!pair) {
+		*error = "Cannot allocate replication state";
+		return -ENOMEM;
+	}
+	/* Claim the devices: the list may have changed meanwhile. */
+	mutex_lock(&xrepl_pairs_lock);
+	r = pair_find_locked(xc, geom, &inh, error);
+	if (!r) {
+		pair->loading = true;
+		pair->refs = 1;
+		list_add(&pair->list, &xrepl_pairs);
+	}
+	mutex_unlock(&xrepl_pairs_lock);
+	if (r) {
+		xrepl_pair_destroy(pair);
+		return r < 0 ? r : 0;
+	}
+
+	r = pair_fill(pair, xc, sb, &inh, error);
+	mutex_lock(&xrepl_pairs_lock);
+	if (r)
+		list_del(&pair->list);
+	else
+		pair->loading = false;
+	mutex_unlock(&xrepl_pairs_lock);
+	if (r) {
+		xrepl_pair_destroy(pair);
+		return r;
+	}
+	xc->pair = pair;
 	return 0;
 }
 
