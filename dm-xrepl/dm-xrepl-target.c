@@ -26,6 +26,7 @@
  * names the same legs and geometry, so a table reload keeps it.
  */
 #include <linux/bio.h>
+#include <linux/ctype.h>
 #include <linux/blkdev.h>
 #include <linux/device-mapper.h>
 #include <linux/dm-io.h>
@@ -38,6 +39,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/random.h>
+#include <linux/ratelimit.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -87,6 +89,12 @@ MODULE_PARM_DESC(remote_poll_us,
 #define XREPL_SHIP_RESERVE	16
 /* Pages of freed ship entries kept for reuse (1 MiB). */
 #define XREPL_PAGE_CACHE	256
+/*
+ * A refused message is logged, but at most this many per device in this
+ * interval: whoever may send messages must not flood the kernel log.
+ */
+#define XREPL_MSG_ERR_INTERVAL	(5 * HZ)
+#define XREPL_MSG_ERR_BURST	20
 /* A failed metadata write is retried after this, doubling up to the max. */
 #define XREPL_META_RETRY_MIN	HZ
 #define XREPL_META_RETRY_MAX	(30 * HZ)
@@ -371,6 +379,8 @@ struct xrepl_c {
 	struct xrepl_args args;		/* device strings cleared after ctr */
 	struct xrepl_pair *pair;
 	struct work_struct event_work;	/* raises dm_table_event() */
+	/* Refused messages are logged at most this often (msg_err()). */
+	struct ratelimit_state msg_rs;
 };
 
 /* Per-bio state. */
@@ -3036,6 +3046,8 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	xc->ti = ti;
 	INIT_WORK(&xc->event_work, xrepl_event_work);
+	ratelimit_state_init(&xc->msg_rs, XREPL_MSG_ERR_INTERVAL,
+			     XREPL_MSG_ERR_BURST);
 
 	r = xrepl_parse_args(&xc->args, argc, argv, &ti->error);
 	if (r)
@@ -3251,6 +3263,37 @@ static void xrepl_resume(struct dm_target *ti)
 	xrepl_resume_resync(xc);
 }
 
+/*
+ * A word of a message, fit for the kernel log: only printable characters
+ * without spaces, and at most XREPL_MSG_WORD_MAX of them (msg_err()'s
+ * format cuts it there).
+ */
+#define XREPL_MSG_WORD_MAX	32
+static const char *msg_word(const char *w)
+{
+	const char *c;
+
+	for (c = w; *c && c < w + XREPL_MSG_WORD_MAX; c++)
+		if (!isgraph(*c))
+			return "(unprintable)";
+	return w;
+}
+
+/* Log a refused message, rate limited per device (msg_rs). */
+static __printf(2, 3) void msg_err(struct xrepl_c *xc, const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	if (!__ratelimit(&xc->msg_rs))
+		return;
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	DMERR("%s: %pV", xrepl_name(xc), &vaf);
+	va_end(args);
+}
+
 /* "remote down", "remote down probe" (why: PROBE) or "remote up" (NONE). */
 static int xrepl_msg_remote(struct xrepl_c *xc, enum xrepl_degraded why)
 {
@@ -3288,8 +3331,7 @@ static int xrepl_msg_resync(struct xrepl_c *xc, bool full)
 	spin_lock_irq(&pair->lock);
 	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		spin_unlock_irq(&pair->lock);
-		DMERR("%s: cannot resync while the remote is degraded; send 'remote up' first",
-		      xrepl_name(xc));
+		msg_err(xc, "cannot resync while the remote is degraded; send 'remote up' first");
 		return -EINVAL;
 	}
 	if (full) {
@@ -3326,8 +3368,8 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 	opt = xrepl_parse_tunable(&tmp, key, val, &error);
 	if (!opt) {
 		spin_unlock_irq(&pair->lock);
-		DMERR("%s: invalid 'set %s %s': %s", xrepl_name(xc), key, val,
-		      error);
+		msg_err(xc, "invalid 'set %.32s %.32s': %s", msg_word(key),
+			msg_word(val), error);
 		return -EINVAL;
 	}
 	if (opt == XREPL_OPT_RESYNC_RATE) {
@@ -3363,14 +3405,14 @@ static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 	bool draining;
 
 	if (xrepl_parse_mode(word, &mode)) {
-		DMERR("%s: invalid 'mode %s': expected sync, semi-sync or async",
-		      xrepl_name(xc), word);
+		msg_err(xc, "invalid 'mode %.32s': expected sync, semi-sync or async",
+			msg_word(word));
 		return -EINVAL;
 	}
 	if (mode != XREPL_MODE_SYNC &&
 	    xc->args.on_remote_error == XREPL_ON_ERROR_FAIL) {
-		DMERR("%s: invalid 'mode %s': on_remote_error fail needs sync mode",
-		      xrepl_name(xc), word);
+		msg_err(xc, "invalid 'mode %.32s': on_remote_error fail needs sync mode",
+			msg_word(word));
 		return -EINVAL;
 	}
 	spin_lock_irq(&pair->lock);
@@ -3422,8 +3464,8 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 	if (argc == 2 && !strcasecmp(argv[0], "mode"))
 		return xrepl_msg_mode(xc, argv[1]);
 
-	DMERR("%s: unsupported message '%s' with %u argument(s)", xrepl_name(xc),
-	      argc ? argv[0] : "", argc ? argc - 1 : 0);
+	msg_err(xc, "unsupported message '%.32s' with %u argument(s)",
+		argc ? msg_word(argv[0]) : "", argc ? argc - 1 : 0);
 	return -EINVAL;
 }
 

@@ -8,9 +8,10 @@
 #   - every line is refused, each with its own ti->error in the kernel log
 #     (never dm's "Unknown error"); no device appears, the metadata device
 #     the lines name is not written, no reference is leaked
-#   - every message is refused with an error that names the device (as
-#     the kernel's device-mapper messages do, by major:minor); the
-#     device's table and state are unchanged
+#   - every message is refused; the refusals are logged naming the
+#     device (as the kernel's device-mapper messages do, by major:minor),
+#     with no unprintable character, at most 20 per 5 s (not one per
+#     message); the device's table and state are unchanged
 # and the kernel reports nothing.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -33,13 +34,15 @@ meta_sum=$(sha256sum <"$M")
 devs=$(dmsetup ls | sort)
 base=$(refcnt)
 
-# refuse_all KIND FILE DEV REGEX: fuzz.py applies each case of FILE to
-# DEV, one ioctl each; every one must be refused and must add a kernel log
-# record matching REGEX.
+# refuse_all KIND FILE DEV REGEX [--ratelimited]: fuzz.py applies each
+# case of FILE to DEV, one ioctl each; every one must be refused and must
+# add a kernel log record matching REGEX.
+# A fifth argument, --ratelimited, asks for some records, not one per case.
 refuse_all() {
-	python3 "$FUZZ" apply "$1" --file "$2" --name "$3" --want "$4" >"$T_TMP/$1.out" 2>&1 ||
+	python3 "$FUZZ" apply "$1" --file "$2" --name "$3" --want "$4" ${5:+"$5"} \
+		>"$T_TMP/$1.out" 2>&1 ||
 		{ head -n 30 "$T_TMP/$1.out" >&2; fail "$1 cases accepted or refused silently"; }
-	log "ok: $(tail -n 1 "$T_TMP/$1.out"): each with its error in the kernel log"
+	log "ok: $(tail -n 1 "$T_TMP/$1.out"): with their errors in the kernel log"
 }
 
 step "$COUNT malformed table lines"
@@ -65,7 +68,22 @@ python3 "$FUZZ" message --seed "$SEED" --count "$COUNT" >"$T_TMP/messages" ||
 	fail "fuzz.py message failed"
 log "categories: $(cut -f1 "$T_TMP/messages" | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')"
 # The target names the device as the kernel's messages do: major:minor.
-refuse_all message "$T_TMP/messages" "$P-x" "device-mapper: xrepl: $(devno "$X"): "
+# It logs refused messages at a bounded rate (20 per 5 s per device), so
+# that whoever may send messages cannot flood the kernel log.
+kmsg_mark
+refuse_all message "$T_TMP/messages" "$P-x" "device-mapper: xrepl: $(devno "$X"): " --ratelimited
+nlog=$(dmesg_since_mark | grep -c "device-mapper: xrepl: $(devno "$X"): " || true)
+log "$nlog records for $COUNT refused messages"
+assert_cmp "$nlog" -lt $(( COUNT / 4 )) "log records of refused messages"
+# No user string reaches the log unfiltered: nothing unprintable, nothing long.
+if dmesg_since_mark | grep "device-mapper: xrepl: " | LC_ALL=C grep -q '[^[:print:]]'; then
+	fail "a refused message was logged with unprintable characters"
+fi
+sleep 6
+kmsg_mark
+expect_fail "a refused message after a pause" dmsetup message "$P-x" 0 frobnicate
+dmesg_wait "device-mapper: xrepl: $(devno "$X"): unsupported message 'frobnicate'" >/dev/null ||
+	fail "a refused message after a pause was not logged"
 assert_eq "$table" "$(dmsetup table "$P-x")" "table after the messages"
 assert_eq "$before" "$(state)" "state after the messages"
 dm_remove "$P-x"
