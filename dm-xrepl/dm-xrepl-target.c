@@ -390,7 +390,7 @@ struct xrepl_c {
 #define XREPL_IO_SHIP		BIT(3)	/* async: ship entry in io->ship */
 #define XREPL_IO_HELD		BIT(4)	/* counted in the lag (pair->held) */
 #define XREPL_IO_ACK_WAIT	BIT(5)	/* acknowledged when on the remote */
-#define XREPL_IO_ACKED		BIT(6)	/* second end_io: just complete */
+#define XREPL_IO_ACKED		BIT(6)	/* completed by us: end_io just lets it go */
 
 struct xrepl_io {
 	struct xrepl_c *xc;
@@ -687,6 +687,9 @@ static void xrepl_remote_endio(struct bio *clone)
  * mark the bitmap, and re-checks the state under it.
  */
 static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio);
+static void xrepl_local_endio(struct bio *local);
+static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
+			blk_status_t *error);
 
 /*
  * Asynchronous modes (async, semi-sync, and sync while a switch to it
@@ -1006,22 +1009,25 @@ static void ack_take_locked(struct xrepl_shipent *ent, struct bio_list *acks)
 }
 
 /*
- * Complete bios whose local write completed and that waited for the
- * remote.  Their first end_io returned DM_ENDIO_INCOMPLETE; this ends them
- * again, and the second end_io just lets them go.  The block layer's QoS
- * accounting was done by the first completion.
+ * Complete a write that waited for the remote (semi-sync, draining): its
+ * local write went out as a clone of our own (xrepl_local_endio()), so
+ * this is the bio's one and only completion; xrepl_end_io() then just
+ * lets it go.
  */
+static void ack_bio(struct bio *bio, blk_status_t status)
+{
+	xrepl_io(bio)->flags |= XREPL_IO_ACKED;
+	bio->bi_status = status;
+	bio_endio(bio);
+}
+
+/* Complete the bios whose local write completed and that waited. */
 static void ack_bios(struct bio_list *acks)
 {
 	struct bio *bio;
 
-	while ((bio = bio_list_pop(acks))) {
-		xrepl_io(bio)->flags |= XREPL_IO_ACKED;
-		bio->bi_status = BLK_STS_OK;
-		bio_clear_flag(bio, BIO_QOS_THROTTLED);
-		bio_clear_flag(bio, BIO_QOS_MERGED);
-		bio_endio(bio);
-	}
+	while ((bio = bio_list_pop(acks)))
+		ack_bio(bio, BLK_STS_OK);
 }
 
 /* Semi-sync: acknowledge the writes whose deadline has passed. */
@@ -1433,7 +1439,42 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 				queue_work(pair->remote_wq, &pair->remote_work);
 		}
 	}
+	if (io->flags & XREPL_IO_ACK_WAIT) {
+		/*
+		 * Acknowledged when on the remote (or on time out), after the
+		 * local write: that goes out as a clone of our own, so the bio
+		 * is completed once, when both happened (see ack_bio()).
+		 */
+		struct bio *local = bio_alloc_clone(xc->local->bdev, bio,
+						    GFP_NOIO, &pair->bs);
+
+		/* Nobody polls the local leg's queue for this clone. */
+		bio_clear_polled(local);
+		local->bi_end_io = xrepl_local_endio;
+		local->bi_private = bio;
+		dm_submit_bio_remap(bio, local);
+		return;
+	}
 	dm_submit_bio_remap(bio, NULL);
+}
+
+/*
+ * The local write of a bio that waits for the remote completed: do what
+ * xrepl_end_io() does for a local completion, then complete the bio now,
+ * or leave that to ack_bios() if it still waits.
+ */
+static void xrepl_local_endio(struct bio *local)
+{
+	struct bio *bio = local->bi_private;
+	struct xrepl_c *xc = xrepl_io(bio)->xc;
+	blk_status_t status = local->bi_status;
+
+	/* Before the bio can complete: the clone points at its pages. */
+	bio_put(local);
+	/* A bio that waits may be completed by ack_bios() at once: let go. */
+	if (xrepl_end_io(xc->ti, bio, &status) == DM_ENDIO_INCOMPLETE)
+		return;
+	ack_bio(bio, status);
 }
 
 static void xrepl_remote_work(struct work_struct *work)
