@@ -50,8 +50,9 @@ if modprobe null_blk nr_devices=0 2>/dev/null &&
 	echo 64 >"$nb/size"; echo 1 >"$nb/zoned"; echo 4 >"$nb/zone_size"
 	echo 1 >"$nb/memory_backed"; echo 1 >"$nb/power"
 	# No udev in the guest: make the node from sysfs.
-	zdev=$T_TMP/nullb$(<"$nb/index")
-	IFS=: read -r zmaj zmin <"/sys/block/nullb$(<"$nb/index")/dev"
+	zdev=$T_TMP/${P}z
+	# The disk is named after its configfs directory.
+	IFS=: read -r zmaj zmin <"/sys/block/${P}z/dev"
 	mknod "$zdev" b "$zmaj" "$zmin" || fail "mknod $zdev failed"
 	kmsg_mark
 	out=$(dm_try_create "$P-z" "$(XREPL_META=$zdev xrepl_table "$L" "$R")") &&
