@@ -2609,7 +2609,9 @@ static void xrepl_resync_flush_work(struct work_struct *work)
 	r = xc ? flush_leg(pair, xc->remote->bdev, gen, true) : -EAGAIN;
 
 	spin_lock_irq(&pair->lock);
-	if (r == -EAGAIN || r == -ENOMEM) {
+	if ((r == -EAGAIN || r == -ENOMEM) &&
+	    (pair->degraded_by == XREPL_DEGRADED_NONE || !xc)) {
+		/* Suspending (or out of memory): flush again later. */
 		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
 		    !pair->resync_active) {
 			pair->resync_active = true;
@@ -2619,6 +2621,13 @@ static void xrepl_resync_flush_work(struct work_struct *work)
 						 HZ);
 		}
 		spin_unlock_irq(&pair->lock);
+		return;
+	}
+	if (r == -EAGAIN || r == -ENOMEM) {
+		/* Degraded meanwhile: resync_finished() says it is not in sync. */
+		spin_unlock_irq(&pair->lock);
+		resync_finished(xc);
+		xrepl_raise_event(xc);
 		return;
 	}
 	if (r) {
@@ -3375,17 +3384,24 @@ static int xrepl_msg_resync(struct xrepl_c *xc, bool full)
 		msg_err(xc, "cannot resync while the remote is degraded; send 'remote up' first");
 		return -EINVAL;
 	}
-	if (full) {
-		mark_all_dirty_locked(pair);
-		if (pair->meta_bdev) {
-			/* Marked on disk before the first copy. */
-			xrepl_wi_mark_all_locked(&pair->wi);
-			spin_unlock_irq(&pair->lock);
-			meta_sync(pair);
-			spin_lock_irq(&pair->lock);
+	if (full && pair->meta_bdev) {
+		/*
+		 * Marked on disk before any region joins the dirty ones: a
+		 * running resync would copy it at once.
+		 */
+		xrepl_wi_mark_all_locked(&pair->wi);
+		spin_unlock_irq(&pair->lock);
+		if (!meta_sync(pair)) {
+			msg_err(xc, "cannot resync: the metadata device failed (meta_failed=1)");
+			return -EIO;
 		}
+		spin_lock_irq(&pair->lock);
 	}
-	started = start_resync_locked(pair);
+	if (full)
+		mark_all_dirty_locked(pair);
+	/* A degradation meanwhile: the resync starts on "remote up". */
+	started = pair->degraded_by == XREPL_DEGRADED_NONE &&
+		  start_resync_locked(pair);
 	spin_unlock_irq(&pair->lock);
 
 	if (started)
