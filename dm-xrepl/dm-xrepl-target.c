@@ -198,6 +198,13 @@ struct xrepl_pair {
 	struct list_head list;
 	unsigned int refs;
 	bool loading;			/* being filled: nobody may join it */
+	/*
+	 * Created to replace a pair of the same device and legs (another
+	 * geometry or metadata device), which stays live until the new
+	 * table is resumed: its final state is read again in preresume.
+	 * Set by the constructor, cleared by preresume (serialised by dm).
+	 */
+	bool inherit_pending;
 
 	struct mapped_device *md;	/* the device that owns this pair */
 	dev_t local_dev;
@@ -1354,6 +1361,7 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		spin_lock_irq(&pair->lock);
 		if (reject_locked(xc, io)) {
 			/* Sync mode only: nothing is held for the remote. */
+			WARN_ON_ONCE(io->flags & XREPL_IO_HELD);
 			spin_unlock_irq(&pair->lock);
 			gate_exit(pair, io->first, io->last);
 			io->flags = XREPL_IO_REJECTED;
@@ -1551,7 +1559,10 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 	bool resync = false, started = false;
 	unsigned long flags;
 
-	/* Waited for the remote (ack_bios()): its entry owns the gate. */
+	/*
+	 * Rejected (on_remote_error fail: out of the gate already), or
+	 * completed by us (ack_bio(): what end_io does was done).
+	 */
 	if (io->flags & (XREPL_IO_REJECTED | XREPL_IO_ACKED))
 		return DM_ENDIO_DONE;
 	if (io->flags & XREPL_IO_SHIP) {
@@ -1601,17 +1612,18 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 				mark_dirty_locked(pair, io->first, io->last);
 			more = ship_unhold_locked(pair, ent->s.bytes);
 		}
+		/*
+		 * A waiting bio may be completed (ack_bios()), and the pair
+		 * then suspended and freed, as soon as the lock is dropped:
+		 * kick the ship worker before.
+		 */
+		if (queued && wait)
+			ship_now(pair);
 		spin_unlock_irqrestore(&pair->lock, flags);
 		if (queued) {
-			if (wait)
-				ship_now(pair);
-			else
+			/* The entry leaves the gate when the remote has it. */
+			if (!wait)
 				ship_soon(pair);
-			/*
-			 * The entry leaves the gate when the remote has it.
-			 * A waiting bio may be completed (ack_bios()) as soon
-			 * as the lock was dropped: do not touch it here.
-			 */
 			return wait ? DM_ENDIO_INCOMPLETE : DM_ENDIO_DONE;
 		}
 		ship_free(pair, ent);
@@ -1838,6 +1850,8 @@ static void xrepl_meta_retry_work(struct work_struct *work)
 	if (ok) {
 		pair->meta_retry_delay = XREPL_META_RETRY_MIN;
 		spin_lock_irq(&pair->lock);
+		/* Marks requested while the device failed are durable now. */
+		xrepl_wi_commit_all_locked(&pair->wi);
 		if (pair->meta_failed) {
 			pair->meta_failed = false;
 			xc = pair->active;
@@ -2004,6 +2018,16 @@ static void meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 	for (from = 0; from < nr; from += XREPL_CLEAN_CHUNK) {
 		to = min(from + XREPL_CLEAN_CHUNK, nr);
 		spin_lock_irq(&pair->lock);
+		/*
+		 * A region that became dirty meanwhile (a local error, a
+		 * discard the remote cannot do, resync full) keeps its mark:
+		 * the marks cover every dirty region.
+		 */
+		for (r = find_next_bit(pair->wi.clearing, to, from);
+		     flushed && r < to;
+		     r = find_next_bit(pair->wi.clearing, to, r + 1))
+			if (xrepl_bitmap_test(&pair->dirty, r))
+				xrepl_wi_clean_keep_locked(&pair->wi, r);
 		if (flushed)
 			xrepl_wi_clean_apply_locked(&pair->wi, from, to);
 		else
@@ -2657,28 +2681,30 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	unsigned int i;
 
 	/*
-	 * Nothing is held or in flight any more (postsuspend drained it).
-	 * First the timers that queue work, then the queues, each before
-	 * the queues its work items queue work on: copies and ship_work
-	 * queue on wq, whose redispatched writes queue on meta_wq.
+	 * Nothing is held or in flight any more (postsuspend drained it),
+	 * and no table is active, so resync_work, clean_work and ship_work
+	 * start nothing new.  First the timers that queue work on the
+	 * queues, then the queues, each before those its work items queue
+	 * work on: copies and ship_work queue on wq, whose work (messages
+	 * sent while suspended: a resync's superblock, redispatched writes)
+	 * may commit metadata, and a failed metadata write arms meta_retry,
+	 * which is cancelled last, once meta_wq is idle.
 	 */
 	hrtimer_cancel(&pair->ack_timer);
-	if (pair->meta_wq) {
-		cancel_delayed_work_sync(&pair->clean_work);
-		cancel_delayed_work_sync(&pair->meta_retry);
-	}
-	if (pair->wq)
-		cancel_delayed_work_sync(&pair->resync_delay);
-	if (pair->remote_wq)
-		cancel_delayed_work_sync(&pair->ship_work);
+	cancel_delayed_work_sync(&pair->clean_work);
+	cancel_delayed_work_sync(&pair->resync_delay);
+	cancel_delayed_work_sync(&pair->ship_work);
 	if (pair->copy_wq)
 		destroy_workqueue(pair->copy_wq);
 	if (pair->remote_wq)
 		destroy_workqueue(pair->remote_wq);
 	if (pair->wq)
 		destroy_workqueue(pair->wq);
-	if (pair->meta_wq)
+	if (pair->meta_wq) {
+		flush_workqueue(pair->meta_wq);
+		cancel_delayed_work_sync(&pair->meta_retry);
 		destroy_workqueue(pair->meta_wq);
+	}
 	if (!IS_ERR_OR_NULL(pair->io_client))
 		dm_io_client_destroy(pair->io_client);
 	kfree(pair->meta_buf);
@@ -2849,7 +2875,53 @@ struct xrepl_inherit {
 	bool predecessor;
 	enum xrepl_degraded degraded_by;
 	bool consistent;
+	bool has_sb;			/* the predecessor had metadata: sb */
+	struct xrepl_sb_info sb;
 };
+
+/* Read what a successor of pair p takes over.  xrepl_pairs_lock held. */
+static void inherit_from(struct xrepl_pair *p, struct xrepl_inherit *inh)
+{
+	spin_lock_irq(&p->lock);
+	inh->predecessor = true;
+	inh->degraded_by = p->degraded_by;
+	inh->consistent = p->consistent;
+	inh->has_sb = p->meta_bdev;
+	if (inh->has_sb)
+		inh->sb = p->sb;
+	spin_unlock_irq(&p->lock);
+}
+
+/*
+ * The replication relationship goes on with the new metadata: its
+ * identity and data generations are the predecessor's (or new ones if it
+ * had none), whatever a reused device recorded; a degraded remote has a
+ * bitmap generation, as degrade_locked() starts one.  pair->lock held.
+ */
+static void inherit_identity_locked(struct xrepl_pair *pair,
+				    const struct xrepl_inherit *inh)
+{
+	struct xrepl_sb_info fresh;
+	const struct xrepl_sb_info *from = &inh->sb;
+
+	if (!inh->has_sb) {
+		xrepl_sb_init(&fresh, &pair->geom, false);
+		from = &fresh;
+	}
+	memcpy(pair->sb.uuid, from->uuid, sizeof(pair->sb.uuid));
+	pair->sb.ctime = from->ctime;
+	pair->sb.gen_current = from->gen_current;
+	pair->sb.gen_bitmap = from->gen_bitmap;
+	pair->sb.gen_history[0] = from->gen_history[0];
+	pair->sb.gen_history[1] = from->gen_history[1];
+	pair->sb.resync_count = from->resync_count;
+	pair->sb.degrade_count = from->degrade_count;
+	if (pair->degraded_by != XREPL_DEGRADED_NONE && !pair->sb.gen_bitmap) {
+		pair->sb.gen_bitmap = pair->sb.gen_current;
+		get_random_bytes(&pair->sb.gen_current,
+				 sizeof(pair->sb.gen_current));
+	}
+}
 
 /*
  * Look for the pair a table of xc continues (same device, legs, metadata
@@ -2869,6 +2941,7 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 	inh->predecessor = false;
 	inh->degraded_by = XREPL_DEGRADED_NONE;
 	inh->consistent = true;
+	inh->has_sb = false;
 	list_for_each_entry(pair, &xrepl_pairs, list) {
 		if (pair->md != md) {
 			if (pair_uses(pair, local) || pair_uses(pair, remote) ||
@@ -2878,8 +2951,17 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 			}
 			continue;
 		}
-		if (pair->local_dev != local || pair->remote_dev != remote)
+		if (pair->local_dev != local || pair->remote_dev != remote) {
+			/*
+			 * Another pair of legs: its bitmap says nothing about
+			 * these, and its table may still write the metadata.
+			 */
+			if (meta && pair->meta_dev == meta) {
+				*error = "Metadata device in use with other legs: give a fresh one";
+				return -EBUSY;
+			}
 			continue;
+		}
 		if (pair->loading) {
 			*error = "Another table of this device is loading its replication state";
 			return -EBUSY;
@@ -2891,11 +2973,9 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 			xc->pair = pair;
 			return 1;
 		}
-		spin_lock_irq(&pair->lock);
-		inh->degraded_by = pair->degraded_by;
-		inh->consistent = pair->consistent;
-		spin_unlock_irq(&pair->lock);
-		inh->predecessor = true;
+		/* The live table's pair, if there are several. */
+		if (!inh->predecessor || READ_ONCE(pair->active))
+			inherit_from(pair, inh);
 	}
 	return 0;
 }
@@ -2930,15 +3010,22 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 			xrepl_wi_mark_all_locked(&pair->wi);
 			/* What the old pair knew, not what the device said. */
 			pair->consistent = inh->consistent;
+			inherit_identity_locked(pair, inh);
 			pair->sb_dirty = true;
 			spin_unlock_irq(&pair->lock);
-			meta_sync(pair);
+			if (!meta_sync(pair)) {
+				*error = "Metadata: I/O error";
+				return -EIO;
+			}
 			bitmap_copy(pair->wi.committed, pair->wi.bits,
 				    pair->geom.nr_regions);
+			/* Read again on resume, when the old table is stopped. */
+			pair->inherit_pending = true;
 		}
 	} else if (inh->predecessor) {
 		pair->consistent = inh->consistent;
 		xrepl_bitmap_fill(&pair->dirty);
+		pair->inherit_pending = true;
 	} else {
 		pair->consistent = xc->args.nosync;
 		if (!pair->consistent)
@@ -3241,6 +3328,53 @@ static void xrepl_presuspend(struct dm_target *ti)
 	flush_workqueue(pair->wq);
 }
 
+/*
+ * A pair that replaces another (inherit_pending): dm core stopped the old
+ * table before this, so its state is final now; take it over again (the
+ * administrator may have sent "remote up" or "remote down" to the old
+ * table after the new one was constructed) and record it durably.
+ */
+static int xrepl_preresume(struct dm_target *ti)
+{
+	struct xrepl_pair *pair = ((struct xrepl_c *)ti->private)->pair;
+	struct xrepl_inherit inh = { .predecessor = false };
+	struct xrepl_pair *p;
+
+	if (!pair->inherit_pending)
+		return 0;
+	pair->inherit_pending = false;
+	mutex_lock(&xrepl_pairs_lock);
+	list_for_each_entry(p, &xrepl_pairs, list)
+		if (p != pair && p->md == pair->md && !p->loading &&
+		    p->local_dev == pair->local_dev &&
+		    p->remote_dev == pair->remote_dev)
+			inherit_from(p, &inh);
+	mutex_unlock(&xrepl_pairs_lock);
+	if (!inh.predecessor)
+		return 0;
+
+	spin_lock_irq(&pair->lock);
+	WRITE_ONCE(pair->degraded_by, inh.degraded_by);
+	pair->consistent = inh.consistent;
+	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+		pair->resync_active = false;
+	} else if (resync_needed_locked(pair) && !pair->resync_active) {
+		pair->resync_active = true;
+		pair->resync_total = pair->dirty.nr_set;
+		pair->resync_started_ns = ktime_get_ns();
+		pair->rate_start_ns = pair->resync_started_ns;
+	}
+	if (pair->meta_bdev) {
+		inherit_identity_locked(pair, &inh);
+		pair->sb_dirty = true;
+	}
+	spin_unlock_irq(&pair->lock);
+	/* A failure is reported (meta_failed) and retried, as any other. */
+	if (pair->meta_bdev)
+		meta_sync(pair);
+	return 0;
+}
+
 static void xrepl_resume_resync(struct xrepl_c *xc)
 {
 	struct xrepl_pair *pair = xc->pair;
@@ -3274,6 +3408,7 @@ static void xrepl_postsuspend(struct dm_target *ti)
 {
 	struct xrepl_c *xc = ti->private;
 	struct xrepl_pair *pair = xc->pair;
+	bool was_active;
 
 	/* Async: nothing acknowledged stays behind; the remote gets it all. */
 	wait_event(pair->ship_wait, ship_idle(pair));
@@ -3285,20 +3420,26 @@ static void xrepl_postsuspend(struct dm_target *ti)
 	flush_delayed_work(&pair->ship_work);
 	flush_workqueue(pair->remote_wq);
 	flush_workqueue(pair->wq);
+	/*
+	 * Not active from now on: metadata work (a commit, a retry) that
+	 * runs after this raises no event on this table, which may be
+	 * destroyed once we return.
+	 */
+	spin_lock_irq(&pair->lock);
+	was_active = pair->active == xc;
+	if (was_active)
+		pair->active = NULL;
+	spin_unlock_irq(&pair->lock);
 	if (pair->meta_bdev) {
 		/*
 		 * No write is in flight: clear every mark that can go, so a
 		 * crash while the device is down resyncs only what differs.
 		 */
 		cancel_delayed_work_sync(&pair->clean_work);
-		if (pair->active == xc)
+		if (was_active)
 			meta_clean(pair, xc, true);
 		flush_workqueue(pair->meta_wq);
 	}
-	spin_lock_irq(&pair->lock);
-	if (pair->active == xc)
-		pair->active = NULL;
-	spin_unlock_irq(&pair->lock);
 }
 
 static void xrepl_resume(struct dm_target *ti)
@@ -3391,14 +3532,25 @@ static int xrepl_msg_resync(struct xrepl_c *xc, bool full)
 		 */
 		xrepl_wi_mark_all_locked(&pair->wi);
 		spin_unlock_irq(&pair->lock);
-		if (!meta_sync(pair)) {
+		mutex_lock(&pair->meta_io_lock);
+		if (!meta_commit(pair)) {
+			mutex_unlock(&pair->meta_io_lock);
 			msg_err(xc, "cannot resync: the metadata device failed (meta_failed=1)");
 			return -EIO;
 		}
+		/*
+		 * Durable: the cleaner may clear them once copied and idle
+		 * (it never clears the mark of a dirty region).
+		 */
 		spin_lock_irq(&pair->lock);
-	}
-	if (full)
+		xrepl_wi_commit_all_locked(&pair->wi);
 		mark_all_dirty_locked(pair);
+		spin_unlock_irq(&pair->lock);
+		mutex_unlock(&pair->meta_io_lock);
+		spin_lock_irq(&pair->lock);
+	} else if (full) {
+		mark_all_dirty_locked(pair);
+	}
 	/* A degradation meanwhile: the resync starts on "remote up". */
 	started = pair->degraded_by == XREPL_DEGRADED_NONE &&
 		  start_resync_locked(pair);
@@ -3665,6 +3817,7 @@ static struct target_type xrepl_target = {
 	.presuspend	 = xrepl_presuspend,
 	.presuspend_undo = xrepl_presuspend_undo,
 	.postsuspend	 = xrepl_postsuspend,
+	.preresume	 = xrepl_preresume,
 	.resume		 = xrepl_resume,
 	.status		 = xrepl_status,
 	.message	 = xrepl_message,

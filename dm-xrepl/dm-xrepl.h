@@ -265,6 +265,13 @@ int xrepl_wi_load_block(struct xrepl_wi *wi, unsigned long block,
 			const void *buf, char **error);
 /* Mark every region (a fresh pair that needs a full sync). */
 void xrepl_wi_mark_all_locked(struct xrepl_wi *wi);
+/*
+ * Every mark in bits was written: take all of them as durable (but those
+ * the cleaner is clearing), so that writes need not ask for them and the
+ * cleaner may clear them once idle.  The caller also excludes the other
+ * writers of committed (the metadata writer).
+ */
+void xrepl_wi_commit_all_locked(struct xrepl_wi *wi);
 /* Lockless: are regions first..last all committed?  Notes them touched. */
 bool xrepl_wi_check(struct xrepl_wi *wi, unsigned long first,
 		    unsigned long last);

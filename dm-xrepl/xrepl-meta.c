@@ -256,6 +256,18 @@ void xrepl_wi_mark_all_locked(struct xrepl_wi *wi)
 	bitmap_set(wi->bits, 0, wi->nr_regions);
 	bitmap_fill(wi->dirty_blocks, wi->nr_blocks);
 	wi->nr_marked = wi->nr_regions;
+	/* Every mark is wanted: a clean in progress keeps them all. */
+	bitmap_zero(wi->clearing, wi->nr_regions);
+}
+
+void xrepl_wi_commit_all_locked(struct xrepl_wi *wi)
+{
+	unsigned long w;
+
+	/* Atomic word updates: writers test committed without the lock. */
+	for (w = 0; w < BITS_TO_LONGS(wi->nr_regions); w++)
+		set_mask_bits(&wi->committed[w], 0,
+			      wi->bits[w] & ~wi->clearing[w]);
 }
 
 bool xrepl_wi_check(struct xrepl_wi *wi, unsigned long first,

@@ -4,10 +4,14 @@
 # in the new table is not honoured, a degraded remote stays degraded, and
 # what was dirty stays dirty (the old bitmap cannot be carried over, so
 # every region becomes dirty).  The legs never read as in sync while they
-# differ.
+# differ.  The state is taken over when the new table is resumed, so a
+# "remote up" sent to the old table after the new one was loaded counts.
+# A metadata device in use with other legs is refused, and so is a
+# successor whose metadata device fails the rewrite.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
+require_target flakey
 
 meta_legs 32
 RB=$(( 1024 * 512 ))
@@ -60,3 +64,39 @@ must "fast resync" dmsetup message "$P-x" 0 set resync_rate_kbps 0
 wait_for_status "$X" remote insync 120
 assert_status "$X" consistent yes
 assert_legs_equal "$L" "$R"
+
+step "'remote up' sent to the old table after the new one was loaded is kept"
+must "remote down" dmsetup message "$P-x" 0 remote down
+write_at "$X" $(( 7 * RB )) 4096
+must "load a table without the metadata device" \
+	dmsetup load "$P-x" --table "0 $S xrepl $LMM $RMM - sync 3 region_size 1024 nosync"
+# Messages go to the live (old) table.
+must "remote up" dmsetup message "$P-x" 0 remote up
+must "suspend" dmsetup suspend "$P-x"
+must "resume" dmsetup resume "$P-x"
+assert_status "$X" meta -
+assert_status "$X" degraded_by none
+wait_for_status "$X" remote insync 120
+assert_legs_equal "$L" "$R"
+
+step "the same metadata device with another remote leg is refused"
+loopdisk 32
+R2MM=$(devno "$LOOPDEV")
+dm_reload "$P-x" "0 $S xrepl $LMM $RMM $MMM sync 3 region_size 1024 nosync"
+assert_status "$X" meta "$MMM"
+wait_for_status "$X" remote insync 120
+kmsg_mark
+expect_fail "another remote with the metadata device of the live table" \
+	dmsetup load "$P-x" --table "0 $S xrepl $LMM $R2MM $MMM sync 3 region_size 1024 nosync"
+dmesg_wait -F 'Metadata device in use with other legs' >/dev/null ||
+	fail "no error naming the metadata device in use"
+
+step "a successor whose metadata device cannot be written is refused"
+dm_reload "$P-x" "0 $S xrepl $LMM $RMM - sync 3 region_size 1024 nosync"
+MS=$(dev_sectors "$M")
+dm_reload "$P-meta" "0 $MS flakey /dev/ram2 0 0 1 1 error_writes"
+at_exit_first "dmsetup load $P-meta --table '0 $MS linear /dev/ram2 0' && dmsetup resume $P-meta"
+expect_fail "a successor with a metadata device that fails writes" \
+	dmsetup load "$P-x" --table "0 $S xrepl $LMM $RMM $MMM sync 3 region_size 1024 nosync"
+assert_status "$X" meta -
+dm_reload "$P-meta" "0 $MS linear /dev/ram2 0"
