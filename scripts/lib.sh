@@ -172,6 +172,11 @@ summary() {
 		echo "skipped:"
 		grep '^SKIP ' "$results" | sed 's/^/  /'
 	fi
+	# How long the slowest tests took (the lines that say it).
+	local slow
+	slow=$(sed -n 's/^[A-Z]* \([^ ]*\) (\([0-9][0-9]*\)s).*/\2 \1/p' "$results" |
+		sort -rn | head -n 5 | awk '{ printf " %s (%ss)", $2, $1 }')
+	[[ -z "$slow" ]] || echo "slowest:$slow"
 	echo "$p passed, $f failed, $s skipped"
 	(( f == 0 ))
 }

@@ -8,8 +8,17 @@
 #   FILTER  test name glob/substring (default: $T, else all tests)
 #   --results FILE  also write the PASS/FAIL/SKIP lines to FILE
 #
-# Environment: XREPL_SUITE_TIMEOUT (VM timeout, default 1200 s),
-# XREPL_TEST_TIMEOUT (per test, default 180 s), KVER, XREPL_CACHE.
+# Each test has a budget: its "# budget: N" line, else XREPL_TEST_TIMEOUT
+# (180 s), times XREPL_TIME_SCALE (1).  The guest kills a test that runs
+# out of it, which then fails alone.  The host watches the guest: if a test
+# has not reported 90 s after its budget ran out (the guest hangs), or the
+# guest dies (panic, timeout), the test that was running fails, and the
+# tests after it run in a fresh guest (up to XREPL_MAX_BOOTS boots, 4).
+# Each guest's timeout is the sum of its tests' budgets plus 5 minutes
+# (XREPL_SUITE_TIMEOUT overrides it).
+#
+# Environment: XREPL_SUITE_TIMEOUT, XREPL_TEST_TIMEOUT, XREPL_TIME_SCALE,
+# XREPL_MAX_BOOTS, KVER, XREPL_CACHE.
 # Exit status: 0 when nothing failed.
 set -euo pipefail
 
@@ -84,27 +93,95 @@ for f in "$REPO_ROOT"/tests/integration/[0-9][0-9][0-9]-*.sh; do
 done
 (( ${#expected[@]} )) || die "no test matches: ${filters[*]}"
 
+# budget_of NAME: the seconds test NAME may take (the guest's rule).
+budget_of() {
+	local b
+	b=$(head -n 20 "$REPO_ROOT/tests/integration/$1.sh" |
+		sed -n 's/^# budget: *\([0-9][0-9]*\) *$/\1/p' | head -n 1)
+	echo $(( ${b:-${XREPL_TEST_TIMEOUT:-180}} * ${XREPL_TIME_SCALE:-1} ))
+}
+
+# has_result NAME: a verdict for NAME was recorded.
+has_result() { grep -E -q "^(PASS|FAIL|SKIP) $1( |:|$)" "$lines"; }
+
+# watch_guest PID DIR: kill the guest of vm.sh PID (logs in DIR) when the
+# test it runs has not reported 90 s after its budget ran out: the guest
+# no longer makes progress.  The test's name is left in DIR/hung.
+watch_guest() {
+	local vpid=$1 dir=$2 last="" since now name budget
+	since=$(date +%s)
+	while kill -0 "$vpid" 2>/dev/null; do
+		sleep 5
+		line=$(grep -E '^RUN ' "$dir/output.log" 2>/dev/null | tail -n 1)
+		now=$(date +%s)
+		if [[ "$line" != "$last" ]]; then
+			last=$line since=$now
+			continue
+		fi
+		[[ -n "$line" ]] || continue
+		read -r _ name budget <<<"$line"
+		grep -E -q "^(PASS|FAIL|SKIP) $name( |:|$)" "$dir/output.log" && continue
+		if (( now - since > budget + 90 )); then
+			warn "$name has not reported 90 s after its budget of ${budget}s: killing the guest"
+			echo "$name" >"$dir/hung"
+			kill -KILL "$(cat "$dir/qemu.pid" 2>/dev/null)" 2>/dev/null
+			return
+		fi
+	done
+}
+
 log "running ${#expected[@]} integration test(s) in the VM (logs: $out)"
 t0=$(date +%s)
-vrc=0
-"$SCRIPTS_DIR/vm.sh" --timeout "${XREPL_SUITE_TIMEOUT:-1200}" --out "$out" "${ko_env[@]}" \
-	-- tests/guest/run-tests.sh "${filters[@]}" || vrc=$?
-log "integration suite took $(( $(date +%s) - t0 ))s"
+remaining=("${expected[@]}")
+boot=0
+max_boots=${XREPL_MAX_BOOTS:-4}
+while (( ${#remaining[@]} && boot < max_boots )); do
+	boot=$(( boot + 1 ))
+	bout=$out
+	(( boot == 1 )) || { bout=$out/boot$boot; mkdir -p "$bout"; }
+	sum=300
+	for name in "${remaining[@]}"; do
+		sum=$(( sum + $(budget_of "$name") + 15 ))
+	done
+	(( boot == 1 )) || log "a fresh guest for the ${#remaining[@]} test(s) left (boot $boot)"
+	vrc=0
+	"$SCRIPTS_DIR/vm.sh" --timeout "${XREPL_SUITE_TIMEOUT:-$sum}" --out "$bout" "${ko_env[@]}" \
+		-- tests/guest/run-tests.sh "${remaining[@]}" &
+	vpid=$!
+	watch_guest "$vpid" "$bout"
+	wait "$vpid" || vrc=$?
 
-# Per-test verdicts from the guest.
-grep -E '^(PASS|FAIL|SKIP) ' "$out/output.log" >>"$lines" || true
-for name in "${expected[@]}"; do
-	if ! grep -E -q "^(PASS|FAIL|SKIP) $name( |:|$)" "$lines"; then
-		record "FAIL $name: no result (guest crashed, hung or was killed; see $out/console.log)"
+	# Per-test verdicts from this guest.
+	grep -E '^(PASS|FAIL|SKIP) ' "$bout/output.log" >>"$lines" || true
+	case $vrc in
+	0|1) ;;   # 1: some test failed, already reported
+	90) record "FAIL kernel-log: the guest console shows a kernel BUG/WARNING/oops (see $bout/console.log)" ;;
+	91) record "FAIL vm: the guest was killed (timeout or no progress; see $bout/console.log)" ;;
+	92) record "FAIL vm: the guest stopped without an exit status (panic?)" ;;
+	*) record "FAIL vm: vm.sh exited with status $vrc" ;;
+	esac
+	# The test that was running when the guest died fails alone.
+	running=$(grep -E '^RUN ' "$bout/output.log" 2>/dev/null | tail -n 1 | cut -d' ' -f2)
+	if [[ -n "$running" ]] && ! has_result "$running"; then
+		if [[ -s "$bout/hung" ]]; then
+			record "FAIL $running: the guest stopped making progress during it (budget $(budget_of "$running")s)"
+		else
+			record "FAIL $running: the guest died during it (vm.sh exit $vrc; see $bout/console.log)"
+		fi
 	fi
+	left=()
+	for name in "${remaining[@]}"; do
+		has_result "$name" || left+=("$name")
+	done
+	remaining=("${left[@]}")
 done
-case $vrc in
-0|1) ;;   # 1: some test failed, already reported
-90) record "FAIL kernel-log: the guest console shows a kernel BUG/WARNING/oops (see $out/console.log)" ;;
-91) record "FAIL vm: the guest timed out" ;;
-92) record "FAIL vm: the guest stopped without an exit status (panic?)" ;;
-*) record "FAIL vm: vm.sh exited with status $vrc" ;;
-esac
+log "integration suite took $(( $(date +%s) - t0 ))s in $boot guest(s)"
+for name in "${remaining[@]}"; do
+	record "FAIL $name: no result (the guest died $boot times; see $out)"
+done
+# The slowest tests, for whoever sets budgets.
+sed -n 's/^PASS \([0-9][0-9]*-[^ ]*\) (\([0-9][0-9]*\)s)$/\2 \1/p' "$lines" | sort -rn | head -n 5 |
+	awk 'BEGIN { printf "slowest:" } { printf " %s (%ss)", $2, $1 } END { print "" }'
 
 echo
 echo "=== integration results ==="

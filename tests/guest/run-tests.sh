@@ -10,13 +10,17 @@
 # Environment:
 #   XREPL_KO            module to insmod (default dm-xrepl/dm-xrepl.ko);
 #                       "none" runs without it (xrepl tests then skip)
-#   XREPL_TEST_TIMEOUT  per-test timeout in seconds (default 180)
+#   XREPL_TEST_TIMEOUT  default budget of a test in seconds (180): a test
+#                       may say "# budget: N" in its first 20 lines
+#   XREPL_TIME_SCALE    every budget is multiplied by this (default 1; the
+#                       debug kernel runs tests several times slower)
 #   XREPL_OUT           directory for per-test logs (default /tmp/xrepl-tests)
 #
-# Prints one line per test: "PASS <name> (Ns)", "FAIL <name>: <reason>" or
-# "SKIP <name>: <reason>", plus "PASS/FAIL module-load" and
-# "PASS/FAIL module-unload".  A failing test's log tail is printed after its
-# line.  Exits 1 if anything failed.
+# Prints "RUN <name> <budget>" as a test starts (the host watches for a
+# guest that stops making progress), then one line per test: "PASS <name>
+# (Ns)", "FAIL <name> (Ns): <reason>" or "SKIP <name>: <reason>", plus
+# "PASS/FAIL module-load" and "PASS/FAIL module-unload".  A failing
+# test's log tail is printed after its line.  Exits 1 if anything failed.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +28,7 @@ repo=$(cd "$here/../.." && pwd)
 tests_dir="$repo/tests/integration"
 ko=${XREPL_KO:-$repo/dm-xrepl/dm-xrepl.ko}
 per_test_timeout=${XREPL_TEST_TIMEOUT:-180}
+time_scale=${XREPL_TIME_SCALE:-1}
 out=${XREPL_OUT:-/tmp/xrepl-tests}/tests
 mkdir -p "$out"
 export DM_DISABLE_UDEV=1 REPO_ROOT="$repo"
@@ -32,6 +37,14 @@ export DM_DISABLE_UDEV=1 REPO_ROOT="$repo"
 SPLAT_RE='BUG:|WARNING:|Oops|general protection fault|Call Trace|blocked for more than|KASAN|UBSAN|unreferenced object|Kernel panic'
 
 nfail=0 npass=0 nskip=0
+
+# test_budget FILE DEFAULT SCALE: the seconds a test may take: its
+# "# budget: N" line (in its first 20 lines), else DEFAULT; times SCALE.
+test_budget() {
+	local b
+	b=$(head -n 20 "$1" | sed -n 's/^# budget: *\([0-9][0-9]*\) *$/\1/p' | head -n 1)
+	echo $(( ${b:-$2} * $3 ))
+}
 result() {  # result PASS|FAIL|SKIP "text"
 	case "$1" in
 	PASS) npass=$((npass + 1)) ;;
@@ -155,7 +168,7 @@ for f in "$tests_dir"/[0-9][0-9][0-9]-*.sh; do
 		fi
 	done
 done
-echo "running ${#selected[@]} test(s) on $(uname -r), per-test timeout ${per_test_timeout}s"
+echo "running ${#selected[@]} test(s) on $(uname -r), default budget ${per_test_timeout}s x $time_scale"
 
 # --- modules ----------------------------------------------------------------
 # Make hung I/O visible in the log well before the suite times out.
@@ -187,9 +200,11 @@ for f in "${selected[@]}"; do
 	log="$out/$name.log"
 	skipf="$out/$name.skip"
 	rm -f "$skipf"
+	budget=$(test_budget "$f" "$per_test_timeout" "$time_scale")
+	echo "RUN $name $budget"
 	kmsg "START $name"
 	t0=$(date +%s)
-	TEST_SKIP_FILE="$skipf" timeout -k 10 "$per_test_timeout" bash "$f" >"$log" 2>&1 </dev/null
+	TEST_SKIP_FILE="$skipf" timeout -k 10 "$budget" bash "$f" >"$log" 2>&1 </dev/null
 	rc=$?
 	dt=$(( $(date +%s) - t0 ))
 	kmsg "END $name"
@@ -200,7 +215,7 @@ for f in "${selected[@]}"; do
 	case $rc in
 	0) ;;
 	77) ;;
-	124|137) problems+=("timed out after ${per_test_timeout}s") ;;
+	124|137) problems+=("ran out of its budget of ${budget}s") ;;
 	*) problems+=("exit status $rc") ;;
 	esac
 	if grep -E -q "$SPLAT_RE" "$out/$name.dmesg"; then
@@ -226,7 +241,7 @@ for f in "${selected[@]}"; do
 	if (( ${#problems[@]} )); then
 		# Join the reasons with "; ".
 		reason=$(printf '%s; ' "${problems[@]}")
-		result FAIL "$name: ${reason%; }"
+		result FAIL "$name (${dt}s): ${reason%; }"
 		echo "    --- last lines of $name's output:"
 		tail -n 60 "$log" | sed 's/^/    | /'
 		if grep -E -q "$SPLAT_RE" "$out/$name.dmesg"; then

@@ -16,6 +16,7 @@
 # 3. Replication is cut at random points while ext4 works (the remote's
 #    table switched to error): each time the remote image passes fsck,
 #    and after "remote up" the resync brings the legs back equal.
+# budget: 480
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

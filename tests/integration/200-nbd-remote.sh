@@ -15,6 +15,7 @@
 #      takes the remote down within the documented time at its default
 #      settings (3 to 4 s), fio sees no error; server back, resync, equal
 # Hooks run once per event.
+# budget: 420
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -9,6 +9,7 @@
 # remote up, the resync completes; the legs are equal, fsck -n is clean,
 # and the remote copy, activated on its own as the volume group after the
 # xrepl device is gone (a failover), holds every file intact.
+# budget: 300
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

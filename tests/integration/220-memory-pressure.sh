@@ -7,6 +7,7 @@
 # allocations compete too.  No deadlock (the run ends), no lost or
 # corrupted write (fio verifies, fsck is clean, the legs end equal), no
 # hung task; the cgroup really was held at its limit.
+# budget: 300
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -13,6 +13,7 @@
 #     with no unprintable character, at most 20 per 5 s (not one per
 #     message); the device's table and state are unchanged
 # and the kernel reports nothing.
+# budget: 300
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

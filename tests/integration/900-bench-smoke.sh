@@ -14,6 +14,7 @@
 # must be well-formed JSON with the expected keys and positive figures, the
 # report script must turn it into tables and a plot, and every device,
 # export and connection the benchmark made must be gone afterwards.
+# budget: 420
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
