@@ -1032,14 +1032,29 @@ static void show(const struct xstatus *s, void *ctx)
 	sh->n++;
 }
 
+/*
+ * status: the report goes to a buffer and is printed only if every device
+ * could be read; a failure is an error on stderr and a non-zero exit with
+ * nothing on stdout, never an empty list that reads as "nothing degraded".
+ */
 static int cmd_status(const char *name, bool json)
 {
 	struct shown sh = { .json = json };
+	FILE *real = stdout, *mem;
+	char *buf = NULL;
+	size_t len = 0;
 	struct xstatus s;
 	int r;
 
 	if (name)
 		check_name(name);
+	fflush(stdout);
+	mem = open_memstream(&buf, &len);
+	if (!mem) {
+		msg("status: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	stdout = mem;
 	if (json)
 		printf("{\"devices\": [");
 	else
@@ -1048,8 +1063,6 @@ static int cmd_status(const char *name, bool json)
 		       "LAG/OLDEST", "CONS", "ERRORS(R/L)");
 	if (name) {
 		r = read_status(name, &s);
-		if (r == EXIT_NODEV)
-			msg("%s: no such xrepl device", name);
 		if (!r)
 			show(&s, &sh);
 	} else {
@@ -1057,6 +1070,16 @@ static int cmd_status(const char *name, bool json)
 	}
 	if (json)
 		printf("%s]}\n", sh.n ? "\n  " : "");
+	stdout = real;
+	if (fclose(mem) && !r)
+		r = EXIT_FAILED;
+	if (r == EXIT_NODEV)
+		msg("status: %s: no such xrepl device", name);
+	else if (r)
+		msg("status: cannot read the device-mapper devices");
+	else
+		fwrite(buf, 1, len, stdout);
+	free(buf);
 	return r;
 }
 
@@ -1337,10 +1360,13 @@ static void sleep_ms(unsigned int ms)
 
 /*
  * Probe one device's remote forever: probe.fail failures in a row take a
- * healthy remote down ("remote down"), so that writes stop waiting for
- * it; probe.ok successes in a row bring back a remote that failed or that
- * this monitor took down ("remote up"), and the resync follows.  A remote
- * the administrator took down is left alone.  A probe that misses its
+ * healthy remote down ("remote down probe": the target records
+ * degraded_by=probe), so that writes stop waiting for it; probe.ok
+ * successes in a row bring back a remote that failed, was congested or
+ * that a probe took down ("remote up"), and the resync follows.  The
+ * reason is the target's, not this process's: a monitor started again
+ * (an upgrade, a reboot) brings back a remote an earlier one took down.
+ * A remote the administrator took down (degraded_by=admin) is left alone.  A probe that misses its
  * deadline while the resync copied regions since the last round does not
  * count as a failure: the remote completes writes, it is busy, not gone
  * (its queue may hold the probe's read behind the copies).
@@ -1352,7 +1378,6 @@ static void prober(const char *name)
 	struct prober *p = calloc(1, sizeof(*p));
 	unsigned int fails = 0, oks = 0;
 	uint64_t copied = UINT64_MAX;
-	bool ours = false;
 
 	if (!s || !p) {
 		free(s);
@@ -1379,15 +1404,13 @@ static void prober(const char *name)
 		oks = up ? oks + 1 : 0;
 		if (fails == probe.fail && !is(s, "remote", "degraded")) {
 			report(s, "probe-failed");
-			if (!send_message(name, "remote down"))
-				ours = true;
+			send_message(name, "remote down probe");
 		} else if (oks == probe.ok && is(s, "remote", "degraded") &&
 			   (is(s, "degraded_by", "error") ||
 			    is(s, "degraded_by", "congestion") ||
-			    (ours && is(s, "degraded_by", "admin")))) {
+			    is(s, "degraded_by", "probe"))) {
 			report(s, "probe-ok");
-			if (!send_message(name, "remote up"))
-				ours = false;
+			send_message(name, "remote up");
 		}
 		sleep_ms(probe.interval_ms);
 	}
@@ -1440,14 +1463,21 @@ static void lag_watch(const char *name)
  * runs.  A device that is removed frees its slot; found again by a rescan
  * (or created again under the same name), it gets a new one.
  */
-#define MAX_WATCHED	64
 #define RESCAN_MS	5000
+/* Stack of a watching thread: hundreds of devices, three threads each. */
+#define THREAD_STACK	(512 * 1024)
 struct slot {
 	char name[DM_NAME_LEN];	/* set before the threads start */
 	unsigned int threads;	/* running threads; under slots_lock */
 };
-static struct slot slots[MAX_WATCHED];
-/* Protects slots[].threads and the names of free slots. */
+/*
+ * As many slots as devices were ever watched at once: there is no limit
+ * (a VM host has hundreds of volumes).  A slot's threads hold a pointer
+ * to it, so slots are allocated one by one and never freed, only reused.
+ */
+static struct slot **slots;
+static unsigned int nr_slots;
+/* Protects slots, nr_slots, slots[]->threads and the names of free slots. */
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t slots_idle = PTHREAD_COND_INITIALIZER;
 
@@ -1496,24 +1526,34 @@ static int watch_device(const char *name)
 	if (lag.kb || lag.ms)
 		fns[n++] = lag_thread;
 	pthread_mutex_lock(&slots_lock);
-	for (i = 0; i < MAX_WATCHED; i++) {
-		if (slots[i].threads && !strcmp(slots[i].name, name)) {
+	for (i = 0; i < nr_slots; i++) {
+		if (slots[i]->threads && !strcmp(slots[i]->name, name)) {
 			pthread_mutex_unlock(&slots_lock);
 			return 0;
 		}
-		if (!slots[i].threads && !sl)
-			sl = &slots[i];
+		if (!slots[i]->threads && !sl)
+			sl = slots[i];
 	}
 	if (!sl) {
-		pthread_mutex_unlock(&slots_lock);
-		msg("monitor: %s: already watching %d devices", name, MAX_WATCHED);
-		return -1;
+		struct slot **more = realloc(slots, (nr_slots + 1) * sizeof(*slots));
+
+		sl = calloc(1, sizeof(*sl));
+		if (more)
+			slots = more;
+		if (!more || !sl) {
+			pthread_mutex_unlock(&slots_lock);
+			free(sl);
+			msg("monitor: %s: out of memory", name);
+			return -1;
+		}
+		slots[nr_slots++] = sl;
 	}
 	snprintf(sl->name, sizeof(sl->name), "%s", name);
 	sl->threads = n;
 	pthread_mutex_unlock(&slots_lock);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, THREAD_STACK);
 	for (i = 0; i < n; i++) {
 		if (pthread_create(&t, &attr, fns[i], sl)) {
 			msg("monitor: %s: cannot start a thread", name);
@@ -1539,8 +1579,8 @@ static bool all_idle(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < MAX_WATCHED; i++)
-		if (slots[i].threads)
+	for (i = 0; i < nr_slots; i++)
+		if (slots[i]->threads)
 			return false;
 	return true;
 }
@@ -1602,11 +1642,8 @@ static int cmd_monitor(int argc, char **argv)
 		usage_error("monitor: --no-events and --no-probe leave nothing to do");
 	if (dry_run)
 		usage_error("monitor sends nothing: --dry-run makes no sense");
-	for (i = optind; i < (unsigned int)argc; i++) {
+	for (i = optind; i < (unsigned int)argc; i++)
 		check_name(argv[i]);
-		if (i - optind == MAX_WATCHED)
-			usage_error("monitor: at most %d devices", MAX_WATCHED);
-	}
 	for (i = optind; i < (unsigned int)argc; i++)
 		if (check_xrepl(argv[i]))
 			return EXIT_NODEV;

@@ -7,6 +7,8 @@
 # up, the resync runs and the legs end equal.  A remote the administrator
 # took down is left alone.  A probe that misses its deadline while the
 # resync copies regions does not count: that remote is busy, not gone.
+# The target records that a probe took the remote down (degraded_by=probe),
+# so a monitor started again brings it back.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
@@ -20,13 +22,14 @@ X=/dev/mapper/$P-x
 hook_setup
 bg "$CTL" monitor "$P-x" --hook "$HOOK" --probe-interval 200 \
 	--probe-timeout 500 --probe-fail 3 --probe-ok 2 2>"$T_TMP/monitor.log"
+mon=$BG_PID
 
 wait_hook_event watching 1 20
 
 step "a remote whose reads fail is taken down before any write notices"
 t0=$SECONDS
 dm_reload "$P-remote" "0 $S error"
-wait_for_status "$X" degraded_by admin 20
+wait_for_status "$X" degraded_by probe 20
 log "taken down after about $(( SECONDS - t0 )) s"
 assert_status "$X" remote_errors 0
 wait_hook_event probe-failed 1 20
@@ -45,7 +48,7 @@ step "a remote that hangs: taken down, writes go on without errors"
 dm_reload "$P-remote" "0 $S delay /dev/ram1 0 10000 /dev/ram1 0 10000"
 bg fio_verify "$X" hang --rw=randwrite --bs=4k --iodepth=4 --size=4M --offset=16M
 pid=$BG_PID
-wait_for_status "$X" degraded_by admin 20
+wait_for_status "$X" degraded_by probe 20
 wait_hook_event probe-failed 2 20
 rc=0
 wait "$pid" || rc=$?
@@ -75,8 +78,28 @@ assert_status "$X" degraded_by none
 assert_eq "$pf" "$(grep -c ' probe-failed ' "$HOOKLOG")" "probe-failed hooks while the resync copied"
 
 step "the same slow reads once the copies stopped: taken down"
-wait_for_status "$X" degraded_by admin 20
+wait_for_status "$X" degraded_by probe 20
 wait_hook_event probe-failed $(( pf + 1 )) 20
 dm_reload "$P-remote" "$(linear_table /dev/ram1)"
 wait_for_status "$X" remote insync 60
 assert_legs_equal "$L" "$R" "$S"
+
+step "a monitor started again brings back a remote an earlier one took down"
+dm_reload "$P-remote" "0 $S error"
+wait_for_status "$X" degraded_by probe 20
+kill "$mon"
+wait "$mon" 2>/dev/null || true
+dm_reload "$P-remote" "$(linear_table /dev/ram1)"
+write_at "$X" $(( 5 << 20 )) 4096
+bg "$CTL" monitor "$P-x" --probe-interval 200 --probe-timeout 500 \
+	--probe-fail 3 --probe-ok 2 2>"$T_TMP/monitor2.log"
+wait_for_status "$X" remote insync 60
+assert_status "$X" dirty "0/$T"
+assert_legs_equal "$L" "$R" "$S"
+
+step "and leaves a remote the administrator took down alone"
+must "remote down" dmsetup message "$P-x" 0 remote down
+sleep 2
+assert_status "$X" degraded_by admin
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60

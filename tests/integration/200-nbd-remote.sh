@@ -131,10 +131,10 @@ kill -9 "$KIT"
 wait_for_status "$X" remote degraded 20
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 # The writes in flight fail (degraded_by=error), or, when none does, the
-# probe takes the remote down (admin) within the documented 3 to 4 s.
+# probe takes the remote down (probe) within the documented 3 to 4 s.
 by=$(status_field "$X" degraded_by)
 log "remote down $ms ms after the kill, degraded_by=$by"
-[[ "$by" == error || "$by" == admin ]] || fail "degraded_by=$by"
+[[ "$by" == error || "$by" == probe ]] || fail "degraded_by=$by"
 (( ms <= 8000 )) || fail "detection took $ms ms"
 rc=0
 wait "$fio_pid" || rc=$?
@@ -160,7 +160,7 @@ under_load "$fio_pid"
 pf0=$(grep -c ' probe-failed ' "$HOOKLOG" || true)
 t0=$(date +%s%N)
 kill -STOP "$KIT"
-wait_for_status "$X" degraded_by admin 30
+wait_for_status "$X" degraded_by probe 30
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 log "remote taken down $ms ms after the server stopped (documented: 3 to 4 s)"
 # The documented 3 to 4 s, with room for a loaded emulated guest.

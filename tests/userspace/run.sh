@@ -539,6 +539,45 @@ tcase ctl-remove-none 2 "^xreplctl: remove wants a device name$" "$CTL" -n remov
 tcase ctl-status-extra 2 "^xreplctl: status: unexpected 'b'$" "$CTL" status a b
 tcase ctl-status-dry 2 "makes no sense" "$CTL" -n status
 
+# status_fails NAME ARGS...: with no device-mapper to talk to (an empty
+# DM_DEV_DIR), status fails: an error on stderr, a non-zero exit, and
+# nothing on stdout (an empty list or '{"devices": []}' would read as
+# "nothing degraded" to a script).
+status_fails() {
+	local name=$1 rc=0 out
+	shift
+	selected "$name" || return 0
+	mkdir -p "$W/nodm"
+	out=$(DM_DEV_DIR=$W/nodm "$CTL" status "$@" 2>"$W/status.err") || rc=$?
+	if (( rc == 0 )); then
+		record "FAIL userspace:$name: exit status 0 without device-mapper"
+	elif [[ -n "$out" ]]; then
+		record "FAIL userspace:$name: printed on stdout: $(head -c 200 <<<"$out")"
+	elif ! grep -q '^xreplctl: status: ' "$W/status.err"; then
+		record "FAIL userspace:$name: no 'xreplctl: status:' error on stderr"
+		sed 's/^/    | /' "$W/status.err"
+	else
+		record "PASS userspace:$name"
+	fi
+}
+# monitor: no fixed number of devices (it was 64): 70 names are taken,
+# and it goes on to look them up (and fails there: no device-mapper).
+name=ctl-monitor-many-devices
+if selected "$name"; then
+	mkdir -p "$W/nodm"
+	rc=0
+	# shellcheck disable=SC2046
+	out=$(DM_DEV_DIR=$W/nodm "$CTL" monitor $(seq -f 'vol%g' 1 70) 2>&1) || rc=$?
+	if grep -q 'at most' <<<"$out" || (( rc == 2 )); then
+		record "FAIL userspace:$name: 70 devices refused (exit $rc): $(head -n 2 <<<"$out")"
+	else
+		record "PASS userspace:$name"
+	fi
+fi
+status_fails ctl-status-error-json --json
+status_fails ctl-status-error-table
+status_fails ctl-status-error-name vm1 --json
+
 # The manual page describes the options and commands xreplctl has.
 name=man-xreplctl-options
 if selected "$name"; then
