@@ -65,7 +65,7 @@ static const char usage_text[] =
 "                         <config-dir>/<name>.conf (see xreplctl(8))\n"
 "  down <name> | down --all\n"
 "                         remove the device(s) of those files\n"
-"  monitor [<name>...] [--hook CMD] [--no-events] [--no-probe]\n"
+"  monitor [<name>...] [--hook CMD] [--hook-timeout S] [--no-events] [--no-probe]\n"
 "         [--probe-interval MS] [--probe-timeout MS] [--probe-fail N]\n"
 "         [--probe-ok M] [--lag-kb KB] [--lag-ms MS] [--lag-interval MS]\n"
 "                         watch the devices (if none is named: all xrepl\n"
@@ -74,6 +74,7 @@ static const char usage_text[] =
 "                         failures take the remote down, M (3) successes\n"
 "                         bring it back; a lag above KB or MS (off) is an\n"
 "                         event too; log each change, run CMD for it\n"
+"                         (killed after S (30) seconds)\n"
 "\n"
 "Options:\n"
 "  -n, --dry-run   print the table lines and messages instead of sending them\n"
@@ -1099,8 +1100,12 @@ static struct {
 	uint64_t kb, ms;
 	unsigned int interval_ms;
 } lag = { 0, 0, 1000 };
-/* Serialises the log lines and the hooks of the watching threads. */
+/* Serialises the log lines of the watching threads (not their hooks). */
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
+/* A hook still running after this many seconds is killed (--hook-timeout). */
+static unsigned int hook_timeout_s = 30;
+static pthread_mutex_t *hook_lock_of(const char *name);
+static void sleep_ms(unsigned int ms);
 
 /* Wait for the device's event counter to pass event_nr; 0 or -1. */
 static int wait_event(const char *name, uint32_t *event_nr)
@@ -1120,21 +1125,51 @@ static int wait_event(const char *name, uint32_t *event_nr)
 	return r;
 }
 
-/* One greppable line on stderr, then the hook with the event in its environment. */
+/* Wait up to hook_timeout_s for the hook pid; kill its group after that. */
+static void hook_wait(const char *name, const char *event, pid_t pid)
+{
+	unsigned int waited_ms = 0;
+	pid_t r;
+	int st;
+
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
+		if (waited_ms >= hook_timeout_s * 1000) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			fprintf(stderr, PROG " monitor: device=%s event=%s hook-timeout seconds=%u\n",
+				name, event, hook_timeout_s);
+			return;
+		}
+		sleep_ms(50);
+		waited_ms += 50;
+	}
+	if (r == pid && (!WIFEXITED(st) || WEXITSTATUS(st)))
+		fprintf(stderr, PROG " monitor: device=%s event=%s hook-failed status=%d\n",
+			name, event, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/*
+ * One greppable line on stderr, then the hook with the event in its
+ * environment.  Whoever reports has already acted (sent its message).
+ * Hooks of one device run one at a time, in order; those of other
+ * devices are not held up by them, and a hook that runs longer than
+ * --hook-timeout is killed, with its process group.
+ */
 static void report(const struct xstatus *s, const char *event)
 {
 	const char *remote = sv(s, "remote") ? sv(s, "remote") : "?";
 	const char *by = sv(s, "degraded_by") ? sv(s, "degraded_by") : "?";
 	const char *dirty = sv(s, "dirty") ? sv(s, "dirty") : "?";
 	uint64_t lag_kb = sn(s, "lag_bytes") >> 10, lag_ms = sn(s, "oldest_lag_ms");
+	pthread_mutex_t *hook_lock;
 	pid_t pid;
-	int st;
 
 	pthread_mutex_lock(&report_lock);
 	fprintf(stderr, PROG " monitor: device=%s event=%s remote=%s degraded_by=%s dirty=%s"
 		" lag_kb=%" PRIu64 " lag_ms=%" PRIu64 "\n",
 		s->name, event, remote, by, dirty, lag_kb, lag_ms);
 	fflush(stderr);
+	pthread_mutex_unlock(&report_lock);
 	if (hook_cmd) {
 		/* Built before fork(): the child of a threaded process may only exec. */
 		char vars[7][160], *env[256], *args[] = { "sh", "-c",
@@ -1154,20 +1189,21 @@ static void report(const struct xstatus *s, const char *event)
 			if (strncmp(environ[j], "XREPL_", 6))
 				env[i++] = environ[j];
 		env[i] = NULL;
+		hook_lock = hook_lock_of(s->name);
+		pthread_mutex_lock(hook_lock);
 		pid = fork();
 		if (pid == 0) {
+			/* Its own process group: a timeout kills all of it. */
+			setpgid(0, 0);
 			execve("/bin/sh", args, env);
 			_exit(127);
 		}
-		if (pid < 0) {
+		if (pid < 0)
 			msg("monitor: cannot run the hook: %s", strerror(errno));
-		} else if (waitpid(pid, &st, 0) == pid &&
-			   (!WIFEXITED(st) || WEXITSTATUS(st))) {
-			fprintf(stderr, PROG " monitor: device=%s event=%s hook-failed status=%d\n",
-				s->name, event, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-		}
+		else
+			hook_wait(s->name, event, pid);
+		pthread_mutex_unlock(hook_lock);
 	}
-	pthread_mutex_unlock(&report_lock);
 }
 
 static bool is(const struct xstatus *s, const char *key, const char *val)
@@ -1402,15 +1438,16 @@ static void prober(const char *name)
 		copied = sn(s, "copied_regions");
 		fails = up || busy ? 0 : fails + 1;
 		oks = up ? oks + 1 : 0;
+		/* Act first; the hooks (maybe slow) come after. */
 		if (fails == probe.fail && !is(s, "remote", "degraded")) {
-			report(s, "probe-failed");
 			send_message(name, "remote down probe");
+			report(s, "probe-failed");
 		} else if (oks == probe.ok && is(s, "remote", "degraded") &&
 			   (is(s, "degraded_by", "error") ||
 			    is(s, "degraded_by", "congestion") ||
 			    is(s, "degraded_by", "probe"))) {
-			report(s, "probe-ok");
 			send_message(name, "remote up");
+			report(s, "probe-ok");
 		}
 		sleep_ms(probe.interval_ms);
 	}
@@ -1469,6 +1506,7 @@ static void lag_watch(const char *name)
 struct slot {
 	char name[DM_NAME_LEN];	/* set before the threads start */
 	unsigned int threads;	/* running threads; under slots_lock */
+	pthread_mutex_t hook_lock;	/* the device's hooks run one at a time */
 };
 /*
  * As many slots as devices were ever watched at once: there is no limit
@@ -1480,6 +1518,21 @@ static unsigned int nr_slots;
 /* Protects slots, nr_slots, slots[]->threads and the names of free slots. */
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t slots_idle = PTHREAD_COND_INITIALIZER;
+
+/* The hook lock of a watched device (its slot's; slots are never freed). */
+static pthread_mutex_t *hook_lock_of(const char *name)
+{
+	static pthread_mutex_t other = PTHREAD_MUTEX_INITIALIZER;
+	pthread_mutex_t *l = &other;
+	unsigned int i;
+
+	pthread_mutex_lock(&slots_lock);
+	for (i = 0; i < nr_slots; i++)
+		if (slots[i]->threads && !strcmp(slots[i]->name, name))
+			l = &slots[i]->hook_lock;
+	pthread_mutex_unlock(&slots_lock);
+	return l;
+}
 
 static void slot_put(struct slot *sl)
 {
@@ -1546,6 +1599,7 @@ static int watch_device(const char *name)
 			msg("monitor: %s: out of memory", name);
 			return -1;
 		}
+		pthread_mutex_init(&sl->hook_lock, NULL);
 		slots[nr_slots++] = sl;
 	}
 	snprintf(sl->name, sizeof(sl->name), "%s", name);
@@ -1589,6 +1643,7 @@ static int cmd_monitor(int argc, char **argv)
 {
 	static const struct option mopts[] = {
 		{ "hook", required_argument, NULL, 'H' },
+		{ "hook-timeout", required_argument, NULL, 'O' },
 		{ "no-events", no_argument, NULL, 'E' },
 		{ "no-probe", no_argument, NULL, 'P' },
 		{ "probe-interval", required_argument, NULL, 'i' },
@@ -1605,9 +1660,14 @@ static int cmd_monitor(int argc, char **argv)
 	int c;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "H:EPi:t:f:k:K:T:I:", mopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "H:O:EPi:t:f:k:K:T:I:", mopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': hook_cmd = optarg; break;
+		case 'O':
+			if (!parse_num(optarg, 1, 86400, &v))
+				usage_error("monitor: invalid value '%s' for --hook-timeout", optarg);
+			hook_timeout_s = (unsigned int)v;
+			break;
 		case 'E': passive = false; break;
 		case 'P': probe.interval_ms = 0; break;
 		case 'i': case 't': case 'f': case 'k':
