@@ -244,19 +244,45 @@ static void check_option(const char *what, const char *key, const char *value,
 }
 
 /* A dm device name: what dmsetup accepts, without the surprises. */
-static void check_name(const char *name)
+/* Why name is not a valid device name, or NULL if it is one. */
+static const char *name_problem(const char *name)
 {
 	const char *p;
 
 	if (!*name || strlen(name) >= DM_NAME_LEN)
-		usage_error("invalid device name '%s': 1 to %d characters", name,
-			    DM_NAME_LEN - 1);
+		return "1 to 127 characters";
 	for (p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("-_.+", *p))
-			usage_error("invalid device name '%s': use letters, digits and - _ . +",
-				    name);
+			return "use letters, digits and - _ . +";
+	if (name[0] == '-')
+		return "it must not start with -";
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		usage_error("invalid device name '%s'", name);
+		return "not . or ..";
+	return NULL;
+}
+
+static void check_name(const char *name)
+{
+	const char *why = name_problem(name);
+
+	if (why)
+		usage_error("invalid device name '%s': %s", name, why);
+}
+
+/*
+ * Do paths a and b name the same device?  By device (or inode) number
+ * when both can be looked at, so that "x/../local" or a symlink to the
+ * local leg is caught; else by name.
+ */
+static bool same_dev(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) || stat(b, &sb))
+		return !strcmp(a, b);
+	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* Size of a block device (or, for tests, a regular file) in sectors. */
@@ -506,9 +532,9 @@ static int cmd_create(int argc, char **argv)
 		usage_error("create needs --local and --remote");
 	if (!a.meta == !a.no_meta)
 		usage_error("create needs one of --meta DEV and --no-meta");
-	if (!strcmp(a.local, a.remote))
+	if (same_dev(a.local, a.remote))
 		usage_error("--local and --remote are the same device");
-	if (a.meta && (!strcmp(a.meta, a.local) || !strcmp(a.meta, a.remote)))
+	if (a.meta && (same_dev(a.meta, a.local) || same_dev(a.meta, a.remote)))
 		usage_error("--meta must differ from the legs");
 	if (!in_list(modes, a.mode))
 		usage_error("--mode: '%s' is not sync, semi-sync or async", a.mode);
@@ -657,8 +683,18 @@ static int conf_read(const char *name, struct conf *c)
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
-		if (strchr(line, '#'))
-			*strchr(line, '#') = '\0';
+		/*
+		 * A comment starts with '#' at the start of the line or after
+		 * a blank; a '#' inside a word would silently cut a value.
+		 */
+		for (i = 0; line[i]; i++) {
+			if (line[i] != '#')
+				continue;
+			if (i && !isspace((unsigned char)line[i - 1]))
+				return conf_error(path, n, "'#' inside a value: a comment starts after a blank");
+			line[i] = '\0';
+			break;
+		}
 		key = trim(line);
 		if (!*key)
 			continue;
@@ -678,6 +714,11 @@ static int conf_read(const char *name, struct conf *c)
 		seen |= 1U << i;
 		if (!*val)
 			return conf_error(path, n, "key '%s' has no value", key);
+		/* One word: anything after it would shift the table line. */
+		for (i = 0; val[i]; i++)
+			if (isspace((unsigned char)val[i]) || iscntrl((unsigned char)val[i]))
+				return conf_error(path, n, "key '%s': the value must be one word, without spaces or control characters",
+						  key);
 		if (!strcmp(key, "local")) {
 			a->local = val;
 		} else if (!strcmp(key, "remote")) {
@@ -718,9 +759,9 @@ static int conf_read(const char *name, struct conf *c)
 		return conf_error(path, 0, "missing key 'remote'");
 	if (!a->meta && !a->no_meta)
 		return conf_error(path, 0, "missing key 'meta' (a device, or none)");
-	if (!strcmp(a->local, a->remote))
+	if (same_dev(a->local, a->remote))
 		return conf_error(path, 0, "local and remote are the same device");
-	if (a->meta && (!strcmp(a->meta, a->local) || !strcmp(a->meta, a->remote)))
+	if (a->meta && (same_dev(a->meta, a->local) || same_dev(a->meta, a->remote)))
 		return conf_error(path, 0, "meta must differ from the legs");
 	if (strstr(a->opts, "on_remote_error fail") && strcmp(a->mode, "sync"))
 		return conf_error(path, 0, "on_remote_error = fail needs mode = sync");
@@ -779,10 +820,19 @@ static int all_confs(int (*fn)(const char *name))
 	}
 	for (i = 0; i < n; i++) {
 		char name[256];
+		const char *why;
 
 		snprintf(name, sizeof(name), "%.*s",
 			 (int)(strlen(list[i]->d_name) - 5), list[i]->d_name);
-		one = fn(name);
+		/* A file name is a device name only if up NAME would take it. */
+		why = name_problem(name);
+		if (why) {
+			msg("%s/%s: not a valid device name: %s; file skipped",
+			    config_dir, list[i]->d_name, why);
+			one = EXIT_USAGE;
+		} else {
+			one = fn(name);
+		}
 		if (one > r)
 			r = one;
 		free(list[i]);

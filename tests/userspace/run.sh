@@ -462,6 +462,42 @@ conf_case bad-nosync "nosync = 1\n" "nosync: invalid value '1': expected yes or 
 conf_case missing-remote "local = $LI\nmeta = none\n" "^xreplctl: $CB/missing-remote.conf: missing key 'remote'$"
 conf_case missing-meta "local = $LI\nremote = /x\n" "missing key 'meta' \\(a device, or none\\)$"
 conf_case fail-async "local = $LI\nremote = /x\nmeta = none\nmode = async\non_remote_error = fail\n" "on_remote_error = fail needs mode = sync$"
+# Odd values a file could carry: each refused, naming the file and line.
+conf_case hash-in-value "local = $LI\nremote = /dev/x#1\nmeta = none\n" \
+	"^xreplctl: $CB/hash-in-value.conf:2: '#' inside a value: a comment starts after a blank$"
+conf_case two-words "local = $LI\nremote = /dev/x 1 nosync\nmeta = none\n" \
+	"^xreplctl: $CB/two-words.conf:2: key 'remote': the value must be one word, without spaces or control characters$"
+conf_case tab-word "local = $LI\nremote = /dev/x\tnosync\nmeta = none\n" \
+	"^xreplctl: $CB/tab-word.conf:2: key 'remote': the value must be one word"
+# The same leg under another path: by device, not by name.
+mkdir -p "$W/sub"
+ln -sf "$LI" "$W/link.img"
+conf_case symlink-leg "local = $LI\nremote = $W/link.img\nmeta = none\n" \
+	"^xreplctl: $CB/symlink-leg.conf: local and remote are the same device$"
+conf_case dotdot-leg "local = $LI\nremote = $W/sub/../$(basename "$LI")\nmeta = none\n" \
+	"^xreplctl: $CB/dotdot-leg.conf: local and remote are the same device$"
+conf_case meta-is-leg "local = $LI\nremote = /dev/x\nmeta = $W/link.img\n" \
+	"^xreplctl: $CB/meta-is-leg.conf: meta must differ from the legs$"
+# up --all takes a device name from a file name only if up NAME would.
+CN="$W/confnames"
+mkdir -p "$CN"
+# shellcheck disable=SC2016  # a literal $(id) in a file name
+for f in 'x$(id)' 'a b' '-n' $'esc\e[31m' good; do
+	printf 'local = %s\nremote = /dev/nbd9\nmeta = none\n' "$LI" >"$CN/$f.conf"
+done
+name=ctl-up-all-bad-names
+if selected "$name"; then
+	rc=0
+	out=$("$CTL" -n -c "$CN" up --all 2>&1) || rc=$?
+	bad=$(grep -c "^xreplctl: $CN/.*: not a valid device name: .*; file skipped$" <<<"$out" || true)
+	if (( rc != 2 )) || (( bad != 4 )) || ! grep -q '^create good: ' <<<"$out" ||
+		grep -q '^create [^g]' <<<"$out"; then
+		record "FAIL userspace:$name: exit $rc, $bad of 4 files refused"
+		printf '%s\n' "$out" | cat -v | sed 's/^/    | /'
+	else
+		record "PASS userspace:$name"
+	fi
+fi
 tcase ctl-conf-missing-file 2 "^xreplctl: $CB/nope.conf: No such file or directory$" "$CTL" -n -c "$CB" up nope
 tcase ctl-up-no-name 2 "^xreplctl: up wants <name> or --all$" "$CTL" -n up
 tcase ctl-up-all-bad 2 "unknown key 'remot'" "$CTL" -n -c "$CB" up --all
