@@ -1817,7 +1817,7 @@ int main(int argc, char **argv)
 		case 'c': config_dir = optarg; break;
 		case 'j': json = true; break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
-		case 'V': puts(PROG " 1.0 (dm-xrepl target 1.1)"); return EXIT_OK;
+		case 'V': puts(PROG " 1.0 (dm-xrepl target 1.2)"); return EXIT_OK;
 		default: usage_error("bad option");
 		}
 	}

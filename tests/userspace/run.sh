@@ -518,7 +518,7 @@ tcase ctl-no-command 2 "^xreplctl: no command$" "$CTL"
 tcase ctl-unknown-command 2 "^xreplctl: unknown command 'frob'$" "$CTL" frob
 tcase ctl-bad-option 2 "^xreplctl: bad option$" "$CTL" --bogus status
 tcase ctl-help 0 "^Exit status:$" "$CTL" --help
-tcase ctl-version 0 "^xreplctl 1\.0 \(dm-xrepl target 1\.1\)$" "$CTL" --version
+tcase ctl-version 0 "^xreplctl 1\.0 \(dm-xrepl target 1\.2\)$" "$CTL" --version
 tcase ctl-create-no-name 2 "create wants exactly one device name" \
 	"$CTL" -n create --local "$LI" --remote /x --no-meta
 tcase ctl-create-two-names 2 "create wants exactly one device name" \
