@@ -104,6 +104,8 @@ budget_of() {
 # has_result NAME: a verdict for NAME was recorded.
 has_result() { grep -E -q "^(PASS|FAIL|SKIP) $1( |:|$)" "$lines"; }
 
+# (Under set -e: every command here that may find nothing ends in || true;
+# vm.sh may still wait for its lock, with no output.log yet.)
 # watch_guest PID DIR: kill the guest of vm.sh PID (logs in DIR) when the
 # test it runs has not reported 90 s after its budget ran out: the guest
 # no longer makes progress.  The test's name is left in DIR/hung.
@@ -112,7 +114,7 @@ watch_guest() {
 	since=$(date +%s)
 	while kill -0 "$vpid" 2>/dev/null; do
 		sleep 5
-		line=$(grep -E '^RUN ' "$dir/output.log" 2>/dev/null | tail -n 1)
+		line=$(grep -E '^RUN ' "$dir/output.log" 2>/dev/null | tail -n 1 || true)
 		now=$(date +%s)
 		if [[ "$line" != "$last" ]]; then
 			last=$line since=$now
@@ -124,7 +126,7 @@ watch_guest() {
 		if (( now - since > budget + 90 )); then
 			warn "$name has not reported 90 s after its budget of ${budget}s: killing the guest"
 			echo "$name" >"$dir/hung"
-			kill -KILL "$(cat "$dir/qemu.pid" 2>/dev/null)" 2>/dev/null
+			kill -KILL "$(cat "$dir/qemu.pid" 2>/dev/null)" 2>/dev/null || true
 			return
 		fi
 	done
@@ -161,7 +163,7 @@ while (( ${#remaining[@]} && boot < max_boots )); do
 	*) record "FAIL vm: vm.sh exited with status $vrc" ;;
 	esac
 	# The test that was running when the guest died fails alone.
-	running=$(grep -E '^RUN ' "$bout/output.log" 2>/dev/null | tail -n 1 | cut -d' ' -f2)
+	running=$(grep -E '^RUN ' "$bout/output.log" 2>/dev/null | tail -n 1 | cut -d' ' -f2 || true)
 	if [[ -n "$running" ]] && ! has_result "$running"; then
 		if [[ -s "$bout/hung" ]]; then
 			record "FAIL $running: the guest stopped making progress during it (budget $(budget_of "$running")s)"
