@@ -80,6 +80,22 @@ detect_kver() {
 	echo "$k"
 }
 
+# guest_image_pkg KVER: print the package that carries KVER's image and
+# modules: linux-image-KVER (signed), or linux-image-KVER-unsigned, the
+# same kernel, which the archive sometimes publishes first.  Prints
+# nothing if the package lists have neither.
+guest_image_pkg() {
+	local p c
+	for p in "linux-image-$1" "linux-image-$1-unsigned"; do
+		c=$(apt-cache policy "$p" 2>/dev/null | awk '/Candidate:/ { print $2; exit }')
+		if [[ -n "$c" && "$c" != "(none)" ]]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # Set KVER, KDIR and the derived cache paths.  Call after detect_kver works
 # (i.e. after setup.sh has run apt-get update at least once).
 init_paths() {

@@ -3,7 +3,8 @@
 # everything is already in place it only prints a one-line summary.
 #
 #  1. installs the Debian packages needed by the build, the tests and the demo
-#  2. downloads the stock Debian kernel image (linux-image-$KVER) and
+#  2. downloads the stock Debian kernel image (linux-image-$KVER, or its
+#     -unsigned twin while the signed one is not yet published) and
 #     extracts it into $XREPL_CACHE/kernel/$KVER (never installed on the host)
 #  3. builds the busybox initramfs used by scripts/vm.sh (cached, keyed by
 #     kernel version and by the hash of mkinitramfs.sh + guest-init.sh)
@@ -91,19 +92,20 @@ install_packages "linux-headers-$KVER"
 
 # --- 2. guest kernel -----------------------------------------------------------
 if [[ ! -f "$VMLINUZ" || ! -f "$MODDIR/modules.dep" ]]; then
-	log "fetching guest kernel linux-image-$KVER into $KERNEL_ROOT"
+	pkg=$(guest_image_pkg "$KVER") || {
+		apt_update_once
+		pkg=$(guest_image_pkg "$KVER")
+	} || die "the package lists have neither linux-image-$KVER nor linux-image-$KVER-unsigned"
+	log "fetching guest kernel $pkg into $KERNEL_ROOT"
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	# apt-get download writes into the current directory; it does not
 	# need root, but the _apt sandbox user must be able to write there.
 	chmod 777 "$tmp"
-	(cd "$tmp" && apt-get download -q "linux-image-$KVER" >&2) || {
-		apt_update_once
-		(cd "$tmp" && apt-get download -q "linux-image-$KVER" >&2)
-	} || die "cannot download linux-image-$KVER"
+	(cd "$tmp" && apt-get download -q "$pkg" >&2) || die "cannot download $pkg"
 	rm -rf "$KERNEL_ROOT.tmp"
 	mkdir -p "$KERNEL_ROOT.tmp"
-	dpkg-deb -x "$tmp"/linux-image-"$KVER"_*.deb "$KERNEL_ROOT.tmp"
+	dpkg-deb -x "$tmp/$pkg"_*.deb "$KERNEL_ROOT.tmp"
 	info "running depmod for $KVER"
 	depmod -b "$KERNEL_ROOT.tmp" "$KVER"
 	rm -rf "$KERNEL_ROOT"

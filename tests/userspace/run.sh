@@ -651,6 +651,37 @@ for name in logwrites epochs bench_trace; do
 	fi
 done
 
+# scripts/setup.sh picks the guest kernel's image package from the
+# package lists: the signed linux-image-KVER, or linux-image-KVER-unsigned
+# (same kernel and modules) while the signed one is not published yet.
+# A stub apt-cache stands for the package lists.
+image_pkg_case() {
+	local name=$1 have=$2 want=$3 out
+	selected "$name" || return 0
+	mkdir -p "$W/apt-$name"
+	cat >"$W/apt-$name/apt-cache" <<-STUB
+	#!/bin/sh
+	[ "\$1" = policy ] || exit 1
+	echo "\$2:"
+	case " $have " in
+	*" \$2 "*) echo "  Candidate: 1.0" ;;
+	*) echo "  Candidate: (none)" ;;
+	esac
+	STUB
+	chmod +x "$W/apt-$name/apt-cache"
+	out=$(PATH="$W/apt-$name:$PATH" bash -c '. "$1/scripts/lib.sh"; guest_image_pkg 6.12.9+deb12-amd64' _ "$REPO" 2>&1) || true
+	if [[ "$out" == "$want" ]]; then
+		record "PASS userspace:$name"
+	else
+		record "FAIL userspace:$name: got '$out', expected '$want'"
+	fi
+}
+image_pkg_case image-pkg-signed "linux-image-6.12.9+deb12-amd64 linux-image-6.12.9+deb12-amd64-unsigned" \
+	linux-image-6.12.9+deb12-amd64
+image_pkg_case image-pkg-unsigned-only "linux-image-6.12.9+deb12-amd64-unsigned" \
+	linux-image-6.12.9+deb12-amd64-unsigned
+image_pkg_case image-pkg-none "linux-image-6.12.8+deb12-amd64" ""
+
 # The hostile-input generator of the integration test 240: it must never
 # emit a case the target's grammar accepts.
 tcase fuzz-selftest 0 "^fuzz.py selftest: ok" python3 "$REPO/tests/lib/fuzz.py" selftest
