@@ -29,16 +29,10 @@ at_exit_first "dmsetup load $P-remote --table '$(linear_table "$LOOPDEV")' && dm
 
 # completes_within SECS WHAT CMD...: CMD finishes (successfully) in time.
 completes_within() {
-	local secs=$1 what=$2 i
+	local secs=$1 what=$2
 	shift 2
 	bg "$@"
-	for (( i = 0; i < secs * 10; i++ )); do
-		kill -0 "$BG_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$BG_PID" 2>/dev/null && fail "$what did not complete within ${secs}s"
-	wait "$BG_PID" || fail "$what failed"
-	log "ok: $what completed"
+	bg_done_within "$secs" "$what"
 }
 
 step "a region is written; the remote's flushes hang"

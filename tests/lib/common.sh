@@ -504,6 +504,19 @@ bg() {
 	_BG_PIDS+=("$BG_PID")
 }
 
+# bg_done_within SECS WHAT: the last bg command finishes, successfully,
+# within SECS seconds.
+bg_done_within() {
+	local secs=$1 what=$2 i
+	for (( i = 0; i < secs * 10; i++ )); do
+		kill -0 "$BG_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$BG_PID" 2>/dev/null && fail "$what did not complete within ${secs}s"
+	wait "$BG_PID" || fail "$what failed"
+	log "ok: $what completed"
+}
+
 # ---------------------------------------------------------------------------
 # xreplctl monitor
 # ---------------------------------------------------------------------------
