@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * dm-xrepl: the target's private declarations, shared by its units.
+ */
+#ifndef XREPL_CORE_H
+#define XREPL_CORE_H
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+#include <linux/dm-io.h>
+#include <linux/hrtimer.h>
+#include <linux/llist.h>
+#include <linux/mempool.h>
+#include <linux/mutex.h>
+#include <linux/ratelimit.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "dm-xrepl.h"
+#include "xrepl-format.h"
+
+#define DM_MSG_PREFIX "xrepl"
+
+/* Regions a resync copies at once (each by one worker of copy_wq). */
+#define XREPL_MAX_COPIES	16
+/* Buffer of one copy: a region is copied in pieces of at most this. */
+#define XREPL_COPY_BYTES	(512U << 10)
+/* Remote clones kept in reserve so writes progress under memory pressure. */
+#define XREPL_BIOSET_SIZE	256
+
+/*
+ * Asynchronous modes: writes are split to at most this, the data one ship
+ * entry holds; up to XREPL_SHIP_INFLIGHT entries are in flight to the
+ * remote, and at most max_lag_kb is held for the remote (the lag bound).
+ * Entries and pages are kept in reserve so that a write always progresses.
+ */
+#define XREPL_SHIP_MAX_BYTES	(256U << 10)
+#define XREPL_SHIP_MAX_PAGES	(XREPL_SHIP_MAX_BYTES >> PAGE_SHIFT)
+#define XREPL_SHIP_INFLIGHT	32U
+#define XREPL_SHIP_RESERVE	16
+/* Pages of freed ship entries kept for reuse (1 MiB). */
+#define XREPL_PAGE_CACHE	256
+/* A failed metadata write is retried after this, doubling up to the max. */
+#define XREPL_META_RETRY_MIN	HZ
+#define XREPL_META_RETRY_MAX	(30 * HZ)
+/* Bitmap blocks one metadata write round copies (16 KiB buffer). */
+#define XREPL_META_IO_BLOCKS	4U
+/* A region's mark is cleared after it was idle this long (and up to twice). */
+#define XREPL_CLEAN_INTERVAL	(5 * HZ)
+/* Bitmap regions the cleaner handles per lock hold. */
+#define XREPL_CLEAN_CHUNK	XREPL_META_BITS_PER_BLOCK
+/* Application writes within this window make the resync back off. */
+#define XREPL_APP_ACTIVE_NS	(100 * NSEC_PER_MSEC)
+/* Buckets of the region gate (a power of two); region r is in r % this. */
+#define XREPL_GATE_BUCKETS	1024U
+
+enum xrepl_degraded {
+	XREPL_DEGRADED_NONE,	/* remote receives writes */
+	XREPL_DEGRADED_ERROR,	/* a remote I/O failed */
+	XREPL_DEGRADED_ADMIN,	/* "remote down" message */
+	XREPL_DEGRADED_CONGESTION,	/* lag bound hit, congestion degrade */
+	XREPL_DEGRADED_PROBE,	/* "remote down probe": a monitor's probe failed */
+};
+
+
+struct xrepl_c;
+struct xrepl_pair;
+
+/*
+ * One region being copied to the remote by the resync.  A slot is claimed
+ * (busy) as soon as its region is chosen, which closes the region's gate
+ * bucket: from then on new writes to the bucket are deferred.  The copy
+ * starts once the writes already in flight in the bucket have completed.
+ */
+struct xrepl_copy {
+	struct xrepl_pair *pair;
+	struct xrepl_c *xc;		/* target whose legs are copied */
+	unsigned long region;
+	unsigned long degrade_gen;	/* pair->degrade_gen when claimed */
+	bool busy;
+	bool started;
+	struct work_struct work;	/* reads, then writes, the region */
+	/*
+	 * copy_bytes of vmalloc memory.  Slot 0's lives as long as the pair
+	 * (so a resync always progresses); the others are allocated by the
+	 * resync worker when a resync starts and freed when it ends.  Set
+	 * and cleared under pair->lock, only while the slot is not busy.
+	 */
+	void *buf;
+};
+
+/*
+ * A write on its way to the remote in an asynchronous mode: the data,
+ * copied from the bio before the local write was issued, and where it goes.
+ * Joins the ship queue when the local write completed; freed when the
+ * remote write completed (or was given up).  A tracked entry keeps its
+ * regions in the gate until then, so the resync and the cleaner leave them
+ * alone.
+ *
+ * In semi-sync mode (and while a switch to sync drains the queue) the
+ * write that made the entry is acknowledged only when the entry reached
+ * the remote or its deadline passed: until then it is upper, and the entry
+ * is on pair->ack_wait.
+ */
+struct xrepl_shipent {
+	struct xrepl_ship s;		/* ordering, under pair->lock */
+	struct list_head ack_list;	/* on pair->ack_wait, under pair->lock */
+	struct bio *upper;		/* write waiting for this entry, or NULL */
+	u64 deadline_ns;		/* acknowledge it then; U64_MAX: never */
+	/*
+	 * Issued early: sent to the remote with the local write (see
+	 * ship_early_locked()); the later of its two completions frees it.
+	 * Under pair->lock.
+	 */
+	bool early;
+	bool local_done;
+	bool remote_done;
+	struct xrepl_c *xc;		/* target whose remote it goes to */
+	unsigned long first;		/* regions, if tracked */
+	unsigned long last;
+	bool tracked;
+	blk_opf_t opf;			/* operation and flags at the remote */
+	unsigned int nr_pages;
+	struct page *pages[XREPL_SHIP_MAX_PAGES];
+};
+
+/* Per-CPU counters of the write path. */
+struct xrepl_stats {
+	u64 writes;
+	u64 remote_writes;
+};
+
+/* Replication state of one pair of legs, shared across table reloads. */
+struct xrepl_pair {
+	/* All three protected by xrepl_pairs_lock. */
+	struct list_head list;
+	unsigned int refs;
+	bool loading;			/* being filled: nobody may join it */
+	/*
+	 * Created to replace a pair of the same device and legs (another
+	 * geometry or metadata device), which stays live until the new
+	 * table is resumed: its final state is read again in preresume.
+	 * Set by the constructor, cleared by preresume (serialised by dm).
+	 */
+	bool inherit_pending;
+
+	struct mapped_device *md;	/* the device that owns this pair */
+	dev_t local_dev;
+	dev_t remote_dev;
+	dev_t meta_dev;			/* 0: volatile bitmap */
+	struct xrepl_geom geom;
+
+	/*
+	 * Metadata device, when there is one.  meta_wq is ordered: the
+	 * commits of marks (commit_work) and the retries of failed metadata
+	 * writes (meta_retry) run one at a time.  meta_io_lock serialises
+	 * every metadata write, including those made from other contexts
+	 * (the cleaner, the resync, messages), and protects meta_buf.  The
+	 * cleaner (clean_work) runs on wq: neither it nor anything else holds
+	 * meta_io_lock or a meta_wq slot while it waits for a leg's flush,
+	 * so a hung leg never holds up the marks of new writes.
+	 */
+	struct block_device *meta_bdev;	/* held by every table of the pair */
+	struct dm_io_client *io_client;
+	struct workqueue_struct *meta_wq;
+	struct work_struct commit_work;
+	struct delayed_work clean_work;
+	struct mutex meta_io_lock;	/* metadata writes, meta_buf, meta_retry_delay */
+	void *meta_buf;			/* XREPL_META_IO_BLOCKS blocks */
+	/*
+	 * After a failed metadata write, meta_retry (on meta_wq) rewrites
+	 * every block and the superblock, with a backoff, until it works.
+	 */
+	struct delayed_work meta_retry;
+	unsigned long meta_retry_delay;	/* jiffies until the next retry */
+	atomic64_t meta_writes;		/* metadata blocks written */
+
+	struct workqueue_struct *wq;	/* resync and deferred writes */
+	/*
+	 * Remote clones of small writes are submitted by the writer itself;
+	 * those of large writes (and of all writes while remote_work polls,
+	 * see remote_poll_us) go through remote_queue to remote_work on an
+	 * unbound workqueue, so the remote's submission cost runs on another
+	 * CPU, in parallel with the local one.  remote_polling and
+	 * remote_queue are paired with full barriers: a writer that queues a
+	 * clone after remote_work stopped polling sees it stopped.
+	 */
+	struct workqueue_struct *remote_wq;
+	struct work_struct remote_work;
+	struct llist_head remote_queue;	/* of struct xrepl_io */
+	bool remote_polling;
+	/*
+	 * Resync copies: each slot's work reads a region from the local leg
+	 * into its buffer and writes it to the remote, with synchronous
+	 * dm_io, on an unbound workqueue: the copies run on every CPU, and
+	 * the buffers are reused rather than allocated (and zeroed) per copy.
+	 */
+	struct workqueue_struct *copy_wq;
+	struct dm_io_client *copy_io;
+	unsigned int copy_bytes;	/* size of each copy buffer */
+	struct bio_set bs;		/* remote clones */
+	/*
+	 * Async mode.  ship_work (on remote_wq) issues the entries the ship
+	 * queue lets go; their completions free room and wake it again.
+	 */
+	struct bio_set ship_bs;		/* remote writes of ship entries */
+	mempool_t ship_ents;		/* struct xrepl_shipent */
+	mempool_t ship_pages;		/* their data */
+	/*
+	 * Serialises taking an entry's pages from ship_pages, so that two
+	 * writers never each hold part of the reserve while waiting for the
+	 * rest (as dm-crypt's bio_alloc_lock does).
+	 */
+	struct mutex ship_alloc_lock;
+	/*
+	 * Pages of freed ship entries kept for reuse, so that a write does
+	 * not pay for a page allocation and its zeroing.  page_cache_lock
+	 * protects nr_cached and page_cache; entries are freed from bio
+	 * completion, so it is taken irq-safe.
+	 */
+	spinlock_t page_cache_lock;
+	unsigned int nr_cached;
+	struct page *page_cache[XREPL_PAGE_CACHE];
+	struct delayed_work ship_work;
+	wait_queue_head_t ship_wait;	/* woken when the ship queue empties */
+	struct work_struct resync_work;
+	struct delayed_work resync_delay;	/* rate limit: requeue resync_work */
+	/*
+	 * The flush of the remote that ends a resync, in a work of its own,
+	 * so that resync_work goes on redispatching deferred writes.
+	 */
+	struct work_struct resync_flush;
+	wait_queue_head_t copies_wait;	/* woken when nr_copies drops to 0 */
+	struct xrepl_stats __percpu *stats;
+
+	/*
+	 * The region gate, lock-free.  A write increments gate_count of the
+	 * buckets of its regions, then (after a full barrier) checks that no
+	 * copy holds them; a copy increments gate_frozen of its bucket, then
+	 * (after a full barrier) waits for gate_count to drop to zero.  One of
+	 * the two always sees the other.  gate_frozen changes only under lock.
+	 */
+	atomic_t gate_count[XREPL_GATE_BUCKETS];
+	atomic_t gate_frozen[XREPL_GATE_BUCKETS];
+
+	/*
+	 * Protects every field below, the dirty bitmap and the copy slots.
+	 * Taken from bio completion (interrupt) context: use the irq-safe
+	 * variants.
+	 */
+	spinlock_t lock;
+	struct xrepl_c *active;		/* resumed target, NULL when suspended */
+	enum xrepl_degraded degraded_by;	/* also read without the lock */
+	unsigned long degrade_gen;	/* bumped each time the remote degrades */
+	struct xrepl_bitmap dirty;
+	struct xrepl_wi wi;		/* write intent, with a metadata device */
+	struct bio_list mark_wait;	/* writes waiting for their marks */
+	struct xrepl_sb_info sb;	/* superblock as of the next write */
+	bool sb_dirty;			/* sb changed since it was written */
+	bool sb_consistent;		/* the superblock on disk says consistent */
+	bool meta_failed;		/* a metadata write failed */
+	bool merge_needed;		/* marked regions must join dirty */
+	bool consistent;		/* remote image crash-consistent */
+	struct bio_list gate_deferred;	/* writes held by a closed gate */
+	struct xrepl_shipq shipq;	/* async: writes not on the remote yet */
+	struct bio_list lag_wait;	/* async: writes waiting for lag room */
+	/*
+	 * Asynchronous modes: the data held for the remote (lag), counted
+	 * from a write's admission in map until its entry is freed, so that
+	 * max_lag_kb bounds all of it.
+	 */
+	struct xrepl_lag held;
+	/*
+	 * Remote completions of ship entries still running: a suspend waits
+	 * for them too, as they touch the pair after the lag was released.
+	 */
+	unsigned int ship_endios;
+	/* Entries whose writes wait to be acknowledged, by deadline. */
+	struct list_head ack_wait;
+	struct hrtimer ack_timer;	/* fires at the first deadline */
+	u64 ack_timer_ns;		/* when ack_timer is set to fire, U64_MAX: not set */
+	/*
+	 * Switching to sync: writes still go through the ship queue (and are
+	 * acknowledged when on the remote) until it is empty, so none passes
+	 * an older one.  Written before the mode (smp_wmb), read after it.
+	 */
+	bool draining;
+	bool drain_event;		/* draining ended: raise an event */
+	u64 lag_waits;			/* writes that waited for lag room */
+	u64 semi_timeouts;		/* semi-sync writes acknowledged on time out */
+	struct bio_list redispatch;	/* deferred writes ready to go again */
+
+	bool resync_active;		/* a resync is wanted */
+	unsigned long resync_seq;	/* bumped each time a resync starts */
+	bool resync_stop;		/* suspending: start no copies */
+	unsigned long resync_cursor;	/* next region the pass looks at */
+	unsigned long resync_done;	/* regions copied by this resync */
+	unsigned long resync_total;	/* regions this resync has to copy */
+	unsigned long pass_copied;	/* regions copied in this pass */
+	bool pass_marked;		/* regions were marked in this pass */
+	unsigned int nr_copies;		/* busy copy slots */
+	unsigned int copy_bufs;		/* slots with a buffer */
+	struct xrepl_copy copies[XREPL_MAX_COPIES];
+
+	/* Resync pacing. */
+	u32 resync_rate_kbps;		/* 0: unlimited */
+	u64 resync_started_ns;		/* start of this resync */
+	u64 rate_start_ns;		/* start of the rate window */
+	u64 rate_bytes;			/* copied since rate_start_ns */
+	u64 app_writes_seen;		/* writes counter at the last look */
+	u64 app_active_until_ns;	/* back off until then */
+
+	u64 remote_errors;
+	u64 local_errors;
+	u64 copied_regions;
+};
+
+/* Target context: one per table that uses xrepl. */
+struct xrepl_c {
+	struct dm_target *ti;
+	struct dm_dev *local;
+	struct dm_dev *remote;
+	struct dm_dev *meta;		/* NULL for "-" */
+	struct xrepl_args args;		/* device strings cleared after ctr */
+	struct xrepl_pair *pair;
+	struct work_struct event_work;	/* raises dm_table_event() */
+	/* Refused messages are logged at most this often (msg_err()). */
+	struct ratelimit_state msg_rs;
+};
+
+/* Per-bio state. */
+#define XREPL_IO_TRACKED	BIT(0)	/* counted in the region gate */
+#define XREPL_IO_REMOTE		BIT(1)	/* a clone went to the remote */
+#define XREPL_IO_REJECTED	BIT(2)	/* failed by on_remote_error fail */
+#define XREPL_IO_SHIP		BIT(3)	/* async: ship entry in io->ship */
+#define XREPL_IO_HELD		BIT(4)	/* counted in the lag (pair->held) */
+#define XREPL_IO_ACK_WAIT	BIT(5)	/* acknowledged when on the remote */
+#define XREPL_IO_ACKED		BIT(6)	/* completed by us: end_io just lets it go */
+
+struct xrepl_io {
+	struct xrepl_c *xc;
+	struct bio *clone;		/* remote clone, while queued */
+	struct xrepl_shipent *ship;	/* async: what goes to the remote */
+	u64 issued_ns;			/* when map saw it */
+	u64 deadline_ns;		/* ACK_WAIT: at the latest then */
+	struct llist_node queued;	/* on pair->remote_queue */
+	unsigned long first;		/* regions touched, if TRACKED */
+	unsigned long last;
+	blk_status_t remote_status;
+	unsigned int flags;
+};
+
+
+static inline struct xrepl_io *xrepl_io(struct bio *bio)
+{
+	return dm_per_bio_data(bio, sizeof(struct xrepl_io));
+}
+
+static inline const char *xrepl_name(struct xrepl_c *xc)
+{
+	return dm_device_name(dm_table_get_md(xc->ti->table));
+}
+
+#endif /* XREPL_CORE_H */
