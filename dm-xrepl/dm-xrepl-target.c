@@ -247,79 +247,10 @@ static struct xrepl_copy *copy_overlapping_locked(struct xrepl_pair *pair,
 	return NULL;
 }
 
-static unsigned int gate_bucket(unsigned long region)
-{
-	return region & (XREPL_GATE_BUCKETS - 1);
-}
-
-/* The gate buckets of regions first..last are *b0 and the *n after it. */
-static void gate_span(unsigned long first, unsigned long last,
-		      unsigned int *b0, unsigned int *n)
-{
-	if (last - first >= XREPL_GATE_BUCKETS - 1) {
-		*b0 = 0;
-		*n = XREPL_GATE_BUCKETS;
-	} else {
-		*b0 = gate_bucket(first);
-		*n = last - first + 1;
-	}
-}
-
-static bool gate_closed(struct xrepl_pair *pair, unsigned long first,
-			unsigned long last)
-{
-	unsigned int b0, n, i;
-
-	gate_span(first, last, &b0, &n);
-	for (i = 0; i < n; i++)
-		if (atomic_read(&pair->gate_frozen[gate_bucket(b0 + i)]))
-			return true;
-	return false;
-}
-
-/* A write leaves the gate; wakes the resync if a copy waits for it. */
-static void gate_exit(struct xrepl_pair *pair, unsigned long first,
-		      unsigned long last)
-{
-	unsigned int b0, n, i;
-	bool kick = false;
-
-	gate_span(first, last, &b0, &n);
-	for (i = 0; i < n; i++) {
-		unsigned int b = gate_bucket(b0 + i);
-
-		/* Fully ordered: pairs with the barrier in claim_copy_locked(). */
-		if (atomic_dec_and_test(&pair->gate_count[b]) &&
-		    atomic_read(&pair->gate_frozen[b]))
-			kick = true;
-	}
-	if (kick)
-		queue_work(pair->wq, &pair->resync_work);
-}
-
-/* A write enters the gate; false (and not counted) if a copy holds it. */
-static bool gate_enter(struct xrepl_pair *pair, unsigned long first,
-		       unsigned long last)
-{
-	unsigned int b0, n, i;
-
-	gate_span(first, last, &b0, &n);
-	for (i = 0; i < n; i++)
-		atomic_inc(&pair->gate_count[gate_bucket(b0 + i)]);
-	/* Pairs with the barrier in claim_copy_locked(). */
-	smp_mb__after_atomic();
-	if (!gate_closed(pair, first, last))
-		return true;
-	gate_exit(pair, first, last);
-	return false;
-}
-
 /* Free a slot and open its gate bucket; held writes are retried. */
 static void put_copy_locked(struct xrepl_pair *pair, struct xrepl_copy *copy)
 {
-	atomic_dec(&pair->gate_frozen[gate_bucket(copy->region)]);
-	bio_list_merge(&pair->redispatch, &pair->gate_deferred);
-	bio_list_init(&pair->gate_deferred);
+	xrepl_gate_thaw_locked(pair, copy->region);
 	copy->busy = false;
 	copy->started = false;
 	copy->xc = NULL;
@@ -736,7 +667,7 @@ static void ship_lost_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 static void ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
 	if (ent->tracked)
-		gate_exit(pair, ent->first, ent->last);
+		xrepl_gate_exit(pair, ent->first, ent->last);
 	ship_free(pair, ent);
 }
 
@@ -957,10 +888,10 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 		io->flags = XREPL_IO_REJECTED;
 		return DM_MAPIO_KILL;
 	}
-	while (!gate_enter(pair, io->first, io->last)) {
+	while (!xrepl_gate_enter(pair, io->first, io->last)) {
 		spin_lock_irq(&pair->lock);
 		/* Gates open under the lock: re-check before waiting. */
-		if (gate_closed(pair, io->first, io->last)) {
+		if (xrepl_gate_closed(pair, io->first, io->last)) {
 			bio_list_add(&pair->gate_deferred, bio);
 			spin_unlock_irq(&pair->lock);
 			return DM_MAPIO_SUBMITTED;
@@ -972,7 +903,7 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 
 	/*
 	 * Write intent: the regions must be marked on disk before the write
-	 * reaches a leg.  gate_enter() counted the write in flight before
+	 * reaches a leg.  xrepl_gate_enter() counted the write in flight before
 	 * this test (with a full barrier), so the cleaner either sees the
 	 * count and keeps the marks, or we see the mark gone and ask again.
 	 */
@@ -1022,7 +953,7 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 			/* Sync mode only: nothing is held for the remote. */
 			WARN_ON_ONCE(io->flags & XREPL_IO_HELD);
 			spin_unlock_irq(&pair->lock);
-			gate_exit(pair, io->first, io->last);
+			xrepl_gate_exit(pair, io->first, io->last);
 			io->flags = XREPL_IO_REJECTED;
 			bio_io_error(bio);
 			return;
@@ -1333,7 +1264,7 @@ done_ship:
 		xrepl_raise_event(xc);
 out:
 	if (tracked)
-		gate_exit(pair, io->first, io->last);
+		xrepl_gate_exit(pair, io->first, io->last);
 	return DM_ENDIO_DONE;
 }
 
@@ -1645,15 +1576,7 @@ static void meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 		spin_lock_irq(&pair->lock);
 		picked += xrepl_wi_clean_pick_locked(&pair->wi, &pair->dirty,
 						     from, to, all);
-		/*
-		 * Pairs with the barrier in gate_enter(): a write that saw
-		 * the mark before we took it away is counted in its bucket.
-		 */
-		smp_mb();
-		for (r = find_next_bit(pair->wi.clearing, to, from); r < to;
-		     r = find_next_bit(pair->wi.clearing, to, r + 1))
-			if (atomic_read(&pair->gate_count[gate_bucket(r)]))
-				xrepl_wi_clean_keep_locked(&pair->wi, r);
+		xrepl_gate_keep_busy_locked(pair, from, to);
 		spin_unlock_irq(&pair->lock);
 		cond_resched();
 	}
@@ -1982,12 +1905,6 @@ static void copy_bufs_free(struct xrepl_pair *pair)
 		vfree(bufs[i]);
 }
 
-/* No write is in flight in the copy's gate bucket any more. */
-static bool copy_may_start(struct xrepl_pair *pair, struct xrepl_copy *copy)
-{
-	return !atomic_read(&pair->gate_count[gate_bucket(copy->region)]);
-}
-
 /* Claim a free slot for region; returns it if it may start at once. */
 static struct xrepl_copy *claim_copy_locked(struct xrepl_pair *pair,
 					    unsigned long region)
@@ -2010,10 +1927,7 @@ static struct xrepl_copy *claim_copy_locked(struct xrepl_pair *pair,
 	copy->xc = pair->active;
 	copy->region = region;
 	copy->degrade_gen = pair->degrade_gen;
-	atomic_inc(&pair->gate_frozen[gate_bucket(region)]);
-	/* Pairs with the barrier in gate_enter(). */
-	smp_mb__after_atomic();
-	if (!copy_may_start(pair, copy))
+	if (!xrepl_gate_freeze_locked(pair, region))
 		return NULL;
 	copy->started = true;
 	return copy;
@@ -2209,7 +2123,7 @@ static void xrepl_resync_work(struct work_struct *work)
 	for (i = 0; i < XREPL_MAX_COPIES; i++) {
 		struct xrepl_copy *copy = &pair->copies[i];
 
-		if (!copy->busy || copy->started || !copy_may_start(pair, copy))
+		if (!copy->busy || copy->started || !xrepl_gate_drained(pair, copy->region))
 			continue;
 		if (stop) {
 			put_copy_locked(pair, copy);

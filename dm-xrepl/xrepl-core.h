@@ -64,7 +64,6 @@ enum xrepl_degraded {
 	XREPL_DEGRADED_PROBE,	/* "remote down probe": a monitor's probe failed */
 };
 
-
 struct xrepl_c;
 struct xrepl_pair;
 
@@ -352,7 +351,6 @@ struct xrepl_io {
 	unsigned int flags;
 };
 
-
 static inline struct xrepl_io *xrepl_io(struct bio *bio)
 {
 	return dm_per_bio_data(bio, sizeof(struct xrepl_io));
@@ -362,5 +360,18 @@ static inline const char *xrepl_name(struct xrepl_c *xc)
 {
 	return dm_device_name(dm_table_get_md(xc->ti->table));
 }
+
+/* xrepl-gate.c: the region gate (see there for its barriers). */
+bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
+		      unsigned long last);
+void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
+		     unsigned long last);
+bool xrepl_gate_closed(struct xrepl_pair *pair, unsigned long first,
+		       unsigned long last);
+bool xrepl_gate_drained(struct xrepl_pair *pair, unsigned long region);
+bool xrepl_gate_freeze_locked(struct xrepl_pair *pair, unsigned long region);
+void xrepl_gate_thaw_locked(struct xrepl_pair *pair, unsigned long region);
+void xrepl_gate_keep_busy_locked(struct xrepl_pair *pair, unsigned long from,
+				 unsigned long to);
 
 #endif /* XREPL_CORE_H */

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-xrepl: the region gate.
+ *
+ * The gate keeps the resync's copies and the application's writes off
+ * each other's regions without a lock on the write path.  Regions are
+ * hashed into XREPL_GATE_BUCKETS buckets.  A write counts itself in the
+ * buckets of its regions (gate_count), then, after a full barrier, checks
+ * that no copy holds them (gate_frozen); a copy freezes its bucket, then,
+ * after a full barrier, waits for the bucket's count to drop to zero.
+ * Whichever comes second sees the other:
+ *
+ *   write: gate_count++     smp_mb   read gate_frozen   (xrepl_gate_enter)
+ *   copy:  gate_frozen++    smp_mb   read gate_count    (xrepl_gate_freeze_locked)
+ *
+ * The cleaner, which clears the on-disk marks of idle regions, pairs with
+ * the write side the same way: it takes a mark away, then (smp_mb) keeps
+ * it if the region's bucket counts a write (xrepl_gate_keep_busy_locked);
+ * a write counts itself, then (smp_mb) tests the mark.
+ *
+ * gate_frozen changes only under pair->lock; gate_count is changed by
+ * writes without a lock.  Every barrier of the gate is in this file.
+ */
+#include "xrepl-core.h"
+
+static unsigned int gate_bucket(unsigned long region)
+{
+	return region & (XREPL_GATE_BUCKETS - 1);
+}
+
+/* The gate buckets of regions first..last are *b0 and the *n after it. */
+static void gate_span(unsigned long first, unsigned long last,
+		      unsigned int *b0, unsigned int *n)
+{
+	if (last - first >= XREPL_GATE_BUCKETS - 1) {
+		*b0 = 0;
+		*n = XREPL_GATE_BUCKETS;
+	} else {
+		*b0 = gate_bucket(first);
+		*n = last - first + 1;
+	}
+}
+
+/* Does a copy hold a bucket of regions first..last? */
+bool xrepl_gate_closed(struct xrepl_pair *pair, unsigned long first,
+		       unsigned long last)
+{
+	unsigned int b0, n, i;
+
+	gate_span(first, last, &b0, &n);
+	for (i = 0; i < n; i++)
+		if (atomic_read(&pair->gate_frozen[gate_bucket(b0 + i)]))
+			return true;
+	return false;
+}
+
+/* A write leaves the gate; wakes the resync if a copy waits for it. */
+void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
+		     unsigned long last)
+{
+	unsigned int b0, n, i;
+	bool wake_resync = false;
+
+	gate_span(first, last, &b0, &n);
+	for (i = 0; i < n; i++) {
+		unsigned int b = gate_bucket(b0 + i);
+
+		/*
+		 * Fully ordered: pairs with the barrier in
+		 * xrepl_gate_freeze_locked().
+		 */
+		if (atomic_dec_and_test(&pair->gate_count[b]) &&
+		    atomic_read(&pair->gate_frozen[b]))
+			wake_resync = true;
+	}
+	if (wake_resync)
+		queue_work(pair->wq, &pair->resync_work);
+}
+
+/* A write enters the gate; false (and not counted) if a copy holds it. */
+bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
+		      unsigned long last)
+{
+	unsigned int b0, n, i;
+
+	gate_span(first, last, &b0, &n);
+	for (i = 0; i < n; i++)
+		atomic_inc(&pair->gate_count[gate_bucket(b0 + i)]);
+	/*
+	 * Pairs with the barriers in xrepl_gate_freeze_locked() and
+	 * xrepl_gate_keep_busy_locked().
+	 */
+	smp_mb__after_atomic();
+	if (!xrepl_gate_closed(pair, first, last))
+		return true;
+	xrepl_gate_exit(pair, first, last);
+	return false;
+}
+
+/* No write is in flight in region's bucket any more. */
+bool xrepl_gate_drained(struct xrepl_pair *pair, unsigned long region)
+{
+	return !atomic_read(&pair->gate_count[gate_bucket(region)]);
+}
+
+/*
+ * A copy of region closes its bucket: writes that arrive from now on are
+ * deferred.  Returns whether the writes already in flight there have
+ * drained (else the last one to leave queues resync_work).  pair->lock
+ * held.
+ */
+bool xrepl_gate_freeze_locked(struct xrepl_pair *pair, unsigned long region)
+{
+	atomic_inc(&pair->gate_frozen[gate_bucket(region)]);
+	/* Pairs with the barrier in xrepl_gate_enter(). */
+	smp_mb__after_atomic();
+	return xrepl_gate_drained(pair, region);
+}
+
+/*
+ * The copy of region ended: its bucket opens, and the writes the gate
+ * deferred go to redispatch (the caller has resync_work send them).
+ * pair->lock held.
+ */
+void xrepl_gate_thaw_locked(struct xrepl_pair *pair, unsigned long region)
+{
+	atomic_dec(&pair->gate_frozen[gate_bucket(region)]);
+	bio_list_merge(&pair->redispatch, &pair->gate_deferred);
+	bio_list_init(&pair->gate_deferred);
+}
+
+/*
+ * The cleaner picked regions from..to-1 (wi->clearing): keep the mark of
+ * each one a write may be in flight to.  pair->lock held.
+ */
+void xrepl_gate_keep_busy_locked(struct xrepl_pair *pair, unsigned long from,
+				 unsigned long to)
+{
+	unsigned long r;
+
+	/*
+	 * Pairs with the barrier in xrepl_gate_enter(): a write that saw the
+	 * mark before the cleaner took it away is counted in its bucket.
+	 */
+	smp_mb();
+	for (r = find_next_bit(pair->wi.clearing, to, from); r < to;
+	     r = find_next_bit(pair->wi.clearing, to, r + 1))
+		if (!xrepl_gate_drained(pair, r))
+			xrepl_wi_clean_keep_locked(&pair->wi, r);
+}
