@@ -73,164 +73,10 @@ MODULE_PARM_DESC(remote_poll_us,
  */
 #define XREPL_MSG_ERR_INTERVAL	(5 * HZ)
 #define XREPL_MSG_ERR_BURST	20
-static const char * const degraded_names[] = {
-	[XREPL_DEGRADED_NONE]	= "none",
-	[XREPL_DEGRADED_ERROR]	= "error",
-	[XREPL_DEGRADED_ADMIN]	= "admin",
-	[XREPL_DEGRADED_CONGESTION] = "congestion",
-	[XREPL_DEGRADED_PROBE]	= "probe",
-};
 
 /* Protects xrepl_pairs and the refs of every pair on it. */
 static DEFINE_MUTEX(xrepl_pairs_lock);
 static LIST_HEAD(xrepl_pairs);
-
-static void xrepl_raise_event(struct xrepl_c *xc)
-{
-	queue_work(xc->pair->wq, &xc->event_work);
-}
-
-static void xrepl_event_work(struct work_struct *work)
-{
-	struct xrepl_c *xc = container_of(work, struct xrepl_c, event_work);
-
-	dm_table_event(xc->ti->table);
-}
-
-/*
- * Replication state.  Helpers named *_locked need pair->lock held.
- */
-
-static void mark_dirty_locked(struct xrepl_pair *pair, unsigned long first,
-			      unsigned long last)
-{
-	unsigned long added = xrepl_bitmap_set_range(&pair->dirty, first, last);
-
-	if (pair->resync_active && added) {
-		pair->resync_total += added;
-		pair->pass_marked = true;
-	}
-}
-
-static void mark_all_dirty_locked(struct xrepl_pair *pair)
-{
-	unsigned long added = xrepl_bitmap_fill(&pair->dirty);
-
-	if (pair->resync_active && added) {
-		pair->resync_total += added;
-		pair->pass_marked = true;
-	}
-}
-
-/* The superblock changed: have the metadata worker write it. */
-static void sb_changed_locked(struct xrepl_pair *pair)
-{
-	if (!pair->meta_bdev)
-		return;
-	pair->sb_dirty = true;
-	queue_work(pair->meta_wq, &pair->commit_work);
-}
-
-/*
- * The remote may have lost writes it had acknowledged (a failed flush):
- * with a metadata device, the marked regions are exactly those with writes
- * not known durable on both legs, and they join the dirty regions before
- * the next resync; without one, every region is dirty.
- */
-static void mark_lost_locked(struct xrepl_pair *pair)
-{
-	if (pair->meta_bdev)
-		pair->merge_needed = true;
-	else
-		mark_all_dirty_locked(pair);
-}
-
-static bool lag_wait_release_locked(struct xrepl_pair *pair);
-
-/*
- * Does a degradation for why replace the reason of a degraded remote?  A
- * congestion degradation returns by itself: a failure or a "remote down"
- * ends that.  The administrator's "remote down" replaces any other reason,
- * so that neither the monitor nor a reboot brings the remote back against
- * it.
- */
-static bool degrade_reason_replaces(enum xrepl_degraded old,
-				    enum xrepl_degraded why)
-{
-	if (old == why)
-		return false;
-	return (old == XREPL_DEGRADED_CONGESTION) ||
-	       why == XREPL_DEGRADED_ADMIN;
-}
-
-/*
- * Returns true if this call degraded the remote, or changed the reason it
- * is degraded for (the caller raises the event).
- */
-static bool degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
-{
-	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
-		if (!degrade_reason_replaces(pair->degraded_by, why))
-			return false;
-		WRITE_ONCE(pair->degraded_by, why);
-		sb_changed_locked(pair);
-		return true;
-	}
-	WRITE_ONCE(pair->degraded_by, why);
-	pair->degrade_gen++;
-	pair->resync_active = false;
-	/*
-	 * Writes waiting for lag room go to the local leg now: the room
-	 * they wait for may be held by writes in flight to a hung remote.
-	 */
-	if (lag_wait_release_locked(pair))
-		queue_work(pair->wq, &pair->resync_work);
-	if (pair->meta_bdev) {
-		/* Writes acknowledged by the remote may not be durable there. */
-		pair->merge_needed = true;
-		/* The source now changes without the remote: a new data generation. */
-		if (!pair->sb.gen_bitmap) {
-			pair->sb.gen_bitmap = pair->sb.gen_current;
-			get_random_bytes(&pair->sb.gen_current,
-					 sizeof(pair->sb.gen_current));
-		}
-		pair->sb.degrade_count++;
-		sb_changed_locked(pair);
-	}
-	return true;
-}
-
-/*
- * Does the remote need a resync once it is healthy?  Also with nothing to
- * copy when it is not consistent: it degraded (or the machine crashed)
- * while the end of a resync was flushed, and a pass with nothing to copy
- * flushes it again and makes it consistent.
- */
-static bool resync_needed_locked(const struct xrepl_pair *pair)
-{
-	return pair->dirty.nr_set || pair->merge_needed || !pair->consistent;
-}
-
-/* Returns true if a new resync was started. */
-static bool start_resync_locked(struct xrepl_pair *pair)
-{
-	if (pair->resync_active) {
-		queue_work(pair->wq, &pair->resync_work);
-		return false;
-	}
-	pair->resync_active = true;
-	pair->resync_seq++;
-	pair->resync_cursor = 0;
-	pair->pass_copied = 0;
-	pair->pass_marked = false;
-	pair->resync_done = 0;
-	pair->resync_total = pair->dirty.nr_set;
-	pair->resync_started_ns = ktime_get_ns();
-	pair->rate_start_ns = pair->resync_started_ns;
-	pair->rate_bytes = 0;
-	queue_work(pair->wq, &pair->resync_work);
-	return true;
-}
 
 static struct xrepl_copy *copy_overlapping_locked(struct xrepl_pair *pair,
 						  unsigned long first,
@@ -337,20 +183,6 @@ static void ship_hold_locked(struct xrepl_c *xc, struct xrepl_io *io,
 }
 
 /*
- * Move the writes waiting for lag room to redispatch, where they check
- * for room again.  Returns true if there were any: the caller then has
- * resync_work redispatch them.
- */
-static bool lag_wait_release_locked(struct xrepl_pair *pair)
-{
-	if (bio_list_empty(&pair->lag_wait))
-		return false;
-	bio_list_merge(&pair->redispatch, &pair->lag_wait);
-	bio_list_init(&pair->lag_wait);
-	return true;
-}
-
-/*
  * A held write leaves the lag (its entry is freed, or it made none).
  * Returns true if writes waiting for room were moved to redispatch: the
  * caller passes that to ship_kick().
@@ -361,7 +193,7 @@ static bool ship_unhold_locked(struct xrepl_pair *pair, unsigned int bytes)
 		WRITE_ONCE(pair->draining, false);
 		pair->drain_event = true;
 	}
-	return lag_wait_release_locked(pair);
+	return xrepl_lag_wait_release_locked(pair);
 }
 
 /* Run ship_work now. */
@@ -424,7 +256,7 @@ static bool ship_admit(struct xrepl_c *xc, struct bio *bio,
 			spin_unlock_irq(&pair->lock);
 			return true;
 		}
-		degraded = degrade_locked(pair, XREPL_DEGRADED_CONGESTION);
+		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_CONGESTION);
 	} else {
 		ship_hold_locked(xc, io, bytes);
 	}
@@ -658,9 +490,9 @@ static enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer)
 static void ship_lost_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
 	if (ent->tracked)
-		mark_dirty_locked(pair, ent->first, ent->last);
+		xrepl_mark_dirty_locked(pair, ent->first, ent->last);
 	else
-		mark_lost_locked(pair);
+		xrepl_mark_lost_locked(pair);
 }
 
 /* An entry is done with: out of the gate, memory back to the pools. */
@@ -724,13 +556,13 @@ static void xrepl_ship_endio(struct bio *bio)
 	if (status == BLK_STS_NOTSUPP && ent->tracked &&
 	    (ent->opf & REQ_OP_MASK) != REQ_OP_WRITE) {
 		/* The remote cannot discard or zero: copy the result. */
-		mark_dirty_locked(pair, ent->first, ent->last);
+		xrepl_mark_dirty_locked(pair, ent->first, ent->last);
 		if (pair->degraded_by == XREPL_DEGRADED_NONE)
-			start_resync_locked(pair);
+			xrepl_resync_start_locked(pair);
 	} else if (status) {
 		pair->remote_errors++;
 		ship_lost_locked(pair, ent);
-		degraded = degrade_locked(pair, XREPL_DEGRADED_ERROR);
+		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
 	}
 	/* After a degradation, ship_work (queued below) drops what waits. */
 	more = ship_unhold_locked(pair, ent->s.bytes);
@@ -802,8 +634,8 @@ static bool ship_degraded_locked(struct xrepl_pair *pair,
 	if (pair->degraded_by != XREPL_DEGRADED_CONGESTION || pair->held.writes)
 		return false;
 	WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
-	start_resync_locked(pair);
-	sb_changed_locked(pair);
+	xrepl_resync_start_locked(pair);
+	xrepl_sb_changed_locked(pair);
 	return true;
 }
 
@@ -960,7 +792,7 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		}
 		remote = pair->degraded_by == XREPL_DEGRADED_NONE;
 		if (!remote && (io->flags & XREPL_IO_TRACKED))
-			mark_dirty_locked(pair, io->first, io->last);
+			xrepl_mark_dirty_locked(pair, io->first, io->last);
 		if (!remote && ship) {
 			/* Admitted, then the remote degraded. */
 			unheld = true;
@@ -976,11 +808,11 @@ static void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 				/* The resync (started on the way back) copies it. */
 				remote = false;
 				if (io->flags & XREPL_IO_TRACKED)
-					mark_dirty_locked(pair, io->first,
-							  io->last);
+					xrepl_mark_dirty_locked(pair, io->first,
+								io->last);
 				else
-					mark_lost_locked(pair);
-				start_resync_locked(pair);
+					xrepl_mark_lost_locked(pair);
+				xrepl_resync_start_locked(pair);
 			}
 		}
 		spin_unlock_irq(&pair->lock);
@@ -1167,11 +999,11 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 			if (*error != BLK_STS_OK) {
 				pair->local_errors++;
 				if (tracked) {
-					mark_dirty_locked(pair, io->first,
-							  io->last);
+					xrepl_mark_dirty_locked(pair, io->first,
+								io->last);
 					if (pair->degraded_by ==
 					    XREPL_DEGRADED_NONE)
-						start_resync_locked(pair);
+						xrepl_resync_start_locked(pair);
 				}
 			} else {
 				wait = ack_wait_add_locked(pair, ent, bio,
@@ -1199,7 +1031,7 @@ static int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 		} else {
 			/* The remote degraded since: it misses this write. */
 			if (*error == BLK_STS_OK && tracked)
-				mark_dirty_locked(pair, io->first, io->last);
+				xrepl_mark_dirty_locked(pair, io->first, io->last);
 			more = ship_unhold_locked(pair, ent->s.bytes);
 		}
 		/*
@@ -1231,12 +1063,12 @@ done_ship:
 		pair->local_errors++;
 		/* The legs may now differ: let a resync make them equal. */
 		if (tracked) {
-			mark_dirty_locked(pair, io->first, io->last);
+			xrepl_mark_dirty_locked(pair, io->first, io->last);
 			resync = true;
 		}
 	}
 	if (remote_failed && tracked && remote_unsupported(bio, io)) {
-		mark_dirty_locked(pair, io->first, io->last);
+		xrepl_mark_dirty_locked(pair, io->first, io->last);
 		resync = true;
 		/* Let the caller fall back to writing zeroes to both legs. */
 		if (bio_op(bio) == REQ_OP_WRITE_ZEROES && *error == BLK_STS_OK)
@@ -1244,17 +1076,17 @@ done_ship:
 	} else if (remote_failed) {
 		pair->remote_errors++;
 		if (tracked)
-			mark_dirty_locked(pair, io->first, io->last);
+			xrepl_mark_dirty_locked(pair, io->first, io->last);
 		else
 			/* A failed flush may have lost any cached remote write. */
-			mark_lost_locked(pair);
-		degraded = degrade_locked(pair, XREPL_DEGRADED_ERROR);
+			xrepl_mark_lost_locked(pair);
+		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
 		if (xc->args.on_remote_error == XREPL_ON_ERROR_FAIL &&
 		    *error == BLK_STS_OK)
 			*error = io->remote_status;
 	}
 	if (resync && pair->degraded_by == XREPL_DEGRADED_NONE)
-		started = start_resync_locked(pair);
+		started = xrepl_resync_start_locked(pair);
 	spin_unlock_irqrestore(&pair->lock, flags);
 
 	if (degraded)
@@ -1773,7 +1605,7 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 		pair->local_errors++;
 	if (write_err) {
 		pair->remote_errors++;
-		degraded = degrade_locked(pair, XREPL_DEGRADED_ERROR);
+		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
 	}
 	/*
 	 * Writes to the region were held back during the copy, so the remote
@@ -2067,7 +1899,7 @@ static void resync_finished(struct xrepl_c *xc)
 				pair->sb.gen_bitmap = 0;
 			}
 			pair->sb.resync_count++;
-			sb_changed_locked(pair);
+			xrepl_sb_changed_locked(pair);
 		}
 	}
 	spin_unlock_irq(&pair->lock);
@@ -2229,8 +2061,8 @@ static void xrepl_resync_flush_work(struct work_struct *work)
 	}
 	if (r) {
 		pair->remote_errors++;
-		mark_lost_locked(pair);
-		degrade_locked(pair, XREPL_DEGRADED_ERROR);
+		xrepl_mark_lost_locked(pair);
+		xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
 	} else if (pair->resync_seq != seq) {
 		/* A new resync runs: it ends with a flush of its own. */
 		spin_unlock_irq(&pair->lock);
@@ -2469,7 +2301,7 @@ static void inherit_from(struct xrepl_pair *p, struct xrepl_inherit *inh)
  * The replication relationship goes on with the new metadata: its
  * identity and data generations are the predecessor's (or new ones if it
  * had none), whatever a reused device recorded; a degraded remote has a
- * bitmap generation, as degrade_locked() starts one.  pair->lock held.
+ * bitmap generation, as xrepl_degrade_locked() starts one.  pair->lock held.
  */
 static void inherit_identity_locked(struct xrepl_pair *pair,
 				    const struct xrepl_inherit *inh)
@@ -2605,7 +2437,7 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 			xrepl_bitmap_fill(&pair->dirty);
 	}
 	/* The resync (or the full sync of a new pair) starts on resume. */
-	if (resync_needed_locked(pair) &&
+	if (xrepl_resync_needed_locked(pair) &&
 	    pair->degraded_by == XREPL_DEGRADED_NONE) {
 		pair->resync_active = true;
 		pair->resync_total = pair->dirty.nr_set;
@@ -2931,7 +2763,7 @@ static int xrepl_preresume(struct dm_target *ti)
 	pair->consistent = inh.consistent;
 	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		pair->resync_active = false;
-	} else if (resync_needed_locked(pair) && !pair->resync_active) {
+	} else if (xrepl_resync_needed_locked(pair) && !pair->resync_active) {
 		pair->resync_active = true;
 		pair->resync_total = pair->dirty.nr_set;
 		pair->resync_started_ns = ktime_get_ns();
@@ -3066,12 +2898,12 @@ static int xrepl_msg_remote(struct xrepl_c *xc, enum xrepl_degraded why)
 
 	spin_lock_irq(&pair->lock);
 	if (why != XREPL_DEGRADED_NONE) {
-		changed = degrade_locked(pair, why);
+		changed = xrepl_degrade_locked(pair, why);
 	} else if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
-		if (resync_needed_locked(pair))
-			start_resync_locked(pair);
-		sb_changed_locked(pair);
+		if (xrepl_resync_needed_locked(pair))
+			xrepl_resync_start_locked(pair);
+		xrepl_sb_changed_locked(pair);
 		changed = true;
 	}
 	spin_unlock_irq(&pair->lock);
@@ -3117,16 +2949,16 @@ static int xrepl_msg_resync(struct xrepl_c *xc, bool full)
 		 */
 		spin_lock_irq(&pair->lock);
 		xrepl_wi_commit_all_locked(&pair->wi);
-		mark_all_dirty_locked(pair);
+		xrepl_mark_all_dirty_locked(pair);
 		spin_unlock_irq(&pair->lock);
 		mutex_unlock(&pair->meta_io_lock);
 		spin_lock_irq(&pair->lock);
 	} else if (full) {
-		mark_all_dirty_locked(pair);
+		xrepl_mark_all_dirty_locked(pair);
 	}
 	/* A degradation meanwhile: the resync starts on "remote up". */
 	started = pair->degraded_by == XREPL_DEGRADED_NONE &&
-		  start_resync_locked(pair);
+		  xrepl_resync_start_locked(pair);
 	spin_unlock_irq(&pair->lock);
 
 	if (started)
@@ -3168,7 +3000,7 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 	WRITE_ONCE(xc->args.congestion, tmp.congestion);
 	xc->args.given |= opt;
 	/* Writes waiting for lag room look at the new bound. */
-	if (lag_wait_release_locked(pair))
+	if (xrepl_lag_wait_release_locked(pair))
 		queue_work(pair->wq, &pair->resync_work);
 	spin_unlock_irq(&pair->lock);
 	return 0;
@@ -3251,13 +3083,6 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 	return -EINVAL;
 }
 
-static const char *remote_state(const struct xrepl_pair *pair)
-{
-	if (pair->degraded_by != XREPL_DEGRADED_NONE)
-		return "degraded";
-	return pair->dirty.nr_set ? "resyncing" : "insync";
-}
-
 static void xrepl_status(struct dm_target *ti, status_type_t type,
 			 unsigned int status_flags, char *result,
 			 unsigned int maxlen)
@@ -3281,7 +3106,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		}
 		spin_lock_irq(&pair->lock);
 		DMEMIT("mode=%s remote=%s dirty=%lu/%lu resync=%lu/%lu",
-		       xrepl_mode_name(args->mode), remote_state(pair),
+		       xrepl_mode_name(args->mode), xrepl_remote_state_name(pair),
 		       pair->dirty.nr_set, pair->dirty.nr_bits,
 		       pair->resync_done, pair->resync_total);
 		DMEMIT(" remote_errors=%llu local_errors=%llu region_size=%u",
@@ -3289,7 +3114,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		       pair->geom.region_size);
 		DMEMIT(" on_remote_error=%s degraded_by=%s resync_active=%d",
 		       xrepl_policy_name(args->on_remote_error),
-		       degraded_names[pair->degraded_by], pair->resync_active);
+		       xrepl_degraded_name(pair->degraded_by), pair->resync_active);
 		DMEMIT(" copied_regions=%llu writes=%llu remote_writes=%llu",
 		       pair->copied_regions, sum.writes, sum.remote_writes);
 		elapsed = ktime_get_ns() - pair->resync_started_ns;

@@ -361,6 +361,21 @@ static inline const char *xrepl_name(struct xrepl_c *xc)
 	return dm_device_name(dm_table_get_md(xc->ti->table));
 }
 
+/* xrepl-state.c: the replication state and its events. */
+const char *xrepl_degraded_name(enum xrepl_degraded why);
+void xrepl_raise_event(struct xrepl_c *xc);
+void xrepl_event_work(struct work_struct *work);
+void xrepl_mark_dirty_locked(struct xrepl_pair *pair, unsigned long first,
+			     unsigned long last);
+void xrepl_mark_all_dirty_locked(struct xrepl_pair *pair);
+void xrepl_sb_changed_locked(struct xrepl_pair *pair);
+void xrepl_mark_lost_locked(struct xrepl_pair *pair);
+bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why);
+bool xrepl_resync_needed_locked(const struct xrepl_pair *pair);
+bool xrepl_resync_start_locked(struct xrepl_pair *pair);
+bool xrepl_lag_wait_release_locked(struct xrepl_pair *pair);
+const char *xrepl_remote_state_name(const struct xrepl_pair *pair);
+
 /* xrepl-gate.c: the region gate (see there for its barriers). */
 bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
 		      unsigned long last);

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-xrepl: the replication state of a pair, and the events that say it
+ * changed.  Helpers named *_locked need pair->lock held.
+ */
+#include <linux/random.h>
+
+#include "xrepl-core.h"
+
+static const char * const degraded_names[] = {
+	[XREPL_DEGRADED_NONE]	= "none",
+	[XREPL_DEGRADED_ERROR]	= "error",
+	[XREPL_DEGRADED_ADMIN]	= "admin",
+	[XREPL_DEGRADED_CONGESTION] = "congestion",
+	[XREPL_DEGRADED_PROBE]	= "probe",
+};
+
+/* The name of a degraded_by value, as status prints it. */
+const char *xrepl_degraded_name(enum xrepl_degraded why)
+{
+	return degraded_names[why];
+}
+
+void xrepl_raise_event(struct xrepl_c *xc)
+{
+	queue_work(xc->pair->wq, &xc->event_work);
+}
+
+void xrepl_event_work(struct work_struct *work)
+{
+	struct xrepl_c *xc = container_of(work, struct xrepl_c, event_work);
+
+	dm_table_event(xc->ti->table);
+}
+
+void xrepl_mark_dirty_locked(struct xrepl_pair *pair, unsigned long first,
+			     unsigned long last)
+{
+	unsigned long added = xrepl_bitmap_set_range(&pair->dirty, first, last);
+
+	if (pair->resync_active && added) {
+		pair->resync_total += added;
+		pair->pass_marked = true;
+	}
+}
+
+void xrepl_mark_all_dirty_locked(struct xrepl_pair *pair)
+{
+	unsigned long added = xrepl_bitmap_fill(&pair->dirty);
+
+	if (pair->resync_active && added) {
+		pair->resync_total += added;
+		pair->pass_marked = true;
+	}
+}
+
+/* The superblock changed: have the metadata worker write it. */
+void xrepl_sb_changed_locked(struct xrepl_pair *pair)
+{
+	if (!pair->meta_bdev)
+		return;
+	pair->sb_dirty = true;
+	queue_work(pair->meta_wq, &pair->commit_work);
+}
+
+/*
+ * The remote may have lost writes it had acknowledged (a failed flush):
+ * with a metadata device, the marked regions are exactly those with writes
+ * not known durable on both legs, and they join the dirty regions before
+ * the next resync; without one, every region is dirty.
+ */
+void xrepl_mark_lost_locked(struct xrepl_pair *pair)
+{
+	if (pair->meta_bdev)
+		pair->merge_needed = true;
+	else
+		xrepl_mark_all_dirty_locked(pair);
+}
+
+/*
+ * Does a degradation for why replace the reason of a degraded remote?  A
+ * congestion degradation returns by itself: a failure or a "remote down"
+ * ends that.  The administrator's "remote down" replaces any other reason,
+ * so that neither the monitor nor a reboot brings the remote back against
+ * it.
+ */
+static bool degrade_reason_replaces(enum xrepl_degraded old,
+				    enum xrepl_degraded why)
+{
+	if (old == why)
+		return false;
+	return (old == XREPL_DEGRADED_CONGESTION) ||
+	       why == XREPL_DEGRADED_ADMIN;
+}
+
+/*
+ * Returns true if this call degraded the remote, or changed the reason it
+ * is degraded for (the caller raises the event).
+ */
+bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
+{
+	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+		if (!degrade_reason_replaces(pair->degraded_by, why))
+			return false;
+		WRITE_ONCE(pair->degraded_by, why);
+		xrepl_sb_changed_locked(pair);
+		return true;
+	}
+	WRITE_ONCE(pair->degraded_by, why);
+	pair->degrade_gen++;
+	pair->resync_active = false;
+	/*
+	 * Writes waiting for lag room go to the local leg now: the room
+	 * they wait for may be held by writes in flight to a hung remote.
+	 */
+	if (xrepl_lag_wait_release_locked(pair))
+		queue_work(pair->wq, &pair->resync_work);
+	if (pair->meta_bdev) {
+		/* Writes acknowledged by the remote may not be durable there. */
+		pair->merge_needed = true;
+		/* The source now changes without the remote: a new data generation. */
+		if (!pair->sb.gen_bitmap) {
+			pair->sb.gen_bitmap = pair->sb.gen_current;
+			get_random_bytes(&pair->sb.gen_current,
+					 sizeof(pair->sb.gen_current));
+		}
+		pair->sb.degrade_count++;
+		xrepl_sb_changed_locked(pair);
+	}
+	return true;
+}
+
+/*
+ * Does the remote need a resync once it is healthy?  Also with nothing to
+ * copy when it is not consistent: it degraded (or the machine crashed)
+ * while the end of a resync was flushed, and a pass with nothing to copy
+ * flushes it again and makes it consistent.
+ */
+bool xrepl_resync_needed_locked(const struct xrepl_pair *pair)
+{
+	return pair->dirty.nr_set || pair->merge_needed || !pair->consistent;
+}
+
+/* Returns true if a new resync was started. */
+bool xrepl_resync_start_locked(struct xrepl_pair *pair)
+{
+	if (pair->resync_active) {
+		queue_work(pair->wq, &pair->resync_work);
+		return false;
+	}
+	pair->resync_active = true;
+	pair->resync_seq++;
+	pair->resync_cursor = 0;
+	pair->pass_copied = 0;
+	pair->pass_marked = false;
+	pair->resync_done = 0;
+	pair->resync_total = pair->dirty.nr_set;
+	pair->resync_started_ns = ktime_get_ns();
+	pair->rate_start_ns = pair->resync_started_ns;
+	pair->rate_bytes = 0;
+	queue_work(pair->wq, &pair->resync_work);
+	return true;
+}
+
+/*
+ * Move the writes waiting for lag room to redispatch, where they check
+ * for room again.  Returns true if there were any: the caller then has
+ * resync_work redispatch them.
+ */
+bool xrepl_lag_wait_release_locked(struct xrepl_pair *pair)
+{
+	if (bio_list_empty(&pair->lag_wait))
+		return false;
+	bio_list_merge(&pair->redispatch, &pair->lag_wait);
+	bio_list_init(&pair->lag_wait);
+	return true;
+}
+
+const char *xrepl_remote_state_name(const struct xrepl_pair *pair)
+{
+	if (pair->degraded_by != XREPL_DEGRADED_NONE)
+		return "degraded";
+	return pair->dirty.nr_set ? "resyncing" : "insync";
+}
