@@ -110,7 +110,7 @@ struct xrepl_shipent {
 	u64 deadline_ns;		/* acknowledge it then; U64_MAX: never */
 	/*
 	 * Issued early: sent to the remote with the local write (see
-	 * ship_early_locked()); the later of its two completions frees it.
+	 * xrepl_ship_early_locked()); the later of its two completions frees it.
 	 * Under pair->lock.
 	 */
 	bool early;
@@ -360,6 +360,32 @@ static inline const char *xrepl_name(struct xrepl_c *xc)
 {
 	return dm_device_name(dm_table_get_md(xc->ti->table));
 }
+
+/* xrepl-async.c: the asynchronous modes. */
+unsigned int xrepl_ship_bytes(struct bio *bio);
+bool xrepl_ships_writes(struct xrepl_c *xc);
+void xrepl_lag_enter_locked(struct xrepl_c *xc, struct xrepl_io *io,
+			    unsigned int bytes);
+bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes);
+void xrepl_ship_now(struct xrepl_pair *pair);
+void xrepl_ship_soon(struct xrepl_pair *pair);
+void xrepl_ship_kick(struct xrepl_pair *pair, bool redispatch);
+bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes);
+bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
+		     struct xrepl_io *io);
+void xrepl_ship_free(struct xrepl_pair *pair, struct xrepl_shipent *ent);
+struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
+				       struct xrepl_io *io);
+bool xrepl_ship_early_locked(struct xrepl_pair *pair,
+			     struct xrepl_shipent *ent);
+bool xrepl_ack_wait_add_locked(struct xrepl_pair *pair,
+			       struct xrepl_shipent *ent, struct bio *bio,
+			       u64 deadline_ns, u64 now);
+void xrepl_ack_bio(struct bio *bio, blk_status_t status);
+enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer);
+void xrepl_ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent);
+void xrepl_ship_work(struct work_struct *work);
+bool xrepl_ship_idle(struct xrepl_pair *pair);
 
 /* xrepl-state.c: the replication state and its events. */
 const char *xrepl_degraded_name(enum xrepl_degraded why);

@@ -10,8 +10,8 @@
  * after a full barrier, waits for the bucket's count to drop to zero.
  * Whichever comes second sees the other:
  *
- *   write: gate_count++     smp_mb   read gate_frozen   (xrepl_gate_enter)
- *   copy:  gate_frozen++    smp_mb   read gate_count    (xrepl_gate_freeze_locked)
+ *   write (xrepl_gate_enter):          gate_count++   smp_mb   gate_frozen?
+ *   copy (xrepl_gate_freeze_locked):   gate_frozen++  smp_mb   gate_count?
  *
  * The cleaner, which clears the on-disk marks of idle regions, pairs with
  * the write side the same way: it takes a mark away, then (smp_mb) keeps

@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-xrepl: the asynchronous modes (async, semi-sync, and sync while a
+ * switch to it drains the ship queue).
+ *
+ * A write is admitted into the lag (the data held for the remote, at most
+ * max_lag_kb), its data is copied into a ship entry, and the local write
+ * is issued.  When that completed, the entry joins the ship queue, which
+ * decides when it may go to the remote (xrepl-ship.c); ship_work sends it,
+ * and its remote completion frees it and leaves the lag.  In semi-sync
+ * mode the write is acknowledged when its entry reached the remote, or
+ * semi_timeout_ms after it was issued (the ack timer), whichever is first.
+ */
+#include <linux/highmem.h>
+
+#include "xrepl-core.h"
+
+/* Data a ship entry for bio holds. */
+unsigned int xrepl_ship_bytes(struct bio *bio)
+{
+	return bio_op(bio) == REQ_OP_WRITE && bio_has_data(bio) ?
+	       bio->bi_iter.bi_size : 0;
+}
+
+/* Do writes go through the ship queue?  Lockless. */
+bool xrepl_ships_writes(struct xrepl_c *xc)
+{
+	if (READ_ONCE(xc->args.mode) != XREPL_MODE_SYNC)
+		return true;
+	/* Pairs with smp_wmb() in xrepl_msg_mode(). */
+	smp_rmb();
+	return READ_ONCE(xc->pair->draining);
+}
+
+/*
+ * Count a write in the lag and decide when it is acknowledged: in semi-sync
+ * mode when on the remote or semi_timeout_ms after it was issued; after a
+ * switch to sync (draining) when on the remote; else at local completion.
+ */
+void xrepl_lag_enter_locked(struct xrepl_c *xc, struct xrepl_io *io,
+			    unsigned int bytes)
+{
+	struct xrepl_pair *pair = xc->pair;
+	enum xrepl_mode mode = READ_ONCE(xc->args.mode);
+
+	xrepl_lag_hold(&pair->held, bytes);
+	io->flags |= XREPL_IO_HELD;
+	if (mode == XREPL_MODE_SEMI_SYNC) {
+		io->flags |= XREPL_IO_ACK_WAIT;
+		io->deadline_ns = io->issued_ns +
+				  (u64)READ_ONCE(xc->args.semi_timeout_ms) *
+				  NSEC_PER_MSEC;
+	} else if (mode == XREPL_MODE_SYNC) {
+		/* Admitted as the mode changed: drain behind it. */
+		WRITE_ONCE(pair->draining, true);
+		io->flags |= XREPL_IO_ACK_WAIT;
+		io->deadline_ns = U64_MAX;
+	}
+}
+
+/*
+ * A held write leaves the lag (its entry is freed, or it made none).
+ * Returns true if writes waiting for room were moved to redispatch: the
+ * caller passes that to xrepl_ship_kick().
+ */
+bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes)
+{
+	if (xrepl_lag_release(&pair->held, bytes) && pair->draining) {
+		WRITE_ONCE(pair->draining, false);
+		pair->drain_event = true;
+	}
+	return xrepl_lag_wait_release_locked(pair);
+}
+
+/* Run ship_work now. */
+void xrepl_ship_now(struct xrepl_pair *pair)
+{
+	mod_delayed_work(pair->remote_wq, &pair->ship_work, 0);
+}
+
+/*
+ * Run ship_work within a jiffy, unless it is due earlier.  For writes
+ * acknowledged already: waking a worker for each would cost the writer
+ * more than the copy (the worker may preempt it on its CPU); batched, the
+ * wake-ups are few and the remote gets the writes in plugged batches.
+ */
+void xrepl_ship_soon(struct xrepl_pair *pair)
+{
+	queue_delayed_work(pair->remote_wq, &pair->ship_work, 1);
+}
+
+/* After xrepl_lag_leave_locked(): let ship_work and deferred writes go on. */
+void xrepl_ship_kick(struct xrepl_pair *pair, bool redispatch)
+{
+	if (redispatch)
+		queue_work(pair->wq, &pair->resync_work);
+	xrepl_ship_now(pair);
+}
+
+/* Does a write of bytes fit in the lag? */
+bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
+{
+	struct xrepl_pair *pair = xc->pair;
+
+	return xrepl_lag_room(&pair->held,
+			      (u64)READ_ONCE(xc->args.max_lag_kb) << 10, bytes);
+}
+
+/*
+ * Admit a write into the lag.  At the lag bound, congestion block defers
+ * it until there is room; congestion degrade gives up on the remote (the
+ * buffered writes become dirty regions) and lets it go to the local leg.
+ * Returns true if the bio was deferred.
+ */
+bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
+		     struct xrepl_io *io)
+{
+	struct xrepl_pair *pair = xc->pair;
+	unsigned int bytes = xrepl_ship_bytes(bio);
+	bool degraded = false;
+
+	spin_lock_irq(&pair->lock);
+	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+		spin_unlock_irq(&pair->lock);
+		return false;
+	}
+	if (!xrepl_lag_fits_locked(xc, bytes)) {
+		if (READ_ONCE(xc->args.congestion) == XREPL_CONGESTION_BLOCK ||
+		    pair->draining) {
+			pair->lag_waits++;
+			bio_list_add(&pair->lag_wait, bio);
+			spin_unlock_irq(&pair->lock);
+			return true;
+		}
+		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_CONGESTION);
+	} else {
+		xrepl_lag_enter_locked(xc, io, bytes);
+	}
+	spin_unlock_irq(&pair->lock);
+	if (degraded) {
+		DMWARN("%s: lag bound of %u KiB reached, replication degraded",
+		       xrepl_name(xc), READ_ONCE(xc->args.max_lag_kb));
+		xrepl_raise_event(xc);
+		/* ship_work drops the buffer. */
+		xrepl_ship_now(pair);
+	}
+	return false;
+}
+
+void xrepl_ship_free(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	unsigned long flags;
+	unsigned int i = 0;
+
+	/* Keep the pages, unless the pool's reserve needs them back. */
+	if (READ_ONCE(pair->ship_pages.curr_nr) >= pair->ship_pages.min_nr) {
+		spin_lock_irqsave(&pair->page_cache_lock, flags);
+		for (; i < ent->nr_pages && pair->nr_cached < XREPL_PAGE_CACHE; i++)
+			pair->page_cache[pair->nr_cached++] = ent->pages[i];
+		spin_unlock_irqrestore(&pair->page_cache_lock, flags);
+	}
+	for (; i < ent->nr_pages; i++)
+		mempool_free(ent->pages[i], &pair->ship_pages);
+	mempool_free(ent, &pair->ship_ents);
+}
+
+/* Take up to n pages kept by xrepl_ship_free(); returns how many. */
+static unsigned int ship_pages_get(struct xrepl_pair *pair,
+				   struct page **pages, unsigned int n)
+{
+	unsigned int got = 0;
+
+	spin_lock_irq(&pair->page_cache_lock);
+	while (got < n && pair->nr_cached)
+		pages[got++] = pair->page_cache[--pair->nr_cached];
+	spin_unlock_irq(&pair->page_cache_lock);
+	return got;
+}
+
+/* Copy what bio will write into a new ship entry.  May sleep (GFP_NOIO). */
+struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
+				       struct xrepl_io *io)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_shipent *ent = mempool_alloc(&pair->ship_ents, GFP_NOIO);
+	struct bvec_iter iter;
+	struct bio_vec bv;
+	unsigned int off = 0;
+
+	memset(&ent->s, 0, sizeof(ent->s));
+	INIT_LIST_HEAD(&ent->ack_list);
+	ent->early = false;
+	ent->local_done = false;
+	ent->remote_done = false;
+	ent->upper = NULL;
+	ent->deadline_ns = U64_MAX;
+	ent->xc = xc;
+	ent->tracked = io->flags & XREPL_IO_TRACKED;
+	ent->first = io->first;
+	ent->last = io->last;
+	ent->nr_pages = 0;
+	ent->s.sector = bio->bi_iter.bi_sector;
+	ent->s.nr_sectors = bio_sectors(bio);
+	/* As the source asked: allocated zeroes stay allocated, and so on. */
+	ent->opf = bio_op(bio) | REQ_SYNC |
+		   (bio->bi_opf & (REQ_NOUNMAP | REQ_META | REQ_PRIO));
+	/* Flushes and FUA writes end an epoch; see the ship queue. */
+	if (bio->bi_opf & (REQ_PREFLUSH | REQ_FUA)) {
+		ent->s.flags = XREPL_SHIP_BARRIER;
+		ent->opf |= REQ_PREFLUSH | (bio->bi_opf & REQ_FUA);
+	}
+	ent->s.bytes = xrepl_ship_bytes(bio);
+	if (!ent->s.bytes)
+		return ent;
+
+	ent->nr_pages = DIV_ROUND_UP(ent->s.bytes, PAGE_SIZE);
+	off = ship_pages_get(pair, ent->pages, ent->nr_pages);
+	if (off < ent->nr_pages) {
+		mutex_lock(&pair->ship_alloc_lock);
+		for (; off < ent->nr_pages; off++)
+			ent->pages[off] = mempool_alloc(&pair->ship_pages,
+							GFP_NOIO);
+		mutex_unlock(&pair->ship_alloc_lock);
+	}
+	off = 0;
+	/* bv itself must stay intact: the iterator advances by its length. */
+	bio_for_each_segment(bv, bio, iter) {
+		struct bio_vec part = bv;
+
+		while (part.bv_len) {
+			struct bio_vec piece = part;
+
+			piece.bv_len = min(part.bv_len,
+					   (unsigned int)(PAGE_SIZE - off % PAGE_SIZE));
+			memcpy_from_bvec(page_address(ent->pages[off >> PAGE_SHIFT]) +
+					 off % PAGE_SIZE, &piece);
+			part.bv_offset += piece.bv_len;
+			part.bv_len -= piece.bv_len;
+			off += piece.bv_len;
+		}
+	}
+	return ent;
+}
+
+/*
+ * A write that waits for the remote (semi-sync, draining) while nothing
+ * else is held for it can go to the remote at once, in parallel with the
+ * local write, as in sync mode: every write acknowledged before it is on
+ * the remote already, and any write after it queues behind it.  ent then
+ * joins the ship queue now, as issued.  Returns whether it did.
+ */
+bool xrepl_ship_early_locked(struct xrepl_pair *pair,
+			     struct xrepl_shipent *ent)
+{
+	if (pair->shipq.nr || pair->held.writes != 1 ||
+	    pair->degraded_by != XREPL_DEGRADED_NONE)
+		return false;
+	ent->s.queued_ns = ktime_get_ns();
+	xrepl_shipq_add_locked(&pair->shipq, &ent->s);
+	/* Alone in the queue, it is the next one to go. */
+	WARN_ON_ONCE(xrepl_shipq_next_locked(&pair->shipq) != &ent->s);
+	ent->early = true;
+	return true;
+}
+
+/* Have ack_timer fire at deadline_ns. */
+static void ack_timer_set_locked(struct xrepl_pair *pair, u64 deadline_ns)
+{
+	pair->ack_timer_ns = deadline_ns;
+	hrtimer_start(&pair->ack_timer, ns_to_ktime(deadline_ns),
+		      HRTIMER_MODE_ABS_SOFT);
+}
+
+/*
+ * The local write of ent's bio completed and ent joined the ship queue:
+ * if the bio waits for the remote, put ent on ack_wait (by deadline) and
+ * return true; false if its deadline has passed already.
+ */
+bool xrepl_ack_wait_add_locked(struct xrepl_pair *pair,
+			       struct xrepl_shipent *ent, struct bio *bio,
+			       u64 deadline_ns, u64 now)
+{
+	struct xrepl_shipent *pos;
+
+	if (deadline_ns <= now) {
+		pair->semi_timeouts++;
+		return false;
+	}
+	ent->upper = bio;
+	ent->deadline_ns = deadline_ns;
+	list_for_each_entry_reverse(pos, &pair->ack_wait, ack_list)
+		if (pos->deadline_ns <= deadline_ns)
+			break;
+	list_add(&ent->ack_list, &pos->ack_list);
+	/*
+	 * Arm the timer for a new first deadline, unless it is set for an
+	 * earlier one: then its callback re-arms it for the first deadline
+	 * left.  Re-arming for every write would cost more.  ack_timer_ns,
+	 * not hrtimer_active(), says whether it is set: a callback that has
+	 * dropped the lock and is returning HRTIMER_NORESTART is still
+	 * active, but will not look at this entry.
+	 */
+	if (deadline_ns < pair->ack_timer_ns)
+		ack_timer_set_locked(pair, deadline_ns);
+	return true;
+}
+
+/* Take ent's waiting bio, for ack_bios() after the lock. */
+static void ack_take_locked(struct xrepl_shipent *ent, struct bio_list *acks)
+{
+	list_del_init(&ent->ack_list);
+	bio_list_add(acks, ent->upper);
+	ent->upper = NULL;
+}
+
+/*
+ * Complete a write that waited for the remote (semi-sync, draining): its
+ * local write went out as a clone of our own (xrepl_local_endio()), so
+ * this is the bio's one and only completion; xrepl_end_io() then just
+ * lets it go.
+ */
+void xrepl_ack_bio(struct bio *bio, blk_status_t status)
+{
+	xrepl_io(bio)->flags |= XREPL_IO_ACKED;
+	bio->bi_status = status;
+	bio_endio(bio);
+}
+
+/* Complete the bios whose local write completed and that waited. */
+static void ack_bios(struct bio_list *acks)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(acks)))
+		xrepl_ack_bio(bio, BLK_STS_OK);
+}
+
+/* Semi-sync: acknowledge the writes whose deadline has passed. */
+enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer)
+{
+	struct xrepl_pair *pair = container_of(timer, struct xrepl_pair,
+					       ack_timer);
+	struct bio_list acks = BIO_EMPTY_LIST;
+	struct xrepl_shipent *ent, *tmp;
+	u64 now = ktime_get_ns();
+	unsigned long flags;
+
+	spin_lock_irqsave(&pair->lock, flags);
+	pair->ack_timer_ns = U64_MAX;
+	list_for_each_entry_safe(ent, tmp, &pair->ack_wait, ack_list) {
+		if (ent->deadline_ns > now) {
+			/* Restarting from the callback is allowed. */
+			if (ent->deadline_ns != U64_MAX)
+				ack_timer_set_locked(pair, ent->deadline_ns);
+			break;
+		}
+		pair->semi_timeouts++;
+		ack_take_locked(ent, &acks);
+	}
+	spin_unlock_irqrestore(&pair->lock, flags);
+	ack_bios(&acks);
+	return HRTIMER_NORESTART;
+}
+
+/* The remote will not get ent: its regions (or, for a flush, all) differ. */
+static void ship_lost_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	if (ent->tracked)
+		xrepl_mark_dirty_locked(pair, ent->first, ent->last);
+	else
+		xrepl_mark_lost_locked(pair);
+}
+
+/* An entry is done with: out of the gate, memory back to the pools. */
+static void ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	if (ent->tracked)
+		xrepl_gate_exit(pair, ent->first, ent->last);
+	xrepl_ship_free(pair, ent);
+}
+
+/*
+ * Give up on the entries not sent yet (the remote degraded): their regions
+ * become dirty.  Returns them on out, for ship_release() after the lock,
+ * and whether deferred writes were moved to redispatch.
+ */
+static bool ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
+{
+	struct xrepl_ship *s;
+	bool more = false;
+
+	xrepl_shipq_take_waiting_locked(&pair->shipq, out);
+	list_for_each_entry(s, out, list) {
+		struct xrepl_shipent *ent = container_of(s, struct xrepl_shipent,
+							 s);
+
+		ship_lost_locked(pair, ent);
+		more |= xrepl_lag_leave_locked(pair, ent->s.bytes);
+	}
+	return more;
+}
+
+static void ship_release(struct xrepl_pair *pair, struct list_head *list)
+{
+	struct xrepl_ship *s, *tmp;
+
+	list_for_each_entry_safe(s, tmp, list, list) {
+		list_del(&s->list);
+		ship_put(pair, container_of(s, struct xrepl_shipent, s));
+	}
+}
+
+static void xrepl_ship_endio(struct bio *bio)
+{
+	struct xrepl_shipent *ent = bio->bi_private;
+	struct xrepl_c *xc = ent->xc;
+	struct xrepl_pair *pair = xc->pair;
+	struct bio_list acks = BIO_EMPTY_LIST;
+	blk_status_t status = bio->bi_status;
+	bool degraded = false, more, kick, keep;
+	unsigned long flags;
+
+	bio_put(bio);
+	spin_lock_irqsave(&pair->lock, flags);
+	xrepl_shipq_done_locked(&pair->shipq, &ent->s);
+	/* Issued early and the local write still runs: its end_io frees ent. */
+	keep = ent->early && !ent->local_done;
+	ent->remote_done = true;
+	/* On the remote, or failed there (then its regions are dirty). */
+	if (ent->upper)
+		ack_take_locked(ent, &acks);
+	if (status == BLK_STS_NOTSUPP && ent->tracked &&
+	    (ent->opf & REQ_OP_MASK) != REQ_OP_WRITE) {
+		/* The remote cannot discard or zero: copy the result. */
+		xrepl_mark_dirty_locked(pair, ent->first, ent->last);
+		if (pair->degraded_by == XREPL_DEGRADED_NONE)
+			xrepl_resync_start_locked(pair);
+	} else if (status) {
+		pair->remote_errors++;
+		ship_lost_locked(pair, ent);
+		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
+	}
+	/* After a degradation, ship_work (queued below) drops what waits. */
+	more = xrepl_lag_leave_locked(pair, ent->s.bytes);
+	/* Does ship_work have anything to do? */
+	kick = more || pair->shipq.next || pair->drain_event ||
+	       pair->degraded_by != XREPL_DEGRADED_NONE;
+	pair->ship_endios++;
+	spin_unlock_irqrestore(&pair->lock, flags);
+
+	ack_bios(&acks);
+	if (!keep)
+		ship_put(pair, ent);
+	if (degraded) {
+		DMERR("%s: remote I/O error %d, replication degraded",
+		      xrepl_name(xc), blk_status_to_errno(status));
+		xrepl_raise_event(xc);
+	}
+	if (kick)
+		xrepl_ship_kick(pair, more);
+
+	/*
+	 * Last, and under the lock xrepl_ship_idle() takes: a suspend that waits
+	 * for the pair to be idle may free it as soon as the lock is dropped.
+	 */
+	spin_lock_irqsave(&pair->lock, flags);
+	if (!--pair->ship_endios && !pair->held.writes)
+		wake_up(&pair->ship_wait);
+	spin_unlock_irqrestore(&pair->lock, flags);
+}
+
+void xrepl_ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	unsigned int i, left = ent->s.bytes;
+	struct bio *bio;
+
+	bio = bio_alloc_bioset(ent->xc->remote->bdev, ent->nr_pages, ent->opf,
+			       GFP_NOIO, &pair->ship_bs);
+	bio->bi_iter.bi_sector = ent->s.sector;
+	for (i = 0; i < ent->nr_pages; i++) {
+		unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
+
+		__bio_add_page(bio, ent->pages[i], len, 0);
+		left -= len;
+	}
+	if (!ent->nr_pages)
+		bio->bi_iter.bi_size = to_bytes(ent->s.nr_sectors);
+	bio->bi_end_io = xrepl_ship_endio;
+	bio->bi_private = ent;
+	this_cpu_inc(pair->stats->remote_writes);
+	submit_bio_noacct(bio);
+}
+
+/*
+ * The remote degraded: acknowledge every waiting write (its regions are
+ * dirty, or its entry is in flight and gets marked if it fails) and drop
+ * what was not sent.  After a congestion degradation, once nothing is held
+ * any more, replicate again and resync what was dropped.  Returns whether
+ * replication came back.
+ */
+static bool ship_degraded_locked(struct xrepl_pair *pair,
+				 struct bio_list *acks,
+				 struct list_head *dropped, bool *more)
+{
+	struct xrepl_shipent *ent, *tmp;
+
+	list_for_each_entry_safe(ent, tmp, &pair->ack_wait, ack_list)
+		ack_take_locked(ent, acks);
+	*more |= ship_drop_locked(pair, dropped);
+	if (pair->degraded_by != XREPL_DEGRADED_CONGESTION || pair->held.writes)
+		return false;
+	WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
+	xrepl_resync_start_locked(pair);
+	xrepl_sb_changed_locked(pair);
+	return true;
+}
+
+/* Send what the ship queue lets go; give up on all if the remote degraded. */
+void xrepl_ship_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(to_delayed_work(work),
+					       struct xrepl_pair, ship_work);
+	struct bio_list acks = BIO_EMPTY_LIST;
+	struct xrepl_c *event = NULL;
+	bool wake, more = false, back = false;
+	struct xrepl_ship *s;
+	struct blk_plug plug;
+	LIST_HEAD(dropped);
+
+	blk_start_plug(&plug);
+	for (;;) {
+		spin_lock_irq(&pair->lock);
+		if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+			back = ship_degraded_locked(pair, &acks, &dropped,
+						    &more);
+			s = NULL;
+		} else {
+			s = xrepl_shipq_next_locked(&pair->shipq);
+		}
+		wake = !pair->held.writes;
+		if (pair->drain_event || back) {
+			pair->drain_event = false;
+			event = pair->active;
+		}
+		spin_unlock_irq(&pair->lock);
+		if (!s)
+			break;
+		xrepl_ship_submit(pair, container_of(s, struct xrepl_shipent, s));
+	}
+	blk_finish_plug(&plug);
+	ack_bios(&acks);
+	ship_release(pair, &dropped);
+	if (more)
+		queue_work(pair->wq, &pair->resync_work);
+	if (back)
+		DMINFO("%s: the remote caught up: replicating again, resyncing what was dropped",
+		       dm_device_name(pair->md));
+	if (event)
+		xrepl_raise_event(event);
+	if (wake)
+		wake_up(&pair->ship_wait);
+}
+
+bool xrepl_ship_idle(struct xrepl_pair *pair)
+{
+	bool idle;
+
+	spin_lock_irq(&pair->lock);
+	idle = !pair->held.writes && !pair->ship_endios &&
+	       bio_list_empty(&pair->lag_wait);
+	spin_unlock_irq(&pair->lock);
+	return idle;
+}
