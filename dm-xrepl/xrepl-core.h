@@ -361,6 +361,16 @@ static inline const char *xrepl_name(struct xrepl_c *xc)
 	return dm_device_name(dm_table_get_md(xc->ti->table));
 }
 
+/* xrepl-io.c: the I/O path. */
+void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio);
+void xrepl_remote_work(struct work_struct *work);
+int xrepl_map(struct dm_target *ti, struct bio *bio);
+int xrepl_end_io(struct dm_target *ti, struct bio *bio,
+		 blk_status_t *error);
+int xrepl_flush_leg(struct xrepl_pair *pair, struct block_device *bdev,
+		    unsigned long gen, bool stop_too);
+void xrepl_redispatch(struct bio_list *bios);
+
 /* xrepl-async.c: the asynchronous modes. */
 unsigned int xrepl_ship_bytes(struct bio *bio);
 bool xrepl_ships_writes(struct xrepl_c *xc);
