@@ -361,6 +361,20 @@ static inline const char *xrepl_name(struct xrepl_c *xc)
 	return dm_device_name(dm_table_get_md(xc->ti->table));
 }
 
+/* xrepl-meta-io.c: the metadata device. */
+bool xrepl_meta_commit(struct xrepl_pair *pair);
+void xrepl_meta_retry_work(struct work_struct *work);
+void xrepl_commit_work(struct work_struct *work);
+bool xrepl_meta_sync(struct xrepl_pair *pair);
+void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all);
+void xrepl_clean_work(struct work_struct *work);
+void xrepl_meta_merge_marked(struct xrepl_pair *pair);
+int xrepl_meta_load(struct xrepl_pair *pair,
+		    const struct xrepl_sb_info *sb, bool in_sync,
+		    char **error);
+int xrepl_meta_probe(struct xrepl_c *xc, struct xrepl_sb_info *sb,
+		     bool *fresh, char **error);
+
 /* xrepl-io.c: the I/O path. */
 void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio);
 void xrepl_remote_work(struct work_struct *work);
