@@ -361,6 +361,13 @@ static inline const char *xrepl_name(struct xrepl_c *xc)
 	return dm_device_name(dm_table_get_md(xc->ti->table));
 }
 
+/* xrepl-resync.c: the resync. */
+void xrepl_copy_work(struct work_struct *work);
+void xrepl_resync_delay_work(struct work_struct *work);
+void xrepl_resync_work(struct work_struct *work);
+void xrepl_resync_flush_work(struct work_struct *work);
+bool xrepl_copies_idle(struct xrepl_pair *pair);
+
 /* xrepl-meta-io.c: the metadata device. */
 bool xrepl_meta_commit(struct xrepl_pair *pair);
 void xrepl_meta_retry_work(struct work_struct *work);

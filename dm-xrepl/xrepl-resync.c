@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-xrepl: the resync, which copies the dirty regions from the local leg
+ * to the remote while the device stays in use.
+ *
+ * resync_work makes passes over the dirty bitmap from resync_cursor.  For
+ * each dirty region it claims a copy slot, which freezes the region's
+ * gate bucket (xrepl-gate.c); once the writes in flight there drained,
+ * the slot's work copies the region and clears its bit, unless the copy
+ * failed or the remote degraded meanwhile.  A pass that copied or saw
+ * regions marked behind its cursor is followed by another; when every
+ * region is clean, resync_flush flushes the remote and only then calls it
+ * in sync.  Copies are paced by resync_rate_kbps and, while the
+ * application writes, limited to one at a time.
+ */
+#include <linux/math64.h>
+#include <linux/vmalloc.h>
+
+#include "xrepl-core.h"
+
+static struct xrepl_copy *copy_overlapping_locked(struct xrepl_pair *pair,
+						  unsigned long first,
+						  unsigned long last)
+{
+	unsigned int i;
+
+	for (i = 0; i < XREPL_MAX_COPIES; i++) {
+		struct xrepl_copy *copy = &pair->copies[i];
+
+		if (copy->busy && copy->region >= first && copy->region <= last)
+			return copy;
+	}
+	return NULL;
+}
+
+/* Free a slot and open its gate bucket; held writes are retried. */
+static void put_copy_locked(struct xrepl_pair *pair, struct xrepl_copy *copy)
+{
+	xrepl_gate_thaw_locked(pair, copy->region);
+	copy->busy = false;
+	copy->started = false;
+	copy->xc = NULL;
+	if (!--pair->nr_copies)
+		wake_up(&pair->copies_wait);
+}
+
+static void xrepl_copy_done(int read_err, unsigned long write_err,
+			    void *context)
+{
+	struct xrepl_copy *copy = context;
+	struct xrepl_pair *pair = copy->pair;
+	struct xrepl_c *xc = copy->xc;
+	unsigned long region = copy->region;
+	bool degraded = false;
+	unsigned long flags;
+
+	spin_lock_irqsave(&pair->lock, flags);
+	if (read_err)
+		pair->local_errors++;
+	if (write_err) {
+		pair->remote_errors++;
+		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
+	}
+	/*
+	 * Writes to the region were held back during the copy, so the remote
+	 * now holds the region's newest data, unless the copy failed or the
+	 * remote degraded meanwhile (it may have lost what it was sent).
+	 */
+	if (!read_err && !write_err &&
+	    pair->degraded_by == XREPL_DEGRADED_NONE &&
+	    copy->degrade_gen == pair->degrade_gen) {
+		xrepl_bitmap_clear(&pair->dirty, region);
+		pair->resync_done++;
+		pair->pass_copied++;
+		pair->copied_regions++;
+	}
+	put_copy_locked(pair, copy);
+	spin_unlock_irqrestore(&pair->lock, flags);
+
+	if (read_err)
+		DMERR_LIMIT("%s: resync could not read region %lu from the local device",
+			    xrepl_name(xc), region);
+	if (degraded) {
+		DMERR("%s: resync write to the remote failed, replication degraded",
+		      xrepl_name(xc));
+		xrepl_raise_event(xc);
+	}
+	queue_work(pair->wq, &pair->resync_work);
+}
+
+/* Synchronous I/O of count sectors at sector between bdev and buf. */
+static int copy_rw(struct xrepl_pair *pair, struct block_device *bdev,
+		   blk_opf_t opf, sector_t sector, sector_t count, void *buf)
+{
+	struct dm_io_region where = {
+		.bdev = bdev,
+		.sector = sector,
+		.count = count,
+	};
+	struct dm_io_request req = {
+		.bi_opf = opf,
+		.mem.type = DM_IO_VMA,
+		.mem.ptr.vma = buf,
+		.client = pair->copy_io,
+	};
+	unsigned long error_bits = 0;
+	int r;
+
+	r = dm_io(&req, 1, &where, &error_bits, IOPRIO_DEFAULT);
+	return r ? r : (error_bits ? -EIO : 0);
+}
+
+/*
+ * Copy a region from the local leg to the remote, a buffer at a time.
+ * Writes to the region are held back meanwhile (its gate bucket is frozen).
+ */
+void xrepl_copy_work(struct work_struct *work)
+{
+	struct xrepl_copy *copy = container_of(work, struct xrepl_copy, work);
+	struct xrepl_pair *pair = copy->pair;
+	struct xrepl_c *xc = copy->xc;
+	sector_t sector = xrepl_region_to_sector(&pair->geom, copy->region);
+	sector_t end = sector + xrepl_region_len(&pair->geom, copy->region);
+	int read_err = 0, write_err = 0;
+
+	while (sector < end) {
+		sector_t count = min_t(sector_t, end - sector,
+				       to_sector(pair->copy_bytes));
+
+		if (copy_rw(pair, xc->local->bdev, REQ_OP_READ, sector, count,
+			    copy->buf)) {
+			read_err = 1;
+			break;
+		}
+		if (copy_rw(pair, xc->remote->bdev, REQ_OP_WRITE, sector, count,
+			    copy->buf)) {
+			write_err = 1;
+			break;
+		}
+		sector += count;
+	}
+	xrepl_copy_done(read_err, write_err, copy);
+}
+
+static void xrepl_copy_start(struct xrepl_copy *copy)
+{
+	queue_work(copy->pair->copy_wq, &copy->work);
+}
+
+/*
+ * Give every copy slot a buffer for a resync (slot 0 always has one).
+ * Process context; a slot whose buffer cannot be allocated stays unused.
+ */
+static void copy_bufs_alloc(struct xrepl_pair *pair)
+{
+	unsigned int i;
+	void *buf;
+
+	for (i = 1; i < XREPL_MAX_COPIES; i++) {
+		if (READ_ONCE(pair->copies[i].buf))
+			continue;
+		buf = __vmalloc(pair->copy_bytes, GFP_NOIO | __GFP_NOWARN);
+		if (!buf)
+			break;
+		spin_lock_irq(&pair->lock);
+		pair->copies[i].buf = buf;
+		pair->copy_bufs++;
+		spin_unlock_irq(&pair->lock);
+	}
+}
+
+/* After a resync ended (no copy busy): free all buffers but slot 0's. */
+static void copy_bufs_free(struct xrepl_pair *pair)
+{
+	void *bufs[XREPL_MAX_COPIES] = {};
+	unsigned int i;
+
+	spin_lock_irq(&pair->lock);
+	if (pair->nr_copies) {
+		spin_unlock_irq(&pair->lock);
+		return;
+	}
+	for (i = 1; i < XREPL_MAX_COPIES; i++) {
+		bufs[i] = pair->copies[i].buf;
+		if (bufs[i])
+			pair->copy_bufs--;
+		pair->copies[i].buf = NULL;
+	}
+	spin_unlock_irq(&pair->lock);
+	for (i = 1; i < XREPL_MAX_COPIES; i++)
+		vfree(bufs[i]);
+}
+
+/* Claim a free slot for region; returns it if it may start at once. */
+static struct xrepl_copy *claim_copy_locked(struct xrepl_pair *pair,
+					    unsigned long region)
+{
+	struct xrepl_copy *copy = NULL;
+	unsigned int i;
+
+	for (i = 0; i < XREPL_MAX_COPIES; i++) {
+		if (!pair->copies[i].busy && pair->copies[i].buf) {
+			copy = &pair->copies[i];
+			break;
+		}
+	}
+	if (WARN_ON_ONCE(!copy))
+		return NULL;
+
+	pair->nr_copies++;
+	copy->busy = true;
+	copy->started = false;
+	copy->xc = pair->active;
+	copy->region = region;
+	copy->degrade_gen = pair->degrade_gen;
+	if (!xrepl_gate_freeze_locked(pair, region))
+		return NULL;
+	copy->started = true;
+	return copy;
+}
+
+enum xrepl_pass_end {
+	XREPL_PASS_RUNNING,
+	XREPL_PASS_RESTART,	/* regions became dirty behind the cursor */
+	XREPL_PASS_FINISHED,	/* every region is clean */
+	XREPL_PASS_STALLED,	/* regions could not be copied */
+};
+
+static enum xrepl_pass_end end_pass_locked(struct xrepl_pair *pair)
+{
+	if (!pair->resync_active || pair->nr_copies ||
+	    xrepl_bitmap_next_set(&pair->dirty, pair->resync_cursor) <
+	    pair->dirty.nr_bits)
+		return XREPL_PASS_RUNNING;
+
+	if (!pair->dirty.nr_set) {
+		pair->resync_active = false;
+		return XREPL_PASS_FINISHED;
+	}
+	if (pair->pass_copied || pair->pass_marked) {
+		pair->resync_cursor = 0;
+		pair->pass_copied = 0;
+		pair->pass_marked = false;
+		return XREPL_PASS_RESTART;
+	}
+	pair->resync_active = false;
+	return XREPL_PASS_STALLED;
+}
+
+static u64 sum_writes(struct xrepl_pair *pair)
+{
+	u64 sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += READ_ONCE(per_cpu_ptr(pair->stats, cpu)->writes);
+	return sum;
+}
+
+/* Copies the resync may have in flight: one while the application writes. */
+static unsigned int resync_max_copies_locked(struct xrepl_pair *pair, u64 now)
+{
+	u64 writes = sum_writes(pair);
+
+	if (writes != pair->app_writes_seen) {
+		pair->app_writes_seen = writes;
+		pair->app_active_until_ns = now + XREPL_APP_ACTIVE_NS;
+	}
+	return now < pair->app_active_until_ns ? 1 :
+	       min(XREPL_MAX_COPIES, pair->copy_bufs);
+}
+
+/*
+ * May a copy of bytes start now under resync_rate_kbps?  If not, *delay is
+ * how long to wait.  The budget is the rate times the time since the rate
+ * window started, plus one region.
+ */
+static bool rate_allows_locked(struct xrepl_pair *pair, u64 bytes, u64 now,
+			       unsigned long *delay)
+{
+	u64 rate = (u64)pair->resync_rate_kbps * 1024;
+	u64 allowed;
+
+	if (!rate)
+		return true;
+	allowed = mul_u64_u64_div_u64(now - pair->rate_start_ns, rate,
+				      NSEC_PER_SEC) + bytes;
+	if (pair->rate_bytes + bytes <= allowed) {
+		pair->rate_bytes += bytes;
+		return true;
+	}
+	*delay = nsecs_to_jiffies(div64_u64((pair->rate_bytes + bytes - allowed) *
+					    NSEC_PER_SEC, rate)) + 1;
+	return false;
+}
+
+void xrepl_resync_delay_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(to_delayed_work(work),
+					       struct xrepl_pair, resync_delay);
+
+	queue_work(pair->wq, &pair->resync_work);
+}
+
+/*
+ * Before a resync copies a region: after a degradation the marked regions
+ * join the dirty ones, and the remote is recorded (durably) as not
+ * consistent, since a resync copies regions out of write order.
+ */
+static void resync_prepare(struct xrepl_pair *pair)
+{
+	bool merge, sb = false;
+
+	spin_lock_irq(&pair->lock);
+	merge = pair->merge_needed && pair->resync_active &&
+		pair->degraded_by == XREPL_DEGRADED_NONE;
+	spin_unlock_irq(&pair->lock);
+	if (merge)
+		xrepl_meta_merge_marked(pair);
+
+	spin_lock_irq(&pair->lock);
+	if (pair->resync_active && pair->dirty.nr_set && pair->consistent &&
+	    pair->degraded_by == XREPL_DEGRADED_NONE) {
+		pair->consistent = false;
+		sb = pair->meta_bdev;
+		pair->sb_dirty = sb;
+	}
+	spin_unlock_irq(&pair->lock);
+	if (sb)
+		xrepl_meta_sync(pair);
+}
+
+/* The resync made the remote equal to the local leg (and durable). */
+static void resync_finished(struct xrepl_c *xc)
+{
+	struct xrepl_pair *pair = xc->pair;
+	bool in_sync = false;
+	unsigned long done;
+	u64 ms;
+
+	spin_lock_irq(&pair->lock);
+	done = pair->resync_done;
+	ms = div_u64(ktime_get_ns() - pair->resync_started_ns, NSEC_PER_MSEC);
+	/* Regions dirtied, or a degrade, while the remote was flushed. */
+	if (!pair->dirty.nr_set && pair->degraded_by == XREPL_DEGRADED_NONE &&
+	    !pair->merge_needed) {
+		in_sync = true;
+		pair->consistent = true;
+		if (pair->meta_bdev) {
+			if (pair->sb.gen_bitmap) {
+				pair->sb.gen_history[1] = pair->sb.gen_history[0];
+				pair->sb.gen_history[0] = pair->sb.gen_bitmap;
+				pair->sb.gen_bitmap = 0;
+			}
+			pair->sb.resync_count++;
+			xrepl_sb_changed_locked(pair);
+		}
+	}
+	spin_unlock_irq(&pair->lock);
+	if (!in_sync) {
+		DMINFO("%s: resync pass done, remote not in sync: degraded or dirtied again",
+		       xrepl_name(xc));
+		return;
+	}
+	DMINFO("%s: resync complete, remote in sync (%lu regions copied in %llu ms)",
+	       xrepl_name(xc), done, ms);
+}
+
+void xrepl_resync_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
+					       resync_work);
+	struct xrepl_copy *start[XREPL_MAX_COPIES];
+	struct bio_list bios = BIO_EMPTY_LIST;
+	enum xrepl_pass_end end = XREPL_PASS_RUNNING;
+	unsigned long delay = 0;
+	unsigned int i, n = 0, max_copies;
+	struct xrepl_c *xc;
+	u64 now;
+	bool stop;
+
+	resync_prepare(pair);
+	if (READ_ONCE(pair->resync_active) &&
+	    READ_ONCE(pair->copy_bufs) < XREPL_MAX_COPIES)
+		copy_bufs_alloc(pair);
+	now = ktime_get_ns();
+	spin_lock_irq(&pair->lock);
+	max_copies = resync_max_copies_locked(pair, now);
+	xc = pair->active;
+	/*
+	 * A copy makes the remote inconsistent: none starts before the
+	 * metadata says so durably (meta_retry kicks us once it does).
+	 */
+	stop = !xc || pair->resync_stop ||
+	       pair->degraded_by != XREPL_DEGRADED_NONE ||
+	       (pair->meta_bdev && pair->sb_consistent && pair->dirty.nr_set);
+
+	/* Claimed copies whose writes have drained: start or give up. */
+	for (i = 0; i < XREPL_MAX_COPIES; i++) {
+		struct xrepl_copy *copy = &pair->copies[i];
+
+		if (!copy->busy || copy->started || !xrepl_gate_drained(pair, copy->region))
+			continue;
+		if (stop) {
+			put_copy_locked(pair, copy);
+		} else {
+			copy->started = true;
+			start[n++] = copy;
+		}
+	}
+
+again:
+	while (!stop && pair->resync_active && pair->nr_copies < max_copies) {
+		unsigned long region = xrepl_bitmap_next_set(&pair->dirty,
+							     pair->resync_cursor);
+		struct xrepl_copy *copy;
+
+		if (region >= pair->dirty.nr_bits)
+			break;
+		if (!copy_overlapping_locked(pair, region, region) &&
+		    !rate_allows_locked(pair, to_bytes(xrepl_region_len(&pair->geom,
+									region)),
+					now, &delay))
+			break;
+		pair->resync_cursor = region + 1;
+		if (copy_overlapping_locked(pair, region, region))
+			continue;
+		copy = claim_copy_locked(pair, region);
+		if (copy)
+			start[n++] = copy;
+	}
+	if (!stop) {
+		end = end_pass_locked(pair);
+		if (end == XREPL_PASS_RESTART)
+			goto again;
+	}
+	bio_list_merge(&bios, &pair->redispatch);
+	bio_list_init(&pair->redispatch);
+	spin_unlock_irq(&pair->lock);
+
+	for (i = 0; i < n; i++)
+		xrepl_copy_start(start[i]);
+	xrepl_redispatch(&bios);
+	if (delay)
+		mod_delayed_work(pair->wq, &pair->resync_delay, delay);
+
+	if (end == XREPL_PASS_RUNNING)
+		return;
+	copy_bufs_free(pair);
+	if (end == XREPL_PASS_FINISHED) {
+		/* Make the copies durable before calling the remote in sync. */
+		queue_work(pair->wq, &pair->resync_flush);
+		return;
+	}
+	DMERR("%s: resync stopped: regions could not be copied",
+	      xrepl_name(xc));
+	xrepl_raise_event(xc);
+}
+
+/*
+ * Every region was copied: flush the remote, then call it in sync, unless
+ * a new resync started meanwhile (its copies may not be durable yet; it
+ * flushes again when it ends).  If the flush is given up on (the remote
+ * degraded, or the device suspends), the remote stays not consistent: a
+ * suspend leaves the resync wanted, so that the resume flushes again; a
+ * degraded remote is resynced (with nothing to copy) on "remote up".
+ */
+void xrepl_resync_flush_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
+					       resync_flush);
+	unsigned long gen, seq;
+	struct xrepl_c *xc;
+	int r;
+
+	spin_lock_irq(&pair->lock);
+	xc = pair->active;
+	gen = pair->degrade_gen;
+	seq = pair->resync_seq;
+	spin_unlock_irq(&pair->lock);
+	/* presuspend flushes wq before the active table goes away. */
+	r = xc ? xrepl_flush_leg(pair, xc->remote->bdev, gen, true) : -EAGAIN;
+
+	spin_lock_irq(&pair->lock);
+	if ((r == -EAGAIN || r == -ENOMEM) &&
+	    (pair->degraded_by == XREPL_DEGRADED_NONE || !xc)) {
+		/* Suspending (or out of memory): flush again later. */
+		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
+		    !pair->resync_active) {
+			pair->resync_active = true;
+			pair->resync_seq++;
+			if (r == -ENOMEM)
+				mod_delayed_work(pair->wq, &pair->resync_delay,
+						 HZ);
+		}
+		spin_unlock_irq(&pair->lock);
+		return;
+	}
+	if (r == -EAGAIN || r == -ENOMEM) {
+		/* Degraded meanwhile: resync_finished() says it is not in sync. */
+		spin_unlock_irq(&pair->lock);
+		resync_finished(xc);
+		xrepl_raise_event(xc);
+		return;
+	}
+	if (r) {
+		pair->remote_errors++;
+		xrepl_mark_lost_locked(pair);
+		xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
+	} else if (pair->resync_seq != seq) {
+		/* A new resync runs: it ends with a flush of its own. */
+		spin_unlock_irq(&pair->lock);
+		return;
+	}
+	spin_unlock_irq(&pair->lock);
+	if (r)
+		DMERR("%s: flush of the remote after resync failed, replication degraded",
+		      xrepl_name(xc));
+	else
+		resync_finished(xc);
+	xrepl_raise_event(xc);
+}
+
+bool xrepl_copies_idle(struct xrepl_pair *pair)
+{
+	bool idle;
+
+	spin_lock_irq(&pair->lock);
+	idle = !pair->nr_copies;
+	spin_unlock_irq(&pair->lock);
+	return idle;
+}
