@@ -361,6 +361,13 @@ static inline const char *xrepl_name(struct xrepl_c *xc)
 	return dm_device_name(dm_table_get_md(xc->ti->table));
 }
 
+/* xrepl-pair.c: pairs (find, create, load, take over, destroy). */
+int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
+		   const struct xrepl_sb_info *sb, char **error);
+void xrepl_pair_put(struct xrepl_pair *pair);
+void xrepl_pair_take_over(struct xrepl_pair *pair);
+void xrepl_pair_activate(struct xrepl_c *xc);
+
 /* xrepl-resync.c: the resync. */
 void xrepl_copy_work(struct work_struct *work);
 void xrepl_resync_delay_work(struct work_struct *work);

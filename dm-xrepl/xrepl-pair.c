@@ -1,0 +1,493 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-xrepl: pairs.  The replication state (bitmap, remote state,
+ * counters, workers) lives in a struct xrepl_pair that every table of a
+ * mapped device naming the same legs, metadata device and geometry
+ * shares, so a table reload keeps it.  A table with other geometry or
+ * another metadata device gets a new pair that takes over the state of
+ * the one it replaces when it is resumed.
+ */
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "xrepl-core.h"
+
+/* Protects xrepl_pairs and the refs of every pair on it. */
+static DEFINE_MUTEX(xrepl_pairs_lock);
+static LIST_HEAD(xrepl_pairs);
+
+static void xrepl_pair_destroy(struct xrepl_pair *pair)
+{
+	unsigned int i;
+
+	/*
+	 * Nothing is held or in flight any more (postsuspend drained it),
+	 * and no table is active, so resync_work, clean_work and ship_work
+	 * start nothing new.  First the timers that queue work on the
+	 * queues, then the queues, each before those its work items queue
+	 * work on: copies and ship_work queue on wq, whose work (messages
+	 * sent while suspended: a resync's superblock, redispatched writes)
+	 * may commit metadata, and a failed metadata write arms meta_retry,
+	 * which is cancelled last, once meta_wq is idle.
+	 */
+	hrtimer_cancel(&pair->ack_timer);
+	cancel_delayed_work_sync(&pair->clean_work);
+	cancel_delayed_work_sync(&pair->resync_delay);
+	cancel_delayed_work_sync(&pair->ship_work);
+	if (pair->copy_wq)
+		destroy_workqueue(pair->copy_wq);
+	if (pair->remote_wq)
+		destroy_workqueue(pair->remote_wq);
+	if (pair->wq)
+		destroy_workqueue(pair->wq);
+	if (pair->meta_wq) {
+		flush_workqueue(pair->meta_wq);
+		cancel_delayed_work_sync(&pair->meta_retry);
+		destroy_workqueue(pair->meta_wq);
+	}
+	if (!IS_ERR_OR_NULL(pair->io_client))
+		dm_io_client_destroy(pair->io_client);
+	kfree(pair->meta_buf);
+	xrepl_wi_free(&pair->wi);
+	if (!IS_ERR_OR_NULL(pair->copy_io))
+		dm_io_client_destroy(pair->copy_io);
+	for (i = 0; i < XREPL_MAX_COPIES; i++)
+		vfree(pair->copies[i].buf);
+	bioset_exit(&pair->bs);
+	bioset_exit(&pair->ship_bs);
+	while (pair->nr_cached)
+		__free_page(pair->page_cache[--pair->nr_cached]);
+	mempool_exit(&pair->ship_ents);
+	mempool_exit(&pair->ship_pages);
+	xrepl_bitmap_free(&pair->dirty);
+	free_percpu(pair->stats);
+	kfree(pair);
+}
+
+static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
+					    struct mapped_device *md,
+					    const struct xrepl_geom *geom)
+{
+	struct xrepl_pair *pair;
+	unsigned int i;
+
+	pair = kzalloc(sizeof(*pair), GFP_KERNEL);
+	if (!pair)
+		return NULL;
+
+	pair->md = md;
+	pair->local_dev = xc->local->bdev->bd_dev;
+	pair->remote_dev = xc->remote->bdev->bd_dev;
+	pair->geom = *geom;
+	pair->resync_rate_kbps = xc->args.resync_rate_kbps;
+	spin_lock_init(&pair->lock);
+	mutex_init(&pair->meta_io_lock);
+	bio_list_init(&pair->gate_deferred);
+	bio_list_init(&pair->redispatch);
+	bio_list_init(&pair->mark_wait);
+	init_waitqueue_head(&pair->copies_wait);
+	INIT_WORK(&pair->resync_work, xrepl_resync_work);
+	INIT_DELAYED_WORK(&pair->resync_delay, xrepl_resync_delay_work);
+	INIT_WORK(&pair->resync_flush, xrepl_resync_flush_work);
+	INIT_WORK(&pair->commit_work, xrepl_commit_work);
+	INIT_DELAYED_WORK(&pair->clean_work, xrepl_clean_work);
+	INIT_DELAYED_WORK(&pair->meta_retry, xrepl_meta_retry_work);
+	pair->meta_retry_delay = XREPL_META_RETRY_MIN;
+	INIT_WORK(&pair->remote_work, xrepl_remote_work);
+	INIT_DELAYED_WORK(&pair->ship_work, xrepl_ship_work);
+	init_waitqueue_head(&pair->ship_wait);
+	mutex_init(&pair->ship_alloc_lock);
+	spin_lock_init(&pair->page_cache_lock);
+	xrepl_shipq_init(&pair->shipq, XREPL_SHIP_INFLIGHT);
+	bio_list_init(&pair->lag_wait);
+	INIT_LIST_HEAD(&pair->ack_wait);
+	hrtimer_init(&pair->ack_timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
+	pair->ack_timer_ns = U64_MAX;
+	pair->ack_timer.function = xrepl_ack_timer;
+	init_llist_head(&pair->remote_queue);
+	for (i = 0; i < XREPL_MAX_COPIES; i++) {
+		pair->copies[i].pair = pair;
+		INIT_WORK(&pair->copies[i].work, xrepl_copy_work);
+	}
+	pair->copy_bytes = min_t(u64, XREPL_COPY_BYTES,
+				 to_bytes(geom->region_size));
+
+	pair->stats = alloc_percpu(struct xrepl_stats);
+	if (!pair->stats)
+		goto bad;
+	if (xrepl_bitmap_alloc(&pair->dirty, geom->nr_regions))
+		goto bad;
+	if (bioset_init(&pair->bs, XREPL_BIOSET_SIZE, 0, 0))
+		goto bad;
+	if (bioset_init(&pair->ship_bs, XREPL_SHIP_RESERVE, 0, BIOSET_NEED_BVECS))
+		goto bad;
+	if (mempool_init_kmalloc_pool(&pair->ship_ents, XREPL_SHIP_RESERVE,
+				      sizeof(struct xrepl_shipent)))
+		goto bad;
+	if (mempool_init_page_pool(&pair->ship_pages, XREPL_SHIP_MAX_PAGES, 0))
+		goto bad;
+	pair->copy_io = dm_io_client_create();
+	if (IS_ERR(pair->copy_io))
+		goto bad;
+	pair->copies[0].buf = vmalloc(pair->copy_bytes);
+	if (!pair->copies[0].buf)
+		goto bad;
+	pair->copy_bufs = 1;
+	pair->copy_wq = alloc_workqueue("xrepl-copy-%s",
+					WQ_UNBOUND | WQ_MEM_RECLAIM,
+					XREPL_MAX_COPIES, dm_device_name(md));
+	if (!pair->copy_wq)
+		goto bad;
+	pair->wq = alloc_workqueue("xrepl-%s", WQ_MEM_RECLAIM, 0,
+				   dm_device_name(md));
+	if (!pair->wq)
+		goto bad;
+	pair->remote_wq = alloc_workqueue("xrepl-remote-%s",
+					  WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI,
+					  0, dm_device_name(md));
+	if (!pair->remote_wq)
+		goto bad;
+
+	if (xc->meta) {
+		pair->meta_bdev = xc->meta->bdev;
+		pair->meta_dev = pair->meta_bdev->bd_dev;
+		if (xrepl_wi_alloc(&pair->wi, geom->nr_regions))
+			goto bad;
+		pair->meta_buf = kmalloc(XREPL_META_IO_BLOCKS * XREPL_META_BLOCK_SIZE,
+					 GFP_KERNEL);
+		if (!pair->meta_buf)
+			goto bad;
+		pair->io_client = dm_io_client_create();
+		if (IS_ERR(pair->io_client))
+			goto bad;
+		pair->meta_wq = alloc_ordered_workqueue("xrepl-meta-%s",
+							WQ_MEM_RECLAIM | WQ_HIGHPRI,
+							dm_device_name(md));
+		if (!pair->meta_wq)
+			goto bad;
+	}
+	return pair;
+bad:
+	xrepl_pair_destroy(pair);
+	return NULL;
+}
+
+static bool pair_uses(const struct xrepl_pair *pair, dev_t dev)
+{
+	return pair->local_dev == dev || pair->remote_dev == dev ||
+	       (pair->meta_dev && pair->meta_dev == dev);
+}
+
+/* What a new pair takes over from the pair it replaces, if any. */
+struct xrepl_inherit {
+	bool predecessor;
+	enum xrepl_degraded degraded_by;
+	bool consistent;
+	bool has_sb;			/* the predecessor had metadata: sb */
+	struct xrepl_sb_info sb;
+};
+
+/* Read what a successor of pair p takes over.  xrepl_pairs_lock held. */
+static void inherit_from(struct xrepl_pair *p, struct xrepl_inherit *inh)
+{
+	spin_lock_irq(&p->lock);
+	inh->predecessor = true;
+	inh->degraded_by = p->degraded_by;
+	inh->consistent = p->consistent;
+	inh->has_sb = p->meta_bdev;
+	if (inh->has_sb)
+		inh->sb = p->sb;
+	spin_unlock_irq(&p->lock);
+}
+
+/*
+ * The replication relationship goes on with the new metadata: its
+ * identity and data generations are the predecessor's (or new ones if it
+ * had none), whatever a reused device recorded; a degraded remote has a
+ * bitmap generation, as xrepl_degrade_locked() starts one.  pair->lock held.
+ */
+static void inherit_identity_locked(struct xrepl_pair *pair,
+				    const struct xrepl_inherit *inh)
+{
+	struct xrepl_sb_info fresh;
+	const struct xrepl_sb_info *from = &inh->sb;
+
+	if (!inh->has_sb) {
+		xrepl_sb_init(&fresh, &pair->geom, false);
+		from = &fresh;
+	}
+	memcpy(pair->sb.uuid, from->uuid, sizeof(pair->sb.uuid));
+	pair->sb.ctime = from->ctime;
+	pair->sb.gen_current = from->gen_current;
+	pair->sb.gen_bitmap = from->gen_bitmap;
+	pair->sb.gen_history[0] = from->gen_history[0];
+	pair->sb.gen_history[1] = from->gen_history[1];
+	pair->sb.resync_count = from->resync_count;
+	pair->sb.degrade_count = from->degrade_count;
+	if (pair->degraded_by != XREPL_DEGRADED_NONE && !pair->sb.gen_bitmap) {
+		pair->sb.gen_bitmap = pair->sb.gen_current;
+		get_random_bytes(&pair->sb.gen_current,
+				 sizeof(pair->sb.gen_current));
+	}
+}
+
+/*
+ * Look for the pair a table of xc continues (same device, legs, metadata
+ * device and geometry).  Returns 1 with a reference on it in xc->pair, 0
+ * if a new pair is needed (*inh says what it takes over), or an error
+ * with *error set.  xrepl_pairs_lock held.
+ */
+static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
+			    struct xrepl_inherit *inh, char **error)
+{
+	struct mapped_device *md = dm_table_get_md(xc->ti->table);
+	dev_t local = xc->local->bdev->bd_dev;
+	dev_t remote = xc->remote->bdev->bd_dev;
+	dev_t meta = xc->meta ? xc->meta->bdev->bd_dev : 0;
+	struct xrepl_pair *pair;
+
+	inh->predecessor = false;
+	inh->degraded_by = XREPL_DEGRADED_NONE;
+	inh->consistent = true;
+	inh->has_sb = false;
+	list_for_each_entry(pair, &xrepl_pairs, list) {
+		if (pair->md != md) {
+			if (pair_uses(pair, local) || pair_uses(pair, remote) ||
+			    (meta && pair_uses(pair, meta))) {
+				*error = "Device already replicated by another xrepl device";
+				return -EBUSY;
+			}
+			continue;
+		}
+		if (pair->local_dev != local || pair->remote_dev != remote) {
+			/*
+			 * Another pair of legs: its bitmap says nothing about
+			 * these, and its table may still write the metadata.
+			 */
+			if (meta && pair->meta_dev == meta) {
+				*error = "Metadata device in use with other legs: give a fresh one";
+				return -EBUSY;
+			}
+			continue;
+		}
+		if (pair->loading) {
+			*error = "Another table of this device is loading its replication state";
+			return -EBUSY;
+		}
+		if (pair->meta_dev == meta &&
+		    pair->geom.dev_sectors == geom->dev_sectors &&
+		    pair->geom.region_size == geom->region_size) {
+			pair->refs++;
+			xc->pair = pair;
+			return 1;
+		}
+		/* The live table's pair, if there are several. */
+		if (!inh->predecessor || READ_ONCE(pair->active))
+			inherit_from(pair, inh);
+	}
+	return 0;
+}
+
+/*
+ * Fill a new pair: from its metadata device, or as nosync says, or from
+ * the pair it replaces.  A new pair starts with every region dirty,
+ * unless nosync says the legs are equal.  But if it replaces a pair of
+ * the same device and legs whose bitmap cannot be carried over (another
+ * geometry, or another metadata device), it continues that pair's state:
+ * nosync is ignored, every region becomes dirty, a degraded remote stays
+ * degraded and a remote that was not consistent stays so.  Process
+ * context; may do metadata I/O.
+ */
+static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
+		     const struct xrepl_sb_info *sb,
+		     const struct xrepl_inherit *inh, char **error)
+{
+	pair->degraded_by = inh->degraded_by;
+	if (xc->meta) {
+		int r = xrepl_meta_load(pair, sb,
+					xc->args.nosync && !inh->predecessor,
+					error);
+
+		if (r)
+			return r;
+		if (inh->predecessor) {
+			/* The old pair's bitmap is lost: resync everything. */
+			spin_lock_irq(&pair->lock);
+			pair->degraded_by = inh->degraded_by;
+			xrepl_bitmap_fill(&pair->dirty);
+			xrepl_wi_mark_all_locked(&pair->wi);
+			/* What the old pair knew, not what the device said. */
+			pair->consistent = inh->consistent;
+			inherit_identity_locked(pair, inh);
+			pair->sb_dirty = true;
+			spin_unlock_irq(&pair->lock);
+			if (!xrepl_meta_sync(pair)) {
+				*error = "Metadata: I/O error";
+				return -EIO;
+			}
+			bitmap_copy(pair->wi.committed, pair->wi.bits,
+				    pair->geom.nr_regions);
+			/* Read again on resume, when the old table is stopped. */
+			pair->inherit_pending = true;
+		}
+	} else if (inh->predecessor) {
+		pair->consistent = inh->consistent;
+		xrepl_bitmap_fill(&pair->dirty);
+		pair->inherit_pending = true;
+	} else {
+		pair->consistent = xc->args.nosync;
+		if (!pair->consistent)
+			xrepl_bitmap_fill(&pair->dirty);
+	}
+	/* The resync (or the full sync of a new pair) starts on resume. */
+	if (xrepl_resync_needed_locked(pair) &&
+	    pair->degraded_by == XREPL_DEGRADED_NONE) {
+		pair->resync_active = true;
+		pair->resync_total = pair->dirty.nr_set;
+		pair->resync_started_ns = ktime_get_ns();
+		pair->rate_start_ns = pair->resync_started_ns;
+	}
+	return 0;
+}
+
+/*
+ * Join the pair this table continues, or create and fill a new one.
+ * xrepl_pairs_lock is not held while a new pair is allocated and its
+ * metadata read and written, so that a slow metadata device does not
+ * hold up the table loads of every other device: the new pair is on the
+ * list (loading), which claims its devices, while it is filled.  Process
+ * context.
+ */
+int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
+		   const struct xrepl_sb_info *sb, char **error)
+{
+	struct mapped_device *md = dm_table_get_md(xc->ti->table);
+	struct xrepl_inherit inh;
+	struct xrepl_pair *pair;
+	int r;
+
+	mutex_lock(&xrepl_pairs_lock);
+	r = pair_find_locked(xc, geom, &inh, error);
+	mutex_unlock(&xrepl_pairs_lock);
+	if (r)
+		return r < 0 ? r : 0;
+
+	pair = xrepl_pair_create(xc, md, geom);
+	if (!pair) {
+		*error = "Cannot allocate replication state";
+		return -ENOMEM;
+	}
+	/* Claim the devices: the list may have changed meanwhile. */
+	mutex_lock(&xrepl_pairs_lock);
+	r = pair_find_locked(xc, geom, &inh, error);
+	if (!r) {
+		pair->loading = true;
+		pair->refs = 1;
+		list_add(&pair->list, &xrepl_pairs);
+	}
+	mutex_unlock(&xrepl_pairs_lock);
+	if (r) {
+		xrepl_pair_destroy(pair);
+		return r < 0 ? r : 0;
+	}
+
+	r = pair_fill(pair, xc, sb, &inh, error);
+	mutex_lock(&xrepl_pairs_lock);
+	if (r)
+		list_del(&pair->list);
+	else
+		pair->loading = false;
+	mutex_unlock(&xrepl_pairs_lock);
+	if (r) {
+		xrepl_pair_destroy(pair);
+		return r;
+	}
+	xc->pair = pair;
+	return 0;
+}
+
+void xrepl_pair_put(struct xrepl_pair *pair)
+{
+	mutex_lock(&xrepl_pairs_lock);
+	if (--pair->refs) {
+		mutex_unlock(&xrepl_pairs_lock);
+		return;
+	}
+	list_del(&pair->list);
+	mutex_unlock(&xrepl_pairs_lock);
+	xrepl_pair_destroy(pair);
+}
+
+/*
+ * A pair that replaces another (inherit_pending): dm core stopped the old
+ * table before this, so its state is final now; take it over again (the
+ * administrator may have sent "remote up" or "remote down" to the old
+ * table after the new one was constructed) and record it durably.
+ */
+void xrepl_pair_take_over(struct xrepl_pair *pair)
+{
+	struct xrepl_inherit inh = { .predecessor = false };
+	struct xrepl_pair *p;
+
+	if (!pair->inherit_pending)
+		return;
+	pair->inherit_pending = false;
+	mutex_lock(&xrepl_pairs_lock);
+	list_for_each_entry(p, &xrepl_pairs, list)
+		if (p != pair && p->md == pair->md && !p->loading &&
+		    p->local_dev == pair->local_dev &&
+		    p->remote_dev == pair->remote_dev)
+			inherit_from(p, &inh);
+	mutex_unlock(&xrepl_pairs_lock);
+	if (!inh.predecessor)
+		return;
+
+	spin_lock_irq(&pair->lock);
+	WRITE_ONCE(pair->degraded_by, inh.degraded_by);
+	pair->consistent = inh.consistent;
+	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+		pair->resync_active = false;
+	} else if (xrepl_resync_needed_locked(pair) && !pair->resync_active) {
+		pair->resync_active = true;
+		pair->resync_total = pair->dirty.nr_set;
+		pair->resync_started_ns = ktime_get_ns();
+		pair->rate_start_ns = pair->resync_started_ns;
+	}
+	if (pair->meta_bdev) {
+		inherit_identity_locked(pair, &inh);
+		pair->sb_dirty = true;
+	}
+	spin_unlock_irq(&pair->lock);
+	/* A failure is reported (meta_failed) and retried, as any other. */
+	if (pair->meta_bdev)
+		xrepl_meta_sync(pair);
+}
+
+/*
+ * xc's table is resumed: the pair's background work (resync, ship worker,
+ * metadata commit, cleaner) runs for it from now on.
+ */
+void xrepl_pair_activate(struct xrepl_c *xc)
+{
+	struct xrepl_pair *pair = xc->pair;
+
+	spin_lock_irq(&pair->lock);
+	pair->active = xc;
+	pair->resync_stop = false;
+	if (pair->resync_active)
+		queue_work(pair->wq, &pair->resync_work);
+	/*
+	 * Congested (maybe inherited from the pair this one replaces): the
+	 * ship worker returns to replicating once nothing is held.
+	 */
+	if (pair->degraded_by == XREPL_DEGRADED_CONGESTION)
+		xrepl_ship_now(pair);
+	if (pair->meta_bdev) {
+		if (pair->sb_dirty)
+			queue_work(pair->meta_wq, &pair->commit_work);
+		queue_delayed_work(pair->wq, &pair->clean_work,
+				   XREPL_CLEAN_INTERVAL);
+	}
+	spin_unlock_irq(&pair->lock);
+}
