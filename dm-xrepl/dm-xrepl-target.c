@@ -324,10 +324,7 @@ static int xrepl_msg_remote(struct xrepl_c *xc, enum xrepl_degraded why)
 	if (why != XREPL_DEGRADED_NONE) {
 		changed = xrepl_degrade_locked(pair, why);
 	} else if (pair->degraded_by != XREPL_DEGRADED_NONE) {
-		WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
-		if (xrepl_resync_needed_locked(pair))
-			xrepl_resync_start_locked(pair);
-		xrepl_sb_changed_locked(pair);
+		xrepl_remote_back_locked(pair, false);
 		changed = true;
 	}
 	spin_unlock_irq(&pair->lock);

@@ -436,9 +436,8 @@ static void xrepl_ship_endio(struct bio *bio)
 		if (pair->degraded_by == XREPL_DEGRADED_NONE)
 			xrepl_resync_start_locked(pair);
 	} else if (status) {
-		pair->remote_errors++;
-		ship_lost_locked(pair, ent);
-		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
+		degraded = xrepl_remote_failed_locked(pair, ent->tracked,
+						      ent->first, ent->last);
 	}
 	/* After a degradation, ship_work (queued below) drops what waits. */
 	more = xrepl_lag_leave_locked(pair, ent->s.bytes);
@@ -451,11 +450,9 @@ static void xrepl_ship_endio(struct bio *bio)
 	ack_bios(&acks);
 	if (!keep)
 		ship_put(pair, ent);
-	if (degraded) {
-		DMERR("%s: remote I/O error %d, replication degraded",
-		      xrepl_name(xc), blk_status_to_errno(status));
-		xrepl_raise_event(xc);
-	}
+	if (degraded)
+		xrepl_report_degraded(xc, "remote I/O error %d",
+				      blk_status_to_errno(status));
 	if (kick)
 		xrepl_ship_kick(pair, more);
 
@@ -509,9 +506,7 @@ static bool ship_degraded_locked(struct xrepl_pair *pair,
 	*more |= ship_drop_locked(pair, dropped);
 	if (pair->degraded_by != XREPL_DEGRADED_CONGESTION || pair->held.writes)
 		return false;
-	WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
-	xrepl_resync_start_locked(pair);
-	xrepl_sb_changed_locked(pair);
+	xrepl_remote_back_locked(pair, true);
 	return true;
 }
 

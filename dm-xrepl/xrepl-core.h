@@ -56,6 +56,34 @@
 /* Buckets of the region gate (a power of two); region r is in r % this. */
 #define XREPL_GATE_BUCKETS	1024U
 
+/*
+ * The remote's state: pair->degraded_by.  It is written only by the
+ * functions of xrepl-state.c, under pair->lock; the write path reads it
+ * with READ_ONCE() and takes the lock before it acts on a degraded state.
+ *
+ *   from        event                           to          xrepl_*_locked()
+ *   NONE        a remote write, copy or flush   ERROR       remote_failed
+ *               failed
+ *   NONE        lag bound hit, congestion       CONGESTION  degrade
+ *               degrade
+ *   any         "remote down"                   ADMIN       degrade
+ *   NONE, CONG. "remote down probe"             PROBE       degrade
+ *   CONGESTION  a failure                       ERROR       remote_failed
+ *   not NONE    "remote up"                     NONE        remote_back
+ *   CONGESTION  nothing held for the remote     NONE        remote_back
+ *   (inactive)  metadata loaded, or the pair    any         state_take_over
+ *               it replaces taken over
+ *
+ * Leaving NONE bumps degrade_gen (copies and flushes issued before it no
+ * longer count), ends the resync, lets the writes waiting for lag room go
+ * to the local leg, and with a metadata device starts a new data
+ * generation and records the degradation.  Coming back to NONE starts a
+ * resync if one is needed (xrepl_resync_needed_locked()).  Only the
+ * administrator's "remote down" is kept across a restart; the other
+ * reasons are recorded as "error".  Each change raises a dm event: the
+ * caller raises it after dropping the lock (xrepl_report_degraded(),
+ * xrepl_raise_event()).
+ */
 enum xrepl_degraded {
 	XREPL_DEGRADED_NONE,	/* remote receives writes */
 	XREPL_DEGRADED_ERROR,	/* a remote I/O failed */
@@ -429,6 +457,7 @@ bool xrepl_ship_idle(struct xrepl_pair *pair);
 const char *xrepl_degraded_name(enum xrepl_degraded why);
 void xrepl_raise_event(struct xrepl_c *xc);
 void xrepl_event_work(struct work_struct *work);
+void xrepl_resync_account_locked(struct xrepl_pair *pair, unsigned long added);
 void xrepl_mark_dirty_locked(struct xrepl_pair *pair, unsigned long first,
 			     unsigned long last);
 void xrepl_mark_all_dirty_locked(struct xrepl_pair *pair);
@@ -436,17 +465,26 @@ void xrepl_sb_changed_locked(struct xrepl_pair *pair);
 void xrepl_mark_lost_locked(struct xrepl_pair *pair);
 bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why);
 bool xrepl_resync_needed_locked(const struct xrepl_pair *pair);
+void xrepl_resync_want_locked(struct xrepl_pair *pair);
+void xrepl_resync_again_locked(struct xrepl_pair *pair);
 bool xrepl_resync_start_locked(struct xrepl_pair *pair);
+bool xrepl_remote_failed_locked(struct xrepl_pair *pair, bool tracked,
+				unsigned long first, unsigned long last);
+__printf(2, 3)
+void xrepl_report_degraded(struct xrepl_c *xc, const char *fmt, ...);
+void xrepl_remote_back_locked(struct xrepl_pair *pair, bool resync_always);
+void xrepl_state_take_over_locked(struct xrepl_pair *pair,
+				  enum xrepl_degraded why, bool consistent);
 bool xrepl_lag_wait_release_locked(struct xrepl_pair *pair);
 const char *xrepl_remote_state_name(const struct xrepl_pair *pair);
 
 /* xrepl-gate.c: the region gate (see there for its barriers). */
-bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
-		      unsigned long last);
-void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
-		     unsigned long last);
 bool xrepl_gate_closed(struct xrepl_pair *pair, unsigned long first,
 		       unsigned long last);
+void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
+		     unsigned long last);
+bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
+		      unsigned long last);
 bool xrepl_gate_drained(struct xrepl_pair *pair, unsigned long region);
 bool xrepl_gate_freeze_locked(struct xrepl_pair *pair, unsigned long region);
 void xrepl_gate_thaw_locked(struct xrepl_pair *pair, unsigned long region);

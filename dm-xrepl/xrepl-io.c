@@ -428,13 +428,9 @@ done_ship:
 		if (bio_op(bio) == REQ_OP_WRITE_ZEROES && *error == BLK_STS_OK)
 			*error = BLK_STS_NOTSUPP;
 	} else if (remote_failed) {
-		pair->remote_errors++;
-		if (tracked)
-			xrepl_mark_dirty_locked(pair, io->first, io->last);
-		else
-			/* A failed flush may have lost any cached remote write. */
-			xrepl_mark_lost_locked(pair);
-		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
+		/* A failed flush may have lost any cached remote write. */
+		degraded = xrepl_remote_failed_locked(pair, tracked, io->first,
+						      io->last);
 		if (xc->args.on_remote_error == XREPL_ON_ERROR_FAIL &&
 		    *error == BLK_STS_OK)
 			*error = io->remote_status;
@@ -444,9 +440,9 @@ done_ship:
 	spin_unlock_irqrestore(&pair->lock, flags);
 
 	if (degraded)
-		DMERR("%s: remote I/O error %d, replication degraded",
-		      xrepl_name(xc), blk_status_to_errno(io->remote_status));
-	if (degraded || started)
+		xrepl_report_degraded(xc, "remote I/O error %d",
+				      blk_status_to_errno(io->remote_status));
+	else if (started)
 		xrepl_raise_event(xc);
 out:
 	if (tracked)

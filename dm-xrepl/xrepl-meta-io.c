@@ -331,10 +331,7 @@ void xrepl_meta_merge_marked(struct xrepl_pair *pair)
 			added += hweight_long(add);
 		}
 		pair->dirty.nr_set += added;
-		if (pair->resync_active && added) {
-			pair->resync_total += added;
-			pair->pass_marked = true;
-		}
+		xrepl_resync_account_locked(pair, added);
 		spin_unlock_irq(&pair->lock);
 		cond_resched();
 	}
@@ -446,9 +443,6 @@ int xrepl_meta_load(struct xrepl_pair *pair,
 		return r;
 	bitmap_copy(pair->dirty.bits, pair->wi.bits, pair->geom.nr_regions);
 	pair->dirty.nr_set = pair->wi.nr_marked;
-	/* The administrator took the remote down: it stays down. */
-	if (sb->degraded == XREPL_META_DEGRADED_ADMIN)
-		pair->degraded_by = XREPL_DEGRADED_ADMIN;
 	DMINFO("%s: metadata loaded: %lu of %lu regions marked, remote %s",
 	       dm_device_name(pair->md), pair->dirty.nr_set,
 	       pair->geom.nr_regions,

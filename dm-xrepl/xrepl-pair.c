@@ -303,51 +303,52 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 		     const struct xrepl_sb_info *sb,
 		     const struct xrepl_inherit *inh, char **error)
 {
-	pair->degraded_by = inh->degraded_by;
-	if (xc->meta) {
-		int r = xrepl_meta_load(pair, sb,
-					xc->args.nosync && !inh->predecessor,
-					error);
+	enum xrepl_degraded why = inh->degraded_by;
+	bool consistent = inh->consistent;
+	int r;
 
+	if (xc->meta) {
+		r = xrepl_meta_load(pair, sb,
+				    xc->args.nosync && !inh->predecessor,
+				    error);
 		if (r)
 			return r;
-		if (inh->predecessor) {
-			/* The old pair's bitmap is lost: resync everything. */
-			spin_lock_irq(&pair->lock);
-			pair->degraded_by = inh->degraded_by;
-			xrepl_bitmap_fill(&pair->dirty);
-			xrepl_wi_mark_all_locked(&pair->wi);
-			/* What the old pair knew, not what the device said. */
-			pair->consistent = inh->consistent;
-			inherit_identity_locked(pair, inh);
-			pair->sb_dirty = true;
-			spin_unlock_irq(&pair->lock);
-			if (!xrepl_meta_sync(pair)) {
-				*error = "Metadata: I/O error";
-				return -EIO;
-			}
-			bitmap_copy(pair->wi.committed, pair->wi.bits,
-				    pair->geom.nr_regions);
-			/* Read again on resume, when the old table is stopped. */
-			pair->inherit_pending = true;
+		if (!inh->predecessor) {
+			consistent = pair->consistent;
+			/* The administrator took the remote down: it stays down. */
+			if (pair->sb.degraded == XREPL_META_DEGRADED_ADMIN)
+				why = XREPL_DEGRADED_ADMIN;
 		}
-	} else if (inh->predecessor) {
-		pair->consistent = inh->consistent;
+	} else if (!inh->predecessor) {
+		consistent = xc->args.nosync;
+	}
+
+	/* The old pair's bitmap is lost: resync everything. */
+	if (inh->predecessor || (!xc->meta && !consistent))
 		xrepl_bitmap_fill(&pair->dirty);
+	spin_lock_irq(&pair->lock);
+	/*
+	 * What the old pair knew, not what the device said.  The resync (or
+	 * the full sync of a new pair) starts on resume.
+	 */
+	xrepl_state_take_over_locked(pair, why, consistent);
+	if (inh->predecessor && xc->meta) {
+		xrepl_wi_mark_all_locked(&pair->wi);
+		inherit_identity_locked(pair, inh);
+		pair->sb_dirty = true;
+	}
+	spin_unlock_irq(&pair->lock);
+	if (inh->predecessor && xc->meta) {
+		if (!xrepl_meta_sync(pair)) {
+			*error = "Metadata: I/O error";
+			return -EIO;
+		}
+		bitmap_copy(pair->wi.committed, pair->wi.bits,
+			    pair->geom.nr_regions);
+	}
+	/* Read again on resume, when the old table is stopped. */
+	if (inh->predecessor)
 		pair->inherit_pending = true;
-	} else {
-		pair->consistent = xc->args.nosync;
-		if (!pair->consistent)
-			xrepl_bitmap_fill(&pair->dirty);
-	}
-	/* The resync (or the full sync of a new pair) starts on resume. */
-	if (xrepl_resync_needed_locked(pair) &&
-	    pair->degraded_by == XREPL_DEGRADED_NONE) {
-		pair->resync_active = true;
-		pair->resync_total = pair->dirty.nr_set;
-		pair->resync_started_ns = ktime_get_ns();
-		pair->rate_start_ns = pair->resync_started_ns;
-	}
 	return 0;
 }
 
@@ -444,16 +445,7 @@ void xrepl_pair_take_over(struct xrepl_pair *pair)
 		return;
 
 	spin_lock_irq(&pair->lock);
-	WRITE_ONCE(pair->degraded_by, inh.degraded_by);
-	pair->consistent = inh.consistent;
-	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
-		pair->resync_active = false;
-	} else if (xrepl_resync_needed_locked(pair) && !pair->resync_active) {
-		pair->resync_active = true;
-		pair->resync_total = pair->dirty.nr_set;
-		pair->resync_started_ns = ktime_get_ns();
-		pair->rate_start_ns = pair->resync_started_ns;
-	}
+	xrepl_state_take_over_locked(pair, inh.degraded_by, inh.consistent);
 	if (pair->meta_bdev) {
 		inherit_identity_locked(pair, &inh);
 		pair->sb_dirty = true;

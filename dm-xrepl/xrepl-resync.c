@@ -57,10 +57,10 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 	spin_lock_irqsave(&pair->lock, flags);
 	if (read_err)
 		pair->local_errors++;
-	if (write_err) {
-		pair->remote_errors++;
-		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
-	}
+	/* The region stays dirty: marking it again changes nothing. */
+	if (write_err)
+		degraded = xrepl_remote_failed_locked(pair, true, region,
+						      region);
 	/*
 	 * Writes to the region were held back during the copy, so the remote
 	 * now holds the region's newest data, unless the copy failed or the
@@ -80,11 +80,8 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 	if (read_err)
 		DMERR_LIMIT("%s: resync could not read region %lu from the local device",
 			    xrepl_name(xc), region);
-	if (degraded) {
-		DMERR("%s: resync write to the remote failed, replication degraded",
-		      xrepl_name(xc));
-		xrepl_raise_event(xc);
-	}
+	if (degraded)
+		xrepl_report_degraded(xc, "resync write to the remote failed");
 	queue_work(pair->wq, &pair->resync_work);
 }
 
@@ -487,8 +484,7 @@ void xrepl_resync_flush_work(struct work_struct *work)
 		/* Suspending (or out of memory): flush again later. */
 		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
 		    !pair->resync_active) {
-			pair->resync_active = true;
-			pair->resync_seq++;
+			xrepl_resync_again_locked(pair);
 			if (r == -ENOMEM)
 				mod_delayed_work(pair->wq, &pair->resync_delay,
 						 HZ);
@@ -504,20 +500,18 @@ void xrepl_resync_flush_work(struct work_struct *work)
 		return;
 	}
 	if (r) {
-		pair->remote_errors++;
-		xrepl_mark_lost_locked(pair);
-		xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
+		xrepl_remote_failed_locked(pair, false, 0, 0);
 	} else if (pair->resync_seq != seq) {
 		/* A new resync runs: it ends with a flush of its own. */
 		spin_unlock_irq(&pair->lock);
 		return;
 	}
 	spin_unlock_irq(&pair->lock);
-	if (r)
-		DMERR("%s: flush of the remote after resync failed, replication degraded",
-		      xrepl_name(xc));
-	else
-		resync_finished(xc);
+	if (r) {
+		xrepl_report_degraded(xc, "flush of the remote after resync failed");
+		return;
+	}
+	resync_finished(xc);
 	xrepl_raise_event(xc);
 }
 

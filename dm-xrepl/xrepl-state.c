@@ -33,25 +33,31 @@ void xrepl_event_work(struct work_struct *work)
 	dm_table_event(xc->ti->table);
 }
 
-void xrepl_mark_dirty_locked(struct xrepl_pair *pair, unsigned long first,
-			     unsigned long last)
+/*
+ * added regions just became dirty: a running resync has them to copy too,
+ * and its pass must look at the bitmap again.
+ */
+void xrepl_resync_account_locked(struct xrepl_pair *pair, unsigned long added)
 {
-	unsigned long added = xrepl_bitmap_set_range(&pair->dirty, first, last);
-
 	if (pair->resync_active && added) {
 		pair->resync_total += added;
 		pair->pass_marked = true;
 	}
 }
 
+/* The remote may miss data of regions first..last. */
+void xrepl_mark_dirty_locked(struct xrepl_pair *pair, unsigned long first,
+			     unsigned long last)
+{
+	xrepl_resync_account_locked(pair,
+				    xrepl_bitmap_set_range(&pair->dirty, first,
+							   last));
+}
+
+/* The remote may miss data of any region. */
 void xrepl_mark_all_dirty_locked(struct xrepl_pair *pair)
 {
-	unsigned long added = xrepl_bitmap_fill(&pair->dirty);
-
-	if (pair->resync_active && added) {
-		pair->resync_total += added;
-		pair->pass_marked = true;
-	}
+	xrepl_resync_account_locked(pair, xrepl_bitmap_fill(&pair->dirty));
 }
 
 /* The superblock changed: have the metadata worker write it. */
@@ -94,8 +100,9 @@ static bool degrade_reason_replaces(enum xrepl_degraded old,
 }
 
 /*
- * Returns true if this call degraded the remote, or changed the reason it
- * is degraded for (the caller raises the event).
+ * The remote stops receiving writes, for why.  Returns true if this call
+ * degraded the remote, or changed the reason it is degraded for (the
+ * caller raises the event).
  */
 bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 {
@@ -141,13 +148,13 @@ bool xrepl_resync_needed_locked(const struct xrepl_pair *pair)
 	return pair->dirty.nr_set || pair->merge_needed || !pair->consistent;
 }
 
-/* Returns true if a new resync was started. */
-bool xrepl_resync_start_locked(struct xrepl_pair *pair)
+/*
+ * A new resync is wanted: it copies every dirty region from the start.
+ * It runs once resync_work is queued (xrepl_resync_start_locked(), or
+ * when the pair is activated).
+ */
+void xrepl_resync_want_locked(struct xrepl_pair *pair)
 {
-	if (pair->resync_active) {
-		queue_work(pair->wq, &pair->resync_work);
-		return false;
-	}
 	pair->resync_active = true;
 	pair->resync_seq++;
 	pair->resync_cursor = 0;
@@ -158,8 +165,92 @@ bool xrepl_resync_start_locked(struct xrepl_pair *pair)
 	pair->resync_started_ns = ktime_get_ns();
 	pair->rate_start_ns = pair->resync_started_ns;
 	pair->rate_bytes = 0;
+}
+
+/*
+ * The flush that ends a resync was given up on (the device suspends, or
+ * memory was short): the resync is wanted again where it was, and its
+ * next pass (with nothing to copy) flushes again.
+ */
+void xrepl_resync_again_locked(struct xrepl_pair *pair)
+{
+	pair->resync_active = true;
+	pair->resync_seq++;
+}
+
+/*
+ * Start a resync, or have the running one look at the bitmap again.
+ * Returns true if a new resync was started.
+ */
+bool xrepl_resync_start_locked(struct xrepl_pair *pair)
+{
+	bool started = !pair->resync_active;
+
+	if (started)
+		xrepl_resync_want_locked(pair);
 	queue_work(pair->wq, &pair->resync_work);
-	return true;
+	return started;
+}
+
+/*
+ * A write, a copy or a flush failed at the remote: count it, mark what
+ * the remote may now miss (regions first..last if tracked, else every
+ * region not known durable on both legs) and degrade.  Returns whether
+ * this degraded the remote: then the caller, once it dropped the lock,
+ * calls xrepl_report_degraded().
+ */
+bool xrepl_remote_failed_locked(struct xrepl_pair *pair, bool tracked,
+				unsigned long first, unsigned long last)
+{
+	pair->remote_errors++;
+	if (tracked)
+		xrepl_mark_dirty_locked(pair, first, last);
+	else
+		xrepl_mark_lost_locked(pair);
+	return xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
+}
+
+/* Log why replication degraded and raise the event.  No lock held. */
+void xrepl_report_degraded(struct xrepl_c *xc, const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	DMERR("%s: %pV, replication degraded", xrepl_name(xc), &vaf);
+	va_end(args);
+	xrepl_raise_event(xc);
+}
+
+/*
+ * The remote receives writes again: "remote up", or the end of a
+ * congestion.  A resync starts if one is needed, or always if
+ * resync_always (the writes dropped while congested).
+ */
+void xrepl_remote_back_locked(struct xrepl_pair *pair, bool resync_always)
+{
+	WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
+	if (resync_always || xrepl_resync_needed_locked(pair))
+		xrepl_resync_start_locked(pair);
+	xrepl_sb_changed_locked(pair);
+}
+
+/*
+ * Set the state of a pair that is not active yet: read from its metadata
+ * device, or taken over from the pair it replaces.  A healthy remote that
+ * needs a resync gets one once the pair is activated.
+ */
+void xrepl_state_take_over_locked(struct xrepl_pair *pair,
+				  enum xrepl_degraded why, bool consistent)
+{
+	WRITE_ONCE(pair->degraded_by, why);
+	pair->consistent = consistent;
+	if (why != XREPL_DEGRADED_NONE)
+		pair->resync_active = false;
+	else if (xrepl_resync_needed_locked(pair) && !pair->resync_active)
+		xrepl_resync_want_locked(pair);
 }
 
 /*
