@@ -513,18 +513,12 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 	const struct xrepl_args *args = &xc->args;
 	unsigned int sz = 0, nr_opts;
 	u32 rate_kbps;
-	struct xrepl_stats sum = {};
+	struct xrepl_stats sum;
 	u64 elapsed, rate;
-	int cpu;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		for_each_possible_cpu(cpu) {
-			struct xrepl_stats *st = per_cpu_ptr(pair->stats, cpu);
-
-			sum.writes += READ_ONCE(st->writes);
-			sum.remote_writes += READ_ONCE(st->remote_writes);
-		}
+		xrepl_stats_sum(pair, &sum);
 		spin_lock_irq(&pair->lock);
 		DMEMIT("mode=%s remote=%s dirty=%lu/%lu resync=%lu/%lu",
 		       xrepl_mode_name(args->mode), xrepl_remote_state_name(pair),

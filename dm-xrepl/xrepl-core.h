@@ -426,6 +426,10 @@ int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 int xrepl_flush_leg(struct xrepl_pair *pair, struct block_device *bdev,
 		    unsigned long gen, bool stop_too);
 void xrepl_redispatch(struct bio_list *bios);
+int xrepl_sync_io(struct dm_io_client *client, struct block_device *bdev,
+		  blk_opf_t opf, sector_t sector, sector_t count,
+		  enum dm_io_mem_type type, void *buf);
+void xrepl_stats_sum(struct xrepl_pair *pair, struct xrepl_stats *sum);
 
 /* xrepl-async.c: the asynchronous modes. */
 unsigned int xrepl_ship_bytes(struct bio *bio);

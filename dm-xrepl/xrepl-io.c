@@ -6,6 +6,7 @@
  * issued to both legs, or to the local one only while the remote is
  * degraded; their completions account for what a leg missed.
  */
+#include <linux/ioprio.h>
 #include <linux/module.h>
 
 #include "xrepl-core.h"
@@ -527,5 +528,47 @@ void xrepl_redispatch(struct bio_list *bios)
 	while ((bio = bio_list_pop(bios))) {
 		if (xrepl_write(xrepl_io(bio)->xc, bio) == DM_MAPIO_KILL)
 			bio_io_error(bio);
+	}
+}
+
+/*
+ * Synchronous I/O of count sectors at sector of bdev, from or into buf,
+ * whose memory is of type (DM_IO_KMEM or DM_IO_VMA).  Returns 0 or an
+ * error.  Process context.
+ */
+int xrepl_sync_io(struct dm_io_client *client, struct block_device *bdev,
+		  blk_opf_t opf, sector_t sector, sector_t count,
+		  enum dm_io_mem_type type, void *buf)
+{
+	struct dm_io_region where = {
+		.bdev = bdev,
+		.sector = sector,
+		.count = count,
+	};
+	struct dm_io_request req = {
+		.bi_opf = opf,
+		.mem.type = type,
+		.client = client,
+	};
+
+	if (type == DM_IO_VMA)
+		req.mem.ptr.vma = buf;
+	else
+		req.mem.ptr.addr = buf;
+	return dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+}
+
+/* Sum of the per-CPU counters of the write path. */
+void xrepl_stats_sum(struct xrepl_pair *pair, struct xrepl_stats *sum)
+{
+	int cpu;
+
+	sum->writes = 0;
+	sum->remote_writes = 0;
+	for_each_possible_cpu(cpu) {
+		struct xrepl_stats *st = per_cpu_ptr(pair->stats, cpu);
+
+		sum->writes += READ_ONCE(st->writes);
+		sum->remote_writes += READ_ONCE(st->remote_writes);
 	}
 }

@@ -9,7 +9,6 @@
  * write holds pair->meta_io_lock; commits of marks and retries of failed
  * writes run on the ordered meta_wq, the cleaner on wq.
  */
-#include <linux/ioprio.h>
 #include <linux/slab.h>
 
 #include "xrepl-core.h"
@@ -21,19 +20,9 @@ static_assert(XREPL_DEGRADED_ADMIN == XREPL_META_DEGRADED_ADMIN);
 static int meta_rw(struct block_device *bdev, struct dm_io_client *client,
 		   blk_opf_t opf, u64 block, unsigned int nr_blocks, void *buf)
 {
-	struct dm_io_region where = {
-		.bdev = bdev,
-		.sector = block * XREPL_META_BLOCK_SECTORS,
-		.count = nr_blocks * XREPL_META_BLOCK_SECTORS,
-	};
-	struct dm_io_request req = {
-		.bi_opf = opf,
-		.mem.type = DM_IO_KMEM,
-		.mem.ptr.addr = buf,
-		.client = client,
-	};
-
-	return dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT);
+	return xrepl_sync_io(client, bdev, opf, block * XREPL_META_BLOCK_SECTORS,
+			     nr_blocks * XREPL_META_BLOCK_SECTORS, DM_IO_KMEM,
+			     buf);
 }
 
 static int meta_io(struct xrepl_pair *pair, blk_opf_t opf, u64 block,
@@ -204,9 +193,7 @@ void xrepl_commit_work(struct work_struct *work)
 	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
 					       commit_work);
 
-	mutex_lock(&pair->meta_io_lock);
-	xrepl_meta_commit(pair);
-	mutex_unlock(&pair->meta_io_lock);
+	xrepl_meta_sync(pair);
 }
 
 /* Metadata commit from any process context; false if a write failed. */

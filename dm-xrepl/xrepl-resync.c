@@ -85,28 +85,6 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 	queue_work(pair->wq, &pair->resync_work);
 }
 
-/* Synchronous I/O of count sectors at sector between bdev and buf. */
-static int copy_rw(struct xrepl_pair *pair, struct block_device *bdev,
-		   blk_opf_t opf, sector_t sector, sector_t count, void *buf)
-{
-	struct dm_io_region where = {
-		.bdev = bdev,
-		.sector = sector,
-		.count = count,
-	};
-	struct dm_io_request req = {
-		.bi_opf = opf,
-		.mem.type = DM_IO_VMA,
-		.mem.ptr.vma = buf,
-		.client = pair->copy_io,
-	};
-	unsigned long error_bits = 0;
-	int r;
-
-	r = dm_io(&req, 1, &where, &error_bits, IOPRIO_DEFAULT);
-	return r ? r : (error_bits ? -EIO : 0);
-}
-
 /*
  * Copy a region from the local leg to the remote, a buffer at a time.
  * Writes to the region are held back meanwhile (its gate bucket is frozen).
@@ -124,13 +102,13 @@ void xrepl_copy_work(struct work_struct *work)
 		sector_t count = min_t(sector_t, end - sector,
 				       to_sector(pair->copy_bytes));
 
-		if (copy_rw(pair, xc->local->bdev, REQ_OP_READ, sector, count,
-			    copy->buf)) {
+		if (xrepl_sync_io(pair->copy_io, xc->local->bdev, REQ_OP_READ,
+				  sector, count, DM_IO_VMA, copy->buf)) {
 			read_err = 1;
 			break;
 		}
-		if (copy_rw(pair, xc->remote->bdev, REQ_OP_WRITE, sector, count,
-			    copy->buf)) {
+		if (xrepl_sync_io(pair->copy_io, xc->remote->bdev, REQ_OP_WRITE,
+				  sector, count, DM_IO_VMA, copy->buf)) {
 			write_err = 1;
 			break;
 		}
@@ -244,20 +222,14 @@ static enum xrepl_pass_end end_pass_locked(struct xrepl_pair *pair)
 	return XREPL_PASS_STALLED;
 }
 
-static u64 sum_writes(struct xrepl_pair *pair)
-{
-	u64 sum = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		sum += READ_ONCE(per_cpu_ptr(pair->stats, cpu)->writes);
-	return sum;
-}
-
 /* Copies the resync may have in flight: one while the application writes. */
 static unsigned int resync_max_copies_locked(struct xrepl_pair *pair, u64 now)
 {
-	u64 writes = sum_writes(pair);
+	struct xrepl_stats sum;
+	u64 writes;
+
+	xrepl_stats_sum(pair, &sum);
+	writes = sum.writes;
 
 	if (writes != pair->app_writes_seen) {
 		pair->app_writes_seen = writes;
