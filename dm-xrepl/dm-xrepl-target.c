@@ -452,11 +452,8 @@ static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 	}
 	spin_lock_irq(&pair->lock);
 	old = xc->args.mode;
-	if (mode == XREPL_MODE_SYNC && pair->held.writes) {
-		WRITE_ONCE(pair->draining, true);
-		/* Pairs with smp_rmb() in xrepl_ships_writes(). */
-		smp_wmb();
-	}
+	if (mode == XREPL_MODE_SYNC)
+		xrepl_drain_start_locked(pair);
 	WRITE_ONCE(xc->args.mode, mode);
 	draining = pair->draining;
 	spin_unlock_irq(&pair->lock);
@@ -549,7 +546,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" meta=- meta_writes=0 marked=0 meta_failed=0");
 		elapsed = xrepl_shipq_oldest_ns(&pair->shipq);
 		DMEMIT(" lag_bytes=%llu lag_writes=%lu oldest_lag_ms=%llu",
-		       pair->held.bytes, pair->held.writes,
+		       pair->lag.bytes, pair->lag.writes,
 		       elapsed ? div_u64(ktime_get_ns() - elapsed,
 					 NSEC_PER_MSEC) : 0);
 		DMEMIT(" draining=%d lag_waits=%llu semi_timeouts=%llu",

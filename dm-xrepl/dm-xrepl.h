@@ -384,21 +384,21 @@ struct xrepl_lag {
 };
 
 /* May a write of bytes be admitted under a bound of max bytes? */
-static inline bool xrepl_lag_room(const struct xrepl_lag *lag, u64 max,
+static inline bool xrepl_lag_fits(const struct xrepl_lag *lag, u64 max,
 				  unsigned int bytes)
 {
 	return !lag->writes || lag->bytes + bytes <= max;
 }
 
-static inline void xrepl_lag_hold(struct xrepl_lag *lag, unsigned int bytes)
+static inline void xrepl_lag_add(struct xrepl_lag *lag, unsigned int bytes)
 {
 	lag->bytes += bytes;
 	lag->writes++;
 }
 
-/* A held write leaves the lag; returns true if the lag is now empty. */
-static inline bool xrepl_lag_release(struct xrepl_lag *lag,
-				     unsigned int bytes)
+/* A write leaves the lag; returns true if the lag is now empty. */
+static inline bool xrepl_lag_remove(struct xrepl_lag *lag,
+				    unsigned int bytes)
 {
 	lag->bytes -= bytes;
 	lag->writes--;

@@ -22,12 +22,26 @@ unsigned int xrepl_ship_bytes(struct bio *bio)
 	       bio->bi_iter.bi_size : 0;
 }
 
+/*
+ * The mode changes to sync: while the lag holds writes, new writes go
+ * through the ship queue too, each acknowledged when on the remote, until
+ * the lag is empty; so none passes an older one.  Before the mode changes.
+ */
+void xrepl_drain_start_locked(struct xrepl_pair *pair)
+{
+	if (!pair->lag.writes)
+		return;
+	WRITE_ONCE(pair->draining, true);
+	/* Pairs with smp_rmb() in xrepl_ships_writes(). */
+	smp_wmb();
+}
+
 /* Do writes go through the ship queue?  Lockless. */
 bool xrepl_ships_writes(struct xrepl_c *xc)
 {
 	if (READ_ONCE(xc->args.mode) != XREPL_MODE_SYNC)
 		return true;
-	/* Pairs with smp_wmb() in xrepl_msg_mode(). */
+	/* Pairs with smp_wmb() in xrepl_drain_start_locked(). */
 	smp_rmb();
 	return READ_ONCE(xc->pair->draining);
 }
@@ -43,8 +57,8 @@ void xrepl_lag_enter_locked(struct xrepl_c *xc, struct xrepl_io *io,
 	struct xrepl_pair *pair = xc->pair;
 	enum xrepl_mode mode = READ_ONCE(xc->args.mode);
 
-	xrepl_lag_hold(&pair->held, bytes);
-	io->flags |= XREPL_IO_HELD;
+	xrepl_lag_add(&pair->lag, bytes);
+	io->flags |= XREPL_IO_LAG;
 	if (mode == XREPL_MODE_SEMI_SYNC) {
 		io->flags |= XREPL_IO_ACK_WAIT;
 		io->deadline_ns = io->issued_ns +
@@ -59,13 +73,13 @@ void xrepl_lag_enter_locked(struct xrepl_c *xc, struct xrepl_io *io,
 }
 
 /*
- * A held write leaves the lag (its entry is freed, or it made none).
+ * A write leaves the lag (its entry is freed, or it made none).
  * Returns true if writes waiting for room were moved to redispatch: the
  * caller passes that to xrepl_ship_kick().
  */
 bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes)
 {
-	if (xrepl_lag_release(&pair->held, bytes) && pair->draining) {
+	if (xrepl_lag_remove(&pair->lag, bytes) && pair->draining) {
 		WRITE_ONCE(pair->draining, false);
 		pair->drain_event = true;
 	}
@@ -102,7 +116,7 @@ bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
 {
 	struct xrepl_pair *pair = xc->pair;
 
-	return xrepl_lag_room(&pair->held,
+	return xrepl_lag_fits(&pair->lag,
 			      (u64)READ_ONCE(xc->args.max_lag_kb) << 10, bytes);
 }
 
@@ -252,7 +266,7 @@ struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
 bool xrepl_ship_early_locked(struct xrepl_pair *pair,
 			     struct xrepl_shipent *ent)
 {
-	if (pair->shipq.nr || pair->held.writes != 1 ||
+	if (pair->shipq.nr || pair->lag.writes != 1 ||
 	    pair->degraded_by != XREPL_DEGRADED_NONE)
 		return false;
 	ent->s.queued_ns = ktime_get_ns();
@@ -387,7 +401,7 @@ static void ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 static bool ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
 {
 	struct xrepl_ship *s;
-	bool more = false;
+	bool redispatch = false;
 
 	xrepl_shipq_take_waiting_locked(&pair->shipq, out);
 	list_for_each_entry(s, out, list) {
@@ -395,9 +409,9 @@ static bool ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
 							 s);
 
 		ship_lost_locked(pair, ent);
-		more |= xrepl_lag_leave_locked(pair, ent->s.bytes);
+		redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
 	}
-	return more;
+	return redispatch;
 }
 
 static void ship_release(struct xrepl_pair *pair, struct list_head *list)
@@ -417,14 +431,14 @@ static void xrepl_ship_endio(struct bio *bio)
 	struct xrepl_pair *pair = xc->pair;
 	struct bio_list acks = BIO_EMPTY_LIST;
 	blk_status_t status = bio->bi_status;
-	bool degraded = false, more, kick, keep;
+	bool degraded = false, redispatch, wake_ship, local_frees;
 	unsigned long flags;
 
 	bio_put(bio);
 	spin_lock_irqsave(&pair->lock, flags);
 	xrepl_shipq_done_locked(&pair->shipq, &ent->s);
 	/* Issued early and the local write still runs: its end_io frees ent. */
-	keep = ent->early && !ent->local_done;
+	local_frees = ent->early && !ent->local_done;
 	ent->remote_done = true;
 	/* On the remote, or failed there (then its regions are dirty). */
 	if (ent->upper)
@@ -440,28 +454,28 @@ static void xrepl_ship_endio(struct bio *bio)
 						      ent->first, ent->last);
 	}
 	/* After a degradation, ship_work (queued below) drops what waits. */
-	more = xrepl_lag_leave_locked(pair, ent->s.bytes);
+	redispatch = xrepl_lag_leave_locked(pair, ent->s.bytes);
 	/* Does ship_work have anything to do? */
-	kick = more || pair->shipq.next || pair->drain_event ||
+	wake_ship = redispatch || pair->shipq.next || pair->drain_event ||
 	       pair->degraded_by != XREPL_DEGRADED_NONE;
 	pair->ship_endios++;
 	spin_unlock_irqrestore(&pair->lock, flags);
 
 	ack_bios(&acks);
-	if (!keep)
+	if (!local_frees)
 		ship_put(pair, ent);
 	if (degraded)
 		xrepl_report_degraded(xc, "remote I/O error %d",
 				      blk_status_to_errno(status));
-	if (kick)
-		xrepl_ship_kick(pair, more);
+	if (wake_ship)
+		xrepl_ship_kick(pair, redispatch);
 
 	/*
 	 * Last, and under the lock xrepl_ship_idle() takes: a suspend that waits
 	 * for the pair to be idle may free it as soon as the lock is dropped.
 	 */
 	spin_lock_irqsave(&pair->lock, flags);
-	if (!--pair->ship_endios && !pair->held.writes)
+	if (!--pair->ship_endios && !pair->lag.writes)
 		wake_up(&pair->ship_wait);
 	spin_unlock_irqrestore(&pair->lock, flags);
 }
@@ -497,14 +511,14 @@ void xrepl_ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent)
  */
 static bool ship_degraded_locked(struct xrepl_pair *pair,
 				 struct bio_list *acks,
-				 struct list_head *dropped, bool *more)
+				 struct list_head *dropped, bool *redispatch)
 {
 	struct xrepl_shipent *ent, *tmp;
 
 	list_for_each_entry_safe(ent, tmp, &pair->ack_wait, ack_list)
 		ack_take_locked(ent, acks);
-	*more |= ship_drop_locked(pair, dropped);
-	if (pair->degraded_by != XREPL_DEGRADED_CONGESTION || pair->held.writes)
+	*redispatch |= ship_drop_locked(pair, dropped);
+	if (pair->degraded_by != XREPL_DEGRADED_CONGESTION || pair->lag.writes)
 		return false;
 	xrepl_remote_back_locked(pair, true);
 	return true;
@@ -517,7 +531,7 @@ void xrepl_ship_work(struct work_struct *work)
 					       struct xrepl_pair, ship_work);
 	struct bio_list acks = BIO_EMPTY_LIST;
 	struct xrepl_c *event = NULL;
-	bool wake, more = false, back = false;
+	bool lag_empty, redispatch = false, replicating_again = false;
 	struct xrepl_ship *s;
 	struct blk_plug plug;
 	LIST_HEAD(dropped);
@@ -526,14 +540,15 @@ void xrepl_ship_work(struct work_struct *work)
 	for (;;) {
 		spin_lock_irq(&pair->lock);
 		if (pair->degraded_by != XREPL_DEGRADED_NONE) {
-			back = ship_degraded_locked(pair, &acks, &dropped,
-						    &more);
+			replicating_again =
+				ship_degraded_locked(pair, &acks, &dropped,
+						     &redispatch);
 			s = NULL;
 		} else {
 			s = xrepl_shipq_next_locked(&pair->shipq);
 		}
-		wake = !pair->held.writes;
-		if (pair->drain_event || back) {
+		lag_empty = !pair->lag.writes;
+		if (pair->drain_event || replicating_again) {
 			pair->drain_event = false;
 			event = pair->active;
 		}
@@ -545,14 +560,14 @@ void xrepl_ship_work(struct work_struct *work)
 	blk_finish_plug(&plug);
 	ack_bios(&acks);
 	ship_release(pair, &dropped);
-	if (more)
+	if (redispatch)
 		queue_work(pair->wq, &pair->resync_work);
-	if (back)
+	if (replicating_again)
 		DMINFO("%s: the remote caught up: replicating again, resyncing what was dropped",
 		       dm_device_name(pair->md));
 	if (event)
 		xrepl_raise_event(event);
-	if (wake)
+	if (lag_empty)
 		wake_up(&pair->ship_wait);
 }
 
@@ -561,7 +576,7 @@ bool xrepl_ship_idle(struct xrepl_pair *pair)
 	bool idle;
 
 	spin_lock_irq(&pair->lock);
-	idle = !pair->held.writes && !pair->ship_endios &&
+	idle = !pair->lag.writes && !pair->ship_endios &&
 	       bio_list_empty(&pair->lag_wait);
 	spin_unlock_irq(&pair->lock);
 	return idle;

@@ -298,7 +298,7 @@ struct xrepl_pair {
 	 * from a write's admission in map until its entry is freed, so that
 	 * max_lag_kb bounds all of it.
 	 */
-	struct xrepl_lag held;
+	struct xrepl_lag lag;
 	/*
 	 * Remote completions of ship entries still running: a suspend waits
 	 * for them too, as they touch the pair after the lag was released.
@@ -362,7 +362,7 @@ struct xrepl_c {
 #define XREPL_IO_REMOTE		BIT(1)	/* a clone went to the remote */
 #define XREPL_IO_REJECTED	BIT(2)	/* failed by on_remote_error fail */
 #define XREPL_IO_SHIP		BIT(3)	/* async: ship entry in io->ship */
-#define XREPL_IO_HELD		BIT(4)	/* counted in the lag (pair->held) */
+#define XREPL_IO_LAG		BIT(4)	/* counted in the lag (pair->lag) */
 #define XREPL_IO_ACK_WAIT	BIT(5)	/* acknowledged when on the remote */
 #define XREPL_IO_ACKED		BIT(6)	/* completed by us: end_io just lets it go */
 
@@ -433,6 +433,7 @@ void xrepl_stats_sum(struct xrepl_pair *pair, struct xrepl_stats *sum);
 
 /* xrepl-async.c: the asynchronous modes. */
 unsigned int xrepl_ship_bytes(struct bio *bio);
+void xrepl_drain_start_locked(struct xrepl_pair *pair);
 bool xrepl_ships_writes(struct xrepl_c *xc);
 void xrepl_lag_enter_locked(struct xrepl_c *xc, struct xrepl_io *io,
 			    unsigned int bytes);

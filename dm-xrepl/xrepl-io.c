@@ -60,7 +60,7 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 	io->ship = NULL;
 	bio_set_dev(bio, xc->local->bdev);
 	/* A write deferred after its admission keeps it. */
-	if (!(io->flags & XREPL_IO_HELD) && xrepl_ships_writes(xc) &&
+	if (!(io->flags & XREPL_IO_LAG) && xrepl_ships_writes(xc) &&
 	    xrepl_lag_admit(xc, bio, io))
 		return DM_MAPIO_SUBMITTED;
 	if (!xrepl_range_to_regions(&pair->geom, bio->bi_iter.bi_sector,
@@ -148,16 +148,16 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_io *io = xrepl_io(bio);
 	bool remote = READ_ONCE(pair->degraded_by) == XREPL_DEGRADED_NONE;
-	bool ship = io->flags & XREPL_IO_HELD;
+	bool ship = io->flags & XREPL_IO_LAG;
 
 	/* A healthy pair takes no lock here. */
 	if (!remote || (!ship && xrepl_ships_writes(xc))) {
-		bool more = false, unheld = false;
+		bool redispatch = false, left_lag = false;
 
 		spin_lock_irq(&pair->lock);
 		if (reject_locked(xc, io)) {
 			/* Sync mode only: nothing is held for the remote. */
-			WARN_ON_ONCE(io->flags & XREPL_IO_HELD);
+			WARN_ON_ONCE(io->flags & XREPL_IO_LAG);
 			spin_unlock_irq(&pair->lock);
 			xrepl_gate_exit(pair, io->first, io->last);
 			io->flags = XREPL_IO_REJECTED;
@@ -169,9 +169,9 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 			xrepl_mark_dirty_locked(pair, io->first, io->last);
 		if (!remote && ship) {
 			/* Admitted, then the remote degraded. */
-			unheld = true;
-			more = xrepl_lag_leave_locked(pair, xrepl_ship_bytes(bio));
-			io->flags &= ~(XREPL_IO_HELD | XREPL_IO_ACK_WAIT);
+			left_lag = true;
+			redispatch = xrepl_lag_leave_locked(pair, xrepl_ship_bytes(bio));
+			io->flags &= ~(XREPL_IO_LAG | XREPL_IO_ACK_WAIT);
 			ship = false;
 		} else if (remote && !ship && xrepl_ships_writes(xc)) {
 			/* Admitted while degraded; the remote is back. */
@@ -190,8 +190,8 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 			}
 		}
 		spin_unlock_irq(&pair->lock);
-		if (unheld)
-			xrepl_ship_kick(pair, more);
+		if (left_lag)
+			xrepl_ship_kick(pair, redispatch);
 	}
 
 	if (ship) {
@@ -344,7 +344,7 @@ int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 		return DM_ENDIO_DONE;
 	if (io->flags & XREPL_IO_SHIP) {
 		struct xrepl_shipent *ent = io->ship;
-		bool queued = false, wait = false, more = false;
+		bool queued = false, wait = false, redispatch = false;
 
 		io->ship = NULL;
 		spin_lock_irqsave(&pair->lock, flags);
@@ -387,7 +387,7 @@ int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 			/* The remote degraded since: it misses this write. */
 			if (*error == BLK_STS_OK && tracked)
 				xrepl_mark_dirty_locked(pair, io->first, io->last);
-			more = xrepl_lag_leave_locked(pair, ent->s.bytes);
+			redispatch = xrepl_lag_leave_locked(pair, ent->s.bytes);
 		}
 		/*
 		 * A waiting bio may be completed (ack_bios()), and the pair
@@ -404,7 +404,7 @@ int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 			return wait ? DM_ENDIO_INCOMPLETE : DM_ENDIO_DONE;
 		}
 		xrepl_ship_free(pair, ent);
-		xrepl_ship_kick(pair, more);
+		xrepl_ship_kick(pair, redispatch);
 	}
 done_ship:
 	remote_failed = (io->flags & XREPL_IO_REMOTE) &&

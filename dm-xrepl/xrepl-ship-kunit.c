@@ -240,21 +240,21 @@ static void xrepl_lag_bound_test(struct kunit *test)
 {
 	struct xrepl_lag lag = {};
 
-	KUNIT_EXPECT_TRUE(test, xrepl_lag_room(&lag, 4096, 65536));
-	xrepl_lag_hold(&lag, 65536);
-	KUNIT_EXPECT_FALSE(test, xrepl_lag_room(&lag, 4096, 0));
-	KUNIT_EXPECT_TRUE(test, xrepl_lag_release(&lag, 65536));
+	KUNIT_EXPECT_TRUE(test, xrepl_lag_fits(&lag, 4096, 65536));
+	xrepl_lag_add(&lag, 65536);
+	KUNIT_EXPECT_FALSE(test, xrepl_lag_fits(&lag, 4096, 0));
+	KUNIT_EXPECT_TRUE(test, xrepl_lag_remove(&lag, 65536));
 	KUNIT_EXPECT_EQ(test, lag.bytes, 0ULL);
 
-	xrepl_lag_hold(&lag, 4096);
-	KUNIT_EXPECT_TRUE(test, xrepl_lag_room(&lag, 8192, 4096));
-	xrepl_lag_hold(&lag, 4096);
-	KUNIT_EXPECT_FALSE(test, xrepl_lag_room(&lag, 8192, 512));
+	xrepl_lag_add(&lag, 4096);
+	KUNIT_EXPECT_TRUE(test, xrepl_lag_fits(&lag, 8192, 4096));
+	xrepl_lag_add(&lag, 4096);
+	KUNIT_EXPECT_FALSE(test, xrepl_lag_fits(&lag, 8192, 512));
 	/* A flush holds no data: it fits while the data is at the bound. */
-	KUNIT_EXPECT_TRUE(test, xrepl_lag_room(&lag, 8192, 0));
-	KUNIT_EXPECT_FALSE(test, xrepl_lag_release(&lag, 4096));
+	KUNIT_EXPECT_TRUE(test, xrepl_lag_fits(&lag, 8192, 0));
+	KUNIT_EXPECT_FALSE(test, xrepl_lag_remove(&lag, 4096));
 	KUNIT_EXPECT_EQ(test, lag.writes, 1UL);
-	KUNIT_EXPECT_TRUE(test, xrepl_lag_room(&lag, 8192, 4096));
+	KUNIT_EXPECT_TRUE(test, xrepl_lag_fits(&lag, 8192, 4096));
 }
 
 /*
@@ -277,18 +277,18 @@ static void xrepl_lag_model_test(struct kunit *test)
 			unsigned int bytes = (r >> 1) % 5 == 0 ? 0 :
 					     512 * (1 + (r >> 4) % 256);
 
-			if (!xrepl_lag_room(&lag, max, bytes)) {
+			if (!xrepl_lag_fits(&lag, max, bytes)) {
 				KUNIT_EXPECT_GT(test, sum + bytes, max);
 				KUNIT_EXPECT_GT(test, n, 0U);
 				continue;
 			}
-			xrepl_lag_hold(&lag, bytes);
+			xrepl_lag_add(&lag, bytes);
 			held[n++] = bytes;
 			sum += bytes;
 		} else if (n) {
 			i = (r >> 1) % n;
 			sum -= held[i];
-			KUNIT_EXPECT_EQ(test, xrepl_lag_release(&lag, held[i]),
+			KUNIT_EXPECT_EQ(test, xrepl_lag_remove(&lag, held[i]),
 					n == 1);
 			held[i] = held[--n];
 		}
