@@ -3,49 +3,15 @@
  * dm-xrepl: a device-mapper target that replicates every write to a remote
  * block device.
  *
- * Reads are served by the local leg.  In sync mode every write is cloned to
- * both legs in parallel and completes when both clones completed.  While
- * the remote is degraded (it failed, or the administrator took it down)
- * writes go to the local leg only and the regions they touch are recorded
- * in a dirty-region bitmap; a resync later copies exactly those regions
- * from the local to the remote leg, while the device stays in use.
- *
- * Resync and application writes never race at the remote: a region is
- * copied only after every write to it that was in flight has completed,
- * and writes that arrive while it is being copied are held back until the
- * copy has finished.  So an older resync copy can never overwrite a newer
- * application write, and a region's bit is cleared only when its copy
- * reached the remote with no newer write outstanding.  Writes find out
- * whether a copy holds their region through a lock-free gate: a counter of
- * writes in flight and a count of copies per bucket of regions, checked
- * against each other with paired memory barriers, so the write path of a
- * healthy pair takes no lock.
- *
- * The replication state (bitmap, remote state, counters) lives in a
- * struct xrepl_pair that is shared by every table of a mapped device that
- * names the same legs and geometry, so a table reload keeps it.
+ * This file is the target interface: the constructor and destructor, the
+ * suspend and resume hooks, messages and status.  xrepl-core.h describes
+ * the design and the other units.
  */
-#include <linux/bio.h>
 #include <linux/ctype.h>
-#include <linux/blkdev.h>
-#include <linux/device-mapper.h>
-#include <linux/dm-io.h>
-#include <linux/hrtimer.h>
-#include <linux/ioprio.h>
-#include <linux/list.h>
-#include <linux/llist.h>
 #include <linux/math64.h>
-#include <linux/mempool.h>
 #include <linux/module.h>
-#include <linux/mutex.h>
-#include <linux/random.h>
-#include <linux/ratelimit.h>
 #include <linux/slab.h>
-#include <linux/spinlock.h>
 #include <linux/string.h>
-#include <linux/vmalloc.h>
-#include <linux/wait.h>
-#include <linux/workqueue.h>
 
 #include "xrepl-core.h"
 

@@ -1,6 +1,44 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * dm-xrepl: the target's private declarations, shared by its units.
+ *
+ * Reads are served by the local leg.  In sync mode every write is cloned to
+ * both legs in parallel and completes when both clones completed; in the
+ * asynchronous modes the remote follows in write order.  While the remote
+ * is degraded (it failed, or the administrator took it down) writes go to
+ * the local leg only and the regions they touch are recorded in a
+ * dirty-region bitmap; a resync later copies exactly those regions from
+ * the local to the remote leg, while the device stays in use.
+ *
+ * Resync and application writes never race at the remote: a region is
+ * copied only after every write to it that was in flight has completed,
+ * and writes that arrive while it is being copied are held back until the
+ * copy has finished.  So an older resync copy can never overwrite a newer
+ * application write, and a region's bit is cleared only when its copy
+ * reached the remote with no newer write outstanding.  Writes find out
+ * whether a copy holds their region through a lock-free gate, so the write
+ * path of a healthy pair takes no lock.
+ *
+ * The units, each calling only those below it (a lower unit reaches an
+ * upper one only by queueing its work):
+ *
+ *   dm-xrepl-target.c  module, target_type, ctr/dtr, suspend/resume,
+ *                      messages, status
+ *   xrepl-pair.c       pairs: find, create, load, take over, destroy
+ *   xrepl-resync.c     copy slots, pacing, the pass, its final flush
+ *   xrepl-meta-io.c    the metadata device: probe, load, commit, clean
+ *   xrepl-io.c         map, admission, both legs, end_io, redispatch
+ *   xrepl-async.c      ship entries, the lag, ship_work, semi-sync acks
+ *   xrepl-state.c      every transition of the remote's state; events
+ *   xrepl-gate.c       the region gate and all of its barriers
+ *   xrepl-core.h       this header: the structures and their owners
+ *
+ * and the pure helpers, which know nothing of device-mapper and are unit
+ * tested on their own (dm-xrepl.h): the table line (xrepl-args.c), the
+ * bitmap (xrepl-bitmap.c), the metadata format and write intent
+ * (xrepl-meta.c, xrepl-format.h) and the ship queue (xrepl-ship.c).
+ *
+ * Functions named *_locked need pair->lock held.
  */
 #ifndef XREPL_CORE_H
 #define XREPL_CORE_H
@@ -159,9 +197,22 @@ struct xrepl_stats {
 	u64 remote_writes;
 };
 
-/* Replication state of one pair of legs, shared across table reloads. */
+/*
+ * Replication state of one pair of legs, shared across table reloads.
+ * Fields are grouped by the unit that owns them.
+ *
+ * Locks, in the order they nest (never the other way):
+ *   xrepl_pairs_lock (mutex, xrepl-pair.c)  list, refs, loading
+ *     meta_io_lock (mutex)                  metadata writes, meta_buf,
+ *                                           meta_retry_delay
+ *       lock (spinlock, irq-safe)           the fields marked "lock"
+ *   ship_alloc_lock (mutex)                 taking pages from ship_pages
+ *   page_cache_lock (spinlock, irq-safe)    nr_cached, page_cache; a leaf
+ * No spinlock is held across I/O, and xrepl_pairs_lock is not held
+ * across metadata I/O.
+ */
 struct xrepl_pair {
-	/* All three protected by xrepl_pairs_lock. */
+	/* xrepl-pair.c: identity, under xrepl_pairs_lock. */
 	struct list_head list;
 	unsigned int refs;
 	bool loading;			/* being filled: nobody may join it */
@@ -172,39 +223,39 @@ struct xrepl_pair {
 	 * Set by the constructor, cleared by preresume (serialised by dm).
 	 */
 	bool inherit_pending;
-
 	struct mapped_device *md;	/* the device that owns this pair */
 	dev_t local_dev;
 	dev_t remote_dev;
 	dev_t meta_dev;			/* 0: volatile bitmap */
 	struct xrepl_geom geom;
+	/* For resync_work, the cleaner, events and messages. */
+	struct workqueue_struct *wq;
 
 	/*
-	 * Metadata device, when there is one.  meta_wq is ordered: the
-	 * commits of marks (commit_work) and the retries of failed metadata
-	 * writes (meta_retry) run one at a time.  meta_io_lock serialises
-	 * every metadata write, including those made from other contexts
-	 * (the cleaner, the resync, messages), and protects meta_buf.  The
-	 * cleaner (clean_work) runs on wq: neither it nor anything else holds
-	 * meta_io_lock or a meta_wq slot while it waits for a leg's flush,
-	 * so a hung leg never holds up the marks of new writes.
+	 * Protects the fields marked "lock" below, the dirty bitmap, the
+	 * write intent and the copy slots.  Taken from bio completion
+	 * (interrupt) context: use the irq-safe variants.
 	 */
-	struct block_device *meta_bdev;	/* held by every table of the pair */
-	struct dm_io_client *io_client;
-	struct workqueue_struct *meta_wq;
-	struct work_struct commit_work;
-	struct delayed_work clean_work;
-	struct mutex meta_io_lock;	/* metadata writes, meta_buf, meta_retry_delay */
-	void *meta_buf;			/* XREPL_META_IO_BLOCKS blocks */
-	/*
-	 * After a failed metadata write, meta_retry (on meta_wq) rewrites
-	 * every block and the superblock, with a backoff, until it works.
-	 */
-	struct delayed_work meta_retry;
-	unsigned long meta_retry_delay;	/* jiffies until the next retry */
-	atomic64_t meta_writes;		/* metadata blocks written */
+	spinlock_t lock;
 
-	struct workqueue_struct *wq;	/* resync and deferred writes */
+	/* xrepl-state.c: the replication state (lock). */
+	struct xrepl_c *active;		/* resumed target, NULL when suspended */
+	enum xrepl_degraded degraded_by;	/* also read without the lock */
+	unsigned long degrade_gen;	/* bumped each time the remote degrades */
+	struct xrepl_bitmap dirty;	/* regions the remote may miss */
+	bool consistent;		/* remote image crash-consistent */
+	u64 remote_errors;
+	u64 local_errors;
+
+	/* xrepl-gate.c: the region gate, lock-free (see there). */
+	atomic_t gate_count[XREPL_GATE_BUCKETS];
+	atomic_t gate_frozen[XREPL_GATE_BUCKETS];	/* changed under lock */
+
+	/* xrepl-io.c: the write path. */
+	struct bio_set bs;		/* remote clones */
+	struct xrepl_stats __percpu *stats;
+	struct bio_list gate_deferred;	/* lock: writes held by a closed gate */
+	struct bio_list redispatch;	/* lock: deferred writes ready to go again */
 	/*
 	 * Remote clones of small writes are submitted by the writer itself;
 	 * those of large writes (and of all writes while remote_work polls,
@@ -218,19 +269,11 @@ struct xrepl_pair {
 	struct work_struct remote_work;
 	struct llist_head remote_queue;	/* of struct xrepl_io */
 	bool remote_polling;
+
 	/*
-	 * Resync copies: each slot's work reads a region from the local leg
-	 * into its buffer and writes it to the remote, with synchronous
-	 * dm_io, on an unbound workqueue: the copies run on every CPU, and
-	 * the buffers are reused rather than allocated (and zeroed) per copy.
-	 */
-	struct workqueue_struct *copy_wq;
-	struct dm_io_client *copy_io;
-	unsigned int copy_bytes;	/* size of each copy buffer */
-	struct bio_set bs;		/* remote clones */
-	/*
-	 * Async mode.  ship_work (on remote_wq) issues the entries the ship
-	 * queue lets go; their completions free room and wake it again.
+	 * xrepl-async.c: the asynchronous modes.  ship_work (on remote_wq)
+	 * issues the entries the ship queue lets go; their completions free
+	 * room and wake it again.
 	 */
 	struct bio_set ship_bs;		/* remote writes of ship entries */
 	mempool_t ship_ents;		/* struct xrepl_shipent */
@@ -252,6 +295,45 @@ struct xrepl_pair {
 	struct page *page_cache[XREPL_PAGE_CACHE];
 	struct delayed_work ship_work;
 	wait_queue_head_t ship_wait;	/* woken when the ship queue empties */
+	struct xrepl_shipq shipq;	/* lock: writes not on the remote yet */
+	struct bio_list lag_wait;	/* lock: writes waiting for lag room */
+	/*
+	 * lock: the data held for the remote (the lag), counted from a
+	 * write's admission in map until its entry is freed, so that
+	 * max_lag_kb bounds all of it.
+	 */
+	struct xrepl_lag lag;
+	/*
+	 * lock: remote completions of ship entries still running: a suspend
+	 * waits for them too, as they touch the pair after the lag was
+	 * released.
+	 */
+	unsigned int ship_endios;
+	/* lock: entries whose writes wait to be acknowledged, by deadline. */
+	struct list_head ack_wait;
+	struct hrtimer ack_timer;	/* fires at the first deadline */
+	u64 ack_timer_ns;		/* lock: when it fires; U64_MAX: not set */
+	/*
+	 * lock: switching to sync, writes still go through the ship queue
+	 * (and are acknowledged when on the remote) until it is empty, so
+	 * none passes an older one.  Written before the mode (smp_wmb), read
+	 * after it.
+	 */
+	bool draining;
+	bool drain_event;		/* lock: draining ended: raise an event */
+	u64 lag_waits;			/* lock: writes that waited for lag room */
+	u64 semi_timeouts;		/* lock: semi-sync acks on time out */
+
+	/*
+	 * xrepl-resync.c: copies.  Each slot's work reads a region from the
+	 * local leg into its buffer and writes it to the remote, with
+	 * synchronous dm_io, on an unbound workqueue: the copies run on
+	 * every CPU, and the buffers are reused rather than allocated (and
+	 * zeroed) per copy.
+	 */
+	struct workqueue_struct *copy_wq;
+	struct dm_io_client *copy_io;
+	unsigned int copy_bytes;	/* size of each copy buffer */
 	struct work_struct resync_work;
 	struct delayed_work resync_delay;	/* rate limit: requeue resync_work */
 	/*
@@ -260,65 +342,7 @@ struct xrepl_pair {
 	 */
 	struct work_struct resync_flush;
 	wait_queue_head_t copies_wait;	/* woken when nr_copies drops to 0 */
-	struct xrepl_stats __percpu *stats;
-
-	/*
-	 * The region gate, lock-free.  A write increments gate_count of the
-	 * buckets of its regions, then (after a full barrier) checks that no
-	 * copy holds them; a copy increments gate_frozen of its bucket, then
-	 * (after a full barrier) waits for gate_count to drop to zero.  One of
-	 * the two always sees the other.  gate_frozen changes only under lock.
-	 */
-	atomic_t gate_count[XREPL_GATE_BUCKETS];
-	atomic_t gate_frozen[XREPL_GATE_BUCKETS];
-
-	/*
-	 * Protects every field below, the dirty bitmap and the copy slots.
-	 * Taken from bio completion (interrupt) context: use the irq-safe
-	 * variants.
-	 */
-	spinlock_t lock;
-	struct xrepl_c *active;		/* resumed target, NULL when suspended */
-	enum xrepl_degraded degraded_by;	/* also read without the lock */
-	unsigned long degrade_gen;	/* bumped each time the remote degrades */
-	struct xrepl_bitmap dirty;
-	struct xrepl_wi wi;		/* write intent, with a metadata device */
-	struct bio_list mark_wait;	/* writes waiting for their marks */
-	struct xrepl_sb_info sb;	/* superblock as of the next write */
-	bool sb_dirty;			/* sb changed since it was written */
-	bool sb_consistent;		/* the superblock on disk says consistent */
-	bool meta_failed;		/* a metadata write failed */
-	bool merge_needed;		/* marked regions must join dirty */
-	bool consistent;		/* remote image crash-consistent */
-	struct bio_list gate_deferred;	/* writes held by a closed gate */
-	struct xrepl_shipq shipq;	/* async: writes not on the remote yet */
-	struct bio_list lag_wait;	/* async: writes waiting for lag room */
-	/*
-	 * Asynchronous modes: the data held for the remote (lag), counted
-	 * from a write's admission in map until its entry is freed, so that
-	 * max_lag_kb bounds all of it.
-	 */
-	struct xrepl_lag lag;
-	/*
-	 * Remote completions of ship entries still running: a suspend waits
-	 * for them too, as they touch the pair after the lag was released.
-	 */
-	unsigned int ship_endios;
-	/* Entries whose writes wait to be acknowledged, by deadline. */
-	struct list_head ack_wait;
-	struct hrtimer ack_timer;	/* fires at the first deadline */
-	u64 ack_timer_ns;		/* when ack_timer is set to fire, U64_MAX: not set */
-	/*
-	 * Switching to sync: writes still go through the ship queue (and are
-	 * acknowledged when on the remote) until it is empty, so none passes
-	 * an older one.  Written before the mode (smp_wmb), read after it.
-	 */
-	bool draining;
-	bool drain_event;		/* draining ended: raise an event */
-	u64 lag_waits;			/* writes that waited for lag room */
-	u64 semi_timeouts;		/* semi-sync writes acknowledged on time out */
-	struct bio_list redispatch;	/* deferred writes ready to go again */
-
+	/* The rest of the resync's fields: lock. */
 	bool resync_active;		/* a resync is wanted */
 	unsigned long resync_seq;	/* bumped each time a resync starts */
 	bool resync_stop;		/* suspending: start no copies */
@@ -330,8 +354,8 @@ struct xrepl_pair {
 	unsigned int nr_copies;		/* busy copy slots */
 	unsigned int copy_bufs;		/* slots with a buffer */
 	struct xrepl_copy copies[XREPL_MAX_COPIES];
-
-	/* Resync pacing. */
+	u64 copied_regions;
+	/* Pacing. */
 	u32 resync_rate_kbps;		/* 0: unlimited */
 	u64 resync_started_ns;		/* start of this resync */
 	u64 rate_start_ns;		/* start of the rate window */
@@ -339,9 +363,38 @@ struct xrepl_pair {
 	u64 app_writes_seen;		/* writes counter at the last look */
 	u64 app_active_until_ns;	/* back off until then */
 
-	u64 remote_errors;
-	u64 local_errors;
-	u64 copied_regions;
+	/*
+	 * xrepl-meta-io.c: the metadata device, when there is one.  meta_wq
+	 * is ordered: the commits of marks (commit_work) and the retries of
+	 * failed metadata writes (meta_retry) run one at a time.
+	 * meta_io_lock serialises every metadata write, including those made
+	 * from other contexts (the cleaner, the resync, messages).  The
+	 * cleaner (clean_work) runs on wq: neither it nor anything else
+	 * holds meta_io_lock or a meta_wq slot while it waits for a leg's
+	 * flush, so a hung leg never holds up the marks of new writes.
+	 */
+	struct block_device *meta_bdev;	/* held by every table of the pair */
+	struct dm_io_client *io_client;
+	struct workqueue_struct *meta_wq;
+	struct work_struct commit_work;
+	struct delayed_work clean_work;
+	struct mutex meta_io_lock;	/* writes, meta_buf, meta_retry_delay */
+	void *meta_buf;			/* XREPL_META_IO_BLOCKS blocks */
+	/*
+	 * After a failed metadata write, meta_retry (on meta_wq) rewrites
+	 * every block and the superblock, with a backoff, until it works.
+	 */
+	struct delayed_work meta_retry;
+	unsigned long meta_retry_delay;	/* jiffies until the next retry */
+	atomic64_t meta_writes;		/* metadata blocks written */
+	/* The rest: lock. */
+	struct xrepl_wi wi;		/* write intent */
+	struct bio_list mark_wait;	/* writes waiting for their marks */
+	struct xrepl_sb_info sb;	/* superblock as of the next write */
+	bool sb_dirty;			/* sb changed since it was written */
+	bool sb_consistent;		/* the superblock on disk says consistent */
+	bool meta_failed;		/* a metadata write failed */
+	bool merge_needed;		/* marked regions must join dirty */
 };
 
 /* Target context: one per table that uses xrepl. */
@@ -357,7 +410,46 @@ struct xrepl_c {
 	struct ratelimit_state msg_rs;
 };
 
-/* Per-bio state. */
+/*
+ * The life of a write: any bio but a read (a write, a flush, a discard or
+ * a write-zeroes).  Its per-bio state is a struct xrepl_io; its flags say
+ * what it holds at each step.
+ *
+ * 1. Map (xrepl_map(), xrepl-io.c).  In an asynchronous mode the write is
+ *    admitted into the lag (LAG; also ACK_WAIT in semi-sync mode and
+ *    while a switch to sync drains), or waits on lag_wait for room.  A
+ *    write that covers sectors enters the region gate (TRACKED), or waits
+ *    on gate_deferred while a copy holds its regions.  With a metadata
+ *    device it then waits on mark_wait until its regions are marked on
+ *    disk (commit_work).  Deferred writes come back through redispatch
+ *    (resync_work) and are mapped again, keeping what they were admitted
+ *    to.
+ * 2. Submit (xrepl_write_submit()).  Sync mode, remote healthy: a clone
+ *    goes to the remote (REMOTE) and the bio to the local leg; the bio
+ *    completes when both did.  Asynchronous: the data is copied into a
+ *    ship entry (SHIP) and the bio goes to the local leg; with ACK_WAIT
+ *    the local write goes out as a clone of our own, and the entry may go
+ *    to the remote at once (early).  Remote degraded: the local leg only,
+ *    with the regions marked dirty; under on_remote_error fail the bio
+ *    reaches neither leg and fails (REJECTED).
+ * 3. Completion (xrepl_end_io()).  What a leg missed is accounted (dirty
+ *    regions; a remote error degrades).  A SHIP bio's entry joins the ship
+ *    queue, and the bio completes; with ACK_WAIT it completes only when
+ *    the entry reached the remote or its deadline passed (xrepl_ack_bio():
+ *    ACKED, the bio's one completion).  A TRACKED bio leaves the gate,
+ *    unless its entry took its place there.
+ * 4. The ship entry (xrepl-async.c).  ship_work sends it when the ship
+ *    queue lets it go; its remote completion (xrepl_ship_endio()) frees
+ *    it, and it leaves the lag and the gate.  end_io frees an entry that
+ *    never joined the queue (the remote degraded meanwhile), or an early
+ *    one whose remote write completed first; the bio then leaves the
+ *    gate.  A degradation drops the entries not sent yet: their regions
+ *    become dirty.
+ *
+ * So a tracked write is counted in the gate from map until its completion,
+ * or, if its entry was queued or sent early, until the entry is freed; it
+ * is counted in the lag from admission until its entry is freed.
+ */
 #define XREPL_IO_TRACKED	BIT(0)	/* counted in the region gate */
 #define XREPL_IO_REMOTE		BIT(1)	/* a clone went to the remote */
 #define XREPL_IO_REJECTED	BIT(2)	/* failed by on_remote_error fail */
