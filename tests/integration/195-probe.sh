@@ -69,10 +69,14 @@ wait_for_status "$X" remote insync 60
 
 step "reads slower than the deadline while the resync copies: busy, not down"
 pf=$(grep -c ' probe-failed ' "$HOOKLOG")
+# The copies run first: reads made slow before them would take the remote
+# down before the resync starts, as the next step shows.  A full resync
+# at 8 MiB/s takes 8 s.
+must "set resync_rate_kbps" dmsetup message "$P-x" 0 set resync_rate_kbps 8192
+must "resync full" dmsetup message "$P-x" 0 resync full
 # Reads take 2 s (the probe's deadline is 500 ms), writes go at once.
 dm_reload "$P-remote" "0 $S delay /dev/ram1 0 2000 /dev/ram1 0 0"
-must "set resync_rate_kbps" dmsetup message "$P-x" 0 set resync_rate_kbps 16384
-must "resync full" dmsetup message "$P-x" 0 resync full
+assert_status "$X" resync_active 1
 wait_for_status "$X" remote insync 60
 assert_status "$X" degraded_by none
 assert_eq "$pf" "$(grep -c ' probe-failed ' "$HOOKLOG")" "probe-failed hooks while the resync copied"
