@@ -36,16 +36,6 @@ void xrepl_drain_start_locked(struct xrepl_pair *pair)
 	smp_wmb();
 }
 
-/* Do writes go through the ship queue?  Lockless. */
-bool xrepl_ships_writes(struct xrepl_c *xc)
-{
-	if (READ_ONCE(xc->args.mode) != XREPL_MODE_SYNC)
-		return true;
-	/* Pairs with smp_wmb() in xrepl_drain_start_locked(). */
-	smp_rmb();
-	return READ_ONCE(xc->pair->draining);
-}
-
 /*
  * Count a write in the lag and decide when it is acknowledged: in semi-sync
  * mode when on the remote or semi_timeout_ms after it was issued; after a

@@ -31,7 +31,6 @@
  *   xrepl-async.c      ship entries, the lag, ship_work, semi-sync acks
  *   xrepl-state.c      every transition of the remote's state; events
  *   xrepl-gate.c       the region gate and all of its barriers
- *   xrepl-core.h       this header: the structures and their owners
  *
  * and the pure helpers, which know nothing of device-mapper and are unit
  * tested on their own (dm-xrepl.h): the table line (xrepl-args.c), the
@@ -116,7 +115,8 @@
  * longer count), ends the resync, lets the writes waiting for lag room go
  * to the local leg, and with a metadata device starts a new data
  * generation and records the degradation.  Coming back to NONE starts a
- * resync if one is needed (xrepl_resync_needed_locked()).  Only the
+ * resync if one is needed, and always at the end of a congestion (the
+ * writes dropped meanwhile).  Only the
  * administrator's "remote down" is kept across a restart; the other
  * reasons are recorded as "error".  Each change raises a dm event: the
  * caller raises it after dropping the lock (xrepl_report_degraded(),
@@ -199,7 +199,9 @@ struct xrepl_stats {
 
 /*
  * Replication state of one pair of legs, shared across table reloads.
- * Fields are grouped by the unit that owns them.
+ * Fields are grouped by the unit that mainly uses them; the state that
+ * every unit reads and changes (the remote's state, the dirty bitmap)
+ * comes first.
  *
  * Locks, in the order they nest (never the other way):
  *   xrepl_pairs_lock (mutex, xrepl-pair.c)  list, refs, loading
@@ -230,25 +232,33 @@ struct xrepl_pair {
 	struct xrepl_geom geom;
 	/* For resync_work, the cleaner, events and messages. */
 	struct workqueue_struct *wq;
+	/*
+	 * xrepl-state.c: the remote's state.  Written under lock, read
+	 * without it by the write path; apart from lock's cache line, which
+	 * every acquisition takes away from the readers.
+	 */
+	enum xrepl_degraded degraded_by;
 
 	/*
 	 * Protects the fields marked "lock" below, the dirty bitmap, the
 	 * write intent and the copy slots.  Taken from bio completion
 	 * (interrupt) context: use the irq-safe variants.
 	 */
-	spinlock_t lock;
+	spinlock_t lock ____cacheline_aligned_in_smp;
 
 	/* xrepl-state.c: the replication state (lock). */
 	struct xrepl_c *active;		/* resumed target, NULL when suspended */
-	enum xrepl_degraded degraded_by;	/* also read without the lock */
 	unsigned long degrade_gen;	/* bumped each time the remote degrades */
 	struct xrepl_bitmap dirty;	/* regions the remote may miss */
 	bool consistent;		/* remote image crash-consistent */
 	u64 remote_errors;
 	u64 local_errors;
 
-	/* xrepl-gate.c: the region gate, lock-free (see there). */
-	atomic_t gate_count[XREPL_GATE_BUCKETS];
+	/*
+	 * xrepl-gate.c: the region gate, lock-free (see there), on cache
+	 * lines of its own: every write changes gate_count.
+	 */
+	atomic_t gate_count[XREPL_GATE_BUCKETS] ____cacheline_aligned_in_smp;
 	atomic_t gate_frozen[XREPL_GATE_BUCKETS];	/* changed under lock */
 
 	/* xrepl-io.c: the write path. */
@@ -314,10 +324,10 @@ struct xrepl_pair {
 	struct hrtimer ack_timer;	/* fires at the first deadline */
 	u64 ack_timer_ns;		/* lock: when it fires; U64_MAX: not set */
 	/*
-	 * lock: switching to sync, writes still go through the ship queue
-	 * (and are acknowledged when on the remote) until it is empty, so
-	 * none passes an older one.  Written before the mode (smp_wmb), read
-	 * after it.
+	 * Switching to sync, writes still go through the ship queue (and are
+	 * acknowledged when on the remote) until it is empty, so none passes
+	 * an older one.  Written under lock before the mode (smp_wmb), read
+	 * without it after the mode (smp_rmb, xrepl_ships_writes()).
 	 */
 	bool draining;
 	bool drain_event;		/* lock: draining ended: raise an event */
@@ -418,37 +428,43 @@ struct xrepl_c {
  * 1. Map (xrepl_map(), xrepl-io.c).  In an asynchronous mode the write is
  *    admitted into the lag (LAG; also ACK_WAIT in semi-sync mode and
  *    while a switch to sync drains), or waits on lag_wait for room.  A
- *    write that covers sectors enters the region gate (TRACKED), or waits
- *    on gate_deferred while a copy holds its regions.  With a metadata
- *    device it then waits on mark_wait until its regions are marked on
- *    disk (commit_work).  Deferred writes come back through redispatch
+ *    write that covers sectors then fails at once if the remote is
+ *    degraded under on_remote_error fail (REJECTED), or enters the region
+ *    gate (TRACKED), or waits on gate_deferred while a copy holds its
+ *    regions.  Writes deferred so far come back through redispatch
  *    (resync_work) and are mapped again, keeping what they were admitted
- *    to.
+ *    to.  With a metadata device a write then waits on mark_wait until
+ *    its regions are marked on disk; the metadata commit submits it.
  * 2. Submit (xrepl_write_submit()).  Sync mode, remote healthy: a clone
  *    goes to the remote (REMOTE) and the bio to the local leg; the bio
  *    completes when both did.  Asynchronous: the data is copied into a
  *    ship entry (SHIP) and the bio goes to the local leg; with ACK_WAIT
  *    the local write goes out as a clone of our own, and the entry may go
  *    to the remote at once (early).  Remote degraded: the local leg only,
- *    with the regions marked dirty; under on_remote_error fail the bio
- *    reaches neither leg and fails (REJECTED).
+ *    with the regions marked dirty (a write admitted into the lag leaves
+ *    it, with no entry); under on_remote_error fail the bio reaches
+ *    neither leg and fails (REJECTED).
  * 3. Completion (xrepl_end_io()).  What a leg missed is accounted (dirty
- *    regions; a remote error degrades).  A SHIP bio's entry joins the ship
- *    queue, and the bio completes; with ACK_WAIT it completes only when
- *    the entry reached the remote or its deadline passed (xrepl_ack_bio():
- *    ACKED, the bio's one completion).  A TRACKED bio leaves the gate,
- *    unless its entry took its place there.
+ *    regions; a remote error degrades).  A SHIP bio whose local write
+ *    succeeded while the remote stayed healthy has its entry join the
+ *    ship queue, and completes; with ACK_WAIT it completes only when the
+ *    entry reached the remote, its deadline passed (at once if it passed
+ *    already) or the remote degraded (xrepl_ack_bio(): ACKED, the bio's
+ *    one completion).  A TRACKED bio leaves the gate, unless its entry
+ *    took its place there.
  * 4. The ship entry (xrepl-async.c).  ship_work sends it when the ship
- *    queue lets it go; its remote completion (xrepl_ship_endio()) frees
- *    it, and it leaves the lag and the gate.  end_io frees an entry that
- *    never joined the queue (the remote degraded meanwhile), or an early
- *    one whose remote write completed first; the bio then leaves the
- *    gate.  A degradation drops the entries not sent yet: their regions
- *    become dirty.
+ *    queue lets it go; its remote completion (xrepl_ship_endio()) takes
+ *    it out of the lag, frees it and so takes it out of the gate.  end_io
+ *    frees an entry that never joined the queue (the local write failed,
+ *    or the remote degraded meanwhile: it leaves the lag there), and an
+ *    early one whose remote write completed first; the bio then leaves
+ *    the gate.  A degradation drops the entries not sent yet: they leave
+ *    the lag and their regions become dirty.
  *
  * So a tracked write is counted in the gate from map until its completion,
  * or, if its entry was queued or sent early, until the entry is freed; it
- * is counted in the lag from admission until its entry is freed.
+ * is counted in the lag from admission until its data reached the remote
+ * or was given up.
  */
 #define XREPL_IO_TRACKED	BIT(0)	/* counted in the region gate */
 #define XREPL_IO_REMOTE		BIT(1)	/* a clone went to the remote */
@@ -479,6 +495,58 @@ static inline struct xrepl_io *xrepl_io(struct bio *bio)
 static inline const char *xrepl_name(struct xrepl_c *xc)
 {
 	return dm_device_name(dm_table_get_md(xc->ti->table));
+}
+
+/*
+ * The write path's lock-free reads, inline: the read sides of the region
+ * gate (its barriers are in xrepl-gate.c) and of the switch to sync.
+ */
+static inline unsigned int xrepl_gate_bucket(unsigned long region)
+{
+	return region & (XREPL_GATE_BUCKETS - 1);
+}
+
+/* The gate buckets of regions first..last are *b0 and the *n after it. */
+static inline void xrepl_gate_span(unsigned long first, unsigned long last,
+				   unsigned int *b0, unsigned int *n)
+{
+	if (last - first >= XREPL_GATE_BUCKETS - 1) {
+		*b0 = 0;
+		*n = XREPL_GATE_BUCKETS;
+	} else {
+		*b0 = xrepl_gate_bucket(first);
+		*n = last - first + 1;
+	}
+}
+
+/* Does a copy hold a bucket of regions first..last? */
+static inline bool xrepl_gate_closed(struct xrepl_pair *pair,
+				     unsigned long first, unsigned long last)
+{
+	unsigned int b0, n, i;
+
+	xrepl_gate_span(first, last, &b0, &n);
+	for (i = 0; i < n; i++)
+		if (atomic_read(&pair->gate_frozen[xrepl_gate_bucket(b0 + i)]))
+			return true;
+	return false;
+}
+
+/* No write is in flight in region's bucket any more. */
+static inline bool xrepl_gate_drained(struct xrepl_pair *pair,
+				      unsigned long region)
+{
+	return !atomic_read(&pair->gate_count[xrepl_gate_bucket(region)]);
+}
+
+/* Do writes go through the ship queue?  Lockless. */
+static inline bool xrepl_ships_writes(struct xrepl_c *xc)
+{
+	if (READ_ONCE(xc->args.mode) != XREPL_MODE_SYNC)
+		return true;
+	/* Pairs with smp_wmb() in xrepl_drain_start_locked() (xrepl-async.c). */
+	smp_rmb();
+	return READ_ONCE(xc->pair->draining);
 }
 
 /* xrepl-pair.c: pairs (find, create, load, take over, destroy). */
@@ -526,7 +594,6 @@ void xrepl_stats_sum(struct xrepl_pair *pair, struct xrepl_stats *sum);
 /* xrepl-async.c: the asynchronous modes. */
 unsigned int xrepl_ship_bytes(struct bio *bio);
 void xrepl_drain_start_locked(struct xrepl_pair *pair);
-bool xrepl_ships_writes(struct xrepl_c *xc);
 void xrepl_lag_enter_locked(struct xrepl_c *xc, struct xrepl_io *io,
 			    unsigned int bytes);
 bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes);
@@ -561,8 +628,6 @@ void xrepl_mark_all_dirty_locked(struct xrepl_pair *pair);
 void xrepl_sb_changed_locked(struct xrepl_pair *pair);
 void xrepl_mark_lost_locked(struct xrepl_pair *pair);
 bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why);
-bool xrepl_resync_needed_locked(const struct xrepl_pair *pair);
-void xrepl_resync_want_locked(struct xrepl_pair *pair);
 void xrepl_resync_again_locked(struct xrepl_pair *pair);
 bool xrepl_resync_start_locked(struct xrepl_pair *pair);
 bool xrepl_remote_failed_locked(struct xrepl_pair *pair, bool tracked,
@@ -570,19 +635,17 @@ bool xrepl_remote_failed_locked(struct xrepl_pair *pair, bool tracked,
 __printf(2, 3)
 void xrepl_report_degraded(struct xrepl_c *xc, const char *fmt, ...);
 void xrepl_remote_back_locked(struct xrepl_pair *pair, bool resync_always);
+void xrepl_state_init_locked(struct xrepl_pair *pair, enum xrepl_degraded why);
 void xrepl_state_take_over_locked(struct xrepl_pair *pair,
 				  enum xrepl_degraded why, bool consistent);
 bool xrepl_lag_wait_release_locked(struct xrepl_pair *pair);
 const char *xrepl_remote_state_name(const struct xrepl_pair *pair);
 
 /* xrepl-gate.c: the region gate (see there for its barriers). */
-bool xrepl_gate_closed(struct xrepl_pair *pair, unsigned long first,
-		       unsigned long last);
 void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
 		     unsigned long last);
 bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
 		      unsigned long last);
-bool xrepl_gate_drained(struct xrepl_pair *pair, unsigned long region);
 bool xrepl_gate_freeze_locked(struct xrepl_pair *pair, unsigned long region);
 void xrepl_gate_thaw_locked(struct xrepl_pair *pair, unsigned long region);
 void xrepl_gate_keep_busy_locked(struct xrepl_pair *pair, unsigned long from,

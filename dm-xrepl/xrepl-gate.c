@@ -19,40 +19,11 @@
  * a write counts itself, then (smp_mb) tests the mark.
  *
  * gate_frozen changes only under pair->lock; gate_count is changed by
- * writes without a lock.  Every barrier of the gate is in this file.
+ * writes without a lock.  Every barrier of the gate is in this file; the
+ * reads that need none (xrepl_gate_closed(), xrepl_gate_drained()) are
+ * inline in xrepl-core.h.
  */
 #include "xrepl-core.h"
-
-static unsigned int gate_bucket(unsigned long region)
-{
-	return region & (XREPL_GATE_BUCKETS - 1);
-}
-
-/* The gate buckets of regions first..last are *b0 and the *n after it. */
-static void gate_span(unsigned long first, unsigned long last,
-		      unsigned int *b0, unsigned int *n)
-{
-	if (last - first >= XREPL_GATE_BUCKETS - 1) {
-		*b0 = 0;
-		*n = XREPL_GATE_BUCKETS;
-	} else {
-		*b0 = gate_bucket(first);
-		*n = last - first + 1;
-	}
-}
-
-/* Does a copy hold a bucket of regions first..last? */
-bool xrepl_gate_closed(struct xrepl_pair *pair, unsigned long first,
-		       unsigned long last)
-{
-	unsigned int b0, n, i;
-
-	gate_span(first, last, &b0, &n);
-	for (i = 0; i < n; i++)
-		if (atomic_read(&pair->gate_frozen[gate_bucket(b0 + i)]))
-			return true;
-	return false;
-}
 
 /* A write leaves the gate; wakes the resync if a copy waits for it. */
 void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
@@ -61,9 +32,9 @@ void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
 	unsigned int b0, n, i;
 	bool wake_resync = false;
 
-	gate_span(first, last, &b0, &n);
+	xrepl_gate_span(first, last, &b0, &n);
 	for (i = 0; i < n; i++) {
-		unsigned int b = gate_bucket(b0 + i);
+		unsigned int b = xrepl_gate_bucket(b0 + i);
 
 		/*
 		 * Fully ordered: pairs with the barrier in
@@ -83,9 +54,9 @@ bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
 {
 	unsigned int b0, n, i;
 
-	gate_span(first, last, &b0, &n);
+	xrepl_gate_span(first, last, &b0, &n);
 	for (i = 0; i < n; i++)
-		atomic_inc(&pair->gate_count[gate_bucket(b0 + i)]);
+		atomic_inc(&pair->gate_count[xrepl_gate_bucket(b0 + i)]);
 	/*
 	 * Pairs with the barriers in xrepl_gate_freeze_locked() and
 	 * xrepl_gate_keep_busy_locked().
@@ -97,12 +68,6 @@ bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
 	return false;
 }
 
-/* No write is in flight in region's bucket any more. */
-bool xrepl_gate_drained(struct xrepl_pair *pair, unsigned long region)
-{
-	return !atomic_read(&pair->gate_count[gate_bucket(region)]);
-}
-
 /*
  * A copy of region closes its bucket: writes that arrive from now on are
  * deferred.  Returns whether the writes already in flight there have
@@ -111,7 +76,7 @@ bool xrepl_gate_drained(struct xrepl_pair *pair, unsigned long region)
  */
 bool xrepl_gate_freeze_locked(struct xrepl_pair *pair, unsigned long region)
 {
-	atomic_inc(&pair->gate_frozen[gate_bucket(region)]);
+	atomic_inc(&pair->gate_frozen[xrepl_gate_bucket(region)]);
 	/* Pairs with the barrier in xrepl_gate_enter(). */
 	smp_mb__after_atomic();
 	return xrepl_gate_drained(pair, region);
@@ -124,7 +89,7 @@ bool xrepl_gate_freeze_locked(struct xrepl_pair *pair, unsigned long region)
  */
 void xrepl_gate_thaw_locked(struct xrepl_pair *pair, unsigned long region)
 {
-	atomic_dec(&pair->gate_frozen[gate_bucket(region)]);
+	atomic_dec(&pair->gate_frozen[xrepl_gate_bucket(region)]);
 	bio_list_merge(&pair->redispatch, &pair->gate_deferred);
 	bio_list_init(&pair->gate_deferred);
 }

@@ -6,8 +6,11 @@
  * issued to both legs, or to the local one only while the remote is
  * degraded; their completions account for what a leg missed.
  */
+#include <linux/completion.h>
 #include <linux/ioprio.h>
 #include <linux/module.h>
+#include <linux/refcount.h>
+#include <linux/slab.h>
 
 #include "xrepl-core.h"
 

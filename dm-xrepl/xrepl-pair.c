@@ -307,6 +307,10 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 	bool consistent = inh->consistent;
 	int r;
 
+	/* What a fresh metadata device's first superblock records. */
+	spin_lock_irq(&pair->lock);
+	xrepl_state_init_locked(pair, why);
+	spin_unlock_irq(&pair->lock);
 	if (xc->meta) {
 		r = xrepl_meta_load(pair, sb,
 				    xc->args.nosync && !inh->predecessor,
@@ -323,16 +327,18 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 		consistent = xc->args.nosync;
 	}
 
-	/* The old pair's bitmap is lost: resync everything. */
+	/*
+	 * A replacement resyncs everything: the old pair's bitmap is lost.
+	 * A new pair without a metadata device resyncs everything unless
+	 * nosync says the legs are equal.
+	 */
 	if (inh->predecessor || (!xc->meta && !consistent))
 		xrepl_bitmap_fill(&pair->dirty);
 	spin_lock_irq(&pair->lock);
-	/*
-	 * What the old pair knew, not what the device said.  The resync (or
-	 * the full sync of a new pair) starts on resume.
-	 */
+	/* The resync (or the full sync of a new pair) starts on resume. */
 	xrepl_state_take_over_locked(pair, why, consistent);
 	if (inh->predecessor && xc->meta) {
+		/* What the old pair knew, not what the device said. */
 		xrepl_wi_mark_all_locked(&pair->wi);
 		inherit_identity_locked(pair, inh);
 		pair->sb_dirty = true;

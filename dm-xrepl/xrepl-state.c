@@ -143,7 +143,7 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
  * while the end of a resync was flushed, and a pass with nothing to copy
  * flushes it again and makes it consistent.
  */
-bool xrepl_resync_needed_locked(const struct xrepl_pair *pair)
+static bool resync_needed_locked(const struct xrepl_pair *pair)
 {
 	return pair->dirty.nr_set || pair->merge_needed || !pair->consistent;
 }
@@ -153,7 +153,7 @@ bool xrepl_resync_needed_locked(const struct xrepl_pair *pair)
  * It runs once resync_work is queued (xrepl_resync_start_locked(), or
  * when the pair is activated).
  */
-void xrepl_resync_want_locked(struct xrepl_pair *pair)
+static void resync_want_locked(struct xrepl_pair *pair)
 {
 	pair->resync_active = true;
 	pair->resync_seq++;
@@ -187,7 +187,7 @@ bool xrepl_resync_start_locked(struct xrepl_pair *pair)
 	bool started = !pair->resync_active;
 
 	if (started)
-		xrepl_resync_want_locked(pair);
+		resync_want_locked(pair);
 	queue_work(pair->wq, &pair->resync_work);
 	return started;
 }
@@ -232,9 +232,19 @@ void xrepl_report_degraded(struct xrepl_c *xc, const char *fmt, ...)
 void xrepl_remote_back_locked(struct xrepl_pair *pair, bool resync_always)
 {
 	WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
-	if (resync_always || xrepl_resync_needed_locked(pair))
+	if (resync_always || resync_needed_locked(pair))
 		xrepl_resync_start_locked(pair);
 	xrepl_sb_changed_locked(pair);
+}
+
+/*
+ * The remote's state of a pair that is not active yet, before its
+ * metadata device is formatted or loaded (the first superblock of a fresh
+ * device records it).
+ */
+void xrepl_state_init_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
+{
+	WRITE_ONCE(pair->degraded_by, why);
 }
 
 /*
@@ -245,12 +255,12 @@ void xrepl_remote_back_locked(struct xrepl_pair *pair, bool resync_always)
 void xrepl_state_take_over_locked(struct xrepl_pair *pair,
 				  enum xrepl_degraded why, bool consistent)
 {
-	WRITE_ONCE(pair->degraded_by, why);
+	xrepl_state_init_locked(pair, why);
 	pair->consistent = consistent;
 	if (why != XREPL_DEGRADED_NONE)
 		pair->resync_active = false;
-	else if (xrepl_resync_needed_locked(pair) && !pair->resync_active)
-		xrepl_resync_want_locked(pair);
+	else if (resync_needed_locked(pair) && !pair->resync_active)
+		resync_want_locked(pair);
 }
 
 /*
