@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "lib/json.h"
+#include "xrepl-limits.h"
 
 #define PROG	"xreplctl"
 #define TARGET	"xrepl"
@@ -42,6 +43,7 @@ enum {
 	EXIT_NODEV = 3,		/* no such device, or not an xrepl device */
 };
 
+/* The help text; %s is the target's default region size. */
 static const char usage_text[] =
 "Usage: " PROG " [--dry-run] <command> [arguments]\n"
 "\n"
@@ -91,7 +93,7 @@ static const char usage_text[] =
 "  -M, --no-meta          keep the bitmap in memory only\n"
 "  -o, --mode MODE        sync (default), semi-sync or async\n"
 "  -s, --region-size SIZE region size in bytes, with an optional K, M or G\n"
-"                         suffix (default: the target's, 512K)\n"
+"                         suffix (default: the target's, %s)\n"
 "  -N, --nosync           the legs are known to be equal: no initial sync\n"
 "  -O, --option KEY=VALUE on_remote_error, resync_rate_kbps,\n"
 "                         semi_timeout_ms, max_lag_kb or congestion\n"
@@ -193,24 +195,45 @@ static bool parse_size(const char *s, uint64_t *bytes)
 	return true;
 }
 
+/* A size in bytes as parse_size() takes it, with the largest exact suffix. */
+static const char *size_str(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "", "K", "M", "G" };
+	unsigned int u = 0;
+
+	while (u < 3 && bytes && !(bytes & 1023)) {
+		bytes >>= 10;
+		u++;
+	}
+	snprintf(buf, len, "%" PRIu64 "%s", bytes, units[u]);
+	return buf;
+}
+
 /*
- * Optional arguments of the table line: what a valid value looks like, or
- * NULL for an unknown key.  on_remote_error only exists in the table
- * line; the others may also be changed at run time ("set").
+ * Optional arguments of the table line: what a valid value looks like
+ * (written to buf when it has numbers), or NULL for an unknown key.
+ * on_remote_error only exists in the table line; the others may also be
+ * changed at run time ("set").
  */
-static const char *option_expect(const char *key, bool table)
+static const char *option_expect(const char *key, bool table, char *buf,
+				 size_t len)
 {
 	if (!strcmp(key, "resync_rate_kbps"))
-		return "a number of KiB/s from 0 (unlimited) to 4294967295";
-	if (!strcmp(key, "semi_timeout_ms"))
-		return "a number of milliseconds from 1 to 60000";
-	if (!strcmp(key, "max_lag_kb"))
-		return "a number of KiB from 256 to 16777216";
-	if (!strcmp(key, "congestion"))
+		snprintf(buf, len, "a number of KiB/s from 0 (unlimited) to %u",
+			 XREPL_MAX_RESYNC_RATE_KBPS);
+	else if (!strcmp(key, "semi_timeout_ms"))
+		snprintf(buf, len, "a number of milliseconds from %u to %u",
+			 XREPL_MIN_SEMI_TIMEOUT_MS, XREPL_MAX_SEMI_TIMEOUT_MS);
+	else if (!strcmp(key, "max_lag_kb"))
+		snprintf(buf, len, "a number of KiB from %u to %u",
+			 XREPL_MIN_LAG_KB, XREPL_MAX_LAG_KB);
+	else if (!strcmp(key, "congestion"))
 		return "block or degrade";
-	if (table && !strcmp(key, "on_remote_error"))
+	else if (table && !strcmp(key, "on_remote_error"))
 		return "degrade or fail";
-	return NULL;
+	else
+		return NULL;
+	return buf;
 }
 
 static bool option_valid(const char *key, const char *value)
@@ -218,11 +241,12 @@ static bool option_valid(const char *key, const char *value)
 	uint64_t v;
 
 	if (!strcmp(key, "resync_rate_kbps"))
-		return parse_num(value, 0, UINT32_MAX, &v);
+		return parse_num(value, 0, XREPL_MAX_RESYNC_RATE_KBPS, &v);
 	if (!strcmp(key, "semi_timeout_ms"))
-		return parse_num(value, 1, 60000, &v);
+		return parse_num(value, XREPL_MIN_SEMI_TIMEOUT_MS,
+				 XREPL_MAX_SEMI_TIMEOUT_MS, &v);
 	if (!strcmp(key, "max_lag_kb"))
-		return parse_num(value, 256, 16777216, &v);
+		return parse_num(value, XREPL_MIN_LAG_KB, XREPL_MAX_LAG_KB, &v);
 	if (!strcmp(key, "congestion"))
 		return in_list(congestions, value);
 	return in_list(policies, value);
@@ -232,7 +256,8 @@ static bool option_valid(const char *key, const char *value)
 static void check_option(const char *what, const char *key, const char *value,
 			 bool table)
 {
-	const char *expect = option_expect(key, table);
+	char buf[64];
+	const char *expect = option_expect(key, table, buf, sizeof(buf));
 
 	if (!expect)
 		usage_error("%s: unknown key '%s' (expected %s)", what, key,
@@ -482,7 +507,19 @@ static bool region_ok(uint64_t bytes)
 {
 	uint64_t rs = bytes >> 9;
 
-	return !(bytes & 511) && rs >= 8 && rs <= (1U << 21) && !(rs & (rs - 1));
+	return !(bytes & 511) && rs >= XREPL_MIN_REGION_SIZE &&
+	       rs <= XREPL_MAX_REGION_SIZE && !(rs & (rs - 1));
+}
+
+/* What region_ok() takes, for messages. */
+static const char *region_expect(char *buf, size_t len)
+{
+	char min[16], max[16];
+
+	snprintf(buf, len, "a power of two from %s to %s",
+		 size_str((uint64_t)XREPL_MIN_REGION_SIZE << 9, min, sizeof(min)),
+		 size_str((uint64_t)XREPL_MAX_REGION_SIZE << 9, max, sizeof(max)));
+	return buf;
 }
 
 static int create_device(struct create_args *a);
@@ -502,6 +539,7 @@ static int cmd_create(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct create_args a = { .mode = "sync" };
+	char expect[64];
 	int c;
 
 	/* Options and the name in any order; 0 restarts getopt. */
@@ -539,7 +577,7 @@ static int cmd_create(int argc, char **argv)
 	if (!in_list(modes, a.mode))
 		usage_error("--mode: '%s' is not sync, semi-sync or async", a.mode);
 	if (a.region_bytes && !region_ok(a.region_bytes))
-		usage_error("--region-size: a power of two from 4K to 1G");
+		usage_error("--region-size: %s", region_expect(expect, sizeof(expect)));
 	if (strstr(a.opts, "on_remote_error fail") && strcmp(a.mode, "sync"))
 		usage_error("on_remote_error=fail needs --mode sync");
 	return create_device(&a);
@@ -652,7 +690,7 @@ static int conf_read(const char *name, struct conf *c)
 		"region_size", "nosync", "on_remote_error", "resync_rate_kbps",
 		"semi_timeout_ms", "max_lag_kb", "congestion", NULL };
 	struct create_args *a = &c->a;
-	char path[4096], *line, *next;
+	char path[4096], expect[64], *line, *next;
 	unsigned int n = 0, seen = 0, i;
 	size_t len;
 	FILE *f;
@@ -736,8 +774,8 @@ static int conf_read(const char *name, struct conf *c)
 		} else if (!strcmp(key, "region_size")) {
 			if (!parse_size(val, &a->region_bytes) ||
 			    !region_ok(a->region_bytes))
-				return conf_error(path, n, "region_size: invalid value '%s': expected a power of two from 4K to 1G",
-						  val);
+				return conf_error(path, n, "region_size: invalid value '%s': expected %s",
+						  val, region_expect(expect, sizeof(expect)));
 		} else if (!strcmp(key, "nosync")) {
 			if (strcmp(val, "yes") && strcmp(val, "no"))
 				return conf_error(path, n, "nosync: invalid value '%s': expected yes or no",
@@ -748,7 +786,9 @@ static int conf_read(const char *name, struct conf *c)
 
 			if (!option_valid(key, val))
 				return conf_error(path, n, "%s: invalid value '%s': expected %s",
-						  key, val, option_expect(key, true));
+						  key, val,
+						  option_expect(key, true, expect,
+								sizeof(expect)));
 			snprintf(words, sizeof(words), "%s %s", key, val);
 			add_opt(a, words);
 		}
@@ -1735,7 +1775,7 @@ static int cmd_monitor(int argc, char **argv)
 				probe.ok = (unsigned int)v;
 			break;
 		case 'K': case 'T': case 'I':
-			if (!parse_num(optarg, 1, c == 'K' ? 16777216 : 3600000, &v))
+			if (!parse_num(optarg, 1, c == 'K' ? XREPL_MAX_LAG_KB : 3600000, &v))
 				usage_error("monitor: invalid value '%s' for --lag-%s", optarg,
 					    c == 'K' ? "kb" : c == 'T' ? "ms" : "interval");
 			if (c == 'K')
@@ -1788,6 +1828,14 @@ static int cmd_monitor(int argc, char **argv)
  * Main.
  */
 
+static void usage(void)
+{
+	char def[16];
+
+	printf(usage_text, size_str((uint64_t)XREPL_DEFAULT_REGION_SIZE << 9,
+				    def, sizeof(def)));
+}
+
 static const char *want_name(int argc, char **argv, int i, const char *cmd)
 {
 	if (i >= argc)
@@ -1816,7 +1864,7 @@ int main(int argc, char **argv)
 		case 'n': dry_run = true; break;
 		case 'c': config_dir = optarg; break;
 		case 'j': json = true; break;
-		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		case 'h': usage(); return EXIT_OK;
 		case 'V': puts(PROG " 1.0 (dm-xrepl target 1.2)"); return EXIT_OK;
 		default: usage_error("bad option");
 		}
