@@ -138,7 +138,7 @@ static void usage_error(const char *fmt, ...)
  * Values.
  */
 
-static const char *const modes[] = { "sync", "semi-sync", "async", NULL };
+static const char *const mode_names[] = { "sync", "semi-sync", "async", NULL };
 static const char *const policies[] = { "degrade", "fail", NULL };
 static const char *const congestions[] = { "block", "degrade", NULL };
 
@@ -574,7 +574,7 @@ static int cmd_create(int argc, char **argv)
 		usage_error("--local and --remote are the same device");
 	if (a.meta && (same_dev(a.meta, a.local) || same_dev(a.meta, a.remote)))
 		usage_error("--meta must differ from the legs");
-	if (!in_list(modes, a.mode))
+	if (!in_list(mode_names, a.mode))
 		usage_error("--mode: '%s' is not sync, semi-sync or async", a.mode);
 	if (a.region_bytes && !region_ok(a.region_bytes))
 		usage_error("--region-size: %s", region_expect(expect, sizeof(expect)));
@@ -767,7 +767,7 @@ static int conf_read(const char *name, struct conf *c)
 			else
 				a->meta = val;
 		} else if (!strcmp(key, "mode")) {
-			if (!in_list(modes, val))
+			if (!in_list(mode_names, val))
 				return conf_error(path, n, "mode: invalid value '%s': expected sync, semi-sync or async",
 						  val);
 			a->mode = val;
@@ -939,7 +939,7 @@ struct xstatus {
 	struct kv kv[MAX_KV];
 };
 
-static const char *sv(const struct xstatus *s, const char *key)
+static const char *st_str(const struct xstatus *s, const char *key)
 {
 	unsigned int i;
 
@@ -949,17 +949,17 @@ static const char *sv(const struct xstatus *s, const char *key)
 	return NULL;
 }
 
-static uint64_t sn(const struct xstatus *s, const char *key)
+static uint64_t st_num(const struct xstatus *s, const char *key)
 {
-	const char *v = sv(s, key);
+	const char *v = st_str(s, key);
 
 	return v ? strtoull(v, NULL, 10) : 0;
 }
 
 /* "a/b" fields: which = 0 for a, 1 for b. */
-static uint64_t frac(const struct xstatus *s, const char *key, int which)
+static uint64_t st_frac(const struct xstatus *s, const char *key, int which)
 {
-	const char *v = sv(s, key), *slash;
+	const char *v = st_str(s, key), *slash;
 
 	if (!v)
 		return 0;
@@ -967,6 +967,12 @@ static uint64_t frac(const struct xstatus *s, const char *key, int which)
 	if (which)
 		return slash ? strtoull(slash + 1, NULL, 10) : 0;
 	return strtoull(v, NULL, 10);
+}
+
+/* Whether key is present in s with the value val. */
+static bool st_is(const struct xstatus *s, const char *key, const char *val)
+{
+	return st_str(s, key) && !strcmp(st_str(s, key), val);
 }
 
 /* Status of one device without flushing; 1 if it is not xrepl. */
@@ -1061,50 +1067,50 @@ static void print_json(const struct xstatus *s, bool first)
 	printf("%s\n    {\"name\": ", first ? "" : ",");
 	json_str(s->name);
 	printf(", \"sectors\": %" PRIu64 ", \"mode\": ", s->sectors);
-	json_str(sv(s, "mode") ? sv(s, "mode") : "");
+	json_str(st_str(s, "mode") ? st_str(s, "mode") : "");
 	printf(", \"remote\": ");
-	json_str(sv(s, "remote") ? sv(s, "remote") : "");
+	json_str(st_str(s, "remote") ? st_str(s, "remote") : "");
 	printf(", \"degraded_by\": ");
-	json_str(sv(s, "degraded_by") ? sv(s, "degraded_by") : "");
+	json_str(st_str(s, "degraded_by") ? st_str(s, "degraded_by") : "");
 	printf(", \"consistent\": %s",
-	       sv(s, "consistent") && !strcmp(sv(s, "consistent"), "yes") ?
+	       st_str(s, "consistent") && !strcmp(st_str(s, "consistent"), "yes") ?
 	       "true" : "false");
 	printf(", \"dirty_regions\": %" PRIu64 ", \"total_regions\": %" PRIu64,
-	       frac(s, "dirty", 0), frac(s, "dirty", 1));
+	       st_frac(s, "dirty", 0), st_frac(s, "dirty", 1));
 	printf(", \"resync_done\": %" PRIu64 ", \"resync_total\": %" PRIu64,
-	       frac(s, "resync", 0), frac(s, "resync", 1));
+	       st_frac(s, "resync", 0), st_frac(s, "resync", 1));
 	printf(", \"resync_active\": %s, \"draining\": %s, \"meta_failed\": %s",
-	       sn(s, "resync_active") ? "true" : "false",
-	       sn(s, "draining") ? "true" : "false",
-	       sn(s, "meta_failed") ? "true" : "false");
+	       st_num(s, "resync_active") ? "true" : "false",
+	       st_num(s, "draining") ? "true" : "false",
+	       st_num(s, "meta_failed") ? "true" : "false");
 	printf(", \"meta\": ");
-	json_str(sv(s, "meta") ? sv(s, "meta") : "-");
+	json_str(st_str(s, "meta") ? st_str(s, "meta") : "-");
 	for (i = 0; nums[i]; i++)
-		printf(", \"%s\": %" PRIu64, nums[i], sn(s, nums[i]));
+		printf(", \"%s\": %" PRIu64, nums[i], st_num(s, nums[i]));
 	printf("}");
 }
 
 static void print_row(const struct xstatus *s)
 {
 	char dirty[48], resync[64], lag[48];
-	uint64_t total = frac(s, "resync", 1);
+	uint64_t total = st_frac(s, "resync", 1);
 
 	snprintf(dirty, sizeof(dirty), "%" PRIu64 "/%" PRIu64,
-		 frac(s, "dirty", 0), frac(s, "dirty", 1));
-	if (sn(s, "resync_active") && total)
+		 st_frac(s, "dirty", 0), st_frac(s, "dirty", 1));
+	if (st_num(s, "resync_active") && total)
 		snprintf(resync, sizeof(resync), "%" PRIu64 "%% %" PRIu64 "KiB/s",
-			 frac(s, "resync", 0) * 100 / total,
-			 sn(s, "resync_rate"));
+			 st_frac(s, "resync", 0) * 100 / total,
+			 st_num(s, "resync_rate"));
 	else
 		snprintf(resync, sizeof(resync), "-");
 	snprintf(lag, sizeof(lag), "%" PRIu64 "KiB/%" PRIu64 "ms",
-		 sn(s, "lag_bytes") >> 10, sn(s, "oldest_lag_ms"));
+		 st_num(s, "lag_bytes") >> 10, st_num(s, "oldest_lag_ms"));
 	printf("%-20s %-9s %-9s %-10s %-12s %-14s %-16s %-4s %" PRIu64 "/%" PRIu64 "\n",
-	       s->name, sv(s, "mode") ? sv(s, "mode") : "?",
-	       sv(s, "remote") ? sv(s, "remote") : "?",
-	       sv(s, "degraded_by") ? sv(s, "degraded_by") : "?", dirty,
-	       resync, lag, sv(s, "consistent") ? sv(s, "consistent") : "?",
-	       sn(s, "remote_errors"), sn(s, "local_errors"));
+	       s->name, st_str(s, "mode") ? st_str(s, "mode") : "?",
+	       st_str(s, "remote") ? st_str(s, "remote") : "?",
+	       st_str(s, "degraded_by") ? st_str(s, "degraded_by") : "?", dirty,
+	       resync, lag, st_str(s, "consistent") ? st_str(s, "consistent") : "?",
+	       st_num(s, "remote_errors"), st_num(s, "local_errors"));
 }
 
 struct shown {
@@ -1247,10 +1253,11 @@ static void hook_wait(const char *name, const char *event, pid_t pid)
  */
 static void report(const struct xstatus *s, const char *event)
 {
-	const char *remote = sv(s, "remote") ? sv(s, "remote") : "?";
-	const char *by = sv(s, "degraded_by") ? sv(s, "degraded_by") : "?";
-	const char *dirty = sv(s, "dirty") ? sv(s, "dirty") : "?";
-	uint64_t lag_kb = sn(s, "lag_bytes") >> 10, lag_ms = sn(s, "oldest_lag_ms");
+	const char *remote = st_str(s, "remote") ? st_str(s, "remote") : "?";
+	const char *by = st_str(s, "degraded_by") ? st_str(s, "degraded_by") : "?";
+	const char *dirty = st_str(s, "dirty") ? st_str(s, "dirty") : "?";
+	uint64_t lag_kb = st_num(s, "lag_bytes") >> 10;
+	uint64_t lag_ms = st_num(s, "oldest_lag_ms");
 	pthread_mutex_t *hook_lock;
 	pid_t pid;
 
@@ -1296,30 +1303,26 @@ static void report(const struct xstatus *s, const char *event)
 	}
 }
 
-static bool is(const struct xstatus *s, const char *key, const char *val)
-{
-	return sv(s, key) && !strcmp(sv(s, key), val);
-}
-
 /* The events between two states of a device. */
 static void compare(const struct xstatus *old, const struct xstatus *cur)
 {
-	bool was_down = is(old, "remote", "degraded");
-	bool down = is(cur, "remote", "degraded");
+	bool was_down = st_is(old, "remote", "degraded");
+	bool down = st_is(cur, "remote", "degraded");
 
 	if (!was_down && down)
 		report(cur, "remote-down");
 	if (was_down && !down)
 		report(cur, "remote-back");
-	if (!down && is(cur, "remote", "insync") && !sn(cur, "resync_active") &&
-	    (is(old, "remote", "resyncing") || sn(old, "resync_active") || was_down))
+	if (!down && st_is(cur, "remote", "insync") && !st_num(cur, "resync_active") &&
+	    (st_is(old, "remote", "resyncing") || st_num(old, "resync_active") ||
+	     was_down))
 		report(cur, "resync-done");
-	if (!sn(old, "resync_active") && sn(cur, "resync_active"))
+	if (!st_num(old, "resync_active") && st_num(cur, "resync_active"))
 		report(cur, "resync-start");
-	if (is(old, "remote", "resyncing") && is(cur, "remote", "resyncing") &&
-	    sn(old, "resync_active") && !sn(cur, "resync_active"))
+	if (st_is(old, "remote", "resyncing") && st_is(cur, "remote", "resyncing") &&
+	    st_num(old, "resync_active") && !st_num(cur, "resync_active"))
 		report(cur, "resync-stalled");
-	if (!sn(old, "meta_failed") && sn(cur, "meta_failed"))
+	if (!st_num(old, "meta_failed") && st_num(cur, "meta_failed"))
 		report(cur, "meta-failed");
 }
 
@@ -1524,18 +1527,18 @@ static void prober(const char *name)
 
 		if (read_status(name, s))
 			break;
-		busy = copied != UINT64_MAX && sn(s, "copied_regions") != copied;
-		copied = sn(s, "copied_regions");
+		busy = copied != UINT64_MAX && st_num(s, "copied_regions") != copied;
+		copied = st_num(s, "copied_regions");
 		fails = up || busy ? 0 : fails + 1;
 		oks = up ? oks + 1 : 0;
 		/* Act first; the hooks (maybe slow) come after. */
-		if (fails == probe.fail && !is(s, "remote", "degraded")) {
+		if (fails == probe.fail && !st_is(s, "remote", "degraded")) {
 			send_message(name, "remote down probe");
 			report(s, "probe-failed");
-		} else if (oks == probe.ok && is(s, "remote", "degraded") &&
-			   (is(s, "degraded_by", "error") ||
-			    is(s, "degraded_by", "congestion") ||
-			    is(s, "degraded_by", "probe"))) {
+		} else if (oks == probe.ok && st_is(s, "remote", "degraded") &&
+			   (st_is(s, "degraded_by", "error") ||
+			    st_is(s, "degraded_by", "congestion") ||
+			    st_is(s, "degraded_by", "probe"))) {
 			send_message(name, "remote up");
 			report(s, "probe-ok");
 		}
@@ -1556,8 +1559,8 @@ static void prober(const char *name)
 /* At or above a threshold that is set. */
 static bool lag_high(const struct xstatus *s, uint64_t div)
 {
-	return (lag.kb && (sn(s, "lag_bytes") >> 10) >= (lag.kb + div - 1) / div) ||
-	       (lag.ms && sn(s, "oldest_lag_ms") >= (lag.ms + div - 1) / div);
+	return (lag.kb && (st_num(s, "lag_bytes") >> 10) >= (lag.kb + div - 1) / div) ||
+	       (lag.ms && st_num(s, "oldest_lag_ms") >= (lag.ms + div - 1) / div);
 }
 
 /*
@@ -1900,7 +1903,7 @@ int main(int argc, char **argv)
 		r = cmd_status(name, json);
 	} else if (!strcmp(cmd, "mode")) {
 		name = want_name(argc, argv, 1, cmd);
-		if (argc != 3 || !in_list(modes, argv[2]))
+		if (argc != 3 || !in_list(mode_names, argv[2]))
 			usage_error("mode wants <name> sync|semi-sync|async");
 		snprintf(message, sizeof(message), "mode %s", argv[2]);
 		r = send_message(name, message);
