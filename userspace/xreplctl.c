@@ -366,6 +366,18 @@ static void dm_log_quiet(int level, const char *file, int line, int dm_errno,
 	fputc('\n', stderr);
 }
 
+/* Before any other call to libdevmapper: its messages go to dm_log_quiet(). */
+static void devmapper_init(void)
+{
+	dm_log_with_errno_init(dm_log_quiet);
+}
+
+/* At exit: release what libdevmapper holds. */
+static void devmapper_release(void)
+{
+	dm_lib_release();
+}
+
 /*
  * 1 if the device exists (its event counter then in *event_nr, unless
  * NULL), 0 if not, -1 if device-mapper failed.
@@ -451,6 +463,64 @@ static int send_message(const char *name, const char *message)
 	else
 		msg("%s: the target refused '%s' (see the kernel log)", name,
 		    message);
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * Create the device name with one xrepl target of sectors, table its
+ * table line, wait for udev to make its node and say so.  Returns an exit
+ * status.
+ */
+static int dev_create(const char *name, uint64_t sectors, const char *table)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_CREATE);
+	uint32_t cookie = 0;
+	int r = EXIT_FAILED;
+
+	if (!dmt)
+		return EXIT_FAILED;
+	if (!dm_task_set_name(dmt, name) ||
+	    !dm_task_add_target(dmt, 0, sectors, TARGET, table) ||
+	    !dm_task_set_cookie(dmt, &cookie, 0))
+		goto out;
+	if (!dm_task_run(dmt)) {
+		msg("%s: device-mapper refused the table '0 %" PRIu64 " " TARGET
+		    " %s' (see the kernel log)", name, sectors, table);
+		/* No node waits to be made: release the cookie. */
+		dm_udev_wait(cookie);
+		goto out;
+	}
+	dm_udev_wait(cookie);
+	printf("%s: created /dev/mapper/%s\n", name, name);
+	r = EXIT_OK;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * Remove the device name, retrying while udev still has it open, say so
+ * and wait for udev to remove its node.  Returns an exit status.
+ */
+static int dev_remove(const char *name)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_REMOVE);
+	uint32_t cookie = 0;
+	int r = EXIT_FAILED;
+
+	if (!dmt)
+		return EXIT_FAILED;
+	if (dm_task_set_name(dmt, name) && dm_task_retry_remove(dmt) &&
+	    dm_task_set_cookie(dmt, &cookie, 0)) {
+		if (dm_task_run(dmt)) {
+			r = EXIT_OK;
+			printf("%s: removed\n", name);
+		} else {
+			msg("%s: cannot remove (is it open?)", name);
+		}
+		dm_udev_wait(cookie);
+	}
 	dm_task_destroy(dmt);
 	return r;
 }
@@ -591,8 +661,6 @@ static int create_device(struct create_args *a)
 {
 	char table[1024], words[64];
 	uint64_t sectors;
-	struct dm_task *dmt;
-	uint32_t cookie = 0;
 	int r;
 
 	if (a->region_bytes) {
@@ -617,27 +685,7 @@ static int create_device(struct create_args *a)
 		       table);
 		return EXIT_OK;
 	}
-	dmt = dm_task_create(DM_DEVICE_CREATE);
-	if (!dmt)
-		return EXIT_FAILED;
-	r = EXIT_FAILED;
-	if (!dm_task_set_name(dmt, a->name) ||
-	    !dm_task_add_target(dmt, 0, sectors, TARGET, table) ||
-	    !dm_task_set_cookie(dmt, &cookie, 0))
-		goto out;
-	if (!dm_task_run(dmt)) {
-		msg("%s: device-mapper refused the table '0 %" PRIu64 " " TARGET
-		    " %s' (see the kernel log)", a->name, sectors, table);
-		/* No node waits to be made: release the cookie. */
-		dm_udev_wait(cookie);
-		goto out;
-	}
-	dm_udev_wait(cookie);
-	printf("%s: created /dev/mapper/%s\n", a->name, a->name);
-	r = EXIT_OK;
-out:
-	dm_task_destroy(dmt);
-	return r;
+	return dev_create(a->name, sectors, table);
 }
 
 /*
@@ -887,8 +935,6 @@ static int all_confs(int (*fn)(const char *name))
 
 static int cmd_remove(const char *name)
 {
-	struct dm_task *dmt;
-	uint32_t cookie = 0;
 	int r;
 
 	check_name(name);
@@ -903,22 +949,7 @@ static int cmd_remove(const char *name)
 	 * Removing suspends the device, which waits until every write
 	 * reached both legs (the remote's queue too) and clears the marks.
 	 */
-	dmt = dm_task_create(DM_DEVICE_REMOVE);
-	if (!dmt)
-		return EXIT_FAILED;
-	r = EXIT_FAILED;
-	if (dm_task_set_name(dmt, name) && dm_task_retry_remove(dmt) &&
-	    dm_task_set_cookie(dmt, &cookie, 0)) {
-		if (dm_task_run(dmt)) {
-			r = EXIT_OK;
-			printf("%s: removed\n", name);
-		} else {
-			msg("%s: cannot remove (is it open?)", name);
-		}
-		dm_udev_wait(cookie);
-	}
-	dm_task_destroy(dmt);
-	return r;
+	return dev_remove(name);
 }
 
 /*
@@ -1221,6 +1252,29 @@ static int wait_event(const char *name, uint32_t *event_nr)
 	return r;
 }
 
+/*
+ * The device number of the remote leg of an xrepl device, from its table
+ * line ("<local> <remote> ...", devices as major:minor); 0 or -1.
+ */
+static int remote_devnum(const char *name, unsigned int *maj,
+			 unsigned int *min)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
+	uint64_t start, len;
+	char *type = NULL, *params = NULL;
+	int r = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_set_name(dmt, name) && dm_task_run(dmt)) {
+		dm_get_next_target(dmt, NULL, &start, &len, &type, &params);
+		if (params && sscanf(params, "%*s %u:%u", maj, min) == 2)
+			r = 0;
+	}
+	dm_task_destroy(dmt);
+	return r;
+}
+
 /* Wait up to hook_timeout_s for the hook pid; kill its group after that. */
 static void hook_wait(const char *name, const char *event, pid_t pid)
 {
@@ -1438,44 +1492,33 @@ static bool probe_once(struct prober *p)
 	return ok;
 }
 
-/* The remote leg of an xrepl table ("<local> <remote> ..."), opened for probing. */
+/* The remote leg of an xrepl device, opened for probing; -1 if it cannot be. */
 static int open_remote(const char *name)
 {
-	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
-	uint64_t start, len;
-	char *type = NULL, *params = NULL, path[160];
+	char path[160];
 	unsigned int maj, min;
-	int fd = -1;
+	int fd;
 
-	if (!dmt)
+	if (remote_devnum(name, &maj, &min))
 		return -1;
-	if (dm_task_set_name(dmt, name) && dm_task_run(dmt)) {
-		dm_get_next_target(dmt, NULL, &start, &len, &type, &params);
-		if (params && sscanf(params, "%*s %u:%u", &maj, &min) == 2) {
-			/* devtmpfs names every block device; no udev needed. */
-			snprintf(path, sizeof(path), "/dev/block/%u:%u", maj, min);
-			fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-			if (fd < 0) {
-				char sys[64], line[128];
-				FILE *f;
+	/* devtmpfs names every block device; no udev needed. */
+	snprintf(path, sizeof(path), "/dev/block/%u:%u", maj, min);
+	fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		char sys[64], line[128];
+		FILE *f;
 
-				snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/uevent",
-					 maj, min);
-				f = fopen(sys, "r");
-				while (f && fgets(line, sizeof(line), f))
-					if (!strncmp(line, "DEVNAME=", 8)) {
-						line[strcspn(line, "\n")] = '\0';
-						snprintf(path, sizeof(path), "/dev/%s",
-							 line + 8);
-						fd = open(path, O_RDONLY | O_DIRECT |
-							  O_CLOEXEC);
-					}
-				if (f)
-					fclose(f);
+		snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u/uevent", maj, min);
+		f = fopen(sys, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "DEVNAME=", 8)) {
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(path, sizeof(path), "/dev/%s", line + 8);
+				fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 			}
-		}
+		if (f)
+			fclose(f);
 	}
-	dm_task_destroy(dmt);
 	return fd;
 }
 
@@ -1878,7 +1921,7 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 
-	dm_log_with_errno_init(dm_log_quiet);
+	devmapper_init();
 	if (!strcmp(cmd, "create")) {
 		r = cmd_create(argc, argv);
 	} else if (!strcmp(cmd, "remove")) {
@@ -1938,6 +1981,6 @@ int main(int argc, char **argv)
 	} else {
 		usage_error("unknown command '%s'", cmd);
 	}
-	dm_lib_release();
+	devmapper_release();
 	return r;
 }
