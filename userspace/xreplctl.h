@@ -5,6 +5,7 @@
  * One file per responsibility, and calls go one way, from the commands
  * down to the checks of their arguments:
  *
+ *   xreplctl-dm.c       every libdevmapper call; the status line parsed
  *   xreplctl-args.c     messages; names, numbers, sizes and options checked
  *
  * Each section below declares what one file offers the others.
@@ -12,6 +13,7 @@
 #ifndef XREPLCTL_H
 #define XREPLCTL_H
 
+#include <linux/dm-ioctl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,73 @@ enum {
 	EXIT_USAGE = 2,		/* bad command line */
 	EXIT_NODEV = 3,		/* no such device, or not an xrepl device */
 };
+
+/* xreplctl.c: main() and the command line. */
+
+/* --dry-run: print the table lines and messages instead of sending them. */
+extern bool dry_run;
+
+/*
+ * xreplctl-dm.c: every call to libdevmapper.  Those that return an exit
+ * status have printed why they failed.
+ */
+
+/* Before any other call: libdevmapper's messages as dmsetup prints them. */
+void devmapper_init(void);
+/* At exit: release what libdevmapper holds. */
+void devmapper_release(void);
+/*
+ * 1 if the device exists (its event counter then in *event_nr, unless
+ * NULL), 0 if not, -1 if device-mapper failed.
+ */
+int dev_info(const char *name, uint32_t *event_nr);
+/* EXIT_OK if the device exists and its one target is xrepl. */
+int check_xrepl(const char *name);
+/* Send a message to the xrepl device name (print it, with --dry-run). */
+int send_message(const char *name, const char *message);
+/* Create name, one xrepl target of sectors with the table line table. */
+int dev_create(const char *name, uint64_t sectors, const char *table);
+/* Remove name, once it is no longer open. */
+int dev_remove(const char *name);
+
+/* The status line of an xrepl device, split into its key=value fields. */
+struct kv {
+	char key[32];
+	char val[64];
+};
+
+#define MAX_KV	64
+
+struct xstatus {
+	char name[DM_NAME_LEN];
+	uint64_t sectors;
+	unsigned int nr;
+	struct kv kv[MAX_KV];
+};
+
+/* The value of key in s, or NULL if s has no such field. */
+const char *st_str(const struct xstatus *s, const char *key);
+/* The value of key in s as a number; 0 if s has no such field. */
+uint64_t st_num(const struct xstatus *s, const char *key);
+/* Of a field "a/b" of s: a (which = 0) or b (which = 1); else 0. */
+uint64_t st_frac(const struct xstatus *s, const char *key, int which);
+/* Whether key is present in s with the value val. */
+bool st_is(const struct xstatus *s, const char *key, const char *val);
+/*
+ * Read the status of name, without flushing, into s.  EXIT_OK,
+ * EXIT_NODEV if there is no such xrepl device, or EXIT_FAILED.
+ */
+int read_status(const char *name, struct xstatus *s);
+/*
+ * Call fn with the status of every xrepl device, in device-mapper's
+ * order.  EXIT_OK, or EXIT_FAILED if the devices cannot be listed.
+ */
+int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
+		   void *ctx);
+/* Wait until the event counter of name passes *event_nr; set it, 0 or -1. */
+int wait_event(const char *name, uint32_t *event_nr);
+/* The device number of the remote leg in the table of name; 0 or -1. */
+int remote_devnum(const char *name, unsigned int *maj, unsigned int *min);
 
 /*
  * xreplctl-args.c: messages, and the checks of what the command line and
