@@ -5,6 +5,7 @@
  * One file per responsibility, and calls go one way, from the commands
  * down to the checks of their arguments:
  *
+ *   xreplctl-create.c   create and remove; the table line
  *   xreplctl-dm.c       every libdevmapper call; the status line parsed
  *   xreplctl-args.c     messages; names, numbers, sizes and options checked
  *
@@ -33,6 +34,27 @@ enum {
 
 /* --dry-run: print the table lines and messages instead of sending them. */
 extern bool dry_run;
+
+/* xreplctl-create.c: create and remove. */
+
+/* A device to create; every field checked before create_device(). */
+struct create_args {
+	const char *name, *local, *remote, *meta, *mode;
+	uint64_t region_bytes;
+	bool no_meta, nosync;
+	char opts[512];		/* "key value" pairs, space separated */
+	unsigned int nr_opts;	/* words in opts */
+	unsigned int given;	/* bit per option key, against duplicates */
+};
+
+/* Add "key value" (or one word) to the optional arguments of a. */
+void add_opt(struct create_args *a, const char *words);
+/* The create command; argv[0] is "create".  Returns an exit status. */
+int cmd_create(int argc, char **argv);
+/* Create the device a describes (--dry-run: print its table line). */
+int create_device(struct create_args *a);
+/* The remove command: drain what the remote still needs, then remove. */
+int cmd_remove(const char *name);
 
 /*
  * xreplctl-dm.c: every call to libdevmapper.  Those that return an exit
