@@ -5,6 +5,7 @@
  * One file per responsibility, and calls go one way, from the commands
  * down to the checks of their arguments:
  *
+ *   xreplctl-conf.c     configuration files; up and down
  *   xreplctl-create.c   create and remove; the table line
  *   xreplctl-dm.c       every libdevmapper call; the status line parsed
  *   xreplctl-args.c     messages; names, numbers, sizes and options checked
@@ -34,6 +35,17 @@ enum {
 
 /* --dry-run: print the table lines and messages instead of sending them. */
 extern bool dry_run;
+
+/* xreplctl-conf.c: configuration files; the up and down commands. */
+
+/* Where up and down find <name>.conf (--config-dir). */
+extern const char *config_dir;
+/* up <name>: create the device its file describes, unless it is up. */
+int up_one(const char *name);
+/* down <name>: remove the device, unless it is down already. */
+int down_one(const char *name);
+/* up or down (fn) every <name>.conf; the worst exit status. */
+int all_confs(int (*fn)(const char *name));
 
 /* xreplctl-create.c: create and remove. */
 
