@@ -5,6 +5,7 @@
  * One file per responsibility, and calls go one way, from the commands
  * down to the checks of their arguments:
  *
+ *   xreplctl-status.c   status, as a table or as JSON
  *   xreplctl-conf.c     configuration files; up and down
  *   xreplctl-create.c   create and remove; the table line
  *   xreplctl-dm.c       every libdevmapper call; the status line parsed
@@ -35,6 +36,14 @@ enum {
 
 /* --dry-run: print the table lines and messages instead of sending them. */
 extern bool dry_run;
+
+/* xreplctl-status.c: the status command. */
+
+/*
+ * Print the status of name, or of every xrepl device (NULL), as a table
+ * or as JSON; on any failure print nothing on stdout.  An exit status.
+ */
+int cmd_status(const char *name, bool json);
 
 /* xreplctl-conf.c: configuration files; the up and down commands. */
 
