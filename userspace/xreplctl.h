@@ -5,6 +5,8 @@
  * One file per responsibility, and calls go one way, from the commands
  * down to the checks of their arguments:
  *
+ *   xreplctl.c          main(): global options, help, command dispatch
+ *   xreplctl-monitor.c  monitor: events, probes, lag, hooks
  *   xreplctl-status.c   status, as a table or as JSON
  *   xreplctl-conf.c     configuration files; up and down
  *   xreplctl-create.c   create and remove; the table line
@@ -36,6 +38,11 @@ enum {
 
 /* --dry-run: print the table lines and messages instead of sending them. */
 extern bool dry_run;
+
+/* xreplctl-monitor.c: the monitor command. */
+
+/* The monitor command; argv[0] is "monitor".  Returns an exit status. */
+int cmd_monitor(int argc, char **argv);
 
 /* xreplctl-status.c: the status command. */
 
