@@ -173,8 +173,10 @@ void check_option(const char *what, const char *key, const char *value,
 			    value, expect);
 }
 
-/* A dm device name: what dmsetup accepts, without the surprises. */
-/* Why name is not a valid device name, or NULL if it is one. */
+/*
+ * Why name is not a valid device name, or NULL if it is one.  A valid
+ * name is one dmsetup accepts, without the surprises.
+ */
 const char *name_problem(const char *name)
 {
 	const char *p;

@@ -230,7 +230,10 @@ bool st_is(const struct xstatus *s, const char *key, const char *val)
 	return st_str(s, key) && !strcmp(st_str(s, key), val);
 }
 
-/* Status of one device without flushing; 1 if it is not xrepl. */
+/*
+ * Status of one device without flushing; EXIT_NODEV if it is missing or
+ * not xrepl.
+ */
 int read_status(const char *name, struct xstatus *s)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_STATUS);

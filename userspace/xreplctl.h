@@ -85,8 +85,8 @@ int create_device(struct create_args *a);
 int cmd_remove(const char *name);
 
 /*
- * xreplctl-dm.c: every call to libdevmapper.  Those that return an exit
- * status have printed why they failed.
+ * xreplctl-dm.c: every call to libdevmapper.  Where device-mapper itself
+ * fails, libdevmapper has printed why (through devmapper_init()'s hook).
  */
 
 /* Before any other call: libdevmapper's messages as dmsetup prints them. */
@@ -98,23 +98,34 @@ void devmapper_release(void);
  * NULL), 0 if not, -1 if device-mapper failed.
  */
 int dev_info(const char *name, uint32_t *event_nr);
-/* EXIT_OK if the device exists and its one target is xrepl. */
+/*
+ * EXIT_OK if name exists and its one target is xrepl; else EXIT_NODEV,
+ * having said which, or EXIT_FAILED.
+ */
 int check_xrepl(const char *name);
-/* Send a message to the xrepl device name (print it, with --dry-run). */
+/*
+ * Send message to the xrepl device name (with --dry-run, print it); an
+ * exit status, having said so if the target refused it.
+ */
 int send_message(const char *name, const char *message);
-/* Create name, one xrepl target of sectors with the table line table. */
+/*
+ * Create name with one xrepl target of sectors and the table line table,
+ * and say so; an exit status, having said so if device-mapper refused.
+ */
 int dev_create(const char *name, uint64_t sectors, const char *table);
-/* Remove name, once it is no longer open. */
+/* Remove name, and say so; an exit status, having said so if it is open. */
 int dev_remove(const char *name);
 
-/* The status line of an xrepl device, split into its key=value fields. */
+/* One key=value field of a status line. */
 struct kv {
 	char key[32];
 	char val[64];
 };
 
+/* The fields of a status line that are kept, at most. */
 #define MAX_KV	64
 
+/* The status of an xrepl device: its name, length and status line. */
 struct xstatus {
 	char name[DM_NAME_LEN];
 	uint64_t sectors;
@@ -132,7 +143,8 @@ uint64_t st_frac(const struct xstatus *s, const char *key, int which);
 bool st_is(const struct xstatus *s, const char *key, const char *val);
 /*
  * Read the status of name, without flushing, into s.  EXIT_OK,
- * EXIT_NODEV if there is no such xrepl device, or EXIT_FAILED.
+ * EXIT_NODEV if there is no such xrepl device, or EXIT_FAILED; it prints
+ * nothing itself.
  */
 int read_status(const char *name, struct xstatus *s);
 /*
