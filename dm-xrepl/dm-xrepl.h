@@ -14,15 +14,10 @@
 #include <linux/list.h>
 #include <linux/types.h>
 
-struct xrepl_bitmap;
+/* Region sizes, tunable ranges and their defaults, shared with userspace. */
+#include "xrepl-limits.h"
 
-/* Region size in 512-byte sectors: 512 KiB, as LVM mirrors use. */
-#define XREPL_DEFAULT_REGION_SIZE	1024U
-#define XREPL_MIN_REGION_SIZE		8U
-/* 1 GiB regions: beyond that a resync copy unit is unreasonably large. */
-#define XREPL_MAX_REGION_SIZE		BIT(21)
-/* Caps the in-memory bitmap at 16 MiB (64 TiB at the default region size). */
-#define XREPL_MAX_REGIONS		BIT(27)
+struct xrepl_bitmap;
 
 enum xrepl_mode {
 	XREPL_MODE_SYNC,
@@ -35,23 +30,6 @@ enum xrepl_congestion {
 	XREPL_CONGESTION_BLOCK,		/* new writes wait for room */
 	XREPL_CONGESTION_DEGRADE,	/* drop the buffer to dirty regions */
 };
-
-/*
- * Semi-sync: a write is acknowledged at the latest this long after it was
- * issued.  100 ms is above the latency of a healthy remote across a WAN
- * (so a healthy remote is kept in sync) and far below the I/O timeouts of
- * applications and guests (so a stalled one does not stall them).
- */
-#define XREPL_DEFAULT_SEMI_TIMEOUT_MS	100U
-#define XREPL_MIN_SEMI_TIMEOUT_MS	1U
-#define XREPL_MAX_SEMI_TIMEOUT_MS	60000U
-/*
- * Data held for the remote in the asynchronous modes.  At least one
- * largest ship entry (256 KiB), at most 16 GiB.
- */
-#define XREPL_DEFAULT_LAG_KB		65536U
-#define XREPL_MIN_LAG_KB		256U
-#define XREPL_MAX_LAG_KB		16777216U
 
 enum xrepl_error_policy {
 	XREPL_ON_ERROR_DEGRADE,

@@ -101,15 +101,6 @@ static int parse_region_size(struct xrepl_args *args, const char *arg,
 	return 0;
 }
 
-static int parse_rate(struct xrepl_args *args, const char *arg, char **error)
-{
-	if (parse_u32(arg, &args->resync_rate_kbps)) {
-		*error = "Invalid resync_rate_kbps";
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* A number in [min, max]. */
 static int parse_range(const char *arg, u32 min, u32 max, u32 *val,
 		       char *what, char **error)
@@ -230,7 +221,10 @@ unsigned int xrepl_parse_tunable(struct xrepl_args *args, const char *key,
 				 const char *val, char **error)
 {
 	if (!strcmp(key, "resync_rate_kbps"))
-		return parse_rate(args, val, error) ? 0 : XREPL_OPT_RESYNC_RATE;
+		return parse_range(val, 0, XREPL_MAX_RESYNC_RATE_KBPS,
+				   &args->resync_rate_kbps,
+				   "Invalid resync_rate_kbps", error) ?
+		       0 : XREPL_OPT_RESYNC_RATE;
 	if (!strcmp(key, "semi_timeout_ms"))
 		return parse_range(val, XREPL_MIN_SEMI_TIMEOUT_MS,
 				   XREPL_MAX_SEMI_TIMEOUT_MS,

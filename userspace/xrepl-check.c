@@ -97,7 +97,7 @@ static int check_fresh(struct xmeta_dev *dev, uint64_t data_sectors,
 
 	if (data_sectors) {
 		sb.region_size = region_size ? (uint32_t)region_size :
-			XMETA_DEFAULT_REGION_SIZE;
+			XREPL_DEFAULT_REGION_SIZE;
 		sb.nr_regions = data_sectors / sb.region_size +
 			(data_sectors % sb.region_size != 0);
 		xmeta_check_fit(&sb, dev->size, 0, 0, &p);
@@ -142,12 +142,12 @@ int main(int argc, char **argv)
 		case 'r':
 			if (parse_sectors(optarg, "--region-size", &region_size))
 				return EXIT_USAGE;
-			if (region_size > XMETA_MAX_REGION_SIZE ||
-			    region_size < XMETA_MIN_REGION_SIZE ||
+			if (region_size > XREPL_MAX_REGION_SIZE ||
+			    region_size < XREPL_MIN_REGION_SIZE ||
 			    (region_size & (region_size - 1))) {
 				fprintf(stderr, PROG ": --region-size must be a power of two from %u to %u\n",
-					XMETA_MIN_REGION_SIZE,
-					XMETA_MAX_REGION_SIZE);
+					XREPL_MIN_REGION_SIZE,
+					XREPL_MAX_REGION_SIZE);
 				return EXIT_USAGE;
 			}
 			break;

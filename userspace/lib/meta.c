@@ -229,7 +229,7 @@ uint64_t xmeta_bitmap_blocks(uint64_t nr_regions)
 
 static bool region_size_ok(uint32_t rs)
 {
-	return rs >= XMETA_MIN_REGION_SIZE && rs <= XMETA_MAX_REGION_SIZE &&
+	return rs >= XREPL_MIN_REGION_SIZE && rs <= XREPL_MAX_REGION_SIZE &&
 	       !(rs & (rs - 1));
 }
 
@@ -279,8 +279,8 @@ void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
 	/* Geometry. */
 	if (!region_size_ok(sb->region_size))
 		xmeta_problem(p, "region_size: %u is not a power of two from %u to %u",
-			      sb->region_size, XMETA_MIN_REGION_SIZE,
-			      XMETA_MAX_REGION_SIZE);
+			      sb->region_size, XREPL_MIN_REGION_SIZE,
+			      XREPL_MAX_REGION_SIZE);
 	if (!sb->dev_sectors)
 		xmeta_problem(p, "dev_sectors: zero");
 	else if (region_size_ok(sb->region_size) &&
@@ -290,10 +290,10 @@ void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
 			      (unsigned long long)sb->nr_regions,
 			      (unsigned long long)div_round_up(sb->dev_sectors,
 							       sb->region_size));
-	if (sb->nr_regions > XMETA_MAX_REGIONS)
+	if (sb->nr_regions > XREPL_MAX_REGIONS)
 		xmeta_problem(p, "nr_regions: %llu exceeds the maximum of %llu",
 			      (unsigned long long)sb->nr_regions,
-			      (unsigned long long)XMETA_MAX_REGIONS);
+			      (unsigned long long)XREPL_MAX_REGIONS);
 	if (sb->bitmap_start != 1)
 		xmeta_problem(p, "bitmap_start: stored %llu, expected 1",
 			      (unsigned long long)sb->bitmap_start);
@@ -306,7 +306,7 @@ void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
 
 static bool nr_regions_sane(uint64_t nr)
 {
-	return nr >= 1 && nr <= XMETA_MAX_REGIONS;
+	return nr >= 1 && nr <= XREPL_MAX_REGIONS;
 }
 
 void xmeta_check_fit(const struct xmeta_sb *sb, uint64_t meta_bytes,

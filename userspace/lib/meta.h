@@ -17,16 +17,12 @@
 #include <sys/types.h>
 
 #include "xrepl-format.h"
+/* The region sizes and the region cap of the target, shared with it. */
+#include "xrepl-limits.h"
 
-/* Limits of the target (dm-xrepl/dm-xrepl.h), restated for userspace. */
-#define XMETA_MIN_REGION_SIZE		8U
-#define XMETA_MAX_REGION_SIZE		(1U << 21)
-#define XMETA_MAX_REGIONS		(1ULL << 27)
 /* The flags as 32-bit values, whatever type the header's macros have. */
 #define XMETA_F_CONSISTENT		((uint32_t)XREPL_META_F_CONSISTENT)
 #define XMETA_F_ALL			((uint32_t)XREPL_META_F_ALL)
-/* The region size a table without region_size gets on a fresh device. */
-#define XMETA_DEFAULT_REGION_SIZE	1024U
 
 /* An open metadata device or image file. */
 struct xmeta_dev {

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * dm-xrepl: defaults and limits of the table line's arguments.
+ *
+ * Shared by the kernel target and the userspace tools (xreplctl,
+ * xrepl-check), which check what they send or read against the same
+ * numbers and print the ranges from them: plain integer constants, no
+ * kernel-only macros or types.
+ */
+#ifndef DM_XREPL_LIMITS_H
+#define DM_XREPL_LIMITS_H
+
+/* Region size in 512-byte sectors: 512 KiB, as LVM mirrors use. */
+#define XREPL_DEFAULT_REGION_SIZE	1024U
+#define XREPL_MIN_REGION_SIZE		8U
+/* 1 GiB regions: beyond that a resync copy unit is unreasonably large. */
+#define XREPL_MAX_REGION_SIZE		2097152U	/* 2^21 */
+/* Caps the in-memory bitmap at 16 MiB (64 TiB at the default region size). */
+#define XREPL_MAX_REGIONS		134217728UL	/* 2^27 */
+
+/*
+ * Semi-sync: a write is acknowledged at the latest this long after it was
+ * issued.  100 ms is above the latency of a healthy remote across a WAN
+ * (so a healthy remote is kept in sync) and far below the I/O timeouts of
+ * applications and guests (so a stalled one does not stall them).
+ */
+#define XREPL_DEFAULT_SEMI_TIMEOUT_MS	100U
+#define XREPL_MIN_SEMI_TIMEOUT_MS	1U
+#define XREPL_MAX_SEMI_TIMEOUT_MS	60000U
+/*
+ * Data held for the remote in the asynchronous modes.  At least one
+ * largest ship entry (256 KiB), at most 16 GiB.
+ */
+#define XREPL_DEFAULT_LAG_KB		65536U
+#define XREPL_MIN_LAG_KB		256U
+#define XREPL_MAX_LAG_KB		16777216U
+
+/* Resync rate in KiB/s: 0 (the default) is unlimited, else any u32. */
+#define XREPL_MAX_RESYNC_RATE_KBPS	4294967295U
+
+#endif /* DM_XREPL_LIMITS_H */

@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xreplctl: every call to device-mapper, made through libdevmapper as
+ * dmsetup makes them: whether a device exists and is an xrepl device,
+ * create, remove, target messages, the status line (read without
+ * flushing) split into its key=value fields, the list of xrepl devices,
+ * the wait for a device's next event and the remote leg of its table.
+ * --dry-run stops send_message() here; the other callers check it before
+ * they call.
+ */
+#include <inttypes.h>
+#include <libdevmapper.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xreplctl.h"
+
+static void dm_log_quiet(int level, const char *file, int line, int dm_errno,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)file;
+	(void)line;
+	(void)dm_errno;
+	/* libdevmapper's own errors, as dmsetup prints them. */
+	if (level > 3)
+		return;
+	fputs(PROG ": device-mapper: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Before any other call to libdevmapper: its messages go to dm_log_quiet(). */
+void devmapper_init(void)
+{
+	dm_log_with_errno_init(dm_log_quiet);
+}
+
+/* At exit: release what libdevmapper holds. */
+void devmapper_release(void)
+{
+	dm_lib_release();
+}
+
+/*
+ * 1 if the device exists (its event counter then in *event_nr, unless
+ * NULL), 0 if not, -1 if device-mapper failed.
+ */
+int dev_info(const char *name, uint32_t *event_nr)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
+	struct dm_info info;
+	int r = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_set_name(dmt, name) && dm_task_run(dmt) &&
+	    dm_task_get_info(dmt, &info)) {
+		r = !!info.exists;
+		if (r && event_nr)
+			*event_nr = info.event_nr;
+	}
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/* Does the device exist, and is its (only) target xrepl? */
+int check_xrepl(const char *name)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
+	struct dm_info info;
+	uint64_t start, len;
+	char *type = NULL, *params;
+	void *next = NULL;
+	int r = EXIT_NODEV, n = 0;
+
+	if (!dmt)
+		return EXIT_FAILED;
+	switch (dev_info(name, NULL)) {
+	case 0:
+		msg("%s: no such device", name);
+		goto out;
+	case -1:
+		r = EXIT_FAILED;
+		goto out;
+	}
+	if (!dm_task_set_name(dmt, name) || !dm_task_run(dmt) ||
+	    !dm_task_get_info(dmt, &info) || !info.exists) {
+		r = EXIT_FAILED;
+		goto out;
+	}
+	do {
+		next = dm_get_next_target(dmt, next, &start, &len, &type, &params);
+		if (type && !strcmp(type, TARGET))
+			n++;
+		else if (type)
+			n = -1000;
+	} while (next);
+	if (n == 1)
+		r = EXIT_OK;
+	else
+		msg("%s is not an xrepl device", name);
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int send_message(const char *name, const char *message)
+{
+	struct dm_task *dmt;
+	int r;
+
+	if (dry_run) {
+		printf("message %s 0 %s\n", name, message);
+		return EXIT_OK;
+	}
+	r = check_xrepl(name);
+	if (r)
+		return r;
+	dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
+	if (!dmt)
+		return EXIT_FAILED;
+	r = EXIT_FAILED;
+	if (dm_task_set_name(dmt, name) && dm_task_set_sector(dmt, 0) &&
+	    dm_task_set_message(dmt, message) && dm_task_run(dmt))
+		r = EXIT_OK;
+	else
+		msg("%s: the target refused '%s' (see the kernel log)", name,
+		    message);
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * Create the device name with one xrepl target of sectors, table its
+ * table line, wait for udev to make its node and say so.  Returns an exit
+ * status.
+ */
+int dev_create(const char *name, uint64_t sectors, const char *table)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_CREATE);
+	uint32_t cookie = 0;
+	int r = EXIT_FAILED;
+
+	if (!dmt)
+		return EXIT_FAILED;
+	if (!dm_task_set_name(dmt, name) ||
+	    !dm_task_add_target(dmt, 0, sectors, TARGET, table) ||
+	    !dm_task_set_cookie(dmt, &cookie, 0))
+		goto out;
+	if (!dm_task_run(dmt)) {
+		msg("%s: device-mapper refused the table '0 %" PRIu64 " " TARGET
+		    " %s' (see the kernel log)", name, sectors, table);
+		/* No node waits to be made: release the cookie. */
+		dm_udev_wait(cookie);
+		goto out;
+	}
+	dm_udev_wait(cookie);
+	printf("%s: created /dev/mapper/%s\n", name, name);
+	r = EXIT_OK;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * Remove the device name, retrying while udev still has it open, say so
+ * and wait for udev to remove its node.  Returns an exit status.
+ */
+int dev_remove(const char *name)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_REMOVE);
+	uint32_t cookie = 0;
+	int r = EXIT_FAILED;
+
+	if (!dmt)
+		return EXIT_FAILED;
+	if (dm_task_set_name(dmt, name) && dm_task_retry_remove(dmt) &&
+	    dm_task_set_cookie(dmt, &cookie, 0)) {
+		if (dm_task_run(dmt)) {
+			r = EXIT_OK;
+			printf("%s: removed\n", name);
+		} else {
+			msg("%s: cannot remove (is it open?)", name);
+		}
+		dm_udev_wait(cookie);
+	}
+	dm_task_destroy(dmt);
+	return r;
+}
+
+const char *st_str(const struct xstatus *s, const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr; i++)
+		if (!strcmp(s->kv[i].key, key))
+			return s->kv[i].val;
+	return NULL;
+}
+
+uint64_t st_num(const struct xstatus *s, const char *key)
+{
+	const char *v = st_str(s, key);
+
+	return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* "a/b" fields: which = 0 for a, 1 for b. */
+uint64_t st_frac(const struct xstatus *s, const char *key, int which)
+{
+	const char *v = st_str(s, key), *slash;
+
+	if (!v)
+		return 0;
+	slash = strchr(v, '/');
+	if (which)
+		return slash ? strtoull(slash + 1, NULL, 10) : 0;
+	return strtoull(v, NULL, 10);
+}
+
+/* Whether key is present in s with the value val. */
+bool st_is(const struct xstatus *s, const char *key, const char *val)
+{
+	return st_str(s, key) && !strcmp(st_str(s, key), val);
+}
+
+/*
+ * Status of one device without flushing; EXIT_NODEV if it is missing or
+ * not xrepl.
+ */
+int read_status(const char *name, struct xstatus *s)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_STATUS);
+	struct dm_info info;
+	uint64_t start, len;
+	char *type = NULL, *params = NULL;
+	int r = EXIT_FAILED;
+
+	memset(s, 0, sizeof(*s));
+	if (!dmt)
+		return EXIT_FAILED;
+	r = dev_info(name, NULL);
+	if (r <= 0) {
+		r = r ? EXIT_FAILED : EXIT_NODEV;
+		goto out;
+	}
+	r = EXIT_FAILED;
+	if (!dm_task_set_name(dmt, name) || !dm_task_no_flush(dmt) ||
+	    !dm_task_run(dmt) || !dm_task_get_info(dmt, &info))
+		goto out;
+	if (!info.exists) {
+		r = EXIT_NODEV;
+		goto out;
+	}
+	dm_get_next_target(dmt, NULL, &start, &len, &type, &params);
+	if (!type || strcmp(type, TARGET) || !params) {
+		r = EXIT_NODEV;
+		goto out;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->sectors = len;
+	for (char *tok = strtok(params, " "); tok && s->nr < MAX_KV;
+	     tok = strtok(NULL, " ")) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		snprintf(s->kv[s->nr].key, sizeof(s->kv[s->nr].key), "%s", tok);
+		snprintf(s->kv[s->nr].val, sizeof(s->kv[s->nr].val), "%s", eq + 1);
+		s->nr++;
+	}
+	r = EXIT_OK;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * Call fn with the status of every xrepl device, in device-mapper's
+ * order.  Returns 0, or EXIT_FAILED if the devices cannot be listed.
+ */
+int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
+		   void *ctx)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_LIST);
+	struct xstatus *s = malloc(sizeof(*s));
+	struct dm_names *names;
+	unsigned int next = 0;
+	int r = EXIT_FAILED;
+
+	if (!dmt || !s || !dm_task_run(dmt) || !(names = dm_task_get_names(dmt)))
+		goto out;
+	if (names->dev) {
+		do {
+			names = (struct dm_names *)((char *)names + next);
+			if (!read_status(names->name, s))
+				fn(s, ctx);
+			next = names->next;
+		} while (next);
+	}
+	r = EXIT_OK;
+out:
+	free(s);
+	if (dmt)
+		dm_task_destroy(dmt);
+	return r;
+}
+
+/* Wait for the device's event counter to pass event_nr; 0 or -1. */
+int wait_event(const char *name, uint32_t *event_nr)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_WAITEVENT);
+	struct dm_info info;
+	int r = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_set_name(dmt, name) && dm_task_set_event_nr(dmt, *event_nr) &&
+	    dm_task_run(dmt) && dm_task_get_info(dmt, &info) && info.exists) {
+		*event_nr = info.event_nr;
+		r = 0;
+	}
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * The device number of the remote leg of an xrepl device, from its table
+ * line ("<local> <remote> ...", devices as major:minor); 0 or -1.
+ */
+int remote_devnum(const char *name, unsigned int *maj, unsigned int *min)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
+	uint64_t start, len;
+	char *type = NULL, *params = NULL;
+	int r = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_set_name(dmt, name) && dm_task_run(dmt)) {
+		dm_get_next_target(dmt, NULL, &start, &len, &type, &params);
+		if (params && sscanf(params, "%*s %u:%u", maj, min) == 2)
+			r = 0;
+	}
+	dm_task_destroy(dmt);
+	return r;
+}

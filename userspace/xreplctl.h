@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * xreplctl: what its parts share.
+ *
+ * One file per responsibility, and calls go one way, from the commands
+ * down to the checks of their arguments:
+ *
+ *   xreplctl.c          main(): global options, help, command dispatch
+ *   xreplctl-monitor.c  monitor: events, probes, lag, hooks
+ *   xreplctl-status.c   status, as a table or as JSON
+ *   xreplctl-conf.c     configuration files; up and down
+ *   xreplctl-create.c   create and remove; the table line
+ *   xreplctl-dm.c       every libdevmapper call; the status line parsed
+ *   xreplctl-args.c     messages; names, numbers, sizes and options checked
+ *
+ * Each section below declares what one file offers the others.
+ */
+#ifndef XREPLCTL_H
+#define XREPLCTL_H
+
+#include <linux/dm-ioctl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROG	"xreplctl"
+#define TARGET	"xrepl"
+
+/* Exit statuses, as xreplctl(8) documents them. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,	/* device-mapper refused or failed */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_NODEV = 3,		/* no such device, or not an xrepl device */
+};
+
+/* xreplctl.c: main() and the command line. */
+
+/* --dry-run: print the table lines and messages instead of sending them. */
+extern bool dry_run;
+
+/* xreplctl-monitor.c: the monitor command. */
+
+/* The monitor command; argv[0] is "monitor".  Returns an exit status. */
+int cmd_monitor(int argc, char **argv);
+
+/* xreplctl-status.c: the status command. */
+
+/*
+ * Print the status of name, or of every xrepl device (NULL), as a table
+ * or as JSON; on any failure print nothing on stdout.  An exit status.
+ */
+int cmd_status(const char *name, bool json);
+
+/* xreplctl-conf.c: configuration files; the up and down commands. */
+
+/* Where up and down find <name>.conf (--config-dir). */
+extern const char *config_dir;
+/* up <name>: create the device its file describes, unless it is up. */
+int up_one(const char *name);
+/* down <name>: remove the device, unless it is down already. */
+int down_one(const char *name);
+/* up or down (fn) every <name>.conf; the worst exit status. */
+int all_confs(int (*fn)(const char *name));
+
+/* xreplctl-create.c: create and remove. */
+
+/* A device to create; every field checked before create_device(). */
+struct create_args {
+	const char *name, *local, *remote, *meta, *mode;
+	uint64_t region_bytes;
+	bool no_meta, nosync;
+	char opts[512];		/* "key value" pairs, space separated */
+	unsigned int nr_opts;	/* words in opts */
+	unsigned int given;	/* bit per option key, against duplicates */
+};
+
+/* Add "key value" (or one word) to the optional arguments of a. */
+void add_opt(struct create_args *a, const char *words);
+/* The create command; argv[0] is "create".  Returns an exit status. */
+int cmd_create(int argc, char **argv);
+/* Create the device a describes (--dry-run: print its table line). */
+int create_device(struct create_args *a);
+/* The remove command: drain what the remote still needs, then remove. */
+int cmd_remove(const char *name);
+
+/*
+ * xreplctl-dm.c: every call to libdevmapper.  Where device-mapper itself
+ * fails, libdevmapper has printed why (through devmapper_init()'s hook).
+ */
+
+/* Before any other call: libdevmapper's messages as dmsetup prints them. */
+void devmapper_init(void);
+/* At exit: release what libdevmapper holds. */
+void devmapper_release(void);
+/*
+ * 1 if the device exists (its event counter then in *event_nr, unless
+ * NULL), 0 if not, -1 if device-mapper failed.
+ */
+int dev_info(const char *name, uint32_t *event_nr);
+/*
+ * EXIT_OK if name exists and its one target is xrepl; else EXIT_NODEV,
+ * having said which, or EXIT_FAILED.
+ */
+int check_xrepl(const char *name);
+/*
+ * Send message to the xrepl device name (with --dry-run, print it); an
+ * exit status, having said so if the target refused it.
+ */
+int send_message(const char *name, const char *message);
+/*
+ * Create name with one xrepl target of sectors and the table line table,
+ * and say so; an exit status, having said so if device-mapper refused.
+ */
+int dev_create(const char *name, uint64_t sectors, const char *table);
+/* Remove name, and say so; an exit status, having said so if it is open. */
+int dev_remove(const char *name);
+
+/* One key=value field of a status line. */
+struct kv {
+	char key[32];
+	char val[64];
+};
+
+/* The fields of a status line that are kept, at most. */
+#define MAX_KV	64
+
+/* The status of an xrepl device: its name, length and status line. */
+struct xstatus {
+	char name[DM_NAME_LEN];
+	uint64_t sectors;
+	unsigned int nr;
+	struct kv kv[MAX_KV];
+};
+
+/* The value of key in s, or NULL if s has no such field. */
+const char *st_str(const struct xstatus *s, const char *key);
+/* The value of key in s as a number; 0 if s has no such field. */
+uint64_t st_num(const struct xstatus *s, const char *key);
+/* Of a field "a/b" of s: a (which = 0) or b (which = 1); else 0. */
+uint64_t st_frac(const struct xstatus *s, const char *key, int which);
+/* Whether key is present in s with the value val. */
+bool st_is(const struct xstatus *s, const char *key, const char *val);
+/*
+ * Read the status of name, without flushing, into s.  EXIT_OK,
+ * EXIT_NODEV if there is no such xrepl device, or EXIT_FAILED; it prints
+ * nothing itself.
+ */
+int read_status(const char *name, struct xstatus *s);
+/*
+ * Call fn with the status of every xrepl device, in device-mapper's
+ * order.  EXIT_OK, or EXIT_FAILED if the devices cannot be listed.
+ */
+int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
+		   void *ctx);
+/* Wait until the event counter of name passes *event_nr; set it, 0 or -1. */
+int wait_event(const char *name, uint32_t *event_nr);
+/* The device number of the remote leg in the table of name; 0 or -1. */
+int remote_devnum(const char *name, unsigned int *maj, unsigned int *min);
+
+/*
+ * xreplctl-args.c: messages, and the checks of what the command line and
+ * the configuration files give.
+ */
+
+/* Print "xreplctl: <message>" on stderr. */
+void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "xreplctl: <message>" and a pointer to --help; exit EXIT_USAGE. */
+void usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), noreturn));
+
+/* The replication modes as the target spells them; NULL-terminated. */
+extern const char *const mode_names[];
+/* Whether s is one of the strings of list (NULL-terminated). */
+bool in_list(const char *const *list, const char *s);
+/* Parse a decimal number without sign, spaces or suffix, in [min, max]. */
+bool parse_num(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Parse a size in bytes with an optional K, M or G (binary) suffix. */
+bool parse_size(const char *s, uint64_t *bytes);
+/* Write bytes to buf as parse_size() takes it ("512K"); returns buf. */
+const char *size_str(uint64_t bytes, char *buf, size_t len);
+
+/*
+ * What a valid value of key looks like, as an optional argument of the
+ * table line (table) or of "set" (!table), written to buf when it has
+ * numbers; NULL if key is not such an argument.
+ */
+const char *option_expect(const char *key, bool table, char *buf,
+			  size_t len);
+/* Whether value is valid for key, a key option_expect() knows. */
+bool option_valid(const char *key, const char *value);
+/* Exit with a usage error, naming what, unless key=value is valid. */
+void check_option(const char *what, const char *key, const char *value,
+		  bool table);
+
+/* Why name is not a valid device name, or NULL if it is one. */
+const char *name_problem(const char *name);
+/* Exit with a usage error unless name is a valid device name. */
+void check_name(const char *name);
+/* Whether paths a and b name the same device (or file). */
+bool same_dev(const char *a, const char *b);
+/* Whether the target takes a region of this many bytes. */
+bool region_ok(uint64_t bytes);
+/* Write what region_ok() takes to buf, for messages; returns buf. */
+const char *region_expect(char *buf, size_t len);
+
+#endif /* XREPLCTL_H */
