@@ -95,8 +95,9 @@ config DM_XREPL_KUNIT_TEST
 	depends on KUNIT
 	default KUNIT_ALL_TESTS
 	help
-	  Unit tests of the dm-xrepl table parser, region geometry and
-	  dirty-region bitmap.
+	  Unit tests of the dm-xrepl helpers: the table parser, region
+	  geometry and the dirty-region bitmap, the metadata format and
+	  write intent, the ship queue of the asynchronous modes.
 EOF
 	{
 		printf '# SPDX-License-Identifier: GPL-2.0-only\n'

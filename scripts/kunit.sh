@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the dm-xrepl KUnit suite (table parser, region geometry, dirty bitmap)
-# on User Mode Linux, using a cached Linux 6.1 source tree.
+# Run the dm-xrepl KUnit suites (one per helper: table parser, geometry and
+# bitmap, metadata, ship queue) on User Mode Linux, from a cached Linux 6.1
+# source tree.
 #
 # The tree lives in $XREPL_CACHE/linux-source-6.1 (default cache:
 # $HOME/.cache/dm-xrepl) and is created from Debian's linux-source-6.1

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * KUnit tests for the dm-xrepl helpers that do not need device-mapper:
- * region geometry and the dirty-region bitmap.
+ * KUnit tests of region geometry and the dirty-region bitmap
+ * (xrepl-bitmap.c).
  *
- * Built by scripts/kunit.sh as CONFIG_DM_XREPL_KUNIT_TEST.
+ * Built by scripts/kunit.sh as part of CONFIG_DM_XREPL_KUNIT_TEST.
  */
 #include <kunit/test.h>
 #include <linux/errno.h>
@@ -700,7 +700,7 @@ static void xrepl_bitmap_large_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xrepl_bitmap_next_set(bm, n - 1), n);
 }
 
-static struct kunit_case xrepl_test_cases[] = {
+static struct kunit_case xrepl_bitmap_test_cases[] = {
 	KUNIT_CASE_PARAM(xrepl_geom_init_test, xt_geom_gen_params),
 	KUNIT_CASE(xrepl_region_len_sum_test),
 	KUNIT_CASE(xrepl_sector_region_test),
@@ -722,12 +722,12 @@ static struct kunit_case xrepl_test_cases[] = {
 	{}
 };
 
-static struct kunit_suite xrepl_test_suite = {
-	.name = "dm-xrepl",
-	.test_cases = xrepl_test_cases,
+static struct kunit_suite xrepl_bitmap_test_suite = {
+	.name = "dm-xrepl-bitmap",
+	.test_cases = xrepl_bitmap_test_cases,
 };
 
-kunit_test_suite(xrepl_test_suite);
+kunit_test_suite(xrepl_bitmap_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the dm-xrepl helpers");
 MODULE_LICENSE("GPL");
