@@ -27,7 +27,7 @@
 #                                nvme-tcp initiator) to a RAM null_blk
 #                      nbd       NBD over loopback TCP (nbdkit, nbd.ko) to a
 #                                RAM null_blk
-#                      (the old names fast and slow mean ram and delay)
+#                      (fast and slow mean ram and delay)
 #   --jobs LIST        qd1,qd32,seq1m (default all)
 #   --runtime S        seconds measured per job            (default 6)
 #   --ramp S           seconds of ramp before measuring    (default 2)

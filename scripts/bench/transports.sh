@@ -18,7 +18,8 @@ nvme_port=""        # nvmet port (configfs directory) we made
 nbd_dev=""          # nbd device we connected
 nbdkit_pid=""
 
-# canon_remote NAME: the transport name (old names accepted), or fail.
+# canon_remote NAME: the transport name (fast and slow for ram and delay),
+# or fail.
 canon_remote() {
 	case "$1" in
 	ram|fast) echo ram ;;
@@ -59,8 +60,8 @@ nullb_make() {
 		echo "${kv#*=}" >"$d/${kv%%=*}" || { echo "cannot set null_blk $kv" >&2; return 1; }
 	done
 	echo 1 >"$d/power" || return 1
-	# Since 5.19 the disk is named after the configfs directory; before,
-	# it was nullb<index>.
+	# The disk is named after the configfs directory from Linux 5.19 on,
+	# nullb<index> on older kernels.
 	idx=$(cat "$d/index")
 	if wait_node "/dev/$name"; then
 		NB_DEV=/dev/$name
