@@ -596,7 +596,7 @@ status_fails() {
 		record "PASS userspace:$name"
 	fi
 }
-# monitor: no fixed number of devices (it was 64): 70 names are taken,
+# monitor: no fixed limit on the number of devices: 70 names are taken,
 # and it goes on to look them up (and fails there: no device-mapper).
 name=ctl-monitor-many-devices
 if selected "$name"; then
