@@ -184,7 +184,8 @@ fi
 # checker runs there so that the paths of source= directives resolve.
 mapfile -t SHELLCHECKED < <(cd "$REPO_ROOT" && printf '%s\n' \
 	scripts/vm.sh scripts/check.sh scripts/check-all.sh scripts/check-debug.sh \
-	scripts/debug-kernel.sh scripts/lint.sh \
+	scripts/debug-kernel.sh scripts/lint.sh scripts/kunit.sh scripts/kunit-lib.sh \
+	scripts/bench.sh scripts/bench-guest.sh scripts/bench/*.sh \
 	tests/run-crash.sh tests/crash/*.sh tests/userspace/*.sh \
 	tests/packaging.sh tests/integration/*.sh)
 if ! command -v shellcheck >/dev/null; then
