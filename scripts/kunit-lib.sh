@@ -50,16 +50,21 @@ kunit_lists() {
 }
 
 # kunit_copy DIR [FILE...]: copy KUNIT_FILES and the FILEs of dm-xrepl/ into
-# DIR.  An unchanged file keeps its mtime (rsync -c), so that make rebuilds
-# only what changed.
+# DIR, and remove the other .c and .h files there, so that nothing is built
+# or included from a file the build no longer has.  An unchanged file keeps
+# its mtime (rsync -c), so that make rebuilds only what changed.
 kunit_copy() {
-	local dir=$1
+	local dir=$1 f
 	shift
 	if ! mkdir -p "$dir" ||
 		! (cd "$REPO_ROOT/dm-xrepl" && rsync -c "${KUNIT_FILES[@]}" "$@" "$dir/"); then
 		echo "cannot copy the KUnit build's files into $dir" >&2
 		return 1
 	fi
+	for f in "$dir"/*.[ch]; do
+		[[ -e "$f" && " ${KUNIT_FILES[*]} " != *" ${f##*/} "* ]] || continue
+		rm -f "$f" || return 1
+	done
 }
 
 # kunit_kbuild OBJ: the Kbuild lines that build dm-xrepl-kunit as obj-OBJ.

@@ -130,24 +130,31 @@ printf 'endif # MD\n' >"$T/drivers/md/Kconfig"
 : >"$T/scripts/checkpatch.pl"
 echo CONFIG_DM_XREPL_KUNIT_TEST=y >"$C/kunit-build/.config"
 
-# stale DIR MAKEFILE: DIR holds an old copy of every file and an old MAKEFILE.
+# stale DIR MAKEFILE: DIR holds an old copy of every file, a source and a
+# header dm-xrepl/ does not have, and an old MAKEFILE.
 stale() {
 	local f
 	mkdir -p "$1"
-	for f in "${want[@]}"; do
+	for f in "${want[@]}" xrepl-gone.c xrepl-gone.h; do
 		echo "/* stale */" >"$1/$f"
 	done
 	echo "dm-xrepl-kunit-y := xrepl-stale.o" >"$1/$2"
 }
 
 # check DIR MAKEFILE: DIR holds the current version of every file the build
-# needs, and MAKEFILE builds exactly the objects Kbuild names.
+# needs and no file dm-xrepl/ does not have, and MAKEFILE builds exactly the
+# objects Kbuild names.
 check() {
 	local f got bad=()
 	for f in "${want[@]}"; do
 		cmp -s "$R/dm-xrepl/$f" "$1/$f" || bad+=("$f")
 	done
 	(( ${#bad[@]} == 0 )) || echo "stale or missing in the copy: ${bad[*]}"
+	for f in "$1"/xrepl-gone.*; do
+		[[ -e "$f" ]] || continue
+		echo "left in the copy: ${f##*/}"
+		bad+=("${f##*/}")
+	done
 	got=$(kbuild_words "$1/$2" dm-xrepl-kunit-y)
 	if [[ "$got" != "$objs" ]]; then
 		echo "$2 builds $(tr '\n' ' ' <<<"$got")but Kbuild names $(tr '\n' ' ' <<<"$objs")"
