@@ -5,7 +5,7 @@
  * Declarations shared by the target and its pure helpers: the parsed
  * table line, region geometry and the dirty-region bitmap.  Nothing in
  * this header depends on device-mapper core, so the helpers can be unit
- * tested on their own (see xrepl-kunit.c).
+ * tested on their own (see the *-kunit.c suites).
  */
 #ifndef DM_XREPL_H
 #define DM_XREPL_H

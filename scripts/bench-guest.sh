@@ -27,7 +27,7 @@
 #                                nvme-tcp initiator) to a RAM null_blk
 #                      nbd       NBD over loopback TCP (nbdkit, nbd.ko) to a
 #                                RAM null_blk
-#                      (the old names fast and slow mean ram and delay)
+#                      (fast and slow mean ram and delay)
 #   --jobs LIST        qd1,qd32,seq1m (default all)
 #   --runtime S        seconds measured per job            (default 6)
 #   --ramp S           seconds of ramp before measuring    (default 2)
@@ -68,6 +68,22 @@
 # otherwise, 2 on bad usage.
 set -uo pipefail
 
+# The parts of the benchmark live in scripts/bench/, beside this script
+# (the guest sees the host's tree at the same path).
+BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bench
+# shellcheck source=scripts/bench/records.sh
+. "$BENCH_LIB/records.sh" || exit 2
+# shellcheck source=scripts/bench/transports.sh
+. "$BENCH_LIB/transports.sh" || exit 2
+# shellcheck source=scripts/bench/drbd.sh
+. "$BENCH_LIB/drbd.sh" || exit 2
+# shellcheck source=scripts/bench/configs.sh
+. "$BENCH_LIB/configs.sh" || exit 2
+# shellcheck source=scripts/bench/resync.sh
+. "$BENCH_LIB/resync.sh" || exit 2
+# shellcheck source=scripts/bench/profile.sh
+. "$BENCH_LIB/profile.sh" || exit 2
+
 ALL_CONFIGS="raw-local,dm-linear,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd"
 ALL_REMOTES="ram,delay,nvme-tcp,nbd"
 # Configurations that do not use the remote leg: measured once, before the
@@ -82,6 +98,7 @@ DRBD_REMOTE=nvme-tcp
 VARIANT_REMOTE=${XREPL_BENCH_VARIANT_REMOTE:-ram}
 POLL_US=200
 POLL_PARAM=/sys/module/dm_xrepl/parameters/remote_poll_us
+THP=/sys/kernel/mm/transparent_hugepage/enabled
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
 out=${XREPL_OUT:-/tmp/xrepl-bench}
@@ -94,9 +111,6 @@ size_mb=${XREPL_BENCH_SIZE_MB:-256}
 resync_mb=${XREPL_BENCH_RESYNC_MB:-1024}
 resync_remote=${XREPL_BENCH_RESYNC_REMOTE:-nvme-tcp}
 remote_lat_us=${XREPL_BENCH_REMOTE_LAT_US:-1000}
-# semi_timeout_ms of the xrepl-semi-sync rows.
-semi_ms=$(( ${XREPL_BENCH_SEMI_TIMEOUT_US:-10000} / 1000 ))
-(( semi_ms >= 1 )) || semi_ms=1
 seed=${XREPL_BENCH_SEED:-4242}
 prefix=xbench
 ko=${XREPL_KO:-$repo/dm-xrepl/dm-xrepl.ko}
@@ -106,127 +120,81 @@ trace=${XREPL_BENCH_TRACE:-0}
 prof_configs=${XREPL_BENCH_PROFILE_CONFIGS:-dm-linear xrepl-sync}
 prof_remote=${XREPL_BENCH_PROFILE_REMOTE:-ram}
 prof_qd=${XREPL_BENCH_PROFILE_QD:-}
-# --trace: the events of a write's path through the block layer, the
-# submitter's system calls, the work items and the softirqs that run it.
-TRACE_EVENTS=(block:block_bio_queue block:block_bio_complete block:block_rq_issue
-	block:block_rq_complete syscalls:sys_enter_io_submit syscalls:sys_exit_io_submit
-	syscalls:sys_exit_io_getevents workqueue:workqueue_execute_start
-	workqueue:workqueue_execute_end irq:softirq_entry irq:softirq_exit)
+
+# What the run changes that the libraries do not remember, for the cleanup.
+xrepl_loaded=0      # we insmod'ed dm-xrepl
+thp_old=""          # transparent hugepage setting to restore
 
 usage() { sed -n '2,68p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
-while (( $# )); do
-	case "$1" in
-	--out) out=$2; shift 2 ;;
-	--configs) configs=$2; shift 2 ;;
-	--remotes) remotes=$2; shift 2 ;;
-	--jobs) jobs_list=$2; shift 2 ;;
-	--runtime) runtime=$2; shift 2 ;;
-	--ramp) ramp=$2; shift 2 ;;
-	--size) size_mb=$2; shift 2 ;;
-	--resync-mb) resync_mb=$2; shift 2 ;;
-	--resync-remote) resync_remote=$2; shift 2 ;;
-	--remote-lat-us) remote_lat_us=$2; shift 2 ;;
-	--variant-remote) VARIANT_REMOTE=$2; shift 2 ;;
-	--seed) seed=$2; shift 2 ;;
-	--prefix) prefix=$2; shift 2 ;;
-	--ko) ko=$2; shift 2 ;;
-	--profile) profile=1; shift ;;
-	--trace) profile=1 trace=1; shift ;;
-	-h|--help) usage 0 ;;
-	*) echo "bench-guest: unknown argument $1" >&2; usage ;;
-	esac
-done
-# A trace shows one write's steps best with no other write in flight.
-[[ -n "$prof_qd" ]] || prof_qd=$(( trace ? 1 : 32 ))
-for v in runtime ramp size_mb resync_mb remote_lat_us seed prof_qd; do
-	[[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench-guest: $v must be a number, got '${!v}'" >&2; exit 2; }
-done
-(( size_mb >= 32 )) || { echo "bench-guest: --size must be at least 32 MiB" >&2; exit 2; }
-(( resync_mb >= 16 )) || { echo "bench-guest: --resync-mb must be at least 16 MiB" >&2; exit 2; }
-(( runtime >= 1 )) || { echo "bench-guest: --runtime must be at least 1 s" >&2; exit 2; }
 
-# canon_remote NAME: the transport name (old names accepted), or fail.
-canon_remote() {
-	case "$1" in
-	ram|fast) echo ram ;;
-	delay|slow) echo delay ;;
-	nvme-tcp|nbd) echo "$1" ;;
-	*) return 1 ;;
-	esac
+# parse_args ARGS...: the options over their defaults, checked, and the
+# names of the remotes made canonical.  Exits 2 on bad usage.
+parse_args() {
+	local v rk c
+	local -a rl=()
+	while (( $# )); do
+		case "$1" in
+		--out) out=$2; shift 2 ;;
+		--configs) configs=$2; shift 2 ;;
+		--remotes) remotes=$2; shift 2 ;;
+		--jobs) jobs_list=$2; shift 2 ;;
+		--runtime) runtime=$2; shift 2 ;;
+		--ramp) ramp=$2; shift 2 ;;
+		--size) size_mb=$2; shift 2 ;;
+		--resync-mb) resync_mb=$2; shift 2 ;;
+		--resync-remote) resync_remote=$2; shift 2 ;;
+		--remote-lat-us) remote_lat_us=$2; shift 2 ;;
+		--variant-remote) VARIANT_REMOTE=$2; shift 2 ;;
+		--seed) seed=$2; shift 2 ;;
+		--prefix) prefix=$2; shift 2 ;;
+		--ko) ko=$2; shift 2 ;;
+		--profile) profile=1; shift ;;
+		--trace) profile=1 trace=1; shift ;;
+		-h|--help) usage 0 ;;
+		*) echo "bench-guest: unknown argument $1" >&2; usage ;;
+		esac
+	done
+	# A trace shows one write's steps best with no other write in flight.
+	[[ -n "$prof_qd" ]] || prof_qd=$(( trace ? 1 : 32 ))
+	for v in runtime ramp size_mb resync_mb remote_lat_us seed prof_qd; do
+		[[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench-guest: $v must be a number, got '${!v}'" >&2; exit 2; }
+	done
+	(( size_mb >= 32 )) || { echo "bench-guest: --size must be at least 32 MiB" >&2; exit 2; }
+	(( resync_mb >= 16 )) || { echo "bench-guest: --resync-mb must be at least 16 MiB" >&2; exit 2; }
+	(( runtime >= 1 )) || { echo "bench-guest: --runtime must be at least 1 s" >&2; exit 2; }
+
+	for rk in ${remotes//,/ }; do
+		c=$(canon_remote "$rk") || { echo "bench-guest: unknown remote $rk (${ALL_REMOTES//,/, })" >&2; exit 2; }
+		[[ " ${rl[*]} " == *" $c "* ]] || rl+=("$c")
+	done
+	remotes=$(IFS=,; echo "${rl[*]}")
+	resync_remote=$(canon_remote "$resync_remote") ||
+		{ echo "bench-guest: unknown --resync-remote (${ALL_REMOTES//,/, })" >&2; exit 2; }
+	VARIANT_REMOTE=$(canon_remote "$VARIANT_REMOTE") ||
+		{ echo "bench-guest: unknown --variant-remote (${ALL_REMOTES//,/, })" >&2; exit 2; }
 }
-rl=()
-for rk in ${remotes//,/ }; do
-	c=$(canon_remote "$rk") || { echo "bench-guest: unknown remote $rk (${ALL_REMOTES//,/, })" >&2; exit 2; }
-	[[ " ${rl[*]} " == *" $c "* ]] || rl+=("$c")
-done
-remotes=$(IFS=,; echo "${rl[*]}")
-resync_remote=$(canon_remote "$resync_remote") ||
-	{ echo "bench-guest: unknown --resync-remote (${ALL_REMOTES//,/, })" >&2; exit 2; }
-VARIANT_REMOTE=$(canon_remote "$VARIANT_REMOTE") ||
-	{ echo "bench-guest: unknown --variant-remote (${ALL_REMOTES//,/, })" >&2; exit 2; }
 
 # selected CONFIG: true when CONFIG is in the list.
 selected() { [[ ",$configs," == *",$1,"* ]]; }
 
-export DM_DISABLE_UDEV=1
-mkdir -p "$out/fio" "$out/cpu" || exit 2
-records="$out/bench-records.jsonl"
-: >"$records"
-t_start=$(date +%s)
+# bench_init: the settings that follow from the options, the results
+# directory and an empty records file.
+bench_init() {
+	export DM_DISABLE_UDEV=1
+	mkdir -p "$out/fio" "$out/cpu" || exit 2
+	records="$out/bench-records.jsonl"
+	: >"$records"
+	t_start=$(date +%s)
 
-say() { printf '[bench %4ds] %s\n' "$(( $(date +%s) - t_start ))" "$*"; }
-
-# The fio span leaves room for md's superblock and data offset at the start
-# of the legs, so every configuration writes the same amount of space.
-span_mb=$(( size_mb - 8 ))
-CFGFS=/sys/kernel/config/nullb
-NVMET=/sys/kernel/config/nvmet
-NVME_TCP_PORT=${XREPL_BENCH_NVME_PORT:-4420}
-NBD_PORT=${XREPL_BENCH_NBD_PORT:-10809}
-DRBD_PORT_A=${XREPL_BENCH_DRBD_PORT:-7789}
-DRBD_PORT_B=$(( DRBD_PORT_A + 1 ))
-DRBD_MINOR_A=10 DRBD_MINOR_B=11
-DRBD_RES_A=$prefix-a DRBD_RES_B=$prefix-b
-HOSTNQN="nqn.2014-08.io.xrepl:$prefix-host"
-
-# --- cleanup ------------------------------------------------------------------
-nullb_made=()       # configfs directories we created
-mods_loaded=()      # modules we loaded, in load order
-xrepl_loaded=0      # we insmod'ed dm-xrepl
-md_dev=""           # md array currently assembled
-dm_dev=""           # dm device currently existing
-meta_nb=""          # null_blk holding xrepl-sync-meta's metadata
-poll_set=0          # remote_poll_us was set for xrepl-sync-poll
-fio_pid=""
-nvme_nqns=()        # nvmet subsystems we made
-nvme_port=""        # nvmet port (configfs directory) we made
-nbd_dev=""          # nbd device we connected
-nbdkit_pid=""
-drbd_res=()         # DRBD resources we made
-drbd_proto=""       # protocol of the DRBD connection that is up
-thp_old=""          # transparent hugepage setting to restore
-THP=/sys/kernel/mm/transparent_hugepage/enabled
-
-teardown_config() {
-	if [[ -n "$dm_dev" ]]; then
-		dmsetup remove --retry "$dm_dev" >/dev/null 2>&1 ||
-			say "cleanup: cannot remove dm device $dm_dev"
-		dm_dev=""
-	fi
-	if [[ -n "$md_dev" ]]; then
-		mdadm --stop "$md_dev" >/dev/null 2>&1 || say "cleanup: cannot stop $md_dev"
-		# The superblocks would make later configurations look like md members.
-		mdadm --zero-superblock "$LOCAL" "$REMOTE" >/dev/null 2>&1
-		md_dev=""
-	fi
-	if [[ -n "$meta_nb" ]]; then
-		nullb_remove "$meta_nb"
-		meta_nb=""
-	fi
-	if (( poll_set )); then
-		echo 0 >"$POLL_PARAM" 2>/dev/null
-		poll_set=0
-	fi
+	# The fio span leaves room for md's superblock and data offset at the
+	# start of the legs, so every configuration writes the same amount of
+	# space.
+	span_mb=$(( size_mb - 8 ))
+	DRBD_RES_A=$prefix-a DRBD_RES_B=$prefix-b
+	HOSTNQN="nqn.2014-08.io.xrepl:$prefix-host"
+	# semi_timeout_ms of the xrepl-semi-sync rows.
+	semi_ms=$(( ${XREPL_BENCH_SEMI_TIMEOUT_US:-10000} / 1000 ))
+	(( semi_ms >= 1 )) || semi_ms=1
 }
 
 cleanup() {
@@ -255,998 +223,167 @@ cleanup() {
 	done
 	exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
-# --- helpers ------------------------------------------------------------------
-# record JSON: append one JSON object (a line) to the records.
-record() { printf '%s\n' "$1" >>"$records"; }
-
-# record_cfg REMOTE CONFIG STATUS REASON: a configuration without jobs.
-record_cfg() {
-	record "$(jq -c -n --arg r "$1" --arg c "$2" --arg s "$3" --arg why "$4" \
-		'{remote: $r, config: $c, job: null, status: $s, reason: $why}')"
-}
-
-wait_node() {
-	local i
-	for (( i = 0; i < 50; i++ )); do
-		[[ -b "$1" ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# now: seconds since the epoch, with nanoseconds.
-now() { date +%s.%N; }
-# elapsed T0 T1: T1 - T0 in seconds, three decimals.
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-
-# load_module NAME [PARAM=VALUE...]: modprobe unless it is there already;
-# unloaded again on exit when we loaded it.
-load_module() {
-	local m=${1//-/_}
-	[[ -d /sys/module/$m ]] && return 0
-	modprobe "$@" || return 1
-	mods_loaded+=("$m")
-}
-
-# nullb_make NAME ATTR=VALUE...: a configfs null_blk device; its node is left
-# in NB_DEV (not printed: the directory must be remembered for the cleanup,
-# which a $(...) subshell would forget).
-nullb_make() {
-	local name=$1 d=$CFGFS/$1 kv idx
-	shift
-	mkdir "$d" || return 1
-	nullb_made+=("$d")
-	for kv in "$@"; do
-		echo "${kv#*=}" >"$d/${kv%%=*}" || { echo "cannot set null_blk $kv" >&2; return 1; }
-	done
-	echo 1 >"$d/power" || return 1
-	# Since 5.19 the disk is named after the configfs directory; before,
-	# it was nullb<index>.
-	idx=$(cat "$d/index")
-	if wait_node "/dev/$name"; then
-		NB_DEV=/dev/$name
-	elif wait_node "/dev/nullb$idx"; then
-		NB_DEV=/dev/nullb$idx
-	else
-		echo "no device node for null_blk $name" >&2
-		return 1
-	fi
-}
-
-# nullb_remove NAME: power off and remove a null_blk made by nullb_make (its
-# memory is freed).
-nullb_remove() {
-	local d=$CFGFS/$1 i
-	[[ -d "$d" ]] || return 0
-	echo 0 >"$d/power" 2>/dev/null
-	rmdir "$d" 2>/dev/null || say "cleanup: cannot remove $d"
-	for i in "${!nullb_made[@]}"; do
-		[[ "${nullb_made[$i]}" == "$d" ]] && unset 'nullb_made[i]'
-	done
-	nullb_made=("${nullb_made[@]}")
-}
-
-# prefill DEV: write the whole device once so that no later configuration
-# pays for null_blk's page allocation.
-prefill() {
-	dd if=/dev/zero of="$1" bs=1M oflag=direct status=none 2>/dev/null
-	return 0   # dd stops with ENOSPC at the end
-}
-
-# --- NVMe/TCP -------------------------------------------------------------------
-# nvme_export NAME DEV: export DEV as namespace 1 of a new nvmet subsystem
-# (NQN nqn.2014-08.io.xrepl:NAME) on 127.0.0.1:$NVME_TCP_PORT and connect to
-# it with the nvme-tcp initiator; the namespace's node is left in NV_DEV.
-# Returns 1 with WHY set on failure.
-nvme_export() {
-	local nqn="nqn.2014-08.io.xrepl:$1" dev=$2 s i d n o
-	command -v nvme >/dev/null || { WHY="nvme-cli is not installed"; return 1; }
-	if ! { load_module nvmet && load_module nvmet-tcp && load_module nvme-tcp; }; then
-		WHY="cannot load nvmet, nvmet-tcp or nvme-tcp"
-		return 1
-	fi
-	s=$NVMET/subsystems/$nqn
-	mkdir "$s" || { WHY="cannot create the nvmet subsystem $nqn"; return 1; }
-	nvme_nqns+=("$nqn")
-	if ! { echo 1 >"$s/attr_allow_any_host" && mkdir "$s/namespaces/1" &&
-	       echo "$dev" >"$s/namespaces/1/device_path" &&
-	       echo 1 >"$s/namespaces/1/enable"; }; then
-		WHY="cannot export $dev as an nvmet namespace"
-		return 1
-	fi
-	if [[ -z "$nvme_port" ]]; then
-		for (( i = 1; i < 100; i++ )); do
-			[[ -e $NVMET/ports/$i ]] || break
-		done
-		mkdir "$NVMET/ports/$i" || { WHY="cannot create nvmet port $i"; return 1; }
-		nvme_port=$NVMET/ports/$i
-		if ! { echo tcp >"$nvme_port/addr_trtype" && echo ipv4 >"$nvme_port/addr_adrfam" &&
-		       echo 127.0.0.1 >"$nvme_port/addr_traddr" &&
-		       echo "$NVME_TCP_PORT" >"$nvme_port/addr_trsvcid"; }; then
-			WHY="cannot set up nvmet port $i"
-			return 1
-		fi
-	fi
-	ln -s "$s" "$nvme_port/subsystems/$nqn" || { WHY="cannot link $nqn to the nvmet port"; return 1; }
-	# A controller that fails gives up after 10 s instead of retrying
-	# for 10 minutes with the writes hanging.
-	o=$(nvme connect -t tcp -a 127.0.0.1 -s "$NVME_TCP_PORT" -n "$nqn" --hostnqn="$HOSTNQN" \
-		--ctrl-loss-tmo=10 2>&1) ||
-		{ WHY="nvme connect failed: $(tr '\n' ' ' <<<"$o")"; return 1; }
-	# The namespace: under its subsystem (native multipath) or its
-	# controller; path devices (nvmeXcYnZ) have no node.
-	for (( i = 0; i < 100; i++ )); do
-		for d in /sys/class/nvme-subsystem/* /sys/class/nvme/*; do
-			[[ "$(cat "$d/subsysnqn" 2>/dev/null)" == "$nqn" ]] || continue
-			for n in "$d"/nvme*n*; do
-				n=${n##*/}
-				if [[ "$n" =~ ^nvme[0-9]+n[0-9]+$ && -b /dev/$n ]] &&
-					(( $(blockdev --getsz "/dev/$n" 2>/dev/null || echo 0) > 0 )); then
-					NV_DEV=/dev/$n
-					return 0
-				fi
+# load_modules: dm-mod, the targets of the selected peers, and dm-xrepl from
+# --ko unless the xrepl target is there already.
+load_modules() {
+	local d
+	modprobe dm-mod || { echo "cannot load dm-mod" >&2; exit 1; }
+	selected dm-mirror && modprobe dm-mirror 2>/dev/null
+	selected md-raid1-writebehind && modprobe raid1 2>/dev/null
+	if ! dmsetup targets | grep -q '^xrepl '; then
+		if [[ "$ko" != none && -f "$ko" ]]; then
+			for d in $(modinfo -F depends "$ko" 2>/dev/null | tr ',' ' '); do
+				modprobe "$d" 2>/dev/null
 			done
-		done
-		sleep 0.1
-	done
-	WHY="no namespace device after nvme connect to $nqn"
-	return 1
-}
-
-# nvme_unexport NQN: disconnect and remove what nvme_export made.
-nvme_unexport() {
-	local nqn=$1 s=$NVMET/subsystems/$1 i
-	nvme disconnect -n "$nqn" >/dev/null 2>&1
-	[[ -n "$nvme_port" ]] && rm -f "$nvme_port/subsystems/$nqn"
-	if [[ -d "$s" ]]; then
-		echo 0 >"$s/namespaces/1/enable" 2>/dev/null
-		rmdir "$s/namespaces/1" 2>/dev/null
-		rmdir "$s" 2>/dev/null || say "cleanup: cannot remove nvmet subsystem $nqn"
-	fi
-	for i in "${!nvme_nqns[@]}"; do
-		[[ "${nvme_nqns[$i]}" == "$nqn" ]] && unset 'nvme_nqns[i]'
-	done
-	nvme_nqns=("${nvme_nqns[@]}")
-	if (( ${#nvme_nqns[@]} == 0 )) && [[ -n "$nvme_port" ]]; then
-		rmdir "$nvme_port" 2>/dev/null || say "cleanup: cannot remove $nvme_port"
-		nvme_port=""
-	fi
-}
-
-# --- NBD ------------------------------------------------------------------------
-# nbd_export DEV: serve DEV with nbdkit's file plugin on 127.0.0.1:$NBD_PORT
-# and attach it with nbd-client (2 connections, 4 KiB blocks); the node is
-# left in NBD_DEV.  Returns 1 with WHY set on failure.
-nbd_export() {
-	local dev=$1 d i
-	command -v nbdkit >/dev/null || { WHY="nbdkit is not installed"; return 1; }
-	command -v nbd-client >/dev/null || { WHY="nbd-client is not installed"; return 1; }
-	load_module nbd || { WHY="cannot load nbd"; return 1; }
-	for d in /sys/block/nbd*; do
-		[[ -e "$d/pid" ]] && continue
-		nbd_dev=/dev/${d##*/}
-		break
-	done
-	[[ -n "$nbd_dev" && -b "$nbd_dev" ]] || { nbd_dev=""; WHY="no free nbd device"; return 1; }
-	nbdkit -f --exit-with-parent -i 127.0.0.1 -p "$NBD_PORT" file file="$dev" \
-		>>"$out/nbdkit.log" 2>&1 &
-	nbdkit_pid=$!
-	for (( i = 0; i < 50; i++ )); do
-		nbd-client 127.0.0.1 "$NBD_PORT" "$nbd_dev" -b 4096 -C 2 -N '' \
-			>>"$out/nbd-client.log" 2>&1 && break
-		kill -0 "$nbdkit_pid" 2>/dev/null || { WHY="nbdkit exited: $(tail -n 2 "$out/nbdkit.log" | tr '\n' ' ')"; return 1; }
-		sleep 0.2
-	done
-	for (( i = 0; i < 50; i++ )); do
-		(( $(blockdev --getsz "$nbd_dev" 2>/dev/null || echo 0) > 0 )) && { NBD_DEV=$nbd_dev; return 0; }
-		sleep 0.1
-	done
-	WHY="nbd-client did not attach $nbd_dev: $(tail -n 2 "$out/nbd-client.log" | tr '\n' ' ')"
-	return 1
-}
-
-nbd_unexport() {
-	if [[ -n "$nbd_dev" ]]; then
-		[[ -e /sys/block/${nbd_dev#/dev/}/pid ]] &&
-			{ nbd-client -d "$nbd_dev" >/dev/null 2>&1 || say "cleanup: cannot disconnect $nbd_dev"; }
-		nbd_dev=""
-	fi
-	if [[ -n "$nbdkit_pid" ]]; then
-		kill "$nbdkit_pid" 2>/dev/null
-		wait "$nbdkit_pid" 2>/dev/null
-		nbdkit_pid=""
-	fi
-}
-
-# --- DRBD -----------------------------------------------------------------------
-DRBDSETUP=""
-# drbd_prepare: the DRBD 8.4 module, its tools and two meta-data devices
-# (MD_A, MD_B).  Returns 1 with WHY set on failure.
-drbd_prepare() {
-	local p
-	if [[ -z "$DRBDSETUP" ]]; then
-		for p in /usr/lib/drbd/drbdsetup-84 /lib/drbd/drbdsetup-84; do
-			[[ -x "$p" ]] && { DRBDSETUP=$p; break; }
-		done
-	fi
-	[[ -n "$DRBDSETUP" ]] || { WHY="drbdsetup-84 not found (package drbd-utils)"; return 1; }
-	command -v drbdmeta >/dev/null || { WHY="drbdmeta not found (package drbd-utils)"; return 1; }
-	# The kernel calls its user-mode helper (drbdadm) on state changes; no
-	# handler is configured here, and the initramfs root it would run in
-	# has no drbdadm.
-	load_module drbd usermode_helper=/bin/true || { WHY="cannot load drbd"; return 1; }
-	echo /bin/true >/sys/module/drbd/parameters/usermode_helper 2>/dev/null
-	grep -q '^version: 8\.4' /proc/drbd || { WHY="the drbd module is not 8.4: $(head -n1 /proc/drbd)"; return 1; }
-	# drbdsetup takes a lock in /var/lock (-> /run/lock, a tmpfs here).
-	mkdir -p /run/lock /var/lock 2>/dev/null
-	if [[ -z "${MD_A:-}" ]]; then
-		nullb_make "$prefix-mda" size=16 memory_backed=1 blocksize=4096 irqmode=0 ||
-			{ WHY="cannot create a DRBD meta-data null_blk"; return 1; }
-		MD_A=$NB_DEV
-		nullb_make "$prefix-mdb" size=16 memory_backed=1 blocksize=4096 irqmode=0 ||
-			{ WHY="cannot create a DRBD meta-data null_blk"; return 1; }
-		MD_B=$NB_DEV
-	fi
-	return 0
-}
-
-# drbd_cmd ARGS...: drbdsetup-84, its output in the log and in WHY on failure.
-drbd_cmd() {
-	local o
-	o=$("$DRBDSETUP" "$@" 2>&1) && { printf '%s\n' "$o" >>"$out/drbd.log"; return 0; }
-	printf 'drbdsetup %s: %s\n' "$*" "$o" >>"$out/drbd.log"
-	WHY="drbdsetup $1 failed: $(tr '\n' ' ' <<<"$o" | sed 's/  */ /g')"
-	return 1
-}
-
-# drbd_connect PROTO: connect both resources over loopback TCP.
-drbd_connect() {
-	local i
-	drbd_cmd connect "$DRBD_RES_A" "ipv4:127.0.0.1:$DRBD_PORT_A" "ipv4:127.0.0.1:$DRBD_PORT_B" \
-		--protocol="$1" "${DRBD_NET_OPTS[@]}" || return 1
-	drbd_cmd connect "$DRBD_RES_B" "ipv4:127.0.0.1:$DRBD_PORT_B" "ipv4:127.0.0.1:$DRBD_PORT_A" \
-		--protocol="$1" "${DRBD_NET_OPTS[@]}" || return 1
-	drbd_proto=$1
-	for (( i = 0; i < 150; i++ )); do
-		[[ "$("$DRBDSETUP" cstate "$DRBD_MINOR_A" 2>/dev/null)" == Connected ]] && return 0
-		sleep 0.2
-	done
-	WHY="DRBD did not connect: $("$DRBDSETUP" cstate "$DRBD_MINOR_A" 2>&1)"
-	return 1
-}
-
-drbd_disconnect() {
-	drbd_cmd disconnect "ipv4:127.0.0.1:$DRBD_PORT_A" "ipv4:127.0.0.1:$DRBD_PORT_B" &&
-		drbd_cmd disconnect "ipv4:127.0.0.1:$DRBD_PORT_B" "ipv4:127.0.0.1:$DRBD_PORT_A"
-}
-
-# drbd_pair_up LOCAL PEER PROTO: fresh meta data, resource A (minor 10) on
-# LOCAL and B (minor 11) on PEER, connected with PROTO.  Disk and net
-# options come from DRBD_DISK_OPTS and DRBD_NET_OPTS.
-drbd_pair_up() {
-	local o
-	drbd_prepare || return 1
-	for o in "$DRBD_MINOR_A:$MD_A" "$DRBD_MINOR_B:$MD_B"; do
-		drbdmeta --force "${o%%:*}" v08 "${o#*:}" flex-external create-md \
-			>>"$out/drbd.log" 2>&1 </dev/null ||
-			{ WHY="drbdmeta create-md ${o#*:} failed (see drbd.log)"; return 1; }
-	done
-	drbd_cmd new-resource "$DRBD_RES_A" || return 1
-	drbd_res+=("$DRBD_RES_A")
-	drbd_cmd new-minor "$DRBD_RES_A" "$DRBD_MINOR_A" 0 || return 1
-	drbd_cmd attach "$DRBD_MINOR_A" "$1" "$MD_A" flexible "${DRBD_DISK_OPTS[@]}" || return 1
-	drbd_cmd new-resource "$DRBD_RES_B" || return 1
-	drbd_res+=("$DRBD_RES_B")
-	drbd_cmd new-minor "$DRBD_RES_B" "$DRBD_MINOR_B" 0 || return 1
-	drbd_cmd attach "$DRBD_MINOR_B" "$2" "$MD_B" flexible "${DRBD_DISK_OPTS[@]}" || return 1
-	drbd_connect "$3"
-}
-
-# drbd_wait_insync SECS: wait until connected with both disks UpToDate and
-# nothing out of sync.
-drbd_wait_insync() {
-	local i n=$(( $1 * 10 )) c d
-	for (( i = 0; i < n; i++ )); do
-		c=$("$DRBDSETUP" cstate "$DRBD_MINOR_A" 2>/dev/null)
-		d=$("$DRBDSETUP" dstate "$DRBD_MINOR_A" 2>/dev/null)
-		if [[ "$c" == Connected && "$d" == UpToDate/UpToDate ]] &&
-			grep -A1 "^ *$DRBD_MINOR_A:" /proc/drbd | grep -q ' oos:0'; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	WHY="DRBD not in sync after ${1}s: $c $d"
-	return 1
-}
-
-drbd_down() {
-	local r
-	for r in "${drbd_res[@]}"; do
-		"$DRBDSETUP" down "$r" >>"$out/drbd.log" 2>&1 || say "cleanup: cannot take down DRBD resource $r"
-	done
-	drbd_res=()
-	drbd_proto=""
-}
-
-# DRBD options of the fio rows: the defaults (only the protocol changes).
-DRBD_DISK_OPTS=() DRBD_NET_OPTS=()
-# ... and of the resync row: the resync rate controller opened up.
-DRBD_RESYNC_DISK_OPTS=(--c-plan-ahead=0 --resync-rate=4194304 --c-max-rate=4194304 --c-min-rate=0)
-DRBD_RESYNC_NET_OPTS=(--max-buffers=16384)
-
-# --- transports -------------------------------------------------------------------
-# transport_up KIND: the remote leg of KIND over a new null_blk of SIZE_MB
-# (default $size_mb) MiB called $prefix-r<KIND>; sets REMOTE (the device
-# under test) and REMOTE_BACKING (the RAM disk behind the network, or
-# REMOTE itself).  Returns 1 with WHY set on failure.
-transport_up() {
-	local kind=$1 mb=${SIZE_MB:-$size_mb} name="$prefix-r$1"
-	local -a nb=(size="$mb" memory_backed=1 blocksize=4096 hw_queue_depth=64)
-	WHY=""
-	name=${name//-tcp/}
-	if [[ "$kind" == delay ]]; then
-		nb+=(irqmode=2 completion_nsec=$(( remote_lat_us * 1000 )))
-	else
-		nb+=(irqmode=0)
-	fi
-	nullb_make "$name" "${nb[@]}" || { WHY="cannot create the null_blk $name"; return 1; }
-	REMOTE_BACKING=$NB_DEV
-	prefill "$REMOTE_BACKING"
-	case $kind in
-	ram|delay) REMOTE=$REMOTE_BACKING ;;
-	nvme-tcp) nvme_export "$name" "$REMOTE_BACKING" || return 1; REMOTE=$NV_DEV ;;
-	nbd) nbd_export "$REMOTE_BACKING" || return 1; REMOTE=$NBD_DEV ;;
-	esac
-	return 0
-}
-
-# transport_down KIND: undo transport_up.
-transport_down() {
-	local name="$prefix-r$1"
-	name=${name//-tcp/}
-	case $1 in
-	nvme-tcp) nvme_unexport "nqn.2014-08.io.xrepl:$name" ;;
-	nbd) nbd_unexport ;;
-	esac
-	nullb_remove "$name"
-	REMOTE="" REMOTE_BACKING=""
-}
-
-job_args() {
-	case "$1" in
-	qd1)   echo "--rw=randwrite --bs=4k --iodepth=1" ;;
-	qd32)  echo "--rw=randwrite --bs=4k --iodepth=32" ;;
-	seq1m) echo "--rw=write --bs=1M --iodepth=8" ;;
-	*) return 1 ;;
-	esac
-}
-
-# cpu_busy PRE POST: the fraction of the guest's CPU time that was busy
-# (neither idle nor waiting for I/O) between two copies of /proc/stat's
-# first line; null if they cannot be read.
-cpu_busy() {
-	local -a a b
-	if ! read -r -a a <"$1" || ! read -r -a b <"$2" ||
-	   [[ "${a[0]}" != cpu || "${b[0]}" != cpu ]]; then
-		echo null
-		return
-	fi 2>/dev/null
-	awk -v a="${a[*]:1:8}" -v b="${b[*]:1:8}" 'BEGIN {
-		split(a, x); split(b, y)
-		for (i = 1; i <= 8; i++) { d = y[i] - x[i]; t += d; if (i == 4 || i == 5) idle += d }
-		if (t > 0) printf "%.3f\n", (t - idle) / t; else print "null" }'
-}
-
-# run_jobs REMOTE CONFIG DEV: every job of the list against DEV, one after
-# the other (stonewall) in one fio process (starting fio is slow under
-# TCG); one record per job, with the guest's CPU use over the job (ramp
-# included) from /proc/stat copied before and after it (fio's
-# exec_prerun and exec_postrun leave a command's output in
-# JOB.prerun.txt and JOB.postrun.txt in fio's working directory).
-# Returns the number of failed jobs.
-run_jobs() {
-	local rk=$1 cfg=$2 dev=$3 f rc=0 job args nbad=0 rec c
-	local -a fargs=(--direct=1 --ioengine=libaio --randseed="$seed" --norandommap=1
-		--time_based=1 --ramp_time="$ramp" --runtime="$runtime" --size="${span_mb}M"
-		--percentile_list=50:99:99.9 --lat_percentiles=1 --filename="$dev")
-	local -a jargs=()
-	# XREPL_BENCH_FIO_CPUS: the vCPUs fio may run on (fio --cpus_allowed).
-	[[ -n "${XREPL_BENCH_FIO_CPUS:-}" ]] && fargs+=(--cpus_allowed="$XREPL_BENCH_FIO_CPUS")
-	for job in ${jobs_list//,/ }; do
-		args=$(job_args "$job") || { record_cfg "$rk" "$cfg" failed "unknown job $job"; return 1; }
-		# shellcheck disable=SC2206
-		jargs+=(--name="$job" --stonewall $args
-			--exec_prerun="head -n1 /proc/stat" --exec_postrun="head -n1 /proc/stat")
-	done
-	f=$(realpath -m "$out/fio/$rk-$cfg.json")
-	c=$(realpath -m "$out/cpu/$rk-$cfg")
-	rm -rf "$c" && mkdir -p "$c" || return 1
-	(cd "$c" && exec fio "${fargs[@]}" --output-format=json --output="$f" "${jargs[@]}") >"$f.stderr" 2>&1 &
-	fio_pid=$!
-	wait "$fio_pid" || rc=$?
-	fio_pid=""
-	(( rc == 0 )) || say "  fio exit status $rc: $(tail -n 3 "$f.stderr" | tr '\n' ' ')"
-	for job in ${jobs_list//,/ }; do
-		if ! jq -e --arg j "$job" '.jobs[] | select(.jobname == $j) |
-				.write.io_bytes > 0 and .error == 0' "$f" >/dev/null 2>&1; then
-			say "  $job: FAILED (fio exit $rc)"
-			record "$(jq -c -n --arg r "$rk" --arg c "$cfg" --arg j "$job" \
-				--arg why "fio exit $rc: $(tail -n 3 "$f.stderr" | tr '\n' ' ')" \
-				'{remote: $r, config: $c, job: $j, status: "failed", reason: $why}')"
-			nbad=$((nbad + 1))
-			continue
-		fi
-		rec=$(jq -c --arg r "$rk" --arg c "$cfg" --arg j "$job" --arg dev "$dev" \
-			--argjson busy "$(cpu_busy "$c/$job.prerun.txt" "$c/$job.postrun.txt")" --argjson ncpu "$(nproc)" '
-			.jobs[] | select(.jobname == $j) |
-			. as $J | $J.write as $w | $w.clat_ns.percentile as $p |
-			$w.lat_ns.percentile as $q |
-			{remote: $r, config: $c, job: $j, status: "ok", device: $dev,
-			 iops: $w.iops, mbps: ($w.bw_bytes / 1e6),
-			 lat_us: {mean: ($w.lat_ns.mean / 1e3), p50: ($q["50.000000"] / 1e3),
-				  p99: ($q["99.000000"] / 1e3), p99_9: ($q["99.900000"] / 1e3),
-				  max: ($w.lat_ns.max / 1e3)},
-			 clat_us: {mean: ($w.clat_ns.mean / 1e3), p50: ($p["50.000000"] / 1e3),
-				   p99: ($p["99.000000"] / 1e3), p99_9: ($p["99.900000"] / 1e3),
-				   max: ($w.clat_ns.max / 1e3)},
-			 slat_us_mean: ($w.slat_ns.mean / 1e3),
-			 lat_us_mean: ($w.lat_ns.mean / 1e3),
-			 ios: $w.total_ios, runtime_ms: $w.runtime,
-			 cpu: {usr: $J.usr_cpu, sys: $J.sys_cpu},
-			 vcpu_busy: $busy,
-			 vcpu_us_per_io: (if $busy != null and $w.iops > 0
-					  then $busy * $ncpu * 1e6 / $w.iops else null end)}' "$f") || {
-			record_cfg "$rk" "$cfg" failed "cannot parse $f"
-			nbad=$((nbad + 1))
-			continue
-		}
-		record "$rec"
-		say "  $job: $(jq -r '"IOPS \(.iops|floor)  \(.mbps*10|floor/10) MB/s  latency p50 \(.lat_us.p50) us  p99 \(.lat_us.p99) us  p99.9 \(.lat_us.p99_9) us  vCPUs busy \(if .vcpu_busy then "\(.vcpu_busy*100|floor)%, \(.vcpu_us_per_io|floor) us/IO" else "?" end)"' <<<"$rec")"
-	done
-	return "$nbad"
-}
-
-# status_num STATUS KEY: the number of KEY=<n> in a status line (0 if none).
-status_num() {
-	local v
-	v=$(tr ' ' '\n' <<<"$1" | sed -n "s/^$2=\([0-9]*\)\$/\1/p")
-	echo "${v:-0}"
-}
-
-# record_meta REMOTE CONFIG STATUS_BEFORE STATUS_AFTER: the metadata writes
-# and data writes the fio run caused, from the status counters.
-record_meta() {
-	local mw w
-	mw=$(( $(status_num "$4" meta_writes) - $(status_num "$3" meta_writes) ))
-	w=$(( $(status_num "$4" writes) - $(status_num "$3" writes) ))
-	say "  metadata: $mw metadata writes for $w data writes"
-	record "$(jq -c -n --arg r "$1" --arg c "$2" --argjson mw "$mw" --argjson w "$w" \
-		'{remote: $r, config: $c, job: "meta", status: "ok", meta_writes: $mw,
-		  writes: $w, ratio: (if $w > 0 then $mw / $w else null end)}')"
-}
-
-# dm_create_logged NAME TABLE: dmsetup create; on failure WHY holds the
-# target's own reason (ti->error, only in the kernel log) or dmsetup's.
-dm_create_logged() {
-	local name=$1 table=$2 rc=0 mark="xrepl-bench-mark $RANDOM$RANDOM" kmsg
-	echo "$mark" >/dev/kmsg 2>/dev/null
-	WHY=$(dmsetup create "$name" --table "$table" 2>&1) || rc=$?
-	if (( rc != 0 )); then
-		# dmsetup may leave an empty device behind after a failed load.
-		dmsetup remove "$name" >/dev/null 2>&1
-		kmsg=$(dmesg | awk -v m="$mark" 'found { print } index($0, m) { found = 1 }' |
-			grep -m1 -o 'device-mapper: table: .*' | sed 's/^device-mapper: table: [0-9:]*: //')
-		WHY="$(printf '%s' "$WHY" | grep -v '^Command failed' | tr '\n' ' ' | sed 's/ *$//')"
-		WHY="${kmsg:-${WHY:-dmsetup create failed}} (table: $table)"
-		return 1
-	fi
-	dm_dev=$name
-	dmsetup mknodes "$name" >/dev/null 2>&1
-	wait_node "/dev/mapper/$name" || { WHY="no node /dev/mapper/$name"; return 1; }
-	return 0
-}
-
-# setup_config REMOTE_KIND CONFIG: create the device under test; its node in
-# DEV.  Returns 1 for "failed", 3 for "unsupported" (message in WHY).
-setup_config() {
-	local name="$prefix-$2" S
-	S=$(blockdev --getsz "$LOCAL")
-	WHY=""
-	case "$2" in
-	raw-local) DEV=$LOCAL; return 0 ;;
-	raw-remote) DEV=$REMOTE; return 0 ;;
-	dm-linear) TABLE="0 $S linear $LOCAL 0" ;;
-	dm-mirror) TABLE="0 $S mirror core 2 1024 nosync 2 $LOCAL 0 $REMOTE 0 1 handle_errors" ;;
-	md-raid1-writebehind)
-		if ! command -v mdadm >/dev/null; then
-			WHY="mdadm is not installed"
-			return 1
-		fi
-		md_dev=/dev/md/$name
-		if ! WHY=$(mdadm --create "$md_dev" --run --quiet --level=1 --raid-devices=2 \
-				--metadata=1.2 --assume-clean --bitmap=internal --write-behind=256 \
-				"$LOCAL" --write-mostly "$REMOTE" 2>&1); then
-			md_dev=""
-			mdadm --zero-superblock "$LOCAL" "$REMOTE" >/dev/null 2>&1
-			return 1
-		fi
-		wait_node "$md_dev" || { WHY="no node $md_dev"; return 1; }
-		DEV=$md_dev
-		return 0 ;;
-	xrepl-*)
-		if ! dmsetup targets | grep -q '^xrepl '; then
-			WHY="the xrepl target is not loaded"
-			return 1
-		fi
-		if [[ "$2" == xrepl-sync-meta ]]; then
-			# A fresh (all zero) RAM disk: formatted by the target.
-			meta_nb=$prefix-meta
-			nullb_make "$meta_nb" size=16 memory_backed=1 blocksize=4096 irqmode=0 ||
-				{ WHY="cannot create the metadata null_blk"; return 1; }
-			TABLE="0 $S xrepl $LOCAL $REMOTE $NB_DEV sync 1 nosync"
-		elif [[ "$2" == xrepl-sync-poll ]]; then
-			if ! echo "$POLL_US" >"$POLL_PARAM" 2>/dev/null; then
-				WHY="cannot set $POLL_PARAM"
-				return 1
+			if insmod "$ko"; then
+				xrepl_loaded=1
+			else
+				say "cannot insmod $ko: xrepl configurations will fail"
 			fi
-			poll_set=1
-			TABLE="0 $S xrepl $LOCAL $REMOTE - sync 1 nosync"
-		elif [[ "$2" == xrepl-semi-sync ]]; then
-			TABLE="0 $S xrepl $LOCAL $REMOTE - semi-sync 3 nosync semi_timeout_ms $semi_ms"
 		else
-			TABLE="0 $S xrepl $LOCAL $REMOTE - ${2#xrepl-} 1 nosync"
-		fi ;;
-	drbd-[ABC])
-		# One pair for the three rows: created (legs declared equal,
-		# no initial sync) for the first, reconnected with another
-		# protocol for the next ones.
-		local p=${2#drbd-}
-		DRBD_DISK_OPTS=() DRBD_NET_OPTS=()
-		if (( ${#drbd_res[@]} == 0 )); then
-			drbd_pair_up "$LOCAL" "$REMOTE_BACKING" "$p" || return 1
-			drbd_cmd new-current-uuid --clear-bitmap "$DRBD_MINOR_A" || return 1
-			drbd_cmd primary "$DRBD_MINOR_A" || return 1
-		elif [[ "$drbd_proto" != "$p" ]]; then
-			drbd_disconnect || return 1
-			drbd_connect "$p" || return 1
+			say "no xrepl module ($ko): xrepl configurations will fail"
 		fi
-		drbd_wait_insync 30 || return 1
-		wait_node "/dev/drbd$DRBD_MINOR_A" || { WHY="no node /dev/drbd$DRBD_MINOR_A"; return 1; }
-		DEV=/dev/drbd$DRBD_MINOR_A
-		return 0 ;;
-	*) WHY="unknown configuration"; return 1 ;;
-	esac
-	if ! dm_create_logged "$name" "$TABLE"; then
-		case "$2" in xrepl-*) return 3 ;; esac
-		return 1
 	fi
-	DEV=/dev/mapper/$name
-	return 0
+	ko_info=""
+	[[ -f "$ko" ]] && ko_info=$(md5sum "$ko" | cut -c1-12)
 }
 
-# run_config SET CONFIG: set up, measure, check and tear down one row.
-run_config() {
-	local rk=$1 cfg=$2 rc=0 st
-	DEV="" WHY=""
-	setup_config "$rk" "$cfg" || rc=$?
-	if (( rc == 3 )); then
-		say "$cfg: not supported: $WHY"
-		record_cfg "$rk" "$cfg" unsupported "$WHY"
-		teardown_config
-		return
-	elif (( rc != 0 )); then
-		say "$cfg: FAILED to set up: $WHY"
-		record_cfg "$rk" "$cfg" failed "$WHY"
-		nfail=$((nfail + 1))
-		teardown_config
-		return
+# prepare_guest: the loopback interface, no transparent huge pages, and
+# null_blk's configfs interface.
+prepare_guest() {
+	# The network transports and DRBD talk over the loopback interface.
+	ip link set lo up 2>/dev/null || say "cannot bring up the loopback interface"
+	# XREPL_BENCH_LO_RPS=MASK (hex CPU mask): steer the loopback's receive
+	# processing (and with it the nvmet-tcp target's work, which runs where
+	# its socket receives) to those CPUs, as if the remote's end ran
+	# elsewhere.
+	local lo_rps=${XREPL_BENCH_LO_RPS:-}
+	if [[ -n "$lo_rps" ]]; then
+		echo "$lo_rps" >/sys/class/net/lo/queues/rx-0/rps_cpus ||
+			say "cannot set rps_cpus of lo to $lo_rps"
+		say "loopback receive steering (rps_cpus of lo): $(cat /sys/class/net/lo/queues/rx-0/rps_cpus)"
 	fi
-	say "$cfg on $DEV"
-	local st0=""
-	[[ "$cfg" == xrepl-* ]] && st0=$(dmsetup status "$dm_dev" 2>&1)
-	rc=0
-	run_jobs "$rk" "$cfg" "$DEV" || rc=$?
-	nfail=$((nfail + rc))
-	case "$cfg" in
-	xrepl-*)
-		st=$(dmsetup status "$dm_dev" 2>&1)
-		say "  status: $st"
-		record "$(jq -c -n --arg r "$rk" --arg c "$cfg" --arg s "$st" \
-			'{remote: $r, config: $c, job: "dm-status", status: "info", reason: $s}')"
-		[[ "$cfg" == xrepl-sync-meta ]] && record_meta "$rk" "$cfg" "$st0" "$st"
-		if [[ "$st" != *remote=insync* ]]; then
-			say "  $cfg: remote is not in sync after the run: the figures are not valid"
-			record_cfg "$rk" "$cfg" failed "remote not in sync after the run: $st"
-			nfail=$((nfail + 1))
-		fi ;;
-	drbd-*)
-		if ! drbd_wait_insync 30; then
-			say "  $cfg: $WHY: the figures are not valid"
-			record_cfg "$rk" "$cfg" failed "$WHY"
-			nfail=$((nfail + 1))
-		fi ;;
-	esac
-	teardown_config
+
+	# No transparent huge pages for the run: with fio's 1 MiB-write buffers
+	# in huge pages, a zero-copy send over loopback (nvme-tcp, DRBD) can
+	# hand the receiver a fragment that crosses the end of a huge page, and
+	# the 6.1 kernel's hardened usercopy check stops it with a BUG ("Kernel
+	# memory exposure attempt detected from page alloc") in nvmet-tcp's
+	# receive path.
+	if [[ -w "$THP" ]]; then
+		thp_old=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP")
+		echo never >"$THP" || thp_old=""
+	fi
+
+	modprobe configfs 2>/dev/null
+	mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
+	load_module null_blk nr_devices=0 || { echo "cannot load null_blk" >&2; exit 1; }
+	[[ -d $CFGFS ]] || { echo "null_blk has no configfs interface" >&2; exit 1; }
 }
 
-# --- environment --------------------------------------------------------------
-nfail=0
-say "kernel $(uname -r), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB"
-say "configs=$configs remotes=$remotes jobs=$jobs_list runtime=${runtime}s ramp=${ramp}s size=${size_mb}MiB span=${span_mb}MiB resync=${resync_mb}MiB over $resync_remote remote_lat=${remote_lat_us}us seed=$seed"
-
-modprobe dm-mod || { echo "cannot load dm-mod" >&2; exit 1; }
-selected dm-mirror && modprobe dm-mirror 2>/dev/null
-selected md-raid1-writebehind && modprobe raid1 2>/dev/null
-if ! dmsetup targets | grep -q '^xrepl '; then
-	if [[ "$ko" != none && -f "$ko" ]]; then
-		for d in $(modinfo -F depends "$ko" 2>/dev/null | tr ',' ' '); do
-			modprobe "$d" 2>/dev/null
-		done
-		if insmod "$ko"; then
-			xrepl_loaded=1
-		else
-			say "cannot insmod $ko: xrepl configurations will fail"
-		fi
+# make_local_leg: the local leg (LOCAL), prefilled, and a warm-up run of fio.
+make_local_leg() {
+	# Both RAM legs are memory-backed null_blk devices completing in the
+	# submitting context (irqmode=0); the delay remote completes from an
+	# hrtimer after the emulated latency (irqmode=2, completion_nsec).  The
+	# remote of each transport is made when its turn comes and removed
+	# afterwards.  XREPL_BENCH_LOCAL_MEMORY=0: an experiment's local leg
+	# that stores nothing (memory_backed=0), so a local write costs no
+	# 4 KiB copy; the remote's rows are unchanged.  Reads of it return
+	# zeroes, so only the write rows mean anything.
+	local local_mem=${XREPL_BENCH_LOCAL_MEMORY:-1}
+	[[ "$local_mem" == 0 ]] || local_mem=1
+	nullb_make "$prefix-local" size="$size_mb" memory_backed="$local_mem" blocksize=4096 hw_queue_depth=64 irqmode=0 ||
+		{ echo "cannot create the local null_blk" >&2; exit 1; }
+	LOCAL=$NB_DEV
+	if (( local_mem )); then
+		say "local leg $LOCAL: null_blk memory_backed irqmode=0, ${size_mb} MiB; prefilling"
+		prefill "$LOCAL"
 	else
-		say "no xrepl module ($ko): xrepl configurations will fail"
+		say "local leg $LOCAL: null_blk storing nothing (XREPL_BENCH_LOCAL_MEMORY=0), irqmode=0, ${size_mb} MiB"
 	fi
-fi
-ko_info=""
-[[ -f "$ko" ]] && ko_info=$(md5sum "$ko" | cut -c1-12)
 
-# The network transports and DRBD talk over the loopback interface.
-ip link set lo up 2>/dev/null || say "cannot bring up the loopback interface"
-# XREPL_BENCH_LO_RPS=MASK (hex CPU mask): steer the loopback's receive
-# processing (and with it the nvmet-tcp target's work, which runs where its
-# socket receives) to those CPUs, as if the remote's end ran elsewhere.
-lo_rps=${XREPL_BENCH_LO_RPS:-}
-if [[ -n "$lo_rps" ]]; then
-	echo "$lo_rps" >/sys/class/net/lo/queues/rx-0/rps_cpus ||
-		say "cannot set rps_cpus of lo to $lo_rps"
-	say "loopback receive steering (rps_cpus of lo): $(cat /sys/class/net/lo/queues/rx-0/rps_cpus)"
-fi
+	# The first fio run of a boot is slower (TCG translates fio's and the
+	# block layer's code the first time it runs): warm up on the local leg,
+	# unrecorded.
+	say "warm-up (not recorded)"
+	fio --name=warmup --filename="$LOCAL" --direct=1 --ioengine=libaio --randseed="$seed" \
+		--norandommap=1 --time_based=1 --runtime=$(( runtime < 3 ? runtime : 3 )) \
+		--size="${span_mb}M" --rw=randwrite --bs=4k --iodepth=8 \
+		--output=/dev/null >/dev/null 2>&1
+}
 
-# No transparent huge pages for the run: with fio's 1 MiB-write buffers in
-# huge pages, a zero-copy send over loopback (nvme-tcp, DRBD) can hand the
-# receiver a fragment that crosses the end of a huge page, and the 6.1
-# kernel's hardened usercopy check stops it with a BUG ("Kernel memory
-# exposure attempt detected from page alloc") in nvmet-tcp's receive path.
-if [[ -w "$THP" ]]; then
-	thp_old=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP")
-	echo never >"$THP" || thp_old=""
-fi
-
-modprobe configfs 2>/dev/null
-mountpoint -q /sys/kernel/config || mount -t configfs configfs /sys/kernel/config
-load_module null_blk nr_devices=0 || { echo "cannot load null_blk" >&2; exit 1; }
-[[ -d $CFGFS ]] || { echo "null_blk has no configfs interface" >&2; exit 1; }
-
-# Both RAM legs are memory-backed null_blk devices completing in the
-# submitting context (irqmode=0); the delay remote completes from an hrtimer
-# after the emulated latency (irqmode=2, completion_nsec).  The remote of
-# each transport is made when its turn comes and removed afterwards.
-# XREPL_BENCH_LOCAL_MEMORY=0: an experiment's local leg that stores nothing
-# (memory_backed=0), so a local write costs no 4 KiB copy; the remote's
-# rows are unchanged.  Reads of it return zeroes, so only the write rows
-# mean anything.
-local_mem=${XREPL_BENCH_LOCAL_MEMORY:-1}
-[[ "$local_mem" == 0 ]] || local_mem=1
-nullb_make "$prefix-local" size="$size_mb" memory_backed="$local_mem" blocksize=4096 hw_queue_depth=64 irqmode=0 ||
-	{ echo "cannot create the local null_blk" >&2; exit 1; }
-LOCAL=$NB_DEV
-if (( local_mem )); then
-	say "local leg $LOCAL: null_blk memory_backed irqmode=0, ${size_mb} MiB; prefilling"
-	prefill "$LOCAL"
-else
-	say "local leg $LOCAL: null_blk storing nothing (XREPL_BENCH_LOCAL_MEMORY=0), irqmode=0, ${size_mb} MiB"
-fi
-
-# The first fio run of a boot is slower (TCG translates fio's and the block
-# layer's code the first time it runs): warm up on the local leg, unrecorded.
-say "warm-up (not recorded)"
-fio --name=warmup --filename="$LOCAL" --direct=1 --ioengine=libaio --randseed="$seed" \
-	--norandommap=1 --time_based=1 --runtime=$(( runtime < 3 ? runtime : 3 )) \
-	--size="${span_mb}M" --rw=randwrite --bs=4k --iodepth=8 \
-	--output=/dev/null >/dev/null 2>&1
-
-# --- the matrix -----------------------------------------------------------------
-REMOTE=""
-local_cfgs=() remote_cfgs=()
-for cfg in ${configs//,/ }; do
-	case "$cfg" in
-	resync-xrepl|resync-drbd) ;;
-	drbd-*) [[ ",$remotes," == *",$DRBD_REMOTE,"* ]] ||
-			say "$cfg: measured only with the $DRBD_REMOTE remote, which is not selected" ;&
-	*) if [[ "$LOCAL_CONFIGS" == *" $cfg "* ]]; then local_cfgs+=("$cfg"); else remote_cfgs+=("$cfg"); fi ;;
-	esac
-done
-
-if (( ${#local_cfgs[@]} )); then
-	say "=== local leg alone ==="
-	for cfg in "${local_cfgs[@]}"; do
-		run_config local "$cfg"
+# run_matrix: the configurations on the local leg alone, then those over
+# each remote, one remote at a time (profiled with --profile or --trace).
+run_matrix() {
+	local cfg rk
+	local -a local_cfgs=() remote_cfgs=()
+	REMOTE=""
+	for cfg in ${configs//,/ }; do
+		case "$cfg" in
+		resync-xrepl|resync-drbd) ;;
+		drbd-*) [[ ",$remotes," == *",$DRBD_REMOTE,"* ]] ||
+				say "$cfg: measured only with the $DRBD_REMOTE remote, which is not selected" ;&
+		*) if [[ "$LOCAL_CONFIGS" == *" $cfg "* ]]; then local_cfgs+=("$cfg"); else remote_cfgs+=("$cfg"); fi ;;
+		esac
 	done
-fi
 
-profiles=()
-for rk in ${remotes//,/ }; do
-	(( ${#remote_cfgs[@]} )) || break
-	say "=== $rk remote ==="
-	if ! transport_up "$rk"; then
-		say "cannot set up the $rk remote: $WHY"
+	if (( ${#local_cfgs[@]} )); then
+		say "=== local leg alone ==="
+		for cfg in "${local_cfgs[@]}"; do
+			run_config local "$cfg"
+		done
+	fi
+
+	profiles=()
+	for rk in ${remotes//,/ }; do
+		(( ${#remote_cfgs[@]} )) || break
+		say "=== $rk remote ==="
+		if ! transport_up "$rk"; then
+			say "cannot set up the $rk remote: $WHY"
+			for cfg in "${remote_cfgs[@]}"; do
+				[[ "$cfg" == drbd-* && "$rk" != "$DRBD_REMOTE" ]] && continue
+				record_cfg "$rk" "$cfg" failed "$rk remote: $WHY"
+				nfail=$((nfail + 1))
+			done
+			transport_down "$rk"
+			continue
+		fi
+		say "$rk remote $REMOTE (RAM disk $REMOTE_BACKING)"
 		for cfg in "${remote_cfgs[@]}"; do
 			[[ "$cfg" == drbd-* && "$rk" != "$DRBD_REMOTE" ]] && continue
-			record_cfg "$rk" "$cfg" failed "$rk remote: $WHY"
-			nfail=$((nfail + 1))
+			[[ "$cfg" == xrepl-sync-meta || "$cfg" == xrepl-sync-poll ]] &&
+				[[ "$rk" != "$VARIANT_REMOTE" ]] && continue
+			run_config "$rk" "$cfg"
 		done
+		drbd_down
+
+		if (( profile )) && [[ "$rk" == "$prof_remote" ]]; then
+			profile_configs "$rk"
+		fi
 		transport_down "$rk"
-		continue
-	fi
-	say "$rk remote $REMOTE (RAM disk $REMOTE_BACKING)"
-	for cfg in "${remote_cfgs[@]}"; do
-		[[ "$cfg" == drbd-* && "$rk" != "$DRBD_REMOTE" ]] && continue
-		[[ "$cfg" == xrepl-sync-meta || "$cfg" == xrepl-sync-poll ]] &&
-			[[ "$rk" != "$VARIANT_REMOTE" ]] && continue
-		run_config "$rk" "$cfg"
 	done
-	drbd_down
-
-	# --- profile ----------------------------------------------------------------
-	if (( profile )) && [[ "$rk" == "$prof_remote" ]]; then
-		if command -v perf >/dev/null && perf --version >/dev/null 2>&1; then
-			mkdir -p "$out/profile"
-			for cfg in $prof_configs; do
-				setup_config "$rk" "$cfg" || { say "profile: cannot set up $cfg: $WHY"; teardown_config; continue; }
-				say "$( (( trace )) && echo tracing || echo profiling) $cfg (QD$prof_qd, $rk remote)"
-				pd="$out/profile/$cfg"
-				if (( trace )); then
-					what=()
-					for e in "${TRACE_EVENTS[@]}"; do what+=(-e "$e"); done
-				else
-					what=(-g -e cpu-clock)
-				fi
-				perf record -q -a "${what[@]}" -o "/tmp/perf-$cfg.data" -- \
-					fio --name=prof --filename="$DEV" --direct=1 --ioengine=libaio \
-					--randseed="$seed" --norandommap=1 --time_based=1 --runtime="$runtime" \
-					--size="${span_mb}M" --rw=randwrite --bs=4k --iodepth="$prof_qd" \
-					--output-format=json --output="$pd.fio.json" >"$pd.perf.log" 2>&1
-				teardown_config
-				if (( trace )); then
-					perf script -i "/tmp/perf-$cfg.data" -F comm,tid,cpu,time,event,trace \
-						2>>"$pd.perf.log" | gzip >"$pd.trace.txt.gz"
-					rm -f "/tmp/perf-$cfg.data"
-					python3 "$repo/scripts/bench-trace.py" "$pd.trace.txt.gz" >"$pd.steps.txt" 2>&1 ||
-						say "profile: no steps of $cfg's writes (see $pd.steps.txt)"
-					profiles+=("$cfg")
-					continue
-				fi
-				# Self time per symbol, then time including callees
-				# (which shows what the dm target's own paths cost).
-				# Under TCG the timer interrupt that takes a sample is
-				# only delivered when interrupts get enabled again, so
-				# time spent with interrupts off is charged to the
-				# unlock that enables them (_raw_spin_unlock_irq...).
-				perf report -i "/tmp/perf-$cfg.data" --no-children --sort dso,sym \
-					--stdio -g none --percent-limit 0.3 2>/dev/null |
-					grep -v -e '^$' -e '^# *$' >"$pd.self.txt"
-				perf report -i "/tmp/perf-$cfg.data" --children --sort sym \
-					--stdio -g none --percent-limit 1 2>/dev/null |
-					grep -v -e '^$' -e '^# *$' >"$pd.children.txt"
-				rm -f "/tmp/perf-$cfg.data"
-				profiles+=("$cfg")
-			done
-		else
-			say "profile: perf is not usable here"
-		fi
-	fi
-	transport_down "$rk"
-done
-
-# --- resync -----------------------------------------------------------------------
-# A fully dirty pair of resync_mb MiB legs (both prefilled, so that neither
-# pays for page allocation), brought in sync by xrepl (a new pair without
-# nosync: the initial full sync) and by DRBD (both disks Inconsistent,
-# `primary --force`: its initial full sync).  A fresh 1 MiB random pattern
-# in the middle of the local leg, zeroes at the remote, must have arrived.
-RS_PAT_OFF=$(( resync_mb / 2 ))
-
-# resync_mark REMOTE_DEV: the pattern on RS_LOCAL, zeroes at REMOTE_DEV.
-resync_mark() {
-	dd if=/dev/urandom of="$RS_LOCAL" bs=1M seek="$RS_PAT_OFF" count=1 oflag=direct conv=notrunc status=none &&
-		dd if=/dev/zero of="$1" bs=1M seek="$RS_PAT_OFF" count=1 oflag=direct conv=notrunc status=none
 }
 
-# resync_check REMOTE_DEV: the pattern is at REMOTE_DEV.
-resync_check() {
-	local a b
-	a=$(dd if="$RS_LOCAL" bs=1M skip="$RS_PAT_OFF" count=1 iflag=direct status=none | md5sum)
-	b=$(dd if="$1" bs=1M skip="$RS_PAT_OFF" count=1 iflag=direct status=none | md5sum)
-	[[ "$a" == "$b" ]]
+# main ARGS...: the whole run; true when every supported configuration ran
+# all its jobs.
+main() {
+	parse_args "$@"
+	bench_init
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+	nfail=0
+	say "kernel $(uname -r), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo) MiB"
+	say "configs=$configs remotes=$remotes jobs=$jobs_list runtime=${runtime}s ramp=${ramp}s size=${size_mb}MiB span=${span_mb}MiB resync=${resync_mb}MiB over $resync_remote remote_lat=${remote_lat_us}us seed=$seed"
+	load_modules
+	prepare_guest
+	make_local_leg
+	run_matrix
+	run_resync
+	write_summary
+	say "done in $(( $(date +%s) - t_start ))s; $nfail failure(s); summary in $out/bench-guest.json"
+	(( nfail == 0 ))
 }
 
-# resync_t0, resync_t1: the time and the guest's CPU counters (copied to
-# $out/cpu/resync.pre and .post) when the resync starts and ends.
-resync_t0() { mkdir -p "$out/cpu"; head -n1 /proc/stat >"$out/cpu/resync.pre"; now; }
-resync_t1() { now; head -n1 /proc/stat >"$out/cpu/resync.post"; }
-
-# record_resync CONFIG T0 T1 TRANSPORT SETTINGS: with how busy the vCPUs
-# were meanwhile (the resync is bound by CPU time when they are all busy).
-record_resync() {
-	local secs busy
-	secs=$(elapsed "$2" "$3")
-	busy=$(cpu_busy "$out/cpu/resync.pre" "$out/cpu/resync.post")
-	record "$(jq -c -n --arg c "$1" --arg t "$4" --arg set "$5" \
-		--argjson s "$secs" --argjson b "$(( resync_mb * 1048576 ))" --argjson busy "$busy" \
-		'{remote: "resync", config: $c, job: "resync", status: "ok", transport: $t,
-		  bytes: $b, seconds: $s, mbps: ($b / $s / 1e6), vcpu_busy: $busy, settings: $set}')"
-	say "  $1: $(( resync_mb )) MiB in ${secs}s ($(awk -v b="$(( resync_mb * 1048576 ))" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }') MB/s), vCPUs busy $(awk -v b="$busy" 'BEGIN { if (b == "null") print "?"; else printf "%d%%", b * 100 }')"
-}
-
-resync_xrepl() {
-	local cfg=resync-xrepl name="$prefix-resync" S t0 t1 st="" i n
-	if ! dmsetup targets | grep -q '^xrepl '; then
-		record "$(jq -c -n --arg t "$resync_remote" '{remote: "resync", config: "resync-xrepl", job: null, status: "failed", transport: $t, reason: "the xrepl target is not loaded"}')"
-		nfail=$((nfail + 1))
-		return
-	fi
-	local fail=""
-	SIZE_MB=$resync_mb
-	if ! transport_up "$resync_remote"; then
-		fail="$resync_remote remote: $WHY"
-	fi
-	SIZE_MB=""
-	if [[ -z "$fail" ]]; then
-		resync_mark "$REMOTE" || fail="cannot write the check pattern"
-	fi
-	if [[ -z "$fail" ]]; then
-		S=$(blockdev --getsz "$RS_LOCAL")
-		say "resync-xrepl: $RS_LOCAL -> $REMOTE ($resync_remote), new pair without nosync"
-		t0=$(resync_t0)
-		if dm_create_logged "$name" "0 $S xrepl $RS_LOCAL $REMOTE - sync"; then
-			n=$(( (60 + resync_mb / 4) * 10 ))
-			for (( i = 0; i < n; i++ )); do
-				st=$(dmsetup status "$name" 2>&1)
-				[[ "$st" == *remote=insync* && "$st" == *" dirty=0/"* && "$st" == *resync_active=0* ]] && break
-				sleep 0.1
-			done
-			t1=$(resync_t1)
-			say "  status: $st"
-			if (( i == n )); then
-				fail="not in sync after $(( n / 10 ))s: $st"
-			elif ! resync_check "$REMOTE"; then
-				fail="the remote does not hold what the local leg holds after the resync"
-			else
-				record_resync "$cfg" "$t0" "$t1" "$resync_remote" \
-					"new pair without nosync (full initial sync), region_size 1024 (512 KiB), up to 16 regions copied at a time"
-			fi
-		else
-			fail=$WHY
-		fi
-		teardown_config
-	fi
-	transport_down "$resync_remote"
-	if [[ -n "$fail" ]]; then
-		say "resync-xrepl: FAILED: $fail"
-		record "$(jq -c -n --arg t "$resync_remote" --arg why "$fail" '{remote: "resync", config: "resync-xrepl", job: null, status: "failed", transport: $t, reason: $why}')"
-		nfail=$((nfail + 1))
-	fi
-}
-
-resync_drbd() {
-	local fail="" t0 t1 d="" i n
-	DRBD_DISK_OPTS=("${DRBD_RESYNC_DISK_OPTS[@]}") DRBD_NET_OPTS=("${DRBD_RESYNC_NET_OPTS[@]}")
-	if ! resync_mark "$RS_REMOTE"; then
-		fail="cannot write the check pattern"
-	elif ! drbd_pair_up "$RS_LOCAL" "$RS_REMOTE" C; then
-		fail=$WHY
-	else
-		say "resync-drbd: $RS_LOCAL -> $RS_REMOTE, protocol C, both Inconsistent, primary --force"
-		t0=$(resync_t0)
-		if drbd_cmd primary "$DRBD_MINOR_A" --force; then
-			n=$(( (60 + resync_mb / 4) * 10 ))
-			for (( i = 0; i < n; i++ )); do
-				d=$("$DRBDSETUP" dstate "$DRBD_MINOR_A" 2>/dev/null)
-				[[ "$d" == UpToDate/UpToDate ]] && break
-				sleep 0.1
-			done
-			t1=$(resync_t1)
-			say "  $(grep -A1 "^ *$DRBD_MINOR_A:" /proc/drbd | tr -s ' \n' ' ')"
-			if (( i == n )); then
-				fail="not in sync after $(( n / 10 ))s: $d"
-			else
-				drbd_down
-				if ! resync_check "$RS_REMOTE"; then
-					fail="the peer does not hold what the local leg holds after the resync"
-				else
-					record_resync resync-drbd "$t0" "$t1" "drbd-tcp" \
-						"protocol C, ${DRBD_RESYNC_DISK_OPTS[*]} ${DRBD_RESYNC_NET_OPTS[*]}"
-				fi
-			fi
-		else
-			fail=$WHY
-		fi
-	fi
-	drbd_down
-	DRBD_DISK_OPTS=() DRBD_NET_OPTS=()
-	if [[ -n "$fail" ]]; then
-		say "resync-drbd: FAILED: $fail"
-		record "$(jq -c -n --arg why "$fail" '{remote: "resync", config: "resync-drbd", job: null, status: "failed", transport: "drbd-tcp", reason: $why}')"
-		nfail=$((nfail + 1))
-	fi
-}
-
-if selected resync-xrepl || selected resync-drbd; then
-	say "=== resync of a fully dirty ${resync_mb} MiB pair ==="
-	if nullb_make "$prefix-rslocal" size="$resync_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0; then
-		RS_LOCAL=$NB_DEV
-		prefill "$RS_LOCAL"
-		selected resync-xrepl && resync_xrepl
-		if selected resync-drbd; then
-			if nullb_make "$prefix-rspeer" size="$resync_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0; then
-				RS_REMOTE=$NB_DEV
-				prefill "$RS_REMOTE"
-				resync_drbd
-				nullb_remove "$prefix-rspeer"
-			else
-				record "$(jq -c -n '{remote: "resync", config: "resync-drbd", job: null, status: "failed", transport: "drbd-tcp", reason: "cannot create the peer null_blk"}')"
-				nfail=$((nfail + 1))
-			fi
-		fi
-		nullb_remove "$prefix-rslocal"
-	else
-		say "cannot create the resync legs"
-		for cfg in resync-xrepl resync-drbd; do
-			selected "$cfg" && record_cfg resync "$cfg" failed "cannot create the resync legs"
-		done
-		nfail=$((nfail + 1))
-	fi
-fi
-
-# --- summary --------------------------------------------------------------------
-cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-drbd_version=$(sed -n 's/^version: \([^ ]*\).*/\1/p' /proc/drbd 2>/dev/null | head -n1)
-nbdkit_version=$(nbdkit --version 2>/dev/null | awk '{ print $2; exit }')
-jq -n --slurpfile recs "$records" \
-	--arg kernel "$(uname -r)" --arg cpu "$cpu_model" --argjson ncpu "$(nproc)" \
-	--argjson mem "$(awk '/MemTotal/ { print int($2 / 1024) }' /proc/meminfo)" \
-	--arg fio "$(jq -r '."fio version" // empty' "$out"/fio/*.json 2>/dev/null | head -n1)" --arg ko "$ko_info" \
-	--arg configs "$configs" --arg remotes "$remotes" --arg jobs "$jobs_list" \
-	--argjson runtime "$runtime" --argjson ramp "$ramp" --argjson size "$size_mb" \
-	--argjson span "$span_mb" --argjson lat "$remote_lat_us" --argjson seed "$seed" \
-	--argjson rsmb "$resync_mb" --arg rsremote "$resync_remote" \
-	--arg variantremote "$VARIANT_REMOTE" --argjson pollus "$POLL_US" \
-	--argjson semims "$semi_ms" \
-	--arg drbdv "$drbd_version" --arg nbdkitv "${nbdkit_version:-?}" \
-	--arg drbdrs "${DRBD_RESYNC_DISK_OPTS[*]} ${DRBD_RESYNC_NET_OPTS[*]}" \
-	--argjson nvport "$NVME_TCP_PORT" --argjson nbdport "$NBD_PORT" \
-	--arg thp "$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP" 2>/dev/null)" \
-	--argjson secs "$(( $(date +%s) - t_start ))" \
-	--arg profiles "${profiles[*]}" '
-	{guest: {kernel: $kernel, cpu_model: $cpu, cpus: $ncpu, mem_mib: $mem,
-		 fio: $fio, xrepl_module: $ko, drbd: $drbdv, transparent_hugepage: $thp,
-		 seconds: $secs},
-	 params: {configs: ($configs | split(",")), remotes: ($remotes | split(",")),
-		  jobs: ($jobs | split(",")), runtime_s: $runtime, ramp_s: $ramp,
-		  leg_size_mib: $size, span_mib: $span, seed: $seed,
-		  remote_latency_us: $lat, resync_mib: $rsmb, resync_remote: $rsremote,
-		  variant_remote: $variantremote, remote_poll_us: $pollus,
-		  semi_timeout_ms: $semims,
-		  local_leg: "null_blk memory_backed=1 irqmode=0 blocksize=4096",
-		  transports: {
-		    ram: "null_blk memory_backed=1 irqmode=0 blocksize=4096 (same as the local leg)",
-		    delay: "null_blk memory_backed=1 irqmode=2 (hrtimer) completion_nsec=\($lat * 1000)",
-		    "nvme-tcp": "NVMe/TCP over loopback: nvme-tcp initiator (one I/O queue per vCPU) to the kernel target nvmet-tcp on 127.0.0.1:\($nvport), namespace on a null_blk like the local leg",
-		    nbd: "NBD over loopback TCP: nbd.ko (2 connections, 4 KiB blocks) to nbdkit \($nbdkitv) file plugin on 127.0.0.1:\($nbdport) (server page cache, flush = fdatasync) over a null_blk like the local leg"},
-		  drbd: ("DRBD " + (if $drbdv == "" then "8.4" else $drbdv end)
-			 + " (in-kernel), resources on minors 10 and 11 replicating over loopback TCP; "
-			 + "peer disk: the RAM disk behind the nvme-tcp remote; external flexible meta data "
-			 + "on 16 MiB null_blk devices; defaults otherwise; the pair is declared in sync "
-			 + "(new-current-uuid --clear-bitmap), then reconnected for each protocol"),
-		  drbd_resync: ("protocol C, " + $drbdrs)},
-	 profiles: ($profiles | split(" ") | map(select(. != ""))),
-	 records: $recs}' >"$out/bench-guest.json.tmp" && mv "$out/bench-guest.json.tmp" "$out/bench-guest.json"
-say "done in $(( $(date +%s) - t_start ))s; $nfail failure(s); summary in $out/bench-guest.json"
-(( nfail == 0 ))
+main "$@"

@@ -29,7 +29,7 @@
 # emulated write latency of the delay remote, XREPL_BENCH_SEMI_TIMEOUT_US
 # [10000] semi-sync timeout of the semi-sync rows, XREPL_BENCH_SEED [4242],
 # XREPL_BENCH_CONFIGS, XREPL_BENCH_REMOTES (ram,delay,nvme-tcp,nbd; slow
-# and fast still mean delay and ram), XREPL_BENCH_JOBS (see
+# and fast mean delay and ram), XREPL_BENCH_JOBS (see
 # scripts/bench-guest.sh), XREPL_BENCH_TIMEOUT (VM timeout, default from
 # the above), XREPL_BENCH_MEM (VM MiB, default from the leg sizes),
 # XREPL_BENCH_LO_RPS (hex CPU mask: the guest's loopback receive
@@ -114,9 +114,9 @@ fi
 runtime=${XREPL_BENCH_RUNTIME:-6} ramp=${XREPL_BENCH_RAMP:-2}
 size_mb=${XREPL_BENCH_SIZE_MB:-256} resync_mb=${XREPL_BENCH_RESYNC_MB:-1024}
 # The default matrix: raw-local and dm-linear once, 6 rows with each of the
-# 4 remotes (2 of them refused today), 3 DRBD rows: 29 fio processes
-# (~6 s to start under TCG) running 3 jobs each; plus prefilling, 2 resyncs
-# of the resync pair (well above 20 MB/s), booting; twice that as margin.
+# 4 remotes, 3 DRBD rows: 29 fio processes (~6 s to start under TCG)
+# running 3 jobs each; plus prefilling, 2 resyncs of the resync pair (well
+# above 20 MB/s), booting; twice that as margin.
 est=$(( 29 * (6 + 3 * (runtime + ramp + 1)) + 8 * size_mb / 30 + 4 * resync_mb / 20 + 180 ))
 (( profile || trace )) && est=$(( est + 2 * runtime + 400 ))
 timeout_s=${XREPL_BENCH_TIMEOUT:-$(( 2 * est ))}

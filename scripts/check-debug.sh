@@ -12,6 +12,8 @@ set -uo pipefail
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=scripts/kunit-lib.sh
+. "$SCRIPTS_DIR/kunit-lib.sh"
 
 results_init check-debug
 
@@ -35,15 +37,8 @@ phase_end "kernel $KVER"
 phase_begin "the KUnit suites as a module of the debug kernel"
 kmod="$CACHE/debug-kernel/kunit-module"
 rm -rf "$kmod"
-mkdir -p "$kmod"
-(cd "$REPO_ROOT/dm-xrepl" && cp dm-xrepl.h xrepl-format.h xrepl-args.c xrepl-bitmap.c \
-	xrepl-meta.c xrepl-ship.c xrepl-kunit.c xrepl-meta-kunit.c xrepl-ship-kunit.c "$kmod/")
-cat >"$kmod/Kbuild" <<'EOF'
-obj-m += dm-xrepl-kunit.o
-dm-xrepl-kunit-y := xrepl-kunit.o xrepl-meta-kunit.o xrepl-ship-kunit.o \
-	xrepl-args.o xrepl-bitmap.o xrepl-meta.o xrepl-ship.o
-EOF
-if make -C "$KDIR" M="$kmod" -j"$(nproc)" modules >"$run_dir/kunit-build.log" 2>&1; then
+if { kunit_lists && kunit_copy "$kmod" && kunit_kbuild m >"$kmod/Kbuild"; } >"$run_dir/kunit-build.log" 2>&1 &&
+	make -C "$KDIR" M="$kmod" -j"$(nproc)" modules >>"$run_dir/kunit-build.log" 2>&1; then
 	add_result "PASS kunit-module-build"
 	export XREPL_KUNIT_KO="$kmod/dm-xrepl-kunit.ko"
 else

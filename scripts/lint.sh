@@ -5,8 +5,9 @@
 #     the cached Linux 6.1 source tree)
 #  2. sparse (C=2) over the module, built against the Debian headers
 #  3. a W=1 build of the module with zero compiler or modpost warnings
-#  4. sparse and W=1 on the KUnit test file, in the UML tree of
-#     scripts/kunit.sh (skipped, with a note, until kunit.sh has run once)
+#  4. sparse and W=1 on the KUnit suites and the helpers they test, in the
+#     UML tree of scripts/kunit.sh (skipped, with a note, until kunit.sh
+#     has run once)
 #  5. the offline tools in userspace/ built with the flags of their Makefile
 #     (-Wall -Wextra -Werror ...), and again with gcc's -fanalyzer, into
 #     $XREPL_CACHE/lint/userspace
@@ -39,6 +40,8 @@ LINT_DIR="$CACHE/lint"
 COPY="$LINT_DIR/dm-xrepl"
 KUNIT_BUILD="$CACHE/kunit-build"
 KUNIT_SUBDIR=drivers/md/xrepl-kunit
+# shellcheck source=scripts/kunit-lib.sh
+. "$REPO_ROOT/scripts/kunit-lib.sh"
 
 echo "lint: checkpatch --strict, sparse and a W=1 build of dm-xrepl/ (kernel $KVER)"
 
@@ -99,7 +102,7 @@ mkdir -p "$COPY"
 # -c: unchanged files keep their mtime; --delete drops removed sources.
 rsync -rc --delete --include='*.c' --include='*.h' --include=Kbuild \
 	--include=Makefile --exclude='*.mod.c' --exclude='*' "$SRC/" "$COPY/"
-# Only the module's own objects: the KUnit file is not part of Kbuild.
+# Only the module's own objects: the KUnit suites are not in dm-xrepl-y.
 make -s -C "$KDIR" M="$COPY" clean >/dev/null 2>&1 || true
 
 sparse_log="$LINT_DIR/sparse.log"
@@ -130,12 +133,13 @@ else
 	echo "lint: W=1 build: clean"
 fi
 
-# --- 4. the KUnit test file, in the UML tree ------------------------------------
+# --- 4. the KUnit build, in the UML tree ----------------------------------------
 if [[ -f "$KUNIT_BUILD/.config" && -d "$TREE/$KUNIT_SUBDIR" ]] &&
 	grep -qx 'CONFIG_DM_XREPL_KUNIT_TEST=y' "$KUNIT_BUILD/.config"; then
-	# Same copy step as kunit.sh, so the check sees the current sources.
-	(cd "$SRC" && rsync -c dm-xrepl.h xrepl-args.c xrepl-bitmap.c xrepl-kunit.c \
-		"$TREE/$KUNIT_SUBDIR/")
+	# The files and Makefile of kunit.sh, so the check sees the current
+	# sources.
+	kunit_uml_dir "$TREE/$KUNIT_SUBDIR" ||
+		{ echo "lint: cannot set up $TREE/$KUNIT_SUBDIR" >&2; exit 1; }
 	ut_log="$LINT_DIR/kunit-sparse-w1.log"
 	rc=0
 	make -C "$TREE" ARCH=um O="$KUNIT_BUILD" C=2 CF=-D__CHECK_ENDIAN__ W=1 \
@@ -150,10 +154,10 @@ if [[ -f "$KUNIT_BUILD/.config" && -d "$TREE/$KUNIT_SUBDIR" ]] &&
 		if (( rc )); then tail -n 20 "$ut_log" | sed 's/^/  | /'; fi
 		failed+=(kunit-sparse-W=1)
 	else
-		echo "lint: sparse/W=1 on xrepl-kunit.c (UML): clean"
+		echo "lint: sparse/W=1 of the KUnit build (UML): clean"
 	fi
 else
-	echo "lint: note: sparse/W=1 of xrepl-kunit.c skipped (run scripts/kunit.sh once first)"
+	echo "lint: note: sparse/W=1 of the KUnit build skipped (run scripts/kunit.sh once first)"
 fi
 
 # --- 5. the offline tools ---------------------------------------------------------
@@ -180,7 +184,8 @@ fi
 # checker runs there so that the paths of source= directives resolve.
 mapfile -t SHELLCHECKED < <(cd "$REPO_ROOT" && printf '%s\n' \
 	scripts/vm.sh scripts/check.sh scripts/check-all.sh scripts/check-debug.sh \
-	scripts/debug-kernel.sh scripts/lint.sh \
+	scripts/debug-kernel.sh scripts/lint.sh scripts/kunit.sh scripts/kunit-lib.sh \
+	scripts/bench.sh scripts/bench-guest.sh scripts/bench/*.sh \
 	tests/run-crash.sh tests/crash/*.sh tests/userspace/*.sh \
 	tests/packaging.sh tests/integration/*.sh)
 if ! command -v shellcheck >/dev/null; then

@@ -6,8 +6,8 @@
 # the bits the image has set, and its text output must match the golden
 # files in golden/.  Also runs the unit tests of tests/lib/logwrites.py
 # and tests/lib/epochs.py (the dm-log-writes reader and the write-order
-# checkers of the async tests) and of scripts/bench-trace.py.
-# No VM, no root.
+# checkers of the async tests) and of scripts/bench-trace.py, and checks
+# the files the KUnit builds copy (kunit-copies.sh).  No VM, no root.
 #
 # Usage: tests/userspace/run.sh [--no-build] [--sanitize] [--results FILE]
 #                               [FILTER...]
@@ -596,7 +596,7 @@ status_fails() {
 		record "PASS userspace:$name"
 	fi
 }
-# monitor: no fixed number of devices (it was 64): 70 names are taken,
+# monitor: no fixed limit on the number of devices: 70 names are taken,
 # and it goes on to look them up (and fails there: no device-mapper).
 name=ctl-monitor-many-devices
 if selected "$name"; then
@@ -681,6 +681,13 @@ image_pkg_case image-pkg-signed "linux-image-6.12.9+deb12-amd64 linux-image-6.12
 image_pkg_case image-pkg-unsigned-only "linux-image-6.12.9+deb12-amd64-unsigned" \
 	linux-image-6.12.9+deb12-amd64-unsigned
 image_pkg_case image-pkg-none "linux-image-6.12.8+deb12-amd64" ""
+
+# The KUnit builds compile current copies of what dm-xrepl/Kbuild names
+# (scripts/kunit.sh, scripts/lint.sh, scripts/check-debug.sh), and those
+# lists leave no source out.
+for s in kunit lint check-debug kbuild; do
+	tcase "kunit-copies-$s" 0 "^ok$" bash "$HERE/kunit-copies.sh" "$s"
+done
 
 # The hostile-input generator of the integration test 240: it must never
 # emit a case the target's grammar accepts.

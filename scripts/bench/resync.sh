@@ -1,0 +1,168 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034,SC2154 # variables shared with bench-guest.sh
+# The resync rows of the benchmark.  A fully dirty pair of resync_mb MiB
+# legs (both prefilled, so that neither pays for page allocation), brought
+# in sync by xrepl (a new pair without nosync: the initial full sync) and
+# by DRBD (both disks Inconsistent, `primary --force`: its initial full
+# sync).  A fresh 1 MiB random pattern in the middle of the local leg,
+# zeroes at the remote, must have arrived.  Sourced by
+# scripts/bench-guest.sh; uses its settings and selected, and records.sh,
+# transports.sh, drbd.sh and configs.sh.
+
+# resync_mark REMOTE_DEV: the pattern on RS_LOCAL, zeroes at REMOTE_DEV.
+resync_mark() {
+	dd if=/dev/urandom of="$RS_LOCAL" bs=1M seek="$RS_PAT_OFF" count=1 oflag=direct conv=notrunc status=none &&
+		dd if=/dev/zero of="$1" bs=1M seek="$RS_PAT_OFF" count=1 oflag=direct conv=notrunc status=none
+}
+
+# resync_check REMOTE_DEV: the pattern is at REMOTE_DEV.
+resync_check() {
+	local a b
+	a=$(dd if="$RS_LOCAL" bs=1M skip="$RS_PAT_OFF" count=1 iflag=direct status=none | md5sum)
+	b=$(dd if="$1" bs=1M skip="$RS_PAT_OFF" count=1 iflag=direct status=none | md5sum)
+	[[ "$a" == "$b" ]]
+}
+
+# resync_t0, resync_t1: the time and the guest's CPU counters (copied to
+# $out/cpu/resync.pre and .post) when the resync starts and ends.
+resync_t0() { mkdir -p "$out/cpu"; head -n1 /proc/stat >"$out/cpu/resync.pre"; now; }
+resync_t1() { now; head -n1 /proc/stat >"$out/cpu/resync.post"; }
+
+# record_resync CONFIG T0 T1 TRANSPORT SETTINGS: with how busy the vCPUs
+# were meanwhile (the resync is bound by CPU time when they are all busy).
+record_resync() {
+	local secs busy
+	secs=$(elapsed "$2" "$3")
+	busy=$(cpu_busy "$out/cpu/resync.pre" "$out/cpu/resync.post")
+	record "$(jq -c -n --arg c "$1" --arg t "$4" --arg set "$5" \
+		--argjson s "$secs" --argjson b "$(( resync_mb * 1048576 ))" --argjson busy "$busy" \
+		'{remote: "resync", config: $c, job: "resync", status: "ok", transport: $t,
+		  bytes: $b, seconds: $s, mbps: ($b / $s / 1e6), vcpu_busy: $busy, settings: $set}')"
+	say "  $1: $(( resync_mb )) MiB in ${secs}s ($(awk -v b="$(( resync_mb * 1048576 ))" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }') MB/s), vCPUs busy $(awk -v b="$busy" 'BEGIN { if (b == "null") print "?"; else printf "%d%%", b * 100 }')"
+}
+
+resync_xrepl() {
+	local cfg=resync-xrepl name="$prefix-resync" S t0 t1 st="" i n
+	if ! dmsetup targets | grep -q '^xrepl '; then
+		record "$(jq -c -n --arg t "$resync_remote" '{remote: "resync", config: "resync-xrepl", job: null, status: "failed", transport: $t, reason: "the xrepl target is not loaded"}')"
+		nfail=$((nfail + 1))
+		return
+	fi
+	local fail=""
+	SIZE_MB=$resync_mb
+	if ! transport_up "$resync_remote"; then
+		fail="$resync_remote remote: $WHY"
+	fi
+	SIZE_MB=""
+	if [[ -z "$fail" ]]; then
+		resync_mark "$REMOTE" || fail="cannot write the check pattern"
+	fi
+	if [[ -z "$fail" ]]; then
+		S=$(blockdev --getsz "$RS_LOCAL")
+		say "resync-xrepl: $RS_LOCAL -> $REMOTE ($resync_remote), new pair without nosync"
+		t0=$(resync_t0)
+		if dm_create_logged "$name" "0 $S xrepl $RS_LOCAL $REMOTE - sync"; then
+			n=$(( (60 + resync_mb / 4) * 10 ))
+			for (( i = 0; i < n; i++ )); do
+				st=$(dmsetup status "$name" 2>&1)
+				[[ "$st" == *remote=insync* && "$st" == *" dirty=0/"* && "$st" == *resync_active=0* ]] && break
+				sleep 0.1
+			done
+			t1=$(resync_t1)
+			say "  status: $st"
+			if (( i == n )); then
+				fail="not in sync after $(( n / 10 ))s: $st"
+			elif ! resync_check "$REMOTE"; then
+				fail="the remote does not hold what the local leg holds after the resync"
+			else
+				record_resync "$cfg" "$t0" "$t1" "$resync_remote" \
+					"new pair without nosync (full initial sync), region_size 1024 (512 KiB), up to 16 regions copied at a time"
+			fi
+		else
+			fail=$WHY
+		fi
+		teardown_config
+	fi
+	transport_down "$resync_remote"
+	if [[ -n "$fail" ]]; then
+		say "resync-xrepl: FAILED: $fail"
+		record "$(jq -c -n --arg t "$resync_remote" --arg why "$fail" '{remote: "resync", config: "resync-xrepl", job: null, status: "failed", transport: $t, reason: $why}')"
+		nfail=$((nfail + 1))
+	fi
+}
+
+resync_drbd() {
+	local fail="" t0 t1 d="" i n
+	DRBD_DISK_OPTS=("${DRBD_RESYNC_DISK_OPTS[@]}") DRBD_NET_OPTS=("${DRBD_RESYNC_NET_OPTS[@]}")
+	if ! resync_mark "$RS_REMOTE"; then
+		fail="cannot write the check pattern"
+	elif ! drbd_pair_up "$RS_LOCAL" "$RS_REMOTE" C; then
+		fail=$WHY
+	else
+		say "resync-drbd: $RS_LOCAL -> $RS_REMOTE, protocol C, both Inconsistent, primary --force"
+		t0=$(resync_t0)
+		if drbd_cmd primary "$DRBD_MINOR_A" --force; then
+			n=$(( (60 + resync_mb / 4) * 10 ))
+			for (( i = 0; i < n; i++ )); do
+				d=$("$DRBDSETUP" dstate "$DRBD_MINOR_A" 2>/dev/null)
+				[[ "$d" == UpToDate/UpToDate ]] && break
+				sleep 0.1
+			done
+			t1=$(resync_t1)
+			say "  $(grep -A1 "^ *$DRBD_MINOR_A:" /proc/drbd | tr -s ' \n' ' ')"
+			if (( i == n )); then
+				fail="not in sync after $(( n / 10 ))s: $d"
+			else
+				drbd_down
+				if ! resync_check "$RS_REMOTE"; then
+					fail="the peer does not hold what the local leg holds after the resync"
+				else
+					record_resync resync-drbd "$t0" "$t1" "drbd-tcp" \
+						"protocol C, ${DRBD_RESYNC_DISK_OPTS[*]} ${DRBD_RESYNC_NET_OPTS[*]}"
+				fi
+			fi
+		else
+			fail=$WHY
+		fi
+	fi
+	drbd_down
+	DRBD_DISK_OPTS=() DRBD_NET_OPTS=()
+	if [[ -n "$fail" ]]; then
+		say "resync-drbd: FAILED: $fail"
+		record "$(jq -c -n --arg why "$fail" '{remote: "resync", config: "resync-drbd", job: null, status: "failed", transport: "drbd-tcp", reason: $why}')"
+		nfail=$((nfail + 1))
+	fi
+}
+
+# run_resync: the selected resync rows, on fresh legs.
+run_resync() {
+	local cfg
+	# Where the pattern goes: the middle of the legs, in MiB.
+	RS_PAT_OFF=$(( resync_mb / 2 ))
+	if selected resync-xrepl || selected resync-drbd; then
+		say "=== resync of a fully dirty ${resync_mb} MiB pair ==="
+		if nullb_make "$prefix-rslocal" size="$resync_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0; then
+			RS_LOCAL=$NB_DEV
+			prefill "$RS_LOCAL"
+			selected resync-xrepl && resync_xrepl
+			if selected resync-drbd; then
+				if nullb_make "$prefix-rspeer" size="$resync_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0; then
+					RS_REMOTE=$NB_DEV
+					prefill "$RS_REMOTE"
+					resync_drbd
+					nullb_remove "$prefix-rspeer"
+				else
+					record "$(jq -c -n '{remote: "resync", config: "resync-drbd", job: null, status: "failed", transport: "drbd-tcp", reason: "cannot create the peer null_blk"}')"
+					nfail=$((nfail + 1))
+				fi
+			fi
+			nullb_remove "$prefix-rslocal"
+		else
+			say "cannot create the resync legs"
+			for cfg in resync-xrepl resync-drbd; do
+				selected "$cfg" && record_cfg resync "$cfg" failed "cannot create the resync legs"
+			done
+			nfail=$((nfail + 1))
+		fi
+	fi
+}
