@@ -180,7 +180,42 @@ struct xrepl_sb_info {
 	u64 gen_history[2];
 	u64 resync_count;
 	u64 degrade_count;
+	u32 role;			/* XREPL_META_ROLE_* */
+	u64 data_time;			/* a secondary's: seconds; 0 unknown */
 };
+
+/*
+ * Data generations (xrepl-gen.c).  What a primary does on connecting to
+ * the remote site's metadata, decided by xrepl_peer_compare() from both
+ * superblocks (Documentation/dm-xrepl.rst, "Roles and generations").
+ */
+enum xrepl_verdict {
+	XREPL_VERDICT_FRESH,		/* new remote metadata: full sync */
+	XREPL_VERDICT_SAME,		/* same data: copy our bitmap */
+	XREPL_VERDICT_ANCESTOR,		/* remote at our bitmap's start: same */
+	XREPL_VERDICT_OLD,		/* remote older than that: full sync */
+	XREPL_VERDICT_FAILBACK,		/* demoted remote: the union of bitmaps */
+	XREPL_VERDICT_FAILBACK_OLD,	/* demoted, older base: full sync */
+	XREPL_VERDICT_PROMOTED,		/* refused: the remote is a primary */
+	XREPL_VERDICT_SPLIT_BRAIN,	/* refused: both sides changed */
+	XREPL_VERDICT_UNRELATED,	/* refused: no common generation */
+};
+
+/* A new generation identifier: not 0, and none sb holds. */
+u64 xrepl_gen_new(const struct xrepl_sb_info *sb);
+/*
+ * The primary starts writing without its remote: unless a bitmap
+ * generation is open already, gen_current becomes gen_bitmap and gets a
+ * new value.  Returns whether it split.
+ */
+bool xrepl_gen_split(struct xrepl_sb_info *sb);
+/* A resync made the remote equal: gen_bitmap moves into the history. */
+void xrepl_gen_synced(struct xrepl_sb_info *sb);
+enum xrepl_verdict xrepl_peer_compare(const struct xrepl_sb_info *ours,
+				      const struct xrepl_sb_info *peer,
+				      bool peer_fresh);
+bool xrepl_verdict_refused(enum xrepl_verdict v);
+const char *xrepl_verdict_name(enum xrepl_verdict v);
 
 /* crc32c of a 512-byte superblock sector, its csum field taken as 0. */
 u32 xrepl_sb_csum(const void *sector);

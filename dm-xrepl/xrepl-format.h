@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * dm-xrepl: on-disk format of the metadata device, version 1.
+ * dm-xrepl: on-disk format of the metadata device, version 2.
  *
  * Shared by the kernel target and the userspace tools (xrepl-dump,
  * xrepl-check): plain fixed-size little-endian fields, no kernel-only
@@ -36,22 +36,43 @@
 
 #define XREPL_META_MAGIC		"xreplmd"	/* 7 chars + NUL */
 #define XREPL_META_MAGIC_LEN		8U
-#define XREPL_META_VERSION		1U
+#define XREPL_META_VERSION		2U
+/* Version 1 (no role, no data time) is still read, as a primary's. */
+#define XREPL_META_VERSION_1		1U
 
 /* crc32c (Castagnoli) of the superblock sector, csum as 0, seed ~0. */
 #define XREPL_META_CSUM_SEED		0xffffffffU
 
 /* sb.flags */
 /*
- * The remote holds a crash-consistent image of the device: every write it
- * has is one the source acknowledged, in an order the source could have
- * produced.  Cleared before a resync writes its first region (a resync
- * copies regions out of write order) and set again when the resync has
- * made the remote equal to the local leg.
+ * A primary's: the remote holds a crash-consistent image of the device:
+ * every write it has is one the source acknowledged, in an order the
+ * source could have produced.  Cleared before a resync writes its first
+ * region (a resync copies regions out of write order) and set again when
+ * the resync has made the remote equal to the local leg.
+ * A secondary's: the same of its own data, as its primary last recorded.
  */
 #define XREPL_META_F_CONSISTENT		BIT(0)
+/*
+ * A secondary's: it was a primary and was demoted.  Its bitmap holds the
+ * regions it wrote that the other side may lack; a primary that connects
+ * to it copies the union of both bitmaps (and so discards those writes).
+ */
+#define XREPL_META_F_DEMOTED		BIT(1)
+/*
+ * A secondary's: its primary was replicating every write to it when it
+ * wrote this superblock (at mtime), and did not record a stop since: the
+ * data is as new as the primary's last write that reached it.
+ */
+#define XREPL_META_F_LIVE		BIT(2)
 /* Every valid flag; a superblock with any other bit set is refused. */
-#define XREPL_META_F_ALL		XREPL_META_F_CONSISTENT
+#define XREPL_META_F_ALL		(XREPL_META_F_CONSISTENT | \
+					 XREPL_META_F_DEMOTED | \
+					 XREPL_META_F_LIVE)
+
+/* sb.role */
+#define XREPL_META_ROLE_PRIMARY		1U	/* version 1: always */
+#define XREPL_META_ROLE_SECONDARY	2U
 
 /* sb.degraded: why the remote was not receiving writes at the last commit. */
 #define XREPL_META_DEGRADED_NONE	0U
@@ -93,7 +114,17 @@ struct xrepl_meta_sb {
 	__le64	gen_history[XREPL_META_GEN_HISTORY];	/* 120 */
 	__le64	resync_count;	/* 136: resyncs completed */
 	__le64	degrade_count;	/* 144: degradations */
-	__u8	reserved[XREPL_META_SB_SIZE - 152];	/* 152: zero */
+	/* Version 2 (zero in version 1). */
+	__le32	role;		/* 152: XREPL_META_ROLE_* */
+	__le32	reserved1;	/* 156: zero */
+	/*
+	 * A secondary's: the time of its data, in seconds since the epoch:
+	 * the last moment it held every write its primary had acknowledged
+	 * (in an asynchronous mode: the time of the newest write it held
+	 * with every older one).  0: unknown.
+	 */
+	__le64	data_time;	/* 160 */
+	__u8	reserved[XREPL_META_SB_SIZE - 168];	/* 168: zero */
 } __packed;
 
 /* Blocks of bitmap for nr_regions regions. */

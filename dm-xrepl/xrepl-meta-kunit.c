@@ -90,6 +90,8 @@ static void xrepl_sb_roundtrip_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, out.gen_history[1], in.gen_history[1]);
 	KUNIT_EXPECT_EQ(test, out.resync_count, in.resync_count);
 	KUNIT_EXPECT_EQ(test, out.degrade_count, in.degrade_count);
+	KUNIT_EXPECT_EQ(test, out.role, XREPL_META_ROLE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, sector[152], XREPL_META_ROLE_PRIMARY);
 }
 
 /* Every single-byte change of the sector is caught. */
@@ -125,9 +127,24 @@ struct xm_bad_case {
 };
 
 static const struct xm_bad_case xm_bad_cases[] = {
-	{ "version 2", 12, 4, 2, "Metadata: unsupported format version" },
+	{ "version 3", 12, 4, 3, "Metadata: unsupported format version" },
 	{ "version 0", 12, 4, 0, "Metadata: unsupported format version" },
-	{ "unknown flag", 16, 4, 2, "Metadata: unknown flags" },
+	{ "unknown flag", 16, 4, 8, "Metadata: unknown flags" },
+	{ "demoted primary", 16, 4, 3,
+	  "Metadata: a secondary's flags on a primary" },
+	{ "live primary", 16, 4, 5,
+	  "Metadata: a secondary's flags on a primary" },
+	{ "role 0", 152, 4, 0, "Metadata: unknown role" },
+	{ "role 3", 152, 4, 3, "Metadata: unknown role" },
+	{ "reserved1", 156, 4, 1, "Metadata: corrupt superblock" },
+	{ "gen_current 0", 104, 8, 0,
+	  "Metadata: generation identifiers repeat (a loop)" },
+	{ "gen_bitmap is a history", 112, 8, 2,
+	  "Metadata: generation identifiers repeat (a loop)" },
+	{ "gen_current is gen_bitmap", 104, 8, 0x1122334455667788ULL,
+	  "Metadata: generation identifiers repeat (a loop)" },
+	{ "history twice", 128, 8, 1,
+	  "Metadata: generation identifiers repeat (a loop)" },
 	{ "region_size 96", 20, 4, 96, "Metadata: corrupt geometry" },
 	{ "region_size 4", 20, 4, 4, "Metadata: corrupt geometry" },
 	{ "region_size 4 MiB", 20, 4, 1U << 22, "Metadata: corrupt geometry" },
@@ -171,6 +188,60 @@ static void xrepl_sb_bad_field_test(struct kunit *test)
 	xm_resum(sector);
 	KUNIT_EXPECT_EQ(test, xrepl_sb_decode(sector, &out, &error), -EILSEQ);
 	KUNIT_EXPECT_STREQ(test, error, c->error);
+}
+
+/* Version 1 (no role, no data time) is read as a primary's. */
+static void xrepl_sb_v1_test(struct kunit *test)
+{
+	struct xrepl_sb_info in, out;
+	struct xrepl_meta_sb *sb;
+	char *error = NULL;
+	u8 *sector;
+
+	xm_info(&in);
+	in.role = 0;
+	sector = xm_sector(test, &in);
+	sb = (struct xrepl_meta_sb *)sector;
+	sb->version = cpu_to_le32(XREPL_META_VERSION_1);
+	xm_resum(sector);
+	KUNIT_EXPECT_EQ(test, xrepl_sb_decode(sector, &out, &error), 0);
+	KUNIT_EXPECT_EQ(test, out.role, XREPL_META_ROLE_PRIMARY);
+	KUNIT_EXPECT_EQ(test, out.gen_current, in.gen_current);
+
+	/* A version 1 superblock has nothing in the version 2 fields. */
+	sb->role = cpu_to_le32(XREPL_META_ROLE_SECONDARY);
+	xm_resum(sector);
+	KUNIT_EXPECT_EQ(test, xrepl_sb_decode(sector, &out, &error), -EILSEQ);
+	KUNIT_EXPECT_STREQ(test, error, "Metadata: corrupt superblock");
+	sb->role = 0;
+	sb->data_time = cpu_to_le64(5);
+	xm_resum(sector);
+	KUNIT_EXPECT_EQ(test, xrepl_sb_decode(sector, &out, &error), -EILSEQ);
+	sb->data_time = 0;
+	sb->flags = cpu_to_le32(XREPL_META_F_CONSISTENT | XREPL_META_F_LIVE);
+	xm_resum(sector);
+	KUNIT_EXPECT_EQ(test, xrepl_sb_decode(sector, &out, &error), -EILSEQ);
+}
+
+/* A secondary's superblock: role, flags and data time survive. */
+static void xrepl_sb_secondary_test(struct kunit *test)
+{
+	struct xrepl_sb_info in, out;
+	char *error = NULL;
+	u8 *sector;
+
+	xm_info(&in);
+	in.role = XREPL_META_ROLE_SECONDARY;
+	in.flags = XREPL_META_F_CONSISTENT | XREPL_META_F_DEMOTED |
+		   XREPL_META_F_LIVE;
+	in.data_time = 1700000000;
+	sector = xm_sector(test, &in);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(((struct xrepl_meta_sb *)sector)->role),
+			XREPL_META_ROLE_SECONDARY);
+	KUNIT_EXPECT_EQ(test, xrepl_sb_decode(sector, &out, &error), 0);
+	KUNIT_EXPECT_EQ(test, out.role, XREPL_META_ROLE_SECONDARY);
+	KUNIT_EXPECT_EQ(test, out.flags, in.flags);
+	KUNIT_EXPECT_EQ(test, out.data_time, 1700000000ULL);
 }
 
 /* The superblock against the table and the metadata device's size. */
@@ -438,6 +509,8 @@ static struct kunit_case xrepl_meta_test_cases[] = {
 	KUNIT_CASE(xrepl_sb_roundtrip_test),
 	KUNIT_CASE(xrepl_sb_byte_flip_test),
 	KUNIT_CASE_PARAM(xrepl_sb_bad_field_test, xm_bad_gen_params),
+	KUNIT_CASE(xrepl_sb_v1_test),
+	KUNIT_CASE(xrepl_sb_secondary_test),
 	KUNIT_CASE(xrepl_sb_check_test),
 	KUNIT_CASE(xrepl_sb_init_test),
 	KUNIT_CASE(xrepl_wi_mark_test),

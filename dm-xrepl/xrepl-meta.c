@@ -62,12 +62,37 @@ void xrepl_sb_encode(void *sector, const struct xrepl_sb_info *info)
 		sb->gen_history[i] = cpu_to_le64(info->gen_history[i]);
 	sb->resync_count = cpu_to_le64(info->resync_count);
 	sb->degrade_count = cpu_to_le64(info->degrade_count);
+	sb->role = cpu_to_le32(info->role);
+	sb->data_time = cpu_to_le64(info->data_time);
 	sb->csum = cpu_to_le32(xrepl_sb_csum(sb));
 }
 
 bool xrepl_mem_is_zero(const void *buf, size_t len)
 {
 	return !memchr_inv(buf, 0, len);
+}
+
+/*
+ * The generation identifiers name distinct data states, newest first: a
+ * value that appears twice (or a current one of 0, in version 2) would make
+ * the comparison with the other side see an ancestor where there is none.
+ */
+static bool gen_loop(const struct xrepl_meta_sb *sb, u32 version)
+{
+	u64 g[2 + XREPL_META_GEN_HISTORY];
+	unsigned int i, j;
+
+	g[0] = le64_to_cpu(sb->gen_current);
+	g[1] = le64_to_cpu(sb->gen_bitmap);
+	for (i = 0; i < XREPL_META_GEN_HISTORY; i++)
+		g[2 + i] = le64_to_cpu(sb->gen_history[i]);
+	if (!g[0] && version != XREPL_META_VERSION_1)
+		return true;
+	for (i = 0; i < ARRAY_SIZE(g); i++)
+		for (j = i + 1; j < ARRAY_SIZE(g); j++)
+			if (g[i] && g[i] == g[j])
+				return true;
+	return false;
 }
 
 static int sb_bad(char **error, char *what)
@@ -80,22 +105,40 @@ int xrepl_sb_decode(const void *sector, struct xrepl_sb_info *info,
 		    char **error)
 {
 	const struct xrepl_meta_sb *sb = sector;
+	u32 rs, version, role;
 	u64 nr, blocks;
-	u32 rs;
 	unsigned int i;
 
 	if (memcmp(sb->magic, XREPL_META_MAGIC, XREPL_META_MAGIC_LEN))
 		return sb_bad(error, "Metadata: bad magic");
 	if (le32_to_cpu(sb->csum) != xrepl_sb_csum(sb))
 		return sb_bad(error, "Metadata: superblock checksum mismatch");
-	if (le32_to_cpu(sb->version) != XREPL_META_VERSION)
+	version = le32_to_cpu(sb->version);
+	if (version != XREPL_META_VERSION && version != XREPL_META_VERSION_1)
 		return sb_bad(error, "Metadata: unsupported format version");
 	if (le32_to_cpu(sb->flags) & ~XREPL_META_F_ALL)
 		return sb_bad(error, "Metadata: unknown flags");
 	if (le32_to_cpu(sb->degraded) > XREPL_META_DEGRADED_MAX ||
-	    sb->reserved0 || !xrepl_mem_is_zero(sb->reserved,
-						sizeof(sb->reserved)))
+	    sb->reserved0 || sb->reserved1 ||
+	    !xrepl_mem_is_zero(sb->reserved, sizeof(sb->reserved)))
 		return sb_bad(error, "Metadata: corrupt superblock");
+	role = le32_to_cpu(sb->role);
+	if (version == XREPL_META_VERSION_1) {
+		/* Version 1 had no role: a primary's, all of it reserved. */
+		if (role || sb->data_time ||
+		    le32_to_cpu(sb->flags) & ~XREPL_META_F_CONSISTENT)
+			return sb_bad(error, "Metadata: corrupt superblock");
+		role = XREPL_META_ROLE_PRIMARY;
+	} else if (role != XREPL_META_ROLE_PRIMARY &&
+		   role != XREPL_META_ROLE_SECONDARY) {
+		return sb_bad(error, "Metadata: unknown role");
+	} else if (role == XREPL_META_ROLE_PRIMARY &&
+		   le32_to_cpu(sb->flags) & (XREPL_META_F_DEMOTED |
+					     XREPL_META_F_LIVE)) {
+		return sb_bad(error, "Metadata: a secondary's flags on a primary");
+	}
+	if (gen_loop(sb, version))
+		return sb_bad(error, "Metadata: generation identifiers repeat (a loop)");
 
 	rs = le32_to_cpu(sb->region_size);
 	nr = le64_to_cpu(sb->nr_regions);
@@ -123,6 +166,8 @@ int xrepl_sb_decode(const void *sector, struct xrepl_sb_info *info,
 		info->gen_history[i] = le64_to_cpu(sb->gen_history[i]);
 	info->resync_count = le64_to_cpu(sb->resync_count);
 	info->degrade_count = le64_to_cpu(sb->degrade_count);
+	info->role = role;
+	info->data_time = le64_to_cpu(sb->data_time);
 	return 0;
 }
 
@@ -153,8 +198,9 @@ void xrepl_sb_init(struct xrepl_sb_info *info, const struct xrepl_geom *geom,
 	info->dev_sectors = geom->dev_sectors;
 	info->nr_regions = geom->nr_regions;
 	info->bitmap_blocks = xrepl_meta_bitmap_blocks(geom->nr_regions);
+	info->role = XREPL_META_ROLE_PRIMARY;
 	get_random_bytes(info->uuid, sizeof(info->uuid));
-	get_random_bytes(&info->gen_current, sizeof(info->gen_current));
+	info->gen_current = xrepl_gen_new(info);
 	info->ctime = ktime_get_real_seconds();
 }
 

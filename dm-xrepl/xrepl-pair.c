@@ -7,7 +7,6 @@
  * another metadata device gets a new pair that takes over the state of
  * the one it replaces when it is resumed.
  */
-#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -225,11 +224,8 @@ static void inherit_identity_locked(struct xrepl_pair *pair,
 	pair->sb.gen_history[1] = from->gen_history[1];
 	pair->sb.resync_count = from->resync_count;
 	pair->sb.degrade_count = from->degrade_count;
-	if (pair->degraded_by != XREPL_DEGRADED_NONE && !pair->sb.gen_bitmap) {
-		pair->sb.gen_bitmap = pair->sb.gen_current;
-		get_random_bytes(&pair->sb.gen_current,
-				 sizeof(pair->sb.gen_current));
-	}
+	if (pair->degraded_by != XREPL_DEGRADED_NONE)
+		xrepl_gen_split(&pair->sb);
 }
 
 /*

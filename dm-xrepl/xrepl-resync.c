@@ -316,11 +316,7 @@ static void resync_finished(struct xrepl_c *xc)
 		in_sync = true;
 		pair->consistent = true;
 		if (pair->meta_bdev) {
-			if (pair->sb.gen_bitmap) {
-				pair->sb.gen_history[1] = pair->sb.gen_history[0];
-				pair->sb.gen_history[0] = pair->sb.gen_bitmap;
-				pair->sb.gen_bitmap = 0;
-			}
+			xrepl_gen_synced(&pair->sb);
 			pair->sb.resync_count++;
 			xrepl_sb_changed_locked(pair);
 		}

@@ -3,7 +3,6 @@
  * dm-xrepl: the replication state of a pair, and the events that say it
  * changed.  Helpers named *_locked need pair->lock held.
  */
-#include <linux/random.h>
 
 #include "xrepl-core.h"
 
@@ -126,11 +125,7 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 		/* Writes acknowledged by the remote may not be durable there. */
 		pair->merge_needed = true;
 		/* The source now changes without the remote: a new data generation. */
-		if (!pair->sb.gen_bitmap) {
-			pair->sb.gen_bitmap = pair->sb.gen_current;
-			get_random_bytes(&pair->sb.gen_current,
-					 sizeof(pair->sb.gen_current));
-		}
+		xrepl_gen_split(&pair->sb);
 		pair->sb.degrade_count++;
 		xrepl_sb_changed_locked(pair);
 	}
