@@ -24,6 +24,8 @@
 
 static void xrepl_put_devices(struct xrepl_c *xc)
 {
+	if (xc->peer)
+		dm_put_device(xc->ti, xc->peer);
 	if (xc->meta)
 		dm_put_device(xc->ti, xc->meta);
 	if (xc->remote)
@@ -36,6 +38,9 @@ static void xrepl_put_devices(struct xrepl_c *xc)
  * Construct a replicated device:
  *
  * <local_dev> <remote_dev> <meta_dev> <mode> [<#opt_args> <opt_arg>...]
+ *
+ * remote_dev "-": no remote yet; remote_meta <dev> among the optional
+ * arguments: the remote site's metadata device.
  */
 static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
@@ -72,11 +77,13 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Error opening local device";
 		goto bad;
 	}
-	r = dm_get_device(ti, xc->args.remote_path, dm_table_get_mode(ti->table),
-			  &xc->remote);
-	if (r) {
-		ti->error = "Error opening remote device";
-		goto bad;
+	if (xc->args.remote_path) {
+		r = dm_get_device(ti, xc->args.remote_path,
+				  dm_table_get_mode(ti->table), &xc->remote);
+		if (r) {
+			ti->error = "Error opening remote device";
+			goto bad;
+		}
 	}
 	if (xc->args.meta_path) {
 		r = dm_get_device(ti, xc->args.meta_path,
@@ -86,30 +93,53 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			goto bad;
 		}
 	}
+	if (xc->args.peer_path) {
+		r = dm_get_device(ti, xc->args.peer_path,
+				  dm_table_get_mode(ti->table), &xc->peer);
+		if (r) {
+			ti->error = "Error opening remote metadata device";
+			goto bad;
+		}
+	}
 	xc->args.local_path = NULL;
 	xc->args.remote_path = NULL;
 	xc->args.meta_path = NULL;
+	xc->args.peer_path = NULL;
 
 	r = -EINVAL;
-	if (xc->local->bdev->bd_dev == xc->remote->bdev->bd_dev) {
+	if (xc->remote && xc->local->bdev->bd_dev == xc->remote->bdev->bd_dev) {
 		ti->error = "Local and remote device must differ";
 		goto bad;
 	}
 	if (xc->meta && (xc->meta->bdev->bd_dev == xc->local->bdev->bd_dev ||
-			 xc->meta->bdev->bd_dev == xc->remote->bdev->bd_dev)) {
+			 (xc->remote &&
+			  xc->meta->bdev->bd_dev == xc->remote->bdev->bd_dev))) {
 		ti->error = "Metadata device must differ from the legs";
+		goto bad;
+	}
+	if (xc->peer && (xc->peer->bdev->bd_dev == xc->local->bdev->bd_dev ||
+			 xc->peer->bdev->bd_dev == xc->remote->bdev->bd_dev ||
+			 xc->peer->bdev->bd_dev == xc->meta->bdev->bd_dev)) {
+		ti->error = "Remote metadata device must differ from the others";
 		goto bad;
 	}
 	if (ti->len > bdev_nr_sectors(xc->local->bdev)) {
 		ti->error = "Device is larger than the local device";
 		goto bad;
 	}
-	if (ti->len > bdev_nr_sectors(xc->remote->bdev)) {
+	if (xc->remote && ti->len > bdev_nr_sectors(xc->remote->bdev)) {
 		ti->error = "Device is larger than the remote device";
 		goto bad;
 	}
-	if (bdev_is_zoned(xc->local->bdev) || bdev_is_zoned(xc->remote->bdev)) {
+	if (bdev_is_zoned(xc->local->bdev) ||
+	    (xc->remote && bdev_is_zoned(xc->remote->bdev))) {
 		ti->error = "Zoned devices are not supported";
+		goto bad;
+	}
+	if (xc->peer && (bdev_is_zoned(xc->peer->bdev) ||
+			 bdev_logical_block_size(xc->peer->bdev) >
+			 XREPL_META_BLOCK_SIZE)) {
+		ti->error = "Remote metadata device: zoned, or blocks above 4 KiB";
 		goto bad;
 	}
 	/* Metadata is read and written in blocks of 4 KiB, anywhere. */
@@ -141,6 +171,12 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = xrepl_pair_get(xc, &geom, fresh ? NULL : &sb, &ti->error);
 	if (r)
 		goto bad;
+	/* Refused by the remote site's metadata: nothing written to it. */
+	r = xrepl_peer_check(xc, &ti->error);
+	if (r) {
+		xrepl_pair_put(xc->pair);
+		goto bad;
+	}
 
 	ti->num_flush_bios = 1;
 	ti->flush_supported = true;
@@ -187,10 +223,16 @@ static void xrepl_presuspend(struct dm_target *ti)
 	flush_workqueue(pair->wq);
 }
 
-/* A pair that replaces another takes over the old pair's final state. */
+/*
+ * A pair that replaces another takes over the old pair's final state; a
+ * remote the pair had not is attached.
+ */
 static int xrepl_preresume(struct dm_target *ti)
 {
-	xrepl_pair_take_over(((struct xrepl_c *)ti->private)->pair);
+	struct xrepl_c *xc = ti->private;
+
+	xrepl_pair_take_over(xc->pair);
+	xrepl_pair_attach(xc);
 	return 0;
 }
 
@@ -234,6 +276,19 @@ static void xrepl_postsuspend(struct dm_target *ti)
 		if (was_active)
 			xrepl_meta_clean(pair, xc, true);
 		flush_workqueue(pair->meta_wq);
+		/*
+		 * The remote site's metadata records the stop; its device is
+		 * this table's, which may go once we return.
+		 */
+		spin_lock_irq(&pair->lock);
+		if (was_active)
+			xrepl_peer_update_locked(pair);
+		spin_unlock_irq(&pair->lock);
+		flush_workqueue(pair->peer_wq);
+		spin_lock_irq(&pair->lock);
+		if (!pair->active)
+			pair->peer_bdev = NULL;
+		spin_unlock_irq(&pair->lock);
 	}
 }
 
@@ -284,8 +339,28 @@ static __printf(2, 3) void msg_err(struct xrepl_c *xc, const char *fmt, ...)
 static int xrepl_msg_remote(struct xrepl_c *xc, enum xrepl_degraded why)
 {
 	struct xrepl_pair *pair = xc->pair;
-	bool changed = false;
+	bool changed = false, degraded;
+	char *error = NULL;
+	int r;
 
+	if (!xc->remote) {
+		if (why != XREPL_DEGRADED_NONE)
+			return 0;
+		msg_err(xc, "the table has no remote: load one with a remote to attach it");
+		return -EINVAL;
+	}
+	mutex_lock(&pair->connect_lock);
+	degraded = READ_ONCE(pair->degraded_by) != XREPL_DEGRADED_NONE;
+	if (why == XREPL_DEGRADED_NONE && degraded && xc->peer) {
+		/* Compared again: the remote site may have taken over since. */
+		r = xrepl_peer_connect(xc, false, &error);
+		if (r) {
+			mutex_unlock(&pair->connect_lock);
+			msg_err(xc, "remote up refused: %s", error);
+			xrepl_raise_event(xc);
+			return r == -EINVAL ? -EINVAL : -EIO;
+		}
+	}
 	spin_lock_irq(&pair->lock);
 	if (why != XREPL_DEGRADED_NONE) {
 		changed = xrepl_degrade_locked(pair, why);
@@ -294,6 +369,7 @@ static int xrepl_msg_remote(struct xrepl_c *xc, enum xrepl_degraded why)
 		changed = true;
 	}
 	spin_unlock_irq(&pair->lock);
+	mutex_unlock(&pair->connect_lock);
 
 	if (changed) {
 		DMINFO("%s: remote %s", xrepl_name(xc),
@@ -318,27 +394,11 @@ static int xrepl_msg_resync(struct xrepl_c *xc, bool full)
 		return -EINVAL;
 	}
 	if (full && pair->meta_bdev) {
-		/*
-		 * Marked on disk before any region joins the dirty ones: a
-		 * running resync would copy it at once.
-		 */
-		xrepl_wi_mark_all_locked(&pair->wi);
 		spin_unlock_irq(&pair->lock);
-		mutex_lock(&pair->meta_io_lock);
-		if (!xrepl_meta_commit(pair)) {
-			mutex_unlock(&pair->meta_io_lock);
+		if (!xrepl_meta_mark_dirty(pair, NULL)) {
 			msg_err(xc, "cannot resync: the metadata device failed (meta_failed=1)");
 			return -EIO;
 		}
-		/*
-		 * Durable: the cleaner may clear them once copied and idle
-		 * (it never clears the mark of a dirty region).
-		 */
-		spin_lock_irq(&pair->lock);
-		xrepl_wi_commit_all_locked(&pair->wi);
-		xrepl_mark_all_dirty_locked(pair);
-		spin_unlock_irq(&pair->lock);
-		mutex_unlock(&pair->meta_io_lock);
 		spin_lock_irq(&pair->lock);
 	} else if (full) {
 		xrepl_mark_all_dirty_locked(pair);
@@ -517,6 +577,13 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 					 NSEC_PER_MSEC) : 0);
 		DMEMIT(" draining=%d lag_waits=%llu semi_timeouts=%llu",
 		       pair->draining, pair->lag_waits, pair->semi_timeouts);
+		DMEMIT(" peer=%s peer_meta_writes=%llu",
+		       xrepl_peer_state_name(xc->peer ? pair->peer_state :
+					     XREPL_PEER_NONE),
+		       (u64)atomic64_read(&pair->peer_meta_writes));
+		DMEMIT(" local_read_errors=%llu remote_reads=%llu",
+		       (u64)atomic64_read(&pair->local_read_errors),
+		       (u64)atomic64_read(&pair->remote_reads));
 		spin_unlock_irq(&pair->lock);
 		break;
 
@@ -535,8 +602,11 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			nr_opts += 2;
 		if (args->given & XREPL_OPT_CONGESTION)
 			nr_opts += 2;
+		if (xc->peer)
+			nr_opts += 2;
 		DMEMIT("%s %s %s %s %u region_size %u", xc->local->name,
-		       xc->remote->name, xc->meta ? xc->meta->name : "-",
+		       xc->remote ? xc->remote->name : "-",
+		       xc->meta ? xc->meta->name : "-",
 		       xrepl_mode_name(args->mode), nr_opts, args->region_size);
 		if (args->given & XREPL_OPT_ON_REMOTE_ERROR)
 			DMEMIT(" on_remote_error %s",
@@ -552,13 +622,16 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		if (args->given & XREPL_OPT_CONGESTION)
 			DMEMIT(" congestion %s",
 			       xrepl_congestion_name(args->congestion));
+		if (xc->peer)
+			DMEMIT(" remote_meta %s", xc->peer->name);
 		break;
 
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
 		DMEMIT(",local_device=%s,remote_device=%s,meta_device=%s",
-		       xc->local->name, xc->remote->name,
+		       xc->local->name, xc->remote ? xc->remote->name : "-",
 		       xc->meta ? xc->meta->name : "-");
+		DMEMIT(",remote_meta_device=%s", xc->peer ? xc->peer->name : "-");
 		DMEMIT(",mode=%s,region_size=%u,on_remote_error=%s,nosync=%c",
 		       xrepl_mode_name(args->mode), args->region_size,
 		       xrepl_policy_name(args->on_remote_error),
@@ -577,7 +650,7 @@ static int xrepl_iterate_devices(struct dm_target *ti,
 	int r;
 
 	r = fn(ti, xc->local, 0, ti->len, data);
-	if (!r)
+	if (!r && xc->remote)
 		r = fn(ti, xc->remote, 0, ti->len, data);
 	return r;
 }

@@ -44,6 +44,7 @@ enum xrepl_error_policy {
 #define XREPL_OPT_SEMI_TIMEOUT		BIT(4)
 #define XREPL_OPT_MAX_LAG		BIT(5)
 #define XREPL_OPT_CONGESTION		BIT(6)
+#define XREPL_OPT_REMOTE_META		BIT(7)
 
 /*
  * A parsed table line.  The device strings point into the caller's argv,
@@ -51,8 +52,9 @@ enum xrepl_error_policy {
  */
 struct xrepl_args {
 	const char *local_path;
-	const char *remote_path;
+	const char *remote_path;	/* NULL for "-" (no remote yet) */
 	const char *meta_path;		/* NULL for "-" (in-memory bitmap) */
+	const char *peer_path;		/* remote_meta: the remote site's */
 	enum xrepl_mode mode;
 	enum xrepl_error_policy on_remote_error;
 	u32 region_size;		/* sectors, a power of two */

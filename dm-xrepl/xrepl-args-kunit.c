@@ -79,6 +79,8 @@ struct xt_valid_case {
 	const char *name;
 	struct xt_line line;
 	bool has_meta;			/* argv[2] is a path, not "-" */
+	bool no_remote;			/* argv[1] is "-" */
+	const char *peer;		/* remote_meta, if given */
 	enum xrepl_mode mode;
 	enum xrepl_error_policy policy;
 	u32 region_size;
@@ -91,6 +93,26 @@ struct xt_valid_case {
 };
 
 static const struct xt_valid_case xt_valid_cases[] = {
+	{
+		.name = "no remote yet",
+		.line = { { "loc", "-", "meta", "sync" } },
+		.has_meta = true,
+		.no_remote = true,
+		.mode = XREPL_MODE_SYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+	},
+	{
+		.name = "the remote site's metadata",
+		.line = { { "loc", "rem", "meta", "async", "2", "remote_meta",
+			    "rmeta" } },
+		.has_meta = true,
+		.peer = "rmeta",
+		.mode = XREPL_MODE_ASYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_REMOTE_META,
+	},
 	{
 		.name = "semi-sync timeout and lag",
 		.line = { { "loc", "rem", "meta", "semi-sync", "6",
@@ -385,7 +407,14 @@ static void xrepl_parse_valid_test(struct kunit *test)
 			    error ? error : "(null)");
 
 	KUNIT_EXPECT_PTR_EQ(test, args.local_path, c->line.argv[0]);
-	KUNIT_EXPECT_PTR_EQ(test, args.remote_path, c->line.argv[1]);
+	if (c->no_remote)
+		KUNIT_EXPECT_NULL(test, args.remote_path);
+	else
+		KUNIT_EXPECT_PTR_EQ(test, args.remote_path, c->line.argv[1]);
+	if (c->peer)
+		KUNIT_EXPECT_STREQ(test, args.peer_path, c->peer);
+	else
+		KUNIT_EXPECT_NULL(test, args.peer_path);
 	if (c->has_meta)
 		KUNIT_EXPECT_PTR_EQ(test, args.meta_path, c->line.argv[2]);
 	else
@@ -458,10 +487,25 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	       "64"),
 	XT_BAD("count 4, three words", XT_E_NOPT, "sync", "4", "region_size",
 	       "64", "nosync"),
-	XT_BAD("count over the max", XT_E_NOPT, "sync", "14", "region_size",
+	XT_BAD("count over the max", XT_E_NOPT, "sync", "16", "region_size",
 	       "64", "on_remote_error", "fail", "resync_rate_kbps", "1",
 	       "semi_timeout_ms", "1", "max_lag_kb", "256", "congestion",
-	       "block", "nosync", "nosync"),
+	       "block", "remote_meta", "rm", "nosync", "nosync"),
+	/* No remote ("-"), and the remote site's metadata. */
+	{ .name = "no remote, no metadata",
+	  .line = { { "loc", "-", "-", "sync" } },
+	  .error = "A device without a remote needs a metadata device" },
+	{ .name = "remote_meta without a remote",
+	  .line = { { "loc", "-", "meta", "sync", "2", "remote_meta", "rm" } },
+	  .error = "remote_meta needs a remote device" },
+	XT_BAD("remote_meta without metadata",
+	       "remote_meta needs a metadata device", "sync", "2",
+	       "remote_meta", "rm"),
+	XT_BAD("remote_meta twice", "Duplicate optional argument", "sync",
+	       "4", "remote_meta", "a", "remote_meta", "b"),
+	XT_BAD("remote_meta without a value",
+	       "Missing value for optional argument", "sync", "1",
+	       "remote_meta"),
 	XT_BAD("count empty", XT_E_NOPT, "sync", "", "nosync"),
 	XT_BAD("count junk suffix", XT_E_NOPT, "sync", "1x", "nosync"),
 	XT_BAD("count trailing space", XT_E_NOPT, "sync", "1 ", "nosync"),

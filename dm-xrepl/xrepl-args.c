@@ -17,9 +17,9 @@
 #define XREPL_REQUIRED_ARGS	4U
 /*
  * region_size N, on_remote_error P, resync_rate_kbps N, semi_timeout_ms N,
- * max_lag_kb N, congestion P, nosync.
+ * max_lag_kb N, congestion P, remote_meta D, nosync.
  */
-#define XREPL_MAX_OPT_ARGS	13U
+#define XREPL_MAX_OPT_ARGS	15U
 
 static const char * const mode_names[] = {
 	[XREPL_MODE_SYNC]	= "sync",
@@ -187,6 +187,8 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 			r = take_option(args, XREPL_OPT_MAX_LAG, error);
 		} else if (!strcmp(key, "congestion")) {
 			r = take_option(args, XREPL_OPT_CONGESTION, error);
+		} else if (!strcmp(key, "remote_meta")) {
+			r = take_option(args, XREPL_OPT_REMOTE_META, error);
 		} else {
 			*error = "Unrecognised optional argument";
 			return -EINVAL;
@@ -203,10 +205,24 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 			r = parse_region_size(args, val, error);
 		else if (!strcmp(key, "on_remote_error"))
 			r = parse_policy(args, val, error);
+		else if (!strcmp(key, "remote_meta"))
+			args->peer_path = val;
 		else
 			r = xrepl_parse_tunable(args, key, val, error) ? 0 : -EINVAL;
 		if (r)
 			return r;
+	}
+	if (args->peer_path && !args->remote_path) {
+		*error = "remote_meta needs a remote device";
+		return -EINVAL;
+	}
+	if (args->peer_path && !args->meta_path) {
+		*error = "remote_meta needs a metadata device";
+		return -EINVAL;
+	}
+	if (args->on_remote_error == XREPL_ON_ERROR_FAIL && !args->remote_path) {
+		*error = "on_remote_error fail needs a remote device";
+		return -EINVAL;
 	}
 	/* Failing writes the remote misses only makes sense if none are. */
 	if (args->on_remote_error == XREPL_ON_ERROR_FAIL &&
@@ -259,12 +275,17 @@ int xrepl_parse_args(struct xrepl_args *args, unsigned int argc, char **argv,
 		return -EINVAL;
 	}
 	args->local_path = argv[0];
-	args->remote_path = argv[1];
+	args->remote_path = strcmp(argv[1], "-") ? argv[1] : NULL;
 	args->meta_path = strcmp(argv[2], "-") ? argv[2] : NULL;
 
 	r = parse_mode(args, argv[3], error);
 	if (r)
 		return r;
+	/* Without a remote, the bitmap is all that says what it will need. */
+	if (!args->remote_path && !args->meta_path) {
+		*error = "A device without a remote needs a metadata device";
+		return -EINVAL;
+	}
 
 	if (argc == XREPL_REQUIRED_ARGS)
 		return 0;

@@ -25,6 +25,8 @@
  *   dm-xrepl-target.c  module, target_type, ctr/dtr, suspend/resume,
  *                      messages, status
  *   xrepl-pair.c       pairs: find, create, load, take over, destroy
+ *   xrepl-peer.c       the remote site's metadata: compare on connect,
+ *                      its superblock at each transition
  *   xrepl-resync.c     copy slots, pacing, the pass, its final flush
  *   xrepl-meta-io.c    the metadata device: probe, load, commit, clean
  *   xrepl-io.c         map, admission, both legs, end_io, redispatch
@@ -105,8 +107,12 @@
  *               degrade
  *   any         "remote down"                   ADMIN       degrade
  *   NONE, CONG. "remote down probe"             PROBE       degrade
+ *   any         a table without a remote        ABSENT      degrade
+ *               is resumed
  *   CONGESTION  a failure                       ERROR       remote_failed
- *   not NONE    "remote up"                     NONE        remote_back
+ *   not NONE,   "remote up"                     NONE        remote_back
+ *   not ABSENT
+ *   ABSENT      a table with a remote resumed   NONE        remote_back
  *   CONGESTION  nothing held for the remote     NONE        remote_back
  *   (inactive)  metadata loaded, or the pair    any         state_take_over
  *               it replaces taken over
@@ -128,6 +134,28 @@ enum xrepl_degraded {
 	XREPL_DEGRADED_ADMIN,	/* "remote down" message */
 	XREPL_DEGRADED_CONGESTION,	/* lag bound hit, congestion degrade */
 	XREPL_DEGRADED_PROBE,	/* "remote down probe": a monitor's probe failed */
+	XREPL_DEGRADED_ABSENT,	/* the table has no remote ("-") */
+};
+
+/*
+ * The remote site's metadata (remote_meta), as status shows it:
+ * pair->peer_state.  Set by xrepl-peer.c under pair->lock.
+ */
+enum xrepl_peer_state {
+	XREPL_PEER_NONE,	/* no remote_meta */
+	XREPL_PEER_OK,		/* compared and accepted, writes succeed */
+	XREPL_PEER_UNKNOWN,	/* not readable (or writable) now */
+	XREPL_PEER_PROMOTED,	/* refused: the remote site is a primary */
+	XREPL_PEER_SPLIT_BRAIN,	/* refused: both sides changed */
+	XREPL_PEER_UNRELATED,	/* refused: no common generation */
+};
+
+/* What the remote site's superblock says since our last write of it. */
+enum xrepl_peer_rec {
+	XREPL_PEER_REC_NONE,	/* not written since the connection */
+	XREPL_PEER_REC_COPYING,	/* not consistent: a resync copies to it */
+	XREPL_PEER_REC_LIVE,	/* consistent, receiving every write */
+	XREPL_PEER_REC_STOPPED,	/* consistent, as of its data time */
 };
 
 struct xrepl_c;
@@ -227,7 +255,12 @@ struct xrepl_pair {
 	bool inherit_pending;
 	struct mapped_device *md;	/* the device that owns this pair */
 	dev_t local_dev;
+	/*
+	 * The remote the pair replicates to, or last replicated to while a
+	 * table without a remote is live (0: never had one).
+	 */
 	dev_t remote_dev;
+	dev_t peer_dev;			/* remote_meta of its tables, or 0 */
 	dev_t meta_dev;			/* 0: volatile bitmap */
 	struct xrepl_geom geom;
 	/* For resync_work, the cleaner, events and messages. */
@@ -405,14 +438,49 @@ struct xrepl_pair {
 	bool sb_consistent;		/* the superblock on disk says consistent */
 	bool meta_failed;		/* a metadata write failed */
 	bool merge_needed;		/* marked regions must join dirty */
+
+	/*
+	 * xrepl-peer.c: the remote site's metadata device (remote_meta).
+	 * peer_wq is ordered and runs peer_work, which writes the remote
+	 * site's superblock so that it says what the pair's state is; it is
+	 * the only context that writes it once the pair is connected, so a
+	 * hung remote holds up nothing but itself.  peer_io_lock serialises
+	 * every I/O to that device and protects peer_sb and peer_buf.
+	 */
+	/*
+	 * Serialises connecting the remote (attach on resume, "remote up")
+	 * against "remote down", so that a connection that took its time
+	 * does not bring the remote back over a later "remote down".
+	 */
+	struct mutex connect_lock;
+	bool activated;			/* lock: a table was resumed once */
+	struct block_device *peer_bdev;	/* lock: of the active table, or NULL */
+	struct dm_io_client *peer_io;
+	struct workqueue_struct *peer_wq;
+	struct work_struct peer_work;
+	struct mutex peer_io_lock;	/* peer I/O, peer_sb, peer_buf */
+	struct xrepl_sb_info peer_sb;	/* as last read or written */
+	void *peer_buf;			/* one block */
+	atomic64_t peer_meta_writes;	/* superblock writes to it */
+	/* The rest: lock. */
+	enum xrepl_peer_state peer_state;
+	enum xrepl_peer_rec peer_rec;
+	u64 peer_data_time;		/* for a stop record: its data time */
+
+	/* xrepl-io.c: reads the local leg failed, retried on the remote. */
+	struct work_struct read_work;
+	struct bio_list read_retry;	/* lock: reads waiting for the retry */
+	atomic64_t local_read_errors;
+	atomic64_t remote_reads;
 };
 
 /* Target context: one per table that uses xrepl. */
 struct xrepl_c {
 	struct dm_target *ti;
 	struct dm_dev *local;
-	struct dm_dev *remote;
+	struct dm_dev *remote;		/* NULL for "-" */
 	struct dm_dev *meta;		/* NULL for "-" */
+	struct dm_dev *peer;		/* remote_meta, or NULL */
 	struct xrepl_args args;		/* device strings cleared after ctr */
 	struct xrepl_pair *pair;
 	struct work_struct event_work;	/* raises dm_table_event() */
@@ -473,6 +541,7 @@ struct xrepl_c {
 #define XREPL_IO_LAG		BIT(4)	/* counted in the lag (pair->lag) */
 #define XREPL_IO_ACK_WAIT	BIT(5)	/* acknowledged when on the remote */
 #define XREPL_IO_ACKED		BIT(6)	/* completed by us: end_io just lets it go */
+#define XREPL_IO_REMOTE_READ	BIT(7)	/* a read retried on the remote */
 
 struct xrepl_io {
 	struct xrepl_c *xc;
@@ -485,6 +554,7 @@ struct xrepl_io {
 	unsigned long last;
 	blk_status_t remote_status;
 	unsigned int flags;
+	struct bvec_iter read_iter;	/* a read as mapped, for its retry */
 };
 
 static inline struct xrepl_io *xrepl_io(struct bio *bio)
@@ -555,6 +625,16 @@ int xrepl_pair_get(struct xrepl_c *xc, const struct xrepl_geom *geom,
 void xrepl_pair_put(struct xrepl_pair *pair);
 void xrepl_pair_take_over(struct xrepl_pair *pair);
 void xrepl_pair_activate(struct xrepl_c *xc);
+void xrepl_pair_attach(struct xrepl_c *xc);
+
+/* xrepl-peer.c: the remote site's metadata. */
+int xrepl_peer_check(struct xrepl_c *xc, char **error);
+int xrepl_peer_connect(struct xrepl_c *xc, bool live, char **error);
+void xrepl_peer_work(struct work_struct *work);
+void xrepl_peer_update_locked(struct xrepl_pair *pair);
+bool xrepl_peer_ready_locked(struct xrepl_pair *pair);
+void xrepl_peer_stop(struct xrepl_pair *pair);
+const char *xrepl_peer_state_name(enum xrepl_peer_state state);
 
 /* xrepl-resync.c: the resync. */
 void xrepl_copy_work(struct work_struct *work);
@@ -571,14 +651,22 @@ bool xrepl_meta_sync(struct xrepl_pair *pair);
 void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all);
 void xrepl_clean_work(struct work_struct *work);
 void xrepl_meta_merge_marked(struct xrepl_pair *pair);
+bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
+			   const struct xrepl_bitmap *bm);
 int xrepl_meta_load(struct xrepl_pair *pair,
 		    const struct xrepl_sb_info *sb, bool in_sync,
 		    char **error);
 int xrepl_meta_probe(struct xrepl_c *xc, struct xrepl_sb_info *sb,
 		     bool *fresh, char **error);
+int xrepl_meta_rw(struct block_device *bdev, struct dm_io_client *client,
+		  blk_opf_t opf, u64 block, unsigned int nr_blocks, void *buf);
+int xrepl_meta_read_sb(struct block_device *bdev, struct dm_io_client *client,
+		       void *buf, bool *fresh, struct xrepl_sb_info *sb,
+		       char **error);
 
 /* xrepl-io.c: the I/O path. */
 void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio);
+void xrepl_read_work(struct work_struct *work);
 void xrepl_remote_work(struct work_struct *work);
 int xrepl_map(struct dm_target *ti, struct bio *bio);
 int xrepl_end_io(struct dm_target *ti, struct bio *bio,
@@ -635,6 +723,7 @@ bool xrepl_remote_failed_locked(struct xrepl_pair *pair, bool tracked,
 __printf(2, 3)
 void xrepl_report_degraded(struct xrepl_c *xc, const char *fmt, ...);
 void xrepl_remote_back_locked(struct xrepl_pair *pair, bool resync_always);
+void xrepl_attach_failed_locked(struct xrepl_pair *pair);
 void xrepl_state_init_locked(struct xrepl_pair *pair, enum xrepl_degraded why);
 void xrepl_state_take_over_locked(struct xrepl_pair *pair,
 				  enum xrepl_degraded why, bool consistent);

@@ -313,6 +313,11 @@ int xrepl_map(struct dm_target *ti, struct bio *bio)
 
 	xrepl_io(bio)->flags = 0;
 	if (bio_op(bio) == REQ_OP_READ) {
+		struct xrepl_io *io = xrepl_io(bio);
+
+		/* Kept to retry it on the remote if the local leg fails it. */
+		io->xc = xc;
+		io->read_iter = bio->bi_iter;
 		bio_set_dev(bio, xc->local->bdev);
 		return DM_MAPIO_REMAPPED;
 	}
@@ -328,6 +333,92 @@ static bool remote_unsupported(struct bio *bio, struct xrepl_io *io)
 		bio_op(bio) == REQ_OP_WRITE_ZEROES);
 }
 
+/*
+ * Does the remote hold what the local leg holds in sectors first..last's
+ * regions?  It receives writes, none of the regions is dirty, and no
+ * write (or ship entry, or copy) is in flight in their gate buckets: an
+ * asynchronous remote may not have the newest write yet.  lock held.
+ */
+static bool remote_holds_locked(struct xrepl_pair *pair, unsigned long first,
+				unsigned long last)
+{
+	unsigned long r;
+
+	if (pair->degraded_by != XREPL_DEGRADED_NONE || pair->merge_needed ||
+	    xrepl_gate_closed(pair, first, last))
+		return false;
+	if (xrepl_bitmap_next_set(&pair->dirty, first) <= last)
+		return false;
+	for (r = first; r <= last && r - first < XREPL_GATE_BUCKETS; r++)
+		if (!xrepl_gate_drained(pair, r))
+			return false;
+	return true;
+}
+
+/*
+ * A read failed on the local leg: retry it on the remote if the remote
+ * holds its regions, from read_work (the bio is resubmitted as it was
+ * mapped).  Returns DM_ENDIO_INCOMPLETE if it will be retried.
+ */
+static int read_end_io(struct xrepl_c *xc, struct bio *bio,
+		       blk_status_t *error)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_io *io = xrepl_io(bio);
+	unsigned long first, last, flags;
+	bool retry = false;
+
+	if (io->flags & XREPL_IO_REMOTE_READ) {
+		if (*error == BLK_STS_OK)
+			atomic64_inc(&pair->remote_reads);
+		return DM_ENDIO_DONE;
+	}
+	if (*error == BLK_STS_OK || *error == BLK_STS_AGAIN ||
+	    *error == BLK_STS_NOTSUPP)
+		return DM_ENDIO_DONE;
+	atomic64_inc(&pair->local_read_errors);
+	if (!xc->remote ||
+	    !xrepl_range_to_regions(&pair->geom, io->read_iter.bi_sector,
+				    io->read_iter.bi_size >> SECTOR_SHIFT,
+				    &first, &last))
+		return DM_ENDIO_DONE;
+	spin_lock_irqsave(&pair->lock, flags);
+	if (remote_holds_locked(pair, first, last)) {
+		bio_list_add(&pair->read_retry, bio);
+		queue_work(pair->wq, &pair->read_work);
+		retry = true;
+	}
+	spin_unlock_irqrestore(&pair->lock, flags);
+	if (retry)
+		DMWARN_LIMIT("%s: read error on the local leg at sector %llu, read from the remote",
+			     xrepl_name(xc),
+			     (unsigned long long)io->read_iter.bi_sector);
+	return retry ? DM_ENDIO_INCOMPLETE : DM_ENDIO_DONE;
+}
+
+/* Resubmit the reads the local leg failed to the remote. */
+void xrepl_read_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
+					       read_work);
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock_irq(&pair->lock);
+	bios = pair->read_retry;
+	bio_list_init(&pair->read_retry);
+	spin_unlock_irq(&pair->lock);
+	while ((bio = bio_list_pop(&bios))) {
+		struct xrepl_io *io = xrepl_io(bio);
+
+		io->flags |= XREPL_IO_REMOTE_READ;
+		bio->bi_iter = io->read_iter;
+		bio->bi_status = BLK_STS_OK;
+		bio_set_dev(bio, io->xc->remote->bdev);
+		submit_bio_noacct(bio);
+	}
+}
+
 int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 		 blk_status_t *error)
 {
@@ -338,6 +429,9 @@ int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 	bool remote_failed, degraded = false;
 	bool resync = false, started = false;
 	unsigned long flags;
+
+	if (bio_op(bio) == REQ_OP_READ)
+		return read_end_io(xc, bio, error);
 
 	/*
 	 * Rejected (on_remote_error fail: out of the gate already), or

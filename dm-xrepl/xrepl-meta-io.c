@@ -17,8 +17,8 @@ static_assert(XREPL_DEGRADED_ERROR == XREPL_META_DEGRADED_ERROR);
 static_assert(XREPL_DEGRADED_ADMIN == XREPL_META_DEGRADED_ADMIN);
 
 /* Synchronous metadata I/O of whole blocks.  Process context. */
-static int meta_rw(struct block_device *bdev, struct dm_io_client *client,
-		   blk_opf_t opf, u64 block, unsigned int nr_blocks, void *buf)
+int xrepl_meta_rw(struct block_device *bdev, struct dm_io_client *client,
+		  blk_opf_t opf, u64 block, unsigned int nr_blocks, void *buf)
 {
 	return xrepl_sync_io(client, bdev, opf, block * XREPL_META_BLOCK_SECTORS,
 			     nr_blocks * XREPL_META_BLOCK_SECTORS, DM_IO_KMEM,
@@ -28,8 +28,8 @@ static int meta_rw(struct block_device *bdev, struct dm_io_client *client,
 static int meta_io(struct xrepl_pair *pair, blk_opf_t opf, u64 block,
 		   unsigned int nr_blocks, void *buf)
 {
-	int r = meta_rw(pair->meta_bdev, pair->io_client, opf, block,
-			nr_blocks, buf);
+	int r = xrepl_meta_rw(pair->meta_bdev, pair->io_client, opf, block,
+			      nr_blocks, buf);
 
 	if (!r && op_is_write(opf))
 		atomic64_add(nr_blocks, &pair->meta_writes);
@@ -208,6 +208,41 @@ bool xrepl_meta_sync(struct xrepl_pair *pair)
 }
 
 /*
+ * Mark regions durably, then make them dirty: those set in bm, or every
+ * region if bm is NULL.  They are marked on disk before they join the
+ * dirty ones, as a running resync would copy them at once (and the
+ * cleaner clears a committed mark once its region is copied and idle).
+ * Returns false if the metadata device failed.  Process context.
+ */
+bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
+			   const struct xrepl_bitmap *bm)
+{
+	unsigned long r;
+	bool ok;
+
+	mutex_lock(&pair->meta_io_lock);
+	spin_lock_irq(&pair->lock);
+	if (!bm)
+		xrepl_wi_mark_all_locked(&pair->wi);
+	for (r = 0; bm && (r = xrepl_bitmap_next_set(bm, r)) < bm->nr_bits; r++)
+		xrepl_wi_request_locked(&pair->wi, r, r);
+	spin_unlock_irq(&pair->lock);
+	ok = xrepl_meta_commit(pair);
+	if (ok) {
+		spin_lock_irq(&pair->lock);
+		xrepl_wi_commit_all_locked(&pair->wi);
+		if (!bm)
+			xrepl_mark_all_dirty_locked(pair);
+		for (r = 0; bm && (r = xrepl_bitmap_next_set(bm, r)) < bm->nr_bits;
+		     r++)
+			xrepl_mark_dirty_locked(pair, r, r);
+		spin_unlock_irq(&pair->lock);
+	}
+	mutex_unlock(&pair->meta_io_lock);
+	return ok;
+}
+
+/*
  * Clear the marks of the regions that are equal on both legs and were not
  * written for a whole interval (or at all, if all: no write is in flight).
  * Process context; xc's legs are flushed before any mark is cleared, with
@@ -329,11 +364,11 @@ void xrepl_meta_merge_marked(struct xrepl_pair *pair)
  * Read block 0 of a metadata device into buf (one block) and decode it.
  * Returns 0 and *fresh, or an error with *error set.  Process context.
  */
-static int meta_read_sb(struct block_device *bdev, struct dm_io_client *client,
-			void *buf, bool *fresh, struct xrepl_sb_info *sb,
-			char **error)
+int xrepl_meta_read_sb(struct block_device *bdev, struct dm_io_client *client,
+		       void *buf, bool *fresh, struct xrepl_sb_info *sb,
+		       char **error)
 {
-	int r = meta_rw(bdev, client, REQ_OP_READ | REQ_META, 0, 1, buf);
+	int r = xrepl_meta_rw(bdev, client, REQ_OP_READ | REQ_META, 0, 1, buf);
 
 	if (r) {
 		*error = "Metadata: I/O error";
@@ -460,7 +495,7 @@ int xrepl_meta_probe(struct xrepl_c *xc, struct xrepl_sb_info *sb,
 		*error = "Cannot allocate metadata buffer";
 		return -ENOMEM;
 	}
-	r = meta_read_sb(xc->meta->bdev, client, buf, fresh, sb, error);
+	r = xrepl_meta_read_sb(xc->meta->bdev, client, buf, fresh, sb, error);
 	kfree(buf);
 	dm_io_client_destroy(client);
 	if (r || *fresh)
@@ -472,6 +507,10 @@ int xrepl_meta_probe(struct xrepl_c *xc, struct xrepl_sb_info *sb,
 			   bdev_nr_sectors(xc->meta->bdev), error);
 	if (r)
 		return r;
+	if (sb->role != XREPL_META_ROLE_PRIMARY) {
+		*error = "Metadata: a secondary's (the remote site's copy): promote it first";
+		return -EINVAL;
+	}
 	xc->args.region_size = sb->region_size;
 	return 0;
 }

@@ -45,6 +45,11 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 		cancel_delayed_work_sync(&pair->meta_retry);
 		destroy_workqueue(pair->meta_wq);
 	}
+	if (pair->peer_wq)
+		destroy_workqueue(pair->peer_wq);
+	if (!IS_ERR_OR_NULL(pair->peer_io))
+		dm_io_client_destroy(pair->peer_io);
+	kfree(pair->peer_buf);
 	if (!IS_ERR_OR_NULL(pair->io_client))
 		dm_io_client_destroy(pair->io_client);
 	kfree(pair->meta_buf);
@@ -77,11 +82,16 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 
 	pair->md = md;
 	pair->local_dev = xc->local->bdev->bd_dev;
-	pair->remote_dev = xc->remote->bdev->bd_dev;
+	pair->remote_dev = xc->remote ? xc->remote->bdev->bd_dev : 0;
 	pair->geom = *geom;
 	pair->resync_rate_kbps = xc->args.resync_rate_kbps;
 	spin_lock_init(&pair->lock);
 	mutex_init(&pair->meta_io_lock);
+	mutex_init(&pair->peer_io_lock);
+	mutex_init(&pair->connect_lock);
+	INIT_WORK(&pair->peer_work, xrepl_peer_work);
+	INIT_WORK(&pair->read_work, xrepl_read_work);
+	bio_list_init(&pair->read_retry);
 	bio_list_init(&pair->gate_deferred);
 	bio_list_init(&pair->redispatch);
 	bio_list_init(&pair->mark_wait);
@@ -165,6 +175,18 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 							dm_device_name(md));
 		if (!pair->meta_wq)
 			goto bad;
+		/* The remote site's metadata: any table may name it. */
+		pair->peer_buf = kmalloc(XREPL_META_BLOCK_SIZE, GFP_KERNEL);
+		if (!pair->peer_buf)
+			goto bad;
+		pair->peer_io = dm_io_client_create();
+		if (IS_ERR(pair->peer_io))
+			goto bad;
+		pair->peer_wq = alloc_ordered_workqueue("xrepl-peer-%s",
+							WQ_MEM_RECLAIM,
+							dm_device_name(md));
+		if (!pair->peer_wq)
+			goto bad;
 	}
 	return pair;
 bad:
@@ -175,7 +197,23 @@ bad:
 static bool pair_uses(const struct xrepl_pair *pair, dev_t dev)
 {
 	return pair->local_dev == dev || pair->remote_dev == dev ||
-	       (pair->meta_dev && pair->meta_dev == dev);
+	       (pair->meta_dev && pair->meta_dev == dev) ||
+	       (pair->peer_dev && pair->peer_dev == dev);
+}
+
+/*
+ * Does a table with this remote (0: "-") continue pair?  With a metadata
+ * device, a table without a remote keeps the pair (its bitmap records
+ * every write), and a pair without one takes any remote: the remote is
+ * compared when it is attached (xrepl_pair_attach()).
+ */
+static bool remote_fits(const struct xrepl_pair *pair, dev_t remote,
+			dev_t meta)
+{
+	if (pair->remote_dev == remote)
+		return true;
+	return meta && pair->meta_dev == meta &&
+	       (!remote || READ_ONCE(pair->degraded_by) == XREPL_DEGRADED_ABSENT);
 }
 
 /* What a new pair takes over from the pair it replaces, if any. */
@@ -239,7 +277,7 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 {
 	struct mapped_device *md = dm_table_get_md(xc->ti->table);
 	dev_t local = xc->local->bdev->bd_dev;
-	dev_t remote = xc->remote->bdev->bd_dev;
+	dev_t remote = xc->remote ? xc->remote->bdev->bd_dev : 0;
 	dev_t meta = xc->meta ? xc->meta->bdev->bd_dev : 0;
 	struct xrepl_pair *pair;
 
@@ -249,14 +287,16 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 	inh->has_sb = false;
 	list_for_each_entry(pair, &xrepl_pairs, list) {
 		if (pair->md != md) {
-			if (pair_uses(pair, local) || pair_uses(pair, remote) ||
-			    (meta && pair_uses(pair, meta))) {
+			if (pair_uses(pair, local) ||
+			    (remote && pair_uses(pair, remote)) ||
+			    (meta && pair_uses(pair, meta)) ||
+			    (xc->peer && pair_uses(pair, xc->peer->bdev->bd_dev))) {
 				*error = "Device already replicated by another xrepl device";
 				return -EBUSY;
 			}
 			continue;
 		}
-		if (pair->local_dev != local || pair->remote_dev != remote) {
+		if (pair->local_dev != local || !remote_fits(pair, remote, meta)) {
 			/*
 			 * Another pair of legs: its bitmap says nothing about
 			 * these, and its table may still write the metadata.
@@ -321,6 +361,14 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 		}
 	} else if (!inh->predecessor) {
 		consistent = xc->args.nosync;
+	}
+	if (!xc->remote) {
+		why = XREPL_DEGRADED_ABSENT;
+		/* The source changes without its remote: a data generation. */
+		spin_lock_irq(&pair->lock);
+		if (xrepl_gen_split(&pair->sb))
+			pair->sb_dirty = true;
+		spin_unlock_irq(&pair->lock);
 	}
 
 	/*
@@ -465,10 +513,18 @@ void xrepl_pair_take_over(struct xrepl_pair *pair)
 void xrepl_pair_activate(struct xrepl_c *xc)
 {
 	struct xrepl_pair *pair = xc->pair;
+	bool changed = false;
 
 	spin_lock_irq(&pair->lock);
 	pair->active = xc;
+	pair->activated = true;
 	pair->resync_stop = false;
+	pair->peer_bdev = xc->peer ? xc->peer->bdev : NULL;
+	if (!xc->peer)
+		pair->peer_state = XREPL_PEER_NONE;
+	/* A table without a remote: every write is marked from now on. */
+	if (!xc->remote)
+		changed = xrepl_degrade_locked(pair, XREPL_DEGRADED_ABSENT);
 	if (pair->resync_active)
 		queue_work(pair->wq, &pair->resync_work);
 	/*
@@ -483,5 +539,68 @@ void xrepl_pair_activate(struct xrepl_c *xc)
 		queue_delayed_work(pair->wq, &pair->clean_work,
 				   XREPL_CLEAN_INTERVAL);
 	}
+	xrepl_peer_update_locked(pair);
 	spin_unlock_irq(&pair->lock);
+	if (changed)
+		xrepl_report_degraded(xc, "the table has no remote");
+}
+
+/*
+ * Preresume of a table with a remote: attach it if the pair had none
+ * (ABSENT), and connect to the remote site's metadata if the table names
+ * remote_meta the pair is not connected to.  A refused or failed
+ * connection leaves the remote degraded (error), nothing written to it;
+ * the table still resumes, as a site never refuses to start its local
+ * volume because of the other site.
+ */
+void xrepl_pair_attach(struct xrepl_c *xc)
+{
+	struct xrepl_pair *pair = xc->pair;
+	bool absent, other, need_peer, live;
+	char *error = NULL;
+	dev_t remote;
+	int r = 0;
+
+	if (!xc->remote)
+		return;
+	remote = xc->remote->bdev->bd_dev;
+	mutex_lock(&pair->connect_lock);
+	spin_lock_irq(&pair->lock);
+	absent = pair->degraded_by == XREPL_DEGRADED_ABSENT;
+	other = pair->remote_dev && pair->remote_dev != remote;
+	need_peer = xc->peer &&
+		    (absent || pair->peer_dev != xc->peer->bdev->bd_dev ||
+		     pair->peer_state != XREPL_PEER_OK);
+	live = pair->activated && !absent && !other &&
+	       pair->degraded_by == XREPL_DEGRADED_NONE;
+	spin_unlock_irq(&pair->lock);
+
+	if (need_peer) {
+		r = xrepl_peer_connect(xc, live, &error);
+	} else if (absent && other) {
+		/* Another remote, and nothing says what it holds: all of it. */
+		if (!xrepl_meta_mark_dirty(pair, NULL)) {
+			error = "Metadata: I/O error on this site's metadata device";
+			r = -EIO;
+		}
+	}
+	if (!absent && !r) {
+		mutex_unlock(&pair->connect_lock);
+		return;
+	}
+	spin_lock_irq(&pair->lock);
+	pair->remote_dev = remote;
+	if (r)
+		xrepl_attach_failed_locked(pair);
+	else
+		xrepl_remote_back_locked(pair, false);
+	spin_unlock_irq(&pair->lock);
+	mutex_unlock(&pair->connect_lock);
+	if (r)
+		DMERR("%s: remote %s not attached: %s", xrepl_name(xc),
+		      xc->remote->name, error);
+	else
+		DMINFO("%s: remote %s attached", xrepl_name(xc),
+		       xc->remote->name);
+	xrepl_raise_event(xc);
 }

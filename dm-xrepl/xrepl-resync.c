@@ -294,6 +294,10 @@ static void resync_prepare(struct xrepl_pair *pair)
 		sb = pair->meta_bdev;
 		pair->sb_dirty = sb;
 	}
+	/* And so does the remote site's metadata, if we have it. */
+	if (pair->resync_active && pair->dirty.nr_set &&
+	    !xrepl_peer_ready_locked(pair))
+		xrepl_peer_update_locked(pair);
 	spin_unlock_irq(&pair->lock);
 	if (sb)
 		xrepl_meta_sync(pair);
@@ -320,6 +324,8 @@ static void resync_finished(struct xrepl_c *xc)
 			pair->sb.resync_count++;
 			xrepl_sb_changed_locked(pair);
 		}
+		/* The remote site's metadata: consistent and live. */
+		xrepl_peer_update_locked(pair);
 	}
 	spin_unlock_irq(&pair->lock);
 	if (!in_sync) {
@@ -358,7 +364,8 @@ void xrepl_resync_work(struct work_struct *work)
 	 */
 	stop = !xc || pair->resync_stop ||
 	       pair->degraded_by != XREPL_DEGRADED_NONE ||
-	       (pair->meta_bdev && pair->sb_consistent && pair->dirty.nr_set);
+	       (pair->meta_bdev && pair->sb_consistent && pair->dirty.nr_set) ||
+	       (!xrepl_peer_ready_locked(pair) && pair->dirty.nr_set);
 
 	/* Claimed copies whose writes have drained: start or give up. */
 	for (i = 0; i < XREPL_MAX_COPIES; i++) {

@@ -12,6 +12,7 @@ static const char * const degraded_names[] = {
 	[XREPL_DEGRADED_ADMIN]	= "admin",
 	[XREPL_DEGRADED_CONGESTION] = "congestion",
 	[XREPL_DEGRADED_PROBE]	= "probe",
+	[XREPL_DEGRADED_ABSENT]	= "absent",
 };
 
 /* The name of a degraded_by value, as status prints it. */
@@ -94,8 +95,11 @@ static bool degrade_reason_replaces(enum xrepl_degraded old,
 {
 	if (old == why)
 		return false;
+	/* Only a table with a remote ends an absent one (attach). */
+	if (old == XREPL_DEGRADED_ABSENT)
+		return false;
 	return (old == XREPL_DEGRADED_CONGESTION) ||
-	       why == XREPL_DEGRADED_ADMIN;
+	       why == XREPL_DEGRADED_ADMIN || why == XREPL_DEGRADED_ABSENT;
 }
 
 /*
@@ -110,6 +114,7 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 			return false;
 		WRITE_ONCE(pair->degraded_by, why);
 		xrepl_sb_changed_locked(pair);
+		xrepl_peer_update_locked(pair);
 		return true;
 	}
 	WRITE_ONCE(pair->degraded_by, why);
@@ -129,6 +134,8 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 		pair->sb.degrade_count++;
 		xrepl_sb_changed_locked(pair);
 	}
+	/* The remote site's metadata records the stop. */
+	xrepl_peer_update_locked(pair);
 	return true;
 }
 
@@ -229,6 +236,21 @@ void xrepl_remote_back_locked(struct xrepl_pair *pair, bool resync_always)
 	WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
 	if (resync_always || resync_needed_locked(pair))
 		xrepl_resync_start_locked(pair);
+	xrepl_sb_changed_locked(pair);
+	xrepl_peer_update_locked(pair);
+}
+
+/*
+ * A table's remote could not be attached (its metadata refused the
+ * connection, or could not be read): it stays degraded, as failed, and
+ * nothing is written to it.
+ */
+void xrepl_attach_failed_locked(struct xrepl_pair *pair)
+{
+	if (pair->degraded_by == XREPL_DEGRADED_ABSENT)
+		WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_ERROR);
+	else
+		xrepl_degrade_locked(pair, XREPL_DEGRADED_ERROR);
 	xrepl_sb_changed_locked(pair);
 }
 

@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dm-xrepl: the remote site's metadata device (the table's remote_meta).
+ *
+ * On every connection (a table with a remote resumed, "remote up") a
+ * primary reads the remote site's superblock and xrepl_peer_compare()
+ * decides, before a byte is written to the remote: resync our bitmap, the
+ * union with a demoted remote's bitmap, or everything; or refuse.  Once
+ * connected, the primary writes that superblock only at transitions, from
+ * peer_work: before a resync copies its first region (not consistent),
+ * when the remote is in sync (consistent and live), and when it stops
+ * replicating to a consistent remote (degradation, suspend), with the time
+ * of the remote's data.  A failed write of it takes the remote down.
+ */
+#include <linux/slab.h>
+
+#include "xrepl-core.h"
+
+static const char * const peer_state_names[] = {
+	[XREPL_PEER_NONE]		= "none",
+	[XREPL_PEER_OK]			= "ok",
+	[XREPL_PEER_UNKNOWN]		= "unknown",
+	[XREPL_PEER_PROMOTED]		= "promoted",
+	[XREPL_PEER_SPLIT_BRAIN]	= "split-brain",
+	[XREPL_PEER_UNRELATED]		= "unrelated",
+};
+
+const char *xrepl_peer_state_name(enum xrepl_peer_state state)
+{
+	return peer_state_names[state];
+}
+
+static enum xrepl_peer_state refused_state(enum xrepl_verdict v)
+{
+	switch (v) {
+	case XREPL_VERDICT_PROMOTED:
+		return XREPL_PEER_PROMOTED;
+	case XREPL_VERDICT_SPLIT_BRAIN:
+		return XREPL_PEER_SPLIT_BRAIN;
+	default:
+		return XREPL_PEER_UNRELATED;
+	}
+}
+
+/* ti->error and message text of a refusal. */
+static char *refused_error(enum xrepl_verdict v)
+{
+	switch (v) {
+	case XREPL_VERDICT_PROMOTED:
+		return "Remote metadata: the remote site is a primary (promoted, not demoted): refused";
+	case XREPL_VERDICT_SPLIT_BRAIN:
+		return "Remote metadata: split brain: both sites changed the data: refused";
+	default:
+		return "Remote metadata: unrelated: no common data generation: refused";
+	}
+}
+
+/*
+ * Read and validate the remote site's superblock against the pair's
+ * geometry: 0 with *fresh or *sb, or an error with *error set.
+ */
+static int peer_read(struct xrepl_pair *pair, struct block_device *bdev,
+		     struct dm_io_client *client, void *buf,
+		     struct xrepl_sb_info *sb, bool *fresh, char **error)
+{
+	char *why = NULL;
+	int r;
+
+	if (bdev_nr_sectors(bdev) < xrepl_meta_min_sectors(pair->geom.nr_regions)) {
+		*error = "Remote metadata device too small";
+		return -EINVAL;
+	}
+	r = xrepl_meta_read_sb(bdev, client, buf, fresh, sb, &why);
+	if (r == -EILSEQ) {
+		DMERR("%s: remote_meta: %s", dm_device_name(pair->md), why);
+		*error = "Remote metadata: corrupt superblock";
+		return r;
+	}
+	if (r) {
+		*error = "Remote metadata: I/O error";
+		return r;
+	}
+	if (*fresh)
+		return 0;
+	if (xrepl_sb_check(sb, pair->geom.dev_sectors, pair->geom.region_size,
+			   bdev_nr_sectors(bdev), &why)) {
+		DMERR("%s: remote_meta: %s", dm_device_name(pair->md), why);
+		*error = "Remote metadata: geometry differs from this device's";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Compare what was read with our superblock. */
+static enum xrepl_verdict peer_compare(struct xrepl_pair *pair,
+				       const struct xrepl_sb_info *peer,
+				       bool fresh)
+{
+	struct xrepl_sb_info ours;
+
+	spin_lock_irq(&pair->lock);
+	ours = pair->sb;
+	spin_unlock_irq(&pair->lock);
+	return xrepl_peer_compare(&ours, peer, fresh);
+}
+
+static void log_refused(struct xrepl_pair *pair, struct xrepl_c *xc,
+			enum xrepl_verdict v)
+{
+	DMERR("%s: remote_meta %s: connection refused: %s",
+	      dm_device_name(pair->md), xc->peer->name, xrepl_verdict_name(v));
+}
+
+/*
+ * Constructor: a table with a remote and remote_meta is refused, with
+ * nothing written, if the remote site's metadata does not let this pair
+ * replicate to it.  Nothing is read if the pair is connected to it already.
+ */
+int xrepl_peer_check(struct xrepl_c *xc, char **error)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_sb_info *sb = NULL;
+	struct dm_io_client *client;
+	enum xrepl_verdict v;
+	dev_t dev, cur;
+	bool fresh, connected;
+	void *buf = NULL;
+	int r;
+
+	if (!xc->peer)
+		return 0;
+	dev = xc->peer->bdev->bd_dev;
+	spin_lock_irq(&pair->lock);
+	cur = pair->peer_dev;
+	connected = cur == dev && pair->peer_state == XREPL_PEER_OK &&
+		    pair->degraded_by != XREPL_DEGRADED_ABSENT;
+	spin_unlock_irq(&pair->lock);
+	if (connected)
+		return 0;
+	if (cur && cur != dev && pair->active) {
+		*error = "remote_meta differs from the live table's: remove the device first";
+		return -EINVAL;
+	}
+
+	client = dm_io_client_create();
+	if (IS_ERR(client)) {
+		*error = "Cannot allocate metadata I/O client";
+		return PTR_ERR(client);
+	}
+	r = -ENOMEM;
+	*error = "Cannot allocate metadata buffer";
+	buf = kmalloc(XREPL_META_BLOCK_SIZE, GFP_KERNEL);
+	sb = kmalloc(sizeof(*sb), GFP_KERNEL);
+	if (buf && sb)
+		r = peer_read(pair, xc->peer->bdev, client, buf, sb, &fresh,
+			      error);
+	if (!r) {
+		v = peer_compare(pair, sb, fresh);
+		if (xrepl_verdict_refused(v)) {
+			log_refused(pair, xc, v);
+			*error = refused_error(v);
+			r = -EINVAL;
+		}
+	}
+	kfree(sb);
+	kfree(buf);
+	dm_io_client_destroy(client);
+	return r;
+}
+
+/*
+ * Read the remote's bitmap into bm: the regions a demoted former primary
+ * wrote that may never have reached us.  peer_io_lock held.
+ */
+static int peer_read_bitmap(struct xrepl_pair *pair, struct block_device *bdev,
+			    struct xrepl_bitmap *bm)
+{
+	unsigned long nr = pair->geom.nr_regions, b, r, first;
+	int err;
+
+	for (b = 0; b < xrepl_meta_bitmap_blocks(nr); b++) {
+		const __le64 *w = pair->peer_buf;
+
+		err = xrepl_meta_rw(bdev, pair->peer_io, REQ_OP_READ | REQ_META,
+				    1 + b, 1, pair->peer_buf);
+		if (err)
+			return err;
+		first = b * XREPL_META_BITS_PER_BLOCK;
+		for (r = first; r < min(first + XREPL_META_BITS_PER_BLOCK, nr); r++)
+			if (le64_to_cpu(w[(r - first) / 64]) &
+			    BIT_ULL((r - first) % 64))
+				xrepl_bitmap_set_range(bm, r, r);
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Connect to the remote site's metadata (xc->peer): read it, compare, and
+ * if accepted mark what the verdict says must be copied, durably on our
+ * metadata device, before the remote's superblock can be written.  live:
+ * the pair was replicating to this remote all along (remote_meta added to
+ * a live table), so a fresh remote metadata device needs no full copy.
+ * Returns 0, -EINVAL (refused; *error names the case) or an I/O error.
+ * Process context.
+ */
+int xrepl_peer_connect(struct xrepl_c *xc, bool live, char **error)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct block_device *bdev = xc->peer->bdev;
+	enum xrepl_peer_state state = XREPL_PEER_UNKNOWN;
+	struct xrepl_sb_info sb;
+	unsigned long marked = 0;
+	struct xrepl_bitmap bm;
+	enum xrepl_verdict v;
+	bool fresh;
+	int r;
+
+	mutex_lock(&pair->peer_io_lock);
+	r = peer_read(pair, bdev, pair->peer_io, pair->peer_buf, &sb, &fresh,
+		      error);
+	if (r)
+		goto out;
+	v = peer_compare(pair, &sb, fresh);
+	if (xrepl_verdict_refused(v)) {
+		log_refused(pair, xc, v);
+		*error = refused_error(v);
+		state = refused_state(v);
+		r = -EINVAL;
+		goto out;
+	}
+
+	/*
+	 * What must be copied is durable here before the remote's
+	 * superblock changes (peer_work writes it once we are connected).
+	 */
+	switch (v) {
+	case XREPL_VERDICT_FRESH:
+		if (live)
+			break;
+		fallthrough;
+	case XREPL_VERDICT_OLD:
+	case XREPL_VERDICT_FAILBACK_OLD:
+		if (!xrepl_meta_mark_dirty(pair, NULL))
+			goto meta_failed;
+		break;
+	case XREPL_VERDICT_FAILBACK:
+		r = xrepl_bitmap_alloc(&bm, pair->geom.nr_regions);
+		if (r) {
+			*error = "Cannot allocate the remote site's bitmap";
+			goto out;
+		}
+		r = peer_read_bitmap(pair, bdev, &bm);
+		if (r) {
+			xrepl_bitmap_free(&bm);
+			*error = "Remote metadata: I/O error";
+			goto out;
+		}
+		marked = bm.nr_set;
+		if (!xrepl_meta_mark_dirty(pair, &bm)) {
+			xrepl_bitmap_free(&bm);
+			goto meta_failed;
+		}
+		xrepl_bitmap_free(&bm);
+		break;
+	default:
+		break;
+	}
+	if (fresh)
+		memset(&sb, 0, sizeof(sb));
+	pair->peer_sb = sb;
+	state = XREPL_PEER_OK;
+	if (v == XREPL_VERDICT_FAILBACK)
+		DMWARN("%s: failback: the remote site was demoted: %lu regions it wrote that never reached this site are overwritten",
+		       dm_device_name(pair->md), marked);
+	DMINFO("%s: remote_meta %s: connected (%s)", dm_device_name(pair->md),
+	       xc->peer->name, xrepl_verdict_name(v));
+	goto out;
+
+meta_failed:
+	/* Our own metadata failed: nothing is known of the remote's. */
+	*error = "Metadata: I/O error on this site's metadata device";
+	r = -EIO;
+	state = READ_ONCE(pair->peer_state);
+out:
+	spin_lock_irq(&pair->lock);
+	pair->peer_state = state;
+	if (!r) {
+		pair->peer_dev = bdev->bd_dev;
+		pair->peer_rec = XREPL_PEER_REC_NONE;
+	}
+	spin_unlock_irq(&pair->lock);
+	mutex_unlock(&pair->peer_io_lock);
+	return r;
+}
+
+/* What the remote's superblock should say now, or NONE: leave it.  lock. */
+static enum xrepl_peer_rec peer_want_locked(struct xrepl_pair *pair)
+{
+	if (!pair->peer_bdev || pair->peer_state != XREPL_PEER_OK)
+		return XREPL_PEER_REC_NONE;
+	if (pair->active && pair->degraded_by == XREPL_DEGRADED_NONE) {
+		if (pair->dirty.nr_set || pair->resync_active ||
+		    pair->merge_needed || !pair->consistent)
+			return XREPL_PEER_REC_COPYING;
+		return XREPL_PEER_REC_LIVE;
+	}
+	/* A remote that fails is not written; one that was copied to stays so. */
+	if (pair->degraded_by == XREPL_DEGRADED_ERROR ||
+	    pair->degraded_by == XREPL_DEGRADED_ABSENT ||
+	    pair->peer_rec != XREPL_PEER_REC_LIVE)
+		return XREPL_PEER_REC_NONE;
+	return XREPL_PEER_REC_STOPPED;
+}
+
+/* The remote site's superblock for rec, from the last one.  lock. */
+static void peer_sb_locked(struct xrepl_pair *pair, enum xrepl_peer_rec rec,
+			   struct xrepl_sb_info *sb)
+{
+	u64 now = ktime_get_real_seconds();
+
+	*sb = pair->peer_sb;
+	memcpy(sb->uuid, pair->sb.uuid, sizeof(sb->uuid));
+	if (!sb->ctime)
+		sb->ctime = now;
+	sb->role = XREPL_META_ROLE_SECONDARY;
+	sb->region_size = pair->geom.region_size;
+	sb->dev_sectors = pair->geom.dev_sectors;
+	sb->nr_regions = pair->geom.nr_regions;
+	sb->bitmap_blocks = xrepl_meta_bitmap_blocks(pair->geom.nr_regions);
+	/*
+	 * A stopped remote holds the generation it was given: ours split
+	 * when we went on without it.
+	 */
+	if (rec != XREPL_PEER_REC_STOPPED)
+		sb->gen_current = pair->sb.gen_current;
+	sb->gen_bitmap = 0;
+	memset(sb->gen_history, 0, sizeof(sb->gen_history));
+	sb->degraded = XREPL_META_DEGRADED_NONE;
+	sb->generation++;
+	sb->mtime = now;
+	switch (rec) {
+	case XREPL_PEER_REC_COPYING:
+		sb->flags = 0;
+		sb->data_time = 0;
+		break;
+	case XREPL_PEER_REC_LIVE:
+		sb->flags = XREPL_META_F_CONSISTENT | XREPL_META_F_LIVE;
+		sb->data_time = now;
+		break;
+	default:
+		sb->flags = XREPL_META_F_CONSISTENT;
+		sb->data_time = pair->peer_data_time ?: now;
+		break;
+	}
+}
+
+/* Record a stop of a live remote: its data time is now, less the lag. */
+static void peer_stop_time_locked(struct xrepl_pair *pair)
+{
+	u64 oldest = xrepl_shipq_oldest_ns(&pair->shipq);
+	u64 now = ktime_get_real_seconds();
+
+	if (oldest)
+		now -= min(now, div_u64(ktime_get_ns() - oldest, NSEC_PER_SEC));
+	pair->peer_data_time = now;
+}
+
+/* Have peer_work bring the remote's superblock up to date.  lock held. */
+void xrepl_peer_update_locked(struct xrepl_pair *pair)
+{
+	if (!pair->peer_bdev)
+		return;
+	if (pair->degraded_by != XREPL_DEGRADED_NONE &&
+	    pair->peer_rec == XREPL_PEER_REC_LIVE && !pair->peer_data_time)
+		peer_stop_time_locked(pair);
+	queue_work(pair->peer_wq, &pair->peer_work);
+}
+
+/*
+ * May the resync copy a region?  Not before the remote's superblock says
+ * it is not consistent.  lock held.
+ */
+bool xrepl_peer_ready_locked(struct xrepl_pair *pair)
+{
+	return !pair->peer_bdev || pair->peer_rec == XREPL_PEER_REC_COPYING;
+}
+
+void xrepl_peer_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
+					       peer_work);
+	struct block_device *bdev;
+	struct xrepl_sb_info sb;
+	enum xrepl_peer_rec want;
+	struct xrepl_c *xc;
+	bool degraded;
+	int r;
+
+	mutex_lock(&pair->peer_io_lock);
+	for (;;) {
+		spin_lock_irq(&pair->lock);
+		want = peer_want_locked(pair);
+		if (want == XREPL_PEER_REC_NONE || want == pair->peer_rec) {
+			spin_unlock_irq(&pair->lock);
+			break;
+		}
+		bdev = pair->peer_bdev;
+		peer_sb_locked(pair, want, &sb);
+		spin_unlock_irq(&pair->lock);
+
+		memset(pair->peer_buf, 0, XREPL_META_BLOCK_SIZE);
+		xrepl_sb_encode(pair->peer_buf, &sb);
+		r = xrepl_meta_rw(bdev, pair->peer_io, REQ_OP_WRITE | REQ_SYNC |
+				  REQ_META | REQ_FUA, 0, 1, pair->peer_buf);
+		spin_lock_irq(&pair->lock);
+		xc = pair->active;
+		degraded = false;
+		if (r) {
+			pair->peer_state = XREPL_PEER_UNKNOWN;
+			degraded = xrepl_remote_failed_locked(pair, false, 0, 0);
+		} else {
+			pair->peer_sb = sb;
+			pair->peer_rec = want;
+			if (want != XREPL_PEER_REC_STOPPED)
+				pair->peer_data_time = 0;
+			atomic64_inc(&pair->peer_meta_writes);
+			/* The resync waits for this before its first copy. */
+			if (want == XREPL_PEER_REC_COPYING && pair->resync_active)
+				queue_work(pair->wq, &pair->resync_work);
+		}
+		spin_unlock_irq(&pair->lock);
+		if (r) {
+			DMERR("%s: cannot write the remote site's metadata (%d)",
+			      dm_device_name(pair->md), r);
+			if (degraded && xc)
+				xrepl_report_degraded(xc, "remote metadata write failed");
+			break;
+		}
+	}
+	mutex_unlock(&pair->peer_io_lock);
+}
