@@ -133,6 +133,11 @@ static void print_sb_text(const struct xmeta_sb *sb)
 	printf("\n");
 	printf("  resync_count: %" PRIu64 "\n", sb->resync_count);
 	printf("  degrade_count: %" PRIu64 "\n", sb->degrade_count);
+	printf("  role: %u %s\n", sb->role,
+	       xmeta_role_name(sb->version == XREPL_META_VERSION_1 ?
+			       XREPL_META_ROLE_PRIMARY : sb->role));
+	printf("  reserved1: %u\n", sb->reserved1);
+	text_time("data_time", sb->data_time);
 }
 
 static void print_sb_json(const struct xmeta_sb *sb)
@@ -157,6 +162,10 @@ static void print_sb_json(const struct xmeta_sb *sb)
 		first = false;
 		if (1U << i == XMETA_F_CONSISTENT)
 			printf("\"consistent\"");
+		else if (1U << i == XMETA_F_DEMOTED)
+			printf("\"demoted\"");
+		else if (1U << i == XMETA_F_LIVE)
+			printf("\"live\"");
 		else
 			printf("\"bit%u\"", i);
 	}
@@ -181,7 +190,13 @@ static void print_sb_json(const struct xmeta_sb *sb)
 		       sb->gen_history[i]);
 	printf("]");
 	printf(",\n    \"resync_count\": %" PRIu64, sb->resync_count);
-	printf(",\n    \"degrade_count\": %" PRIu64 "\n  }", sb->degrade_count);
+	printf(",\n    \"degrade_count\": %" PRIu64, sb->degrade_count);
+	printf(",\n    \"role\": %u,\n    \"role_name\": \"%s\"", sb->role,
+	       xmeta_role_name(sb->version == XREPL_META_VERSION_1 ?
+			       XREPL_META_ROLE_PRIMARY : sb->role));
+	printf(",\n    \"reserved1\": %u", sb->reserved1);
+	json_time("data_time", sb->data_time);
+	printf("\n  }");
 }
 
 /*

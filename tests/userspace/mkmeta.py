@@ -31,13 +31,13 @@ BLOCK = 4096
 SB_SIZE = 512
 BITS_PER_BLOCK = BLOCK * 8
 MAGIC = b"xreplmd\0"
-VERSION = 1
+VERSION = 2
 F_CONSISTENT = 1
 CSUM_SEED = 0xFFFFFFFF
 CSUM_OFF = 8
-# Fields up to and including degrade_count; reserved[] follows at 152.
-SB_FMT = "<8s4I5Q16s2Q2I2Q2Q2Q"
-RESERVED_OFF = 152
+# Fields up to and including data_time; reserved[] follows at 168.
+SB_FMT = "<8s4I5Q16s2Q2I2Q2Q2Q2IQ"
+RESERVED_OFF = 168
 assert struct.calcsize(SB_FMT) == RESERVED_OFF
 
 
@@ -143,6 +143,10 @@ def main():
                     default=[0xFEDCBA9876543210, 0])
     ap.add_argument("--resync-count", type=int, default=1)
     ap.add_argument("--degrade-count", type=int, default=2)
+    ap.add_argument("--role", type=int, default=None,
+                    help="1 primary (default in version 2), 2 secondary")
+    ap.add_argument("--data-time", type=int, default=0)
+    ap.add_argument("--reserved1", type=int0, default=0)
     ap.add_argument("--meta-size", type=int, default=0,
                     help="image size in bytes (default: the minimum)")
     ap.add_argument("--fresh", action="store_true",
@@ -153,7 +157,7 @@ def main():
     ap.add_argument("--reserved0", type=int0, default=0)
     ap.add_argument("--reserved-byte", type=offval, action="append",
                     default=[], metavar="OFF[=VAL]",
-                    help="set superblock byte OFF (>= 152) to VAL")
+                    help="set superblock byte OFF (>= 168) to VAL")
     ap.add_argument("--block0-byte", type=offval, action="append",
                     default=[], metavar="OFF[=VAL]",
                     help="set byte OFF (512..4095) of block 0 to VAL")
@@ -207,7 +211,9 @@ def main():
             a.bitmap_start, blocks if a.bitmap_blocks is None else a.bitmap_blocks,
             a.generation, bytes.fromhex(a.uuid), a.ctime, a.mtime,
             a.degraded, a.reserved0, a.gen_current, a.gen_bitmap,
-            a.gen_history[0], a.gen_history[1], a.resync_count, a.degrade_count)
+            a.gen_history[0], a.gen_history[1], a.resync_count, a.degrade_count,
+            (1 if a.version != 1 else 0) if a.role is None else a.role,
+            a.reserved1, a.data_time)
         img[:len(sb)] = sb
         for off, val in a.reserved_byte:
             assert RESERVED_OFF <= off < SB_SIZE

@@ -231,9 +231,20 @@ damaged check-csum-field "^superblock checksum mismatch: stored $H, computed $H$
 damaged check-csum-flip-reserved "^superblock checksum mismatch: stored $H, computed $H$" --flip 511=0x80
 damaged check-bad-magic '^bad magic: stored "xreplmX", expected "xreplmd"' --magic xreplmX
 damaged check-bad-magic-binary '^bad magic: stored "\\x00xeplmd", expected' --flip 0=0x78 --flip 1=0x0a
-damaged check-bad-version "^unsupported format version: version is 2, supported 1$" --version 2
-damaged check-version-zero "^unsupported format version: version is 0, supported 1$" --version 0
-damaged check-unknown-flag "^unknown flags: flags 0x00000021 has bits 0x00000020 outside the known 0x00000001$" --flags 0x21
+damaged check-bad-version "^unsupported format version: version is 3, supported 1 and 2$" --version 3
+damaged check-version-zero "^unsupported format version: version is 0, supported 1 and 2$" --version 0
+damaged check-unknown-flag "^unknown flags: flags 0x00000021 has bits 0x00000020 outside the known 0x00000007$" --flags 0x21
+damaged check-role-zero "^role: 0 is neither primary \(1\) nor secondary \(2\)$" --role 0
+damaged check-role-three "^role: 3 is neither primary" --role 3
+damaged check-demoted-primary "^flags: demoted or live on a primary$" --flags 3
+damaged check-live-primary "^flags: demoted or live on a primary$" --flags 5
+damaged check-reserved1 "^reserved1: not zero \(0x00000001\)$" --reserved1 1
+damaged check-v1-role "^version 1: role, data_time and the secondary's flags must be zero$" --version 1 --role 2
+damaged check-v1-data-time "^version 1: role, data_time" --version 1 --role 0 --data-time 5
+damaged check-gen-loop "^generation identifiers repeat, or gen_current is 0: a generation loop$" \
+	--gen-bitmap 0x0123456789ABCDEF
+damaged check-gen-loop-history "^generation identifiers repeat" --gen-history 7 7
+damaged check-gen-current-zero "^generation identifiers repeat" --gen-current 0
 damaged check-unknown-flag-high "^unknown flags: flags 0x80000000 has bits 0x80000000" --flags 0x80000000
 damaged check-degraded "^degraded: 3 is not a known state \(at most 2\)$" --degraded 3
 damaged check-reserved0 "^reserved0: not zero \(0x00000100\)$" --reserved0 0x100
@@ -273,6 +284,15 @@ if selected check-zero-dev-sectors; then
 	tcase check-zero-dev-sectors 1 "^dev_sectors: zero$" "$CHECK" "$D"
 fi
 damaged check-counts-problems "^$D: damaged: 3 problems$" --version 9 --degraded 7 --bitmap-start 0
+# Version 1 is still valid (read as a primary's), and so is a secondary's.
+if selected check-v1-valid; then
+	python3 "$MKMETA" "$D" --version 1 --set 3
+	tcase check-v1-valid 0 "" "$CHECK" "$D"
+fi
+if selected check-secondary-valid; then
+	python3 "$MKMETA" "$D" --role 2 --flags 7 --data-time 1700000050 --gen-history 0 0
+	tcase check-secondary-valid 0 "" "$CHECK" "$D"
+fi
 
 # Every single-byte change of the superblock sector is caught: as a bad
 # magic in the first eight bytes, as a checksum mismatch anywhere else.
@@ -369,7 +389,7 @@ for tool in check dump; do
 	tcase "$tool-directory" 2 "not a block device or regular file" "$T" "$W"
 	tcase "$tool-char-device" 2 "not a block device or regular file" "$T" /dev/null
 	tcase "$tool-help" 0 "^Exit status:$" "$T" --help
-	tcase "$tool-version" 0 "^xrepl-$tool \(dm-xrepl\) metadata format 1$" "$T" --version
+	tcase "$tool-version" 0 "^xrepl-$tool \(dm-xrepl\) metadata format 2$" "$T" --version
 done
 tcase check-data-size-junk 2 "^xrepl-check: --data-size wants a positive number of sectors, not '12x'$" \
 	"$CHECK" --data-size 12x "$V"

@@ -22,7 +22,9 @@
 
 _Static_assert(sizeof(struct xrepl_meta_sb) == XREPL_META_SB_SIZE,
 	       "the superblock is one sector");
-_Static_assert(offsetof(struct xrepl_meta_sb, reserved) == 152,
+_Static_assert(offsetof(struct xrepl_meta_sb, role) == 152 &&
+	       offsetof(struct xrepl_meta_sb, data_time) == 160 &&
+	       offsetof(struct xrepl_meta_sb, reserved) == 168,
 	       "superblock layout");
 
 #define BS	XREPL_META_BLOCK_SIZE
@@ -191,6 +193,9 @@ void xmeta_sb_decode(const void *sector, struct xmeta_sb *sb)
 		sb->gen_history[i] = le64toh(raw.gen_history[i]);
 	sb->resync_count = le64toh(raw.resync_count);
 	sb->degrade_count = le64toh(raw.degrade_count);
+	sb->role = le32toh(raw.role);
+	sb->reserved1 = le32toh(raw.reserved1);
+	sb->data_time = le64toh(raw.data_time);
 	for (i = 0; i < sizeof(raw.reserved); i++) {
 		if (!raw.reserved[i])
 			continue;
@@ -249,13 +254,32 @@ void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
 	if (sb->csum != sb->csum_computed)
 		xmeta_problem(p, "superblock checksum mismatch: stored 0x%08x, computed 0x%08x",
 			      sb->csum, sb->csum_computed);
-	if (sb->version != XREPL_META_VERSION)
-		xmeta_problem(p, "unsupported format version: version is %u, supported %u",
-			      sb->version, XREPL_META_VERSION);
+	if (sb->version != XREPL_META_VERSION &&
+	    sb->version != XREPL_META_VERSION_1)
+		xmeta_problem(p, "unsupported format version: version is %u, supported %u and %u",
+			      sb->version, XREPL_META_VERSION_1,
+			      XREPL_META_VERSION);
 	if (sb->flags & ~XMETA_F_ALL)
 		xmeta_problem(p, "unknown flags: flags 0x%08x has bits 0x%08x outside the known 0x%08x",
 			      sb->flags, sb->flags & ~XMETA_F_ALL,
 			      XMETA_F_ALL);
+	if (sb->version == XREPL_META_VERSION_1) {
+		if (sb->role || sb->data_time ||
+		    (sb->flags & ~XMETA_F_CONSISTENT))
+			xmeta_problem(p, "version 1: role, data_time and the secondary's flags must be zero");
+	} else if (sb->role != XREPL_META_ROLE_PRIMARY &&
+		   sb->role != XREPL_META_ROLE_SECONDARY) {
+		xmeta_problem(p, "role: %u is neither primary (%u) nor secondary (%u)",
+			      sb->role, XREPL_META_ROLE_PRIMARY,
+			      XREPL_META_ROLE_SECONDARY);
+	} else if (sb->role == XREPL_META_ROLE_PRIMARY &&
+		   (sb->flags & (XMETA_F_DEMOTED | XMETA_F_LIVE))) {
+		xmeta_problem(p, "flags: demoted or live on a primary");
+	}
+	if (sb->reserved1)
+		xmeta_problem(p, "reserved1: not zero (0x%08x)", sb->reserved1);
+	if (xmeta_gen_loop(sb))
+		xmeta_problem(p, "generation identifiers repeat, or gen_current is 0: a generation loop");
 	if (sb->degraded > XREPL_META_DEGRADED_MAX)
 		xmeta_problem(p, "degraded: %u is not a known state (at most %u)",
 			      sb->degraded, XREPL_META_DEGRADED_MAX);
@@ -302,6 +326,24 @@ void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
 			      (unsigned long long)sb->bitmap_blocks,
 			      (unsigned long long)xmeta_bitmap_blocks(sb->nr_regions),
 			      (unsigned long long)sb->nr_regions);
+}
+
+bool xmeta_gen_loop(const struct xmeta_sb *sb)
+{
+	uint64_t g[2 + XREPL_META_GEN_HISTORY];
+	unsigned int i, j;
+
+	g[0] = sb->gen_current;
+	g[1] = sb->gen_bitmap;
+	for (i = 0; i < XREPL_META_GEN_HISTORY; i++)
+		g[2 + i] = sb->gen_history[i];
+	if (!g[0] && sb->version != XREPL_META_VERSION_1)
+		return true;
+	for (i = 0; i < 2 + XREPL_META_GEN_HISTORY; i++)
+		for (j = i + 1; j < 2 + XREPL_META_GEN_HISTORY; j++)
+			if (g[i] && g[i] == g[j])
+				return true;
+	return false;
 }
 
 static bool nr_regions_sane(uint64_t nr)
@@ -482,6 +524,18 @@ int xmeta_scan_tail(struct xmeta_dev *dev, uint64_t nr_regions,
  * Formatting.
  */
 
+const char *xmeta_role_name(uint32_t role)
+{
+	switch (role) {
+	case XREPL_META_ROLE_PRIMARY:
+		return "primary";
+	case XREPL_META_ROLE_SECONDARY:
+		return "secondary";
+	default:
+		return "unknown";
+	}
+}
+
 const char *xmeta_degraded_name(uint32_t degraded)
 {
 	switch (degraded) {
@@ -512,6 +566,12 @@ const char *xmeta_flags_str(uint32_t flags, char *buf, size_t len)
 			continue;
 		if (1U << bit == XMETA_F_CONSISTENT)
 			r = snprintf(buf + o, len - o, "%sconsistent",
+				     o ? "," : "");
+		else if (1U << bit == XMETA_F_DEMOTED)
+			r = snprintf(buf + o, len - o, "%sdemoted",
+				     o ? "," : "");
+		else if (1U << bit == XMETA_F_LIVE)
+			r = snprintf(buf + o, len - o, "%slive",
 				     o ? "," : "");
 		else
 			r = snprintf(buf + o, len - o, "%sbit%u",

@@ -22,6 +22,8 @@
 
 /* The flags as 32-bit values, whatever type the header's macros have. */
 #define XMETA_F_CONSISTENT		((uint32_t)XREPL_META_F_CONSISTENT)
+#define XMETA_F_DEMOTED			((uint32_t)XREPL_META_F_DEMOTED)
+#define XMETA_F_LIVE			((uint32_t)XREPL_META_F_LIVE)
 #define XMETA_F_ALL			((uint32_t)XREPL_META_F_ALL)
 
 /* An open metadata device or image file. */
@@ -85,6 +87,9 @@ struct xmeta_sb {
 	uint64_t gen_history[XREPL_META_GEN_HISTORY];
 	uint64_t resync_count;
 	uint64_t degrade_count;
+	uint32_t role;		/* 0 in version 1: a primary's */
+	uint32_t reserved1;
+	uint64_t data_time;
 	unsigned int reserved_nonzero;	/* non-zero bytes in reserved[] */
 	unsigned int reserved_first;	/* sector offset of the first one */
 };
@@ -125,6 +130,11 @@ void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
 void xmeta_check_fit(const struct xmeta_sb *sb, uint64_t meta_bytes,
 		     uint64_t data_sectors, uint32_t region_size,
 		     struct xmeta_problems *p);
+
+/* Do the generation identifiers repeat (or gen_current 0, in version 2)? */
+bool xmeta_gen_loop(const struct xmeta_sb *sb);
+/* "primary", "secondary" or "unknown"; version 1 has role 0: a primary. */
+const char *xmeta_role_name(uint32_t role);
 
 /* Blocks of bitmap nr_regions regions need. */
 uint64_t xmeta_bitmap_blocks(uint64_t nr_regions);
