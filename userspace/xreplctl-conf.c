@@ -10,10 +10,12 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xreplctl.h"
 
@@ -63,7 +65,8 @@ static int conf_read(const char *name, struct conf *c)
 {
 	static const char *const keys[] = { "local", "remote", "meta", "mode",
 		"region_size", "nosync", "on_remote_error", "resync_rate_kbps",
-		"semi_timeout_ms", "max_lag_kb", "congestion", NULL };
+		"semi_timeout_ms", "max_lag_kb", "congestion", "remote_meta",
+		NULL };
 	struct create_args *a = &c->a;
 	char path[4096], expect[64], *line, *next;
 	unsigned int n = 0, seen = 0, i;
@@ -136,6 +139,8 @@ static int conf_read(const char *name, struct conf *c)
 			a->local = val;
 		} else if (!strcmp(key, "remote")) {
 			a->remote = val;
+		} else if (!strcmp(key, "remote_meta")) {
+			a->remote_meta = val;
 		} else if (!strcmp(key, "meta")) {
 			if (!strcmp(val, "none"))
 				a->no_meta = true;
@@ -180,7 +185,40 @@ static int conf_read(const char *name, struct conf *c)
 		return conf_error(path, 0, "meta must differ from the legs");
 	if (strstr(a->opts, "on_remote_error fail") && strcmp(a->mode, "sync"))
 		return conf_error(path, 0, "on_remote_error = fail needs mode = sync");
+	if (a->remote_meta && !a->meta)
+		return conf_error(path, 0, "remote_meta needs a metadata device (meta)");
+	if (a->remote_meta && (same_dev(a->remote_meta, a->local) ||
+			       same_dev(a->remote_meta, a->remote) ||
+			       same_dev(a->remote_meta, a->meta)))
+		return conf_error(path, 0, "remote_meta must differ from local, remote and meta");
 	return 0;
+}
+
+/* Can path be opened for reading now? */
+static bool reachable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+struct conf *conf_get(const char *name)
+{
+	struct conf *c = malloc(sizeof(*c));
+
+	if (c && conf_read(name, c)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct create_args *conf_args(struct conf *c)
+{
+	return &c->a;
 }
 
 int up_one(const char *name)
@@ -197,7 +235,20 @@ int up_one(const char *name)
 		if (!r)
 			printf("%s: already up\n", name);
 	} else if (!r) {
-		r = create_device(&c->a);
+		struct create_args *a = &c->a;
+
+		/*
+		 * A site never refuses to start its local volume because the
+		 * other site is down: without its remote, if need be.
+		 */
+		if (!dry_run && a->meta && strcmp(a->remote, "-") &&
+		    (!reachable(a->remote) ||
+		     (a->remote_meta && !reachable(a->remote_meta)))) {
+			printf("%s: remote %s not reachable: starting without its remote; the monitor or 'xreplctl attach %s' attaches it\n",
+			       name, a->remote, name);
+			a->remote = "-";
+		}
+		r = create_device(a);
 	}
 	free(c);
 	return r;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,6 +95,7 @@ int cmd_create(int argc, char **argv)
 		{ "remote", required_argument, NULL, 'r' },
 		{ "meta", required_argument, NULL, 'm' },
 		{ "no-meta", no_argument, NULL, 'M' },
+		{ "remote-meta", required_argument, NULL, 'R' },
 		{ "mode", required_argument, NULL, 'o' },
 		{ "region-size", required_argument, NULL, 's' },
 		{ "nosync", no_argument, NULL, 'N' },
@@ -107,9 +109,10 @@ int cmd_create(int argc, char **argv)
 
 	/* Options and the name in any order; 0 restarts getopt. */
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "l:r:m:Mo:s:NO:n", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:r:m:MR:o:s:NO:n", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': a.local = optarg; break;
+		case 'R': a.remote_meta = optarg; break;
 		case 'r': a.remote = optarg; break;
 		case 'm': a.meta = optarg; break;
 		case 'M': a.no_meta = true; break;
@@ -137,12 +140,26 @@ int cmd_create(int argc, char **argv)
 		usage_error("--local and --remote are the same device");
 	if (a.meta && (same_dev(a.meta, a.local) || same_dev(a.meta, a.remote)))
 		usage_error("--meta must differ from the legs");
+	if (!strcmp(a.remote, "-") && !a.meta)
+		usage_error("--remote - (no remote yet) needs --meta");
+	if (a.remote_meta) {
+		if (!strcmp(a.remote, "-"))
+			usage_error("--remote-meta needs a remote");
+		if (!a.meta)
+			usage_error("--remote-meta needs --meta");
+		if (same_dev(a.remote_meta, a.local) ||
+		    same_dev(a.remote_meta, a.remote) ||
+		    same_dev(a.remote_meta, a.meta))
+			usage_error("--remote-meta must differ from the legs and --meta");
+	}
 	if (!in_list(mode_names, a.mode))
 		usage_error("--mode: '%s' is not sync, semi-sync or async", a.mode);
 	if (a.region_bytes && !region_ok(a.region_bytes))
 		usage_error("--region-size: %s", region_expect(expect, sizeof(expect)));
 	if (strstr(a.opts, "on_remote_error fail") && strcmp(a.mode, "sync"))
 		usage_error("on_remote_error=fail needs --mode sync");
+	if (strstr(a.opts, "on_remote_error fail") && !strcmp(a.remote, "-"))
+		usage_error("on_remote_error=fail needs a remote");
 	return create_device(&a);
 }
 
@@ -150,10 +167,10 @@ int cmd_create(int argc, char **argv)
  * Create the device a describes, whose every argument was checked.
  * Returns an exit status.
  */
-int create_device(struct create_args *a)
+int build_table(struct create_args *a, char *table, size_t len,
+		uint64_t *sectors)
 {
-	char table[1024], words[64];
-	uint64_t sectors;
+	char words[PATH_MAX + 16];
 	int r;
 
 	if (a->region_bytes) {
@@ -163,16 +180,30 @@ int create_device(struct create_args *a)
 	}
 	if (a->nosync)
 		add_opt(a, "nosync");
-	if (dev_sectors(a->local, &sectors))
+	if (a->remote_meta && strcmp(a->remote, "-")) {
+		snprintf(words, sizeof(words), "remote_meta %s", a->remote_meta);
+		add_opt(a, words);
+	}
+	if (dev_sectors(a->local, sectors))
 		return EXIT_USAGE;
-	r = snprintf(table, sizeof(table), "%s %s %s %s", a->local, a->remote,
+	r = snprintf(table, len, "%s %s %s %s", a->local, a->remote,
 		     a->meta ? a->meta : "-", a->mode);
 	if (a->nr_opts)
-		r += snprintf(table + r, sizeof(table) - r, " %u %s", a->nr_opts,
-			      a->opts);
-	if (r >= (int)sizeof(table))
+		r += snprintf(table + r, len - r, " %u %s", a->nr_opts, a->opts);
+	if (r >= (int)len)
 		usage_error("device paths too long");
+	return EXIT_OK;
+}
 
+int create_device(struct create_args *a)
+{
+	char table[1024];
+	uint64_t sectors;
+	int r;
+
+	r = build_table(a, table, sizeof(table), &sectors);
+	if (r)
+		return r;
 	if (dry_run) {
 		printf("create %s: 0 %" PRIu64 " " TARGET " %s\n", a->name, sectors,
 		       table);

@@ -168,6 +168,59 @@ out:
 	return r;
 }
 
+/* A simple task (suspend, resume, clear) on name; true if it worked. */
+static bool dev_task(int type, const char *name, bool udev)
+{
+	struct dm_task *dmt = dm_task_create(type);
+	uint32_t cookie = 0;
+	bool ok = false;
+
+	if (!dmt)
+		return false;
+	if (dm_task_set_name(dmt, name) &&
+	    (!udev || dm_task_set_cookie(dmt, &cookie, 0))) {
+		ok = dm_task_run(dmt);
+		if (udev)
+			dm_udev_wait(cookie);
+	}
+	dm_task_destroy(dmt);
+	return ok;
+}
+
+/*
+ * Load table into the running device name and swap it in: reload, then
+ * suspend and resume.  A refused table leaves the device as it was; a
+ * failed suspend clears the loaded table.  Returns an exit status.
+ */
+int dev_reload(const char *name, uint64_t sectors, const char *table)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_RELOAD);
+	bool ok;
+
+	if (!dmt)
+		return EXIT_FAILED;
+	ok = dm_task_set_name(dmt, name) &&
+	     dm_task_add_target(dmt, 0, sectors, TARGET, table) &&
+	     dm_task_run(dmt);
+	dm_task_destroy(dmt);
+	if (!ok) {
+		msg("%s: device-mapper refused the table '0 %" PRIu64 " " TARGET
+		    " %s' (see the kernel log: dmesg | grep xrepl); the device is unchanged",
+		    name, sectors, table);
+		return EXIT_FAILED;
+	}
+	if (!dev_task(DM_DEVICE_SUSPEND, name, false)) {
+		dev_task(DM_DEVICE_CLEAR, name, false);
+		msg("%s: cannot suspend: the new table was not swapped in", name);
+		return EXIT_FAILED;
+	}
+	if (!dev_task(DM_DEVICE_RESUME, name, true)) {
+		msg("%s: cannot resume it (see the kernel log)", name);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
 /*
  * Remove the device name, retrying while udev still has it open, say so
  * and wait for udev to remove its node.  Returns an exit status.
@@ -310,6 +363,28 @@ out:
 	free(s);
 	if (dmt)
 		dm_task_destroy(dmt);
+	return r;
+}
+
+/* The table line of an xrepl device (its only target): 0 or -1. */
+int dev_table(const char *name, uint64_t *sectors, char *params, size_t len)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_TABLE);
+	uint64_t start, length;
+	char *type = NULL, *p = NULL;
+	int r = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_set_name(dmt, name) && dm_task_run(dmt)) {
+		dm_get_next_target(dmt, NULL, &start, &length, &type, &p);
+		if (type && !strcmp(type, TARGET) && p && strlen(p) < len) {
+			strcpy(params, p);
+			*sectors = length;
+			r = 0;
+		}
+	}
+	dm_task_destroy(dmt);
 	return r;
 }
 

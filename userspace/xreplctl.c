@@ -26,10 +26,21 @@ static const char usage_text[] =
 "Usage: " PROG " [--dry-run] <command> [arguments]\n"
 "\n"
 "Commands:\n"
-"  create <name> --local DEV --remote DEV (--meta DEV | --no-meta)\n"
-"         [--mode sync|semi-sync|async] [--region-size SIZE] [--nosync]\n"
-"         [--option key=value]...\n"
+"  create <name> --local DEV --remote DEV|- (--meta DEV | --no-meta)\n"
+"         [--remote-meta DEV] [--mode sync|semi-sync|async]\n"
+"         [--region-size SIZE] [--nosync] [--option key=value]...\n"
 "                         create a replicated device /dev/mapper/<name>\n"
+"                         (--remote -: without a remote yet)\n"
+"  promote <name> --local DEV --meta DEV [--mode MODE] [--force]\n"
+"                         make this site's copy the primary (its metadata\n"
+"                         a secondary's) and create the device without a\n"
+"                         remote; refuses a copy that is not consistent\n"
+"                         unless --force\n"
+"  demote --meta DEV      make a stopped primary's metadata a secondary's,\n"
+"                         so that the other site may replicate to it\n"
+"  attach <name> [--remote DEV [--remote-meta DEV]]\n"
+"                         load the device's table again with its remote\n"
+"                         (default: from <config-dir>/<name>.conf)\n"
 "  remove <name>          drain what the remote still needs, then remove it\n"
 "  status [<name>] [--json]\n"
 "                         state of one or all xrepl devices\n"
@@ -69,6 +80,8 @@ static const char usage_text[] =
 "  -r, --remote DEV       the remote leg\n"
 "  -m, --meta DEV         the metadata device (write-intent bitmap)\n"
 "  -M, --no-meta          keep the bitmap in memory only\n"
+"  -R, --remote-meta DEV  the remote site's metadata device: compared on\n"
+"                         every connection (split brain is refused)\n"
 "  -o, --mode MODE        sync (default), semi-sync or async\n"
 "  -s, --region-size SIZE region size in bytes, with an optional K, M or G\n"
 "                         suffix (default: the target's, %s)\n"
@@ -135,6 +148,12 @@ int main(int argc, char **argv)
 	devmapper_init();
 	if (!strcmp(cmd, "create")) {
 		r = cmd_create(argc, argv);
+	} else if (!strcmp(cmd, "promote")) {
+		r = cmd_promote(argc, argv);
+	} else if (!strcmp(cmd, "demote")) {
+		r = cmd_demote(argc, argv);
+	} else if (!strcmp(cmd, "attach")) {
+		r = cmd_attach(argc, argv);
 	} else if (!strcmp(cmd, "remove")) {
 		name = want_name(argc, argv, 1, cmd);
 		if (argc > 2)

@@ -58,6 +58,10 @@ int cmd_status(const char *name, bool json);
 extern const char *config_dir;
 /* up <name>: create the device its file describes, unless it is up. */
 int up_one(const char *name);
+struct conf;
+/* The configuration of name, checked (NULL and a message if bad). */
+struct conf *conf_get(const char *name);
+struct create_args *conf_args(struct conf *c);
 /* down <name>: remove the device, unless it is down already. */
 int down_one(const char *name);
 /* up or down (fn) every <name>.conf; the worst exit status. */
@@ -68,6 +72,7 @@ int all_confs(int (*fn)(const char *name));
 /* A device to create; every field checked before create_device(). */
 struct create_args {
 	const char *name, *local, *remote, *meta, *mode;
+	const char *remote_meta;	/* the remote site's metadata, or NULL */
 	uint64_t region_bytes;
 	bool no_meta, nosync;
 	char opts[512];		/* "key value" pairs, space separated */
@@ -81,6 +86,11 @@ void add_opt(struct create_args *a, const char *words);
 int cmd_create(int argc, char **argv);
 /* Create the device a describes (--dry-run: print its table line). */
 int create_device(struct create_args *a);
+int build_table(struct create_args *a, char *table, size_t len,
+		uint64_t *sectors);
+int cmd_promote(int argc, char **argv);
+int cmd_demote(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
 /* The remove command: drain what the remote still needs, then remove. */
 int cmd_remove(const char *name);
 
@@ -115,6 +125,8 @@ int send_message(const char *name, const char *message);
 int dev_create(const char *name, uint64_t sectors, const char *table);
 /* Remove name, and say so; an exit status, having said so if it is open. */
 int dev_remove(const char *name);
+int dev_reload(const char *name, uint64_t sectors, const char *table);
+int dev_table(const char *name, uint64_t *sectors, char *params, size_t len);
 
 /* One key=value field of a status line. */
 struct kv {

@@ -534,6 +534,75 @@ tcase ctl-monitor-bad-lag-kb 2 "^xreplctl: monitor: invalid value '0' for --lag-
 tcase ctl-monitor-bad-lag-ms 2 "invalid value '5s' for --lag-ms" "$CTL" monitor --lag-ms 5s
 tcase ctl-monitor-bad-lag-interval 2 "invalid value '99999999' for --lag-interval" \
 	"$CTL" monitor --lag-interval 99999999
+# Remote-less devices, the remote site's metadata, promote, demote, attach.
+tcase ctl-create-no-remote-dry 0 "^create a: 0 [0-9]+ xrepl $LI - /m sync$" \
+	"$CTL" -n create a --local "$LI" --remote - --meta /m
+tcase ctl-create-no-remote-no-meta 2 "^xreplctl: --remote - \(no remote yet\) needs --meta$" \
+	"$CTL" -n create a --local "$LI" --remote - --no-meta
+tcase ctl-create-remote-meta-dry 0 "^create a: 0 [0-9]+ xrepl $LI /x /m async 2 remote_meta /rm$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --remote-meta /rm --mode async
+tcase ctl-create-remote-meta-no-remote 2 "^xreplctl: --remote-meta needs a remote$" \
+	"$CTL" -n create a --local "$LI" --remote - --meta /m --remote-meta /rm
+tcase ctl-create-remote-meta-no-meta 2 "^xreplctl: --remote-meta needs --meta$" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta --remote-meta /rm
+tcase ctl-create-remote-meta-is-meta 2 "must differ from the legs and --meta" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --remote-meta /m
+tcase ctl-create-fail-no-remote 2 "on_remote_error=fail needs a remote" \
+	"$CTL" -n create a --local "$LI" --remote - --meta /m --option on_remote_error=fail
+tcase ctl-demote-no-meta 2 "demote wants --meta DEV" "$CTL" demote
+tcase ctl-promote-no-meta 2 "promote needs --local and --meta" "$CTL" promote a --local "$LI"
+tcase ctl-attach-no-remote 2 "no --remote, and no usable" "$CTL" -c "$W" attach a
+RM_IMG="$W/role.img"
+role_dump() { "$DUMP" --json "$RM_IMG" | jq -r "$1"; }
+name=ctl-demote-promote
+if selected "$name" && command -v jq >/dev/null; then
+	why=""
+	# A primary's metadata with regions 3-5 marked.
+	python3 "$MKMETA" "$RM_IMG" --dev-sectors 8192 --region-size 1024 --set 3-5
+	out=$("$CTL" demote --meta "$RM_IMG" 2>&1) || why="demote failed: $out"
+	[[ -z "$why" && "$out" == *"3 regions written here"* ]] || why=${why:-"demote said: $out"}
+	[[ -n "$why" || "$(role_dump '.superblock.role_name')" == secondary ]] || why="not a secondary after demote"
+	[[ -n "$why" || "$(role_dump '.superblock.flag_names | join(",")')" == consistent,demoted ]] ||
+		why=${why:-"flags after demote: $(role_dump '.superblock.flag_names')"}
+	[[ -n "$why" || "$(role_dump '.dirty_count')" == 3 ]] || why=${why:-"demote changed the bitmap"}
+	"$CTL" demote --meta "$RM_IMG" >/dev/null 2>&1 && why=${why:-"a second demote was accepted"}
+	# Promote it back: the demotion undone, the bitmap and generations kept
+	# (exit 1: no device-mapper here to create the device).
+	cur=$(role_dump '.superblock.gen_current')
+	"$CTL" promote a --local "$LI" --meta "$RM_IMG" >"$W/promote.out" 2>&1 || true
+	grep -q "demotion is undone" "$W/promote.out" || why=${why:-"promote of a demoted copy: $(cat "$W/promote.out")"}
+	[[ -n "$why" || "$(role_dump '.superblock.role_name')" == primary ]] || why="not a primary after promote"
+	[[ -n "$why" || "$(role_dump '.dirty_count')" == 3 ]] || why=${why:-"the demoted copy's bitmap was not kept"}
+	[[ -n "$why" || "$(role_dump '.superblock.gen_current')" == "$cur" ]] || why=${why:-"generation changed"}
+	# A secondary's, not consistent: refused without --force.
+	python3 "$MKMETA" "$RM_IMG" --dev-sectors 8192 --region-size 1024 --set 1 \
+		--role 2 --flags 0 --gen-history 0 0
+	"$CTL" promote a --local "$LI" --meta "$RM_IMG" >"$W/promote.out" 2>&1 &&
+		why=${why:-"an inconsistent copy was promoted without --force"}
+	grep -q "not consistent" "$W/promote.out" || why=${why:-"refusal: $(cat "$W/promote.out")"}
+	[[ -n "$why" || "$(role_dump '.superblock.role_name')" == secondary ]] || why="refused promote changed the role"
+	"$CTL" promote a --local "$LI" --meta "$RM_IMG" --force >"$W/promote.out" 2>&1 || true
+	[[ -n "$why" || "$(role_dump '.superblock.role_name')" == primary ]] || why="--force did not promote"
+	[[ -n "$why" || "$(role_dump '.superblock.gen_bitmap')" == 0123456789abcdef ]] ||
+		why=${why:-"gen_bitmap is not the old gen_current: $(role_dump '.superblock.gen_bitmap')"}
+	[[ -n "$why" || "$(role_dump '.superblock.gen_current')" != 0123456789abcdef ]] || why="no new generation"
+	[[ -n "$why" || "$(role_dump '.dirty_count')" == 0 ]] || why=${why:-"the secondary's bitmap was not cleared"}
+	[[ -n "$why" || "$(role_dump '.superblock.degraded_name')" == error ]] || why=${why:-"not degraded"}
+	"$CHECK" "$RM_IMG" >/dev/null 2>&1 || why=${why:-"xrepl-check refuses the promoted metadata"}
+	# A live secondary's data time is reported as such.
+	python3 "$MKMETA" "$RM_IMG" --dev-sectors 8192 --region-size 1024 \
+		--role 2 --flags 5 --gen-history 0 0
+	"$CTL" -n promote a --local "$LI" --meta "$RM_IMG" >"$W/promote.out" 2>&1 ||
+		why=${why:-"dry-run promote failed: $(cat "$W/promote.out")"}
+	grep -q "replicating every write to it" "$W/promote.out" || why=${why:-"live: $(cat "$W/promote.out")"}
+	grep -q "^create a: 0 [0-9]* xrepl $LI - $RM_IMG sync$" "$W/promote.out" || why=${why:-"dry run: $(cat "$W/promote.out")"}
+	[[ "$(role_dump '.superblock.role_name')" == secondary ]] || why=${why:-"a dry run wrote"}
+	if [[ -n "$why" ]]; then
+		record "FAIL userspace:$name: $why"
+	else
+		record "PASS userspace:$name"
+	fi
+fi
 tcase ctl-no-command 2 "^xreplctl: no command$" "$CTL"
 tcase ctl-unknown-command 2 "^xreplctl: unknown command 'frob'$" "$CTL" frob
 tcase ctl-bad-option 2 "^xreplctl: bad option$" "$CTL" --bogus status

@@ -205,6 +205,38 @@ void xmeta_sb_decode(const void *sector, struct xmeta_sb *sb)
 	}
 }
 
+void xmeta_sb_encode(const struct xmeta_sb *sb, void *sector)
+{
+	struct xrepl_meta_sb raw;
+	unsigned int i;
+
+	memset(&raw, 0, sizeof(raw));
+	memcpy(raw.magic, XREPL_META_MAGIC, XREPL_META_MAGIC_LEN);
+	raw.version = htole32(sb->version);
+	raw.flags = htole32(sb->flags);
+	raw.region_size = htole32(sb->region_size);
+	raw.dev_sectors = htole64(sb->dev_sectors);
+	raw.nr_regions = htole64(sb->nr_regions);
+	raw.bitmap_start = htole64(sb->bitmap_start);
+	raw.bitmap_blocks = htole64(sb->bitmap_blocks);
+	raw.generation = htole64(sb->generation);
+	memcpy(raw.uuid, sb->uuid, sizeof(raw.uuid));
+	raw.ctime = htole64(sb->ctime);
+	raw.mtime = htole64(sb->mtime);
+	raw.degraded = htole32(sb->degraded);
+	raw.gen_current = htole64(sb->gen_current);
+	raw.gen_bitmap = htole64(sb->gen_bitmap);
+	for (i = 0; i < XREPL_META_GEN_HISTORY; i++)
+		raw.gen_history[i] = htole64(sb->gen_history[i]);
+	raw.resync_count = htole64(sb->resync_count);
+	raw.degrade_count = htole64(sb->degrade_count);
+	raw.role = htole32(sb->role);
+	raw.data_time = htole64(sb->data_time);
+	memcpy(sector, &raw, sizeof(raw));
+	raw.csum = htole32(xmeta_sb_csum(sector));
+	memcpy(sector, &raw, sizeof(raw));
+}
+
 /*
  * Validation.
  */

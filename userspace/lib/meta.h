@@ -94,6 +94,11 @@ struct xmeta_sb {
 	unsigned int reserved_first;	/* sector offset of the first one */
 };
 
+/*
+ * Encode sb into a 512-byte sector, with its checksum; the reserved
+ * fields are written as zero.
+ */
+void xmeta_sb_encode(const struct xmeta_sb *sb, void *sector);
 /* Decode a 512-byte superblock sector. */
 void xmeta_sb_decode(const void *sector, struct xmeta_sb *sb);
 /* True when the whole buffer is zero. */

@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xreplctl: the roles of a site (Documentation/dm-xrepl.rst, "Roles and
+ * generations").  promote makes a secondary's metadata a primary's and
+ * creates the device without a remote; demote makes a stopped primary's
+ * metadata a secondary's, so that the other site may replicate to it;
+ * attach loads a running device's table again with a remote (and the
+ * remote site's metadata).  promote and demote open the metadata device
+ * exclusively: a table that uses it makes them fail.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/meta.h"
+#include "xreplctl.h"
+
+#define BS	XREPL_META_BLOCK_SIZE
+
+/* A metadata device opened for a role change, its superblock decoded. */
+struct role_dev {
+	const char *path;
+	int fd;
+	void *buf;		/* one block, aligned for O_DIRECT */
+	struct xmeta_sb sb;
+};
+
+static void role_close(struct role_dev *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	free(d->buf);
+}
+
+/*
+ * Open path (exclusively, if a block device and not a dry run) and read
+ * and check its superblock.  Returns an exit status, with a message.
+ */
+static int role_open(struct role_dev *d, const char *path)
+{
+	struct xmeta_problems *p;
+	struct stat st;
+	int flags = dry_run ? O_RDONLY : O_RDWR;
+	ssize_t n;
+
+	memset(d, 0, sizeof(*d));
+	d->path = path;
+	d->fd = -1;
+	if (stat(path, &st)) {
+		msg("%s: %s", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (S_ISBLK(st.st_mode))
+		flags |= O_DIRECT | (dry_run ? 0 : O_EXCL);
+	d->fd = open(path, flags | O_CLOEXEC);
+	if (d->fd < 0) {
+		if (errno == EBUSY)
+			msg("%s is in use (is the xrepl device still running? remove it first)",
+			    path);
+		else
+			msg("%s: %s", path, strerror(errno));
+		return EXIT_FAILED;
+	}
+	if (posix_memalign(&d->buf, BS, BS)) {
+		d->buf = NULL;
+		msg("out of memory");
+		return EXIT_FAILED;
+	}
+	n = pread(d->fd, d->buf, BS, 0);
+	if (n != BS) {
+		msg("%s: cannot read its superblock", path);
+		return EXIT_FAILED;
+	}
+	if (xmeta_is_zero(d->buf, BS)) {
+		msg("%s: never formatted: not an xrepl metadata device yet", path);
+		return EXIT_FAILED;
+	}
+	xmeta_sb_decode(d->buf, &d->sb);
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		msg("out of memory");
+		return EXIT_FAILED;
+	}
+	xmeta_check_sb(&d->sb, d->buf, BS, p);
+	if (p->n) {
+		msg("%s: damaged metadata (%s; xrepl-check tells more): refused",
+		    path, p->msg[0]);
+		free(p);
+		return EXIT_FAILED;
+	}
+	free(p);
+	if (d->sb.version == XREPL_META_VERSION_1)
+		d->sb.role = XREPL_META_ROLE_PRIMARY;
+	return EXIT_OK;
+}
+
+static bool gen_known(const struct xmeta_sb *sb, uint64_t g)
+{
+	unsigned int i;
+
+	if (g == sb->gen_current || g == sb->gen_bitmap)
+		return true;
+	for (i = 0; i < XREPL_META_GEN_HISTORY; i++)
+		if (g == sb->gen_history[i])
+			return true;
+	return false;
+}
+
+/* A new generation identifier: not 0, none sb holds.  0 on failure. */
+static uint64_t gen_new(const struct xmeta_sb *sb)
+{
+	uint64_t g;
+
+	do {
+		if (getrandom(&g, sizeof(g), 0) != sizeof(g))
+			return 0;
+	} while (!g || gen_known(sb, g));
+	return g;
+}
+
+/* Zero the bitmap blocks.  Returns an exit status. */
+static int zero_bitmap(struct role_dev *d)
+{
+	uint64_t b;
+
+	memset(d->buf, 0, BS);
+	for (b = 0; b < d->sb.bitmap_blocks; b++)
+		if (pwrite(d->fd, d->buf, BS, (off_t)((1 + b) * BS)) != BS) {
+			msg("%s: cannot write its bitmap: %s", d->path,
+			    strerror(errno));
+			return EXIT_FAILED;
+		}
+	return EXIT_OK;
+}
+
+/* Write d->sb as the new superblock, durably.  Returns an exit status. */
+static int write_sb(struct role_dev *d)
+{
+	d->sb.version = XREPL_META_VERSION;
+	d->sb.generation++;
+	d->sb.mtime = (uint64_t)time(NULL);
+	memset(d->buf, 0, BS);
+	xmeta_sb_encode(&d->sb, d->buf);
+	if (pwrite(d->fd, d->buf, BS, 0) != BS || fsync(d->fd)) {
+		msg("%s: cannot write its superblock: %s", d->path,
+		    strerror(errno));
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+/* Regions a metadata device's bitmap marks, or -1. */
+static int64_t marked_regions(const char *path, uint64_t nr)
+{
+	struct xmeta_bitmap_stats st;
+	struct xmeta_dev dev;
+	int r;
+
+	if (xmeta_open(&dev, path))
+		return -1;
+	r = xmeta_scan_bitmap(&dev, nr, NULL, NULL, &st);
+	xmeta_close(&dev);
+	return r ? -1 : (int64_t)st.set;
+}
+
+/* "2026-12-03 10:00:00 UTC (3 min 20 s ago)" */
+static const char *when(uint64_t t, char *buf, size_t len)
+{
+	time_t now = time(NULL), tt = (time_t)t;
+	uint64_t age = (uint64_t)now > t ? (uint64_t)now - t : 0;
+	struct tm tm;
+	size_t o;
+
+	if (!t || !gmtime_r(&tt, &tm)) {
+		snprintf(buf, len, "unknown");
+		return buf;
+	}
+	o = strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	if (age >= 86400)
+		snprintf(buf + o, len - o, " (%" PRIu64 " d %" PRIu64 " h ago)",
+			 age / 86400, age % 86400 / 3600);
+	else if (age >= 3600)
+		snprintf(buf + o, len - o, " (%" PRIu64 " h %" PRIu64 " min ago)",
+			 age / 3600, age % 3600 / 60);
+	else
+		snprintf(buf + o, len - o, " (%" PRIu64 " min %" PRIu64 " s ago)",
+			 age / 60, age % 60);
+	return buf;
+}
+
+int cmd_demote(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "meta", required_argument, NULL, 'm' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *meta = NULL;
+	struct role_dev d;
+	int64_t marked;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "m:n", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': meta = optarg; break;
+		case 'n': dry_run = true; break;
+		default: usage_error("demote: bad option");
+		}
+	}
+	if (optind != argc || !meta)
+		usage_error("demote wants --meta DEV and nothing else");
+	r = role_open(&d, meta);
+	if (r)
+		goto out;
+	if (d.sb.role != XREPL_META_ROLE_PRIMARY) {
+		msg("%s is a secondary's already%s", meta,
+		    d.sb.flags & XMETA_F_DEMOTED ? " (demoted)" : "");
+		r = EXIT_FAILED;
+		goto out;
+	}
+	marked = marked_regions(meta, d.sb.nr_regions);
+	d.sb.role = XREPL_META_ROLE_SECONDARY;
+	/* Its data is its own, written as a primary: consistent. */
+	d.sb.flags = XMETA_F_CONSISTENT | XMETA_F_DEMOTED;
+	d.sb.data_time = d.sb.mtime;
+	d.sb.degraded = XREPL_META_DEGRADED_NONE;
+	if (marked < 0)
+		printf("%s: its bitmap cannot be read\n", meta);
+	else
+		printf("%s: %" PRId64 " regions written here may be missing at the other site; a primary that connects to this device will overwrite them\n",
+		       meta, marked);
+	if (dry_run) {
+		printf("demote %s: would write role secondary, flags consistent,demoted\n",
+		       meta);
+		goto out;
+	}
+	r = write_sb(&d);
+	if (!r)
+		printf("%s: demoted: a secondary now\n", meta);
+out:
+	role_close(&d);
+	return r;
+}
+
+int cmd_promote(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "local", required_argument, NULL, 'l' },
+		{ "meta", required_argument, NULL, 'm' },
+		{ "mode", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct create_args a = { .mode = "sync", .remote = "-" };
+	bool force = false, demoted;
+	struct role_dev d;
+	char buf[96];
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "l:m:o:fn", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'l': a.local = optarg; break;
+		case 'm': a.meta = optarg; break;
+		case 'o': a.mode = optarg; break;
+		case 'f': force = true; break;
+		case 'n': dry_run = true; break;
+		default: usage_error("promote: bad option");
+		}
+	}
+	if (optind != argc - 1)
+		usage_error("promote wants exactly one device name");
+	a.name = argv[optind];
+	check_name(a.name);
+	if (!a.local || !a.meta)
+		usage_error("promote needs --local and --meta");
+	if (same_dev(a.local, a.meta))
+		usage_error("--meta must differ from --local");
+	if (!in_list(mode_names, a.mode))
+		usage_error("--mode: '%s' is not sync, semi-sync or async", a.mode);
+
+	r = role_open(&d, a.meta);
+	if (r)
+		goto out;
+	if (d.sb.role == XREPL_META_ROLE_PRIMARY) {
+		printf("%s is a primary's already: creating the device\n", a.meta);
+		role_close(&d);
+		return create_device(&a);
+	}
+	demoted = d.sb.flags & XMETA_F_DEMOTED;
+	if (!(d.sb.flags & XMETA_F_CONSISTENT) && !force) {
+		msg("%s: the copy is not consistent (a resync was copying to it): refused; --force promotes it anyway",
+		    a.meta);
+		r = EXIT_FAILED;
+		goto out;
+	}
+	if (!(d.sb.flags & XMETA_F_CONSISTENT))
+		printf("%s: promoting a copy that is NOT consistent (--force): check the file systems on it\n",
+		       a.meta);
+	if (demoted)
+		printf("%s: demoted earlier: the demotion is undone\n", a.meta);
+	else if (d.sb.flags & XMETA_F_LIVE)
+		printf("%s: its primary was replicating every write to it when last recorded, %s: the data is as new as the primary's last write that reached it\n",
+		       a.meta, when(d.sb.mtime, buf, sizeof(buf)));
+	else
+		printf("%s: data time %s\n", a.meta,
+		       when(d.sb.data_time, buf, sizeof(buf)));
+
+	d.sb.role = XREPL_META_ROLE_PRIMARY;
+	d.sb.flags = 0;
+	d.sb.data_time = 0;
+	/* No remote yet: the device starts degraded. */
+	d.sb.degraded = XREPL_META_DEGRADED_ERROR;
+	if (!demoted) {
+		/* From now on this site's data is a generation of its own. */
+		if (!d.sb.gen_bitmap) {
+			uint64_t g = gen_new(&d.sb);
+
+			if (!g) {
+				msg("cannot get random bytes: %s", strerror(errno));
+				r = EXIT_FAILED;
+				goto out;
+			}
+			d.sb.gen_bitmap = d.sb.gen_current;
+			d.sb.gen_current = g;
+		}
+	}
+	if (dry_run) {
+		printf("promote %s: would write role primary%s\n", a.meta,
+		       demoted ? "" : ", a new data generation, an empty bitmap");
+		role_close(&d);
+		return create_device(&a);
+	}
+	/* A secondary's bitmap means nothing to its new primary. */
+	r = demoted ? EXIT_OK : zero_bitmap(&d);
+	if (!r)
+		r = write_sb(&d);
+	role_close(&d);
+	if (r)
+		return r;
+	printf("%s: promoted: a primary now\n", a.meta);
+	r = create_device(&a);
+	if (r)
+		msg("%s was promoted, but the device was not created: run the same promote again",
+		    a.meta);
+	return r;
+out:
+	role_close(&d);
+	return r;
+}
+
+/*
+ * The running table of name with the remote (and remote_meta) replaced:
+ * "<local> <remote> <meta> <mode> [<#opts> <opts>...]".
+ */
+static int attach_table(const char *name, const char *remote,
+			const char *remote_meta, char *table, size_t len,
+			uint64_t *sectors)
+{
+	char params[1024], opts[1024] = "", *w[64], *save = NULL, *t;
+	unsigned int n = 0, i, nr_opts = 0;
+	size_t o;
+	int r;
+
+	if (dev_table(name, sectors, params, sizeof(params))) {
+		msg("%s: cannot read its table", name);
+		return EXIT_FAILED;
+	}
+	for (t = strtok_r(params, " ", &save); t && n < 64;
+	     t = strtok_r(NULL, " ", &save))
+		w[n++] = t;
+	if (n < 4 || !strcmp(w[2], "-")) {
+		msg("%s: a device without a metadata device cannot attach a remote", name);
+		return EXIT_FAILED;
+	}
+	/* The optional arguments but remote_meta. */
+	for (i = 5, o = 0; i < n; i++) {
+		if (!strcmp(w[i], "remote_meta") && i + 1 < n) {
+			i++;
+			continue;
+		}
+		o += snprintf(opts + o, sizeof(opts) - o, " %s", w[i]);
+		nr_opts++;
+	}
+	if (remote_meta) {
+		o += snprintf(opts + o, sizeof(opts) - o, " remote_meta %s",
+			      remote_meta);
+		nr_opts += 2;
+	}
+	r = snprintf(table, len, "%s %s %s %s", w[0], remote, w[2], w[3]);
+	if (nr_opts)
+		r += snprintf(table + r, len - r, " %u%s", nr_opts, opts);
+	if (r >= (int)len || o >= sizeof(opts)) {
+		msg("%s: table too long", name);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "remote", required_argument, NULL, 'r' },
+		{ "remote-meta", required_argument, NULL, 'R' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *remote = NULL, *remote_meta = NULL, *name;
+	struct conf *conf = NULL;
+	struct xstatus *s = NULL;
+	char table[1200];
+	uint64_t sectors;
+	int c, r;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "r:R:n", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': remote = optarg; break;
+		case 'R': remote_meta = optarg; break;
+		case 'n': dry_run = true; break;
+		default: usage_error("attach: bad option");
+		}
+	}
+	if (optind != argc - 1)
+		usage_error("attach wants exactly one device name");
+	name = argv[optind];
+	check_name(name);
+	if (remote_meta && !remote)
+		usage_error("--remote-meta needs --remote");
+	if (!remote) {
+		conf = conf_get(name);
+		if (!conf)
+			usage_error("attach %s: no --remote, and no usable %s/%s.conf",
+				    name, config_dir, name);
+		remote = conf_args(conf)->remote;
+		remote_meta = conf_args(conf)->remote_meta;
+	}
+	if (!strcmp(remote, "-"))
+		usage_error("attach needs a remote device");
+	r = check_xrepl(name);
+	if (!r)
+		r = attach_table(name, remote, remote_meta, table, sizeof(table),
+				 &sectors);
+	if (r)
+		goto out;
+	if (dry_run) {
+		printf("reload %s: 0 %" PRIu64 " " TARGET " %s\n", name, sectors,
+		       table);
+		goto out;
+	}
+	r = dev_reload(name, sectors, table);
+	s = malloc(sizeof(*s));
+	if (r || !s || read_status(name, s))
+		goto out;
+	/* Refused on resume (the remote site changed since the load). */
+	if (st_is(s, "degraded_by", "error") || st_is(s, "degraded_by", "absent")) {
+		msg("%s: the remote was not attached: degraded_by=%s peer=%s (see the kernel log)",
+		    name, st_str(s, "degraded_by"), st_str(s, "peer"));
+		r = EXIT_FAILED;
+		goto out;
+	}
+	printf("%s: remote %s attached: remote=%s peer=%s\n", name, remote,
+	       st_str(s, "remote"), st_str(s, "peer"));
+out:
+	free(s);
+	free(conf);
+	return r;
+}
