@@ -47,7 +47,7 @@ static char *refused_error(enum xrepl_verdict v)
 {
 	switch (v) {
 	case XREPL_VERDICT_PROMOTED:
-		return "Remote metadata: the remote site is a primary (promoted, not demoted): refused";
+		return "Remote metadata: promoted: the remote site is a primary: refused";
 	case XREPL_VERDICT_SPLIT_BRAIN:
 		return "Remote metadata: split brain: both sites changed the data: refused";
 	default:
@@ -271,7 +271,7 @@ int xrepl_peer_connect(struct xrepl_c *xc, bool live, char **error)
 	pair->peer_sb = sb;
 	state = XREPL_PEER_OK;
 	if (v == XREPL_VERDICT_FAILBACK)
-		DMWARN("%s: failback: the remote site was demoted: %lu regions it wrote that never reached this site are overwritten",
+		DMWARN("%s: failback: %lu regions written at the demoted site are overwritten",
 		       dm_device_name(pair->md), marked);
 	DMINFO("%s: remote_meta %s: connected (%s)", dm_device_name(pair->md),
 	       xc->peer->name, xrepl_verdict_name(v));

@@ -81,7 +81,7 @@ dm_reload "$P-b" "0 $S xrepl $R $L $RM sync 4 $opts remote_meta $M"
 assert_status "$B" peer ok
 wait_for_status "$B" remote insync 60
 assert_status "$B" copied_regions $(( copied + 5 ))
-assert_dmesg_contains "3 regions it wrote that never reached this site are overwritten" \
+assert_dmesg_contains "failback: 3 regions written at the demoted site are overwritten" \
 	"the discarded writes of A are counted"
 assert_legs_equal "$R" "$L"
 assert_eq "$b_md5" "$(dev_md5 "$R")" "B's data is what B wrote"
