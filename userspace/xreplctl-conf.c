@@ -195,7 +195,7 @@ static int conf_read(const char *name, struct conf *c)
 }
 
 /* Can path be opened for reading now? */
-static bool reachable(const char *path)
+bool reachable(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 

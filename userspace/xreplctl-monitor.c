@@ -315,6 +315,47 @@ static void sleep_ms(unsigned int ms)
  * count as a failure: the remote completes writes, it is busy, not gone
  * (its queue may hold the probe's read behind the copies).
  */
+/*
+ * A device without a remote ("-", degraded_by=absent): attach the remote
+ * its configuration file names as soon as it (and its remote_meta) can be
+ * opened.  Returns true once the device has a remote, false if it is gone
+ * or the attach was refused (reported once: the administrator decides).
+ */
+static bool attacher(const char *name, struct xstatus *s)
+{
+	struct conf *c = NULL;
+	const struct create_args *a;
+	bool ok = false;
+
+	for (;;) {
+		if (read_status(name, s))
+			break;
+		if (!st_is(s, "degraded_by", "absent")) {
+			ok = true;
+			break;
+		}
+		if (!c) {
+			c = conf_get(name);
+			if (!c || !strcmp(conf_args(c)->remote, "-")) {
+				fprintf(stderr, PROG " monitor: device=%s event=probe-unavailable (no remote, and none in its configuration)\n",
+					name);
+				break;
+			}
+		}
+		a = conf_args(c);
+		if (reachable(a->remote) &&
+		    (!a->remote_meta || reachable(a->remote_meta))) {
+			ok = !attach_device(name, a->remote, a->remote_meta, false);
+			if (!read_status(name, s))
+				report(s, ok ? "attached" : "attach-refused");
+			break;
+		}
+		sleep_ms(probe.interval_ms);
+	}
+	free(c);
+	return ok;
+}
+
 static void prober(const char *name)
 {
 	struct xstatus *s = malloc(sizeof(*s));
@@ -331,6 +372,9 @@ static void prober(const char *name)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->fd = open_remote(name);
+	if (p->fd < 0 && !read_status(name, s) &&
+	    st_is(s, "degraded_by", "absent") && attacher(name, s))
+		p->fd = open_remote(name);
 	if (p->fd < 0) {
 		fprintf(stderr, PROG " monitor: device=%s event=probe-unavailable\n", name);
 		free(s);

@@ -407,6 +407,48 @@ static int attach_table(const char *name, const char *remote,
 	return EXIT_OK;
 }
 
+/*
+ * Attach remote (and remote_meta, or NULL) to the running device name.
+ * Quiet on success unless verbose.  Returns an exit status.
+ */
+int attach_device(const char *name, const char *remote,
+		  const char *remote_meta, bool verbose)
+{
+	struct xstatus *s = NULL;
+	char table[1200];
+	uint64_t sectors;
+	int r;
+
+	r = check_xrepl(name);
+	if (!r)
+		r = attach_table(name, remote, remote_meta, table, sizeof(table),
+				 &sectors);
+	if (r)
+		return r;
+	if (dry_run) {
+		printf("reload %s: 0 %" PRIu64 " " TARGET " %s\n", name, sectors,
+		       table);
+		return EXIT_OK;
+	}
+	r = dev_reload(name, sectors, table);
+	s = malloc(sizeof(*s));
+	if (r || !s || read_status(name, s))
+		goto out;
+	/* Refused on resume (the remote site changed since the load). */
+	if (st_is(s, "degraded_by", "error") || st_is(s, "degraded_by", "absent")) {
+		msg("%s: the remote was not attached: degraded_by=%s peer=%s (see the kernel log)",
+		    name, st_str(s, "degraded_by"), st_str(s, "peer"));
+		r = EXIT_FAILED;
+		goto out;
+	}
+	if (verbose)
+		printf("%s: remote %s attached: remote=%s peer=%s\n", name,
+		       remote, st_str(s, "remote"), st_str(s, "peer"));
+out:
+	free(s);
+	return r;
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -417,9 +459,6 @@ int cmd_attach(int argc, char **argv)
 	};
 	const char *remote = NULL, *remote_meta = NULL, *name;
 	struct conf *conf = NULL;
-	struct xstatus *s = NULL;
-	char table[1200];
-	uint64_t sectors;
 	int c, r;
 
 	optind = 0;
@@ -447,32 +486,7 @@ int cmd_attach(int argc, char **argv)
 	}
 	if (!strcmp(remote, "-"))
 		usage_error("attach needs a remote device");
-	r = check_xrepl(name);
-	if (!r)
-		r = attach_table(name, remote, remote_meta, table, sizeof(table),
-				 &sectors);
-	if (r)
-		goto out;
-	if (dry_run) {
-		printf("reload %s: 0 %" PRIu64 " " TARGET " %s\n", name, sectors,
-		       table);
-		goto out;
-	}
-	r = dev_reload(name, sectors, table);
-	s = malloc(sizeof(*s));
-	if (r || !s || read_status(name, s))
-		goto out;
-	/* Refused on resume (the remote site changed since the load). */
-	if (st_is(s, "degraded_by", "error") || st_is(s, "degraded_by", "absent")) {
-		msg("%s: the remote was not attached: degraded_by=%s peer=%s (see the kernel log)",
-		    name, st_str(s, "degraded_by"), st_str(s, "peer"));
-		r = EXIT_FAILED;
-		goto out;
-	}
-	printf("%s: remote %s attached: remote=%s peer=%s\n", name, remote,
-	       st_str(s, "remote"), st_str(s, "peer"));
-out:
-	free(s);
+	r = attach_device(name, remote, remote_meta, true);
 	free(conf);
 	return r;
 }

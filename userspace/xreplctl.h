@@ -62,6 +62,9 @@ struct conf;
 /* The configuration of name, checked (NULL and a message if bad). */
 struct conf *conf_get(const char *name);
 struct create_args *conf_args(struct conf *c);
+bool reachable(const char *path);
+int attach_device(const char *name, const char *remote,
+		  const char *remote_meta, bool verbose);
 /* down <name>: remove the device, unless it is down already. */
 int down_one(const char *name);
 /* up or down (fn) every <name>.conf; the worst exit status. */

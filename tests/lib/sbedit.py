@@ -9,6 +9,7 @@ wrote with its own bios is what is read.
 Usage:
   sbedit.py DEV get [FIELD]      all fields as JSON, or one field's value
   sbedit.py DEV bits             the number of regions the bitmap marks
+  sbedit.py DEV list             those regions, one per line
   sbedit.py DEV set F=V...       set fields (integers; uuid as 32 hex
                                  digits), re-checksum, write
   sbedit.py DEV badcsum          write a wrong checksum
@@ -165,6 +166,12 @@ def main():
     elif cmd == "bits":
         bm = read(dev, BLOCK, bitmap_bytes(d))
         print(sum(bin(b).count("1") for b in bm))
+    elif cmd == "list":
+        bm = read(dev, BLOCK, bitmap_bytes(d))
+        for i, b in enumerate(bm):
+            for j in range(8):
+                if b >> j & 1:
+                    print(i * 8 + j)
     elif cmd == "set":
         for a in args:
             k, v = a.split("=", 1)

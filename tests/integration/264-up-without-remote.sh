@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A site never refuses to start its local volume because the other site is
+# down: "xreplctl up" creates a device whose remote cannot be opened
+# without it (and says so), and the monitor attaches the remote of its
+# configuration file once it appears; the attach is compared like any
+# connection (a fresh remote site's metadata: a full copy) and the legs end
+# up equal.
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+
+CTL=$(xrepl_tool xreplctl)
+ramdisks 4 32
+make_leg local /dev/ram0
+make_leg meta /dev/ram2 8192
+L=/dev/mapper/$P-local M=/dev/mapper/$P-meta
+R=/dev/mapper/$P-late RM=/dev/mapper/$P-laterm
+S=$(dev_sectors "$L")
+RB=$(( 1024 * 512 ))
+X=/dev/mapper/$P-x
+CONF=$T_TMP/conf
+mkdir -p "$CONF"
+cat >"$CONF/$P-x.conf" <<EOF
+local = $L
+remote = $R
+meta = $M
+remote_meta = $RM
+mode = sync
+EOF
+
+step "up while the remote site is unreachable: the local volume starts without it"
+out=$("$CTL" -c "$CONF" up "$P-x" 2>&1) || fail "up failed: $out"
+_DM_DEVS+=("$P-x")
+log "up said: $out"
+assert_match "not reachable: starting without its remote" "$out" "up explains"
+assert_status "$X" degraded_by absent
+assert_status "$X" peer none
+write_at "$X" $(( 1 * RB )) 4096
+write_at "$X" $(( 6 * RB )) 4096
+
+step "the monitor attaches the remote when it appears"
+bg "$CTL" -c "$CONF" monitor "$P-x" --probe-interval 200 2>"$T_TMP/monitor.log"
+sleep 1
+assert_status "$X" degraded_by absent
+make_leg late /dev/ram1
+make_leg laterm /dev/ram3 8192
+wait_for_status "$X" degraded_by none 30
+assert_status "$X" peer ok
+wait_for_status "$X" remote insync 60
+assert_legs_equal "$L" "$R"
+grep -q "device=$P-x event=attached" "$T_TMP/monitor.log" ||
+	{ sed 's/^/    | /' "$T_TMP/monitor.log" >&2; fail "the monitor did not report the attach"; }
+log "ok: the monitor reported the attach"
+assert_match "xrepl [0-9]+:[0-9]+ [0-9]+:[0-9]+ .* remote_meta [0-9]+:[0-9]+$" \
+	"$(dmsetup table "$P-x")" "the table has the remote and remote_meta"
+write_at "$X" $(( 9 * RB )) 4096
+assert_legs_equal "$L" "$R"
+# The monitor holds the remote open (its probe): stop it, then the device.
+kill "$BG_PID" 2>/dev/null || true
+wait "$BG_PID" 2>/dev/null || true
+dm_remove "$P-x"
