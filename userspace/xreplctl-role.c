@@ -367,7 +367,7 @@ static int attach_table(const char *name, const char *remote,
 			const char *remote_meta, char *table, size_t len,
 			uint64_t *sectors)
 {
-	char params[1024], opts[1024] = "", *w[64], *save = NULL, *t;
+	char params[1024], opts[1024] = "", *w[64] = { NULL }, *save = NULL, *t;
 	unsigned int n = 0, i, nr_opts = 0;
 	size_t o;
 	int r;

@@ -15,7 +15,6 @@ make_leg local /dev/ram0
 make_leg meta /dev/ram2 8192
 L=/dev/mapper/$P-local M=/dev/mapper/$P-meta
 R=/dev/mapper/$P-late RM=/dev/mapper/$P-laterm
-S=$(dev_sectors "$L")
 RB=$(( 1024 * 512 ))
 X=/dev/mapper/$P-x
 CONF=$T_TMP/conf
