@@ -351,9 +351,13 @@ static int xrepl_msg_remote(struct xrepl_c *xc, enum xrepl_degraded why)
 	}
 	mutex_lock(&pair->connect_lock);
 	degraded = READ_ONCE(pair->degraded_by) != XREPL_DEGRADED_NONE;
-	if (why == XREPL_DEGRADED_NONE && degraded && xc->peer) {
+	if (why == XREPL_DEGRADED_NONE && degraded) {
 		/* Compared again: the remote site may have taken over since. */
-		r = xrepl_peer_connect(xc, false, &error);
+		r = xc->peer ? xrepl_peer_connect(xc, false, &error) : 0;
+		if (!r && xrepl_pair_before_back(xc)) {
+			error = "cannot write the remote site's metadata";
+			r = -EIO;
+		}
 		if (r) {
 			mutex_unlock(&pair->connect_lock);
 			msg_err(xc, "remote up refused: %s", error);

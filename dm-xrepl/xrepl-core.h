@@ -626,10 +626,12 @@ void xrepl_pair_put(struct xrepl_pair *pair);
 void xrepl_pair_take_over(struct xrepl_pair *pair);
 void xrepl_pair_activate(struct xrepl_c *xc);
 void xrepl_pair_attach(struct xrepl_c *xc);
+int xrepl_pair_before_back(struct xrepl_c *xc);
 
 /* xrepl-peer.c: the remote site's metadata. */
 int xrepl_peer_check(struct xrepl_c *xc, char **error);
 int xrepl_peer_connect(struct xrepl_c *xc, bool live, char **error);
+int xrepl_peer_copying(struct xrepl_pair *pair, struct block_device *bdev);
 void xrepl_peer_work(struct work_struct *work);
 void xrepl_peer_update_locked(struct xrepl_pair *pair);
 bool xrepl_peer_ready_locked(struct xrepl_pair *pair);
@@ -717,6 +719,7 @@ void xrepl_sb_changed_locked(struct xrepl_pair *pair);
 void xrepl_mark_lost_locked(struct xrepl_pair *pair);
 bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why);
 void xrepl_resync_again_locked(struct xrepl_pair *pair);
+bool xrepl_resync_needed_locked(const struct xrepl_pair *pair);
 bool xrepl_resync_start_locked(struct xrepl_pair *pair);
 bool xrepl_remote_failed_locked(struct xrepl_pair *pair, bool tracked,
 				unsigned long first, unsigned long last);

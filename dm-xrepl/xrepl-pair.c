@@ -34,6 +34,9 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	cancel_delayed_work_sync(&pair->clean_work);
 	cancel_delayed_work_sync(&pair->resync_delay);
 	cancel_delayed_work_sync(&pair->ship_work);
+	/* peer_work queues work on wq (a resync, an event). */
+	if (pair->peer_wq)
+		destroy_workqueue(pair->peer_wq);
 	if (pair->copy_wq)
 		destroy_workqueue(pair->copy_wq);
 	if (pair->remote_wq)
@@ -45,8 +48,6 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 		cancel_delayed_work_sync(&pair->meta_retry);
 		destroy_workqueue(pair->meta_wq);
 	}
-	if (pair->peer_wq)
-		destroy_workqueue(pair->peer_wq);
 	if (!IS_ERR_OR_NULL(pair->peer_io))
 		dm_io_client_destroy(pair->peer_io);
 	kfree(pair->peer_buf);
@@ -546,6 +547,35 @@ void xrepl_pair_activate(struct xrepl_c *xc)
 }
 
 /*
+ * The remote is about to receive writes again (remote up, attach) while
+ * regions it misses remain: from its first write until the resync copied
+ * them, it holds no state a crash of the source could have produced.
+ * Record that first, durably: on this site's metadata (a failure there is
+ * retried and shown as meta_failed) and on the remote site's.  Returns 0,
+ * or an error if the remote site's metadata cannot be written.  Process
+ * context.
+ */
+int xrepl_pair_before_back(struct xrepl_c *xc)
+{
+	struct xrepl_pair *pair = xc->pair;
+	bool needed, sb = false;
+
+	spin_lock_irq(&pair->lock);
+	needed = xrepl_resync_needed_locked(pair);
+	if (needed && pair->consistent) {
+		pair->consistent = false;
+		sb = pair->meta_bdev;
+		pair->sb_dirty = sb;
+	}
+	spin_unlock_irq(&pair->lock);
+	if (!needed)
+		return 0;
+	if (sb)
+		xrepl_meta_sync(pair);
+	return xrepl_peer_copying(pair, xc->peer ? xc->peer->bdev : NULL);
+}
+
+/*
  * Preresume of a table with a remote: attach it if the pair had none
  * (ABSENT), and connect to the remote site's metadata if the table names
  * remote_meta the pair is not connected to.  A refused or failed
@@ -556,7 +586,7 @@ void xrepl_pair_activate(struct xrepl_c *xc)
 void xrepl_pair_attach(struct xrepl_c *xc)
 {
 	struct xrepl_pair *pair = xc->pair;
-	bool absent, other, need_peer, live;
+	bool absent, other, need_peer, live, sending;
 	char *error = NULL;
 	dev_t remote;
 	int r = 0;
@@ -573,6 +603,8 @@ void xrepl_pair_attach(struct xrepl_c *xc)
 		     pair->peer_state != XREPL_PEER_OK);
 	live = pair->activated && !absent && !other &&
 	       pair->degraded_by == XREPL_DEGRADED_NONE;
+	/* Will the remote receive writes once resumed? */
+	sending = absent || pair->degraded_by == XREPL_DEGRADED_NONE;
 	spin_unlock_irq(&pair->lock);
 
 	if (need_peer) {
@@ -583,6 +615,11 @@ void xrepl_pair_attach(struct xrepl_c *xc)
 			error = "Metadata: I/O error on this site's metadata device";
 			r = -EIO;
 		}
+	}
+	if (!r && (need_peer || absent) && sending) {
+		r = xrepl_pair_before_back(xc);
+		if (r)
+			error = "cannot write the remote site's metadata";
 	}
 	if (!absent && !r) {
 		mutex_unlock(&pair->connect_lock);

@@ -386,57 +386,94 @@ bool xrepl_peer_ready_locked(struct xrepl_pair *pair)
 	return !pair->peer_bdev || pair->peer_rec == XREPL_PEER_REC_COPYING;
 }
 
+/*
+ * Write the remote site's superblock as rec says, to bdev.  Returns 0, or
+ * an error after which the peer is unknown and the remote degraded.
+ * peer_io_lock held.
+ */
+static int peer_write(struct xrepl_pair *pair, struct block_device *bdev,
+		      enum xrepl_peer_rec rec)
+{
+	struct xrepl_sb_info sb;
+	struct xrepl_c *xc;
+	bool degraded = false;
+	int r;
+
+	spin_lock_irq(&pair->lock);
+	peer_sb_locked(pair, rec, &sb);
+	spin_unlock_irq(&pair->lock);
+
+	memset(pair->peer_buf, 0, XREPL_META_BLOCK_SIZE);
+	xrepl_sb_encode(pair->peer_buf, &sb);
+	r = xrepl_meta_rw(bdev, pair->peer_io, REQ_OP_WRITE | REQ_SYNC |
+			  REQ_META | REQ_FUA, 0, 1, pair->peer_buf);
+	spin_lock_irq(&pair->lock);
+	xc = pair->active;
+	if (r) {
+		pair->peer_state = XREPL_PEER_UNKNOWN;
+		if (pair->degraded_by == XREPL_DEGRADED_NONE)
+			degraded = xrepl_remote_failed_locked(pair, false, 0, 0);
+	} else {
+		pair->peer_sb = sb;
+		pair->peer_rec = rec;
+		if (rec != XREPL_PEER_REC_STOPPED)
+			pair->peer_data_time = 0;
+		atomic64_inc(&pair->peer_meta_writes);
+		/* The resync waits for this before its first copy. */
+		if (rec == XREPL_PEER_REC_COPYING && pair->resync_active)
+			queue_work(pair->wq, &pair->resync_work);
+	}
+	spin_unlock_irq(&pair->lock);
+	if (r) {
+		DMERR("%s: cannot write the remote site's metadata (%d)",
+		      dm_device_name(pair->md), r);
+		if (degraded && xc)
+			xrepl_report_degraded(xc, "remote metadata write failed");
+	}
+	return r;
+}
+
+/*
+ * The remote is about to receive writes while regions it misses remain
+ * (remote up, attach): record on the remote site's metadata, before the
+ * first of them, that its data is not consistent.  bdev: the remote
+ * site's metadata device of the table, or NULL.  Process context.
+ */
+int xrepl_peer_copying(struct xrepl_pair *pair, struct block_device *bdev)
+{
+	bool needed;
+	int r = 0;
+
+	if (!bdev)
+		return 0;
+	mutex_lock(&pair->peer_io_lock);
+	spin_lock_irq(&pair->lock);
+	needed = pair->peer_state == XREPL_PEER_OK &&
+		 pair->peer_rec != XREPL_PEER_REC_COPYING;
+	spin_unlock_irq(&pair->lock);
+	if (needed)
+		r = peer_write(pair, bdev, XREPL_PEER_REC_COPYING);
+	mutex_unlock(&pair->peer_io_lock);
+	return r;
+}
+
 void xrepl_peer_work(struct work_struct *work)
 {
 	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
 					       peer_work);
 	struct block_device *bdev;
-	struct xrepl_sb_info sb;
 	enum xrepl_peer_rec want;
-	struct xrepl_c *xc;
-	bool degraded;
-	int r;
+	bool done;
 
 	mutex_lock(&pair->peer_io_lock);
 	for (;;) {
 		spin_lock_irq(&pair->lock);
 		want = peer_want_locked(pair);
-		if (want == XREPL_PEER_REC_NONE || want == pair->peer_rec) {
-			spin_unlock_irq(&pair->lock);
-			break;
-		}
+		done = want == XREPL_PEER_REC_NONE || want == pair->peer_rec;
 		bdev = pair->peer_bdev;
-		peer_sb_locked(pair, want, &sb);
 		spin_unlock_irq(&pair->lock);
-
-		memset(pair->peer_buf, 0, XREPL_META_BLOCK_SIZE);
-		xrepl_sb_encode(pair->peer_buf, &sb);
-		r = xrepl_meta_rw(bdev, pair->peer_io, REQ_OP_WRITE | REQ_SYNC |
-				  REQ_META | REQ_FUA, 0, 1, pair->peer_buf);
-		spin_lock_irq(&pair->lock);
-		xc = pair->active;
-		degraded = false;
-		if (r) {
-			pair->peer_state = XREPL_PEER_UNKNOWN;
-			degraded = xrepl_remote_failed_locked(pair, false, 0, 0);
-		} else {
-			pair->peer_sb = sb;
-			pair->peer_rec = want;
-			if (want != XREPL_PEER_REC_STOPPED)
-				pair->peer_data_time = 0;
-			atomic64_inc(&pair->peer_meta_writes);
-			/* The resync waits for this before its first copy. */
-			if (want == XREPL_PEER_REC_COPYING && pair->resync_active)
-				queue_work(pair->wq, &pair->resync_work);
-		}
-		spin_unlock_irq(&pair->lock);
-		if (r) {
-			DMERR("%s: cannot write the remote site's metadata (%d)",
-			      dm_device_name(pair->md), r);
-			if (degraded && xc)
-				xrepl_report_degraded(xc, "remote metadata write failed");
+		if (done || peer_write(pair, bdev, want))
 			break;
-		}
 	}
 	mutex_unlock(&pair->peer_io_lock);
 }

@@ -145,7 +145,7 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
  * while the end of a resync was flushed, and a pass with nothing to copy
  * flushes it again and makes it consistent.
  */
-static bool resync_needed_locked(const struct xrepl_pair *pair)
+bool xrepl_resync_needed_locked(const struct xrepl_pair *pair)
 {
 	return pair->dirty.nr_set || pair->merge_needed || !pair->consistent;
 }
@@ -234,7 +234,7 @@ void xrepl_report_degraded(struct xrepl_c *xc, const char *fmt, ...)
 void xrepl_remote_back_locked(struct xrepl_pair *pair, bool resync_always)
 {
 	WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_NONE);
-	if (resync_always || resync_needed_locked(pair))
+	if (resync_always || xrepl_resync_needed_locked(pair))
 		xrepl_resync_start_locked(pair);
 	xrepl_sb_changed_locked(pair);
 	xrepl_peer_update_locked(pair);
@@ -276,7 +276,7 @@ void xrepl_state_take_over_locked(struct xrepl_pair *pair,
 	pair->consistent = consistent;
 	if (why != XREPL_DEGRADED_NONE)
 		pair->resync_active = false;
-	else if (resync_needed_locked(pair) && !pair->resync_active)
+	else if (xrepl_resync_needed_locked(pair) && !pair->resync_active)
 		resync_want_locked(pair);
 }
 

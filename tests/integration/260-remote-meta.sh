@@ -66,7 +66,15 @@ assert_eq "$(sbe "$M" get gen_bitmap)" "$(sbe "$RM" get gen_current)" \
 
 step "remote up: compared (ancestor), the two regions copied, live again"
 copied=$(status_field "$X" copied_regions)
+# One region may be copied at once, the other waits: the resync runs on.
+must "slow resync" dmsetup message "$P-x" 0 set resync_rate_kbps 1
 must "remote up" dmsetup message "$P-x" 0 remote up
+# Recorded before "remote up" returned, so before the remote got a write.
+assert_eq 0 "$(sbe "$RM" get flags)" "remote site not consistent while copying"
+assert_eq "$(sbe "$M" get gen_current)" "$(sbe "$RM" get gen_current)" \
+	"remote site given our generation"
+assert_status "$X" consistent no
+must "full speed" dmsetup message "$P-x" 0 set resync_rate_kbps 0
 wait_for_status "$X" remote insync 60
 assert_status "$X" copied_regions $(( copied + 2 ))
 assert_legs_equal "$L" "$R"
