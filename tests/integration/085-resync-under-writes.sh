@@ -66,7 +66,7 @@ for i in 1 2 3 4; do
 done
 wait_for_status "$X" remote insync 12
 kill -0 "$fpid" 2>/dev/null ||
-	fail "fio ended before the last resync finished: the test proves nothing (slow machine?)"
+	skip "fio ended before the last resync finished: this machine is too slow for the test's premise (a resync running under writes)"
 log "the last resync finished while fio was still writing"
 rc=0; wait "$fpid" || rc=$?
 fio_check hammer "$rc"

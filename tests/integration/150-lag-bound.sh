@@ -44,6 +44,10 @@ fio_check block "$rc"
 log "largest lag: $max bytes (bound $(( MAX_KB * 1024 )))"
 assert_cmp "$max" -gt 0 "lag seen"
 assert_cmp "$max" -le $(( MAX_KB * 1024 )) "largest lag_bytes"
+# The premise: the writer outruns the remote up to the bound.
+if (( $(status_field "$X" lag_waits) == 0 && max < MAX_KB * 1024 * 9 / 10 )); then
+	skip "the writer never came near the lag bound ($max of $(( MAX_KB * 1024 )) bytes): this machine is too slow for the test's premise"
+fi
 assert_cmp "$(status_field "$X" lag_waits)" -gt 0 "writes that waited for room"
 wait_for_status "$X" lag_writes 0 60
 assert_status "$X" degraded_by none
