@@ -285,10 +285,16 @@ static void xrepl_postsuspend(struct dm_target *ti)
 			xrepl_peer_update_locked(pair);
 		spin_unlock_irq(&pair->lock);
 		flush_workqueue(pair->peer_wq);
+		/*
+		 * A peer_work queued since (a message to the suspended
+		 * device) either finished with the device or sees none.
+		 */
+		mutex_lock(&pair->peer_io_lock);
 		spin_lock_irq(&pair->lock);
 		if (!pair->active)
 			pair->peer_bdev = NULL;
 		spin_unlock_irq(&pair->lock);
+		mutex_unlock(&pair->peer_io_lock);
 	}
 }
 

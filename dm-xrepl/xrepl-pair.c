@@ -622,6 +622,15 @@ void xrepl_pair_attach(struct xrepl_c *xc)
 			error = "cannot write the remote site's metadata";
 	}
 	if (!absent && !r) {
+		/*
+		 * Regions the verdict added (a failback's union, a full copy)
+		 * are copied now, even if the pair had nothing to copy.
+		 */
+		spin_lock_irq(&pair->lock);
+		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
+		    xrepl_resync_needed_locked(pair))
+			xrepl_resync_start_locked(pair);
+		spin_unlock_irq(&pair->lock);
 		mutex_unlock(&pair->connect_lock);
 		return;
 	}

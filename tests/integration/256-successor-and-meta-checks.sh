@@ -14,8 +14,15 @@ X=/dev/mapper/$P-x
 LMM=$(devno "$L") RMM=$(devno "$R")
 
 step "a slow remote: the lag bound degrades the pair (congestion)"
-dm_reload "$P-remote" "0 $S delay /dev/ram1 0 0 /dev/ram1 0 500"
+# Slow enough that the congestion lasts until the reload below.
+dm_reload "$P-remote" "0 $S delay /dev/ram1 0 0 /dev/ram1 0 5000"
 at_exit_first "dmsetup load $P-remote --table '$(linear_table /dev/ram1)' && dmsetup resume $P-remote"
+# One write in flight at the slow remote first: the congestion that the
+# burst below causes lasts until it completed, whatever the timing of the
+# ship worker (with nothing in flight, it would end at once).
+write_at "$X" 0 65536 || fail "write failed"
+sleep 0.5
+assert_cmp "$(status_field "$X" lag_writes)" -ge 1 "a write in flight at the remote"
 dd if=/dev/urandom of="$X" bs=64k count=32 oflag=direct status=none || fail "write failed"
 assert_status "$X" degraded_by congestion
 

@@ -173,3 +173,12 @@ assert_status "$X" peer ok
 wait_for_status "$X" remote insync 60
 assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
+
+step "fresh remote metadata for a pair in sync: nothing known of the remote, all of it copied"
+dd if=/dev/zero of="$RM" bs=1M count=4 oflag=direct status=none
+dm_create "$P-x" "$(table)"
+assert_status "$X" peer ok
+wait_for_status "$X" remote insync 120
+assert_status "$X" copied_regions "$T"
+assert_legs_equal "$L" "$R"
+dm_remove "$P-x"

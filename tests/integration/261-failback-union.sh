@@ -99,4 +99,21 @@ assert_status "$A" copied_regions 0
 assert_legs_equal "$L" "$R"
 write_at "$A" $(( 12 * RB )) 4096
 assert_legs_equal "$L" "$R"
+wait_for_status "$A" marked 0 60
+dm_remove "$P-a"
+
+step "B takes over again and writes; A, its demotion undone, restarts with its remote: B's writes are copied"
+sbe "$M" demote
+sbe "$RM" promote
+dm_create "$P-b" "0 $S xrepl $R - $RM sync 2 $opts"
+write_at "$B" $(( 20 * RB )) 4096
+dm_remove "$P-b"
+sbe "$RM" demote
+sbe "$M" promote
+# Created at once with its remote: a pair with nothing of its own to copy.
+dm_create "$P-a" "0 $S xrepl $L $R $M sync 4 $opts remote_meta $RM"
+assert_status "$A" peer ok
+wait_for_status "$A" remote insync 60
+assert_status "$A" copied_regions 1
+assert_legs_equal "$L" "$R"
 dm_remove "$P-a"
