@@ -12,18 +12,10 @@
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
 
-ramdisks 4 32
-make_leg local /dev/ram0
-make_leg remote /dev/ram1
-make_leg meta /dev/ram2 8192
-make_leg rmeta /dev/ram3 8192
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
-M=/dev/mapper/$P-meta RM=/dev/mapper/$P-rmeta
-S=$(dev_sectors "$L")
+site_legs 32
 RB=$(( 1024 * 512 ))
 T=$(regions "$S" 1024)
 X=/dev/mapper/$P-x
-sbe() { python3 "$TESTS_DIR/lib/sbedit.py" "$@" || fail "sbedit.py $*"; }
 table() { echo "0 $S xrepl $L $R $M sync 4 region_size 1024 remote_meta $RM"; }
 
 step "a new pair with fresh remote metadata: full sync, then live"

@@ -11,19 +11,11 @@
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
 
-ramdisks 4 32
-make_leg local /dev/ram0
-make_leg remote /dev/ram1
-make_leg meta /dev/ram2 8192
-make_leg rmeta /dev/ram3 8192
+site_legs 32
 # Site A: data L, metadata M.  Site B: data R, metadata RM.
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
-M=/dev/mapper/$P-meta RM=/dev/mapper/$P-rmeta
-S=$(dev_sectors "$L")
 RB=$(( 1024 * 512 ))
 T=$(regions "$S" 1024)
 A=/dev/mapper/$P-a B=/dev/mapper/$P-b
-sbe() { python3 "$TESTS_DIR/lib/sbedit.py" "$@" || fail "sbedit.py $*"; }
 opts="region_size 1024"
 
 step "A replicates to B, in sync, every mark cleaned"

@@ -14,21 +14,13 @@
 require_xrepl
 
 CTL=$(xrepl_tool xreplctl)
-ramdisks 4 64
-make_leg local /dev/ram0
-make_leg remote /dev/ram1
-make_leg meta /dev/ram2 8192
-make_leg rmeta /dev/ram3 8192
+site_legs 64
 # Site A: data L, metadata M.  Site B: data R, metadata RM.  A reaches
 # R and RM through the link (their dm-linear tables, which we break).
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
-M=/dev/mapper/$P-meta RM=/dev/mapper/$P-rmeta
-S=$(dev_sectors "$L")
 A=/dev/mapper/$P-a B=/dev/mapper/$P-b
 MNT=$T_TMP/mnt
 mkdir -p "$MNT"
 at_exit_first "umount -l $MNT 2>/dev/null || true"
-sbe() { python3 "$TESTS_DIR/lib/sbedit.py" "$@" || fail "sbedit.py $*"; }
 ctl() { must "xreplctl $*" "$CTL" "$@"; }
 
 # files BATCH N: write N checksummed files of random size into $MNT.

@@ -288,6 +288,24 @@ meta_legs() {
 	S=$(dev_sectors "$L")
 }
 
+# site_legs SIZE_MIB: two sites, each a data and a metadata device
+# (dm-linear, so a link failure can be injected): site A's data L and
+# metadata M, site B's data R and metadata RM; S is the size in sectors.
+site_legs() {
+	ramdisks 4 "$1"
+	make_leg local /dev/ram0
+	make_leg remote /dev/ram1
+	make_leg meta /dev/ram2 8192
+	make_leg rmeta /dev/ram3 8192
+	L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
+	M=/dev/mapper/$P-meta RM=/dev/mapper/$P-rmeta
+	S=$(dev_sectors "$L")
+}
+
+# sbe DEV CMD...: read or change a metadata device's superblock
+# (tests/lib/sbedit.py); the test fails if it cannot.
+sbe() { python3 "$TESTS_DIR/lib/sbedit.py" "$@" || fail "sbedit.py $*"; }
+
 # xrepl_tool NAME: path of an offline tool (xrepl-check, xrepl-dump).
 xrepl_tool() {
 	local t="$REPO_ROOT/userspace/$1"

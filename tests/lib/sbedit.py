@@ -27,10 +27,11 @@ import struct
 import sys
 import time
 
-BLOCK = 4096
-SB_SIZE = 512
-CSUM_OFF = 8
-CSUM_SEED = 0xFFFFFFFF
+# The checksum as the tools' image writer computes it (one crc32c).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "userspace"))
+from mkmeta import BLOCK, CSUM_OFF, sb_csum as csum  # noqa: E402
+
 FIELDS = [
     ("magic", "8s"), ("csum", "I"), ("version", "I"), ("flags", "I"),
     ("region_size", "I"), ("dev_sectors", "Q"), ("nr_regions", "Q"),
@@ -43,31 +44,6 @@ FIELDS = [
 ]
 FMT = "<" + "".join(f for _, f in FIELDS)
 assert struct.calcsize(FMT) == 168
-
-
-def _table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
-        t.append(c)
-    return t
-
-
-_T = _table()
-
-
-def crc32c(crc, data):
-    for b in data:
-        crc = _T[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc
-
-
-def csum(sector):
-    s = bytearray(sector[:SB_SIZE])
-    s[CSUM_OFF:CSUM_OFF + 4] = b"\0\0\0\0"
-    return crc32c(CSUM_SEED, s)
 
 
 def read(dev, off, length):
