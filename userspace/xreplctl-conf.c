@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <linux/fs.h>
 
 #include "xreplctl.h"
 
@@ -194,15 +197,35 @@ static int conf_read(const char *name, struct conf *c)
 	return 0;
 }
 
-/* Can path be opened for reading now? */
-bool reachable(const char *path)
+/*
+ * Can path be opened for reading now, and does it have a size?  A device
+ * that opens but has no size yet (a device-mapper node whose table is not
+ * loaded, a LUN still being set up) is not reachable.  With sig, also
+ * returns what identifies the device as it is now (its number and size),
+ * so that a caller can tell that it changed.
+ */
+bool reachable_sig(const char *path, struct dev_sig *sig)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	uint64_t bytes = 0;
+	struct stat st;
+	bool ok;
 
 	if (fd < 0)
 		return false;
+	ok = !fstat(fd, &st) && S_ISBLK(st.st_mode) &&
+	     !ioctl(fd, BLKGETSIZE64, &bytes) && bytes;
 	close(fd);
-	return true;
+	if (ok && sig) {
+		sig->rdev = st.st_rdev;
+		sig->bytes = bytes;
+	}
+	return ok;
+}
+
+bool reachable(const char *path)
+{
+	return reachable_sig(path, NULL);
 }
 
 struct conf *conf_get(const char *name)

@@ -303,29 +303,20 @@ static void sleep_ms(unsigned int ms)
 }
 
 /*
- * Probe one device's remote forever: probe.fail failures in a row take a
- * healthy remote down ("remote down probe": the target records
- * degraded_by=probe), so that writes stop waiting for it; probe.ok
- * successes in a row bring back a remote that failed, was congested or
- * that a probe took down ("remote up"), and the resync follows.  The
- * reason is the target's, not this process's: a monitor started again
- * (an upgrade, a reboot) brings back a remote an earlier one took down.
- * A remote the administrator took down (degraded_by=admin) is left alone.  A probe that misses its
- * deadline while the resync copied regions since the last round does not
- * count as a failure: the remote completes writes, it is busy, not gone
- * (its queue may hold the probe's read behind the copies).
- */
-/*
  * A device without a remote ("-", degraded_by=absent): attach the remote
  * its configuration file names as soon as it (and its remote_meta) can be
- * opened.  Returns true once the device has a remote, false if it is gone
- * or the attach was refused (reported once: the administrator decides).
+ * opened and have a size.  A refused attach is reported once; it is tried
+ * again only when the remote or its metadata device changes (another
+ * device, another size: the administrator acted), never in a loop.
+ * Returns true once the device has a remote (whoever attached it), false
+ * if the device is gone or has nothing to attach.
  */
 static bool attacher(const char *name, struct xstatus *s)
 {
+	struct dev_sig sig[2] = { 0 }, refused[2] = { 0 };
 	struct conf *c = NULL;
 	const struct create_args *a;
-	bool ok = false;
+	bool ok = false, was_refused = false;
 
 	for (;;) {
 		if (read_status(name, s))
@@ -343,12 +334,19 @@ static bool attacher(const char *name, struct xstatus *s)
 			}
 		}
 		a = conf_args(c);
-		if (reachable(a->remote) &&
-		    (!a->remote_meta || reachable(a->remote_meta))) {
-			ok = !attach_device(name, a->remote, a->remote_meta, false);
+		if (reachable_sig(a->remote, &sig[0]) &&
+		    (!a->remote_meta || reachable_sig(a->remote_meta, &sig[1])) &&
+		    (!was_refused || memcmp(sig, refused, sizeof(sig)))) {
+			if (!attach_device(name, a->remote, a->remote_meta, false)) {
+				if (!read_status(name, s))
+					report(s, "attached");
+				ok = true;
+				break;
+			}
 			if (!read_status(name, s))
-				report(s, ok ? "attached" : "attach-refused");
-			break;
+				report(s, "attach-refused");
+			memcpy(refused, sig, sizeof(sig));
+			was_refused = true;
 		}
 		sleep_ms(probe.interval_ms);
 	}
@@ -356,6 +354,19 @@ static bool attacher(const char *name, struct xstatus *s)
 	return ok;
 }
 
+/*
+ * Probe one device's remote forever: probe.fail failures in a row take a
+ * healthy remote down ("remote down probe": the target records
+ * degraded_by=probe), so that writes stop waiting for it; probe.ok
+ * successes in a row bring back a remote that failed, was congested or
+ * that a probe took down ("remote up"), and the resync follows.  The
+ * reason is the target's, not this process's: a monitor started again
+ * (an upgrade, a reboot) brings back a remote an earlier one took down.
+ * A remote the administrator took down (degraded_by=admin) is left alone.  A probe that misses its
+ * deadline while the resync copied regions since the last round does not
+ * count as a failure: the remote completes writes, it is busy, not gone
+ * (its queue may hold the probe's read behind the copies).
+ */
 static void prober(const char *name)
 {
 	struct xstatus *s = malloc(sizeof(*s));

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PROG	"xreplctl"
 #define TARGET	"xrepl"
@@ -62,7 +63,14 @@ struct conf;
 /* The configuration of name, checked (NULL and a message if bad). */
 struct conf *conf_get(const char *name);
 struct create_args *conf_args(struct conf *c);
+/* What identifies a block device as it is now. */
+struct dev_sig {
+	dev_t rdev;
+	uint64_t bytes;
+};
+
 bool reachable(const char *path);
+bool reachable_sig(const char *path, struct dev_sig *sig);
 int attach_device(const char *name, const char *remote,
 		  const char *remote_meta, bool verbose);
 /* down <name>: remove the device, unless it is down already. */

@@ -39,10 +39,35 @@ write_at "$X" $(( 6 * RB )) 4096
 
 step "the monitor attaches the remote when it appears"
 bg "$CTL" -c "$CONF" monitor "$P-x" --probe-interval 200 2>"$T_TMP/monitor.log"
+T_FAIL_LOGS+=("$T_TMP/monitor.log")
 sleep 1
 assert_status "$X" degraded_by absent
-make_leg late /dev/ram1
+# The remote appears in steps, as a remote site that is still coming up:
+# first a node without a size (a device-mapper device with no table yet),
+# then too small (the attach is refused, once), then whole.  The monitor
+# neither gives up on the first nor loops on the second.
+must "create $P-late without a table" dmsetup create "$P-late" --notable
+_DM_DEVS+=("$P-late")
+[[ -b "$R" ]] || dmsetup mknodes "$P-late" >/dev/null 2>&1 || true
 make_leg laterm /dev/ram3 8192
+sleep 2
+assert_status "$X" degraded_by absent
+grep -q "event=attach" "$T_TMP/monitor.log" &&
+	fail "the monitor tried to attach a remote without a size"
+log "ok: no attach to a remote without a size"
+must "load $P-late (too small)" dmsetup load "$P-late" --table "$(linear_table /dev/ram1 8192)"
+must "resume $P-late" dmsetup resume "$P-late"
+for _ in $(seq 100); do
+	grep -q "event=attach-refused" "$T_TMP/monitor.log" && break
+	sleep 0.3
+done
+grep -q "device=$P-x event=attach-refused" "$T_TMP/monitor.log" ||
+	fail "the monitor did not report the refused attach of a too small remote"
+sleep 2
+assert_eq 1 "$(grep -c "event=attach-refused" "$T_TMP/monitor.log")" \
+	"attach-refused reports (once, not in a loop)"
+assert_status "$X" degraded_by absent
+dm_reload "$P-late" "$(linear_table /dev/ram1)"
 wait_for_status "$X" degraded_by none 30
 assert_status "$X" peer ok
 wait_for_status "$X" remote insync 60

@@ -45,9 +45,19 @@ _FIRST_CMDS=()     # at_exit_first commands, run before
 log()  { printf '[%s %3ds] %s\n' "$TEST_NAME" "$SECONDS" "$*"; }
 step() { printf '[%s %3ds] --- %s\n' "$TEST_NAME" "$SECONDS" "$*"; }
 
+# Files whose contents a failure prints (a background tool's log, say):
+# a test adds to it with T_FAIL_LOGS+=(FILE).
+T_FAIL_LOGS=()
+
 # fail MESSAGE...: stop the test with a failure.
 fail() {
+	local f
 	printf '[%s] FAILED: %s\n' "$TEST_NAME" "$*" >&2
+	for f in "${T_FAIL_LOGS[@]}"; do
+		[[ -s "$f" ]] || continue
+		printf '    --- %s:\n' "${f##*/}" >&2
+		sed 's/^/    | /' "$f" >&2
+	done
 	exit 1
 }
 
