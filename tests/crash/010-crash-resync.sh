@@ -39,39 +39,18 @@ REGION=128           # sectors: 64 KiB regions, 3072 of them
 DELAY_MS=20          # remote write latency in boot 1
 WRITE_SECONDS=5      # of writing before the kill
 WRITERS=16           # threads, each with at most one write in flight
-KILL_FILE=crash-now
 
 # ============================ inside the guest ==============================
 if [[ "${1:-}" == --guest ]]; then
 	phase=${2:-}
 	# shellcheck source=tests/lib/common.sh
 	. "$(dirname "$0")/../lib/common.sh"
+	# shellcheck source=tests/crash/lib.sh
+	. "$TESTS_DIR/crash/lib.sh"
 	CRASHTOOL="$TESTS_DIR/crash/crashtool.py"
 	TOOLS=${XREPL_TOOLS_DIR:-$REPO_ROOT/userspace}
 	OUT=${XREPL_OUT:-/run/xrepl-out}
 	X=/dev/mapper/$P-x
-
-	# The three disks, dm-mod and the module.
-	load_modules() {
-		local disks=(vda vdb vdc) i d ko deps out serial
-		modprobe virtio_blk || fail "cannot load virtio_blk"
-		modprobe dm-mod || fail "cannot load dm-mod"
-		# vm.sh gives drive number i the serial xrepl-drive<i>.
-		for i in "${!disks[@]}"; do
-			d=${disks[$i]}
-			udev_settle_node "/dev/$d"
-			serial=$(cat "/sys/block/$d/serial" 2>/dev/null || true)
-			[[ "$serial" == "xrepl-drive$i" ]] ||
-				fail "/dev/$d is not drive $i of vm.sh --drive (serial '$serial')"
-		done
-		ko=${XREPL_KO:-$REPO_ROOT/dm-xrepl/dm-xrepl.ko}
-		[[ -f "$ko" ]] || fail "$ko does not exist"
-		deps=$(modinfo -F depends "$ko" 2>/dev/null | tr ',' ' ')
-		for d in $deps; do
-			modprobe "$d" || fail "cannot load $d, which dm-xrepl needs"
-		done
-		out=$(insmod "$ko" 2>&1) || fail "insmod $ko: $out"
-	}
 
 	# create_xrepl TABLE: create $X, or fail saying what the target said.
 	create_xrepl() {
@@ -94,7 +73,7 @@ if [[ "${1:-}" == --guest ]]; then
 
 	case $phase in
 	boot1)
-		load_modules
+		crash_load_modules 3
 		require_target delay
 		S=$(dev_sectors /dev/vda)
 		T=$(regions "$S" "$REGION")
@@ -118,7 +97,7 @@ if [[ "${1:-}" == --guest ]]; then
 		fail "the writer ended (status $rc) and the machine was not killed"
 		;;
 	boot2)
-		load_modules
+		crash_load_modules 3
 		S=$(dev_sectors /dev/vda)
 		T=$(regions "$S" "$REGION")
 		[[ -s "$OUT/durable.log" ]] || fail "no log of durable writes from boot 1 in $OUT"
@@ -177,75 +156,22 @@ fi
 # ============================== on the host =================================
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/../../scripts/lib.sh"
+# shellcheck source=tests/crash/lib.sh
+. "$(dirname "$0")/lib.sh"
 TEST_NAME=$(basename "$0" .sh)
-SELF="tests/crash/$TEST_NAME.sh"
 
-fail() {
-	printf '[%s] FAILED: %s\n' "$TEST_NAME" "$*" >&2
-	[[ -n "${work:-}" ]] && echo "[$TEST_NAME] logs and images kept in $work" >&2
-	exit 1
+crash_between() {
+	[[ -s "$work/boot1/durable.log" ]] || crash_fail "boot 1 logged no durable write before the kill"
+	log "boot 1: $(wc -l <"$work/boot1/durable.log") writes were logged durable"
+	cp "$work/boot1/durable.log" "$work/boot2/"
 }
-
-# guest_reason DIR: the guest's own failure message, if it gave one.
-guest_reason() {
-	grep -o 'FAILED: .*' "$1/output.log" 2>/dev/null | tail -n 1 | sed 's/^FAILED: //' || true
-}
-
-init_paths
-[[ -f "$MODULE_KO" ]] ||
-	fail "$MODULE_KO is not built (tests/run-crash.sh builds it, or: make KDIR=$KDIR)"
-make -s -C "$REPO_ROOT/userspace" >/dev/null || fail "the offline tools in userspace/ do not build"
-
-if [[ -n "${XREPL_CRASH_OUT:-}" ]]; then
-	work=$XREPL_CRASH_OUT
-	mkdir -p "$work"
-else
-	mkdir -p "$CACHE/runs"
-	work=$(mktemp -d "$CACHE/runs/crash-$TEST_NAME.$(date +%Y%m%d-%H%M%S).XXXX")
-fi
-work=$(cd "$work" && pwd)
-rm -rf "$work/boot1" "$work/boot2"
-rm -f "$work"/{local,remote,meta}.img
-truncate -s "${LEG_MIB}M" "$work/local.img" "$work/remote.img"
-truncate -s "${META_MIB}M" "$work/meta.img"
-drives=(--drive "$work/local.img" --drive "$work/remote.img" --drive "$work/meta.img")
-tmo=${XREPL_CRASH_TIMEOUT:-400}
-
-log "$TEST_NAME: boot 1: write through xrepl, then kill the machine (work dir $work)"
-rc=0
-"$SCRIPTS_DIR/vm.sh" --timeout "$tmo" --out "$work/boot1" "${drives[@]}" \
-	--kill-file "$KILL_FILE" -- bash "$SELF" --guest boot1 || rc=$?
-case $rc in
-93) log "boot 1: the machine was killed with writes in flight" ;;
-0) fail "boot 1: the guest finished without asking to be killed" ;;
-*)
-	why=$(guest_reason "$work/boot1")
-	fail "boot 1 failed before the kill (vm.sh status $rc): ${why:-see $work/boot1/output.log and console.log}"
-	;;
-esac
-[[ -s "$work/boot1/durable.log" ]] || fail "boot 1 logged no durable write before the kill"
-log "boot 1: $(wc -l <"$work/boot1/durable.log") writes were logged durable"
-
-log "$TEST_NAME: boot 2: check the metadata and the legs, resync, verify"
-mkdir -p "$work/boot2"
-cp "$work/boot1/durable.log" "$work/boot2/"
-rc=0
-"$SCRIPTS_DIR/vm.sh" --timeout "$tmo" --out "$work/boot2" "${drives[@]}" \
-	-- bash "$SELF" --guest boot2 || rc=$?
-if (( rc != 0 )); then
-	why=$(guest_reason "$work/boot2")
-	fail "boot 2 (vm.sh status $rc): ${why:-see $work/boot2/output.log and console.log}"
-fi
 
 # The image as the host sees it, for good measure.
-rc=0
-"$REPO_ROOT/userspace/xrepl-check" --data-size $(( LEG_MIB * 2048 )) \
-	--region-size "$REGION" "$work/meta.img" || rc=$?
-(( rc == 0 )) || fail "xrepl-check of meta.img on the host exited with $rc"
+crash_after() {
+	local rc=0
+	"$REPO_ROOT/userspace/xrepl-check" --data-size $(( LEG_MIB * 2048 )) \
+		--region-size "$REGION" "$work/meta.img" || rc=$?
+	(( rc == 0 )) || crash_fail "xrepl-check of meta.img on the host exited with $rc"
+}
 
-if [[ "${XREPL_CRASH_KEEP:-0}" == 1 ]]; then
-	log "$TEST_NAME: passed; images kept in $work"
-else
-	rm -f "$work"/{local,remote,meta}.img
-	log "$TEST_NAME: passed (logs in $work)"
-fi
+crash_run local:$LEG_MIB remote:$LEG_MIB meta:$META_MIB
