@@ -19,7 +19,8 @@ static void print_json(const struct xstatus *s, bool first)
 		"region_size", "copied_regions", "writes", "remote_writes",
 		"resync_rate", "resync_rate_kbps", "meta_writes", "marked",
 		"lag_bytes", "lag_writes", "oldest_lag_ms", "lag_waits",
-		"semi_timeouts", NULL };
+		"semi_timeouts", "peer_meta_writes", "local_read_errors",
+		"remote_reads", NULL };
 	unsigned int i;
 
 	printf("%s\n    {\"name\": ", first ? "" : ",");
@@ -43,6 +44,8 @@ static void print_json(const struct xstatus *s, bool first)
 	       st_num(s, "meta_failed") ? "true" : "false");
 	printf(", \"meta\": ");
 	json_str(st_str(s, "meta") ? st_str(s, "meta") : "-");
+	printf(", \"peer\": ");
+	json_str(st_str(s, "peer") ? st_str(s, "peer") : "");
 	for (i = 0; nums[i]; i++)
 		printf(", \"%s\": %" PRIu64, nums[i], st_num(s, nums[i]));
 	printf("}");
@@ -63,11 +66,12 @@ static void print_row(const struct xstatus *s)
 		snprintf(resync, sizeof(resync), "-");
 	snprintf(lag, sizeof(lag), "%" PRIu64 "KiB/%" PRIu64 "ms",
 		 st_num(s, "lag_bytes") >> 10, st_num(s, "oldest_lag_ms"));
-	printf("%-20s %-9s %-9s %-10s %-12s %-14s %-16s %-4s %" PRIu64 "/%" PRIu64 "\n",
+	printf("%-20s %-9s %-9s %-10s %-12s %-14s %-16s %-4s %-11s %" PRIu64 "/%" PRIu64 "\n",
 	       s->name, st_str(s, "mode") ? st_str(s, "mode") : "?",
 	       st_str(s, "remote") ? st_str(s, "remote") : "?",
 	       st_str(s, "degraded_by") ? st_str(s, "degraded_by") : "?", dirty,
 	       resync, lag, st_str(s, "consistent") ? st_str(s, "consistent") : "?",
+	       st_str(s, "peer") ? st_str(s, "peer") : "?",
 	       st_num(s, "remote_errors"), st_num(s, "local_errors"));
 }
 
@@ -113,9 +117,9 @@ int cmd_status(const char *name, bool json)
 	if (json)
 		printf("{\"devices\": [");
 	else
-		printf("%-20s %-9s %-9s %-10s %-12s %-14s %-16s %-4s %s\n", "NAME",
-		       "MODE", "REMOTE", "DEGRADED", "DIRTY", "RESYNC",
-		       "LAG/OLDEST", "CONS", "ERRORS(R/L)");
+		printf("%-20s %-9s %-9s %-10s %-12s %-14s %-16s %-4s %-11s %s\n",
+		       "NAME", "MODE", "REMOTE", "DEGRADED", "DIRTY", "RESYNC",
+		       "LAG/OLDEST", "CONS", "PEER", "ERRORS(R/L)");
 	if (name) {
 		r = read_status(name, &s);
 		if (!r)

@@ -70,6 +70,9 @@ assert_status "$X" degraded_by absent
 dm_reload "$P-late" "$(linear_table /dev/ram1)"
 wait_for_status "$X" degraded_by none 30
 assert_status "$X" peer ok
+# xreplctl status shows what the remote site's metadata said.
+assert_eq ok "$("$CTL" status --json "$P-x" | jq -r '.devices[0].peer')" "peer in status --json"
+assert_match "^$P-x .* ok +[0-9]+/[0-9]+$" "$("$CTL" status "$P-x" | tail -n1)" "PEER in the status row"
 wait_for_status "$X" remote insync 60
 assert_legs_equal "$L" "$R"
 grep -q "device=$P-x event=attached" "$T_TMP/monitor.log" ||

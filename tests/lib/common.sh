@@ -701,6 +701,23 @@ _cleanup() {
 		eval "${_FIRST_CMDS[$i]}" >/dev/null 2>&1 ||
 			echo "[$TEST_NAME] cleanup: '${_FIRST_CMDS[$i]}' failed" >&2
 	done
+	# In reverse order, in passes: a device created early may use one
+	# created later (a remote attached by a reload), which can only go
+	# once its user has gone.
+	local progress=1 left
+	while (( progress )); do
+		progress=0 left=0
+		for (( i = ${#_DM_DEVS[@]} - 1; i >= 0; i-- )); do
+			name=${_DM_DEVS[$i]}
+			dmsetup info "$name" >/dev/null 2>&1 || continue
+			if dmsetup remove "$name" >/dev/null 2>&1; then
+				progress=1
+			else
+				left=1
+			fi
+		done
+		(( left )) || break
+	done
 	for (( i = ${#_DM_DEVS[@]} - 1; i >= 0; i-- )); do
 		name=${_DM_DEVS[$i]}
 		dmsetup info "$name" >/dev/null 2>&1 || continue
