@@ -247,42 +247,6 @@ int dev_remove(const char *name)
 	return r;
 }
 
-const char *st_str(const struct xstatus *s, const char *key)
-{
-	unsigned int i;
-
-	for (i = 0; i < s->nr; i++)
-		if (!strcmp(s->kv[i].key, key))
-			return s->kv[i].val;
-	return NULL;
-}
-
-uint64_t st_num(const struct xstatus *s, const char *key)
-{
-	const char *v = st_str(s, key);
-
-	return v ? strtoull(v, NULL, 10) : 0;
-}
-
-/* "a/b" fields: which = 0 for a, 1 for b. */
-uint64_t st_frac(const struct xstatus *s, const char *key, int which)
-{
-	const char *v = st_str(s, key), *slash;
-
-	if (!v)
-		return 0;
-	slash = strchr(v, '/');
-	if (which)
-		return slash ? strtoull(slash + 1, NULL, 10) : 0;
-	return strtoull(v, NULL, 10);
-}
-
-/* Whether key is present in s with the value val. */
-bool st_is(const struct xstatus *s, const char *key, const char *val)
-{
-	return st_str(s, key) && !strcmp(st_str(s, key), val);
-}
-
 /*
  * Status of one device without flushing; EXIT_NODEV if it is missing or
  * not xrepl.
@@ -316,19 +280,7 @@ int read_status(const char *name, struct xstatus *s)
 		r = EXIT_NODEV;
 		goto out;
 	}
-	snprintf(s->name, sizeof(s->name), "%s", name);
-	s->sectors = len;
-	for (char *tok = strtok(params, " "); tok && s->nr < MAX_KV;
-	     tok = strtok(NULL, " ")) {
-		char *eq = strchr(tok, '=');
-
-		if (!eq)
-			continue;
-		*eq = '\0';
-		snprintf(s->kv[s->nr].key, sizeof(s->kv[s->nr].key), "%s", tok);
-		snprintf(s->kv[s->nr].val, sizeof(s->kv[s->nr].val), "%s", eq + 1);
-		s->nr++;
-	}
+	status_parse(s, name, len, params);
 	r = EXIT_OK;
 out:
 	dm_task_destroy(dmt);

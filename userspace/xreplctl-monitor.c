@@ -319,8 +319,14 @@ static bool attacher(const char *name, struct xstatus *s)
 	bool ok = false, was_refused = false;
 
 	for (;;) {
-		if (read_status(name, s))
+		int r = read_status(name, s);
+
+		if (r == EXIT_NODEV)
 			break;
+		if (r) {		/* not gone: try again */
+			sleep_ms(probe.interval_ms);
+			continue;
+		}
 		if (!st_is(s, "degraded_by", "absent")) {
 			ok = true;
 			break;
@@ -394,9 +400,14 @@ static void prober(const char *name)
 	}
 	for (;;) {
 		bool up = probe_once(p), busy;
+		int r = read_status(name, s);
 
-		if (read_status(name, s))
+		if (r == EXIT_NODEV)
 			break;
+		if (r) {		/* not gone: try again */
+			sleep_ms(probe.interval_ms);
+			continue;
+		}
 		busy = copied != UINT64_MAX && st_num(s, "copied_regions") != copied;
 		copied = st_num(s, "copied_regions");
 		fails = up || busy ? 0 : fails + 1;

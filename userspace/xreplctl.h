@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "lib/status.h"
+
 #define PROG	"xreplctl"
 #define TARGET	"xrepl"
 
@@ -139,31 +141,6 @@ int dev_remove(const char *name);
 int dev_reload(const char *name, uint64_t sectors, const char *table);
 int dev_table(const char *name, uint64_t *sectors, char *params, size_t len);
 
-/* One key=value field of a status line. */
-struct kv {
-	char key[32];
-	char val[64];
-};
-
-/* The fields of a status line that are kept, at most. */
-#define MAX_KV	64
-
-/* The status of an xrepl device: its name, length and status line. */
-struct xstatus {
-	char name[DM_NAME_LEN];
-	uint64_t sectors;
-	unsigned int nr;
-	struct kv kv[MAX_KV];
-};
-
-/* The value of key in s, or NULL if s has no such field. */
-const char *st_str(const struct xstatus *s, const char *key);
-/* The value of key in s as a number; 0 if s has no such field. */
-uint64_t st_num(const struct xstatus *s, const char *key);
-/* Of a field "a/b" of s: a (which = 0) or b (which = 1); else 0. */
-uint64_t st_frac(const struct xstatus *s, const char *key, int which);
-/* Whether key is present in s with the value val. */
-bool st_is(const struct xstatus *s, const char *key, const char *val);
 /*
  * Read the status of name, without flushing, into s.  EXIT_OK,
  * EXIT_NODEV if there is no such xrepl device, or EXIT_FAILED; it prints

@@ -782,6 +782,21 @@ done
 # emit a case the target's grammar accepts.
 tcase fuzz-selftest 0 "^fuzz.py selftest: ok" python3 "$REPO/tests/lib/fuzz.py" selftest
 
+# The status parser from several threads at once, as the monitor's
+# threads call it (built with the sanitizers too under --sanitize).
+if selected status-threads; then
+	sflags=(-O2)
+	(( sanitize )) && sflags=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all)
+	if ! cc -D_GNU_SOURCE -std=gnu11 -Wall -Wextra -Werror "${sflags[@]}" \
+		-I"$REPO/userspace" -pthread -o "$W/status-threads" \
+		"$HERE/status-threads.c" "$REPO/userspace/lib/status.c" >"$W/st-build.log" 2>&1; then
+		sed 's/^/    | /' "$W/st-build.log"
+		record "FAIL userspace:status-threads: does not build"
+	else
+		tcase status-threads 0 "every field right$" "$W/status-threads"
+	fi
+fi
+
 p=$(grep -c '^PASS ' "$lines" || true)
 f=$(grep -c '^FAIL ' "$lines" || true)
 echo "userspace tests: $p passed, $f failed"

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The status line of an xrepl device, parsed (status.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "status.h"
+
+void status_parse(struct xstatus *s, const char *name, uint64_t sectors,
+		  char *params)
+{
+	char *save = NULL;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->sectors = sectors;
+	/* Not strtok(): the monitor's threads parse at the same time. */
+	for (char *tok = strtok_r(params, " ", &save); tok && s->nr < MAX_KV;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		snprintf(s->kv[s->nr].key, sizeof(s->kv[s->nr].key), "%s", tok);
+		snprintf(s->kv[s->nr].val, sizeof(s->kv[s->nr].val), "%s", eq + 1);
+		s->nr++;
+	}
+}
+
+const char *st_str(const struct xstatus *s, const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nr; i++)
+		if (!strcmp(s->kv[i].key, key))
+			return s->kv[i].val;
+	return NULL;
+}
+
+uint64_t st_num(const struct xstatus *s, const char *key)
+{
+	const char *v = st_str(s, key);
+
+	return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* "a/b" fields: which = 0 for a, 1 for b. */
+uint64_t st_frac(const struct xstatus *s, const char *key, int which)
+{
+	const char *v = st_str(s, key), *slash;
+
+	if (!v)
+		return 0;
+	slash = strchr(v, '/');
+	if (which)
+		return slash ? strtoull(slash + 1, NULL, 10) : 0;
+	return strtoull(v, NULL, 10);
+}
+
+/* Whether key is present in s with the value val. */
+bool st_is(const struct xstatus *s, const char *key, const char *val)
+{
+	return st_str(s, key) && !strcmp(st_str(s, key), val);
+}
+
