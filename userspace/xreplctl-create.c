@@ -20,7 +20,7 @@
 #include "xreplctl.h"
 
 /* Size of a block device (or, for tests, a regular file) in sectors. */
-static int dev_sectors(const char *path, uint64_t *sectors)
+int dev_sectors(const char *path, uint64_t *sectors)
 {
 	struct stat st;
 	uint64_t bytes = 0;

@@ -263,6 +263,7 @@ int cmd_promote(int argc, char **argv)
 	};
 	struct create_args a = { .mode = "sync", .remote = "-" };
 	bool force = false, demoted;
+	uint64_t sectors;
 	struct role_dev d;
 	char buf[96];
 	int c, r;
@@ -292,6 +293,17 @@ int cmd_promote(int argc, char **argv)
 	r = role_open(&d, a.meta);
 	if (r)
 		goto out;
+	/* Before anything is written: the right pair of devices? */
+	if (dev_sectors(a.local, &sectors)) {
+		r = EXIT_USAGE;
+		goto out;
+	}
+	if (sectors != d.sb.dev_sectors) {
+		msg("%s has %" PRIu64 " sectors, but %s describes a device of %" PRIu64 ": the wrong --local or --meta? Nothing written",
+		    a.local, sectors, a.meta, d.sb.dev_sectors);
+		r = EXIT_FAILED;
+		goto out;
+	}
 	if (d.sb.role == XREPL_META_ROLE_PRIMARY) {
 		printf("%s is a primary's already: creating the device\n", a.meta);
 		role_close(&d);

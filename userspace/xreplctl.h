@@ -71,6 +71,11 @@ struct dev_sig {
 	uint64_t bytes;
 };
 
+/*
+ * The size of a block device (or, for tests, an image file) in sectors;
+ * -1 with a message if it cannot be read or is empty.
+ */
+int dev_sectors(const char *path, uint64_t *sectors);
 bool reachable(const char *path);
 bool reachable_sig(const char *path, struct dev_sig *sig);
 int attach_device(const char *name, const char *remote,

@@ -554,6 +554,9 @@ tcase ctl-promote-no-meta 2 "promote needs --local and --meta" "$CTL" promote a 
 tcase ctl-attach-no-remote 2 "no --remote, and no usable" "$CTL" -c "$W" attach a
 RM_IMG="$W/role.img"
 role_dump() { "$DUMP" --json "$RM_IMG" | jq -r "$1"; }
+# The role tests' local device: 8192 sectors, as their metadata says.
+RL="$W/role-local.img"
+truncate -s 4M "$RL"
 name=ctl-demote-promote
 if selected "$name" && command -v jq >/dev/null; then
 	why=""
@@ -569,19 +572,28 @@ if selected "$name" && command -v jq >/dev/null; then
 	# Promote it back: the demotion undone, the bitmap and generations kept
 	# (exit 1: no device-mapper here to create the device).
 	cur=$(role_dump '.superblock.gen_current')
-	"$CTL" promote a --local "$LI" --meta "$RM_IMG" >"$W/promote.out" 2>&1 || true
+	"$CTL" promote a --local "$RL" --meta "$RM_IMG" >"$W/promote.out" 2>&1 || true
 	grep -q "demotion is undone" "$W/promote.out" || why=${why:-"promote of a demoted copy: $(cat "$W/promote.out")"}
 	[[ -n "$why" || "$(role_dump '.superblock.role_name')" == primary ]] || why="not a primary after promote"
 	[[ -n "$why" || "$(role_dump '.dirty_count')" == 3 ]] || why=${why:-"the demoted copy's bitmap was not kept"}
 	[[ -n "$why" || "$(role_dump '.superblock.gen_current')" == "$cur" ]] || why=${why:-"generation changed"}
+	# A local device of another size than the metadata's: refused, nothing
+	# written.
+	"$CTL" demote --meta "$RM_IMG" >/dev/null 2>&1 || why=${why:-"second demote failed"}
+	sb0=$(role_dump '.superblock')
+	"$CTL" promote a --local "$LI" --meta "$RM_IMG" >"$W/promote.out" 2>&1 &&
+		why=${why:-"a promote with the wrong --local was accepted"}
+	grep -q "has 131072 sectors, but .* describes a device of 8192: the wrong --local or --meta? Nothing written" \
+		"$W/promote.out" || why=${why:-"wrong size: $(cat "$W/promote.out")"}
+	[[ -n "$why" || "$(role_dump '.superblock')" == "$sb0" ]] || why="a refused promote changed the superblock"
 	# A secondary's, not consistent: refused without --force.
 	python3 "$MKMETA" "$RM_IMG" --dev-sectors 8192 --region-size 1024 --set 1 \
 		--role 2 --flags 0 --gen-history 0 0
-	"$CTL" promote a --local "$LI" --meta "$RM_IMG" >"$W/promote.out" 2>&1 &&
+	"$CTL" promote a --local "$RL" --meta "$RM_IMG" >"$W/promote.out" 2>&1 &&
 		why=${why:-"an inconsistent copy was promoted without --force"}
 	grep -q "not consistent" "$W/promote.out" || why=${why:-"refusal: $(cat "$W/promote.out")"}
 	[[ -n "$why" || "$(role_dump '.superblock.role_name')" == secondary ]] || why="refused promote changed the role"
-	"$CTL" promote a --local "$LI" --meta "$RM_IMG" --force >"$W/promote.out" 2>&1 || true
+	"$CTL" promote a --local "$RL" --meta "$RM_IMG" --force >"$W/promote.out" 2>&1 || true
 	[[ -n "$why" || "$(role_dump '.superblock.role_name')" == primary ]] || why="--force did not promote"
 	[[ -n "$why" || "$(role_dump '.superblock.gen_bitmap')" == 0123456789abcdef ]] ||
 		why=${why:-"gen_bitmap is not the old gen_current: $(role_dump '.superblock.gen_bitmap')"}
@@ -592,10 +604,10 @@ if selected "$name" && command -v jq >/dev/null; then
 	# A live secondary's data time is reported as such.
 	python3 "$MKMETA" "$RM_IMG" --dev-sectors 8192 --region-size 1024 \
 		--role 2 --flags 5 --gen-history 0 0
-	"$CTL" -n promote a --local "$LI" --meta "$RM_IMG" >"$W/promote.out" 2>&1 ||
+	"$CTL" -n promote a --local "$RL" --meta "$RM_IMG" >"$W/promote.out" 2>&1 ||
 		why=${why:-"dry-run promote failed: $(cat "$W/promote.out")"}
 	grep -q "replicating every write to it" "$W/promote.out" || why=${why:-"live: $(cat "$W/promote.out")"}
-	grep -q "^create a: 0 [0-9]* xrepl $LI - $RM_IMG sync$" "$W/promote.out" || why=${why:-"dry run: $(cat "$W/promote.out")"}
+	grep -q "^create a: 0 [0-9]* xrepl $RL - $RM_IMG sync$" "$W/promote.out" || why=${why:-"dry run: $(cat "$W/promote.out")"}
 	[[ "$(role_dump '.superblock.role_name')" == secondary ]] || why=${why:-"a dry run wrote"}
 	if [[ -n "$why" ]]; then
 		record "FAIL userspace:$name: $why"
