@@ -798,7 +798,7 @@ tcase fuzz-selftest 0 "^fuzz.py selftest: ok" python3 "$REPO/tests/lib/fuzz.py" 
 # threads call it (built with the sanitizers too under --sanitize).
 if selected status-threads; then
 	sflags=(-O2)
-	(( sanitize )) && sflags=(-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all)
+	(( sanitize )) && sflags=(-O1 -g "-fsanitize=address,undefined" -fno-sanitize-recover=all)
 	if ! cc -D_GNU_SOURCE -std=gnu11 -Wall -Wextra -Werror "${sflags[@]}" \
 		-I"$REPO/userspace" -pthread -o "$W/status-threads" \
 		"$HERE/status-threads.c" "$REPO/userspace/lib/status.c" >"$W/st-build.log" 2>&1; then
