@@ -495,9 +495,8 @@ void xrepl_ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 /*
  * The remote degraded: acknowledge every waiting write (its regions are
  * dirty, or its entry is in flight and gets marked if it fails) and drop
- * what was not sent.  After a congestion degradation, once nothing is held
- * any more, replicate again and resync what was dropped.  Returns whether
- * replication came back.
+ * what was not sent.  Returns whether replication may return: after a
+ * congestion degradation, once nothing is held any more.
  */
 static bool ship_degraded_locked(struct xrepl_pair *pair,
 				 struct bio_list *acks,
@@ -508,10 +507,39 @@ static bool ship_degraded_locked(struct xrepl_pair *pair,
 	list_for_each_entry_safe(ent, tmp, &pair->ack_wait, ack_list)
 		ack_take_locked(ent, acks);
 	*redispatch |= ship_drop_locked(pair, dropped);
-	if (pair->degraded_by != XREPL_DEGRADED_CONGESTION || pair->lag.writes)
-		return false;
-	xrepl_remote_back_locked(pair, true);
-	return true;
+	return pair->degraded_by == XREPL_DEGRADED_CONGESTION &&
+	       !pair->lag.writes;
+}
+
+/*
+ * The end of a congestion degradation.  The remote misses what the
+ * buffer dropped until the resync copied it: record that, on this site's
+ * metadata and on the remote site's, before it receives a write (as
+ * "remote up" does); then replicate again and resync.  If the remote
+ * site's metadata cannot be written the remote stays degraded, as failed
+ * (*failed).  Sleeps (metadata I/O).  Returns whether replication came
+ * back.
+ */
+static bool ship_return(struct xrepl_pair *pair, bool *failed)
+{
+	bool back = false;
+	int r;
+
+	r = xrepl_pair_before_return(pair);
+	spin_lock_irq(&pair->lock);
+	/* A "remote down", "remote up" or failure meanwhile decided. */
+	if (pair->degraded_by == XREPL_DEGRADED_CONGESTION &&
+	    !pair->lag.writes) {
+		if (r) {
+			*failed = xrepl_degrade_locked(pair,
+						       XREPL_DEGRADED_ERROR);
+		} else {
+			xrepl_remote_back_locked(pair, true);
+			back = true;
+		}
+	}
+	spin_unlock_irq(&pair->lock);
+	return back;
 }
 
 /* Send what the ship queue lets go; give up on all if the remote degraded. */
@@ -521,7 +549,8 @@ void xrepl_ship_work(struct work_struct *work)
 					       struct xrepl_pair, ship_work);
 	struct bio_list acks = BIO_EMPTY_LIST;
 	struct xrepl_c *event = NULL;
-	bool lag_empty, redispatch = false, replicating_again = false;
+	bool lag_empty, redispatch = false, may_return = false;
+	bool replicating_again = false, failed = false;
 	struct xrepl_ship *s;
 	struct blk_plug plug;
 	LIST_HEAD(dropped);
@@ -530,15 +559,15 @@ void xrepl_ship_work(struct work_struct *work)
 	for (;;) {
 		spin_lock_irq(&pair->lock);
 		if (pair->degraded_by != XREPL_DEGRADED_NONE) {
-			replicating_again =
-				ship_degraded_locked(pair, &acks, &dropped,
-						     &redispatch);
+			may_return = ship_degraded_locked(pair, &acks, &dropped,
+							  &redispatch);
 			s = NULL;
 		} else {
+			may_return = false;
 			s = xrepl_shipq_next_locked(&pair->shipq);
 		}
 		lag_empty = !pair->lag.writes;
-		if (pair->drain_event || replicating_again) {
+		if (pair->drain_event) {
 			pair->drain_event = false;
 			event = pair->active;
 		}
@@ -552,9 +581,20 @@ void xrepl_ship_work(struct work_struct *work)
 	ship_release(pair, &dropped);
 	if (redispatch)
 		queue_work(pair->wq, &pair->resync_work);
+	if (may_return) {
+		replicating_again = ship_return(pair, &failed);
+		if (replicating_again || failed) {
+			spin_lock_irq(&pair->lock);
+			event = pair->active;
+			spin_unlock_irq(&pair->lock);
+		}
+	}
 	if (replicating_again)
 		DMINFO("%s: the remote caught up: replicating again, resyncing what was dropped",
 		       dm_device_name(pair->md));
+	if (failed)
+		DMERR("%s: the remote caught up, but the remote site's metadata cannot be written: the remote stays degraded",
+		      dm_device_name(pair->md));
 	if (event)
 		xrepl_raise_event(event);
 	if (lag_empty)

@@ -627,11 +627,13 @@ void xrepl_pair_take_over(struct xrepl_pair *pair);
 void xrepl_pair_activate(struct xrepl_c *xc);
 void xrepl_pair_attach(struct xrepl_c *xc);
 int xrepl_pair_before_back(struct xrepl_c *xc);
+int xrepl_pair_before_return(struct xrepl_pair *pair);
 
 /* xrepl-peer.c: the remote site's metadata. */
 int xrepl_peer_check(struct xrepl_c *xc, char **error);
 int xrepl_peer_connect(struct xrepl_c *xc, bool live, char **error);
 int xrepl_peer_copying(struct xrepl_pair *pair, struct block_device *bdev);
+int xrepl_peer_copying_active(struct xrepl_pair *pair);
 void xrepl_peer_work(struct work_struct *work);
 void xrepl_peer_update_locked(struct xrepl_pair *pair);
 bool xrepl_peer_ready_locked(struct xrepl_pair *pair);

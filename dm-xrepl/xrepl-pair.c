@@ -555,9 +555,8 @@ void xrepl_pair_activate(struct xrepl_c *xc)
  * or an error if the remote site's metadata cannot be written.  Process
  * context.
  */
-int xrepl_pair_before_back(struct xrepl_c *xc)
+static int pair_before_back(struct xrepl_pair *pair, struct xrepl_c *xc)
 {
-	struct xrepl_pair *pair = xc->pair;
 	bool needed, sb = false;
 
 	spin_lock_irq(&pair->lock);
@@ -572,7 +571,23 @@ int xrepl_pair_before_back(struct xrepl_c *xc)
 		return 0;
 	if (sb)
 		xrepl_meta_sync(pair);
+	if (!xc)
+		return xrepl_peer_copying_active(pair);
 	return xrepl_peer_copying(pair, xc->peer ? xc->peer->bdev : NULL);
+}
+
+int xrepl_pair_before_back(struct xrepl_c *xc)
+{
+	return pair_before_back(xc->pair, xc);
+}
+
+/*
+ * The same before replication returns by itself (the end of a congestion
+ * degradation), to the active table's remote site's metadata.
+ */
+int xrepl_pair_before_return(struct xrepl_pair *pair)
+{
+	return pair_before_back(pair, NULL);
 }
 
 /*

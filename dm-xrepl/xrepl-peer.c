@@ -457,6 +457,31 @@ int xrepl_peer_copying(struct xrepl_pair *pair, struct block_device *bdev)
 	return r;
 }
 
+/*
+ * As xrepl_peer_copying(), to the remote site's metadata device of the
+ * active table (none: nothing to write), for a return no table drives:
+ * the end of a congestion.  The device is read under peer_io_lock, which
+ * postsuspend takes to drop it, so it stays open while written.  Process
+ * context.
+ */
+int xrepl_peer_copying_active(struct xrepl_pair *pair)
+{
+	struct block_device *bdev;
+	bool needed;
+	int r = 0;
+
+	mutex_lock(&pair->peer_io_lock);
+	spin_lock_irq(&pair->lock);
+	bdev = pair->peer_bdev;
+	needed = bdev && pair->peer_state == XREPL_PEER_OK &&
+		 pair->peer_rec != XREPL_PEER_REC_COPYING;
+	spin_unlock_irq(&pair->lock);
+	if (needed)
+		r = peer_write(pair, bdev, XREPL_PEER_REC_COPYING);
+	mutex_unlock(&pair->peer_io_lock);
+	return r;
+}
+
 void xrepl_peer_work(struct work_struct *work)
 {
 	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,

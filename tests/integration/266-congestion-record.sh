@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# After a congestion degradation (congestion degrade) replication returns
+# by itself once the remote caught up, and the remote then misses the
+# regions the buffer dropped until the resync copied them: its site's
+# metadata must say "not consistent" before the remote receives the first
+# write of that return.  With the remote site's metadata device frozen,
+# the return waits (the remote gets no write, its superblock still says
+# stopped and consistent); once the record is written, replication
+# returns, the resync runs and the legs end up equal.
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+require_target delay
+
+site_legs 32
+X=/dev/mapper/$P-x
+dm_create "$P-x" "0 $S xrepl $L $R $M async 6 max_lag_kb 256 congestion degrade remote_meta $RM"
+wait_for_status "$X" remote insync 120
+wait_for_cmp "$X" peer_meta_writes -ge 2 30
+# Read beside the dm-linear device, which gets frozen below.
+assert_eq 5 "$(sbe /dev/ram3 get flags)" "remote site live"
+
+step "a slow remote: the lag bound degrades the pair (congestion)"
+# So slow that the congestion lasts until the remote is made fast again
+# (dm-delay sends what it holds when its table is replaced).
+dm_reload "$P-remote" "0 $S delay /dev/ram1 0 0 /dev/ram1 0 60000"
+at_exit_first "dmsetup load $P-remote --table '$(linear_table /dev/ram1)' && dmsetup resume $P-remote"
+# One write in flight at the slow remote first, so that the congestion
+# lasts until it completed.
+write_at "$X" 0 65536
+sleep 0.5
+dd if=/dev/urandom of="$X" bs=64k count=32 seek=16 oflag=direct status=none || fail "write failed"
+assert_status "$X" degraded_by congestion
+# The stop is recorded (consistent, with a time) by the peer work.
+for (( i = 0; i < 60; i++ )); do
+	[[ "$(sbe /dev/ram3 get flags)" == 1 ]] && break
+	sleep 0.5
+done
+assert_eq 1 "$(sbe /dev/ram3 get flags)" "remote site stopped, consistent"
+
+step "the remote site's metadata frozen, the remote fast again: no return before the record"
+must "freeze the remote site's metadata" dmsetup suspend "$P-rmeta"
+dm_reload "$P-remote" "$(linear_table /dev/ram1)"
+wait_for_status "$X" lag_writes 0 30
+sleep 2
+rw=$(status_field "$X" remote_writes)
+write_at "$X" $(( 8 * 1024 * 1024 )) 65536
+sleep 1
+st=$(xrepl_status "$X")
+log "status: $st"
+assert_eq 1 "$(sbe /dev/ram3 get flags)" "remote site still says stopped, consistent"
+assert_status "$X" degraded_by congestion
+assert_eq "$rw" "$(status_field "$X" remote_writes)" "writes sent to the remote meanwhile"
+
+step "the record written: replication returns, the resync makes the legs equal"
+must "thaw the remote site's metadata" dmsetup resume "$P-rmeta"
+wait_for_status "$X" degraded_by none 30
+wait_for_status "$X" remote insync 120
+assert_legs_equal "$L" "$R"
+for (( i = 0; i < 60; i++ )); do
+	[[ "$(sbe /dev/ram3 get flags)" == 5 ]] && break
+	sleep 0.5
+done
+assert_eq 5 "$(sbe /dev/ram3 get flags)" "remote site live again"
+dm_remove "$P-x"
+assert_eq 1 "$(sbe /dev/ram3 get flags)" "remote site stopped after removal"
