@@ -555,6 +555,7 @@ struct xrepl_io {
 	blk_status_t remote_status;
 	unsigned int flags;
 	struct bvec_iter read_iter;	/* a read as mapped, for its retry */
+	unsigned short read_bi_flags;	/* and its bi_flags then */
 };
 
 static inline struct xrepl_io *xrepl_io(struct bio *bio)

@@ -319,6 +319,7 @@ int xrepl_map(struct dm_target *ti, struct bio *bio)
 		io->xc = xc;
 		io->read_iter = bio->bi_iter;
 		bio_set_dev(bio, xc->local->bdev);
+		io->read_bi_flags = bio->bi_flags;
 		return DM_MAPIO_REMAPPED;
 	}
 	xrepl_io(bio)->issued_ns = ktime_get_ns();
@@ -357,8 +358,9 @@ static bool remote_holds_locked(struct xrepl_pair *pair, unsigned long first,
 
 /*
  * A read failed on the local leg: retry it on the remote if the remote
- * holds its regions, from read_work (the bio is resubmitted as it was
- * mapped).  Returns DM_ENDIO_INCOMPLETE if it will be retried.
+ * holds its regions, from read_work (a clone of it, as it was mapped,
+ * goes to the remote; this bio completes once that clone did).  Returns
+ * DM_ENDIO_INCOMPLETE if it will be retried.
  */
 static int read_end_io(struct xrepl_c *xc, struct bio *bio,
 		       blk_status_t *error)
@@ -396,13 +398,36 @@ static int read_end_io(struct xrepl_c *xc, struct bio *bio,
 	return retry ? DM_ENDIO_INCOMPLETE : DM_ENDIO_DONE;
 }
 
-/* Resubmit the reads the local leg failed to the remote. */
+/*
+ * The remote's read of a read the local leg failed ended: complete the
+ * read with its status.  The read completed once already (end_io said
+ * DM_ENDIO_INCOMPLETE); its flags go back to what they were when it was
+ * mapped, before the local leg's queue and completion changed them (as
+ * dm_bio_restore() does), so that completing it again accounts nothing
+ * twice.
+ */
+static void remote_read_end_io(struct bio *clone)
+{
+	struct bio *bio = clone->bi_private;
+	struct xrepl_io *io = xrepl_io(bio);
+
+	bio->bi_status = clone->bi_status;
+	bio_put(clone);
+	bio->bi_flags = io->read_bi_flags;
+	bio_endio(bio);
+}
+
+/*
+ * Send the reads the local leg failed to the remote, each as a new clone
+ * of the read as mapped: the read itself is not submitted again (its
+ * completion state, split chains included, is the local leg's).
+ */
 void xrepl_read_work(struct work_struct *work)
 {
 	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
 					       read_work);
 	struct bio_list bios;
-	struct bio *bio;
+	struct bio *bio, *clone;
 
 	spin_lock_irq(&pair->lock);
 	bios = pair->read_retry;
@@ -412,10 +437,13 @@ void xrepl_read_work(struct work_struct *work)
 		struct xrepl_io *io = xrepl_io(bio);
 
 		io->flags |= XREPL_IO_REMOTE_READ;
-		bio->bi_iter = io->read_iter;
-		bio->bi_status = BLK_STS_OK;
-		bio_set_dev(bio, io->xc->remote->bdev);
-		submit_bio_noacct(bio);
+		/* From the bio_set's reserve: does not fail. */
+		clone = bio_alloc_clone(io->xc->remote->bdev, bio, GFP_NOIO,
+					&pair->bs);
+		clone->bi_iter = io->read_iter;
+		clone->bi_end_io = remote_read_end_io;
+		clone->bi_private = bio;
+		submit_bio_noacct(clone);
 	}
 }
 

@@ -40,6 +40,22 @@ for mode in sync async; do
 		"every failed read was served by the remote"
 	assert_status "$X" degraded_by none
 
+	step "$mode: a read split by both legs (at the failing range's start) completes once"
+	# Each leg splits a read across sector BAD0 in two: the local leg
+	# fails its second half, the remote serves it, itself in two halves.
+	dm_reload "$P-remote" "0 $BAD0 linear /dev/ram1 0
+$BAD0 $(( S - BAD0 )) linear /dev/ram1 $BAD0"
+	reads=$(status_field "$X" remote_reads)
+	# One 128 KiB read, 64 KiB on each side.
+	dd if="$X" of="$T_TMP/split.read" bs=131072 count=1 skip=$(( BAD0 * 512 - 65536 )) \
+		iflag=direct,skip_bytes status=none ||
+		fail "the read across the failing range's start failed"
+	dd if="$R" bs=131072 count=1 skip=$(( BAD0 * 512 - 65536 )) iflag=direct,skip_bytes \
+		status=none | cmp - "$T_TMP/split.read" ||
+		fail "the read across the failing range's start returned other data than the remote holds"
+	assert_status "$X" remote_reads $(( reads + 1 ))
+	dm_reload "$P-remote" "$(linear_table /dev/ram1)"
+
 	step "$mode: remote degraded: the read fails, nothing from the remote"
 	must "remote down" dmsetup message "$P-x" 0 remote down
 	reads=$(status_field "$X" remote_reads)
