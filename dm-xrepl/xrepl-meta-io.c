@@ -208,6 +208,35 @@ bool xrepl_meta_sync(struct xrepl_pair *pair)
 }
 
 /*
+ * For each run of bits set in bm: request its marks (!dirty) or make its
+ * regions dirty.  A run at a time, word by word, and pair->lock dropped
+ * every XREPL_RUNS_PER_LOCK runs, so that interrupts are never off for
+ * long whatever the bitmap (a demoted site's, of 2^27 regions).
+ */
+#define XREPL_RUNS_PER_LOCK	256
+static void mark_runs(struct xrepl_pair *pair, const struct xrepl_bitmap *bm,
+		      bool dirty)
+{
+	unsigned long r = 0, end, n = 0;
+
+	spin_lock_irq(&pair->lock);
+	while ((r = xrepl_bitmap_next_set(bm, r)) < bm->nr_bits) {
+		end = find_next_zero_bit(bm->bits, bm->nr_bits, r);
+		if (dirty)
+			xrepl_mark_dirty_locked(pair, r, end - 1);
+		else
+			xrepl_wi_request_locked(&pair->wi, r, end - 1);
+		r = end;
+		if (++n % XREPL_RUNS_PER_LOCK == 0) {
+			spin_unlock_irq(&pair->lock);
+			cond_resched();
+			spin_lock_irq(&pair->lock);
+		}
+	}
+	spin_unlock_irq(&pair->lock);
+}
+
+/*
  * Mark regions durably, then make them dirty: those set in bm, or every
  * region if bm is NULL.  They are marked on disk before they join the
  * dirty ones, as a running resync would copy them at once (and the
@@ -217,26 +246,25 @@ bool xrepl_meta_sync(struct xrepl_pair *pair)
 bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
 			   const struct xrepl_bitmap *bm)
 {
-	unsigned long r;
 	bool ok;
 
 	mutex_lock(&pair->meta_io_lock);
-	spin_lock_irq(&pair->lock);
-	if (!bm)
+	if (bm) {
+		mark_runs(pair, bm, false);
+	} else {
+		spin_lock_irq(&pair->lock);
 		xrepl_wi_mark_all_locked(&pair->wi);
-	for (r = 0; bm && (r = xrepl_bitmap_next_set(bm, r)) < bm->nr_bits; r++)
-		xrepl_wi_request_locked(&pair->wi, r, r);
-	spin_unlock_irq(&pair->lock);
+		spin_unlock_irq(&pair->lock);
+	}
 	ok = xrepl_meta_commit(pair);
 	if (ok) {
 		spin_lock_irq(&pair->lock);
 		xrepl_wi_commit_all_locked(&pair->wi);
 		if (!bm)
 			xrepl_mark_all_dirty_locked(pair);
-		for (r = 0; bm && (r = xrepl_bitmap_next_set(bm, r)) < bm->nr_bits;
-		     r++)
-			xrepl_mark_dirty_locked(pair, r, r);
 		spin_unlock_irq(&pair->lock);
+		if (bm)
+			mark_runs(pair, bm, true);
 	}
 	mutex_unlock(&pair->meta_io_lock);
 	return ok;
