@@ -345,7 +345,8 @@ static __printf(2, 3) void msg_err(struct xrepl_c *xc, const char *fmt, ...)
 static int xrepl_msg_remote(struct xrepl_c *xc, enum xrepl_degraded why)
 {
 	struct xrepl_pair *pair = xc->pair;
-	bool changed = false, degraded;
+	bool changed = false, degraded, overtaken = false;
+	unsigned long down_seq;
 	char *error = NULL;
 	int r;
 
@@ -355,11 +356,32 @@ static int xrepl_msg_remote(struct xrepl_c *xc, enum xrepl_degraded why)
 		msg_err(xc, "the table has no remote: load one with a remote to attach it");
 		return -EINVAL;
 	}
+	if (why != XREPL_DEGRADED_NONE) {
+		/*
+		 * Never waits for a connection in progress (the remote site's
+		 * metadata may hang): a "remote up" that overlaps gives up.
+		 */
+		spin_lock_irq(&pair->lock);
+		pair->down_seq++;
+		changed = xrepl_degrade_locked(pair, why);
+		spin_unlock_irq(&pair->lock);
+		goto done;
+	}
 	mutex_lock(&pair->connect_lock);
+	spin_lock_irq(&pair->lock);
+	down_seq = pair->down_seq;
+	spin_unlock_irq(&pair->lock);
+again:
 	degraded = READ_ONCE(pair->degraded_by) != XREPL_DEGRADED_NONE;
 	if (why == XREPL_DEGRADED_NONE && degraded) {
 		/* Compared again: the remote site may have taken over since. */
 		r = xc->peer ? xrepl_peer_connect(xc, false, &error) : 0;
+		/* Nothing recorded for a remote taken down meanwhile. */
+		if (!r && READ_ONCE(pair->down_seq) != down_seq) {
+			mutex_unlock(&pair->connect_lock);
+			msg_err(xc, "remote up given up: a remote down came meanwhile");
+			return -EBUSY;
+		}
 		if (!r && xrepl_pair_before_back(xc)) {
 			error = "cannot write the remote site's metadata";
 			r = -EIO;
@@ -372,15 +394,24 @@ static int xrepl_msg_remote(struct xrepl_c *xc, enum xrepl_degraded why)
 		}
 	}
 	spin_lock_irq(&pair->lock);
-	if (why != XREPL_DEGRADED_NONE) {
-		changed = xrepl_degrade_locked(pair, why);
+	if (pair->down_seq != down_seq) {
+		overtaken = true;
 	} else if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+		if (!degraded) {
+			/* Degraded since we looked: compare and record first. */
+			spin_unlock_irq(&pair->lock);
+			goto again;
+		}
 		xrepl_remote_back_locked(pair, false);
 		changed = true;
 	}
 	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&pair->connect_lock);
-
+	if (overtaken) {
+		msg_err(xc, "remote up given up: a remote down came meanwhile");
+		return -EBUSY;
+	}
+done:
 	if (changed) {
 		DMINFO("%s: remote %s", xrepl_name(xc),
 		       why == XREPL_DEGRADED_NONE ? "up" :

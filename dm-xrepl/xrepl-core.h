@@ -448,11 +448,13 @@ struct xrepl_pair {
 	 * every I/O to that device and protects peer_sb and peer_buf.
 	 */
 	/*
-	 * Serialises connecting the remote (attach on resume, "remote up")
-	 * against "remote down", so that a connection that took its time
-	 * does not bring the remote back over a later "remote down".
+	 * Serialises connecting the remote (attach on resume, "remote up").
+	 * "remote down" does not take it (it must not wait for a hung
+	 * remote site's metadata): it counts itself in down_seq, and a
+	 * "remote up" that sees the count change gives up.
 	 */
 	struct mutex connect_lock;
+	unsigned long down_seq;		/* lock: "remote down" messages so far */
 	bool activated;			/* lock: a table was resumed once */
 	struct block_device *peer_bdev;	/* lock: of the active table, or NULL */
 	struct dm_io_client *peer_io;
