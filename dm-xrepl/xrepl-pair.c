@@ -521,8 +521,10 @@ void xrepl_pair_activate(struct xrepl_c *xc)
 	pair->activated = true;
 	pair->resync_stop = false;
 	pair->peer_bdev = xc->peer ? xc->peer->bdev : NULL;
-	if (!xc->peer)
+	if (!xc->peer) {
 		pair->peer_state = XREPL_PEER_NONE;
+		pair->peer_dev = 0;
+	}
 	/* A table without a remote: every write is marked from now on. */
 	if (!xc->remote)
 		changed = xrepl_degrade_locked(pair, XREPL_DEGRADED_ABSENT);
@@ -593,7 +595,7 @@ int xrepl_pair_before_return(struct xrepl_pair *pair)
 /*
  * Preresume of a table with a remote: attach it if the pair had none
  * (ABSENT), and connect to the remote site's metadata if the table names
- * remote_meta the pair is not connected to.  A refused or failed
+ * remote_meta (read and compared again on every resume).  A refused or failed
  * connection leaves the remote degraded (error), nothing written to it;
  * the table still resumes, as a site never refuses to start its local
  * volume because of the other site.
@@ -613,9 +615,11 @@ void xrepl_pair_attach(struct xrepl_c *xc)
 	spin_lock_irq(&pair->lock);
 	absent = pair->degraded_by == XREPL_DEGRADED_ABSENT;
 	other = pair->remote_dev && pair->remote_dev != remote;
-	need_peer = xc->peer &&
-		    (absent || pair->peer_dev != xc->peer->bdev->bd_dev ||
-		     pair->peer_state != XREPL_PEER_OK);
+	/*
+	 * Read and compared on every resume, even of the table connected
+	 * already: the remote site may have been promoted meanwhile.
+	 */
+	need_peer = xc->peer;
 	live = pair->activated && !absent && !other &&
 	       pair->degraded_by == XREPL_DEGRADED_NONE;
 	/* Will the remote receive writes once resumed? */

@@ -12,6 +12,7 @@
  * replicating to a consistent remote (degradation, suspend), with the time
  * of the remote's data.  A failed write of it takes the remote down.
  */
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 #include "xrepl-core.h"
@@ -213,6 +214,7 @@ int xrepl_peer_connect(struct xrepl_c *xc, bool live, char **error)
 	unsigned long marked = 0;
 	struct xrepl_bitmap bm;
 	enum xrepl_verdict v;
+	unsigned int noio;
 	bool fresh;
 	int r;
 
@@ -245,7 +247,10 @@ int xrepl_peer_connect(struct xrepl_c *xc, bool live, char **error)
 			goto meta_failed;
 		break;
 	case XREPL_VERDICT_FAILBACK:
+		/* In preresume: reclaim must not write to this device. */
+		noio = memalloc_noio_save();
 		r = xrepl_bitmap_alloc(&bm, pair->geom.nr_regions);
+		memalloc_noio_restore(noio);
 		if (r) {
 			*error = "Cannot allocate the remote site's bitmap";
 			goto out;
@@ -387,18 +392,59 @@ bool xrepl_peer_ready_locked(struct xrepl_pair *pair)
 }
 
 /*
- * Write the remote site's superblock as rec says, to bdev.  Returns 0, or
- * an error after which the peer is unknown and the remote degraded.
+ * Is the remote site's superblock still the one this pair last read or
+ * wrote (pair->peer_sb; all zero: a fresh one)?  Someone else may have
+ * written it since: the remote site promoted while this table was
+ * suspended, say.  0 if it is; -ESTALE with *state saying what it is now
+ * (promoted, split brain, unrelated, or unknown), or an I/O error.
+ * peer_io_lock held.
+ */
+static int peer_unchanged(struct xrepl_pair *pair, struct block_device *bdev,
+			  enum xrepl_peer_state *state)
+{
+	const struct xrepl_sb_info *last = &pair->peer_sb;
+	struct xrepl_sb_info sb;
+	enum xrepl_verdict v;
+	char *error = NULL;
+	bool fresh;
+	int r;
+
+	*state = XREPL_PEER_UNKNOWN;
+	r = peer_read(pair, bdev, pair->peer_io, pair->peer_buf, &sb, &fresh,
+		      &error);
+	if (r)
+		return r;
+	if (fresh ? !last->generation :
+	    sb.generation == last->generation && sb.role == last->role &&
+	    sb.gen_current == last->gen_current &&
+	    !memcmp(sb.uuid, last->uuid, sizeof(sb.uuid)))
+		return 0;
+	v = peer_compare(pair, &sb, fresh);
+	if (xrepl_verdict_refused(v))
+		*state = refused_state(v);
+	DMERR("%s: the remote site's metadata changed behind this device (%s): not written",
+	      dm_device_name(pair->md), xrepl_verdict_name(v));
+	return -ESTALE;
+}
+
+/*
+ * Write the remote site's superblock as rec says, to bdev, if it is still
+ * the one this pair knows.  Returns 0, or an error after which the peer
+ * is unknown (or what it was found to be) and the remote degraded.
  * peer_io_lock held.
  */
 static int peer_write(struct xrepl_pair *pair, struct block_device *bdev,
 		      enum xrepl_peer_rec rec)
 {
+	enum xrepl_peer_state state;
 	struct xrepl_sb_info sb;
 	struct xrepl_c *xc;
 	bool degraded = false;
 	int r;
 
+	r = peer_unchanged(pair, bdev, &state);
+	if (r)
+		goto done;
 	spin_lock_irq(&pair->lock);
 	peer_sb_locked(pair, rec, &sb);
 	spin_unlock_irq(&pair->lock);
@@ -407,12 +453,17 @@ static int peer_write(struct xrepl_pair *pair, struct block_device *bdev,
 	xrepl_sb_encode(pair->peer_buf, &sb);
 	r = xrepl_meta_rw(bdev, pair->peer_io, REQ_OP_WRITE | REQ_SYNC |
 			  REQ_META | REQ_FUA, 0, 1, pair->peer_buf);
+done:
 	spin_lock_irq(&pair->lock);
 	xc = pair->active;
 	if (r) {
-		pair->peer_state = XREPL_PEER_UNKNOWN;
+		pair->peer_state = state;
+		/* Also ends a congestion: it must not return by itself. */
 		if (pair->degraded_by == XREPL_DEGRADED_NONE)
 			degraded = xrepl_remote_failed_locked(pair, false, 0, 0);
+		else if (pair->degraded_by == XREPL_DEGRADED_CONGESTION)
+			degraded = xrepl_degrade_locked(pair,
+							XREPL_DEGRADED_ERROR);
 	} else {
 		pair->peer_sb = sb;
 		pair->peer_rec = rec;
@@ -425,8 +476,9 @@ static int peer_write(struct xrepl_pair *pair, struct block_device *bdev,
 	}
 	spin_unlock_irq(&pair->lock);
 	if (r) {
-		DMERR("%s: cannot write the remote site's metadata (%d)",
-		      dm_device_name(pair->md), r);
+		if (r != -ESTALE)
+			DMERR("%s: cannot write the remote site's metadata (%d)",
+			      dm_device_name(pair->md), r);
 		if (degraded && xc)
 			xrepl_report_degraded(xc, "remote metadata write failed");
 	}
@@ -473,6 +525,9 @@ int xrepl_peer_copying_active(struct xrepl_pair *pair)
 	mutex_lock(&pair->peer_io_lock);
 	spin_lock_irq(&pair->lock);
 	bdev = pair->peer_bdev;
+	/* What the remote site's metadata says now is not known: no return. */
+	if (bdev && pair->peer_state != XREPL_PEER_OK)
+		r = -EIO;
 	needed = bdev && pair->peer_state == XREPL_PEER_OK &&
 		 pair->peer_rec != XREPL_PEER_REC_COPYING;
 	spin_unlock_irq(&pair->lock);

@@ -166,6 +166,30 @@ wait_for_status "$X" remote insync 60
 assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
 
+step "the remote site promoted while the device was suspended: the resume compares again"
+dm_create "$P-x" "$(table)"
+wait_for_status "$X" remote insync 60
+assert_eq 5 "$(sbe "$RM" get flags)" "live"
+must "suspend" dmsetup suspend "$P-x"
+sbe "$RM" save "$T_TMP/rm.suspended"
+sbe "$RM" set role=1 flags=0 gen_bitmap="$(sbe "$RM" get gen_current)" \
+	gen_current=0x5454
+before=$(dev_md5 "$RM")
+good_md5=$(dev_md5 "$R")
+kmsg_mark
+must "resume" dmsetup resume "$P-x"
+assert_status "$X" peer promoted
+assert_status "$X" degraded_by error
+write_at "$X" $(( 3 * RB )) 4096
+sleep 1
+assert_eq "$before" "$(dev_md5 "$RM")" "the promoted remote site's metadata unchanged"
+assert_eq "$good_md5" "$(dev_md5 "$R")" "the promoted remote's data unchanged"
+sbe "$RM" restore "$T_TMP/rm.suspended"
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+assert_legs_equal "$L" "$R"
+dm_remove "$P-x"
+
 step "fresh remote metadata for a pair in sync: nothing known of the remote, all of it copied"
 dd if=/dev/zero of="$RM" bs=1M count=4 oflag=direct status=none
 dm_create "$P-x" "$(table)"

@@ -62,5 +62,43 @@ for (( i = 0; i < 60; i++ )); do
 	sleep 0.5
 done
 assert_eq 5 "$(sbe /dev/ram3 get flags)" "remote site live again"
+
+step "a congestion during which the remote site's metadata fails: no return, degraded as failed"
+dm_reload "$P-remote" "0 $S delay /dev/ram1 0 0 /dev/ram1 0 60000"
+write_at "$X" 0 65536
+sleep 0.5
+dd if=/dev/urandom of="$X" bs=64k count=32 seek=16 oflag=direct status=none || fail "write failed"
+assert_status "$X" degraded_by congestion
+dm_reload "$P-rmeta" "0 8192 error"
+dm_reload "$P-remote" "$(linear_table /dev/ram1)"
+wait_for_status "$X" lag_writes 0 30
+wait_for_status "$X" degraded_by error 30
+assert_status "$X" peer unknown
+assert_status "$X" remote degraded
+dm_reload "$P-rmeta" "$(linear_table /dev/ram3 8192)"
+must "remote up" dmsetup message "$P-x" 0 remote up
+assert_status "$X" peer ok
+wait_for_status "$X" remote insync 120
+assert_legs_equal "$L" "$R"
+
+step "remote down does not wait for a remote up stuck on the remote site's metadata"
+must "remote down" dmsetup message "$P-x" 0 remote down
+must "freeze the remote site's metadata" dmsetup suspend "$P-rmeta"
+dmsetup message "$P-x" 0 remote up >"$T_TMP/up.out" 2>&1 &
+up_pid=$!
+sleep 1
+kill -0 "$up_pid" 2>/dev/null || fail "remote up did not wait for the frozen metadata device"
+timeout 10 dmsetup message "$P-x" 0 remote down ||
+	fail "remote down waited for the remote up (or failed)"
+log "ok: remote down returned while the remote up waits"
+must "thaw the remote site's metadata" dmsetup resume "$P-rmeta"
+rc=0
+wait "$up_pid" || rc=$?
+(( rc != 0 )) || fail "the overtaken remote up succeeded"
+log "remote up: $(cat "$T_TMP/up.out")"
+assert_status "$X" degraded_by admin
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
 assert_eq 1 "$(sbe /dev/ram3 get flags)" "remote site stopped after removal"
