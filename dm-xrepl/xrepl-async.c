@@ -542,6 +542,30 @@ static bool ship_return(struct xrepl_pair *pair, bool *failed)
 	return back;
 }
 
+/* The end of a congestion (queued by ship_work, on wq). */
+void xrepl_return_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
+					       return_work);
+	bool back, failed = false;
+	struct xrepl_c *event;
+
+	back = ship_return(pair, &failed);
+	if (!back && !failed)
+		return;
+	if (back)
+		DMINFO("%s: the remote caught up: replicating again, resyncing what was dropped",
+		       dm_device_name(pair->md));
+	else
+		DMERR("%s: the remote caught up, but the remote site's metadata cannot be written: the remote stays degraded",
+		      dm_device_name(pair->md));
+	spin_lock_irq(&pair->lock);
+	event = pair->active;
+	spin_unlock_irq(&pair->lock);
+	if (event)
+		xrepl_raise_event(event);
+}
+
 /* Send what the ship queue lets go; give up on all if the remote degraded. */
 void xrepl_ship_work(struct work_struct *work)
 {
@@ -550,7 +574,6 @@ void xrepl_ship_work(struct work_struct *work)
 	struct bio_list acks = BIO_EMPTY_LIST;
 	struct xrepl_c *event = NULL;
 	bool lag_empty, redispatch = false, may_return = false;
-	bool replicating_again = false, failed = false;
 	struct xrepl_ship *s;
 	struct blk_plug plug;
 	LIST_HEAD(dropped);
@@ -581,20 +604,9 @@ void xrepl_ship_work(struct work_struct *work)
 	ship_release(pair, &dropped);
 	if (redispatch)
 		queue_work(pair->wq, &pair->resync_work);
-	if (may_return) {
-		replicating_again = ship_return(pair, &failed);
-		if (replicating_again || failed) {
-			spin_lock_irq(&pair->lock);
-			event = pair->active;
-			spin_unlock_irq(&pair->lock);
-		}
-	}
-	if (replicating_again)
-		DMINFO("%s: the remote caught up: replicating again, resyncing what was dropped",
-		       dm_device_name(pair->md));
-	if (failed)
-		DMERR("%s: the remote caught up, but the remote site's metadata cannot be written: the remote stays degraded",
-		      dm_device_name(pair->md));
+	/* It sleeps on metadata I/O, which may wait for this worker. */
+	if (may_return)
+		queue_work(pair->wq, &pair->return_work);
 	if (event)
 		xrepl_raise_event(event);
 	if (lag_empty)

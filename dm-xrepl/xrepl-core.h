@@ -337,6 +337,7 @@ struct xrepl_pair {
 	unsigned int nr_cached;
 	struct page *page_cache[XREPL_PAGE_CACHE];
 	struct delayed_work ship_work;
+	struct work_struct return_work;	/* on wq: the end of a congestion */
 	wait_queue_head_t ship_wait;	/* woken when the ship queue empties */
 	struct xrepl_shipq shipq;	/* lock: writes not on the remote yet */
 	struct bio_list lag_wait;	/* lock: writes waiting for lag room */
@@ -710,6 +711,7 @@ void xrepl_ack_bio(struct bio *bio, blk_status_t status);
 enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer);
 void xrepl_ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 void xrepl_ship_work(struct work_struct *work);
+void xrepl_return_work(struct work_struct *work);
 bool xrepl_ship_idle(struct xrepl_pair *pair);
 
 /* xrepl-state.c: the replication state and its events. */

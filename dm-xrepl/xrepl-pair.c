@@ -106,6 +106,7 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	pair->meta_retry_delay = XREPL_META_RETRY_MIN;
 	INIT_WORK(&pair->remote_work, xrepl_remote_work);
 	INIT_DELAYED_WORK(&pair->ship_work, xrepl_ship_work);
+	INIT_WORK(&pair->return_work, xrepl_return_work);
 	init_waitqueue_head(&pair->ship_wait);
 	mutex_init(&pair->ship_alloc_lock);
 	spin_lock_init(&pair->page_cache_lock);
@@ -603,7 +604,8 @@ int xrepl_pair_before_return(struct xrepl_pair *pair)
 void xrepl_pair_attach(struct xrepl_c *xc)
 {
 	struct xrepl_pair *pair = xc->pair;
-	bool absent, other, need_peer, live, sending;
+	bool absent, other, need_peer, live, sending, downed;
+	unsigned long down_seq;
 	char *error = NULL;
 	dev_t remote;
 	int r = 0;
@@ -616,14 +618,19 @@ void xrepl_pair_attach(struct xrepl_c *xc)
 	absent = pair->degraded_by == XREPL_DEGRADED_ABSENT;
 	other = pair->remote_dev && pair->remote_dev != remote;
 	/*
-	 * Read and compared on every resume, even of the table connected
-	 * already: the remote site may have been promoted meanwhile.
+	 * Read and compared on every resume that sends writes to the
+	 * remote, even of the table connected already: the remote site may
+	 * have been promoted meanwhile.  A remote that stays degraded is
+	 * compared by "remote up".
 	 */
-	need_peer = xc->peer;
-	live = pair->activated && !absent && !other &&
-	       pair->degraded_by == XREPL_DEGRADED_NONE;
 	/* Will the remote receive writes once resumed? */
 	sending = absent || pair->degraded_by == XREPL_DEGRADED_NONE;
+	need_peer = xc->peer &&
+		    (sending || pair->peer_dev != xc->peer->bdev->bd_dev ||
+		     pair->peer_state != XREPL_PEER_OK);
+	live = pair->activated && !absent && !other &&
+	       pair->degraded_by == XREPL_DEGRADED_NONE;
+	down_seq = pair->down_seq;
 	spin_unlock_irq(&pair->lock);
 
 	if (need_peer) {
@@ -655,10 +662,16 @@ void xrepl_pair_attach(struct xrepl_c *xc)
 	}
 	spin_lock_irq(&pair->lock);
 	pair->remote_dev = remote;
+	downed = pair->down_seq != down_seq;
 	if (r)
 		xrepl_attach_failed_locked(pair);
-	else
+	else if (!downed)
 		xrepl_remote_back_locked(pair, false);
+	if (downed && pair->degraded_by != XREPL_DEGRADED_ADMIN) {
+		/* A "remote down" came meanwhile: the administrator's. */
+		WRITE_ONCE(pair->degraded_by, XREPL_DEGRADED_ADMIN);
+		xrepl_sb_changed_locked(pair);
+	}
 	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&pair->connect_lock);
 	if (r)
