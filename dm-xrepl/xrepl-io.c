@@ -441,6 +441,8 @@ void xrepl_read_work(struct work_struct *work)
 		clone = bio_alloc_clone(io->xc->remote->bdev, bio, GFP_NOIO,
 					&pair->bs);
 		clone->bi_iter = io->read_iter;
+		/* Nobody polls for it: dm polls the read's own clone. */
+		bio_clear_polled(clone);
 		clone->bi_end_io = remote_read_end_io;
 		clone->bi_private = bio;
 		submit_bio_noacct(clone);
