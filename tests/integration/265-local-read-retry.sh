@@ -40,21 +40,26 @@ for mode in sync async; do
 		"every failed read was served by the remote"
 	assert_status "$X" degraded_by none
 
-	step "$mode: a read split by both legs (at the failing range's start) completes once"
-	# Each leg splits a read across sector BAD0 in two: the local leg
-	# fails its second half, the remote serves it, itself in two halves.
-	dm_reload "$P-remote" "0 $BAD0 linear /dev/ram1 0
-$BAD0 $(( S - BAD0 )) linear /dev/ram1 $BAD0"
+	step "$mode: a read split by both legs completes once"
+	# Inside region 8, at SPLIT, each leg splits a read in two (a
+	# device-mapper device at a target boundary): the local leg fails
+	# the second half, the remote serves the read, itself in two halves.
+	SPLIT=$(( BAD0 + 256 ))
+	dm_reload "$P-local" "0 $SPLIT linear /dev/ram0 0
+$SPLIT $(( S - SPLIT )) error"
+	dm_reload "$P-remote" "0 $SPLIT linear /dev/ram1 0
+$SPLIT $(( S - SPLIT )) linear /dev/ram1 $SPLIT"
 	reads=$(status_field "$X" remote_reads)
 	# One 128 KiB read, 64 KiB on each side.
-	dd if="$X" of="$T_TMP/split.read" bs=131072 count=1 skip=$(( BAD0 * 512 - 65536 )) \
+	dd if="$X" of="$T_TMP/split.read" bs=131072 count=1 skip=$(( SPLIT * 512 - 65536 )) \
 		iflag=direct,skip_bytes status=none ||
-		fail "the read across the failing range's start failed"
-	dd if="$R" bs=131072 count=1 skip=$(( BAD0 * 512 - 65536 )) iflag=direct,skip_bytes \
+		fail "the read across the legs' split failed"
+	dd if="$R" bs=131072 count=1 skip=$(( SPLIT * 512 - 65536 )) iflag=direct,skip_bytes \
 		status=none | cmp - "$T_TMP/split.read" ||
-		fail "the read across the failing range's start returned other data than the remote holds"
+		fail "the read across the legs' split returned other data than the remote holds"
 	assert_status "$X" remote_reads $(( reads + 1 ))
 	dm_reload "$P-remote" "$(linear_table /dev/ram1)"
+	fail_range
 
 	step "$mode: remote degraded: the read fails, nothing from the remote"
 	must "remote down" dmsetup message "$P-x" 0 remote down

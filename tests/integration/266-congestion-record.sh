@@ -102,3 +102,25 @@ wait_for_status "$X" remote insync 60
 assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
 assert_eq 1 "$(sbe /dev/ram3 get flags)" "remote site stopped after removal"
+
+step "remote down while a resume attaches the remote: it stays down"
+dm_create "$P-x" "0 $S xrepl $L - $M async"
+assert_status "$X" degraded_by absent
+write_at "$X" 0 65536
+must "load a table with the remote" dmsetup load "$P-x" \
+	--table "0 $S xrepl $L $R $M async 2 remote_meta $RM"
+# Frozen after the load (its constructor reads it): the attach waits.
+must "freeze the remote site's metadata" dmsetup suspend "$P-rmeta"
+dmsetup resume "$P-x" >"$T_TMP/resume.out" 2>&1 &
+res_pid=$!
+sleep 1
+kill -0 "$res_pid" 2>/dev/null || fail "the resume did not wait for the frozen metadata device"
+timeout 10 dmsetup message "$P-x" 0 remote down ||
+	fail "remote down waited for the attach (or failed)"
+must "thaw the remote site's metadata" dmsetup resume "$P-rmeta"
+wait "$res_pid" || fail "resume failed: $(cat "$T_TMP/resume.out")"
+assert_status "$X" degraded_by admin
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+assert_legs_equal "$L" "$R"
+dm_remove "$P-x"
