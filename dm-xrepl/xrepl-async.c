@@ -557,7 +557,7 @@ void xrepl_return_work(struct work_struct *work)
 		DMINFO("%s: the remote caught up: replicating again, resyncing what was dropped",
 		       dm_device_name(pair->md));
 	else
-		DMERR("%s: the remote caught up, but the remote site's metadata cannot be written: the remote stays degraded",
+		DMERR("%s: the remote caught up; its site's metadata failed: it stays degraded",
 		      dm_device_name(pair->md));
 	spin_lock_irq(&pair->lock);
 	event = pair->active;
