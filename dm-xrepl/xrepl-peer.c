@@ -486,21 +486,22 @@ done:
 }
 
 /*
- * The remote is about to receive writes while regions it misses remain
- * (remote up, attach): record on the remote site's metadata, before the
- * first of them, that its data is not consistent.  bdev: the remote
- * site's metadata device of the table, or NULL.  Process context.
+ * Write the COPYING record to bdev, or (bdev NULL) to the active table's
+ * remote site's metadata, unless it says so already.  -EIO for the active
+ * table's if its state is not known.
  */
-int xrepl_peer_copying(struct xrepl_pair *pair, struct block_device *bdev)
+static int peer_copying(struct xrepl_pair *pair, struct block_device *bdev)
 {
-	bool needed;
+	bool needed, active = !bdev;
 	int r = 0;
 
-	if (!bdev)
-		return 0;
 	mutex_lock(&pair->peer_io_lock);
 	spin_lock_irq(&pair->lock);
-	needed = pair->peer_state == XREPL_PEER_OK &&
+	if (active)
+		bdev = pair->peer_bdev;
+	if (active && bdev && pair->peer_state != XREPL_PEER_OK)
+		r = -EIO;
+	needed = bdev && pair->peer_state == XREPL_PEER_OK &&
 		 pair->peer_rec != XREPL_PEER_REC_COPYING;
 	spin_unlock_irq(&pair->lock);
 	if (needed)
@@ -510,31 +511,27 @@ int xrepl_peer_copying(struct xrepl_pair *pair, struct block_device *bdev)
 }
 
 /*
+ * The remote is about to receive writes while regions it misses remain
+ * (remote up, attach): record on the remote site's metadata, before the
+ * first of them, that its data is not consistent.  bdev: the remote
+ * site's metadata device of the table, or NULL.  Process context.
+ */
+int xrepl_peer_copying(struct xrepl_pair *pair, struct block_device *bdev)
+{
+	return bdev ? peer_copying(pair, bdev) : 0;
+}
+
+/*
  * As xrepl_peer_copying(), to the remote site's metadata device of the
  * active table (none: nothing to write), for a return no table drives:
  * the end of a congestion.  The device is read under peer_io_lock, which
- * postsuspend takes to drop it, so it stays open while written.  Process
- * context.
+ * postsuspend takes to drop it, so it stays open while written; what it
+ * says now not being known (a failed write of it) refuses the return.
+ * Process context.
  */
 int xrepl_peer_copying_active(struct xrepl_pair *pair)
 {
-	struct block_device *bdev;
-	bool needed;
-	int r = 0;
-
-	mutex_lock(&pair->peer_io_lock);
-	spin_lock_irq(&pair->lock);
-	bdev = pair->peer_bdev;
-	/* What the remote site's metadata says now is not known: no return. */
-	if (bdev && pair->peer_state != XREPL_PEER_OK)
-		r = -EIO;
-	needed = bdev && pair->peer_state == XREPL_PEER_OK &&
-		 pair->peer_rec != XREPL_PEER_REC_COPYING;
-	spin_unlock_irq(&pair->lock);
-	if (needed)
-		r = peer_write(pair, bdev, XREPL_PEER_REC_COPYING);
-	mutex_unlock(&pair->peer_io_lock);
-	return r;
+	return peer_copying(pair, NULL);
 }
 
 void xrepl_peer_work(struct work_struct *work)

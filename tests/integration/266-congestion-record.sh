@@ -14,6 +14,15 @@ require_target delay
 
 site_legs 32
 X=/dev/mapper/$P-x
+# wait_rm_flags N: poll (30 s at most) until the remote site's superblock,
+# read beside its dm-linear device, has the flags N (peer_work writes it).
+wait_rm_flags() {
+	local i
+	for (( i = 0; i < 60; i++ )); do
+		[[ "$(sbe /dev/ram3 get flags)" == "$1" ]] && return 0
+		sleep 0.5
+	done
+}
 dm_create "$P-x" "0 $S xrepl $L $R $M async 6 max_lag_kb 256 congestion degrade remote_meta $RM"
 wait_for_status "$X" remote insync 120
 wait_for_cmp "$X" peer_meta_writes -ge 2 30
@@ -32,10 +41,7 @@ sleep 0.5
 dd if=/dev/urandom of="$X" bs=64k count=32 seek=16 oflag=direct status=none || fail "write failed"
 assert_status "$X" degraded_by congestion
 # The stop is recorded (consistent, with a time) by the peer work.
-for (( i = 0; i < 60; i++ )); do
-	[[ "$(sbe /dev/ram3 get flags)" == 1 ]] && break
-	sleep 0.5
-done
+wait_rm_flags 1
 assert_eq 1 "$(sbe /dev/ram3 get flags)" "remote site stopped, consistent"
 
 step "the remote site's metadata frozen, the remote fast again: no return before the record"
@@ -57,10 +63,7 @@ must "thaw the remote site's metadata" dmsetup resume "$P-rmeta"
 wait_for_status "$X" degraded_by none 30
 wait_for_status "$X" remote insync 120
 assert_legs_equal "$L" "$R"
-for (( i = 0; i < 60; i++ )); do
-	[[ "$(sbe /dev/ram3 get flags)" == 5 ]] && break
-	sleep 0.5
-done
+wait_rm_flags 5
 assert_eq 5 "$(sbe /dev/ram3 get flags)" "remote site live again"
 
 step "a congestion during which the remote site's metadata fails: no return, degraded as failed"
