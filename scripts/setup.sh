@@ -8,6 +8,8 @@
 #     extracts it into $XREPL_CACHE/kernel/$KVER (never installed on the host)
 #  3. builds the busybox initramfs used by scripts/vm.sh (cached, keyed by
 #     kernel version and by the hash of mkinitramfs.sh + guest-init.sh)
+#  4. takes promtool out of Debian's prometheus package into
+#     $XREPL_CACHE/tools (the metrics test lints with it)
 #
 # Usage: scripts/setup.sh [--force-initramfs]
 set -euo pipefail
@@ -123,6 +125,28 @@ if [[ ! -f "$INITRAMFS" ]] || (( force_initramfs )); then
 	mv "$INITRAMFS.tmp" "$INITRAMFS"
 	# Drop stale images of this kernel built from older scripts.
 	find "$INITRAMFS_DIR" -name "initramfs-$KVER-*.cpio.gz" ! -path "$INITRAMFS" -delete
+fi
+
+# --- 4. promtool ---------------------------------------------------------------
+# The metrics test checks xreplctl's output with Prometheus' own linter.
+# Only promtool is wanted, not the server and its service: it is taken out
+# of Debian's prometheus package rather than installed.
+PROMTOOL="$CACHE/tools/promtool"
+if [[ ! -x "$PROMTOOL" ]]; then
+	log "fetching promtool (from Debian's prometheus package) into $CACHE/tools"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	chmod 777 "$tmp"
+	(cd "$tmp" && apt-get download -q prometheus >&2) || {
+		apt_update_once
+		(cd "$tmp" && apt-get download -q prometheus >&2)
+	} || die "cannot download prometheus (for promtool)"
+	dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+	mkdir -p "$CACHE/tools"
+	install -m 0755 "$tmp/x/usr/bin/promtool" "$PROMTOOL.tmp"
+	mv "$PROMTOOL.tmp" "$PROMTOOL"
+	rm -rf "$tmp"
+	trap - EXIT
 fi
 
 # The guest mounts the extracted modules over /lib/modules/$KVER, which must

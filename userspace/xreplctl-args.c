@@ -31,6 +31,8 @@ void msg(const char *fmt, ...)
 }
 
 /* Print a usage error and exit. */
+int usage_exit = EXIT_USAGE;
+
 void usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -40,7 +42,7 @@ void usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\nTry '" PROG " --help'.\n", stderr);
-	exit(EXIT_USAGE);
+	exit(usage_exit);
 }
 
 const char *const mode_names[] = { "sync", "semi-sync", "async", NULL };

@@ -269,8 +269,12 @@ int read_status(const char *name, struct xstatus *s)
 	}
 	r = EXIT_FAILED;
 	if (!dm_task_set_name(dmt, name) || !dm_task_no_flush(dmt) ||
-	    !dm_task_run(dmt) || !dm_task_get_info(dmt, &info))
+	    !dm_task_run(dmt) || !dm_task_get_info(dmt, &info)) {
+		/* Removed since dev_info(): no such device, not a failure. */
+		if (!dev_info(name, NULL))
+			r = EXIT_NODEV;
 		goto out;
+	}
 	if (!info.exists) {
 		r = EXIT_NODEV;
 		goto out;
@@ -289,7 +293,8 @@ out:
 
 /*
  * Call fn with the status of every xrepl device, in device-mapper's
- * order.  Returns 0, or EXIT_FAILED if the devices cannot be listed.
+ * order (a device removed meanwhile is left out).  Returns 0, or
+ * EXIT_FAILED if the devices cannot be listed or a status cannot be read.
  */
 int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
 		   void *ctx)
@@ -302,15 +307,23 @@ int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
 
 	if (!dmt || !s || !dm_task_run(dmt) || !(names = dm_task_get_names(dmt)))
 		goto out;
+	r = EXIT_OK;
 	if (names->dev) {
 		do {
+			int one;
+
 			names = (struct dm_names *)((char *)names + next);
-			if (!read_status(names->name, s))
+			/* Not xrepl, or removed since the list: not listed. */
+			one = read_status(names->name, s);
+			if (one == EXIT_FAILED) {
+				r = EXIT_FAILED;
+				break;
+			}
+			if (!one)
 				fn(s, ctx);
 			next = names->next;
 		} while (next);
 	}
-	r = EXIT_OK;
 out:
 	free(s);
 	if (dmt)

@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * xreplctl: the status command.  One row per xrepl device, or the JSON
- * object xreplctl(8) documents, from the status line read without
- * flushing.
+ * xreplctl: the status and wait commands.  status reads every device's
+ * status line (without flushing) before it prints anything, then prints
+ * the report (xreplctl-report.c) or the JSON object of --json; --check
+ * turns the worst health into the exit status.  wait sleeps on the
+ * device's dm events until it is in sync.
  */
 #include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "lib/json.h"
 #include "xreplctl.h"
@@ -51,93 +57,249 @@ static void print_json(const struct xstatus *s, bool first)
 	printf("}");
 }
 
-static void print_row(const struct xstatus *s)
-{
-	char dirty[48], resync[64], lag[48];
-	uint64_t total = st_frac(s, "resync", 1);
-
-	snprintf(dirty, sizeof(dirty), "%" PRIu64 "/%" PRIu64,
-		 st_frac(s, "dirty", 0), st_frac(s, "dirty", 1));
-	if (st_num(s, "resync_active") && total)
-		snprintf(resync, sizeof(resync), "%" PRIu64 "%% %" PRIu64 "KiB/s",
-			 st_frac(s, "resync", 0) * 100 / total,
-			 st_num(s, "resync_rate"));
-	else
-		snprintf(resync, sizeof(resync), "-");
-	snprintf(lag, sizeof(lag), "%" PRIu64 "KiB/%" PRIu64 "ms",
-		 st_num(s, "lag_bytes") >> 10, st_num(s, "oldest_lag_ms"));
-	printf("%-20s %-9s %-9s %-10s %-12s %-14s %-16s %-4s %-11s %" PRIu64 "/%" PRIu64 "\n",
-	       s->name, st_str(s, "mode") ? st_str(s, "mode") : "?",
-	       st_str(s, "remote") ? st_str(s, "remote") : "?",
-	       st_str(s, "degraded_by") ? st_str(s, "degraded_by") : "?", dirty,
-	       resync, lag, st_str(s, "consistent") ? st_str(s, "consistent") : "?",
-	       st_str(s, "peer") ? st_str(s, "peer") : "?",
-	       st_num(s, "remote_errors"), st_num(s, "local_errors"));
-}
-
-struct shown {
-	bool json;
-	unsigned int n;
+/* The statuses of the devices asked for, read before anything is printed. */
+struct statuses {
+	struct xstatus *s;
+	size_t n, cap;
+	bool failed;		/* out of memory */
 };
 
-static void show(const struct xstatus *s, void *ctx)
+static void collect(const struct xstatus *s, void *ctx)
 {
-	struct shown *sh = ctx;
+	struct statuses *all = ctx;
 
-	if (sh->json)
-		print_json(s, !sh->n);
-	else
-		print_row(s);
-	sh->n++;
+	if (all->n == all->cap) {
+		size_t cap = all->cap ? 2 * all->cap : 16;
+		struct xstatus *more = realloc(all->s, cap * sizeof(*more));
+
+		if (!more) {
+			all->failed = true;
+			return;
+		}
+		all->s = more;
+		all->cap = cap;
+	}
+	all->s[all->n++] = *s;
 }
 
 /*
- * status: the report goes to a buffer and is printed only if every device
- * could be read; a failure is an error on stderr and a non-zero exit with
- * nothing on stdout, never an empty list that reads as "nothing degraded".
+ * The statuses of names (or of every xrepl device if there is none), all
+ * read before the caller prints anything.  An exit status; a failure has
+ * been reported on stderr, naming the command (what).
  */
-int cmd_status(const char *name, bool json)
+int read_statuses(const char *what, char **names, int nr_names,
+		  struct xstatus **out, size_t *n)
 {
-	struct shown sh = { .json = json };
-	FILE *real = stdout, *mem;
-	char *buf = NULL;
-	size_t len = 0;
+	struct statuses all = { 0 };
 	struct xstatus s;
+	int i, r = EXIT_OK;
+
+	if (!nr_names)
+		r = for_each_xrepl(collect, &all);
+	for (i = 0; i < nr_names && !r; i++) {
+		r = read_status(names[i], &s);
+		if (r == EXIT_NODEV)
+			msg("%s: %s: no such xrepl device", what, names[i]);
+		else if (!r)
+			collect(&s, &all);
+	}
+	if (!r && all.failed) {
+		msg("%s: out of memory", what);
+		r = EXIT_FAILED;
+	} else if (r == EXIT_FAILED) {
+		msg("%s: cannot read the device-mapper devices", what);
+	}
+	if (r) {
+		free(all.s);
+		return r;
+	}
+	*out = all.s;
+	*n = all.n;
+	return EXIT_OK;
+}
+
+/* The JSON object xreplctl(8) documents as --json: {"devices": [...]}. */
+static void print_devices_json(const struct xstatus *s, size_t n)
+{
+	size_t i;
+
+	printf("{\"devices\": [");
+	for (i = 0; i < n; i++)
+		print_json(&s[i], !i);
+	printf("%s]}\n", n ? "\n  " : "");
+}
+
+/*
+ * status: every status is read first, and the report is printed only if
+ * all could be; a failure is an error on stderr and a non-zero exit with
+ * nothing on stdout, never an empty list that reads as "nothing degraded".
+ * With --check the exit status is the worst health of the devices (0, 1
+ * or 2); a status that cannot be read then exits 4.
+ */
+int cmd_status(char **names, int nr_names, const struct report_opts *o,
+	       bool json, bool check)
+{
+	struct xstatus *s = NULL;
+	enum xhealth worst = XHEALTH_OK;
+	size_t n = 0, i;
 	int r;
 
-	if (name)
-		check_name(name);
-	fflush(stdout);
-	mem = open_memstream(&buf, &len);
-	if (!mem) {
+	r = read_statuses("status", names, nr_names, &s, &n);
+	if (r)
+		return check ? EXIT_CHECK_UNKNOWN : r;
+	if (json) {
+		print_devices_json(s, n);
+		r = EXIT_OK;
+	} else {
+		r = report_print(o, s, n);
+	}
+	if (fflush(stdout) && !r) {
 		msg("status: %s", strerror(errno));
+		r = EXIT_FAILED;
+	}
+	for (i = 0; i < n; i++) {
+		enum xhealth h = st_health(&s[i], NULL);
+
+		if (h > worst)
+			worst = h;
+	}
+	free(s);
+	if (check)
+		return r ? EXIT_CHECK_UNKNOWN : (int)worst;
+	return r;
+}
+
+/*
+ * wait: one thread sleeps on the device's dm events and reads its status
+ * after each; the caller waits for it with the timeout.  The target
+ * raises an event on every change of the replication state (when a
+ * resync ends, among others), so nothing polls.
+ */
+struct waiter {
+	const char *name;
+	pthread_mutex_t lock;	/* protects the fields below */
+	pthread_cond_t cond;	/* signalled when done is set */
+	bool done;
+	int r;			/* the exit status, once done */
+	struct xstatus last;	/* the last status read */
+	bool have_last;
+};
+
+static void *wait_sync(void *arg)
+{
+	struct waiter *w = arg;
+	struct xstatus *s = malloc(sizeof(*s));
+	uint32_t event_nr;
+	int r;
+
+	if (!s) {
+		r = EXIT_FAILED;
+		goto out;
+	}
+	for (;;) {
+		/* The event counter first: a change after it wakes the wait. */
+		r = dev_info(w->name, &event_nr);
+		if (r != 1) {
+			r = r ? EXIT_FAILED : EXIT_NODEV;
+			break;
+		}
+		r = read_status(w->name, s);
+		if (r)
+			break;
+		pthread_mutex_lock(&w->lock);
+		w->last = *s;
+		w->have_last = true;
+		pthread_mutex_unlock(&w->lock);
+		if (st_is(s, "remote", "insync"))
+			break;
+		if (wait_event(w->name, &event_nr) && dev_info(w->name, NULL) != 1) {
+			r = EXIT_NODEV;
+			break;
+		}
+	}
+out:
+	free(s);
+	pthread_mutex_lock(&w->lock);
+	w->r = r;
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static const char *val(const struct xstatus *s, const char *key)
+{
+	return st_str(s, key) ? st_str(s, key) : "?";
+}
+
+int cmd_wait(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_condattr_t attr;
+	struct timespec deadline;
+	uint64_t timeout = 0;
+	pthread_t thread;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+t:", opts, NULL)) != -1) {
+		if (c != 't' || !parse_num(optarg, 1, 86400 * 365, &timeout))
+			usage_error("wait wants <name> [--timeout SECONDS] (1 or more)");
+	}
+	if (optind != argc - 1)
+		usage_error("wait wants <name> [--timeout SECONDS]");
+	w.name = argv[optind];
+	check_name(w.name);
+	if (dry_run)
+		usage_error("wait sends nothing: --dry-run makes no sense");
+	r = check_xrepl(w.name);
+	if (r)
+		return r;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cond, &attr);
+	pthread_condattr_destroy(&attr);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)timeout;
+	if (pthread_create(&thread, NULL, wait_sync, &w)) {
+		msg("wait: cannot start a thread");
 		return EXIT_FAILED;
 	}
-	stdout = mem;
-	if (json)
-		printf("{\"devices\": [");
-	else
-		printf("%-20s %-9s %-9s %-10s %-12s %-14s %-16s %-4s %-11s %s\n",
-		       "NAME", "MODE", "REMOTE", "DEGRADED", "DIRTY", "RESYNC",
-		       "LAG/OLDEST", "CONS", "PEER", "ERRORS(R/L)");
-	if (name) {
-		r = read_status(name, &s);
-		if (!r)
-			show(&s, &sh);
-	} else {
-		r = for_each_xrepl(show, &sh);
+	pthread_mutex_lock(&w.lock);
+	while (!w.done) {
+		if (!timeout)
+			pthread_cond_wait(&w.cond, &w.lock);
+		else if (pthread_cond_timedwait(&w.cond, &w.lock, &deadline) == ETIMEDOUT)
+			break;
 	}
-	if (json)
-		printf("%s]}\n", sh.n ? "\n  " : "");
-	stdout = real;
-	if (fclose(mem) && !r)
-		r = EXIT_FAILED;
+	if (!w.done) {
+		const struct xstatus *s = &w.last;
+
+		if (w.have_last)
+			msg("wait: %s: not in sync after %" PRIu64 " s: remote=%s degraded_by=%s dirty=%s resync=%s",
+			    w.name, timeout, val(s, "remote"), val(s, "degraded_by"),
+			    val(s, "dirty"), val(s, "resync"));
+		else
+			msg("wait: %s: no status after %" PRIu64 " s", w.name, timeout);
+		/*
+		 * The thread may sleep in the event ioctl for good: end the
+		 * process without tearing libdevmapper down under it.
+		 */
+		fflush(stdout);
+		fflush(stderr);
+		_exit(EXIT_TIMEOUT);
+	}
+	r = w.r;
+	pthread_mutex_unlock(&w.lock);
+	pthread_join(thread, NULL);
+	pthread_cond_destroy(&w.cond);
 	if (r == EXIT_NODEV)
-		msg("status: %s: no such xrepl device", name);
+		msg("wait: %s: the device is gone", w.name);
 	else if (r)
-		msg("status: cannot read the device-mapper devices");
-	else
-		fwrite(buf, 1, len, stdout);
-	free(buf);
+		msg("wait: %s: cannot read the device", w.name);
 	return r;
 }

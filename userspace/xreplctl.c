@@ -42,8 +42,18 @@ static const char usage_text[] =
 "                         load the device's table again with its remote\n"
 "                         (default: from <config-dir>/<name>.conf)\n"
 "  remove <name>          drain what the remote still needs, then remove it\n"
-"  status [<name>] [--json]\n"
-"                         state of one or all xrepl devices\n"
+"  status [<name>...] [-o FIELDS] [-O SORT] [-S SELECTION] [--noheadings]\n"
+"         [--separator S [--aligned]] [--units U] [--nosuffix]\n"
+"         [--reportformat basic|json] [--json] [--check]\n"
+"                         state of the named or of all xrepl devices, as\n"
+"                         a report (-o help lists the fields) or as JSON;\n"
+"                         --check: exit 0 if all are in sync, 1 if one is\n"
+"                         degraded or resyncing, 2 if one failed, 4 if\n"
+"                         the state cannot be read\n"
+"  wait <name> [--timeout S]\n"
+"                         wait (on dm events) until the remote is in sync;\n"
+"                         exit 4 if S seconds pass first\n"
+"  metrics [<name>...]    state and counters in Prometheus' text format\n"
 "  mode <name> sync|semi-sync|async\n"
 "                         change the replication mode under load\n"
 "  resync <name> [--full] resync the dirty regions (--full: all regions)\n"
@@ -93,7 +103,9 @@ static const char usage_text[] =
 "  0  done\n"
 "  1  device-mapper refused or failed (the kernel log says why)\n"
 "  2  usage error: bad command, option or value, or a local leg that\n     cannot be opened; nothing was changed\n"
-"  3  no such device, or the device is not an xrepl device\n";
+"  3  no such device, or the device is not an xrepl device\n"
+"  4  wait: the timeout passed; status --check: the state cannot be read\n"
+"     (status --check exits 0, 1 or 2 with the worst state, as above)\n";
 
 /* --dry-run, or create's -n. */
 bool dry_run;
@@ -104,6 +116,66 @@ static void usage(void)
 
 	printf(usage_text, size_str((uint64_t)XREPL_DEFAULT_REGION_SIZE << 9,
 				    def, sizeof(def)));
+}
+
+/* status [<name>...] [report options] [--json] [--check] */
+static int status_command(int argc, char **argv, bool json)
+{
+	enum { OPT_NOHEADINGS = 256, OPT_SEPARATOR, OPT_ALIGNED, OPT_UNITS,
+	       OPT_NOSUFFIX, OPT_REPORTFORMAT, OPT_CHECK };
+	static const struct option opts[] = {
+		{ "options", required_argument, NULL, 'o' },
+		{ "sort", required_argument, NULL, 'O' },
+		{ "select", required_argument, NULL, 'S' },
+		{ "noheadings", no_argument, NULL, OPT_NOHEADINGS },
+		{ "separator", required_argument, NULL, OPT_SEPARATOR },
+		{ "aligned", no_argument, NULL, OPT_ALIGNED },
+		{ "units", required_argument, NULL, OPT_UNITS },
+		{ "nosuffix", no_argument, NULL, OPT_NOSUFFIX },
+		{ "reportformat", required_argument, NULL, OPT_REPORTFORMAT },
+		{ "json", no_argument, NULL, 'j' },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct report_opts o = { 0 };
+	bool check = false;
+	int c, i;
+
+	/* With --check, 1 and 2 are states: a bad command line exits 4. */
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--check"))
+			usage_exit = EXIT_CHECK_UNKNOWN;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:O:S:j", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o.fields = optarg; break;
+		case 'O': o.sort = optarg; break;
+		case 'S': o.select = optarg; break;
+		case 'j': json = true; break;
+		case OPT_NOHEADINGS: o.noheadings = true; break;
+		case OPT_SEPARATOR: o.separator = optarg; break;
+		case OPT_ALIGNED: o.aligned = true; break;
+		case OPT_UNITS: o.units = optarg; break;
+		case OPT_NOSUFFIX: o.nosuffix = true; break;
+		case OPT_CHECK: check = true; break;
+		case OPT_REPORTFORMAT:
+			if (!strcmp(optarg, "json"))
+				o.json = true;
+			else if (strcmp(optarg, "basic"))
+				usage_error("status: --reportformat wants basic or json");
+			break;
+		default:
+			usage_error("status: bad option");
+		}
+	}
+	if (json && (o.fields || o.sort || o.select || o.separator || o.units ||
+		     o.noheadings || o.nosuffix || o.aligned || o.json))
+		usage_error("status: --json prints every field: it takes no report option");
+	for (i = optind; i < argc; i++)
+		check_name(argv[i]);
+	if (dry_run)
+		usage_error("status sends nothing: --dry-run makes no sense");
+	return cmd_status(argv + optind, argc - optind, &o, json, check);
 }
 
 static const char *want_name(int argc, char **argv, int i, const char *cmd)
@@ -160,20 +232,11 @@ int main(int argc, char **argv)
 			usage_error("remove takes one device name");
 		r = cmd_remove(name);
 	} else if (!strcmp(cmd, "status")) {
-		int i;
-
-		name = NULL;
-		for (i = 1; i < argc; i++) {
-			if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-				json = true;
-			else if (!name && argv[i][0] != '-')
-				name = argv[i];
-			else
-				usage_error("status: unexpected '%s'", argv[i]);
-		}
-		if (dry_run)
-			usage_error("status sends nothing: --dry-run makes no sense");
-		r = cmd_status(name, json);
+		r = status_command(argc, argv, json);
+	} else if (!strcmp(cmd, "wait")) {
+		r = cmd_wait(argc, argv);
+	} else if (!strcmp(cmd, "metrics")) {
+		r = cmd_metrics(argc, argv);
 	} else if (!strcmp(cmd, "mode")) {
 		name = want_name(argc, argv, 1, cmd);
 		if (argc != 3 || !in_list(mode_names, argv[2]))

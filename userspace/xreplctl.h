@@ -7,7 +7,9 @@
  *
  *   xreplctl.c          main(): global options, help, command dispatch
  *   xreplctl-monitor.c  monitor: events, probes, lag, hooks
- *   xreplctl-status.c   status, as a table or as JSON
+ *   xreplctl-status.c   status and wait: the statuses read, --check
+ *   xreplctl-report.c   the status report (libdevmapper's report engine)
+ *   xreplctl-metrics.c  metrics, in Prometheus' text format
  *   xreplctl-conf.c     configuration files; up and down
  *   xreplctl-create.c   create and remove; the table line
  *   xreplctl-dm.c       every libdevmapper call; the status line parsed
@@ -35,6 +37,9 @@ enum {
 	EXIT_FAILED = 1,	/* device-mapper refused or failed */
 	EXIT_USAGE = 2,		/* bad command line */
 	EXIT_NODEV = 3,		/* no such device, or not an xrepl device */
+	EXIT_TIMEOUT = 4,	/* wait: the timeout passed first */
+	/* status --check: 0, 1, 2 are the worst health (enum xhealth). */
+	EXIT_CHECK_UNKNOWN = 4,	/* status --check: the state is unknown */
 };
 
 /* xreplctl.c: main() and the command line. */
@@ -47,13 +52,49 @@ extern bool dry_run;
 /* The monitor command; argv[0] is "monitor".  Returns an exit status. */
 int cmd_monitor(int argc, char **argv);
 
-/* xreplctl-status.c: the status command. */
+/* xreplctl-report.c: the status report. */
+
+/* What the status report shows, and how (xreplctl(8), "status"). */
+struct report_opts {
+	const char *fields;	/* -o: NULL for the default; "+f" adds f */
+	const char *sort;	/* -O: NULL sorts by name */
+	const char *select;	/* -S: NULL selects every device */
+	const char *separator;	/* --separator: NULL aligns with spaces */
+	const char *units;	/* --units: NULL is human-readable */
+	bool aligned;		/* --aligned: align even with a separator */
+	bool noheadings;	/* --noheadings */
+	bool nosuffix;		/* --nosuffix: sizes without their unit */
+	bool json;		/* --reportformat json: LVM's JSON layout */
+};
+
+/* Print the report o describes of the statuses s[0..n-1]; an exit status. */
+int report_print(const struct report_opts *o, struct xstatus *s, size_t n);
+
+/* xreplctl-status.c: the status and wait commands. */
 
 /*
- * Print the status of name, or of every xrepl device (NULL), as a table
- * or as JSON; on any failure print nothing on stdout.  An exit status.
+ * Read the statuses of names[0..nr_names-1], or of every xrepl device if
+ * nr_names is 0, into a new array *out of *n; an exit status, having said
+ * what failed (prefixed by what).
  */
-int cmd_status(const char *name, bool json);
+int read_statuses(const char *what, char **names, int nr_names,
+		  struct xstatus **out, size_t *n);
+/*
+ * The status command: the report o describes (or with json, the JSON
+ * object of --json) of names, or of every xrepl device; on any failure
+ * nothing on stdout.  An exit status; with check, the worst health.
+ */
+int cmd_status(char **names, int nr_names, const struct report_opts *o,
+	       bool json, bool check);
+/* The wait command; argv[0] is "wait".  Returns an exit status. */
+int cmd_wait(int argc, char **argv);
+
+/* xreplctl-metrics.c: the metrics command. */
+
+/* The metrics command; argv[0] is "metrics".  Returns an exit status. */
+int cmd_metrics(int argc, char **argv);
+/* Print the metrics of the statuses s[0..n-1] on stdout. */
+void metrics_print(const struct xstatus *s, size_t n);
 
 /* xreplctl-conf.c: configuration files; the up and down commands. */
 
@@ -154,7 +195,8 @@ int dev_table(const char *name, uint64_t *sectors, char *params, size_t len);
 int read_status(const char *name, struct xstatus *s);
 /*
  * Call fn with the status of every xrepl device, in device-mapper's
- * order.  EXIT_OK, or EXIT_FAILED if the devices cannot be listed.
+ * order (one removed meanwhile is left out).  EXIT_OK, or EXIT_FAILED if
+ * the devices cannot be listed or a status cannot be read.
  */
 int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
 		   void *ctx);
@@ -170,7 +212,9 @@ int remote_devnum(const char *name, unsigned int *maj, unsigned int *min);
 
 /* Print "xreplctl: <message>" on stderr. */
 void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Print "xreplctl: <message>" and a pointer to --help; exit EXIT_USAGE. */
+/* The exit status of usage_error(): EXIT_USAGE unless status --check. */
+extern int usage_exit;
+/* Print "xreplctl: <message>" and a pointer to --help; exit usage_exit. */
 void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
 

@@ -7,7 +7,8 @@
 # files in golden/.  Also runs the unit tests of tests/lib/logwrites.py
 # and tests/lib/epochs.py (the dm-log-writes reader and the write-order
 # checkers of the async tests) and of scripts/bench-trace.py, and checks
-# the files the KUnit builds copy (kunit-copies.sh).  No VM, no root.
+# the files the KUnit builds copy (kunit-copies.sh), and xreplctl's status
+# report and metrics (report.c, test_report.py).  No VM, no root.
 #
 # Usage: tests/userspace/run.sh [--no-build] [--sanitize] [--results FILE]
 #                               [FILTER...]
@@ -806,6 +807,27 @@ if selected status-threads; then
 		record "FAIL userspace:status-threads: does not build"
 	else
 		tcase status-threads 0 "every field right$" "$W/status-threads"
+	fi
+fi
+
+# xreplctl's status report (libdevmapper's report engine), health and
+# metrics: the real code fed known status lines (report.c); the metrics
+# are parsed strictly and linted with promtool (scripts/setup.sh fetches
+# it; the case fails without it, rather than checking less).
+if selected report; then
+	sflags=(-O2)
+	(( sanitize )) && sflags=(-O1 -g "-fsanitize=address,undefined" -fno-sanitize-recover=all)
+	promtool=${PROMTOOL:-${XREPL_CACHE:-${HOME:-/root}/.cache/dm-xrepl}/tools/promtool}
+	if ! cc -D_GNU_SOURCE -std=gnu11 -Wall -Wextra -Werror "${sflags[@]}" \
+		-I"$REPO/userspace" -I"$REPO/dm-xrepl" -o "$W/report" "$HERE/report.c" \
+		"$REPO/userspace/xreplctl-report.c" "$REPO/userspace/xreplctl-metrics.c" \
+		"$REPO/userspace/lib/status.c" -ldevmapper >"$W/rep-build.log" 2>&1; then
+		sed 's/^/    | /' "$W/rep-build.log"
+		record "FAIL userspace:report: does not build"
+	elif [[ ! -x "$promtool" ]]; then
+		record "FAIL userspace:report: $promtool missing (run scripts/setup.sh)"
+	else
+		tcase report 0 "^ok$" python3 "$HERE/test_report.py" "$W/report" "$promtool"
 	fi
 fi
 

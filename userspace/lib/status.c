@@ -66,3 +66,47 @@ bool st_is(const struct xstatus *s, const char *key, const char *val)
 	return st_str(s, key) && !strcmp(st_str(s, key), val);
 }
 
+
+/* The remote site's metadata verdicts that refuse a connection. */
+static bool peer_refused(const struct xstatus *s)
+{
+	return st_is(s, "peer", "promoted") || st_is(s, "peer", "split-brain") ||
+	       st_is(s, "peer", "unrelated");
+}
+
+enum xhealth st_health(const struct xstatus *s, const char **why)
+{
+	const char *dummy;
+
+	if (!why)
+		why = &dummy;
+	if (st_num(s, "meta_failed")) {
+		*why = "meta-failed";
+		return XHEALTH_FAILED;
+	}
+	if (peer_refused(s)) {
+		*why = "peer-refused";
+		return XHEALTH_FAILED;
+	}
+	if (st_is(s, "remote", "resyncing") && !st_num(s, "resync_active")) {
+		*why = "resync-stalled";
+		return XHEALTH_FAILED;
+	}
+	if (st_is(s, "remote", "degraded")) {
+		*why = "degraded";
+		return XHEALTH_DEGRADED;
+	}
+	if (!st_is(s, "remote", "insync")) {
+		*why = st_str(s, "remote") ? "resyncing" : "unknown";
+		return st_str(s, "remote") ? XHEALTH_DEGRADED : XHEALTH_FAILED;
+	}
+	*why = "insync";
+	return XHEALTH_OK;
+}
+
+const char *xhealth_name(enum xhealth h)
+{
+	static const char *const names[] = { "ok", "degraded", "failed" };
+
+	return h <= XHEALTH_FAILED ? names[h] : "failed";
+}

@@ -43,4 +43,22 @@ uint64_t st_frac(const struct xstatus *s, const char *key, int which);
 /* Whether key is present in s with the value val. */
 bool st_is(const struct xstatus *s, const char *key, const char *val);
 
+/*
+ * What status --check and the metrics make of a status, worst last:
+ * in sync; degraded or resyncing (the remote misses writes, and the
+ * device or the monitor can bring it back); failed (an administrator
+ * must act: a metadata write failed, the remote site's metadata was
+ * refused, or a resync stalled).
+ */
+enum xhealth {
+	XHEALTH_OK = 0,
+	XHEALTH_DEGRADED = 1,
+	XHEALTH_FAILED = 2,
+};
+
+/* The health of s, and in *why (unless NULL) a word for its reason. */
+enum xhealth st_health(const struct xstatus *s, const char **why);
+/* "ok", "degraded" or "failed". */
+const char *xhealth_name(enum xhealth h);
+
 #endif
