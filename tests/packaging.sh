@@ -96,7 +96,8 @@ fi
 missing=()
 for f in usr/sbin/xreplctl usr/sbin/xrepl-dump usr/sbin/xrepl-check \
 	usr/share/man/man8/xreplctl.8 usr/share/man/man8/xrepl-dump.8 \
-	usr/share/man/man8/xrepl-check.8 \
+	usr/share/man/man8/xrepl-check.8 usr/share/man/man5/xrepl.conf.5 \
+	usr/share/bash-completion/completions/xreplctl \
 	usr/lib/systemd/system/xrepl-volumes.service \
 	usr/lib/systemd/system/xrepl-monitor.service \
 	etc/default/xrepl-monitor; do
@@ -144,7 +145,7 @@ fi
 
 if command -v groff >/dev/null; then
 	bad=0
-	for m in "$root"/usr/share/man/man8/*.8; do
+	for m in "$root"/usr/share/man/man8/*.8 "$root"/usr/share/man/man5/*.5; do
 		if ! groff -man -ww -z "$m" >"$W/out" 2>&1 || grep -q . "$W/out"; then
 			bad=1
 			break
@@ -222,7 +223,9 @@ else
 		dpkg-deb -x "$ddeb" "$deb/d" && dpkg-deb -e "$ddeb" "$deb/d-ctl"
 		missing=()
 		for f in usr/sbin/xreplctl usr/sbin/xrepl-dump usr/sbin/xrepl-check \
-			usr/share/man/man8/xreplctl.8.gz lib/systemd/system/xrepl-volumes.service \
+			usr/share/man/man8/xreplctl.8.gz usr/share/man/man5/xrepl.conf.5.gz \
+			usr/share/bash-completion/completions/xreplctl \
+			lib/systemd/system/xrepl-volumes.service \
 			lib/systemd/system/xrepl-monitor.service etc/default/xrepl-monitor \
 			usr/share/doc/xrepl-utils/copyright; do
 			[[ -f "$deb/u/$f" ]] || missing+=("xrepl-utils:$f")

@@ -353,6 +353,27 @@ static const struct dm_report_field_type fields[] = {
 	{ 0, 0, 0, 0, "", "", NULL, NULL }
 };
 
+static bool is_help(const char *list)
+{
+	return list && (!strcmp(list, "help") || !strcmp(list, "?"));
+}
+
+bool report_wants_help(const struct report_opts *o)
+{
+	return is_help(o->fields) || is_help(o->sort);
+}
+
+/* -o help: the fields, one per line, on stdout. */
+static void print_fields(void)
+{
+	const struct dm_report_field_type *f;
+
+	printf("Fields of xreplctl status (-o, -O, -S); default: %s\n",
+	       DEFAULT_FIELDS);
+	for (f = fields; f->report_fn; f++)
+		printf("  %-18s %s\n", f->id, f->desc);
+}
+
 /* Parse --units as lvs does; false if it is not a unit. */
 static bool parse_units(const char *s, struct units *u)
 {
@@ -374,7 +395,7 @@ static bool parse_units(const char *s, struct units *u)
  * Print the report o describes of the n statuses s.  EXIT_OK; EXIT_USAGE
  * for fields, sort keys, a selection or units the report does not know
  * (libdevmapper has said which); EXIT_FAILED if it cannot be built.
- * With -o help, the fields are listed and nothing else is printed.
+ * With -o help (or -O help), only the fields are listed, on stdout.
  */
 int report_print(const struct report_opts *o, struct xstatus *s, size_t n)
 {
@@ -387,6 +408,10 @@ int report_print(const struct report_opts *o, struct xstatus *s, size_t n)
 	int r = EXIT_FAILED, ok;
 	size_t i;
 
+	if (report_wants_help(o)) {
+		print_fields();
+		return EXIT_OK;
+	}
 	if (!parse_units(o->units, &u)) {
 		msg("status: --units %s: not a unit (h, H, b, s, k, m, g, t, p, e, or upper case for powers of 1000)",
 		    o->units);
@@ -408,12 +433,9 @@ int report_print(const struct report_opts *o, struct xstatus *s, size_t n)
 					   flags, o->sort ? o->sort : "name",
 					   o->select, NULL, &u);
 	free(joined);
-	if (!rh)
+	if (!rh) {
+		msg("status: \"xreplctl status -o help\" lists the fields");
 		return EXIT_USAGE;
-	/* -o help or -O help: libdevmapper listed the fields. */
-	if (!type) {
-		r = EXIT_OK;
-		goto out;
 	}
 	if (o->json) {
 		group = dm_report_group_create(DM_REPORT_GROUP_JSON, NULL);

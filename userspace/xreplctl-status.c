@@ -144,6 +144,9 @@ int cmd_status(char **names, int nr_names, const struct report_opts *o,
 	size_t n = 0, i;
 	int r;
 
+	/* -o help lists the fields: no device needs to be read for that. */
+	if (!json && report_wants_help(o))
+		return report_print(o, NULL, 0);
 	r = read_statuses("status", names, nr_names, &s, &n);
 	if (r)
 		return check ? EXIT_CHECK_UNKNOWN : r;

@@ -67,6 +67,8 @@ struct report_opts {
 	bool json;		/* --reportformat json: LVM's JSON layout */
 };
 
+/* Whether o asks for the list of fields (-o help, -O help) only. */
+bool report_wants_help(const struct report_opts *o);
 /* Print the report o describes of the statuses s[0..n-1]; an exit status. */
 int report_print(const struct report_opts *o, struct xstatus *s, size_t n);
 

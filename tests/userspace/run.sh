@@ -8,7 +8,8 @@
 # and tests/lib/epochs.py (the dm-log-writes reader and the write-order
 # checkers of the async tests) and of scripts/bench-trace.py, and checks
 # the files the KUnit builds copy (kunit-copies.sh), and xreplctl's status
-# report and metrics (report.c, test_report.py).  No VM, no root.
+# report and metrics (report.c, test_report.py), and its bash completion
+# (completion.sh).  No VM, no root.
 #
 # Usage: tests/userspace/run.sh [--no-build] [--sanitize] [--results FILE]
 #                               [FILTER...]
@@ -830,6 +831,10 @@ if selected report; then
 		tcase report 0 "^ok$" python3 "$HERE/test_report.py" "$W/report" "$promtool"
 	fi
 fi
+
+# The bash completion: commands, options, device and configuration names,
+# report fields (completion.sh, against the xreplctl built here).
+tcase completion 0 "^ok$" bash "$HERE/completion.sh" "$TOOLS"
 
 p=$(grep -c '^PASS ' "$lines" || true)
 f=$(grep -c '^FAIL ' "$lines" || true)
