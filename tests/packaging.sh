@@ -98,8 +98,10 @@ for f in usr/sbin/xreplctl usr/sbin/xrepl-dump usr/sbin/xrepl-check \
 	usr/share/man/man8/xreplctl.8 usr/share/man/man8/xrepl-dump.8 \
 	usr/share/man/man8/xrepl-check.8 usr/share/man/man5/xrepl.conf.5 \
 	usr/share/bash-completion/completions/xreplctl \
-	usr/lib/systemd/system/xrepl-volumes.service \
+	usr/lib/systemd/system/xrepl-volumes.target \
+	usr/lib/systemd/system/xrepl@.service \
 	usr/lib/systemd/system/xrepl-monitor.service \
+	usr/lib/systemd/system-generators/xrepl-volumes-generator \
 	etc/default/xrepl-monitor; do
 	[[ -f "$root/$f" ]] || missing+=("$f")
 done
@@ -109,28 +111,73 @@ runs install-runs "$root/usr/sbin/xreplctl"
 
 # The units start the installed binary with the installed paths.
 u=$root/usr/lib/systemd/system
-if grep -q "^ExecStart=$root/usr/sbin/xreplctl --config-dir $root/etc/xrepl up --all$" \
-	"$u/xrepl-volumes.service" &&
-   grep -q "^ExecStop=$root/usr/sbin/xreplctl --config-dir $root/etc/xrepl down --all$" \
-	"$u/xrepl-volumes.service" &&
+if grep -q "^ExecStart=$root/usr/sbin/xreplctl --config-dir $root/etc/xrepl up %i$" \
+	"$u/xrepl@.service" &&
+   grep -q "^ExecStop=$root/usr/sbin/xreplctl --config-dir $root/etc/xrepl down %i$" \
+	"$u/xrepl@.service" &&
+   grep -q "^ConditionPathExists=$root/etc/xrepl/%i.conf$" "$u/xrepl@.service" &&
    grep -q "^ExecStart=$root/usr/sbin/xreplctl monitor \$XREPL_MONITOR_OPTS$" \
 	"$u/xrepl-monitor.service" &&
    grep -q "^EnvironmentFile=-$root/etc/default/xrepl-monitor$" "$u/xrepl-monitor.service" &&
-   ! grep -q '@[A-Z]*@' "$u"/xrepl-*.service; then
+   ! grep -q '@[A-Z]*@' "$u"/xrepl-*.service "$u"/xrepl-*.target "$u"/xrepl@.service \
+	"$root/usr/lib/systemd/system-generators/xrepl-volumes-generator"; then
 	pass units-paths
 else
-	grep -H 'Exec\|Environment\|@' "$u"/xrepl-*.service >"$W/out"
+	grep -H 'Exec\|Environment\|Condition\|@' "$u"/xrepl* >"$W/out"
 	failc units-paths "the units do not name the installed paths"
 fi
 if command -v systemd-analyze >/dev/null; then
-	if systemd-analyze verify --man=no "$u"/xrepl-*.service >"$W/out" 2>&1 &&
-	   ! grep -q . "$W/out"; then
+	# A template is verified through an instance of it.
+	mkdir -p "$W/inst"
+	cp "$u/xrepl@.service" "$W/inst/xrepl@vm1.service"
+	if systemd-analyze verify --man=no "$u"/xrepl-monitor.service "$u"/xrepl-volumes.target \
+		"$W/inst/xrepl@vm1.service" >"$W/out" 2>&1 && ! grep -q . "$W/out"; then
 		pass units-verify
 	else
 		failc units-verify "systemd-analyze verify complained"
 	fi
+	# The sandbox: the exposure systemd rates below 5 (the figure the
+	# documentation gives is checked against it too).
+	insecure=()
+	for unit in "$u/xrepl-monitor.service" "$W/inst/xrepl@vm1.service"; do
+		score=$(systemd-analyze security --offline=true "$unit" 2>&1 |
+			sed -n 's/.*Overall exposure level for [^ ]*: \([0-9.]*\) .*/\1/p')
+		echo "${unit##*/}: exposure $score" >>"$W/scores"
+		if [[ -z "$score" ]] || ! awk -v s="$score" 'BEGIN { exit !(s < 5) }'; then
+			insecure+=("${unit##*/}: ${score:-no score}")
+		fi
+	done
+	mscore=$(sed -n 's/^xrepl-monitor.service: exposure //p' "$W/scores")
+	grep -q "rates it $mscore\." "$REPO/userspace/systemd/xrepl-monitor.service.in" ||
+		insecure+=("xrepl-monitor.service.in does not give the score $mscore")
+	grep -q "exposure level of $mscore" "$REPO/Documentation/dm-xrepl.rst" ||
+		insecure+=("dm-xrepl.rst does not give the monitor's score $mscore")
+	if (( ${#insecure[@]} )); then
+		cp "$W/scores" "$W/out"
+		failc units-security "systemd-analyze security: ${insecure[*]}"
+	else
+		pass units-security
+	fi
 else
 	echo "SKIP packaging:units-verify: no systemd-analyze"
+	echo "SKIP packaging:units-security: no systemd-analyze"
+fi
+
+# The generator: xrepl-volumes.target wants xrepl@<name> for each valid
+# <name>.conf of the configuration directory, and skips the others.
+gen=$root/usr/lib/systemd/system-generators/xrepl-volumes-generator
+mkdir -p "$W/gconf" "$W/gout"
+touch "$W/gconf/vm-1.conf" "$W/gconf/db_2.conf" "$W/gconf/-x.conf" "$W/gconf/a+b.conf" \
+	"$W/gconf/notes.txt"
+if XREPL_CONFIG_DIR=$W/gconf "$gen" "$W/gout" "$W/ge" "$W/gl" >"$W/out" 2>&1 &&
+   [[ "$(find "$W/gout/xrepl-volumes.target.wants" -mindepth 1 -printf '%f\n' | sort |
+	 tr '\n' ' ')" == "xrepl@db_2.service xrepl@vm-1.service " ]] &&
+   [[ "$(readlink "$W/gout/xrepl-volumes.target.wants/xrepl@vm-1.service")" == "$u/xrepl@.service" ]] &&
+   grep -q '"-x" cannot be a unit instance' "$W/out" && grep -q '"a+b" cannot be' "$W/out"; then
+	pass units-generator
+else
+	ls -lR "$W/gout" >>"$W/out" 2>&1
+	failc units-generator "the generator did not make exactly the wanted instances"
 fi
 
 # A configuration written once is the operator's: install keeps it.
@@ -225,7 +272,8 @@ else
 		for f in usr/sbin/xreplctl usr/sbin/xrepl-dump usr/sbin/xrepl-check \
 			usr/share/man/man8/xreplctl.8.gz usr/share/man/man5/xrepl.conf.5.gz \
 			usr/share/bash-completion/completions/xreplctl \
-			lib/systemd/system/xrepl-volumes.service \
+			lib/systemd/system/xrepl-volumes.target lib/systemd/system/xrepl@.service \
+			lib/systemd/system-generators/xrepl-volumes-generator \
 			lib/systemd/system/xrepl-monitor.service etc/default/xrepl-monitor \
 			usr/share/doc/xrepl-utils/copyright; do
 			[[ -f "$deb/u/$f" ]] || missing+=("xrepl-utils:$f")
@@ -234,9 +282,12 @@ else
 			dm-xrepl/xrepl-format.h; do
 			[[ -f "$deb/d/usr/src/dm-xrepl-$ver/$f" ]] || missing+=("dm-xrepl-dkms:$f")
 		done
-		grep -q "^ExecStart=/usr/sbin/xreplctl --config-dir /etc/xrepl up --all$" \
-			"$deb/u/lib/systemd/system/xrepl-volumes.service" ||
-			missing+=("xrepl-volumes.service naming /usr/sbin/xreplctl")
+		grep -q "^ExecStart=/usr/sbin/xreplctl --config-dir /etc/xrepl up %i$" \
+			"$deb/u/lib/systemd/system/xrepl@.service" ||
+			missing+=("xrepl@.service naming /usr/sbin/xreplctl")
+		grep -q "^template=/lib/systemd/system/xrepl@.service$" \
+			"$deb/u/lib/systemd/system-generators/xrepl-volumes-generator" ||
+			missing+=("the generator naming /lib/systemd/system/xrepl@.service")
 		grep -qx /etc/default/xrepl-monitor "$deb/u-ctl/conffiles" ||
 			missing+=("conffile /etc/default/xrepl-monitor")
 		grep -q '^Depends:.*libdevmapper' "$deb/u-ctl/control" ||
@@ -247,10 +298,13 @@ else
 		  grep -q "^DKMS_VERSION=$ver$" "$deb/d-ctl/postinst" &&
 		  grep -q "/usr/lib/dkms/common.postinst" "$deb/d-ctl/postinst"; } ||
 			missing+=("dm-xrepl-dkms postinst running dkms")
-		# Stopping the volumes unit removes the devices: the package
-		# never starts or restarts it, only the monitor.
-		if grep -q "deb-systemd-invoke .*xrepl-volumes" "$deb/u-ctl/postinst"; then
-			missing+=("no start of xrepl-volumes.service in postinst")
+		# The volumes are the operator's: the package enables their
+		# target for the next boot but never starts or stops it.
+		grep -q "deb-systemd-helper .*enable.*xrepl-volumes.target" "$deb/u-ctl/postinst" ||
+			missing+=("enable of xrepl-volumes.target in postinst")
+		if grep -q "deb-systemd-invoke .*xrepl-volumes\|deb-systemd-invoke .*xrepl@" \
+			"$deb/u-ctl/postinst"; then
+			missing+=("no start of the volumes in postinst")
 		fi
 		grep -q "deb-systemd-invoke .*xrepl-monitor" "$deb/u-ctl/postinst" ||
 			missing+=("start of xrepl-monitor.service in postinst")

@@ -602,6 +602,62 @@ static void watch_new(const struct xstatus *s, void *ctx)
 	watch_device(s->name);
 }
 
+/* When the rescan loop last went round (monotonic ms); 0: no rescans. */
+static long long main_beat_ms;
+static pthread_mutex_t beat_lock = PTHREAD_MUTEX_INITIALIZER;	/* protects it */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void main_beat(void)
+{
+	pthread_mutex_lock(&beat_lock);
+	main_beat_ms = now_ms();
+	pthread_mutex_unlock(&beat_lock);
+}
+
+/* Take and drop lock within budget_ms: whether it is not held for good. */
+static bool lock_free_within(pthread_mutex_t *lock, unsigned int budget_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += budget_ms / 1000;
+	until.tv_nsec += (long)(budget_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(lock, &until))
+		return false;
+	pthread_mutex_unlock(lock);
+	return true;
+}
+
+/*
+ * The watchdog's question: does the monitor work?  Its shared locks (the
+ * device table, the log) can be taken, and the rescan loop, if any, went
+ * round lately.  The threads that wait for events are not asked: they
+ * block in the kernel by design.
+ */
+static bool monitor_alive(unsigned int budget_ms)
+{
+	long long beat;
+
+	if (!lock_free_within(&slots_lock, budget_ms / 2) ||
+	    !lock_free_within(&report_lock, budget_ms / 2))
+		return false;
+	pthread_mutex_lock(&beat_lock);
+	beat = main_beat_ms;
+	pthread_mutex_unlock(&beat_lock);
+	return !beat || now_ms() - beat <= RESCAN_MS + 2LL * budget_ms;
+}
+
 /* Whether no device is watched any more; under slots_lock. */
 static bool all_idle(void)
 {
@@ -681,23 +737,31 @@ int cmd_monitor(int argc, char **argv)
 	for (i = optind; i < (unsigned int)argc; i++)
 		if (check_xrepl(argv[i]))
 			return EXIT_NODEV;
+	service_lock_memory();
+	if (service_watchdog_start(monitor_alive))
+		msg("monitor: cannot start the watchdog thread");
 	if (optind < argc) {
 		/* The named devices, until every one of them is gone. */
 		for (i = optind; i < (unsigned int)argc; i++)
 			if (watch_device(argv[i]))
 				return EXIT_FAILED;
+		service_notify("READY=1");
 		pthread_mutex_lock(&slots_lock);
 		while (!all_idle())
 			pthread_cond_wait(&slots_idle, &slots_lock);
 		pthread_mutex_unlock(&slots_lock);
+		service_notify("STOPPING=1");
 		return EXIT_OK;
 	}
 	/* Every xrepl device, those created later too, until a signal. */
 	for (bool first = true;; first = false) {
 		bool none;
 
+		main_beat();
 		if (for_each_xrepl(watch_new, NULL) && first)
 			return EXIT_FAILED;
+		if (first)
+			service_notify("READY=1");
 		pthread_mutex_lock(&slots_lock);
 		none = all_idle();
 		pthread_mutex_unlock(&slots_lock);

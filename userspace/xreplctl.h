@@ -7,6 +7,8 @@
  *
  *   xreplctl.c          main(): global options, help, command dispatch
  *   xreplctl-monitor.c  monitor: events, probes, lag, hooks
+ *   xreplctl-service.c  the monitor under a service manager: readiness,
+ *                       watchdog, memory locked
  *   xreplctl-status.c   status and wait: the statuses read, --check
  *   xreplctl-report.c   the status report (libdevmapper's report engine)
  *   xreplctl-metrics.c  metrics, in Prometheus' text format
@@ -51,6 +53,19 @@ extern bool dry_run;
 
 /* The monitor command; argv[0] is "monitor".  Returns an exit status. */
 int cmd_monitor(int argc, char **argv);
+
+/* xreplctl-service.c: the monitor under a service manager. */
+
+/* Send state ("READY=1", "WATCHDOG=1"...) to $NOTIFY_SOCKET, if set. */
+void service_notify(const char *state);
+/*
+ * If the service manager asks for a watchdog ($WATCHDOG_USEC), ping it
+ * every half interval while is_alive(budget_ms) says yes.  0, or -1 if
+ * the thread cannot be started.
+ */
+int service_watchdog_start(bool (*is_alive)(unsigned int budget_ms));
+/* Lock the memory of the process (mlockall); a failure is only reported. */
+void service_lock_memory(void);
 
 /* xreplctl-report.c: the status report. */
 

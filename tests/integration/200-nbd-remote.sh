@@ -4,7 +4,7 @@
 # which outlives the server process) and attached with nbd-client, under
 # a dm-linear device so that a new connection can replace a dead one.
 # The volume is brought up and watched with the command lines of the
-# installed systemd units (xrepl-volumes.service, xrepl-monitor.service
+# installed systemd units (xrepl@<name>.service, xrepl-monitor.service
 # with its options file).
 #   1. the server is killed under verified fio: the remote is down at once
 #      (its writes fail), fio sees no error, the device stays writable;
@@ -103,13 +103,14 @@ nosync = yes
 CONF
 hook_setup
 echo "XREPL_MONITOR_OPTS=\"--hook $HOOK --probe-ok 2\"" >"$root/etc/default/xrepl-monitor"
-start=$(sed -n 's/^ExecStart=//p' "$units/xrepl-volumes.service")
-stop=$(sed -n 's/^ExecStop=//p' "$units/xrepl-volumes.service")
+# The volume's instance of the template: %i is its name.
+start=$(sed -n 's/^ExecStart=//p' "$units/xrepl@.service" | sed "s/%i/$P-x/g")
+stop=$(sed -n 's/^ExecStop=//p' "$units/xrepl@.service" | sed "s/%i/$P-x/g")
 monitor=$(sed -n 's/^ExecStart=//p' "$units/xrepl-monitor.service")
 envfile=$(sed -n 's/^EnvironmentFile=-//p' "$units/xrepl-monitor.service")
-log "xrepl-volumes.service: $start"
+log "xrepl@$P-x.service: $start"
 # shellcheck disable=SC2086  # word splitting as systemd does it
-must "xrepl-volumes.service ExecStart" $start
+must "xrepl@$P-x.service ExecStart" $start
 _DM_DEVS+=("$P-x")
 X=/dev/mapper/$P-x
 udev_settle_node "$X"
@@ -189,8 +190,8 @@ assert_eq 2 "$(grep -c ' probe-ok ' "$HOOKLOG")" "probe-ok hooks"
 pf=$(grep -c ' probe-failed ' "$HOOKLOG")
 (( pf == 1 || pf == 2 )) || fail "$pf probe-failed hooks"
 
-step "xrepl-volumes.service ExecStop removes the volume"
+step "xrepl@$P-x.service ExecStop removes the volume"
 # shellcheck disable=SC2086
-must "xrepl-volumes.service ExecStop" $stop
+must "xrepl@$P-x.service ExecStop" $stop
 dmsetup info "$P-x" >/dev/null 2>&1 && fail "$P-x still exists"
 log "ok: $P-x removed"

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The installed systemd units, run as systemd runs them (no systemd in the
+# guest): the generator makes xrepl-volumes.target want one xrepl@<name>
+# per configuration file; each instance's ExecStart brings its volume up
+# and its ExecStop removes that volume alone.  The monitor, started with
+# its unit's command line under a notify socket and a watchdog interval
+# (as Type=notify and WatchdogSec= give it), says READY=1 once it watches
+# the devices, pings WATCHDOG=1 every half interval, pings nothing while
+# it is stopped and again once it runs, and has its memory locked.
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+
+ramdisks 4 16
+make_leg a-local /dev/ram0
+make_leg a-remote /dev/ram1
+make_leg b-local /dev/ram2
+make_leg b-remote /dev/ram3
+root=$T_TMP/root
+must "make install" make -s -C "$REPO_ROOT/userspace" install O="$REPO_ROOT/userspace" \
+	PREFIX="$root/usr" SYSCONFDIR="$root/etc"
+units=$root/usr/lib/systemd/system
+for v in a b; do
+	cat >"$root/etc/xrepl/$P-$v.conf" <<CONF
+local = /dev/mapper/$P-$v-local
+remote = /dev/mapper/$P-$v-remote
+meta = none
+nosync = yes
+CONF
+done
+
+step "the generator wants one instance per configuration file"
+must "generator" "$root/usr/lib/systemd/system-generators/xrepl-volumes-generator" \
+	"$T_TMP/gen" "$T_TMP/gen-early" "$T_TMP/gen-late"
+assert_eq "xrepl@$P-a.service xrepl@$P-b.service" \
+	"$(find "$T_TMP/gen/xrepl-volumes.target.wants" -mindepth 1 -printf '%f\n' | sort | xargs)" \
+	"instances the target wants"
+
+step "each instance brings its own volume up, and down"
+# instance_cmd KEY NAME: the unit's ExecStart or ExecStop for instance NAME.
+instance_cmd() { sed -n "s/^$1=//p" "$units/xrepl@.service" | sed "s/%i/$2/g"; }
+for v in a b; do
+	# shellcheck disable=SC2046  # word splitting as systemd does it
+	must "xrepl@$P-$v ExecStart" $(instance_cmd ExecStart "$P-$v")
+	_DM_DEVS+=("$P-$v")
+	udev_settle_node "/dev/mapper/$P-$v"
+	assert_status "/dev/mapper/$P-$v" remote insync
+done
+# shellcheck disable=SC2046
+must "xrepl@$P-a ExecStop" $(instance_cmd ExecStop "$P-a")
+dmsetup info "$P-a" >/dev/null 2>&1 && fail "$P-a still exists after its ExecStop"
+assert_status "/dev/mapper/$P-b" remote insync
+write_at "/dev/mapper/$P-b" 0 65536
+assert_legs_equal "/dev/mapper/$P-b-local" "/dev/mapper/$P-b-remote"
+log "ok: stopping xrepl@$P-a removed $P-a alone"
+
+step "the monitor: READY=1, then a watchdog ping every half interval"
+cat >"$T_TMP/notify.py" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as f:
+    f.write("listening\n")
+    while True:
+        for line in s.recv(4096).decode().splitlines():
+            f.write(f"{time.monotonic():.3f} {line}\n")
+PY
+NOTES=$T_TMP/notes
+bg python3 "$T_TMP/notify.py" "$T_TMP/notify.sock" "$NOTES"
+for (( i = 0; i < 100; i++ )); do
+	grep -q listening "$NOTES" 2>/dev/null && break
+	sleep 0.1
+done
+monitor=$(sed -n 's/^ExecStart=//p' "$units/xrepl-monitor.service")
+grep -qx 'Type=notify' "$units/xrepl-monitor.service" || fail "the monitor's unit is not Type=notify"
+grep -q '^WatchdogSec=' "$units/xrepl-monitor.service" || fail "the monitor's unit has no WatchdogSec="
+XREPL_MONITOR_OPTS=
+# shellcheck disable=SC2086  # $XREPL_MONITOR_OPTS: as systemd splits it
+bg env NOTIFY_SOCKET="$T_TMP/notify.sock" WATCHDOG_USEC=2000000 ${monitor%% *} monitor \
+	$XREPL_MONITOR_OPTS 2>"$T_TMP/monitor.log"
+MON=$BG_PID
+for (( i = 0; i < 300; i++ )); do
+	grep -q ' READY=1$' "$NOTES" && break
+	sleep 0.1
+done
+grep -q ' READY=1$' "$NOTES" || fail "no READY=1 within 30 s ($(cat "$T_TMP/monitor.log"))"
+grep -q "device=$P-b event=watching" "$T_TMP/monitor.log" ||
+	fail "READY=1 came before the device was watched"
+pings() { grep -c ' WATCHDOG=1$' "$NOTES" || true; }
+n0=$(pings)
+sleep 5
+n1=$(pings)
+log "watchdog pings in 5 s: $(( n1 - n0 ))"
+# One a second (half of 2 s): about 5; at least 3 on a slow machine.
+assert_cmp $(( n1 - n0 )) -ge 3 "watchdog pings in 5 s"
+assert_cmp $(( n1 - n0 )) -le 7 "watchdog pings in 5 s"
+locked=$(awk '/^VmLck:/ { print $2 }' "/proc/$MON/status")
+log "locked memory: $locked kB"
+assert_cmp "$locked" -gt 0 "VmLck of the monitor (kB)"
+
+step "a stopped monitor pings nothing; once it runs again, it pings"
+kill -STOP "$MON"
+sleep 0.5
+n0=$(pings)
+sleep 3
+assert_eq "$n0" "$(pings)" "pings while the monitor was stopped"
+kill -CONT "$MON"
+sleep 3
+assert_cmp "$(pings)" -gt "$n0" "pings once the monitor runs again"
+kill "$MON"
