@@ -66,6 +66,9 @@ static const char usage_text[] =
 "                         <config-dir>/<name>.conf (see xreplctl(8))\n"
 "  down <name> | down --all\n"
 "                         remove the device(s) of those files\n"
+"  adjust <name>          apply a changed <config-dir>/<name>.conf to the\n"
+"                         running device (mode, rates, lag, congestion);\n"
+"                         refuses, changing nothing, what needs a new table\n"
 "  monitor [<name>...] [--hook CMD] [--hook-timeout S] [--no-events] [--no-probe]\n"
 "         [--probe-interval MS] [--probe-timeout MS] [--probe-fail N]\n"
 "         [--probe-ok M] [--lag-kb KB] [--lag-ms MS] [--lag-interval MS]\n"
@@ -237,6 +240,8 @@ int main(int argc, char **argv)
 		r = cmd_wait(argc, argv);
 	} else if (!strcmp(cmd, "metrics")) {
 		r = cmd_metrics(argc, argv);
+	} else if (!strcmp(cmd, "adjust")) {
+		r = cmd_adjust(argc, argv);
 	} else if (!strcmp(cmd, "mode")) {
 		name = want_name(argc, argv, 1, cmd);
 		if (argc != 3 || !in_list(mode_names, argv[2]))

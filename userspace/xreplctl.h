@@ -13,6 +13,7 @@
  *   xreplctl-report.c   the status report (libdevmapper's report engine)
  *   xreplctl-metrics.c  metrics, in Prometheus' text format
  *   xreplctl-conf.c     configuration files; up and down
+ *   xreplctl-adjust.c   adjust: a changed configuration file applied
  *   xreplctl-create.c   create and remove; the table line
  *   xreplctl-dm.c       every libdevmapper call; the status line parsed
  *   xreplctl-args.c     messages; names, numbers, sizes and options checked
@@ -138,6 +139,11 @@ bool reachable(const char *path);
 bool reachable_sig(const char *path, struct dev_sig *sig);
 int attach_device(const char *name, const char *remote,
 		  const char *remote_meta, bool verbose);
+/*
+ * adjust <name>: apply <config_dir>/<name>.conf to the running device by
+ * messages, or refuse with what needs a new table.  argv[0] is "adjust".
+ */
+int cmd_adjust(int argc, char **argv);
 /* down <name>: remove the device, unless it is down already. */
 int down_one(const char *name);
 /* up or down (fn) every <name>.conf; the worst exit status. */

@@ -7,6 +7,9 @@
 # (as Type=notify and WatchdogSec= give it), says READY=1 once it watches
 # the devices, pings WATCHDOG=1 every half interval, pings nothing while
 # it is stopped and again once it runs, and has its memory locked.
+# adjust applies a changed configuration file by messages (a mode and a
+# lag bound; run again, nothing to change) and refuses a changed leg,
+# changing nothing.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
@@ -53,6 +56,38 @@ assert_status "/dev/mapper/$P-b" remote insync
 write_at "/dev/mapper/$P-b" 0 65536
 assert_legs_equal "/dev/mapper/$P-b-local" "/dev/mapper/$P-b-remote"
 log "ok: stopping xrepl@$P-a removed $P-a alone"
+
+step "adjust: a changed mode and lag bound are applied by messages"
+CTL=${root}/usr/sbin/xreplctl
+B=/dev/mapper/$P-b
+conf_b=$root/etc/xrepl/$P-b.conf
+printf 'mode = async\nmax_lag_kb = 4096\n' >>"$conf_b"
+out=$("$CTL" --config-dir "$root/etc/xrepl" --dry-run adjust "$P-b") || fail "adjust --dry-run: $out"
+assert_eq "message $P-b 0 mode async
+message $P-b 0 set max_lag_kb 4096" "$out" "adjust --dry-run"
+assert_status "$B" mode sync
+out=$("$CTL" --config-dir "$root/etc/xrepl" adjust "$P-b") || fail "adjust: $out"
+log "$out"
+assert_status "$B" mode async
+assert_match " max_lag_kb 4096" "$(dmsetup table "$P-b")" "table after adjust"
+out=$("$CTL" --config-dir "$root/etc/xrepl" adjust "$P-b") || fail "adjust again: $out"
+assert_eq "$P-b: nothing to change" "$out" "adjust with nothing changed"
+# A key the file no longer gives goes back to its default.
+sed -i '/^max_lag_kb/d' "$conf_b"
+must "adjust to the default" "$CTL" --config-dir "$root/etc/xrepl" adjust "$P-b"
+assert_match " max_lag_kb 65536" "$(dmsetup table "$P-b")" "table after adjust to the default"
+
+step "adjust refuses a changed leg and changes nothing"
+printf 'max_lag_kb = 8192\n' >>"$conf_b"
+sed -i "s|^local = .*|local = /dev/mapper/$P-a-local|" "$conf_b"
+table0=$(dmsetup table "$P-b")
+rc=0
+"$CTL" --config-dir "$root/etc/xrepl" adjust "$P-b" >"$T_TMP/adjust.out" 2>&1 || rc=$?
+assert_eq 1 "$rc" "adjust's exit status with a changed leg ($(cat "$T_TMP/adjust.out"))"
+assert_match "local: the configuration says /dev/mapper/$P-a-local" "$(cat "$T_TMP/adjust.out")" \
+	"adjust's message"
+assert_eq "$table0" "$(dmsetup table "$P-b")" "the table after a refused adjust"
+sed -i "s|^local = .*|local = /dev/mapper/$P-b-local|; /^max_lag_kb/d" "$conf_b"
 
 step "the monitor: READY=1, then a watchdog ping every half interval"
 cat >"$T_TMP/notify.py" <<'PY'

@@ -50,6 +50,8 @@ want() {
 want "xreplctl st" status
 want "xreplctl w" wait
 want "xreplctl m" metrics mode monitor
+want "xreplctl a" attach adjust
+want "xreplctl -c $W/conf adjust " db web
 want "xreplctl --d" --dry-run
 want "xreplctl status --ch" --check
 want "xreplctl status --re" --reportformat
