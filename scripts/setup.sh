@@ -38,6 +38,9 @@ BASE_PACKAGES=(
 	mdadm drbd-utils nvme-cli nbdkit nbd-client linux-perf
 	# LVM stacking tests; the dkms build of the packaging tests
 	lvm2 dkms
+	# the OCF resource agent's tests (ocf-tester, the DTD it validates
+	# against)
+	resource-agents libxml2-utils
 	# make deb (Debian packages), built by the packaging tests
 	debhelper dh-dkms
 	linux-source-6.1

@@ -102,6 +102,7 @@ for f in usr/sbin/xreplctl usr/sbin/xrepl-dump usr/sbin/xrepl-check \
 	usr/lib/systemd/system/xrepl@.service \
 	usr/lib/systemd/system/xrepl-monitor.service \
 	usr/lib/systemd/system-generators/xrepl-volumes-generator \
+	usr/lib/ocf/resource.d/xrepl/xrepl \
 	etc/default/xrepl-monitor; do
 	[[ -f "$root/$f" ]] || missing+=("$f")
 done
@@ -274,6 +275,7 @@ else
 			usr/share/bash-completion/completions/xreplctl \
 			lib/systemd/system/xrepl-volumes.target lib/systemd/system/xrepl@.service \
 			lib/systemd/system-generators/xrepl-volumes-generator \
+			usr/lib/ocf/resource.d/xrepl/xrepl \
 			lib/systemd/system/xrepl-monitor.service etc/default/xrepl-monitor \
 			usr/share/doc/xrepl-utils/copyright; do
 			[[ -f "$deb/u/$f" ]] || missing+=("xrepl-utils:$f")

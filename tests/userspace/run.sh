@@ -8,8 +8,9 @@
 # and tests/lib/epochs.py (the dm-log-writes reader and the write-order
 # checkers of the async tests) and of scripts/bench-trace.py, and checks
 # the files the KUnit builds copy (kunit-copies.sh), and xreplctl's status
-# report and metrics (report.c, test_report.py), and its bash completion
-# (completion.sh).  No VM, no root.
+# report and metrics (report.c, test_report.py), its bash completion
+# (completion.sh) and the OCF resource agent (ocf-agent.sh).  No VM; the
+# agent's test wants root (ocf-tester reads the agent as nobody).
 #
 # Usage: tests/userspace/run.sh [--no-build] [--sanitize] [--results FILE]
 #                               [FILTER...]
@@ -831,6 +832,10 @@ if selected report; then
 		tcase report 0 "^ok$" python3 "$HERE/test_report.py" "$W/report" "$promtool"
 	fi
 fi
+
+# The OCF resource agent's protocol (ocf-tester, monitor codes per role),
+# against stand-ins for the tools (ocf-agent.sh).
+tcase ocf-agent 0 "^ok$" bash "$HERE/ocf-agent.sh"
 
 # The bash completion: commands, options, device and configuration names,
 # report fields (completion.sh, against the xreplctl built here).
