@@ -17,8 +17,12 @@
 # Each guest's timeout is the sum of its tests' budgets plus 5 minutes
 # (XREPL_SUITE_TIMEOUT overrides it).
 #
+# A test with a "# kernels: one" line tests userspace (xreplctl and its
+# services) and runs on one kernel: with XREPL_ONE_KERNEL_DONE=1 (the
+# second kernel of .ci/run and make check-all) it is skipped.
+#
 # Environment: XREPL_SUITE_TIMEOUT, XREPL_TEST_TIMEOUT, XREPL_TIME_SCALE,
-# XREPL_MAX_BOOTS, KVER, XREPL_CACHE.
+# XREPL_MAX_BOOTS, XREPL_ONE_KERNEL_DONE, KVER, XREPL_CACHE.
 # Exit status: 0 when nothing failed.
 set -euo pipefail
 
@@ -82,9 +86,17 @@ fi
 # --- the suite in one VM ------------------------------------------------------
 # The tests that should report, to notice ones lost to a crash or hang.
 expected=()
+one_kernel=()
 for f in "$REPO_ROOT"/tests/integration/[0-9][0-9][0-9]-*.sh; do
 	[[ -e "$f" ]] || continue
 	name=$(basename "$f" .sh)
+	# "# kernels: one": it tests userspace (xreplctl, its services); it
+	# ran on the first kernel of this run (XREPL_ONE_KERNEL_DONE=1).
+	if [[ "${XREPL_ONE_KERNEL_DONE:-}" == 1 ]] &&
+	   head -n 25 "$f" | grep -q '^# kernels: one$'; then
+		one_kernel+=("$name")
+		continue
+	fi
 	if (( ${#filters[@]} == 0 )); then expected+=("$name"); continue; fi
 	for pat in "${filters[@]}"; do
 		# shellcheck disable=SC2053
@@ -92,6 +104,9 @@ for f in "$REPO_ROOT"/tests/integration/[0-9][0-9][0-9]-*.sh; do
 	done
 done
 (( ${#expected[@]} )) || die "no test matches: ${filters[*]}"
+for name in "${one_kernel[@]}"; do
+	record "SKIP $name: userspace, run on the first kernel (# kernels: one)"
+done
 
 # budget_of NAME: the seconds test NAME may take (the guest's rule).
 budget_of() {

@@ -5,6 +5,7 @@
 # removes; every refusal (an existing name, a missing leg, a device that
 # is not xrepl) exits with its documented status and changes nothing; up
 # and down bring devices of configuration files up and down, idempotently.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -6,6 +6,7 @@
 # (remote-down), its return (remote-back) and the end of the resync
 # (resync-done).  With --lag-kb, a lag that builds up behind a slow remote
 # in async mode is reported (lag-high) and so is its end (lag-ok).
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -9,6 +9,7 @@
 # resync copies regions does not count: that remote is busy, not gone.
 # The target records that a probe took the remote down (degraded_by=probe),
 # so a monitor started again brings it back.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

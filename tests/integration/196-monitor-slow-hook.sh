@@ -4,6 +4,7 @@
 # the first one's probe-failed.  Both remotes are taken down in the usual
 # time, the second device's events and hooks come at once, and the
 # sleeping hook is killed at --hook-timeout.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -5,6 +5,7 @@
 # configuration file once it appears; the attach is compared like any
 # connection (a fresh remote site's metadata: a full copy) and the legs end
 # up equal.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -6,6 +6,7 @@
 # the state, returns once a resync ends (and not before), sleeping on dm
 # events rather than polling the status, and returns 3 when the device is
 # removed under it; metrics pass promtool and carry the device's state.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -10,6 +10,7 @@
 # adjust applies a changed configuration file by messages (a mode and a
 # lag bound; run again, nothing to change) and refuses a changed leg,
 # changing nothing.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -8,6 +8,7 @@
 # demoted attaches A as the remote and resyncs B's writes to it (the legs
 # compare equal), and a demote removes the device with B's metadata a
 # secondary's again.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
