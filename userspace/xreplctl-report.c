@@ -297,6 +297,8 @@ FIELD_FN(f_health_reason)
 }
 
 #define STR	(DM_REPORT_FIELD_TYPE_STRING | DM_REPORT_FIELD_ALIGN_LEFT)
+/* Counts written as strings ("1/0"): right-aligned like numbers. */
+#define STR_R	(DM_REPORT_FIELD_TYPE_STRING | DM_REPORT_FIELD_ALIGN_RIGHT)
 #define NUM	(DM_REPORT_FIELD_TYPE_NUMBER | DM_REPORT_FIELD_ALIGN_RIGHT)
 #define SIZE	(DM_REPORT_FIELD_TYPE_SIZE | DM_REPORT_FIELD_ALIGN_RIGHT)
 #define PCT	(DM_REPORT_FIELD_TYPE_PERCENT | DM_REPORT_FIELD_ALIGN_RIGHT)
@@ -338,7 +340,7 @@ static const struct dm_report_field_type fields[] = {
 	F(STR, 4, consistent, "CONS", "Whether the remote holds a consistent image."),
 	F(STR, 4, peer, "PEER", "The remote site's metadata: none, ok, unknown or a refusal."),
 	F(STR, 4, on_remote_error, "ONERROR", "Policy on a remote error: degrade or fail."),
-	F(STR, 11, errors, "ERRORS(R/L)", "Remote errors/local errors."),
+	F(STR_R, 11, errors, "ERRORS(R/L)", "Remote errors/local errors."),
 	F(NUM, 6, remote_errors, "RERRORS", "Failed remote I/Os."),
 	F(NUM, 6, local_errors, "LERRORS", "Failed local I/Os."),
 	F(NUM, 6, local_read_errors, "LREADERRORS", "Reads the local leg failed."),

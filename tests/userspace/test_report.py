@@ -38,6 +38,8 @@ out = run("report").stdout.splitlines()
 expect("default headings", out[0].split(),
        ["NAME", "MODE", "REMOTE", "DEGRADED", "DIRTY", "RESYNC", "LAG/OLDEST",
         "CONS", "PEER", "ERRORS(R/L)"])
+# Scripts match the last column at the end of the line.
+expect("trailing blanks", [r for r in out if r != r.rstrip()], [])
 expect("default order", [r.split()[0] for r in out[1:]], ['vm"d', "vm-a", "vm-b", "vm-c"])
 expect("resyncing row", out[2].split(),
        ["vm-a", "async", "resyncing", "none", "512/4096", "50%", "2048KiB/s",
