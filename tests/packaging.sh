@@ -165,11 +165,14 @@ else
 fi
 
 # The generator: xrepl-volumes.target wants xrepl@<name> for each valid
-# <name>.conf of the configuration directory, and skips the others.
+# <name>.conf of the configuration directory, and skips the others and
+# those with "boot = no".
 gen=$root/usr/lib/systemd/system-generators/xrepl-volumes-generator
 mkdir -p "$W/gconf" "$W/gout"
 touch "$W/gconf/vm-1.conf" "$W/gconf/db_2.conf" "$W/gconf/-x.conf" "$W/gconf/a+b.conf" \
 	"$W/gconf/notes.txt"
+# A volume of the cluster manager's: not started at boot.
+printf 'local = /dev/a\nboot = no  # Pacemaker\n' >"$W/gconf/clu.conf"
 if XREPL_CONFIG_DIR=$W/gconf "$gen" "$W/gout" "$W/ge" "$W/gl" >"$W/out" 2>&1 &&
    [[ "$(find "$W/gout/xrepl-volumes.target.wants" -mindepth 1 -printf '%f\n' | sort |
 	 tr '\n' ' ')" == "xrepl@db_2.service xrepl@vm-1.service " ]] &&

@@ -170,6 +170,7 @@ int cmd_adjust(int argc, char **argv)
 	struct table *t = NULL;
 	struct xstatus *s = NULL;
 	struct conf *c = NULL;
+	const char *policy;
 	uint64_t sectors;
 	char buf[32];
 	unsigned int i;
@@ -200,9 +201,9 @@ int cmd_adjust(int argc, char **argv)
 	/* What only a new table changes. */
 	compare_dev(&adj, "local", a->local, t->local);
 	if (!strcmp(t->remote, "-") && strcmp(a->remote, "-")) {
-		msg("adjust: %s: remote: the device runs without its remote: 'xreplctl attach %s' attaches %s",
+		/* A state (the remote site is away), not a difference. */
+		msg("adjust: %s: the device runs without its remote: 'xreplctl attach %s' attaches %s",
 		    adj.name, adj.name, a->remote);
-		adj.reload++;
 	} else {
 		compare_dev(&adj, "remote", a->remote, t->remote);
 	}
@@ -216,9 +217,9 @@ int cmd_adjust(int argc, char **argv)
 		needs_reload(&adj, "region_size", size_str(a->region_bytes, conf, sizeof(conf)),
 			     size_str(t->region_size << 9, running, sizeof(running)));
 	}
-	if (strcmp(conf_opt(a, "on_remote_error", "degrade", buf, sizeof(buf)),
-		   t->on_remote_error))
-		needs_reload(&adj, "on_remote_error", buf, t->on_remote_error);
+	policy = conf_opt(a, "on_remote_error", "degrade", buf, sizeof(buf));
+	if (strcmp(policy, t->on_remote_error))
+		needs_reload(&adj, "on_remote_error", policy, t->on_remote_error);
 	if (adj.reload) {
 		msg("adjust: %s: nothing changed; to apply the configuration, take the device down and up again ('xreplctl down %s; xreplctl up %s')",
 		    adj.name, adj.name, adj.name);

@@ -28,15 +28,21 @@ const char *config_dir = "/etc/xrepl";
 
 struct conf {
 	struct create_args a;
+	bool no_boot;		/* boot = no: a cluster manager starts it */
 	char buf[CONF_MAX];	/* the file; a's strings point into it */
 };
 
 static int conf_error(const char *file, unsigned int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* conf_error() says nothing (conf_no_boot()'s first look at a file). */
+static bool conf_quiet;
+
 static int conf_error(const char *file, unsigned int line, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (conf_quiet)
+		return EXIT_USAGE;
 	if (line)
 		fprintf(stderr, PROG ": %s:%u: ", file, line);
 	else
@@ -69,7 +75,7 @@ static int conf_read(const char *name, struct conf *c)
 	static const char *const keys[] = { "local", "remote", "meta", "mode",
 		"region_size", "nosync", "on_remote_error", "resync_rate_kbps",
 		"semi_timeout_ms", "max_lag_kb", "congestion", "remote_meta",
-		NULL };
+		"boot", NULL };
 	struct create_args *a = &c->a;
 	char path[4096], expect[64], *line, *next;
 	unsigned int n = 0, seen = 0, i;
@@ -159,6 +165,11 @@ static int conf_read(const char *name, struct conf *c)
 			    !region_ok(a->region_bytes))
 				return conf_error(path, n, "region_size: invalid value '%s': expected %s",
 						  val, region_expect(expect, sizeof(expect)));
+		} else if (!strcmp(key, "boot")) {
+			if (strcmp(val, "yes") && strcmp(val, "no"))
+				return conf_error(path, n, "boot: invalid value '%s': expected yes or no",
+						  val);
+			c->no_boot = !strcmp(val, "no");
 		} else if (!strcmp(key, "nosync")) {
 			if (strcmp(val, "yes") && strcmp(val, "no"))
 				return conf_error(path, n, "nosync: invalid value '%s': expected yes or no",
@@ -294,6 +305,25 @@ static int conf_filter(const struct dirent *d)
 	       d->d_name[0] != '.';
 }
 
+/*
+ * Whether <name>.conf says "boot = no": a volume a cluster manager starts
+ * and stops, which up --all and down --all leave alone.  A file that does
+ * not read is not such a volume (up then says what is wrong with it).
+ */
+static bool conf_no_boot(const char *name)
+{
+	struct conf *c = malloc(sizeof(*c));
+	bool no_boot = false;
+
+	/* up reads the file again and reports its errors, once. */
+	conf_quiet = true;
+	if (c && !conf_read(name, c))
+		no_boot = c->no_boot;
+	conf_quiet = false;
+	free(c);
+	return no_boot;
+}
+
 /* up or down every <name>.conf; the worst exit status. */
 int all_confs(int (*fn)(const char *name))
 {
@@ -317,6 +347,9 @@ int all_confs(int (*fn)(const char *name))
 			msg("%s/%s: not a valid device name: %s; file skipped",
 			    config_dir, list[i]->d_name, why);
 			one = EXIT_USAGE;
+		} else if (conf_no_boot(name)) {
+			printf("%s: boot = no: left to its cluster manager\n", name);
+			one = EXIT_OK;
 		} else {
 			one = fn(name);
 		}

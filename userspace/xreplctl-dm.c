@@ -294,7 +294,8 @@ out:
 /*
  * Call fn with the status of every xrepl device, in device-mapper's
  * order (a device removed meanwhile is left out).  Returns 0, or
- * EXIT_FAILED if the devices cannot be listed or a status cannot be read.
+ * EXIT_FAILED if the devices cannot be listed or a status cannot be read
+ * (fn has still been called for every status that could).
  */
 int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
 		   void *ctx)
@@ -315,11 +316,10 @@ int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
 			names = (struct dm_names *)((char *)names + next);
 			/* Not xrepl, or removed since the list: not listed. */
 			one = read_status(names->name, s);
-			if (one == EXIT_FAILED) {
+			/* The others still go to fn (the monitor's rescan). */
+			if (one == EXIT_FAILED)
 				r = EXIT_FAILED;
-				break;
-			}
-			if (!one)
+			else if (!one)
 				fn(s, ctx);
 			next = names->next;
 		} while (next);

@@ -72,16 +72,20 @@ static int put_num(struct dm_report *rh, struct dm_report_field *field,
 	return dm_report_field_uint64(rh, field, &v);
 }
 
-/* A size in sectors, written in the units of --units; sorted by value. */
+/*
+ * A size in sectors, written in the units of --units.  Its sort value is
+ * the size in sectors as a double: what libdevmapper's sorting and its
+ * selection ("size>1g") compare for a SIZE field.
+ */
 static int put_size(struct dm_pool *mem, struct dm_report_field *field,
 		    uint64_t sectors, const struct units *u)
 {
-	uint64_t *sort = dm_pool_alloc(mem, sizeof(*sort));
+	double *sort = dm_pool_alloc(mem, sizeof(*sort));
 	const char *repr;
 
 	if (!sort)
 		return 0;
-	*sort = sectors;
+	*sort = (double)sectors;
 	repr = dm_size_to_string(mem, sectors, u->type, 1, u->factor,
 				 u->suffix, DM_SIZE_UNIT);
 	if (!repr)
@@ -299,9 +303,13 @@ FIELD_FN(f_health_reason)
 #define STR	(DM_REPORT_FIELD_TYPE_STRING | DM_REPORT_FIELD_ALIGN_LEFT)
 /* Counts written as strings ("1/0"): right-aligned like numbers. */
 #define STR_R	(DM_REPORT_FIELD_TYPE_STRING | DM_REPORT_FIELD_ALIGN_RIGHT)
-#define NUM	(DM_REPORT_FIELD_TYPE_NUMBER | DM_REPORT_FIELD_ALIGN_RIGHT)
-#define SIZE	(DM_REPORT_FIELD_TYPE_SIZE | DM_REPORT_FIELD_ALIGN_RIGHT)
-#define PCT	(DM_REPORT_FIELD_TYPE_PERCENT | DM_REPORT_FIELD_ALIGN_RIGHT)
+/*
+ * Number, size and percent fields carry their type alone: libdevmapper
+ * aligns them right by itself, and its selection (-S) takes no other bit.
+ */
+#define NUM	DM_REPORT_FIELD_TYPE_NUMBER
+#define SIZE	DM_REPORT_FIELD_TYPE_SIZE
+#define PCT	DM_REPORT_FIELD_TYPE_PERCENT
 #define F(flags, width, id, heading, desc) \
 	{ OBJ_XREPL, flags, 0, width, #id, heading, f_##id, desc }
 

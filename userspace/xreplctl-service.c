@@ -6,7 +6,8 @@
  *   datagram socket $NOTIFY_SOCKET names, without libsystemd: READY=1
  *   once the devices are watched, WATCHDOG=1 every half $WATCHDOG_USEC
  *   while the monitor is alive (the caller's check says so), STOPPING=1
- *   at the end.  Without $NOTIFY_SOCKET nothing is sent.
+ *   when the named devices it watched are all gone (watching every
+ *   device, it ends by a signal).  Without $NOTIFY_SOCKET nothing is sent.
  * - Its memory locked (mlockall): the monitor must never wait for a page
  *   to be read back from a disk, least of all from a device it guards
  *   (a root file system on an xrepl device).  What is mapped now is read

@@ -97,6 +97,13 @@ int read_statuses(const char *what, char **names, int nr_names,
 	if (!nr_names)
 		r = for_each_xrepl(collect, &all);
 	for (i = 0; i < nr_names && !r; i++) {
+		int j;
+
+		/* A name given twice is reported once (metrics must not repeat). */
+		for (j = 0; j < i && strcmp(names[j], names[i]); j++)
+			;
+		if (j < i)
+			continue;
 		r = read_status(names[i], &s);
 		if (r == EXIT_NODEV)
 			msg("%s: %s: no such xrepl device", what, names[i]);
@@ -130,6 +137,44 @@ static void print_devices_json(const struct xstatus *s, size_t n)
 }
 
 /*
+ * Print the report (or the JSON of --json) of s[0..n-1] into a buffer,
+ * and the buffer on stdout only if all of it could be made: a report that
+ * fails half-way prints nothing.  An exit status.
+ */
+static int print_buffered(bool json, const struct report_opts *o,
+			  struct xstatus *s, size_t n)
+{
+	FILE *real = stdout, *mem;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	fflush(stdout);
+	mem = open_memstream(&buf, &len);
+	if (!mem) {
+		msg("status: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	/* libdevmapper's report engine writes to stdout. */
+	stdout = mem;
+	if (json) {
+		print_devices_json(s, n);
+		r = EXIT_OK;
+	} else {
+		r = report_print(o, s, n);
+	}
+	stdout = real;
+	if (fclose(mem) && !r)
+		r = EXIT_FAILED;
+	if (!r && (fwrite(buf, 1, len, stdout) != len || fflush(stdout))) {
+		msg("status: %s", strerror(errno));
+		r = EXIT_FAILED;
+	}
+	free(buf);
+	return r;
+}
+
+/*
  * status: every status is read first, and the report is printed only if
  * all could be; a failure is an error on stderr and a non-zero exit with
  * nothing on stdout, never an empty list that reads as "nothing degraded".
@@ -150,16 +195,7 @@ int cmd_status(char **names, int nr_names, const struct report_opts *o,
 	r = read_statuses("status", names, nr_names, &s, &n);
 	if (r)
 		return check ? EXIT_CHECK_UNKNOWN : r;
-	if (json) {
-		print_devices_json(s, n);
-		r = EXIT_OK;
-	} else {
-		r = report_print(o, s, n);
-	}
-	if (fflush(stdout) && !r) {
-		msg("status: %s", strerror(errno));
-		r = EXIT_FAILED;
-	}
+	r = print_buffered(json, o, s, n);
 	for (i = 0; i < n; i++) {
 		enum xhealth h = st_health(&s[i], NULL);
 
@@ -248,8 +284,8 @@ int cmd_wait(int argc, char **argv)
 	pthread_t thread;
 	int c, r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+t:", opts, NULL)) != -1) {
+	optind = 0;	/* 0: getopt starts afresh (GNU) */
+	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
 		if (c != 't' || !parse_num(optarg, 1, 86400 * 365, &timeout))
 			usage_error("wait wants <name> [--timeout SECONDS] (1 or more)");
 	}

@@ -42,7 +42,8 @@ static const char usage_text[] =
 "                         load the device's table again with its remote\n"
 "                         (default: from <config-dir>/<name>.conf)\n"
 "  remove <name>          drain what the remote still needs, then remove it\n"
-"  status [<name>...] [-o FIELDS] [-O SORT] [-S SELECTION] [--noheadings]\n"
+"  status [<name>...] [-o|--options FIELDS] [-O|--sort KEYS]\n"
+"         [-S|--select SELECTION] [--noheadings]\n"
 "         [--separator S [--aligned]] [--units U] [--nosuffix]\n"
 "         [--reportformat basic|json] [--json] [--check]\n"
 "                         state of the named or of all xrepl devices, as\n"
@@ -146,9 +147,10 @@ static int status_command(int argc, char **argv, bool json)
 
 	/* With --check, 1 and 2 are states: a bad command line exits 4. */
 	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--check"))
+		/* --check, or a prefix of it that getopt_long takes. */
+		if (strlen(argv[i]) >= 4 && !strncmp("--check", argv[i], strlen(argv[i])))
 			usage_exit = EXIT_CHECK_UNKNOWN;
-	optind = 1;
+	optind = 0;	/* 0: getopt starts afresh (GNU), permuting */
 	while ((c = getopt_long(argc, argv, "o:O:S:j", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': o.fields = optarg; break;

@@ -219,7 +219,8 @@ int read_status(const char *name, struct xstatus *s);
 /*
  * Call fn with the status of every xrepl device, in device-mapper's
  * order (one removed meanwhile is left out).  EXIT_OK, or EXIT_FAILED if
- * the devices cannot be listed or a status cannot be read.
+ * the devices cannot be listed or a status cannot be read (fn has still
+ * been called for every status that could).
  */
 int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
 		   void *ctx);

@@ -5,12 +5,15 @@
 # and its ExecStop removes that volume alone.  The monitor, started with
 # its unit's command line under a notify socket and a watchdog interval
 # (as Type=notify and WatchdogSec= give it), says READY=1 once it watches
-# the devices, pings WATCHDOG=1 every half interval, pings nothing while
-# it is stopped and again once it runs, and has its memory locked.
+# the devices, pings WATCHDOG=1 every half interval and has its memory
+# locked; when its log blocks (a full pipe that nobody reads) and a thread
+# waits in it holding the log lock, it stops pinging and says it is stuck,
+# and pings again once the log drains.
 # adjust applies a changed configuration file by messages (a mode and a
 # lag bound; run again, nothing to change) and refuses a changed leg,
 # changing nothing.
 # kernels: one
+# budget: 300
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
@@ -101,7 +104,30 @@ with open(sys.argv[2], "a", buffering=1) as f:
         for line in s.recv(4096).decode().splitlines():
             f.write(f"{time.monotonic():.3f} {line}\n")
 PY
+# The monitor's log goes to a pipe of one page that nobody reads until
+# LOG.drain exists: once it is full, the monitor's log lock stays taken.
+cat >"$T_TMP/pipemon.py" <<'PY'
+import fcntl, os, subprocess, sys, time
+log, cmd = sys.argv[1], sys.argv[2:]
+r, w = os.pipe()
+fcntl.fcntl(w, 1031, 4096)  # F_SETPIPE_SZ
+p = subprocess.Popen(cmd, stderr=w)
+os.close(w)
+with open(log + ".pid", "w") as f:
+    f.write(str(p.pid))
+while not os.path.exists(log + ".drain"):
+    time.sleep(0.1)
+with open(log, "ab") as f:
+    while True:
+        b = os.read(r, 65536)
+        if not b:
+            break
+        f.write(b)
+        f.flush()
+p.wait()
+PY
 NOTES=$T_TMP/notes
+LOGF=$T_TMP/monitor.log
 bg python3 "$T_TMP/notify.py" "$T_TMP/notify.sock" "$NOTES"
 for (( i = 0; i < 100; i++ )); do
 	grep -q listening "$NOTES" 2>/dev/null && break
@@ -112,16 +138,15 @@ grep -qx 'Type=notify' "$units/xrepl-monitor.service" || fail "the monitor's uni
 grep -q '^WatchdogSec=' "$units/xrepl-monitor.service" || fail "the monitor's unit has no WatchdogSec="
 XREPL_MONITOR_OPTS=
 # shellcheck disable=SC2086  # $XREPL_MONITOR_OPTS: as systemd splits it
-bg env NOTIFY_SOCKET="$T_TMP/notify.sock" WATCHDOG_USEC=2000000 ${monitor%% *} monitor \
-	$XREPL_MONITOR_OPTS 2>"$T_TMP/monitor.log"
-MON=$BG_PID
+bg env NOTIFY_SOCKET="$T_TMP/notify.sock" WATCHDOG_USEC=2000000 \
+	python3 "$T_TMP/pipemon.py" "$LOGF" ${monitor%% *} monitor $XREPL_MONITOR_OPTS
+at_exit_first "touch '$LOGF.drain'"
 for (( i = 0; i < 300; i++ )); do
 	grep -q ' READY=1$' "$NOTES" && break
 	sleep 0.1
 done
-grep -q ' READY=1$' "$NOTES" || fail "no READY=1 within 30 s ($(cat "$T_TMP/monitor.log"))"
-grep -q "device=$P-b event=watching" "$T_TMP/monitor.log" ||
-	fail "READY=1 came before the device was watched"
+grep -q ' READY=1$' "$NOTES" || fail "no READY=1 within 30 s"
+MON=$(cat "$LOGF.pid")
 pings() { grep -c ' WATCHDOG=1$' "$NOTES" || true; }
 n0=$(pings)
 sleep 5
@@ -134,13 +159,36 @@ locked=$(awk '/^VmLck:/ { print $2 }' "/proc/$MON/status")
 log "locked memory: $locked kB"
 assert_cmp "$locked" -gt 0 "VmLck of the monitor (kB)"
 
-step "a stopped monitor pings nothing; once it runs again, it pings"
-kill -STOP "$MON"
-sleep 0.5
+step "a monitor stuck on its log stops pinging; it pings again once unstuck"
+# Events until the log pipe is full and a watching thread blocks in it,
+# holding the log lock.
+stuck=0 round=0
+for (( burst = 0; burst < 4 && !stuck; burst++ )); do
+	for (( i = 0; i < 15; i++, round++ )); do
+		dmsetup message "$P-b" 0 remote down
+		dmsetup message "$P-b" 0 remote up
+		wait_for_status "/dev/mapper/$P-b" remote insync 60 >/dev/null
+	done
+	n0=$(pings)
+	sleep 3
+	(( $(pings) == n0 )) && stuck=1
+done
+(( stuck )) || fail "the watchdog was still pinged after $round rounds of events"
+log "no pings for 3 s after $round rounds of events"
 n0=$(pings)
 sleep 3
-assert_eq "$n0" "$(pings)" "pings while the monitor was stopped"
-kill -CONT "$MON"
-sleep 3
-assert_cmp "$(pings)" -gt "$n0" "pings once the monitor runs again"
+assert_eq "$n0" "$(pings)" "pings while the log is blocked"
+touch "$LOGF.drain"
+for (( i = 0; i < 100; i++ )); do
+	(( $(pings) > n0 )) && break
+	sleep 0.1
+done
+assert_cmp "$(pings)" -gt "$n0" "pings once the log drains"
+for (( i = 0; i < 50; i++ )); do
+	grep -q "monitor: stuck" "$LOGF" && break
+	sleep 0.1
+done
+grep -q "device=$P-b event=watching" "$LOGF" || fail "the monitor's log has no watching line"
+grep -q "monitor: stuck: the watchdog is no longer pinged" "$LOGF" ||
+	fail "the monitor did not log that it was stuck"
 kill "$MON"

@@ -5,9 +5,9 @@
 # stop, repeated actions) with the installed agent; then, by hand, the
 # monitor says 0 unpromoted, 8 promoted, 9 promoted with a failed
 # metadata device, 7 stopped; a promote after site A's metadata was
-# demoted attaches A as the remote and resyncs B's writes to it (the legs
-# compare equal), and a demote removes the device with B's metadata a
-# secondary's again.
+# demoted attaches A as the remote, applies the file's options, and
+# resyncs B's writes to A (the legs compare equal), and a demote removes
+# the device with B's metadata a secondary's again.
 # kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -44,6 +44,8 @@ meta = $RM
 remote = $L
 remote_meta = $M
 mode = sync
+max_lag_kb = 8192
+boot = no
 CONF
 
 step "ocf-tester"
@@ -78,6 +80,8 @@ act promote 0
 act monitor 8
 B=/dev/mapper/$P-b
 _DM_DEVS+=("$P-b")
+# The file's options, not only its devices and mode.
+assert_match " max_lag_kb 8192" "$(dmsetup table "$P-b")" "the promoted device's table"
 assert_match "role: 1 primary" "$("$DUMP" "$RM")" "B's role once promoted"
 wait_for_status "$B" remote insync 120
 assert_status "$B" peer ok

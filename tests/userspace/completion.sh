@@ -67,6 +67,8 @@ want "xreplctl set vm2 congestion " block degrade
 want "xreplctl -c $W/conf up " db web
 want "xreplctl --config-dir $W/conf down w" web
 want "xreplctl -c $W/conf attach " db web
+# As bash splits it: "--config-dir", "=", the directory.
+want "xreplctl --config-dir = $W/conf up " db web
 want "xreplctl up --a" --all
 want "xreplctl create x --mode " sync semi-sync async
 want "xreplctl create x -o a" async

@@ -3,9 +3,13 @@
 # xreplctl, xrepl-dump and dmsetup (ocf-fake.sh): resource-agents'
 # ocf-tester runs its whole sequence (meta-data against the DTD, monitor
 # codes, start, promote and demote twice, stop, repeated actions), then
-# the monitor's codes are checked for each role: 8 promoted, 9 promoted
-# and failed, 0 unpromoted, 7 stopped; a primary's metadata is demoted at
-# start.  The agent against the kernel is integration test 269.
+# the monitor's codes are checked for each role: 8 promoted (also with the
+# other site refused), 9 promoted with a failed metadata device, an error
+# when the state cannot be read, 0 unpromoted, 7 stopped; a primary's
+# metadata is demoted at start, but not under a running device; a file
+# without "boot = no" is refused; with no usable file, stop still removes
+# a running device and monitor still says it runs.  The agent against the
+# kernel is integration test 269.
 # Prints "ok", or what failed, and exits 1.
 #
 # Usage: ocf-agent.sh
@@ -24,7 +28,7 @@ for t in xreplctl xrepl-dump dmsetup; do
 	ln -s "$HERE/ocf-fake.sh" "$W/bin/$t"
 done
 echo secondary >"$FAKE/role"
-printf 'local = /dev/ramX\nremote = /dev/nbd9\nmeta = /dev/ramY  # here\nmode = async\n' \
+printf 'local = /dev/ramX\nremote = /dev/nbd9\nmeta = /dev/ramY  # here\nmode = async\nboot = no\n' \
 	>"$W/conf/vol.conf"
 sed -e "s|@SBINDIR@|$W/bin|g" -e "s|@CONFDIR@|$W/conf|g" "$REPO/userspace/ocf/xrepl.in" \
 	>"$W/agent/xrepl"
@@ -56,17 +60,34 @@ act start 0 "start"
 [[ "$(cat "$FAKE/role")" == secondary ]] || { echo "start did not demote a primary's metadata"; bad=1; }
 act monitor 0 "unpromoted"
 act promote 0 "promote"
+grep -q "xreplctl --config-dir $W/conf adjust vol" "$FAKE/calls" ||
+	{ echo "promote did not apply the file's options (adjust)"; bad=1; }
 act monitor 8 "promoted"
 echo 2 >"$FAKE/check"
-act monitor 9 "promoted, failed"
+echo meta-failed >"$FAKE/reason"
+act monitor 9 "promoted, its metadata device failed"
+: >"$FAKE/calls"
+act start 1 "start on a failed primary"
+grep -q demote "$FAKE/calls" && { echo "start demoted the metadata of a running device"; bad=1; }
+echo peer-refused >"$FAKE/reason"
+act monitor 8 "promoted, the other site refused"
+echo 4 >"$FAKE/check"
+act monitor 1 "promoted, the state cannot be read"
 echo 0 >"$FAKE/check"
 act demote 0 "demote"
 act monitor 0 "unpromoted again"
 act stop 0 "stop"
 act monitor 7 "stopped again"
-rm -f "$W/conf/vol.conf"
+sed -i '/^boot/d' "$W/conf/vol.conf"
+act validate-all 6 "a file without boot = no"
+echo 'boot = no' >>"$W/conf/vol.conf"
+act promote 0 "promote"
+mv "$W/conf/vol.conf" "$W/vol.conf.away"
 act validate-all 5 "no configuration file"
+act monitor 8 "a running device without its file"
 act stop 0 "stop without a configuration file"
+[[ -e "$FAKE/dev/vol" ]] && { echo "stop without a file left the device running"; bad=1; }
+act monitor 7 "stopped, without its file"
 
 (( bad == 0 )) && echo ok
 exit "$bad"

@@ -676,7 +676,7 @@ tcase ctl-set-missing 2 "^xreplctl: set wants <name> <key> <value>$" "$CTL" -n s
 tcase ctl-resync-junk 2 "^xreplctl: resync wants <name> \[--full\]$" "$CTL" -n resync vm1 now
 tcase ctl-remote-extra 2 "^xreplctl: remote-down takes one device name$" "$CTL" -n remote-down vm1 now
 tcase ctl-remove-none 2 "^xreplctl: remove wants a device name$" "$CTL" -n remove
-tcase ctl-status-extra 2 "^xreplctl: status: unexpected 'b'$" "$CTL" status a b
+tcase ctl-status-extra 2 "^xreplctl: status: bad option$" "$CTL" status a --bogus
 tcase ctl-status-dry 2 "makes no sense" "$CTL" -n status
 
 # status_fails NAME ARGS...: with no device-mapper to talk to (an empty

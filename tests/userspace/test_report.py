@@ -74,6 +74,14 @@ expect("-o +health", rows("-o", "+health", "-S", "name=vm-b"),
 expect("sort by size, descending", [r for r in rows("-o", "name", "-O", "-size")],
        ["vm-a", "vm-b", "vm-c", 'vm"d'])
 expect("select degraded", rows("-o", "name", "-S", "health=degraded"), ["vm-a", "vm-c"])
+# Selections on numbers, sizes and percentages, as lvs takes them.
+expect("select a number", rows("-o", "name", "-S", "dirty_regions>0"), ["vm-a", "vm-c"])
+expect("select a size", rows("-o", "name", "-S", "size>=1g"), ["vm-a", "vm-b"])
+expect("select a size in bytes", rows("-o", "name", "-S", "out_of_sync>3145728b"), ["vm-a"])
+expect("select a percentage", rows("-o", "name", "-S", "in_sync_percent<100"), ["vm-a", "vm-c"])
+expect("select with and", rows("-o", "name", "-S", "remote_errors>0 && mode=async"), ["vm-a"])
+expect("sort by a size", rows("-o", "name", "-O", "out_of_sync,name"),
+       ['vm"d', "vm-b", "vm-c", "vm-a"])
 
 # LVM's JSON layout, parsed back.
 doc = json.loads(run("report", "--reportformat", "json", "-o", "name,remote,health").stdout)
