@@ -49,11 +49,13 @@ assert_legs_equal "$L" "$R"
 assert_eq "$local_md5" "$(dev_md5 "$L")" "local data unchanged (copied local -> remote)"
 
 step "taken down while the flush that ends a resync is in flight: not called in sync"
-# Flushes of the remote now take 3 s; reads and writes go at once.  Its
-# disk is a loop device: brd has no write cache, so the block layer
-# would drop the flush before dm-delay sees it.  The resync copies all.
+# Flushes of the remote now take 30 s (longer than the slowest guest
+# takes to see the copies end: a debug kernel under emulation took 9 s);
+# reads and writes go at once.  Its disk is a loop device: brd has no
+# write cache, so the block layer would drop the flush before dm-delay
+# sees it.  The resync copies all.
 loopdisk 32
-dm_reload "$P-remote" "0 $S delay $LOOPDEV 0 0 $LOOPDEV 0 0 $LOOPDEV 0 3000"
+dm_reload "$P-remote" "0 $S delay $LOOPDEV 0 0 $LOOPDEV 0 0 $LOOPDEV 0 30000"
 kmsg_mark
 must "resync full" dmsetup message "$P-x" 0 resync full
 wait_for_status "$X" dirty "0/$T" 30
@@ -71,6 +73,8 @@ assert_status "$X" remote degraded
 assert_status "$X" consistent no
 
 step "remote up: a pass with nothing to copy flushes it and makes it consistent"
+# Flushes at once again (the reload sends the held flush on).
+dm_reload "$P-remote" "0 $S delay $LOOPDEV 0 0"
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" consistent yes 30
 assert_status "$X" remote insync
