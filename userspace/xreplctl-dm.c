@@ -17,6 +17,14 @@
 
 #include "xreplctl.h"
 
+/*
+ * libdevmapper's log levels (its private _LOG_* values): the report's
+ * lines come at the warning level, 4; the stderr bit forces a message
+ * to standard error.
+ */
+#define DM_LOG_REPORT	4
+#define DM_LOG_STDERR	128
+
 static void dm_log_quiet(int level, const char *file, int line, int dm_errno,
 			 const char *fmt, ...)
 {
@@ -25,8 +33,19 @@ static void dm_log_quiet(int level, const char *file, int line, int dm_errno,
 	(void)file;
 	(void)line;
 	(void)dm_errno;
+	/*
+	 * The report engine prints its lines at the warning level without
+	 * the stderr bit (log_print()): they are the report, on stdout.
+	 */
+	if (level == DM_LOG_REPORT) {
+		va_start(ap, fmt);
+		vfprintf(stdout, fmt, ap);
+		va_end(ap);
+		fputc('\n', stdout);
+		return;
+	}
 	/* libdevmapper's own errors, as dmsetup prints them. */
-	if (level > 3)
+	if ((level & ~DM_LOG_STDERR) > 3)
 		return;
 	fputs(PROG ": device-mapper: ", stderr);
 	va_start(ap, fmt);

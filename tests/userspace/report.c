@@ -127,5 +127,7 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
+	/* xreplctl's own libdevmapper log hook: the report goes through it. */
+	devmapper_init();
 	return report_print(&o, s, NR_DEVICES);
 }

@@ -823,7 +823,8 @@ if selected report; then
 	if ! cc -D_GNU_SOURCE -std=gnu11 -Wall -Wextra -Werror "${sflags[@]}" \
 		-I"$REPO/userspace" -I"$REPO/dm-xrepl" -o "$W/report" "$HERE/report.c" \
 		"$REPO/userspace/xreplctl-report.c" "$REPO/userspace/xreplctl-metrics.c" \
-		"$REPO/userspace/lib/status.c" -ldevmapper >"$W/rep-build.log" 2>&1; then
+		"$REPO/userspace/xreplctl-dm.c" "$REPO/userspace/lib/status.c" -ldevmapper \
+		>"$W/rep-build.log" 2>&1; then
 		sed 's/^/    | /' "$W/rep-build.log"
 		record "FAIL userspace:report: does not build"
 	elif [[ ! -x "$promtool" ]]; then
