@@ -35,7 +35,7 @@ BASE_PACKAGES=(
 	gnuplot-nox iproute2 shellcheck
 	# the benchmark's peers and remote transports (all used in the guest,
 	# which runs on this machine's root file system)
-	mdadm drbd-utils nvme-cli nbdkit nbd-client linux-perf
+	mdadm drbd-utils nvme-cli nbdkit nbd-client open-iscsi linux-perf
 	# LVM stacking tests; the dkms build of the packaging tests
 	lvm2 dkms
 	# the OCF resource agent's tests (ocf-tester, the DTD it validates

@@ -37,7 +37,7 @@ ctl_rc() {
 
 # metric NAME LABELS: the value of the sample NAME{device="$P-x"LABELS}.
 metric() {
-	awk -v k="$1{device=\"$P-x\"$2}" '$1 == k { print $2 }' <<<"$metrics"
+	awk -v k="$1{device=\"$P-x\"${2:-}}" '$1 == k { print $2 }' <<<"$metrics"
 }
 
 step "in sync: the report's fields, JSON, --check 0, metrics"
@@ -131,6 +131,9 @@ assert_eq 3 "$rc" "wait's exit status after the removal ($(cat "$T_TMP/wait2.out
 step "a failed metadata write: --check 2, health failed"
 ctl_rc 0 "create again" create "$P-x" --local "$L" --remote "$R" --meta "$M" \
 	--region-size $(( RS * 512 ))
+# The metadata remembers the administrator's remote down.
+assert_status "$X" degraded_by admin
+ctl_rc 0 "remote-up" remote-up "$P-x"
 wait_for_status "$X" remote insync 120
 dm_reload "$P-meta" "0 $MS error"
 at_exit_first "dmsetup load $P-meta --table '0 $MS linear /dev/ram2 0' && dmsetup resume $P-meta"
