@@ -79,9 +79,9 @@ static void hook_wait(const char *name, const char *event, pid_t pid)
  */
 static void report(const struct xstatus *s, const char *event)
 {
-	const char *remote = st_str(s, "remote") ? st_str(s, "remote") : "?";
-	const char *by = st_str(s, "degraded_by") ? st_str(s, "degraded_by") : "?";
-	const char *dirty = st_str(s, "dirty") ? st_str(s, "dirty") : "?";
+	const char *remote = st_str_or(s, "remote", "?");
+	const char *by = st_str_or(s, "degraded_by", "?");
+	const char *dirty = st_str_or(s, "dirty", "?");
 	uint64_t lag_kb = st_num(s, "lag_bytes") >> 10;
 	uint64_t lag_ms = st_num(s, "oldest_lag_ms");
 	pthread_mutex_t *hook_lock;

@@ -41,14 +41,6 @@ static const struct dm_report_object_type types[] = {
 	{ 0, NULL, NULL, NULL }
 };
 
-static const char *str_or(const struct xstatus *s, const char *key,
-			  const char *none)
-{
-	const char *v = st_str(s, key);
-
-	return v ? v : none;
-}
-
 static int put_str(struct dm_report *rh, struct dm_report_field *field,
 		   const char *v)
 {
@@ -113,7 +105,7 @@ FIELD_FN(f_##key)							\
 {									\
 	(void)mem;							\
 	(void)private;							\
-	return put_str(rh, field, str_or(data, #key, ""));		\
+	return put_str(rh, field, st_str_or(data, #key, ""));		\
 }
 
 /* A field that is the status key of the same name, as a number. */
@@ -196,7 +188,7 @@ FIELD_FN(f_lag_bytes)
 FIELD_FN(f_dirty)
 {
 	(void)private;
-	return put_dup(rh, mem, field, str_or(data, "dirty", "?"));
+	return put_dup(rh, mem, field, st_str_or(data, "dirty", "?"));
 }
 
 FIELD_FN(f_dirty_regions)

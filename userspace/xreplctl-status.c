@@ -32,11 +32,11 @@ static void print_json(const struct xstatus *s, bool first)
 	printf("%s\n    {\"name\": ", first ? "" : ",");
 	json_str(s->name);
 	printf(", \"sectors\": %" PRIu64 ", \"mode\": ", s->sectors);
-	json_str(st_str(s, "mode") ? st_str(s, "mode") : "");
+	json_str(st_str_or(s, "mode", ""));
 	printf(", \"remote\": ");
-	json_str(st_str(s, "remote") ? st_str(s, "remote") : "");
+	json_str(st_str_or(s, "remote", ""));
 	printf(", \"degraded_by\": ");
-	json_str(st_str(s, "degraded_by") ? st_str(s, "degraded_by") : "");
+	json_str(st_str_or(s, "degraded_by", ""));
 	printf(", \"consistent\": %s",
 	       st_str(s, "consistent") && !strcmp(st_str(s, "consistent"), "yes") ?
 	       "true" : "false");
@@ -49,9 +49,9 @@ static void print_json(const struct xstatus *s, bool first)
 	       st_num(s, "draining") ? "true" : "false",
 	       st_num(s, "meta_failed") ? "true" : "false");
 	printf(", \"meta\": ");
-	json_str(st_str(s, "meta") ? st_str(s, "meta") : "-");
+	json_str(st_str_or(s, "meta", "-"));
 	printf(", \"peer\": ");
-	json_str(st_str(s, "peer") ? st_str(s, "peer") : "");
+	json_str(st_str_or(s, "peer", ""));
 	for (i = 0; nums[i]; i++)
 		printf(", \"%s\": %" PRIu64, nums[i], st_num(s, nums[i]));
 	printf("}");
@@ -266,11 +266,6 @@ out:
 	return NULL;
 }
 
-static const char *val(const struct xstatus *s, const char *key)
-{
-	return st_str(s, key) ? st_str(s, key) : "?";
-}
-
 int cmd_wait(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -320,8 +315,9 @@ int cmd_wait(int argc, char **argv)
 
 		if (w.have_last)
 			msg("wait: %s: not in sync after %" PRIu64 " s: remote=%s degraded_by=%s dirty=%s resync=%s",
-			    w.name, timeout, val(s, "remote"), val(s, "degraded_by"),
-			    val(s, "dirty"), val(s, "resync"));
+			    w.name, timeout, st_str_or(s, "remote", "?"),
+			    st_str_or(s, "degraded_by", "?"), st_str_or(s, "dirty", "?"),
+			    st_str_or(s, "resync", "?"));
 		else
 			msg("wait: %s: no status after %" PRIu64 " s", w.name, timeout);
 		/*

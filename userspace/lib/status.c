@@ -40,6 +40,13 @@ const char *st_str(const struct xstatus *s, const char *key)
 	return NULL;
 }
 
+const char *st_str_or(const struct xstatus *s, const char *key, const char *none)
+{
+	const char *v = st_str(s, key);
+
+	return v ? v : none;
+}
+
 uint64_t st_num(const struct xstatus *s, const char *key)
 {
 	const char *v = st_str(s, key);

@@ -36,6 +36,8 @@ void status_parse(struct xstatus *s, const char *name, uint64_t sectors,
 		  char *params);
 /* The value of key in s, or NULL if s has no such field. */
 const char *st_str(const struct xstatus *s, const char *key);
+/* The value of key in s, or none if s has no such field. */
+const char *st_str_or(const struct xstatus *s, const char *key, const char *none);
 /* The value of key in s as a number; 0 if s has no such field. */
 uint64_t st_num(const struct xstatus *s, const char *key);
 /* Of a field "a/b" of s: a (which = 0) or b (which = 1); else 0. */
