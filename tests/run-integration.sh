@@ -136,7 +136,7 @@ watch_guest() {
 			continue
 		fi
 		[[ -n "$line" ]] || continue
-		read -r _ name budget <<<"$line"
+		read -r _ name budget _ <<<"$line"
 		grep -E -q "^(PASS|FAIL|SKIP) $name( |:|$)" "$dir/output.log" && continue
 		if (( now - since > budget + 90 )); then
 			warn "$name has not reported 90 s after its budget of ${budget}s: killing the guest"
