@@ -21,7 +21,11 @@ T=$(regions "$S" 1024)
 xrepl_create x "$L" "$R" nosync
 X=/dev/mapper/$P-x
 hook_setup
-bg "$CTL" monitor "$P-x" --hook "$HOOK" --probe-interval 200 \
+# A round is a probe (500 ms deadline) and a pause; on a slower kernel
+# (check-debug) the pause grows, so that a round still spans a copy of the
+# resync (the "busy, not down" step) while a hang is still found within
+# the waits below.
+bg "$CTL" monitor "$P-x" --hook "$HOOK" --probe-interval $(( 200 * TIME_SCALE )) \
 	--probe-timeout 500 --probe-fail 3 --probe-ok 2 2>"$T_TMP/monitor.log"
 mon=$BG_PID
 

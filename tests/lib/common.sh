@@ -26,6 +26,9 @@ P="xt$TEST_NUM"
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPO_ROOT=${REPO_ROOT:-$(cd "$TESTS_DIR/.." && pwd)}
 export DM_DISABLE_UDEV=1
+# How much slower than the stock kernel the guest runs (make check-debug's
+# kernel: 5); a test whose premise is a ratio of two times scales them.
+TIME_SCALE=${XREPL_TIME_SCALE:-1}
 T_TMP=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
 # The repository is read-only in the guest: work in the scratch directory.
 cd "$T_TMP"
