@@ -22,7 +22,10 @@
 # Usage: scripts/check.sh [FILTER...]   (or T=<filter> make check)
 #   FILTER selects integration tests by name glob/substring; setup, build
 #   and kunit always run.  XREPL_SKIP_KUNIT=1 skips the kunit phase,
-#   XREPL_SKIP_CRASH=1 the crash phase.
+#   XREPL_SKIP_CRASH=1 the crash phase.  XREPL_ONE_KERNEL_DONE=1 (the second
+#   kernel of .ci/run and make check-all) skips what does not depend on the
+#   kernel and ran with the first: the userspace and packaging phases and
+#   the "# kernels: one" integration tests.
 set -uo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -52,6 +55,10 @@ case $brc in
 esac
 
 # --- 2b. userspace -------------------------------------------------------------
+if [[ "${XREPL_ONE_KERNEL_DONE:-0}" == 1 ]]; then
+	add_result "SKIP userspace: host-side, run with the first kernel (XREPL_ONE_KERNEL_DONE=1)"
+	add_result "SKIP packaging: host-side, run with the first kernel (XREPL_ONE_KERNEL_DONE=1)"
+else
 phase_begin "userspace tools (userspace/) and their host-side tests"
 urc=0
 "$REPO_ROOT/tests/userspace/run.sh" --results "$run_dir/userspace.txt" \
@@ -76,6 +83,7 @@ if ! grep -q '^packaging tests:' "$run_dir/packaging.log"; then
 	add_result "FAIL packaging: tests/packaging.sh did not finish (exit $prc)"
 fi
 phase_end "exit status $prc"
+fi
 
 # --- 3. kunit -----------------------------------------------------------------
 kunit="$SCRIPTS_DIR/kunit.sh"
