@@ -27,6 +27,8 @@
 #                                nvme-tcp initiator) to a RAM null_blk
 #                      nbd       NBD over loopback TCP (nbdkit, nbd.ko) to a
 #                                RAM null_blk
+#                      iscsi     iSCSI over loopback (LIO iscsi_target_mod,
+#                                open-iscsi) to a RAM null_blk
 #                      (fast and slow mean ram and delay)
 #   --jobs LIST        qd1,qd32,seq1m (default all)
 #   --runtime S        seconds measured per job            (default 6)
@@ -85,7 +87,7 @@ BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bench
 . "$BENCH_LIB/profile.sh" || exit 2
 
 ALL_CONFIGS="raw-local,dm-linear,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd"
-ALL_REMOTES="ram,delay,nvme-tcp,nbd"
+ALL_REMOTES="ram,delay,nvme-tcp,nbd,iscsi"
 # Configurations that do not use the remote leg: measured once, before the
 # remotes, and recorded with remote "local".
 LOCAL_CONFIGS=" raw-local dm-linear "
@@ -204,6 +206,7 @@ cleanup() {
 	teardown_config
 	drbd_down
 	nbd_unexport
+	iscsi_unexport
 	for n in "${nvme_nqns[@]}"; do
 		nvme_unexport "$n"
 	done

@@ -43,7 +43,7 @@ CONFIGS = ["raw-local", "dm-linear", "raw-remote", "dm-mirror", "md-raid1-writeb
            "xrepl-sync", "xrepl-sync-meta", "xrepl-sync-poll", "xrepl-semi-sync",
            "xrepl-async", "drbd-C", "drbd-B", "drbd-A"]
 LOCAL_CONFIGS = ("raw-local", "dm-linear")
-REMOTES = ["ram", "delay", "nvme-tcp", "nbd"]
+REMOTES = ["ram", "delay", "nvme-tcp", "nbd", "iscsi"]
 # Names of the remotes in summaries of older runs.
 REMOTE_ALIAS = {"fast": "ram", "slow": "delay"}
 # The limit each DRBD protocol is held to: C and B wait for the peer, A only
@@ -356,6 +356,7 @@ def title(rk, p):
         "nvme-tcp": "nvme-tcp remote: NVMe/TCP over loopback to a RAM disk "
                     "(kernel target nvmet-tcp), with DRBD next to it",
         "nbd": "nbd remote: NBD over loopback TCP to a RAM disk (nbdkit file plugin)",
+        "iscsi": "iscsi remote: iSCSI over loopback to a RAM disk (kernel target LIO, open-iscsi)",
     }.get(rk, f"{rk} remote")
 
 
@@ -533,7 +534,8 @@ def plot(rows, rs, guest, outdir):
     titles = {"ram": "ram remote (RAM, like the local leg)",
               "delay": f"delay remote (null\\_blk, {p.get('remote_latency_us', '?')} µs emulated latency)",
               "nvme-tcp": "nvme-tcp remote (NVMe/TCP over loopback to a RAM disk) and DRBD",
-              "nbd": "nbd remote (NBD over loopback TCP to a RAM disk)"}
+              "nbd": "nbd remote (NBD over loopback TCP to a RAM disk)",
+              "iscsi": "iscsi remote (iSCSI over loopback to a RAM disk, LIO)"}
     panels = len(remotes) + (1 if rs else 0)
     gp = [
         f'set terminal pngcairo size 1300,{360 * panels + 60} font "DejaVu Sans,10"',

@@ -2,7 +2,7 @@
 # Benchmark dm-xrepl against the raw legs, its in-kernel peers and DRBD:
 # builds the module, boots the test VM once and runs scripts/bench-guest.sh
 # in it (fio against every configuration, with the remote leg over each
-# transport: ram, delay, nvme-tcp, nbd; DRBD 8.4 next to nvme-tcp; the
+# transport: ram, delay, nvme-tcp, nbd, iscsi; DRBD 8.4 next to nvme-tcp; the
 # resync of a fully dirty pair), then scripts/bench-report.py turns the
 # figures into a JSON file, Markdown tables and a plot, and refreshes
 # docs/benchmarks.md.
@@ -28,7 +28,7 @@
 # XREPL_BENCH_RESYNC_REMOTE [nvme-tcp], XREPL_BENCH_REMOTE_LAT_US [1000]
 # emulated write latency of the delay remote, XREPL_BENCH_SEMI_TIMEOUT_US
 # [10000] semi-sync timeout of the semi-sync rows, XREPL_BENCH_SEED [4242],
-# XREPL_BENCH_CONFIGS, XREPL_BENCH_REMOTES (ram,delay,nvme-tcp,nbd; slow
+# XREPL_BENCH_CONFIGS, XREPL_BENCH_REMOTES (ram,delay,nvme-tcp,nbd,iscsi; slow
 # and fast mean delay and ram), XREPL_BENCH_JOBS (see
 # scripts/bench-guest.sh), XREPL_BENCH_TIMEOUT (VM timeout, default from
 # the above), XREPL_BENCH_MEM (VM MiB, default from the leg sizes),
@@ -76,6 +76,9 @@ command -v mdadm >/dev/null || warn "mdadm is missing: md-raid1-writebehind will
 command -v nvme >/dev/null || warn "nvme-cli is missing: the nvme-tcp remote will be reported as failed"
 if ! command -v nbdkit >/dev/null || ! command -v nbd-client >/dev/null; then
 	warn "nbdkit or nbd-client is missing: the nbd remote will be reported as failed"
+fi
+if ! command -v iscsiadm >/dev/null || ! command -v iscsid >/dev/null; then
+	warn "open-iscsi is missing: the iscsi remote will be reported as failed"
 fi
 [[ -x /usr/lib/drbd/drbdsetup-84 ]] || warn "drbd-utils is missing: the DRBD rows will be reported as failed"
 command -v gnuplot >/dev/null || warn "gnuplot is missing: no plot"

@@ -77,7 +77,7 @@ write_summary() {
 		--argjson semims "$semi_ms" \
 		--arg drbdv "$drbd_version" --arg nbdkitv "${nbdkit_version:-?}" \
 		--arg drbdrs "${DRBD_RESYNC_DISK_OPTS[*]} ${DRBD_RESYNC_NET_OPTS[*]}" \
-		--argjson nvport "$NVME_TCP_PORT" --argjson nbdport "$NBD_PORT" \
+		--argjson nvport "$NVME_TCP_PORT" --argjson nbdport "$NBD_PORT" --argjson iscsiport "$ISCSI_PORT" \
 		--arg thp "$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP" 2>/dev/null)" \
 		--argjson secs "$(( $(date +%s) - t_start ))" \
 		--arg profiles "${profiles[*]}" '
@@ -95,7 +95,8 @@ write_summary() {
 			    ram: "null_blk memory_backed=1 irqmode=0 blocksize=4096 (same as the local leg)",
 			    delay: "null_blk memory_backed=1 irqmode=2 (hrtimer) completion_nsec=\($lat * 1000)",
 			    "nvme-tcp": "NVMe/TCP over loopback: nvme-tcp initiator (one I/O queue per vCPU) to the kernel target nvmet-tcp on 127.0.0.1:\($nvport), namespace on a null_blk like the local leg",
-			    nbd: "NBD over loopback TCP: nbd.ko (2 connections, 4 KiB blocks) to nbdkit \($nbdkitv) file plugin on 127.0.0.1:\($nbdport) (server page cache, flush = fdatasync) over a null_blk like the local leg"},
+			    nbd: "NBD over loopback TCP: nbd.ko (2 connections, 4 KiB blocks) to nbdkit \($nbdkitv) file plugin on 127.0.0.1:\($nbdport) (server page cache, flush = fdatasync) over a null_blk like the local leg",
+			    iscsi: "iSCSI over loopback TCP: open-iscsi (iscsi_tcp, one session, default queue depth) to the kernel target LIO (iscsi_target_mod) on 127.0.0.1:\($iscsiport), iblock LUN on a null_blk like the local leg"},
 			  drbd: ("DRBD " + (if $drbdv == "" then "8.4" else $drbdv end)
 				 + " (in-kernel), resources on minors 10 and 11 replicating over loopback TCP; "
 				 + "peer disk: the RAM disk behind the nvme-tcp remote; external flexible meta data "

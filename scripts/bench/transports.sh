@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034,SC2154 # variables shared with bench-guest.sh
 # The benchmark's block devices and remote transports: null_blk RAM disks,
-# the modules the run loads, NVMe/TCP and NBD over loopback, and the remote
+# the modules the run loads, NVMe/TCP, NBD and iSCSI over loopback, and the remote
 # leg made of them.  Sourced by scripts/bench-guest.sh; uses its settings
 # (prefix, size_mb, remote_lat_us, out, HOSTNQN) and say.  What is made is
 # remembered below, so that the cleanup can remove it.
@@ -10,6 +10,8 @@ CFGFS=/sys/kernel/config/nullb
 NVMET=/sys/kernel/config/nvmet
 NVME_TCP_PORT=${XREPL_BENCH_NVME_PORT:-4420}
 NBD_PORT=${XREPL_BENCH_NBD_PORT:-10809}
+ISCSI_PORT=${XREPL_BENCH_ISCSI_PORT:-3260}
+LIO=/sys/kernel/config/target
 
 nullb_made=()       # configfs directories we created
 mods_loaded=()      # modules we loaded, in load order
@@ -17,6 +19,10 @@ nvme_nqns=()        # nvmet subsystems we made
 nvme_port=""        # nvmet port (configfs directory) we made
 nbd_dev=""          # nbd device we connected
 nbdkit_pid=""
+iscsi_iqn=""        # LIO target we made (its backstore is named alike)
+iscsi_tmpfs=0       # 1: we mounted a tmpfs on a read-only /etc/iscsi
+iscsid_ours=0       # 1: we started iscsid
+iscsi_login=0       # 1: we logged in to iscsi_iqn
 
 # canon_remote NAME: the transport name (fast and slow for ram and delay),
 # or fail.
@@ -24,7 +30,7 @@ canon_remote() {
 	case "$1" in
 	ram|fast) echo ram ;;
 	delay|slow) echo delay ;;
-	nvme-tcp|nbd) echo "$1" ;;
+	nvme-tcp|nbd|iscsi) echo "$1" ;;
 	*) return 1 ;;
 	esac
 }
@@ -215,7 +221,116 @@ nbd_unexport() {
 		kill "$nbdkit_pid" 2>/dev/null
 		wait "$nbdkit_pid" 2>/dev/null
 		nbdkit_pid=""
+iscsi_iqn=""        # LIO target we made (its backstore is named alike)
+iscsi_tmpfs=0       # 1: we mounted a tmpfs on a read-only /etc/iscsi
+iscsid_ours=0       # 1: we started iscsid
+iscsi_login=0       # 1: we logged in to iscsi_iqn
 	fi
+}
+
+# --- iSCSI ---------------------------------------------------------------------
+# iscsi_export NAME DEV: export DEV as LUN 0 of a new LIO target (iblock
+# backstore, no authentication, demo-mode ACLs) on 127.0.0.1:$ISCSI_PORT and
+# log in with open-iscsi; the LUN's SCSI disk is left in ISCSI_DEV.
+iscsi_export() {
+	local name=$1 dev=$2 bs tpg i b sn sd="" o
+	if ! command -v iscsiadm >/dev/null || ! command -v iscsid >/dev/null; then
+		WHY="open-iscsi is not installed"
+		return 1
+	fi
+	# sd_mod too: no udev in the guest to load it for the new disk.
+	for i in target_core_mod target_core_iblock iscsi_target_mod iscsi_tcp sd_mod; do
+		load_module "$i" || { WHY="cannot load $i"; return 1; }
+	done
+	[[ -d $LIO ]] || { WHY="no $LIO (configfs, target_core_mod)"; return 1; }
+	iscsi_iqn=iqn.2026-12.io.xrepl:$name
+	bs=$LIO/core/iblock_0/$name tpg=$LIO/iscsi/$iscsi_iqn/tpgt_1
+	if ! { mkdir -p "$bs" && echo "udev_path=$dev" >"$bs/control" && echo 1 >"$bs/enable" &&
+	       mkdir -p "$tpg/lun/lun_0" && ln -s "$bs" "$tpg/lun/lun_0/$name" &&
+	       mkdir "$tpg/np/127.0.0.1:$ISCSI_PORT" &&
+	       echo 0 >"$tpg/attrib/authentication" && echo 1 >"$tpg/attrib/generate_node_acls" &&
+	       echo 1 >"$tpg/attrib/cache_dynamic_acls" &&
+	       echo 0 >"$tpg/attrib/demo_mode_write_protect" && echo 1 >"$tpg/enable"; }; then
+		WHY="cannot export $dev as a LIO iSCSI LUN"
+		return 1
+	fi
+	# The initiator: its configuration on a tmpfs when /etc/iscsi is
+	# read-only (the guest's root is the host's, shared read-only), and an
+	# iscsid of our own unless one runs.
+	if ! touch /etc/iscsi/.xrepl-bench 2>/dev/null; then
+		rm -rf "$out/iscsi-etc"
+		if ! { cp -a /etc/iscsi "$out/iscsi-etc" && mount -t tmpfs -o mode=755 tmpfs /etc/iscsi; }; then
+			WHY="cannot put /etc/iscsi on a tmpfs"
+			return 1
+		fi
+		iscsi_tmpfs=1
+		cp -a "$out/iscsi-etc/." /etc/iscsi/ || { WHY="cannot copy /etc/iscsi to its tmpfs"; return 1; }
+		echo "InitiatorName=iqn.2026-12.io.xrepl:bench-initiator" >/etc/iscsi/initiatorname.iscsi
+		# No systemd: iscsiadm must not try to start iscsid.
+		sed -i 's/^iscsid.startup = .*/iscsid.startup = \/bin\/true/' /etc/iscsi/iscsid.conf
+	fi
+	rm -f /etc/iscsi/.xrepl-bench
+	if ! { [[ -s /run/iscsid.pid ]] && kill -0 "$(cat /run/iscsid.pid)" 2>/dev/null; }; then
+		iscsid || { WHY="iscsid did not start"; return 1; }
+		iscsid_ours=1
+	fi
+	for (( i = 0; i < 50; i++ )); do
+		o=$(iscsiadm -m discovery -t sendtargets -p "127.0.0.1:$ISCSI_PORT" 2>&1) && break
+		sleep 0.2
+	done
+	[[ "$o" == *"$iscsi_iqn"* ]] || { WHY="iSCSI discovery: $(tr '\n' ' ' <<<"$o")"; return 1; }
+	o=$(iscsiadm -m node -T "$iscsi_iqn" -p "127.0.0.1:$ISCSI_PORT" --login 2>&1) ||
+		{ WHY="iSCSI login failed: $(tr '\n' ' ' <<<"$o")"; return 1; }
+	iscsi_login=1
+	# The disk of our session (there may be others on a real host).
+	for (( i = 0; i < 100; i++ )); do
+		for sn in /sys/class/iscsi_session/session*; do
+			[[ "$(cat "$sn/targetname" 2>/dev/null)" == "$iscsi_iqn" ]] || continue
+			for b in "$sn"/device/target*/*:*:*:*/block/*; do
+				[[ -e "$b" ]] && sd=${b##*/}
+			done
+		done
+		[[ -n "$sd" ]] && wait_node "/dev/$sd" && { ISCSI_DEV=/dev/$sd; return 0; }
+		sleep 0.2
+	done
+	WHY="no SCSI disk after the iSCSI login to $iscsi_iqn"
+	return 1
+}
+
+# iscsi_unexport: log out and remove what iscsi_export made.
+iscsi_unexport() {
+	local name bs tpg pid i
+	[[ -n "$iscsi_iqn" ]] || return 0
+	name=${iscsi_iqn#*:}
+	if (( iscsi_login )); then
+		iscsiadm -m node -T "$iscsi_iqn" -p "127.0.0.1:$ISCSI_PORT" --logout >/dev/null 2>&1 ||
+			say "cleanup: cannot log out of $iscsi_iqn"
+		iscsiadm -m node -T "$iscsi_iqn" -p "127.0.0.1:$ISCSI_PORT" -o delete >/dev/null 2>&1
+		iscsi_login=0
+	fi
+	if (( iscsid_ours )); then
+		# Gone before its configuration's tmpfs is unmounted.
+		pid=$(cat /run/iscsid.pid 2>/dev/null)
+		if [[ -n "$pid" ]] && kill "$pid" 2>/dev/null; then
+			for (( i = 0; i < 50; i++ )); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+		fi
+		iscsid_ours=0
+	fi
+	if (( iscsi_tmpfs )); then
+		umount /etc/iscsi 2>/dev/null || say "cleanup: cannot unmount the tmpfs on /etc/iscsi"
+		iscsi_tmpfs=0
+	fi
+	bs=$LIO/core/iblock_0/$name tpg=$LIO/iscsi/$iscsi_iqn/tpgt_1
+	[[ -d "$tpg" ]] && echo 0 >"$tpg/enable" 2>/dev/null
+	rm -f "$tpg/lun/lun_0/$name" 2>/dev/null
+	rmdir "$tpg/lun/lun_0" "$tpg/np/127.0.0.1:$ISCSI_PORT" "$tpg" "$LIO/iscsi/$iscsi_iqn" 2>/dev/null
+	rmdir "$bs" 2>/dev/null
+	rmdir "$LIO/core/iblock_0" 2>/dev/null
+	[[ -d "$LIO/iscsi/$iscsi_iqn" || -d "$bs" ]] && say "cleanup: cannot remove the LIO target $iscsi_iqn"
+	iscsi_iqn=""
 }
 
 # --- transports -------------------------------------------------------------------
@@ -240,6 +355,7 @@ transport_up() {
 	ram|delay) REMOTE=$REMOTE_BACKING ;;
 	nvme-tcp) nvme_export "$name" "$REMOTE_BACKING" || return 1; REMOTE=$NV_DEV ;;
 	nbd) nbd_export "$REMOTE_BACKING" || return 1; REMOTE=$NBD_DEV ;;
+	iscsi) iscsi_export "$name" "$REMOTE_BACKING" || return 1; REMOTE=$ISCSI_DEV ;;
 	esac
 	return 0
 }
@@ -251,6 +367,7 @@ transport_down() {
 	case $1 in
 	nvme-tcp) nvme_unexport "nqn.2014-08.io.xrepl:$name" ;;
 	nbd) nbd_unexport ;;
+	iscsi) iscsi_unexport ;;
 	esac
 	nullb_remove "$name"
 	REMOTE="" REMOTE_BACKING=""
