@@ -6,6 +6,7 @@
 # an iscsi table, and the benchmark must leave no LIO object, iSCSI
 # session, iscsid of its own or tmpfs on /etc/iscsi behind.
 # budget: 300
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
