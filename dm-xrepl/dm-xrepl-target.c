@@ -535,9 +535,116 @@ static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 }
 
 /*
+ * Start a verify pass from region start (xrepl-verify.c), or refuse.  Only
+ * a remote in sync is verified: a degraded or resyncing one is known to
+ * differ.
+ */
+static int xrepl_msg_verify_start(struct xrepl_c *xc, bool repair,
+				  unsigned long start)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_bitmap bad = {};
+	const char *why = NULL;
+	int r = -EINVAL;
+
+	if (!xc->remote) {
+		msg_err(xc, "cannot verify: the table has no remote");
+		return -EINVAL;
+	}
+	/* Each pass has a bitmap of its own, clear: none is cleared under lock. */
+	if (xrepl_bitmap_alloc(&bad, pair->geom.nr_regions)) {
+		msg_err(xc, "cannot verify: out of memory");
+		return -ENOMEM;
+	}
+	spin_lock_irq(&pair->lock);
+	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+		why = "the remote is degraded";
+	} else if (pair->resync_active || pair->dirty.nr_set ||
+		   pair->merge_needed || !pair->consistent) {
+		why = "the remote is not in sync (a resync runs or is needed)";
+	} else if (xrepl_verify_running_locked(pair)) {
+		why = "a verify runs, or its repair is being made ('verify stop' ends a pass)";
+		r = -EBUSY;
+	} else if (repair && pair->meta_failed) {
+		why = "cannot repair: the metadata device failed (meta_failed=1)";
+		r = -EIO;
+	}
+	if (!why) {
+		/* The old one is not used any more: no repair runs. */
+		swap(pair->verify_bad, bad);
+		pair->verify_active = true;
+		pair->verify_repair = repair;
+		pair->verify_repair_done = false;
+		pair->verify_seq++;
+		pair->verify_start = start;
+		pair->verify_pos = start;
+		pair->verify_mismatches = 0;
+		pair->verify_started_ns = ktime_get_ns();
+		pair->rate_start_ns = pair->verify_started_ns;
+		pair->rate_bytes = 0;
+		queue_work(pair->wq, &pair->resync_work);
+	}
+	spin_unlock_irq(&pair->lock);
+	xrepl_bitmap_free(&bad);
+
+	if (why) {
+		msg_err(xc, "cannot verify: %s", why);
+		return r;
+	}
+	DMINFO("%s: verify%s from region %lu of %lu", xrepl_name(xc),
+	       repair ? " repair" : "", start, pair->geom.nr_regions);
+	xrepl_raise_event(xc);
+	return 0;
+}
+
+/* verify [repair] [<start_region>] | verify stop */
+static int xrepl_msg_verify(struct xrepl_c *xc, unsigned int argc, char **argv)
+{
+	struct xrepl_pair *pair = xc->pair;
+	unsigned long start = 0, pos;
+	unsigned int i = 1;
+	bool repair = false, stopped;
+
+	if (argc == 2 && !strcasecmp(argv[1], "stop")) {
+		spin_lock_irq(&pair->lock);
+		stopped = pair->verify_active;
+		pair->verify_active = false;
+		pos = pair->verify_pos;
+		/* What a "verify repair" found so far is marked (resync_work). */
+		if (stopped)
+			queue_work(pair->wq, &pair->resync_work);
+		spin_unlock_irq(&pair->lock);
+		if (stopped) {
+			DMINFO("%s: verify stopped at region %lu", xrepl_name(xc), pos);
+			xrepl_raise_event(xc);
+		}
+		return 0;
+	}
+	if (i < argc && !strcasecmp(argv[i], "repair")) {
+		repair = true;
+		i++;
+	}
+	if (i < argc) {
+		if (kstrtoul(argv[i], 10, &start) ||
+		    start >= pair->geom.nr_regions) {
+			msg_err(xc, "invalid 'verify %.32s': expected a region number below %lu",
+				msg_word(argv[i]), pair->geom.nr_regions);
+			return -EINVAL;
+		}
+		i++;
+	}
+	if (i != argc) {
+		msg_err(xc, "invalid verify message: expected 'verify [repair] [<start_region>]' or 'verify stop'");
+		return -EINVAL;
+	}
+	return xrepl_msg_verify_start(xc, repair, start);
+}
+
+/*
  * Messages:
  *   remote down [probe] | remote up | resync | resync full | mode <mode> |
- *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion> <value>
+ *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion> <value> |
+ *   verify [repair] [<start_region>] | verify stop
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 			 char *result, unsigned int maxlen)
@@ -562,6 +669,8 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 		return xrepl_msg_set(xc, argv[1], argv[2]);
 	if (argc == 2 && !strcasecmp(argv[0], "mode"))
 		return xrepl_msg_mode(xc, argv[1]);
+	if (argc >= 1 && argc <= 3 && !strcasecmp(argv[0], "verify"))
+		return xrepl_msg_verify(xc, argc, argv);
 
 	msg_err(xc, "unsupported message '%.32s' with %u argument(s)",
 		argc ? msg_word(argv[0]) : "", argc ? argc - 1 : 0);
@@ -625,6 +734,13 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(" local_read_errors=%llu remote_reads=%llu",
 		       (u64)atomic64_read(&pair->local_read_errors),
 		       (u64)atomic64_read(&pair->remote_reads));
+		/* The current or last pass; 0/0 before the first. */
+		DMEMIT(" verify=%lu/%lu verify_mismatches=%lu verify_active=%d",
+		       pair->verify_pos - pair->verify_start,
+		       pair->verify_seq ? pair->geom.nr_regions -
+					  pair->verify_start : 0,
+		       pair->verify_mismatches,
+		       xrepl_verify_running_locked(pair));
 		spin_unlock_irq(&pair->lock);
 		break;
 
@@ -698,7 +814,7 @@ static int xrepl_iterate_devices(struct dm_target *ti,
 
 static struct target_type xrepl_target = {
 	.name		 = "xrepl",
-	.version	 = {1, 2, 0},
+	.version	 = {1, 3, 0},
 	.module		 = THIS_MODULE,
 	.ctr		 = xrepl_ctr,
 	.dtr		 = xrepl_dtr,

@@ -27,6 +27,7 @@
  *   xrepl-pair.c       pairs: find, create, load, take over, destroy
  *   xrepl-peer.c       the remote site's metadata: compare on connect,
  *                      its superblock at each transition
+ *   xrepl-verify.c     the online verify: compare, count, repair
  *   xrepl-resync.c     copy slots, pacing, the pass, its final flush
  *   xrepl-meta-io.c    the metadata device: probe, load, commit, clean
  *   xrepl-io.c         map, admission, both legs, end_io, redispatch
@@ -174,6 +175,8 @@ struct xrepl_copy {
 	unsigned long degrade_gen;	/* pair->degrade_gen when claimed */
 	bool busy;
 	bool started;
+	bool verify;			/* compares the legs (xrepl-verify.c) */
+	unsigned long verify_seq;	/* pair->verify_seq when claimed */
 	struct work_struct work;	/* reads, then writes, the region */
 	/*
 	 * copy_bytes of vmalloc memory.  Slot 0's lives as long as the pair
@@ -378,6 +381,8 @@ struct xrepl_pair {
 	struct workqueue_struct *copy_wq;
 	struct dm_io_client *copy_io;
 	unsigned int copy_bytes;	/* size of each copy buffer */
+	/* A compare reads this from each leg into slot 0's buffer. */
+	unsigned int verify_bytes;
 	struct work_struct resync_work;
 	struct delayed_work resync_delay;	/* rate limit: requeue resync_work */
 	/*
@@ -406,6 +411,23 @@ struct xrepl_pair {
 	u64 rate_bytes;			/* copied since rate_start_ns */
 	u64 app_writes_seen;		/* writes counter at the last look */
 	u64 app_active_until_ns;	/* back off until then */
+	/*
+	 * The online verify (xrepl-verify.c), lock: a pass compares the
+	 * regions from verify_start on, one at a time and in order, so
+	 * every region from verify_start up to verify_pos was compared.
+	 */
+	bool verify_active;		/* a pass is wanted */
+	bool verify_repair;		/* the regions that differ get resynced */
+	bool verify_repair_done;	/* and that was done (or given up on) */
+	bool verify_repairing;		/* resync_work is marking them */
+	bool verify_busy;		/* a slot holds verify_pos */
+	unsigned long verify_seq;	/* bumped each time a pass starts */
+	unsigned long verify_start;	/* first region of the pass */
+	unsigned long verify_pos;	/* next region to compare */
+	unsigned long verify_mismatches;	/* regions that differed */
+	u64 verify_started_ns;
+	/* Regions that differed in this pass (a new bitmap for each pass). */
+	struct xrepl_bitmap verify_bad;
 
 	/*
 	 * xrepl-meta-io.c: the metadata device, when there is one.  meta_wq
@@ -644,7 +666,27 @@ bool xrepl_peer_ready_locked(struct xrepl_pair *pair);
 void xrepl_peer_stop(struct xrepl_pair *pair);
 const char *xrepl_peer_state_name(enum xrepl_peer_state state);
 
-/* xrepl-resync.c: the resync. */
+/* xrepl-verify.c: the online verify. */
+enum xrepl_verify_end {
+	XREPL_VERIFY_RUNNING,
+	XREPL_VERIFY_DONE,	/* the last region was compared */
+	XREPL_VERIFY_STOPPED,	/* regions became dirty: no use going on */
+};
+
+void xrepl_verify_work(struct xrepl_copy *copy);
+struct xrepl_copy *xrepl_verify_next_locked(struct xrepl_pair *pair, u64 now,
+					    unsigned long *delay,
+					    enum xrepl_verify_end *end);
+bool xrepl_verify_repair_due_locked(struct xrepl_pair *pair);
+bool xrepl_verify_running_locked(const struct xrepl_pair *pair);
+void xrepl_verify_repair(struct xrepl_c *xc);
+void xrepl_verify_done(struct xrepl_c *xc, enum xrepl_verify_end end);
+/* xrepl-resync.c: the resync, its copy slots and pacing. */
+struct xrepl_copy *xrepl_copy_claim_locked(struct xrepl_pair *pair,
+					   unsigned long region, bool *ready);
+void xrepl_copy_put_locked(struct xrepl_pair *pair, struct xrepl_copy *copy);
+bool xrepl_rate_allows_locked(struct xrepl_pair *pair, u64 bytes, u64 now,
+			      unsigned long *delay);
 void xrepl_copy_work(struct work_struct *work);
 void xrepl_resync_delay_work(struct work_struct *work);
 void xrepl_resync_work(struct work_struct *work);

@@ -66,6 +66,7 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	mempool_exit(&pair->ship_ents);
 	mempool_exit(&pair->ship_pages);
 	xrepl_bitmap_free(&pair->dirty);
+	xrepl_bitmap_free(&pair->verify_bad);
 	free_percpu(pair->stats);
 	kfree(pair);
 }
@@ -123,6 +124,8 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	}
 	pair->copy_bytes = min_t(u64, XREPL_COPY_BYTES,
 				 to_bytes(geom->region_size));
+	pair->verify_bytes = min_t(u64, XREPL_COPY_BYTES / 2,
+				   to_bytes(geom->region_size));
 
 	pair->stats = alloc_percpu(struct xrepl_stats);
 	if (!pair->stats)
@@ -141,7 +144,9 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	pair->copy_io = dm_io_client_create();
 	if (IS_ERR(pair->copy_io))
 		goto bad;
-	pair->copies[0].buf = vmalloc(pair->copy_bytes);
+	/* Slot 0 also serves the verify, which reads both legs into it. */
+	pair->copies[0].buf = vmalloc(max(pair->copy_bytes,
+					  2 * pair->verify_bytes));
 	if (!pair->copies[0].buf)
 		goto bad;
 	pair->copy_bufs = 1;
@@ -225,6 +230,7 @@ struct xrepl_inherit {
 	bool consistent;
 	bool has_sb;			/* the predecessor had metadata: sb */
 	struct xrepl_sb_info sb;
+	bool verify_lost;		/* a verify pass (or its repair) ends */
 };
 
 /* Read what a successor of pair p takes over.  xrepl_pairs_lock held. */
@@ -237,6 +243,7 @@ static void inherit_from(struct xrepl_pair *p, struct xrepl_inherit *inh)
 	inh->has_sb = p->meta_bdev;
 	if (inh->has_sb)
 		inh->sb = p->sb;
+	inh->verify_lost = xrepl_verify_running_locked(p);
 	spin_unlock_irq(&p->lock);
 }
 
@@ -495,6 +502,10 @@ void xrepl_pair_take_over(struct xrepl_pair *pair)
 	mutex_unlock(&xrepl_pairs_lock);
 	if (!inh.predecessor)
 		return;
+	/* Its regions may be numbered otherwise: the pass is not carried over. */
+	if (inh.verify_lost)
+		DMWARN("%s: new table replaces the pair: its verify pass ends; run it again",
+		       dm_device_name(pair->md));
 
 	spin_lock_irq(&pair->lock);
 	xrepl_state_take_over_locked(pair, inh.degraded_by, inh.consistent);
@@ -529,7 +540,8 @@ void xrepl_pair_activate(struct xrepl_c *xc)
 	/* A table without a remote: every write is marked from now on. */
 	if (!xc->remote)
 		changed = xrepl_degrade_locked(pair, XREPL_DEGRADED_ABSENT);
-	if (pair->resync_active)
+	/* A resync or a verify paused by the suspend goes on. */
+	if (pair->resync_active || pair->verify_active)
 		queue_work(pair->wq, &pair->resync_work);
 	/*
 	 * Congested (maybe inherited from the pair this one replaces): the

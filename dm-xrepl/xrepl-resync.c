@@ -11,7 +11,9 @@
  * regions marked behind its cursor is followed by another; when every
  * region is clean, resync_flush flushes the remote and only then calls it
  * in sync.  Copies are paced by resync_rate_kbps and, while the
- * application writes, limited to one at a time.
+ * application writes, limited to one at a time.  The online verify
+ * (xrepl-verify.c) compares regions in the same slots, under the same
+ * gate and pacing, while no resync runs.
  */
 #include <linux/math64.h>
 #include <linux/vmalloc.h>
@@ -34,9 +36,13 @@ static struct xrepl_copy *copy_overlapping_locked(struct xrepl_pair *pair,
 }
 
 /* Free a slot and open its gate bucket; held writes are retried. */
-static void put_copy_locked(struct xrepl_pair *pair, struct xrepl_copy *copy)
+void xrepl_copy_put_locked(struct xrepl_pair *pair, struct xrepl_copy *copy)
 {
 	xrepl_gate_thaw_locked(pair, copy->region);
+	if (copy->verify) {
+		pair->verify_busy = false;
+		copy->verify = false;
+	}
 	copy->busy = false;
 	copy->started = false;
 	copy->xc = NULL;
@@ -74,7 +80,7 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 		pair->pass_copied++;
 		pair->copied_regions++;
 	}
-	put_copy_locked(pair, copy);
+	xrepl_copy_put_locked(pair, copy);
 	spin_unlock_irqrestore(&pair->lock, flags);
 
 	if (read_err)
@@ -98,6 +104,10 @@ void xrepl_copy_work(struct work_struct *work)
 	sector_t end = sector + xrepl_region_len(&pair->geom, copy->region);
 	int read_err = 0, write_err = 0;
 
+	if (copy->verify) {
+		xrepl_verify_work(copy);
+		return;
+	}
 	while (sector < end) {
 		sector_t count = min_t(sector_t, end - sector,
 				       to_sector(pair->copy_bytes));
@@ -166,9 +176,13 @@ static void copy_bufs_free(struct xrepl_pair *pair)
 		vfree(bufs[i]);
 }
 
-/* Claim a free slot for region; returns it if it may start at once. */
-static struct xrepl_copy *claim_copy_locked(struct xrepl_pair *pair,
-					    unsigned long region)
+/*
+ * Claim a free slot for region (NULL if there is none); *ready says
+ * whether it may start at once, else resync_work starts it once the
+ * region's writes drained.
+ */
+struct xrepl_copy *xrepl_copy_claim_locked(struct xrepl_pair *pair,
+					   unsigned long region, bool *ready)
 {
 	struct xrepl_copy *copy = NULL;
 	unsigned int i;
@@ -188,9 +202,10 @@ static struct xrepl_copy *claim_copy_locked(struct xrepl_pair *pair,
 	copy->xc = pair->active;
 	copy->region = region;
 	copy->degrade_gen = pair->degrade_gen;
-	if (!xrepl_gate_freeze_locked(pair, region))
-		return NULL;
-	copy->started = true;
+	copy->verify = false;
+	*ready = xrepl_gate_freeze_locked(pair, region);
+	if (*ready)
+		copy->started = true;
 	return copy;
 }
 
@@ -244,8 +259,8 @@ static unsigned int resync_max_copies_locked(struct xrepl_pair *pair, u64 now)
  * how long to wait.  The budget is the rate times the time since the rate
  * window started, plus one region.
  */
-static bool rate_allows_locked(struct xrepl_pair *pair, u64 bytes, u64 now,
-			       unsigned long *delay)
+bool xrepl_rate_allows_locked(struct xrepl_pair *pair, u64 bytes, u64 now,
+			      unsigned long *delay)
 {
 	u64 rate = (u64)pair->resync_rate_kbps * 1024;
 	u64 allowed;
@@ -344,11 +359,13 @@ void xrepl_resync_work(struct work_struct *work)
 	struct xrepl_copy *start[XREPL_MAX_COPIES];
 	struct bio_list bios = BIO_EMPTY_LIST;
 	enum xrepl_pass_end end = XREPL_PASS_RUNNING;
+	enum xrepl_verify_end vend = XREPL_VERIFY_RUNNING;
 	unsigned long delay = 0;
 	unsigned int i, n = 0, max_copies;
+	struct xrepl_copy *vcopy;
 	struct xrepl_c *xc;
+	bool stop, ready, repair = false;
 	u64 now;
-	bool stop;
 
 	resync_prepare(pair);
 	if (READ_ONCE(pair->resync_active) &&
@@ -374,7 +391,7 @@ void xrepl_resync_work(struct work_struct *work)
 		if (!copy->busy || copy->started || !xrepl_gate_drained(pair, copy->region))
 			continue;
 		if (stop) {
-			put_copy_locked(pair, copy);
+			xrepl_copy_put_locked(pair, copy);
 		} else {
 			copy->started = true;
 			start[n++] = copy;
@@ -390,15 +407,21 @@ again:
 		if (region >= pair->dirty.nr_bits)
 			break;
 		if (!copy_overlapping_locked(pair, region, region) &&
-		    !rate_allows_locked(pair, to_bytes(xrepl_region_len(&pair->geom,
+		    !xrepl_rate_allows_locked(pair, to_bytes(xrepl_region_len(&pair->geom,
 									region)),
 					now, &delay))
 			break;
 		pair->resync_cursor = region + 1;
-		if (copy_overlapping_locked(pair, region, region))
+		if (copy_overlapping_locked(pair, region, region)) {
+			/*
+			 * A copy of an earlier pass, or the verify, holds it:
+			 * the next pass copies it.
+			 */
+			pair->pass_marked = true;
 			continue;
-		copy = claim_copy_locked(pair, region);
-		if (copy)
+		}
+		copy = xrepl_copy_claim_locked(pair, region, &ready);
+		if (copy && ready)
 			start[n++] = copy;
 	}
 	if (!stop) {
@@ -406,6 +429,16 @@ again:
 		if (end == XREPL_PASS_RESTART)
 			goto again;
 	}
+	/* The verify's next region, while no resync runs. */
+	if (xc && !pair->resync_stop && !pair->resync_active &&
+	    pair->degraded_by == XREPL_DEGRADED_NONE) {
+		vcopy = xrepl_verify_next_locked(pair, now, &delay, &vend);
+		/* n is 0: the verify claims only while no copy is busy. */
+		if (vcopy)
+			start[n++] = vcopy;
+	}
+	if (xc)
+		repair = xrepl_verify_repair_due_locked(pair);
 	bio_list_merge(&bios, &pair->redispatch);
 	bio_list_init(&pair->redispatch);
 	spin_unlock_irq(&pair->lock);
@@ -415,6 +448,10 @@ again:
 	xrepl_redispatch(&bios);
 	if (delay)
 		mod_delayed_work(pair->wq, &pair->resync_delay, delay);
+	if (vend != XREPL_VERIFY_RUNNING)
+		xrepl_verify_done(xc, vend);
+	if (repair)
+		xrepl_verify_repair(xc);
 
 	if (end == XREPL_PASS_RUNNING)
 		return;

@@ -121,6 +121,14 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 	pair->degrade_gen++;
 	pair->resync_active = false;
 	/*
+	 * A verify ends: it is resumed by hand (status says where); what a
+	 * "verify repair" found so far is marked (resync_work).
+	 */
+	if (pair->verify_active) {
+		pair->verify_active = false;
+		queue_work(pair->wq, &pair->resync_work);
+	}
+	/*
 	 * Writes waiting for lag room go to the local leg now: the room
 	 * they wait for may be held by writes in flight to a hung remote.
 	 */

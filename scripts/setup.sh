@@ -38,6 +38,8 @@ BASE_PACKAGES=(
 	mdadm drbd-utils nvme-cli nbdkit nbd-client open-iscsi linux-perf
 	# LVM stacking tests; the dkms build of the packaging tests
 	lvm2 dkms
+	# drills: thin and classic LVM snapshots, LUKS over the remote
+	thin-provisioning-tools cryptsetup-bin
 	# the OCF resource agent's tests (ocf-tester, the DTD it validates
 	# against)
 	resource-agents libxml2-utils

@@ -101,6 +101,8 @@ for f in usr/sbin/xreplctl usr/sbin/xrepl-dump usr/sbin/xrepl-check \
 	usr/lib/systemd/system/xrepl-volumes.target \
 	usr/lib/systemd/system/xrepl@.service \
 	usr/lib/systemd/system/xrepl-monitor.service \
+	usr/lib/systemd/system/xrepl-verify@.service \
+	usr/lib/systemd/system/xrepl-verify@.timer \
 	usr/lib/systemd/system-generators/xrepl-volumes-generator \
 	usr/lib/ocf/resource.d/xrepl/xrepl \
 	etc/default/xrepl-monitor; do
@@ -120,6 +122,7 @@ if grep -q "^ExecStart=$root/usr/sbin/xreplctl --config-dir $root/etc/xrepl up %
    grep -q "^ExecStart=$root/usr/sbin/xreplctl monitor \$XREPL_MONITOR_OPTS$" \
 	"$u/xrepl-monitor.service" &&
    grep -q "^EnvironmentFile=-$root/etc/default/xrepl-monitor$" "$u/xrepl-monitor.service" &&
+   grep -q "^ExecStart=$root/usr/sbin/xreplctl verify %i --wait$" "$u/xrepl-verify@.service" &&
    ! grep -q '@[A-Z]*@' "$u"/xrepl-*.service "$u"/xrepl-*.target "$u"/xrepl@.service \
 	"$root/usr/lib/systemd/system-generators/xrepl-volumes-generator"; then
 	pass units-paths
@@ -131,8 +134,11 @@ if command -v systemd-analyze >/dev/null; then
 	# A template is verified through an instance of it.
 	mkdir -p "$W/inst"
 	cp "$u/xrepl@.service" "$W/inst/xrepl@vm1.service"
+	cp "$u/xrepl-verify@.service" "$W/inst/xrepl-verify@vm1.service"
+	cp "$u/xrepl-verify@.timer" "$W/inst/xrepl-verify@vm1.timer"
 	if systemd-analyze verify --man=no "$u"/xrepl-monitor.service "$u"/xrepl-volumes.target \
-		"$W/inst/xrepl@vm1.service" >"$W/out" 2>&1 && ! grep -q . "$W/out"; then
+		"$W/inst/xrepl@vm1.service" "$W/inst/xrepl-verify@vm1.service" \
+		"$W/inst/xrepl-verify@vm1.timer" >"$W/out" 2>&1 && ! grep -q . "$W/out"; then
 		pass units-verify
 	else
 		failc units-verify "systemd-analyze verify complained"
@@ -140,7 +146,8 @@ if command -v systemd-analyze >/dev/null; then
 	# The sandbox: the exposure systemd rates below 5 (the figure the
 	# documentation gives is checked against it too).
 	insecure=()
-	for unit in "$u/xrepl-monitor.service" "$W/inst/xrepl@vm1.service"; do
+	for unit in "$u/xrepl-monitor.service" "$W/inst/xrepl@vm1.service" \
+		"$W/inst/xrepl-verify@vm1.service"; do
 		score=$(systemd-analyze security --offline=true "$unit" 2>&1 |
 			sed -n 's/.*Overall exposure level for [^ ]*: \([0-9.]*\) .*/\1/p')
 		echo "${unit##*/}: exposure $score" >>"$W/scores"
@@ -280,6 +287,7 @@ else
 			lib/systemd/system-generators/xrepl-volumes-generator \
 			usr/lib/ocf/resource.d/xrepl/xrepl \
 			lib/systemd/system/xrepl-monitor.service etc/default/xrepl-monitor \
+			lib/systemd/system/xrepl-verify@.service lib/systemd/system/xrepl-verify@.timer \
 			usr/share/doc/xrepl-utils/copyright; do
 			[[ -f "$deb/u/$f" ]] || missing+=("xrepl-utils:$f")
 		done
@@ -313,6 +321,10 @@ else
 		fi
 		grep -q "deb-systemd-invoke .*xrepl-monitor" "$deb/u-ctl/postinst" ||
 			missing+=("start of xrepl-monitor.service in postinst")
+		# The verify timer is off until the operator enables it.
+		if grep -q "xrepl-verify" "$deb/u-ctl/postinst"; then
+			missing+=("no enable of the verify timer in postinst")
+		fi
 		verdict deb-contents "missing or wrong"
 		runs deb-runs "$deb/u/usr/sbin/xreplctl"
 		# The packaged module source builds, as the postinst would.

@@ -6,7 +6,8 @@
  * metadata a secondary's, so that the other site may replicate to it;
  * attach loads a running device's table again with a remote (and the
  * remote site's metadata).  promote and demote open the metadata device
- * exclusively: a table that uses it makes them fail.
+ * exclusively: a table that uses it makes them fail.  status --meta reads
+ * one, at either site, and says what it records of the data beside it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/json.h"
 #include "lib/meta.h"
 #include "xreplctl.h"
 
@@ -172,7 +174,7 @@ static int64_t marked_regions(const char *path, uint64_t nr)
 }
 
 /* "2026-12-03 10:00:00 UTC (3 min 20 s ago)" */
-static const char *when(uint64_t t, char *buf, size_t len)
+const char *meta_when(uint64_t t, char *buf, size_t len)
 {
 	time_t now = time(NULL), tt = (time_t)t;
 	uint64_t age = (uint64_t)now > t ? (uint64_t)now - t : 0;
@@ -323,10 +325,10 @@ int cmd_promote(int argc, char **argv)
 		printf("%s: demoted earlier: the demotion is undone\n", a.meta);
 	else if (d.sb.flags & XMETA_F_LIVE)
 		printf("%s: its primary was replicating every write to it when last recorded, %s: the data is as new as the primary's last write that reached it\n",
-		       a.meta, when(d.sb.mtime, buf, sizeof(buf)));
+		       a.meta, meta_when(d.sb.mtime, buf, sizeof(buf)));
 	else
 		printf("%s: data time %s\n", a.meta,
-		       when(d.sb.data_time, buf, sizeof(buf)));
+		       meta_when(d.sb.data_time, buf, sizeof(buf)));
 
 	d.sb.role = XREPL_META_ROLE_PRIMARY;
 	d.sb.flags = 0;
@@ -500,5 +502,102 @@ int cmd_attach(int argc, char **argv)
 		usage_error("attach needs a remote device");
 	r = attach_device(name, remote, remote_meta, true);
 	free(conf);
+	return r;
+}
+
+/*
+ * status --meta: what a metadata device says of the data beside it, read
+ * without opening it exclusively (at the remote site the source writes
+ * it).  The copy's state, as the source last recorded it: "live" (every
+ * write reached it), "stopped" (consistent as of its data time) or
+ * "copying" (a resync was writing to it: not consistent).
+ */
+int cmd_meta_status(const char *path, bool json)
+{
+	struct xmeta_problems *p = NULL;
+	struct xmeta_dev dev;
+	struct xmeta_sb sb;
+	char uuid[40], t1[96], t2[96];
+	const char *role, *state;
+	bool consistent;
+	ssize_t n;
+	int r;
+
+	r = xmeta_open(&dev, path);
+	if (r) {
+		msg("%s: %s", path, strerror(-r));
+		return EXIT_USAGE;
+	}
+	n = xmeta_read_block(&dev, 0);
+	if (n < 512) {
+		msg("%s: cannot read its superblock", path);
+		r = EXIT_FAILED;
+		goto out;
+	}
+	if (xmeta_is_zero(dev.buf, (size_t)n)) {
+		msg("%s: never formatted: not an xrepl metadata device", path);
+		r = EXIT_FAILED;
+		goto out;
+	}
+	xmeta_sb_decode(dev.buf, &sb);
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		msg("out of memory");
+		r = EXIT_FAILED;
+		goto out;
+	}
+	xmeta_check_sb(&sb, dev.buf, (size_t)n, p);
+	if (p->n) {
+		msg("%s: damaged metadata (%s; xrepl-check tells more)", path, p->msg[0]);
+		r = EXIT_FAILED;
+		goto out;
+	}
+	if (sb.version == XREPL_META_VERSION_1)
+		sb.role = XREPL_META_ROLE_PRIMARY;
+	xmeta_uuid_str(sb.uuid, uuid);
+	role = sb.role == XREPL_META_ROLE_SECONDARY ? "secondary" : "primary";
+	consistent = sb.flags & XMETA_F_CONSISTENT;
+	if (!consistent)
+		state = "copying";
+	else if (sb.flags & XMETA_F_LIVE)
+		state = "live";
+	else
+		state = "stopped";
+	if (json) {
+		printf("{\"path\": ");
+		json_str(path);
+		printf(", \"pair\": \"%s\", \"role\": \"%s\", \"demoted\": %s",
+		       uuid, role, sb.flags & XMETA_F_DEMOTED ? "true" : "false");
+		printf(", \"generation\": \"%016" PRIx64 "\", \"consistent\": %s, \"state\": \"%s\"",
+		       sb.gen_current, consistent ? "true" : "false", state);
+		printf(", \"data_time\": %" PRIu64 ", \"recorded\": %" PRIu64,
+		       sb.data_time, sb.mtime);
+		printf(", \"sectors\": %" PRIu64 ", \"region_size\": %" PRIu32
+		       ", \"regions\": %" PRIu64 ", \"resyncs\": %" PRIu64
+		       ", \"degradations\": %" PRIu64 "}\n",
+		       sb.dev_sectors, sb.region_size, sb.nr_regions,
+		       sb.resync_count, sb.degrade_count);
+	} else {
+		printf("%s: xrepl metadata (format %" PRIu32 ")\n", path, sb.version);
+		printf("  pair        %s\n", uuid);
+		printf("  role        %s%s\n", role,
+		       sb.flags & XMETA_F_DEMOTED ? " (demoted)" : "");
+		printf("  generation  %016" PRIx64 "\n", sb.gen_current);
+		printf("  consistent  %s\n", consistent ? "yes" : "no (a resync was copying to it)");
+		printf("  state       %s\n", state);
+		if (!consistent || sb.role == XREPL_META_ROLE_PRIMARY)
+			printf("  data time   -\n");
+		else if (sb.flags & XMETA_F_LIVE)
+			printf("  data time   as new as the primary's last write that reached it (live when last recorded, %s)\n",
+			       meta_when(sb.mtime, t1, sizeof(t1)));
+		else
+			printf("  data time   %s\n", meta_when(sb.data_time, t2, sizeof(t2)));
+		printf("  data        %" PRIu64 " sectors, %" PRIu64 " regions of %" PRIu32 " sectors\n",
+		       sb.dev_sectors, sb.nr_regions, sb.region_size);
+	}
+	r = EXIT_OK;
+out:
+	free(p);
+	xmeta_close(&dev);
 	return r;
 }

@@ -4,7 +4,8 @@
  * status line (without flushing) before it prints anything, then prints
  * the report (xreplctl-report.c) or the JSON object of --json; --check
  * turns the worst health into the exit status.  wait sleeps on the
- * device's dm events until it is in sync.
+ * device's dm events until it is in sync (wait_until(), which verify
+ * --wait uses too).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -216,6 +217,7 @@ int cmd_status(char **names, int nr_names, const struct report_opts *o,
  */
 struct waiter {
 	const char *name;
+	bool (*done_when)(const struct xstatus *s);
 	pthread_mutex_t lock;	/* protects the fields below */
 	pthread_cond_t cond;	/* signalled when done is set */
 	bool done;
@@ -249,7 +251,7 @@ static void *wait_sync(void *arg)
 		w->last = *s;
 		w->have_last = true;
 		pthread_mutex_unlock(&w->lock);
-		if (st_is(s, "remote", "insync"))
+		if (w->done_when(s))
 			break;
 		if (wait_event(w->name, &event_nr) && dev_info(w->name, NULL) != 1) {
 			r = EXIT_NODEV;
@@ -266,19 +268,96 @@ out:
 	return NULL;
 }
 
+static bool in_sync(const struct xstatus *s)
+{
+	return st_is(s, "remote", "insync");
+}
+
+int wait_until(const char *what, const char *name, uint64_t timeout,
+	       bool (*done_when)(const struct xstatus *s), struct xstatus *last)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+	pthread_condattr_t attr;
+	struct timespec deadline;
+	pthread_t thread;
+	int r;
+
+	if (!w) {
+		msg("%s: out of memory", what);
+		return EXIT_FAILED;
+	}
+	w->name = name;
+	w->done_when = done_when;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &attr);
+	pthread_condattr_destroy(&attr);
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)timeout;
+	if (pthread_create(&thread, NULL, wait_sync, w)) {
+		msg("%s: cannot start a thread", what);
+		free(w);
+		return EXIT_FAILED;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (!w->done) {
+		if (!timeout)
+			pthread_cond_wait(&w->cond, &w->lock);
+		else if (pthread_cond_timedwait(&w->cond, &w->lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	if (!w->done) {
+		/*
+		 * The thread may sleep in the event ioctl for good, and may
+		 * still write to *w: w is left to it (the caller ends the
+		 * process with exit_after_timeout()).
+		 */
+		*last = w->last;
+		r = w->have_last ? EXIT_TIMEOUT : -EXIT_TIMEOUT;
+		pthread_mutex_unlock(&w->lock);
+		return r;
+	}
+	r = w->r;
+	*last = w->last;
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+	if (r == EXIT_NODEV)
+		msg("%s: %s: the device is gone", what, name);
+	else if (r)
+		msg("%s: %s: cannot read the device", what, name);
+	return r;
+}
+
+/*
+ * End the process after a wait timed out: its thread may sleep in the
+ * event ioctl for good, so libdevmapper is not torn down under it.
+ */
+void exit_after_timeout(void)
+{
+	fflush(stdout);
+	fflush(stderr);
+	_exit(EXIT_TIMEOUT);
+}
+
 int cmd_wait(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct waiter w = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	pthread_condattr_t attr;
-	struct timespec deadline;
+	struct xstatus *s = malloc(sizeof(*s));
 	uint64_t timeout = 0;
-	pthread_t thread;
+	const char *name;
 	int c, r;
 
+	if (!s) {
+		msg("wait: out of memory");
+		return EXIT_FAILED;
+	}
 	optind = 0;	/* 0: getopt starts afresh (GNU) */
 	while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
 		if (c != 't' || !parse_num(optarg, 1, 86400 * 365, &timeout))
@@ -286,55 +365,26 @@ int cmd_wait(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		usage_error("wait wants <name> [--timeout SECONDS]");
-	w.name = argv[optind];
-	check_name(w.name);
+	name = argv[optind];
+	check_name(name);
 	if (dry_run)
 		usage_error("wait sends nothing: --dry-run makes no sense");
-	r = check_xrepl(w.name);
-	if (r)
+	r = check_xrepl(name);
+	if (r) {
+		free(s);
 		return r;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w.cond, &attr);
-	pthread_condattr_destroy(&attr);
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += (time_t)timeout;
-	if (pthread_create(&thread, NULL, wait_sync, &w)) {
-		msg("wait: cannot start a thread");
-		return EXIT_FAILED;
 	}
-	pthread_mutex_lock(&w.lock);
-	while (!w.done) {
-		if (!timeout)
-			pthread_cond_wait(&w.cond, &w.lock);
-		else if (pthread_cond_timedwait(&w.cond, &w.lock, &deadline) == ETIMEDOUT)
-			break;
+	r = wait_until("wait", name, timeout, in_sync, s);
+	if (r == EXIT_TIMEOUT) {
+		msg("wait: %s: not in sync after %" PRIu64 " s: remote=%s degraded_by=%s dirty=%s resync=%s",
+		    name, timeout, st_str_or(s, "remote", "?"),
+		    st_str_or(s, "degraded_by", "?"), st_str_or(s, "dirty", "?"),
+		    st_str_or(s, "resync", "?"));
+		exit_after_timeout();
+	} else if (r == -EXIT_TIMEOUT) {
+		msg("wait: %s: no status after %" PRIu64 " s", name, timeout);
+		exit_after_timeout();
 	}
-	if (!w.done) {
-		const struct xstatus *s = &w.last;
-
-		if (w.have_last)
-			msg("wait: %s: not in sync after %" PRIu64 " s: remote=%s degraded_by=%s dirty=%s resync=%s",
-			    w.name, timeout, st_str_or(s, "remote", "?"),
-			    st_str_or(s, "degraded_by", "?"), st_str_or(s, "dirty", "?"),
-			    st_str_or(s, "resync", "?"));
-		else
-			msg("wait: %s: no status after %" PRIu64 " s", w.name, timeout);
-		/*
-		 * The thread may sleep in the event ioctl for good: end the
-		 * process without tearing libdevmapper down under it.
-		 */
-		fflush(stdout);
-		fflush(stderr);
-		_exit(EXIT_TIMEOUT);
-	}
-	r = w.r;
-	pthread_mutex_unlock(&w.lock);
-	pthread_join(thread, NULL);
-	pthread_cond_destroy(&w.cond);
-	if (r == EXIT_NODEV)
-		msg("wait: %s: the device is gone", w.name);
-	else if (r)
-		msg("wait: %s: cannot read the device", w.name);
+	free(s);
 	return r;
 }

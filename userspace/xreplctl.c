@@ -46,11 +46,14 @@ static const char usage_text[] =
 "         [-S|--select SELECTION] [--noheadings]\n"
 "         [--separator S [--aligned]] [--units U] [--nosuffix]\n"
 "         [--reportformat basic|json] [--json] [--check]\n"
+"  status --meta DEV [--json]\n"
 "                         state of the named or of all xrepl devices, as\n"
 "                         a report (-o help lists the fields) or as JSON;\n"
 "                         --check: exit 0 if all are in sync, 1 if one is\n"
 "                         degraded or resyncing, 2 if one failed, 4 if\n"
-"                         the state cannot be read\n"
+"                         the state cannot be read; --meta: what a metadata\n"
+"                         device records of the data beside it (pair,\n"
+"                         role, generation, consistent, data time)\n"
 "  wait <name> [--timeout S]\n"
 "                         wait (on dm events) until the remote is in sync;\n"
 "                         exit 4 if S seconds pass first\n"
@@ -58,6 +61,20 @@ static const char usage_text[] =
 "  mode <name> sync|semi-sync|async\n"
 "                         change the replication mode under load\n"
 "  resync <name> [--full] resync the dirty regions (--full: all regions)\n"
+"  verify <name> [--repair] [--start REGION | --resume] [--wait [--timeout S]]\n"
+"  verify <name> --stop\n"
+"  drill --lv VG/LV --meta DEV [--cow-size SIZE] [--name NAME]\n"
+"        [--luks-key FILE] [--timeout S] -- COMMAND [ARG...]\n"
+"                         at the remote site: refuse a copy that is not\n"
+"                         consistent, snapshot the LV (thin, or classic\n"
+"                         with --cow-size), run COMMAND with the snapshot\n"
+"                         in $XREPL_DRILL_DEV, report, remove the snapshot\n"
+"                         compare the legs region by region while the\n"
+"                         device is in use (--repair: resync the regions\n"
+"                         that differ; --resume: from where the last pass\n"
+"                         stopped); --wait: until the pass ends, then\n"
+"                         exit 0 (equal), 5 (regions differ) or 6 (the\n"
+"                         pass stopped before its end)\n"
 "  set <name> <key> <value>\n"
 "                         change resync_rate_kbps, semi_timeout_ms,\n"
 "                         max_lag_kb or congestion at run time\n"
@@ -109,7 +126,11 @@ static const char usage_text[] =
 "  2  usage error: bad command, option or value, or a local leg that\n     cannot be opened; nothing was changed\n"
 "  3  no such device, or the device is not an xrepl device\n"
 "  4  wait: the timeout passed; status --check: the state cannot be read\n"
-"     (status --check exits 0, 1 or 2 with the worst state, as above)\n";
+"     (status --check exits 0, 1 or 2 with the worst state, as above)\n"
+"  5  verify --wait: regions differ between the legs\n"
+"  6  verify --wait: the pass stopped before its end (verify --stop, the\n"
+"     remote degraded, a leg could not be read)\n"
+"  7  drill: the command failed, was killed or ran out of its time\n";
 
 /* --dry-run, or create's -n. */
 bool dry_run;
@@ -126,7 +147,7 @@ static void usage(void)
 static int status_command(int argc, char **argv, bool json)
 {
 	enum { OPT_NOHEADINGS = 256, OPT_SEPARATOR, OPT_ALIGNED, OPT_UNITS,
-	       OPT_NOSUFFIX, OPT_REPORTFORMAT, OPT_CHECK };
+	       OPT_NOSUFFIX, OPT_REPORTFORMAT, OPT_CHECK, OPT_META };
 	static const struct option opts[] = {
 		{ "options", required_argument, NULL, 'o' },
 		{ "sort", required_argument, NULL, 'O' },
@@ -139,9 +160,11 @@ static int status_command(int argc, char **argv, bool json)
 		{ "reportformat", required_argument, NULL, OPT_REPORTFORMAT },
 		{ "json", no_argument, NULL, 'j' },
 		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "meta", required_argument, NULL, OPT_META },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct report_opts o = { 0 };
+	const char *meta = NULL;
 	bool check = false;
 	int c, i;
 
@@ -163,6 +186,7 @@ static int status_command(int argc, char **argv, bool json)
 		case OPT_UNITS: o.units = optarg; break;
 		case OPT_NOSUFFIX: o.nosuffix = true; break;
 		case OPT_CHECK: check = true; break;
+		case OPT_META: meta = optarg; break;
 		case OPT_REPORTFORMAT:
 			if (!strcmp(optarg, "json"))
 				o.json = true;
@@ -172,6 +196,15 @@ static int status_command(int argc, char **argv, bool json)
 		default:
 			usage_error("status: bad option");
 		}
+	}
+	if (meta) {
+		if (optind != argc || check || o.fields || o.sort || o.select ||
+		    o.separator || o.units || o.noheadings || o.nosuffix ||
+		    o.aligned || o.json)
+			usage_error("status --meta DEV takes no device name and no option but --json");
+		if (dry_run)
+			usage_error("status sends nothing: --dry-run makes no sense");
+		return cmd_meta_status(meta, json);
 	}
 	if (json && (o.fields || o.sort || o.select || o.separator || o.units ||
 		     o.noheadings || o.nosuffix || o.aligned || o.json))
@@ -212,7 +245,7 @@ int main(int argc, char **argv)
 		case 'c': config_dir = optarg; break;
 		case 'j': json = true; break;
 		case 'h': usage(); return EXIT_OK;
-		case 'V': puts(PROG " 1.0 (dm-xrepl target 1.2)"); return EXIT_OK;
+		case 'V': puts(PROG " 1.0 (dm-xrepl target 1.3)"); return EXIT_OK;
 		default: usage_error("bad option");
 		}
 	}
@@ -244,6 +277,10 @@ int main(int argc, char **argv)
 		r = cmd_metrics(argc, argv);
 	} else if (!strcmp(cmd, "adjust")) {
 		r = cmd_adjust(argc, argv);
+	} else if (!strcmp(cmd, "verify")) {
+		r = cmd_verify(argc, argv);
+	} else if (!strcmp(cmd, "drill")) {
+		r = cmd_drill(argc, argv);
 	} else if (!strcmp(cmd, "mode")) {
 		name = want_name(argc, argv, 1, cmd);
 		if (argc != 3 || !in_list(mode_names, argv[2]))

@@ -14,6 +14,8 @@
  *   xreplctl-metrics.c  metrics, in Prometheus' text format
  *   xreplctl-conf.c     configuration files; up and down
  *   xreplctl-adjust.c   adjust: a changed configuration file applied
+ *   xreplctl-verify.c   verify: start, stop, resume, wait for a pass
+ *   xreplctl-drill.c    drill: a snapshot of the remote's copy, tested
  *   xreplctl-create.c   create and remove; the table line
  *   xreplctl-dm.c       every libdevmapper call; the status line parsed
  *   xreplctl-args.c     messages; names, numbers, sizes and options checked
@@ -43,6 +45,9 @@ enum {
 	EXIT_TIMEOUT = 4,	/* wait: the timeout passed first */
 	/* status --check: 0, 1, 2 are the worst health (enum xhealth). */
 	EXIT_CHECK_UNKNOWN = 4,	/* status --check: the state is unknown */
+	EXIT_VERIFY_DIFFERS = 5,	/* verify --wait: regions differ */
+	EXIT_VERIFY_INCOMPLETE = 6,	/* verify --wait: the pass did not end */
+	EXIT_DRILL_FAILED = 7,		/* drill: the command failed */
 };
 
 /* xreplctl.c: main() and the command line. */
@@ -106,6 +111,33 @@ int cmd_status(char **names, int nr_names, const struct report_opts *o,
 	       bool json, bool check);
 /* The wait command; argv[0] is "wait".  Returns an exit status. */
 int cmd_wait(int argc, char **argv);
+/*
+ * Sleep on name's dm events until done_when() holds for its status, or
+ * timeout seconds (0: no limit) passed; *last is the last status read;
+ * messages start with what.
+ * An exit status: EXIT_TIMEOUT (-EXIT_TIMEOUT if no status was read) when
+ * the time passed; the caller then ends with exit_after_timeout().
+ */
+int wait_until(const char *what, const char *name, uint64_t timeout,
+	       bool (*done_when)(const struct xstatus *s), struct xstatus *last);
+_Noreturn void exit_after_timeout(void);
+
+/* xreplctl-role.c: status --meta (the roles' commands are declared below). */
+
+/* What the metadata device path records; JSON with json.  An exit status. */
+int cmd_meta_status(const char *path, bool json);
+/* A metadata time t: "<date> UTC (<age> ago)", or "unknown" for 0. */
+const char *meta_when(uint64_t t, char *buf, size_t len);
+
+/* xreplctl-drill.c: the drill command. */
+
+/* The drill command; argv[0] is "drill".  Returns an exit status. */
+int cmd_drill(int argc, char **argv);
+
+/* xreplctl-verify.c: the verify command. */
+
+/* The verify command; argv[0] is "verify".  Returns an exit status. */
+int cmd_verify(int argc, char **argv);
 
 /* xreplctl-metrics.c: the metrics command. */
 

@@ -555,6 +555,44 @@ tcase ctl-create-fail-no-remote 2 "on_remote_error=fail needs a remote" \
 tcase ctl-demote-no-meta 2 "demote wants --meta DEV" "$CTL" demote
 tcase ctl-promote-no-meta 2 "promote needs --local and --meta" "$CTL" promote a --local "$LI"
 tcase ctl-attach-no-remote 2 "no --remote, and no usable" "$CTL" -c "$W" attach a
+# status --meta: what a metadata device records, as it is read (images).
+SM="$W/smeta.img"
+now=$(date +%s)
+python3 "$MKMETA" "$SM" --dev-sectors 8192 --region-size 1024 --role 2 --flags 1 \
+	--data-time $(( now - 7200 )) --gen-current 0x1234abcd --gen-history 0 0
+tcase ctl-meta-status-stopped 0 "^  data time   [0-9-]+ [0-9:]+ UTC \(2 h 0 min ago\)$" "$CTL" status --meta "$SM"
+tcase ctl-meta-status-fields 0 "^  role        secondary$" "$CTL" status --meta "$SM"
+tcase ctl-meta-status-gen 0 "^  generation  000000001234abcd$" "$CTL" status --meta "$SM"
+tcase ctl-meta-status-json 0 '"role": "secondary".*"consistent": true, "state": "stopped", "data_time": [0-9]+' \
+	"$CTL" status --meta "$SM" --json
+name=ctl-meta-status-json-valid
+if selected "$name"; then
+	if "$CTL" status --meta "$SM" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["regions"] == 8 and d["generation"] == "000000001234abcd", d'; then
+		record "PASS userspace:$name"
+	else
+		record "FAIL userspace:$name: status --meta --json is not the JSON expected"
+	fi
+fi
+python3 "$MKMETA" "$SM" --dev-sectors 8192 --region-size 1024 --role 2 --flags 5 --gen-history 0 0
+tcase ctl-meta-status-live 0 "^  state       live$" "$CTL" status --meta "$SM"
+python3 "$MKMETA" "$SM" --dev-sectors 8192 --region-size 1024 --role 2 --flags 0 --gen-history 0 0
+tcase ctl-meta-status-copying 0 "^  consistent  no \(a resync was copying to it\)$" "$CTL" status --meta "$SM"
+python3 "$MKMETA" "$SM" --dev-sectors 8192 --region-size 1024 --bad-csum
+tcase ctl-meta-status-damaged 1 "damaged metadata" "$CTL" status --meta "$SM"
+truncate -s 0 "$SM"; truncate -s 1M "$SM"
+tcase ctl-meta-status-blank 1 "never formatted" "$CTL" status --meta "$SM"
+tcase ctl-meta-status-missing 2 "No such file" "$CTL" status --meta "$W/nope.img"
+tcase ctl-meta-status-with-name 2 "takes no device name" "$CTL" status --meta "$SM" vm1
+tcase ctl-meta-status-check 4 "takes no device name and no option" "$CTL" status --meta "$SM" --check
+# verify: what is refused before anything is sent.
+tcase ctl-verify-no-name 2 "^xreplctl: verify wants one device name$" "$CTL" verify
+tcase ctl-verify-stop-and 2 "verify --stop takes no other option" "$CTL" verify vm1 --stop --wait
+tcase ctl-verify-start-resume 2 "exclude each other" "$CTL" verify vm1 --start 3 --resume
+tcase ctl-verify-timeout-alone 2 "--timeout goes with --wait" "$CTL" verify vm1 --timeout 5
+tcase ctl-verify-bad-start 2 "wants a region number" "$CTL" verify vm1 --start x
+tcase ctl-verify-dry 0 "^message vm1 0 verify repair 7$" "$CTL" -n verify vm1 --repair --start 7
+tcase ctl-verify-dry-stop 0 "^message vm1 0 verify stop$" "$CTL" -n verify vm1 --stop
+tcase ctl-verify-dry-wait 2 "makes no sense" "$CTL" -n verify vm1 --wait
 RM_IMG="$W/role.img"
 role_dump() { "$DUMP" --json "$RM_IMG" | jq -r "$1"; }
 # The role tests' local device: 8192 sectors, as their metadata says.
@@ -622,7 +660,7 @@ tcase ctl-no-command 2 "^xreplctl: no command$" "$CTL"
 tcase ctl-unknown-command 2 "^xreplctl: unknown command 'frob'$" "$CTL" frob
 tcase ctl-bad-option 2 "^xreplctl: bad option$" "$CTL" --bogus status
 tcase ctl-help 0 "^Exit status:$" "$CTL" --help
-tcase ctl-version 0 "^xreplctl 1\.0 \(dm-xrepl target 1\.2\)$" "$CTL" --version
+tcase ctl-version 0 "^xreplctl 1\.0 \(dm-xrepl target 1\.3\)$" "$CTL" --version
 tcase ctl-create-no-name 2 "create wants exactly one device name" \
 	"$CTL" -n create --local "$LI" --remote /x --no-meta
 tcase ctl-create-two-names 2 "create wants exactly one device name" \
