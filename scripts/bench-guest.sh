@@ -20,6 +20,8 @@
 #                      drbd-C,drbd-B,drbd-A: DRBD 8.4 between the local leg
 #                      and the RAM disk behind the nvme-tcp remote
 #                      resync-xrepl,resync-drbd: resync of a fully dirty pair
+#                      verify-xrepl: a verify pass over that pair once in
+#                      sync, and QD1 write p99 idle and during verify
 #   --remotes LIST     transports of the remote leg, default all, in order:
 #                      ram       null_blk in RAM, like the local leg
 #                      delay     null_blk completing after the emulated latency
@@ -86,7 +88,7 @@ BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bench
 # shellcheck source=scripts/bench/profile.sh
 . "$BENCH_LIB/profile.sh" || exit 2
 
-ALL_CONFIGS="raw-local,dm-linear,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd"
+ALL_CONFIGS="raw-local,dm-linear,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd,verify-xrepl"
 ALL_REMOTES="ram,delay,nvme-tcp,nbd,iscsi"
 # Configurations that do not use the remote leg: measured once, before the
 # remotes, and recorded with remote "local".
@@ -325,7 +327,7 @@ run_matrix() {
 	REMOTE=""
 	for cfg in ${configs//,/ }; do
 		case "$cfg" in
-		resync-xrepl|resync-drbd) ;;
+		resync-xrepl|resync-drbd|verify-xrepl) ;;
 		drbd-*) [[ ",$remotes," == *",$DRBD_REMOTE,"* ]] ||
 				say "$cfg: measured only with the $DRBD_REMOTE remote, which is not selected" ;&
 		*) if [[ "$LOCAL_CONFIGS" == *" $cfg "* ]]; then local_cfgs+=("$cfg"); else remote_cfgs+=("$cfg"); fi ;;

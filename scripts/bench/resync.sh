@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034,SC2154 # variables shared with bench-guest.sh
-# The resync rows of the benchmark.  A fully dirty pair of resync_mb MiB
+# The resync rows of the benchmark, and the verify's.  A fully dirty pair of resync_mb MiB
 # legs (both prefilled, so that neither pays for page allocation), brought
 # in sync by xrepl (a new pair without nosync: the initial full sync) and
 # by DRBD (both disks Inconsistent, `primary --force`: its initial full
@@ -75,8 +75,9 @@ resync_xrepl() {
 			elif ! resync_check "$REMOTE"; then
 				fail="the remote does not hold what the local leg holds after the resync"
 			else
-				record_resync "$cfg" "$t0" "$t1" "$resync_remote" \
+				selected resync-xrepl && record_resync "$cfg" "$t0" "$t1" "$resync_remote" \
 					"new pair without nosync (full initial sync), region_size 1024 (512 KiB), up to 16 regions copied at a time"
+				selected verify-xrepl && verify_xrepl "$name"
 			fi
 		else
 			fail=$WHY
@@ -89,6 +90,87 @@ resync_xrepl() {
 		record "$(jq -c -n --arg t "$resync_remote" --arg why "$fail" '{remote: "resync", config: "resync-xrepl", job: null, status: "failed", transport: $t, reason: $why}')"
 		nfail=$((nfail + 1))
 	fi
+}
+
+# fio_p99 FILE: the p99 write completion latency in µs of fio's JSON FILE.
+fio_p99() {
+	jq -r '.jobs[0].write.clat_ns.percentile["99.000000"] / 1000' "$1" 2>/dev/null
+}
+
+# verify_xrepl NAME: on the pair NAME, in sync: the time of a verify pass
+# (config verify-xrepl, a resync-like row), then QD1 random writes for
+# $runtime seconds with no verify and again with verify passes back to
+# back (config verify-latency: the p99 of both and their ratio).
+verify_xrepl() {
+	local name=$1 t0 t1 st i n fail="" nr f0="$out/fio/verify-idle.json" f1="$out/fio/verify-busy.json"
+	local p0 p1 passes=0 stopf="$out/verify.stop" vpid
+	say "verify-xrepl: a verify pass over the same pair"
+	t0=$(resync_t0)
+	if ! dmsetup message "$name" 0 verify 2>"$out/verify.err"; then
+		fail="verify refused: $(cat "$out/verify.err")"
+	else
+		n=$(( (60 + resync_mb / 4) * 10 ))
+		for (( i = 0; i < n; i++ )); do
+			st=$(dmsetup status "$name" 2>&1)
+			[[ "$st" == *verify_active=0* ]] && break
+			sleep 0.1
+		done
+		t1=$(resync_t1)
+		nr=$(sed -n 's/.* dirty=[0-9]*\/\([0-9]*\) .*/\1/p' <<<"$st")
+		if (( i == n )); then
+			fail="the pass did not end within $(( n / 10 ))s: $st"
+		elif [[ "$st" != *" verify=$nr/$nr "* || "$st" != *" verify_mismatches=0 "* ]]; then
+			fail="the pass did not compare every region equal: $st"
+		else
+			record_resync verify-xrepl "$t0" "$t1" "$resync_remote" \
+				"a pass over the pair in sync, one region (512 KiB) at a time, writes to it held meanwhile, rate unlimited"
+		fi
+	fi
+	if [[ -n "$fail" ]]; then
+		say "verify-xrepl: FAILED: $fail"
+		record "$(jq -c -n --arg t "$resync_remote" --arg why "$fail" '{remote: "resync", config: "verify-xrepl", job: null, status: "failed", transport: $t, reason: $why}')"
+		nfail=$((nfail + 1))
+		return
+	fi
+	# The application's latency, idle and while verify passes run.
+	mkdir -p "$out/fio"
+	local -a job=(--name=w --filename="/dev/mapper/$name" --direct=1 --ioengine=libaio
+		--rw=randwrite --bs=4k --iodepth=1 --time_based=1 --ramp_time="$ramp"
+		--runtime="$runtime" --randseed="$seed" --output-format=json)
+	if ! fio "${job[@]}" --output="$f0" >/dev/null 2>&1; then
+		fail="fio (idle) failed"
+	else
+		rm -f "$stopf"
+		(
+			while [[ ! -e "$stopf" ]]; do
+				if [[ "$(dmsetup status "$name")" == *verify_active=0* ]]; then
+					dmsetup message "$name" 0 verify && echo pass >>"$out/verify.passes"
+				fi
+				sleep 0.05
+			done
+		) &
+		vpid=$!
+		fio "${job[@]}" --output="$f1" >/dev/null 2>&1 || fail="fio (during verify) failed"
+		touch "$stopf"
+		wait "$vpid"
+		dmsetup message "$name" 0 verify stop
+		passes=$(wc -l <"$out/verify.passes" 2>/dev/null || echo 0)
+	fi
+	p0=$(fio_p99 "$f0")
+	p1=$(fio_p99 "$f1")
+	if [[ -z "$fail" && ( -z "$p0" || -z "$p1" || "$p0" == null || "$p1" == null ) ]]; then
+		fail="no p99 in fio's output"
+	fi
+	if [[ -n "$fail" ]]; then
+		say "verify-latency: FAILED: $fail"
+		record "$(jq -c -n --arg why "$fail" '{remote: "resync", config: "verify-latency", job: "qd1", status: "failed", reason: $why}')"
+		nfail=$((nfail + 1))
+		return
+	fi
+	record "$(jq -c -n --argjson p0 "$p0" --argjson p1 "$p1" --argjson n "$passes" --arg t "$resync_remote" \
+		'{remote: "resync", config: "verify-latency", job: "qd1", status: "ok", transport: $t,
+		  idle_p99_us: $p0, verify_p99_us: $p1, ratio: ($p1 / $p0), verify_passes: $n}')"
+	say "  verify-latency: QD1 write p99 ${p0} µs idle, ${p1} µs during verify ($passes passes started)"
 }
 
 resync_drbd() {
@@ -139,12 +221,14 @@ run_resync() {
 	local cfg
 	# Where the pattern goes: the middle of the legs, in MiB.
 	RS_PAT_OFF=$(( resync_mb / 2 ))
-	if selected resync-xrepl || selected resync-drbd; then
+	if selected resync-xrepl || selected resync-drbd || selected verify-xrepl; then
 		say "=== resync of a fully dirty ${resync_mb} MiB pair ==="
 		if nullb_make "$prefix-rslocal" size="$resync_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0; then
 			RS_LOCAL=$NB_DEV
 			prefill "$RS_LOCAL"
-			selected resync-xrepl && resync_xrepl
+			if selected resync-xrepl || selected verify-xrepl; then
+				resync_xrepl
+			fi
 			if selected resync-drbd; then
 				if nullb_make "$prefix-rspeer" size="$resync_mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0; then
 					RS_REMOTE=$NB_DEV
@@ -159,7 +243,7 @@ run_resync() {
 			nullb_remove "$prefix-rslocal"
 		else
 			say "cannot create the resync legs"
-			for cfg in resync-xrepl resync-drbd; do
+			for cfg in resync-xrepl resync-drbd verify-xrepl; do
 				selected "$cfg" && record_cfg resync "$cfg" failed "cannot create the resync legs"
 			done
 			nfail=$((nfail + 1))

@@ -70,6 +70,16 @@ def good($S): .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 		and ((.mbps - .bytes / .seconds / 1e6) | fabs) < 0.01
 		and (.vcpu_busy | type == "number" and . > 0 and . <= 1))) | not)
 	 | "no well-formed resync-xrepl record"),
+	# The verify pass over the same pair, and the latency during passes.
+	(.params.resync_mib as $mib | [.records[] | select(.config == "verify-xrepl")]
+	 | select((length == 1 and (.[0] | .status == "ok" and .job == "resync"
+		and .seconds > 0 and .bytes == $mib * 1048576)) | not)
+	 | "no well-formed verify-xrepl record"),
+	([.records[] | select(.config == "verify-latency")]
+	 | select((length == 1 and (.[0] | .status == "ok" and .idle_p99_us > 0
+		and .verify_p99_us > 0 and .verify_passes > 0
+		and ((.ratio - .verify_p99_us / .idle_p99_us) | fabs) < 1e-9)) | not)
+	 | "no well-formed verify-latency record"),
 	"ok")'
 
 # check_summary FILE: run the checks; prints what is wrong.
@@ -83,7 +93,7 @@ check_summary() {
 step "run the guest part of the benchmark"
 rc=0
 bash "$REPO_ROOT/scripts/bench-guest.sh" --out "$OUT" --prefix "$P" --remotes "$REMOTE" \
-	--configs raw-local,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,resync-xrepl \
+	--configs raw-local,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,resync-xrepl,verify-xrepl \
 	--variant-remote "$REMOTE" --resync-remote "$REMOTE" --jobs "${JOBS// /,}" \
 	--runtime 1 --ramp 1 --size 32 --resync-mb 32 --ko none || rc=$?
 assert_eq 0 "$rc" "bench-guest.sh exit status"
@@ -125,15 +135,21 @@ jq '(.records[] | select(.config == "xrepl-sync" and .job == "qd32") | .vcpu_bus
 check_summary "$T_TMP/bad8.json" >/dev/null && fail "a job without its CPU use passed the check"
 jq '(.records[] | select(.config == "resync-xrepl") | .vcpu_busy) = null' "$S" >"$T_TMP/bad9.json"
 check_summary "$T_TMP/bad9.json" >/dev/null && fail "a resync without its CPU use passed the check"
+jq '(.records[] | select(.config == "verify-latency") | .verify_passes) = 0' "$S" >"$T_TMP/bad10.json"
+check_summary "$T_TMP/bad10.json" >/dev/null && fail "a latency without a verify pass passed the check"
 log "ok: broken summaries are rejected"
 
 step "the report turns it into tables and a plot"
 python3 "$REPO_ROOT/scripts/bench-report.py" "$OUT" || fail "bench-report.py failed"
 jq -e --arg r "$REMOTE" '.rows[$r] | map(.config) | (index("xrepl-sync") != null and index("raw-local") != null)' \
 	"$OUT/results.json" >/dev/null || fail "results.json has no xrepl-sync or raw-local row for $REMOTE"
-jq -e '.resync | length == 1 and .[0].status == "ok" and .[0].seconds > 0' "$OUT/results.json" >/dev/null ||
-	fail "results.json lacks the resync row"
-jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 14' "$OUT/results.json" >/dev/null ||
+jq -e '[.resync[] | select(.config == "resync-xrepl" and .status == "ok" and .seconds > 0)] | length == 1' \
+	"$OUT/results.json" >/dev/null || fail "results.json lacks the resync row"
+jq -e '[.resync[] | select(.config == "verify-xrepl" and .status == "ok" and .seconds > 0)] | length == 1' \
+	"$OUT/results.json" >/dev/null || fail "results.json lacks the verify row"
+jq -e '.targets[] | select(.id == "verify-p99") | .ratio > 0' "$OUT/results.json" >/dev/null ||
+	fail "results.json has no verify latency ratio"
+jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 15' "$OUT/results.json" >/dev/null ||
 	fail "results.json lacks the targets"
 jq -e '.targets[] | select(.id == "meta-ratio") | .ratio > 0' "$OUT/results.json" >/dev/null ||
 	fail "results.json has no metadata writes per data write"
