@@ -17,9 +17,7 @@ if ! command -v iscsiadm >/dev/null || ! command -v iscsid >/dev/null; then
 	fail "open-iscsi is not installed (scripts/setup.sh installs it)"
 fi
 # sd_mod too: no udev here to load it for the new SCSI disk.
-for m in target_core_mod target_core_iblock iscsi_target_mod iscsi_tcp sd_mod; do
-	modprobe "$m" || fail "cannot load $m"
-done
+require_modules target_core_mod target_core_iblock iscsi_target_mod iscsi_tcp sd_mod
 ip link set lo up
 
 ramdisks 3 64

@@ -22,9 +22,7 @@ require_xrepl
 command -v lvm >/dev/null || fail "lvm2 is not installed (scripts/setup.sh installs it)"
 command -v cryptsetup >/dev/null || fail "cryptsetup is not installed (scripts/setup.sh installs it)"
 command -v thin_check >/dev/null || fail "thin-provisioning-tools is not installed (scripts/setup.sh installs it)"
-for m in dm-snapshot dm-thin-pool dm-crypt; do
-	modprobe "$m" || fail "cannot load $m"
-done
+require_modules dm-snapshot dm-thin-pool dm-crypt
 
 CTL=$(xrepl_tool xreplctl)
 ramdisks 3 128

@@ -15,6 +15,10 @@ command -v jq >/dev/null || skip "jq is not installed"
 if ! command -v iscsiadm >/dev/null || ! command -v iscsid >/dev/null; then
 	fail "open-iscsi is not installed (scripts/setup.sh installs it)"
 fi
+# The benchmark loads them itself: only whether the kernel has them.
+for m in target_core_mod target_core_iblock iscsi_target_mod iscsi_tcp sd_mod; do
+	modinfo -n "$m" >/dev/null 2>&1 || skip "kernel $(uname -r) has no $m"
+done
 OUT=$T_TMP/bench
 LIO=/sys/kernel/config/target
 

@@ -28,6 +28,7 @@ REPO_ROOT=${REPO_ROOT:-$(cd "$TESTS_DIR/.." && pwd)}
 export DM_DISABLE_UDEV=1
 # How much slower than the stock kernel the guest runs (make check-debug's
 # kernel: 5); a test whose premise is a ratio of two times scales them.
+# shellcheck disable=SC2034  # used by the tests
 TIME_SCALE=${XREPL_TIME_SCALE:-1}
 T_TMP=$(mktemp -d "/tmp/$TEST_NAME.XXXXXX")
 # The repository is read-only in the guest: work in the scratch directory.
@@ -386,6 +387,19 @@ XREPL_STATUS_KEYS="mode remote dirty resync remote_errors local_errors region_si
 require_xrepl() {
 	dmsetup targets 2>/dev/null | grep -q '^xrepl ' ||
 		skip "the xrepl target is not available (dm-xrepl.ko not built or not loaded)"
+}
+
+# require_modules MODULE...: skip unless the guest kernel has every one
+# (built in or as a module; make check-debug's kernel has fewer than the
+# stock ones), then load them.
+require_modules() {
+	local m
+	for m in "$@"; do
+		modinfo -n "$m" >/dev/null 2>&1 || skip "kernel $(uname -r) has no $m"
+	done
+	for m in "$@"; do
+		modprobe "$m" || fail "cannot load $m"
+	done
 }
 
 # require_target NAME [MODULE]: skip unless a dm target can be loaded.
