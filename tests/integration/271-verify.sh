@@ -40,7 +40,9 @@ ctl_rc() {
 # new_pair MODE REGION_SECTORS: /dev/mapper/$P-x over fresh legs, in sync;
 # NR is its number of regions.
 new_pair() {
-	dmsetup remove "$P-x" 2>/dev/null
+	if dmsetup info "$P-x" >/dev/null 2>&1; then
+		must "remove the pair" dmsetup remove "$P-x"
+	fi
 	write_at "$M" 0 $(( 1 << 20 )) /dev/zero
 	XREPL_MODE=$1 XREPL_META=$M xrepl_create x "$L" "$R" region_size "$2"
 	wait_for_status "$X" remote insync 120
