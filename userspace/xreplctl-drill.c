@@ -123,44 +123,22 @@ static int run_command(char *const argv[], const char *dev, uint64_t timeout,
 /* What the copy's metadata says; an exit status, with a message. */
 static int drill_check_meta(const char *path)
 {
-	struct xmeta_problems *p;
-	struct xmeta_dev dev;
 	struct xmeta_sb sb;
 	char t[96];
-	ssize_t n;
 	int r;
 
-	r = xmeta_open(&dev, path);
-	if (r) {
-		msg("drill: %s: %s", path, strerror(-r));
-		return EXIT_USAGE;
-	}
-	n = xmeta_read_block(&dev, 0);
-	p = calloc(1, sizeof(*p));
-	r = EXIT_FAILED;
-	if (!p) {
-		msg("out of memory");
-		goto out;
-	}
-	if (n < 512 || xmeta_is_zero(dev.buf, (size_t)n)) {
-		msg("drill: %s: no xrepl metadata there: refused", path);
-		goto out;
-	}
-	xmeta_sb_decode(dev.buf, &sb);
-	xmeta_check_sb(&sb, dev.buf, (size_t)n, p);
-	if (p->n) {
-		msg("drill: %s: damaged metadata (%s): refused", path, p->msg[0]);
-		goto out;
-	}
-	if (sb.version == XREPL_META_VERSION_1 || sb.role != XREPL_META_ROLE_SECONDARY) {
+	r = meta_read_sb("drill: ", path, &sb);
+	if (r)
+		return r;
+	if (sb.role != XREPL_META_ROLE_SECONDARY) {
 		msg("drill: %s is a primary's metadata: a drill runs at the remote site, on a secondary's copy",
 		    path);
-		goto out;
+		return EXIT_FAILED;
 	}
 	if (!(sb.flags & XMETA_F_CONSISTENT)) {
 		msg("drill: %s: the copy is not consistent (a resync is copying to it): refused, nothing done",
 		    path);
-		goto out;
+		return EXIT_FAILED;
 	}
 	if (sb.flags & XMETA_F_LIVE)
 		printf("drill: the copy is consistent and live: it receives every write (last recorded %s); recovery point: its last write\n",
@@ -168,11 +146,7 @@ static int drill_check_meta(const char *path)
 	else
 		printf("drill: the copy is consistent as of its data time %s (the recovery point)\n",
 		       meta_when(sb.data_time, t, sizeof(t)));
-	r = EXIT_OK;
-out:
-	free(p);
-	xmeta_close(&dev);
-	return r;
+	return EXIT_OK;
 }
 
 int cmd_drill(int argc, char **argv)

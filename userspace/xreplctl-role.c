@@ -512,48 +512,59 @@ int cmd_attach(int argc, char **argv)
  * write reached it), "stopped" (consistent as of its data time) or
  * "copying" (a resync was writing to it: not consistent).
  */
-int cmd_meta_status(const char *path, bool json)
+int meta_read_sb(const char *what, const char *path, struct xmeta_sb *sb)
 {
 	struct xmeta_problems *p = NULL;
 	struct xmeta_dev dev;
-	struct xmeta_sb sb;
-	char uuid[40], t1[96], t2[96];
-	const char *role, *state;
-	bool consistent;
 	ssize_t n;
 	int r;
 
 	r = xmeta_open(&dev, path);
 	if (r) {
-		msg("%s: %s", path, strerror(-r));
+		msg("%s%s: %s", what, path, strerror(-r));
 		return EXIT_USAGE;
 	}
+	r = EXIT_FAILED;
 	n = xmeta_read_block(&dev, 0);
 	if (n < 512) {
-		msg("%s: cannot read its superblock", path);
-		r = EXIT_FAILED;
+		msg("%s%s: cannot read its superblock", what, path);
 		goto out;
 	}
 	if (xmeta_is_zero(dev.buf, (size_t)n)) {
-		msg("%s: never formatted: not an xrepl metadata device", path);
-		r = EXIT_FAILED;
+		msg("%s%s: never formatted: not an xrepl metadata device", what, path);
 		goto out;
 	}
-	xmeta_sb_decode(dev.buf, &sb);
+	xmeta_sb_decode(dev.buf, sb);
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		msg("out of memory");
-		r = EXIT_FAILED;
 		goto out;
 	}
-	xmeta_check_sb(&sb, dev.buf, (size_t)n, p);
+	xmeta_check_sb(sb, dev.buf, (size_t)n, p);
 	if (p->n) {
-		msg("%s: damaged metadata (%s; xrepl-check tells more)", path, p->msg[0]);
-		r = EXIT_FAILED;
+		msg("%s%s: damaged metadata (%s; xrepl-check tells more)", what, path, p->msg[0]);
 		goto out;
 	}
-	if (sb.version == XREPL_META_VERSION_1)
-		sb.role = XREPL_META_ROLE_PRIMARY;
+	if (sb->version == XREPL_META_VERSION_1)
+		sb->role = XREPL_META_ROLE_PRIMARY;
+	r = EXIT_OK;
+out:
+	free(p);
+	xmeta_close(&dev);
+	return r;
+}
+
+int cmd_meta_status(const char *path, bool json)
+{
+	struct xmeta_sb sb;
+	char uuid[40], t1[96], t2[96];
+	const char *role, *state;
+	bool consistent;
+	int r;
+
+	r = meta_read_sb("", path, &sb);
+	if (r)
+		return r;
 	xmeta_uuid_str(sb.uuid, uuid);
 	role = sb.role == XREPL_META_ROLE_SECONDARY ? "secondary" : "primary";
 	consistent = sb.flags & XMETA_F_CONSISTENT;
@@ -595,9 +606,5 @@ int cmd_meta_status(const char *path, bool json)
 		printf("  data        %" PRIu64 " sectors, %" PRIu64 " regions of %" PRIu32 " sectors\n",
 		       sb.dev_sectors, sb.nr_regions, sb.region_size);
 	}
-	r = EXIT_OK;
-out:
-	free(p);
-	xmeta_close(&dev);
-	return r;
+	return EXIT_OK;
 }

@@ -126,6 +126,13 @@ _Noreturn void exit_after_timeout(void);
 
 /* What the metadata device path records; JSON with json.  An exit status. */
 int cmd_meta_status(const char *path, bool json);
+struct xmeta_sb;
+/*
+ * Read and check the superblock of the metadata device path, opened
+ * read-only and not exclusively (version 1 read as a primary's).  An exit
+ * status, with a message starting with what.
+ */
+int meta_read_sb(const char *what, const char *path, struct xmeta_sb *sb);
 /* A metadata time t: "<date> UTC (<age> ago)", or "unknown" for 0. */
 const char *meta_when(uint64_t t, char *buf, size_t len);
 

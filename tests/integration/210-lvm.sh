@@ -17,39 +17,12 @@ command -v lvm >/dev/null || skip "lvm2 is not installed"
 
 CTL=$(xrepl_tool xreplctl)
 ramdisks 2 64
-# LVM without udev, with its state in the scratch directory (the root
-# file system is read-only here): only the RAM disks and this test's dm
-# devices are scanned, and LVs are not (scan_lvs=0, the default).
-export LVM_SYSTEM_DIR=$T_TMP/lvm
-mkdir -p "$LVM_SYSTEM_DIR"
-cat >"$LVM_SYSTEM_DIR/lvm.conf" <<CONF
-devices {
-	obtain_device_list_from_udev = 0
-	external_device_info_source = "none"
-	use_devicesfile = 0
-	scan_lvs = 0
-	global_filter = [ "a|^/dev/ram[01]\$|", "a|^/dev/mapper/$P-|", "r|.*|" ]
-}
-activation {
-	udev_sync = 0
-	udev_rules = 0
-	verify_udev_operations = 1
-	monitoring = 0
-}
-backup {
-	backup = 0
-	archive = 0
-}
-global {
-	locking_dir = "$T_TMP/lvm/lock"
-}
-CONF
-mkdir -p "$T_TMP/lvm/lock"
+# Only the RAM disks and this test's dm devices are scanned.
+lvm_scratch '^/dev/ram[01]$' "^/dev/mapper/$P-"
 SRC=${P}src DST=${P}dst VM=${P}vm
 at_exit "vgremove -ff $DST"
 at_exit "vgremove -ff $SRC"
 at_exit_first "vgchange -an $VM"
-lvm_must() { must "$*" lvm "$@"; }
 
 step "xreplctl creates the device on logical volumes"
 lvm_must pvcreate -q /dev/ram0 /dev/ram1

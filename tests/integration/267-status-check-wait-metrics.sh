@@ -22,19 +22,6 @@ T=$(regions "$S" "$RS")
 X=/dev/mapper/$P-x
 MS=$(dev_sectors "$M")
 
-# ctl_rc WANT WHAT ARGS...: xreplctl exits with WANT; its output in $out.
-ctl_rc() {
-	local want=$1 what=$2 rc=0
-	shift 2
-	"$CTL" "$@" >"$T_TMP/ctl.out" 2>"$T_TMP/ctl.err" || rc=$?
-	out=$(cat "$T_TMP/ctl.out")
-	if (( rc != want )); then
-		sed 's/^/    | /' "$T_TMP/ctl.out" "$T_TMP/ctl.err" >&2
-		fail "$what: xreplctl $* exited $rc, expected $want"
-	fi
-	log "ok: $what (exit $rc)"
-}
-
 # metric NAME LABELS: the value of the sample NAME{device="$P-x"LABELS}.
 metric() {
 	awk -v k="$1{device=\"$P-x\"${2:-}}" '$1 == k { print $2 }' <<<"$metrics"

@@ -24,19 +24,6 @@ CTL=$(xrepl_tool xreplctl)
 meta_legs 32
 X=/dev/mapper/$P-x
 
-# ctl_rc WANT WHAT ARGS...: xreplctl exits with WANT; its output in $out.
-ctl_rc() {
-	local want=$1 what=$2 rc=0
-	shift 2
-	"$CTL" "$@" >"$T_TMP/ctl.out" 2>"$T_TMP/ctl.err" || rc=$?
-	out=$(cat "$T_TMP/ctl.out")
-	if (( rc != want )); then
-		sed 's/^/    | /' "$T_TMP/ctl.out" "$T_TMP/ctl.err" >&2
-		fail "$what: xreplctl $* exited $rc, expected $want"
-	fi
-	log "ok: $what (exit $rc): $out"
-}
-
 # new_pair MODE REGION_SECTORS: /dev/mapper/$P-x over fresh legs, in sync;
 # NR is its number of regions.
 new_pair() {

@@ -26,33 +26,10 @@ require_modules dm-snapshot dm-thin-pool dm-crypt
 
 CTL=$(xrepl_tool xreplctl)
 ramdisks 3 128
-export LVM_SYSTEM_DIR=$T_TMP/lvm
-mkdir -p "$LVM_SYSTEM_DIR/lock"
-cat >"$LVM_SYSTEM_DIR/lvm.conf" <<CONF
-devices {
-	obtain_device_list_from_udev = 0
-	external_device_info_source = "none"
-	use_devicesfile = 0
-	scan_lvs = 0
-	global_filter = [ "a|^/dev/ram1\$|", "r|.*|" ]
-}
-activation {
-	udev_sync = 0
-	udev_rules = 0
-	verify_udev_operations = 1
-	monitoring = 0
-}
-backup {
-	backup = 0
-	archive = 0
-}
-global {
-	locking_dir = "$LVM_SYSTEM_DIR/lock"
-}
-CONF
+# The remote site's volume group is on /dev/ram1 alone.
+lvm_scratch '^/dev/ram1$'
 DST=${P}dst
 at_exit "vgremove -ff $DST"
-lvm_must() { must "$*" lvm "$@"; }
 
 # The remote site: a volume group with the copy's data and metadata.
 lvm_must pvcreate -q /dev/ram1

@@ -389,6 +389,56 @@ require_xrepl() {
 		skip "the xrepl target is not available (dm-xrepl.ko not built or not loaded)"
 }
 
+# lvm_scratch REGEX...: LVM without udev, its configuration and state in
+# the scratch directory (the root file system is read-only in the guest):
+# only the devices whose path matches a REGEX are scanned, and LVs are not
+# (scan_lvs=0).  lvm_must runs an lvm command that must succeed.
+lvm_scratch() {
+	local f="" r
+	for r in "$@"; do
+		f+="\"a|$r|\", "
+	done
+	export LVM_SYSTEM_DIR=$T_TMP/lvm
+	mkdir -p "$LVM_SYSTEM_DIR/lock"
+	cat >"$LVM_SYSTEM_DIR/lvm.conf" <<CONF
+devices {
+	obtain_device_list_from_udev = 0
+	external_device_info_source = "none"
+	use_devicesfile = 0
+	scan_lvs = 0
+	global_filter = [ $f"r|.*|" ]
+}
+activation {
+	udev_sync = 0
+	udev_rules = 0
+	verify_udev_operations = 1
+	monitoring = 0
+}
+backup {
+	backup = 0
+	archive = 0
+}
+global {
+	locking_dir = "$LVM_SYSTEM_DIR/lock"
+}
+CONF
+}
+lvm_must() { must "$*" lvm "$@"; }
+
+# ctl_rc WANT WHAT ARGS...: "$CTL ARGS" (xreplctl) exits with WANT; its
+# standard output is left in $out (both outputs are shown on failure).
+ctl_rc() {
+	local want=$1 what=$2 rc=0
+	shift 2
+	"$CTL" "$@" >"$T_TMP/ctl.out" 2>"$T_TMP/ctl.err" || rc=$?
+	out=$(cat "$T_TMP/ctl.out")
+	if (( rc != want )); then
+		sed 's/^/    | /' "$T_TMP/ctl.out" "$T_TMP/ctl.err" >&2
+		fail "$what: xreplctl $* exited $rc, expected $want"
+	fi
+	log "ok: $what (exit $rc)${out:+: $(head -n 1 <<<"$out")}"
+}
+
 # require_modules MODULE...: skip unless the guest kernel has every one
 # (built in or as a module; make check-debug's kernel has fewer than the
 # stock ones), then load them.
