@@ -17,9 +17,14 @@
 # Each guest's timeout is the sum of its tests' budgets plus 5 minutes
 # (XREPL_SUITE_TIMEOUT overrides it).
 #
-# A test with a "# kernels: one" line tests userspace (xreplctl and its
-# services) and runs on one kernel: with XREPL_ONE_KERNEL_DONE=1 (the
-# second kernel of .ci/run and make check-all) it is skipped.
+# A test with a "# kernels: one" line tests what does not depend on the
+# kernel under the target: userspace (xreplctl and its services), the
+# benchmark's scripts, or the target's own logic (the refusal of bad
+# table lines, messages and metadata; resync pacing).  It runs on one
+# kernel: with XREPL_ONE_KERNEL_DONE=1 (the second kernel of .ci/run and
+# make check-all) it is skipped.  Whatever touches the block layer (the
+# I/O path, flushes, metadata I/O, resync, teardown, transports) runs on
+# both.
 #
 # Environment: XREPL_SUITE_TIMEOUT, XREPL_TEST_TIMEOUT, XREPL_TIME_SCALE,
 # XREPL_MAX_BOOTS, XREPL_ONE_KERNEL_DONE, KVER, XREPL_CACHE.
@@ -90,8 +95,8 @@ one_kernel=()
 for f in "$REPO_ROOT"/tests/integration/[0-9][0-9][0-9]-*.sh; do
 	[[ -e "$f" ]] || continue
 	name=$(basename "$f" .sh)
-	# "# kernels: one": it tests userspace (xreplctl, its services); it
-	# ran on the first kernel of this run (XREPL_ONE_KERNEL_DONE=1).
+	# "# kernels: one": it does not depend on the kernel; it ran on the
+	# first kernel of this run (XREPL_ONE_KERNEL_DONE=1).
 	if [[ "${XREPL_ONE_KERNEL_DONE:-}" == 1 ]] &&
 	   head -n 25 "$f" | grep -q '^# kernels: one$'; then
 		one_kernel+=("$name")
@@ -105,7 +110,7 @@ for f in "$REPO_ROOT"/tests/integration/[0-9][0-9][0-9]-*.sh; do
 done
 (( ${#expected[@]} )) || die "no test matches: ${filters[*]}"
 for name in "${one_kernel[@]}"; do
-	record "SKIP $name: userspace, run on the first kernel (# kernels: one)"
+	record "SKIP $name: kernel-independent, run on the first kernel (# kernels: one)"
 done
 
 # budget_of NAME: the seconds test NAME may take (the guest's rule).

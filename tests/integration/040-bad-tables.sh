@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every kind of bad table line is refused with the right message in the
 # kernel log, and nothing is left behind (no device, no open leg).
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -2,6 +2,7 @@
 # Target messages: garbage is refused (dmsetup fails, the kernel logs an
 # error naming the device) and changes nothing; "resync" is refused while
 # degraded; "resync" and "resync full" work when the remote is up.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A damaged or mismatching metadata device is refused with a message that
 # names the problem, is never rewritten, and xrepl-check reports it.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -2,6 +2,7 @@
 # Resync pacing: resync_rate_kbps (table and "set" message) is honoured
 # within 20%, status reports the rate and consistent=no while copying; an
 # unlimited full resync raced by verified writes leaves the legs equal.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -127,7 +127,7 @@ XREPL_MODE=async xrepl_create x "$L" "$R" nosync
 mount "$X" "$mnt"
 _MOUNTS+=("$mnt")
 for cut in 1 2 3; do
-	bg ext4_work "c$cut" 200
+	bg ext4_work "c$cut" 100
 	pid=$BG_PID
 	at="$(( 1 + RANDOM % 3 )).$(( RANDOM % 10 ))"
 	sleep "$at"

@@ -16,6 +16,7 @@
 #      settings (3 to 4 s), fio sees no error; server back, resync, equal
 # Hooks run once per event.
 # budget: 420
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -14,6 +14,7 @@
 #     message); the device's table and state are unchanged
 # and the kernel reports nothing.
 # budget: 300
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -7,6 +7,7 @@
 # bits it sets are resynced (a cleared bit is not detectable, as in md's
 # and DRBD's bitmaps; see Known limits).  A metadata device that shrank
 # or a pair whose size changed between loads is refused.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

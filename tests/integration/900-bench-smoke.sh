@@ -15,6 +15,7 @@
 # report script must turn it into tables and a plot, and every device,
 # export and connection the benchmark made must be gone afterwards.
 # budget: 420
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
