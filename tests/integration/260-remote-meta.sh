@@ -198,3 +198,12 @@ wait_for_status "$X" remote insync 120
 assert_status "$X" copied_regions "$T"
 assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
+
+step "a new pair (fresh metadata) towards another pair's remote site: refused, nothing written"
+# The remote site is our pair's secondary; a fresh metadata device here
+# makes a new pair, which it does not know.
+dd if=/dev/zero of="$M" bs=1M count=4 oflag=direct status=none
+meta_before=$(dev_md5 "$M")
+good_md5=$(dev_md5 "$R")
+refused "unrelated" "a new pair"
+assert_eq "$meta_before" "$(dev_md5 "$M")" "a new pair: this site's fresh metadata not formatted"
