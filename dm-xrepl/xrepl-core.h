@@ -657,6 +657,8 @@ int xrepl_pair_before_return(struct xrepl_pair *pair);
 
 /* xrepl-peer.c: the remote site's metadata. */
 int xrepl_peer_check(struct xrepl_c *xc, char **error);
+int xrepl_peer_check_new(struct xrepl_pair *pair, struct xrepl_c *xc,
+			 bool in_sync, char **error);
 int xrepl_peer_connect(struct xrepl_c *xc, bool live, char **error);
 int xrepl_peer_copying(struct xrepl_pair *pair, struct block_device *bdev);
 int xrepl_peer_copying_active(struct xrepl_pair *pair);

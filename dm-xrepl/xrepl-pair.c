@@ -357,6 +357,13 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 	xrepl_state_init_locked(pair, why);
 	spin_unlock_irq(&pair->lock);
 	if (xc->meta) {
+		/* A new pair's fresh device stays fresh if it is refused. */
+		if (!sb && !inh->predecessor) {
+			r = xrepl_peer_check_new(pair, xc, xc->args.nosync,
+						 error);
+			if (r)
+				return r;
+		}
 		r = xrepl_meta_load(pair, sb,
 				    xc->args.nosync && !inh->predecessor,
 				    error);

@@ -113,6 +113,48 @@ static void log_refused(struct xrepl_pair *pair, struct xrepl_c *xc,
 }
 
 /*
+ * Read the remote site's superblock and compare it with ours (the pair's
+ * own if ours is NULL): 0, or the refusal or failure with *error set.
+ * Writes nothing.
+ */
+static int peer_verdict(struct xrepl_pair *pair, struct xrepl_c *xc,
+			const struct xrepl_sb_info *ours, char **error)
+{
+	struct xrepl_sb_info *sb = NULL;
+	struct dm_io_client *client;
+	enum xrepl_verdict v;
+	void *buf = NULL;
+	bool fresh;
+	int r;
+
+	client = dm_io_client_create();
+	if (IS_ERR(client)) {
+		*error = "Cannot allocate metadata I/O client";
+		return PTR_ERR(client);
+	}
+	r = -ENOMEM;
+	*error = "Cannot allocate metadata buffer";
+	buf = kmalloc(XREPL_META_BLOCK_SIZE, GFP_KERNEL);
+	sb = kmalloc(sizeof(*sb), GFP_KERNEL);
+	if (buf && sb)
+		r = peer_read(pair, xc->peer->bdev, client, buf, sb, &fresh,
+			      error);
+	if (!r) {
+		v = ours ? xrepl_peer_compare(ours, sb, fresh) :
+			   peer_compare(pair, sb, fresh);
+		if (xrepl_verdict_refused(v)) {
+			log_refused(pair, xc, v);
+			*error = refused_error(v);
+			r = -EINVAL;
+		}
+	}
+	kfree(sb);
+	kfree(buf);
+	dm_io_client_destroy(client);
+	return r;
+}
+
+/*
  * Constructor: a table with a remote and remote_meta is refused, with
  * nothing written, if the remote site's metadata does not let this pair
  * replicate to it.  Nothing is read if the pair is connected to it already.
@@ -120,13 +162,8 @@ static void log_refused(struct xrepl_pair *pair, struct xrepl_c *xc,
 int xrepl_peer_check(struct xrepl_c *xc, char **error)
 {
 	struct xrepl_pair *pair = xc->pair;
-	struct xrepl_sb_info *sb = NULL;
-	struct dm_io_client *client;
-	enum xrepl_verdict v;
+	bool connected;
 	dev_t dev, cur;
-	bool fresh, connected;
-	void *buf = NULL;
-	int r;
 
 	if (!xc->peer)
 		return 0;
@@ -142,30 +179,33 @@ int xrepl_peer_check(struct xrepl_c *xc, char **error)
 		*error = "remote_meta differs from the live table's: remove the device first";
 		return -EINVAL;
 	}
+	return peer_verdict(pair, xc, NULL, error);
+}
 
-	client = dm_io_client_create();
-	if (IS_ERR(client)) {
-		*error = "Cannot allocate metadata I/O client";
-		return PTR_ERR(client);
+/*
+ * Constructor of a new pair whose metadata device is fresh, before it is
+ * formatted: the pair gets a new identity, and the remote site's metadata
+ * refuses it unless it is fresh too.  Compared with a superblock like the
+ * one the format writes (its uuid is random, so any one gives the same
+ * verdict), so that a refused table leaves this site's metadata device as
+ * it was.  Writes nothing.
+ */
+int xrepl_peer_check_new(struct xrepl_pair *pair, struct xrepl_c *xc,
+			 bool in_sync, char **error)
+{
+	struct xrepl_sb_info *ours;
+	int r;
+
+	if (!xc->peer)
+		return 0;
+	ours = kmalloc(sizeof(*ours), GFP_KERNEL);
+	if (!ours) {
+		*error = "Cannot allocate metadata buffer";
+		return -ENOMEM;
 	}
-	r = -ENOMEM;
-	*error = "Cannot allocate metadata buffer";
-	buf = kmalloc(XREPL_META_BLOCK_SIZE, GFP_KERNEL);
-	sb = kmalloc(sizeof(*sb), GFP_KERNEL);
-	if (buf && sb)
-		r = peer_read(pair, xc->peer->bdev, client, buf, sb, &fresh,
-			      error);
-	if (!r) {
-		v = peer_compare(pair, sb, fresh);
-		if (xrepl_verdict_refused(v)) {
-			log_refused(pair, xc, v);
-			*error = refused_error(v);
-			r = -EINVAL;
-		}
-	}
-	kfree(sb);
-	kfree(buf);
-	dm_io_client_destroy(client);
+	xrepl_sb_init(ours, &pair->geom, in_sync);
+	r = peer_verdict(pair, xc, ours, error);
+	kfree(ours);
 	return r;
 }
 
