@@ -12,6 +12,8 @@
 #     (-Wall -Wextra -Werror ...), and again with gcc's -fanalyzer, into
 #     $XREPL_CACHE/lint/userspace
 #  6. shellcheck (with -x) of the shell scripts in SHELLCHECKED below
+#  7. Documentation/*.rst parses without a docutils warning (skipped,
+#     with a note, without docutils)
 #
 # Steps 2 and 3 build a copy of dm-xrepl/ under $XREPL_CACHE/lint, so they
 # never race with a build in the work tree and always compile every file.
@@ -229,6 +231,39 @@ if kernel_independent "shellcheck"; then
 			indent <"$sc_log"
 			failed+=(shellcheck)
 		fi
+	fi
+fi
+
+# --- 7. the documentation ---------------------------------------------------------
+# Documentation/*.rst parses without a docutils warning (a malformed table
+# renders as an error block).  Skipped, with a note, without docutils.
+if kernel_independent "rst"; then
+	if python3 -c 'import docutils' 2>/dev/null; then
+		rst_log="$LINT_DIR/rst.log"
+		if python3 - "$REPO_ROOT"/Documentation/*.rst >"$rst_log" 2>&1 <<'PY'
+import sys
+import docutils.core
+for path in sys.argv[1:]:
+    with open(path) as f:
+        docutils.core.publish_doctree(
+            f.read(), source_path=path,
+            settings_overrides={"report_level": 2, "halt_level": 5})
+PY
+		then
+			if [[ -s "$rst_log" ]]; then
+				echo "lint: rst findings:"
+				indent <"$rst_log"
+				failed+=(rst)
+			else
+				echo "lint: rst: Documentation/ parses clean"
+			fi
+		else
+			echo "lint: rst check failed to run:"
+			indent <"$rst_log"
+			failed+=(rst)
+		fi
+	else
+		echo "lint: note: rst check skipped (no python3 docutils)"
 	fi
 fi
 
