@@ -20,7 +20,9 @@
 # A test with a "# kernels: one" line tests what does not depend on the
 # kernel under the target: userspace (xreplctl and its services), the
 # benchmark's scripts, or the target's own logic (the refusal of bad
-# table lines, messages and metadata; resync pacing).  It runs on one
+# table lines, messages and metadata; resync pacing; the remote site's
+# records and the decisions taken on them, whose I/O is the metadata
+# I/O that other tests run on both kernels).  It runs on one
 # kernel: with XREPL_ONE_KERNEL_DONE=1 (the second kernel of .ci/run and
 # make check-all) it is skipped.  Whatever touches the block layer (the
 # I/O path, flushes, metadata I/O, resync, teardown, transports) runs on

@@ -13,7 +13,7 @@
 require_xrepl
 
 SEED=${XREPL_FUZZ_SEED:-$(( RANDOM * 32768 + RANDOM ))}
-N=${XREPL_META_FUZZ_COUNT:-80}
+N=${XREPL_META_FUZZ_COUNT:-40}
 log "seed $SEED, $N changes (XREPL_FUZZ_SEED=$SEED to repeat)"
 RANDOM=$SEED
 meta_legs 32

@@ -8,6 +8,7 @@
 # "remote up" sent to the old table after the new one was loaded counts.
 # A metadata device in use with other legs is refused, and so is a
 # successor whose metadata device fails the rewrite.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -8,6 +8,7 @@
 # on its own (split brain), belongs to another pair, or whose metadata is
 # damaged or of another geometry is refused, and neither its data nor its
 # metadata changes by a byte.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

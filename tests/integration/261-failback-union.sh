@@ -7,6 +7,7 @@
 # and copies exactly the union of both bitmaps, logging how many of A's
 # regions it overwrites; a planned switchover back to A then copies
 # nothing.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -6,6 +6,7 @@
 # again exactly what was written meanwhile; a different remote device,
 # about which nothing is known, gets every region.  A table without a
 # remote needs a metadata device, and on_remote_error fail needs a remote.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -7,6 +7,7 @@
 # the return waits (the remote gets no write, its superblock still says
 # stopped and consistent); once the record is written, replication
 # returns, the resync runs and the legs end up equal.
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
