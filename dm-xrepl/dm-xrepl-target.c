@@ -173,6 +173,11 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	/* Refused by the remote site's metadata: nothing written to it. */
 	r = xrepl_peer_check(xc, &ti->error);
+	if (!r && xc->args.mode == XREPL_MODE_PERIODIC &&
+	    xrepl_cycle_alloc(xc->pair)) {
+		ti->error = "Cannot allocate the periodic mode's bitmap";
+		r = -ENOMEM;
+	}
 	if (r) {
 		xrepl_pair_put(xc->pair);
 		goto bad;
@@ -204,15 +209,21 @@ static void xrepl_dtr(struct dm_target *ti)
 	kfree(xc);
 }
 
-/* Stop the resync and wait for its copies; deferred writes are reissued. */
+/*
+ * Stop the resync and wait for its copies; deferred writes are reissued.
+ * A periodic cycle ends (the writes waiting for its copies go on), and a
+ * new one starts on resume.
+ */
 static void xrepl_presuspend(struct dm_target *ti)
 {
 	struct xrepl_pair *pair = ((struct xrepl_c *)ti->private)->pair;
 
 	spin_lock_irq(&pair->lock);
 	pair->resync_stop = true;
+	xrepl_cycle_abort_locked(pair);
 	spin_unlock_irq(&pair->lock);
 
+	cancel_delayed_work_sync(&pair->cycle_work);
 	cancel_delayed_work_sync(&pair->resync_delay);
 	/* A periodic clean waiting for a flush gives up (resync_stop). */
 	cancel_delayed_work_sync(&pair->clean_work);
@@ -486,11 +497,40 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 	WRITE_ONCE(xc->args.semi_timeout_ms, tmp.semi_timeout_ms);
 	WRITE_ONCE(xc->args.max_lag_kb, tmp.max_lag_kb);
 	WRITE_ONCE(xc->args.congestion, tmp.congestion);
+	WRITE_ONCE(xc->args.period_s, tmp.period_s);
 	xc->args.given |= opt;
 	/* Writes waiting for lag room look at the new bound. */
 	if (xrepl_lag_wait_release_locked(pair))
 		queue_work(pair->wq, &pair->resync_work);
 	spin_unlock_irq(&pair->lock);
+	/* The next cycle is period_s from now. */
+	if (opt == XREPL_OPT_PERIOD && pair->active == xc)
+		xrepl_cycle_arm(pair);
+	return 0;
+}
+
+/* "cycle": a periodic cycle now (after the running one, if one runs). */
+static int xrepl_msg_cycle(struct xrepl_c *xc)
+{
+	struct xrepl_pair *pair = xc->pair;
+	const char *why = NULL;
+
+	spin_lock_irq(&pair->lock);
+	if (!pair->periodic || pair->active != xc)
+		why = "the device is not in periodic mode";
+	else if (pair->degraded_by != XREPL_DEGRADED_NONE)
+		why = "the remote is degraded; send 'remote up' first";
+	else if (pair->cycle_exit)
+		why = "the final cycle of a mode change runs";
+	if (!why) {
+		pair->cycle_wanted = true;
+		queue_work(pair->wq, &pair->resync_work);
+	}
+	spin_unlock_irq(&pair->lock);
+	if (why) {
+		msg_err(xc, "cannot start a cycle: %s", why);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -503,11 +543,11 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 {
 	struct xrepl_pair *pair = xc->pair;
+	bool draining, final = false, active;
 	enum xrepl_mode mode, old;
-	bool draining;
 
 	if (xrepl_parse_mode(word, &mode)) {
-		msg_err(xc, "invalid 'mode %.32s': expected sync, semi-sync or async",
+		msg_err(xc, "invalid 'mode %.32s': expected sync, semi-sync, async or periodic",
 			msg_word(word));
 		return -EINVAL;
 	}
@@ -517,14 +557,41 @@ static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 			msg_word(word));
 		return -EINVAL;
 	}
+	if (mode == XREPL_MODE_PERIODIC && xrepl_cycle_alloc(pair)) {
+		msg_err(xc, "cannot change to periodic mode: out of memory");
+		return -ENOMEM;
+	}
 	spin_lock_irq(&pair->lock);
 	old = xc->args.mode;
-	if (mode == XREPL_MODE_SYNC)
-		xrepl_drain_start_locked(pair);
-	WRITE_ONCE(xc->args.mode, mode);
+	active = pair->active == xc;
+	if (active && pair->periodic && mode != XREPL_MODE_PERIODIC &&
+	    pair->degraded_by == XREPL_DEGRADED_NONE) {
+		/* A final cycle, then the new mode (xrepl-cycle.c). */
+		pair->cycle_exit = true;
+		pair->cycle_exit_mode = mode;
+		pair->cycle_wanted = true;
+		queue_work(pair->wq, &pair->resync_work);
+		final = true;
+	} else {
+		/* Back to periodic before the final cycle ended: it stays. */
+		if (mode == XREPL_MODE_PERIODIC)
+			pair->cycle_exit = false;
+		if (mode == XREPL_MODE_SYNC)
+			xrepl_drain_start_locked(pair);
+		WRITE_ONCE(xc->args.mode, mode);
+		if (active)
+			xrepl_cycle_set_mode_locked(pair, mode);
+	}
 	draining = pair->draining;
 	spin_unlock_irq(&pair->lock);
 
+	if (final) {
+		DMINFO("%s: mode %s -> %s after a final cycle", xrepl_name(xc),
+		       xrepl_mode_name(old), xrepl_mode_name(mode));
+		return 0;
+	}
+	if (mode == XREPL_MODE_PERIODIC && active)
+		xrepl_cycle_arm(pair);
 	if (mode != old) {
 		DMINFO("%s: mode %s -> %s%s", xrepl_name(xc),
 		       xrepl_mode_name(old), xrepl_mode_name(mode),
@@ -643,8 +710,8 @@ static int xrepl_msg_verify(struct xrepl_c *xc, unsigned int argc, char **argv)
 /*
  * Messages:
  *   remote down [probe] | remote up | resync | resync full | mode <mode> |
- *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion> <value> |
- *   verify [repair] [<start_region>] | verify stop
+ *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion|period_s>
+ *   <value> | verify [repair] [<start_region>] | verify stop | cycle
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 			 char *result, unsigned int maxlen)
@@ -669,6 +736,8 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 		return xrepl_msg_set(xc, argv[1], argv[2]);
 	if (argc == 2 && !strcasecmp(argv[0], "mode"))
 		return xrepl_msg_mode(xc, argv[1]);
+	if (argc == 1 && !strcasecmp(argv[0], "cycle"))
+		return xrepl_msg_cycle(xc);
 	if (argc >= 1 && argc <= 3 && !strcasecmp(argv[0], "verify"))
 		return xrepl_msg_verify(xc, argc, argv);
 
@@ -741,6 +810,16 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 					  pair->verify_start : 0,
 		       pair->verify_mismatches,
 		       xrepl_verify_running_locked(pair));
+		/* Periodic mode: the current or last cycle, the point's age. */
+		DMEMIT(" cycles=%llu cycling=%d cycle=%lu/%lu point_age_ms=%llu",
+		       pair->cycles, pair->cycling, pair->cycle_copied,
+		       pair->cycle_frozen,
+		       pair->periodic && pair->point_mono_ns ?
+		       div_u64(ktime_get_ns() - pair->point_mono_ns,
+			       NSEC_PER_MSEC) : 0);
+		DMEMIT(" copies_before_write=%llu written_kb=%llu shipped_kb=%llu",
+		       pair->cbw_copies, sum.written_bytes >> 10,
+		       (sum.shipped_bytes + pair->copied_bytes) >> 10);
 		spin_unlock_irq(&pair->lock);
 		break;
 
@@ -760,6 +839,8 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		if (args->given & XREPL_OPT_CONGESTION)
 			nr_opts += 2;
 		if (xc->peer)
+			nr_opts += 2;
+		if (args->given & XREPL_OPT_PERIOD)
 			nr_opts += 2;
 		DMEMIT("%s %s %s %s %u region_size %u", xc->local->name,
 		       xc->remote ? xc->remote->name : "-",
@@ -781,6 +862,8 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			       xrepl_congestion_name(args->congestion));
 		if (xc->peer)
 			DMEMIT(" remote_meta %s", xc->peer->name);
+		if (args->given & XREPL_OPT_PERIOD)
+			DMEMIT(" period_s %u", args->period_s);
 		break;
 
 	case STATUSTYPE_IMA:
@@ -793,9 +876,10 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		       xrepl_mode_name(args->mode), args->region_size,
 		       xrepl_policy_name(args->on_remote_error),
 		       args->nosync ? 'y' : 'n');
-		DMEMIT(",semi_timeout_ms=%u,max_lag_kb=%u,congestion=%s;",
+		DMEMIT(",semi_timeout_ms=%u,max_lag_kb=%u,congestion=%s",
 		       args->semi_timeout_ms, args->max_lag_kb,
 		       xrepl_congestion_name(args->congestion));
+		DMEMIT(",period_s=%u;", args->period_s);
 		break;
 	}
 }
@@ -814,7 +898,7 @@ static int xrepl_iterate_devices(struct dm_target *ti,
 
 static struct target_type xrepl_target = {
 	.name		 = "xrepl",
-	.version	 = {1, 3, 0},
+	.version	 = {1, 4, 0},
 	.module		 = THIS_MODULE,
 	.ctr		 = xrepl_ctr,
 	.dtr		 = xrepl_dtr,

@@ -23,6 +23,7 @@ enum xrepl_mode {
 	XREPL_MODE_SYNC,
 	XREPL_MODE_SEMI_SYNC,
 	XREPL_MODE_ASYNC,
+	XREPL_MODE_PERIODIC,
 };
 
 /* What an asynchronous mode does when max_lag_kb is reached. */
@@ -45,6 +46,7 @@ enum xrepl_error_policy {
 #define XREPL_OPT_MAX_LAG		BIT(5)
 #define XREPL_OPT_CONGESTION		BIT(6)
 #define XREPL_OPT_REMOTE_META		BIT(7)
+#define XREPL_OPT_PERIOD		BIT(8)
 
 /*
  * A parsed table line.  The device strings point into the caller's argv,
@@ -61,6 +63,7 @@ struct xrepl_args {
 	u32 resync_rate_kbps;		/* 0: unlimited */
 	u32 semi_timeout_ms;
 	u32 max_lag_kb;
+	u32 period_s;			/* periodic mode: seconds per cycle */
 	enum xrepl_congestion congestion;
 	unsigned int given;		/* XREPL_OPT_* */
 	bool nosync;
@@ -76,7 +79,8 @@ int xrepl_parse_args(struct xrepl_args *args, unsigned int argc, char **argv,
 
 /*
  * Parse the value of an option that can also be changed at run time
- * (resync_rate_kbps, semi_timeout_ms, max_lag_kb, congestion) into args.
+ * (resync_rate_kbps, semi_timeout_ms, max_lag_kb, congestion, period_s)
+ * into args.
  * Returns its XREPL_OPT_* bit, or 0 with *error set.  May sleep: no.
  */
 unsigned int xrepl_parse_tunable(struct xrepl_args *args, const char *key,

@@ -89,6 +89,7 @@ struct xt_valid_case {
 	bool nosync;
 	u32 timeout;			/* 0: the default */
 	u32 lag;			/* 0: the default */
+	u32 period;			/* 0: the default */
 	enum xrepl_congestion congestion;
 };
 
@@ -136,6 +137,34 @@ static const struct xt_valid_case xt_valid_cases[] = {
 		.given = XREPL_OPT_MAX_LAG | XREPL_OPT_CONGESTION,
 		.lag = 16777216,
 		.congestion = XREPL_CONGESTION_DEGRADE,
+	},
+	{
+		.name = "periodic, its default period",
+		.line = { { "loc", "rem", "meta", "periodic" } },
+		.has_meta = true,
+		.mode = XREPL_MODE_PERIODIC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+	},
+	{
+		.name = "periodic, shortest and longest period",
+		.line = { { "loc", "rem", "-", "periodic", "2", "period_s",
+			    "5" } },
+		.mode = XREPL_MODE_PERIODIC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_PERIOD,
+		.period = 5,
+	},
+	{
+		.name = "async keeps a period for a later mode switch",
+		.line = { { "loc", "rem", "-", "async", "2", "period_s",
+			    "86400" } },
+		.mode = XREPL_MODE_ASYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_PERIOD,
+		.period = 86400,
 	},
 	{
 		.name = "sync keeps a timeout for a later mode switch",
@@ -429,6 +458,8 @@ static void xrepl_parse_valid_test(struct kunit *test)
 			c->timeout ?: XREPL_DEFAULT_SEMI_TIMEOUT_MS);
 	KUNIT_EXPECT_EQ(test, args.max_lag_kb, c->lag ?: XREPL_DEFAULT_LAG_KB);
 	KUNIT_EXPECT_EQ(test, args.congestion, c->congestion);
+	KUNIT_EXPECT_EQ(test, args.period_s,
+			c->period ?: XREPL_DEFAULT_PERIOD_S);
 	/* The mode word round-trips through xrepl_mode_name(). */
 	KUNIT_EXPECT_STREQ(test, xrepl_mode_name(args.mode), c->line.argv[3]);
 }
@@ -450,6 +481,7 @@ static const char XT_E_TIMEOUT[] = "Invalid semi_timeout_ms";
 static const char XT_E_LAG[] = "Invalid max_lag_kb";
 static const char XT_E_CONGESTION[] = "Invalid congestion policy";
 static const char XT_E_FAIL_MODE[] = "on_remote_error fail needs sync mode";
+static const char XT_E_PERIOD[] = "Invalid period_s";
 
 struct xt_bad_case {
 	const char *name;
@@ -487,10 +519,24 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	       "64"),
 	XT_BAD("count 4, three words", XT_E_NOPT, "sync", "4", "region_size",
 	       "64", "nosync"),
-	XT_BAD("count over the max", XT_E_NOPT, "sync", "16", "region_size",
+	XT_BAD("count over the max", XT_E_NOPT, "sync", "18", "region_size",
 	       "64", "on_remote_error", "fail", "resync_rate_kbps", "1",
 	       "semi_timeout_ms", "1", "max_lag_kb", "256", "congestion",
-	       "block", "remote_meta", "rm", "nosync", "nosync"),
+	       "block", "remote_meta", "rm", "period_s", "5", "nosync",
+	       "nosync"),
+	/* Periodic mode. */
+	XT_BAD("period_s below the min", XT_E_PERIOD, "periodic", "2",
+	       "period_s", "4"),
+	XT_BAD("period_s above the max", XT_E_PERIOD, "periodic", "2",
+	       "period_s", "86401"),
+	XT_BAD("period_s zero", XT_E_PERIOD, "periodic", "2", "period_s", "0"),
+	XT_BAD("period_s junk", XT_E_PERIOD, "periodic", "2", "period_s",
+	       "60s"),
+	XT_BAD("period_s twice", XT_E_DUP, "periodic", "4", "period_s", "60",
+	       "period_s", "60"),
+	XT_BAD("periodic with on_remote_error fail", XT_E_FAIL_MODE,
+	       "periodic", "2", "on_remote_error", "fail"),
+	XT_BAD("mode periodic misspelt", XT_E_MODE, "period"),
 	/* No remote ("-"), and the remote site's metadata. */
 	{ .name = "no remote, no metadata",
 	  .line = { { "loc", "-", "-", "sync" } },
@@ -768,7 +814,9 @@ static void xrepl_names_test(struct kunit *test)
 	KUNIT_EXPECT_STREQ(test, xrepl_mode_name(XREPL_MODE_SEMI_SYNC),
 			   "semi-sync");
 	KUNIT_EXPECT_STREQ(test, xrepl_mode_name(XREPL_MODE_ASYNC), "async");
-	KUNIT_EXPECT_STREQ(test, xrepl_mode_name((enum xrepl_mode)3),
+	KUNIT_EXPECT_STREQ(test, xrepl_mode_name(XREPL_MODE_PERIODIC),
+			   "periodic");
+	KUNIT_EXPECT_STREQ(test, xrepl_mode_name((enum xrepl_mode)4),
 			   "unknown");
 	KUNIT_EXPECT_STREQ(test, xrepl_mode_name((enum xrepl_mode)1000),
 			   "unknown");

@@ -17,14 +17,15 @@
 #define XREPL_REQUIRED_ARGS	4U
 /*
  * region_size N, on_remote_error P, resync_rate_kbps N, semi_timeout_ms N,
- * max_lag_kb N, congestion P, remote_meta D, nosync.
+ * max_lag_kb N, congestion P, remote_meta D, period_s N, nosync.
  */
-#define XREPL_MAX_OPT_ARGS	15U
+#define XREPL_MAX_OPT_ARGS	17U
 
 static const char * const mode_names[] = {
 	[XREPL_MODE_SYNC]	= "sync",
 	[XREPL_MODE_SEMI_SYNC]	= "semi-sync",
 	[XREPL_MODE_ASYNC]	= "async",
+	[XREPL_MODE_PERIODIC]	= "periodic",
 };
 
 static const char * const policy_names[] = {
@@ -189,6 +190,8 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 			r = take_option(args, XREPL_OPT_CONGESTION, error);
 		} else if (!strcmp(key, "remote_meta")) {
 			r = take_option(args, XREPL_OPT_REMOTE_META, error);
+		} else if (!strcmp(key, "period_s")) {
+			r = take_option(args, XREPL_OPT_PERIOD, error);
 		} else {
 			*error = "Unrecognised optional argument";
 			return -EINVAL;
@@ -254,6 +257,10 @@ unsigned int xrepl_parse_tunable(struct xrepl_args *args, const char *key,
 	if (!strcmp(key, "congestion"))
 		return parse_congestion(args, val, error) ?
 		       0 : XREPL_OPT_CONGESTION;
+	if (!strcmp(key, "period_s"))
+		return parse_range(val, XREPL_MIN_PERIOD_S, XREPL_MAX_PERIOD_S,
+				   &args->period_s, "Invalid period_s", error) ?
+		       0 : XREPL_OPT_PERIOD;
 	*error = "Unrecognised optional argument";
 	return 0;
 }
@@ -269,6 +276,7 @@ int xrepl_parse_args(struct xrepl_args *args, unsigned int argc, char **argv,
 	args->semi_timeout_ms = XREPL_DEFAULT_SEMI_TIMEOUT_MS;
 	args->max_lag_kb = XREPL_DEFAULT_LAG_KB;
 	args->congestion = XREPL_CONGESTION_BLOCK;
+	args->period_s = XREPL_DEFAULT_PERIOD_S;
 
 	if (argc < XREPL_REQUIRED_ARGS) {
 		*error = "Invalid argument count";

@@ -73,6 +73,9 @@ bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes)
 		WRITE_ONCE(pair->draining, false);
 		pair->drain_event = true;
 	}
+	/* Switched to periodic mode: its first cycle waited for this. */
+	if (!pair->lag.writes && pair->cycle_wanted)
+		queue_work(pair->wq, &pair->resync_work);
 	return xrepl_lag_wait_release_locked(pair);
 }
 
@@ -489,6 +492,7 @@ void xrepl_ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 	bio->bi_end_io = xrepl_ship_endio;
 	bio->bi_private = ent;
 	this_cpu_inc(pair->stats->remote_writes);
+	this_cpu_add(pair->stats->shipped_bytes, ent->s.bytes);
 	submit_bio_noacct(bio);
 }
 

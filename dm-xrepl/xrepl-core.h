@@ -32,6 +32,8 @@
  *   xrepl-meta-io.c    the metadata device: probe, load, commit, clean
  *   xrepl-io.c         map, admission, both legs, end_io, redispatch
  *   xrepl-async.c      ship entries, the lag, ship_work, semi-sync acks
+ *   xrepl-cycle.c      periodic mode: the cycle's start, end and point in
+ *                      time, copy-before-write
  *   xrepl-state.c      every transition of the remote's state; events
  *   xrepl-gate.c       the region gate and all of its barriers
  *
@@ -127,7 +129,8 @@
  * administrator's "remote down" is kept across a restart; the other
  * reasons are recorded as "error".  Each change raises a dm event: the
  * caller raises it after dropping the lock (xrepl_report_degraded(),
- * xrepl_raise_event()).
+ * xrepl_raise_event()).  In periodic mode a healthy remote (NONE)
+ * receives no writes, only the copies of a cycle (xrepl-cycle.c).
  */
 enum xrepl_degraded {
 	XREPL_DEGRADED_NONE,	/* remote receives writes */
@@ -157,6 +160,7 @@ enum xrepl_peer_rec {
 	XREPL_PEER_REC_COPYING,	/* not consistent: a resync copies to it */
 	XREPL_PEER_REC_LIVE,	/* consistent, receiving every write */
 	XREPL_PEER_REC_STOPPED,	/* consistent, as of its data time */
+	XREPL_PEER_REC_POINT,	/* consistent, as of a periodic cycle's start */
 };
 
 struct xrepl_c;
@@ -226,6 +230,8 @@ struct xrepl_shipent {
 struct xrepl_stats {
 	u64 writes;
 	u64 remote_writes;
+	u64 written_bytes;		/* data of the application's writes */
+	u64 shipped_bytes;		/* data sent to the remote by writes */
 };
 
 /*
@@ -404,6 +410,7 @@ struct xrepl_pair {
 	unsigned int copy_bufs;		/* slots with a buffer */
 	struct xrepl_copy copies[XREPL_MAX_COPIES];
 	u64 copied_regions;
+	u64 copied_bytes;		/* data sent to the remote by copies */
 	/* Pacing. */
 	u32 resync_rate_kbps;		/* 0: unlimited */
 	u64 resync_started_ns;		/* start of this resync */
@@ -428,6 +435,37 @@ struct xrepl_pair {
 	u64 verify_started_ns;
 	/* Regions that differed in this pass (a new bitmap for each pass). */
 	struct xrepl_bitmap verify_bad;
+
+	/*
+	 * xrepl-cycle.c: periodic mode, lock.  Between cycles writes go to
+	 * the local leg only and make their regions dirty.  A cycle freezes
+	 * the dirty regions into cycle_set, and the resync copies exactly
+	 * those (resync_active while it does); a write to a region of
+	 * cycle_set waits on cbw_wait until its copy is made.  periodic is
+	 * read by the write path with READ_ONCE(); cycling too, and then
+	 * checked again under the lock.
+	 */
+	bool periodic;			/* the active table's mode is periodic */
+	bool cycling;			/* a cycle runs */
+	bool cycle_wanted;		/* start one as soon as it may */
+	/* After the running (final) cycle, the mode becomes this one. */
+	bool cycle_exit;
+	enum xrepl_mode cycle_exit_mode;
+	struct xrepl_bitmap cycle_set;	/* frozen regions not copied yet */
+	unsigned long cycle_frozen;	/* regions in cycle_set at its start */
+	unsigned long cycle_copied;	/* of those, copied */
+	u64 cycle_mono_ns;		/* the cycle's point in time: monotonic */
+	u64 cycle_real_s;		/* and wall clock */
+	/*
+	 * The remote's point in time: the start of the last cycle that
+	 * completed (or of the periodic mode).  0: none yet.
+	 */
+	u64 point_mono_ns;
+	u64 point_real_s;
+	u64 cycles;			/* cycles completed */
+	u64 cbw_copies;			/* copies made ahead of a waiting write */
+	struct bio_list cbw_wait;	/* writes waiting for a copy */
+	struct delayed_work cycle_work;	/* on wq: the period's timer */
 
 	/*
 	 * xrepl-meta-io.c: the metadata device, when there is one.  meta_wq
@@ -638,7 +676,9 @@ static inline bool xrepl_gate_drained(struct xrepl_pair *pair,
 /* Do writes go through the ship queue?  Lockless. */
 static inline bool xrepl_ships_writes(struct xrepl_c *xc)
 {
-	if (READ_ONCE(xc->args.mode) != XREPL_MODE_SYNC)
+	enum xrepl_mode mode = READ_ONCE(xc->args.mode);
+
+	if (mode == XREPL_MODE_ASYNC || mode == XREPL_MODE_SEMI_SYNC)
 		return true;
 	/* Pairs with smp_wmb() in xrepl_drain_start_locked() (xrepl-async.c). */
 	smp_rmb();
@@ -758,6 +798,19 @@ void xrepl_ship_work(struct work_struct *work);
 void xrepl_return_work(struct work_struct *work);
 bool xrepl_ship_idle(struct xrepl_pair *pair);
 
+/* xrepl-cycle.c: periodic mode. */
+int xrepl_cycle_alloc(struct xrepl_pair *pair);
+void xrepl_cycle_work(struct work_struct *work);
+bool xrepl_cycle_blocks_locked(struct xrepl_pair *pair, unsigned long first,
+			       unsigned long last);
+bool xrepl_cycle_freeze_locked(struct xrepl_pair *pair);
+void xrepl_cycle_abort_locked(struct xrepl_pair *pair);
+void xrepl_cycle_finished_locked(struct xrepl_pair *pair);
+void xrepl_cycle_set_mode_locked(struct xrepl_pair *pair,
+				 enum xrepl_mode mode);
+void xrepl_cycle_arm(struct xrepl_pair *pair);
+struct xrepl_bitmap *xrepl_resync_set(struct xrepl_pair *pair);
+
 /* xrepl-state.c: the replication state and its events. */
 const char *xrepl_degraded_name(enum xrepl_degraded why);
 void xrepl_raise_event(struct xrepl_c *xc);
@@ -772,6 +825,7 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why);
 void xrepl_resync_again_locked(struct xrepl_pair *pair);
 bool xrepl_resync_needed_locked(const struct xrepl_pair *pair);
 bool xrepl_resync_start_locked(struct xrepl_pair *pair);
+void xrepl_resync_want_locked(struct xrepl_pair *pair);
 bool xrepl_remote_failed_locked(struct xrepl_pair *pair, bool tracked,
 				unsigned long first, unsigned long last);
 __printf(2, 3)

@@ -78,6 +78,22 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 		io->flags = XREPL_IO_REJECTED;
 		return DM_MAPIO_KILL;
 	}
+	/*
+	 * Periodic mode: a region that a cycle froze is copied before a
+	 * write changes it.  Waits outside the gate, which the copy closes.
+	 * Under the lock, so that a write mapped after a cycle started sees
+	 * it (xrepl-cycle.c).
+	 */
+	if (READ_ONCE(pair->periodic)) {
+		spin_lock_irq(&pair->lock);
+		if (xrepl_cycle_blocks_locked(pair, io->first, io->last)) {
+			bio_list_add(&pair->cbw_wait, bio);
+			spin_unlock_irq(&pair->lock);
+			queue_work(pair->wq, &pair->resync_work);
+			return DM_MAPIO_SUBMITTED;
+		}
+		spin_unlock_irq(&pair->lock);
+	}
 	while (!xrepl_gate_enter(pair, io->first, io->last)) {
 		spin_lock_irq(&pair->lock);
 		/* Gates open under the lock: re-check before waiting. */
@@ -90,6 +106,7 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 	}
 	io->flags |= XREPL_IO_TRACKED;
 	this_cpu_inc(pair->stats->writes);
+	this_cpu_add(pair->stats->written_bytes, xrepl_ship_bytes(bio));
 
 	/*
 	 * Write intent: the regions must be marked on disk before the write
@@ -141,16 +158,24 @@ static void xrepl_local_endio(struct bio *local)
 	xrepl_ack_bio(bio, status);
 }
 
+/* Does the remote receive writes?  Lockless, or under pair->lock. */
+static bool remote_receives(struct xrepl_pair *pair)
+{
+	return READ_ONCE(pair->degraded_by) == XREPL_DEGRADED_NONE &&
+	       !READ_ONCE(pair->periodic);
+}
+
 /*
  * Issue a write, flush, discard or write-zeroes to the legs: both, or the
- * local one only (marking its regions dirty) while the remote is degraded.
- * A tracked bio is in the gate and its regions are marked.
+ * local one only (marking its regions dirty) while the remote is degraded
+ * or in periodic mode.  A tracked bio is in the gate and its regions are
+ * marked.
  */
 void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 {
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_io *io = xrepl_io(bio);
-	bool remote = READ_ONCE(pair->degraded_by) == XREPL_DEGRADED_NONE;
+	bool remote = remote_receives(pair);
 	bool ship = io->flags & XREPL_IO_LAG;
 
 	/* A healthy pair takes no lock here. */
@@ -167,7 +192,7 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 			bio_io_error(bio);
 			return;
 		}
-		remote = pair->degraded_by == XREPL_DEGRADED_NONE;
+		remote = remote_receives(pair);
 		if (!remote && (io->flags & XREPL_IO_TRACKED))
 			xrepl_mark_dirty_locked(pair, io->first, io->last);
 		if (!remote && ship) {
@@ -218,6 +243,7 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		io->flags |= XREPL_IO_REMOTE;
 		io->remote_status = BLK_STS_OK;
 		this_cpu_inc(pair->stats->remote_writes);
+		this_cpu_add(pair->stats->shipped_bytes, xrepl_ship_bytes(bio));
 		clone = bio_alloc_clone(xc->remote->bdev, bio, GFP_NOIO,
 					&pair->bs);
 		/* Nobody polls the remote's queue for this clone. */
@@ -690,12 +716,13 @@ void xrepl_stats_sum(struct xrepl_pair *pair, struct xrepl_stats *sum)
 {
 	int cpu;
 
-	sum->writes = 0;
-	sum->remote_writes = 0;
+	memset(sum, 0, sizeof(*sum));
 	for_each_possible_cpu(cpu) {
 		struct xrepl_stats *st = per_cpu_ptr(pair->stats, cpu);
 
 		sum->writes += READ_ONCE(st->writes);
 		sum->remote_writes += READ_ONCE(st->remote_writes);
+		sum->written_bytes += READ_ONCE(st->written_bytes);
+		sum->shipped_bytes += READ_ONCE(st->shipped_bytes);
 	}
 }

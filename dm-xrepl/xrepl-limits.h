@@ -35,6 +35,17 @@
 #define XREPL_MIN_LAG_KB		256U
 #define XREPL_MAX_LAG_KB		16777216U
 
+/*
+ * Periodic mode: seconds from the start of one cycle to the start of the
+ * next.  Every cycle costs a flush of the remote and a superblock write on
+ * each site whatever it copies, and a point in time younger than a few
+ * seconds is what the asynchronous mode is for: at least 5 s.  At most a
+ * day: a longer schedule belongs to a timer that sends "cycle".
+ */
+#define XREPL_DEFAULT_PERIOD_S		300U
+#define XREPL_MIN_PERIOD_S		5U
+#define XREPL_MAX_PERIOD_S		86400U
+
 /* Resync rate in KiB/s: 0 (the default) is unlimited, else any u32. */
 #define XREPL_MAX_RESYNC_RATE_KBPS	4294967295U
 

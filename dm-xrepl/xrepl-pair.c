@@ -31,6 +31,7 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	 * which is cancelled last, once meta_wq is idle.
 	 */
 	hrtimer_cancel(&pair->ack_timer);
+	cancel_delayed_work_sync(&pair->cycle_work);
 	cancel_delayed_work_sync(&pair->clean_work);
 	cancel_delayed_work_sync(&pair->resync_delay);
 	cancel_delayed_work_sync(&pair->ship_work);
@@ -67,6 +68,7 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	mempool_exit(&pair->ship_pages);
 	xrepl_bitmap_free(&pair->dirty);
 	xrepl_bitmap_free(&pair->verify_bad);
+	xrepl_bitmap_free(&pair->cycle_set);
 	free_percpu(pair->stats);
 	kfree(pair);
 }
@@ -97,6 +99,8 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	bio_list_init(&pair->gate_deferred);
 	bio_list_init(&pair->redispatch);
 	bio_list_init(&pair->mark_wait);
+	bio_list_init(&pair->cbw_wait);
+	INIT_DELAYED_WORK(&pair->cycle_work, xrepl_cycle_work);
 	init_waitqueue_head(&pair->copies_wait);
 	INIT_WORK(&pair->resync_work, xrepl_resync_work);
 	INIT_DELAYED_WORK(&pair->resync_delay, xrepl_resync_delay_work);
@@ -547,8 +551,13 @@ void xrepl_pair_activate(struct xrepl_c *xc)
 	/* A table without a remote: every write is marked from now on. */
 	if (!xc->remote)
 		changed = xrepl_degrade_locked(pair, XREPL_DEGRADED_ABSENT);
-	/* A resync or a verify paused by the suspend goes on. */
-	if (pair->resync_active || pair->verify_active)
+	/* Periodic mode or not, as the table says; the cycles' timer. */
+	xrepl_cycle_set_mode_locked(pair, READ_ONCE(xc->args.mode));
+	if (pair->periodic)
+		mod_delayed_work(pair->wq, &pair->cycle_work,
+				 (unsigned long)xc->args.period_s * HZ);
+	/* A resync, a cycle or a verify paused by the suspend goes on. */
+	if (pair->resync_active || pair->verify_active || pair->cycle_wanted)
 		queue_work(pair->wq, &pair->resync_work);
 	/*
 	 * Congested (maybe inherited from the pair this one replaces): the

@@ -344,6 +344,15 @@ static enum xrepl_peer_rec peer_want_locked(struct xrepl_pair *pair)
 {
 	if (!pair->peer_bdev || pair->peer_state != XREPL_PEER_OK)
 		return XREPL_PEER_REC_NONE;
+	if (pair->active && pair->degraded_by == XREPL_DEGRADED_NONE &&
+	    pair->periodic) {
+		/* A cycle with regions to copy, or none completed yet. */
+		if ((pair->cycling && pair->cycle_frozen) ||
+		    pair->merge_needed || !pair->consistent ||
+		    !pair->point_real_s)
+			return XREPL_PEER_REC_COPYING;
+		return XREPL_PEER_REC_POINT;
+	}
 	if (pair->active && pair->degraded_by == XREPL_DEGRADED_NONE) {
 		if (pair->dirty.nr_set || pair->resync_active ||
 		    pair->merge_needed || !pair->consistent)
@@ -375,9 +384,12 @@ static void peer_sb_locked(struct xrepl_pair *pair, enum xrepl_peer_rec rec,
 	sb->bitmap_blocks = xrepl_meta_bitmap_blocks(pair->geom.nr_regions);
 	/*
 	 * A stopped remote holds the generation it was given: ours split
-	 * when we went on without it.
+	 * when we went on without it.  At a periodic point it holds the one
+	 * our bitmap counts from: we split at the cycle's end.
 	 */
-	if (rec != XREPL_PEER_REC_STOPPED)
+	if (rec == XREPL_PEER_REC_POINT)
+		sb->gen_current = pair->sb.gen_bitmap ?: pair->sb.gen_current;
+	else if (rec != XREPL_PEER_REC_STOPPED)
 		sb->gen_current = pair->sb.gen_current;
 	sb->gen_bitmap = 0;
 	memset(sb->gen_history, 0, sizeof(sb->gen_history));
@@ -392,6 +404,10 @@ static void peer_sb_locked(struct xrepl_pair *pair, enum xrepl_peer_rec rec,
 	case XREPL_PEER_REC_LIVE:
 		sb->flags = XREPL_META_F_CONSISTENT | XREPL_META_F_LIVE;
 		sb->data_time = now;
+		break;
+	case XREPL_PEER_REC_POINT:
+		sb->flags = XREPL_META_F_CONSISTENT;
+		sb->data_time = pair->point_real_s;
 		break;
 	default:
 		sb->flags = XREPL_META_F_CONSISTENT;
@@ -586,7 +602,11 @@ void xrepl_peer_work(struct work_struct *work)
 	for (;;) {
 		spin_lock_irq(&pair->lock);
 		want = peer_want_locked(pair);
-		done = want == XREPL_PEER_REC_NONE || want == pair->peer_rec;
+		/* Each new point in time is recorded. */
+		done = want == XREPL_PEER_REC_NONE ||
+		       (want == pair->peer_rec &&
+			(want != XREPL_PEER_REC_POINT ||
+			 pair->peer_sb.data_time == pair->point_real_s));
 		bdev = pair->peer_bdev;
 		spin_unlock_irq(&pair->lock);
 		if (done || peer_write(pair, bdev, want))

@@ -76,9 +76,14 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 	    pair->degraded_by == XREPL_DEGRADED_NONE &&
 	    copy->degrade_gen == pair->degrade_gen) {
 		xrepl_bitmap_clear(&pair->dirty, region);
+		/* Writes since the cycle's start waited for this copy. */
+		if (pair->cycling && xrepl_bitmap_clear(&pair->cycle_set, region))
+			pair->cycle_copied++;
 		pair->resync_done++;
 		pair->pass_copied++;
 		pair->copied_regions++;
+		pair->copied_bytes += to_bytes(xrepl_region_len(&pair->geom,
+								region));
 	}
 	xrepl_copy_put_locked(pair, copy);
 	spin_unlock_irqrestore(&pair->lock, flags);
@@ -209,6 +214,65 @@ struct xrepl_copy *xrepl_copy_claim_locked(struct xrepl_pair *pair,
 	return copy;
 }
 
+/*
+ * Claim a slot for each region of cycle_set that a write on cbw_wait
+ * waits for, as long as slots are free: copy-before-write goes ahead of
+ * the cycle's pass and of its pacing (its bytes still count in the rate).
+ * Returns how many may start at once (in start).  lock held.
+ */
+static unsigned int cbw_claim_locked(struct xrepl_pair *pair,
+				     struct xrepl_copy **start)
+{
+	unsigned int n = 0;
+	struct bio *bio;
+
+	bio_list_for_each(bio, &pair->cbw_wait) {
+		struct xrepl_io *io = xrepl_io(bio);
+		unsigned long r;
+
+		for (r = xrepl_bitmap_next_set(&pair->cycle_set, io->first);
+		     r <= io->last;
+		     r = xrepl_bitmap_next_set(&pair->cycle_set, r + 1)) {
+			struct xrepl_copy *copy;
+			bool ready;
+
+			if (copy_overlapping_locked(pair, r, r))
+				continue;
+			if (pair->nr_copies >= pair->copy_bufs)
+				return n;
+			copy = xrepl_copy_claim_locked(pair, r, &ready);
+			if (!copy)
+				return n;
+			pair->cbw_copies++;
+			pair->rate_bytes += to_bytes(xrepl_region_len(&pair->geom,
+								      r));
+			if (ready)
+				start[n++] = copy;
+		}
+	}
+	return n;
+}
+
+/*
+ * The writes on cbw_wait whose regions are all copied (or whose cycle
+ * ended) go on: into bios, to be mapped again.  lock held.
+ */
+static void cbw_release_locked(struct xrepl_pair *pair, struct bio_list *bios)
+{
+	struct bio_list keep = BIO_EMPTY_LIST;
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(&pair->cbw_wait))) {
+		struct xrepl_io *io = xrepl_io(bio);
+
+		if (xrepl_cycle_blocks_locked(pair, io->first, io->last))
+			bio_list_add(&keep, bio);
+		else
+			bio_list_add(bios, bio);
+	}
+	pair->cbw_wait = keep;
+}
+
 enum xrepl_pass_end {
 	XREPL_PASS_RUNNING,
 	XREPL_PASS_RESTART,	/* regions became dirty behind the cursor */
@@ -218,12 +282,13 @@ enum xrepl_pass_end {
 
 static enum xrepl_pass_end end_pass_locked(struct xrepl_pair *pair)
 {
+	struct xrepl_bitmap *set = xrepl_resync_set(pair);
+
 	if (!pair->resync_active || pair->nr_copies ||
-	    xrepl_bitmap_next_set(&pair->dirty, pair->resync_cursor) <
-	    pair->dirty.nr_bits)
+	    xrepl_bitmap_next_set(set, pair->resync_cursor) < set->nr_bits)
 		return XREPL_PASS_RUNNING;
 
-	if (!pair->dirty.nr_set) {
+	if (!set->nr_set) {
 		pair->resync_active = false;
 		return XREPL_PASS_FINISHED;
 	}
@@ -293,25 +358,29 @@ void xrepl_resync_delay_work(struct work_struct *work)
  */
 static void resync_prepare(struct xrepl_pair *pair)
 {
+	unsigned long todo;
 	bool merge, sb = false;
 
+	/* A cycle starts once the marks joined the dirty regions. */
 	spin_lock_irq(&pair->lock);
-	merge = pair->merge_needed && pair->resync_active &&
+	merge = pair->merge_needed &&
+		(pair->resync_active || pair->cycle_wanted) &&
 		pair->degraded_by == XREPL_DEGRADED_NONE;
 	spin_unlock_irq(&pair->lock);
 	if (merge)
 		xrepl_meta_merge_marked(pair);
 
 	spin_lock_irq(&pair->lock);
-	if (pair->resync_active && pair->dirty.nr_set && pair->consistent &&
+	xrepl_cycle_freeze_locked(pair);
+	todo = xrepl_resync_set(pair)->nr_set;
+	if (pair->resync_active && todo && pair->consistent &&
 	    pair->degraded_by == XREPL_DEGRADED_NONE) {
 		pair->consistent = false;
 		sb = pair->meta_bdev;
 		pair->sb_dirty = sb;
 	}
 	/* And so does the remote site's metadata, if we have it. */
-	if (pair->resync_active && pair->dirty.nr_set &&
-	    !xrepl_peer_ready_locked(pair))
+	if (pair->resync_active && todo && !xrepl_peer_ready_locked(pair))
 		xrepl_peer_update_locked(pair);
 	spin_unlock_irq(&pair->lock);
 	if (sb)
@@ -322,16 +391,30 @@ static void resync_prepare(struct xrepl_pair *pair)
 static void resync_finished(struct xrepl_c *xc)
 {
 	struct xrepl_pair *pair = xc->pair;
-	bool in_sync = false;
+	bool in_sync = false, cycle = false;
+	enum xrepl_mode mode;
 	unsigned long done;
 	u64 ms;
 
 	spin_lock_irq(&pair->lock);
 	done = pair->resync_done;
 	ms = div_u64(ktime_get_ns() - pair->resync_started_ns, NSEC_PER_MSEC);
-	/* Regions dirtied, or a degrade, while the remote was flushed. */
-	if (!pair->dirty.nr_set && pair->degraded_by == XREPL_DEGRADED_NONE &&
-	    !pair->merge_needed) {
+	mode = xc->args.mode;
+	if (pair->cycling) {
+		/* A degrade, or a cycle ended early, while flushed: not there. */
+		if (!pair->cycle_set.nr_set &&
+		    pair->degraded_by == XREPL_DEGRADED_NONE) {
+			cycle = true;
+			xrepl_cycle_finished_locked(pair);
+		}
+	} else if (!pair->dirty.nr_set && !pair->periodic &&
+		   pair->degraded_by == XREPL_DEGRADED_NONE &&
+		   !pair->merge_needed) {
+		/*
+		 * Not in periodic mode, whose cycles alone say what the
+		 * remote holds.  Regions dirtied, or a degrade, while the
+		 * remote was flushed: not in sync.
+		 */
 		in_sync = true;
 		pair->consistent = true;
 		if (pair->meta_bdev) {
@@ -343,6 +426,15 @@ static void resync_finished(struct xrepl_c *xc)
 		xrepl_peer_update_locked(pair);
 	}
 	spin_unlock_irq(&pair->lock);
+	if (cycle) {
+		DMINFO("%s: cycle complete, remote at its point (%lu regions copied in %llu ms)",
+		       xrepl_name(xc), done, ms);
+		if (mode != READ_ONCE(xc->args.mode))
+			DMINFO("%s: mode %s -> %s after the final cycle",
+			       xrepl_name(xc), xrepl_mode_name(mode),
+			       xrepl_mode_name(READ_ONCE(xc->args.mode)));
+		return;
+	}
 	if (!in_sync) {
 		DMINFO("%s: resync pass done, remote not in sync: degraded or dirtied again",
 		       xrepl_name(xc));
@@ -362,6 +454,7 @@ void xrepl_resync_work(struct work_struct *work)
 	enum xrepl_verify_end vend = XREPL_VERIFY_RUNNING;
 	unsigned long delay = 0;
 	unsigned int i, n = 0, max_copies;
+	struct xrepl_bitmap *set;
 	struct xrepl_copy *vcopy;
 	struct xrepl_c *xc;
 	bool stop, ready, repair = false;
@@ -375,14 +468,15 @@ void xrepl_resync_work(struct work_struct *work)
 	spin_lock_irq(&pair->lock);
 	max_copies = resync_max_copies_locked(pair, now);
 	xc = pair->active;
+	set = xrepl_resync_set(pair);
 	/*
 	 * A copy makes the remote inconsistent: none starts before the
 	 * metadata says so durably (meta_retry kicks us once it does).
 	 */
 	stop = !xc || pair->resync_stop ||
 	       pair->degraded_by != XREPL_DEGRADED_NONE ||
-	       (pair->meta_bdev && pair->sb_consistent && pair->dirty.nr_set) ||
-	       (!xrepl_peer_ready_locked(pair) && pair->dirty.nr_set);
+	       (pair->meta_bdev && pair->sb_consistent && set->nr_set) ||
+	       (!xrepl_peer_ready_locked(pair) && set->nr_set);
 
 	/* Claimed copies whose writes have drained: start or give up. */
 	for (i = 0; i < XREPL_MAX_COPIES; i++) {
@@ -398,13 +492,16 @@ void xrepl_resync_work(struct work_struct *work)
 		}
 	}
 
+	/* A cycle copies first the regions that writes wait for. */
+	if (!stop && pair->cycling)
+		n += cbw_claim_locked(pair, start + n);
 again:
 	while (!stop && pair->resync_active && pair->nr_copies < max_copies) {
-		unsigned long region = xrepl_bitmap_next_set(&pair->dirty,
+		unsigned long region = xrepl_bitmap_next_set(set,
 							     pair->resync_cursor);
 		struct xrepl_copy *copy;
 
-		if (region >= pair->dirty.nr_bits)
+		if (region >= set->nr_bits)
 			break;
 		if (!copy_overlapping_locked(pair, region, region) &&
 		    !xrepl_rate_allows_locked(pair, to_bytes(xrepl_region_len(&pair->geom,
@@ -441,6 +538,7 @@ again:
 		repair = xrepl_verify_repair_due_locked(pair);
 	bio_list_merge(&bios, &pair->redispatch);
 	bio_list_init(&pair->redispatch);
+	cbw_release_locked(pair, &bios);
 	spin_unlock_irq(&pair->lock);
 
 	for (i = 0; i < n; i++)

@@ -35,11 +35,12 @@ void xrepl_event_work(struct work_struct *work)
 
 /*
  * added regions just became dirty: a running resync has them to copy too,
- * and its pass must look at the bitmap again.
+ * and its pass must look at the bitmap again; a cycle leaves them to the
+ * next one.
  */
 void xrepl_resync_account_locked(struct xrepl_pair *pair, unsigned long added)
 {
-	if (pair->resync_active && added) {
+	if (pair->resync_active && added && !pair->cycling) {
 		pair->resync_total += added;
 		pair->pass_marked = true;
 	}
@@ -119,6 +120,7 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 	}
 	WRITE_ONCE(pair->degraded_by, why);
 	pair->degrade_gen++;
+	xrepl_cycle_abort_locked(pair);
 	pair->resync_active = false;
 	/*
 	 * A verify ends: it is resumed by hand (status says where); what a
@@ -159,11 +161,11 @@ bool xrepl_resync_needed_locked(const struct xrepl_pair *pair)
 }
 
 /*
- * A new resync is wanted: it copies every dirty region from the start.
- * It runs once resync_work is queued (xrepl_resync_start_locked(), or
- * when the pair is activated).
+ * A new resync is wanted: it copies every dirty region (or a cycle's) from
+ * the start.  It runs once resync_work is queued (xrepl_resync_start_locked(),
+ * or when the pair is activated).
  */
-static void resync_want_locked(struct xrepl_pair *pair)
+void xrepl_resync_want_locked(struct xrepl_pair *pair)
 {
 	pair->resync_active = true;
 	pair->resync_seq++;
@@ -171,7 +173,7 @@ static void resync_want_locked(struct xrepl_pair *pair)
 	pair->pass_copied = 0;
 	pair->pass_marked = false;
 	pair->resync_done = 0;
-	pair->resync_total = pair->dirty.nr_set;
+	pair->resync_total = xrepl_resync_set(pair)->nr_set;
 	pair->resync_started_ns = ktime_get_ns();
 	pair->rate_start_ns = pair->resync_started_ns;
 	pair->rate_bytes = 0;
@@ -190,14 +192,20 @@ void xrepl_resync_again_locked(struct xrepl_pair *pair)
 
 /*
  * Start a resync, or have the running one look at the bitmap again.
- * Returns true if a new resync was started.
+ * Returns true if a new resync was started.  In periodic mode the remote
+ * is copied to by cycles only: a cycle is wanted instead.
  */
 bool xrepl_resync_start_locked(struct xrepl_pair *pair)
 {
 	bool started = !pair->resync_active;
 
+	if (pair->periodic && !pair->cycling) {
+		pair->cycle_wanted = true;
+		queue_work(pair->wq, &pair->resync_work);
+		return false;
+	}
 	if (started)
-		resync_want_locked(pair);
+		xrepl_resync_want_locked(pair);
 	queue_work(pair->wq, &pair->resync_work);
 	return started;
 }
@@ -285,7 +293,7 @@ void xrepl_state_take_over_locked(struct xrepl_pair *pair,
 	if (why != XREPL_DEGRADED_NONE)
 		pair->resync_active = false;
 	else if (xrepl_resync_needed_locked(pair) && !pair->resync_active)
-		resync_want_locked(pair);
+		xrepl_resync_want_locked(pair);
 }
 
 /*
@@ -306,5 +314,8 @@ const char *xrepl_remote_state_name(const struct xrepl_pair *pair)
 {
 	if (pair->degraded_by != XREPL_DEGRADED_NONE)
 		return "degraded";
+	/* Periodic: at its point in time, or a cycle copies to it. */
+	if (pair->periodic)
+		return pair->cycling ? "cycling" : "point";
 	return pair->dirty.nr_set ? "resyncing" : "insync";
 }

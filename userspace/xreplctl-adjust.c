@@ -2,7 +2,7 @@
 /*
  * xreplctl: the adjust command, as drbdadm adjust: bring a running device
  * to what <config_dir>/<name>.conf says.  What the target changes at run
- * time (the mode, resync_rate_kbps, semi_timeout_ms, max_lag_kb,
+ * time (the mode, resync_rate_kbps, semi_timeout_ms, max_lag_kb, period_s,
  * congestion) is sent as messages; what only a new table changes (the
  * legs, the metadata devices, region_size, on_remote_error) is named with
  * the way to apply it, and then nothing at all is changed.
@@ -22,7 +22,7 @@ struct table {
 	char buf[1024];
 	const char *local, *remote, *meta, *remote_meta;
 	const char *on_remote_error, *congestion;
-	uint64_t region_size, rate_kbps, semi_timeout_ms, max_lag_kb;
+	uint64_t region_size, rate_kbps, semi_timeout_ms, max_lag_kb, period_s;
 };
 
 static int table_parse(struct table *t)
@@ -45,6 +45,7 @@ static int table_parse(struct table *t)
 	t->rate_kbps = 0;
 	t->semi_timeout_ms = XREPL_DEFAULT_SEMI_TIMEOUT_MS;
 	t->max_lag_kb = XREPL_DEFAULT_LAG_KB;
+	t->period_s = XREPL_DEFAULT_PERIOD_S;
 	if (!strtok_r(NULL, " ", &save))	/* the count of optional words */
 		return 0;
 	while ((tok = strtok_r(NULL, " ", &save))) {
@@ -63,6 +64,8 @@ static int table_parse(struct table *t)
 			t->semi_timeout_ms = strtoull(val, NULL, 10);
 		else if (!strcmp(tok, "max_lag_kb"))
 			t->max_lag_kb = strtoull(val, NULL, 10);
+		else if (!strcmp(tok, "period_s"))
+			t->period_s = strtoull(val, NULL, 10);
 		else if (!strcmp(tok, "congestion"))
 			t->congestion = val;
 		else if (!strcmp(tok, "on_remote_error"))
@@ -234,6 +237,7 @@ int cmd_adjust(int argc, char **argv)
 	compare_num(&adj, a, "semi_timeout_ms", XREPL_DEFAULT_SEMI_TIMEOUT_MS,
 		    t->semi_timeout_ms);
 	compare_num(&adj, a, "max_lag_kb", XREPL_DEFAULT_LAG_KB, t->max_lag_kb);
+	compare_num(&adj, a, "period_s", XREPL_DEFAULT_PERIOD_S, t->period_s);
 	compare_set(&adj, "congestion", conf_opt(a, "congestion", "block", buf, sizeof(buf)),
 		    t->congestion);
 	r = EXIT_OK;

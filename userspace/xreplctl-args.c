@@ -45,7 +45,7 @@ void usage_error(const char *fmt, ...)
 	exit(usage_exit);
 }
 
-const char *const mode_names[] = { "sync", "semi-sync", "async", NULL };
+const char *const mode_names[] = { "sync", "semi-sync", "async", "periodic", NULL };
 static const char *const policies[] = { "degrade", "fail", NULL };
 static const char *const congestions[] = { "block", "degrade", NULL };
 
@@ -136,6 +136,9 @@ const char *option_expect(const char *key, bool table, char *buf,
 			 XREPL_MIN_LAG_KB, XREPL_MAX_LAG_KB);
 	else if (!strcmp(key, "congestion"))
 		return "block or degrade";
+	else if (!strcmp(key, "period_s"))
+		snprintf(buf, len, "a number of seconds from %u to %u",
+			 XREPL_MIN_PERIOD_S, XREPL_MAX_PERIOD_S);
 	else if (table && !strcmp(key, "on_remote_error"))
 		return "degrade or fail";
 	else
@@ -156,6 +159,9 @@ bool option_valid(const char *key, const char *value)
 		return parse_num(value, XREPL_MIN_LAG_KB, XREPL_MAX_LAG_KB, &v);
 	if (!strcmp(key, "congestion"))
 		return in_list(congestions, value);
+	if (!strcmp(key, "period_s"))
+		return parse_num(value, XREPL_MIN_PERIOD_S, XREPL_MAX_PERIOD_S,
+				 &v);
 	return in_list(policies, value);
 }
 
@@ -168,8 +174,8 @@ void check_option(const char *what, const char *key, const char *value,
 
 	if (!expect)
 		usage_error("%s: unknown key '%s' (expected %s)", what, key,
-			    table ? "on_remote_error, resync_rate_kbps, semi_timeout_ms, max_lag_kb or congestion" :
-			    "resync_rate_kbps, semi_timeout_ms, max_lag_kb or congestion");
+			    table ? "on_remote_error, resync_rate_kbps, semi_timeout_ms, max_lag_kb, congestion or period_s" :
+			    "resync_rate_kbps, semi_timeout_ms, max_lag_kb, congestion or period_s");
 	if (!option_valid(key, value))
 		usage_error("%s %s: invalid value '%s': expected %s", what, key,
 			    value, expect);

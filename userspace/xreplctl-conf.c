@@ -74,8 +74,8 @@ static int conf_read(const char *name, struct conf *c)
 {
 	static const char *const keys[] = { "local", "remote", "meta", "mode",
 		"region_size", "nosync", "on_remote_error", "resync_rate_kbps",
-		"semi_timeout_ms", "max_lag_kb", "congestion", "remote_meta",
-		"boot", NULL };
+		"semi_timeout_ms", "max_lag_kb", "congestion", "period_s",
+		"remote_meta", "boot", NULL };
 	struct create_args *a = &c->a;
 	char path[4096], expect[64], *line, *next;
 	unsigned int n = 0, seen = 0, i;
@@ -157,7 +157,7 @@ static int conf_read(const char *name, struct conf *c)
 				a->meta = val;
 		} else if (!strcmp(key, "mode")) {
 			if (!in_list(mode_names, val))
-				return conf_error(path, n, "mode: invalid value '%s': expected sync, semi-sync or async",
+				return conf_error(path, n, "mode: invalid value '%s': expected sync, semi-sync, async or periodic",
 						  val);
 			a->mode = val;
 		} else if (!strcmp(key, "region_size")) {

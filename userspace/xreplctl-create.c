@@ -68,7 +68,7 @@ static void create_option(struct create_args *a, const char *kv)
 {
 	static const char *const keys[] = { "on_remote_error",
 		"resync_rate_kbps", "semi_timeout_ms", "max_lag_kb",
-		"congestion", NULL };
+		"congestion", "period_s", NULL };
 	const char *eq = strchr(kv, '=');
 	char key[32], words[96];
 	unsigned int i;
@@ -153,7 +153,7 @@ int cmd_create(int argc, char **argv)
 			usage_error("--remote-meta must differ from the legs and --meta");
 	}
 	if (!in_list(mode_names, a.mode))
-		usage_error("--mode: '%s' is not sync, semi-sync or async", a.mode);
+		usage_error("--mode: '%s' is not sync, semi-sync, async or periodic", a.mode);
 	if (a.region_bytes && !region_ok(a.region_bytes))
 		usage_error("--region-size: %s", region_expect(expect, sizeof(expect)));
 	if (strstr(a.opts, "on_remote_error fail") && strcmp(a.mode, "sync"))

@@ -150,12 +150,12 @@ struct stateset {
 
 static const struct stateset statesets[] = {
 	{ "remote_state", "State of the remote leg: 1 for the current one.", "remote", "state",
-	  { "insync", "resyncing", "degraded", NULL } },
+	  { "insync", "resyncing", "degraded", "point", "cycling", NULL } },
 	{ "degraded_by", "Why the remote receives no writes (none if it does): 1 for the current reason.",
 	  "degraded_by", "reason",
 	  { "none", "error", "admin", "probe", "congestion", "absent", NULL } },
 	{ "mode", "Replication mode: 1 for the current one.", "mode", "mode",
-	  { "sync", "semi-sync", "async", NULL } },
+	  { "sync", "semi-sync", "async", "periodic", NULL } },
 	{ "peer", "The remote site's metadata: 1 for the current verdict.", "peer", "verdict",
 	  { "none", "ok", "unknown", "promoted", "split-brain", "unrelated", NULL } },
 	{ NULL, NULL, NULL, NULL, { NULL } }

@@ -308,7 +308,7 @@ FIELD_FN(f_health_reason)
 static const struct dm_report_field_type fields[] = {
 	F(STR, 4, name, "NAME", "Device name."),
 	F(SIZE, 4, size, "SIZE", "Size of the device."),
-	F(STR, 4, mode, "MODE", "Replication mode: sync, semi-sync or async."),
+	F(STR, 4, mode, "MODE", "Replication mode: sync, semi-sync, async or periodic."),
 	F(STR, 6, remote, "REMOTE", "insync, resyncing or degraded."),
 	F(STR, 8, degraded_by, "DEGRADED",
 	  "Why the remote receives no writes: none, error, admin, probe, congestion or absent."),

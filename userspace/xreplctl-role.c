@@ -290,7 +290,7 @@ int cmd_promote(int argc, char **argv)
 	if (same_dev(a.local, a.meta))
 		usage_error("--meta must differ from --local");
 	if (!in_list(mode_names, a.mode))
-		usage_error("--mode: '%s' is not sync, semi-sync or async", a.mode);
+		usage_error("--mode: '%s' is not sync, semi-sync, async or periodic", a.mode);
 
 	r = role_open(&d, a.meta);
 	if (r)

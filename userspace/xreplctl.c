@@ -27,7 +27,7 @@ static const char usage_text[] =
 "\n"
 "Commands:\n"
 "  create <name> --local DEV --remote DEV|- (--meta DEV | --no-meta)\n"
-"         [--remote-meta DEV] [--mode sync|semi-sync|async]\n"
+"         [--remote-meta DEV] [--mode sync|semi-sync|async|periodic]\n"
 "         [--region-size SIZE] [--nosync] [--option key=value]...\n"
 "                         create a replicated device /dev/mapper/<name>\n"
 "                         (--remote -: without a remote yet)\n"
@@ -58,7 +58,7 @@ static const char usage_text[] =
 "                         wait (on dm events) until the remote is in sync;\n"
 "                         exit 4 if S seconds pass first\n"
 "  metrics [<name>...]    state and counters in Prometheus' text format\n"
-"  mode <name> sync|semi-sync|async\n"
+"  mode <name> sync|semi-sync|async|periodic\n"
 "                         change the replication mode under load\n"
 "  resync <name> [--full] resync the dirty regions (--full: all regions)\n"
 "  verify <name> [--repair] [--start REGION | --resume] [--wait [--timeout S]]\n"
@@ -77,7 +77,7 @@ static const char usage_text[] =
 "                         pass stopped before its end)\n"
 "  set <name> <key> <value>\n"
 "                         change resync_rate_kbps, semi_timeout_ms,\n"
-"                         max_lag_kb or congestion at run time\n"
+"                         max_lag_kb, congestion or period_s at run time\n"
 "  remote-down <name>     stop sending writes to the remote\n"
 "  remote-up <name>       send writes to the remote again and resync\n"
 "  up <name> | up --all   create the device(s) described in\n"
@@ -118,7 +118,8 @@ static const char usage_text[] =
 "                         suffix (default: the target's, %s)\n"
 "  -N, --nosync           the legs are known to be equal: no initial sync\n"
 "  -O, --option KEY=VALUE on_remote_error, resync_rate_kbps,\n"
-"                         semi_timeout_ms, max_lag_kb or congestion\n"
+"                         semi_timeout_ms, max_lag_kb, congestion or\n"
+"                         period_s\n"
 "\n"
 "Exit status:\n"
 "  0  done\n"
@@ -284,7 +285,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "mode")) {
 		name = want_name(argc, argv, 1, cmd);
 		if (argc != 3 || !in_list(mode_names, argv[2]))
-			usage_error("mode wants <name> sync|semi-sync|async");
+			usage_error("mode wants <name> sync|semi-sync|async|periodic");
 		snprintf(message, sizeof(message), "mode %s", argv[2]);
 		r = send_message(name, message);
 	} else if (!strcmp(cmd, "resync")) {

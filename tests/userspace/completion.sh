@@ -61,7 +61,7 @@ want "xreplctl status vm1 " vm1 vm2
 want "xreplctl wait " vm1 vm2
 want "xreplctl wait vm1 --t" --timeout
 want "xreplctl metrics v" vm1 vm2
-want "xreplctl mode vm1 " sync semi-sync async
+want "xreplctl mode vm1 " sync semi-sync async periodic
 want "xreplctl set vm2 " resync_rate_kbps semi_timeout_ms max_lag_kb congestion
 want "xreplctl set vm2 congestion " block degrade
 want "xreplctl -c $W/conf up " db web
@@ -70,7 +70,7 @@ want "xreplctl -c $W/conf attach " db web
 # As bash splits it: "--config-dir", "=", the directory.
 want "xreplctl --config-dir = $W/conf up " db web
 want "xreplctl up --a" --all
-want "xreplctl create x --mode " sync semi-sync async
+want "xreplctl create x --mode " sync semi-sync async periodic
 want "xreplctl create x -o a" async
 want "xreplctl status -o health" health health_reason
 want "xreplctl status -o name,out_" name,out_of_sync

@@ -478,7 +478,7 @@ conf_case unknown-key "local = $LI\nremot = /x\n" "^xreplctl: $CB/unknown-key.co
 conf_case twice "local = $LI\nremote = /x\nremote = /y\n" "^xreplctl: $CB/twice.conf:3: key 'remote' given twice$"
 conf_case no-eq "local $LI\n" "^xreplctl: $CB/no-eq.conf:1: expected 'key = value', got 'local $LI'$"
 conf_case empty-value "local = $LI\nremote =\n" "^xreplctl: $CB/empty-value.conf:2: key 'remote' has no value$"
-conf_case bad-mode "mode = fast\n" "^xreplctl: $CB/bad-mode.conf:1: mode: invalid value 'fast': expected sync, semi-sync or async$"
+conf_case bad-mode "mode = fast\n" "^xreplctl: $CB/bad-mode.conf:1: mode: invalid value 'fast': expected sync, semi-sync, async or periodic$"
 conf_case bad-lag "max_lag_kb = 12\n" "^xreplctl: $CB/bad-lag.conf:1: max_lag_kb: invalid value '12': expected a number of KiB from 256 to 16777216$"
 conf_case bad-region "region_size = 3K\n" "region_size: invalid value '3K'"
 conf_case bad-nosync "nosync = 1\n" "nosync: invalid value '1': expected yes or no$"
@@ -675,7 +675,7 @@ tcase ctl-create-same-legs 2 "are the same device" \
 	"$CTL" -n create a --local "$LI" --remote "$LI" --no-meta
 tcase ctl-create-meta-is-leg 2 "^xreplctl: --meta must differ from the legs$" \
 	"$CTL" -n create a --local "$LI" --remote /x --meta "$LI"
-tcase ctl-create-bad-mode 2 "^xreplctl: --mode: 'fast' is not sync, semi-sync or async$" \
+tcase ctl-create-bad-mode 2 "^xreplctl: --mode: 'fast' is not sync, semi-sync, async or periodic$" \
 	"$CTL" -n create a --local "$LI" --remote /x --no-meta --mode fast
 tcase ctl-create-region-not-pow2 2 "^xreplctl: --region-size: a power of two from 4K to 1G$" \
 	"$CTL" -n create a --local "$LI" --remote /x --no-meta --region-size 3K
@@ -701,7 +701,7 @@ tcase ctl-create-bad-name 2 "^xreplctl: invalid device name 'a/b'" \
 	"$CTL" -n create a/b --local "$LI" --remote /x --no-meta
 tcase ctl-create-long-name 2 "^xreplctl: invalid device name '$(printf 'x%.0s' {1..128})': 1 to 127 characters$" \
 	"$CTL" -n create "$(printf 'x%.0s' {1..128})" --local "$LI" --remote /x --no-meta
-tcase ctl-mode-bad 2 "^xreplctl: mode wants <name> sync\|semi-sync\|async$" "$CTL" -n mode vm1 fast
+tcase ctl-mode-bad 2 "^xreplctl: mode wants <name> sync\|semi-sync\|async\|periodic$" "$CTL" -n mode vm1 fast
 tcase ctl-mode-missing 2 "mode wants <name>" "$CTL" -n mode vm1
 tcase ctl-set-unknown 2 "^xreplctl: set: unknown key 'on_remote_error'" \
 	"$CTL" -n set vm1 on_remote_error fail
