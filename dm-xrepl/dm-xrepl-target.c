@@ -817,7 +817,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		       pair->periodic && pair->point_mono_ns ?
 		       div_u64(ktime_get_ns() - pair->point_mono_ns,
 			       NSEC_PER_MSEC) : 0);
-		DMEMIT(" copies_before_write=%llu written_kb=%llu shipped_kb=%llu",
+		DMEMIT(" copies_for_writes=%llu written_kb=%llu shipped_kb=%llu",
 		       pair->cbw_copies, sum.written_bytes >> 10,
 		       (sum.shipped_bytes + pair->copied_bytes) >> 10);
 		spin_unlock_irq(&pair->lock);

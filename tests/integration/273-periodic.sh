@@ -8,7 +8,7 @@
 #     leaves the remote at exactly one point in time, within the window
 #     of the "cycle" message: every block holds the last write to it
 #     before that point (tests/lib/pitwrite.py); the writes that met a
-#     frozen region had it copied first (copies_before_write)
+#     frozen region had it copied first (copies_for_writes)
 #   - the remote site's metadata records each point: consistent, not live,
 #     its data time, and the generation our bitmap counts from
 #   - the period's timer starts cycles by itself
@@ -92,7 +92,7 @@ for (( i = 0; i < 100; i++ )); do
 	(( $(wc -l <"$T_TMP/pit.log") > 2000 )) && break
 	sleep 0.1
 done
-c=$(cycles) cbw=$(status_field "$X" copies_before_write)
+c=$(cycles) cbw=$(status_field "$X" copies_for_writes)
 lo=$(wc -l <"$T_TMP/pit.log")
 must "cycle" dmsetup message "$P-x" 0 cycle
 hi=$(wc -l <"$T_TMP/pit.log")
@@ -100,7 +100,7 @@ log "cycle sent between writes $lo and $hi"
 cycle_done $(( c + 1 ))
 touch "$T_TMP/stop"
 wait "$WRITER" || fail "the writer failed"
-assert_cmp "$(status_field "$X" copies_before_write)" -gt "$cbw" "copies made before a write"
+assert_cmp "$(status_field "$X" copies_for_writes)" -gt "$cbw" "copies made before a write"
 v=$(status_field "$X" cycle)
 assert_eq "${v%/*}" "${v#*/}" "every frozen region copied ($v)"
 # The remote leg as it is: writes since the cycle's start are not on it.
