@@ -216,11 +216,21 @@ static void xrepl_dtr(struct dm_target *ti)
  */
 static void xrepl_presuspend(struct dm_target *ti)
 {
-	struct xrepl_pair *pair = ((struct xrepl_c *)ti->private)->pair;
+	struct xrepl_c *xc = ti->private;
+	struct xrepl_pair *pair = xc->pair;
 
 	spin_lock_irq(&pair->lock);
 	pair->resync_stop = true;
 	xrepl_cycle_abort_locked(pair);
+	/*
+	 * A mode change waiting for its final cycle applies to this table
+	 * now: it takes effect when the table is resumed, and a table that
+	 * replaces this one keeps its own mode.
+	 */
+	if (pair->cycle_exit && pair->active == xc) {
+		pair->cycle_exit = false;
+		WRITE_ONCE(xc->args.mode, pair->cycle_exit_mode);
+	}
 	spin_unlock_irq(&pair->lock);
 
 	cancel_delayed_work_sync(&pair->cycle_work);

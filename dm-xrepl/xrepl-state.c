@@ -186,6 +186,11 @@ void xrepl_resync_want_locked(struct xrepl_pair *pair)
  */
 void xrepl_resync_again_locked(struct xrepl_pair *pair)
 {
+	/* Periodic mode: the cycle ended (a suspend); the next one flushes. */
+	if (pair->periodic) {
+		pair->cycle_wanted = true;
+		return;
+	}
 	pair->resync_active = true;
 	pair->resync_seq++;
 }
