@@ -77,13 +77,23 @@ static void hook_wait(const char *name, const char *event, pid_t pid)
  * devices are not held up by them, and a hook that runs longer than
  * --hook-timeout is killed, with its process group.
  */
+/*
+ * How old the remote's data is, in ms: the oldest write not on it yet, or
+ * in periodic mode the age of its point in time.
+ */
+static uint64_t lag_age_ms(const struct xstatus *s)
+{
+	return st_num(s, st_is(s, "mode", "periodic") ? "point_age_ms" :
+						     "oldest_lag_ms");
+}
+
 static void report(const struct xstatus *s, const char *event)
 {
 	const char *remote = st_str_or(s, "remote", "?");
 	const char *by = st_str_or(s, "degraded_by", "?");
 	const char *dirty = st_str_or(s, "dirty", "?");
 	uint64_t lag_kb = st_num(s, "lag_bytes") >> 10;
-	uint64_t lag_ms = st_num(s, "oldest_lag_ms");
+	uint64_t lag_ms = lag_age_ms(s);
 	pthread_mutex_t *hook_lock;
 	pid_t pid;
 
@@ -441,7 +451,7 @@ static void prober(const char *name)
 static bool lag_high(const struct xstatus *s, uint64_t div)
 {
 	return (lag.kb && (st_num(s, "lag_bytes") >> 10) >= (lag.kb + div - 1) / div) ||
-	       (lag.ms && st_num(s, "oldest_lag_ms") >= (lag.ms + div - 1) / div);
+	       (lag.ms && lag_age_ms(s) >= (lag.ms + div - 1) / div);
 }
 
 /*

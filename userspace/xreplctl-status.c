@@ -27,7 +27,8 @@ static void print_json(const struct xstatus *s, bool first)
 		"resync_rate", "resync_rate_kbps", "meta_writes", "marked",
 		"lag_bytes", "lag_writes", "oldest_lag_ms", "lag_waits",
 		"semi_timeouts", "peer_meta_writes", "local_read_errors",
-		"remote_reads", NULL };
+		"remote_reads", "cycles", "point_age_ms", "copies_for_writes",
+		"written_kb", "shipped_kb", NULL };
 	unsigned int i;
 
 	printf("%s\n    {\"name\": ", first ? "" : ",");
