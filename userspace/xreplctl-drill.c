@@ -10,6 +10,12 @@
  * SIGINT, SIGTERM or SIGHUP, which are passed on to the command first.
  * Replication goes on meanwhile: the snapshot only reads the volume, and
  * its creation suspends the volume for a moment, as any LVM snapshot does.
+ *
+ * Processes: the command runs in a process group of its own, which gets
+ * the terminal while it runs (so it may read it, and Ctrl-C goes to it);
+ * the helpers (lvm, cryptsetup) run in groups of their own too, so that a
+ * Ctrl-C never kills one half-way: the drill notes the signal and cleans
+ * up once the helper is done.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,12 +25,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/meta.h"
 #include "xreplctl.h"
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
+/* The signals the drill passes on to the command. */
+static const int drill_sigs[] = { SIGINT, SIGTERM, SIGHUP };
 /* The signal that interrupted the drill, or 0. */
 static volatile sig_atomic_t drill_signal;
 /* The user's command while it runs, for the signal handler; else 0. */
@@ -37,9 +50,39 @@ static void drill_on_signal(int sig)
 		kill(-drill_child, sig);
 }
 
+/* Block (how: SIG_BLOCK) or unblock the drill's signals. */
+static void drill_sigmask(int how)
+{
+	sigset_t set;
+	unsigned int i;
+
+	sigemptyset(&set);
+	for (i = 0; i < ARRAY_SIZE(drill_sigs); i++)
+		sigaddset(&set, drill_sigs[i]);
+	sigprocmask(how, &set, NULL);
+}
+
+/* In a child: the signals as the drill found them, none blocked. */
+static void child_signals(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(drill_sigs); i++) {
+		struct sigaction old;
+
+		if (!sigaction(drill_sigs[i], NULL, &old) &&
+		    old.sa_handler == drill_on_signal)
+			signal(drill_sigs[i], SIG_DFL);
+	}
+	signal(SIGTTOU, SIG_DFL);
+	drill_sigmask(SIG_UNBLOCK);
+}
+
 /*
  * Run argv (a helper: lvm, cryptsetup) with its output passed through;
- * quiet drops its standard error.  Returns its exit status, or -1.
+ * quiet drops its standard error.  It runs in a process group of its own:
+ * a Ctrl-C is the drill's to act on once the helper is done, never a
+ * helper killed half-way.  Returns its exit status, or -1.
  */
 static int run_helper(char *const argv[], bool quiet)
 {
@@ -49,15 +92,34 @@ static int run_helper(char *const argv[], bool quiet)
 	if (pid < 0)
 		return -1;
 	if (!pid) {
+		setpgid(0, 0);
+		child_signals();
 		if (quiet && !freopen("/dev/null", "w", stderr))
 			_exit(127);
 		execvp(argv[0], argv);
 		_exit(127);
 	}
+	setpgid(pid, pid);
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * Give the terminal (standard input) to process group pgrp, if the drill
+ * has it.  SIGTTOU is held off: the drill takes it back from the
+ * background.
+ */
+static void give_terminal(pid_t pgrp)
+{
+	sigset_t set, old;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	tcsetpgrp(STDIN_FILENO, pgrp);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 static double now_s(void)
@@ -70,83 +132,137 @@ static double now_s(void)
 
 /*
  * Run the user's command in a process group of its own, with dev in
- * XREPL_DRILL_DEV; a timeout (0: none) ends it with SIGTERM, then
- * SIGKILL 10 s later.  Returns its wait status, or -1.
+ * XREPL_DRILL_DEV, in the terminal's foreground if the drill is.  A
+ * timeout (0: none), or a signal passed on to it, is followed by SIGKILL
+ * 10 s later if it is still there; once it ended, what it left in its
+ * group is killed, since it would keep the snapshot open.  Returns its
+ * wait status, or -1.
  */
 static int run_command(char *const argv[], const char *dev, uint64_t timeout,
 		       bool *timed_out)
 {
 	double end = timeout ? now_s() + (double)timeout : 0, kill_at = 0;
-	int st;
-	pid_t pid, r;
+	bool fg = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	int st, sig_seen = 0;
+	pid_t pid;
+	int r;
 
 	*timed_out = false;
+	/* Held off until drill_child is set: none is lost in between. */
+	drill_sigmask(SIG_BLOCK);
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		drill_sigmask(SIG_UNBLOCK);
 		return -1;
+	}
 	if (!pid) {
 		setpgid(0, 0);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
+		if (fg)
+			give_terminal(getpid());
+		child_signals();
 		setenv("XREPL_DRILL_DEV", dev, 1);
 		execvp(argv[0], argv);
 		fprintf(stderr, PROG " drill: %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	setpgid(pid, pid);
+	if (fg)
+		give_terminal(pid);
 	drill_child = pid;
+	drill_sigmask(SIG_UNBLOCK);
 	for (;;) {
-		r = waitpid(pid, &st, timeout ? WNOHANG : 0);
-		if (r == pid)
+		siginfo_t info = { .si_pid = 0 };
+
+		/* Not reaped yet: its group id stays ours until it is. */
+		r = waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT);
+		if (!r && info.si_pid == pid)
 			break;
 		if (r < 0 && errno != EINTR) {
 			st = -1;
-			break;
+			goto out;
 		}
-		if (!timeout)
-			continue;
-		if (!*timed_out && now_s() >= end) {
+		if (drill_signal && !sig_seen) {
+			/* Passed on by the handler, or caught before fork. */
+			sig_seen = drill_signal;
+			kill(-pid, sig_seen);
+			kill_at = now_s() + 10;
+		}
+		if (timeout && !*timed_out && now_s() >= end) {
 			*timed_out = true;
 			kill(-pid, SIGTERM);
 			kill_at = now_s() + 10;
-		} else if (*timed_out && kill_at && now_s() >= kill_at) {
+		} else if (kill_at && now_s() >= kill_at) {
 			kill(-pid, SIGKILL);
 			kill_at = 0;
 		}
 		usleep(50000);
 	}
+	/* What it left in its group would keep the snapshot open. */
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			st = -1;
+			break;
+		}
+	}
+out:
 	drill_child = 0;
+	if (fg)
+		give_terminal(getpgrp());
 	return st;
 }
 
-/* What the copy's metadata says; an exit status, with a message. */
-static int drill_check_meta(const char *path)
+/*
+ * What the copy's metadata says, into *sb; an exit status, with a
+ * message.  quiet: only check it.
+ */
+static int drill_check_meta(const char *path, struct xmeta_sb *sb, bool quiet)
 {
-	struct xmeta_sb sb;
 	char t[96];
 	int r;
 
-	r = meta_read_sb("drill: ", path, &sb);
+	r = meta_read_sb("drill: ", path, sb);
 	if (r)
 		return r;
-	if (sb.role != XREPL_META_ROLE_SECONDARY) {
+	if (sb->role != XREPL_META_ROLE_SECONDARY) {
 		msg("drill: %s is a primary's metadata: a drill runs at the remote site, on a secondary's copy",
 		    path);
 		return EXIT_FAILED;
 	}
-	if (!(sb.flags & XMETA_F_CONSISTENT)) {
-		msg("drill: %s: the copy is not consistent (a resync is copying to it): refused, nothing done",
-		    path);
+	if (!(sb->flags & XMETA_F_CONSISTENT)) {
+		msg("drill: %s: the copy is not consistent (a resync is copying to it): refused%s",
+		    path, quiet ? "" : ", nothing done");
 		return EXIT_FAILED;
 	}
-	if (sb.flags & XMETA_F_LIVE)
+	if (quiet)
+		return EXIT_OK;
+	if (sb->flags & XMETA_F_LIVE)
 		printf("drill: the copy is consistent and live: it receives every write (last recorded %s); recovery point: its last write\n",
-		       meta_when(sb.mtime, t, sizeof(t)));
+		       meta_when(sb->mtime, t, sizeof(t)));
 	else
 		printf("drill: the copy is consistent as of its data time %s (the recovery point)\n",
-		       meta_when(sb.data_time, t, sizeof(t)));
+		       meta_when(sb->data_time, t, sizeof(t)));
 	return EXIT_OK;
+}
+
+/*
+ * Remove the snapshot; an exit status, with a message.  Retried: what the
+ * command left may take a moment to let go of it.
+ */
+static int drill_remove(const char *snap_path)
+{
+	char *remove[] = { "lvm", "lvremove", "-q", "-y", (char *)snap_path, NULL };
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		if (i)
+			sleep(1);
+		if (!run_helper(remove, i < 2))
+			return EXIT_OK;
+	}
+	msg("drill: cannot remove the snapshot %s: remove it by hand (lvremove %s)",
+	    snap_path, snap_path);
+	return EXIT_FAILED;
 }
 
 int cmd_drill(int argc, char **argv)
@@ -163,10 +279,12 @@ int cmd_drill(int argc, char **argv)
 	};
 	const char *lv = NULL, *meta = NULL, *cow = NULL, *name = NULL, *key = NULL;
 	char vg[128], snap[160], snap_path[300], crypt_name[300], crypt_path[320];
-	char lvname[128];
+	char lvname[128], cow_arg[32];
 	const char *dev;
 	struct sigaction sa = { .sa_handler = drill_on_signal };
-	uint64_t timeout = 0, cow_bytes;
+	struct xmeta_sb before, after;
+	uint64_t timeout = 0, cow_bytes = 0;
+	unsigned int i;
 	bool timed_out = false, opened = false;
 	double t0, secs;
 	int c, r, st;
@@ -215,7 +333,9 @@ int cmd_drill(int argc, char **argv)
 	if (dry_run)
 		usage_error("drill runs a command against a snapshot: --dry-run makes no sense");
 
-	r = drill_check_meta(meta);
+	/* A SIGCHLD ignored by whoever started us would hide every status. */
+	signal(SIGCHLD, SIG_DFL);
+	r = drill_check_meta(meta, &before, false);
 	if (r)
 		return r;
 
@@ -229,16 +349,25 @@ int cmd_drill(int argc, char **argv)
 			return EXIT_FAILED;
 		}
 	}
-	/* From the snapshot's creation on, a signal only ends the command. */
+	/*
+	 * From the snapshot's creation on, a signal only ends the command,
+	 * and the drill cleans up.  A signal ignored (nohup) stays ignored.
+	 */
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	for (i = 0; i < ARRAY_SIZE(drill_sigs); i++) {
+		struct sigaction old;
+
+		if (!sigaction(drill_sigs[i], NULL, &old) && old.sa_handler != SIG_IGN)
+			sigaction(drill_sigs[i], &sa, NULL);
+	}
+	/* lvcreate's -L counts MiB by default: give it bytes. */
+	snprintf(cow_arg, sizeof(cow_arg), "%" PRIu64 "b", cow_bytes);
 	{
 		char *thin[] = { "lvm", "lvcreate", "-q", "-y", "-s", "-kn", "-n", snap, (char *)lv,
 				 NULL };
-		char *classic[] = { "lvm", "lvcreate", "-q", "-y", "-s", "-L", (char *)cow, "-n",
+		char *classic[] = { "lvm", "lvcreate", "-q", "-y", "-s", "-L", cow_arg, "-n",
 				    snap, (char *)lv, NULL };
+		char *check[] = { "lvm", "lvs", "--noheadings", snap_path, NULL };
 
 		printf("drill: taking a %s snapshot %s of %s\n", cow ? "classic" : "thin",
 		       snap_path, lv);
@@ -246,13 +375,32 @@ int cmd_drill(int argc, char **argv)
 		if (run_helper(cow ? classic : thin, false)) {
 			msg("drill: cannot snapshot %s%s", lv,
 			    cow ? "" : " (a thin snapshot needs a thin volume: give --cow-size for a classic one)");
-			/* lvcreate removes what it made when it fails. */
+			/* Made all the same (lvcreate was interrupted)? */
+			snprintf(snap_path, sizeof(snap_path), "%s/%s", vg, snap);
+			if (!run_helper(check, true)) {
+				snprintf(snap_path, sizeof(snap_path), "/dev/%s/%s", vg, snap);
+				drill_remove(snap_path);
+			}
 			return EXIT_FAILED;
 		}
 	}
 	snprintf(snap_path, sizeof(snap_path), "/dev/%s/%s", vg, snap);
 	dev = snap_path;
 	r = EXIT_OK;
+	/*
+	 * The copy may have changed between the check and the snapshot (a
+	 * "remote up" starts a resync): the snapshot holds what the metadata
+	 * said only if the metadata was not written meanwhile.
+	 */
+	if (!drill_signal) {
+		r = drill_check_meta(meta, &after, true);
+		if (!r && (after.generation != before.generation ||
+			   after.gen_current != before.gen_current)) {
+			msg("drill: %s changed while the snapshot was taken (the remote site's metadata was written): refused",
+			    meta);
+			r = EXIT_FAILED;
+		}
+	}
 	if (key && !drill_signal) {
 		char *open_argv[] = { "cryptsetup", "open", "--key-file", (char *)key,
 				      snap_path, crypt_name, NULL };
@@ -297,15 +445,8 @@ int cmd_drill(int argc, char **argv)
 			msg("drill: cannot close %s: close it (cryptsetup close %s), then remove %s",
 			    crypt_path, crypt_name, snap_path);
 	}
-	{
-		char *remove[] = { "lvm", "lvremove", "-q", "-y", snap_path, NULL };
-
-		if (run_helper(remove, false)) {
-			msg("drill: cannot remove the snapshot %s: remove it by hand (lvremove %s)",
-			    snap_path, snap_path);
-			return EXIT_FAILED;
-		}
-	}
+	if (drill_remove(snap_path))
+		return EXIT_FAILED;
 	printf("drill: snapshot %s removed\n", snap_path);
 	if (drill_signal) {
 		msg("drill: interrupted by signal %d", (int)drill_signal);

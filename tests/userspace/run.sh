@@ -876,6 +876,10 @@ fi
 # against stand-ins for the tools (ocf-agent.sh).
 tcase ocf-agent 0 "^ok$" bash "$HERE/ocf-agent.sh"
 
+# xreplctl drill's processes and signals, against a stand-in for lvm
+# (drill.sh).
+tcase drill 0 "^ok$" bash "$HERE/drill.sh" "$CTL"
+
 # The bash completion: commands, options, device and configuration names,
 # report fields (completion.sh, against the xreplctl built here).
 tcase completion 0 "^ok$" bash "$HERE/completion.sh" "$TOOLS"

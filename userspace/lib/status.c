@@ -103,6 +103,12 @@ enum xhealth st_health(const struct xstatus *s, const char **why)
 		*why = "degraded";
 		return XHEALTH_DEGRADED;
 	}
+	/* Periodic mode: healthy while the remote holds a consistent point. */
+	if (st_is(s, "remote", "point") || st_is(s, "remote", "cycling")) {
+		*why = st_str(s, "remote");
+		return st_is(s, "consistent", "yes") ? XHEALTH_OK :
+						       XHEALTH_DEGRADED;
+	}
 	if (!st_is(s, "remote", "insync")) {
 		*why = st_str(s, "remote") ? "resyncing" : "unknown";
 		return st_str(s, "remote") ? XHEALTH_DEGRADED : XHEALTH_FAILED;
