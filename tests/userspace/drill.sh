@@ -37,10 +37,12 @@ lvcreate)
 	touch "$FAKE_DIR/lv_${last%%/*}_$name"
 	[ -z "${LVCREATE_AFTER:-}" ] || eval "$LVCREATE_AFTER" ;;
 lvremove)
-	if [ -n "$(fuser "$FAKE_DIR/busy" 2>/dev/null)" ]; then
-		echo "  Logical volume in use." >&2
-		exit 5
-	fi
+	for fd in /proc/[0-9]*/fd/*; do
+		if [ "$(readlink "$fd" 2>/dev/null)" = "$FAKE_DIR/busy" ]; then
+			echo "  Logical volume in use." >&2
+			exit 5
+		fi
+	done
 	rm -f "$f" ;;
 esac
 exit 0
