@@ -221,7 +221,7 @@ static void xrepl_presuspend(struct dm_target *ti)
 
 	spin_lock_irq(&pair->lock);
 	pair->resync_stop = true;
-	xrepl_cycle_abort_locked(pair);
+	xrepl_cycle_abort_locked(pair, true);
 	/*
 	 * A mode change waiting for its final cycle applies to this table
 	 * now: it takes effect when the table is resumed, and a table that
@@ -526,7 +526,9 @@ static int xrepl_msg_cycle(struct xrepl_c *xc)
 	const char *why = NULL;
 
 	spin_lock_irq(&pair->lock);
-	if (!pair->periodic || pair->active != xc)
+	if (pair->active != xc)
+		why = "the device is suspended";
+	else if (!pair->periodic)
 		why = "the device is not in periodic mode";
 	else if (pair->degraded_by != XREPL_DEGRADED_NONE)
 		why = "the remote is degraded; send 'remote up' first";

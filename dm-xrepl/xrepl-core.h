@@ -442,8 +442,8 @@ struct xrepl_pair {
 	 * the dirty regions into cycle_set, and the resync copies exactly
 	 * those (resync_active while it does); a write to a region of
 	 * cycle_set waits on cbw_wait until its copy is made.  periodic is
-	 * read by the write path with READ_ONCE(); cycling too, and then
-	 * checked again under the lock.
+	 * read by the write path with READ_ONCE(); cycling only under the
+	 * lock.
 	 */
 	bool periodic;			/* the active table's mode is periodic */
 	bool cycling;			/* a cycle runs */
@@ -803,8 +803,9 @@ int xrepl_cycle_alloc(struct xrepl_pair *pair);
 void xrepl_cycle_work(struct work_struct *work);
 bool xrepl_cycle_blocks_locked(struct xrepl_pair *pair, unsigned long first,
 			       unsigned long last);
+bool xrepl_cycle_due_locked(struct xrepl_pair *pair);
 bool xrepl_cycle_freeze_locked(struct xrepl_pair *pair);
-void xrepl_cycle_abort_locked(struct xrepl_pair *pair);
+void xrepl_cycle_abort_locked(struct xrepl_pair *pair, bool again);
 void xrepl_cycle_finished_locked(struct xrepl_pair *pair);
 void xrepl_cycle_set_mode_locked(struct xrepl_pair *pair,
 				 enum xrepl_mode mode);

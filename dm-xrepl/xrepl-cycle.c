@@ -69,23 +69,31 @@ bool xrepl_cycle_blocks_locked(struct xrepl_pair *pair, unsigned long first,
 	       xrepl_bitmap_next_set(&pair->cycle_set, first) <= last;
 }
 
-static bool may_start_locked(struct xrepl_pair *pair)
+/* Is a cycle wanted, and may it start but for its records? */
+bool xrepl_cycle_due_locked(struct xrepl_pair *pair)
 {
-	return pair->periodic && pair->active && !pair->resync_stop &&
-	       pair->degraded_by == XREPL_DEGRADED_NONE && !pair->cycling &&
-	       !pair->resync_active && !pair->nr_copies && !pair->lag.writes &&
-	       !pair->merge_needed;
+	return pair->cycle_wanted && pair->periodic && pair->active &&
+	       !pair->resync_stop && pair->degraded_by == XREPL_DEGRADED_NONE &&
+	       !pair->cycling && !pair->resync_active && !pair->nr_copies &&
+	       !pair->lag.writes && !pair->merge_needed;
 }
 
 /*
- * Start the cycle that is wanted, if it may start now: freeze the dirty
- * regions.  Returns true if it started (resync_work then copies them).
+ * Start the cycle that is due: freeze the dirty regions.  Returns true if
+ * it started (resync_work then copies them).  A cycle with regions to copy
+ * starts only once both sites' metadata say, durably, that the remote is
+ * not consistent (resync_prepare() has them written first): a write that
+ * waits for a copy never waits for metadata I/O.
  */
 bool xrepl_cycle_freeze_locked(struct xrepl_pair *pair)
 {
 	struct xrepl_bitmap *set = &pair->cycle_set;
 
-	if (!pair->cycle_wanted || !may_start_locked(pair))
+	if (!xrepl_cycle_due_locked(pair))
+		return false;
+	if (pair->dirty.nr_set &&
+	    ((pair->meta_bdev && (pair->sb_consistent || pair->meta_failed)) ||
+	     !xrepl_peer_ready_locked(pair)))
 		return false;
 	pair->cycle_wanted = false;
 	bitmap_copy(set->bits, pair->dirty.bits, set->nr_bits);
@@ -101,19 +109,20 @@ bool xrepl_cycle_freeze_locked(struct xrepl_pair *pair)
 
 /*
  * A running cycle ends before its end (a degradation, a suspend, a change
- * of mode).  Its regions not copied yet are dirty still; the writes that
- * waited for them go on (resync_work redispatches them); a new cycle is
- * wanted if the mode stays periodic.
+ * of mode, a region that cannot be read).  Its regions not copied yet are
+ * dirty still; the writes that waited for them go on (resync_work
+ * redispatches them).  again: a new cycle is wanted at once if the mode
+ * stays periodic; else the period's timer starts the next one.  cycle_set
+ * is not cleared: nothing reads it until a freeze overwrites it.
  */
-void xrepl_cycle_abort_locked(struct xrepl_pair *pair)
+void xrepl_cycle_abort_locked(struct xrepl_pair *pair, bool again)
 {
 	if (!pair->cycling)
 		return;
 	pair->cycling = false;
 	pair->resync_active = false;
-	bitmap_zero(pair->cycle_set.bits, pair->cycle_set.nr_bits);
 	pair->cycle_set.nr_set = 0;
-	pair->cycle_wanted = pair->periodic;
+	pair->cycle_wanted = again && pair->periodic;
 	bio_list_merge(&pair->redispatch, &pair->cbw_wait);
 	bio_list_init(&pair->cbw_wait);
 	queue_work(pair->wq, &pair->resync_work);
@@ -139,7 +148,7 @@ void xrepl_cycle_set_mode_locked(struct xrepl_pair *pair,
 		return;
 	WRITE_ONCE(pair->periodic, periodic);
 	if (!periodic) {
-		xrepl_cycle_abort_locked(pair);
+		xrepl_cycle_abort_locked(pair, false);
 		pair->cycle_wanted = false;
 		pair->cycle_exit = false;
 		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
@@ -149,7 +158,12 @@ void xrepl_cycle_set_mode_locked(struct xrepl_pair *pair,
 		return;
 	}
 	pair->resync_active = false;
-	if (xrepl_resync_needed_locked(pair)) {
+	/*
+	 * The remote holds the image as of now once the writes held for it
+	 * reached it: until then the first cycle (which waits for them)
+	 * sets its point.
+	 */
+	if (xrepl_resync_needed_locked(pair) || pair->lag.writes) {
 		pair->cycle_wanted = true;
 	} else if (pair->degraded_by == XREPL_DEGRADED_NONE) {
 		pair->point_mono_ns = ktime_get_ns();
@@ -178,7 +192,8 @@ void xrepl_cycle_finished_locked(struct xrepl_pair *pair)
 	pair->consistent = true;
 	pair->point_mono_ns = pair->cycle_mono_ns;
 	pair->point_real_s = pair->cycle_real_s;
-	if (pair->meta_bdev) {
+	/* A cycle that copied nothing leaves the generations as they are. */
+	if (pair->meta_bdev && pair->cycle_frozen) {
 		xrepl_gen_synced(&pair->sb);
 		xrepl_gen_split(&pair->sb);
 		xrepl_sb_changed_locked(pair);

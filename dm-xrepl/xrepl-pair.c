@@ -590,6 +590,9 @@ static int pair_before_back(struct xrepl_pair *pair, struct xrepl_c *xc)
 {
 	bool needed, sb = false;
 
+	/* Periodic mode: the remote receives no writes; a cycle records it. */
+	if (xc && READ_ONCE(xc->args.mode) == XREPL_MODE_PERIODIC)
+		return 0;
 	spin_lock_irq(&pair->lock);
 	needed = xrepl_resync_needed_locked(pair);
 	if (needed && pair->consistent) {

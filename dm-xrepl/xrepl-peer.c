@@ -526,8 +526,9 @@ done:
 		if (rec != XREPL_PEER_REC_STOPPED)
 			pair->peer_data_time = 0;
 		atomic64_inc(&pair->peer_meta_writes);
-		/* The resync waits for this before its first copy. */
-		if (rec == XREPL_PEER_REC_COPYING && pair->resync_active)
+		/* The resync, or a cycle, waits for this before its first copy. */
+		if (rec == XREPL_PEER_REC_COPYING &&
+		    (pair->resync_active || pair->cycle_wanted))
 			queue_work(pair->wq, &pair->resync_work);
 	}
 	spin_unlock_irq(&pair->lock);
@@ -606,7 +607,9 @@ void xrepl_peer_work(struct work_struct *work)
 		done = want == XREPL_PEER_REC_NONE ||
 		       (want == pair->peer_rec &&
 			(want != XREPL_PEER_REC_POINT ||
-			 pair->peer_sb.data_time == pair->point_real_s));
+			 (pair->peer_sb.data_time == pair->point_real_s &&
+			  pair->peer_sb.gen_current == (pair->sb.gen_bitmap ?:
+							pair->sb.gen_current))));
 		bdev = pair->peer_bdev;
 		spin_unlock_irq(&pair->lock);
 		if (done || peer_write(pair, bdev, want))

@@ -72,6 +72,13 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 	 * now holds the region's newest data, unless the copy failed or the
 	 * remote degraded meanwhile (it may have lost what it was sent).
 	 */
+	/*
+	 * A cycle cannot reach its point without this region: it ends, the
+	 * writes waiting for its copies go on (one may rewrite the bad
+	 * sector), and the period's timer tries again.
+	 */
+	if (read_err && pair->cycling)
+		xrepl_cycle_abort_locked(pair, false);
 	if (!read_err && !write_err &&
 	    pair->degraded_by == XREPL_DEGRADED_NONE &&
 	    copy->degrade_gen == pair->degrade_gen) {
@@ -299,6 +306,8 @@ static enum xrepl_pass_end end_pass_locked(struct xrepl_pair *pair)
 		return XREPL_PASS_RESTART;
 	}
 	pair->resync_active = false;
+	/* A cycle that cannot reach its point ends; the timer tries again. */
+	xrepl_cycle_abort_locked(pair, false);
 	return XREPL_PASS_STALLED;
 }
 
@@ -359,7 +368,7 @@ void xrepl_resync_delay_work(struct work_struct *work)
 static void resync_prepare(struct xrepl_pair *pair)
 {
 	unsigned long todo;
-	bool merge, sb = false;
+	bool merge, due, sb = false;
 
 	/* A cycle starts once the marks joined the dirty regions. */
 	spin_lock_irq(&pair->lock);
@@ -370,21 +379,30 @@ static void resync_prepare(struct xrepl_pair *pair)
 	if (merge)
 		xrepl_meta_merge_marked(pair);
 
+	/*
+	 * A cycle that is due is recorded first, as a resync is: its
+	 * freeze (below) waits for both records.
+	 */
 	spin_lock_irq(&pair->lock);
-	xrepl_cycle_freeze_locked(pair);
-	todo = xrepl_resync_set(pair)->nr_set;
-	if (pair->resync_active && todo && pair->consistent &&
+	due = xrepl_cycle_due_locked(pair);
+	todo = due ? pair->dirty.nr_set :
+	       pair->resync_active ? xrepl_resync_set(pair)->nr_set : 0;
+	if (todo && pair->consistent &&
 	    pair->degraded_by == XREPL_DEGRADED_NONE) {
 		pair->consistent = false;
 		sb = pair->meta_bdev;
 		pair->sb_dirty = sb;
 	}
 	/* And so does the remote site's metadata, if we have it. */
-	if (pair->resync_active && todo && !xrepl_peer_ready_locked(pair))
+	if (todo && !xrepl_peer_ready_locked(pair))
 		xrepl_peer_update_locked(pair);
 	spin_unlock_irq(&pair->lock);
 	if (sb)
 		xrepl_meta_sync(pair);
+
+	spin_lock_irq(&pair->lock);
+	xrepl_cycle_freeze_locked(pair);
+	spin_unlock_irq(&pair->lock);
 }
 
 /* The resync made the remote equal to the local leg (and durable). */

@@ -120,7 +120,7 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 	}
 	WRITE_ONCE(pair->degraded_by, why);
 	pair->degrade_gen++;
-	xrepl_cycle_abort_locked(pair);
+	xrepl_cycle_abort_locked(pair, true);
 	pair->resync_active = false;
 	/*
 	 * A verify ends: it is resumed by hand (status says where); what a
@@ -187,7 +187,7 @@ void xrepl_resync_want_locked(struct xrepl_pair *pair)
 void xrepl_resync_again_locked(struct xrepl_pair *pair)
 {
 	/* Periodic mode: the cycle ended (a suspend); the next one flushes. */
-	if (pair->periodic) {
+	if (pair->periodic && !pair->cycling) {
 		pair->cycle_wanted = true;
 		return;
 	}
