@@ -69,6 +69,12 @@ assert_legs_equal "$L" "$R"
 assert_eq $(( s0 + 16 * RB / 1024 )) "$(kb shipped_kb)" "shipped_kb: each region once"
 
 step "the remote site's metadata records the point"
+# Both superblocks are written after the cycle ended: wait for them.
+for (( i = 0; i < 100; i++ )); do
+	[[ "$(sbe "$RM" get flags)" == 1 &&
+	   "$(sbe "$M" get gen_bitmap)" == "$(sbe "$RM" get gen_current)" ]] && break
+	sleep 0.1
+done
 assert_eq 1 "$(sbe "$RM" get flags)" "remote site's flags (consistent, not live)"
 now=$(date +%s)
 dt=$(sbe "$RM" get data_time)
