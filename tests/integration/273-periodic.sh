@@ -101,8 +101,13 @@ done
 c=$(cycles) cbw=$(status_field "$X" copies_for_writes)
 lo=$(wc -l <"$T_TMP/pit.log")
 must "cycle" dmsetup message "$P-x" 0 cycle
+# The cycle starts once both sites record it: its point is before hi.
+for (( i = 0; i < 400; i++ )); do
+	[[ "$(status_field "$X" cycling)" == 1 || "$(cycles)" -gt "$c" ]] && break
+	sleep 0.05
+done
 hi=$(wc -l <"$T_TMP/pit.log")
-log "cycle sent between writes $lo and $hi"
+log "the cycle started between writes $lo and $hi"
 cycle_done $(( c + 1 ))
 touch "$T_TMP/stop"
 wait "$WRITER" || fail "the writer failed"
