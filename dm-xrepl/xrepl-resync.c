@@ -68,17 +68,17 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 		degraded = xrepl_remote_failed_locked(pair, true, region,
 						      region);
 	/*
-	 * Writes to the region were held back during the copy, so the remote
-	 * now holds the region's newest data, unless the copy failed or the
-	 * remote degraded meanwhile (it may have lost what it was sent).
-	 */
-	/*
 	 * A cycle cannot reach its point without this region: it ends, the
 	 * writes waiting for its copies go on (one may rewrite the bad
 	 * sector), and the period's timer tries again.
 	 */
 	if (read_err && pair->cycling)
 		xrepl_cycle_abort_locked(pair, false);
+	/*
+	 * Writes to the region were held back during the copy, so the remote
+	 * now holds the region's newest data, unless the copy failed or the
+	 * remote degraded meanwhile (it may have lost what it was sent).
+	 */
 	if (!read_err && !write_err &&
 	    pair->degraded_by == XREPL_DEGRADED_NONE &&
 	    copy->degrade_gen == pair->degrade_gen) {
