@@ -832,6 +832,13 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(" copies_for_writes=%llu written_kb=%llu shipped_kb=%llu",
 		       pair->cbw_copies, sum.written_bytes >> 10,
 		       (sum.shipped_bytes + pair->copied_bytes) >> 10);
+		/* The undo area: its state, slots of the epoch, regions saved. */
+		DMEMIT(" undo=%s undo_slots=%lu/%lu undo_saves=%llu undo_overflows=%llu",
+		       xrepl_undo_state_locked(pair),
+		       pair->undo_epoch || pair->peer_undo_epoch ?
+		       pair->undo_next : 0, pair->undo_slots,
+		       (u64)atomic64_read(&pair->undo_saves),
+		       pair->undo_overflows);
 		spin_unlock_irq(&pair->lock);
 		break;
 

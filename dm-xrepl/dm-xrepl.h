@@ -188,6 +188,7 @@ struct xrepl_sb_info {
 	u64 degrade_count;
 	u32 role;			/* XREPL_META_ROLE_* */
 	u64 data_time;			/* a secondary's: seconds; 0 unknown */
+	u64 undo_epoch;			/* a secondary's: 0, or the undo's */
 };
 
 /*

@@ -34,6 +34,7 @@
  *   xrepl-async.c      ship entries, the lag, ship_work, semi-sync acks
  *   xrepl-cycle.c      periodic mode: the cycle's start, end and point in
  *                      time, copy-before-write
+ *   xrepl-undo.c       periodic mode: the undo area at the remote site
  *   xrepl-state.c      every transition of the remote's state; events
  *   xrepl-gate.c       the region gate and all of its barriers
  *
@@ -180,6 +181,7 @@ struct xrepl_copy {
 	bool busy;
 	bool started;
 	bool verify;			/* compares the legs (xrepl-verify.c) */
+	u64 undo_epoch;			/* pair->undo_epoch when claimed */
 	unsigned long verify_seq;	/* pair->verify_seq when claimed */
 	struct work_struct work;	/* reads, then writes, the region */
 	/*
@@ -466,6 +468,19 @@ struct xrepl_pair {
 	u64 cbw_copies;			/* copies made ahead of a waiting write */
 	struct bio_list cbw_wait;	/* writes waiting for a copy */
 	struct delayed_work cycle_work;	/* on wq: the period's timer */
+	/*
+	 * xrepl-undo.c, lock.  undo_epoch: the epoch the cycle's copies save
+	 * into (0: none); undo_saved: the regions saved in the last epoch;
+	 * undo_next: its next free slot of undo_slots.
+	 */
+	u64 undo_epoch;
+	u64 undo_time;			/* the data time the undo returns to */
+	struct xrepl_bitmap undo_saved;
+	unsigned long undo_next;
+	unsigned long undo_slots;	/* of the remote site's metadata */
+	u64 undo_overflows;		/* cycles that ran without undo */
+	bool undo_warn;			/* an overflow to report */
+	atomic64_t undo_saves;		/* regions saved */
 
 	/*
 	 * xrepl-meta-io.c: the metadata device, when there is one.  meta_wq
@@ -529,6 +544,8 @@ struct xrepl_pair {
 	enum xrepl_peer_state peer_state;
 	enum xrepl_peer_rec peer_rec;
 	u64 peer_data_time;		/* for a stop record: its data time */
+	u64 peer_undo_epoch;		/* the undo epoch its superblock says */
+	u64 peer_point_ns;		/* point_mono_ns its POINT record says */
 
 	/* xrepl-io.c: reads the local leg failed, retried on the remote. */
 	struct work_struct read_work;
@@ -705,6 +722,7 @@ int xrepl_peer_copying_active(struct xrepl_pair *pair);
 void xrepl_peer_work(struct work_struct *work);
 void xrepl_peer_update_locked(struct xrepl_pair *pair);
 bool xrepl_peer_ready_locked(struct xrepl_pair *pair);
+bool xrepl_peer_point_pending_locked(struct xrepl_pair *pair);
 void xrepl_peer_stop(struct xrepl_pair *pair);
 const char *xrepl_peer_state_name(enum xrepl_peer_state state);
 
@@ -810,6 +828,16 @@ void xrepl_cycle_finished_locked(struct xrepl_pair *pair);
 void xrepl_cycle_set_mode_locked(struct xrepl_pair *pair,
 				 enum xrepl_mode mode);
 void xrepl_cycle_arm(struct xrepl_pair *pair);
+
+/* xrepl-undo.c: periodic mode's undo area. */
+void xrepl_undo_plan_locked(struct xrepl_pair *pair);
+bool xrepl_undo_overflow_locked(struct xrepl_pair *pair);
+long xrepl_undo_slot_locked(struct xrepl_pair *pair, struct xrepl_copy *copy);
+void xrepl_undo_failed_locked(struct xrepl_pair *pair, unsigned long region);
+int xrepl_undo_save(struct xrepl_copy *copy, unsigned long slot);
+void xrepl_undo_connect_locked(struct xrepl_pair *pair,
+			       struct block_device *bdev, u64 epoch);
+const char *xrepl_undo_state_locked(struct xrepl_pair *pair);
 struct xrepl_bitmap *xrepl_resync_set(struct xrepl_pair *pair);
 
 /* xrepl-state.c: the replication state and its events. */

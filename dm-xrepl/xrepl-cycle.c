@@ -26,7 +26,9 @@
  *    metadata records it, with the generation the remote holds.
  *
  * During a cycle the remote is a mix of two points: not consistent, as
- * during any resync, from before its first copy to the end.  A
+ * during any resync, from before its first copy to the end.  With an undo
+ * area (xrepl-undo.c) the remote site can return to the previous point.
+ * A cycle starts only once that point is recorded there.  A
  * degradation, a suspend or a change of mode ends a cycle early; the next
  * one copies what it left, with every region dirtied since.
  *
@@ -41,17 +43,23 @@
  */
 int xrepl_cycle_alloc(struct xrepl_pair *pair)
 {
-	struct xrepl_bitmap bm = {};
+	struct xrepl_bitmap bm = {}, saved = {};
 
 	if (READ_ONCE(pair->cycle_set.bits))
 		return 0;
-	if (xrepl_bitmap_alloc(&bm, pair->geom.nr_regions))
+	if (xrepl_bitmap_alloc(&bm, pair->geom.nr_regions) ||
+	    xrepl_bitmap_alloc(&saved, pair->geom.nr_regions)) {
+		xrepl_bitmap_free(&bm);
 		return -ENOMEM;
+	}
 	spin_lock_irq(&pair->lock);
-	if (!pair->cycle_set.bits)
+	if (!pair->cycle_set.bits) {
 		swap(pair->cycle_set, bm);
+		swap(pair->undo_saved, saved);
+	}
 	spin_unlock_irq(&pair->lock);
 	xrepl_bitmap_free(&bm);
+	xrepl_bitmap_free(&saved);
 	return 0;
 }
 
@@ -75,7 +83,8 @@ bool xrepl_cycle_due_locked(struct xrepl_pair *pair)
 	return pair->cycle_wanted && pair->periodic && pair->active &&
 	       !pair->resync_stop && pair->degraded_by == XREPL_DEGRADED_NONE &&
 	       !pair->cycling && !pair->resync_active && !pair->nr_copies &&
-	       !pair->lag.writes && !pair->merge_needed;
+	       !pair->lag.writes && !pair->merge_needed &&
+	       !xrepl_peer_point_pending_locked(pair);
 }
 
 /*
@@ -93,7 +102,7 @@ bool xrepl_cycle_freeze_locked(struct xrepl_pair *pair)
 		return false;
 	if (pair->dirty.nr_set &&
 	    ((pair->meta_bdev && (pair->sb_consistent || pair->meta_failed)) ||
-	     !xrepl_peer_ready_locked(pair)))
+	     xrepl_undo_overflow_locked(pair) || !xrepl_peer_ready_locked(pair)))
 		return false;
 	pair->cycle_wanted = false;
 	bitmap_copy(set->bits, pair->dirty.bits, set->nr_bits);
@@ -151,6 +160,8 @@ void xrepl_cycle_set_mode_locked(struct xrepl_pair *pair,
 		xrepl_cycle_abort_locked(pair, false);
 		pair->cycle_wanted = false;
 		pair->cycle_exit = false;
+		/* The resync copies without undo, once the record says so. */
+		pair->undo_epoch = 0;
 		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
 		    xrepl_resync_needed_locked(pair))
 			xrepl_resync_start_locked(pair);
@@ -190,6 +201,8 @@ void xrepl_cycle_finished_locked(struct xrepl_pair *pair)
 	pair->cycling = false;
 	pair->cycles++;
 	pair->consistent = true;
+	/* The POINT record frees the epoch's slots. */
+	pair->undo_epoch = 0;
 	pair->point_mono_ns = pair->cycle_mono_ns;
 	pair->point_real_s = pair->cycle_real_s;
 	/* A cycle that copied nothing leaves the generations as they are. */

@@ -10,6 +10,8 @@
  *
  *   block 0                    superblock (struct xrepl_meta_sb, then zeroes)
  *   blocks 1 .. bitmap_blocks  the region bitmap
+ *   the blocks after it        a secondary's undo area, if the device is
+ *                              large enough (periodic mode; below)
  *
  * The superblock occupies the first 512-byte sector of block 0, so every
  * superblock write is atomic on any device; its checksum covers that whole
@@ -124,7 +126,15 @@ struct xrepl_meta_sb {
 	 * with every older one).  0: unknown.
 	 */
 	__le64	data_time;	/* 160 */
-	__u8	reserved[XREPL_META_SB_SIZE - 168];	/* 168: zero */
+	/*
+	 * A secondary's, periodic mode: not 0 while a cycle overwrites the
+	 * data (the copy is not consistent then) and the undo area's slots
+	 * of this epoch hold the content, as of data_time, of every region
+	 * the cycle overwrote.  Writing them back makes the copy consistent
+	 * again, as of data_time.  0 otherwise.
+	 */
+	__le64	undo_epoch;	/* 168 */
+	__u8	reserved[XREPL_META_SB_SIZE - 176];	/* 176: zero */
 } __packed;
 
 /* Blocks of bitmap for nr_regions regions. */
@@ -139,6 +149,57 @@ static inline __u64 xrepl_meta_min_sectors(__u64 nr_regions)
 {
 	return (1 + xrepl_meta_bitmap_blocks(nr_regions)) *
 	       XREPL_META_BLOCK_SECTORS;
+}
+
+/*
+ * The undo area of a secondary's metadata device: every block after the
+ * bitmap, cut into slots of one header block and one region of data
+ * (region_size sectors, however short the last region is).  Before a
+ * cycle of periodic mode first overwrites a region of the copy, the
+ * primary saves the region's content in a free slot: the data, then the
+ * header with a flush and FUA, so that a valid header means its data is
+ * durable too.  A slot belongs to the epoch in its header; slots of any
+ * other epoch are free.  A region is saved at most once per epoch, so
+ * writing back the slots of sb.undo_epoch, in any order, returns the copy
+ * to the point of sb.data_time.
+ */
+#define XREPL_UNDO_MAGIC		"xreplun"	/* 7 chars + NUL */
+
+struct xrepl_undo_hdr {
+	__u8	magic[XREPL_META_MAGIC_LEN];	/*  0: XREPL_UNDO_MAGIC */
+	__le32	csum;		/*  8: crc32c of the 512-byte sector */
+	__le32	data_csum;	/* 12: crc32c of the data, seed ~0 */
+	__le64	epoch;		/* 16: the superblock's undo_epoch */
+	__le64	slot;		/* 24: this slot's number */
+	__le64	region;		/* 32: the region saved */
+	__le32	sectors;	/* 40: its length */
+	__le32	reserved0;	/* 44: zero */
+	__u8	uuid[16];	/* 48: the pair's */
+	__u8	reserved[XREPL_META_SB_SIZE - 64];	/* 64: zero */
+} __packed;
+
+/* First block of the undo area. */
+static inline __u64 xrepl_undo_start(__u64 nr_regions)
+{
+	return 1 + xrepl_meta_bitmap_blocks(nr_regions);
+}
+
+/* Blocks per slot: a header and a region. */
+static inline __u64 xrepl_undo_stride(__u32 region_size)
+{
+	return 1 + (region_size + XREPL_META_BLOCK_SECTORS - 1) /
+		   XREPL_META_BLOCK_SECTORS;
+}
+
+/* Slots a metadata device of meta_sectors holds (0: no undo area). */
+static inline __u64 xrepl_undo_slots(__u64 nr_regions, __u32 region_size,
+				     __u64 meta_sectors)
+{
+	__u64 blocks = meta_sectors / XREPL_META_BLOCK_SECTORS;
+	__u64 start = xrepl_undo_start(nr_regions);
+
+	return blocks > start ? (blocks - start) /
+				xrepl_undo_stride(region_size) : 0;
 }
 
 #endif /* DM_XREPL_FORMAT_H */

@@ -155,6 +155,8 @@ static const struct xm_bad_case xm_bad_cases[] = {
 	{ "bitmap_blocks", 48, 8, 2, "Metadata: corrupt geometry" },
 	{ "degraded 3", 96, 4, 3, "Metadata: corrupt superblock" },
 	{ "reserved0", 100, 4, 1, "Metadata: corrupt superblock" },
+	{ "undo epoch on a primary", 168, 8, 1,
+	  "Metadata: an undo epoch on a consistent copy or a primary" },
 	{ "reserved", 200, 4, 1, "Metadata: corrupt superblock" },
 	{ "last reserved", 508, 4, 1 << 24, "Metadata: corrupt superblock" },
 };
@@ -242,6 +244,38 @@ static void xrepl_sb_secondary_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, out.role, XREPL_META_ROLE_SECONDARY);
 	KUNIT_EXPECT_EQ(test, out.flags, in.flags);
 	KUNIT_EXPECT_EQ(test, out.data_time, 1700000000ULL);
+	KUNIT_EXPECT_EQ(test, out.undo_epoch, 0ULL);
+
+	/* An undo epoch: only while a cycle overwrites the copy. */
+	in.flags = 0;
+	in.undo_epoch = 0x0123456789abcdefULL;
+	sector = xm_sector(test, &in);
+	KUNIT_EXPECT_EQ(test, xrepl_sb_decode(sector, &out, &error), 0);
+	KUNIT_EXPECT_EQ(test, out.undo_epoch, in.undo_epoch);
+	in.flags = XREPL_META_F_CONSISTENT;
+	sector = xm_sector(test, &in);
+	KUNIT_EXPECT_EQ(test, xrepl_sb_decode(sector, &out, &error), -EILSEQ);
+	KUNIT_EXPECT_STREQ(test, error,
+			   "Metadata: an undo epoch on a consistent copy or a primary");
+}
+
+/* The undo area: the blocks after the bitmap, a header and a region each. */
+static void xrepl_undo_layout_test(struct kunit *test)
+{
+	static_assert(sizeof(struct xrepl_undo_hdr) == XREPL_META_SB_SIZE);
+	static_assert(offsetof(struct xrepl_undo_hdr, csum) ==
+		      offsetof(struct xrepl_meta_sb, csum));
+	KUNIT_EXPECT_EQ(test, xrepl_undo_start(512), 2ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_undo_start(32769), 3ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_undo_stride(128), 17ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_undo_stride(8), 2ULL);
+	/* 4 MiB for 512 regions of 64 KiB: (1024 - 2) / 17 slots. */
+	KUNIT_EXPECT_EQ(test, xrepl_undo_slots(512, 128, 8192), 60ULL);
+	/* Room for the bitmap only, or less than a slot: none. */
+	KUNIT_EXPECT_EQ(test, xrepl_undo_slots(512, 128, 16), 0ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_undo_slots(512, 128, 16 + 16 * 8), 0ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_undo_slots(512, 128, 16 + 17 * 8), 1ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_undo_slots(512, 128, 0), 0ULL);
 }
 
 /* The superblock against the table and the metadata device's size. */
@@ -511,6 +545,7 @@ static struct kunit_case xrepl_meta_test_cases[] = {
 	KUNIT_CASE_PARAM(xrepl_sb_bad_field_test, xm_bad_gen_params),
 	KUNIT_CASE(xrepl_sb_v1_test),
 	KUNIT_CASE(xrepl_sb_secondary_test),
+	KUNIT_CASE(xrepl_undo_layout_test),
 	KUNIT_CASE(xrepl_sb_check_test),
 	KUNIT_CASE(xrepl_sb_init_test),
 	KUNIT_CASE(xrepl_wi_mark_test),

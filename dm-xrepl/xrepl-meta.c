@@ -64,6 +64,7 @@ void xrepl_sb_encode(void *sector, const struct xrepl_sb_info *info)
 	sb->degrade_count = cpu_to_le64(info->degrade_count);
 	sb->role = cpu_to_le32(info->role);
 	sb->data_time = cpu_to_le64(info->data_time);
+	sb->undo_epoch = cpu_to_le64(info->undo_epoch);
 	sb->csum = cpu_to_le32(xrepl_sb_csum(sb));
 }
 
@@ -125,7 +126,7 @@ int xrepl_sb_decode(const void *sector, struct xrepl_sb_info *info,
 	role = le32_to_cpu(sb->role);
 	if (version == XREPL_META_VERSION_1) {
 		/* Version 1 had no role: a primary's, all of it reserved. */
-		if (role || sb->data_time ||
+		if (role || sb->data_time || sb->undo_epoch ||
 		    le32_to_cpu(sb->flags) & ~XREPL_META_F_CONSISTENT)
 			return sb_bad(error, "Metadata: corrupt superblock");
 		role = XREPL_META_ROLE_PRIMARY;
@@ -137,6 +138,10 @@ int xrepl_sb_decode(const void *sector, struct xrepl_sb_info *info,
 					     XREPL_META_F_LIVE)) {
 		return sb_bad(error, "Metadata: a secondary's flags on a primary");
 	}
+	/* An undo epoch guards a copy that a cycle is overwriting. */
+	if (sb->undo_epoch && (role != XREPL_META_ROLE_SECONDARY ||
+			       le32_to_cpu(sb->flags) & XREPL_META_F_CONSISTENT))
+		return sb_bad(error, "Metadata: an undo epoch on a consistent copy or a primary");
 	if (gen_loop(sb, version))
 		return sb_bad(error, "Metadata: generation identifiers repeat (a loop)");
 
@@ -168,6 +173,7 @@ int xrepl_sb_decode(const void *sector, struct xrepl_sb_info *info,
 	info->degrade_count = le64_to_cpu(sb->degrade_count);
 	info->role = role;
 	info->data_time = le64_to_cpu(sb->data_time);
+	info->undo_epoch = le64_to_cpu(sb->undo_epoch);
 	return 0;
 }
 

@@ -69,6 +69,7 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	xrepl_bitmap_free(&pair->dirty);
 	xrepl_bitmap_free(&pair->verify_bad);
 	xrepl_bitmap_free(&pair->cycle_set);
+	xrepl_bitmap_free(&pair->undo_saved);
 	free_percpu(pair->stats);
 	kfree(pair);
 }
@@ -547,6 +548,7 @@ void xrepl_pair_activate(struct xrepl_c *xc)
 	if (!xc->peer) {
 		pair->peer_state = XREPL_PEER_NONE;
 		pair->peer_dev = 0;
+		xrepl_undo_connect_locked(pair, NULL, 0);
 	}
 	/* A table without a remote: every write is marked from now on. */
 	if (!xc->remote)

@@ -333,6 +333,7 @@ out:
 	if (!r) {
 		pair->peer_dev = bdev->bd_dev;
 		pair->peer_rec = XREPL_PEER_REC_NONE;
+		xrepl_undo_connect_locked(pair, bdev, sb.undo_epoch);
 	}
 	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&pair->peer_io_lock);
@@ -396,10 +397,13 @@ static void peer_sb_locked(struct xrepl_pair *pair, enum xrepl_peer_rec rec,
 	sb->degraded = XREPL_META_DEGRADED_NONE;
 	sb->generation++;
 	sb->mtime = now;
+	sb->undo_epoch = 0;
 	switch (rec) {
 	case XREPL_PEER_REC_COPYING:
 		sb->flags = 0;
-		sb->data_time = 0;
+		/* With undo, the copy can return to this point. */
+		sb->undo_epoch = pair->undo_epoch;
+		sb->data_time = pair->undo_epoch ? pair->undo_time : 0;
 		break;
 	case XREPL_PEER_REC_LIVE:
 		sb->flags = XREPL_META_F_CONSISTENT | XREPL_META_F_LIVE;
@@ -444,7 +448,21 @@ void xrepl_peer_update_locked(struct xrepl_pair *pair)
  */
 bool xrepl_peer_ready_locked(struct xrepl_pair *pair)
 {
-	return !pair->peer_bdev || pair->peer_rec == XREPL_PEER_REC_COPYING;
+	return !pair->peer_bdev ||
+	       (pair->peer_rec == XREPL_PEER_REC_COPYING &&
+		pair->peer_undo_epoch == pair->undo_epoch);
+}
+
+/*
+ * Periodic mode: is the remote's point in time still to be recorded on
+ * the remote site's metadata?  The next cycle waits for it: the undo of
+ * that cycle returns to the point recorded.  lock held.
+ */
+bool xrepl_peer_point_pending_locked(struct xrepl_pair *pair)
+{
+	return peer_want_locked(pair) == XREPL_PEER_REC_POINT &&
+	       (pair->peer_rec != XREPL_PEER_REC_POINT ||
+		pair->peer_point_ns != pair->point_mono_ns);
 }
 
 /*
@@ -496,6 +514,7 @@ static int peer_write(struct xrepl_pair *pair, struct block_device *bdev,
 	struct xrepl_sb_info sb;
 	struct xrepl_c *xc;
 	bool degraded = false;
+	u64 point_ns;
 	int r;
 
 	r = peer_unchanged(pair, bdev, &state);
@@ -503,6 +522,7 @@ static int peer_write(struct xrepl_pair *pair, struct block_device *bdev,
 		goto done;
 	spin_lock_irq(&pair->lock);
 	peer_sb_locked(pair, rec, &sb);
+	point_ns = pair->point_mono_ns;
 	spin_unlock_irq(&pair->lock);
 
 	memset(pair->peer_buf, 0, XREPL_META_BLOCK_SIZE);
@@ -523,12 +543,18 @@ done:
 	} else {
 		pair->peer_sb = sb;
 		pair->peer_rec = rec;
+		pair->peer_undo_epoch = sb.undo_epoch;
+		if (rec == XREPL_PEER_REC_POINT)
+			pair->peer_point_ns = point_ns;
 		if (rec != XREPL_PEER_REC_STOPPED)
 			pair->peer_data_time = 0;
 		atomic64_inc(&pair->peer_meta_writes);
-		/* The resync, or a cycle, waits for this before its first copy. */
-		if (rec == XREPL_PEER_REC_COPYING &&
-		    (pair->resync_active || pair->cycle_wanted))
+		/*
+		 * The resync, or a cycle, waits for this before its first
+		 * copy; the next cycle, for the point's record.
+		 */
+		if ((rec == XREPL_PEER_REC_COPYING && pair->resync_active) ||
+		    pair->cycle_wanted)
 			queue_work(pair->wq, &pair->resync_work);
 	}
 	spin_unlock_irq(&pair->lock);
@@ -606,6 +632,8 @@ void xrepl_peer_work(struct work_struct *work)
 		/* Each new point in time is recorded. */
 		done = want == XREPL_PEER_REC_NONE ||
 		       (want == pair->peer_rec &&
+			(want != XREPL_PEER_REC_COPYING ||
+			 pair->peer_undo_epoch == pair->undo_epoch) &&
 			(want != XREPL_PEER_REC_POINT ||
 			 (pair->peer_sb.data_time == pair->point_real_s &&
 			  pair->peer_sb.gen_current == (pair->sb.gen_bitmap ?:

@@ -115,9 +115,24 @@ void xrepl_copy_work(struct work_struct *work)
 	sector_t sector = xrepl_region_to_sector(&pair->geom, copy->region);
 	sector_t end = sector + xrepl_region_len(&pair->geom, copy->region);
 	int read_err = 0, write_err = 0;
+	long slot;
 
 	if (copy->verify) {
 		xrepl_verify_work(copy);
+		return;
+	}
+	/* Periodic mode: the remote's content first goes to the undo area. */
+	spin_lock_irq(&pair->lock);
+	slot = xrepl_undo_slot_locked(pair, copy);
+	spin_unlock_irq(&pair->lock);
+	if (slot == -ENOSPC || (slot >= 0 && (!xc->peer ||
+					      xrepl_undo_save(copy, slot)))) {
+		spin_lock_irq(&pair->lock);
+		xrepl_undo_failed_locked(pair, copy->region);
+		spin_unlock_irq(&pair->lock);
+		DMERR_LIMIT("%s: cannot save region %lu in the undo area",
+			    xrepl_name(xc), copy->region);
+		xrepl_copy_done(0, 1, copy);
 		return;
 	}
 	while (sector < end) {
@@ -215,6 +230,7 @@ struct xrepl_copy *xrepl_copy_claim_locked(struct xrepl_pair *pair,
 	copy->region = region;
 	copy->degrade_gen = pair->degrade_gen;
 	copy->verify = false;
+	copy->undo_epoch = pair->undo_epoch;
 	*ready = xrepl_gate_freeze_locked(pair, region);
 	if (*ready)
 		copy->started = true;
@@ -367,8 +383,9 @@ void xrepl_resync_delay_work(struct work_struct *work)
  */
 static void resync_prepare(struct xrepl_pair *pair)
 {
+	struct xrepl_c *xc;
 	unsigned long todo;
-	bool merge, due, sb = false;
+	bool merge, due, sb = false, warn;
 
 	/* A cycle starts once the marks joined the dirty regions. */
 	spin_lock_irq(&pair->lock);
@@ -385,6 +402,8 @@ static void resync_prepare(struct xrepl_pair *pair)
 	 */
 	spin_lock_irq(&pair->lock);
 	due = xrepl_cycle_due_locked(pair);
+	if (due)
+		xrepl_undo_plan_locked(pair);
 	todo = due ? pair->dirty.nr_set :
 	       pair->resync_active ? xrepl_resync_set(pair)->nr_set : 0;
 	if (todo && pair->consistent &&
@@ -402,7 +421,15 @@ static void resync_prepare(struct xrepl_pair *pair)
 
 	spin_lock_irq(&pair->lock);
 	xrepl_cycle_freeze_locked(pair);
+	warn = pair->undo_warn;
+	pair->undo_warn = false;
+	xc = pair->active;
 	spin_unlock_irq(&pair->lock);
+	if (warn && xc) {
+		DMWARN("%s: undo area too small for this cycle: it runs without undo",
+		       xrepl_name(xc));
+		xrepl_raise_event(xc);
+	}
 }
 
 /* The resync made the remote equal to the local leg (and durable). */

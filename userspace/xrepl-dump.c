@@ -138,6 +138,7 @@ static void print_sb_text(const struct xmeta_sb *sb)
 			       XREPL_META_ROLE_PRIMARY : sb->role));
 	printf("  reserved1: %u\n", sb->reserved1);
 	text_time("data_time", sb->data_time);
+	printf("  undo_epoch: %016" PRIx64 "\n", sb->undo_epoch);
 }
 
 static void print_sb_json(const struct xmeta_sb *sb)
@@ -196,6 +197,7 @@ static void print_sb_json(const struct xmeta_sb *sb)
 			       XREPL_META_ROLE_PRIMARY : sb->role));
 	printf(",\n    \"reserved1\": %u", sb->reserved1);
 	json_time("data_time", sb->data_time);
+	printf(",\n    \"undo_epoch\": \"%016" PRIx64 "\"", sb->undo_epoch);
 	printf("\n  }");
 }
 

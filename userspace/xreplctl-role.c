@@ -312,6 +312,23 @@ int cmd_promote(int argc, char **argv)
 		return create_device(&a);
 	}
 	demoted = d.sb.flags & XMETA_F_DEMOTED;
+	if (!(d.sb.flags & XMETA_F_CONSISTENT) && d.sb.undo_epoch) {
+		uint64_t n;
+
+		/* A cycle was overwriting the copy: back to its point. */
+		r = undo_rollback(d.fd, a.meta, &d.sb, a.local, &n);
+		if (r && !force) {
+			msg("%s: the copy cannot return to its point: refused; --force promotes it as it is, NOT consistent",
+			    a.meta);
+			goto out;
+		}
+		if (!r) {
+			printf("%s: a cycle was overwriting the copy: %s%" PRIu64 " regions from the undo area, back to its point in time\n",
+			       a.meta, dry_run ? "would write back " : "wrote back ", n);
+			d.sb.flags |= XMETA_F_CONSISTENT;
+			d.sb.undo_epoch = 0;
+		}
+	}
 	if (!(d.sb.flags & XMETA_F_CONSISTENT) && !force) {
 		msg("%s: the copy is not consistent (a resync was copying to it): refused; --force promotes it anyway",
 		    a.meta);
@@ -333,6 +350,7 @@ int cmd_promote(int argc, char **argv)
 	d.sb.role = XREPL_META_ROLE_PRIMARY;
 	d.sb.flags = 0;
 	d.sb.data_time = 0;
+	d.sb.undo_epoch = 0;
 	/* No remote yet: the device starts degraded. */
 	d.sb.degraded = XREPL_META_DEGRADED_ERROR;
 	if (!demoted) {
@@ -568,7 +586,9 @@ int cmd_meta_status(const char *path, bool json)
 	xmeta_uuid_str(sb.uuid, uuid);
 	role = sb.role == XREPL_META_ROLE_SECONDARY ? "secondary" : "primary";
 	consistent = sb.flags & XMETA_F_CONSISTENT;
-	if (!consistent)
+	if (!consistent && sb.undo_epoch)
+		state = "cycling";
+	else if (!consistent)
 		state = "copying";
 	else if (sb.flags & XMETA_F_LIVE)
 		state = "live";
@@ -583,6 +603,7 @@ int cmd_meta_status(const char *path, bool json)
 		       sb.gen_current, consistent ? "true" : "false", state);
 		printf(", \"data_time\": %" PRIu64 ", \"recorded\": %" PRIu64,
 		       sb.data_time, sb.mtime);
+		printf(", \"undo\": %s", sb.undo_epoch ? "true" : "false");
 		printf(", \"sectors\": %" PRIu64 ", \"region_size\": %" PRIu32
 		       ", \"regions\": %" PRIu64 ", \"resyncs\": %" PRIu64
 		       ", \"degradations\": %" PRIu64 "}\n",
@@ -594,9 +615,14 @@ int cmd_meta_status(const char *path, bool json)
 		printf("  role        %s%s\n", role,
 		       sb.flags & XMETA_F_DEMOTED ? " (demoted)" : "");
 		printf("  generation  %016" PRIx64 "\n", sb.gen_current);
-		printf("  consistent  %s\n", consistent ? "yes" : "no (a resync was copying to it)");
+		if (sb.undo_epoch)
+			printf("  consistent  no (a cycle is overwriting it; promote returns it to its point with the undo area)\n");
+		else
+			printf("  consistent  %s\n", consistent ? "yes" : "no (a resync was copying to it)");
 		printf("  state       %s\n", state);
-		if (!consistent || sb.role == XREPL_META_ROLE_PRIMARY)
+		if (sb.undo_epoch)
+			printf("  data time   %s, after the undo\n", meta_when(sb.data_time, t2, sizeof(t2)));
+		else if (!consistent || sb.role == XREPL_META_ROLE_PRIMARY)
 			printf("  data time   -\n");
 		else if (sb.flags & XMETA_F_LIVE)
 			printf("  data time   as new as the primary's last write that reached it (live when last recorded, %s)\n",

@@ -127,6 +127,14 @@ _Noreturn void exit_after_timeout(void);
 /* What the metadata device path records; JSON with json.  An exit status. */
 int cmd_meta_status(const char *path, bool json);
 struct xmeta_sb;
+struct xmeta_undo_slot;
+
+/* xreplctl-undo.c: the undo area of periodic mode, at the remote site. */
+int undo_scan(int fd, const char *path, const struct xmeta_sb *sb,
+	      uint64_t meta_sectors, struct xmeta_undo_slot **slots,
+	      size_t *n);
+int undo_rollback(int fd, const char *path, const struct xmeta_sb *sb,
+		  const char *local, uint64_t *regions);
 /*
  * Read and check the superblock of the metadata device path, opened
  * read-only and not exclusively (version 1 read as a primary's).  An exit

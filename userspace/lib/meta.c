@@ -24,8 +24,13 @@ _Static_assert(sizeof(struct xrepl_meta_sb) == XREPL_META_SB_SIZE,
 	       "the superblock is one sector");
 _Static_assert(offsetof(struct xrepl_meta_sb, role) == 152 &&
 	       offsetof(struct xrepl_meta_sb, data_time) == 160 &&
-	       offsetof(struct xrepl_meta_sb, reserved) == 168,
+	       offsetof(struct xrepl_meta_sb, undo_epoch) == 168 &&
+	       offsetof(struct xrepl_meta_sb, reserved) == 176,
 	       "superblock layout");
+_Static_assert(sizeof(struct xrepl_undo_hdr) == XREPL_META_SB_SIZE &&
+	       offsetof(struct xrepl_undo_hdr, csum) ==
+	       offsetof(struct xrepl_meta_sb, csum),
+	       "undo slot header layout");
 
 #define BS	XREPL_META_BLOCK_SIZE
 #define WORDS_PER_BLOCK	(BS / 8)
@@ -196,6 +201,7 @@ void xmeta_sb_decode(const void *sector, struct xmeta_sb *sb)
 	sb->role = le32toh(raw.role);
 	sb->reserved1 = le32toh(raw.reserved1);
 	sb->data_time = le64toh(raw.data_time);
+	sb->undo_epoch = le64toh(raw.undo_epoch);
 	for (i = 0; i < sizeof(raw.reserved); i++) {
 		if (!raw.reserved[i])
 			continue;
@@ -232,6 +238,7 @@ void xmeta_sb_encode(const struct xmeta_sb *sb, void *sector)
 	raw.degrade_count = htole64(sb->degrade_count);
 	raw.role = htole32(sb->role);
 	raw.data_time = htole64(sb->data_time);
+	raw.undo_epoch = htole64(sb->undo_epoch);
 	memcpy(sector, &raw, sizeof(raw));
 	raw.csum = htole32(xmeta_sb_csum(sector));
 	memcpy(sector, &raw, sizeof(raw));
@@ -296,9 +303,9 @@ void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
 			      sb->flags, sb->flags & ~XMETA_F_ALL,
 			      XMETA_F_ALL);
 	if (sb->version == XREPL_META_VERSION_1) {
-		if (sb->role || sb->data_time ||
+		if (sb->role || sb->data_time || sb->undo_epoch ||
 		    (sb->flags & ~XMETA_F_CONSISTENT))
-			xmeta_problem(p, "version 1: role, data_time and the secondary's flags must be zero");
+			xmeta_problem(p, "version 1: role, data_time, undo_epoch and the secondary's flags must be zero");
 	} else if (sb->role != XREPL_META_ROLE_PRIMARY &&
 		   sb->role != XREPL_META_ROLE_SECONDARY) {
 		xmeta_problem(p, "role: %u is neither primary (%u) nor secondary (%u)",
@@ -310,6 +317,10 @@ void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
 	}
 	if (sb->reserved1)
 		xmeta_problem(p, "reserved1: not zero (0x%08x)", sb->reserved1);
+	if (sb->version != XREPL_META_VERSION_1 && sb->undo_epoch &&
+	    (sb->role != XREPL_META_ROLE_SECONDARY ||
+	     (sb->flags & XMETA_F_CONSISTENT)))
+		xmeta_problem(p, "undo_epoch: set on a consistent copy or a primary");
 	if (xmeta_gen_loop(sb))
 		xmeta_problem(p, "generation identifiers repeat, or gen_current is 0: a generation loop");
 	if (sb->degraded > XREPL_META_DEGRADED_MAX)
@@ -715,4 +726,40 @@ ssize_t xmeta_open_block0(struct xmeta_dev *dev, const char *prog, int argc,
 	}
 	memcpy(block0, dev->buf, XREPL_META_BLOCK_SIZE);
 	return got;
+}
+
+/*
+ * The undo area.
+ */
+int xmeta_undo_hdr(const void *block, const struct xmeta_sb *sb,
+		   uint64_t slot, struct xmeta_undo_slot *out)
+{
+	struct xrepl_undo_hdr h;
+	uint64_t region;
+
+	memcpy(&h, block, sizeof(h));
+	if (memcmp(h.magic, XREPL_UNDO_MAGIC, XREPL_META_MAGIC_LEN) ||
+	    le64toh(h.epoch) != sb->undo_epoch || !sb->undo_epoch)
+		return 1;
+	if (le32toh(h.csum) != xmeta_sb_csum(block) ||
+	    memcmp(h.uuid, sb->uuid, sizeof(h.uuid)) ||
+	    le64toh(h.slot) != slot)
+		return -1;
+	region = le64toh(h.region);
+	if (region >= sb->nr_regions || !sb->region_size ||
+	    le32toh(h.sectors) != (region == sb->nr_regions - 1 ?
+				   sb->dev_sectors - region * sb->region_size :
+				   sb->region_size))
+		return -1;
+	out->slot = slot;
+	out->region = region;
+	out->sectors = le32toh(h.sectors);
+	out->data_csum = le32toh(h.data_csum);
+	return 0;
+}
+
+uint64_t xmeta_undo_slot_block(const struct xmeta_sb *sb, uint64_t slot)
+{
+	return xrepl_undo_start(sb->nr_regions) +
+	       slot * xrepl_undo_stride(sb->region_size);
 }

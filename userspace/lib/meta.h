@@ -90,6 +90,7 @@ struct xmeta_sb {
 	uint32_t role;		/* 0 in version 1: a primary's */
 	uint32_t reserved1;
 	uint64_t data_time;
+	uint64_t undo_epoch;
 	unsigned int reserved_nonzero;	/* non-zero bytes in reserved[] */
 	unsigned int reserved_first;	/* sector offset of the first one */
 };
@@ -188,6 +189,25 @@ const char *xmeta_time_str(uint64_t secs, char *buf, size_t len);
 /* The magic with non-printable bytes as \xNN, trailing NULs dropped. */
 const char *xmeta_magic_str(const uint8_t magic[XREPL_META_MAGIC_LEN],
 			    char *buf, size_t len);
+
+/* A slot of the undo area (xrepl-format.h, "The undo area"). */
+struct xmeta_undo_slot {
+	uint64_t slot;
+	uint64_t region;
+	uint32_t sectors;
+	uint32_t data_csum;
+};
+
+/*
+ * Decode the header block of undo slot number slot: 0 (a slot of
+ * sb->undo_epoch, checked: checksum, pair, number, region and length;
+ * *out filled), 1 (not of the epoch: free) or -1 (of the epoch, but
+ * damaged).
+ */
+int xmeta_undo_hdr(const void *block, const struct xmeta_sb *sb,
+		   uint64_t slot, struct xmeta_undo_slot *out);
+/* The block of slot's header; its data follows it. */
+uint64_t xmeta_undo_slot_block(const struct xmeta_sb *sb, uint64_t slot);
 
 /*
  * Parse a decimal number with no sign, no junk and no overflow.
