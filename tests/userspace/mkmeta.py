@@ -18,6 +18,11 @@ is wrong, unless noted): --magic, --version, --flags, --degraded,
 --bitmap-blocks, --region-size-raw, --bits-past-end; after the checksum:
 --flip (xor a superblock byte), --bad-csum; --truncate cuts the file.
 
+--undo-epoch E names an undo epoch in the superblock (offset 168), and
+--undo-slot SLOT:REGION:BYTE[:damage] writes undo slot SLOT of that epoch
+(xrepl-format.h, "The undo area"): REGION's data, every byte BYTE; damage
+"data" spoils the data checksum, "hdr" the header's.
+
 --print-set prints {"dirty_regions": [[first, last], ...], "dirty_count": N}
 for the bits set below nr_regions, the shape xrepl-dump --json uses.
 """
@@ -35,10 +40,14 @@ VERSION = 2
 F_CONSISTENT = 1
 CSUM_SEED = 0xFFFFFFFF
 CSUM_OFF = 8
-# Fields up to and including data_time; reserved[] follows at 168.
+# Fields up to and including data_time; undo_epoch at 168, reserved[] at 176.
 SB_FMT = "<8s4I5Q16s2Q2I2Q2Q2Q2IQ"
-RESERVED_OFF = 168
-assert struct.calcsize(SB_FMT) == RESERVED_OFF
+UNDO_EPOCH_OFF = 168
+RESERVED_OFF = 176
+assert struct.calcsize(SB_FMT) == UNDO_EPOCH_OFF
+UNDO_MAGIC = b"xreplun\0"
+# magic, csum, data_csum, epoch, slot, region, sectors, reserved0, uuid
+UNDO_FMT = "<8s2I3Q2I16s"
 
 
 def _crc_table():
@@ -176,6 +185,9 @@ def main():
     ap.add_argument("--truncate", type=int, metavar="BYTES",
                     help="cut the image to BYTES")
     ap.add_argument("--print-set", action="store_true")
+    ap.add_argument("--undo-epoch", type=int0, default=0)
+    ap.add_argument("--undo-slot", action="append", default=[],
+                    metavar="SLOT:REGION:BYTE[:data|hdr]")
     a = ap.parse_args()
 
     rs = a.region_size
@@ -215,6 +227,29 @@ def main():
             (1 if a.version != 1 else 0) if a.role is None else a.role,
             a.reserved1, a.data_time)
         img[:len(sb)] = sb
+        img[UNDO_EPOCH_OFF:UNDO_EPOCH_OFF + 8] = struct.pack("<Q", a.undo_epoch)
+        stride = 1 + (rs + 7) // 8
+        for spec in a.undo_slot:
+            f = spec.split(":")
+            slot, region, byte = int(f[0]), int(f[1]), int0(f[2])
+            sectors = min(rs, a.dev_sectors - region * rs)
+            data = bytes([byte]) * (sectors * 512)
+            dcrc = crc32c(CSUM_SEED, data)
+            if f[3:] == ["data"]:
+                dcrc ^= 1
+            hdr = bytearray(SB_SIZE)
+            hdr[:struct.calcsize(UNDO_FMT)] = struct.pack(
+                UNDO_FMT, UNDO_MAGIC, 0, dcrc, a.undo_epoch, slot, region,
+                sectors, 0, bytes.fromhex(a.uuid))
+            csum = sb_csum(hdr)
+            if f[3:] == ["hdr"]:
+                csum ^= 1
+            hdr[CSUM_OFF:CSUM_OFF + 4] = struct.pack("<I", csum)
+            off = (1 + blocks + slot * stride) * BLOCK
+            if off + (1 + (sectors * 512 + BLOCK - 1) // BLOCK) * BLOCK > size:
+                sys.exit(f"mkmeta: undo slot {slot} lies past the end of the image")
+            img[off:off + SB_SIZE] = hdr
+            img[off + BLOCK:off + BLOCK + len(data)] = data
         for off, val in a.reserved_byte:
             assert RESERVED_OFF <= off < SB_SIZE
             img[off] = val

@@ -242,7 +242,9 @@ damaged check-role-three "^role: 3 is neither primary" --role 3
 damaged check-demoted-primary "^flags: demoted or live on a primary$" --flags 3
 damaged check-live-primary "^flags: demoted or live on a primary$" --flags 5
 damaged check-reserved1 "^reserved1: not zero \(0x00000001\)$" --reserved1 1
-damaged check-v1-role "^version 1: role, data_time and the secondary's flags must be zero$" --version 1 --role 2
+damaged check-v1-role "^version 1: role, data_time, undo_epoch and the secondary's flags must be zero$" --version 1 --role 2
+damaged check-undo-consistent "^undo_epoch: set on a consistent copy or a primary$" --role 2 --flags 1 --undo-epoch 7
+damaged check-undo-primary "^undo_epoch: set on a consistent copy or a primary$" --role 1 --flags 0 --undo-epoch 7
 damaged check-v1-data-time "^version 1: role, data_time" --version 1 --role 0 --data-time 5
 damaged check-gen-loop "^generation identifiers repeat, or gen_current is 0: a generation loop$" \
 	--gen-bitmap 0x0123456789ABCDEF
@@ -650,6 +652,67 @@ if selected "$name" && command -v jq >/dev/null; then
 	grep -q "replicating every write to it" "$W/promote.out" || why=${why:-"live: $(cat "$W/promote.out")"}
 	grep -q "^create a: 0 [0-9]* xrepl $RL - $RM_IMG sync$" "$W/promote.out" || why=${why:-"dry run: $(cat "$W/promote.out")"}
 	[[ "$(role_dump '.superblock.role_name')" == secondary ]] || why=${why:-"a dry run wrote"}
+	if [[ -n "$why" ]]; then
+		record "FAIL userspace:$name: $why"
+	else
+		record "PASS userspace:$name"
+	fi
+fi
+# Promote of a copy a periodic cycle was overwriting, with an undo area:
+# the slots of the epoch are written back first.  8 regions of 512 KiB;
+# undo slots of 129 blocks from block 2.
+name=ctl-promote-undo
+if selected "$name" && command -v jq >/dev/null; then
+	why=""
+	UL="$W/undo-local.img"
+	undo_meta() {
+		python3 "$MKMETA" "$RM_IMG" --dev-sectors 8192 --region-size 1024 \
+			--role 2 --flags 0 --gen-history 0 0 --data-time 1700000000 \
+			--undo-epoch 0x5eed --meta-size $(( (2 + 4 * 129) * 4096 )) "$@"
+	}
+	undo_local() { python3 -c 'import sys; sys.stdout.buffer.write(b"\x11" * 4194304)' >"$UL"; }
+	# region R of the local image: its first and last byte, as hex.
+	region_bytes() {
+		od -An -tx1 -j $(( $1 * 524288 )) -N1 "$UL" | tr -d ' \n'
+		od -An -tx1 -j $(( $1 * 524288 + 524287 )) -N1 "$UL" | tr -d ' \n'
+	}
+	# Two regions saved; status --meta and xrepl-check accept it.
+	undo_meta --undo-slot 0:2:0xaa --undo-slot 2:5:0xbb
+	"$CHECK" "$RM_IMG" >/dev/null 2>&1 || why="xrepl-check refuses metadata with an undo epoch"
+	"$CTL" status --meta "$RM_IMG" | grep -q "^  state       cycling$" ||
+		why=${why:-"status --meta: $("$CTL" status --meta "$RM_IMG")"}
+	undo_local
+	md0=$(md5sum <"$UL")
+	"$CTL" -n promote a --local "$UL" --meta "$RM_IMG" >"$W/promote.out" 2>&1 ||
+		why=${why:-"dry-run promote failed: $(cat "$W/promote.out")"}
+	grep -q "would write back 2 regions from the undo area" "$W/promote.out" ||
+		why=${why:-"dry run: $(cat "$W/promote.out")"}
+	[[ "$(md5sum <"$UL")" == "$md0" ]] || why=${why:-"a dry run wrote the data"}
+	# Exit 1: no device-mapper here to create the device.
+	"$CTL" promote a --local "$UL" --meta "$RM_IMG" >"$W/promote.out" 2>&1 || true
+	grep -q "wrote back 2 regions from the undo area, back to its point in time" "$W/promote.out" ||
+		why=${why:-"promote: $(cat "$W/promote.out")"}
+	[[ "$(region_bytes 2)$(region_bytes 5)$(region_bytes 1)$(region_bytes 7)" == aaaabbbb11111111 ]] ||
+		why=${why:-"regions after the rollback: $(region_bytes 2) $(region_bytes 5) $(region_bytes 1) $(region_bytes 7)"}
+	[[ -n "$why" || "$(role_dump '.superblock.role_name')" == primary ]] || why="not a primary after promote"
+	[[ -n "$why" || "$(role_dump '.superblock.undo_epoch')" == 0000000000000000 ]] || why="undo epoch kept"
+	# Damaged: a data checksum, a header, a region saved twice.  Refused,
+	# nothing written; --force promotes the copy as it is.
+	for dmg in "0:2:0xaa --undo-slot 1:5:0xbb:data" "0:2:0xaa:hdr" "0:2:0xaa --undo-slot 1:2:0xcc"; do
+		# shellcheck disable=SC2086
+		undo_meta --undo-slot $dmg
+		undo_local
+		sb0=$(role_dump '.superblock')
+		"$CTL" promote a --local "$UL" --meta "$RM_IMG" >"$W/promote.out" 2>&1 &&
+			why=${why:-"promote with a damaged undo area ($dmg) accepted"}
+		grep -q "cannot return to its point: refused" "$W/promote.out" ||
+			why=${why:-"damaged undo ($dmg): $(cat "$W/promote.out")"}
+		[[ "$(md5sum <"$UL")" == "$md0" && "$(role_dump '.superblock')" == "$sb0" ]] ||
+			why=${why:-"a refused promote ($dmg) wrote"}
+	done
+	"$CTL" promote a --local "$UL" --meta "$RM_IMG" --force >"$W/promote.out" 2>&1 || true
+	grep -q "NOT consistent" "$W/promote.out" || why=${why:-"--force: $(cat "$W/promote.out")"}
+	[[ -n "$why" || "$(role_dump '.superblock.role_name')" == primary ]] || why="--force did not promote"
 	if [[ -n "$why" ]]; then
 		record "FAIL userspace:$name: $why"
 	else
