@@ -274,6 +274,105 @@ static bool in_sync(const struct xstatus *s)
 	return st_is(s, "remote", "insync");
 }
 
+/*
+ * Periodic mode: the cycles count wait_cycles waits for.  A cycle that
+ * runs already started before the caller's writes: the one after it.
+ */
+static uint64_t wait_cycles;
+
+static uint64_t next_cycle(const struct xstatus *s)
+{
+	return st_num(s, "cycles") + (st_num(s, "cycling") ? 2 : 1);
+}
+
+/* The remote holds a point in time taken after the wait began. */
+static bool cycle_done(const struct xstatus *s)
+{
+	if (!st_is(s, "mode", "periodic"))
+		return in_sync(s);
+	return st_num(s, "cycles") >= wait_cycles && !st_num(s, "cycling") &&
+	       st_is(s, "remote", "point");
+}
+
+/* Wait for cycle_done(); an exit status, after a message on a timeout. */
+static int wait_cycle(const char *what, const char *name, uint64_t timeout,
+		      struct xstatus *s)
+{
+	int r = wait_until(what, name, timeout, cycle_done, s);
+
+	if (r == EXIT_TIMEOUT) {
+		msg("%s: %s: no new point in time after %" PRIu64 " s: remote=%s cycles=%s cycle=%s degraded_by=%s",
+		    what, name, timeout, st_str_or(s, "remote", "?"),
+		    st_str_or(s, "cycles", "?"), st_str_or(s, "cycle", "?"),
+		    st_str_or(s, "degraded_by", "?"));
+		exit_after_timeout();
+	} else if (r == -EXIT_TIMEOUT) {
+		msg("%s: %s: no status after %" PRIu64 " s", what, name, timeout);
+		exit_after_timeout();
+	}
+	return r;
+}
+
+int cmd_cycle(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "wait", no_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct xstatus *s;
+	uint64_t timeout = 0;
+	bool wait = false;
+	const char *name;
+	int c, r;
+
+	optind = 0;	/* 0: getopt starts afresh (GNU) */
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'w')
+			wait = true;
+		else if (c != 't' || !parse_num(optarg, 1, 86400 * 365, &timeout))
+			usage_error("cycle wants <name> [--wait [--timeout SECONDS]]");
+	}
+	if (optind != argc - 1)
+		usage_error("cycle wants one device name");
+	if (timeout && !wait)
+		usage_error("cycle: --timeout goes with --wait");
+	if (dry_run && wait)
+		usage_error("cycle: --wait reads the device: --dry-run makes no sense");
+	name = argv[optind];
+	check_name(name);
+	if (dry_run)
+		return send_message(name, "cycle");
+	s = malloc(sizeof(*s));
+	if (!s) {
+		msg("cycle: out of memory");
+		return EXIT_FAILED;
+	}
+	r = check_xrepl(name);
+	if (!r)
+		r = read_status(name, s);
+	if (r)
+		goto out;
+	if (!st_is(s, "mode", "periodic")) {
+		msg("cycle: %s: not in periodic mode (mode=%s)", name,
+		    st_str_or(s, "mode", "?"));
+		r = EXIT_FAILED;
+		goto out;
+	}
+	wait_cycles = next_cycle(s);
+	r = send_message(name, "cycle");
+	if (r || !wait)
+		goto out;
+	r = wait_cycle("cycle", name, timeout, s);
+	if (!r)
+		printf("%s: cycle %s complete: %s regions copied; the remote's point in time is %s ms old\n",
+		       name, st_str_or(s, "cycles", "?"), st_str_or(s, "cycle", "?"),
+		       st_str_or(s, "point_age_ms", "?"));
+out:
+	free(s);
+	return r;
+}
+
 int wait_until(const char *what, const char *name, uint64_t timeout,
 	       bool (*done_when)(const struct xstatus *s), struct xstatus *last)
 {
@@ -371,7 +470,16 @@ int cmd_wait(int argc, char **argv)
 	if (dry_run)
 		usage_error("wait sends nothing: --dry-run makes no sense");
 	r = check_xrepl(name);
+	if (!r)
+		r = read_status(name, s);
 	if (r) {
+		free(s);
+		return r;
+	}
+	if (st_is(s, "mode", "periodic")) {
+		/* The remote holds what was written before this call. */
+		wait_cycles = next_cycle(s);
+		r = wait_cycle("wait", name, timeout, s);
 		free(s);
 		return r;
 	}

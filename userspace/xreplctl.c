@@ -55,8 +55,13 @@ static const char usage_text[] =
 "                         device records of the data beside it (pair,\n"
 "                         role, generation, consistent, data time)\n"
 "  wait <name> [--timeout S]\n"
-"                         wait (on dm events) until the remote is in sync;\n"
-"                         exit 4 if S seconds pass first\n"
+"                         wait (on dm events) until the remote is in sync\n"
+"                         (periodic mode: until it holds a point in time\n"
+"                         taken after the call); exit 4 if S seconds pass\n"
+"                         first\n"
+"  cycle <name> [--wait [--timeout S]]\n"
+"                         periodic mode: start a cycle now; --wait: until\n"
+"                         the remote holds its point in time\n"
 "  metrics [<name>...]    state and counters in Prometheus' text format\n"
 "  mode <name> sync|semi-sync|async|periodic\n"
 "                         change the replication mode under load\n"
@@ -274,6 +279,8 @@ int main(int argc, char **argv)
 		r = status_command(argc, argv, json);
 	} else if (!strcmp(cmd, "wait")) {
 		r = cmd_wait(argc, argv);
+	} else if (!strcmp(cmd, "cycle")) {
+		r = cmd_cycle(argc, argv);
 	} else if (!strcmp(cmd, "metrics")) {
 		r = cmd_metrics(argc, argv);
 	} else if (!strcmp(cmd, "adjust")) {

@@ -111,6 +111,7 @@ int cmd_status(char **names, int nr_names, const struct report_opts *o,
 	       bool json, bool check);
 /* The wait command; argv[0] is "wait".  Returns an exit status. */
 int cmd_wait(int argc, char **argv);
+int cmd_cycle(int argc, char **argv);
 /*
  * Sleep on name's dm events until done_when() holds for its status, or
  * timeout seconds (0: no limit) passed; *last is the last status read;

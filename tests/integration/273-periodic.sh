@@ -124,11 +124,14 @@ must "cycle" dmsetup message "$P-x" 0 cycle
 cycle_done $(( c + 2 ))
 assert_legs_equal "$L" "$R"
 
-step "the period's timer starts cycles by itself"
+step "the period's timer starts cycles by itself; xreplctl wait waits for one"
 c=$(cycles)
 must "period 5 s" dmsetup message "$P-x" 0 set period_s 5
 write_at "$X" 0 4096
-cycle_done $(( c + 1 ))
+# Returns once the remote holds a point taken after the call.
+must "xreplctl wait" "$(xrepl_tool xreplctl)" wait "$P-x" --timeout 120
+assert_cmp "$(cycles)" -ge $(( c + 1 )) "cycles after xreplctl wait"
+assert_status "$X" remote point
 assert_status "$X" dirty "0/$T"
 assert_match "period_s 5" "$(dmsetup table "$P-x")" "table line after set period_s"
 must "period back" dmsetup message "$P-x" 0 set period_s 86400

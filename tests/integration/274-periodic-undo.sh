@@ -148,7 +148,8 @@ step "the source started again goes on: its next cycle completes, nothing lost"
 dm_create "$P-x" "$(table "$RM")"
 must "full speed" dmsetup message "$P-x" 0 set resync_rate_kbps 0
 c=$(cycles)
-must "cycle" dmsetup message "$P-x" 0 cycle
+out=$("$CTL" cycle "$P-x" --wait --timeout 120 2>&1) || fail "xreplctl cycle --wait: $out"
+assert_match "cycle $(( c + 1 )) complete" "$out" "xreplctl cycle --wait"
 cycle_done $(( c + 1 ))
 assert_legs_equal "$L" "$R"
 dm_remove "$P-x"

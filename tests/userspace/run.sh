@@ -595,6 +595,12 @@ tcase ctl-verify-bad-start 2 "wants a region number" "$CTL" verify vm1 --start x
 tcase ctl-verify-dry 0 "^message vm1 0 verify repair 7$" "$CTL" -n verify vm1 --repair --start 7
 tcase ctl-verify-dry-stop 0 "^message vm1 0 verify stop$" "$CTL" -n verify vm1 --stop
 tcase ctl-verify-dry-wait 2 "makes no sense" "$CTL" -n verify vm1 --wait
+# cycle: what is refused before anything is sent.
+tcase ctl-cycle-no-name 2 "^xreplctl: cycle wants one device name$" "$CTL" cycle
+tcase ctl-cycle-timeout-alone 2 "--timeout goes with --wait" "$CTL" cycle vm1 --timeout 5
+tcase ctl-cycle-bad-timeout 2 "cycle wants <name> \[--wait" "$CTL" cycle vm1 --wait --timeout 0
+tcase ctl-cycle-dry 0 "^message vm1 0 cycle$" "$CTL" -n cycle vm1
+tcase ctl-cycle-dry-wait 2 "makes no sense" "$CTL" -n cycle vm1 --wait
 RM_IMG="$W/role.img"
 role_dump() { "$DUMP" --json "$RM_IMG" | jq -r "$1"; }
 # The role tests' local device: 8192 sectors, as their metadata says.
