@@ -237,6 +237,32 @@ static int peer_read_bitmap(struct xrepl_pair *pair, struct block_device *bdev,
 }
 
 /*
+ * A pair created since the remote site recorded a periodic point (a
+ * restart of the source) takes it back as the remote's point in time, if
+ * we are consistent and the remote holds our bitmap's start: the POINT
+ * record is then written again as it is, not replaced by a COPYING one,
+ * and the first cycle can run under undo.  The monotonic time of the
+ * point may lie before boot: it is only ever subtracted from (the status's
+ * age) or compared.  lock held.
+ */
+static void peer_restore_point_locked(struct xrepl_pair *pair,
+				      const struct xrepl_sb_info *sb,
+				      enum xrepl_verdict v)
+{
+	u64 now = ktime_get_real_seconds(), age;
+
+	if (pair->point_real_s || !pair->consistent ||
+	    sb->role != XREPL_META_ROLE_SECONDARY ||
+	    sb->flags != XREPL_META_F_CONSISTENT || !sb->data_time ||
+	    sb->data_time > now ||
+	    (v != XREPL_VERDICT_SAME && v != XREPL_VERDICT_ANCESTOR))
+		return;
+	age = (now - sb->data_time) * NSEC_PER_SEC;
+	pair->point_real_s = sb->data_time;
+	pair->point_mono_ns = (ktime_get_ns() - age) ?: 1;
+}
+
+/*
  * Connect to the remote site's metadata (xc->peer): read it, compare, and
  * if accepted mark what the verdict says must be copied, durably on our
  * metadata device, before the remote's superblock can be written.  live:
@@ -334,6 +360,7 @@ out:
 		pair->peer_dev = bdev->bd_dev;
 		pair->peer_rec = XREPL_PEER_REC_NONE;
 		xrepl_undo_connect_locked(pair, bdev, sb.undo_epoch);
+		peer_restore_point_locked(pair, &sb, v);
 	}
 	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&pair->peer_io_lock);

@@ -12,6 +12,8 @@
 #     point: promote refuses it unless --force, and changes nothing
 #   - the source started again goes on from its metadata: its next cycle
 #     completes and the legs are equal (nothing acknowledged was lost)
+#   - a restart of the source after a completed cycle keeps the remote's
+#     recorded point (remote=point, its age), and the next cycle has undo
 # budget: 300
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -150,6 +152,25 @@ must "full speed" dmsetup message "$P-x" 0 set resync_rate_kbps 0
 c=$(cycles)
 out=$("$CTL" cycle "$P-x" --wait --timeout 120 2>&1) || fail "xreplctl cycle --wait: $out"
 assert_match "cycle $(( c + 1 )) complete" "$out" "xreplctl cycle --wait"
+cycle_done $(( c + 1 ))
+assert_legs_equal "$L" "$R"
+
+step "a restart of the source keeps the remote's recorded point; the next cycle has undo"
+sleep 2
+dm_remove "$P-x"
+dm_create "$P-x" "$(table "$RM")"
+assert_status "$X" remote point
+assert_status "$X" consistent yes
+assert_cmp "$(status_field "$X" point_age_ms)" -ge 2000 "the point's age after the restart"
+"$CTL" status --meta "$RM" | grep -q "^  consistent  yes$" ||
+	fail "the remote site's record after the restart: $("$CTL" status --meta "$RM")"
+must "slow" dmsetup message "$P-x" 0 set resync_rate_kbps 256
+write_at "$X" 0 $(( 16 * RB ))
+c=$(cycles)
+must "cycle" dmsetup message "$P-x" 0 cycle
+wait_for_status "$X" cycling 1 60
+assert_status "$X" undo guarding
+must "full speed" dmsetup message "$P-x" 0 set resync_rate_kbps 0
 cycle_done $(( c + 1 ))
 assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
