@@ -123,6 +123,7 @@ cycle_done 1
 assert_status "$X" undo_slots "0/$(( (8192 / 8 - 2) / 17 ))"
 must "slow" dmsetup message "$P-x" 0 set resync_rate_kbps 1024
 write_at "$X" 0 $(( 128 * RB ))
+kmsg_mark
 must "cycle" dmsetup message "$P-x" 0 cycle
 wait_for_status "$X" cycling 1 30
 assert_status "$X" undo off
