@@ -32,6 +32,12 @@
 #                      iscsi     iSCSI over loopback (LIO iscsi_target_mod,
 #                                open-iscsi) to a RAM null_blk
 #                      (fast and slow mean ram and delay)
+#                      periodic-ship: bytes shipped per byte written by
+#                      a hot-set writer (zipf:1.2) in async, periodic
+#                      mode (several periods) and DRBD protocol A
+#                      periodic-latency: QD1 write latency of a periodic
+#                      pair between cycles and during them, and of
+#                      dm-linear (scripts/bench/periodic.sh)
 #   --jobs LIST        qd1,qd32,seq1m (default all)
 #   --runtime S        seconds measured per job            (default 6)
 #   --ramp S           seconds of ramp before measuring    (default 2)
@@ -63,7 +69,8 @@
 # XREPL_BENCH_SEMI_TIMEOUT_US (semi_timeout_ms of the semi-sync rows, in us),
 # XREPL_BENCH_VARIANT_REMOTE, XREPL_BENCH_SEED, XREPL_BENCH_LO_RPS,
 # XREPL_BENCH_FIO_CPUS, XREPL_BENCH_LOCAL_MEMORY, XREPL_BENCH_PROFILE=1,
-# XREPL_BENCH_TRACE=1.
+# XREPL_BENCH_TRACE=1, XREPL_BENCH_PERIODIC_RUNTIME (seconds of each
+# periodic-ship row, default 60) and XREPL_BENCH_PERIODS (default "5 15 60").
 #
 # A configuration whose device cannot be created is recorded as
 # "unsupported" (xrepl modes the target refuses) or "failed"; the run goes
@@ -87,8 +94,10 @@ BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bench
 . "$BENCH_LIB/resync.sh" || exit 2
 # shellcheck source=scripts/bench/profile.sh
 . "$BENCH_LIB/profile.sh" || exit 2
+# shellcheck source=scripts/bench/periodic.sh
+. "$BENCH_LIB/periodic.sh" || exit 2
 
-ALL_CONFIGS="raw-local,dm-linear,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd,verify-xrepl"
+ALL_CONFIGS="raw-local,dm-linear,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd,verify-xrepl,periodic-ship,periodic-latency"
 ALL_REMOTES="ram,delay,nvme-tcp,nbd,iscsi"
 # Configurations that do not use the remote leg: measured once, before the
 # remotes, and recorded with remote "local".
@@ -129,7 +138,7 @@ prof_qd=${XREPL_BENCH_PROFILE_QD:-}
 xrepl_loaded=0      # we insmod'ed dm-xrepl
 thp_old=""          # transparent hugepage setting to restore
 
-usage() { sed -n '2,68p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,75p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 # parse_args ARGS...: the options over their defaults, checked, and the
 # names of the remotes made canonical.  Exits 2 on bad usage.
@@ -327,7 +336,7 @@ run_matrix() {
 	REMOTE=""
 	for cfg in ${configs//,/ }; do
 		case "$cfg" in
-		resync-xrepl|resync-drbd|verify-xrepl) ;;
+		resync-xrepl|resync-drbd|verify-xrepl|periodic-ship|periodic-latency) ;;
 		drbd-*) [[ ",$remotes," == *",$DRBD_REMOTE,"* ]] ||
 				say "$cfg: measured only with the $DRBD_REMOTE remote, which is not selected" ;&
 		*) if [[ "$LOCAL_CONFIGS" == *" $cfg "* ]]; then local_cfgs+=("$cfg"); else remote_cfgs+=("$cfg"); fi ;;
@@ -386,6 +395,7 @@ main() {
 	make_local_leg
 	run_matrix
 	run_resync
+	run_periodic
 	write_summary
 	say "done in $(( $(date +%s) - t_start ))s; $nfail failure(s); summary in $out/bench-guest.json"
 	(( nfail == 0 ))

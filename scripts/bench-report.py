@@ -93,6 +93,11 @@ TARGETS = [
      "1 MiB write MB/s", 0.90, "ge"),
     ("verify-p99", "resync",
      "QD1 write p99 during verify passes <= 2 x idle (same pair)", 2.0, "le"),
+    ("periodic-ship-60", "periodic",
+     "periodic mode, 60 s period: bytes shipped per byte written <= 0.2 x "
+     "async's (4 KiB writes, zipf:1.2)", 0.2, "le"),
+    ("periodic-between-p50", "periodic",
+     "periodic mode between cycles: QD1 p50 <= 1.05 x dm-linear", 1.05, "le"),
 ]
 # The targets that compare two rows of their remote's table:
 # id -> (configuration, the one it is held against, figure).
@@ -296,6 +301,14 @@ def analyse(guest, semi_us):
                 x = ratio(resync_mbps("resync-xrepl"), min(legs))
         elif tid == "verify-p99":
             x = verify_latency(guest["records"]).get("ratio")
+        elif tid == "periodic-ship-60":
+            sh = periodic_ship(guest["records"])
+            if "xrepl-periodic-60s" in sh and "xrepl-async" in sh:
+                x = ratio(sh["xrepl-periodic-60s"]["ratio"], sh["xrepl-async"]["ratio"])
+        elif tid == "periodic-between-p50":
+            lat = periodic_latency(guest["records"])
+            if lat:
+                x = ratio(lat["between_p50_us"], lat["linear_p50_us"])
         elif tid == "delay-semi-qd1-p50":
             x = (fig(rk, "xrepl-semi-sync", "ratio_to_limit") or {}).get("qd1_p50")
         elif tid == "delay-qd1-p50":
@@ -319,6 +332,69 @@ def verify_latency(records):
         if r.get("config") == "verify-latency" and r.get("status") == "ok":
             return r
     return {}
+
+
+def periodic_ship(records):
+    """The periodic-ship records of the run that succeeded, by row."""
+    return {r["job"]: r for r in records
+            if r.get("config") == "periodic-ship" and r.get("status") == "ok"}
+
+
+def periodic_latency(records):
+    """The periodic-latency record of the run, if it was measured."""
+    for r in records:
+        if r.get("config") == "periodic-latency" and r.get("status") == "ok":
+            return r
+    return {}
+
+
+def pratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def periodic_table(guest):
+    """Periodic mode: coalescing and the writer's latency, or ''."""
+    recs = [r for r in guest["records"] if r.get("remote") == "periodic"]
+    if not recs:
+        return ""
+    p = guest["params"]
+    lines = [f"#### Periodic mode (remote over {p.get('periodic_remote', '?')}, "
+             f"64 KiB regions)\n",
+             f"Bytes shipped per byte written: fio 4 KiB random writes, QD4, "
+             f"`random_distribution=zipf:1.2` over the first {p.get('span_mib')} MiB, "
+             f"{p.get('periodic_runtime_s', '?')} s per row; each periodic row ends with a "
+             f"cycle, so everything written has reached the remote; DRBD: KiB sent over "
+             f"its connection per KiB written to its disk.\n",
+             "| row | written MiB | shipped MiB | shipped per byte written | vs async | cycles |",
+             "|---|---:|---:|---:|---:|---:|"]
+    ship = periodic_ship(guest["records"])
+    base = ship.get("xrepl-async", {}).get("ratio")
+    for r in recs:
+        if r.get("config") != "periodic-ship":
+            continue
+        if r.get("status") != "ok":
+            lines.append(f"| {r.get('job') or '?'} | FAILED | | | | "
+                         f"{(r.get('reason') or '').replace('|', '/')} |")
+            continue
+        lines.append(f"| {r['job']} | {fnum(r['written_kb'] / 1024)} "
+                     f"| {fnum(r['shipped_kb'] / 1024)} | {r['ratio']:.3f} "
+                     f"| {fratio(pratio(r['ratio'], base))} | {r.get('cycles', 0)} |")
+    lat = periodic_latency(guest["records"])
+    if lat:
+        lines.append("")
+        lines.append(
+            f"QD1 4 KiB random writes (p50 / p99 µs): dm-linear over the local leg "
+            f"{fnum(lat['linear_p50_us'])} / {fnum(lat['linear_p99_us'])}; a periodic pair "
+            f"between cycles {fnum(lat['between_p50_us'])} / {fnum(lat['between_p99_us'])} "
+            f"({fratio(pratio(lat['between_p50_us'], lat['linear_p50_us']))} / "
+            f"{fratio(pratio(lat['between_p99_us'], lat['linear_p99_us']))} of dm-linear); "
+            f"while cycles run back to back {fnum(lat['during_p50_us'])} / "
+            f"{fnum(lat['during_p99_us'])} "
+            f"({fratio(pratio(lat['during_p50_us'], lat['linear_p50_us']))} / "
+            f"{fratio(pratio(lat['during_p99_us'], lat['linear_p99_us']))}; "
+            f"{lat.get('cycles', '?')} cycles, {lat.get('copies_for_writes', '?')} "
+            f"copies for writes).")
+    return "\n".join(lines) + "\n"
 
 
 def resync_rows(records):
@@ -468,6 +544,9 @@ def markdown(rows, targets, rs, guest, host, png_rel=None):
                "are held to the sync limit, protocol A to the async one.\n")
     if rs:
         out.append(resync_table(rs, guest))
+    pt = periodic_table(guest)
+    if pt:
+        out.append(pt)
     out.append("#### Targets\n")
     out.append(targets_md(targets))
     if png_rel:

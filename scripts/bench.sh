@@ -121,6 +121,8 @@ size_mb=${XREPL_BENCH_SIZE_MB:-256} resync_mb=${XREPL_BENCH_RESYNC_MB:-1024}
 # running 3 jobs each; plus prefilling, 2 resyncs of the resync pair (well
 # above 20 MB/s), booting; twice that as margin.
 est=$(( 29 * (6 + 3 * (runtime + ramp + 1)) + 8 * size_mb / 30 + 4 * resync_mb / 20 + 180 ))
+# The periodic rows: 5 of XREPL_BENCH_PERIODIC_RUNTIME, 3 QD1 runs.
+est=$(( est + 5 * (${XREPL_BENCH_PERIODIC_RUNTIME:-60} + 15) + 3 * (runtime + ramp + 6) ))
 (( profile || trace )) && est=$(( est + 2 * runtime + 400 ))
 timeout_s=${XREPL_BENCH_TIMEOUT:-$(( 2 * est ))}
 # Memory: the local leg, one remote (and the NBD server's page cache of it)

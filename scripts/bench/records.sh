@@ -75,6 +75,7 @@ write_summary() {
 		--argjson rsmb "$resync_mb" --arg rsremote "$resync_remote" \
 		--arg variantremote "$VARIANT_REMOTE" --argjson pollus "$POLL_US" \
 		--argjson semims "$semi_ms" \
+		--arg premote "$P_REMOTE" --argjson prt "$prt" \
 		--arg drbdv "$drbd_version" --arg nbdkitv "${nbdkit_version:-?}" \
 		--arg drbdrs "${DRBD_RESYNC_DISK_OPTS[*]} ${DRBD_RESYNC_NET_OPTS[*]}" \
 		--argjson nvport "$NVME_TCP_PORT" --argjson nbdport "$NBD_PORT" --argjson iscsiport "$ISCSI_PORT" \
@@ -90,6 +91,7 @@ write_summary() {
 			  remote_latency_us: $lat, resync_mib: $rsmb, resync_remote: $rsremote,
 			  variant_remote: $variantremote, remote_poll_us: $pollus,
 			  semi_timeout_ms: $semims,
+			  periodic_remote: $premote, periodic_runtime_s: $prt,
 			  local_leg: "null_blk memory_backed=1 irqmode=0 blocksize=4096",
 			  transports: {
 			    ram: "null_blk memory_backed=1 irqmode=0 blocksize=4096 (same as the local leg)",

@@ -81,6 +81,19 @@ def good($S): .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 		and .verify_p99_us > 0 and .verify_passes > 0
 		and ((.ratio - .verify_p99_us / .idle_p99_us) | fabs) < 1e-9)) | not)
 	 | "no well-formed verify-latency record"),
+	# Periodic mode: async ships every byte; a periodic pair at most as
+	# much (each region once per cycle, whole regions), and its final
+	# cycle leaves nothing behind; the latency of the three runs.
+	([.records[] | select(.config == "periodic-ship")]
+	 | select((length == 2 and all(.[]; .status == "ok" and .written_kb > 0
+		and ((.ratio - .shipped_kb / .written_kb) | fabs) < 1e-9))
+		and (.[0] | .job == "xrepl-async" and .shipped_kb >= .written_kb * 0.99)
+		and (.[1] | .job == "xrepl-periodic-5s" and .cycles >= 1 and .shipped_kb > 0)) | not)
+	 | "no well-formed periodic-ship records"),
+	([.records[] | select(.config == "periodic-latency")]
+	 | select((length == 1 and (.[0] | .status == "ok" and .linear_p50_us > 0
+		and .between_p99_us > 0 and .during_p99_us > 0 and .cycles >= 1)) | not)
+	 | "no well-formed periodic-latency record"),
 	"ok")'
 
 # check_summary FILE: run the checks; prints what is wrong.
@@ -93,8 +106,9 @@ check_summary() {
 
 step "run the guest part of the benchmark"
 rc=0
+XREPL_BENCH_PERIODIC_REMOTE=$REMOTE XREPL_BENCH_PERIODIC_RUNTIME=2 XREPL_BENCH_PERIODS=5 \
 bash "$REPO_ROOT/scripts/bench-guest.sh" --out "$OUT" --prefix "$P" --remotes "$REMOTE" \
-	--configs raw-local,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,resync-xrepl,verify-xrepl \
+	--configs raw-local,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,resync-xrepl,verify-xrepl,periodic-ship,periodic-latency \
 	--variant-remote "$REMOTE" --resync-remote "$REMOTE" --jobs "${JOBS// /,}" \
 	--runtime 1 --ramp 1 --size 32 --resync-mb 32 --ko none || rc=$?
 assert_eq 0 "$rc" "bench-guest.sh exit status"
