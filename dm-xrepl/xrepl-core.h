@@ -464,6 +464,7 @@ struct xrepl_pair {
 	 */
 	u64 point_mono_ns;
 	u64 point_real_s;
+	bool point_restored;		/* from the remote site's record */
 	u64 cycles;			/* cycles completed */
 	u64 cbw_copies;			/* copies made ahead of a waiting write */
 	struct bio_list cbw_wait;	/* writes waiting for a copy */
@@ -544,7 +545,8 @@ struct xrepl_pair {
 	enum xrepl_peer_state peer_state;
 	enum xrepl_peer_rec peer_rec;
 	u64 peer_data_time;		/* for a stop record: its data time */
-	u64 peer_undo_epoch;		/* the undo epoch its superblock says */
+	/* The undo epoch its superblock says; read locklessly by the I/O path. */
+	u64 peer_undo_epoch;
 	u64 peer_point_ns;		/* point_mono_ns its POINT record says */
 
 	/* xrepl-io.c: reads the local leg failed, retried on the remote. */
@@ -833,7 +835,8 @@ void xrepl_cycle_arm(struct xrepl_pair *pair);
 void xrepl_undo_plan_locked(struct xrepl_pair *pair);
 bool xrepl_undo_overflow_locked(struct xrepl_pair *pair);
 long xrepl_undo_slot_locked(struct xrepl_pair *pair, struct xrepl_copy *copy);
-void xrepl_undo_failed_locked(struct xrepl_pair *pair, unsigned long region);
+bool xrepl_undo_failed_locked(struct xrepl_pair *pair, struct xrepl_copy *copy,
+			      int err);
 int xrepl_undo_save(struct xrepl_copy *copy, unsigned long slot);
 void xrepl_undo_connect_locked(struct xrepl_pair *pair,
 			       struct block_device *bdev, u64 epoch);

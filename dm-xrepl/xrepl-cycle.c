@@ -172,14 +172,22 @@ void xrepl_cycle_set_mode_locked(struct xrepl_pair *pair,
 	/*
 	 * The remote holds the image as of now once the writes held for it
 	 * reached it: until then the first cycle (which waits for them)
-	 * sets its point.
+	 * sets its point.  Until then it has none (an older one, of an
+	 * earlier periodic period, is not what it holds), unless the point
+	 * the remote site records was taken back on connecting.
 	 */
 	if (xrepl_resync_needed_locked(pair) || pair->lag.writes) {
 		pair->cycle_wanted = true;
 	} else if (pair->degraded_by == XREPL_DEGRADED_NONE) {
 		pair->point_mono_ns = ktime_get_ns();
 		pair->point_real_s = ktime_get_real_seconds();
+		pair->point_restored = true;
 	}
+	if (!pair->point_restored) {
+		pair->point_mono_ns = 0;
+		pair->point_real_s = 0;
+	}
+	pair->point_restored = false;
 	/* The source changes without the remote: a data generation. */
 	if (pair->meta_bdev && xrepl_gen_split(&pair->sb))
 		xrepl_sb_changed_locked(pair);
@@ -201,6 +209,7 @@ void xrepl_cycle_finished_locked(struct xrepl_pair *pair)
 	pair->cycling = false;
 	pair->cycles++;
 	pair->consistent = true;
+	pair->point_restored = false;
 	/* The POINT record frees the epoch's slots. */
 	pair->undo_epoch = 0;
 	pair->point_mono_ns = pair->cycle_mono_ns;

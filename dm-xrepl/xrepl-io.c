@@ -158,11 +158,18 @@ static void xrepl_local_endio(struct bio *local)
 	xrepl_ack_bio(bio, status);
 }
 
-/* Does the remote receive writes?  Lockless, or under pair->lock. */
+/*
+ * Does the remote receive writes?  Not while the remote site's superblock
+ * names an undo epoch (after periodic mode, until peer_work wrote it
+ * without): a write that no undo slot saved would make the promote's
+ * rollback return to no point in time.  Such writes mark their regions,
+ * which the resync copies once the superblock says so.  Lockless, or
+ * under pair->lock.
+ */
 static bool remote_receives(struct xrepl_pair *pair)
 {
 	return READ_ONCE(pair->degraded_by) == XREPL_DEGRADED_NONE &&
-	       !READ_ONCE(pair->periodic);
+	       !READ_ONCE(pair->periodic) && !READ_ONCE(pair->peer_undo_epoch);
 }
 
 /*
@@ -195,6 +202,11 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		remote = remote_receives(pair);
 		if (!remote && (io->flags & XREPL_IO_TRACKED))
 			xrepl_mark_dirty_locked(pair, io->first, io->last);
+		/* After periodic mode: copied once the undo epoch is gone. */
+		if (!remote && pair->peer_undo_epoch && !pair->periodic &&
+		    pair->degraded_by == XREPL_DEGRADED_NONE &&
+		    !pair->resync_active)
+			xrepl_resync_start_locked(pair);
 		if (!remote && ship) {
 			/* Admitted, then the remote degraded. */
 			left_lag = true;

@@ -239,19 +239,22 @@ static int peer_read_bitmap(struct xrepl_pair *pair, struct block_device *bdev,
 /*
  * A pair created since the remote site recorded a periodic point (a
  * restart of the source) takes it back as the remote's point in time, if
- * we are consistent and the remote holds our bitmap's start: the POINT
+ * the table is in periodic mode, we are consistent and the remote holds
+ * our bitmap's start: the POINT
  * record is then written again as it is, not replaced by a COPYING one,
  * and the first cycle can run under undo.  The monotonic time of the
  * point may lie before boot: it is only ever subtracted from (the status's
  * age) or compared.  lock held.
  */
 static void peer_restore_point_locked(struct xrepl_pair *pair,
+				      struct xrepl_c *xc,
 				      const struct xrepl_sb_info *sb,
 				      enum xrepl_verdict v)
 {
 	u64 now = ktime_get_real_seconds(), age;
 
 	if (pair->point_real_s || !pair->consistent ||
+	    READ_ONCE(xc->args.mode) != XREPL_MODE_PERIODIC ||
 	    sb->role != XREPL_META_ROLE_SECONDARY ||
 	    sb->flags != XREPL_META_F_CONSISTENT || !sb->data_time ||
 	    sb->data_time > now ||
@@ -260,6 +263,7 @@ static void peer_restore_point_locked(struct xrepl_pair *pair,
 	age = (now - sb->data_time) * NSEC_PER_SEC;
 	pair->point_real_s = sb->data_time;
 	pair->point_mono_ns = (ktime_get_ns() - age) ?: 1;
+	pair->point_restored = true;
 }
 
 /*
@@ -360,7 +364,7 @@ out:
 		pair->peer_dev = bdev->bd_dev;
 		pair->peer_rec = XREPL_PEER_REC_NONE;
 		xrepl_undo_connect_locked(pair, bdev, sb.undo_epoch);
-		peer_restore_point_locked(pair, &sb, v);
+		peer_restore_point_locked(pair, xc, &sb, v);
 	}
 	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&pair->peer_io_lock);
@@ -570,7 +574,7 @@ done:
 	} else {
 		pair->peer_sb = sb;
 		pair->peer_rec = rec;
-		pair->peer_undo_epoch = sb.undo_epoch;
+		WRITE_ONCE(pair->peer_undo_epoch, sb.undo_epoch);
 		if (rec == XREPL_PEER_REC_POINT)
 			pair->peer_point_ns = point_ns;
 		if (rec != XREPL_PEER_REC_STOPPED)
@@ -662,7 +666,8 @@ void xrepl_peer_work(struct work_struct *work)
 			(want != XREPL_PEER_REC_COPYING ||
 			 pair->peer_undo_epoch == pair->undo_epoch) &&
 			(want != XREPL_PEER_REC_POINT ||
-			 (pair->peer_sb.data_time == pair->point_real_s &&
+			 (pair->peer_point_ns == pair->point_mono_ns &&
+			  pair->peer_sb.data_time == pair->point_real_s &&
 			  pair->peer_sb.gen_current == (pair->sb.gen_bitmap ?:
 							pair->sb.gen_current))));
 		bdev = pair->peer_bdev;

@@ -103,6 +103,32 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 	queue_work(pair->wq, &pair->resync_work);
 }
 
+/* The save of a copy's region in the undo area failed (see xrepl-undo.c). */
+static void undo_save_failed(struct xrepl_copy *copy, int err)
+{
+	struct xrepl_pair *pair = copy->pair;
+	struct xrepl_c *xc = copy->xc;
+	unsigned long region = copy->region;
+	bool meta_failed;
+
+	spin_lock_irq(&pair->lock);
+	meta_failed = xrepl_undo_failed_locked(pair, copy, err);
+	if (!meta_failed)
+		xrepl_copy_put_locked(pair, copy);
+	spin_unlock_irq(&pair->lock);
+	if (meta_failed) {
+		DMERR_LIMIT("%s: remote_meta: cannot save region %lu in the undo area",
+			    xrepl_name(xc), region);
+		xrepl_copy_done(0, 1, copy);
+		return;
+	}
+	DMWARN("%s: cannot save region %lu in the undo area (%s): this cycle goes on without undo",
+	       xrepl_name(xc), region,
+	       err == -ENODATA ? "unreadable at the remote" : "no free slot");
+	xrepl_raise_event(xc);
+	queue_work(pair->wq, &pair->resync_work);
+}
+
 /*
  * Copy a region from the local leg to the remote, a buffer at a time.
  * Writes to the region are held back meanwhile (its gate bucket is frozen).
@@ -125,15 +151,14 @@ void xrepl_copy_work(struct work_struct *work)
 	spin_lock_irq(&pair->lock);
 	slot = xrepl_undo_slot_locked(pair, copy);
 	spin_unlock_irq(&pair->lock);
-	if (slot == -ENOSPC || (slot >= 0 && (!xc->peer ||
-					      xrepl_undo_save(copy, slot)))) {
-		spin_lock_irq(&pair->lock);
-		xrepl_undo_failed_locked(pair, copy->region);
-		spin_unlock_irq(&pair->lock);
-		DMERR_LIMIT("%s: cannot save region %lu in the undo area",
-			    xrepl_name(xc), copy->region);
-		xrepl_copy_done(0, 1, copy);
-		return;
+	if (slot != -1) {
+		int err = slot < 0 ? (int)slot :
+			  xc->peer ? xrepl_undo_save(copy, slot) : -ENOSPC;
+
+		if (err) {
+			undo_save_failed(copy, err);
+			return;
+		}
 	}
 	while (sector < end) {
 		sector_t count = min_t(sector_t, end - sector,

@@ -86,17 +86,40 @@ long xrepl_undo_slot_locked(struct xrepl_pair *pair, struct xrepl_copy *copy)
 	return pair->undo_next++;
 }
 
-/* The save into a slot failed: the region is not saved. */
-void xrepl_undo_failed_locked(struct xrepl_pair *pair, unsigned long region)
+/*
+ * The save of the copy's region failed (err from xrepl_undo_save(), or
+ * -ENOSPC): the region is not saved, and the copy does not overwrite it.
+ * Returns true if the remote site's metadata device failed: the caller
+ * fails the copy, which degrades the remote.  Otherwise the region could
+ * not be read at the remote, or had no slot: the epoch ends, as when it
+ * does not fit, and the copy is made again (without undo) once the remote
+ * site's superblock says so.
+ */
+bool xrepl_undo_failed_locked(struct xrepl_pair *pair, struct xrepl_copy *copy,
+			      int err)
 {
-	xrepl_bitmap_clear(&pair->undo_saved, region);
+	xrepl_bitmap_clear(&pair->undo_saved, copy->region);
+	if (err == -EIO)
+		return true;
+	if (pair->undo_epoch && pair->undo_epoch == copy->undo_epoch) {
+		pair->undo_epoch = 0;
+		pair->undo_overflows++;
+		xrepl_peer_update_locked(pair);
+	}
+	/* The pass goes round again for it. */
+	pair->pass_marked = true;
+	return false;
 }
 
 /*
  * Save the remote's content of the copy's region into slot of the copy's
  * epoch on the remote site's metadata device: the data, then the header
  * with a flush and FUA.  The region's gate bucket is frozen, and nothing
- * has overwritten the region in this epoch.  The copy's work.
+ * has overwritten the region in this epoch.  Returns 0, -ENODATA (the
+ * region cannot be read at the remote) or -EIO (the remote site's
+ * metadata device failed).  The copy's work.  Like the copy's own I/O, it
+ * waits as long as the remote site's devices take: a hung remote_meta
+ * holds up the copy, and the writes that wait for it, until it fails.
  */
 int xrepl_undo_save(struct xrepl_copy *copy, unsigned long slot)
 {
@@ -118,8 +141,9 @@ int xrepl_undo_save(struct xrepl_copy *copy, unsigned long slot)
 				       to_sector(pair->copy_bytes));
 
 		if (xrepl_sync_io(pair->copy_io, xc->remote->bdev, REQ_OP_READ,
-				  sector + done, count, DM_IO_VMA, copy->buf) ||
-		    xrepl_sync_io(pair->copy_io, meta, REQ_OP_WRITE,
+				  sector + done, count, DM_IO_VMA, copy->buf))
+			return -ENODATA;
+		if (xrepl_sync_io(pair->copy_io, meta, REQ_OP_WRITE,
 				  base + XREPL_META_BLOCK_SECTORS + done, count,
 				  DM_IO_VMA, copy->buf))
 			return -EIO;
@@ -154,7 +178,7 @@ int xrepl_undo_save(struct xrepl_copy *copy, unsigned long slot)
 void xrepl_undo_connect_locked(struct xrepl_pair *pair,
 			       struct block_device *bdev, u64 epoch)
 {
-	pair->peer_undo_epoch = epoch;
+	WRITE_ONCE(pair->peer_undo_epoch, epoch);
 	pair->undo_slots = bdev ? xrepl_undo_slots(pair->geom.nr_regions,
 						   pair->geom.region_size,
 						   bdev_nr_sectors(bdev)) : 0;

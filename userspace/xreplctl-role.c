@@ -315,8 +315,32 @@ int cmd_promote(int argc, char **argv)
 	if (!(d.sb.flags & XMETA_F_CONSISTENT) && d.sb.undo_epoch) {
 		uint64_t n;
 
-		/* A cycle was overwriting the copy: back to its point. */
-		r = undo_rollback(d.fd, a.meta, &d.sb, a.local, &n);
+		/*
+		 * A cycle was overwriting the copy: back to its point.  Every
+		 * slot is checked first; then, before the first write-back,
+		 * the superblock gets a data generation of its own (as the
+		 * promote gives it below), so that a primary that connects to
+		 * it meanwhile refuses it (split brain) rather than take the
+		 * rolled-back regions for what it copied.  An interrupted
+		 * promote, run again, finds the epoch and writes back again.
+		 */
+		r = undo_rollback(d.fd, a.meta, &d.sb, a.local, false, &n);
+		if (!r && !dry_run && !d.sb.gen_bitmap) {
+			uint64_t g = gen_new(&d.sb);
+
+			if (!g) {
+				msg("cannot get random bytes: %s", strerror(errno));
+				r = EXIT_FAILED;
+				goto out;
+			}
+			d.sb.gen_bitmap = d.sb.gen_current;
+			d.sb.gen_current = g;
+			r = write_sb(&d);
+			if (r)
+				goto out;
+		}
+		if (!r && !dry_run)
+			r = undo_rollback(d.fd, a.meta, &d.sb, a.local, true, &n);
 		if (r && !force) {
 			msg("%s: the copy cannot return to its point: refused; --force promotes it as it is, NOT consistent",
 			    a.meta);

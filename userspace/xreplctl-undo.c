@@ -65,7 +65,19 @@ int undo_scan(int fd, const char *path, const struct xmeta_sb *sb,
 			goto out;
 		}
 		if (seen[s.region / 8] & (1U << (s.region % 8))) {
-			msg("%s: undo slot %" PRIu64 ": region %" PRIu64 " saved twice",
+			size_t j;
+
+			/*
+			 * A save that failed after its header landed is made
+			 * again: the same data (nothing overwrote the region
+			 * meanwhile).  Different data is damage.
+			 */
+			for (j = 0; j < *n && v[j].region != s.region; j++)
+				;
+			if (j < *n && v[j].data_csum == s.data_csum &&
+			    v[j].sectors == s.sectors)
+				continue;
+			msg("%s: undo slot %" PRIu64 ": region %" PRIu64 " saved twice, with different data",
 			    path, i, s.region);
 			goto out;
 		}
@@ -84,12 +96,12 @@ out:
 
 /*
  * Write the regions of the undo epoch of sb (metadata device fd, path)
- * back to the data device local, and flush it.  *regions: how many.  In a
- * dry run, only checks them.  Returns an exit status, with a message;
- * nothing is written unless every slot checked.
+ * back to the data device local, and flush it.  *regions: how many.
+ * Without write, only checks them.  Returns an exit status, with a
+ * message; nothing is written unless every slot checked.
  */
 int undo_rollback(int fd, const char *path, const struct xmeta_sb *sb,
-		  const char *local, uint64_t *regions)
+		  const char *local, bool write, uint64_t *regions)
 {
 	uint64_t meta_sectors, data_bytes = (uint64_t)sb->region_size * 512;
 	size_t n = 0, i, pass;
@@ -111,7 +123,7 @@ int undo_rollback(int fd, const char *path, const struct xmeta_sb *sb,
 		msg("out of memory");
 		goto out;
 	}
-	if (!dry_run) {
+	if (write) {
 		int flags = O_RDWR | O_CLOEXEC;
 
 		if (!stat(local, &st) && S_ISBLK(st.st_mode))
@@ -124,7 +136,7 @@ int undo_rollback(int fd, const char *path, const struct xmeta_sb *sb,
 		}
 	}
 	/* First every slot's data is checked; then it is written back. */
-	for (pass = 0; pass < (dry_run ? 1U : 2U); pass++) {
+	for (pass = 0; pass < (write ? 2U : 1U); pass++) {
 		for (i = 0; i < n; i++) {
 			const struct xmeta_undo_slot *s = &slots[i];
 			size_t len = (size_t)s->sectors * 512;

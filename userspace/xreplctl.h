@@ -135,7 +135,7 @@ int undo_scan(int fd, const char *path, const struct xmeta_sb *sb,
 	      uint64_t meta_sectors, struct xmeta_undo_slot **slots,
 	      size_t *n);
 int undo_rollback(int fd, const char *path, const struct xmeta_sb *sb,
-		  const char *local, uint64_t *regions);
+		  const char *local, bool write, uint64_t *regions);
 /*
  * Read and check the superblock of the metadata device path, opened
  * read-only and not exclusively (version 1 read as a primary's).  An exit

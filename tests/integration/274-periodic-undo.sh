@@ -14,6 +14,9 @@
 #     completes and the legs are equal (nothing acknowledged was lost)
 #   - a restart of the source after a completed cycle keeps the remote's
 #     recorded point (remote=point, its age), and the next cycle has undo
+#   - empty cycles back to back do not stop the next one
+#   - leaving periodic mode, no write reaches the remote while the remote
+#     site's record still names the undo epoch
 # budget: 300
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -78,8 +81,18 @@ assert_eq "0/$(( (32 * 256 - 2) / 17 ))" "$slots" "undo slots of a 32 MiB remote
 assert_legs_equal "$L" "$R"
 dd if="$R" of="$T_TMP/point.img" bs=1M iflag=direct status=none || fail "save the point's image"
 
+step "cycles back to back, with nothing to copy, within a second: the next one still starts"
+for _ in 1 2 3 4; do
+	out=$("$CTL" cycle "$P-x" --wait --timeout 30 2>&1) || fail "empty cycle: $out"
+done
+write_at "$X" 0 "$RB"
+out=$("$CTL" cycle "$P-x" --wait --timeout 60 2>&1) || fail "a cycle after empty ones: $out"
+assert_match "complete: 1/1 regions copied" "$out" "the cycle after empty ones"
+dd if="$R" of="$T_TMP/point.img" bs=1M iflag=direct status=none || fail "save the point's image"
+
 step "a cycle from the recorded point runs under undo; the link is cut half-way"
 c=$(cycles)
+saves0=$(status_field "$X" undo_saves)
 cut_mid_cycle 128
 assert_status "$X" undo guarding
 # A write to a frozen region not copied yet has it saved and copied first.
@@ -88,13 +101,13 @@ write_at "$X" $(( 127 * RB )) 4096
 assert_cmp "$(status_field "$X" copies_for_writes)" -gt "$cbw0" "copy-before-write"
 # Each region is saved before it is copied: read the copies first.
 copied=$(num_of "$(status_field "$X" cycle)")
-assert_cmp "$(status_field "$X" undo_saves)" -ge "$copied" "regions saved before copied"
+assert_cmp $(( $(status_field "$X" undo_saves) - saves0 )) -ge "$copied" "regions saved before copied"
 "$CTL" status --meta "$RM" >"$T_TMP/meta.txt" || fail "status --meta"
 assert_match "state +cycling" "$(cat "$T_TMP/meta.txt")" "the remote site's metadata during the cycle"
 link down "$P-rmeta" "0 $S error" "0 $(dev_sectors "$RM") error"
 wait_for_status "$X" remote degraded 30
 assert_eq "$c" "$(cycles)" "no cycle completed"
-saves=$(status_field "$X" undo_saves)
+saves=$(( $(status_field "$X" undo_saves) - saves0 ))
 log "regions saved in the undo area before the cut: $saves"
 
 step "the source dies; at the remote site, promote returns the copy to its point"
@@ -172,5 +185,33 @@ assert_status "$X" undo guarding
 assert_cmp "$(status_field "$X" point_age_ms)" -ge 2000 "the point's age during the first cycle"
 must "full speed" dmsetup message "$P-x" 0 set resync_rate_kbps 0
 cycle_done 1
+assert_legs_equal "$L" "$R"
+
+step "leaving periodic mode: no write reaches the remote while its site's record names the undo epoch"
+RM=/dev/mapper/$P-rmeta
+dm_remove "$P-x"
+wipe_meta "$M"
+wipe_meta "$RM"
+dm_create "$P-x" "$(table "$RM")"
+cycle_done 1
+cut_mid_cycle 64
+assert_status "$X" undo guarding
+must "suspend" dmsetup suspend "$P-x"
+# The remote site's metadata answers after 5 s from now on: its record
+# without the epoch is written well after the resume.
+must "slow remote_meta" dmsetup load "$P-rmeta" --table "0 $(dev_sectors "$RM") delay /dev/ram3 0 5000"
+must "slow remote_meta" dmsetup suspend "$P-rmeta"
+must "slow remote_meta" dmsetup resume "$P-rmeta"
+must "load sync" dmsetup load "$P-x" --table "0 $S xrepl $L $R $M sync 4 region_size $RS remote_meta $RM"
+must "resume in sync mode" dmsetup resume "$P-x"
+write_at "$X" $(( 100 * RB )) "$RB"
+if [[ "$(read_at "$L" $(( 100 * RB )) "$RB" | md5sum)" == "$(read_at "$R" $(( 100 * RB )) "$RB" | md5sum)" ]]; then
+	fail "a write reached the remote while the remote site's record named the undo epoch"
+fi
+log "ok: the write stayed local while the record named the undo epoch"
+must "remote_meta back" dmsetup load "$P-rmeta" --table "$(linear_table /dev/ram3)"
+must "remote_meta back" dmsetup suspend "$P-rmeta"
+must "remote_meta back" dmsetup resume "$P-rmeta"
+wait_for_status "$X" remote insync 120
 assert_legs_equal "$L" "$R"
 dm_remove "$P-x"

@@ -86,7 +86,7 @@ def good($S): .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 	# cycle leaves nothing behind; the latency of the three runs.
 	([.records[] | select(.config == "periodic-ship")]
 	 | select((length == 2 and all(.[]; .status == "ok" and .written_kb > 0
-		and ((.ratio - .shipped_kb / .written_kb) | fabs) < 1e-9))
+		and ((.ratio - .shipped_kb / .written_kb) | fabs) < 1e-9)
 		and (.[0] | .job == "xrepl-async" and .shipped_kb >= .written_kb * 0.99)
 		and (.[1] | .job == "xrepl-periodic-5s" and .cycles >= 1 and .shipped_kb > 0)) | not)
 	 | "no well-formed periodic-ship records"),

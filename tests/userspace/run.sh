@@ -702,6 +702,14 @@ if selected "$name" && command -v jq >/dev/null; then
 		why=${why:-"regions after the rollback: $(region_bytes 2) $(region_bytes 5) $(region_bytes 1) $(region_bytes 7)"}
 	[[ -n "$why" || "$(role_dump '.superblock.role_name')" == primary ]] || why="not a primary after promote"
 	[[ -n "$why" || "$(role_dump '.superblock.undo_epoch')" == 0000000000000000 ]] || why="undo epoch kept"
+	# A region saved twice with the same data (a save retried after its
+	# header landed): written back once.
+	undo_meta --undo-slot 0:2:0xaa --undo-slot 1:2:0xaa --undo-slot 3:5:0xbb
+	undo_local
+	"$CTL" promote a --local "$UL" --meta "$RM_IMG" >"$W/promote.out" 2>&1 || true
+	grep -q "wrote back 2 regions from the undo area" "$W/promote.out" ||
+		why=${why:-"a region saved twice with the same data: $(cat "$W/promote.out")"}
+	[[ "$(region_bytes 2)$(region_bytes 5)" == aaaabbbb ]] || why=${why:-"regions after a rollback with a retried save"}
 	# Damaged: a data checksum, a header, a region saved twice.  Refused,
 	# nothing written; --force promotes the copy as it is.
 	for dmg in "0:2:0xaa --undo-slot 1:5:0xbb:data" "0:2:0xaa:hdr" "0:2:0xaa --undo-slot 1:2:0xcc"; do

@@ -738,12 +738,16 @@ int xmeta_undo_hdr(const void *block, const struct xmeta_sb *sb,
 	uint64_t region;
 
 	memcpy(&h, block, sizeof(h));
-	if (memcmp(h.magic, XREPL_UNDO_MAGIC, XREPL_META_MAGIC_LEN) ||
-	    le64toh(h.epoch) != sb->undo_epoch || !sb->undo_epoch)
+	if (memcmp(h.magic, XREPL_UNDO_MAGIC, XREPL_META_MAGIC_LEN))
 		return 1;
-	if (le32toh(h.csum) != xmeta_sb_csum(block) ||
-	    memcmp(h.uuid, sb->uuid, sizeof(h.uuid)) ||
-	    le64toh(h.slot) != slot)
+	/* Checked before the epoch: a damaged epoch must not look free. */
+	if (le32toh(h.csum) != xmeta_sb_csum(block))
+		return -1;
+	if (le64toh(h.epoch) != sb->undo_epoch || !sb->undo_epoch)
+		return 1;
+	if (memcmp(h.uuid, sb->uuid, sizeof(h.uuid)) ||
+	    le64toh(h.slot) != slot || h.reserved0 ||
+	    !xmeta_is_zero(h.reserved, sizeof(h.reserved)))
 		return -1;
 	region = le64toh(h.region);
 	if (region >= sb->nr_regions || !sb->region_size ||

@@ -200,9 +200,10 @@ struct xmeta_undo_slot {
 
 /*
  * Decode the header block of undo slot number slot: 0 (a slot of
- * sb->undo_epoch, checked: checksum, pair, number, region and length;
- * *out filled), 1 (not of the epoch: free) or -1 (of the epoch, but
- * damaged).
+ * sb->undo_epoch, checked: checksum, pair, number, region, length and
+ * reserved fields; *out filled), 1 (no slot, or one of another epoch:
+ * free) or -1 (a header with a bad checksum, whatever its epoch, or a
+ * damaged one of the epoch).
  */
 int xmeta_undo_hdr(const void *block, const struct xmeta_sb *sb,
 		   uint64_t slot, struct xmeta_undo_slot *out);
