@@ -28,7 +28,8 @@ static void print_json(const struct xstatus *s, bool first)
 		"lag_bytes", "lag_writes", "oldest_lag_ms", "lag_waits",
 		"semi_timeouts", "peer_meta_writes", "local_read_errors",
 		"remote_reads", "cycles", "point_age_ms", "copies_for_writes",
-		"written_kb", "shipped_kb", NULL };
+		"written_kb", "shipped_kb", "undo_saves", "undo_overflows",
+		NULL };
 	unsigned int i;
 
 	printf("%s\n    {\"name\": ", first ? "" : ",");
@@ -54,6 +55,10 @@ static void print_json(const struct xstatus *s, bool first)
 	json_str(st_str_or(s, "meta", "-"));
 	printf(", \"peer\": ");
 	json_str(st_str_or(s, "peer", ""));
+	printf(", \"undo\": ");
+	json_str(st_str_or(s, "undo", ""));
+	printf(", \"undo_slots_used\": %" PRIu64 ", \"undo_slots\": %" PRIu64,
+	       st_frac(s, "undo_slots", 0), st_frac(s, "undo_slots", 1));
 	for (i = 0; nums[i]; i++)
 		printf(", \"%s\": %" PRIu64, nums[i], st_num(s, nums[i]));
 	printf("}");
