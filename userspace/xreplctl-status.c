@@ -280,8 +280,9 @@ static bool in_sync(const struct xstatus *s)
 }
 
 /*
- * Periodic mode: the cycles count wait_cycles waits for.  A cycle that
- * runs already started before the caller's writes: the one after it.
+ * Periodic mode: the cycles count wait_cycles waits for (0: set it from
+ * the first status read).  A cycle that runs already started before the
+ * caller's writes: the one after it.
  */
 static uint64_t wait_cycles;
 
@@ -295,6 +296,8 @@ static bool cycle_done(const struct xstatus *s)
 {
 	if (!st_is(s, "mode", "periodic"))
 		return in_sync(s);
+	if (!wait_cycles)
+		wait_cycles = next_cycle(s);
 	return st_num(s, "cycles") >= wait_cycles && !st_num(s, "cycling") &&
 	       st_is(s, "remote", "point");
 }
@@ -475,21 +478,20 @@ int cmd_wait(int argc, char **argv)
 	if (dry_run)
 		usage_error("wait sends nothing: --dry-run makes no sense");
 	r = check_xrepl(name);
-	if (!r)
-		r = read_status(name, s);
 	if (r) {
 		free(s);
 		return r;
 	}
-	if (st_is(s, "mode", "periodic")) {
-		/* The remote holds what was written before this call. */
-		wait_cycles = next_cycle(s);
-		r = wait_cycle("wait", name, timeout, s);
-		free(s);
-		return r;
-	}
-	r = wait_until("wait", name, timeout, in_sync, s);
-	if (r == EXIT_TIMEOUT) {
+	/* Periodic mode: until the remote holds what was written before. */
+	wait_cycles = 0;
+	r = wait_until("wait", name, timeout, cycle_done, s);
+	if (r == EXIT_TIMEOUT && st_is(s, "mode", "periodic")) {
+		msg("wait: %s: no new point in time after %" PRIu64 " s: remote=%s cycles=%s cycle=%s degraded_by=%s",
+		    name, timeout, st_str_or(s, "remote", "?"),
+		    st_str_or(s, "cycles", "?"), st_str_or(s, "cycle", "?"),
+		    st_str_or(s, "degraded_by", "?"));
+		exit_after_timeout();
+	} else if (r == EXIT_TIMEOUT) {
 		msg("wait: %s: not in sync after %" PRIu64 " s: remote=%s degraded_by=%s dirty=%s resync=%s",
 		    name, timeout, st_str_or(s, "remote", "?"),
 		    st_str_or(s, "degraded_by", "?"), st_str_or(s, "dirty", "?"),
