@@ -128,6 +128,23 @@ static uint64_t gen_new(const struct xmeta_sb *sb)
 	return g;
 }
 
+/*
+ * The data changes on its own from now on: gen_current becomes gen_bitmap
+ * and gets a new value.  Returns an exit status.
+ */
+static int gen_split(struct xmeta_sb *sb)
+{
+	uint64_t g = gen_new(sb);
+
+	if (!g) {
+		msg("cannot get random bytes: %s", strerror(errno));
+		return EXIT_FAILED;
+	}
+	sb->gen_bitmap = sb->gen_current;
+	sb->gen_current = g;
+	return EXIT_OK;
+}
+
 /* Zero the bitmap blocks.  Returns an exit status. */
 static int zero_bitmap(struct role_dev *d)
 {
@@ -326,16 +343,9 @@ int cmd_promote(int argc, char **argv)
 		 */
 		r = undo_rollback(d.fd, a.meta, &d.sb, a.local, false, &n);
 		if (!r && !dry_run && !d.sb.gen_bitmap) {
-			uint64_t g = gen_new(&d.sb);
-
-			if (!g) {
-				msg("cannot get random bytes: %s", strerror(errno));
-				r = EXIT_FAILED;
-				goto out;
-			}
-			d.sb.gen_bitmap = d.sb.gen_current;
-			d.sb.gen_current = g;
-			r = write_sb(&d);
+			r = gen_split(&d.sb);
+			if (!r)
+				r = write_sb(&d);
 			if (r)
 				goto out;
 		}
@@ -377,19 +387,11 @@ int cmd_promote(int argc, char **argv)
 	d.sb.undo_epoch = 0;
 	/* No remote yet: the device starts degraded. */
 	d.sb.degraded = XREPL_META_DEGRADED_ERROR;
-	if (!demoted) {
-		/* From now on this site's data is a generation of its own. */
-		if (!d.sb.gen_bitmap) {
-			uint64_t g = gen_new(&d.sb);
-
-			if (!g) {
-				msg("cannot get random bytes: %s", strerror(errno));
-				r = EXIT_FAILED;
-				goto out;
-			}
-			d.sb.gen_bitmap = d.sb.gen_current;
-			d.sb.gen_current = g;
-		}
+	/* From now on this site's data is a generation of its own. */
+	if (!demoted && !d.sb.gen_bitmap) {
+		r = gen_split(&d.sb);
+		if (r)
+			goto out;
 	}
 	if (dry_run) {
 		printf("promote %s: would write role primary%s\n", a.meta,

@@ -31,13 +31,7 @@ X=/dev/mapper/$P-x
 table() { echo "0 $S xrepl $L $R $M periodic 6 region_size $RS period_s 86400 remote_meta $RM"; }
 kb() { status_field "$X" "$1"; }
 cycles() { status_field "$X" cycles; }
-# cycle_done N: the Nth cycle completed, with the remote at its point.
-cycle_done() {
-	wait_for_cmp "$X" cycles -ge "$1" 120
-	wait_for_status "$X" cycling 0 30
-	assert_status "$X" remote point
-	assert_status "$X" consistent yes
-}
+cycle_done() { periodic_point "$X" "$1"; }
 
 step "a new pair in periodic mode: the first cycle copies everything"
 fill_random "$L"

@@ -37,12 +37,7 @@ RB=$(( RS * 512 ))
 X=/dev/mapper/$P-x
 table() { echo "0 $S xrepl $L $R $M periodic 6 region_size $RS period_s 86400 remote_meta $1"; }
 cycles() { status_field "$X" cycles; }
-cycle_done() {
-	wait_for_cmp "$X" cycles -ge "$1" 120
-	wait_for_status "$X" cycling 0 30
-	assert_status "$X" remote point
-	assert_status "$X" consistent yes
-}
+cycle_done() { periodic_point "$X" "$1"; }
 # link down|up RMETA_NAME RMETA_TABLE: the remote site cut off, or back.
 link() {
 	local t1=$3 t2=$4

@@ -547,6 +547,15 @@ wait_for_status() { poll_status "$1" "$2" "$4" "'$3'" = "$3"; }
 # guest starts it.
 wait_for_cmp() { poll_status "$1" "$2" "$5" "$3 $4" "$3" "$4"; }
 
+# periodic_point DEV N: the Nth cycle of DEV (periodic mode) completed,
+# with the remote at its point in time.
+periodic_point() {
+	wait_for_cmp "$1" cycles -ge "$2" 120
+	wait_for_status "$1" cycling 0 30
+	assert_status "$1" remote point
+	assert_status "$1" consistent yes
+}
+
 # event_nr DEV: dm event counter of a device.
 event_nr() {
 	dmsetup info -c --noheadings -o events "$(dm_name "$1")" | tr -d ' '
