@@ -17,6 +17,10 @@
 #   - empty cycles back to back do not stop the next one
 #   - leaving periodic mode, no write reaches the remote while the remote
 #     site's record still names the undo epoch
+# The undo's I/O is the copy's and dm-io's, which 273 (periodic mode) and
+# the metadata tests run on both kernels; this is the undo's logic and the
+# remote site's records.
+# kernels: one
 # budget: 300
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
