@@ -138,7 +138,7 @@ note "between cycles writes reach the local leg only; 10 s of 4k random writes,"
 note "most of them to a few regions (fio random_distribution=zipf:1.2):"
 fio --name=hot --filename=/dev/mapper/demo-x --rw=randwrite --bs=4k --iodepth=4 \
 	--ioengine=libaio --direct=1 --size=64M --time_based --runtime=10 \
-	--random_distribution=zipf:1.2 --output=/dev/null
+	--random_distribution=zipf:1.2 --eta=never --output=/dev/null
 status
 c0=$(dmsetup status demo-x | tr ' ' '\n' | sed -n 's/^cycles=//p')
 run dmsetup message demo-x 0 cycle
@@ -180,9 +180,9 @@ for m in $MODES; do
 done
 read -r l_iops l_p50 l_p99 < <(fio_lat /dev/mapper/demo-local)
 read -r r_iops r_p50 r_p99 < <(fio_lat /dev/mapper/demo-remote)
-printf '\n   %-12s %10s %10s %10s   %s\n' device IOPS "p50 (us)" "p99 (us)" "ratio to bare local (IOPS / p50 / p99)"
+printf '\n   %-16s %10s %10s %10s   %s\n' device IOPS "p50 (us)" "p99 (us)" "ratio to bare local (IOPS / p50 / p99)"
 row() {
-	printf '   %-12s %10.0f %10.1f %10.1f   %.3gx / %.3gx / %.3gx\n' "$1" "$2" "$3" "$4" \
+	printf '   %-16s %10.0f %10.1f %10.1f   %.3gx / %.3gx / %.3gx\n' "$1" "$2" "$3" "$4" \
 		"$(echo "$2 / $l_iops" | bc -l)" "$(echo "$3 / $l_p50" | bc -l)" "$(echo "$4 / $l_p99" | bc -l)"
 }
 row "bare local" "$l_iops" "$l_p50" "$l_p99"
