@@ -308,11 +308,17 @@ static int wait_cycle(const char *what, const char *name, uint64_t timeout,
 {
 	int r = wait_until(what, name, timeout, cycle_done, s);
 
-	if (r == EXIT_TIMEOUT) {
+	if (r == EXIT_TIMEOUT && st_is(s, "mode", "periodic")) {
 		msg("%s: %s: no new point in time after %" PRIu64 " s: remote=%s cycles=%s cycle=%s degraded_by=%s",
 		    what, name, timeout, st_str_or(s, "remote", "?"),
 		    st_str_or(s, "cycles", "?"), st_str_or(s, "cycle", "?"),
 		    st_str_or(s, "degraded_by", "?"));
+		exit_after_timeout();
+	} else if (r == EXIT_TIMEOUT) {
+		msg("%s: %s: not in sync after %" PRIu64 " s: remote=%s degraded_by=%s dirty=%s resync=%s",
+		    what, name, timeout, st_str_or(s, "remote", "?"),
+		    st_str_or(s, "degraded_by", "?"), st_str_or(s, "dirty", "?"),
+		    st_str_or(s, "resync", "?"));
 		exit_after_timeout();
 	} else if (r == -EXIT_TIMEOUT) {
 		msg("%s: %s: no status after %" PRIu64 " s", what, name, timeout);
@@ -484,23 +490,7 @@ int cmd_wait(int argc, char **argv)
 	}
 	/* Periodic mode: until the remote holds what was written before. */
 	wait_cycles = 0;
-	r = wait_until("wait", name, timeout, cycle_done, s);
-	if (r == EXIT_TIMEOUT && st_is(s, "mode", "periodic")) {
-		msg("wait: %s: no new point in time after %" PRIu64 " s: remote=%s cycles=%s cycle=%s degraded_by=%s",
-		    name, timeout, st_str_or(s, "remote", "?"),
-		    st_str_or(s, "cycles", "?"), st_str_or(s, "cycle", "?"),
-		    st_str_or(s, "degraded_by", "?"));
-		exit_after_timeout();
-	} else if (r == EXIT_TIMEOUT) {
-		msg("wait: %s: not in sync after %" PRIu64 " s: remote=%s degraded_by=%s dirty=%s resync=%s",
-		    name, timeout, st_str_or(s, "remote", "?"),
-		    st_str_or(s, "degraded_by", "?"), st_str_or(s, "dirty", "?"),
-		    st_str_or(s, "resync", "?"));
-		exit_after_timeout();
-	} else if (r == -EXIT_TIMEOUT) {
-		msg("wait: %s: no status after %" PRIu64 " s", name, timeout);
-		exit_after_timeout();
-	}
+	r = wait_cycle("wait", name, timeout, s);
 	free(s);
 	return r;
 }
