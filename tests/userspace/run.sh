@@ -853,6 +853,31 @@ if selected "$name"; then
 	fi
 fi
 
+# --help's Commands: each command has its own description, under its
+# synopsis and before the next command's, and no line is wider than 80.
+name=ctl-help-layout
+if selected "$name"; then
+	bad=$("$CTL" --help | awk '
+		/^Commands:/ { c = 1; next }
+		c && /^$/ { c = 0 }
+		!c { next }
+		length > 80 { print "wider than 80: " $0 }
+		/^  [a-z][a-z-]* / {
+			if ($1 != cmd) {
+				if (cmd != "" && !desc) print "no description of " cmd
+				cmd = $1; desc = 0
+			}
+		}
+		# The descriptions start in column 26.
+		substr($0, 25, 1) == " " && substr($0, 26, 1) ~ /[^ ]/ { desc = 1 }
+		END { if (cmd != "" && !desc) print "no description of " cmd }')
+	if [[ -z "$bad" ]]; then
+		record "PASS userspace:$name"
+	else
+		record "FAIL userspace:$name: xreplctl --help: $(echo "$bad" | paste -sd';')"
+	fi
+fi
+
 # The dm-log-writes reader and write-order checkers of the async tests
 # (tests/lib/logwrites.py, tests/lib/epochs.py), on synthetic logs, and
 # the benchmark's trace analyser (scripts/bench-trace.py) on synthetic
