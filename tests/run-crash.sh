@@ -15,11 +15,14 @@
 # Prints one line per test: "PASS crash:<name> (Ns)", "SKIP crash:<name>"
 # or "FAIL crash:<name>: <reason>" (the test's own FAILED line).
 # Environment: see the tests (XREPL_CRASH_TIMEOUT, XREPL_CRASH_KEEP), KVER,
-# XREPL_CACHE.  Exit status: 0 when nothing failed.
+# XREPL_CACHE; XREPL_ONE_KERNEL_DONE=1 skips the tests marked
+# "# kernels: one" (as the integration tests).  Exit status: 0 when nothing failed.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=tests/lib/header.sh
+. "$(dirname "$0")/lib/header.sh"
 
 do_build=1 do_setup=1 results="" out=""
 while (( $# )); do
@@ -75,13 +78,19 @@ selected=()
 for f in "$REPO_ROOT"/tests/crash/[0-9][0-9][0-9]-*.sh; do
 	[[ -e "$f" ]] || continue
 	name=$(basename "$f" .sh)
+	# "# kernels: one": it ran on the first kernel of this run.
+	if [[ "${XREPL_ONE_KERNEL_DONE:-}" == 1 ]] &&
+	   [[ "$(test_header "$f" kernels)" == one ]]; then
+		record "SKIP crash:$name: kernel-independent, run on the first kernel (# kernels: one)"
+		continue
+	fi
 	if (( ${#filters[@]} == 0 )); then selected+=("$f"); continue; fi
 	for pat in "${filters[@]}"; do
 		# shellcheck disable=SC2053
 		if [[ "$name" == $pat || "$name" == *"$pat"* ]]; then selected+=("$f"); break; fi
 	done
 done
-(( ${#selected[@]} )) || die "no crash test matches: ${filters[*]}"
+(( ${#selected[@]} )) || (( ${#filters[@]} == 0 )) || die "no crash test matches: ${filters[*]}"
 
 for f in "${selected[@]}"; do
 	name=$(basename "$f" .sh)

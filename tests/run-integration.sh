@@ -35,6 +35,8 @@ set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=tests/lib/header.sh
+. "$(dirname "$0")/lib/header.sh"
 
 do_build=1 do_setup=1 results="" out=""
 while (( $# )); do
@@ -100,7 +102,7 @@ for f in "$REPO_ROOT"/tests/integration/[0-9][0-9][0-9]-*.sh; do
 	# "# kernels: one": it does not depend on the kernel; it ran on the
 	# first kernel of this run (XREPL_ONE_KERNEL_DONE=1).
 	if [[ "${XREPL_ONE_KERNEL_DONE:-}" == 1 ]] &&
-	   head -n 25 "$f" | grep -q '^# kernels: one$'; then
+	   [[ "$(test_header "$f" kernels)" == one ]]; then
 		one_kernel+=("$name")
 		continue
 	fi
@@ -118,9 +120,9 @@ done
 # budget_of NAME: the seconds test NAME may take (the guest's rule).
 budget_of() {
 	local b
-	b=$(head -n 20 "$REPO_ROOT/tests/integration/$1.sh" |
-		sed -n 's/^# budget: *\([0-9][0-9]*\) *$/\1/p' | head -n 1)
-	echo $(( ${b:-${XREPL_TEST_TIMEOUT:-180}} * ${XREPL_TIME_SCALE:-1} ))
+	b=$(test_header "$REPO_ROOT/tests/integration/$1.sh" budget)
+	[[ "$b" =~ ^[0-9]+$ ]] || b=${XREPL_TEST_TIMEOUT:-180}
+	echo $(( b * ${XREPL_TIME_SCALE:-1} ))
 }
 
 # has_result NAME: a verdict for NAME was recorded.

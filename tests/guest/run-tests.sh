@@ -11,7 +11,7 @@
 #   XREPL_KO            module to insmod (default dm-xrepl/dm-xrepl.ko);
 #                       "none" runs without it (xrepl tests then skip)
 #   XREPL_TEST_TIMEOUT  default budget of a test in seconds (180): a test
-#                       may say "# budget: N" in its first 20 lines
+#                       may say "# budget: N" in its leading comments
 #   XREPL_TIME_SCALE    every budget is multiplied by this (default 1; the
 #                       debug kernel runs tests several times slower)
 #   XREPL_OUT           directory for per-test logs (default /tmp/xrepl-tests)
@@ -44,12 +44,16 @@ SPLAT_RE='BUG:|WARNING:|Oops|general protection fault|Call Trace|blocked for mor
 
 nfail=0 npass=0 nskip=0
 
+# shellcheck source=tests/lib/header.sh
+. "$repo/tests/lib/header.sh"
 # test_budget FILE DEFAULT SCALE: the seconds a test may take: its
-# "# budget: N" line (in its first 20 lines), else DEFAULT; times SCALE.
+# "# budget: N" line (in its leading comment block), else DEFAULT; times
+# SCALE.
 test_budget() {
 	local b
-	b=$(head -n 20 "$1" | sed -n 's/^# budget: *\([0-9][0-9]*\) *$/\1/p' | head -n 1)
-	echo $(( ${b:-$2} * $3 ))
+	b=$(test_header "$1" budget)
+	[[ "$b" =~ ^[0-9]+$ ]] || b=$2
+	echo $(( b * $3 ))
 }
 result() {  # result PASS|FAIL|SKIP "text"
 	case "$1" in

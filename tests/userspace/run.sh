@@ -853,6 +853,28 @@ if selected "$name"; then
 	fi
 fi
 
+# The tests' "# budget:" and "# kernels:" lines are read where they are
+# (the runners once read only the first 20 or 25 lines, and a budget on
+# line 24 was ignored).
+name=test-headers
+if selected "$name"; then
+	# shellcheck source=tests/lib/header.sh
+	. "$REPO/tests/lib/header.sh"
+	bad=""
+	for f in "$REPO"/tests/integration/[0-9]*.sh "$REPO"/tests/crash/[0-9]*.sh; do
+		for key in budget kernels; do
+			want=$(sed -n "s/^# $key: *\([^ ]*\) *\$/\1/p" "$f" | head -n 1)
+			got=$(test_header "$f" "$key")
+			[[ "$want" == "$got" ]] || bad+=" $(basename "$f"):$key='$got'(want '$want')"
+		done
+	done
+	if [[ -z "$bad" ]]; then
+		record "PASS userspace:$name"
+	else
+		record "FAIL userspace:$name:$bad"
+	fi
+fi
+
 # --help's Commands: each command has its own description, under its
 # synopsis and before the next command's, and no line is wider than 80.
 name=ctl-help-layout
