@@ -13,7 +13,7 @@
 #     cycles run back to back.
 # Every xrepl pair has 64 KiB regions and a fresh 16 MiB metadata RAM disk.
 # Sourced by scripts/bench-guest.sh; uses its settings, selected and
-# records.sh, transports.sh, drbd.sh and resync.sh (fio_p99).
+# records.sh, transports.sh, drbd.sh and resync.sh (fio_lat, fio_clat).
 
 # The run of each periodic-ship row, and the periods measured.
 prt=${XREPL_BENCH_PERIODIC_RUNTIME:-60}
@@ -27,7 +27,7 @@ p_fio() {
 	shift 2
 	fio --name=w --filename="$dev" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
 		--size="${span_mb}M" --randseed="$seed" --time_based=1 --output-format=json \
-		--output="$o" "$@" >/dev/null 2>&1
+		--lat_percentiles=1 --output="$o" "$@" >/dev/null 2>&1
 }
 
 # p_pair NAME MODE [OPTS...]: a pair over LOCAL and REMOTE with a fresh
@@ -126,11 +126,6 @@ p_lat() {
 		{ fail="fio ($1) failed"; return 1; }
 }
 
-# fio_p50 FILE: the p50 write completion latency in µs.
-fio_p50() {
-	jq -r '.jobs[0].write.clat_ns.percentile["50.000000"] / 1000' "$1" 2>/dev/null
-}
-
 # p_latency: the periodic-latency record.
 p_latency() {
 	local name="$prefix-p" lin="$prefix-plin" S fail="" stopf="$out/periodic.stop" cpid st
@@ -170,14 +165,17 @@ p_latency() {
 		nfail=$((nfail + 1))
 		return
 	fi
-	record "$(jq -c -n --argjson a "$(fio_p50 "$f0")" --argjson b "$(fio_p99 "$f0")" \
-		--argjson c "$(fio_p50 "$f1")" --argjson d "$(fio_p99 "$f1")" \
-		--argjson e "$(fio_p50 "$f2")" --argjson f "$(fio_p99 "$f2")" \
+	record "$(jq -c -n --argjson a "$(fio_lat "$f0" 50)" --argjson b "$(fio_lat "$f0" 99)" \
+		--argjson c "$(fio_lat "$f1" 50)" --argjson d "$(fio_lat "$f1" 99)" \
+		--argjson e "$(fio_lat "$f2" 50)" --argjson f "$(fio_lat "$f2" 99)" \
+		--argjson ca "$(fio_clat "$f0" 99)" --argjson cb "$(fio_clat "$f1" 99)" \
+		--argjson cc "$(fio_clat "$f2" 99)" \
 		--argjson n "$(status_num "$st" cycles)" --argjson cbw "$(status_num "$st" copies_for_writes)" \
 		'{remote: "periodic", config: "periodic-latency", job: "qd1", status: "ok",
 		  linear_p50_us: $a, linear_p99_us: $b, between_p50_us: $c, between_p99_us: $d,
-		  during_p50_us: $e, during_p99_us: $f, cycles: $n, copies_for_writes: $cbw}')"
-	say "  periodic-latency: QD1 p50/p99 µs: dm-linear $(fio_p50 "$f0")/$(fio_p99 "$f0"), between cycles $(fio_p50 "$f1")/$(fio_p99 "$f1"), during cycles $(fio_p50 "$f2")/$(fio_p99 "$f2") ($(status_num "$st" cycles) cycles, $(status_num "$st" copies_for_writes) copies for writes)"
+		  during_p50_us: $e, during_p99_us: $f, cycles: $n, copies_for_writes: $cbw,
+		  clat_p99_us: {linear: $ca, between: $cb, during: $cc}}')"
+	say "  periodic-latency: QD1 p50/p99 µs: dm-linear $(fio_lat "$f0" 50)/$(fio_lat "$f0" 99), between cycles $(fio_lat "$f1" 50)/$(fio_lat "$f1" 99), during cycles $(fio_lat "$f2" 50)/$(fio_lat "$f2" 99) ($(status_num "$st" cycles) cycles, $(status_num "$st" copies_for_writes) copies for writes)"
 }
 
 # run_periodic: the selected periodic rows.

@@ -92,9 +92,18 @@ resync_xrepl() {
 	fi
 }
 
-# fio_p99 FILE: the p99 write completion latency in µs of fio's JSON FILE.
-fio_p99() {
-	jq -r '.jobs[0].write.clat_ns.percentile["99.000000"] / 1000' "$1" 2>/dev/null
+# fio_lat FILE PCT: the PCT (50, 99) percentile in µs of the write latency
+# an application sees (submission included: fio's lat_ns, which needs
+# --lat_percentiles=1) in fio's JSON FILE.  A device that does its work
+# while the write is submitted (null_blk with irqmode=0, a dm target that
+# maps into it) shows almost nothing in the completion latency alone.
+fio_lat() {
+	jq -r --arg p "$2.000000" '.jobs[0].write.lat_ns.percentile[$p] / 1000' "$1" 2>/dev/null
+}
+
+# fio_clat FILE PCT: the same, of the completion latency alone (clat_ns).
+fio_clat() {
+	jq -r --arg p "$2.000000" '.jobs[0].write.clat_ns.percentile[$p] / 1000' "$1" 2>/dev/null
 }
 
 # verify_xrepl NAME: on the pair NAME, in sync: the time of a verify pass
@@ -136,7 +145,7 @@ verify_xrepl() {
 	mkdir -p "$out/fio"
 	local -a job=(--name=w --filename="/dev/mapper/$name" --direct=1 --ioengine=libaio
 		--rw=randwrite --bs=4k --iodepth=1 --time_based=1 --ramp_time="$ramp"
-		--runtime="$runtime" --randseed="$seed" --output-format=json)
+		--runtime="$runtime" --randseed="$seed" --output-format=json --lat_percentiles=1)
 	if ! fio "${job[@]}" --output="$f0" >/dev/null 2>&1; then
 		fail="fio (idle) failed"
 	else
@@ -156,8 +165,8 @@ verify_xrepl() {
 		dmsetup message "$name" 0 verify stop
 		passes=$(wc -l <"$out/verify.passes" 2>/dev/null || echo 0)
 	fi
-	p0=$(fio_p99 "$f0")
-	p1=$(fio_p99 "$f1")
+	p0=$(fio_lat "$f0" 99)
+	p1=$(fio_lat "$f1" 99)
 	if [[ -z "$fail" && ( -z "$p0" || -z "$p1" || "$p0" == null || "$p1" == null ) ]]; then
 		fail="no p99 in fio's output"
 	fi
@@ -168,8 +177,10 @@ verify_xrepl() {
 		return
 	fi
 	record "$(jq -c -n --argjson p0 "$p0" --argjson p1 "$p1" --argjson n "$passes" --arg t "$resync_remote" \
+		--argjson c0 "$(fio_clat "$f0" 99)" --argjson c1 "$(fio_clat "$f1" 99)" \
 		'{remote: "resync", config: "verify-latency", job: "qd1", status: "ok", transport: $t,
-		  idle_p99_us: $p0, verify_p99_us: $p1, ratio: ($p1 / $p0), verify_passes: $n}')"
+		  idle_p99_us: $p0, verify_p99_us: $p1, ratio: ($p1 / $p0), verify_passes: $n,
+		  idle_clat_p99_us: $c0, verify_clat_p99_us: $c1}')"
 	say "  verify-latency: QD1 write p99 ${p0} µs idle, ${p1} µs during verify ($passes passes started)"
 }
 

@@ -76,10 +76,13 @@ def good($S): .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 	 | select((length == 1 and (.[0] | .status == "ok" and .job == "resync"
 		and .seconds > 0 and .bytes == $mib * 1048576)) | not)
 	 | "no well-formed verify-xrepl record"),
+	# Latencies are what the writer sees, submission included (fio lat):
+	# never less than their completion part (clat) alone.
 	([.records[] | select(.config == "verify-latency")]
 	 | select((length == 1 and (.[0] | .status == "ok" and .idle_p99_us > 0
 		and .verify_p99_us > 0 and .verify_passes > 0
-		and ((.ratio - .verify_p99_us / .idle_p99_us) | fabs) < 1e-9)) | not)
+		and ((.ratio - .verify_p99_us / .idle_p99_us) | fabs) < 1e-9
+		and .idle_p99_us >= .idle_clat_p99_us and .verify_p99_us >= .verify_clat_p99_us)) | not)
 	 | "no well-formed verify-latency record"),
 	# Periodic mode: async ships every byte; a periodic pair at most as
 	# much (each region once per cycle, whole regions), and its final
@@ -92,7 +95,9 @@ def good($S): .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 	 | "no well-formed periodic-ship records"),
 	([.records[] | select(.config == "periodic-latency")]
 	 | select((length == 1 and (.[0] | .status == "ok" and .linear_p50_us > 0
-		and .between_p99_us > 0 and .during_p99_us > 0 and .cycles >= 1)) | not)
+		and .between_p99_us > 0 and .during_p99_us > 0 and .cycles >= 1
+		and .linear_p99_us >= .clat_p99_us.linear and .between_p99_us >= .clat_p99_us.between
+		and .during_p99_us >= .clat_p99_us.during)) | not)
 	 | "no well-formed periodic-latency record"),
 	"ok")'
 
@@ -152,6 +157,9 @@ jq '(.records[] | select(.config == "resync-xrepl") | .vcpu_busy) = null' "$S" >
 check_summary "$T_TMP/bad9.json" >/dev/null && fail "a resync without its CPU use passed the check"
 jq '(.records[] | select(.config == "verify-latency") | .verify_passes) = 0' "$S" >"$T_TMP/bad10.json"
 check_summary "$T_TMP/bad10.json" >/dev/null && fail "a latency without a verify pass passed the check"
+jq '(.records[] | select(.config == "verify-latency")) |= (.idle_p99_us = .idle_clat_p99_us / 2 | .ratio = .verify_p99_us / .idle_p99_us)' \
+	"$S" >"$T_TMP/bad11.json"
+check_summary "$T_TMP/bad11.json" >/dev/null && fail "a latency below its completion part passed the check"
 log "ok: broken summaries are rejected"
 
 step "the report turns it into tables and a plot"
