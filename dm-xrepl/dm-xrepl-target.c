@@ -659,6 +659,7 @@ static int xrepl_msg_verify_start(struct xrepl_c *xc, bool repair,
 		pair->verify_pos = start;
 		pair->verify_mismatches = 0;
 		pair->verify_started_ns = ktime_get_ns();
+		pair->verify_rest_until_ns = 0;
 		pair->rate_start_ns = pair->verify_started_ns;
 		pair->rate_bytes = 0;
 		queue_work(pair->wq, &pair->resync_work);

@@ -435,6 +435,7 @@ struct xrepl_pair {
 	unsigned long verify_pos;	/* next region to compare */
 	unsigned long verify_mismatches;	/* regions that differed */
 	u64 verify_started_ns;
+	u64 verify_rest_until_ns;	/* no compare before then (yield) */
 	/* Regions that differed in this pass (a new bitmap for each pass). */
 	struct xrepl_bitmap verify_bad;
 

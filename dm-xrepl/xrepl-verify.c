@@ -12,7 +12,12 @@
  * write can never make a region look different: a mismatch is real.
  *
  * resync_work drives the pass: it claims the next region when no resync
- * runs, under resync_rate_kbps, and ends the pass.  A mismatch is counted
+ * runs, under resync_rate_kbps, and ends the pass.  While the application
+ * writes (any write in the last XREPL_APP_ACTIVE_NS), the pass yields:
+ * after each region it rests XREPL_VERIFY_YIELD times as long as the
+ * compare took, so that it holds the legs (and the vCPUs of a small
+ * machine) about a tenth of the time and the writer's tail latency stays
+ * near its idle level; an idle device is verified at full speed.  A mismatch is counted
  * and remembered (verify_bad); the first ones are logged with their
  * sectors.  With "repair", the regions that differed are marked (durably,
  * with a metadata device) and made dirty at the end of the pass, and a
@@ -24,6 +29,13 @@
 
 /* Mismatches logged per pass; the rest are only counted. */
 #define XREPL_VERIFY_LOG	8
+/*
+ * While the application writes: rest this many times a compare's time,
+ * but never longer than XREPL_VERIFY_REST_MAX_NS (a compare slowed by a
+ * transport's retries does not stall the pass).
+ */
+#define XREPL_VERIFY_YIELD	10
+#define XREPL_VERIFY_REST_MAX_NS	(2 * NSEC_PER_SEC)
 
 /*
  * Compare the region of copy on both legs, in pieces of verify_bytes (slot
@@ -76,11 +88,17 @@ void xrepl_verify_work(struct xrepl_copy *copy)
 	unsigned long region = copy->region;
 	sector_t first_diff = 0;
 	bool differs = false, remote = false, log = false, failed = false;
+	u64 t0 = ktime_get_ns(), now;
 	int r;
 
 	r = verify_compare(copy, &differs, &first_diff, &remote);
 
+	now = ktime_get_ns();
 	spin_lock_irq(&pair->lock);
+	/* Yield to a writer: rest before the next region. */
+	pair->verify_rest_until_ns = now < pair->app_active_until_ns ?
+		now + min_t(u64, XREPL_VERIFY_YIELD * (now - t0),
+			    XREPL_VERIFY_REST_MAX_NS) : 0;
 	/*
 	 * Writes to the region were held back, so a difference is real,
 	 * unless the remote degraded meanwhile (the verify then ended), the
@@ -162,6 +180,10 @@ struct xrepl_copy *xrepl_verify_next_locked(struct xrepl_pair *pair, u64 now,
 	/* One region at a time: the resync's copies wait for the pass. */
 	if (pair->nr_copies)
 		return NULL;
+	if (now < pair->verify_rest_until_ns) {
+		*delay = nsecs_to_jiffies(pair->verify_rest_until_ns - now) + 1;
+		return NULL;
+	}
 	if (!xrepl_rate_allows_locked(pair,
 				      to_bytes(xrepl_region_len(&pair->geom,
 								region)),
