@@ -28,7 +28,9 @@ dm_create "$P-dl" "0 $S delay /dev/ram0 0 0 /dev/ram0 0 2000"
 make_leg r /dev/ram1
 xrepl_create y "/dev/mapper/$P-dl" "/dev/mapper/$P-r" nosync
 Y=/dev/mapper/$P-y
-write_at "$Y" $(( 1 << 20 )) 65536 &
+# One 64 KiB write, held 2 s (not 16 of 4 KiB, held 2 s each).
+dd if=/dev/urandom of="$Y" bs=65536 seek=16 count=1 iflag=fullblock oflag=direct \
+	conv=notrunc status=none &
 wpid=$!
 sleep 0.5
 must "resync full" dmsetup message "$P-y" 0 resync full

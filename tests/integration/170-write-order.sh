@@ -126,7 +126,7 @@ make_leg remote "/dev/mapper/$P-rdelay" "$S"
 XREPL_MODE=async xrepl_create x "$L" "$R" nosync
 mount "$X" "$mnt"
 _MOUNTS+=("$mnt")
-for cut in 1 2 3; do
+for cut in 1 2; do
 	bg ext4_work "c$cut" 100
 	pid=$BG_PID
 	at="$(( 1 + RANDOM % 3 )).$(( RANDOM % 10 ))"
