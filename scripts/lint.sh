@@ -4,7 +4,7 @@
 #  1. checkpatch --strict on every .c/.h in dm-xrepl/ (checkpatch.pl from
 #     the cached Linux 6.1 source tree)
 #  2. sparse (C=2) over the module, built against the Debian headers
-#  3. a W=1 build of the module with zero compiler or modpost warnings
+#  3. with W=1 in the same build: zero compiler or modpost warnings
 #  4. sparse and W=1 on the KUnit suites and the helpers they test, in the
 #     UML tree of scripts/kunit.sh (skipped, with a note, until kunit.sh
 #     has run once)
@@ -120,32 +120,19 @@ rsync -rc --delete --include='*.c' --include='*.h' --include=Kbuild \
 # Only the module's own objects: the KUnit suites are not in dm-xrepl-y.
 make -s -C "$KDIR" M="$COPY" clean >/dev/null 2>&1 || true
 
+# One build does both: sparse checks each file (C=2) as W=1 compiles it.
 sparse_log="$LINT_DIR/sparse.log"
 rc=0
-make -C "$KDIR" M="$COPY" C=2 CF=-D__CHECK_ENDIAN__ -j"$(nproc)" modules \
+make -C "$KDIR" M="$COPY" C=2 CF=-D__CHECK_ENDIAN__ W=1 -j"$(nproc)" modules \
 	>"$sparse_log" 2>&1 || rc=$?
 out=$(findings "$sparse_log")
 if (( rc )) || [[ -n "$out" ]]; then
-	echo "lint: sparse (C=2) findings (make exit $rc, log $sparse_log):"
+	echo "lint: sparse (C=2) and W=1 findings (make exit $rc, log $sparse_log):"
 	if [[ -n "$out" ]]; then indent <<<"$out"; fi
 	if (( rc )); then tail -n 20 "$sparse_log" | sed 's/^/  | /'; fi
-	failed+=(sparse)
+	failed+=(sparse/W=1)
 else
-	echo "lint: sparse: clean"
-fi
-
-make -s -C "$KDIR" M="$COPY" clean >/dev/null 2>&1 || true
-w1_log="$LINT_DIR/w1.log"
-rc=0
-make -C "$KDIR" M="$COPY" W=1 -j"$(nproc)" modules >"$w1_log" 2>&1 || rc=$?
-out=$(findings "$w1_log")
-if (( rc )) || [[ -n "$out" ]]; then
-	echo "lint: W=1 build findings (make exit $rc, log $w1_log):"
-	if [[ -n "$out" ]]; then indent <<<"$out"; fi
-	if (( rc )); then tail -n 20 "$w1_log" | sed 's/^/  | /'; fi
-	failed+=(W=1)
-else
-	echo "lint: W=1 build: clean"
+	echo "lint: sparse and W=1 build: clean"
 fi
 
 # --- 4. the KUnit build, in the UML tree ----------------------------------------

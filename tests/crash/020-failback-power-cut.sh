@@ -16,6 +16,11 @@
 #   it was before the cut, and A's metadata says consistent and live, then
 #   stopped and consistent after a clean removal.
 #
+# What it checks is the failback's records on both sites and the decisions
+# taken on them after the cut; 010 runs a power cut with writes and
+# flushes in flight, and the resync after it, on both kernels.
+# kernels: one
+#
 # Usage: tests/crash/020-failback-power-cut.sh  (usually via tests/run-crash.sh)
 # Environment: see tests/crash/lib.sh.
 set -euo pipefail

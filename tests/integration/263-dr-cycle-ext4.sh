@@ -8,7 +8,11 @@
 # demoted; B attaches A and copies exactly the union of both bitmaps; the
 # legs are byte-equal; a planned switchover back to A copies nothing and
 # A holds B's files and its own from before the failure.
+# It is the whole cycle as an administrator runs it (xreplctl, the remote
+# site's records, promote, demote, attach); the I/O it goes through, async
+# shipping, resync and metadata, the other tests run on both kernels.
 # budget: 400
+# kernels: one
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
