@@ -660,6 +660,7 @@ static int xrepl_msg_verify_start(struct xrepl_c *xc, bool repair,
 		pair->verify_mismatches = 0;
 		pair->verify_started_ns = ktime_get_ns();
 		pair->verify_rest_until_ns = 0;
+		pair->verify_rests = 0;
 		pair->rate_start_ns = pair->verify_started_ns;
 		pair->rate_bytes = 0;
 		queue_work(pair->wq, &pair->resync_work);
@@ -823,6 +824,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 					  pair->verify_start : 0,
 		       pair->verify_mismatches,
 		       xrepl_verify_running_locked(pair));
+		DMEMIT(" verify_rests=%lu", pair->verify_rests);
 		/* Periodic mode: the current or last cycle, the point's age. */
 		DMEMIT(" cycles=%llu cycling=%d cycle=%lu/%lu point_age_ms=%llu",
 		       pair->cycles, pair->cycling, pair->cycle_copied,

@@ -436,6 +436,7 @@ struct xrepl_pair {
 	unsigned long verify_mismatches;	/* regions that differed */
 	u64 verify_started_ns;
 	u64 verify_rest_until_ns;	/* no compare before then (yield) */
+	unsigned long verify_rests;	/* rests taken by the pass (yield) */
 	/* Regions that differed in this pass (a new bitmap for each pass). */
 	struct xrepl_bitmap verify_bad;
 

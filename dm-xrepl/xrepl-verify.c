@@ -13,15 +13,16 @@
  *
  * resync_work drives the pass: it claims the next region when no resync
  * runs, under resync_rate_kbps, and ends the pass.  While the application
- * writes (any write in the last XREPL_APP_ACTIVE_NS), the pass yields:
- * after each region it rests XREPL_VERIFY_YIELD times as long as the
- * compare took, so that it holds the legs (and the vCPUs of a small
- * machine) about a tenth of the time and the writer's tail latency stays
- * near its idle level; an idle device is verified at full speed.  A mismatch is counted
- * and remembered (verify_bad); the first ones are logged with their
- * sectors.  With "repair", the regions that differed are marked (durably,
- * with a metadata device) and made dirty at the end of the pass, and a
- * resync copies them.  A degradation or a failed read interrupts the
+ * writes, the pass yields: after each region it rests XREPL_VERIFY_YIELD
+ * times as long as the compare took, so that it holds the legs and the
+ * CPU about a tenth of the time and the writers' tail latency stays near
+ * its idle level; an idle device is verified at full speed.  The device
+ * counts as written when a write was counted while the region was
+ * compared, or when resync_work saw one in the last XREPL_APP_ACTIVE_NS.
+ * A mismatch is counted and remembered (verify_bad); the first ones are
+ * logged with their sectors.  With "repair", the regions that differed
+ * are marked (durably, with a metadata device) and made dirty at the end
+ * of the pass, and a resync copies them.  A degradation or a failed read interrupts the
  * pass; a suspend only pauses it.  The pass's position is in status, so a
  * stopped or interrupted verify can be resumed where it was.
  */
@@ -39,8 +40,9 @@
 
 /*
  * Compare the region of copy on both legs, in pieces of verify_bytes (slot
- * 0's buffer holds two).  Returns 0 (*differs tells the result, *first_diff the first
- * sector that differs), or -EIO with *remote telling which leg failed.
+ * 0's buffer holds two).  Returns 0 (*differs tells the result, *first_diff
+ * the first sector that differs), or -EIO with *remote telling which leg
+ * failed.
  */
 static int verify_compare(struct xrepl_copy *copy, bool *differs,
 			  sector_t *first_diff, bool *remote)
@@ -88,17 +90,24 @@ void xrepl_verify_work(struct xrepl_copy *copy)
 	unsigned long region = copy->region;
 	sector_t first_diff = 0;
 	bool differs = false, remote = false, log = false, failed = false;
-	u64 t0 = ktime_get_ns(), now;
+	bool written;
+	struct xrepl_stats sum;
+	u64 t0, now, writes;
 	int r;
 
+	xrepl_stats_sum(pair, &sum);
+	writes = sum.writes;
+	t0 = ktime_get_ns();
 	r = verify_compare(copy, &differs, &first_diff, &remote);
-
 	now = ktime_get_ns();
+	/*
+	 * Written while we compared?  resync_work samples the writes only
+	 * when it runs, and a compare may take longer than its window.
+	 */
+	xrepl_stats_sum(pair, &sum);
+	written = sum.writes != writes;
+
 	spin_lock_irq(&pair->lock);
-	/* Yield to a writer: rest before the next region. */
-	pair->verify_rest_until_ns = now < pair->app_active_until_ns ?
-		now + min_t(u64, XREPL_VERIFY_YIELD * (now - t0),
-			    XREPL_VERIFY_REST_MAX_NS) : 0;
 	/*
 	 * Writes to the region were held back, so a difference is real,
 	 * unless the remote degraded meanwhile (the verify then ended), the
@@ -125,6 +134,13 @@ void xrepl_verify_work(struct xrepl_copy *copy)
 						       region);
 			}
 			pair->verify_pos = region + 1;
+			/* Yield to the writers: rest before the next region. */
+			if (written || now < pair->app_active_until_ns) {
+				pair->verify_rest_until_ns = now +
+					min_t(u64, XREPL_VERIFY_YIELD * (now - t0),
+					      XREPL_VERIFY_REST_MAX_NS);
+				pair->verify_rests++;
+			}
 		}
 	}
 	xrepl_copy_put_locked(pair, copy);

@@ -14,7 +14,10 @@
 #      pass paused by a table reload (and one sent while suspended) goes
 #      on after the resume; a "verify repair" pass stopped short repairs
 #      what it found
-#   4. bad messages are refused and change nothing; a table without a
+#   4. the pass rests after each region while the device is written, even
+#      when one compare takes longer than the activity window; an idle
+#      device is verified without rests
+#   5. bad messages are refused and change nothing; a table without a
 #      remote cannot be verified
 # budget: 400
 # shellcheck source=tests/lib/common.sh
@@ -98,6 +101,41 @@ for cfg in "sync 32" "async 128" "sync 2048" "semi-sync 128"; do
 	assert_legs_equal "$L" "$R"
 	[[ "$mode" == sync ]] || dm_reload "$P-remote" "$(linear_table /dev/ram1)"
 done
+
+step "the pass yields to writes, even when a compare outlasts the 100 ms window"
+# Without a metadata device: its commits would wake the resync's work,
+# which samples the writes, during the compare.
+must "remove the pair" dmsetup remove "$P-x"
+XREPL_MODE=sync xrepl_create x "$L" "$R" region_size $RS
+wait_for_status "$X" remote insync 120
+# The remote leg's reads 120 ms late: every compare takes longer than the
+# window in which the resync's work counts a write as activity.
+dm_reload "$P-remote" "0 $(dev_sectors /dev/ram1) delay /dev/ram1 0 120 /dev/ram1 0 0"
+bg fio_verify "$X" slow-compare --rw=randwrite --bs=4k --iodepth=1 --size=32M \
+	--time_based --runtime=12 --randseed=3
+FIO=$BG_PID
+sleep 1
+ctl_rc 0 "verify starts under writes" verify "$P-x"
+for (( i = 0; i < 300; i++ )); do
+	(( $(num_of "$(status_field "$X" verify)") >= 5 )) && break
+	sleep 0.1
+done
+must "verify stop" dmsetup message "$P-x" 0 verify stop
+wait_for_status "$X" verify_active 0 10
+n=$(num_of "$(status_field "$X" verify)")
+rests=$(status_field "$X" verify_rests)
+log "under writes: $rests rests after $n regions"
+(( rests >= n - 1 )) || fail "the pass compared $n regions under writes but rested after $rests"
+rc=0
+wait "$FIO" || rc=$?
+fio_check slow-compare "$rc"
+sleep 0.5
+must "verify the last 4 regions, idle" dmsetup message "$P-x" 0 verify $(( NR - 4 ))
+wait_for_status "$X" verify_active 0 60
+assert_status "$X" verify "4/4"
+assert_status "$X" verify_rests 0
+assert_status "$X" verify_mismatches 0
+dm_reload "$P-remote" "$(linear_table /dev/ram1)"
 
 step "in pieces: verify stop, then resume"
 new_pair sync $RS
