@@ -111,10 +111,12 @@ wait_for_status "$X" remote insync 120
 # The remote leg's reads 120 ms late: every compare takes longer than the
 # window in which the resync's work counts a write as activity.
 dm_reload "$P-remote" "0 $(dev_sectors /dev/ram1) delay /dev/ram1 0 120 /dev/ram1 0 0"
+w0=$(status_field "$X" writes)
 bg fio_verify "$X" slow-compare --rw=randwrite --bs=4k --iodepth=1 --size=32M \
-	--time_based --runtime=12 --randseed=3
+	--time_based --runtime=15 --randseed=3
 FIO=$BG_PID
-sleep 1
+# fio takes a while to start on a slow (debug) kernel: writes flow first.
+wait_for_cmp "$X" writes -gt $(( w0 + 1000 )) 60
 ctl_rc 0 "verify starts under writes" verify "$P-x"
 for (( i = 0; i < 300; i++ )); do
 	(( $(num_of "$(status_field "$X" verify)") >= 5 )) && break
