@@ -202,4 +202,84 @@ static inline __u64 xrepl_undo_slots(__u64 nr_regions, __u32 region_size,
 				xrepl_undo_stride(region_size) : 0;
 }
 
+/*
+ * The journal device of the asynchronous modes: a circular write-ahead
+ * log of the writes on their way to the remote (design and rules in
+ * Documentation/dm-xrepl-journal.rst).  4 KiB blocks: block 0 holds the
+ * superblock in its first sector, blocks 1 .. nr_blocks - 1 the log.  An
+ * entry is a header block (struct xrepl_jnl_hdr in its first sector, the
+ * rest zero) and its data, padded with zeroes to whole blocks.  Entries
+ * follow each other; one that would not fit before the end of the device
+ * starts at block 1 instead.  The log is read from tail_block with
+ * tail_seq, one entry after the other while each is valid.
+ */
+#define XREPL_JNL_MAGIC			"xrepljn"	/* 7 chars + NUL */
+#define XREPL_JNL_HDR_MAGIC		"xreplje"	/* 7 chars + NUL */
+#define XREPL_JNL_VERSION		1U
+#define XREPL_JNL_LOG_START		1U	/* first block of the log */
+/* Data of one entry at most (a larger write is split). */
+#define XREPL_JNL_MAX_BYTES		(1U << 20)
+/* Smallest journal: the superblock and two entries of the largest size. */
+#define XREPL_JNL_MIN_BLOCKS		(XREPL_JNL_LOG_START + 2U * \
+					 (1U + XREPL_JNL_MAX_BYTES / \
+					  XREPL_META_BLOCK_SIZE))
+
+/* sb.flags: writes go around the log (journal full, congestion degrade). */
+#define XREPL_JNL_F_BYPASSED		BIT(0)
+#define XREPL_JNL_F_ALL			XREPL_JNL_F_BYPASSED
+
+struct xrepl_jnl_sb {
+	__u8	magic[XREPL_META_MAGIC_LEN];	/*  0: XREPL_JNL_MAGIC */
+	__le32	csum;		/*  8: crc32c of the 512-byte sector */
+	__le32	version;	/* 12: XREPL_JNL_VERSION */
+	__le32	flags;		/* 16: XREPL_JNL_F_* */
+	__le32	block_size;	/* 20: XREPL_META_BLOCK_SIZE */
+	__u8	uuid[16];	/* 24: the pair's (its metadata superblock's) */
+	__le64	journal_id;	/* 40: random at format; in every entry */
+	__le64	nr_blocks;	/* 48: blocks of the device at format */
+	__le64	tail_seq;	/* 56: oldest entry maybe not on the remote */
+	__le64	tail_block;	/* 64: where it starts */
+	__le64	generation;	/* 72: +1 at every superblock write */
+	__le64	ctime;		/* 80: format time, seconds since the epoch */
+	__le64	mtime;		/* 88: time of this write */
+	__u8	reserved[XREPL_META_SB_SIZE - 96];	/* 96: zero */
+} __packed;
+
+/* hdr.op */
+#define XREPL_JNL_OP_WRITE		1U
+#define XREPL_JNL_OP_DISCARD		2U
+#define XREPL_JNL_OP_WRITE_ZEROES	3U
+#define XREPL_JNL_OP_FLUSH		4U
+#define XREPL_JNL_OP_MAX		XREPL_JNL_OP_FLUSH
+
+/* hdr.op_flags */
+#define XREPL_JNL_PREFLUSH		BIT(0)
+#define XREPL_JNL_FUA			BIT(1)
+#define XREPL_JNL_NOUNMAP		BIT(2)
+#define XREPL_JNL_OPF_ALL		(XREPL_JNL_PREFLUSH | XREPL_JNL_FUA | \
+					 XREPL_JNL_NOUNMAP)
+
+struct xrepl_jnl_hdr {
+	__u8	magic[XREPL_META_MAGIC_LEN];	/*  0: XREPL_JNL_HDR_MAGIC */
+	__le32	csum;		/*  8: crc32c of the 512-byte sector */
+	__le32	data_csum;	/* 12: crc32c of the bytes of data, seed ~0 */
+	__le64	journal_id;	/* 16: the superblock's */
+	__le64	seq;		/* 24: +1 for each entry, from 1 */
+	__le64	epoch;		/* 32: a flush or FUA write is one alone */
+	__le64	sector;		/* 40: where the write goes */
+	__le32	nr_sectors;	/* 48: its length */
+	__le32	bytes;		/* 52: data that follows (0 unless a write) */
+	__le32	op;		/* 56: XREPL_JNL_OP_* */
+	__le32	op_flags;	/* 60: XREPL_JNL_PREFLUSH, ... */
+	__le64	time_ns;	/* 64: submitted, ns since the epoch */
+	__le32	blocks;		/* 72: 1 + data blocks */
+	__u8	reserved[XREPL_META_SB_SIZE - 76];	/* 76: zero */
+} __packed;
+
+/* Blocks of an entry with bytes of data. */
+static inline __u32 xrepl_jnl_entry_blocks(__u32 bytes)
+{
+	return 1 + (bytes + XREPL_META_BLOCK_SIZE - 1) / XREPL_META_BLOCK_SIZE;
+}
+
 #endif /* DM_XREPL_FORMAT_H */

@@ -11,30 +11,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dump-journal.h"
 #include "lib/json.h"
 #include "lib/meta.h"
 
 #define PROG	"xrepl-dump"
 
 enum {
-	EXIT_VALID = 0,
-	EXIT_DAMAGED = 1,
-	EXIT_USAGE = 2,
-	EXIT_FRESH = 3,
+	EXIT_VALID = DUMP_EXIT_VALID,
+	EXIT_DAMAGED = DUMP_EXIT_DAMAGED,
+	EXIT_USAGE = DUMP_EXIT_USAGE,
+	EXIT_FRESH = DUMP_EXIT_FRESH,
 };
 
 static const char usage_text[] =
 "Usage: " PROG " [OPTIONS] <meta_dev>\n"
+"       " PROG " --journal [OPTIONS] <journal_dev>\n"
 "\n"
 "Print the superblock and the dirty-region bitmap of a dm-xrepl metadata\n"
 "device or image file: every superblock field, then the set regions as\n"
-"ranges (\"0-5 9 12-15\") and their count.  Read-only; use it on a device\n"
-"no table is using, or expect a snapshot of a moving target.\n"
+"ranges (\"0-5 9 12-15\") and their count.  With --journal, print a\n"
+"journal device: its superblock, the entries from its tail (seq, time,\n"
+"op, sector+sectors, bytes, epoch, shipped or not) and where and why the\n"
+"log ends.  Read-only; use it on a device no table is using, or expect a\n"
+"snapshot of a moving target.\n"
 "\n"
 "Options:\n"
 "  -j, --json      print one JSON object instead of text (see xrepl-dump(8))\n"
 "  -s, --sectors   also print the sectors each range of regions covers\n"
 "  -f, --force     dump even if the metadata is damaged (marked invalid)\n"
+"  -J, --journal   the device is a journal device\n"
+"  -a, --all       with --journal: also the shipped entries still on it\n"
 "  -h, --help      print this help and exit\n"
 "  -V, --version   print the version and exit\n"
 "\n"
@@ -48,6 +55,8 @@ static struct {
 	bool json;
 	bool sectors;
 	bool force;
+	bool journal;
+	bool all;
 } opt;
 
 /*
@@ -258,6 +267,8 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "sectors", no_argument, NULL, 's' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "journal", no_argument, NULL, 'J' },
+		{ "all", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -273,7 +284,7 @@ int main(int argc, char **argv)
 	unsigned int i;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "jsfhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jsfJahV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			opt.json = true;
@@ -284,17 +295,30 @@ int main(int argc, char **argv)
 		case 'f':
 			opt.force = true;
 			break;
+		case 'J':
+			opt.journal = true;
+			break;
+		case 'a':
+			opt.all = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return EXIT_VALID;
 		case 'V':
-			printf(PROG " (dm-xrepl) metadata format %u\n",
-			       XREPL_META_VERSION);
+			printf(PROG " (dm-xrepl) metadata format %u, journal format %u\n",
+			       XREPL_META_VERSION, XREPL_JNL_VERSION);
 			return EXIT_VALID;
 		default:
 			fputs(usage_text, stderr);
 			return EXIT_USAGE;
 		}
+	}
+	if ((opt.all && !opt.journal) || (opt.journal && opt.sectors)) {
+		fprintf(stderr, PROG ": %s\n\n%s", opt.all && !opt.journal ?
+			"--all goes with --journal" :
+			"--sectors is for metadata devices, not --journal",
+			usage_text);
+		return EXIT_USAGE;
 	}
 	got = xmeta_open_block0(&dev, PROG, argc, argv, optind, usage_text,
 				block0);
@@ -319,6 +343,12 @@ int main(int argc, char **argv)
 		return EXIT_FRESH;
 	}
 
+	if (opt.journal) {
+		r = dump_journal(&dev, path, block0, opt.json, opt.all,
+				 opt.force);
+		xmeta_close(&dev);
+		return r;
+	}
 	xmeta_sb_decode(block0, &sb);
 	xmeta_check_sb(&sb, block0, (size_t)got, &probs);
 	xmeta_check_fit(&sb, dev.size, 0, 0, &probs);

@@ -394,7 +394,7 @@ for tool in check dump; do
 	tcase "$tool-directory" 2 "not a block device or regular file" "$T" "$W"
 	tcase "$tool-char-device" 2 "not a block device or regular file" "$T" /dev/null
 	tcase "$tool-help" 0 "^Exit status:$" "$T" --help
-	tcase "$tool-version" 0 "^xrepl-$tool \(dm-xrepl\) metadata format 2$" "$T" --version
+	tcase "$tool-version" 0 "^xrepl-$tool \(dm-xrepl\) metadata format 2, journal format 1$" "$T" --version
 done
 tcase check-data-size-junk 2 "^xrepl-check: --data-size wants a positive number of sectors, not '12x'$" \
 	"$CHECK" --data-size 12x "$V"
@@ -419,6 +419,113 @@ for tool in check dump; do
 		diff <(echo "$help_opts") <(echo "$man_opts") | sed 's/^/    | /' || true
 	fi
 done
+
+# ---------------------------------------------------------------------------
+# Journal devices (xrepl-format.h, "The journal device"), written by
+# mkjournal.py: xrepl-check --journal and xrepl-dump --journal read the
+# log from the tail as a replay would, and refuse what it must refuse.
+# ---------------------------------------------------------------------------
+MKJNL="$HERE/mkjournal.py"
+J="$W/journal.img"
+jnl() { python3 "$MKJNL" "$J" --blocks 600 "$@"; }
+# jcase NAME RC REGEX MKJOURNAL-ARGS... -- CHECK-ARGS...: xrepl-check on an
+# image written with the arguments before "--".
+jcase() {
+	local name=$1 rc=$2 re=$3 a=()
+	shift 3
+	selected "$name" || return 0
+	while (( $# )) && [[ $1 != -- ]]; do a+=("$1"); shift; done
+	shift
+	jnl "${a[@]}"
+	tcase "$name" "$rc" "$re" "$CHECK" --journal "$@" "$J"
+}
+E3=w:0:8,w:8:8,w:16:8
+jcase jnl-valid 0 "^$J: valid journal: 3 unshipped entries \(12288 bytes\) from seq 1 at block 1$" --entries $E3 --
+jcase jnl-valid-tail 0 "valid journal: 2 unshipped entries \(8192 bytes\) from seq 7 at block 4$" \
+	--first-seq 5 --tail-seq 7 --entries w:0:8,f,w:8:8,wf:16:8 --
+jcase jnl-empty 0 "valid journal: 0 unshipped entries \(0 bytes\) from seq 1 at block 1$" --
+jcase jnl-bypassed 0 "valid journal: 3 unshipped entries .*, bypassed$" --flags 1 --entries $E3 --
+# A cut append: the log ends at the torn entry; whole ones after it (appends
+# that ran in parallel, none acknowledged) are dropped with it.
+jcase jnl-torn-last 0 "entry 3 at block 5 is torn \(data checksum mismatch\): a cut append; 0 whole entries after it are dropped" \
+	--entries $E3 --torn 3 --
+jcase jnl-torn-parallel 0 "entry 2 at block 3 is torn .* 1 whole entry after it is dropped" --entries $E3 --torn 2 --
+jcase jnl-gap 1 "^log: entry 2 at block 3: sequence gap: expected 2, found 3 \(a replay stops there\)$" --entries $E3 --gap 2 --
+jcase jnl-hdr-csum 1 "^log: entry 3 at block 5: header checksum mismatch" --entries $E3 --hdr-byte 3 --
+jcase jnl-bad-op 1 "^log: entry 1 at block 1: unknown op" --entries $E3 --bad-op 1 --
+jcase jnl-past-log 1 "^log: entry 2 at block 3: blocks do not match bytes" --entries $E3 --past-end 2 --
+jcase jnl-past-device 1 "^log: entry 3 at block 5: sectors 16\+8 run past the end of the device \(20 sectors\)" \
+	--entries $E3 -- --data-size 20
+jcase jnl-within-device 0 "valid journal: 3 unshipped" --entries $E3 -- --data-size 24
+# An entry of an earlier format of the device ends the log: it is not this one's.
+jcase jnl-other-id 0 "valid journal: 2 unshipped entries" --entries $E3 --other-id 3 --
+# Wrap-around: an entry that does not fit before the end starts at block 1.
+jcase jnl-wrap 0 "valid journal: 4 unshipped entries \(1060864 bytes\) from seq 1 at block 580" \
+	--first-block 580 --entries w:0:8,w:8:8,w:0:2048,w:16:8 --
+jcase jnl-sb-csum 1 "^superblock checksum mismatch" --bad-csum --entries $E3 --
+jcase jnl-sb-magic 1 "^bad magic: stored \"xreplmd\", expected \"xrepljn\" \(not an xrepl journal" --magic xreplmd --
+jcase jnl-sb-version 1 "^version: 2 \(this format is 1\)$" --version 2 --
+jcase jnl-sb-flags 1 "^flags: unknown bits 0x2$" --flags 2 --
+jcase jnl-sb-block-size 1 "^block_size: 512 \(must be 4096\)$" --block-size 512 --
+jcase jnl-sb-reserved 1 "^reserved: 1 non-zero bytes$" --sb-reserved --
+jcase jnl-sb-too-small 1 "^nr_blocks: 100 \(at least 515\)$" --nr-blocks 100 --
+jcase jnl-sb-past-device 1 "^nr_blocks: 700, but the device holds 600 blocks$" --nr-blocks 700 --
+jcase jnl-sb-tail-block 1 "^tail_block: 600 \(the log is blocks 1 to 599\)$" --tail-block 600 --
+jcase jnl-sb-tail-seq 1 "^tail_seq: 0 \(sequence numbers start at 1\)$" --tail-seq 0 --
+if selected jnl-fresh; then
+	truncate -s 0 "$J"; truncate -s $(( 600 * 4096 )) "$J"
+	tcase jnl-fresh 3 "fresh: block 0 is all zeroes" "$CHECK" --journal "$J"
+	truncate -s 0 "$J"; truncate -s $(( 514 * 4096 )) "$J"
+	tcase jnl-fresh-too-small 1 "^device: 2105344 bytes, too small for a journal \(at least 2109440\)$" \
+		"$CHECK" --journal "$J"
+fi
+# The pair: --meta names the metadata device the journal must belong to.
+if selected jnl-meta; then
+	img "$W/jmeta.img"
+	jnl --entries $E3
+	tcase jnl-meta-same 0 "valid journal" "$CHECK" --journal --meta "$W/jmeta.img" "$J"
+	jnl --uuid 000102030405060708090a0b0c0d0eff --entries $E3
+	tcase jnl-meta-other 1 "^uuid: 00010203-0405-0607-0809-0a0b0c0d0eff, but .*jmeta.img belongs to pair 00010203-0405-0607-0809-0a0b0c0d0e0f: the journal of another pair$" \
+		"$CHECK" --journal --meta "$W/jmeta.img" "$J"
+	tcase jnl-meta-not-meta 2 "not valid metadata" "$CHECK" --journal --meta "$J" "$J"
+fi
+tcase jnl-meta-without-journal 2 "^xrepl-check: --meta goes with --journal$" "$CHECK" --meta "$J" "$J"
+tcase jnl-region-size 2 "^xrepl-check: --region-size is for metadata devices$" "$CHECK" --journal --region-size 8 "$J"
+tcase jnl-dump-all-alone 2 "^xrepl-dump: --all goes with --journal$" "$DUMP" --all "$J"
+tcase jnl-dump-sectors 2 "^xrepl-dump: --sectors is for metadata devices, not --journal$" "$DUMP" --journal --sectors "$J"
+# xrepl-dump --journal --all --json lists exactly the entries written,
+# shipped (before the tail) or not, wrap-around included.
+for spec in "1 1 w:0:8,w:8:8,f,w:64:16,wf:8:8,d:128:64,z:256:8,w:0:2048" \
+	"3 9 w:0:8,w:8:8,w:0:2048,f,w:16:8" "1 4 w:0:2048,w:0:2048,w:8:8"; do
+	read -r first tail entries <<<"$spec"
+	name="jnl-dump-roundtrip-$first-$tail"
+	selected "$name" || continue
+	want=$(python3 "$MKJNL" "$J" --blocks 600 --first-seq "$first" --tail-seq "$tail" \
+		--first-block 400 --entries "$entries" --print-json)
+	rc=0
+	got=$("$DUMP" --journal --all --json "$J" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+keys = ("seq", "block", "op", "sector", "nr_sectors", "bytes", "epoch", "shipped")
+print(json.dumps(sorted(({k: e[k] for k in keys} for e in d["entries"]), key=lambda e: e["seq"])))
+') || rc=$?
+	want=$(python3 -c 'import json, sys; print(json.dumps(sorted(json.loads(sys.argv[1]), key=lambda e: e["seq"])))' "$want")
+	if (( rc == 0 )) && [[ "$got" == "$want" ]]; then
+		record "PASS userspace:$name"
+	else
+		record "FAIL userspace:$name: xrepl-dump lists other entries (exit $rc)"
+		diff <(tr '}' '\n' <<<"$want") <(tr '}' '\n' <<<"$got") | head -20 | sed 's/^/    | /' || true
+	fi
+done
+if selected jnl-dump-text; then
+	jnl --first-seq 1 --tail-seq 3 --entries w:0:8,f,w:8:8,wf:16:8 --torn 4
+	golden jnl-dump-text journal-dump.txt "$DUMP" --journal --all "$J"
+	jnl --bad-csum
+	tcase jnl-dump-damaged 1 "^xrepl-dump: .*: damaged journal; --force dumps it anyway$" "$DUMP" --journal "$J"
+	tcase jnl-dump-damaged-force 1 "^problem: superblock checksum mismatch" "$DUMP" --journal --force "$J"
+	jnl --entries $E3 --gap 2
+	tcase jnl-dump-log-damaged 1 "^log_end: block 3, seq 2: damaged \(sequence gap: expected 2, found 3\)$" "$DUMP" --journal "$J"
+fi
 
 # ---------------------------------------------------------------------------
 # xreplctl: the command line contract.  --dry-run prints the table lines
