@@ -425,4 +425,77 @@ static inline bool xrepl_lag_remove(struct xrepl_lag *lag,
 	return !lag->writes;
 }
 
+/*
+ * Journal device (xrepl-journal.c): the superblock in CPU byte order, its
+ * encoding and validation, and the entry headers, judged as a replay
+ * reads the log (Documentation/dm-xrepl-journal.rst).  None of these
+ * sleeps or takes a lock.
+ */
+struct xrepl_jnl_info {
+	u32 flags;			/* XREPL_JNL_F_* */
+	u8 uuid[16];			/* the pair's */
+	u64 journal_id;			/* random at format, never 0 */
+	u64 nr_blocks;			/* 4 KiB blocks, the superblock's included */
+	u64 tail_seq;
+	u64 tail_block;
+	u64 generation;
+	u64 ctime;
+	u64 mtime;
+};
+
+/* An entry of the log, as its header says. */
+struct xrepl_jnl_entry {
+	u64 seq;
+	u64 epoch;
+	u64 sector;
+	u64 time_ns;			/* wall clock, ns since the epoch */
+	u32 nr_sectors;
+	u32 bytes;			/* data after the header block */
+	u32 op;				/* XREPL_JNL_OP_* */
+	u32 op_flags;			/* XREPL_JNL_PREFLUSH, ... */
+	u32 blocks;			/* 1 + data blocks */
+	u32 data_csum;
+};
+
+/* What the header at the place of an expected entry says. */
+enum xrepl_jnl_verdict {
+	XREPL_JNL_ENTRY,	/* the entry expected (its data still unchecked) */
+	XREPL_JNL_END,		/* no entry of this log: it ends before */
+	XREPL_JNL_BAD,		/* damage: replay stops, and says so */
+};
+
+/* crc32c of a 512-byte journal superblock or header sector, csum as 0. */
+u32 xrepl_jnl_sector_csum(const void *sector);
+/* A fresh journal of the pair uuid on a device of dev_sectors. */
+void xrepl_jnl_sb_init(struct xrepl_jnl_info *info, const u8 uuid[16],
+		       sector_t dev_sectors);
+/* Write *info as a superblock into the 512-byte sector, with checksum. */
+void xrepl_jnl_sb_encode(void *sector, const struct xrepl_jnl_info *info);
+/*
+ * Decode and validate block 0 (4 KiB) of a journal device of dev_sectors.
+ * Returns 0, or -EILSEQ with *error naming what is wrong.  The pair (uuid)
+ * is the caller's to compare.
+ */
+int xrepl_jnl_sb_decode(const void *block0, sector_t dev_sectors,
+			struct xrepl_jnl_info *info, char **error);
+/* Write the header block (4 KiB, zero past the header) of entry e. */
+void xrepl_jnl_hdr_encode(void *block, u64 journal_id,
+			  const struct xrepl_jnl_entry *e);
+/*
+ * Judge the header block found at block_nr where entry seq is expected, on
+ * a device of dev_sectors; *e is filled for XREPL_JNL_ENTRY, and *why
+ * tells why otherwise.  The data checksum is the caller's to verify.
+ */
+enum xrepl_jnl_verdict xrepl_jnl_hdr_judge(const void *block,
+					   const struct xrepl_jnl_info *info,
+					   u64 block_nr, u64 seq,
+					   sector_t dev_sectors,
+					   struct xrepl_jnl_entry *e,
+					   char **why);
+/* crc32c of data, continued from crc (XREPL_META_CSUM_SEED to start). */
+u32 xrepl_jnl_data_csum(u32 crc, const void *buf, size_t len);
+/* Where the entry after e (at block_nr) starts, unless it wraps. */
+u64 xrepl_jnl_next_block(const struct xrepl_jnl_info *info,
+			 const struct xrepl_jnl_entry *e, u64 block_nr);
+
 #endif /* DM_XREPL_H */

@@ -218,7 +218,7 @@ static inline __u64 xrepl_undo_slots(__u64 nr_regions, __u32 region_size,
 #define XREPL_JNL_VERSION		1U
 #define XREPL_JNL_LOG_START		1U	/* first block of the log */
 /* Data of one entry at most (a larger write is split). */
-#define XREPL_JNL_MAX_BYTES		(1U << 20)
+#define XREPL_JNL_MAX_BYTES		(1024U * 1024U)
 /* Smallest journal: the superblock and two entries of the largest size. */
 #define XREPL_JNL_MIN_BLOCKS		(XREPL_JNL_LOG_START + 2U * \
 					 (1U + XREPL_JNL_MAX_BYTES / \
