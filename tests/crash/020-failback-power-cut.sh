@@ -38,20 +38,10 @@ if [[ "${1:-}" == --guest ]]; then
 	. "$TESTS_DIR/crash/lib.sh"
 	OUT=${XREPL_OUT:-/run/xrepl-out}
 	CTL=$(xrepl_tool xreplctl)
-	CHECK=$(xrepl_tool xrepl-check)
 	ctl() { must "xreplctl $*" "$CTL" "$@"; }
 	L=/dev/vda M=/dev/vdb R=/dev/vdc RM=/dev/vdd
 	A=/dev/mapper/$P-a B=/dev/mapper/$P-b
 	show_status() { log "status: $(xrepl_status "$B")"; }
-	check_meta() {
-		local dev rc
-		for dev in "$@"; do
-			rc=0
-			"$CHECK" "$dev" >"$T_TMP/check.out" 2>&1 || rc=$?
-			sed 's/^/    | /' "$T_TMP/check.out"
-			(( rc == 0 )) || fail "xrepl-check $dev exited with $rc (0 = valid)"
-		done
-	}
 
 	case $phase in
 	boot1)
@@ -95,7 +85,7 @@ if [[ "${1:-}" == --guest ]]; then
 		[[ -s "$OUT/b.md5" ]] || fail "no checksum of B's data from boot 1 in $OUT"
 
 		step "after the cut: both metadata devices valid, A not consistent, the legs differ"
-		check_meta "$M" "$RM"
+		crash_check_meta "$M" "$RM"
 		assert_eq 0 "$(sbe "$M" get flags)" "A's metadata after the cut (not consistent)"
 		legs_equal "$L" "$R" &&
 			fail "the legs are equal after the cut: the copy was not interrupted, the test proves nothing"
@@ -123,7 +113,7 @@ if [[ "${1:-}" == --guest ]]; then
 		step "clean removal: A stopped and consistent, both metadata devices valid"
 		ctl remove "$P-b"
 		assert_eq 1 "$(sbe "$M" get flags)" "A's metadata after removal"
-		check_meta "$M" "$RM"
+		crash_check_meta "$M" "$RM"
 		log "passed"
 		;;
 	*)

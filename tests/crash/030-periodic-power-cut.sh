@@ -45,16 +45,6 @@ if [[ "${1:-}" == --guest ]]; then
 	. "$TESTS_DIR/crash/lib.sh"
 	OUT=${XREPL_OUT:-/run/xrepl-out}
 	CTL=$(xrepl_tool xreplctl)
-	CHECK=$(xrepl_tool xrepl-check)
-	check_meta() {
-		local dev rc
-		for dev in "$@"; do
-			rc=0
-			"$CHECK" "$dev" >"$T_TMP/check.out" 2>&1 || rc=$?
-			sed 's/^/    | /' "$T_TMP/check.out"
-			(( rc == 0 )) || fail "xrepl-check $dev exited with $rc (0 = valid)"
-		done
-	}
 	# The two pairs: name, local, meta, remote, remote site's metadata.
 	# shellcheck disable=SC2034 # used through declare -n
 	{
@@ -110,7 +100,7 @@ if [[ "${1:-}" == --guest ]]; then
 		done
 
 		step "after the cut: the metadata devices are valid, the remotes are between two points"
-		check_meta /dev/vdb /dev/vdd /dev/vdf /dev/vdh
+		crash_check_meta /dev/vdb /dev/vdd /dev/vdf /dev/vdh
 		for p in U N; do
 			declare -n pp=$p
 			[[ "$(dev_md5 "${pp[3]}")" != "$(cat "$OUT/${pp[0]}.md5")" ]] ||
@@ -130,7 +120,7 @@ if [[ "${1:-}" == --guest ]]; then
 			"the promoted device: the image of the point"
 		must "remove" "$CTL" remove "$P-dr"
 		assert_eq "$(cat "$OUT/u.md5")" "$(dev_md5 /dev/vdc)" "U's remote leg: the image of the point"
-		check_meta /dev/vdd
+		crash_check_meta /dev/vdd
 
 		step "N: promote refused, nothing changed; --force promotes the mixed copy"
 		before=$(dev_md5 /dev/vdh)
@@ -146,7 +136,7 @@ if [[ "${1:-}" == --guest ]]; then
 		assert_match "NOT consistent" "$out" "promote --force says what it promotes"
 		assert_eq "$data" "$(dev_md5 "/dev/mapper/$P-dr")" "--force promotes the copy as it is"
 		must "remove" "$CTL" remove "$P-dr"
-		check_meta /dev/vdh
+		crash_check_meta /dev/vdh
 		log "passed"
 		;;
 	*)

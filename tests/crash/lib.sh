@@ -47,6 +47,19 @@ crash_load_modules() {
 	out=$(insmod "$ko" 2>&1) || fail "insmod $ko: $out"
 }
 
+# crash_check_meta DEV...: xrepl-check finds each metadata device valid,
+# after a cut as after a clean stop.
+crash_check_meta() {
+	local dev rc check
+	check=$(xrepl_tool xrepl-check)
+	for dev in "$@"; do
+		rc=0
+		"$check" "$dev" >"$T_TMP/check.out" 2>&1 || rc=$?
+		sed 's/^/    | /' "$T_TMP/check.out"
+		(( rc == 0 )) || fail "xrepl-check $dev exited with $rc (0 = valid)"
+	done
+}
+
 # crash_kill: ask vm.sh to kill the machine now, and wait for it.
 crash_kill() {
 	touch "${XREPL_OUT:-/run/xrepl-out}/$KILL_FILE"
