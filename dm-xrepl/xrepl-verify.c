@@ -109,6 +109,13 @@ void xrepl_verify_work(struct xrepl_copy *copy)
 
 	spin_lock_irq(&pair->lock);
 	/*
+	 * A writer that reached the region while it was held waits in
+	 * gate_deferred, and writes nothing more until we end: that is
+	 * activity too (no other copy runs during a pass: the gate is ours).
+	 */
+	if (!bio_list_empty(&pair->gate_deferred))
+		written = true;
+	/*
 	 * Writes to the region were held back, so a difference is real,
 	 * unless the remote degraded meanwhile (the verify then ended), the
 	 * pass was stopped and another started since, or the region became

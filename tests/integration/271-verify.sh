@@ -15,8 +15,9 @@
 #      on after the resume; a "verify repair" pass stopped short repairs
 #      what it found
 #   4. the pass rests after each region while the device is written, even
-#      when one compare takes longer than the activity window; an idle
-#      device is verified without rests
+#      when one compare takes longer than the activity window and when the
+#      writer waits on the region being compared; an idle device is
+#      verified without rests
 #   5. bad messages are refused and change nothing; a table without a
 #      remote cannot be verified
 # budget: 400
@@ -112,8 +113,11 @@ wait_for_status "$X" remote insync 120
 # window in which the resync's work counts a write as activity.
 dm_reload "$P-remote" "0 $(dev_sectors /dev/ram1) delay /dev/ram1 0 120 /dev/ram1 0 0"
 w0=$(status_field "$X" writes)
-bg fio_verify "$X" slow-compare --rw=randwrite --bs=4k --iodepth=1 --size=32M \
-	--time_based --runtime=15 --randseed=3
+# Over the first regions only: the writer soon waits on the region being
+# compared and writes nothing more until the compare ends.  That wait is
+# activity too.
+bg fio_verify "$X" slow-compare --rw=randwrite --bs=4k --iodepth=1 \
+	--size=$(( 3 * RS * 512 )) --time_based --runtime=15 --randseed=3
 FIO=$BG_PID
 # fio takes a while to start on a slow (debug) kernel: writes flow first.
 wait_for_cmp "$X" writes -gt $(( w0 + 1000 )) 60
