@@ -441,6 +441,11 @@ struct xrepl_jnl_info {
 	u64 generation;
 	u64 ctime;
 	u64 mtime;
+	u64 incarnation;		/* raised each time a table opens it */
+	u64 tail_incarnation;		/* the tail entry's, at least */
+	u64 durable_seq;		/* entries up to it are in the log */
+	u64 ship_until_ms;		/* 0, or hold at this wall-clock time */
+	u32 delay_ms;
 };
 
 /* An entry of the log, as its header says. */
@@ -455,6 +460,7 @@ struct xrepl_jnl_entry {
 	u32 op_flags;			/* XREPL_JNL_PREFLUSH, ... */
 	u32 blocks;			/* 1 + data blocks */
 	u32 data_csum;
+	u64 incarnation;		/* of the journal when it was written */
 };
 
 /* What the header at the place of an expected entry says. */
@@ -482,16 +488,29 @@ int xrepl_jnl_sb_decode(const void *block0, sector_t dev_sectors,
 void xrepl_jnl_hdr_encode(void *block, u64 journal_id,
 			  const struct xrepl_jnl_entry *e);
 /*
- * Judge the header block found at block_nr where entry seq is expected, on
- * a device of dev_sectors; *e is filled for XREPL_JNL_ENTRY, and *why
- * tells why otherwise.  The data checksum is the caller's to verify.
+ * Judge the header block found at block_nr where entry seq is expected,
+ * of incarnation min_inc at least (the entry before's, or the superblock's
+ * tail_incarnation for the first), on a device of dev_sectors; *e is
+ * filled for XREPL_JNL_ENTRY, and *why tells why otherwise.  The data
+ * checksum is the caller's to verify.
  */
 enum xrepl_jnl_verdict xrepl_jnl_hdr_judge(const void *block,
 					   const struct xrepl_jnl_info *info,
-					   u64 block_nr, u64 seq,
+					   u64 block_nr, u64 seq, u64 min_inc,
 					   sector_t dev_sectors,
 					   struct xrepl_jnl_entry *e,
 					   char **why);
+/*
+ * The log ends where entry seq was expected: is that damage (an entry
+ * whose marks may be cleared is missing), or its end (a torn append, whose
+ * regions the bitmap still marks)?
+ */
+static inline bool xrepl_jnl_end_is_damage(const struct xrepl_jnl_info *info,
+					   u64 seq)
+{
+	return seq <= info->durable_seq;
+}
+
 /* crc32c of data, continued from crc (XREPL_META_CSUM_SEED to start). */
 u32 xrepl_jnl_data_csum(u32 crc, const void *buf, size_t len);
 /* Where the entry after e (at block_nr) starts, unless it wraps. */

@@ -212,6 +212,14 @@ static inline __u64 xrepl_undo_slots(__u64 nr_regions, __u32 region_size,
  * follow each other; one that would not fit before the end of the device
  * starts at block 1 instead.  The log is read from tail_block with
  * tail_seq, one entry after the other while each is valid.
+ *
+ * Each time a table opens the journal, the incarnation is raised and
+ * written (with FUA) before the first append; an entry carries the
+ * incarnation it was written in, so that entries a crash left after the
+ * end of the log, whose sequence numbers are then used again, never join
+ * it.  durable_seq is written (with FUA) before a mark of the bitmap is
+ * cleared for entries up to it: an entry up to it that is not valid is
+ * damage, one after it the end of the log.
  */
 #define XREPL_JNL_MAGIC			"xrepljn"	/* 7 chars + NUL */
 #define XREPL_JNL_HDR_MAGIC		"xreplje"	/* 7 chars + NUL */
@@ -226,7 +234,10 @@ static inline __u64 xrepl_undo_slots(__u64 nr_regions, __u32 region_size,
 
 /* sb.flags: writes go around the log (journal full, congestion degrade). */
 #define XREPL_JNL_F_BYPASSED		BIT(0)
-#define XREPL_JNL_F_ALL			XREPL_JNL_F_BYPASSED
+/* sb.flags: shipping is held (the "hold" message, or ship_until reached). */
+#define XREPL_JNL_F_HELD		BIT(1)
+#define XREPL_JNL_F_ALL			(XREPL_JNL_F_BYPASSED | \
+					 XREPL_JNL_F_HELD)
 
 struct xrepl_jnl_sb {
 	__u8	magic[XREPL_META_MAGIC_LEN];	/*  0: XREPL_JNL_MAGIC */
@@ -242,7 +253,12 @@ struct xrepl_jnl_sb {
 	__le64	generation;	/* 72: +1 at every superblock write */
 	__le64	ctime;		/* 80: format time, seconds since the epoch */
 	__le64	mtime;		/* 88: time of this write */
-	__u8	reserved[XREPL_META_SB_SIZE - 96];	/* 96: zero */
+	__le64	incarnation;	/* 96: +1 each time a table opens it */
+	__le64	tail_incarnation;	/* 104: the tail entry's */
+	__le64	durable_seq;	/* 112: entries up to it are in the log */
+	__le64	ship_until_ms;	/* 120: hold at this time (0: none) */
+	__le32	delay_ms;	/* 128: ship entries this old */
+	__u8	reserved[XREPL_META_SB_SIZE - 132];	/* 132: zero */
 } __packed;
 
 /* hdr.op */
@@ -273,7 +289,9 @@ struct xrepl_jnl_hdr {
 	__le32	op_flags;	/* 60: XREPL_JNL_PREFLUSH, ... */
 	__le64	time_ns;	/* 64: submitted, ns since the epoch */
 	__le32	blocks;		/* 72: 1 + data blocks */
-	__u8	reserved[XREPL_META_SB_SIZE - 76];	/* 76: zero */
+	__le32	pad;		/* 76: zero */
+	__le64	incarnation;	/* 80: the superblock's when written */
+	__u8	reserved[XREPL_META_SB_SIZE - 88];	/* 88: zero */
 } __packed;
 
 /* Blocks of an entry with bytes of data. */

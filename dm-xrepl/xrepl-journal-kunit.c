@@ -26,6 +26,10 @@ static u8 *xj_block0(struct kunit *test, struct xrepl_jnl_info *info)
 	KUNIT_ASSERT_NOT_NULL(test, b);
 	xrepl_jnl_sb_init(info, xj_uuid, XJ_DEV_SECTORS);
 	info->generation = 3;
+	/* Opened twice; its tail still in the first incarnation. */
+	info->incarnation = 2;
+	info->ship_until_ms = 1700000123456ULL;
+	info->delay_ms = 60000;
 	xrepl_jnl_sb_encode(b, info);
 	return b;
 }
@@ -43,10 +47,13 @@ static void xrepl_jnl_sb_roundtrip_test(struct kunit *test)
 	char *error = NULL;
 	u8 *b = xj_block0(test, &in);
 
+	memset(&out, 0, sizeof(out));
 	KUNIT_EXPECT_NE(test, in.journal_id, 0ULL);
 	KUNIT_EXPECT_EQ(test, in.nr_blocks, 600ULL);
 	KUNIT_EXPECT_EQ(test, in.tail_seq, 1ULL);
 	KUNIT_EXPECT_EQ(test, in.tail_block, (u64)XREPL_JNL_LOG_START);
+	KUNIT_EXPECT_EQ(test, in.tail_incarnation, 1ULL);
+	KUNIT_EXPECT_EQ(test, in.durable_seq, 0ULL);
 	KUNIT_ASSERT_EQ(test, xrepl_jnl_sb_decode(b, XJ_DEV_SECTORS, &out,
 						  &error), 0);
 	KUNIT_EXPECT_EQ(test, memcmp(&in, &out, sizeof(in)), 0);
@@ -95,7 +102,7 @@ struct xj_bad_case {
 
 static const struct xj_bad_case xj_bad_cases[] = {
 	{ "version", 12, 4, 2, "Journal: unsupported format version" },
-	{ "flags", 16, 4, 2, "Journal: unknown flags" },
+	{ "flags", 16, 4, 4, "Journal: unknown flags" },
 	{ "block_size", 20, 4, 512, "Journal: corrupt superblock" },
 	{ "journal_id 0", 40, 8, 0, "Journal: corrupt superblock" },
 	{ "nr_blocks small", 48, 8, XREPL_JNL_MIN_BLOCKS - 1,
@@ -105,7 +112,12 @@ static const struct xj_bad_case xj_bad_cases[] = {
 	{ "tail_seq 0", 56, 8, 0, "Journal: corrupt superblock" },
 	{ "tail_block 0", 64, 8, 0, "Journal: corrupt superblock" },
 	{ "tail_block at end", 64, 8, 600, "Journal: corrupt superblock" },
-	{ "reserved", 200, 4, 1, "Journal: corrupt superblock" },
+	{ "tail_incarnation 0", 104, 8, 0, "Journal: corrupt superblock" },
+	{ "tail_incarnation past", 104, 8, 3, "Journal: corrupt superblock" },
+	/* Entries before the tail reached the remote: they were durable. */
+	{ "tail past durable", 56, 8, 2, "Journal: corrupt superblock" },
+	{ "reserved", 132, 4, 1, "Journal: corrupt superblock" },
+	{ "reserved end", 508, 4, 1, "Journal: corrupt superblock" },
 };
 
 static void xj_bad_desc(const struct xj_bad_case *c, char *desc)
@@ -154,6 +166,7 @@ static u8 *xj_hdr(struct kunit *test, const struct xrepl_jnl_info *info,
 	e->time_ns = 1700000000ULL * NSEC_PER_SEC;
 	e->blocks = xrepl_jnl_entry_blocks(e->bytes);
 	e->data_csum = 0x12345678;
+	e->incarnation = info->incarnation;
 	xrepl_jnl_hdr_encode(b, info->journal_id, e);
 	return b;
 }
@@ -167,13 +180,13 @@ static void xrepl_jnl_hdr_roundtrip_test(struct kunit *test)
 
 	xj_block0(test, &info);
 	b = xj_hdr(test, &info, &in, 7);
-	KUNIT_ASSERT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 10, 7,
+	KUNIT_ASSERT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 10, 7, 1,
 						  XJ_DATA_SECTORS, &out, &why),
 			XREPL_JNL_ENTRY);
 	KUNIT_EXPECT_EQ(test, memcmp(&in, &out, sizeof(in)), 0);
 	KUNIT_EXPECT_EQ(test, xrepl_jnl_next_block(&info, &out, 10), 12ULL);
 	/* An entry ending at the last block: the next one starts at block 1. */
-	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 598, 7,
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 598, 7, 1,
 						  XJ_DATA_SECTORS, &out, &why),
 			XREPL_JNL_ENTRY);
 	KUNIT_EXPECT_EQ(test, xrepl_jnl_next_block(&info, &out, 598),
@@ -191,39 +204,63 @@ static void xrepl_jnl_hdr_end_test(struct kunit *test)
 	xj_block0(test, &info);
 	zero = kunit_kzalloc(test, XREPL_META_BLOCK_SIZE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, zero);
-	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(zero, &info, 1, 1,
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(zero, &info, 1, 1, 1,
 						  XJ_DATA_SECTORS, &out, &why),
 			XREPL_JNL_END);
 	KUNIT_EXPECT_STREQ(test, why, "no entry header");
 
 	b = xj_hdr(test, &info, &e, 5);
 	/* An older lap's entry at the place of the next one: the end. */
-	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 6,
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 6, 1,
 						  XJ_DATA_SECTORS, &out, &why),
 			XREPL_JNL_END);
 	KUNIT_EXPECT_STREQ(test, why, "an older entry");
 	/* A later one where this one belongs: a gap, damage. */
-	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 4,
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 4, 1,
 						  XJ_DATA_SECTORS, &out, &why),
 			XREPL_JNL_BAD);
 	KUNIT_EXPECT_STREQ(test, why, "sequence gap");
 	/* An entry of an earlier format of the device: not this log's. */
 	xrepl_jnl_hdr_encode(b, info.journal_id ^ 1, &e);
-	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 5,
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 5, 1,
 						  XJ_DATA_SECTORS, &out, &why),
 			XREPL_JNL_END);
 	KUNIT_EXPECT_STREQ(test, why, "an entry of an earlier format");
+	/*
+	 * Left after the end of the log by a crash, its seq used again by the
+	 * next incarnation: the end.  One from an incarnation that has not
+	 * begun: damage.
+	 */
+	b = xj_hdr(test, &info, &e, 5);
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 5, 3,
+						  XJ_DATA_SECTORS, &out, &why),
+			XREPL_JNL_END);
+	KUNIT_EXPECT_STREQ(test, why, "an entry of an earlier incarnation");
+	e.incarnation = 3;
+	xrepl_jnl_hdr_encode(b, info.journal_id, &e);
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 5, 1,
+						  XJ_DATA_SECTORS, &out, &why),
+			XREPL_JNL_BAD);
+	KUNIT_EXPECT_STREQ(test, why, "an incarnation not begun");
+	/* The pad between blocks and incarnation is reserved too. */
+	b = xj_hdr(test, &info, &e, 5);
+	b[76] = 1;
+	xj_resum(b);
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 5, 1,
+						  XJ_DATA_SECTORS, &out, &why),
+			XREPL_JNL_BAD);
+	KUNIT_EXPECT_STREQ(test, why, "non-zero reserved bytes");
 	/* The header's checksum covers its whole sector. */
 	b = xj_hdr(test, &info, &e, 5);
 	b[40] ^= 1;
-	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 5,
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 5, 1,
 						  XJ_DATA_SECTORS, &out, &why),
 			XREPL_JNL_BAD);
 	KUNIT_EXPECT_STREQ(test, why, "header checksum mismatch");
 	/* ... and the rest of the header block must be zero. */
 	b = xj_hdr(test, &info, &e, 5);
 	b[XREPL_META_BLOCK_SIZE - 1] = 1;
-	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 5,
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, 1, 5, 1,
 						  XJ_DATA_SECTORS, &out, &why),
 			XREPL_JNL_BAD);
 	KUNIT_EXPECT_STREQ(test, why, "non-zero reserved bytes");
@@ -289,7 +326,7 @@ static void xrepl_jnl_hdr_fields_test(struct kunit *test)
 	struct xrepl_jnl_entry e = {
 		.seq = 9, .epoch = 2, .sector = c->sector,
 		.nr_sectors = c->nr_sectors, .bytes = c->bytes, .op = c->op,
-		.op_flags = c->op_flags, .blocks = c->blocks,
+		.op_flags = c->op_flags, .blocks = c->blocks, .incarnation = 2,
 	}, out;
 	char *why = NULL;
 	u8 *b = kunit_kzalloc(test, XREPL_META_BLOCK_SIZE, GFP_KERNEL);
@@ -299,16 +336,30 @@ static void xrepl_jnl_hdr_fields_test(struct kunit *test)
 	xrepl_jnl_hdr_encode(b, info.journal_id, &e);
 	if (!c->why) {
 		KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, c->block_nr,
-							  9, XJ_DATA_SECTORS,
+							  9, 1, XJ_DATA_SECTORS,
 							  &out, &why),
 				XREPL_JNL_ENTRY);
 		KUNIT_EXPECT_EQ(test, memcmp(&e, &out, sizeof(e)), 0);
 		return;
 	}
-	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, c->block_nr, 9,
+	KUNIT_EXPECT_EQ(test, xrepl_jnl_hdr_judge(b, &info, c->block_nr, 9, 1,
 						  XJ_DATA_SECTORS, &out, &why),
 			XREPL_JNL_BAD);
 	KUNIT_EXPECT_STREQ(test, why, c->why);
+}
+
+/* The log ends after durable_seq; before, an entry is missing. */
+static void xrepl_jnl_end_damage_test(struct kunit *test)
+{
+	struct xrepl_jnl_info info;
+
+	xj_block0(test, &info);
+	info.durable_seq = 41;
+	KUNIT_EXPECT_TRUE(test, xrepl_jnl_end_is_damage(&info, 1));
+	KUNIT_EXPECT_TRUE(test, xrepl_jnl_end_is_damage(&info, 41));
+	KUNIT_EXPECT_FALSE(test, xrepl_jnl_end_is_damage(&info, 42));
+	info.durable_seq = 0;
+	KUNIT_EXPECT_FALSE(test, xrepl_jnl_end_is_damage(&info, 1));
 }
 
 /* The smallest journal holds two entries of the largest size. */
@@ -336,6 +387,7 @@ static struct kunit_case xrepl_journal_test_cases[] = {
 	KUNIT_CASE(xrepl_jnl_hdr_roundtrip_test),
 	KUNIT_CASE(xrepl_jnl_hdr_end_test),
 	KUNIT_CASE_PARAM(xrepl_jnl_hdr_fields_test, xj_hdr_gen_params),
+	KUNIT_CASE(xrepl_jnl_end_damage_test),
 	KUNIT_CASE(xrepl_jnl_layout_test),
 	{}
 };

@@ -51,6 +51,8 @@ void xrepl_jnl_sb_init(struct xrepl_jnl_info *info, const u8 uuid[16],
 	info->nr_blocks = dev_sectors / JNL_BLOCK_SECTORS;
 	info->tail_seq = 1;
 	info->tail_block = XREPL_JNL_LOG_START;
+	info->incarnation = 1;
+	info->tail_incarnation = 1;
 	info->ctime = ktime_get_real_seconds();
 }
 
@@ -71,6 +73,11 @@ void xrepl_jnl_sb_encode(void *sector, const struct xrepl_jnl_info *info)
 	sb->generation = cpu_to_le64(info->generation);
 	sb->ctime = cpu_to_le64(info->ctime);
 	sb->mtime = cpu_to_le64(info->mtime);
+	sb->incarnation = cpu_to_le64(info->incarnation);
+	sb->tail_incarnation = cpu_to_le64(info->tail_incarnation);
+	sb->durable_seq = cpu_to_le64(info->durable_seq);
+	sb->ship_until_ms = cpu_to_le64(info->ship_until_ms);
+	sb->delay_ms = cpu_to_le32(info->delay_ms);
 	sb->csum = cpu_to_le32(xrepl_jnl_sector_csum(sb));
 }
 
@@ -84,7 +91,7 @@ int xrepl_jnl_sb_decode(const void *block0, sector_t dev_sectors,
 			struct xrepl_jnl_info *info, char **error)
 {
 	const struct xrepl_jnl_sb *sb = block0;
-	u64 nr_blocks, tail_block;
+	u64 nr_blocks, tail_block, tail_seq, inc, tail_inc;
 
 	if (memcmp(sb->magic, XREPL_JNL_MAGIC, XREPL_META_MAGIC_LEN))
 		return jnl_bad(error, "Journal: bad magic");
@@ -101,9 +108,13 @@ int xrepl_jnl_sb_decode(const void *block0, sector_t dev_sectors,
 		return jnl_bad(error, "Journal: corrupt superblock");
 	nr_blocks = le64_to_cpu(sb->nr_blocks);
 	tail_block = le64_to_cpu(sb->tail_block);
+	tail_seq = le64_to_cpu(sb->tail_seq);
+	inc = le64_to_cpu(sb->incarnation);
+	tail_inc = le64_to_cpu(sb->tail_incarnation);
 	if (nr_blocks < XREPL_JNL_MIN_BLOCKS ||
 	    tail_block < XREPL_JNL_LOG_START || tail_block >= nr_blocks ||
-	    !sb->tail_seq || !sb->journal_id)
+	    !tail_seq || !sb->journal_id || !tail_inc || tail_inc > inc ||
+	    le64_to_cpu(sb->durable_seq) < tail_seq - 1)
 		return jnl_bad(error, "Journal: corrupt superblock");
 	if (nr_blocks > dev_sectors / JNL_BLOCK_SECTORS)
 		return jnl_bad(error, "Journal: the device is smaller than its journal");
@@ -112,11 +123,16 @@ int xrepl_jnl_sb_decode(const void *block0, sector_t dev_sectors,
 	memcpy(info->uuid, sb->uuid, sizeof(info->uuid));
 	info->journal_id = le64_to_cpu(sb->journal_id);
 	info->nr_blocks = nr_blocks;
-	info->tail_seq = le64_to_cpu(sb->tail_seq);
+	info->tail_seq = tail_seq;
 	info->tail_block = tail_block;
 	info->generation = le64_to_cpu(sb->generation);
 	info->ctime = le64_to_cpu(sb->ctime);
 	info->mtime = le64_to_cpu(sb->mtime);
+	info->incarnation = inc;
+	info->tail_incarnation = tail_inc;
+	info->durable_seq = le64_to_cpu(sb->durable_seq);
+	info->ship_until_ms = le64_to_cpu(sb->ship_until_ms);
+	info->delay_ms = le32_to_cpu(sb->delay_ms);
 	return 0;
 }
 
@@ -138,6 +154,7 @@ void xrepl_jnl_hdr_encode(void *block, u64 journal_id,
 	h->op_flags = cpu_to_le32(e->op_flags);
 	h->time_ns = cpu_to_le64(e->time_ns);
 	h->blocks = cpu_to_le32(e->blocks);
+	h->incarnation = cpu_to_le64(e->incarnation);
 	h->csum = cpu_to_le32(xrepl_jnl_sector_csum(h));
 }
 
@@ -150,7 +167,7 @@ static enum xrepl_jnl_verdict jnl_judged(char **why, char *what,
 
 enum xrepl_jnl_verdict xrepl_jnl_hdr_judge(const void *block,
 					   const struct xrepl_jnl_info *info,
-					   u64 block_nr, u64 seq,
+					   u64 block_nr, u64 seq, u64 min_inc,
 					   sector_t dev_sectors,
 					   struct xrepl_jnl_entry *e,
 					   char **why)
@@ -165,6 +182,14 @@ enum xrepl_jnl_verdict xrepl_jnl_hdr_judge(const void *block,
 	if (le64_to_cpu(h->journal_id) != info->journal_id)
 		return jnl_judged(why, "an entry of an earlier format",
 				  XREPL_JNL_END);
+	/* Left after the end of the log by a crash: its seq may be reused. */
+	e->incarnation = le64_to_cpu(h->incarnation);
+	if (e->incarnation < min_inc)
+		return jnl_judged(why, "an entry of an earlier incarnation",
+				  XREPL_JNL_END);
+	if (e->incarnation > info->incarnation)
+		return jnl_judged(why, "an incarnation not begun",
+				  XREPL_JNL_BAD);
 	e->seq = le64_to_cpu(h->seq);
 	if (e->seq < seq)
 		return jnl_judged(why, "an older entry", XREPL_JNL_END);
@@ -184,7 +209,7 @@ enum xrepl_jnl_verdict xrepl_jnl_hdr_judge(const void *block,
 		return jnl_judged(why, "unknown op", XREPL_JNL_BAD);
 	if (e->op_flags & ~XREPL_JNL_OPF_ALL)
 		return jnl_judged(why, "unknown op_flags", XREPL_JNL_BAD);
-	if (!xrepl_mem_is_zero(h->reserved, sizeof(h->reserved)) ||
+	if (h->pad || !xrepl_mem_is_zero(h->reserved, sizeof(h->reserved)) ||
 	    !xrepl_mem_is_zero((const u8 *)block + XREPL_META_SB_SIZE,
 			       XREPL_META_BLOCK_SIZE - XREPL_META_SB_SIZE))
 		return jnl_judged(why, "non-zero reserved bytes",

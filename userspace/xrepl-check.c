@@ -200,10 +200,11 @@ static int check_journal(struct xmeta_dev *dev, const uint8_t *block0,
 		return verdict(dev->path, &p);
 	}
 	say("%s: valid journal: %" PRIu64 " unshipped entr%s (%" PRIu64
-	    " bytes) from seq %" PRIu64 " at block %" PRIu64 "%s\n",
+	    " bytes) from seq %" PRIu64 " at block %" PRIu64 "%s%s\n",
 	    dev->path, w.entries, w.entries == 1 ? "y" : "ies", w.bytes,
 	    sb.tail_seq, sb.tail_block,
-	    sb.flags & XJNL_F_BYPASSED ? ", bypassed" : "");
+	    sb.flags & XJNL_F_BYPASSED ? ", bypassed" : "",
+	    sb.flags & XJNL_F_HELD ? ", held" : "");
 	if (w.end == XJNL_END_TORN)
 		say("%s: entry %" PRIu64 " at block %" PRIu64 " is torn (%s): a cut append; %" PRIu64 " whole entr%s after it %s dropped with it\n",
 		    dev->path, w.end_seq, w.end_block, w.why, w.after,

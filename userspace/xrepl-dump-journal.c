@@ -45,30 +45,46 @@ static int print_entry(void *ctx, const struct xjnl_entry *e)
 		       ", \"time_ns\": %" PRIu64 ", \"time\": \"%s\", \"op\": \"%s\", \"op_flags\": \"%s\""
 		       ", \"sector\": %" PRIu64 ", \"nr_sectors\": %" PRIu32
 		       ", \"bytes\": %" PRIu32 ", \"epoch\": %" PRIu64
-		       ", \"shipped\": %s}",
+		       ", \"incarnation\": %" PRIu64 ", \"shipped\": %s}",
 		       pr->n ? "," : "", e->seq, e->block, e->time_ns, t,
 		       xjnl_op_name(e->op, op, sizeof(op)),
 		       xjnl_op_flags_str(e->op_flags, fl, sizeof(fl)),
 		       e->sector, e->nr_sectors, e->bytes, e->epoch,
-		       pr->shipped ? "true" : "false");
+		       e->incarnation, pr->shipped ? "true" : "false");
 	} else {
 		printf("  %" PRIu64 " %s %s %" PRIu64 "+%" PRIu32
-		       " bytes=%" PRIu32 " epoch=%" PRIu64 " flags=%s block=%"
-		       PRIu64 " %s\n",
+		       " bytes=%" PRIu32 " epoch=%" PRIu64 " flags=%s inc=%"
+		       PRIu64 " block=%" PRIu64 " %s\n",
 		       e->seq, t, xjnl_op_name(e->op, op, sizeof(op)),
 		       e->sector, e->nr_sectors, e->bytes, e->epoch,
 		       xjnl_op_flags_str(e->op_flags, fl, sizeof(fl)),
-		       e->block, pr->shipped ? "shipped" : "unshipped");
+		       e->incarnation, e->block,
+		       pr->shipped ? "shipped" : "unshipped");
 	}
 	pr->n++;
 	return 0;
 }
 
+/* "bypassed,held", "none" into buf. */
+static const char *sb_flags_str(uint32_t flags, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s",
+		 flags & XJNL_F_BYPASSED ? "bypassed" : "",
+		 (flags & XJNL_F_BYPASSED) && (flags & XJNL_F_HELD) ? "," : "",
+		 flags & XJNL_F_HELD ? "held" : "");
+	return buf[0] ? buf : "none";
+}
+
 static void print_sb(const struct xjnl_sb *sb, bool json)
 {
-	char uuid[40], magic[64], ct[32], mt[32];
+	char uuid[40], magic[64], ct[32], mt[32], ut[64], fl[32];
 	const char *ctp = xmeta_time_str(sb->ctime, ct, sizeof(ct));
 	const char *mtp = xmeta_time_str(sb->mtime, mt, sizeof(mt));
+
+	if (sb->ship_until_ms)
+		time_ns_str(sb->ship_until_ms * 1000000U, ut, sizeof(ut));
+	else
+		snprintf(ut, sizeof(ut), "none");
 
 	xmeta_uuid_str(sb->uuid, uuid);
 	xmeta_magic_str(sb->magic, magic, sizeof(magic));
@@ -78,6 +94,7 @@ static void print_sb(const struct xjnl_sb *sb, bool json)
 		printf(",\n    \"csum\": %" PRIu32 ",\n    \"csum_ok\": %s"
 		       ",\n    \"version\": %" PRIu32
 		       ",\n    \"flags\": %" PRIu32 ",\n    \"bypassed\": %s"
+		       ",\n    \"held\": %s"
 		       ",\n    \"block_size\": %" PRIu32
 		       ",\n    \"uuid\": \"%s\",\n    \"journal_id\": \"%016" PRIx64 "\""
 		       ",\n    \"nr_blocks\": %" PRIu64
@@ -85,13 +102,20 @@ static void print_sb(const struct xjnl_sb *sb, bool json)
 		       ",\n    \"tail_block\": %" PRIu64
 		       ",\n    \"generation\": %" PRIu64
 		       ",\n    \"ctime\": %" PRIu64 ",\n    \"mtime\": %" PRIu64
+		       ",\n    \"incarnation\": %" PRIu64
+		       ",\n    \"tail_incarnation\": %" PRIu64
+		       ",\n    \"durable_seq\": %" PRIu64
+		       ",\n    \"ship_until_ms\": %" PRIu64
+		       ",\n    \"delay_ms\": %" PRIu32
 		       "\n  }",
 		       sb->csum, sb->csum == sb->csum_computed ? "true" : "false",
 		       sb->version, sb->flags,
 		       sb->flags & XJNL_F_BYPASSED ? "true" : "false",
+		       sb->flags & XJNL_F_HELD ? "true" : "false",
 		       sb->block_size, uuid, sb->journal_id, sb->nr_blocks,
 		       sb->tail_seq, sb->tail_block, sb->generation, sb->ctime,
-		       sb->mtime);
+		       sb->mtime, sb->incarnation, sb->tail_incarnation,
+		       sb->durable_seq, sb->ship_until_ms, sb->delay_ms);
 		return;
 	}
 	printf("superblock:\n  magic: %s\n", magic);
@@ -102,7 +126,7 @@ static void print_sb(const struct xjnl_sb *sb, bool json)
 		       sb->csum, sb->csum_computed);
 	printf("  version: %" PRIu32 "\n", sb->version);
 	printf("  flags: 0x%08" PRIx32 " %s\n", sb->flags,
-	       sb->flags & XJNL_F_BYPASSED ? "bypassed" : "none");
+	       sb_flags_str(sb->flags, fl, sizeof(fl)));
 	printf("  block_size: %" PRIu32 "\n", sb->block_size);
 	printf("  uuid: %s\n", uuid);
 	printf("  journal_id: %016" PRIx64 "\n", sb->journal_id);
@@ -114,6 +138,11 @@ static void print_sb(const struct xjnl_sb *sb, bool json)
 	       sb->ctime);
 	printf("  mtime: %s (%" PRIu64 ")\n", mtp ? mtp : "out of range",
 	       sb->mtime);
+	printf("  incarnation: %" PRIu64 "\n", sb->incarnation);
+	printf("  tail_incarnation: %" PRIu64 "\n", sb->tail_incarnation);
+	printf("  durable_seq: %" PRIu64 "\n", sb->durable_seq);
+	printf("  ship_until: %s (%" PRIu64 " ms)\n", ut, sb->ship_until_ms);
+	printf("  delay_ms: %" PRIu32 "\n", sb->delay_ms);
 }
 
 int dump_journal(struct xmeta_dev *dev, const char *path,

@@ -19,12 +19,18 @@ writes entries from seq --first-seq (default: --tail-seq) at block
 FUA), f (flush), d (discard), z (write zeroes).  Entry seq's data is every
 byte (seq & 0xff).  Entries before --tail-seq are shipped ones.
 
+Every entry is of incarnation --incarnation (the superblock's, default
+1), or INC with --entry-inc SEQ:INC.  --extra BLOCK:SEQ:INC writes one
+more valid write entry (sector 0, 8 sectors) at BLOCK after the others:
+an entry a crash left behind.
+
 Damage to entry SEQ: --torn SEQ (a data byte), --hdr-byte SEQ (a header
 byte after its checksum), --gap SEQ (written as SEQ+1), --past-end SEQ
 (blocks too large, checksum right), --bad-op SEQ, --other-id SEQ (another
 journal_id).  To the superblock: --magic, --version, --flags,
---block-size, --nr-blocks, --sb-reserved (before the checksum),
---bad-csum (after it).
+--block-size, --nr-blocks, --tail-incarnation, --durable-seq (default
+tail_seq - 1), --sb-reserved (before the checksum), --bad-csum (after
+it).
 
 --print-json prints the entries as xrepl-dump --journal --json lists them:
 [{"seq", "block", "op", "sector", "nr_sectors", "bytes", "epoch",
@@ -42,13 +48,14 @@ HDR_MAGIC = b"xreplje\0"
 SEED = 0xFFFFFFFF
 CSUM_OFF = 8
 # magic csum version flags block_size uuid journal_id nr_blocks tail_seq
-# tail_block generation ctime mtime
-SB_FMT = "<8s4I16s7Q"
+# tail_block generation ctime mtime incarnation tail_incarnation
+# durable_seq ship_until_ms delay_ms
+SB_FMT = "<8s4I16s11QI"
 # magic csum data_csum journal_id seq epoch sector nr_sectors bytes op
-# op_flags time_ns blocks
-HDR_FMT = "<8s2I4Q4IQI"
-assert struct.calcsize(SB_FMT) == 96
-assert struct.calcsize(HDR_FMT) == 76
+# op_flags time_ns blocks pad incarnation
+HDR_FMT = "<8s2I4Q4IQ2IQ"
+assert struct.calcsize(SB_FMT) == 132
+assert struct.calcsize(HDR_FMT) == 88
 OPS = {"w": 1, "wf": 1, "d": 2, "z": 3, "f": 4}
 OP_NAMES = {1: "write", 2: "discard", 3: "write-zeroes", 4: "flush"}
 PREFLUSH, FUA = 1, 2
@@ -114,6 +121,13 @@ def main():
     ap.add_argument("--entries", default="")
     ap.add_argument("--flags", type=int, default=0)
     ap.add_argument("--generation", type=int, default=3)
+    ap.add_argument("--incarnation", type=int, default=1)
+    ap.add_argument("--tail-incarnation", type=int, default=1)
+    ap.add_argument("--durable-seq", type=int, default=None)
+    ap.add_argument("--ship-until-ms", type=int, default=0)
+    ap.add_argument("--delay-ms", type=int, default=0)
+    ap.add_argument("--entry-inc", action="append", default=[])
+    ap.add_argument("--extra", action="append", default=[])
     for dmg in ("torn", "hdr-byte", "gap", "past-end", "bad-op",
                 "other-id"):
         ap.add_argument("--" + dmg, type=int, action="append", default=[])
@@ -127,6 +141,16 @@ def main():
     a = ap.parse_args()
 
     img = bytearray(a.blocks * BLOCK)
+    entry_inc = {int(k): int(v) for k, v in
+                 (x.split(":") for x in a.entry_inc)}
+
+    def header(jid, seq, epoch, sector, nr, nbytes, code, flags, nblk,
+               inc, data):
+        hdr = bytearray(SECTOR)
+        struct.pack_into(HDR_FMT, hdr, 0, HDR_MAGIC, 0, crc32c(SEED, data),
+                         jid, seq, epoch, sector, nr, nbytes, code, flags,
+                         1700000000 * 10**9 + seq * 10**6, nblk, 0, inc)
+        return seal(hdr)
 
     seq = a.tail_seq if a.first_seq is None else a.first_seq
     if a.first_block is not None:
@@ -147,15 +171,11 @@ def main():
         if flags:
             epoch += 1
         data = bytes([seq & 0xFF]) * nbytes
-        hdr = bytearray(SECTOR)
         jid = a.journal_id ^ 1 if seq in a.other_id else a.journal_id
-        struct.pack_into(HDR_FMT, hdr, 0, HDR_MAGIC, 0,
-                         crc32c(SEED, data), jid,
-                         seq + 1 if seq in a.gap else seq, epoch, sector,
-                         nr, nbytes, 9 if seq in a.bad_op else code, flags,
-                         1700000000 * 10**9 + seq * 10**6,
-                         nblk + 1000000 if seq in a.past_end else nblk)
-        hdr = seal(hdr)
+        hdr = header(jid, seq + 1 if seq in a.gap else seq, epoch, sector,
+                     nr, nbytes, 9 if seq in a.bad_op else code, flags,
+                     nblk + 1000000 if seq in a.past_end else nblk,
+                     entry_inc.get(seq, a.incarnation), data)
         if seq in a.hdr_byte:
             hdr[40] ^= 0x01
         if seq == a.tail_seq and tail_block is None:
@@ -167,7 +187,9 @@ def main():
             img[off + BLOCK + nbytes - 1] ^= 0xFF
         listed.append({"seq": seq, "block": block, "op": OP_NAMES[code],
                        "sector": sector, "nr_sectors": nr, "bytes": nbytes,
-                       "epoch": epoch, "shipped": seq < a.tail_seq})
+                       "epoch": epoch,
+                       "incarnation": entry_inc.get(seq, a.incarnation),
+                       "shipped": seq < a.tail_seq})
         if flags:
             epoch += 1
         seq += 1
@@ -176,13 +198,22 @@ def main():
             block = 1
     if tail_block is None:
         tail_block = block
+    for x in a.extra:
+        xblock, xseq, xinc = (int(v) for v in x.split(":"))
+        data = bytes([xseq & 0xFF]) * 4096
+        off = xblock * BLOCK
+        img[off:off + SECTOR] = header(a.journal_id, xseq, 1, 0, 8, 4096, 1,
+                                       0, 2, xinc, data)
+        img[off + BLOCK:off + 2 * BLOCK] = data
+    durable = a.tail_seq - 1 if a.durable_seq is None else a.durable_seq
     sb = bytearray(SECTOR)
     magic = SB_MAGIC if a.magic is None else a.magic.encode()[:8].ljust(8, b"\0")
     struct.pack_into(SB_FMT, sb, 0, magic, 0, a.version, a.flags,
                      a.block_size, bytes.fromhex(a.uuid), a.journal_id,
                      a.blocks if a.nr_blocks is None else a.nr_blocks,
                      a.tail_seq, tail_block, a.generation, 1700000000,
-                     1700000100)
+                     1700000100, a.incarnation, a.tail_incarnation,
+                     max(durable, 0), a.ship_until_ms, a.delay_ms)
     if a.sb_reserved:
         sb[300] = 1
     sb = seal(sb)

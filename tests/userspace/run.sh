@@ -460,18 +460,43 @@ jcase jnl-within-device 0 "valid journal: 3 unshipped" --entries $E3 -- --data-s
 # An entry of an earlier format of the device ends the log: it is not this one's.
 jcase jnl-other-id 0 "valid journal: 2 unshipped entries" --entries $E3 --other-id 3 --
 # Wrap-around: an entry that does not fit before the end starts at block 1.
+# Incarnations: an entry a crash left after the end of the log, its seq
+# used again by the next incarnation, never joins it; the same entry of the
+# current incarnation would.
+jcase jnl-stale-incarnation 0 "valid journal: 3 unshipped entries \(12288 bytes\) from seq 1 at block 1$" \
+	--incarnation 2 --entries $E3 --extra 7:4:1 --
+jcase jnl-stale-control 0 "valid journal: 4 unshipped entries \(16384 bytes\)" \
+	--incarnation 2 --entries $E3 --extra 7:4:2 --
+jcase jnl-incarnations 0 "valid journal: 3 unshipped entries" \
+	--incarnation 3 --entry-inc 1:1 --entry-inc 2:2 --entries $E3 --
+jcase jnl-incarnation-back 0 "valid journal: 1 unshipped entry " \
+	--incarnation 2 --entry-inc 2:1 --entries $E3 --
+jcase jnl-incarnation-tail 0 "valid journal: 0 unshipped entries" \
+	--incarnation 2 --tail-incarnation 2 --entry-inc 1:1 --entries $E3 --
+jcase jnl-incarnation-not-begun 1 "^log: entry 2 at block 3: an incarnation not begun \(2, the superblock's is 1\) \(a replay stops there\)$" \
+	--entry-inc 2:2 --entries $E3 --
+# durable_seq: the log may end (torn or not) only after it.
+jcase jnl-durable-torn 1 "^log: entry 3 at block 5: data checksum mismatch, but entries up to 3 were made durable \(a replay stops there\)$" \
+	--entries $E3 --torn 3 --durable-seq 3 --
+jcase jnl-durable-missing 1 "^log: entry 4 at block 7: no entry header, but entries up to 5 were made durable" \
+	--entries $E3 --durable-seq 5 --
+jcase jnl-durable-torn-after 0 "entry 3 at block 5 is torn" --entries $E3 --torn 3 --durable-seq 2 --
+jcase jnl-held 0 "valid journal: 3 unshipped entries .*, held$" --flags 2 --entries $E3 --
 jcase jnl-wrap 0 "valid journal: 4 unshipped entries \(1060864 bytes\) from seq 1 at block 580" \
 	--first-block 580 --entries w:0:8,w:8:8,w:0:2048,w:16:8 --
 jcase jnl-sb-csum 1 "^superblock checksum mismatch" --bad-csum --entries $E3 --
 jcase jnl-sb-magic 1 "^bad magic: stored \"xreplmd\", expected \"xrepljn\" \(not an xrepl journal" --magic xreplmd --
 jcase jnl-sb-version 1 "^version: 2 \(this format is 1\)$" --version 2 --
-jcase jnl-sb-flags 1 "^flags: unknown bits 0x2$" --flags 2 --
+jcase jnl-sb-flags 1 "^flags: unknown bits 0x4$" --flags 4 --
 jcase jnl-sb-block-size 1 "^block_size: 512 \(must be 4096\)$" --block-size 512 --
 jcase jnl-sb-reserved 1 "^reserved: 1 non-zero bytes$" --sb-reserved --
 jcase jnl-sb-too-small 1 "^nr_blocks: 100 \(at least 515\)$" --nr-blocks 100 --
 jcase jnl-sb-past-device 1 "^nr_blocks: 700, but the device holds 600 blocks$" --nr-blocks 700 --
 jcase jnl-sb-tail-block 1 "^tail_block: 600 \(the log is blocks 1 to 599\)$" --tail-block 600 --
 jcase jnl-sb-tail-seq 1 "^tail_seq: 0 \(sequence numbers start at 1\)$" --tail-seq 0 --
+jcase jnl-sb-tail-inc-0 1 "^tail_incarnation: 0 \(from 1 to the incarnation, 1\)$" --tail-incarnation 0 --
+jcase jnl-sb-tail-inc-past 1 "^tail_incarnation: 2 \(from 1 to the incarnation, 1\)$" --tail-incarnation 2 --
+jcase jnl-sb-durable 1 "^durable_seq: 1, but the entries before the tail \(seq 3\) were shipped$" --tail-seq 3 --durable-seq 1 --
 if selected jnl-fresh; then
 	truncate -s 0 "$J"; truncate -s $(( 600 * 4096 )) "$J"
 	tcase jnl-fresh 3 "fresh: block 0 is all zeroes" "$CHECK" --journal "$J"
@@ -506,7 +531,7 @@ for spec in "1 1 w:0:8,w:8:8,f,w:64:16,wf:8:8,d:128:64,z:256:8,w:0:2048" \
 	got=$("$DUMP" --journal --all --json "$J" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-keys = ("seq", "block", "op", "sector", "nr_sectors", "bytes", "epoch", "shipped")
+keys = ("seq", "block", "op", "sector", "nr_sectors", "bytes", "epoch", "incarnation", "shipped")
 print(json.dumps(sorted(({k: e[k] for k in keys} for e in d["entries"]), key=lambda e: e["seq"])))
 ') || rc=$?
 	want=$(python3 -c 'import json, sys; print(json.dumps(sorted(json.loads(sys.argv[1]), key=lambda e: e["seq"])))' "$want")
@@ -518,7 +543,9 @@ print(json.dumps(sorted(({k: e[k] for k in keys} for e in d["entries"]), key=lam
 	fi
 done
 if selected jnl-dump-text; then
-	jnl --first-seq 1 --tail-seq 3 --entries w:0:8,f,w:8:8,wf:16:8 --torn 4
+	jnl --first-seq 1 --tail-seq 3 --entries w:0:8,f,w:8:8,wf:16:8 --torn 4 \
+		--flags 2 --ship-until-ms 1700000123456 --delay-ms 60000 \
+		--incarnation 2 --entry-inc 1:1 --entry-inc 2:1
 	golden jnl-dump-text journal-dump.txt "$DUMP" --journal --all "$J"
 	jnl --bad-csum
 	tcase jnl-dump-damaged 1 "^xrepl-dump: .*: damaged journal; --force dumps it anyway$" "$DUMP" --journal "$J"

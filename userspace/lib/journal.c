@@ -53,6 +53,11 @@ void xjnl_sb_decode(const void *sector, struct xjnl_sb *sb)
 	sb->generation = le64toh(raw.generation);
 	sb->ctime = le64toh(raw.ctime);
 	sb->mtime = le64toh(raw.mtime);
+	sb->incarnation = le64toh(raw.incarnation);
+	sb->tail_incarnation = le64toh(raw.tail_incarnation);
+	sb->durable_seq = le64toh(raw.durable_seq);
+	sb->ship_until_ms = le64toh(raw.ship_until_ms);
+	sb->delay_ms = le32toh(raw.delay_ms);
 	sb->reserved_nonzero = count_nonzero(raw.reserved,
 					     sizeof(raw.reserved));
 }
@@ -99,6 +104,13 @@ void xjnl_check_sb(const struct xjnl_sb *sb, const void *block0,
 			      sb->nr_blocks ? sb->nr_blocks - 1 : 0);
 	if (!sb->tail_seq)
 		xmeta_problem(p, "tail_seq: 0 (sequence numbers start at 1)");
+	if (!sb->tail_incarnation || sb->tail_incarnation > sb->incarnation)
+		xmeta_problem(p, "tail_incarnation: %" PRIu64 " (from 1 to the incarnation, %" PRIu64 ")",
+			      sb->tail_incarnation, sb->incarnation);
+	/* Entries before the tail reached the remote: they were durable. */
+	if (sb->tail_seq && sb->durable_seq < sb->tail_seq - 1)
+		xmeta_problem(p, "durable_seq: %" PRIu64 ", but the entries before the tail (seq %" PRIu64 ") were shipped",
+			      sb->durable_seq, sb->tail_seq);
 }
 
 enum verdict {
@@ -123,6 +135,7 @@ static void decode_hdr(const struct xrepl_jnl_hdr *raw, uint64_t block,
 	e->time_ns = le64toh(raw->time_ns);
 	e->blocks = le32toh(raw->blocks);
 	e->data_csum = le32toh(raw->data_csum);
+	e->incarnation = le64toh(raw->incarnation);
 }
 
 /* The fields of a header whose checksum is right; NULL if they hold. */
@@ -135,7 +148,7 @@ static const char *hdr_fields_bad(const struct xjnl_entry *e,
 		return "unknown op";
 	if (e->op_flags & ~(uint32_t)XREPL_JNL_OPF_ALL)
 		return "unknown op_flags";
-	if (count_nonzero(raw->reserved, sizeof(raw->reserved)) ||
+	if (raw->pad || count_nonzero(raw->reserved, sizeof(raw->reserved)) ||
 	    !xmeta_is_zero(blk + XREPL_META_SB_SIZE, BS - XREPL_META_SB_SIZE))
 		return "non-zero reserved bytes";
 	if (e->op == XREPL_JNL_OP_WRITE) {
@@ -154,11 +167,14 @@ static const char *hdr_fields_bad(const struct xjnl_entry *e,
 	return NULL;
 }
 
-/* Read and judge the entry at block, expected to be number seq. */
+/*
+ * Read and judge the entry at block, expected to be number seq, of
+ * incarnation min_inc at least.
+ */
 static enum verdict read_entry(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 			       uint64_t data_sectors, uint64_t block, uint64_t seq,
-			       struct xjnl_entry *e, char *why, size_t len,
-			       int *err)
+			       uint64_t min_inc, struct xjnl_entry *e, char *why,
+			       size_t len, int *err)
 {
 	uint8_t blk[BS];
 	struct xrepl_jnl_hdr raw;
@@ -192,6 +208,17 @@ static enum verdict read_entry(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 		return V_END;
 	}
 	decode_hdr(&raw, block, e);
+	/* Left after the end of the log by a crash: its seq may be reused. */
+	if (e->incarnation < min_inc) {
+		snprintf(why, len, "an entry of an earlier incarnation (%" PRIu64 ")",
+			 e->incarnation);
+		return V_END;
+	}
+	if (e->incarnation > sb->incarnation) {
+		snprintf(why, len, "an incarnation not begun (%" PRIu64 ", the superblock's is %" PRIu64 ")",
+			 e->incarnation, sb->incarnation);
+		return V_BAD;
+	}
 	if (e->seq < seq) {
 		snprintf(why, len, "an older entry (seq %" PRIu64 ")", e->seq);
 		return V_END;
@@ -235,18 +262,18 @@ static enum verdict read_entry(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 /* The entry at block, or else (wrapped) at the start of the log. */
 static enum verdict read_next(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 			      uint64_t data_sectors, uint64_t *block, uint64_t seq,
-			      struct xjnl_entry *e, char *why, size_t len,
-			      int *err)
+			      uint64_t min_inc, struct xjnl_entry *e, char *why,
+			      size_t len, int *err)
 {
 	enum verdict v, v2;
 	char why2[sizeof(((struct xjnl_walk *)0)->why)];
 
-	v = read_entry(dev, sb, data_sectors, *block, seq, e, why, len, err);
+	v = read_entry(dev, sb, data_sectors, *block, seq, min_inc, e, why,
+		       len, err);
 	if (v != V_END || *block == XREPL_JNL_LOG_START)
 		return v;
-	v2 = read_entry(dev, sb, data_sectors, XREPL_JNL_LOG_START, seq, e,
-			why2,
-			sizeof(why2), err);
+	v2 = read_entry(dev, sb, data_sectors, XREPL_JNL_LOG_START, seq,
+			min_inc, e, why2, sizeof(why2), err);
 	if (v2 == V_END)
 		return v;
 	*block = XREPL_JNL_LOG_START;
@@ -266,6 +293,7 @@ int xjnl_walk_log(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 		  struct xjnl_walk *w)
 {
 	uint64_t block = sb->tail_block, seq = sb->tail_seq;
+	uint64_t inc = sb->tail_incarnation;
 	struct xjnl_entry e, f;
 	char why2[sizeof(w->why)];
 	enum verdict v;
@@ -273,10 +301,11 @@ int xjnl_walk_log(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 
 	memset(w, 0, sizeof(*w));
 	for (;;) {
-		v = read_next(dev, sb, data_sectors, &block, seq, &e, w->why,
-			      sizeof(w->why), &w->err);
+		v = read_next(dev, sb, data_sectors, &block, seq, inc, &e,
+			      w->why, sizeof(w->why), &w->err);
 		if (v != V_OK)
 			break;
+		inc = e.incarnation;
 		w->entries++;
 		w->bytes += e.bytes;
 		if (fn) {
@@ -312,8 +341,8 @@ int xjnl_walk_log(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 		while (w->after < sb->nr_blocks) {
 			block = next_block(sb, &e);
 			if (read_next(dev, sb, data_sectors, &block,
-				      seq + 1 + w->after, &f, why2,
-				      sizeof(why2), &r) != V_OK)
+				      seq + 1 + w->after, e.incarnation, &f,
+				      why2, sizeof(why2), &r) != V_OK)
 				break;
 			e = f;
 			w->after++;
@@ -322,6 +351,20 @@ int xjnl_walk_log(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 	default:
 		w->end = XJNL_END_DAMAGED;
 		break;
+	}
+	/*
+	 * The bitmap's marks were cleared for the entries up to durable_seq:
+	 * the log may not end before one of them.
+	 */
+	if ((w->end == XJNL_END_CLEAN || w->end == XJNL_END_TORN) &&
+	    seq <= sb->durable_seq) {
+		size_t n = strlen(w->why);
+
+		snprintf(w->why + n, sizeof(w->why) - n,
+			 ", but entries up to %" PRIu64 " were made durable",
+			 sb->durable_seq);
+		w->end = XJNL_END_DAMAGED;
+		w->after = 0;
 	}
 	return 0;
 }
@@ -348,7 +391,7 @@ int xjnl_scan_shipped(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 			block++;
 			continue;
 		}
-		switch (read_entry(dev, sb, 0, block, le64toh(raw.seq), &e,
+		switch (read_entry(dev, sb, 0, block, le64toh(raw.seq), 0, &e,
 				   why, sizeof(why), &err)) {
 		case V_OK:
 			r = fn(ctx, &e);

@@ -16,6 +16,7 @@
 #include "meta.h"
 
 #define XJNL_F_BYPASSED		((uint32_t)XREPL_JNL_F_BYPASSED)
+#define XJNL_F_HELD		((uint32_t)XREPL_JNL_F_HELD)
 #define XJNL_F_ALL		((uint32_t)XREPL_JNL_F_ALL)
 
 /* A journal superblock in CPU byte order, as stored: nothing checked. */
@@ -34,6 +35,11 @@ struct xjnl_sb {
 	uint64_t generation;
 	uint64_t ctime;
 	uint64_t mtime;
+	uint64_t incarnation;
+	uint64_t tail_incarnation;
+	uint64_t durable_seq;
+	uint64_t ship_until_ms;
+	uint32_t delay_ms;
 	unsigned int reserved_nonzero;
 };
 
@@ -41,8 +47,8 @@ void xjnl_sb_decode(const void *sector, struct xjnl_sb *sb);
 /*
  * What the target refuses in block 0: magic (reported alone), checksum,
  * version, flags, block size, reserved bytes and the rest of block 0, a
- * device smaller than nr_blocks, or nr_blocks, tail_block or tail_seq
- * out of range.
+ * device smaller than nr_blocks, or nr_blocks, tail_block, tail_seq,
+ * tail_incarnation or durable_seq out of range.
  */
 void xjnl_check_sb(const struct xjnl_sb *sb, const void *block0,
 		   uint64_t dev_bytes, struct xmeta_problems *p);
@@ -60,6 +66,7 @@ struct xjnl_entry {
 	uint64_t time_ns;
 	uint32_t blocks;
 	uint32_t data_csum;
+	uint64_t incarnation;
 };
 
 /* How the log read from the tail ends. */
@@ -72,7 +79,11 @@ enum xjnl_end {
 	 * counted in xjnl_walk.after and dropped with it.
 	 */
 	XJNL_END_TORN,
-	/* Damage: replay would stop here, and ought not to. */
+	/*
+	 * Damage: replay would stop here, and ought not to.  Also where the
+	 * log ends (cleanly or torn) before durable_seq: an entry whose
+	 * marks may have been cleared is missing.
+	 */
 	XJNL_END_DAMAGED,
 	/* A read error. */
 	XJNL_END_IO,
@@ -95,7 +106,9 @@ typedef int (*xjnl_entry_fn)(void *ctx, const struct xjnl_entry *e);
 /*
  * Walk the log of a superblock that passed xjnl_check_sb(): from
  * tail_block, entry after entry, each at its block or else at block 1,
- * while valid.  With data_sectors (not 0), an entry past the end of a
+ * while valid: its sequence number the next, its incarnation not below
+ * the entry before's (tail_incarnation for the first) nor above the
+ * superblock's.  With data_sectors (not 0), an entry past the end of a
  * device of that size is damage.  w tells how it ended.  Returns 0, or
  * what fn returned.
  */
@@ -105,8 +118,9 @@ int xjnl_walk_log(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 
 /*
  * Every valid entry of this journal before the tail still on the device
- * (shipped to the remote, their blocks not reused yet), in block order.
- * Returns 0, what fn returned, or -errno.
+ * (shipped to the remote, their blocks not reused yet; or left after the
+ * end of an earlier incarnation's log by a crash, never shipped), in block
+ * order.  Returns 0, what fn returned, or -errno.
  */
 int xjnl_scan_shipped(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 		      xjnl_entry_fn fn, void *ctx);
