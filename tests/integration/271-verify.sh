@@ -121,27 +121,36 @@ bg fio_verify "$X" slow-compare --rw=randwrite --bs=4k --iodepth=1 \
 FIO=$BG_PID
 # fio takes a while to start on a slow (debug) kernel: writes flow first.
 wait_for_cmp "$X" writes -gt $(( w0 + 1000 )) 60
+t0=$(date +%s%N)
 ctl_rc 0 "verify starts under writes" verify "$P-x"
 for (( i = 0; i < 300; i++ )); do
 	(( $(num_of "$(status_field "$X" verify)") >= 5 )) && break
 	sleep 0.1
 done
+t1=$(date +%s%N)
 must "verify stop" dmsetup message "$P-x" 0 verify stop
 wait_for_status "$X" verify_active 0 10
 n=$(num_of "$(status_field "$X" verify)")
 rests=$(status_field "$X" verify_rests)
-log "under writes: $rests rests after $n regions"
+ms=$(( (t1 - t0) / 1000000 ))
+log "under writes: $rests rests after $n regions, the first 5 in $ms ms"
+(( n >= 5 )) || fail "the pass compared $n regions in 30 s under writes"
 (( rests >= n - 1 )) || fail "the pass compared $n regions under writes but rested after $rests"
+# Each compare takes 120 ms at least, each rest ten times that (at most
+# 2 s): four rests before the fifth region, 4.8 s; without them, 0.6 s.
+(( ms >= 4000 )) || fail "5 regions compared under writes in $ms ms: the pass did not rest"
 rc=0
 wait "$FIO" || rc=$?
 fio_check slow-compare "$rc"
+# An idle device, its remote fast again: no compare outlasts the window
+# in which a write counts as activity, and none is to be counted.
+dm_reload "$P-remote" "$(linear_table /dev/ram1)"
 sleep 0.5
 must "verify the last 4 regions, idle" dmsetup message "$P-x" 0 verify $(( NR - 4 ))
 wait_for_status "$X" verify_active 0 60
 assert_status "$X" verify "4/4"
 assert_status "$X" verify_rests 0
 assert_status "$X" verify_mismatches 0
-dm_reload "$P-remote" "$(linear_table /dev/ram1)"
 
 step "in pieces: verify stop, then resume"
 new_pair sync $RS
