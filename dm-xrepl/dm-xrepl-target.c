@@ -623,6 +623,7 @@ static int xrepl_msg_verify_start(struct xrepl_c *xc, bool repair,
 {
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_bitmap bad = {};
+	struct xrepl_stats sum;
 	const char *why = NULL;
 	int r = -EINVAL;
 
@@ -661,6 +662,13 @@ static int xrepl_msg_verify_start(struct xrepl_c *xc, bool repair,
 		pair->verify_started_ns = ktime_get_ns();
 		pair->verify_rest_until_ns = 0;
 		pair->verify_rests = 0;
+		/*
+		 * The window opens when resync_work notices a write, however
+		 * long ago it came: only writes from now on count.
+		 */
+		xrepl_stats_sum(pair, &sum);
+		pair->app_writes_seen = sum.writes;
+		pair->app_active_until_ns = 0;
 		pair->rate_start_ns = pair->verify_started_ns;
 		pair->rate_bytes = 0;
 		queue_work(pair->wq, &pair->resync_work);

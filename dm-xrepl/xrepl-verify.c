@@ -18,12 +18,13 @@
  * CPU about a tenth of the time and the writers' tail latency stays near
  * its idle level; an idle device is verified at full speed.  The device
  * counts as written when a write was counted while the region was
- * compared, or when resync_work saw one in the last XREPL_APP_ACTIVE_NS.
- * A mismatch is counted and remembered (verify_bad); the first ones are
- * logged with their sectors.  With "repair", the regions that differed
- * are marked (durably, with a metadata device) and made dirty at the end
- * of the pass, and a resync copies them.  A degradation or a failed read interrupts the
- * pass; a suspend only pauses it.  The pass's position is in status, so a
+ * compared, when one waits for the region, or when resync_work saw one
+ * (since the pass started) in the last XREPL_APP_ACTIVE_NS.  A mismatch
+ * is counted and remembered (verify_bad); the first ones are logged with
+ * their sectors.  With "repair", the regions that differed are marked
+ * (durably, with a metadata device) and made dirty at the end of the
+ * pass, and a resync copies them.  A degradation or a failed read
+ * interrupts the pass; a suspend only pauses it.  The pass's position is in status, so a
  * stopped or interrupted verify can be resumed where it was.
  */
 #include "xrepl-core.h"
@@ -111,7 +112,8 @@ void xrepl_verify_work(struct xrepl_copy *copy)
 	/*
 	 * A writer that reached the region while it was held waits in
 	 * gate_deferred, and writes nothing more until we end: that is
-	 * activity too (no other copy runs during a pass: the gate is ours).
+	 * activity too.  (A copy that "resync full" claimed meanwhile may
+	 * hold it instead; its region is dirty then, and nothing rests.)
 	 */
 	if (!bio_list_empty(&pair->gate_deferred))
 		written = true;
@@ -141,8 +143,12 @@ void xrepl_verify_work(struct xrepl_copy *copy)
 						       region);
 			}
 			pair->verify_pos = region + 1;
-			/* Yield to the writers: rest before the next region. */
-			if (written || now < pair->app_active_until_ns) {
+			/*
+			 * Yield to the writers: rest before the next region,
+			 * if there is one.
+			 */
+			if ((written || now < pair->app_active_until_ns) &&
+			    region + 1 < pair->geom.nr_regions) {
 				pair->verify_rest_until_ns = now +
 					min_t(u64, XREPL_VERIFY_YIELD * (now - t0),
 					      XREPL_VERIFY_REST_MAX_NS);
