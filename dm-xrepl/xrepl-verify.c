@@ -24,8 +24,9 @@
  * their sectors.  With "repair", the regions that differed are marked
  * (durably, with a metadata device) and made dirty at the end of the
  * pass, and a resync copies them.  A degradation or a failed read
- * interrupts the pass; a suspend only pauses it.  The pass's position is in status, so a
- * stopped or interrupted verify can be resumed where it was.
+ * interrupts the pass; a suspend only pauses it.  The pass's position is
+ * in status, so a stopped or interrupted verify can be resumed where it
+ * was.
  */
 #include "xrepl-core.h"
 
