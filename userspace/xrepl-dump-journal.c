@@ -65,16 +65,6 @@ static int print_entry(void *ctx, const struct xjnl_entry *e)
 	return 0;
 }
 
-/* "bypassed,held", "none" into buf. */
-static const char *sb_flags_str(uint32_t flags, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s%s%s",
-		 flags & XJNL_F_BYPASSED ? "bypassed" : "",
-		 (flags & XJNL_F_BYPASSED) && (flags & XJNL_F_HELD) ? "," : "",
-		 flags & XJNL_F_HELD ? "held" : "");
-	return buf[0] ? buf : "none";
-}
-
 static void print_sb(const struct xjnl_sb *sb, bool json)
 {
 	char uuid[40], magic[64], ct[32], mt[32], ut[64], fl[32];
@@ -126,7 +116,7 @@ static void print_sb(const struct xjnl_sb *sb, bool json)
 		       sb->csum, sb->csum_computed);
 	printf("  version: %" PRIu32 "\n", sb->version);
 	printf("  flags: 0x%08" PRIx32 " %s\n", sb->flags,
-	       sb_flags_str(sb->flags, fl, sizeof(fl)));
+	       xjnl_sb_flags_str(sb->flags, fl, sizeof(fl)));
 	printf("  block_size: %" PRIu32 "\n", sb->block_size);
 	printf("  uuid: %s\n", uuid);
 	printf("  journal_id: %016" PRIx64 "\n", sb->journal_id);

@@ -423,9 +423,10 @@ const char *xjnl_op_name(uint32_t op, char *buf, size_t len)
 	return buf;
 }
 
-const char *xjnl_op_flags_str(uint32_t flags, char *buf, size_t len)
+/* The names of the bits set in flags, "a,b" ("bitN" past names), or "none". */
+static const char *flags_str(uint32_t flags, const char *const *names,
+			     unsigned int nr_names, char *buf, size_t len)
 {
-	static const char *const names[] = { "preflush", "fua", "nounmap" };
 	size_t used = 0;
 	unsigned int i;
 
@@ -433,7 +434,7 @@ const char *xjnl_op_flags_str(uint32_t flags, char *buf, size_t len)
 	for (i = 0; i < 32; i++) {
 		if (!(flags & (1U << i)))
 			continue;
-		if (i < sizeof(names) / sizeof(names[0]))
+		if (i < nr_names)
 			used += (size_t)snprintf(buf + used, len - used, "%s%s",
 						 used ? "," : "", names[i]);
 		else
@@ -443,6 +444,23 @@ const char *xjnl_op_flags_str(uint32_t flags, char *buf, size_t len)
 			break;
 	}
 	return used ? buf : "none";
+}
+
+const char *xjnl_op_flags_str(uint32_t flags, char *buf, size_t len)
+{
+	static const char *const names[] = { "preflush", "fua", "nounmap" };
+
+	return flags_str(flags, names, sizeof(names) / sizeof(names[0]), buf,
+			 len);
+}
+
+const char *xjnl_sb_flags_str(uint32_t flags, char *buf, size_t len)
+{
+	static const char *const names[] = { "bypassed", "held" };
+
+	/* Unknown bits are reported as a problem of the superblock. */
+	return flags_str(flags & XJNL_F_ALL, names,
+			 sizeof(names) / sizeof(names[0]), buf, len);
 }
 
 const char *xjnl_end_name(enum xjnl_end end)

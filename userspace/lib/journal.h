@@ -129,6 +129,8 @@ int xjnl_scan_shipped(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 const char *xjnl_op_name(uint32_t op, char *buf, size_t len);
 /* "preflush,fua", "none" into buf. */
 const char *xjnl_op_flags_str(uint32_t flags, char *buf, size_t len);
+/* "bypassed,held", "none" into buf: the known superblock flags. */
+const char *xjnl_sb_flags_str(uint32_t flags, char *buf, size_t len);
 const char *xjnl_end_name(enum xjnl_end end);
 
 #endif /* XREPL_JOURNAL_H */
