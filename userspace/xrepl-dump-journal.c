@@ -71,7 +71,9 @@ static void print_sb(const struct xjnl_sb *sb, bool json)
 	const char *ctp = xmeta_time_str(sb->ctime, ct, sizeof(ct));
 	const char *mtp = xmeta_time_str(sb->mtime, mt, sizeof(mt));
 
-	if (sb->ship_until_ms)
+	if (sb->ship_until_ms > UINT64_MAX / 1000000U)
+		snprintf(ut, sizeof(ut), "out-of-range");
+	else if (sb->ship_until_ms)
 		time_ns_str(sb->ship_until_ms * 1000000U, ut, sizeof(ut));
 	else
 		snprintf(ut, sizeof(ut), "none");

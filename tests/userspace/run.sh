@@ -547,6 +547,9 @@ if selected jnl-dump-text; then
 		--flags 2 --ship-until-ms 1700000123456 --delay-ms 60000 \
 		--incarnation 2 --entry-inc 1:1 --entry-inc 2:1
 	golden jnl-dump-text journal-dump.txt "$DUMP" --journal --all "$J"
+	# A time too far off to print in ns is said to be so, not wrapped.
+	jnl --ship-until-ms 18446744073709551615
+	tcase jnl-dump-until-range 0 "^  ship_until: out-of-range \(18446744073709551615 ms\)$" "$DUMP" --journal "$J"
 	jnl --bad-csum
 	tcase jnl-dump-damaged 1 "^xrepl-dump: .*: damaged journal; --force dumps it anyway$" "$DUMP" --journal "$J"
 	tcase jnl-dump-damaged-force 1 "^problem: superblock checksum mismatch" "$DUMP" --journal --force "$J"
