@@ -24,6 +24,8 @@
 
 static void xrepl_put_devices(struct xrepl_c *xc)
 {
+	if (xc->journal)
+		dm_put_device(xc->ti, xc->journal);
 	if (xc->peer)
 		dm_put_device(xc->ti, xc->peer);
 	if (xc->meta)
@@ -101,10 +103,19 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			goto bad;
 		}
 	}
+	if (xc->args.journal_path) {
+		r = dm_get_device(ti, xc->args.journal_path,
+				  dm_table_get_mode(ti->table), &xc->journal);
+		if (r) {
+			ti->error = "Error opening journal device";
+			goto bad;
+		}
+	}
 	xc->args.local_path = NULL;
 	xc->args.remote_path = NULL;
 	xc->args.meta_path = NULL;
 	xc->args.peer_path = NULL;
+	xc->args.journal_path = NULL;
 
 	r = -EINVAL;
 	if (xc->remote && xc->local->bdev->bd_dev == xc->remote->bdev->bd_dev) {
@@ -122,6 +133,28 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			 xc->peer->bdev->bd_dev == xc->meta->bdev->bd_dev)) {
 		ti->error = "Remote metadata device must differ from the others";
 		goto bad;
+	}
+	if (xc->journal) {
+		dev_t j = xc->journal->bdev->bd_dev;
+
+		if (j == xc->local->bdev->bd_dev ||
+		    (xc->remote && j == xc->remote->bdev->bd_dev) ||
+		    j == xc->meta->bdev->bd_dev ||
+		    (xc->peer && j == xc->peer->bdev->bd_dev)) {
+			ti->error = "Journal device must differ from the others";
+			goto bad;
+		}
+		if (bdev_is_zoned(xc->journal->bdev) ||
+		    bdev_logical_block_size(xc->journal->bdev) >
+		    XREPL_META_BLOCK_SIZE) {
+			ti->error = "Journal device: zoned, or blocks above 4 KiB";
+			goto bad;
+		}
+		if (bdev_nr_sectors(xc->journal->bdev) <
+		    (sector_t)XREPL_JNL_MIN_BLOCKS * XREPL_META_BLOCK_SECTORS) {
+			ti->error = "Journal device too small";
+			goto bad;
+		}
 	}
 	if (ti->len > bdev_nr_sectors(xc->local->bdev)) {
 		ti->error = "Device is larger than the local device";
@@ -254,6 +287,8 @@ static int xrepl_preresume(struct dm_target *ti)
 
 	xrepl_pair_take_over(xc->pair);
 	xrepl_pair_attach(xc);
+	/* A failure is logged; the journal is not used (not built yet). */
+	xrepl_jnl_start(xc->pair);
 	return 0;
 }
 

@@ -47,6 +47,7 @@ enum xrepl_error_policy {
 #define XREPL_OPT_CONGESTION		BIT(6)
 #define XREPL_OPT_REMOTE_META		BIT(7)
 #define XREPL_OPT_PERIOD		BIT(8)
+#define XREPL_OPT_JOURNAL		BIT(9)
 
 /*
  * A parsed table line.  The device strings point into the caller's argv,
@@ -57,6 +58,7 @@ struct xrepl_args {
 	const char *remote_path;	/* NULL for "-" (no remote yet) */
 	const char *meta_path;		/* NULL for "-" (in-memory bitmap) */
 	const char *peer_path;		/* remote_meta: the remote site's */
+	const char *journal_path;	/* journal: the async write-ahead log */
 	enum xrepl_mode mode;
 	enum xrepl_error_policy on_remote_error;
 	u32 region_size;		/* sectors, a power of two */

@@ -81,6 +81,7 @@ struct xt_valid_case {
 	bool has_meta;			/* argv[2] is a path, not "-" */
 	bool no_remote;			/* argv[1] is "-" */
 	const char *peer;		/* remote_meta, if given */
+	const char *journal;		/* journal, if given */
 	enum xrepl_mode mode;
 	enum xrepl_error_policy policy;
 	u32 region_size;
@@ -113,6 +114,41 @@ static const struct xt_valid_case xt_valid_cases[] = {
 		.policy = XREPL_ON_ERROR_DEGRADE,
 		.region_size = XREPL_DEFAULT_REGION_SIZE,
 		.given = XREPL_OPT_REMOTE_META,
+	},
+	{
+		.name = "async with a journal",
+		.line = { { "loc", "rem", "meta", "async", "2", "journal",
+			    "jnl" } },
+		.has_meta = true,
+		.journal = "jnl",
+		.mode = XREPL_MODE_ASYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_JOURNAL,
+	},
+	{
+		/* Idle while the mode is sync (a switch drains the log). */
+		.name = "sync with a journal",
+		.line = { { "loc", "rem", "meta", "sync", "2", "journal",
+			    "jnl" } },
+		.has_meta = true,
+		.journal = "jnl",
+		.mode = XREPL_MODE_SYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_JOURNAL,
+	},
+	{
+		.name = "semi-sync with a journal, no remote yet",
+		.line = { { "loc", "-", "meta", "semi-sync", "2", "journal",
+			    "jnl" } },
+		.has_meta = true,
+		.no_remote = true,
+		.journal = "jnl",
+		.mode = XREPL_MODE_SEMI_SYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_JOURNAL,
 	},
 	{
 		.name = "semi-sync timeout and lag",
@@ -444,6 +480,10 @@ static void xrepl_parse_valid_test(struct kunit *test)
 		KUNIT_EXPECT_STREQ(test, args.peer_path, c->peer);
 	else
 		KUNIT_EXPECT_NULL(test, args.peer_path);
+	if (c->journal)
+		KUNIT_EXPECT_STREQ(test, args.journal_path, c->journal);
+	else
+		KUNIT_EXPECT_NULL(test, args.journal_path);
 	if (c->has_meta)
 		KUNIT_EXPECT_PTR_EQ(test, args.meta_path, c->line.argv[2]);
 	else
@@ -500,6 +540,19 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	{ .name = "two args", .line = { { "loc", "rem" } }, .error = XT_E_ARGC },
 	{ .name = "three args", .line = { { "loc", "rem", "-" } },
 	  .error = XT_E_ARGC },
+	/* The journal. */
+	XT_BAD("journal without metadata", "journal needs a metadata device",
+	       "async", "2", "journal", "j"),
+	{ .name = "journal in periodic mode",
+	  .line = { { "loc", "rem", "meta", "periodic", "2", "journal", "j" } },
+	  .error = "journal does not go with periodic mode" },
+	{ .name = "journal twice",
+	  .line = { { "loc", "rem", "meta", "async", "4", "journal", "j",
+		      "journal", "k" } },
+	  .error = XT_E_DUP },
+	{ .name = "journal without a value",
+	  .line = { { "loc", "rem", "meta", "async", "1", "journal" } },
+	  .error = XT_E_MISSING },
 
 	/* Mode. */
 	XT_BAD("mode upper case", XT_E_MODE, "SYNC"),
@@ -519,11 +572,11 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	       "64"),
 	XT_BAD("count 4, three words", XT_E_NOPT, "sync", "4", "region_size",
 	       "64", "nosync"),
-	XT_BAD("count over the max", XT_E_NOPT, "sync", "18", "region_size",
+	XT_BAD("count over the max", XT_E_NOPT, "sync", "20", "region_size",
 	       "64", "on_remote_error", "fail", "resync_rate_kbps", "1",
 	       "semi_timeout_ms", "1", "max_lag_kb", "256", "congestion",
-	       "block", "remote_meta", "rm", "period_s", "5", "nosync",
-	       "nosync"),
+	       "block", "remote_meta", "rm", "period_s", "5", "journal", "j",
+	       "nosync", "nosync"),
 	/* Periodic mode. */
 	XT_BAD("period_s below the min", XT_E_PERIOD, "periodic", "2",
 	       "period_s", "4"),

@@ -17,9 +17,10 @@
 #define XREPL_REQUIRED_ARGS	4U
 /*
  * region_size N, on_remote_error P, resync_rate_kbps N, semi_timeout_ms N,
- * max_lag_kb N, congestion P, remote_meta D, period_s N, nosync.
+ * max_lag_kb N, congestion P, remote_meta D, period_s N, journal D,
+ * nosync.
  */
-#define XREPL_MAX_OPT_ARGS	17U
+#define XREPL_MAX_OPT_ARGS	19U
 
 static const char * const mode_names[] = {
 	[XREPL_MODE_SYNC]	= "sync",
@@ -192,6 +193,8 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 			r = take_option(args, XREPL_OPT_REMOTE_META, error);
 		} else if (!strcmp(key, "period_s")) {
 			r = take_option(args, XREPL_OPT_PERIOD, error);
+		} else if (!strcmp(key, "journal")) {
+			r = take_option(args, XREPL_OPT_JOURNAL, error);
 		} else {
 			*error = "Unrecognised optional argument";
 			return -EINVAL;
@@ -210,6 +213,8 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 			r = parse_policy(args, val, error);
 		else if (!strcmp(key, "remote_meta"))
 			args->peer_path = val;
+		else if (!strcmp(key, "journal"))
+			args->journal_path = val;
 		else
 			r = xrepl_parse_tunable(args, key, val, error) ? 0 : -EINVAL;
 		if (r)
@@ -221,6 +226,18 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 	}
 	if (args->peer_path && !args->meta_path) {
 		*error = "remote_meta needs a metadata device";
+		return -EINVAL;
+	}
+	/*
+	 * The journal belongs to the pair of the metadata device, whose marks
+	 * cover what it may lack after a crash.
+	 */
+	if (args->journal_path && !args->meta_path) {
+		*error = "journal needs a metadata device";
+		return -EINVAL;
+	}
+	if (args->journal_path && args->mode == XREPL_MODE_PERIODIC) {
+		*error = "journal does not go with periodic mode";
 		return -EINVAL;
 	}
 	if (args->on_remote_error == XREPL_ON_ERROR_FAIL && !args->remote_path) {

@@ -272,6 +272,8 @@ struct xrepl_pair {
 	 */
 	dev_t remote_dev;
 	dev_t peer_dev;			/* remote_meta of its tables, or 0 */
+	dev_t jnl_dev;			/* journal of its tables, or 0 */
+	struct xrepl_jnl *jnl;		/* xrepl-jnl.c; NULL without one */
 	dev_t meta_dev;			/* 0: volatile bitmap */
 	struct xrepl_geom geom;
 	/* For resync_work, the cleaner, events and messages. */
@@ -558,6 +560,24 @@ struct xrepl_pair {
 	atomic64_t remote_reads;
 };
 
+/*
+ * The journal device of a pair (xrepl-jnl.c): held by every table of the
+ * pair, which all name the same one.
+ */
+struct xrepl_jnl {
+	struct block_device *bdev;
+	struct dm_io_client *io;
+	/*
+	 * Serialises superblock writes; protects info, buf, fresh and
+	 * started.
+	 */
+	struct mutex sb_lock;
+	struct xrepl_jnl_info info;	/* as written last (or to write) */
+	void *buf;			/* one block */
+	bool fresh;			/* block 0 was zero: not formatted yet */
+	bool started;			/* the first resume wrote the superblock */
+};
+
 /* Target context: one per table that uses xrepl. */
 struct xrepl_c {
 	struct dm_target *ti;
@@ -565,6 +585,7 @@ struct xrepl_c {
 	struct dm_dev *remote;		/* NULL for "-" */
 	struct dm_dev *meta;		/* NULL for "-" */
 	struct dm_dev *peer;		/* remote_meta, or NULL */
+	struct dm_dev *journal;		/* journal, or NULL */
 	struct xrepl_args args;		/* device strings cleared after ctr */
 	struct xrepl_pair *pair;
 	struct work_struct event_work;	/* raises dm_table_event() */
@@ -792,6 +813,17 @@ int xrepl_sync_io(struct dm_io_client *client, struct block_device *bdev,
 		  blk_opf_t opf, sector_t sector, sector_t count,
 		  enum dm_io_mem_type type, void *buf);
 void xrepl_stats_sum(struct xrepl_pair *pair, struct xrepl_stats *sum);
+
+/* xrepl-jnl.c: the journal device. */
+/*
+ * Open the journal of xc for its new pair, whose identity (pair->sb) is
+ * loaded: read and judge block 0, write nothing.  Returns 0 or an error
+ * with *error set.  Process context.
+ */
+int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc, char **error);
+/* Format, or start a new incarnation, on the pair's first resume. */
+int xrepl_jnl_start(struct xrepl_pair *pair);
+void xrepl_jnl_free(struct xrepl_pair *pair);
 
 /* xrepl-async.c: the asynchronous modes. */
 unsigned int xrepl_ship_bytes(struct bio *bio);

@@ -56,6 +56,7 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 		dm_io_client_destroy(pair->io_client);
 	kfree(pair->meta_buf);
 	xrepl_wi_free(&pair->wi);
+	xrepl_jnl_free(pair);
 	if (!IS_ERR_OR_NULL(pair->copy_io))
 		dm_io_client_destroy(pair->copy_io);
 	for (i = 0; i < XREPL_MAX_COPIES; i++)
@@ -210,7 +211,8 @@ static bool pair_uses(const struct xrepl_pair *pair, dev_t dev)
 {
 	return pair->local_dev == dev || pair->remote_dev == dev ||
 	       (pair->meta_dev && pair->meta_dev == dev) ||
-	       (pair->peer_dev && pair->peer_dev == dev);
+	       (pair->peer_dev && pair->peer_dev == dev) ||
+	       (pair->jnl_dev && pair->jnl_dev == dev);
 }
 
 /*
@@ -293,7 +295,9 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 	dev_t local = xc->local->bdev->bd_dev;
 	dev_t remote = xc->remote ? xc->remote->bdev->bd_dev : 0;
 	dev_t meta = xc->meta ? xc->meta->bdev->bd_dev : 0;
+	dev_t jnl = xc->journal ? xc->journal->bdev->bd_dev : 0;
 	struct xrepl_pair *pair;
+	bool same;
 
 	inh->predecessor = false;
 	inh->degraded_by = XREPL_DEGRADED_NONE;
@@ -304,7 +308,8 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 			if (pair_uses(pair, local) ||
 			    (remote && pair_uses(pair, remote)) ||
 			    (meta && pair_uses(pair, meta)) ||
-			    (xc->peer && pair_uses(pair, xc->peer->bdev->bd_dev))) {
+			    (xc->peer && pair_uses(pair, xc->peer->bdev->bd_dev)) ||
+			    (jnl && pair_uses(pair, jnl))) {
 				*error = "Device already replicated by another xrepl device";
 				return -EBUSY;
 			}
@@ -325,9 +330,18 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 			*error = "Another table of this device is loading its replication state";
 			return -EBUSY;
 		}
-		if (pair->meta_dev == meta &&
-		    pair->geom.dev_sectors == geom->dev_sectors &&
-		    pair->geom.region_size == geom->region_size) {
+		same = pair->meta_dev == meta &&
+		       pair->geom.dev_sectors == geom->dev_sectors &&
+		       pair->geom.region_size == geom->region_size;
+		/*
+		 * The log of a live pair lives in memory too: it is not
+		 * handed to another journal, nor to a pair that replaces it.
+		 */
+		if ((jnl || pair->jnl_dev) && (!same || pair->jnl_dev != jnl)) {
+			*error = "Journal: a reload cannot add, remove or change the journal, nor the geometry or metadata device of a pair with one";
+			return -EINVAL;
+		}
+		if (same) {
 			pair->refs++;
 			xc->pair = pair;
 			return 1;
@@ -374,6 +388,12 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 				    error);
 		if (r)
 			return r;
+		/* Its uuid is the pair's, now known. */
+		if (xc->journal) {
+			r = xrepl_jnl_open(pair, xc, error);
+			if (r)
+				return r;
+		}
 		if (!inh->predecessor) {
 			consistent = pair->consistent;
 			/* The administrator took the remote down: it stays down. */
