@@ -338,7 +338,7 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 		 * handed to another journal, nor to a pair that replaces it.
 		 */
 		if ((jnl || pair->jnl_dev) && (!same || pair->jnl_dev != jnl)) {
-			*error = "Journal: a reload cannot add, remove or change the journal, nor the geometry or metadata device of a pair with one";
+			*error = "Journal: a reload may not change the journal or the geometry";
 			return -EINVAL;
 		}
 		if (same) {
