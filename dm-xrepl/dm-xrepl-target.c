@@ -139,7 +139,7 @@ static int xrepl_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 		if (j == xc->local->bdev->bd_dev ||
 		    (xc->remote && j == xc->remote->bdev->bd_dev) ||
-		    j == xc->meta->bdev->bd_dev ||
+		    (xc->meta && j == xc->meta->bdev->bd_dev) ||
 		    (xc->peer && j == xc->peer->bdev->bd_dev)) {
 			ti->error = "Journal device must differ from the others";
 			goto bad;
@@ -907,6 +907,8 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			nr_opts += 2;
 		if (args->given & XREPL_OPT_PERIOD)
 			nr_opts += 2;
+		if (xc->journal)
+			nr_opts += 2;
 		DMEMIT("%s %s %s %s %u region_size %u", xc->local->name,
 		       xc->remote ? xc->remote->name : "-",
 		       xc->meta ? xc->meta->name : "-",
@@ -929,6 +931,8 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" remote_meta %s", xc->peer->name);
 		if (args->given & XREPL_OPT_PERIOD)
 			DMEMIT(" period_s %u", args->period_s);
+		if (xc->journal)
+			DMEMIT(" journal %s", xc->journal->name);
 		break;
 
 	case STATUSTYPE_IMA:

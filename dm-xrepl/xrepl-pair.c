@@ -171,6 +171,9 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	if (!pair->remote_wq)
 		goto bad;
 
+	/* Claimed now, as the other devices: the pair loads meanwhile. */
+	if (xc->journal)
+		pair->jnl_dev = xc->journal->bdev->bd_dev;
 	if (xc->meta) {
 		pair->meta_bdev = xc->meta->bdev;
 		pair->meta_dev = pair->meta_bdev->bd_dev;

@@ -15,12 +15,13 @@ require_xrepl
 CHECK=$(xrepl_tool xrepl-check)
 DUMP=$(xrepl_tool xrepl-dump)
 
-ramdisks 5 16
+ramdisks 6 16
 make_leg local /dev/ram0
 make_leg remote /dev/ram1
 make_leg meta /dev/ram2 8192
 make_leg jnl /dev/ram3
 make_leg jnl2 /dev/ram4
+make_leg jsmall /dev/ram5 2048
 L=/dev/mapper/$P-local R=/dev/mapper/$P-remote M=/dev/mapper/$P-meta
 J=/dev/mapper/$P-jnl J2=/dev/mapper/$P-jnl2
 X=/dev/mapper/$P-x
@@ -56,6 +57,8 @@ jx journal "$J"
 assert_eq 2 "$(jfield incarnation)" "incarnation of the pair's second life"
 assert_eq 2 "$(jfield tail_incarnation)" "tail_incarnation, the log empty"
 must "still valid and of this pair" "$CHECK" --journal --meta "$M" "$J"
+dmsetup table "$P-x" | grep -q " journal $(devno "$J")\$" ||
+	fail "the table line does not name the journal: $(dmsetup table "$P-x")"
 
 step "a reload may not add, remove or change the journal"
 for t in "$(XREPL_MODE=async XREPL_META=$M xrepl_table "$L" "$R")" \
@@ -97,7 +100,6 @@ write_at "$J" 0 4096 "$T_TMP/jsb.bad"
 refused "a damaged superblock" "Journal: superblock checksum mismatch" \
 	"$H $L $R $M async 2 journal $J"
 write_at "$J" 0 4096 "$cp_sb"
-make_leg jsmall /dev/ram4 2048
 refused "too small" "Journal device too small" \
 	"$H $L $R $M async 2 journal /dev/mapper/$P-jsmall" "/dev/mapper/$P-jsmall"
 refused "the metadata device" "Journal device must differ from the others" \
