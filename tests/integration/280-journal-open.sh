@@ -76,9 +76,10 @@ before=$(dmsetup ls | sort)
 # refused WHAT TEXT TABLE [DEV]: the table is refused with TEXT in the
 # kernel log; no device appears, and DEV (the journal) is unchanged.
 refused() {
-	local what=$1 text=$2 table=$3 dev=${4:-$J} sum
+	local what=$1 text=$2 table=$3 dev=${4:-$J} sum msum
 	step "refused: $what"
 	sum=$(read_at "$dev" 0 4096 | md5sum)
+	msum=$(read_at "$M" 0 $(( 1 << 20 )) | md5sum)
 	kmsg_mark
 	if dm_try_create "$P-bad" "$table" >"$T_TMP/out" 2>&1; then
 		fail "$what: table '$table' was accepted"
@@ -86,6 +87,8 @@ refused() {
 	assert_dmesg_contains "xrepl: $text" "$what"
 	[[ "$before" == "$(dmsetup ls | sort)" ]] || fail "$what: dm devices changed"
 	[[ "$sum" == "$(read_at "$dev" 0 4096 | md5sum)" ]] || fail "$what: the journal changed"
+	[[ "$msum" == "$(read_at "$M" 0 $(( 1 << 20 )) | md5sum)" ]] ||
+		fail "$what: the metadata device changed"
 }
 
 # Fresh metadata: a new pair, with a new uuid.
