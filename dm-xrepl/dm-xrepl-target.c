@@ -287,7 +287,7 @@ static int xrepl_preresume(struct dm_target *ti)
 
 	xrepl_pair_take_over(xc->pair);
 	xrepl_pair_attach(xc);
-	/* A failure is logged; the journal is not used (not built yet). */
+	/* If that fails, the pair goes on without the journal (an event). */
 	xrepl_jnl_start(xc->pair);
 	return 0;
 }
@@ -313,6 +313,8 @@ static void xrepl_postsuspend(struct dm_target *ti)
 	flush_delayed_work(&pair->ship_work);
 	flush_workqueue(pair->remote_wq);
 	flush_workqueue(pair->wq);
+	/* The remote has it all: a clean stop leaves no log to replay. */
+	xrepl_jnl_quiesce(pair, xc);
 	/*
 	 * Not active from now on: metadata work (a commit, a retry) that
 	 * runs after this raises no event on this table, which may be

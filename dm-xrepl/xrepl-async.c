@@ -199,6 +199,14 @@ struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	ent->early = false;
 	ent->local_done = false;
 	ent->remote_done = false;
+	INIT_LIST_HEAD(&ent->jappend);
+	INIT_LIST_HEAD(&ent->jlog);
+	ent->jseq = 0;
+	ent->jbio = NULL;
+	ent->jhdr = NULL;
+	ent->local_status = BLK_STS_OK;
+	ent->append_done = false;
+	ent->appended = false;
 	ent->upper = NULL;
 	ent->deadline_ns = U64_MAX;
 	ent->xc = xc;
@@ -379,7 +387,7 @@ static void ship_lost_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 }
 
 /* An entry is done with: out of the gate, memory back to the pools. */
-static void ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+void xrepl_ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
 	if (ent->tracked)
 		xrepl_gate_exit(pair, ent->first, ent->last);
@@ -393,16 +401,26 @@ static void ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent)
  */
 static bool ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
 {
-	struct xrepl_ship *s;
+	struct xrepl_ship *s, *tmp;
 	bool redispatch = false;
+	LIST_HEAD(waiting);
 
-	xrepl_shipq_take_waiting_locked(&pair->shipq, out);
-	list_for_each_entry(s, out, list) {
+	xrepl_shipq_take_waiting_locked(&pair->shipq, &waiting);
+	list_for_each_entry_safe(s, tmp, &waiting, list) {
 		struct xrepl_shipent *ent = container_of(s, struct xrepl_shipent,
 							 s);
 
 		ship_lost_locked(pair, ent);
 		redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
+		if (ent->jseq)
+			xrepl_jnl_shipped_locked(pair, ent);
+		if (ent->early && !ent->local_done) {
+			/* Journaled, its local write runs: its end frees it. */
+			list_del_init(&s->list);
+			ent->remote_done = true;
+		} else {
+			list_move_tail(&s->list, out);
+		}
 	}
 	return redispatch;
 }
@@ -413,7 +431,7 @@ static void ship_release(struct xrepl_pair *pair, struct list_head *list)
 
 	list_for_each_entry_safe(s, tmp, list, list) {
 		list_del(&s->list);
-		ship_put(pair, container_of(s, struct xrepl_shipent, s));
+		xrepl_ship_put(pair, container_of(s, struct xrepl_shipent, s));
 	}
 }
 
@@ -430,6 +448,8 @@ static void xrepl_ship_endio(struct bio *bio)
 	bio_put(bio);
 	spin_lock_irqsave(&pair->lock, flags);
 	xrepl_shipq_done_locked(&pair->shipq, &ent->s);
+	if (ent->jseq)
+		xrepl_jnl_shipped_locked(pair, ent);
 	/* Issued early and the local write still runs: its end_io frees ent. */
 	local_frees = ent->early && !ent->local_done;
 	ent->remote_done = true;
@@ -456,7 +476,7 @@ static void xrepl_ship_endio(struct bio *bio)
 
 	ack_bios(&acks);
 	if (!local_frees)
-		ship_put(pair, ent);
+		xrepl_ship_put(pair, ent);
 	if (degraded)
 		xrepl_report_degraded(xc, "remote I/O error %d",
 				      blk_status_to_errno(status));
@@ -623,7 +643,7 @@ bool xrepl_ship_idle(struct xrepl_pair *pair)
 
 	spin_lock_irq(&pair->lock);
 	idle = !pair->lag.writes && !pair->ship_endios &&
-	       bio_list_empty(&pair->lag_wait);
+	       bio_list_empty(&pair->lag_wait) && xrepl_jnl_idle_locked(pair);
 	spin_unlock_irq(&pair->lock);
 	return idle;
 }

@@ -220,6 +220,23 @@ struct xrepl_shipent {
 	bool local_done;
 	bool remote_done;
 	struct xrepl_c *xc;		/* target whose remote it goes to */
+	/*
+	 * Journaled (jseq != 0, xrepl-jnl.c), under pair->lock: the entry
+	 * is on jnl->appending until its append and every earlier one
+	 * completed (appended), then joins the ship queue; it is on
+	 * jnl->log until the remote has it.  jbio is its write while that
+	 * waits for its local write (local_status) and for appended.
+	 */
+	struct list_head jappend;
+	struct list_head jlog;
+	u64 jseq;
+	u64 jblock;			/* where its header is */
+	struct bio *jbio;
+	struct bio *append;		/* its append, until submitted */
+	struct page *jhdr;		/* the header block of its append */
+	blk_status_t local_status;
+	bool append_done;
+	bool appended;
 	unsigned long first;		/* regions, if tracked */
 	unsigned long last;
 	bool tracked;
@@ -565,8 +582,11 @@ struct xrepl_pair {
  * pair, which all name the same one.
  */
 struct xrepl_jnl {
+	struct xrepl_pair *pair;
 	struct block_device *bdev;
 	struct dm_io_client *io;
+	struct bio_set bs;		/* appends */
+	mempool_t hdr_pages;		/* their header blocks */
 	/*
 	 * Serialises superblock writes; protects info, buf, fresh and
 	 * started.
@@ -576,6 +596,31 @@ struct xrepl_jnl {
 	void *buf;			/* one block */
 	bool fresh;			/* block 0 was zero: not formatted yet */
 	bool started;			/* the first resume wrote the superblock */
+	/* Tail commits (xrepl_jnl_commit()), on pair->wq. */
+	struct delayed_work commit_work;
+
+	/* The log in memory, under pair->lock: */
+	bool usable;			/* started, and not failed */
+	bool failed;			/* an append or superblock write failed */
+	bool commit_queued;		/* commit_work is queued */
+	bool commit_urgent;		/* for now: half the log is in use */
+	u64 journal_id;			/* info's, for the headers */
+	u64 incarnation;
+	u64 nr_blocks;
+	u64 head_seq;			/* the next entry's */
+	u64 head_block;			/* where it goes, if it fits */
+	u64 epoch;			/* of the next entry */
+	u64 last_time_ns;		/* time_ns of the entry before */
+	u64 ctail_seq;			/* the tail on disk: the log's space */
+	u64 ctail_block;		/* from it to the head is in use */
+	u64 appended_seq;		/* every entry up to it was appended */
+	struct list_head appending;	/* entries by seq, until appended */
+	struct list_head log;		/* entries by seq, until shipped */
+	struct bio_list held;		/* barrier appends, until their turn */
+	unsigned int appends;		/* append completions running */
+	u64 nr_appended;		/* entries appended */
+	u64 nr_unjournaled;		/* writes that found no room */
+	u64 nr_commits;			/* tail commits written */
 };
 
 /* Target context: one per table that uses xrepl. */
@@ -647,6 +692,7 @@ struct xrepl_c {
 #define XREPL_IO_ACK_WAIT	BIT(5)	/* acknowledged when on the remote */
 #define XREPL_IO_ACKED		BIT(6)	/* completed by us: end_io just lets it go */
 #define XREPL_IO_REMOTE_READ	BIT(7)	/* a read retried on the remote */
+#define XREPL_IO_JNL		BIT(8)	/* its entry is journaled */
 
 struct xrepl_io {
 	struct xrepl_c *xc;
@@ -801,6 +847,8 @@ int xrepl_meta_read_sb(struct block_device *bdev, struct dm_io_client *client,
 
 /* xrepl-io.c: the I/O path. */
 void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio);
+/* End of the local clone of a bio that xrepl_ack_bio() completes. */
+void xrepl_local_endio(struct bio *local);
 void xrepl_read_work(struct work_struct *work);
 void xrepl_remote_work(struct work_struct *work);
 int xrepl_map(struct dm_target *ti, struct bio *bio);
@@ -816,13 +864,27 @@ void xrepl_stats_sum(struct xrepl_pair *pair, struct xrepl_stats *sum);
 
 /* xrepl-jnl.c: the journal device. */
 /*
- * Open the journal of xc for its new pair, whose identity (pair->sb) is
- * loaded: read and judge block 0, write nothing.  Returns 0 or an error
- * with *error set.  Process context.
+ * Open the journal of xc for its new pair, before its metadata device is
+ * loaded: uuid is the pair's, as its metadata names it, or NULL if that is
+ * fresh (a new pair).  Reads and judges block 0, writes nothing.  Returns
+ * 0 or an error with *error set.  Process context.
  */
-int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc, char **error);
+int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
+		   const u8 *uuid, sector_t dev_sectors, char **error);
 /* Format, or start a new incarnation, on the pair's first resume. */
 int xrepl_jnl_start(struct xrepl_pair *pair);
+/* Append the entry of a write that ships; false if it is not journaled. */
+bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io);
+/* The local write of a journaled bio completed (xrepl_end_io()). */
+int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
+		     blk_status_t *error);
+/* A journaled entry left the ship queue: the remote has it, or dropped. */
+void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
+			      struct xrepl_shipent *ent);
+/* Suspended, nothing in flight: record the tail (the log is empty). */
+void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc);
+bool xrepl_jnl_idle_locked(struct xrepl_pair *pair);
+void xrepl_jnl_stop(struct xrepl_pair *pair);
 void xrepl_jnl_free(struct xrepl_pair *pair);
 
 /* xrepl-async.c: the asynchronous modes. */
@@ -846,6 +908,7 @@ bool xrepl_ack_wait_add_locked(struct xrepl_pair *pair,
 			       struct xrepl_shipent *ent, struct bio *bio,
 			       u64 deadline_ns, u64 now);
 void xrepl_ack_bio(struct bio *bio, blk_status_t status);
+void xrepl_ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer);
 void xrepl_ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 void xrepl_ship_work(struct work_struct *work);

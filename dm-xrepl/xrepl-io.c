@@ -144,7 +144,7 @@ static bool reject_locked(struct xrepl_c *xc, struct xrepl_io *io)
  * xrepl_end_io() does for a local completion, then complete the bio now,
  * or leave that to ack_bios() if it still waits.
  */
-static void xrepl_local_endio(struct bio *local)
+void xrepl_local_endio(struct bio *local)
 {
 	struct bio *bio = local->bi_private;
 	struct xrepl_c *xc = xrepl_io(bio)->xc;
@@ -238,6 +238,9 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		/* The local write goes now, the copy when it completed. */
 		io->ship = xrepl_ship_alloc(xc, bio, io);
 		io->flags |= XREPL_IO_SHIP;
+		/* Journaled: the append and the local write are issued. */
+		if (pair->jnl && xrepl_jnl_write(xc, bio, io))
+			return;
 		if (io->flags & XREPL_IO_ACK_WAIT) {
 			struct xrepl_shipent *ent = io->ship;
 			bool early;
@@ -507,6 +510,8 @@ int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 	 */
 	if (io->flags & (XREPL_IO_REJECTED | XREPL_IO_ACKED))
 		return DM_ENDIO_DONE;
+	if (io->flags & XREPL_IO_JNL)
+		return xrepl_jnl_end_io(pair, bio, error);
 	if (io->flags & XREPL_IO_SHIP) {
 		struct xrepl_shipent *ent = io->ship;
 		bool queued = false, wait = false, redispatch = false;

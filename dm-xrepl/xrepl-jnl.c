@@ -4,12 +4,29 @@
  * (Documentation/dm-xrepl-journal.rst; the format is xrepl-journal.c's).
  *
  * A table that names a journal opens it when it creates its pair: block 0
- * is read and judged, and nothing is written, so that a table refused
- * later changes nothing.  The pair's first resume formats a fresh journal,
- * or raises the incarnation of one in use, before anything is appended.
+ * is read and judged before the metadata device is loaded, and nothing is
+ * written, so that a table refused later changes nothing.  The pair's
+ * first resume formats a fresh journal, or raises the incarnation of one
+ * in use, before anything is appended.
+ *
+ * Every write that ships gets the next sequence number and its blocks at
+ * the head of the log; its append (a header block and its data) goes to
+ * the journal device in parallel with its local write.  The write
+ * completes once both did and every earlier append did too, and its entry
+ * joins the ship queue in sequence order when the appends up to it
+ * completed.  The remote completes entries; the tail, the oldest entry it
+ * does not have, is recorded in the superblock lazily (a tail commit,
+ * after a flush of the remote), which frees the log's space behind it.
+ *
+ * Not built yet (the design's later steps): a replay of the log when a
+ * pair is created (a log left by a crash is discarded, the bitmap's marks
+ * covering every write the remote may lack), marks cleared by the log,
+ * overlapping writes serialised at map time, a full log held rather than
+ * bypassed, delay and hold.
  */
 #include <linux/blkdev.h>
 #include <linux/dm-io.h>
+#include <linux/highmem.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 
@@ -17,6 +34,17 @@
 #include "xrepl-format.h"
 
 #define JNL_BLOCK_SECTORS	XREPL_META_BLOCK_SECTORS
+/* Header blocks kept in reserve, so that an append always progresses. */
+#define JNL_RESERVE		XREPL_SHIP_RESERVE
+
+static void jnl_commit_work(struct work_struct *work);
+
+/* Before pair->wq goes: no tail commit runs or is due. */
+void xrepl_jnl_stop(struct xrepl_pair *pair)
+{
+	if (pair->jnl)
+		cancel_delayed_work_sync(&pair->jnl->commit_work);
+}
 
 void xrepl_jnl_free(struct xrepl_pair *pair)
 {
@@ -26,14 +54,20 @@ void xrepl_jnl_free(struct xrepl_pair *pair)
 		return;
 	if (!IS_ERR_OR_NULL(jnl->io))
 		dm_io_client_destroy(jnl->io);
+	bioset_exit(&jnl->bs);
+	mempool_exit(&jnl->hdr_pages);
+	mutex_destroy(&jnl->sb_lock);
 	kfree(jnl->buf);
 	kfree(jnl);
 	pair->jnl = NULL;
 }
 
-/* Read and judge block 0 of the journal of a new pair (pair->sb's uuid). */
-static int jnl_read_sb(struct xrepl_pair *pair, struct xrepl_jnl *jnl,
-		       char **error)
+/*
+ * Read and judge block 0 of the journal of a new pair: of the pair whose
+ * metadata names uuid, or, for a new pair (uuid NULL, its metadata device
+ * fresh), a fresh one: any other belongs to another pair.
+ */
+static int jnl_read_sb(struct xrepl_jnl *jnl, const u8 *uuid, char **error)
 {
 	sector_t dev_sectors = bdev_nr_sectors(jnl->bdev);
 	int r;
@@ -45,14 +79,14 @@ static int jnl_read_sb(struct xrepl_pair *pair, struct xrepl_jnl *jnl,
 		return -EIO;
 	}
 	if (xrepl_mem_is_zero(jnl->buf, XREPL_META_BLOCK_SIZE)) {
-		xrepl_jnl_sb_init(&jnl->info, pair->sb.uuid, dev_sectors);
+		/* Its uuid is set on the first resume, once the pair has one. */
 		jnl->fresh = true;
 		return 0;
 	}
 	r = xrepl_jnl_sb_decode(jnl->buf, dev_sectors, &jnl->info, error);
 	if (r)
 		return r;
-	if (memcmp(jnl->info.uuid, pair->sb.uuid, sizeof(pair->sb.uuid))) {
+	if (!uuid || memcmp(jnl->info.uuid, uuid, sizeof(jnl->info.uuid))) {
 		*error = "Journal: the journal of another pair";
 		return -EINVAL;
 	}
@@ -60,31 +94,40 @@ static int jnl_read_sb(struct xrepl_pair *pair, struct xrepl_jnl *jnl,
 }
 
 /*
- * Is there a log to replay?  The entry expected at the tail, judged by its
- * header alone.
+ * Is there a log (from a crash)?  The entry expected at the tail, or at
+ * block 1 (an entry that did not fit before the end of the device), judged
+ * by its header alone.
  */
 static int jnl_log_empty(struct xrepl_jnl *jnl, sector_t dev_sectors,
 			 bool *empty, char **error)
 {
 	const struct xrepl_jnl_info *info = &jnl->info;
+	u64 block = info->tail_block;
 	struct xrepl_jnl_entry e;
 	char *why;
 	int r;
 
-	r = xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
-			  info->tail_block * JNL_BLOCK_SECTORS,
-			  JNL_BLOCK_SECTORS, DM_IO_KMEM, jnl->buf);
-	if (r) {
-		*error = "Journal: I/O error";
-		return -EIO;
+	for (;;) {
+		r = xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
+				  block * JNL_BLOCK_SECTORS, JNL_BLOCK_SECTORS,
+				  DM_IO_KMEM, jnl->buf);
+		if (r) {
+			*error = "Journal: I/O error";
+			return -EIO;
+		}
+		*empty = xrepl_jnl_hdr_judge(jnl->buf, info, block,
+					     info->tail_seq,
+					     info->tail_incarnation,
+					     dev_sectors, &e, &why) ==
+			 XREPL_JNL_END;
+		if (!*empty || block == XREPL_JNL_LOG_START)
+			return 0;
+		block = XREPL_JNL_LOG_START;
 	}
-	*empty = xrepl_jnl_hdr_judge(jnl->buf, info, info->tail_block,
-				     info->tail_seq, info->tail_incarnation,
-				     dev_sectors, &e, &why) == XREPL_JNL_END;
-	return 0;
 }
 
-int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc, char **error)
+int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
+		   const u8 *uuid, sector_t dev_sectors, char **error)
 {
 	struct xrepl_jnl *jnl;
 	bool empty = true;
@@ -96,37 +139,94 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc, char **error)
 		return -ENOMEM;
 	}
 	pair->jnl = jnl;
+	jnl->pair = pair;
 	mutex_init(&jnl->sb_lock);
+	INIT_DELAYED_WORK(&jnl->commit_work, jnl_commit_work);
+	INIT_LIST_HEAD(&jnl->appending);
+	INIT_LIST_HEAD(&jnl->log);
+	bio_list_init(&jnl->held);
 	jnl->bdev = xc->journal->bdev;
 	jnl->buf = kmalloc(XREPL_META_BLOCK_SIZE, GFP_KERNEL);
 	jnl->io = dm_io_client_create();
-	if (!jnl->buf || IS_ERR(jnl->io)) {
+	if (!jnl->buf || IS_ERR(jnl->io) ||
+	    bioset_init(&jnl->bs, JNL_RESERVE, 0,
+			BIOSET_NEED_BVECS | BIOSET_NEED_RESCUER) ||
+	    mempool_init_page_pool(&jnl->hdr_pages, JNL_RESERVE, 0)) {
 		*error = "Cannot allocate the journal";
 		return -ENOMEM;
 	}
-	r = jnl_read_sb(pair, jnl, error);
+	r = jnl_read_sb(jnl, uuid, error);
 	if (!r && !jnl->fresh)
-		r = jnl_log_empty(jnl, pair->geom.dev_sectors, &empty, error);
+		r = jnl_log_empty(jnl, dev_sectors, &empty, error);
 	if (r)
 		return r;
-	/* The replay of a log after a crash is not built yet. */
-	if (!empty) {
-		*error = "Journal: holds writes to replay";
-		return -EINVAL;
-	}
-	pair->jnl_dev = jnl->bdev->bd_dev;
+	/*
+	 * The replay of a log left by a crash is not built yet.  Every write
+	 * the remote may lack is still marked in the bitmap (marks are
+	 * cleared only once the remote has the write), so the log goes and
+	 * the resync copies the marked regions, as without a journal.
+	 */
+	if (!empty)
+		DMWARN("%s: journal: a log from before a crash, not replayed",
+		       dm_device_name(pair->md));
 	return 0;
+}
+
+/* Fail the journal: the pair goes on without it.  lock held. */
+static bool jnl_fail_locked(struct xrepl_jnl *jnl)
+{
+	if (jnl->failed)
+		return false;
+	jnl->failed = true;
+	/* Read without the lock by xrepl_jnl_write(), which re-checks. */
+	WRITE_ONCE(jnl->usable, false);
+	return true;
+}
+
+static void jnl_report_failed(struct xrepl_pair *pair, const char *what,
+			      int err)
+{
+	struct xrepl_c *event;
+
+	DMERR("%s: journal: %s failed (%d): writes are no longer journaled",
+	      dm_device_name(pair->md), what, err);
+	spin_lock_irq(&pair->lock);
+	event = pair->active;
+	spin_unlock_irq(&pair->lock);
+	if (event)
+		xrepl_raise_event(event);
+}
+
+/* Write the superblock *info with FUA (and PREFLUSH if asked). */
+static int jnl_write_sb(struct xrepl_jnl *jnl, struct xrepl_jnl_info *info,
+			blk_opf_t flags)
+{
+	int r;
+
+	lockdep_assert_held(&jnl->sb_lock);
+	info->generation++;
+	info->mtime = ktime_get_real_seconds();
+	memset(jnl->buf, 0, XREPL_META_BLOCK_SIZE);
+	xrepl_jnl_sb_encode(jnl->buf, info);
+	r = xrepl_sync_io(jnl->io, jnl->bdev,
+			  REQ_OP_WRITE | REQ_FUA | REQ_SYNC | flags, 0,
+			  JNL_BLOCK_SECTORS, DM_IO_KMEM, jnl->buf);
+	if (!r)
+		jnl->info = *info;
+	return r;
 }
 
 /*
  * The pair's first resume: a fresh journal is formatted; one in use gets
- * a new incarnation, its tail (the log is empty) in it.  Written with
- * PREFLUSH and FUA before anything is appended.  Process context.
+ * a new incarnation, its tail (its log empty, or discarded) in it.
+ * Written with PREFLUSH and FUA before anything is appended; if that
+ * fails, the pair goes on without the journal.  Process context.
  */
 int xrepl_jnl_start(struct xrepl_pair *pair)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
-	struct xrepl_jnl_info *info;
+	struct xrepl_jnl_info info;
+	bool fail = false;
 	int r = 0;
 
 	if (!jnl)
@@ -134,26 +234,562 @@ int xrepl_jnl_start(struct xrepl_pair *pair)
 	mutex_lock(&jnl->sb_lock);
 	if (jnl->started)
 		goto out;
-	info = &jnl->info;
-	if (!jnl->fresh) {
-		info->incarnation++;
-		info->tail_incarnation = info->incarnation;
-	}
-	info->generation++;
-	info->mtime = ktime_get_real_seconds();
-	memset(jnl->buf, 0, XREPL_META_BLOCK_SIZE);
-	xrepl_jnl_sb_encode(jnl->buf, info);
-	r = xrepl_sync_io(jnl->io, jnl->bdev,
-			  REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_SYNC, 0,
-			  JNL_BLOCK_SECTORS, DM_IO_KMEM, jnl->buf);
-	if (r) {
-		DMERR("%s: journal: superblock write failed (%d)",
-		      dm_device_name(pair->md), r);
-		goto out;
-	}
-	jnl->fresh = false;
 	jnl->started = true;
+	if (jnl->fresh) {
+		xrepl_jnl_sb_init(&info, pair->sb.uuid,
+				  bdev_nr_sectors(jnl->bdev));
+	} else {
+		info = jnl->info;
+		info.incarnation++;
+		info.tail_incarnation = info.incarnation;
+	}
+	r = jnl_write_sb(jnl, &info, REQ_PREFLUSH);
+	spin_lock_irq(&pair->lock);
+	if (r) {
+		fail = jnl_fail_locked(jnl);
+	} else {
+		jnl->fresh = false;
+		jnl->journal_id = info.journal_id;
+		jnl->incarnation = info.incarnation;
+		jnl->nr_blocks = info.nr_blocks;
+		jnl->head_seq = info.tail_seq;
+		jnl->head_block = info.tail_block;
+		jnl->ctail_seq = info.tail_seq;
+		jnl->ctail_block = info.tail_block;
+		jnl->appended_seq = info.tail_seq - 1;
+		jnl->epoch = 1;
+		WRITE_ONCE(jnl->usable, true);
+	}
+	spin_unlock_irq(&pair->lock);
 out:
 	mutex_unlock(&jnl->sb_lock);
+	if (fail)
+		jnl_report_failed(pair, "the superblock write", r);
 	return r;
+}
+
+/* Blocks in use, from the tail on disk to the head.  lock held. */
+static u64 jnl_used_locked(const struct xrepl_jnl *jnl)
+{
+	if (jnl->head_seq == jnl->ctail_seq)
+		return 0;
+	if (jnl->head_block > jnl->ctail_block)
+		return jnl->head_block - jnl->ctail_block;
+	return jnl->nr_blocks - jnl->ctail_block +
+	       jnl->head_block - XREPL_JNL_LOG_START;
+}
+
+/*
+ * Where an entry of blocks goes: at the head, or at block 1 if it does not
+ * fit before the end of the device; never over the tail on disk (entries
+ * the remote completed are still replayed from there after a crash).
+ * Returns false if the log has no room.  lock held.
+ */
+static bool jnl_place_locked(const struct xrepl_jnl *jnl, u32 blocks,
+			     u64 *start)
+{
+	u64 h = jnl->head_block, t = jnl->ctail_block, end = jnl->nr_blocks;
+
+	if (jnl->head_seq == jnl->ctail_seq) {
+		*start = h + blocks <= end ? h : XREPL_JNL_LOG_START;
+		return true;
+	}
+	if (h == t)
+		return false;
+	if (h > t) {
+		if (h + blocks <= end) {
+			*start = h;
+			return true;
+		}
+		h = XREPL_JNL_LOG_START;
+	}
+	if (h + blocks > t)
+		return false;
+	*start = h;
+	return true;
+}
+
+enum jnl_settle { JNL_WAIT, JNL_COMPLETE };
+
+/*
+ * Has ent's write (jbio) what it waits for: its local write and its
+ * append, with every earlier one?  Then it completes (JNL_COMPLETE, with
+ * jbio's status set), unless it waits for the remote too (semi-sync, or
+ * a switch to sync draining): then on ack_wait, as without a journal.
+ * lock held.
+ */
+static enum jnl_settle jnl_settle_locked(struct xrepl_pair *pair,
+					 struct xrepl_shipent *ent)
+{
+	struct bio *bio = ent->jbio;
+	struct xrepl_io *io;
+
+	if (!bio || !ent->local_done || !ent->appended)
+		return JNL_WAIT;
+	ent->jbio = NULL;
+	io = xrepl_io(bio);
+	if (ent->local_status == BLK_STS_OK &&
+	    (io->flags & XREPL_IO_ACK_WAIT) && !ent->remote_done &&
+	    xrepl_ack_wait_add_locked(pair, ent, bio, io->deadline_ns,
+				      ktime_get_ns()))
+		return JNL_WAIT;
+	bio->bi_status = ent->local_status;
+	return JNL_COMPLETE;
+}
+
+/* The remote will not get ent: its regions (or, for a flush, all) differ. */
+static void jnl_lost_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	if (ent->tracked)
+		xrepl_mark_dirty_locked(pair, ent->first, ent->last);
+	else
+		xrepl_mark_lost_locked(pair);
+}
+
+/*
+ * The appends up to appended_seq + 1 and on may have completed: the
+ * entries they cover, in order, join the ship queue (or are given up on,
+ * the remote degraded), and their writes complete if their local write
+ * did.  Barrier appends whose turn came go on go.  Entries done with both
+ * legs go on put.  Returns whether deferred writes were moved to
+ * redispatch.  lock held.
+ */
+static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
+			       struct bio_list *go, struct list_head *put,
+			       bool *kick)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_shipent *ent;
+	bool redispatch = false;
+	struct bio *bio;
+
+	while (!list_empty(&jnl->appending)) {
+		ent = list_first_entry(&jnl->appending, struct xrepl_shipent,
+				       jappend);
+		if (!ent->append_done)
+			break;
+		list_del_init(&ent->jappend);
+		ent->appended = true;
+		jnl->appended_seq = ent->jseq;
+		jnl->nr_appended++;
+		if (pair->degraded_by == XREPL_DEGRADED_NONE) {
+			ent->s.queued_ns = ktime_get_ns();
+			xrepl_shipq_add_locked(&pair->shipq, &ent->s);
+			*kick = true;
+		} else {
+			jnl_lost_locked(pair, ent);
+			redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
+			xrepl_jnl_shipped_locked(pair, ent);
+			ent->remote_done = true;
+			/* Its local write completed: done with. */
+			if (ent->local_done)
+				list_add_tail(&ent->s.list, put);
+		}
+		bio = ent->jbio;
+		if (jnl_settle_locked(pair, ent) == JNL_COMPLETE)
+			bio_list_add(acks, bio);
+	}
+	while ((bio = bio_list_peek(&jnl->held))) {
+		ent = bio->bi_private;
+		if (ent->jseq != jnl->appended_seq + 1)
+			break;
+		bio_list_add(go, bio_list_pop(&jnl->held));
+	}
+	return redispatch;
+}
+
+static void jnl_ack_bios(struct bio_list *acks)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(acks)))
+		xrepl_ack_bio(bio, bio->bi_status);
+}
+
+static void jnl_submit_bios(struct bio_list *bios)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(bios)))
+		submit_bio_noacct(bio);
+}
+
+static void jnl_put_list(struct xrepl_pair *pair, struct list_head *put)
+{
+	struct xrepl_shipent *ent, *tmp;
+
+	list_for_each_entry_safe(ent, tmp, put, s.list) {
+		list_del(&ent->s.list);
+		xrepl_ship_put(pair, ent);
+	}
+}
+
+static void jnl_append_endio(struct bio *bio)
+{
+	struct xrepl_shipent *ent = bio->bi_private;
+	struct xrepl_pair *pair = ent->xc->pair;
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct bio_list acks = BIO_EMPTY_LIST, go = BIO_EMPTY_LIST;
+	blk_status_t status = bio->bi_status;
+	bool failed = false, kick = false, redispatch;
+	unsigned long flags;
+	LIST_HEAD(put);
+
+	bio_put(bio);
+	mempool_free(ent->jhdr, &jnl->hdr_pages);
+	ent->jhdr = NULL;
+	spin_lock_irqsave(&pair->lock, flags);
+	ent->append_done = true;
+	/* The entry still ships from memory; the bitmap marks its regions. */
+	if (status)
+		failed = jnl_fail_locked(jnl);
+	redispatch = jnl_advance_locked(pair, &acks, &go, &put, &kick);
+	/*
+	 * The pair lives while appends is not 0 (xrepl_ship_idle()).  Writes
+	 * acknowledged already ship within a jiffy, in batches, as without
+	 * a journal; one that waits for the remote, at once.
+	 */
+	if (redispatch || !list_empty(&pair->ack_wait))
+		xrepl_ship_kick(pair, redispatch);
+	else if (kick)
+		xrepl_ship_soon(pair);
+	spin_unlock_irqrestore(&pair->lock, flags);
+
+	jnl_submit_bios(&go);
+	jnl_put_list(pair, &put);
+	if (failed)
+		jnl_report_failed(pair, "an append", blk_status_to_errno(status));
+	jnl_ack_bios(&acks);
+
+	/* Last, and under the lock xrepl_ship_idle() takes. */
+	spin_lock_irqsave(&pair->lock, flags);
+	if (!--jnl->appends)
+		wake_up(&pair->ship_wait);
+	spin_unlock_irqrestore(&pair->lock, flags);
+}
+
+/* The header of ent, the entry of bio. */
+static void jnl_entry_fill(struct xrepl_shipent *ent, struct bio *bio,
+			   struct xrepl_jnl_entry *e)
+{
+	unsigned int i, left = ent->s.bytes;
+	u32 crc = XREPL_META_CSUM_SEED;
+
+	e->sector = ent->s.sector;
+	e->nr_sectors = ent->s.nr_sectors;
+	e->bytes = ent->s.bytes;
+	e->blocks = xrepl_jnl_entry_blocks(e->bytes);
+	switch (bio_op(bio)) {
+	case REQ_OP_DISCARD:
+		e->op = XREPL_JNL_OP_DISCARD;
+		break;
+	case REQ_OP_WRITE_ZEROES:
+		e->op = XREPL_JNL_OP_WRITE_ZEROES;
+		break;
+	default:
+		e->op = e->bytes ? XREPL_JNL_OP_WRITE : XREPL_JNL_OP_FLUSH;
+		break;
+	}
+	e->op_flags = 0;
+	if (bio->bi_opf & REQ_PREFLUSH)
+		e->op_flags |= XREPL_JNL_PREFLUSH;
+	if (bio->bi_opf & REQ_FUA)
+		e->op_flags |= XREPL_JNL_FUA;
+	if (bio->bi_opf & REQ_NOUNMAP)
+		e->op_flags |= XREPL_JNL_NOUNMAP;
+	for (i = 0; i < ent->nr_pages; i++) {
+		unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
+
+		crc = xrepl_jnl_data_csum(crc, page_address(ent->pages[i]), len);
+		left -= len;
+	}
+	e->data_csum = crc;
+}
+
+/* The append bio of ent: its header block, then its data. */
+static void jnl_append_fill(struct xrepl_jnl *jnl, struct xrepl_shipent *ent,
+			    struct bio *append)
+{
+	unsigned int lbs = bdev_logical_block_size(jnl->bdev);
+	unsigned int i, left = ent->s.bytes;
+
+	append->bi_iter.bi_sector = ent->jblock * JNL_BLOCK_SECTORS;
+	__bio_add_page(append, ent->jhdr, XREPL_META_BLOCK_SIZE, 0);
+	for (i = 0; i < ent->nr_pages; i++) {
+		unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
+		unsigned int padded = round_up(len, lbs);
+
+		/* Our copy: the remote gets len bytes of it. */
+		if (padded > len)
+			memset(page_address(ent->pages[i]) + len, 0,
+			       padded - len);
+		__bio_add_page(append, ent->pages[i], padded, 0);
+		left -= len;
+	}
+	append->bi_end_io = jnl_append_endio;
+	append->bi_private = ent;
+}
+
+/*
+ * Journal the entry of a write that ships (io->ship, its data copied):
+ * append it and issue the local write, both completing the bio
+ * (xrepl_jnl_end_io(), jnl_append_endio()).  Returns false, having done
+ * nothing, if the journal is not in use or has no room: the write then
+ * ships as without a journal (the bitmap marks its regions until the
+ * remote has it).  May sleep (GFP_NOIO).
+ */
+bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_shipent *ent = io->ship;
+	bool barrier = ent->s.flags & XREPL_SHIP_BARRIER;
+	struct xrepl_jnl_entry e = {};
+	struct bio *append, *local;
+	struct page *hdr;
+	u64 start, now, id;
+	bool submit;
+
+	if (!READ_ONCE(jnl->usable))
+		return false;
+	jnl_entry_fill(ent, bio, &e);
+	hdr = mempool_alloc(&jnl->hdr_pages, GFP_NOIO);
+	append = bio_alloc_bioset(jnl->bdev, 1 + ent->nr_pages,
+				  REQ_OP_WRITE | REQ_SYNC |
+				  (barrier ? REQ_PREFLUSH | REQ_FUA : 0),
+				  GFP_NOIO, &jnl->bs);
+
+	spin_lock_irq(&pair->lock);
+	if (!jnl->usable || !jnl_place_locked(jnl, e.blocks, &start)) {
+		if (jnl->usable)
+			jnl->nr_unjournaled++;
+		spin_unlock_irq(&pair->lock);
+		bio_put(append);
+		mempool_free(hdr, &jnl->hdr_pages);
+		return false;
+	}
+	e.seq = jnl->head_seq++;
+	jnl->head_block = start + e.blocks >= jnl->nr_blocks ?
+			  XREPL_JNL_LOG_START : start + e.blocks;
+	/* A flush or FUA write is an epoch of its own. */
+	if (barrier)
+		jnl->epoch++;
+	e.epoch = jnl->epoch;
+	if (barrier)
+		jnl->epoch++;
+	/* Times along the log never decrease, even if the clock steps back. */
+	now = ktime_get_real_ns();
+	e.time_ns = max(now, jnl->last_time_ns);
+	jnl->last_time_ns = e.time_ns;
+	e.incarnation = jnl->incarnation;
+	ent->jseq = e.seq;
+	ent->jblock = start;
+	ent->jhdr = hdr;
+	ent->jbio = bio;
+	/* Joins the ship queue before its local write may complete. */
+	ent->early = true;
+	list_add_tail(&ent->jappend, &jnl->appending);
+	list_add_tail(&ent->jlog, &jnl->log);
+	jnl->appends++;
+	io->flags |= XREPL_IO_JNL;
+	id = jnl->journal_id;
+	spin_unlock_irq(&pair->lock);
+
+	xrepl_jnl_hdr_encode(page_address(hdr), id, &e);
+	jnl_append_fill(jnl, ent, append);
+	/*
+	 * A barrier's append flushes the appends before it, so it goes once
+	 * they completed: the log is then durable up to it.
+	 */
+	spin_lock_irq(&pair->lock);
+	submit = !barrier || jnl->appended_seq + 1 == ent->jseq;
+	if (!submit)
+		bio_list_add(&jnl->held, append);
+	spin_unlock_irq(&pair->lock);
+	if (submit)
+		submit_bio_noacct(append);
+
+	/* The local write goes as a clone: the bio completes when both did. */
+	local = bio_alloc_clone(xc->local->bdev, bio, GFP_NOIO, &pair->bs);
+	bio_clear_polled(local);
+	local->bi_end_io = xrepl_local_endio;
+	local->bi_private = bio;
+	dm_submit_bio_remap(bio, local);
+	return true;
+}
+
+/*
+ * The local write of a journaled bio completed.  Returns DM_ENDIO_DONE if
+ * the bio completes now (with *error), or DM_ENDIO_INCOMPLETE if it waits
+ * for its append, or for the remote.  The later of the entry's two ends,
+ * local and remote, frees it; if that is this one, the bio leaves the
+ * gate here.
+ */
+int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
+		     blk_status_t *error)
+{
+	struct xrepl_io *io = xrepl_io(bio);
+	struct xrepl_shipent *ent = io->ship;
+	bool tracked = io->flags & XREPL_IO_TRACKED;
+	bool started = false, done_with;
+	enum jnl_settle settle;
+	unsigned long flags;
+
+	spin_lock_irqsave(&pair->lock, flags);
+	ent->local_done = true;
+	ent->local_status = *error;
+	if (*error != BLK_STS_OK) {
+		pair->local_errors++;
+		if (tracked) {
+			xrepl_mark_dirty_locked(pair, io->first, io->last);
+			if (pair->degraded_by == XREPL_DEGRADED_NONE)
+				started = xrepl_resync_start_locked(pair);
+		}
+	}
+	done_with = ent->remote_done;
+	settle = jnl_settle_locked(pair, ent);
+	spin_unlock_irqrestore(&pair->lock, flags);
+
+	/* The remote's end (or the entry's drop) was first: it is ours. */
+	if (done_with) {
+		io->ship = NULL;
+		xrepl_ship_free(pair, ent);
+		if (tracked)
+			xrepl_gate_exit(pair, io->first, io->last);
+	}
+	if (started)
+		xrepl_raise_event(io->xc);
+	return settle == JNL_COMPLETE ? DM_ENDIO_DONE : DM_ENDIO_INCOMPLETE;
+}
+
+/*
+ * ent (journaled) left the ship queue: the remote completed it, or it was
+ * dropped.  The tail may move: a tail commit is due within a second, or
+ * at once when half the log is in use.  lock held.
+ */
+void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
+			      struct xrepl_shipent *ent)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	bool urgent;
+
+	list_del_init(&ent->jlog);
+	if (!jnl->usable)
+		return;
+	urgent = jnl_used_locked(jnl) * 2 > jnl->nr_blocks;
+	if (!jnl->commit_queued || (urgent && !jnl->commit_urgent)) {
+		jnl->commit_queued = true;
+		jnl->commit_urgent = urgent;
+		mod_delayed_work(pair->wq, &jnl->commit_work, urgent ? 0 : HZ);
+	}
+}
+
+bool xrepl_jnl_idle_locked(struct xrepl_pair *pair)
+{
+	return !pair->jnl || !pair->jnl->appends;
+}
+
+/*
+ * A tail commit: the tail (the oldest entry the remote has not completed,
+ * or the head) is sampled, the remote flushed, and the tail written to the
+ * superblock with FUA; the log's space behind it is then free.  remote is
+ * the remote leg's device, NULL if the remote is not attached.  Process
+ * context.
+ */
+static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_jnl_info info;
+	u64 seq, block, inc;
+	unsigned long gen;
+	bool degraded, moved, fail = false;
+	int r = 0;
+
+	spin_lock_irq(&pair->lock);
+	jnl->commit_queued = false;
+	jnl->commit_urgent = false;
+	if (!jnl->usable) {
+		spin_unlock_irq(&pair->lock);
+		return 0;
+	}
+	if (list_empty(&jnl->log)) {
+		seq = jnl->head_seq;
+		block = jnl->head_block;
+	} else {
+		struct xrepl_shipent *ent;
+
+		ent = list_first_entry(&jnl->log, struct xrepl_shipent, jlog);
+		seq = ent->jseq;
+		block = ent->jblock;
+	}
+	inc = jnl->incarnation;
+	gen = pair->degrade_gen;
+	degraded = pair->degraded_by != XREPL_DEGRADED_NONE;
+	moved = seq != jnl->ctail_seq;
+	spin_unlock_irq(&pair->lock);
+	if (!moved)
+		return 0;
+	/*
+	 * What the remote completed before the tail must be stable there.
+	 * A degraded remote's entries were given up on: their regions are
+	 * marked.
+	 */
+	if (!degraded && remote) {
+		r = xrepl_flush_leg(pair, remote, gen, false);
+		/* Given up (degraded meanwhile): the next commit runs without. */
+		if (r)
+			return r;
+	}
+
+	mutex_lock(&jnl->sb_lock);
+	info = jnl->info;
+	info.tail_seq = seq;
+	info.tail_block = block;
+	info.tail_incarnation = inc;
+	info.durable_seq = max(info.durable_seq, seq - 1);
+	r = jnl_write_sb(jnl, &info, 0);
+	spin_lock_irq(&pair->lock);
+	if (r) {
+		fail = jnl_fail_locked(jnl);
+	} else if (seq > jnl->ctail_seq) {
+		jnl->ctail_seq = seq;
+		jnl->ctail_block = block;
+		jnl->nr_commits++;
+	}
+	spin_unlock_irq(&pair->lock);
+	mutex_unlock(&jnl->sb_lock);
+	if (fail)
+		jnl_report_failed(pair, "a superblock write", r);
+	return r;
+}
+
+static void jnl_commit_work(struct work_struct *work)
+{
+	struct xrepl_jnl *jnl = container_of(to_delayed_work(work),
+					     struct xrepl_jnl, commit_work);
+	struct xrepl_pair *pair = jnl->pair;
+	struct block_device *remote = NULL;
+
+	/* The active table's remote: it is suspended after this returns. */
+	spin_lock_irq(&pair->lock);
+	if (pair->active && pair->active->remote)
+		remote = pair->active->remote->bdev;
+	spin_unlock_irq(&pair->lock);
+	jnl_commit(pair, remote);
+}
+
+/*
+ * xc is suspended, nothing in flight: no tail commit runs from now on, and
+ * one records the tail as it is, the log empty once the remote has it
+ * all, so that a clean shutdown leaves nothing to replay.  Process
+ * context.
+ */
+void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	if (!jnl)
+		return;
+	cancel_delayed_work_sync(&jnl->commit_work);
+	jnl_commit(pair, xc->remote ? xc->remote->bdev : NULL);
 }

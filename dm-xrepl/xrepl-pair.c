@@ -31,6 +31,7 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	 * which is cancelled last, once meta_wq is idle.
 	 */
 	hrtimer_cancel(&pair->ack_timer);
+	xrepl_jnl_stop(pair);
 	cancel_delayed_work_sync(&pair->cycle_work);
 	cancel_delayed_work_sync(&pair->clean_work);
 	cancel_delayed_work_sync(&pair->resync_delay);
@@ -379,6 +380,16 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 	xrepl_state_init_locked(pair, why);
 	spin_unlock_irq(&pair->lock);
 	if (xc->meta) {
+		/*
+		 * Judged before the metadata is loaded (a fresh device is
+		 * formatted then): a refused table changes nothing.
+		 */
+		if (xc->journal) {
+			r = xrepl_jnl_open(pair, xc, sb ? sb->uuid : NULL,
+					   pair->geom.dev_sectors, error);
+			if (r)
+				return r;
+		}
 		/* A new pair's fresh device stays fresh if it is refused. */
 		if (!sb && !inh->predecessor) {
 			r = xrepl_peer_check_new(pair, xc, xc->args.nosync,
@@ -391,12 +402,6 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 				    error);
 		if (r)
 			return r;
-		/* Its uuid is the pair's, now known. */
-		if (xc->journal) {
-			r = xrepl_jnl_open(pair, xc, error);
-			if (r)
-				return r;
-		}
 		if (!inh->predecessor) {
 			consistent = pair->consistent;
 			/* The administrator took the remote down: it stays down. */

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# The journal of async mode: every write that ships is appended, in order,
+# and shipped from the log's order.
+#   1. with the remote stalled, each write is one entry, in sequence order,
+#      with its sector and op; its data in the log is the data written,
+#      byte for byte; the offline checker finds the log valid
+#   2. a FUA write and a flush are epochs of their own; a discard is
+#      journaled as one
+#   3. the remote returns: it gets every write (the legs are equal) and a
+#      tail commit leaves the log empty, its tail at the head
+#   4. fio with verification in async and semi-sync mode: the legs are
+#      equal, and the log's tail moved past every entry
+#   5. a log left by a crash is not replayed (not built yet): the table
+#      loads, says so, and starts a new incarnation with an empty log
+#   6. a full log: writes go on unjournaled, and the remote gets them all
+# The legs are loop devices (a volatile write cache, so that FUA and
+# flushes reach the target, and discard), each under a dm-linear that a
+# suspend stalls.
+# budget: 300
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+CHECK=$(xrepl_tool xrepl-check)
+DUMP=$(xrepl_tool xrepl-dump)
+
+ramdisks 1 200
+scratch_fs /dev/ram0 "$T_TMP/fs"
+loopdisk 64 "$T_TMP/fs"; LOOP_L=$LOOPDEV
+loopdisk 64 "$T_TMP/fs"; LOOP_R=$LOOPDEV
+loopdisk 4 "$T_TMP/fs"; LOOP_M=$LOOPDEV
+loopdisk 32 "$T_TMP/fs"; LOOP_J=$LOOPDEV
+loopdisk 3 "$T_TMP/fs"; LOOP_JS=$LOOPDEV
+make_leg local "$LOOP_L"
+make_leg remote "$LOOP_R"
+L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
+M=$LOOP_M J=$LOOP_J JS=$LOOP_JS
+X=/dev/mapper/$P-x
+# A test that fails while the remote is stalled must not hang the cleanup.
+at_exit_first "dmsetup resume $P-remote 2>/dev/null || true"
+
+# jdump [DEV]: the journal as JSON.
+jdump() {
+	"$DUMP" --journal --json "${1:-$J}" >"$T_TMP/j.json" ||
+		fail "xrepl-dump --journal ${1:-$J}"
+}
+# jq_py EXPR: EXPR of the journal j (the last jdump), in Python.
+jq_py() {
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$T_TMP/j.json" "$1" || fail "cannot read the journal dump: $1"
+}
+# unshipped [DEV]: the entries of the log, as the offline checker counts.
+unshipped() {
+	jdump "${1:-$J}"
+	jq_py 'j["unshipped_entries"]'
+}
+
+jx() {
+	XREPL_MODE=${MODE:-async} XREPL_META=$M xrepl_create x "$L" "$R" \
+		max_lag_kb 65536 journal "$@"
+}
+stall() { must "stall the remote" dmsetup suspend "$P-remote"; }
+unstall() { must "the remote returns" dmsetup resume "$P-remote"; }
+
+step "each write is one entry, in order, its data in the log"
+jx "$J"
+wait_for_status "$X" remote insync 60
+assert_eq 0 "$(unshipped)" "entries in a fresh journal"
+tail0=$(jq_py 'j["superblock"]["tail_seq"]')
+stall
+declare -a offs=(7 3 100 12 55 4 999 31)
+for i in "${!offs[@]}"; do
+	head -c 4096 /dev/urandom >"$T_TMP/w$i"
+	write_at "$X" $(( offs[i] * 4096 )) 4096 "$T_TMP/w$i" ||
+		fail "write $i did not complete with the remote stalled"
+done
+assert_status "$X" lag_writes ${#offs[@]}
+jdump
+assert_eq ${#offs[@]} "$(jq_py 'j["unshipped_entries"]')" "entries in the log"
+assert_eq valid "$(jq_py 'j["state"]')" "the log's state"
+for i in "${!offs[@]}"; do
+	e="j[\"entries\"][$i]"
+	assert_eq $(( tail0 + i )) "$(jq_py "${e}[\"seq\"]")" "seq of entry $i"
+	assert_eq "write $(( offs[i] * 8 )) 8 4096" \
+		"$(jq_py "' '.join(str(x) for x in (${e}['op'], ${e}['sector'], ${e}['nr_sectors'], ${e}['bytes']))")" \
+		"entry $i"
+	b=$(jq_py "${e}[\"block\"]")
+	read_at "$J" $(( (b + 1) * 4096 )) 4096 | cmp -s - "$T_TMP/w$i" ||
+		fail "entry $i: the log's data is not what was written"
+done
+must "the offline checker finds the log valid" "$CHECK" --journal --meta "$M" "$J"
+"$CHECK" --journal --meta "$M" "$J" | grep -q "valid journal: ${#offs[@]} unshipped entries" ||
+	fail "xrepl-check: $("$CHECK" --journal --meta "$M" "$J")"
+# Kept for step 5: a log as a crash would leave it.
+dd if="$J" of="$T_TMP/crashed-jnl" bs=1M iflag=direct status=none ||
+	fail "cannot copy the journal"
+
+step "a FUA write and a flush are epochs of their own; a discard is journaled"
+write_at "$X" $(( 200 * 4096 )) 4096
+dd if=/dev/urandom of="$X" bs=4k seek=201 count=1 oflag=direct,dsync status=none ||
+	fail "FUA write"
+write_at "$X" $(( 202 * 4096 )) 4096
+sync "$X" || fail "flush"
+blkdiscard -o $(( 8 << 20 )) -l $(( 1 << 20 )) "$X" || fail "blkdiscard"
+jdump
+n=${#offs[@]}
+ops=$(jq_py "' '.join(e['op'] + ':' + e['op_flags'] for e in j['entries'][$n:])")
+log "entries: $ops"
+# The flush before the discard.
+[[ "$ops" =~ ^write:none\ write:[a-z,]*fua[a-z,]*\ write:none\ flush:[a-z,]*preflush[a-z,]*\ discard: ]] ||
+	fail "entries after the writes: $ops"
+ep=$(jq_py "' '.join(str(e['epoch']) for e in j['entries'][$n:$n + 5])")
+read -r e0 e1 e2 e3 e4 <<<"$ep"
+(( e0 < e1 && e1 < e2 && e2 < e3 && e3 < e4 )) ||
+	fail "epochs around the FUA write and the flush: $ep"
+head=$(jq_py 'j["entries"][-1]["seq"] + 1')
+
+step "the remote returns: it gets every write; the log empties"
+unstall
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
+for (( i = 0; i < 50; i++ )); do
+	[[ "$(unshipped)" == 0 ]] && break
+	sleep 0.2
+done
+assert_eq 0 "$(unshipped)" "entries left once the remote has them (a tail commit)"
+assert_eq "$head" "$(jq_py 'j["superblock"]["tail_seq"]')" "the tail on disk, at the head"
+
+step "fio with verification, async then semi-sync"
+rc=0
+fio_verify "$X" async --rw=randwrite --bs=4k --iodepth=16 --size=32m \
+	--runtime=15 --time_based=0 || rc=$?
+fio_check async "$rc"
+dm_reload "$P-x" "$(XREPL_MODE=semi-sync XREPL_META=$M xrepl_table "$L" "$R" max_lag_kb 65536 journal "$J")"
+assert_status "$X" mode semi-sync
+rc=0
+fio_verify "$X" semi --rw=randwrite --bs=16k --iodepth=8 --size=16m \
+	--offset=32m --runtime=15 --time_based=0 || rc=$?
+fio_check semi "$rc"
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
+must "suspend" dmsetup suspend "$P-x"
+jdump
+assert_eq 0 "$(jq_py 'j["unshipped_entries"]')" "entries left after a clean suspend"
+t=$(jq_py 'j["superblock"]["tail_seq"]')
+assert_cmp "$t" -gt $(( head + 1000 )) "tail_seq after fio (every write journaled)"
+must "resume" dmsetup resume "$P-x"
+dm_remove "$P-x"
+
+step "a log left by a crash: not replayed, the table loads"
+dd if="$T_TMP/crashed-jnl" of="$J" bs=1M oflag=direct status=none ||
+	fail "cannot put the crashed log back"
+assert_eq ${#offs[@]} "$(unshipped)" "entries in the log put back"
+inc=$(jq_py 'j["superblock"]["incarnation"]')
+kmsg_mark
+jx "$J"
+assert_dmesg_contains "journal: a log from before a crash, not replayed" "the kernel log"
+jdump
+assert_eq $(( inc + 1 )) "$(jq_py 'j["superblock"]["incarnation"]')" "a new incarnation"
+assert_eq 0 "$(jq_py 'j["unshipped_entries"]')" "the old log is gone"
+wait_for_status "$X" remote insync 60
+write_at "$X" 0 $(( 1 << 20 ))
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
+dm_remove "$P-x"
+
+step "a full log: writes go on unjournaled, the remote gets them all"
+jx "$JS"
+wait_for_status "$X" remote insync 60
+stall
+# 64 writes of 64 KiB (17 blocks each) into a log of under 700 blocks.
+bg dd if=/dev/urandom of="$X" bs=64k count=64 seek=256 oflag=direct status=none
+bg_done_within 60 "64 writes with the log full"
+n=$(unshipped "$JS")
+assert_cmp "$n" -lt 64 "entries in the small log"
+assert_cmp "$n" -gt 20 "entries in the small log"
+assert_status "$X" lag_writes 64
+unstall
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
