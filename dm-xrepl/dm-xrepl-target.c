@@ -606,6 +606,10 @@ static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 			msg_word(word));
 		return -EINVAL;
 	}
+	if (mode == XREPL_MODE_PERIODIC && xc->journal) {
+		msg_err(xc, "invalid 'mode periodic': the journal does not go with periodic mode");
+		return -EINVAL;
+	}
 	if (mode == XREPL_MODE_PERIODIC && xrepl_cycle_alloc(pair)) {
 		msg_err(xc, "cannot change to periodic mode: out of memory");
 		return -ENOMEM;

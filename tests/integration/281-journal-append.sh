@@ -12,7 +12,9 @@
 #      equal, and the log's tail moved past every entry
 #   5. a log left by a crash is not replayed (not built yet): the table
 #      loads, says so, and starts a new incarnation with an empty log
-#   6. a full log: writes go on unjournaled, and the remote gets them all
+#   6. the journal device fails: a dm event, writes go on unjournaled,
+#      and the remote gets them all
+#   7. a full log: writes go on unjournaled, and the remote gets them all
 # The legs are loop devices (a volatile write cache, so that FUA and
 # flushes reach the target, and discard), each under a dm-linear that a
 # suspend stalls.
@@ -32,8 +34,9 @@ loopdisk 32 "$T_TMP/fs"; LOOP_J=$LOOPDEV
 loopdisk 3 "$T_TMP/fs"; LOOP_JS=$LOOPDEV
 make_leg local "$LOOP_L"
 make_leg remote "$LOOP_R"
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
-M=$LOOP_M J=$LOOP_J JS=$LOOP_JS
+make_leg jnl "$LOOP_J"
+L=/dev/mapper/$P-local R=/dev/mapper/$P-remote J=/dev/mapper/$P-jnl
+M=$LOOP_M JS=$LOOP_JS
 X=/dev/mapper/$P-x
 # A test that fails while the remote is stalled must not hang the cleanup.
 at_exit_first "dmsetup resume $P-remote 2>/dev/null || true"
@@ -132,6 +135,12 @@ fio_verify "$X" async --rw=randwrite --bs=4k --iodepth=16 --size=32m \
 fio_check async "$rc"
 dm_reload "$P-x" "$(XREPL_MODE=semi-sync XREPL_META=$M xrepl_table "$L" "$R" max_lag_kb 65536 journal "$J")"
 assert_status "$X" mode semi-sync
+kmsg_mark
+if dmsetup message "$P-x" 0 mode periodic 2>/dev/null; then
+	fail "mode periodic accepted with a journal"
+fi
+assert_dmesg_contains "the journal does not go with periodic mode" "mode periodic"
+assert_status "$X" mode semi-sync
 rc=0
 fio_verify "$X" semi --rw=randwrite --bs=16k --iodepth=8 --size=16m \
 	--offset=32m --runtime=15 --time_based=0 || rc=$?
@@ -161,7 +170,19 @@ wait_for_status "$X" remote insync 60
 write_at "$X" 0 $(( 1 << 20 ))
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
+
+step "the journal device fails: an event; writes go on, the remote gets them"
+ev=$(event_nr "$X")
+kmsg_mark
+dm_reload "$P-jnl" "0 $(dev_sectors "$J") error"
+write_at "$X" $(( 2 << 20 )) $(( 1 << 20 )) || fail "writes after the journal failed"
+assert_dmesg_contains "journal: an append failed" "the kernel log"
+assert_cmp "$(event_nr "$X")" -gt "$ev" "dm events"
+write_at "$X" $(( 3 << 20 )) $(( 1 << 20 )) || fail "writes with the journal failed"
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
+dm_reload "$P-jnl" "$(linear_table "$LOOP_J")"
 
 step "a full log: writes go on unjournaled, the remote gets them all"
 jx "$JS"
