@@ -289,6 +289,7 @@ static int xrepl_preresume(struct dm_target *ti)
 	xrepl_pair_attach(xc);
 	/* If that fails, the pair goes on without the journal (an event). */
 	xrepl_jnl_start(xc->pair);
+	xrepl_jnl_resume(xc->pair);
 	return 0;
 }
 

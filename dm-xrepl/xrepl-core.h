@@ -232,7 +232,6 @@ struct xrepl_shipent {
 	u64 jseq;
 	u64 jblock;			/* where its header is */
 	struct bio *jbio;
-	struct bio *append;		/* its append, until submitted */
 	struct page *jhdr;		/* the header block of its append */
 	blk_status_t local_status;
 	bool append_done;
@@ -596,14 +595,17 @@ struct xrepl_jnl {
 	void *buf;			/* one block */
 	bool fresh;			/* block 0 was zero: not formatted yet */
 	bool started;			/* the first resume wrote the superblock */
-	/* Tail commits (xrepl_jnl_commit()), on pair->wq. */
+	/* Tail commits (jnl_commit()), on pair->wq. */
 	struct delayed_work commit_work;
+	/* Submits the barrier appends on go, on pair->remote_wq. */
+	struct work_struct submit_work;
 
 	/* The log in memory, under pair->lock: */
 	bool usable;			/* started, and not failed */
 	bool failed;			/* an append or superblock write failed */
 	bool commit_queued;		/* commit_work is queued */
 	bool commit_urgent;		/* for now: half the log is in use */
+	bool stopped;			/* suspended: no commit queued */
 	u64 journal_id;			/* info's, for the headers */
 	u64 incarnation;
 	u64 nr_blocks;
@@ -617,6 +619,7 @@ struct xrepl_jnl {
 	struct list_head appending;	/* entries by seq, until appended */
 	struct list_head log;		/* entries by seq, until shipped */
 	struct bio_list held;		/* barrier appends, until their turn */
+	struct bio_list go;		/* those whose turn came, to submit */
 	unsigned int appends;		/* append completions running */
 	u64 nr_appended;		/* entries appended */
 	u64 nr_unjournaled;		/* writes that found no room */
@@ -883,6 +886,7 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 			      struct xrepl_shipent *ent);
 /* Suspended, nothing in flight: record the tail (the log is empty). */
 void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc);
+void xrepl_jnl_resume(struct xrepl_pair *pair);
 bool xrepl_jnl_idle_locked(struct xrepl_pair *pair);
 void xrepl_jnl_stop(struct xrepl_pair *pair);
 void xrepl_jnl_free(struct xrepl_pair *pair);

@@ -38,12 +38,16 @@
 #define JNL_RESERVE		XREPL_SHIP_RESERVE
 
 static void jnl_commit_work(struct work_struct *work);
+static void jnl_submit_work(struct work_struct *work);
+static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent);
 
 /* Before pair->wq goes: no tail commit runs or is due. */
 void xrepl_jnl_stop(struct xrepl_pair *pair)
 {
-	if (pair->jnl)
-		cancel_delayed_work_sync(&pair->jnl->commit_work);
+	if (!pair->jnl)
+		return;
+	cancel_delayed_work_sync(&pair->jnl->commit_work);
+	cancel_work_sync(&pair->jnl->submit_work);
 }
 
 void xrepl_jnl_free(struct xrepl_pair *pair)
@@ -142,6 +146,8 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	jnl->pair = pair;
 	mutex_init(&jnl->sb_lock);
 	INIT_DELAYED_WORK(&jnl->commit_work, jnl_commit_work);
+	INIT_WORK(&jnl->submit_work, jnl_submit_work);
+	bio_list_init(&jnl->go);
 	INIT_LIST_HEAD(&jnl->appending);
 	INIT_LIST_HEAD(&jnl->log);
 	bio_list_init(&jnl->held);
@@ -187,12 +193,14 @@ static void jnl_report_failed(struct xrepl_pair *pair, const char *what,
 			      int err)
 {
 	struct xrepl_c *event;
+	unsigned long flags;
 
+	/* From an append's completion too: any context. */
 	DMERR("%s: journal: %s failed (%d): writes are no longer journaled",
 	      dm_device_name(pair->md), what, err);
-	spin_lock_irq(&pair->lock);
+	spin_lock_irqsave(&pair->lock, flags);
 	event = pair->active;
-	spin_unlock_irq(&pair->lock);
+	spin_unlock_irqrestore(&pair->lock, flags);
 	if (event)
 		xrepl_raise_event(event);
 }
@@ -309,14 +317,14 @@ static bool jnl_place_locked(const struct xrepl_jnl *jnl, u32 blocks,
 	return true;
 }
 
-enum jnl_settle { JNL_WAIT, JNL_COMPLETE };
+enum jnl_settle { JNL_WAIT, JNL_ACK_WAIT, JNL_COMPLETE };
 
 /*
  * Has ent's write (jbio) what it waits for: its local write and its
  * append, with every earlier one?  Then it completes (JNL_COMPLETE, with
  * jbio's status set), unless it waits for the remote too (semi-sync, or
- * a switch to sync draining): then on ack_wait, as without a journal.
- * lock held.
+ * a switch to sync draining): then on ack_wait, as without a journal
+ * (JNL_ACK_WAIT: the caller has ship_work run now).  lock held.
  */
 static enum jnl_settle jnl_settle_locked(struct xrepl_pair *pair,
 					 struct xrepl_shipent *ent)
@@ -332,7 +340,7 @@ static enum jnl_settle jnl_settle_locked(struct xrepl_pair *pair,
 	    (io->flags & XREPL_IO_ACK_WAIT) && !ent->remote_done &&
 	    xrepl_ack_wait_add_locked(pair, ent, bio, io->deadline_ns,
 				      ktime_get_ns()))
-		return JNL_WAIT;
+		return JNL_ACK_WAIT;
 	bio->bi_status = ent->local_status;
 	return JNL_COMPLETE;
 }
@@ -347,16 +355,43 @@ static void jnl_lost_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 }
 
 /*
+ * The held barrier append whose turn came (every earlier append
+ * completed), or NULL.  held is in the order the appends were held,
+ * which need not be their sequence order.  lock held.
+ */
+static struct bio *jnl_held_take_locked(struct xrepl_jnl *jnl)
+{
+	struct bio *bio, *prev = NULL;
+
+	for (bio = jnl->held.head; bio; prev = bio, bio = bio->bi_next) {
+		struct xrepl_shipent *ent = bio->bi_private;
+
+		if (ent->jseq != jnl->appended_seq + 1)
+			continue;
+		if (prev)
+			prev->bi_next = bio->bi_next;
+		else
+			jnl->held.head = bio->bi_next;
+		if (jnl->held.tail == bio)
+			jnl->held.tail = prev;
+		bio->bi_next = NULL;
+		return bio;
+	}
+	return NULL;
+}
+
+/*
  * The appends up to appended_seq + 1 and on may have completed: the
  * entries they cover, in order, join the ship queue (or are given up on,
  * the remote degraded), and their writes complete if their local write
- * did.  Barrier appends whose turn came go on go.  Entries done with both
- * legs go on put.  Returns whether deferred writes were moved to
- * redispatch.  lock held.
+ * did.  A barrier append whose turn came goes to the submitter.  Entries
+ * done with both legs go on put.  *soon: ship_work is to run within a
+ * jiffy; *now: at once (a write waits for the remote, or the lag changed
+ * while the remote is degraded).  Returns whether deferred writes were
+ * moved to redispatch.  lock held.
  */
 static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
-			       struct bio_list *go, struct list_head *put,
-			       bool *kick)
+			       struct list_head *put, bool *soon, bool *now)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	struct xrepl_shipent *ent;
@@ -375,8 +410,10 @@ static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
 		if (pair->degraded_by == XREPL_DEGRADED_NONE) {
 			ent->s.queued_ns = ktime_get_ns();
 			xrepl_shipq_add_locked(&pair->shipq, &ent->s);
-			*kick = true;
+			*soon = true;
 		} else {
+			/* ship_work ends a congestion once the lag is empty. */
+			*now = true;
 			jnl_lost_locked(pair, ent);
 			redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
 			xrepl_jnl_shipped_locked(pair, ent);
@@ -386,14 +423,22 @@ static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
 				list_add_tail(&ent->s.list, put);
 		}
 		bio = ent->jbio;
-		if (jnl_settle_locked(pair, ent) == JNL_COMPLETE)
+		switch (jnl_settle_locked(pair, ent)) {
+		case JNL_COMPLETE:
 			bio_list_add(acks, bio);
-	}
-	while ((bio = bio_list_peek(&jnl->held))) {
-		ent = bio->bi_private;
-		if (ent->jseq != jnl->appended_seq + 1)
 			break;
-		bio_list_add(go, bio_list_pop(&jnl->held));
+		case JNL_ACK_WAIT:
+			*now = true;
+			break;
+		case JNL_WAIT:
+			break;
+		}
+	}
+	/* Not from here (any context): from the submitter. */
+	bio = jnl_held_take_locked(jnl);
+	if (bio) {
+		bio_list_add(&jnl->go, bio);
+		queue_work(pair->remote_wq, &jnl->submit_work);
 	}
 	return redispatch;
 }
@@ -406,11 +451,20 @@ static void jnl_ack_bios(struct bio_list *acks)
 		xrepl_ack_bio(bio, bio->bi_status);
 }
 
-static void jnl_submit_bios(struct bio_list *bios)
+/* Submit the barrier appends whose turn came (on remote_wq). */
+static void jnl_submit_work(struct work_struct *work)
 {
+	struct xrepl_jnl *jnl = container_of(work, struct xrepl_jnl,
+					     submit_work);
+	struct xrepl_pair *pair = jnl->pair;
+	struct bio_list go;
 	struct bio *bio;
 
-	while ((bio = bio_list_pop(bios)))
+	spin_lock_irq(&pair->lock);
+	go = jnl->go;
+	bio_list_init(&jnl->go);
+	spin_unlock_irq(&pair->lock);
+	while ((bio = bio_list_pop(&go)))
 		submit_bio_noacct(bio);
 }
 
@@ -429,9 +483,9 @@ static void jnl_append_endio(struct bio *bio)
 	struct xrepl_shipent *ent = bio->bi_private;
 	struct xrepl_pair *pair = ent->xc->pair;
 	struct xrepl_jnl *jnl = pair->jnl;
-	struct bio_list acks = BIO_EMPTY_LIST, go = BIO_EMPTY_LIST;
+	struct bio_list acks = BIO_EMPTY_LIST;
 	blk_status_t status = bio->bi_status;
-	bool failed = false, kick = false, redispatch;
+	bool failed = false, soon = false, now = false, redispatch;
 	unsigned long flags;
 	LIST_HEAD(put);
 
@@ -443,19 +497,18 @@ static void jnl_append_endio(struct bio *bio)
 	/* The entry still ships from memory; the bitmap marks its regions. */
 	if (status)
 		failed = jnl_fail_locked(jnl);
-	redispatch = jnl_advance_locked(pair, &acks, &go, &put, &kick);
+	redispatch = jnl_advance_locked(pair, &acks, &put, &soon, &now);
 	/*
 	 * The pair lives while appends is not 0 (xrepl_ship_idle()).  Writes
 	 * acknowledged already ship within a jiffy, in batches, as without
 	 * a journal; one that waits for the remote, at once.
 	 */
-	if (redispatch || !list_empty(&pair->ack_wait))
+	if (redispatch || now)
 		xrepl_ship_kick(pair, redispatch);
-	else if (kick)
+	else if (soon)
 		xrepl_ship_soon(pair);
 	spin_unlock_irqrestore(&pair->lock, flags);
 
-	jnl_submit_bios(&go);
 	jnl_put_list(pair, &put);
 	if (failed)
 		jnl_report_failed(pair, "an append", blk_status_to_errno(status));
@@ -510,16 +563,15 @@ static void jnl_entry_fill(struct xrepl_shipent *ent, struct bio *bio,
 static void jnl_append_fill(struct xrepl_jnl *jnl, struct xrepl_shipent *ent,
 			    struct bio *append)
 {
-	unsigned int lbs = bdev_logical_block_size(jnl->bdev);
 	unsigned int i, left = ent->s.bytes;
 
 	append->bi_iter.bi_sector = ent->jblock * JNL_BLOCK_SECTORS;
 	__bio_add_page(append, ent->jhdr, XREPL_META_BLOCK_SIZE, 0);
 	for (i = 0; i < ent->nr_pages; i++) {
 		unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
-		unsigned int padded = round_up(len, lbs);
+		unsigned int padded = round_up(len, XREPL_META_BLOCK_SIZE);
 
-		/* Our copy: the remote gets len bytes of it. */
+		/* Zero to the end of its block; the remote gets len bytes. */
 		if (padded > len)
 			memset(page_address(ent->pages[i]) + len, 0,
 			       padded - len);
@@ -561,8 +613,10 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 
 	spin_lock_irq(&pair->lock);
 	if (!jnl->usable || !jnl_place_locked(jnl, e.blocks, &start)) {
-		if (jnl->usable)
+		if (jnl->usable) {
 			jnl->nr_unjournaled++;
+			jnl_commit_soon_locked(pair, true);
+		}
 		spin_unlock_irq(&pair->lock);
 		bio_put(append);
 		mempool_free(hdr, &jnl->hdr_pages);
@@ -648,6 +702,9 @@ int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 	}
 	done_with = ent->remote_done;
 	settle = jnl_settle_locked(pair, ent);
+	/* Before the lock goes: once acknowledged, the pair may go. */
+	if (settle == JNL_ACK_WAIT)
+		xrepl_ship_now(pair);
 	spin_unlock_irqrestore(&pair->lock, flags);
 
 	/* The remote's end (or the entry's drop) was first: it is ours. */
@@ -663,6 +720,22 @@ int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 }
 
 /*
+ * Have a tail commit run within a second, or at once if urgent: unless
+ * one is due already (as soon), or the journal is not in use.  lock held.
+ */
+static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	if (!jnl->usable || jnl->stopped ||
+	    (jnl->commit_queued && (jnl->commit_urgent || !urgent)))
+		return;
+	jnl->commit_queued = true;
+	jnl->commit_urgent = urgent;
+	mod_delayed_work(pair->wq, &jnl->commit_work, urgent ? 0 : HZ);
+}
+
+/*
  * ent (journaled) left the ship queue: the remote completed it, or it was
  * dropped.  The tail may move: a tail commit is due within a second, or
  * at once when half the log is in use.  lock held.
@@ -674,14 +747,8 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 	bool urgent;
 
 	list_del_init(&ent->jlog);
-	if (!jnl->usable)
-		return;
 	urgent = jnl_used_locked(jnl) * 2 > jnl->nr_blocks;
-	if (!jnl->commit_queued || (urgent && !jnl->commit_urgent)) {
-		jnl->commit_queued = true;
-		jnl->commit_urgent = urgent;
-		mod_delayed_work(pair->wq, &jnl->commit_work, urgent ? 0 : HZ);
-	}
+	jnl_commit_soon_locked(pair, urgent);
 }
 
 bool xrepl_jnl_idle_locked(struct xrepl_pair *pair)
@@ -696,7 +763,8 @@ bool xrepl_jnl_idle_locked(struct xrepl_pair *pair)
  * the remote leg's device, NULL if the remote is not attached.  Process
  * context.
  */
-static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote)
+static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
+		      bool retry)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	struct xrepl_jnl_info info;
@@ -734,11 +802,17 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote)
 	 * A degraded remote's entries were given up on: their regions are
 	 * marked.
 	 */
-	if (!degraded && remote) {
-		r = xrepl_flush_leg(pair, remote, gen, false);
-		/* Given up (degraded meanwhile): the next commit runs without. */
-		if (r)
+	if (!degraded) {
+		/* Given up (degraded meanwhile): the retry runs without. */
+		r = remote ? xrepl_flush_leg(pair, remote, gen, false) : -ENODEV;
+		if (r) {
+			if (retry) {
+				spin_lock_irq(&pair->lock);
+				jnl_commit_soon_locked(pair, false);
+				spin_unlock_irq(&pair->lock);
+			}
 			return r;
+		}
 	}
 
 	mutex_lock(&jnl->sb_lock);
@@ -775,7 +849,7 @@ static void jnl_commit_work(struct work_struct *work)
 	if (pair->active && pair->active->remote)
 		remote = pair->active->remote->bdev;
 	spin_unlock_irq(&pair->lock);
-	jnl_commit(pair, remote);
+	jnl_commit(pair, remote, true);
 }
 
 /*
@@ -790,6 +864,20 @@ void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc)
 
 	if (!jnl)
 		return;
+	/* No commit is queued from now on (nothing ships), none re-armed. */
+	spin_lock_irq(&pair->lock);
+	jnl->stopped = true;
+	spin_unlock_irq(&pair->lock);
 	cancel_delayed_work_sync(&jnl->commit_work);
-	jnl_commit(pair, xc->remote ? xc->remote->bdev : NULL);
+	jnl_commit(pair, xc->remote ? xc->remote->bdev : NULL, false);
+}
+
+/* Resumed: tail commits may run again. */
+void xrepl_jnl_resume(struct xrepl_pair *pair)
+{
+	if (!pair->jnl)
+		return;
+	spin_lock_irq(&pair->lock);
+	pair->jnl->stopped = false;
+	spin_unlock_irq(&pair->lock);
 }

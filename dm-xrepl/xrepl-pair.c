@@ -31,11 +31,12 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	 * which is cancelled last, once meta_wq is idle.
 	 */
 	hrtimer_cancel(&pair->ack_timer);
-	xrepl_jnl_stop(pair);
 	cancel_delayed_work_sync(&pair->cycle_work);
 	cancel_delayed_work_sync(&pair->clean_work);
 	cancel_delayed_work_sync(&pair->resync_delay);
 	cancel_delayed_work_sync(&pair->ship_work);
+	/* After ship_work, which may queue a tail commit. */
+	xrepl_jnl_stop(pair);
 	/* peer_work queues work on wq (a resync, an event). */
 	if (pair->peer_wq)
 		destroy_workqueue(pair->peer_wq);

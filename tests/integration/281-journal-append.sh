@@ -14,7 +14,8 @@
 #      loads, says so, and starts a new incarnation with an empty log
 #   6. the journal device fails: a dm event, writes go on unjournaled,
 #      and the remote gets them all
-#   7. a full log: writes go on unjournaled, and the remote gets them all
+#   7. a full log: writes go on unjournaled, and the remote gets them all;
+#      once the remote has the log, writes are journaled again
 # The legs are loop devices (a volatile write cache, so that FUA and
 # flushes reach the target, and discard), each under a dm-linear that a
 # suspend stalls.
@@ -138,6 +139,13 @@ rc=0
 fio_verify "$X" async --rw=randwrite --bs=4k --iodepth=16 --size=32m \
 	--runtime=15 --time_based=0 || rc=$?
 fio_check async "$rc"
+# Two writers, each fsync()ing after every write: flushes (barrier
+# appends) from two tasks at once.
+rc=0
+fio_verify "$X" fsyncs --rw=randwrite --bs=4k --iodepth=1 --size=8m \
+	--numjobs=2 --offset_increment=8m --fsync=1 --runtime=10 \
+	--time_based=0 || rc=$?
+fio_check fsyncs "$rc"
 dm_reload "$P-x" "$(XREPL_MODE=semi-sync XREPL_META=$M xrepl_table "$L" "$R" max_lag_kb 65536 journal "$J")"
 assert_status "$X" mode semi-sync
 kmsg_mark
@@ -193,7 +201,7 @@ step "a full log: writes go on unjournaled, the remote gets them all"
 jx "$JS"
 wait_for_status "$X" remote insync 60
 stall
-# 64 writes of 64 KiB (17 blocks each) into a log of under 700 blocks.
+# 64 writes of 64 KiB (17 blocks each) into a log of 767 blocks.
 bg dd if=/dev/urandom of="$X" bs=64k count=64 seek=256 oflag=direct status=none
 bg_done_within 60 "64 writes with the log full"
 n=$(unshipped "$JS")
@@ -203,3 +211,14 @@ assert_status "$X" lag_writes 64
 unstall
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
+for (( i = 0; i < 50; i++ )); do
+	[[ "$(unshipped "$JS")" == 0 ]] && break
+	sleep 0.2
+done
+assert_eq 0 "$(unshipped "$JS")" "entries left once the remote has them"
+stall
+write_at "$X" $(( 300 * 4096 )) 4096
+assert_eq 1 "$(unshipped "$JS")" "a write after the log emptied is journaled"
+assert_eq 2400 "$(jq_py 'j["entries"][0]["sector"]')" "its sector"
+unstall
+wait_for_status "$X" lag_writes 0 60
