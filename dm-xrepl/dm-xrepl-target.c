@@ -289,7 +289,6 @@ static int xrepl_preresume(struct dm_target *ti)
 	xrepl_pair_attach(xc);
 	/* If that fails, the pair goes on without the journal (an event). */
 	xrepl_jnl_start(xc->pair);
-	xrepl_jnl_resume(xc->pair);
 	return 0;
 }
 
@@ -367,6 +366,8 @@ static void xrepl_resume(struct dm_target *ti)
 		spin_unlock_irq(&xc->pair->lock);
 	}
 	xrepl_pair_activate(xc);
+	/* Tail commits may run again, with the active table's remote. */
+	xrepl_jnl_resume(xc->pair);
 }
 
 /*

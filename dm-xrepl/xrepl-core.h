@@ -604,7 +604,8 @@ struct xrepl_jnl {
 	bool usable;			/* started, and not failed */
 	bool failed;			/* an append or superblock write failed */
 	bool commit_queued;		/* commit_work is queued */
-	bool commit_urgent;		/* for now: half the log is in use */
+	bool commit_urgent;		/* for now: the log is short of room */
+	bool commit_retry;		/* after a failed flush, in a second */
 	bool stopped;			/* suspended: no commit queued */
 	u64 journal_id;			/* info's, for the headers */
 	u64 incarnation;

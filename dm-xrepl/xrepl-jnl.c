@@ -276,6 +276,23 @@ out:
 	return r;
 }
 
+/*
+ * The tail in memory: the oldest entry the remote has not completed (its
+ * seq, and its block in *block), or the head.  lock held.
+ */
+static u64 jnl_tail_locked(const struct xrepl_jnl *jnl, u64 *block)
+{
+	const struct xrepl_shipent *ent;
+
+	if (list_empty(&jnl->log)) {
+		*block = jnl->head_block;
+		return jnl->head_seq;
+	}
+	ent = list_first_entry(&jnl->log, struct xrepl_shipent, jlog);
+	*block = ent->jblock;
+	return ent->jseq;
+}
+
 /* Blocks in use, from the tail on disk to the head.  lock held. */
 static u64 jnl_used_locked(const struct xrepl_jnl *jnl)
 {
@@ -614,8 +631,12 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	spin_lock_irq(&pair->lock);
 	if (!jnl->usable || !jnl_place_locked(jnl, e.blocks, &start)) {
 		if (jnl->usable) {
+			u64 block;
+
 			jnl->nr_unjournaled++;
-			jnl_commit_soon_locked(pair, true);
+			/* Room comes with a commit, once the tail moved. */
+			if (jnl_tail_locked(jnl, &block) != jnl->ctail_seq)
+				jnl_commit_soon_locked(pair, true);
 		}
 		spin_unlock_irq(&pair->lock);
 		bio_put(append);
@@ -728,7 +749,8 @@ static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent)
 	struct xrepl_jnl *jnl = pair->jnl;
 
 	if (!jnl->usable || jnl->stopped ||
-	    (jnl->commit_queued && (jnl->commit_urgent || !urgent)))
+	    (jnl->commit_queued &&
+	     (jnl->commit_urgent || jnl->commit_retry || !urgent)))
 		return;
 	jnl->commit_queued = true;
 	jnl->commit_urgent = urgent;
@@ -776,20 +798,12 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	spin_lock_irq(&pair->lock);
 	jnl->commit_queued = false;
 	jnl->commit_urgent = false;
+	jnl->commit_retry = false;
 	if (!jnl->usable) {
 		spin_unlock_irq(&pair->lock);
 		return 0;
 	}
-	if (list_empty(&jnl->log)) {
-		seq = jnl->head_seq;
-		block = jnl->head_block;
-	} else {
-		struct xrepl_shipent *ent;
-
-		ent = list_first_entry(&jnl->log, struct xrepl_shipent, jlog);
-		seq = ent->jseq;
-		block = ent->jblock;
-	}
+	seq = jnl_tail_locked(jnl, &block);
 	inc = jnl->incarnation;
 	gen = pair->degrade_gen;
 	degraded = pair->degraded_by != XREPL_DEGRADED_NONE;
@@ -809,6 +823,8 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 			if (retry) {
 				spin_lock_irq(&pair->lock);
 				jnl_commit_soon_locked(pair, false);
+				/* Not hurried by writes that find no room. */
+				jnl->commit_retry = true;
 				spin_unlock_irq(&pair->lock);
 			}
 			return r;
