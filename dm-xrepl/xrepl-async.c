@@ -378,7 +378,8 @@ enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer)
 }
 
 /* The remote will not get ent: its regions (or, for a flush, all) differ. */
-static void ship_lost_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+void xrepl_ship_lost_locked(struct xrepl_pair *pair,
+			    struct xrepl_shipent *ent)
 {
 	if (ent->tracked)
 		xrepl_mark_dirty_locked(pair, ent->first, ent->last);
@@ -410,7 +411,7 @@ static bool ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
 		struct xrepl_shipent *ent = container_of(s, struct xrepl_shipent,
 							 s);
 
-		ship_lost_locked(pair, ent);
+		xrepl_ship_lost_locked(pair, ent);
 		redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
 		if (ent->jseq)
 			xrepl_jnl_shipped_locked(pair, ent);

@@ -914,6 +914,9 @@ bool xrepl_ack_wait_add_locked(struct xrepl_pair *pair,
 			       u64 deadline_ns, u64 now);
 void xrepl_ack_bio(struct bio *bio, blk_status_t status);
 void xrepl_ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent);
+/* The remote will not get ent: its regions (or, for a flush, all) differ. */
+void xrepl_ship_lost_locked(struct xrepl_pair *pair,
+			    struct xrepl_shipent *ent);
 enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer);
 void xrepl_ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 void xrepl_ship_work(struct work_struct *work);

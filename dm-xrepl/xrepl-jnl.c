@@ -362,15 +362,6 @@ static enum jnl_settle jnl_settle_locked(struct xrepl_pair *pair,
 	return JNL_COMPLETE;
 }
 
-/* The remote will not get ent: its regions (or, for a flush, all) differ. */
-static void jnl_lost_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
-{
-	if (ent->tracked)
-		xrepl_mark_dirty_locked(pair, ent->first, ent->last);
-	else
-		xrepl_mark_lost_locked(pair);
-}
-
 /*
  * The held barrier append whose turn came (every earlier append
  * completed), or NULL.  held is in the order the appends were held,
@@ -431,7 +422,7 @@ static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
 		} else {
 			/* ship_work ends a congestion once the lag is empty. */
 			*now = true;
-			jnl_lost_locked(pair, ent);
+			xrepl_ship_lost_locked(pair, ent);
 			redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
 			xrepl_jnl_shipped_locked(pair, ent);
 			ent->remote_done = true;
