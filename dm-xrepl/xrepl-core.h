@@ -622,9 +622,6 @@ struct xrepl_jnl {
 	struct bio_list held;		/* barrier appends, until their turn */
 	struct bio_list go;		/* those whose turn came, to submit */
 	unsigned int appends;		/* append completions running */
-	u64 nr_appended;		/* entries appended */
-	u64 nr_unjournaled;		/* writes that found no room */
-	u64 nr_commits;			/* tail commits written */
 };
 
 /* Target context: one per table that uses xrepl. */

@@ -414,7 +414,6 @@ static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
 		list_del_init(&ent->jappend);
 		ent->appended = true;
 		jnl->appended_seq = ent->jseq;
-		jnl->nr_appended++;
 		if (pair->degraded_by == XREPL_DEGRADED_NONE) {
 			ent->s.queued_ns = ktime_get_ns();
 			xrepl_shipq_add_locked(&pair->shipq, &ent->s);
@@ -624,7 +623,6 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 		if (jnl->usable) {
 			u64 block;
 
-			jnl->nr_unjournaled++;
 			/* Room comes with a commit, once the tail moved. */
 			if (jnl_tail_locked(jnl, &block) != jnl->ctail_seq)
 				jnl_commit_soon_locked(pair, true);
@@ -835,7 +833,6 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	} else if (seq > jnl->ctail_seq) {
 		jnl->ctail_seq = seq;
 		jnl->ctail_block = block;
-		jnl->nr_commits++;
 	}
 	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&jnl->sb_lock);
