@@ -201,6 +201,7 @@ struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	ent->remote_done = false;
 	INIT_LIST_HEAD(&ent->jappend);
 	INIT_LIST_HEAD(&ent->jlog);
+	INIT_LIST_HEAD(&ent->jflight);
 	ent->jseq = 0;
 	ent->jbio = NULL;
 	ent->jhdr = NULL;

@@ -225,10 +225,12 @@ struct xrepl_shipent {
 	 * is on jnl->appending until its append and every earlier one
 	 * completed (appended), then joins the ship queue; it is on
 	 * jnl->log until the remote has it.  jbio is its write while that
-	 * waits for its local write (local_status) and for appended.
+	 * waits for its local write (local_status) and for appended.  It is
+	 * on jnl->flight while its local write or its append is in flight.
 	 */
 	struct list_head jappend;
 	struct list_head jlog;
+	struct list_head jflight;
 	u64 jseq;
 	u64 jblock;			/* where its header is */
 	struct bio *jbio;
@@ -599,6 +601,8 @@ struct xrepl_jnl {
 	struct delayed_work commit_work;
 	/* Submits the barrier appends on go, on pair->remote_wq. */
 	struct work_struct submit_work;
+	/* Maps the writes on overlap again, on pair->remote_wq. */
+	struct work_struct overlap_work;
 
 	/* The log in memory, under pair->lock: */
 	bool usable;			/* started, and not failed */
@@ -619,6 +623,9 @@ struct xrepl_jnl {
 	u64 appended_seq;		/* every entry up to it was appended */
 	struct list_head appending;	/* entries by seq, until appended */
 	struct list_head log;		/* entries by seq, until shipped */
+	struct list_head flight;	/* entries in flight, local or append */
+	/* Writes that overlap an entry on flight, until it leaves it. */
+	struct bio_list overlap;
 	struct bio_list held;		/* barrier appends, until their turn */
 	struct bio_list go;		/* those whose turn came, to submit */
 	unsigned int appends;		/* append completions running */
@@ -662,7 +669,11 @@ struct xrepl_c {
  *    to the remote at once (early).  Remote degraded: the local leg only,
  *    with the regions marked dirty (a write admitted into the lag leaves
  *    it, with no entry); under on_remote_error fail the bio reaches
- *    neither leg and fails (REJECTED).
+ *    neither leg and fails (REJECTED).  With a journal, a shipped write
+ *    that overlaps an entry whose local write or append is in flight
+ *    waits on jnl->overlap until that completed; then its entry is
+ *    appended to the log in parallel with its local write (JNL), and
+ *    joins the ship queue in the log's order (xrepl-jnl.c).
  * 3. Completion (xrepl_end_io()).  What a leg missed is accounted (dirty
  *    regions; a remote error degrades).  A SHIP bio whose local write
  *    succeeded while the remote stayed healthy has its entry join the
@@ -848,6 +859,8 @@ int xrepl_meta_read_sb(struct block_device *bdev, struct dm_io_client *client,
 
 /* xrepl-io.c: the I/O path. */
 void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio);
+/* Issue a write that ships, its entry made, without the journal. */
+void xrepl_write_unjournaled(struct xrepl_c *xc, struct bio *bio);
 /* End of the local clone of a bio that xrepl_ack_bio() completes. */
 void xrepl_local_endio(struct bio *local);
 void xrepl_read_work(struct work_struct *work);
@@ -874,7 +887,10 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 		   const u8 *uuid, sector_t dev_sectors, char **error);
 /* Format, or start a new incarnation, on the pair's first resume. */
 int xrepl_jnl_start(struct xrepl_pair *pair);
-/* Append the entry of a write that ships; false if it is not journaled. */
+/*
+ * Append the entry of a write that ships, or hold the write while it
+ * overlaps one in flight; false if it is not journaled.
+ */
 bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io);
 /* The local write of a journaled bio completed (xrepl_end_io()). */
 int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,

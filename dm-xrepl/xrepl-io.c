@@ -159,6 +159,28 @@ void xrepl_local_endio(struct bio *local)
 }
 
 /*
+ * Issue bio to the local leg.  A bio acknowledged when on the remote (or
+ * on time out), after the local write: that goes out as a clone of our
+ * own, so the bio is completed once, when both happened (see
+ * xrepl_ack_bio()).
+ */
+static void submit_local(struct xrepl_c *xc, struct bio *bio)
+{
+	struct bio *local;
+
+	if (!(xrepl_io(bio)->flags & XREPL_IO_ACK_WAIT)) {
+		dm_submit_bio_remap(bio, NULL);
+		return;
+	}
+	local = bio_alloc_clone(xc->local->bdev, bio, GFP_NOIO, &xc->pair->bs);
+	/* Nobody polls the local leg's queue for this clone. */
+	bio_clear_polled(local);
+	local->bi_end_io = xrepl_local_endio;
+	local->bi_private = bio;
+	dm_submit_bio_remap(bio, local);
+}
+
+/*
  * Does the remote receive writes?  Not while the remote site's superblock
  * names an undo epoch (after periodic mode, until peer_work wrote it
  * without): a write that no undo slot saved would make the promote's
@@ -239,20 +261,11 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 		io->ship = xrepl_ship_alloc(xc, bio, io);
 		io->flags |= XREPL_IO_SHIP;
 		/* Journaled: the append and the local write are issued. */
-		if (pair->jnl && xrepl_jnl_write(xc, bio, io))
-			return;
-		if (io->flags & XREPL_IO_ACK_WAIT) {
-			struct xrepl_shipent *ent = io->ship;
-			bool early;
-
-			spin_lock_irq(&pair->lock);
-			early = xrepl_ship_early_locked(pair, ent);
-			spin_unlock_irq(&pair->lock);
-			/* ent lives until its remote write completed. */
-			if (early)
-				xrepl_ship_submit(pair, ent);
-		}
-	} else if (remote) {
+		if (!pair->jnl || !xrepl_jnl_write(xc, bio, io))
+			xrepl_write_unjournaled(xc, bio);
+		return;
+	}
+	if (remote) {
 		struct bio *clone;
 
 		io->flags |= XREPL_IO_REMOTE;
@@ -287,23 +300,33 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 				queue_work(pair->remote_wq, &pair->remote_work);
 		}
 	}
-	if (io->flags & XREPL_IO_ACK_WAIT) {
-		/*
-		 * Acknowledged when on the remote (or on time out), after the
-		 * local write: that goes out as a clone of our own, so the bio
-		 * is completed once, when both happened (see xrepl_ack_bio()).
-		 */
-		struct bio *local = bio_alloc_clone(xc->local->bdev, bio,
-						    GFP_NOIO, &pair->bs);
+	submit_local(xc, bio);
+}
 
-		/* Nobody polls the local leg's queue for this clone. */
-		bio_clear_polled(local);
-		local->bi_end_io = xrepl_local_endio;
-		local->bi_private = bio;
-		dm_submit_bio_remap(bio, local);
-		return;
+/*
+ * Issue a write that ships, its entry in io->ship, without the journal:
+ * the entry goes to the remote with the local write if it waits for the
+ * remote and may (early), else when the local write completed.  From
+ * xrepl_write_submit(), or from the journal's work for a write that
+ * waited for an overlapping one.  May sleep (GFP_NOIO).
+ */
+void xrepl_write_unjournaled(struct xrepl_c *xc, struct bio *bio)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_io *io = xrepl_io(bio);
+
+	if (io->flags & XREPL_IO_ACK_WAIT) {
+		struct xrepl_shipent *ent = io->ship;
+		bool early;
+
+		spin_lock_irq(&pair->lock);
+		early = xrepl_ship_early_locked(pair, ent);
+		spin_unlock_irq(&pair->lock);
+		/* ent lives until its remote write completed. */
+		if (early)
+			xrepl_ship_submit(pair, ent);
 	}
-	dm_submit_bio_remap(bio, NULL);
+	submit_local(xc, bio);
 }
 
 void xrepl_remote_work(struct work_struct *work)

@@ -21,8 +21,13 @@
  * Not built yet (the design's later steps): a replay of the log when a
  * pair is created (a log left by a crash is discarded, the bitmap's marks
  * covering every write the remote may lack), marks cleared by the log,
- * overlapping writes serialised at map time, a full log held rather than
- * bypassed, delay and hold.
+ * a full log held rather than bypassed, delay and hold.
+ *
+ * Overlapping writes are serialised: a write that overlaps an entry whose
+ * local write or append is in flight waits (on jnl->overlap) until they
+ * completed, and only then gets its place in the log and goes to the
+ * local leg.  Else the local leg could apply the two in one order and the
+ * log (so the remote) in the other, and the legs would differ for good.
  */
 #include <linux/blkdev.h>
 #include <linux/dm-io.h>
@@ -39,6 +44,7 @@
 
 static void jnl_commit_work(struct work_struct *work);
 static void jnl_submit_work(struct work_struct *work);
+static void jnl_overlap_work(struct work_struct *work);
 static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent);
 
 /* Before pair->wq goes: no tail commit runs or is due. */
@@ -48,6 +54,7 @@ void xrepl_jnl_stop(struct xrepl_pair *pair)
 		return;
 	cancel_delayed_work_sync(&pair->jnl->commit_work);
 	cancel_work_sync(&pair->jnl->submit_work);
+	cancel_work_sync(&pair->jnl->overlap_work);
 }
 
 void xrepl_jnl_free(struct xrepl_pair *pair)
@@ -147,6 +154,9 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	mutex_init(&jnl->sb_lock);
 	INIT_DELAYED_WORK(&jnl->commit_work, jnl_commit_work);
 	INIT_WORK(&jnl->submit_work, jnl_submit_work);
+	INIT_WORK(&jnl->overlap_work, jnl_overlap_work);
+	INIT_LIST_HEAD(&jnl->flight);
+	bio_list_init(&jnl->overlap);
 	bio_list_init(&jnl->go);
 	INIT_LIST_HEAD(&jnl->appending);
 	INIT_LIST_HEAD(&jnl->log);
@@ -334,6 +344,40 @@ static bool jnl_place_locked(const struct xrepl_jnl *jnl, u32 blocks,
 	return true;
 }
 
+/*
+ * Does ent overlap an entry on flight (its local write or its append in
+ * flight)?  A flush has no sectors and overlaps nothing.  lock held.
+ */
+static bool jnl_overlaps_locked(const struct xrepl_jnl *jnl,
+				const struct xrepl_shipent *ent)
+{
+	sector_t start = ent->s.sector, end = start + ent->s.nr_sectors;
+	const struct xrepl_shipent *f;
+
+	if (!ent->s.nr_sectors)
+		return false;
+	list_for_each_entry(f, &jnl->flight, jflight)
+		if (f->s.sector < end &&
+		    start < f->s.sector + f->s.nr_sectors)
+			return true;
+	return false;
+}
+
+/*
+ * ent's local write and append both completed: it leaves flight, and the
+ * writes that waited for an overlapping entry are mapped again (from
+ * overlap_work: this may be an endio).  lock held.
+ */
+static void jnl_landed_locked(struct xrepl_pair *pair,
+			      struct xrepl_shipent *ent)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	list_del_init(&ent->jflight);
+	if (!bio_list_empty(&jnl->overlap))
+		queue_work(pair->remote_wq, &jnl->overlap_work);
+}
+
 enum jnl_settle { JNL_WAIT, JNL_ACK_WAIT, JNL_COMPLETE };
 
 /*
@@ -475,6 +519,33 @@ static void jnl_submit_work(struct work_struct *work)
 		submit_bio_noacct(bio);
 }
 
+/*
+ * Map again the writes that waited for an overlapping entry (on
+ * remote_wq): each is journaled now, or waits again for another entry, or
+ * ships unjournaled (the journal failed or has no room).  Not on
+ * submit_work: a write here may wait for a header block that a barrier
+ * append on go holds.
+ */
+static void jnl_overlap_work(struct work_struct *work)
+{
+	struct xrepl_jnl *jnl = container_of(work, struct xrepl_jnl,
+					     overlap_work);
+	struct xrepl_pair *pair = jnl->pair;
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock_irq(&pair->lock);
+	bios = jnl->overlap;
+	bio_list_init(&jnl->overlap);
+	spin_unlock_irq(&pair->lock);
+	while ((bio = bio_list_pop(&bios))) {
+		struct xrepl_io *io = xrepl_io(bio);
+
+		if (!xrepl_jnl_write(io->xc, bio, io))
+			xrepl_write_unjournaled(io->xc, bio);
+	}
+}
+
 static void jnl_put_list(struct xrepl_pair *pair, struct list_head *put)
 {
 	struct xrepl_shipent *ent, *tmp;
@@ -501,6 +572,8 @@ static void jnl_append_endio(struct bio *bio)
 	ent->jhdr = NULL;
 	spin_lock_irqsave(&pair->lock, flags);
 	ent->append_done = true;
+	if (ent->local_done)
+		jnl_landed_locked(pair, ent);
 	/* The entry still ships from memory; the bitmap marks its regions. */
 	if (status)
 		failed = jnl_fail_locked(jnl);
@@ -592,10 +665,12 @@ static void jnl_append_fill(struct xrepl_jnl *jnl, struct xrepl_shipent *ent,
 /*
  * Journal the entry of a write that ships (io->ship, its data copied):
  * append it and issue the local write, both completing the bio
- * (xrepl_jnl_end_io(), jnl_append_endio()).  Returns false, having done
- * nothing, if the journal is not in use or has no room: the write then
- * ships as without a journal (the bitmap marks its regions until the
- * remote has it).  May sleep (GFP_NOIO).
+ * (xrepl_jnl_end_io(), jnl_append_endio()); or, while it overlaps an
+ * entry on flight, hold the bio on overlap (overlap_work calls this
+ * again).  Returns false, having done nothing, if the journal is not in
+ * use or has no room: the write then ships as without a journal (the
+ * bitmap marks its regions until the remote has it).  May sleep
+ * (GFP_NOIO).
  */
 bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 {
@@ -619,6 +694,13 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 				  GFP_NOIO, &jnl->bs);
 
 	spin_lock_irq(&pair->lock);
+	if (jnl->usable && jnl_overlaps_locked(jnl, ent)) {
+		bio_list_add(&jnl->overlap, bio);
+		spin_unlock_irq(&pair->lock);
+		bio_put(append);
+		mempool_free(hdr, &jnl->hdr_pages);
+		return true;
+	}
 	if (!jnl->usable || !jnl_place_locked(jnl, e.blocks, &start)) {
 		if (jnl->usable) {
 			u64 block;
@@ -654,6 +736,7 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	ent->early = true;
 	list_add_tail(&ent->jappend, &jnl->appending);
 	list_add_tail(&ent->jlog, &jnl->log);
+	list_add_tail(&ent->jflight, &jnl->flight);
 	jnl->appends++;
 	io->flags |= XREPL_IO_JNL;
 	id = jnl->journal_id;
@@ -702,6 +785,8 @@ int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 	spin_lock_irqsave(&pair->lock, flags);
 	ent->local_done = true;
 	ent->local_status = *error;
+	if (ent->append_done)
+		jnl_landed_locked(pair, ent);
 	if (*error != BLK_STS_OK) {
 		pair->local_errors++;
 		if (tracked) {
