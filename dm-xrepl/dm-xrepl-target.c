@@ -821,7 +821,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 	unsigned int sz = 0, nr_opts;
 	u32 rate_kbps;
 	struct xrepl_stats sum;
-	u64 elapsed, rate;
+	u64 elapsed, rate, jused, jsize, point;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
@@ -893,6 +893,9 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		       pair->undo_next : 0, pair->undo_slots,
 		       (u64)atomic64_read(&pair->undo_saves),
 		       pair->undo_overflows);
+		xrepl_jnl_status_locked(pair, &jused, &jsize, &point);
+		DMEMIT(" journal_used_kb=%llu journal_size_kb=%llu ship_point_ms=%llu",
+		       jused, jsize, point);
 		spin_unlock_irq(&pair->lock);
 		break;
 
@@ -975,7 +978,7 @@ static int xrepl_iterate_devices(struct dm_target *ti,
 
 static struct target_type xrepl_target = {
 	.name		 = "xrepl",
-	.version	 = {1, 5, 0},
+	.version	 = {1, 6, 0},
 	.module		 = THIS_MODULE,
 	.ctr		 = xrepl_ctr,
 	.dtr		 = xrepl_dtr,

@@ -233,6 +233,7 @@ struct xrepl_shipent {
 	struct list_head jflight;
 	u64 jseq;
 	u64 jblock;			/* where its header is */
+	u64 jtime_ns;			/* its time (wall clock) */
 	struct bio *jbio;
 	struct page *jhdr;		/* the header block of its append */
 	blk_status_t local_status;
@@ -902,6 +903,9 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc);
 void xrepl_jnl_resume(struct xrepl_pair *pair);
 bool xrepl_jnl_idle_locked(struct xrepl_pair *pair);
+/* journal_used_kb, journal_size_kb and ship_point_ms.  lock held. */
+void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
+			     u64 *size_kb, u64 *point_ms);
 void xrepl_jnl_stop(struct xrepl_pair *pair);
 void xrepl_jnl_free(struct xrepl_pair *pair);
 

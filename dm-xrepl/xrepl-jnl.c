@@ -727,6 +727,7 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	now = ktime_get_real_ns();
 	e.time_ns = max(now, jnl->last_time_ns);
 	jnl->last_time_ns = e.time_ns;
+	ent->jtime_ns = e.time_ns;
 	e.incarnation = jnl->incarnation;
 	ent->jseq = e.seq;
 	ent->jblock = start;
@@ -845,6 +846,40 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 	list_del_init(&ent->jlog);
 	urgent = jnl_used_locked(jnl) * 2 > jnl->nr_blocks;
 	jnl_commit_soon_locked(pair, urgent);
+}
+
+/*
+ * The journal's status figures: the log in use (from the tail on disk to
+ * the head) and its size, in KiB, and the ship point: every journaled
+ * write made before it (wall clock, ms) is on the remote.  That is the
+ * time of the oldest entry the remote has not completed, or, the log
+ * empty, of the newest write.  0 while it is not known: no journal in
+ * use, no write yet, or a remote that is not a crash-consistent image
+ * (degraded, or resyncing: its entries dropped are not on it).  lock
+ * held.
+ */
+void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
+			     u64 *size_kb, u64 *point_ms)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	const struct xrepl_shipent *ent;
+	u64 point;
+
+	*used_kb = 0;
+	*size_kb = 0;
+	*point_ms = 0;
+	/* nr_blocks is set (under the lock) once the superblock is written. */
+	if (!jnl || !jnl->nr_blocks)
+		return;
+	*used_kb = jnl_used_locked(jnl) * (XREPL_META_BLOCK_SIZE >> 10);
+	*size_kb = (jnl->nr_blocks - XREPL_JNL_LOG_START) *
+		   (XREPL_META_BLOCK_SIZE >> 10);
+	if (!jnl->usable || pair->degraded_by != XREPL_DEGRADED_NONE ||
+	    !pair->consistent)
+		return;
+	ent = list_first_entry_or_null(&jnl->log, struct xrepl_shipent, jlog);
+	point = ent ? ent->jtime_ns : jnl->last_time_ns;
+	*point_ms = div_u64(point, NSEC_PER_MSEC);
 }
 
 bool xrepl_jnl_idle_locked(struct xrepl_pair *pair)

@@ -3,17 +3,20 @@
 # and shipped from the log's order.
 #   1. with the remote stalled, each write is one entry, in sequence order,
 #      with its sector and op; its data in the log is the data written,
-#      byte for byte; the offline checker finds the log valid
+#      byte for byte; the offline checker finds the log valid; status
+#      shows the log's size and use, and the remote's point in time (the
+#      first stalled write's)
 #   2. a FUA write and a flush are epochs of their own; a discard is
 #      journaled as one
 #   3. the remote returns: it gets every write (the legs are equal) and a
-#      tail commit leaves the log empty, its tail at the head
+#      tail commit leaves the log empty, its tail at the head; the point
+#      is the last write's
 #   4. fio with verification in async and semi-sync mode: the legs are
 #      equal, and the log's tail moved past every entry
 #   5. a log left by a crash is not replayed (not built yet): the table
 #      loads, says so, and starts a new incarnation with an empty log
 #   6. the journal device fails: a dm event, writes go on unjournaled,
-#      and the remote gets them all
+#      and the remote gets them all; the point is no longer known
 #   7. a full log: writes go on unjournaled, and the remote gets them all;
 #      once the remote has the log, writes are journaled again
 # The legs are loop devices (a volatile write cache, so that FUA and
@@ -70,14 +73,27 @@ jx "$J"
 wait_for_status "$X" remote insync 60
 assert_eq 0 "$(unshipped)" "entries in a fresh journal"
 tail0=$(jq_py 'j["superblock"]["tail_seq"]')
+# 32 MiB less the superblock; nothing in use; no write yet.
+assert_status "$X" journal_size_kb $(( 32 * 1024 - 4 ))
+assert_status "$X" journal_used_kb 0
+assert_status "$X" ship_point_ms 0
 stall
 declare -a offs=(7 3 100 12 55 4 999 31)
+t_first=$(date +%s%3N)
 for i in "${!offs[@]}"; do
 	head -c 4096 /dev/urandom >"$T_TMP/w$i"
 	write_at "$X" $(( offs[i] * 4096 )) 4096 "$T_TMP/w$i" ||
 		fail "write $i did not complete with the remote stalled"
+	(( i == 0 )) && t_second=$(date +%s%3N)
 done
+t_last=$(date +%s%3N)
 assert_status "$X" lag_writes ${#offs[@]}
+# Each entry a header block and a data block.
+assert_status "$X" journal_used_kb $(( ${#offs[@]} * 8 ))
+# The remote has every write before the first stalled one, and not it.
+pt=$(status_field "$X" ship_point_ms)
+(( pt >= t_first && pt <= t_second )) ||
+	fail "ship_point_ms=$pt with the remote stalled: not the first stalled write's time ($t_first..$t_second)"
 jdump
 assert_eq ${#offs[@]} "$(jq_py 'j["unshipped_entries"]')" "entries in the log"
 assert_eq valid "$(jq_py 'j["state"]')" "the log's state"
@@ -133,6 +149,11 @@ for (( i = 0; i < 50; i++ )); do
 done
 assert_eq 0 "$(unshipped)" "entries left once the remote has them (a tail commit)"
 assert_eq "$head" "$(jq_py 'j["superblock"]["tail_seq"]')" "the tail on disk, at the head"
+assert_status "$X" journal_used_kb 0
+# The log empty: the newest write's time (a write after the stalled ones).
+pt=$(status_field "$X" ship_point_ms)
+(( pt >= t_last && pt <= $(date +%s%3N) )) ||
+	fail "ship_point_ms=$pt once the remote has it all: not the last write's time (after $t_last)"
 
 step "fio with verification, async then semi-sync"
 rc=0
@@ -191,6 +212,7 @@ dm_reload "$P-jnl" "0 $(dev_sectors "$J") error"
 write_at "$X" $(( 2 << 20 )) $(( 1 << 20 )) || fail "writes after the journal failed"
 assert_dmesg_contains "journal: an append failed" "the kernel log"
 assert_cmp "$(event_nr "$X")" -gt "$ev" "dm events"
+assert_status "$X" ship_point_ms 0
 write_at "$X" $(( 3 << 20 )) $(( 1 << 20 )) || fail "writes with the journal failed"
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
