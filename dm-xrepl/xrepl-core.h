@@ -225,12 +225,16 @@ struct xrepl_shipent {
 	 * is on jnl->appending until its append and every earlier one
 	 * completed (appended), then joins the ship queue; it is on
 	 * jnl->log until the remote has it.  jbio is its write while that
-	 * waits for its local write (local_status) and for appended.  It is
-	 * on jnl->flight while its local write or its append is in flight.
+	 * waits for its local write (local_status) and for appended.
+	 * With a journal, any entry (journaled or not) is on jnl->flight
+	 * while its local write or its append is in flight, and its write
+	 * (jpbio) waits on jnl->parked while it overlaps one there.
 	 */
 	struct list_head jappend;
 	struct list_head jlog;
 	struct list_head jflight;
+	struct list_head jpark;
+	struct bio *jpbio;
 	u64 jseq;
 	u64 jblock;			/* where its header is */
 	u64 jtime_ns;			/* its time (wall clock) */
@@ -602,8 +606,9 @@ struct xrepl_jnl {
 	struct delayed_work commit_work;
 	/* Submits the barrier appends on go, on pair->remote_wq. */
 	struct work_struct submit_work;
-	/* Maps the writes on overlap again, on pair->remote_wq. */
+	/* Maps the writes on parked again, on wq. */
 	struct work_struct overlap_work;
+	struct workqueue_struct *wq;	/* overlap_work's own */
 
 	/* The log in memory, under pair->lock: */
 	bool usable;			/* started, and not failed */
@@ -625,8 +630,11 @@ struct xrepl_jnl {
 	struct list_head appending;	/* entries by seq, until appended */
 	struct list_head log;		/* entries by seq, until shipped */
 	struct list_head flight;	/* entries in flight, local or append */
-	/* Writes that overlap an entry on flight, until it leaves it. */
-	struct bio_list overlap;
+	/*
+	 * The entries of writes that overlap an entry on flight or parked
+	 * before them, in the order they came, until that one left.
+	 */
+	struct list_head parked;
 	struct bio_list held;		/* barrier appends, until their turn */
 	struct bio_list go;		/* those whose turn came, to submit */
 	unsigned int appends;		/* append completions running */
@@ -671,10 +679,11 @@ struct xrepl_c {
  *    with the regions marked dirty (a write admitted into the lag leaves
  *    it, with no entry); under on_remote_error fail the bio reaches
  *    neither leg and fails (REJECTED).  With a journal, a shipped write
- *    that overlaps an entry whose local write or append is in flight
- *    waits on jnl->overlap until that completed; then its entry is
- *    appended to the log in parallel with its local write (JNL), and
- *    joins the ship queue in the log's order (xrepl-jnl.c).
+ *    that overlaps an entry whose local write or append is in flight,
+ *    or a write waiting already, waits on jnl->parked until they
+ *    completed; then its entry is appended to the log in parallel with
+ *    its local write (JNL), and joins the ship queue in the log's order
+ *    (xrepl-jnl.c).
  * 3. Completion (xrepl_end_io()).  What a leg missed is accounted (dirty
  *    regions; a remote error degrades).  A SHIP bio whose local write
  *    succeeded while the remote stayed healthy has its entry join the
@@ -896,6 +905,9 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io);
 /* The local write of a journaled bio completed (xrepl_end_io()). */
 int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 		     blk_status_t *error);
+/* An unjournaled entry's local write completed.  lock held. */
+void xrepl_jnl_landed_locked(struct xrepl_pair *pair,
+			     struct xrepl_shipent *ent);
 /* A journaled entry left the ship queue: the remote has it, or dropped. */
 void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 			      struct xrepl_shipent *ent);

@@ -541,6 +541,9 @@ int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 
 		io->ship = NULL;
 		spin_lock_irqsave(&pair->lock, flags);
+		/* With a journal: an overlapping write may go now. */
+		if (!list_empty(&ent->jflight))
+			xrepl_jnl_landed_locked(pair, ent);
 		if (ent->early && !ent->remote_done) {
 			/* In flight at the remote: the entry owns the gate. */
 			ent->local_done = true;

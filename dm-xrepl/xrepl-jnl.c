@@ -24,10 +24,14 @@
  * a full log held rather than bypassed, delay and hold.
  *
  * Overlapping writes are serialised: a write that overlaps an entry whose
- * local write or append is in flight waits (on jnl->overlap) until they
- * completed, and only then gets its place in the log and goes to the
- * local leg.  Else the local leg could apply the two in one order and the
- * log (so the remote) in the other, and the legs would differ for good.
+ * local write or append is in flight (on jnl->flight), or a write that
+ * waits already (on jnl->parked), waits until they completed, and only
+ * then gets its place in the log and goes to the local leg.  Else the
+ * local leg could apply the two in one order and the log (so the remote)
+ * in the other, and the legs would differ for good.  Writes that ship
+ * unjournaled (the log full, the journal failed) take part too, on flight
+ * until their local write completed: their entries join the ship queue
+ * then.  The lists are scanned: they hold the writes in flight.
  */
 #include <linux/blkdev.h>
 #include <linux/dm-io.h>
@@ -63,6 +67,8 @@ void xrepl_jnl_free(struct xrepl_pair *pair)
 
 	if (!jnl)
 		return;
+	if (jnl->wq)
+		destroy_workqueue(jnl->wq);
 	if (!IS_ERR_OR_NULL(jnl->io))
 		dm_io_client_destroy(jnl->io);
 	bioset_exit(&jnl->bs);
@@ -156,7 +162,7 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	INIT_WORK(&jnl->submit_work, jnl_submit_work);
 	INIT_WORK(&jnl->overlap_work, jnl_overlap_work);
 	INIT_LIST_HEAD(&jnl->flight);
-	bio_list_init(&jnl->overlap);
+	INIT_LIST_HEAD(&jnl->parked);
 	bio_list_init(&jnl->go);
 	INIT_LIST_HEAD(&jnl->appending);
 	INIT_LIST_HEAD(&jnl->log);
@@ -164,7 +170,10 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	jnl->bdev = xc->journal->bdev;
 	jnl->buf = kmalloc(XREPL_META_BLOCK_SIZE, GFP_KERNEL);
 	jnl->io = dm_io_client_create();
-	if (!jnl->buf || IS_ERR(jnl->io) ||
+	/* Maps writes again under memory pressure too: of its own. */
+	jnl->wq = alloc_workqueue("xrepl-jnl-%s", WQ_MEM_RECLAIM, 1,
+				  dm_device_name(pair->md));
+	if (!jnl->buf || IS_ERR(jnl->io) || !jnl->wq ||
 	    bioset_init(&jnl->bs, JNL_RESERVE, 0,
 			BIOSET_NEED_BVECS | BIOSET_NEED_RESCUER) ||
 	    mempool_init_page_pool(&jnl->hdr_pages, JNL_RESERVE, 0)) {
@@ -344,38 +353,50 @@ static bool jnl_place_locked(const struct xrepl_jnl *jnl, u32 blocks,
 	return true;
 }
 
-/*
- * Does ent overlap an entry on flight (its local write or its append in
- * flight)?  A flush has no sectors and overlaps nothing.  lock held.
- */
-static bool jnl_overlaps_locked(const struct xrepl_jnl *jnl,
-				const struct xrepl_shipent *ent)
+static bool jnl_overlap(const struct xrepl_shipent *a,
+			const struct xrepl_shipent *b)
 {
-	sector_t start = ent->s.sector, end = start + ent->s.nr_sectors;
+	return a->s.sector < b->s.sector + b->s.nr_sectors &&
+	       b->s.sector < a->s.sector + a->s.nr_sectors;
+}
+
+/*
+ * Must ent's write wait: does it overlap an entry on flight, or one
+ * parked before it (any parked one, if ent is not parked)?  A flush has
+ * no sectors and overlaps nothing.  lock held.
+ */
+static bool jnl_blocked_locked(const struct xrepl_jnl *jnl,
+			       const struct xrepl_shipent *ent)
+{
 	const struct xrepl_shipent *f;
 
 	if (!ent->s.nr_sectors)
 		return false;
 	list_for_each_entry(f, &jnl->flight, jflight)
-		if (f->s.sector < end &&
-		    start < f->s.sector + f->s.nr_sectors)
+		if (jnl_overlap(ent, f))
 			return true;
+	list_for_each_entry(f, &jnl->parked, jpark) {
+		if (f == ent)
+			break;
+		if (jnl_overlap(ent, f))
+			return true;
+	}
 	return false;
 }
 
 /*
- * ent's local write and append both completed: it leaves flight, and the
- * writes that waited for an overlapping entry are mapped again (from
- * overlap_work: this may be an endio).  lock held.
+ * ent's local write and (journaled) its append completed: it leaves
+ * flight, and the parked writes are looked at again (by overlap_work:
+ * this may be an endio).  lock held.
  */
-static void jnl_landed_locked(struct xrepl_pair *pair,
-			      struct xrepl_shipent *ent)
+void xrepl_jnl_landed_locked(struct xrepl_pair *pair,
+			     struct xrepl_shipent *ent)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 
 	list_del_init(&ent->jflight);
-	if (!bio_list_empty(&jnl->overlap))
-		queue_work(pair->remote_wq, &jnl->overlap_work);
+	if (!list_empty(&jnl->parked))
+		queue_work(jnl->wq, &jnl->overlap_work);
 }
 
 enum jnl_settle { JNL_WAIT, JNL_ACK_WAIT, JNL_COMPLETE };
@@ -520,30 +541,40 @@ static void jnl_submit_work(struct work_struct *work)
 }
 
 /*
- * Map again the writes that waited for an overlapping entry (on
- * remote_wq): each is journaled now, or waits again for another entry, or
- * ships unjournaled (the journal failed or has no room).  Not on
- * submit_work: a write here may wait for a header block that a barrier
- * append on go holds.
+ * Map again, in the order they came, the parked writes that no longer
+ * overlap an entry on flight or one parked before them (on jnl->wq, not
+ * with submit_work: a write here may wait for a header block that a
+ * barrier append on go holds).  Each is journaled, or ships unjournaled
+ * (the journal failed or has no room); a write mapped meanwhile that
+ * overlaps it parks behind it, so it cannot be passed.
  */
 static void jnl_overlap_work(struct work_struct *work)
 {
 	struct xrepl_jnl *jnl = container_of(work, struct xrepl_jnl,
 					     overlap_work);
 	struct xrepl_pair *pair = jnl->pair;
-	struct bio_list bios;
+	struct xrepl_shipent *ent;
+	struct blk_plug plug;
 	struct bio *bio;
 
-	spin_lock_irq(&pair->lock);
-	bios = jnl->overlap;
-	bio_list_init(&jnl->overlap);
-	spin_unlock_irq(&pair->lock);
-	while ((bio = bio_list_pop(&bios))) {
-		struct xrepl_io *io = xrepl_io(bio);
-
-		if (!xrepl_jnl_write(io->xc, bio, io))
-			xrepl_write_unjournaled(io->xc, bio);
+	blk_start_plug(&plug);
+	for (;;) {
+		bio = NULL;
+		spin_lock_irq(&pair->lock);
+		list_for_each_entry(ent, &jnl->parked, jpark) {
+			if (!jnl_blocked_locked(jnl, ent)) {
+				bio = ent->jpbio;
+				break;
+			}
+		}
+		spin_unlock_irq(&pair->lock);
+		if (!bio)
+			break;
+		/* Only this work takes an entry off parked: it goes now. */
+		if (!xrepl_jnl_write(xrepl_io(bio)->xc, bio, xrepl_io(bio)))
+			xrepl_write_unjournaled(xrepl_io(bio)->xc, bio);
 	}
+	blk_finish_plug(&plug);
 }
 
 static void jnl_put_list(struct xrepl_pair *pair, struct list_head *put)
@@ -573,7 +604,7 @@ static void jnl_append_endio(struct bio *bio)
 	spin_lock_irqsave(&pair->lock, flags);
 	ent->append_done = true;
 	if (ent->local_done)
-		jnl_landed_locked(pair, ent);
+		xrepl_jnl_landed_locked(pair, ent);
 	/* The entry still ships from memory; the bitmap marks its regions. */
 	if (status)
 		failed = jnl_fail_locked(jnl);
@@ -666,11 +697,11 @@ static void jnl_append_fill(struct xrepl_jnl *jnl, struct xrepl_shipent *ent,
  * Journal the entry of a write that ships (io->ship, its data copied):
  * append it and issue the local write, both completing the bio
  * (xrepl_jnl_end_io(), jnl_append_endio()); or, while it overlaps an
- * entry on flight, hold the bio on overlap (overlap_work calls this
- * again).  Returns false, having done nothing, if the journal is not in
- * use or has no room: the write then ships as without a journal (the
- * bitmap marks its regions until the remote has it).  May sleep
- * (GFP_NOIO).
+ * entry on flight or parked, park it (overlap_work calls this again).
+ * Returns false if the journal is not in use or has no room: the write
+ * then ships as without a journal (the bitmap marks its regions until the
+ * remote has it), its entry on flight until its local write completed.
+ * May sleep (GFP_NOIO).
  */
 bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 {
@@ -680,38 +711,47 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	bool barrier = ent->s.flags & XREPL_SHIP_BARRIER;
 	struct xrepl_jnl_entry e = {};
 	struct bio *append, *local;
-	struct page *hdr;
+	struct page *hdr = NULL;
 	u64 start, now, id;
-	bool submit;
+	bool submit, use;
 
-	if (!READ_ONCE(jnl->usable))
-		return false;
-	jnl_entry_fill(ent, bio, &e);
-	hdr = mempool_alloc(&jnl->hdr_pages, GFP_NOIO);
-	append = bio_alloc_bioset(jnl->bdev, 1 + ent->nr_pages,
-				  REQ_OP_WRITE | REQ_SYNC |
-				  (barrier ? REQ_PREFLUSH | REQ_FUA : 0),
-				  GFP_NOIO, &jnl->bs);
+	/* The journal does not come back once it failed. */
+	use = READ_ONCE(jnl->usable);
+	if (use) {
+		jnl_entry_fill(ent, bio, &e);
+		hdr = mempool_alloc(&jnl->hdr_pages, GFP_NOIO);
+		append = bio_alloc_bioset(jnl->bdev, 1 + ent->nr_pages,
+					  REQ_OP_WRITE | REQ_SYNC |
+					  (barrier ? REQ_PREFLUSH | REQ_FUA : 0),
+					  GFP_NOIO, &jnl->bs);
+	}
 
 	spin_lock_irq(&pair->lock);
-	if (jnl->usable && jnl_overlaps_locked(jnl, ent)) {
-		bio_list_add(&jnl->overlap, bio);
+	if (jnl_blocked_locked(jnl, ent)) {
+		if (list_empty(&ent->jpark)) {
+			ent->jpbio = bio;
+			list_add_tail(&ent->jpark, &jnl->parked);
+		}
 		spin_unlock_irq(&pair->lock);
-		bio_put(append);
-		mempool_free(hdr, &jnl->hdr_pages);
-		return true;
+		goto unused;
 	}
-	if (!jnl->usable || !jnl_place_locked(jnl, e.blocks, &start)) {
-		if (jnl->usable) {
+	list_del_init(&ent->jpark);
+	ent->jpbio = NULL;
+	if (!use || !jnl->usable || !jnl_place_locked(jnl, e.blocks, &start)) {
+		if (use && jnl->usable) {
 			u64 block;
 
 			/* Room comes with a commit, once the tail moved. */
 			if (jnl_tail_locked(jnl, &block) != jnl->ctail_seq)
 				jnl_commit_soon_locked(pair, true);
 		}
+		/* Unjournaled: on flight until its local write completed. */
+		list_add_tail(&ent->jflight, &jnl->flight);
 		spin_unlock_irq(&pair->lock);
-		bio_put(append);
-		mempool_free(hdr, &jnl->hdr_pages);
+		if (use) {
+			bio_put(append);
+			mempool_free(hdr, &jnl->hdr_pages);
+		}
 		return false;
 	}
 	e.seq = jnl->head_seq++;
@@ -764,6 +804,13 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	local->bi_private = bio;
 	dm_submit_bio_remap(bio, local);
 	return true;
+
+unused:
+	if (use) {
+		bio_put(append);
+		mempool_free(hdr, &jnl->hdr_pages);
+	}
+	return true;
 }
 
 /*
@@ -787,7 +834,7 @@ int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 	ent->local_done = true;
 	ent->local_status = *error;
 	if (ent->append_done)
-		jnl_landed_locked(pair, ent);
+		xrepl_jnl_landed_locked(pair, ent);
 	if (*error != BLK_STS_OK) {
 		pair->local_errors++;
 		if (tracked) {
