@@ -12,7 +12,10 @@
 #      tail commit leaves the log empty, its tail at the head; the point
 #      is the last write's
 #   4. fio with verification in async and semi-sync mode: the legs are
-#      equal, and the log's tail moved past every entry
+#      equal, and the log's tail moved past every entry; a switch to sync
+#      drains the lag, the writes meanwhile journaled and waiting for the
+#      remote; in sync mode nothing is journaled, back in async mode
+#      writes are again
 #   5. a log left by a crash is not replayed (not built yet): the table
 #      loads, says so, and starts a new incarnation with an empty log
 #   6. the journal device fails: a dm event, writes go on unjournaled,
@@ -54,6 +57,12 @@ jdump() {
 jq_py() {
 	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
 		"$T_TMP/j.json" "$1" || fail "cannot read the journal dump: $1"
+}
+# jhead: the log's next sequence number (of the last entry on disk, or the
+# tail recorded).
+jhead() {
+	jdump
+	jq_py 'j["entries"][-1]["seq"] + 1 if j["entries"] else j["superblock"]["tail_seq"]'
 }
 # unshipped [DEV]: the entries of the log, as the offline checker counts.
 unshipped() {
@@ -179,6 +188,35 @@ rc=0
 fio_verify "$X" semi --rw=randwrite --bs=16k --iodepth=8 --size=16m \
 	--offset=32m --runtime=15 --time_based=0 || rc=$?
 fio_check semi "$rc"
+
+step "mode switches: to sync, the lag draining through the log; back to async"
+stall
+for (( i = 0; i < 8; i++ )); do
+	write_at "$X" $(( (300 + i) * 4096 )) 4096 "$T_TMP/w$i" ||
+		fail "write $i did not complete with the remote stalled"
+done
+must "mode sync" dmsetup message "$P-x" 0 mode sync
+assert_status "$X" draining 1
+# A write now waits for the remote, behind the lag: journaled too.
+h0=$(jhead)
+bg write_at "$X" $(( 310 * 4096 )) 4096 "$T_TMP/w1"
+W=$BG_PID
+sleep 1
+kill -0 "$W" 2>/dev/null && wr=running || wr=ended
+assert_eq running "$wr" "a write during the drain, the remote stalled"
+assert_eq $(( h0 + 1 )) "$(jhead)" "the log's head after a write during the drain"
+unstall
+wait "$W" || fail "the write during the drain failed"
+wait_for_status "$X" draining 0 60
+assert_status "$X" mode sync
+assert_status "$X" lag_writes 0
+# In sync mode nothing ships through the log.
+h0=$(jhead)
+write_at "$X" $(( 311 * 4096 )) 4096 || fail "a write in sync mode"
+assert_eq "$h0" "$(jhead)" "the log's head after a write in sync mode"
+must "mode async" dmsetup message "$P-x" 0 mode async
+write_at "$X" $(( 312 * 4096 )) 4096 || fail "a write back in async mode"
+assert_eq $(( h0 + 1 )) "$(jhead)" "the log's head after a write back in async mode"
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
 must "suspend" dmsetup suspend "$P-x"
