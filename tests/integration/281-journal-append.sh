@@ -173,7 +173,7 @@ fio_check async "$rc"
 # appends) from two tasks at once.
 rc=0
 fio_verify "$X" fsyncs --rw=randwrite --bs=4k --iodepth=1 --size=8m \
-	--numjobs=2 --offset_increment=8m --fsync=1 --runtime=10 \
+	--numjobs=2 --offset_increment=8m --fsync=1 --runtime=5 \
 	--time_based=0 || rc=$?
 fio_check fsyncs "$rc"
 dm_reload "$P-x" "$(XREPL_MODE=semi-sync XREPL_META=$M xrepl_table "$L" "$R" max_lag_kb 65536 journal "$J")"
