@@ -204,6 +204,7 @@ struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	INIT_LIST_HEAD(&ent->jflight);
 	INIT_LIST_HEAD(&ent->jpark);
 	ent->jpbio = NULL;
+	ent->jroom = false;
 	ent->jseq = 0;
 	ent->jbio = NULL;
 	ent->jhdr = NULL;

@@ -235,6 +235,8 @@ struct xrepl_shipent {
 	struct list_head jflight;
 	struct list_head jpark;
 	struct bio *jpbio;
+	bool jroom;			/* parked for room in the log */
+	u64 jroom_gen;			/* jnl->room_gen when it parked */
 	u64 jseq;
 	u64 jblock;			/* where its header is */
 	u64 jtime_ns;			/* its time (wall clock) */
@@ -635,6 +637,7 @@ struct xrepl_jnl {
 	 * before them, in the order they came, until that one left.
 	 */
 	struct list_head parked;
+	u64 room_gen;			/* raised when the log has more room */
 	struct bio_list held;		/* barrier appends, until their turn */
 	struct bio_list go;		/* those whose turn came, to submit */
 	unsigned int appends;		/* append completions running */

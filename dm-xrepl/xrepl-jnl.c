@@ -18,10 +18,13 @@
  * does not have, is recorded in the superblock lazily (a tail commit,
  * after a flush of the remote), which frees the log's space behind it.
  *
+ * A write that finds the log full meets the congestion policy, as at the
+ * lag bound: it waits for room (block), or the remote degrades (degrade).
+ *
  * Not built yet (the design's later steps): a replay of the log when a
  * pair is created (a log left by a crash is discarded, the bitmap's marks
  * covering every write the remote may lack), marks cleared by the log,
- * a full log held rather than bypassed, delay and hold.
+ * entries read back from the log, delay and hold.
  *
  * Overlapping writes are serialised: a write that overlaps an entry whose
  * local write or append is in flight (on jnl->flight), or a write that
@@ -29,7 +32,8 @@
  * then gets its place in the log and goes to the local leg.  Else the
  * local leg could apply the two in one order and the log (so the remote)
  * in the other, and the legs would differ for good.  Writes that ship
- * unjournaled (the log full, the journal failed) take part too, on flight
+ * unjournaled (the journal failed, or the remote degraded with the log
+ * full) take part too, on flight
  * until their local write completed: their entries join the ship queue
  * then.  The lists are scanned: they hold the writes in flight.
  */
@@ -197,6 +201,17 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	return 0;
 }
 
+/*
+ * The log has more room, or the journal is no longer used: the writes
+ * that wait for room try again.  lock held.
+ */
+static void jnl_room_locked(struct xrepl_jnl *jnl)
+{
+	jnl->room_gen++;
+	if (!list_empty(&jnl->parked))
+		queue_work(jnl->wq, &jnl->overlap_work);
+}
+
 /* Fail the journal: the pair goes on without it.  lock held. */
 static bool jnl_fail_locked(struct xrepl_jnl *jnl)
 {
@@ -205,6 +220,7 @@ static bool jnl_fail_locked(struct xrepl_jnl *jnl)
 	jnl->failed = true;
 	/* Read without the lock by xrepl_jnl_write(), which re-checks. */
 	WRITE_ONCE(jnl->usable, false);
+	jnl_room_locked(jnl);
 	return true;
 }
 
@@ -356,31 +372,31 @@ static bool jnl_place_locked(const struct xrepl_jnl *jnl, u32 blocks,
 static bool jnl_overlap(const struct xrepl_shipent *a,
 			const struct xrepl_shipent *b)
 {
-	return a->s.sector < b->s.sector + b->s.nr_sectors &&
+	return a->s.nr_sectors && b->s.nr_sectors &&
+	       a->s.sector < b->s.sector + b->s.nr_sectors &&
 	       b->s.sector < a->s.sector + a->s.nr_sectors;
 }
 
 /*
  * Must ent's write wait: does it overlap an entry on flight, or one
- * parked before it (any parked one, if ent is not parked)?  A flush has
- * no sectors and overlaps nothing.  lock held.
+ * parked before it (any parked one, if ent is not parked), or is one
+ * before it waiting for room in the log?  A flush has no sectors and
+ * overlaps nothing.  lock held.
  */
 static bool jnl_blocked_locked(const struct xrepl_jnl *jnl,
 			       const struct xrepl_shipent *ent)
 {
 	const struct xrepl_shipent *f;
 
-	if (!ent->s.nr_sectors)
-		return false;
-	list_for_each_entry(f, &jnl->flight, jflight)
-		if (jnl_overlap(ent, f))
-			return true;
 	list_for_each_entry(f, &jnl->parked, jpark) {
 		if (f == ent)
 			break;
-		if (jnl_overlap(ent, f))
+		if (f->jroom || jnl_overlap(ent, f))
 			return true;
 	}
+	list_for_each_entry(f, &jnl->flight, jflight)
+		if (jnl_overlap(ent, f))
+			return true;
 	return false;
 }
 
@@ -544,9 +560,10 @@ static void jnl_submit_work(struct work_struct *work)
  * Map again, in the order they came, the parked writes that no longer
  * overlap an entry on flight or one parked before them (on jnl->wq, not
  * with submit_work: a write here may wait for a header block that a
- * barrier append on go holds).  Each is journaled, or ships unjournaled
- * (the journal failed or has no room); a write mapped meanwhile that
- * overlaps it parks behind it, so it cannot be passed.
+ * barrier append on go holds).  Each is journaled, or waits again for
+ * room in the log (then so do the rest), or ships unjournaled; a write
+ * mapped meanwhile that overlaps it parks behind it, so it cannot be
+ * passed.
  */
 static void jnl_overlap_work(struct work_struct *work)
 {
@@ -562,6 +579,9 @@ static void jnl_overlap_work(struct work_struct *work)
 		bio = NULL;
 		spin_lock_irq(&pair->lock);
 		list_for_each_entry(ent, &jnl->parked, jpark) {
+			/* Waits for room that has not come: so do the rest. */
+			if (ent->jroom && ent->jroom_gen == jnl->room_gen)
+				break;
 			if (!jnl_blocked_locked(jnl, ent)) {
 				bio = ent->jpbio;
 				break;
@@ -697,11 +717,13 @@ static void jnl_append_fill(struct xrepl_jnl *jnl, struct xrepl_shipent *ent,
  * Journal the entry of a write that ships (io->ship, its data copied):
  * append it and issue the local write, both completing the bio
  * (xrepl_jnl_end_io(), jnl_append_endio()); or, while it overlaps an
- * entry on flight or parked, park it (overlap_work calls this again).
- * Returns false if the journal is not in use or has no room: the write
- * then ships as without a journal (the bitmap marks its regions until the
- * remote has it), its entry on flight until its local write completed.
- * May sleep (GFP_NOIO).
+ * entry on flight or parked, or waits for room in the log (congestion
+ * block), park it (overlap_work calls this again).  Returns false if the
+ * journal is not in use, or has no room while the remote is degraded
+ * (congestion degrade degrades it): the write then ships as without a
+ * journal (the bitmap marks its regions until the remote has it), its
+ * entry on flight until its local write completed.  May sleep
+ * (GFP_NOIO).
  */
 bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 {
@@ -712,8 +734,8 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	struct xrepl_jnl_entry e = {};
 	struct bio *append, *local;
 	struct page *hdr = NULL;
-	u64 start, now, id;
-	bool submit, use;
+	u64 start, now, id, block;
+	bool submit, use, placed = false, degraded = false;
 
 	/* The journal does not come back once it failed. */
 	use = READ_ONCE(jnl->usable);
@@ -727,30 +749,51 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	}
 
 	spin_lock_irq(&pair->lock);
-	if (jnl_blocked_locked(jnl, ent)) {
-		if (list_empty(&ent->jpark)) {
-			ent->jpbio = bio;
-			list_add_tail(&ent->jpark, &jnl->parked);
+	if (jnl_blocked_locked(jnl, ent))
+		goto park;
+	if (use && jnl->usable) {
+		placed = jnl_place_locked(jnl, e.blocks, &start);
+		/* Room comes with a commit, once the tail moved. */
+		if (!placed &&
+		    jnl_tail_locked(jnl, &block) != jnl->ctail_seq)
+			jnl_commit_soon_locked(pair, true);
+	}
+	/*
+	 * The log full, the remote replicating: the congestion policy, as
+	 * for the lag.  block: the write waits for room (a tail commit), and
+	 * the writes after it wait behind it.  degrade: replication stops,
+	 * and the write goes to the local leg only (its regions marked).
+	 */
+	if (use && jnl->usable && !placed &&
+	    pair->degraded_by == XREPL_DEGRADED_NONE) {
+		if (READ_ONCE(xc->args.congestion) == XREPL_CONGESTION_BLOCK ||
+		    pair->draining) {
+			if (!ent->jroom)
+				pair->lag_waits++;
+			ent->jroom = true;
+			ent->jroom_gen = jnl->room_gen;
+			goto park;
 		}
-		spin_unlock_irq(&pair->lock);
-		goto unused;
+		degraded = xrepl_degrade_locked(pair,
+						XREPL_DEGRADED_CONGESTION);
 	}
 	list_del_init(&ent->jpark);
 	ent->jpbio = NULL;
-	if (!use || !jnl->usable || !jnl_place_locked(jnl, e.blocks, &start)) {
-		if (use && jnl->usable) {
-			u64 block;
-
-			/* Room comes with a commit, once the tail moved. */
-			if (jnl_tail_locked(jnl, &block) != jnl->ctail_seq)
-				jnl_commit_soon_locked(pair, true);
-		}
+	ent->jroom = false;
+	if (!placed) {
 		/* Unjournaled: on flight until its local write completed. */
 		list_add_tail(&ent->jflight, &jnl->flight);
 		spin_unlock_irq(&pair->lock);
 		if (use) {
 			bio_put(append);
 			mempool_free(hdr, &jnl->hdr_pages);
+		}
+		if (degraded) {
+			DMWARN("%s: journal full, replication degraded",
+			       xrepl_name(xc));
+			xrepl_raise_event(xc);
+			/* ship_work drops the buffer. */
+			xrepl_ship_now(pair);
 		}
 		return false;
 	}
@@ -805,7 +848,13 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	dm_submit_bio_remap(bio, local);
 	return true;
 
-unused:
+park:
+	/* A parked write keeps its place. */
+	if (list_empty(&ent->jpark)) {
+		ent->jpbio = bio;
+		list_add_tail(&ent->jpark, &jnl->parked);
+	}
+	spin_unlock_irq(&pair->lock);
 	if (use) {
 		bio_put(append);
 		mempool_free(hdr, &jnl->hdr_pages);
@@ -1000,6 +1049,7 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	} else if (seq > jnl->ctail_seq) {
 		jnl->ctail_seq = seq;
 		jnl->ctail_block = block;
+		jnl_room_locked(jnl);
 	}
 	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&jnl->sb_lock);

@@ -20,8 +20,12 @@
 #      loads, says so, and starts a new incarnation with an empty log
 #   6. the journal device fails: a dm event, writes go on unjournaled,
 #      and the remote gets them all; the point is no longer known
-#   7. a full log: writes go on unjournaled, and the remote gets them all;
-#      once the remote has the log, writes are journaled again
+#   7. a full log under congestion block: the writes wait (lag_waits),
+#      in order, until the remote has the log's entries; every write is
+#      journaled, and the remote gets them all
+#   8. a full log under congestion degrade: the remote degrades (an
+#      event), writes go on; once the remote has what it was sent, it
+#      returns and the resync copies the rest: the legs are equal
 # The legs are loop devices (a volatile write cache, so that FUA and
 # flushes reach the target, and discard), each under a dm-linear that a
 # suspend stalls.
@@ -58,10 +62,10 @@ jq_py() {
 	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
 		"$T_TMP/j.json" "$1" || fail "cannot read the journal dump: $1"
 }
-# jhead: the log's next sequence number (of the last entry on disk, or the
+# jhead [DEV]: the log's next sequence number (of the last entry on disk, or the
 # tail recorded).
 jhead() {
-	jdump
+	jdump "${1:-$J}"
 	jq_py 'j["entries"][-1]["seq"] + 1 if j["entries"] else j["superblock"]["tail_seq"]'
 }
 # unshipped [DEV]: the entries of the log, as the offline checker counts.
@@ -257,28 +261,42 @@ assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
 dm_reload "$P-jnl" "$(linear_table "$LOOP_J")"
 
-step "a full log: writes go on unjournaled, the remote gets them all"
+step "a full log, congestion block: writes wait for room, every one journaled"
 jx "$JS"
 wait_for_status "$X" remote insync 60
+h0=$(jhead "$JS")
+lw=$(status_field "$X" lag_waits)
 stall
-# 64 writes of 64 KiB (17 blocks each) into a log of 767 blocks.
+# 64 writes of 64 KiB (17 blocks each) into a log of 767 blocks: 45 fit.
 bg dd if=/dev/urandom of="$X" bs=64k count=64 seek=256 oflag=direct status=none
-bg_done_within 60 "64 writes with the log full"
-n=$(unshipped "$JS")
-assert_cmp "$n" -lt 64 "entries in the small log"
-assert_cmp "$n" -gt 20 "entries in the small log"
-assert_status "$X" lag_writes 64
+D=$BG_PID
+wait_for_cmp "$X" lag_waits -gt "$lw" 60
+sleep 1
+kill -0 "$D" 2>/dev/null && wr=waiting || wr=ended
+assert_eq waiting "$wr" "the writer, the log full and the remote stalled"
+assert_eq 45 "$(unshipped "$JS")" "entries in the small log"
+assert_status "$X" lag_writes 46
 unstall
+wait "$D" || fail "the writes that waited for room"
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
-for (( i = 0; i < 50; i++ )); do
-	[[ "$(unshipped "$JS")" == 0 ]] && break
-	sleep 0.2
-done
-assert_eq 0 "$(unshipped "$JS")" "entries left once the remote has them"
+assert_eq $(( h0 + 64 )) "$(jhead "$JS")" "the log's head: every write journaled"
+assert_status "$X" degraded_by none
+
+step "a full log, congestion degrade: the remote degrades, writes go on; it returns"
+must "congestion degrade" dmsetup message "$P-x" 0 set congestion degrade
 stall
-write_at "$X" $(( 300 * 4096 )) 4096
-assert_eq 1 "$(unshipped "$JS")" "a write after the log emptied is journaled"
-assert_eq 2400 "$(jq_py 'j["entries"][0]["sector"]')" "its sector"
+ev=$(event_nr "$X")
+kmsg_mark
+bg dd if=/dev/urandom of="$X" bs=64k count=64 seek=512 oflag=direct status=none
+bg_done_within 60 "64 writes, the log full, under congestion degrade"
+assert_status "$X" degraded_by congestion
+assert_dmesg_contains "journal full, replication degraded" "the kernel log"
+assert_cmp "$(event_nr "$X")" -gt "$ev" "dm events"
 unstall
+wait_for_status "$X" remote insync 60
 wait_for_status "$X" lag_writes 0 60
+wait_for_status "$X" resync_active 0 60
+assert_legs_equal "$L" "$R"
+assert_status "$X" consistent yes
+dm_remove "$P-x"
