@@ -12,9 +12,13 @@
 #      in the log, from the other CPU, may reach the local leg first.
 #      Every write was journaled.
 #   2. the same in semi-sync mode.
-#   3. a write that found the log full and ships unjournaled is
-#      serialised with an overlapping one journaled later: the legs end
-#      equal.
+#   3. a write that waits for room in a full log keeps its place: an
+#      overlapping write after it goes after it, to the log and to the
+#      local leg, and the legs end equal.
+#   4. the journal fails under a write whose append failed while an
+#      earlier append is still in flight: an overlapping write after it
+#      (unjournaled now) must wait until it joined the ship queue, or the
+#      remote gets the two in the other order.
 # budget: 240
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -22,7 +26,7 @@ require_xrepl
 command -v fio >/dev/null || skip "fio is not installed"
 DUMP=$(xrepl_tool xrepl-dump)
 
-ramdisks 3 32
+ramdisks 4 32
 make_leg local /dev/ram0
 make_leg remote /dev/ram1
 L=/dev/mapper/$P-local R=/dev/mapper/$P-remote
@@ -94,11 +98,11 @@ for mode in async semi-sync; do
 	dm_remove "$P-x"
 done
 
-step "a write that ships unjournaled, then an overlapping one journaled"
-# W1 finds the log full and ships unjournaled, its local write stalled;
-# the log empties; W2, to the same block, is journaled.  W2 must wait for
-# W1: else the remote gets W2 (its append done), then W1 (its local write
-# done), while the local leg applied W1, then W2.
+step "a write waiting for room in a full log, then an overlapping one"
+# W1 finds the log full and waits for room (congestion block); W2, to the
+# same block, comes after it.  When room comes, W1 takes its place in the
+# log, its local write stalled; W2 must wait for it, and not be placed
+# first nor reach the local leg first.
 make_leg jsmall /dev/ram2 4160
 write_at "$M" 0 $(( 1 << 20 )) /dev/zero
 XREPL_MODE=async XREPL_META=$M xrepl_create x "$L" "$R" max_lag_kb 65536 \
@@ -106,12 +110,13 @@ XREPL_MODE=async XREPL_META=$M xrepl_create x "$L" "$R" max_lag_kb 65536 \
 wait_for_status "$X" remote insync 60
 must "stall the remote" dmsetup suspend "$P-remote"
 at_exit_first "dmsetup resume $P-remote 2>/dev/null || true"
-# Fill the log (2076 KiB): three 512 KiB writes, then 4 KiB ones past
-# what it holds.
+# Fill the log (2076 KiB): 1.5 MiB, then as many 4 KiB writes (8 KiB each
+# with their header) as the rest holds.  (More would wait for room.)
 dd if=/dev/urandom of="$X" bs=512k count=3 seek=2 oflag=direct status=none ||
 	fail "the first writes"
-dd if=/dev/urandom of="$X" bs=4k count=80 seek=1024 oflag=direct status=none ||
-	fail "the writes that fill the log"
+used=$(status_field "$X" journal_used_kb)
+dd if=/dev/urandom of="$X" bs=4k count=$(( (2076 - used) / 8 )) seek=1024 \
+	oflag=direct status=none || fail "the writes that fill the log"
 used=$(status_field "$X" journal_used_kb)
 log "the log: $used of $(status_field "$X" journal_size_kb) KiB in use"
 assert_cmp "$used" -gt $(( 2076 - 8 )) "KiB of the log in use (full)"
@@ -119,19 +124,53 @@ must "stall the local leg" dmsetup suspend "$P-local"
 at_exit_first "dmsetup resume $P-local 2>/dev/null || true"
 head -c 4096 /dev/urandom >"$T_TMP/w1"
 head -c 4096 /dev/urandom >"$T_TMP/w2"
+lw=$(status_field "$X" lag_waits)
 bg write_at "$X" $(( 7 * 4096 )) 4096 "$T_TMP/w1"
 W1=$BG_PID
+wait_for_cmp "$X" lag_waits -gt "$lw" 30
+bg write_at "$X" $(( 7 * 4096 )) 4096 "$T_TMP/w2"
+W2=$BG_PID
 sleep 0.5
 assert_status "$X" journal_used_kb "$used"
 must "the remote returns" dmsetup resume "$P-remote"
-wait_for_status "$X" journal_used_kb 0 30
-bg write_at "$X" $(( 7 * 4096 )) 4096 "$T_TMP/w2"
-W2=$BG_PID
+wait_for_cmp "$X" journal_used_kb -lt "$used" 30
 sleep 1
 must "the local leg returns" dmsetup resume "$P-local"
 wait "$W1" || fail "W1 failed"
 wait "$W2" || fail "W2 failed"
 wait_for_status "$X" lag_writes 0 60
 read_at "$L" $(( 7 * 4096 )) 4096 | cmp -s - "$T_TMP/w2" ||
+	fail "the local leg does not hold the later write"
+assert_legs_equal "$L" "$R"
+dm_remove "$P-x"
+
+step "the journal fails with an earlier append in flight: an unjournaled write waits"
+# The journal: its first 3 blocks (the superblock, then E's entry) 1 s
+# late (5 s on a debug kernel), the rest failing.  E's append is slow; A's fails (the journal
+# fails) while E's is in flight, so A joins the ship queue only after E;
+# B, to A's block, ships unjournaled, and must not pass A.
+Sj=$(dev_sectors /dev/ram3)
+dm_create "$P-jfail" "0 24 delay /dev/ram3 0 $(( 1000 * TIME_SCALE ))
+24 $(( Sj - 24 )) error"
+write_at "$M" 0 $(( 1 << 20 )) /dev/zero
+XREPL_MODE=async XREPL_META=$M xrepl_create x "$L" "$R" max_lag_kb 65536 \
+	journal "/dev/mapper/$P-jfail"
+wait_for_status "$X" remote insync 60
+head -c 4096 /dev/urandom >"$T_TMP/wa"
+head -c 4096 /dev/urandom >"$T_TMP/wb"
+kmsg_mark
+bg write_at "$X" $(( 100 * 4096 )) 4096
+E=$BG_PID
+sleep 0.2
+bg write_at "$X" $(( 7 * 4096 )) 4096 "$T_TMP/wa"
+A=$BG_PID
+dmesg_wait "journal: an append failed" || fail "A's append did not fail"
+bg write_at "$X" $(( 7 * 4096 )) 4096 "$T_TMP/wb"
+B=$BG_PID
+wait "$E" || fail "E failed"
+wait "$A" || fail "A failed"
+wait "$B" || fail "B failed"
+wait_for_status "$X" lag_writes 0 60
+read_at "$L" $(( 7 * 4096 )) 4096 | cmp -s - "$T_TMP/wb" ||
 	fail "the local leg does not hold the later write"
 assert_legs_equal "$L" "$R"
