@@ -227,8 +227,10 @@ struct xrepl_shipent {
 	 * jnl->log until the remote has it.  jbio is its write while that
 	 * waits for its local write (local_status) and for appended.
 	 * With a journal, any entry (journaled or not) is on jnl->flight
-	 * while its local write or its append is in flight, and its write
-	 * (jpbio) waits on jnl->parked while it overlaps one there.
+	 * until its local write completed and it joined the ship queue (or
+	 * was given up on): unjournaled, at its local completion; journaled,
+	 * once appended.  Its write (jpbio) waits on jnl->parked while it
+	 * overlaps one there.
 	 */
 	struct list_head jappend;
 	struct list_head jlog;

@@ -60,9 +60,10 @@ void xrepl_jnl_stop(struct xrepl_pair *pair)
 {
 	if (!pair->jnl)
 		return;
+	/* It may ask for a commit. */
+	cancel_work_sync(&pair->jnl->overlap_work);
 	cancel_delayed_work_sync(&pair->jnl->commit_work);
 	cancel_work_sync(&pair->jnl->submit_work);
-	cancel_work_sync(&pair->jnl->overlap_work);
 }
 
 void xrepl_jnl_free(struct xrepl_pair *pair)
@@ -495,6 +496,9 @@ static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
 		list_del_init(&ent->jappend);
 		ent->appended = true;
 		jnl->appended_seq = ent->jseq;
+		/* In the ship queue (or given up on) from now on. */
+		if (ent->local_done)
+			xrepl_jnl_landed_locked(pair, ent);
 		if (pair->degraded_by == XREPL_DEGRADED_NONE) {
 			ent->s.queued_ns = ktime_get_ns();
 			xrepl_shipq_add_locked(&pair->shipq, &ent->s);
@@ -623,8 +627,6 @@ static void jnl_append_endio(struct bio *bio)
 	ent->jhdr = NULL;
 	spin_lock_irqsave(&pair->lock, flags);
 	ent->append_done = true;
-	if (ent->local_done)
-		xrepl_jnl_landed_locked(pair, ent);
 	/* The entry still ships from memory; the bitmap marks its regions. */
 	if (status)
 		failed = jnl_fail_locked(jnl);
@@ -732,7 +734,7 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	struct xrepl_shipent *ent = io->ship;
 	bool barrier = ent->s.flags & XREPL_SHIP_BARRIER;
 	struct xrepl_jnl_entry e = {};
-	struct bio *append, *local;
+	struct bio *append = NULL, *local;
 	struct page *hdr = NULL;
 	u64 start, now, id, block;
 	bool submit, use, placed = false, degraded = false;
@@ -882,7 +884,7 @@ int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 	spin_lock_irqsave(&pair->lock, flags);
 	ent->local_done = true;
 	ent->local_status = *error;
-	if (ent->append_done)
+	if (ent->appended)
 		xrepl_jnl_landed_locked(pair, ent);
 	if (*error != BLK_STS_OK) {
 		pair->local_errors++;
@@ -951,8 +953,8 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
  * time of the oldest entry the remote has not completed, or, the log
  * empty, of the newest write.  0 while it is not known: no journal in
  * use, no write yet, or a remote that is not a crash-consistent image
- * (degraded, or resyncing: its entries dropped are not on it).  lock
- * held.
+ * (degraded, or resyncing: its entries dropped are not on it).  "On the
+ * remote": completed there, flushed at the next tail commit.  lock held.
  */
 void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
 			     u64 *size_kb, u64 *point_ms)
@@ -967,11 +969,13 @@ void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
 	/* nr_blocks is set (under the lock) once the superblock is written. */
 	if (!jnl || !jnl->nr_blocks)
 		return;
-	*used_kb = jnl_used_locked(jnl) * (XREPL_META_BLOCK_SIZE >> 10);
 	*size_kb = (jnl->nr_blocks - XREPL_JNL_LOG_START) *
 		   (XREPL_META_BLOCK_SIZE >> 10);
-	if (!jnl->usable || pair->degraded_by != XREPL_DEGRADED_NONE ||
-	    !pair->consistent)
+	if (!jnl->usable)
+		return;
+	*used_kb = jnl_used_locked(jnl) * (XREPL_META_BLOCK_SIZE >> 10);
+	if (pair->degraded_by != XREPL_DEGRADED_NONE || !pair->consistent ||
+	    pair->resync_active)
 		return;
 	ent = list_first_entry_or_null(&jnl->log, struct xrepl_shipent, jlog);
 	point = ent ? ent->jtime_ns : jnl->last_time_ns;
