@@ -22,7 +22,8 @@
 #      and the remote gets them all; the point is no longer known
 #   7. a full log under congestion block: the writes wait (lag_waits),
 #      in order, until the remote has the log's entries; every write is
-#      journaled, and the remote gets them all
+#      journaled, and the remote gets them all; with the remote hung,
+#      remote down lets the writes waiting for room go
 #   8. a full log under congestion degrade: the remote degrades (an
 #      event), writes go on; once the remote has what it was sent, it
 #      returns and the resync copies the rest: the legs are equal
@@ -282,6 +283,26 @@ wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
 assert_eq $(( h0 + 64 )) "$(jhead "$JS")" "the log's head: every write journaled"
 assert_status "$X" degraded_by none
+
+step "remote down lets the writes waiting for room go, the remote hung"
+for (( i = 0; i < 50; i++ )); do
+	[[ "$(unshipped "$JS")" == 0 ]] && break
+	sleep 0.2
+done
+lw=$(status_field "$X" lag_waits)
+stall
+bg dd if=/dev/urandom of="$X" bs=64k count=64 seek=768 oflag=direct status=none
+wait_for_cmp "$X" lag_waits -gt "$lw" 60
+# The log's entries were sent to the remote, which never answers: no
+# tail commit can make room.
+must "remote down" dmsetup message "$P-x" 0 remote down
+bg_done_within 30 "the writes waiting for room, after remote down"
+assert_status "$X" degraded_by admin
+unstall
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
 
 step "a full log, congestion degrade: the remote degrades, writes go on; it returns"
 must "congestion degrade" dmsetup message "$P-x" 0 set congestion degrade
