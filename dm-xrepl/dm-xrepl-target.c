@@ -551,6 +551,8 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 	/* Writes waiting for lag room look at the new bound. */
 	if (xrepl_lag_wait_release_locked(pair))
 		queue_work(pair->wq, &pair->resync_work);
+	/* And those waiting for room in the journal at the new policy. */
+	xrepl_jnl_room_locked(pair);
 	spin_unlock_irq(&pair->lock);
 	/* The next cycle is period_s from now. */
 	if (opt == XREPL_OPT_PERIOD && pair->active == xc)

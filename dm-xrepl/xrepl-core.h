@@ -920,6 +920,8 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc);
 void xrepl_jnl_resume(struct xrepl_pair *pair);
 bool xrepl_jnl_idle_locked(struct xrepl_pair *pair);
+/* Writes that wait for room in the log try again.  lock held. */
+void xrepl_jnl_room_locked(struct xrepl_pair *pair);
 /* journal_used_kb, journal_size_kb and ship_point_ms.  lock held. */
 void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
 			     u64 *size_kb, u64 *point_ms);

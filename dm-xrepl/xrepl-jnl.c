@@ -213,6 +213,17 @@ static void jnl_room_locked(struct xrepl_jnl *jnl)
 		queue_work(jnl->wq, &jnl->overlap_work);
 }
 
+/*
+ * The remote degraded, or the congestion policy changed: the writes that
+ * wait for room try again (and go to the local leg only, or meet the new
+ * policy).  lock held.
+ */
+void xrepl_jnl_room_locked(struct xrepl_pair *pair)
+{
+	if (pair->jnl)
+		jnl_room_locked(pair->jnl);
+}
+
 /* Fail the journal: the pair goes on without it.  lock held. */
 static bool jnl_fail_locked(struct xrepl_jnl *jnl)
 {
@@ -1001,7 +1012,8 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	struct xrepl_jnl_info info;
 	u64 seq, block, inc;
 	unsigned long gen;
-	bool degraded, moved, fail = false;
+	bool degraded, moved, fail = false, failed_now = false;
+	struct xrepl_c *event = NULL;
 	int r = 0;
 
 	spin_lock_irq(&pair->lock);
@@ -1029,13 +1041,31 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 		/* Given up (degraded meanwhile): the retry runs without. */
 		r = remote ? xrepl_flush_leg(pair, remote, gen, false) : -ENODEV;
 		if (r) {
+			spin_lock_irq(&pair->lock);
+			/*
+			 * The remote failed the flush (not given up, nor out
+			 * of memory): any write it completed may be lost, as
+			 * for a shipped flush.  The retry records the tail.
+			 */
+			if (r != -EAGAIN && r != -ENOMEM && r != -ENODEV &&
+			    pair->degrade_gen == gen) {
+				failed_now = xrepl_remote_failed_locked(pair, false,
+									0, 0);
+				event = pair->active;
+			}
 			if (retry) {
-				spin_lock_irq(&pair->lock);
 				jnl_commit_soon_locked(pair, false);
 				/* Not hurried by writes that find no room. */
 				jnl->commit_retry = true;
-				spin_unlock_irq(&pair->lock);
 			}
+			spin_unlock_irq(&pair->lock);
+			if (failed_now && event)
+				xrepl_report_degraded(event,
+						      "remote flush error %d in a journal tail commit",
+						      r);
+			else if (failed_now)
+				DMERR("%s: remote flush error %d in a tail commit, degraded",
+				      dm_device_name(pair->md), r);
 			return r;
 		}
 	}

@@ -136,6 +136,8 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 	 */
 	if (xrepl_lag_wait_release_locked(pair))
 		queue_work(pair->wq, &pair->resync_work);
+	/* So do those waiting for room in the journal, for the same reason. */
+	xrepl_jnl_room_locked(pair);
 	if (pair->meta_bdev) {
 		/* Writes acknowledged by the remote may not be durable there. */
 		pair->merge_needed = true;
