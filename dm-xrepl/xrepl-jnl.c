@@ -1043,29 +1043,28 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 		if (r) {
 			spin_lock_irq(&pair->lock);
 			/*
-			 * The remote failed the flush (not given up, nor out
-			 * of memory): any write it completed may be lost, as
-			 * for a shipped flush.  The retry records the tail.
+			 * The remote failed the flush: any write it completed
+			 * may be lost, as for a shipped flush.  Not so if
+			 * there is no remote, if the flush was given up (the
+			 * pair degraded meanwhile), or if no memory was left
+			 * to issue it.  The retry records the tail, at once.
 			 */
-			if (r != -EAGAIN && r != -ENOMEM && r != -ENODEV &&
-			    pair->degrade_gen == gen) {
+			if (remote && r != -ENOMEM && pair->degrade_gen == gen &&
+			    pair->degraded_by == XREPL_DEGRADED_NONE) {
 				failed_now = xrepl_remote_failed_locked(pair, false,
 									0, 0);
 				event = pair->active;
 			}
 			if (retry) {
-				jnl_commit_soon_locked(pair, false);
+				jnl_commit_soon_locked(pair, failed_now);
 				/* Not hurried by writes that find no room. */
-				jnl->commit_retry = true;
+				jnl->commit_retry = !failed_now;
 			}
 			spin_unlock_irq(&pair->lock);
 			if (failed_now && event)
 				xrepl_report_degraded(event,
 						      "remote flush error %d in a journal tail commit",
 						      r);
-			else if (failed_now)
-				DMERR("%s: remote flush error %d in a tail commit, degraded",
-				      dm_device_name(pair->md), r);
 			return r;
 		}
 	}
