@@ -109,6 +109,7 @@ step "the pass yields to writes, even when a compare outlasts the 100 ms window"
 must "remove the pair" dmsetup remove "$P-x"
 XREPL_MODE=sync xrepl_create x "$L" "$R" region_size $RS
 wait_for_status "$X" remote insync 120
+NR=$(den_of "$(status_field "$X" dirty)")
 # The remote leg's reads 120 ms late: every compare takes longer than the
 # window in which the resync's work counts a write as activity.
 dm_reload "$P-remote" "0 $(dev_sectors /dev/ram1) delay /dev/ram1 0 120 /dev/ram1 0 0"
