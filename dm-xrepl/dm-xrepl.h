@@ -382,6 +382,8 @@ void xrepl_shipq_init(struct xrepl_shipq *q, unsigned int max_inflight);
 void xrepl_shipq_add_locked(struct xrepl_shipq *q, struct xrepl_ship *s);
 /* The next entry that may be issued now (it counts as issued), or NULL. */
 struct xrepl_ship *xrepl_shipq_next_locked(struct xrepl_shipq *q);
+/* Do a and b share a sector?  One without sectors (a flush) shares none. */
+bool xrepl_ship_overlap(const struct xrepl_ship *a, const struct xrepl_ship *b);
 /* An issued entry completed at the remote: it leaves the queue. */
 void xrepl_shipq_done_locked(struct xrepl_shipq *q, struct xrepl_ship *s);
 /*

@@ -903,14 +903,17 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 /* Format, or start a new incarnation, on the pair's first resume. */
 int xrepl_jnl_start(struct xrepl_pair *pair);
 /*
- * Append the entry of a write that ships, or hold the write while it
- * overlaps one in flight; false if it is not journaled.
+ * Append the entry of a write that ships, or park the write while it
+ * overlaps one in flight or waits for room; false if it is not journaled.
  */
 bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io);
 /* The local write of a journaled bio completed (xrepl_end_io()). */
 int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 		     blk_status_t *error);
-/* An unjournaled entry's local write completed.  lock held. */
+/*
+ * An entry (of a journaled pair) joined the ship queue and its local
+ * write completed: it leaves flight.  lock held.
+ */
 void xrepl_jnl_landed_locked(struct xrepl_pair *pair,
 			     struct xrepl_shipent *ent);
 /* A journaled entry left the ship queue: the remote has it, or dropped. */

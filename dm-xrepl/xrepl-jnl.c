@@ -33,9 +33,9 @@
  * local leg could apply the two in one order and the log (so the remote)
  * in the other, and the legs would differ for good.  Writes that ship
  * unjournaled (the journal failed, or the remote degraded with the log
- * full) take part too, on flight
- * until their local write completed: their entries join the ship queue
- * then.  The lists are scanned: they hold the writes in flight.
+ * full) take part too, on flight until their local write completed:
+ * their entries join the ship queue then.  The lists are scanned: they
+ * hold the writes in flight.
  */
 #include <linux/blkdev.h>
 #include <linux/dm-io.h>
@@ -381,14 +381,6 @@ static bool jnl_place_locked(const struct xrepl_jnl *jnl, u32 blocks,
 	return true;
 }
 
-static bool jnl_overlap(const struct xrepl_shipent *a,
-			const struct xrepl_shipent *b)
-{
-	return a->s.nr_sectors && b->s.nr_sectors &&
-	       a->s.sector < b->s.sector + b->s.nr_sectors &&
-	       b->s.sector < a->s.sector + a->s.nr_sectors;
-}
-
 /*
  * Must ent's write wait: does it overlap an entry on flight, or one
  * parked before it (any parked one, if ent is not parked), or is one
@@ -403,11 +395,11 @@ static bool jnl_blocked_locked(const struct xrepl_jnl *jnl,
 	list_for_each_entry(f, &jnl->parked, jpark) {
 		if (f == ent)
 			break;
-		if (f->jroom || jnl_overlap(ent, f))
+		if (f->jroom || xrepl_ship_overlap(&ent->s, &f->s))
 			return true;
 	}
 	list_for_each_entry(f, &jnl->flight, jflight)
-		if (jnl_overlap(ent, f))
+		if (xrepl_ship_overlap(&ent->s, &f->s))
 			return true;
 	return false;
 }
@@ -748,7 +740,7 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	struct bio *append = NULL, *local;
 	struct page *hdr = NULL;
 	u64 start, now, id, block;
-	bool submit, use, placed = false, degraded = false;
+	bool submit, use, in_use, placed = false, degraded = false;
 
 	/* The journal does not come back once it failed. */
 	use = READ_ONCE(jnl->usable);
@@ -764,7 +756,9 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	spin_lock_irq(&pair->lock);
 	if (jnl_blocked_locked(jnl, ent))
 		goto park;
-	if (use && jnl->usable) {
+	/* In use, and what it needs allocated (use: freed if unused). */
+	in_use = use && jnl->usable;
+	if (in_use) {
 		placed = jnl_place_locked(jnl, e.blocks, &start);
 		/* Room comes with a commit, once the tail moved. */
 		if (!placed &&
@@ -777,8 +771,7 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	 * the writes after it wait behind it.  degrade: replication stops,
 	 * and the write goes to the local leg only (its regions marked).
 	 */
-	if (use && jnl->usable && !placed &&
-	    pair->degraded_by == XREPL_DEGRADED_NONE) {
+	if (in_use && !placed && pair->degraded_by == XREPL_DEGRADED_NONE) {
 		if (READ_ONCE(xc->args.congestion) == XREPL_CONGESTION_BLOCK ||
 		    pair->draining) {
 			if (!ent->jroom)

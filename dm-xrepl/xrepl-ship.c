@@ -30,7 +30,7 @@ void xrepl_shipq_add_locked(struct xrepl_shipq *q, struct xrepl_ship *s)
 	q->nr++;
 }
 
-static bool ship_overlap(const struct xrepl_ship *a, const struct xrepl_ship *b)
+bool xrepl_ship_overlap(const struct xrepl_ship *a, const struct xrepl_ship *b)
 {
 	return a->nr_sectors && b->nr_sectors &&
 	       a->sector < b->sector + b->nr_sectors &&
@@ -46,7 +46,7 @@ static bool ship_blocked(const struct xrepl_shipq *q,
 	list_for_each_entry(t, &q->queue, list) {
 		if (t == s)
 			break;
-		if (ship_overlap(s, t))
+		if (xrepl_ship_overlap(s, t))
 			return true;
 	}
 	return false;
