@@ -104,11 +104,17 @@ void xrepl_ship_kick(struct xrepl_pair *pair, bool redispatch)
 	xrepl_ship_now(pair);
 }
 
-/* Does a write of bytes fit in the lag? */
+/*
+ * Does a write of bytes fit in the lag?  With a journal in use it does:
+ * the log's room bounds the lag (xrepl_jnl_write()), and past max_lag_kb
+ * the entries' data is held by the log only.
+ */
 bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
 {
 	struct xrepl_pair *pair = xc->pair;
 
+	if (pair->jnl && pair->jnl->usable)
+		return true;
 	return xrepl_lag_fits(&pair->lag,
 			      (u64)READ_ONCE(xc->args.max_lag_kb) << 10, bytes);
 }
@@ -159,6 +165,12 @@ void xrepl_ship_free(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 	unsigned long flags;
 	unsigned int i = 0;
 
+	/* Its pages dropped: none, or read back into the journal's pool. */
+	if (ent->jdropped) {
+		xrepl_jnl_pages_free(pair, ent);
+		mempool_free(ent, &pair->ship_ents);
+		return;
+	}
 	/* Keep the pages, unless the pool's reserve needs them back. */
 	if (READ_ONCE(pair->ship_pages.curr_nr) >= pair->ship_pages.min_nr) {
 		spin_lock_irqsave(&pair->page_cache_lock, flags);
@@ -211,6 +223,8 @@ struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	ent->local_status = BLK_STS_OK;
 	ent->append_done = false;
 	ent->appended = false;
+	ent->jdropped = false;
+	ent->jread = false;
 	ent->upper = NULL;
 	ent->deadline_ns = U64_MAX;
 	ent->xc = xc;
@@ -440,17 +454,20 @@ static void ship_release(struct xrepl_pair *pair, struct list_head *list)
 	}
 }
 
-static void xrepl_ship_endio(struct bio *bio)
+/*
+ * An issued entry is done with at the remote: it completed there with
+ * status, or it was lost on the way (lost: its data could not be read
+ * back from the journal; its regions are resynced).  Any context.
+ */
+static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
+		      bool lost)
 {
-	struct xrepl_shipent *ent = bio->bi_private;
 	struct xrepl_c *xc = ent->xc;
 	struct xrepl_pair *pair = xc->pair;
 	struct bio_list acks = BIO_EMPTY_LIST;
-	blk_status_t status = bio->bi_status;
 	bool degraded = false, redispatch, wake_ship, local_frees;
 	unsigned long flags;
 
-	bio_put(bio);
 	spin_lock_irqsave(&pair->lock, flags);
 	xrepl_shipq_done_locked(&pair->shipq, &ent->s);
 	if (ent->jseq)
@@ -461,10 +478,10 @@ static void xrepl_ship_endio(struct bio *bio)
 	/* On the remote, or failed there (then its regions are dirty). */
 	if (ent->upper)
 		ack_take_locked(ent, &acks);
-	if (status == BLK_STS_NOTSUPP && ent->tracked &&
-	    (ent->opf & REQ_OP_MASK) != REQ_OP_WRITE) {
-		/* The remote cannot discard or zero: copy the result. */
-		xrepl_mark_dirty_locked(pair, ent->first, ent->last);
+	if (lost || (status == BLK_STS_NOTSUPP && ent->tracked &&
+		     (ent->opf & REQ_OP_MASK) != REQ_OP_WRITE)) {
+		/* Not read back, or the remote cannot discard or zero. */
+		xrepl_ship_lost_locked(pair, ent);
 		if (pair->degraded_by == XREPL_DEGRADED_NONE)
 			xrepl_resync_start_locked(pair);
 	} else if (status) {
@@ -496,6 +513,15 @@ static void xrepl_ship_endio(struct bio *bio)
 	if (!--pair->ship_endios && !pair->lag.writes)
 		wake_up(&pair->ship_wait);
 	spin_unlock_irqrestore(&pair->lock, flags);
+}
+
+static void xrepl_ship_endio(struct bio *bio)
+{
+	struct xrepl_shipent *ent = bio->bi_private;
+	blk_status_t status = bio->bi_status;
+
+	bio_put(bio);
+	ship_done(ent, status, false);
 }
 
 void xrepl_ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent)
@@ -603,6 +629,7 @@ void xrepl_ship_work(struct work_struct *work)
 	struct bio_list acks = BIO_EMPTY_LIST;
 	struct xrepl_c *event = NULL;
 	bool lag_empty, redispatch = false, may_return = false;
+	struct xrepl_shipent *ent;
 	struct xrepl_ship *s;
 	struct blk_plug plug;
 	LIST_HEAD(dropped);
@@ -626,7 +653,14 @@ void xrepl_ship_work(struct work_struct *work)
 		spin_unlock_irq(&pair->lock);
 		if (!s)
 			break;
-		xrepl_ship_submit(pair, container_of(s, struct xrepl_shipent, s));
+		ent = container_of(s, struct xrepl_shipent, s);
+		/* Held by the log only: read back, or given up on. */
+		if (ent->jdropped && !ent->jread &&
+		    xrepl_jnl_read_back(pair, ent)) {
+			ship_done(ent, BLK_STS_OK, true);
+			continue;
+		}
+		xrepl_ship_submit(pair, ent);
 	}
 	blk_finish_plug(&plug);
 	ack_bios(&acks);

@@ -247,6 +247,16 @@ struct xrepl_shipent {
 	blk_status_t local_status;
 	bool append_done;
 	bool appended;
+	/*
+	 * Its pages were dropped once it was in the log (the lag past
+	 * max_lag_kb): ship_work reads them back from the log (jread:
+	 * pages of jnl->rb_pages) before it sends it.  jcsum is its data's
+	 * checksum, as in its header.  Set before it joins the ship queue,
+	 * then only ship_work changes them, and frees the pages.
+	 */
+	bool jdropped;
+	bool jread;
+	u32 jcsum;
 	unsigned long first;		/* regions, if tracked */
 	unsigned long last;
 	bool tracked;
@@ -597,6 +607,8 @@ struct xrepl_jnl {
 	struct dm_io_client *io;
 	struct bio_set bs;		/* appends */
 	mempool_t hdr_pages;		/* their header blocks */
+	/* Pages for one entry read back at least: ship_work's only. */
+	mempool_t rb_pages;
 	/*
 	 * Serialises superblock writes; protects info, buf, fresh and
 	 * started.
@@ -928,6 +940,13 @@ void xrepl_jnl_room_locked(struct xrepl_pair *pair);
 /* journal_used_kb, journal_size_kb and ship_point_ms.  lock held. */
 void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
 			     u64 *size_kb, u64 *point_ms);
+/*
+ * ent's pages were dropped: read its data back from the log, checked.
+ * 0, or the journal failed.  Sleeps; ship_work only.
+ */
+int xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent);
+/* Free the pages of an entry whose pages were dropped (jdropped). */
+void xrepl_jnl_pages_free(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 void xrepl_jnl_stop(struct xrepl_pair *pair);
 void xrepl_jnl_free(struct xrepl_pair *pair);
 

@@ -20,11 +20,15 @@
  *
  * A write that finds the log full meets the congestion policy, as at the
  * lag bound: it waits for room (block), or the remote degrades (degrade).
+ * While the journal is in use the log's room bounds the lag, not
+ * max_lag_kb: an entry that joins the ship queue while the lag is past
+ * max_lag_kb drops its pages (its data is in the log), and ship_work
+ * reads them back when its turn comes.
  *
  * Not built yet (the design's later steps): a replay of the log when a
  * pair is created (a log left by a crash is discarded, the bitmap's marks
  * covering every write the remote may lack), marks cleared by the log,
- * entries read back from the log, delay and hold.
+ * delay and hold.
  *
  * Overlapping writes are serialised: a write that overlaps an entry whose
  * local write or append is in flight (on jnl->flight), or a write that
@@ -77,6 +81,7 @@ void xrepl_jnl_free(struct xrepl_pair *pair)
 	if (!IS_ERR_OR_NULL(jnl->io))
 		dm_io_client_destroy(jnl->io);
 	bioset_exit(&jnl->bs);
+	mempool_exit(&jnl->rb_pages);
 	mempool_exit(&jnl->hdr_pages);
 	mutex_destroy(&jnl->sb_lock);
 	kfree(jnl->buf);
@@ -181,7 +186,8 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	if (!jnl->buf || IS_ERR(jnl->io) || !jnl->wq ||
 	    bioset_init(&jnl->bs, JNL_RESERVE, 0,
 			BIOSET_NEED_BVECS | BIOSET_NEED_RESCUER) ||
-	    mempool_init_page_pool(&jnl->hdr_pages, JNL_RESERVE, 0)) {
+	    mempool_init_page_pool(&jnl->hdr_pages, JNL_RESERVE, 0) ||
+	    mempool_init_page_pool(&jnl->rb_pages, XREPL_SHIP_MAX_PAGES, 0)) {
 		*error = "Cannot allocate the journal";
 		return -ENOMEM;
 	}
@@ -474,6 +480,26 @@ static struct bio *jnl_held_take_locked(struct xrepl_jnl *jnl)
 }
 
 /*
+ * ent, appended, joins the ship queue: past max_lag_kb of lag, its data
+ * is held by the log only, and read back when it ships.  Not if the
+ * journal failed (its append may be the one that did).  lock held.
+ */
+static void jnl_drop_pages_locked(struct xrepl_pair *pair,
+				  struct xrepl_shipent *ent)
+{
+	unsigned int i;
+
+	if (!ent->nr_pages || !pair->jnl->usable ||
+	    pair->lag.bytes <= (u64)READ_ONCE(ent->xc->args.max_lag_kb) << 10)
+		return;
+	for (i = 0; i < ent->nr_pages; i++) {
+		mempool_free(ent->pages[i], &pair->ship_pages);
+		ent->pages[i] = NULL;
+	}
+	ent->jdropped = true;
+}
+
+/*
  * The appends up to appended_seq + 1 and on may have completed: the
  * entries they cover, in order, join the ship queue (or are given up on,
  * the remote degraded), and their writes complete if their local write
@@ -503,6 +529,7 @@ static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
 		if (ent->local_done)
 			xrepl_jnl_landed_locked(pair, ent);
 		if (pair->degraded_by == XREPL_DEGRADED_NONE) {
+			jnl_drop_pages_locked(pair, ent);
 			ent->s.queued_ns = ktime_get_ns();
 			xrepl_shipq_add_locked(&pair->shipq, &ent->s);
 			*soon = true;
@@ -693,6 +720,7 @@ static void jnl_entry_fill(struct xrepl_shipent *ent, struct bio *bio,
 		left -= len;
 	}
 	e->data_csum = crc;
+	ent->jcsum = crc;
 }
 
 /* The append bio of ent: its header block, then its data. */
@@ -716,6 +744,80 @@ static void jnl_append_fill(struct xrepl_jnl *jnl, struct xrepl_shipent *ent,
 	}
 	append->bi_end_io = jnl_append_endio;
 	append->bi_private = ent;
+}
+
+/*
+ * ent's pages were dropped when it joined the ship queue: read its data
+ * (and the zeroes after it, to the end of its last block) from the log
+ * into pages of rb_pages, and check it against its header's checksum.  A
+ * read error or a wrong checksum fails the journal, and returns an error:
+ * the caller gives up on ent (its regions are resynced).  Only ship_work
+ * reads back, one entry at a time, so rb_pages always holds one entry's
+ * pages, or gets them back as the remote completes entries.  Sleeps
+ * (GFP_NOIO).
+ */
+int xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	unsigned int i, left = ent->s.bytes;
+	u32 crc = XREPL_META_CSUM_SEED;
+	struct bio *bio;
+	bool failed;
+	int r;
+
+	/*
+	 * From the remote's bio_set, as the entry's remote write next: not
+	 * the appends', whose barriers wait for submit_work on this queue.
+	 */
+	bio = bio_alloc_bioset(jnl->bdev, ent->nr_pages, REQ_OP_READ | REQ_SYNC,
+			       GFP_NOIO, &pair->ship_bs);
+	bio->bi_iter.bi_sector = (ent->jblock + 1) * JNL_BLOCK_SECTORS;
+	ent->jread = true;
+	for (i = 0; i < ent->nr_pages; i++) {
+		unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
+
+		ent->pages[i] = mempool_alloc(&jnl->rb_pages, GFP_NOIO);
+		__bio_add_page(bio, ent->pages[i],
+			       round_up(len, XREPL_META_BLOCK_SIZE), 0);
+		left -= len;
+	}
+	r = submit_bio_wait(bio);
+	bio_put(bio);
+	if (!r) {
+		left = ent->s.bytes;
+		for (i = 0; i < ent->nr_pages; i++) {
+			unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
+
+			crc = xrepl_jnl_data_csum(crc,
+						  page_address(ent->pages[i]),
+						  len);
+			left -= len;
+		}
+		if (crc == ent->jcsum)
+			return 0;
+		r = -EILSEQ;
+	}
+	spin_lock_irq(&pair->lock);
+	failed = jnl_fail_locked(jnl);
+	spin_unlock_irq(&pair->lock);
+	DMERR("%s: journal: entry %llu at block %llu: %s",
+	      dm_device_name(pair->md), ent->jseq, ent->jblock,
+	      r == -EILSEQ ? "data checksum mismatch" : "read error");
+	if (failed)
+		jnl_report_failed(pair, "a read-back", r);
+	return r;
+}
+
+/* ent was dropped: its pages, if read back, go back to rb_pages. */
+void xrepl_jnl_pages_free(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+{
+	unsigned int i;
+
+	if (!ent->jread)
+		return;
+	for (i = 0; i < ent->nr_pages; i++)
+		if (ent->pages[i])
+			mempool_free(ent->pages[i], &pair->jnl->rb_pages);
 }
 
 /*

@@ -18,13 +18,17 @@
 #      writes are again
 #   5. a log left by a crash is not replayed (not built yet): the table
 #      loads, says so, and starts a new incarnation with an empty log
-#   6. the journal device fails: a dm event, writes go on unjournaled,
+#   6. a lag of 8 times max_lag_kb, the remote stalled: no congestion;
+#      the entries past the bound are read back from the log when they
+#      ship; one whose data was damaged in the log fails the journal and
+#      its region is resynced; the remote gets every write
+#   7. the journal device fails: a dm event, writes go on unjournaled,
 #      and the remote gets them all; the point is no longer known
-#   7. a full log under congestion block: the writes wait (lag_waits),
+#   8. a full log under congestion block: the writes wait (lag_waits),
 #      in order, until the remote has the log's entries; every write is
 #      journaled, and the remote gets them all; with the remote hung,
 #      remote down lets the writes waiting for room go
-#   8. a full log under congestion degrade: the remote degrades (an
+#   9. a full log under congestion degrade: the remote degrades (an
 #      event), writes go on; once the remote has what it was sent, it
 #      returns and the resync copies the rest: the legs are equal
 # The legs are loop devices (a volatile write cache, so that FUA and
@@ -247,6 +251,40 @@ wait_for_status "$X" remote insync 60
 write_at "$X" 0 $(( 1 << 20 ))
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
+
+step "a lag past max_lag_kb: the entries past it are read back from the log"
+must "max_lag_kb 256" dmsetup message "$P-x" 0 set max_lag_kb 256
+lw=$(status_field "$X" lag_waits)
+h0=$(jhead)
+stall
+# 512 writes of 4 KiB, 8 times the bound, each an entry of two blocks.
+head -c $(( 2 << 20 )) /dev/urandom >"$T_TMP/rb"
+bg dd if="$T_TMP/rb" of="$X" bs=4k seek=1024 oflag=direct status=none
+bg_done_within 60 "2 MiB of writes, 8 times max_lag_kb, the remote stalled"
+assert_status "$X" lag_bytes $(( 2 << 20 ))
+assert_status "$X" lag_waits "$lw"
+assert_status "$X" degraded_by none
+# Damage the data of entry 300: its read-back fails its checksum.  The
+# entries after it are read back and shipped; its region is resynced.
+jdump
+bad=$(jq_py "[e['block'] for e in j['entries'] if e['seq'] == $(( h0 + 299 ))][0]")
+head -c 4096 /dev/urandom >"$T_TMP/junk"
+write_at "$J" $(( (bad + 1) * 4096 )) 4096 "$T_TMP/junk" ||
+	fail "cannot damage the log"
+kmsg_mark
+unstall
+wait_for_status "$X" lag_writes 0 60
+assert_dmesg_contains "journal: a read-back failed" "the kernel log"
+assert_status "$X" journal_used_kb 0
+wait_for_status "$X" resync_active 0 60
+assert_legs_equal "$L" "$R"
+assert_status "$X" consistent yes
+assert_status "$X" degraded_by none
+read_at "$R" $(( 4 << 20 )) $(( 2 << 20 )) | cmp -s - "$T_TMP/rb" ||
+	fail "the remote lacks the writes read back from the log"
+dm_remove "$P-x"
+jx "$J"
+wait_for_status "$X" remote insync 60
 
 step "the journal device fails: an event; writes go on, the remote gets them"
 ev=$(event_nr "$X")
