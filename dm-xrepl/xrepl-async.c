@@ -4,7 +4,7 @@
  * switch to it drains the ship queue).
  *
  * A write is admitted into the lag (the data held for the remote, at most
- * max_lag_kb), its data is copied into a ship entry, and the local write
+ * max_lag_kb; with a journal, in memory), its data is copied into a ship entry, and the local write
  * is issued.  When that completed, the entry joins the ship queue, which
  * decides when it may go to the remote (xrepl-ship.c); ship_work sends it,
  * and its remote completion frees it and leaves the lag.  In semi-sync
@@ -105,25 +105,39 @@ void xrepl_ship_kick(struct xrepl_pair *pair, bool redispatch)
 }
 
 /*
- * Does a write of bytes fit in the lag?  With a journal in use it does:
- * the log's room bounds the lag (xrepl_jnl_write()), and past max_lag_kb
- * the entries' data is held by the log only.
+ * Does a write of bytes fit in the lag?  max_lag_kb bounds the data held
+ * in memory.  With a journal, the entries whose pages were dropped (their
+ * data in the log only) do not count: the log's room bounds them
+ * (xrepl_jnl_write()).  While it is in use, the writes on their way to
+ * the log get half of the bound, the entries kept in the ship queue the
+ * other half (jnl_join_locked()).
  */
 bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
 {
 	struct xrepl_pair *pair = xc->pair;
+	u64 max = (u64)READ_ONCE(xc->args.max_lag_kb) << 10;
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_lag mem = pair->lag;
 
-	if (pair->jnl && pair->jnl->usable)
-		return true;
-	return xrepl_lag_fits(&pair->lag,
-			      (u64)READ_ONCE(xc->args.max_lag_kb) << 10, bytes);
+	if (jnl) {
+		mem.bytes -= jnl->dropped_bytes;
+		mem.writes -= jnl->dropped;
+		if (jnl->usable) {
+			mem.bytes -= jnl->kept_bytes;
+			mem.writes -= jnl->kept;
+			max /= 2;
+		}
+	}
+	return xrepl_lag_fits(&mem, max, bytes);
 }
 
 /*
  * Admit a write into the lag.  At the lag bound, congestion block defers
  * it until there is room; congestion degrade gives up on the remote (the
  * buffered writes become dirty regions) and lets it go to the local leg.
- * Returns true if the bio was deferred.
+ * With a journal in use the bound is memory only, which appends and
+ * drops free (the log full meets the policy, in xrepl_jnl_write()): the
+ * write waits.  Returns true if the bio was deferred.
  */
 bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 		     struct xrepl_io *io)
@@ -139,7 +153,7 @@ bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 	}
 	if (!xrepl_lag_fits_locked(xc, bytes)) {
 		if (READ_ONCE(xc->args.congestion) == XREPL_CONGESTION_BLOCK ||
-		    pair->draining) {
+		    pair->draining || (pair->jnl && pair->jnl->usable)) {
 			pair->lag_waits++;
 			bio_list_add(&pair->lag_wait, bio);
 			spin_unlock_irq(&pair->lock);
@@ -224,6 +238,7 @@ struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	ent->append_done = false;
 	ent->appended = false;
 	ent->jdropped = false;
+	ent->jkept = false;
 	ent->jread = false;
 	ent->upper = NULL;
 	ent->deadline_ns = U64_MAX;
@@ -430,9 +445,10 @@ static bool ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
 							 s);
 
 		xrepl_ship_lost_locked(pair, ent);
-		redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
+		/* Out of the journal's counts before it leaves the lag. */
 		if (ent->jseq)
 			xrepl_jnl_shipped_locked(pair, ent);
+		redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
 		if (ent->early && !ent->local_done) {
 			/* Journaled, its local write runs: its end frees it. */
 			list_del_init(&s->list);
@@ -562,8 +578,7 @@ static bool ship_degraded_locked(struct xrepl_pair *pair,
 	list_for_each_entry_safe(ent, tmp, &pair->ack_wait, ack_list)
 		ack_take_locked(ent, acks);
 	*redispatch |= ship_drop_locked(pair, dropped);
-	return pair->degraded_by == XREPL_DEGRADED_CONGESTION &&
-	       !pair->lag.writes;
+	return xrepl_degraded_returns(pair->degraded_by) && !pair->lag.writes;
 }
 
 /*
@@ -583,8 +598,7 @@ static bool ship_return(struct xrepl_pair *pair, bool *failed)
 	r = xrepl_pair_before_return(pair);
 	spin_lock_irq(&pair->lock);
 	/* A "remote down", "remote up" or failure meanwhile decided. */
-	if (pair->degraded_by == XREPL_DEGRADED_CONGESTION &&
-	    !pair->lag.writes) {
+	if (xrepl_degraded_returns(pair->degraded_by) && !pair->lag.writes) {
 		if (r) {
 			*failed = xrepl_degrade_locked(pair,
 						       XREPL_DEGRADED_ERROR);

@@ -76,7 +76,8 @@
 /*
  * Asynchronous modes: writes are split to at most this, the data one ship
  * entry holds; up to XREPL_SHIP_INFLIGHT entries are in flight to the
- * remote, and at most max_lag_kb is held for the remote (the lag bound).
+ * remote, and at most max_lag_kb is held for the remote (the lag bound;
+ * with a journal, held in memory: the log holds the rest).
  * Entries and pages are kept in reserve so that a write always progresses.
  */
 #define XREPL_SHIP_MAX_BYTES	(256U << 10)
@@ -140,7 +141,20 @@ enum xrepl_degraded {
 	XREPL_DEGRADED_CONGESTION,	/* lag bound hit, congestion degrade */
 	XREPL_DEGRADED_PROBE,	/* "remote down probe": a monitor's probe failed */
 	XREPL_DEGRADED_ABSENT,	/* the table has no remote ("-") */
+	/* The journal failed while it alone held entries for the remote. */
+	XREPL_DEGRADED_JOURNAL,
 };
+
+/*
+ * Degraded for a reason that passes by itself (congestion, journal): the
+ * ship worker brings the remote back, with a resync, once nothing is held
+ * for it.
+ */
+static inline bool xrepl_degraded_returns(enum xrepl_degraded why)
+{
+	return why == XREPL_DEGRADED_CONGESTION ||
+	       why == XREPL_DEGRADED_JOURNAL;
+}
 
 /*
  * The remote site's metadata (remote_meta), as status shows it:
@@ -248,13 +262,16 @@ struct xrepl_shipent {
 	bool append_done;
 	bool appended;
 	/*
-	 * Its pages were dropped once it was in the log (the lag past
-	 * max_lag_kb): ship_work reads them back from the log (jread:
-	 * pages of jnl->rb_pages) before it sends it.  jcsum is its data's
-	 * checksum, as in its header.  Set before it joins the ship queue,
-	 * then only ship_work changes them, and frees the pages.
+	 * jdropped: its pages were freed as it joined the ship queue (the
+	 * entries kept used half of max_lag_kb, jnl_join_locked(), under
+	 * pair->lock); ship_work reads its data back from the log before it
+	 * sends it (jread, pages[]: pages of jnl->rb_pages, set by
+	 * ship_work alone, before the remote write is issued).  The end that
+	 * frees the entry frees those pages.  jcsum is its data's checksum,
+	 * as in its header, set before it is appended.
 	 */
 	bool jdropped;
+	bool jkept;			/* in the ship queue with its pages */
 	bool jread;
 	u32 jcsum;
 	unsigned long first;		/* regions, if tracked */
@@ -394,7 +411,8 @@ struct xrepl_pair {
 	/*
 	 * lock: the data held for the remote (the lag), counted from a
 	 * write's admission in map until its entry is freed, so that
-	 * max_lag_kb bounds all of it.
+	 * max_lag_kb bounds all of it (with a journal, all of it in
+	 * memory: jnl->dropped_bytes are in the log only).
 	 */
 	struct xrepl_lag lag;
 	/*
@@ -610,6 +628,17 @@ struct xrepl_jnl {
 	/* Pages for one entry read back at least: ship_work's only. */
 	mempool_t rb_pages;
 	/*
+	 * Under pair->lock: the journaled entries in the ship queue whose
+	 * pages were dropped (their data in the log only), and those that
+	 * kept them, with their data.  max_lag_kb bounds the memory: while
+	 * the journal is in use, half of it for the entries kept, half for
+	 * the writes on their way to the log (the lag less both).
+	 */
+	unsigned long dropped;
+	u64 dropped_bytes;
+	unsigned long kept;
+	u64 kept_bytes;
+	/*
 	 * Serialises superblock writes; protects info, buf, fresh and
 	 * started.
 	 */
@@ -629,6 +658,7 @@ struct xrepl_jnl {
 	/* The log in memory, under pair->lock: */
 	bool usable;			/* started, and not failed */
 	bool failed;			/* an append or superblock write failed */
+	bool fail_degraded;		/* and the remote degraded for it */
 	bool commit_queued;		/* commit_work is queued */
 	bool commit_urgent;		/* for now: the log is short of room */
 	bool commit_retry;		/* after a failed flush, in a second */

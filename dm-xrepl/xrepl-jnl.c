@@ -20,10 +20,14 @@
  *
  * A write that finds the log full meets the congestion policy, as at the
  * lag bound: it waits for room (block), or the remote degrades (degrade).
- * While the journal is in use the log's room bounds the lag, not
- * max_lag_kb: an entry that joins the ship queue while the lag is past
- * max_lag_kb drops its pages (its data is in the log), and ship_work
- * reads them back when its turn comes.
+ * The log's room bounds the lag, and max_lag_kb the memory: half of it
+ * for the writes on their way to the log, half for the entries kept in
+ * the ship queue.  An entry that joins the queue while those use their
+ * half drops its pages (its data is in the log), and ship_work reads
+ * them back when its turn comes.  If the journal fails while it alone holds
+ * entries, the remote degrades (degraded_by=journal): those entries are
+ * given up on, their regions marked, and the remote comes back with a
+ * resync once nothing is held for it, recorded as not consistent first.
  *
  * Not built yet (the design's later steps): a replay of the log when a
  * pair is created (a log left by a crash is discarded, the bitmap's marks
@@ -230,15 +234,28 @@ void xrepl_jnl_room_locked(struct xrepl_pair *pair)
 		jnl_room_locked(pair->jnl);
 }
 
-/* Fail the journal: the pair goes on without it.  lock held. */
+/*
+ * Fail the journal: the pair goes on without it.  Entries whose pages
+ * were dropped cannot be shipped in order any more: the remote degrades
+ * (degraded_by=journal), ship_work gives up on them, and the remote
+ * returns with a resync, recorded as not consistent before it receives a
+ * write.  lock held.
+ */
 static bool jnl_fail_locked(struct xrepl_jnl *jnl)
 {
+	struct xrepl_pair *pair = jnl->pair;
+
 	if (jnl->failed)
 		return false;
 	jnl->failed = true;
 	/* Read without the lock by xrepl_jnl_write(), which re-checks. */
 	WRITE_ONCE(jnl->usable, false);
 	jnl_room_locked(jnl);
+	if (jnl->dropped &&
+	    xrepl_degrade_locked(pair, XREPL_DEGRADED_JOURNAL)) {
+		jnl->fail_degraded = true;
+		xrepl_ship_now(pair);
+	}
 	return true;
 }
 
@@ -251,6 +268,10 @@ static void jnl_report_failed(struct xrepl_pair *pair, const char *what,
 	/* From an append's completion too: any context. */
 	DMERR("%s: journal: %s failed (%d): writes are no longer journaled",
 	      dm_device_name(pair->md), what, err);
+	/* Set once, with failed, before the report. */
+	if (pair->jnl->fail_degraded)
+		DMWARN("%s: journal failed with writes only in the log: degraded until a resync",
+		       dm_device_name(pair->md));
 	spin_lock_irqsave(&pair->lock, flags);
 	event = pair->active;
 	spin_unlock_irqrestore(&pair->lock, flags);
@@ -480,23 +501,35 @@ static struct bio *jnl_held_take_locked(struct xrepl_jnl *jnl)
 }
 
 /*
- * ent, appended, joins the ship queue: past max_lag_kb of lag, its data
- * is held by the log only, and read back when it ships.  Not if the
- * journal failed (its append may be the one that did).  lock held.
+ * ent, appended, joins the ship queue.  The entries kept there in memory
+ * get half of max_lag_kb (the other half is for the writes on their way
+ * to the log, xrepl_lag_fits_locked()): past it, ent's data is held by
+ * the log only, and read back when it ships.  Not if the journal failed
+ * (its append may be the one that did).  ent no longer counts as on its
+ * way: the writes that wait for memory try again.  Returns whether they
+ * were moved to redispatch.  lock held.
  */
-static void jnl_drop_pages_locked(struct xrepl_pair *pair,
-				  struct xrepl_shipent *ent)
+static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
+	struct xrepl_jnl *jnl = pair->jnl;
+	u64 half = (u64)READ_ONCE(ent->xc->args.max_lag_kb) << 9;
 	unsigned int i;
 
-	if (!ent->nr_pages || !pair->jnl->usable ||
-	    pair->lag.bytes <= (u64)READ_ONCE(ent->xc->args.max_lag_kb) << 10)
-		return;
-	for (i = 0; i < ent->nr_pages; i++) {
-		mempool_free(ent->pages[i], &pair->ship_pages);
-		ent->pages[i] = NULL;
+	if (ent->nr_pages && jnl->usable && jnl->kept &&
+	    jnl->kept_bytes + ent->s.bytes > half) {
+		for (i = 0; i < ent->nr_pages; i++) {
+			mempool_free(ent->pages[i], &pair->ship_pages);
+			ent->pages[i] = NULL;
+		}
+		ent->jdropped = true;
+		jnl->dropped++;
+		jnl->dropped_bytes += ent->s.bytes;
+	} else {
+		ent->jkept = true;
+		jnl->kept++;
+		jnl->kept_bytes += ent->s.bytes;
 	}
-	ent->jdropped = true;
+	return xrepl_lag_wait_release_locked(pair);
 }
 
 /*
@@ -529,7 +562,7 @@ static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
 		if (ent->local_done)
 			xrepl_jnl_landed_locked(pair, ent);
 		if (pair->degraded_by == XREPL_DEGRADED_NONE) {
-			jnl_drop_pages_locked(pair, ent);
+			redispatch |= jnl_join_locked(pair, ent);
 			ent->s.queued_ns = ktime_get_ns();
 			xrepl_shipq_add_locked(&pair->shipq, &ent->s);
 			*soon = true;
@@ -800,9 +833,9 @@ int xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 	spin_lock_irq(&pair->lock);
 	failed = jnl_fail_locked(jnl);
 	spin_unlock_irq(&pair->lock);
-	DMERR("%s: journal: entry %llu at block %llu: %s",
-	      dm_device_name(pair->md), ent->jseq, ent->jblock,
-	      r == -EILSEQ ? "data checksum mismatch" : "read error");
+	DMERR_LIMIT("%s: journal: entry %llu at block %llu: %s",
+		    dm_device_name(pair->md), ent->jseq, ent->jblock,
+		    r == -EILSEQ ? "data checksum mismatch" : "read error");
 	if (failed)
 		jnl_report_failed(pair, "a read-back", r);
 	return r;
@@ -1048,6 +1081,13 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 	bool urgent;
 
 	list_del_init(&ent->jlog);
+	if (ent->jdropped) {
+		jnl->dropped--;
+		jnl->dropped_bytes -= ent->s.bytes;
+	} else if (ent->jkept) {
+		jnl->kept--;
+		jnl->kept_bytes -= ent->s.bytes;
+	}
 	urgent = jnl_used_locked(jnl) * 2 > jnl->nr_blocks;
 	jnl_commit_soon_locked(pair, urgent);
 }

@@ -594,7 +594,7 @@ void xrepl_pair_activate(struct xrepl_c *xc)
 	 * Congested (maybe inherited from the pair this one replaces): the
 	 * ship worker returns to replicating once nothing is held.
 	 */
-	if (pair->degraded_by == XREPL_DEGRADED_CONGESTION)
+	if (xrepl_degraded_returns(pair->degraded_by))
 		xrepl_ship_now(pair);
 	if (pair->meta_bdev) {
 		if (pair->sb_dirty)

@@ -568,7 +568,7 @@ done:
 		/* Also ends a congestion: it must not return by itself. */
 		if (pair->degraded_by == XREPL_DEGRADED_NONE)
 			degraded = xrepl_remote_failed_locked(pair, false, 0, 0);
-		else if (pair->degraded_by == XREPL_DEGRADED_CONGESTION)
+		else if (xrepl_degraded_returns(pair->degraded_by))
 			degraded = xrepl_degrade_locked(pair,
 							XREPL_DEGRADED_ERROR);
 	} else {

@@ -13,6 +13,7 @@ static const char * const degraded_names[] = {
 	[XREPL_DEGRADED_CONGESTION] = "congestion",
 	[XREPL_DEGRADED_PROBE]	= "probe",
 	[XREPL_DEGRADED_ABSENT]	= "absent",
+	[XREPL_DEGRADED_JOURNAL] = "journal",
 };
 
 /* The name of a degraded_by value, as status prints it. */
@@ -99,7 +100,7 @@ static bool degrade_reason_replaces(enum xrepl_degraded old,
 	/* Only a table with a remote ends an absent one (attach). */
 	if (old == XREPL_DEGRADED_ABSENT)
 		return false;
-	return (old == XREPL_DEGRADED_CONGESTION) ||
+	return xrepl_degraded_returns(old) ||
 	       why == XREPL_DEGRADED_ADMIN || why == XREPL_DEGRADED_ABSENT;
 }
 

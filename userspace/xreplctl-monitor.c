@@ -429,6 +429,7 @@ static void prober(const char *name)
 		} else if (oks == probe.ok && st_is(s, "remote", "degraded") &&
 			   (st_is(s, "degraded_by", "error") ||
 			    st_is(s, "degraded_by", "congestion") ||
+			    st_is(s, "degraded_by", "journal") ||
 			    st_is(s, "degraded_by", "probe"))) {
 			send_message(name, "remote up");
 			report(s, "probe-ok");
