@@ -4,7 +4,8 @@
  * switch to it drains the ship queue).
  *
  * A write is admitted into the lag (the data held for the remote, at most
- * max_lag_kb; with a journal, in memory), its data is copied into a ship entry, and the local write
+ * max_lag_kb; with a journal, in memory), its data is copied into a ship
+ * entry, and the local write
  * is issued.  When that completed, the entry joins the ship queue, which
  * decides when it may go to the remote (xrepl-ship.c); ship_work sends it,
  * and its remote completion frees it and leaves the lag.  In semi-sync
@@ -105,30 +106,31 @@ void xrepl_ship_kick(struct xrepl_pair *pair, bool redispatch)
 }
 
 /*
- * Does a write of bytes fit in the lag?  max_lag_kb bounds the data held
- * in memory.  With a journal, the entries whose pages were dropped (their
- * data in the log only) do not count: the log's room bounds them
- * (xrepl_jnl_write()).  While it is in use, the writes on their way to
- * the log get half of the bound, the entries kept in the ship queue the
- * other half (jnl_join_locked()).
+ * Does a write of bytes fit in the lag?  max_lag_kb bounds the memory
+ * held for the remote.  With a journal, an entry whose pages were dropped
+ * (its data in the log only) costs its descriptor only: the log's room
+ * bounds those (xrepl_jnl_write()).  While the journal is in use, the
+ * writes on their way to the log also get at most half of the bound; the
+ * entries kept in the ship queue get the other half (jnl_join_locked()).
  */
 bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
 {
 	struct xrepl_pair *pair = xc->pair;
 	u64 max = (u64)READ_ONCE(xc->args.max_lag_kb) << 10;
 	struct xrepl_jnl *jnl = pair->jnl;
-	struct xrepl_lag mem = pair->lag;
+	struct xrepl_lag mem = pair->lag, way;
 
-	if (jnl) {
-		mem.bytes -= jnl->dropped_bytes;
-		mem.writes -= jnl->dropped;
-		if (jnl->usable) {
-			mem.bytes -= jnl->kept_bytes;
-			mem.writes -= jnl->kept;
-			max /= 2;
-		}
-	}
-	return xrepl_lag_fits(&mem, max, bytes);
+	if (!jnl)
+		return xrepl_lag_fits(&mem, max, bytes);
+	mem.bytes -= jnl->dropped_bytes;
+	mem.bytes += (u64)jnl->dropped * sizeof(struct xrepl_shipent);
+	if (!xrepl_lag_fits(&mem, max, bytes))
+		return false;
+	if (!jnl->usable)
+		return true;
+	way.bytes = pair->lag.bytes - jnl->dropped_bytes - jnl->kept_bytes;
+	way.writes = pair->lag.writes - jnl->dropped - jnl->kept;
+	return xrepl_lag_fits(&way, max / 2, bytes);
 }
 
 /*
@@ -582,8 +584,8 @@ static bool ship_degraded_locked(struct xrepl_pair *pair,
 }
 
 /*
- * The end of a congestion degradation.  The remote misses what the
- * buffer dropped until the resync copied it: record that, on this site's
+ * The end of a congestion (or journal) degradation.  The remote misses
+ * what the buffer dropped until the resync copied it: record that, on this site's
  * metadata and on the remote site's, before it receives a write (as
  * "remote up" does); then replicate again and resync.  If the remote
  * site's metadata cannot be written the remote stays degraded, as failed
@@ -611,7 +613,7 @@ static bool ship_return(struct xrepl_pair *pair, bool *failed)
 	return back;
 }
 
-/* The end of a congestion (queued by ship_work, on wq). */
+/* The end of a congestion or journal degradation (from ship_work, on wq). */
 void xrepl_return_work(struct work_struct *work)
 {
 	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
@@ -668,9 +670,12 @@ void xrepl_ship_work(struct work_struct *work)
 		if (!s)
 			break;
 		ent = container_of(s, struct xrepl_shipent, s);
-		/* Held by the log only: read back, or given up on. */
+		/*
+		 * Held by the log only: read back, or given up on; the
+		 * remote may have degraded during the read: not sent then.
+		 */
 		if (ent->jdropped && !ent->jread &&
-		    xrepl_jnl_read_back(pair, ent)) {
+		    !xrepl_jnl_read_back(pair, ent)) {
 			ship_done(ent, BLK_STS_OK, true);
 			continue;
 		}

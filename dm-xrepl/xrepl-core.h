@@ -271,7 +271,7 @@ struct xrepl_shipent {
 	 * as in its header, set before it is appended.
 	 */
 	bool jdropped;
-	bool jkept;			/* in the ship queue with its pages */
+	bool jkept;			/* queued with pages: kept, read back */
 	bool jread;
 	u32 jcsum;
 	unsigned long first;		/* regions, if tracked */
@@ -972,9 +972,9 @@ void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
 			     u64 *size_kb, u64 *point_ms);
 /*
  * ent's pages were dropped: read its data back from the log, checked.
- * 0, or the journal failed.  Sleeps; ship_work only.
+ * Whether to send it (else it is given up on).  Sleeps; ship_work only.
  */
-int xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent);
+bool xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 /* Free the pages of an entry whose pages were dropped (jdropped). */
 void xrepl_jnl_pages_free(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 void xrepl_jnl_stop(struct xrepl_pair *pair);

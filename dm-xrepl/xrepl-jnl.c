@@ -251,6 +251,9 @@ static bool jnl_fail_locked(struct xrepl_jnl *jnl)
 	/* Read without the lock by xrepl_jnl_write(), which re-checks. */
 	WRITE_ONCE(jnl->usable, false);
 	jnl_room_locked(jnl);
+	/* The lag's bound changed: the writes waiting for it try again. */
+	if (xrepl_lag_wait_release_locked(pair))
+		queue_work(pair->wq, &pair->resync_work);
 	if (jnl->dropped &&
 	    xrepl_degrade_locked(pair, XREPL_DEGRADED_JOURNAL)) {
 		jnl->fail_degraded = true;
@@ -503,11 +506,12 @@ static struct bio *jnl_held_take_locked(struct xrepl_jnl *jnl)
 /*
  * ent, appended, joins the ship queue.  The entries kept there in memory
  * get half of max_lag_kb (the other half is for the writes on their way
- * to the log, xrepl_lag_fits_locked()): past it, ent's data is held by
- * the log only, and read back when it ships.  Not if the journal failed
- * (its append may be the one that did).  ent no longer counts as on its
- * way: the writes that wait for memory try again.  Returns whether they
- * were moved to redispatch.  lock held.
+ * to the log, xrepl_lag_fits_locked()): past it, or while entries before
+ * it are in the log only (so that those kept are the queue's first),
+ * ent's data is held by the log only, and read back when it ships.  Not
+ * if the journal failed (its append may be the one that did).  ent no
+ * longer counts as on its way: the writes that wait for memory try
+ * again.  Returns whether they were moved to redispatch.  lock held.
  */
 static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
@@ -515,8 +519,9 @@ static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 	u64 half = (u64)READ_ONCE(ent->xc->args.max_lag_kb) << 9;
 	unsigned int i;
 
-	if (ent->nr_pages && jnl->usable && jnl->kept &&
-	    jnl->kept_bytes + ent->s.bytes > half) {
+	if (ent->nr_pages && jnl->usable &&
+	    (jnl->dropped ||
+	     (jnl->kept && jnl->kept_bytes + ent->s.bytes > half))) {
 		for (i = 0; i < ent->nr_pages; i++) {
 			mempool_free(ent->pages[i], &pair->ship_pages);
 			ent->pages[i] = NULL;
@@ -782,20 +787,23 @@ static void jnl_append_fill(struct xrepl_jnl *jnl, struct xrepl_shipent *ent,
 /*
  * ent's pages were dropped when it joined the ship queue: read its data
  * (and the zeroes after it, to the end of its last block) from the log
- * into pages of rb_pages, and check it against its header's checksum.  A
- * read error or a wrong checksum fails the journal, and returns an error:
- * the caller gives up on ent (its regions are resynced).  Only ship_work
- * reads back, one entry at a time, so rb_pages always holds one entry's
- * pages, or gets them back as the remote completes entries.  Sleeps
- * (GFP_NOIO).
+ * into pages of rb_pages, and check it against its header's checksum.
+ * Read back, it counts as kept in memory.  A read error or a wrong
+ * checksum fails the journal and degrades the remote (the entries after
+ * ent cannot follow it).  Returns whether ent is to be sent: not if it
+ * was not read back, or if the remote degraded meanwhile; the caller then
+ * gives up on it (its regions are marked).  Only ship_work reads back, one
+ * entry at a time, so rb_pages always holds one entry's pages, or gets
+ * them back as the remote completes entries.  Sleeps (GFP_NOIO).
  */
-int xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+bool xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	unsigned int i, left = ent->s.bytes;
 	u32 crc = XREPL_META_CSUM_SEED;
+	bool failed, degraded, send;
+	struct xrepl_c *event;
 	struct bio *bio;
-	bool failed;
 	int r;
 
 	/*
@@ -826,19 +834,36 @@ int xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 						  len);
 			left -= len;
 		}
-		if (crc == ent->jcsum)
-			return 0;
-		r = -EILSEQ;
+		if (crc != ent->jcsum)
+			r = -EILSEQ;
 	}
 	spin_lock_irq(&pair->lock);
+	if (!r) {
+		/* In memory now, its pages rb_pages' (jdropped stays). */
+		jnl->dropped--;
+		jnl->dropped_bytes -= ent->s.bytes;
+		ent->jkept = true;
+		jnl->kept++;
+		jnl->kept_bytes += ent->s.bytes;
+		send = pair->degraded_by == XREPL_DEGRADED_NONE;
+		spin_unlock_irq(&pair->lock);
+		return send;
+	}
 	failed = jnl_fail_locked(jnl);
+	/* The journal failed earlier: not degraded for it then. */
+	degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_JOURNAL);
+	if (degraded)
+		xrepl_ship_now(pair);
+	event = pair->active;
 	spin_unlock_irq(&pair->lock);
 	DMERR_LIMIT("%s: journal: entry %llu at block %llu: %s",
 		    dm_device_name(pair->md), ent->jseq, ent->jblock,
 		    r == -EILSEQ ? "data checksum mismatch" : "read error");
 	if (failed)
 		jnl_report_failed(pair, "a read-back", r);
-	return r;
+	else if (degraded && event)
+		xrepl_raise_event(event);
+	return false;
 }
 
 /* ent was dropped: its pages, if read back, go back to rb_pages. */
@@ -1081,12 +1106,12 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 	bool urgent;
 
 	list_del_init(&ent->jlog);
-	if (ent->jdropped) {
-		jnl->dropped--;
-		jnl->dropped_bytes -= ent->s.bytes;
-	} else if (ent->jkept) {
+	if (ent->jkept) {
 		jnl->kept--;
 		jnl->kept_bytes -= ent->s.bytes;
+	} else if (ent->jdropped) {
+		jnl->dropped--;
+		jnl->dropped_bytes -= ent->s.bytes;
 	}
 	urgent = jnl_used_locked(jnl) * 2 > jnl->nr_blocks;
 	jnl_commit_soon_locked(pair, urgent);

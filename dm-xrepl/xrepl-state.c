@@ -87,8 +87,8 @@ void xrepl_mark_lost_locked(struct xrepl_pair *pair)
 
 /*
  * Does a degradation for why replace the reason of a degraded remote?  A
- * congestion degradation returns by itself: a failure or a "remote down"
- * ends that.  The administrator's "remote down" replaces any other reason,
+ * congestion or journal degradation returns by itself: a failure or a
+ * "remote down" ends that.  The administrator's "remote down" replaces any other reason,
  * so that neither the monitor nor a reboot brings the remote back against
  * it.
  */

@@ -18,9 +18,10 @@
 #      writes are again
 #   5. a log left by a crash is not replayed (not built yet): the table
 #      loads, says so, and starts a new incarnation with an empty log
-#   6. a lag of 8 times max_lag_kb, the remote stalled: no congestion;
+#   6. a lag of twice max_lag_kb, the remote stalled: no congestion;
 #      the entries past the bound are read back from the log when they
-#      ship, with no resync; one whose data was damaged in the log fails
+#      ship, with no resync; their descriptors count in the bound, and a
+#      writer waits once they fill it; one whose data was damaged in the log fails
 #      the journal: the remote degrades (degraded_by=journal) and returns
 #      with a resync; the remote gets every write
 #   7. the journal device fails: a dm event, writes go on unjournaled,
@@ -254,23 +255,29 @@ wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
 
 step "a lag past max_lag_kb: the entries past it are read back from the log"
-must "max_lag_kb 256" dmsetup message "$P-x" 0 set max_lag_kb 256
+must "max_lag_kb 512" dmsetup message "$P-x" 0 set max_lag_kb 512
 lw=$(status_field "$X" lag_waits)
 cp0=$(status_field "$X" copied_regions)
-# burst SEEK: 512 writes of 4 KiB at block SEEK with the remote stalled, 8
-# times the bound, each an entry of two blocks; no write waits.
+# burst SEEK: 256 writes of 4 KiB at block SEEK with the remote stalled,
+# twice the bound, each an entry of two blocks; no write waits: 64 are
+# kept in memory (half the bound), the rest cost a descriptor each.
 burst() {
 	stall
-	head -c $(( 2 << 20 )) /dev/urandom >"$T_TMP/rb"
+	head -c $(( 1 << 20 )) /dev/urandom >"$T_TMP/rb"
 	bg dd if="$T_TMP/rb" of="$X" bs=4k seek="$1" oflag=direct status=none
-	bg_done_within 60 "2 MiB of writes, 8 times max_lag_kb, the remote stalled"
-	assert_status "$X" lag_bytes $(( 2 << 20 ))
+	bg_done_within 60 "1 MiB of writes, twice max_lag_kb, the remote stalled"
+	assert_status "$X" lag_bytes $(( 1 << 20 ))
 	assert_status "$X" lag_waits "$lw"
 	assert_status "$X" degraded_by none
 }
 kmsg_mark
 burst 1024
+# The descriptors of entries in the log only count in the bound too: a
+# writer waits once they fill it.
+bg dd if=/dev/urandom of="$X" bs=4k count=256 seek=1280 oflag=direct status=none
+wait_for_cmp "$X" lag_waits -gt "$lw" 60
 unstall
+wait "$BG_PID" || fail "the writer that waited for memory"
 wait_for_status "$X" lag_writes 0 60
 # Shipped from the log, not copied by a resync.
 assert_status "$X" copied_regions "$cp0"
@@ -278,23 +285,24 @@ assert_status "$X" degraded_by none
 dmesg_since_mark | grep "journal:" &&
 	fail "the kernel logged a journal message for a clean read-back"
 assert_legs_equal "$L" "$R"
+lw=$(status_field "$X" lag_waits)
 
 step "an entry damaged in the log: the journal fails, the remote degrades and returns"
 ev=$(event_nr "$X")
 cp0=$(status_field "$X" copied_regions)
 h0=$(jhead)
 burst 1536
-# Damage the data of the burst's entry 300: its read-back fails its
+# Damage the data of the burst's entry 200: its read-back fails its
 # checksum.  The entries after it are given up on, and resynced.
 jdump
-bad=$(jq_py "[e['block'] for e in j['entries'] if e['seq'] == $(( h0 + 299 ))][0]")
+bad=$(jq_py "[e['block'] for e in j['entries'] if e['seq'] == $(( h0 + 199 ))][0]")
 head -c 4096 /dev/urandom >"$T_TMP/junk"
 write_at "$J" $(( (bad + 1) * 4096 )) 4096 "$T_TMP/junk" ||
 	fail "cannot damage the log"
 kmsg_mark
 unstall
 wait_for_status "$X" lag_writes 0 60
-assert_dmesg_contains "journal: entry $(( h0 + 299 )) at block $bad: data checksum mismatch" "the kernel log"
+assert_dmesg_contains "journal: entry $(( h0 + 199 )) at block $bad: data checksum mismatch" "the kernel log"
 assert_eq 1 "$(dmesg_since_mark | grep -c 'journal: entry ')" \
 	"entries that failed their read-back"
 assert_dmesg_contains "journal: a read-back failed" "the kernel log"
