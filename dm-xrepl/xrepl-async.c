@@ -107,13 +107,17 @@ void xrepl_ship_kick(struct xrepl_pair *pair, bool redispatch)
 
 /*
  * Does a write of bytes fit in the lag?  max_lag_kb bounds the memory
- * held for the remote.  With a journal, an entry whose pages were dropped
- * (its data in the log only) costs its descriptor only: the log's room
- * bounds those (xrepl_jnl_write()).  While the journal is in use, the
- * writes on their way to the log also get at most half of the bound; the
- * entries kept in the ship queue get the other half (jnl_join_locked()).
+ * held for the remote.  With a journal, each entry also counts its
+ * descriptor, and an entry whose pages were dropped (its data in the log
+ * only) counts nothing else: the log's room bounds those
+ * (xrepl_jnl_write()).  XREPL_LAG_FULL: the bound is reached, which the
+ * remote's progress ends (the congestion policy applies).
+ * XREPL_LAG_WAY: the journal is in use and the writes on their way to
+ * the log have their half of the bound (the entries kept in the ship
+ * queue have the other, jnl_join_locked()); appends end that.
  */
-bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
+enum xrepl_lag_fit xrepl_lag_fit_locked(struct xrepl_c *xc,
+					unsigned int bytes)
 {
 	struct xrepl_pair *pair = xc->pair;
 	u64 max = (u64)READ_ONCE(xc->args.max_lag_kb) << 10;
@@ -121,25 +125,32 @@ bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
 	struct xrepl_lag mem = pair->lag, way;
 
 	if (!jnl)
-		return xrepl_lag_fits(&mem, max, bytes);
+		return xrepl_lag_fits(&mem, max, bytes) ? XREPL_LAG_FITS :
+		       XREPL_LAG_FULL;
 	mem.bytes -= jnl->dropped_bytes;
-	mem.bytes += (u64)jnl->dropped * sizeof(struct xrepl_shipent);
+	mem.bytes += (u64)(mem.writes + 1) * xrepl_jnl_desc_bytes();
 	if (!xrepl_lag_fits(&mem, max, bytes))
-		return false;
+		return XREPL_LAG_FULL;
 	if (!jnl->usable)
-		return true;
+		return XREPL_LAG_FITS;
 	way.bytes = pair->lag.bytes - jnl->dropped_bytes - jnl->kept_bytes;
 	way.writes = pair->lag.writes - jnl->dropped - jnl->kept;
-	return xrepl_lag_fits(&way, max / 2, bytes);
+	return xrepl_lag_fits(&way, max / 2, bytes) ? XREPL_LAG_FITS :
+	       XREPL_LAG_WAY;
+}
+
+bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
+{
+	return xrepl_lag_fit_locked(xc, bytes) == XREPL_LAG_FITS;
 }
 
 /*
  * Admit a write into the lag.  At the lag bound, congestion block defers
  * it until there is room; congestion degrade gives up on the remote (the
  * buffered writes become dirty regions) and lets it go to the local leg.
- * With a journal in use the bound is memory only, which appends and
- * drops free (the log full meets the policy, in xrepl_jnl_write()): the
- * write waits.  Returns true if the bio was deferred.
+ * With a journal in use, a write that finds the writes on their way to
+ * the log at their half of the bound waits, whatever the policy: appends
+ * end that, not the remote.  Returns true if the bio was deferred.
  */
 bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 		     struct xrepl_io *io)
@@ -147,15 +158,17 @@ bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 	struct xrepl_pair *pair = xc->pair;
 	unsigned int bytes = xrepl_ship_bytes(bio);
 	bool degraded = false;
+	enum xrepl_lag_fit fit;
 
 	spin_lock_irq(&pair->lock);
 	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		spin_unlock_irq(&pair->lock);
 		return false;
 	}
-	if (!xrepl_lag_fits_locked(xc, bytes)) {
+	fit = xrepl_lag_fit_locked(xc, bytes);
+	if (fit != XREPL_LAG_FITS) {
 		if (READ_ONCE(xc->args.congestion) == XREPL_CONGESTION_BLOCK ||
-		    pair->draining || (pair->jnl && pair->jnl->usable)) {
+		    pair->draining || fit == XREPL_LAG_WAY) {
 			pair->lag_waits++;
 			bio_list_add(&pair->lag_wait, bio);
 			spin_unlock_irq(&pair->lock);

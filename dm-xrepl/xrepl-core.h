@@ -975,6 +975,12 @@ void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
  * Whether to send it (else it is given up on).  Sleeps; ship_work only.
  */
 bool xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent);
+/* What an entry's descriptor costs in memory, counted in max_lag_kb. */
+static inline size_t xrepl_jnl_desc_bytes(void)
+{
+	return kmalloc_size_roundup(sizeof(struct xrepl_shipent));
+}
+
 /* Free the pages of an entry whose pages were dropped (jdropped). */
 void xrepl_jnl_pages_free(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 void xrepl_jnl_stop(struct xrepl_pair *pair);
@@ -989,6 +995,9 @@ bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes);
 void xrepl_ship_now(struct xrepl_pair *pair);
 void xrepl_ship_soon(struct xrepl_pair *pair);
 void xrepl_ship_kick(struct xrepl_pair *pair, bool redispatch);
+enum xrepl_lag_fit { XREPL_LAG_FITS, XREPL_LAG_FULL, XREPL_LAG_WAY };
+enum xrepl_lag_fit xrepl_lag_fit_locked(struct xrepl_c *xc,
+					unsigned int bytes);
 bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes);
 bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 		     struct xrepl_io *io);

@@ -506,9 +506,8 @@ static struct bio *jnl_held_take_locked(struct xrepl_jnl *jnl)
 /*
  * ent, appended, joins the ship queue.  The entries kept there in memory
  * get half of max_lag_kb (the other half is for the writes on their way
- * to the log, xrepl_lag_fits_locked()): past it, or while entries before
- * it are in the log only (so that those kept are the queue's first),
- * ent's data is held by the log only, and read back when it ships.  Not
+ * to the log, xrepl_lag_fit_locked()): past it, ent's data is held by the
+ * log only, and read back when it ships.  Not
  * if the journal failed (its append may be the one that did).  ent no
  * longer counts as on its way: the writes that wait for memory try
  * again.  Returns whether they were moved to redispatch.  lock held.
@@ -519,9 +518,8 @@ static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 	u64 half = (u64)READ_ONCE(ent->xc->args.max_lag_kb) << 9;
 	unsigned int i;
 
-	if (ent->nr_pages && jnl->usable &&
-	    (jnl->dropped ||
-	     (jnl->kept && jnl->kept_bytes + ent->s.bytes > half))) {
+	if (ent->nr_pages && jnl->usable && jnl->kept &&
+	    jnl->kept_bytes + ent->s.bytes > half) {
 		for (i = 0; i < ent->nr_pages; i++) {
 			mempool_free(ent->pages[i], &pair->ship_pages);
 			ent->pages[i] = NULL;

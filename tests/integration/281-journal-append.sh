@@ -18,7 +18,7 @@
 #      writes are again
 #   5. a log left by a crash is not replayed (not built yet): the table
 #      loads, says so, and starts a new incarnation with an empty log
-#   6. a lag of twice max_lag_kb, the remote stalled: no congestion;
+#   6. a lag of 1.5 times max_lag_kb, the remote stalled: no congestion;
 #      the entries past the bound are read back from the log when they
 #      ship, with no resync; their descriptors count in the bound, and a
 #      writer waits once they fill it; one whose data was damaged in the log fails
@@ -255,18 +255,18 @@ wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
 
 step "a lag past max_lag_kb: the entries past it are read back from the log"
-must "max_lag_kb 512" dmsetup message "$P-x" 0 set max_lag_kb 512
+must "max_lag_kb 1024" dmsetup message "$P-x" 0 set max_lag_kb 1024
 lw=$(status_field "$X" lag_waits)
 cp0=$(status_field "$X" copied_regions)
-# burst SEEK: 256 writes of 4 KiB at block SEEK with the remote stalled,
-# twice the bound, each an entry of two blocks; no write waits: 64 are
-# kept in memory (half the bound), the rest cost a descriptor each.
+# burst SEEK: 384 writes of 4 KiB at block SEEK with the remote stalled,
+# 1.5 times the bound, each an entry of two blocks; no write waits: 128
+# are kept in memory (half the bound), and each costs a descriptor (1 KiB).
 burst() {
 	stall
-	head -c $(( 1 << 20 )) /dev/urandom >"$T_TMP/rb"
+	head -c $(( 384 * 4096 )) /dev/urandom >"$T_TMP/rb"
 	bg dd if="$T_TMP/rb" of="$X" bs=4k seek="$1" oflag=direct status=none
-	bg_done_within 60 "1 MiB of writes, twice max_lag_kb, the remote stalled"
-	assert_status "$X" lag_bytes $(( 1 << 20 ))
+	bg_done_within 60 "1.5 MiB of writes, 1.5 times max_lag_kb, the remote stalled"
+	assert_status "$X" lag_bytes $(( 384 * 4096 ))
 	assert_status "$X" lag_waits "$lw"
 	assert_status "$X" degraded_by none
 }
@@ -274,7 +274,7 @@ kmsg_mark
 burst 1024
 # The descriptors of entries in the log only count in the bound too: a
 # writer waits once they fill it.
-bg dd if=/dev/urandom of="$X" bs=4k count=256 seek=1280 oflag=direct status=none
+bg dd if=/dev/urandom of="$X" bs=4k count=256 seek=1408 oflag=direct status=none
 wait_for_cmp "$X" lag_waits -gt "$lw" 60
 unstall
 wait "$BG_PID" || fail "the writer that waited for memory"
@@ -291,7 +291,7 @@ step "an entry damaged in the log: the journal fails, the remote degrades and re
 ev=$(event_nr "$X")
 cp0=$(status_field "$X" copied_regions)
 h0=$(jhead)
-burst 1536
+burst 2048
 # Damage the data of the burst's entry 200: its read-back fails its
 # checksum.  The entries after it are given up on, and resynced.
 jdump
