@@ -9,11 +9,16 @@
 #                      summary to DIR/bench-guest.json
 #   --configs LIST     comma separated, default all:
 #                      raw-local,dm-linear: the local leg alone (measured once)
+#                      raw-journal: a journal device alone, a RAM disk
+#                      like the local leg (measured once)
 #                      raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,
 #                      xrepl-semi-sync,xrepl-async: with every remote
 #                      xrepl-sync-meta: xrepl-sync with its bitmap on a
 #                      metadata device (a RAM disk); also records metadata
 #                      writes per data write
+#                      xrepl-async-journal: xrepl-async with a journal
+#                      of $JOURNAL_MB MiB on a RAM disk like the local leg
+#                      (and its metadata on another): with every remote
 #                      xrepl-sync-poll: xrepl-sync with the module
 #                      parameter remote_poll_us=$POLL_US
 #                      (these two with one remote only: --variant-remote)
@@ -97,11 +102,13 @@ BENCH_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bench
 # shellcheck source=scripts/bench/periodic.sh
 . "$BENCH_LIB/periodic.sh" || exit 2
 
-ALL_CONFIGS="raw-local,dm-linear,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd,verify-xrepl,periodic-ship,periodic-latency"
+ALL_CONFIGS="raw-local,dm-linear,raw-journal,raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async,xrepl-async-journal,drbd-C,drbd-B,drbd-A,resync-xrepl,resync-drbd,verify-xrepl,periodic-ship,periodic-latency"
 ALL_REMOTES="ram,delay,nvme-tcp,nbd,iscsi"
 # Configurations that do not use the remote leg: measured once, before the
 # remotes, and recorded with remote "local".
-LOCAL_CONFIGS=" raw-local dm-linear "
+LOCAL_CONFIGS=" raw-local dm-linear raw-journal "
+# The journal of xrepl-async-journal (and raw-journal's device), in MiB.
+JOURNAL_MB=128
 # The DRBD rows are measured with this remote: DRBD replicates over its own
 # TCP connection to the RAM disk that this transport exports.
 DRBD_REMOTE=nvme-tcp
@@ -138,7 +145,7 @@ prof_qd=${XREPL_BENCH_PROFILE_QD:-}
 xrepl_loaded=0      # we insmod'ed dm-xrepl
 thp_old=""          # transparent hugepage setting to restore
 
-usage() { sed -n '2,75p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,84p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 # parse_args ARGS...: the options over their defaults, checked, and the
 # names of the remotes made canonical.  Exits 2 on bad usage.

@@ -10,6 +10,7 @@
 md_dev=""           # md array currently assembled
 dm_dev=""           # dm device currently existing
 meta_nb=""          # null_blk holding xrepl-sync-meta's metadata
+jnl_nb=""           # null_blk holding xrepl-async-journal's journal
 poll_set=0          # remote_poll_us was set for xrepl-sync-poll
 fio_pid=""
 
@@ -29,6 +30,10 @@ teardown_config() {
 	if [[ -n "$meta_nb" ]]; then
 		nullb_remove "$meta_nb"
 		meta_nb=""
+	fi
+	if [[ -n "$jnl_nb" ]]; then
+		nullb_remove "$jnl_nb"
+		jnl_nb=""
 	fi
 	if (( poll_set )); then
 		echo 0 >"$POLL_PARAM" 2>/dev/null
@@ -135,6 +140,14 @@ dm_create_logged() {
 	return 0
 }
 
+# make_journal: a fresh journal device, a null_blk like the local leg of
+# JOURNAL_MB MiB (at least the fio span); its node in NB_DEV.
+make_journal() {
+	local mb=$(( JOURNAL_MB > span_mb ? JOURNAL_MB : span_mb ))
+	jnl_nb=$prefix-jnl
+	nullb_make "$jnl_nb" size="$mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0
+}
+
 # setup_config REMOTE_KIND CONFIG: create the device under test; its node in
 # DEV.  Returns 1 for "failed", 3 for "unsupported" (message in WHY).
 setup_config() {
@@ -144,6 +157,11 @@ setup_config() {
 	case "$2" in
 	raw-local) DEV=$LOCAL; return 0 ;;
 	raw-remote) DEV=$REMOTE; return 0 ;;
+	raw-journal)
+		# The journal's device alone, as xrepl-async-journal gets it.
+		make_journal || { WHY="cannot create the journal null_blk"; return 1; }
+		DEV=$NB_DEV
+		return 0 ;;
 	dm-linear) TABLE="0 $S linear $LOCAL 0" ;;
 	dm-mirror) TABLE="0 $S mirror core 2 1024 nosync 2 $LOCAL 0 $REMOTE 0 1 handle_errors" ;;
 	md-raid1-writebehind)
@@ -180,6 +198,14 @@ setup_config() {
 			fi
 			poll_set=1
 			TABLE="0 $S xrepl $LOCAL $REMOTE - sync 1 nosync"
+		elif [[ "$2" == xrepl-async-journal ]]; then
+			# Fresh (all zero) RAM disks: formatted by the target.
+			meta_nb=$prefix-meta
+			nullb_make "$meta_nb" size=16 memory_backed=1 blocksize=4096 irqmode=0 ||
+				{ WHY="cannot create the metadata null_blk"; return 1; }
+			local meta=$NB_DEV
+			make_journal || { WHY="cannot create the journal null_blk"; return 1; }
+			TABLE="0 $S xrepl $LOCAL $REMOTE $meta async 3 nosync journal $NB_DEV"
 		elif [[ "$2" == xrepl-semi-sync ]]; then
 			TABLE="0 $S xrepl $LOCAL $REMOTE - semi-sync 3 nosync semi_timeout_ms $semi_ms"
 		else
@@ -213,6 +239,56 @@ setup_config() {
 	return 0
 }
 
+# status_key DEV KEY: a key=value field of DEV's xrepl status.
+status_key() {
+	dmsetup status "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1
+}
+
+# journal_burst REMOTE: on xrepl-async-journal's device, with max_lag_kb
+# set to BURST_LAG_KB, a burst of BURST_X times that (64 KiB random writes,
+# each block once, QD32) while the remote is slow: does the journal absorb
+# it, with no writer waiting and no degradation?  The status is sampled
+# every 0.1 s for the peak of the lag.  One record, job "burst".
+BURST_LAG_KB=8192
+BURST_X=4
+journal_burst() {
+	local rk=$1 mb=$(( BURST_LAG_KB * BURST_X / 1024 )) waits0 waits1 peak=0 lag
+	local deg t0 t1 rc=0 pid
+	if ! dmsetup message "$dm_dev" 0 set max_lag_kb "$BURST_LAG_KB" >/dev/null 2>&1; then
+		record_cfg "$rk" xrepl-async-journal failed "burst: cannot set max_lag_kb"
+		nfail=$((nfail + 1))
+		return
+	fi
+	waits0=$(status_key "$dm_dev" lag_waits)
+	t0=$(date +%s%N)
+	fio --name=burst --filename="$DEV" --direct=1 --ioengine=libaio --randseed="$seed" \
+		--rw=randwrite --bs=64k --iodepth=32 --size="${mb}M" --io_size="${mb}M" \
+		--output=/dev/null >/dev/null 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		lag=$(status_key "$dm_dev" lag_bytes)
+		(( ${lag:-0} > peak )) && peak=$lag
+		sleep 0.1
+	done
+	wait "$pid" || rc=$?
+	t1=$(date +%s%N)
+	waits1=$(status_key "$dm_dev" lag_waits)
+	deg=$(status_key "$dm_dev" degraded_by)
+	if (( rc != 0 )); then
+		record_cfg "$rk" xrepl-async-journal failed "burst: fio exit $rc"
+		nfail=$((nfail + 1))
+		return
+	fi
+	say "  burst of ${mb} MiB, ${BURST_X} x max_lag_kb $BURST_LAG_KB: $(( (t1 - t0) / 1000000 )) ms, peak lag $(( peak / 1024 )) KiB, writers that waited $(( waits1 - waits0 )), degraded_by=$deg"
+	record "$(jq -c -n --arg r "$rk" --argjson mb "$mb" --argjson lag "$BURST_LAG_KB" \
+		--argjson peak "$peak" --argjson waits "$(( waits1 - waits0 ))" --arg deg "$deg" \
+		--argjson ms "$(( (t1 - t0) / 1000000 ))" \
+		'{remote: $r, config: "xrepl-async-journal", job: "burst", status: "ok",
+		  burst_mb: $mb, max_lag_kb: $lag, peak_lag_kb: ($peak / 1024),
+		  peak_lag_ratio: ($peak / 1024 / $lag), lag_waits: $waits,
+		  degraded_by: $deg, ms: $ms}')"
+}
+
 # run_config SET CONFIG: set up, measure, check and tear down one row.
 run_config() {
 	local rk=$1 cfg=$2 rc=0 st
@@ -236,6 +312,7 @@ run_config() {
 	rc=0
 	run_jobs "$rk" "$cfg" "$DEV" || rc=$?
 	nfail=$((nfail + rc))
+	[[ "$cfg" == xrepl-async-journal && "$rk" == delay ]] && journal_burst "$rk"
 	case "$cfg" in
 	xrepl-*)
 		st=$(dmsetup status "$dm_dev" 2>&1)
