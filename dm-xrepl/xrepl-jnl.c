@@ -720,12 +720,25 @@ static void jnl_append_endio(struct bio *bio)
 	spin_unlock_irqrestore(&pair->lock, flags);
 }
 
+/* The data checksum of ent: of its bytes, in its pages. */
+static u32 jnl_pages_csum(const struct xrepl_shipent *ent)
+{
+	unsigned int i, left = ent->s.bytes;
+	u32 crc = XREPL_META_CSUM_SEED;
+
+	for (i = 0; i < ent->nr_pages; i++) {
+		unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
+
+		crc = xrepl_jnl_data_csum(crc, page_address(ent->pages[i]), len);
+		left -= len;
+	}
+	return crc;
+}
+
 /* The header of ent, the entry of bio. */
 static void jnl_entry_fill(struct xrepl_shipent *ent, struct bio *bio,
 			   struct xrepl_jnl_entry *e)
 {
-	unsigned int i, left = ent->s.bytes;
-	u32 crc = XREPL_META_CSUM_SEED;
 
 	e->sector = ent->s.sector;
 	e->nr_sectors = ent->s.nr_sectors;
@@ -749,14 +762,8 @@ static void jnl_entry_fill(struct xrepl_shipent *ent, struct bio *bio,
 		e->op_flags |= XREPL_JNL_FUA;
 	if (bio->bi_opf & REQ_NOUNMAP)
 		e->op_flags |= XREPL_JNL_NOUNMAP;
-	for (i = 0; i < ent->nr_pages; i++) {
-		unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
-
-		crc = xrepl_jnl_data_csum(crc, page_address(ent->pages[i]), len);
-		left -= len;
-	}
-	e->data_csum = crc;
-	ent->jcsum = crc;
+	e->data_csum = jnl_pages_csum(ent);
+	ent->jcsum = e->data_csum;
 }
 
 /* The append bio of ent: its header block, then its data. */
@@ -798,7 +805,6 @@ bool xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	unsigned int i, left = ent->s.bytes;
-	u32 crc = XREPL_META_CSUM_SEED;
 	bool failed, degraded, send;
 	struct xrepl_c *event;
 	struct bio *bio;
@@ -822,19 +828,8 @@ bool xrepl_jnl_read_back(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 	}
 	r = submit_bio_wait(bio);
 	bio_put(bio);
-	if (!r) {
-		left = ent->s.bytes;
-		for (i = 0; i < ent->nr_pages; i++) {
-			unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
-
-			crc = xrepl_jnl_data_csum(crc,
-						  page_address(ent->pages[i]),
-						  len);
-			left -= len;
-		}
-		if (crc != ent->jcsum)
-			r = -EILSEQ;
-	}
+	if (!r && jnl_pages_csum(ent) != ent->jcsum)
+		r = -EILSEQ;
 	spin_lock_irq(&pair->lock);
 	if (!r) {
 		/* In memory now, its pages rb_pages' (jdropped stays). */
