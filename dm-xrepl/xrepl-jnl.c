@@ -29,10 +29,12 @@
  * given up on, their regions marked, and the remote comes back with a
  * resync once nothing is held for it, recorded as not consistent first.
  *
- * Not built yet (the design's later steps): a replay of the log when a
- * pair is created (a log left by a crash is discarded, the bitmap's marks
- * covering every write the remote may lack), marks cleared by the log,
- * delay and hold.
+ * A log left by a crash is walked when the pair is created: each entry
+ * judged whole, from the recorded tail, and the kernel log says what it
+ * holds and where and why it ends.  Not built yet (the design's later
+ * steps): its replay (the log is discarded, the bitmap's marks covering
+ * every write the remote may lack), marks cleared by the log, delay and
+ * hold.
  *
  * Overlapping writes are serialised: a write that overlaps an entry whose
  * local write or append is in flight (on jnl->flight), or a write that
@@ -50,6 +52,7 @@
 #include <linux/highmem.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
+#include <linux/vmalloc.h>
 
 #include "xrepl-core.h"
 #include "xrepl-format.h"
@@ -124,44 +127,224 @@ static int jnl_read_sb(struct xrepl_jnl *jnl, const u8 *uuid, char **error)
 	return 0;
 }
 
-/*
- * Is there a log (from a crash)?  The entry expected at the tail, or at
- * block 1 (an entry that did not fit before the end of the device), judged
- * by its header alone.
- */
-static int jnl_log_empty(struct xrepl_jnl *jnl, sector_t dev_sectors,
-			 bool *empty, char **error)
-{
-	const struct xrepl_jnl_info *info = &jnl->info;
-	u64 block = info->tail_block;
-	struct xrepl_jnl_entry e;
+/* How a walk of the log ended (jnl_walk()). */
+enum jnl_walk_end {
+	JNL_WALK_CLEAN,		/* at the first place that holds no entry */
+	JNL_WALK_TORN,		/* at an entry whose data is not whole */
+	JNL_WALK_DAMAGED,	/* at an entry that is not valid */
+	JNL_WALK_IO,		/* at a read error */
+};
+
+/* What a walk of the log found. */
+struct jnl_walk {
+	u64 entries;			/* valid entries, from the tail */
+	u64 bytes;			/* their data */
+	u64 end_seq;			/* the entry expected where it ended */
+	u64 end_block;			/* where it was expected */
+	u64 after;			/* whole entries after a torn one */
+	u64 first_ns, last_ns;		/* time_ns of the first and last */
+	enum jnl_walk_end end;
 	char *why;
+};
+
+/*
+ * Read and judge the entry expected at block: its header, then its data
+ * against the header's checksum, into buf (vmalloc'ed, room for one
+ * entry).  Returns the verdict, XREPL_JNL_BAD with *torn for a data
+ * checksum mismatch, or -EIO.
+ */
+static int jnl_read_entry(struct xrepl_jnl *jnl, void *buf, u64 block,
+			  u64 seq, u64 min_inc, sector_t dev_sectors,
+			  struct xrepl_jnl_entry *e, bool *torn, char **why)
+{
+	enum xrepl_jnl_verdict v;
+	u32 data_blocks;
 	int r;
 
-	for (;;) {
-		r = xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
-				  block * JNL_BLOCK_SECTORS, JNL_BLOCK_SECTORS,
-				  DM_IO_KMEM, jnl->buf);
-		if (r) {
-			*error = "Journal: I/O error";
-			return -EIO;
-		}
-		*empty = xrepl_jnl_hdr_judge(jnl->buf, info, block,
-					     info->tail_seq,
-					     info->tail_incarnation,
-					     dev_sectors, &e, &why) ==
-			 XREPL_JNL_END;
-		if (!*empty || block == XREPL_JNL_LOG_START)
-			return 0;
-		block = XREPL_JNL_LOG_START;
+	*torn = false;
+	r = xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
+			  block * JNL_BLOCK_SECTORS, JNL_BLOCK_SECTORS,
+			  DM_IO_VMA, buf);
+	if (r) {
+		*why = "read error";
+		return -EIO;
 	}
+	v = xrepl_jnl_hdr_judge(buf, &jnl->info, block, seq, min_inc,
+				dev_sectors, e, why);
+	if (v != XREPL_JNL_ENTRY || !e->bytes)
+		return v;
+	data_blocks = e->blocks - 1;
+	r = xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
+			  (block + 1) * JNL_BLOCK_SECTORS,
+			  (sector_t)data_blocks * JNL_BLOCK_SECTORS,
+			  DM_IO_VMA, buf);
+	if (r) {
+		*why = "read error";
+		return -EIO;
+	}
+	if (xrepl_jnl_data_csum(XREPL_META_CSUM_SEED, buf, e->bytes) !=
+	    e->data_csum) {
+		*why = "data checksum mismatch";
+		*torn = true;
+		return XREPL_JNL_BAD;
+	}
+	return XREPL_JNL_ENTRY;
+}
+
+/*
+ * The entry expected at *block, or else at the start of the log (an entry
+ * that did not fit before the end of the device); *block is where it was
+ * found.
+ */
+static int jnl_read_next(struct xrepl_jnl *jnl, void *buf, u64 *block,
+			 u64 seq, u64 min_inc, sector_t dev_sectors,
+			 struct xrepl_jnl_entry *e, bool *torn, char **why)
+{
+	char *why2;
+	int v, v2;
+
+	v = jnl_read_entry(jnl, buf, *block, seq, min_inc, dev_sectors, e,
+			   torn, why);
+	if (v != XREPL_JNL_END || *block == XREPL_JNL_LOG_START)
+		return v;
+	v2 = jnl_read_entry(jnl, buf, XREPL_JNL_LOG_START, seq, min_inc,
+			    dev_sectors, e, torn, &why2);
+	if (v2 == XREPL_JNL_END)
+		return v;
+	*block = XREPL_JNL_LOG_START;
+	*why = why2;
+	return v2;
+}
+
+/*
+ * Walk the log of a journal in use from its recorded tail, each entry
+ * judged whole (header and data), as a replay reads it, and say in *w
+ * where and why it ends (Documentation/dm-xrepl-journal.rst, Layout).
+ * Returns 0, or -ENOMEM.  Process context.
+ */
+static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
+		    struct jnl_walk *w)
+{
+	const struct xrepl_jnl_info *info = &jnl->info;
+	u64 block = info->tail_block, seq = info->tail_seq;
+	u64 inc = info->tail_incarnation;
+	struct xrepl_jnl_entry e, f;
+	char *why2;
+	bool torn;
+	void *buf;
+	int v;
+
+	memset(w, 0, sizeof(*w));
+	buf = vmalloc(XREPL_JNL_MAX_BYTES);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		v = jnl_read_next(jnl, buf, &block, seq, inc, dev_sectors, &e,
+				  &torn, &w->why);
+		if (v != XREPL_JNL_ENTRY)
+			break;
+		if (!w->entries)
+			w->first_ns = e.time_ns;
+		w->last_ns = e.time_ns;
+		inc = e.incarnation;
+		w->entries++;
+		w->bytes += e.bytes;
+		block = xrepl_jnl_next_block(info, &e, block);
+		seq++;
+		/* More entries than blocks: the walk came round again. */
+		if (w->entries >= info->nr_blocks) {
+			v = XREPL_JNL_BAD;
+			w->why = "the log runs round the device";
+			break;
+		}
+		cond_resched();
+	}
+	w->end_block = block;
+	w->end_seq = seq;
+	if (v == XREPL_JNL_END) {
+		w->end = JNL_WALK_CLEAN;
+	} else if (v == -EIO) {
+		w->end = JNL_WALK_IO;
+	} else if (torn) {
+		/*
+		 * A cut append.  Appends run in parallel, so entries after
+		 * it may be whole (none of them was acknowledged): they are
+		 * dropped with it.
+		 */
+		w->end = JNL_WALK_TORN;
+		while (w->after < info->nr_blocks) {
+			block = xrepl_jnl_next_block(info, &e, block);
+			if (jnl_read_next(jnl, buf, &block, seq + 1 + w->after,
+					  e.incarnation, dev_sectors, &f, &torn,
+					  &why2) != XREPL_JNL_ENTRY)
+				break;
+			e = f;
+			w->after++;
+			cond_resched();
+		}
+	} else {
+		w->end = JNL_WALK_DAMAGED;
+	}
+	/* Entries up to durable_seq may not be missing. */
+	if ((w->end == JNL_WALK_CLEAN || w->end == JNL_WALK_TORN) &&
+	    xrepl_jnl_end_is_damage(info, seq)) {
+		w->end = JNL_WALK_DAMAGED;
+		w->why = "an entry made durable is missing";
+		w->after = 0;
+	}
+	vfree(buf);
+	return 0;
+}
+
+/* Say what a walk of the log found when the pair was created. */
+static void jnl_walk_report(struct xrepl_pair *pair, const struct jnl_walk *w)
+{
+	const char *name = dm_device_name(pair->md);
+
+	if (w->end == JNL_WALK_CLEAN && !w->entries)
+		return;
+	if (w->entries) {
+		DMWARN("%s: journal: a log from before a crash: %llu entries (seq %llu to %llu)",
+		       name, w->entries, w->end_seq - w->entries,
+		       w->end_seq - 1);
+		DMWARN("%s: journal: %llu KiB of data, written over %llu ms",
+		       name, w->bytes >> 10,
+		       div_u64(w->last_ns - w->first_ns, NSEC_PER_MSEC));
+	}
+	switch (w->end) {
+	case JNL_WALK_CLEAN:
+		break;
+	case JNL_WALK_TORN:
+		DMWARN("%s: journal: a torn append ends the log at entry %llu, block %llu",
+		       name, w->end_seq, w->end_block);
+		if (w->after)
+			DMWARN("%s: journal: %llu whole entries after it dropped",
+			       name, w->after);
+		break;
+	case JNL_WALK_DAMAGED:
+		DMERR("%s: journal: damage at entry %llu, block %llu: %s",
+		      name, w->end_seq, w->end_block, w->why);
+		break;
+	case JNL_WALK_IO:
+		DMERR("%s: journal: read error at entry %llu, block %llu",
+		      name, w->end_seq, w->end_block);
+		break;
+	}
+	/*
+	 * The replay of a log left by a crash is not built yet.  Every write
+	 * the remote may lack is still marked in the bitmap (marks are
+	 * cleared only once the remote has the write), so the log goes and
+	 * the resync copies the marked regions, as without a journal.
+	 */
+	DMWARN("%s: journal: the log is not replayed; the bitmap's marks cover it",
+	       name);
 }
 
 int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 		   const u8 *uuid, sector_t dev_sectors, char **error)
 {
 	struct xrepl_jnl *jnl;
-	bool empty = true;
+	struct jnl_walk w;
 	int r;
 
 	jnl = kzalloc(sizeof(*jnl), GFP_KERNEL);
@@ -196,19 +379,13 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 		return -ENOMEM;
 	}
 	r = jnl_read_sb(jnl, uuid, error);
-	if (!r && !jnl->fresh)
-		r = jnl_log_empty(jnl, dev_sectors, &empty, error);
-	if (r)
+	if (r || jnl->fresh)
 		return r;
-	/*
-	 * The replay of a log left by a crash is not built yet.  Every write
-	 * the remote may lack is still marked in the bitmap (marks are
-	 * cleared only once the remote has the write), so the log goes and
-	 * the resync copies the marked regions, as without a journal.
-	 */
-	if (!empty)
-		DMWARN("%s: journal: a log from before a crash, not replayed",
-		       dm_device_name(pair->md));
+	if (jnl_walk(jnl, dev_sectors, &w)) {
+		*error = "Cannot allocate the journal";
+		return -ENOMEM;
+	}
+	jnl_walk_report(pair, &w);
 	return 0;
 }
 
@@ -739,7 +916,6 @@ static u32 jnl_pages_csum(const struct xrepl_shipent *ent)
 static void jnl_entry_fill(struct xrepl_shipent *ent, struct bio *bio,
 			   struct xrepl_jnl_entry *e)
 {
-
 	e->sector = ent->s.sector;
 	e->nr_sectors = ent->s.nr_sectors;
 	e->bytes = ent->s.bytes;

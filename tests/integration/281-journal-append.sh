@@ -16,8 +16,11 @@
 #      drains the lag, the writes meanwhile journaled and waiting for the
 #      remote; in sync mode nothing is journaled, back in async mode
 #      writes are again
-#   5. a log left by a crash is not replayed (not built yet): the table
-#      loads, says so, and starts a new incarnation with an empty log
+#   5. a log left by a crash is walked and judged when the table loads:
+#      the kernel log says how many entries it holds, and where and why
+#      it ends (a torn append, the whole entries after it dropped; damage
+#      in a header); it is not replayed (not built yet): the table loads,
+#      says so, and starts a new incarnation with an empty log
 #   6. a lag of 1.5 times max_lag_kb, the remote stalled: no congestion;
 #      the entries past the bound are read back from the log when they
 #      ship, with no resync; their descriptors count in the bound, and a
@@ -238,14 +241,50 @@ assert_cmp "$t" -gt $(( head + 1000 )) "tail_seq after fio (every write journale
 must "resume" dmsetup resume "$P-x"
 dm_remove "$P-x"
 
-step "a log left by a crash: not replayed, the table loads"
-dd if="$T_TMP/crashed-jnl" of="$J" bs=1M oflag=direct status=none ||
-	fail "cannot put the crashed log back"
+step "a log left by a crash: walked and judged, not replayed, the table loads"
+# put_crashed_log: the log of step 1 back on the journal device.
+put_crashed_log() {
+	dd if="$T_TMP/crashed-jnl" of="$J" bs=1M oflag=direct status=none ||
+		fail "cannot put the crashed log back"
+}
+# flip_byte OFFSET: one byte of the journal device inverted.
+flip_byte() {
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+b = os.pread(fd, 1, int(sys.argv[2]))
+os.pwrite(fd, bytes([b[0] ^ 0xff]), int(sys.argv[2]))
+os.fsync(fd)' "$J" "$1" || fail "cannot damage the journal at byte $1"
+}
+# The blocks of entries 3 and 5 of step 1.
+read -r _ _ _ _ _ b3 <<<"${ents[3]}"
+read -r _ _ _ _ _ b5 <<<"${ents[5]}"
+# Entry 3's data damaged: a torn append there, as after a power cut in
+# the middle of it; the 4 whole entries after it are dropped with it.
+put_crashed_log
+flip_byte $(( (b3 + 1) * 4096 + 17 ))
+kmsg_mark
+jx "$J"
+assert_dmesg_contains "journal: a log from before a crash: 3 entries (seq $tail0 to $(( tail0 + 2 )))" "the walk of a torn log"
+assert_dmesg_contains "journal: a torn append ends the log at entry $(( tail0 + 3 )), block $b3" "the walk of a torn log"
+assert_dmesg_contains "journal: 4 whole entries after it dropped" "the walk of a torn log"
+dm_remove "$P-x"
+# Entry 5's header damaged: damage, named.
+put_crashed_log
+flip_byte $(( b5 * 4096 + 100 ))
+kmsg_mark
+jx "$J"
+assert_dmesg_contains "journal: a log from before a crash: 5 entries (seq $tail0 to $(( tail0 + 4 )))" "the walk of a damaged log"
+assert_dmesg_contains "journal: damage at entry $(( tail0 + 5 )), block $b5: header checksum mismatch" "the walk of a damaged log"
+dm_remove "$P-x"
+# The log whole.
+put_crashed_log
 assert_eq ${#offs[@]} "$(unshipped)" "entries in the log put back"
 inc=$(jq_py 'j["superblock"]["incarnation"]')
 kmsg_mark
 jx "$J"
-assert_dmesg_contains "journal: a log from before a crash, not replayed" "the kernel log"
+assert_dmesg_contains "journal: a log from before a crash: ${#offs[@]} entries (seq $tail0 to $(( tail0 + ${#offs[@]} - 1 )))" "the walk of the log"
+assert_dmesg_contains "journal: 32 KiB of data, written over" "the walk of the log"
+assert_dmesg_contains "journal: the log is not replayed; the bitmap's marks cover it" "the kernel log"
 jdump
 assert_eq $(( inc + 1 )) "$(jq_py 'j["superblock"]["incarnation"]')" "a new incarnation"
 assert_eq 0 "$(jq_py 'j["unshipped_entries"]')" "the old log is gone"
