@@ -25,6 +25,16 @@
       one; every block must be zero (never written) or a well-formed
       block written for that very offset.  Exit 0 or 1.
 
+  crashtool.py prefix DEV --blocks N --sync-every K [--seed X]
+      For a run of write with --threads 1 (each write waits for the one
+      before; fdatasync after every K writes) on a device of N blocks of
+      4 KiB: is DEV (the remote, read raw) a state that a crash of the
+      source could have left?  With M the newest write DEV holds, every
+      write of an epoch (the K writes between two fdatasyncs) before M's
+      must be there (that one or a later write of its block); M's epoch
+      may be there in part, in any order.  Prints M and the writes DEV
+      lacks; exit 0 when it holds, 1 when not, 3 when DEV holds no write.
+
 A block holds: "XRCRASH1", the block number and the sequence number
 (little-endian 64 bits each), a crc32 of the rest of the block, then
 bytes derived from (block, seq).
@@ -169,6 +179,52 @@ def cmd_write(a):
     return Writer(a).run()
 
 
+# --- prefix --------------------------------------------------------------
+
+def cmd_prefix(a):
+    found = {}
+    bad = []
+    total = a.blocks * BLOCK
+    for off, data in read_chunks(a.dev, total):
+        for o in range(0, len(data), BLOCK):
+            b = (off + o) // BLOCK
+            p = parse_block(data[o:o + BLOCK])
+            if p is None:
+                continue
+            if p == "bad" or p[0] != b:
+                bad.append(b)
+                continue
+            found[b] = p[1]
+    for b in bad[:5]:
+        print(f"prefix: block {b} is neither zero nor a block written there")
+    if bad:
+        return 1
+    if not found:
+        print("prefix: the device holds no write")
+        return 3
+    newest = max(found.values())
+    # The writer's blocks, write by write: thread 0 of Writer.thread().
+    rng = random.Random(a.seed * 1000)
+    blocks = [rng.randrange(a.blocks) for _ in range(newest)]
+    for b, s in found.items():
+        if blocks[s - 1] != b:
+            print(f"prefix: block {b} holds write {s}, which went to block {blocks[s - 1]}")
+            return 1
+    epoch = (newest - 1) // a.sync_every
+    missing = [s for s in range(1, epoch * a.sync_every + 1)
+               if found.get(blocks[s - 1], 0) < s]
+    part = [s for s in range(epoch * a.sync_every + 1, newest + 1)
+            if found.get(blocks[s - 1], 0) < s]
+    print(f"prefix: the newest write held is {newest} (epoch {epoch}); "
+          f"{len(missing)} writes of earlier epochs are missing, "
+          f"{len(part)} of its own epoch")
+    for s in missing[:5]:
+        print(f"prefix: write {s} (block {blocks[s - 1]}, epoch "
+              f"{(s - 1) // a.sync_every}) is missing: the device has "
+              f"{found.get(blocks[s - 1], 'nothing')}")
+    return 1 if missing else 0
+
+
 # --- intent --------------------------------------------------------------
 
 def cmd_intent(a):
@@ -269,11 +325,17 @@ def main():
     i.add_argument("remote")
     i.add_argument("dump")
     i.add_argument("--out")
+    p = sub.add_parser("prefix")
+    p.add_argument("dev")
+    p.add_argument("--blocks", type=int, required=True)
+    p.add_argument("--sync-every", type=int, required=True)
+    p.add_argument("--seed", type=int, default=1)
     v = sub.add_parser("verify")
     v.add_argument("dev")
     v.add_argument("log")
     a = ap.parse_args()
-    return {"write": cmd_write, "intent": cmd_intent, "verify": cmd_verify}[a.cmd](a)
+    return {"write": cmd_write, "intent": cmd_intent, "prefix": cmd_prefix,
+            "verify": cmd_verify}[a.cmd](a)
 
 
 if __name__ == "__main__":
