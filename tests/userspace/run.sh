@@ -484,6 +484,11 @@ jcase jnl-durable-torn-after 0 "entry 3 at block 5 is torn" --entries $E3 --torn
 jcase jnl-held 0 "valid journal: 3 unshipped entries .*, held$" --flags 2 --entries $E3 --
 jcase jnl-wrap 0 "valid journal: 4 unshipped entries \(1060864 bytes\) from seq 1 at block 580" \
 	--first-block 580 --entries w:0:8,w:8:8,w:0:2048,w:16:8 --
+# The walk across the wrap reads no uninitialised memory.
+if command -v valgrind >/dev/null && selected jnl-wrap-memcheck; then
+	tcase jnl-wrap-memcheck 0 "valid journal: 4 unshipped entries" \
+		valgrind -q --error-exitcode=9 "$CHECK" --journal "$J"
+fi
 jcase jnl-sb-csum 1 "^superblock checksum mismatch" --bad-csum --entries $E3 --
 jcase jnl-sb-magic 1 "^bad magic: stored \"xreplmd\", expected \"xrepljn\" \(not an xrepl journal" --magic xreplmd --
 jcase jnl-sb-version 1 "^version: 2 \(this format is 1\)$" --version 2 --

@@ -277,7 +277,9 @@ static enum verdict read_next(struct xmeta_dev *dev, const struct xjnl_sb *sb,
 	if (v2 == V_END)
 		return v;
 	*block = XREPL_JNL_LOG_START;
-	snprintf(why, len, "%s", why2);
+	/* An entry found there leaves why2 unset. */
+	if (v2 != V_OK)
+		snprintf(why, len, "%s", why2);
 	return v2;
 }
 
