@@ -619,6 +619,27 @@ struct xrepl_pair {
  * The journal device of a pair (xrepl-jnl.c): held by every table of the
  * pair, which all name the same one.
  */
+/* How the walk of a log found when a pair is created ended. */
+enum xrepl_jnl_walk_end {
+	XREPL_JNL_WALK_CLEAN,		/* where no entry is: its end */
+	XREPL_JNL_WALK_TORN,		/* at an entry whose data is not whole */
+	XREPL_JNL_WALK_DAMAGED,		/* at an entry that is not valid */
+	XREPL_JNL_WALK_IO,		/* at a read error */
+	XREPL_JNL_WALK_NONE,		/* not walked: no memory */
+};
+
+/* What that walk found. */
+struct xrepl_jnl_walk {
+	u64 entries;			/* valid entries, from the tail */
+	u64 bytes;			/* their data */
+	u64 end_seq;			/* the entry expected where it ended */
+	u64 end_block;			/* where (or where a read failed) */
+	u64 after;			/* whole entries after a torn one */
+	u64 first_ns, last_ns;		/* time_ns of the first and last */
+	enum xrepl_jnl_walk_end end;
+	char *why;			/* a static string */
+};
+
 struct xrepl_jnl {
 	struct xrepl_pair *pair;
 	struct block_device *bdev;
@@ -639,11 +660,12 @@ struct xrepl_jnl {
 	unsigned long kept;
 	u64 kept_bytes;
 	/*
-	 * Serialises superblock writes; protects info, buf, fresh and
+	 * Serialises superblock writes; protects info, walk, buf, fresh and
 	 * started.
 	 */
 	struct mutex sb_lock;
 	struct xrepl_jnl_info info;	/* as written last (or to write) */
+	struct xrepl_jnl_walk walk;	/* of the log found, until started */
 	void *buf;			/* one block */
 	bool fresh;			/* block 0 was zero: not formatted yet */
 	bool started;			/* the first resume wrote the superblock */

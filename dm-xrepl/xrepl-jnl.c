@@ -127,62 +127,76 @@ static int jnl_read_sb(struct xrepl_jnl *jnl, const u8 *uuid, char **error)
 	return 0;
 }
 
-/* How a walk of the log ended (jnl_walk()). */
-enum jnl_walk_end {
-	JNL_WALK_CLEAN,		/* at the first place that holds no entry */
-	JNL_WALK_TORN,		/* at an entry whose data is not whole */
-	JNL_WALK_DAMAGED,	/* at an entry that is not valid */
-	JNL_WALK_IO,		/* at a read error */
-};
+/* Blocks the walk reads at a time: more than the largest entry. */
+#define JNL_WALK_CHUNK		(2 * (1 + XREPL_JNL_MAX_BYTES / \
+				      XREPL_META_BLOCK_SIZE))
 
-/* What a walk of the log found. */
-struct jnl_walk {
-	u64 entries;			/* valid entries, from the tail */
-	u64 bytes;			/* their data */
-	u64 end_seq;			/* the entry expected where it ended */
-	u64 end_block;			/* where it was expected */
-	u64 after;			/* whole entries after a torn one */
-	u64 first_ns, last_ns;		/* time_ns of the first and last */
-	enum jnl_walk_end end;
-	char *why;
+/* The blocks of the log the walk read last: buf holds nr from start. */
+struct jnl_reader {
+	struct xrepl_jnl *jnl;
+	void *buf;			/* vmalloc'ed, JNL_WALK_CHUNK blocks */
+	u64 start;
+	u64 nr;
+	u64 err_block;			/* where a read failed */
 };
 
 /*
- * Read and judge the entry expected at block: its header, then its data
- * against the header's checksum, into buf (vmalloc'ed, room for one
- * entry).  Returns the verdict, XREPL_JNL_BAD with *torn for a data
- * checksum mismatch, or -EIO.
+ * Blocks block to block + n - 1 (n at most half a chunk, all before the
+ * end of the device), read ahead a chunk at a time.  Returns a pointer
+ * into the chunk, or NULL on a read error.
  */
-static int jnl_read_entry(struct xrepl_jnl *jnl, void *buf, u64 block,
-			  u64 seq, u64 min_inc, sector_t dev_sectors,
+static void *jnl_rd_get(struct jnl_reader *rd, u64 block, u64 n)
+{
+	struct xrepl_jnl *jnl = rd->jnl;
+	u64 nr;
+
+	if (block >= rd->start && block + n <= rd->start + rd->nr)
+		return rd->buf + (block - rd->start) * XREPL_META_BLOCK_SIZE;
+	nr = min_t(u64, JNL_WALK_CHUNK, jnl->info.nr_blocks - block);
+	rd->nr = 0;
+	if (xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
+			  block * JNL_BLOCK_SECTORS, nr * JNL_BLOCK_SECTORS,
+			  DM_IO_VMA, rd->buf)) {
+		rd->err_block = block;
+		return NULL;
+	}
+	rd->start = block;
+	rd->nr = nr;
+	return rd->buf;
+}
+
+/*
+ * Read and judge the entry expected at block: its header, then its data
+ * against the header's checksum.  Returns the verdict (XREPL_JNL_BAD with
+ * *torn for a data checksum mismatch), or -EIO.  *why is set unless it is
+ * XREPL_JNL_ENTRY.
+ */
+static int jnl_read_entry(struct jnl_reader *rd, u64 block, u64 seq,
+			  u64 min_inc, sector_t dev_sectors,
 			  struct xrepl_jnl_entry *e, bool *torn, char **why)
 {
 	enum xrepl_jnl_verdict v;
-	u32 data_blocks;
-	int r;
+	void *p;
 
 	*torn = false;
-	r = xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
-			  block * JNL_BLOCK_SECTORS, JNL_BLOCK_SECTORS,
-			  DM_IO_VMA, buf);
-	if (r) {
+	p = jnl_rd_get(rd, block, 1);
+	if (!p) {
 		*why = "read error";
 		return -EIO;
 	}
-	v = xrepl_jnl_hdr_judge(buf, &jnl->info, block, seq, min_inc,
+	v = xrepl_jnl_hdr_judge(p, &rd->jnl->info, block, seq, min_inc,
 				dev_sectors, e, why);
-	if (v != XREPL_JNL_ENTRY || !e->bytes)
+	if (v != XREPL_JNL_ENTRY)
 		return v;
-	data_blocks = e->blocks - 1;
-	r = xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
-			  (block + 1) * JNL_BLOCK_SECTORS,
-			  (sector_t)data_blocks * JNL_BLOCK_SECTORS,
-			  DM_IO_VMA, buf);
-	if (r) {
+	/* Judged: the entry's blocks lie before the end of the device. */
+	p = jnl_rd_get(rd, block, e->blocks);
+	if (!p) {
 		*why = "read error";
 		return -EIO;
 	}
-	if (xrepl_jnl_data_csum(XREPL_META_CSUM_SEED, buf, e->bytes) !=
+	/* An entry without data has the checksum of nothing. */
+	if (xrepl_jnl_data_csum(XREPL_META_CSUM_SEED,
+				p + XREPL_META_BLOCK_SIZE, e->bytes) !=
 	    e->data_csum) {
 		*why = "data checksum mismatch";
 		*torn = true;
@@ -196,23 +210,24 @@ static int jnl_read_entry(struct xrepl_jnl *jnl, void *buf, u64 block,
  * that did not fit before the end of the device); *block is where it was
  * found.
  */
-static int jnl_read_next(struct xrepl_jnl *jnl, void *buf, u64 *block,
-			 u64 seq, u64 min_inc, sector_t dev_sectors,
+static int jnl_read_next(struct jnl_reader *rd, u64 *block, u64 seq,
+			 u64 min_inc, sector_t dev_sectors,
 			 struct xrepl_jnl_entry *e, bool *torn, char **why)
 {
-	char *why2;
+	char *why2 = NULL;
 	int v, v2;
 
-	v = jnl_read_entry(jnl, buf, *block, seq, min_inc, dev_sectors, e,
-			   torn, why);
+	v = jnl_read_entry(rd, *block, seq, min_inc, dev_sectors, e, torn,
+			   why);
 	if (v != XREPL_JNL_END || *block == XREPL_JNL_LOG_START)
 		return v;
-	v2 = jnl_read_entry(jnl, buf, XREPL_JNL_LOG_START, seq, min_inc,
+	v2 = jnl_read_entry(rd, XREPL_JNL_LOG_START, seq, min_inc,
 			    dev_sectors, e, torn, &why2);
 	if (v2 == XREPL_JNL_END)
 		return v;
 	*block = XREPL_JNL_LOG_START;
-	*why = why2;
+	if (v2 != XREPL_JNL_ENTRY)
+		*why = why2;
 	return v2;
 }
 
@@ -223,23 +238,23 @@ static int jnl_read_next(struct xrepl_jnl *jnl, void *buf, u64 *block,
  * Returns 0, or -ENOMEM.  Process context.
  */
 static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
-		    struct jnl_walk *w)
+		    struct xrepl_jnl_walk *w)
 {
 	const struct xrepl_jnl_info *info = &jnl->info;
 	u64 block = info->tail_block, seq = info->tail_seq;
 	u64 inc = info->tail_incarnation;
+	struct jnl_reader rd = { .jnl = jnl };
 	struct xrepl_jnl_entry e, f;
 	char *why2;
 	bool torn;
-	void *buf;
 	int v;
 
 	memset(w, 0, sizeof(*w));
-	buf = vmalloc(XREPL_JNL_MAX_BYTES);
-	if (!buf)
+	rd.buf = vmalloc(JNL_WALK_CHUNK * XREPL_META_BLOCK_SIZE);
+	if (!rd.buf)
 		return -ENOMEM;
 	for (;;) {
-		v = jnl_read_next(jnl, buf, &block, seq, inc, dev_sectors, &e,
+		v = jnl_read_next(&rd, &block, seq, inc, dev_sectors, &e,
 				  &torn, &w->why);
 		if (v != XREPL_JNL_ENTRY)
 			break;
@@ -254,6 +269,7 @@ static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
 		/* More entries than blocks: the walk came round again. */
 		if (w->entries >= info->nr_blocks) {
 			v = XREPL_JNL_BAD;
+			torn = false;
 			w->why = "the log runs round the device";
 			break;
 		}
@@ -262,19 +278,20 @@ static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
 	w->end_block = block;
 	w->end_seq = seq;
 	if (v == XREPL_JNL_END) {
-		w->end = JNL_WALK_CLEAN;
+		w->end = XREPL_JNL_WALK_CLEAN;
 	} else if (v == -EIO) {
-		w->end = JNL_WALK_IO;
+		w->end = XREPL_JNL_WALK_IO;
+		w->end_block = rd.err_block;
 	} else if (torn) {
 		/*
 		 * A cut append.  Appends run in parallel, so entries after
 		 * it may be whole (none of them was acknowledged): they are
 		 * dropped with it.
 		 */
-		w->end = JNL_WALK_TORN;
+		w->end = XREPL_JNL_WALK_TORN;
 		while (w->after < info->nr_blocks) {
 			block = xrepl_jnl_next_block(info, &e, block);
-			if (jnl_read_next(jnl, buf, &block, seq + 1 + w->after,
+			if (jnl_read_next(&rd, &block, seq + 1 + w->after,
 					  e.incarnation, dev_sectors, &f, &torn,
 					  &why2) != XREPL_JNL_ENTRY)
 				break;
@@ -283,52 +300,61 @@ static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
 			cond_resched();
 		}
 	} else {
-		w->end = JNL_WALK_DAMAGED;
+		w->end = XREPL_JNL_WALK_DAMAGED;
 	}
 	/* Entries up to durable_seq may not be missing. */
-	if ((w->end == JNL_WALK_CLEAN || w->end == JNL_WALK_TORN) &&
+	if ((w->end == XREPL_JNL_WALK_CLEAN ||
+	     w->end == XREPL_JNL_WALK_TORN) &&
 	    xrepl_jnl_end_is_damage(info, seq)) {
-		w->end = JNL_WALK_DAMAGED;
+		w->end = XREPL_JNL_WALK_DAMAGED;
 		w->why = "an entry made durable is missing";
 		w->after = 0;
 	}
-	vfree(buf);
+	vfree(rd.buf);
 	return 0;
 }
 
-/* Say what a walk of the log found when the pair was created. */
-static void jnl_walk_report(struct xrepl_pair *pair, const struct jnl_walk *w)
+/*
+ * Say what the walk of the log found when the pair was created, once
+ * its table is resumed: a table refused says nothing of it.
+ */
+static void jnl_walk_report(struct xrepl_pair *pair,
+			    const struct xrepl_jnl_walk *w)
 {
 	const char *name = dm_device_name(pair->md);
+	u64 span = w->last_ns > w->first_ns ? w->last_ns - w->first_ns : 0;
 
-	if (w->end == JNL_WALK_CLEAN && !w->entries)
+	if (w->end == XREPL_JNL_WALK_CLEAN && !w->entries)
 		return;
-	if (w->entries) {
-		DMWARN("%s: journal: a log from before a crash: %llu entries (seq %llu to %llu)",
-		       name, w->entries, w->end_seq - w->entries,
-		       w->end_seq - 1);
-		DMWARN("%s: journal: %llu KiB of data, written over %llu ms",
-		       name, w->bytes >> 10,
-		       div_u64(w->last_ns - w->first_ns, NSEC_PER_MSEC));
-	}
 	switch (w->end) {
-	case JNL_WALK_CLEAN:
+	case XREPL_JNL_WALK_NONE:
+		DMWARN("%s: journal: a log from before a crash, not walked (out of memory)",
+		       name);
 		break;
-	case JNL_WALK_TORN:
+	case XREPL_JNL_WALK_CLEAN:
+		break;
+	case XREPL_JNL_WALK_TORN:
 		DMWARN("%s: journal: a torn append ends the log at entry %llu, block %llu",
 		       name, w->end_seq, w->end_block);
 		if (w->after)
-			DMWARN("%s: journal: %llu whole entries after it dropped",
+			DMWARN("%s: journal: whole entries after it, dropped: %llu",
 			       name, w->after);
 		break;
-	case JNL_WALK_DAMAGED:
+	case XREPL_JNL_WALK_DAMAGED:
 		DMERR("%s: journal: damage at entry %llu, block %llu: %s",
 		      name, w->end_seq, w->end_block, w->why);
 		break;
-	case JNL_WALK_IO:
-		DMERR("%s: journal: read error at entry %llu, block %llu",
-		      name, w->end_seq, w->end_block);
+	case XREPL_JNL_WALK_IO:
+		DMERR("%s: journal: read error at block %llu, reading entry %llu",
+		      name, w->end_block, w->end_seq);
 		break;
+	}
+	if (w->entries) {
+		DMWARN("%s: journal: a log from before a crash, entries: %llu (seq %llu to %llu)",
+		       name, w->entries, w->end_seq - w->entries,
+		       w->end_seq - 1);
+		DMWARN("%s: journal: its data: %llu bytes, written over %llu ms",
+		       name, w->bytes, div_u64(span, NSEC_PER_MSEC));
 	}
 	/*
 	 * The replay of a log left by a crash is not built yet.  Every write
@@ -344,7 +370,6 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 		   const u8 *uuid, sector_t dev_sectors, char **error)
 {
 	struct xrepl_jnl *jnl;
-	struct jnl_walk w;
 	int r;
 
 	jnl = kzalloc(sizeof(*jnl), GFP_KERNEL);
@@ -381,11 +406,9 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	r = jnl_read_sb(jnl, uuid, error);
 	if (r || jnl->fresh)
 		return r;
-	if (jnl_walk(jnl, dev_sectors, &w)) {
-		*error = "Cannot allocate the journal";
-		return -ENOMEM;
-	}
-	jnl_walk_report(pair, &w);
+	/* Only a report for now: a walk that cannot run is said to be so. */
+	if (jnl_walk(jnl, dev_sectors, &jnl->walk))
+		jnl->walk.end = XREPL_JNL_WALK_NONE;
 	return 0;
 }
 
@@ -501,6 +524,7 @@ int xrepl_jnl_start(struct xrepl_pair *pair)
 		xrepl_jnl_sb_init(&info, pair->sb.uuid,
 				  bdev_nr_sectors(jnl->bdev));
 	} else {
+		jnl_walk_report(pair, &jnl->walk);
 		info = jnl->info;
 		info.incarnation++;
 		info.tail_incarnation = info.incarnation;

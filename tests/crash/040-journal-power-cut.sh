@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A power cut of the source in async mode with a journal, the remote
-# lagging.  Four sparse disk images: local /dev/vda, remote /dev/vdb,
+# A crash of the source host (the machine killed: what the devices had
+# completed survives, what was in flight is lost) in async mode with a
+# journal, the remote lagging.  Four sparse disk images: local /dev/vda, remote /dev/vdb,
 # metadata /dev/vdc, journal /dev/vdd.
 #
 # Boot 1: xrepl async over local, a slow remote (dm-delay, DELAY_MS per
@@ -8,7 +9,7 @@
 #   thread: each write waits for the one before) writes 4 KiB blocks with
 #   unique contents at random offsets, calls fdatasync after every SYNC
 #   writes (an epoch of the ship queue each) and logs the writes it made
-#   durable; the machine is killed with the lag full of writes.
+#   durable; the machine is killed with the remote behind.
 # Boot 2, before the device exists:
 #   - the journal is valid and holds the log of the writes the remote did
 #     not complete (xrepl-check, xrepl-dump);
@@ -23,7 +24,7 @@
 #   consistent, and the journal is valid and empty after the device goes.
 #
 # The journal's I/O is tested on both kernels by the integration tests;
-# this is what a power cut leaves on the devices, and how a table loads it.
+# this is what a crash leaves on the devices, and how a table loads it.
 # kernels: one
 #
 # Usage: tests/crash/040-journal-power-cut.sh  (usually via tests/run-crash.sh)
@@ -69,7 +70,7 @@ if [[ "${1:-}" == --guest ]]; then
 		assert_status "$X" remote insync
 		assert_status "$X" journal_used_kb 0
 
-		step "one writer for ${WRITE_SECONDS}s, fdatasync every $SYNC writes, then the kill with the lag full"
+		step "one writer for ${WRITE_SECONDS}s, fdatasync every $SYNC writes, then the kill with the remote behind"
 		bg status_loop
 		rc=0
 		python3 -B "$CRASHTOOL" write "$X" --log "$OUT/durable.log" \
@@ -83,16 +84,16 @@ if [[ "${1:-}" == --guest ]]; then
 		S=$(dev_sectors /dev/vda)
 		[[ -s "$OUT/durable.log" ]] || fail "no log of durable writes from boot 1 in $OUT"
 
-		step "the journal after the cut: valid, holding the lag"
+		step "the journal after the crash: valid, holding the lag"
 		rc=0
 		"$TOOLS/xrepl-check" --journal --meta /dev/vdc /dev/vdd >"$T_TMP/check.out" 2>&1 || rc=$?
 		sed 's/^/    | /' "$T_TMP/check.out"
-		(( rc == 0 )) || fail "xrepl-check --journal after the cut exited with $rc (0 = valid)"
+		(( rc == 0 )) || fail "xrepl-check --journal after the crash exited with $rc (0 = valid)"
 		"$TOOLS/xrepl-dump" --journal --json /dev/vdd >"$OUT/journal.json" ||
 			fail "xrepl-dump --journal --json /dev/vdd"
 		n=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["unshipped_entries"])' "$OUT/journal.json")
 		log "the log holds $n entries"
-		(( n > 0 )) || fail "the log is empty after the cut: the remote did not lag, the test proves nothing"
+		(( n > 0 )) || fail "the log is empty after the crash: the remote did not lag, the test proves nothing"
 
 		step "the remote, read raw, is a state a crash of the source could have left"
 		rc=0
@@ -114,7 +115,7 @@ if [[ "${1:-}" == --guest ]]; then
 		dm_create "$P-x" "0 $S xrepl /dev/vda /dev/vdb /dev/vdc async 2 journal /dev/vdd"
 		udev_settle_node "$X"
 		show_status
-		assert_dmesg_contains "journal: a log from before a crash: $n entries (seq" "the walk of the log"
+		assert_dmesg_contains "journal: a log from before a crash, entries: $n (seq" "the walk of the log"
 		assert_dmesg_contains "journal: the log is not replayed; the bitmap's marks cover it" "the kernel log"
 		wait_for_status "$X" dirty "0/$(status_field "$X" dirty | cut -d/ -f2)" 180
 		wait_for_status "$X" resync_active 0 60
@@ -126,7 +127,7 @@ if [[ "${1:-}" == --guest ]]; then
 		step "the legs are equal, and every write made durable is on the device"
 		assert_legs_equal /dev/vda /dev/vdb "$S"
 		python3 -B "$CRASHTOOL" verify "$X" "$OUT/durable.log" ||
-			fail "writes made durable by fdatasync before the cut are missing or damaged"
+			fail "writes made durable by fdatasync before the crash are missing or damaged"
 
 		step "the journal after the device goes: valid and empty"
 		dm_remove "$P-x"

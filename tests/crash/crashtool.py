@@ -26,7 +26,7 @@
       block written for that very offset.  Exit 0 or 1.
 
   crashtool.py prefix DEV --blocks N --sync-every K [--seed X]
-      For a run of write with --threads 1 (each write waits for the one
+      For a run of write with --threads 1 (only: each write waits for the one
       before; fdatasync after every K writes) on a device of N blocks of
       4 KiB: is DEV (the remote, read raw) a state that a crash of the
       source could have left?  With M the newest write DEV holds, every
@@ -207,7 +207,7 @@ def cmd_prefix(a):
     rng = random.Random(a.seed * 1000)
     blocks = [rng.randrange(a.blocks) for _ in range(newest)]
     for b, s in found.items():
-        if blocks[s - 1] != b:
+        if s < 1 or blocks[s - 1] != b:
             print(f"prefix: block {b} holds write {s}, which went to block {blocks[s - 1]}")
             return 1
     epoch = (newest - 1) // a.sync_every

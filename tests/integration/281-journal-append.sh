@@ -264,16 +264,16 @@ put_crashed_log
 flip_byte $(( (b3 + 1) * 4096 + 17 ))
 kmsg_mark
 jx "$J"
-assert_dmesg_contains "journal: a log from before a crash: 3 entries (seq $tail0 to $(( tail0 + 2 )))" "the walk of a torn log"
+assert_dmesg_contains "journal: a log from before a crash, entries: 3 (seq $tail0 to $(( tail0 + 2 )))" "the walk of a torn log"
 assert_dmesg_contains "journal: a torn append ends the log at entry $(( tail0 + 3 )), block $b3" "the walk of a torn log"
-assert_dmesg_contains "journal: 4 whole entries after it dropped" "the walk of a torn log"
+assert_dmesg_contains "journal: whole entries after it, dropped: 4" "the walk of a torn log"
 dm_remove "$P-x"
 # Entry 5's header damaged: damage, named.
 put_crashed_log
 flip_byte $(( b5 * 4096 + 100 ))
 kmsg_mark
 jx "$J"
-assert_dmesg_contains "journal: a log from before a crash: 5 entries (seq $tail0 to $(( tail0 + 4 )))" "the walk of a damaged log"
+assert_dmesg_contains "journal: a log from before a crash, entries: 5 (seq $tail0 to $(( tail0 + 4 )))" "the walk of a damaged log"
 assert_dmesg_contains "journal: damage at entry $(( tail0 + 5 )), block $b5: header checksum mismatch" "the walk of a damaged log"
 dm_remove "$P-x"
 # The log whole.
@@ -282,8 +282,8 @@ assert_eq ${#offs[@]} "$(unshipped)" "entries in the log put back"
 inc=$(jq_py 'j["superblock"]["incarnation"]')
 kmsg_mark
 jx "$J"
-assert_dmesg_contains "journal: a log from before a crash: ${#offs[@]} entries (seq $tail0 to $(( tail0 + ${#offs[@]} - 1 )))" "the walk of the log"
-assert_dmesg_contains "journal: 32 KiB of data, written over" "the walk of the log"
+assert_dmesg_contains "journal: a log from before a crash, entries: ${#offs[@]} (seq $tail0 to $(( tail0 + ${#offs[@]} - 1 )))" "the walk of the log"
+assert_dmesg_contains "journal: its data: 32768 bytes, written over" "the walk of the log"
 assert_dmesg_contains "journal: the log is not replayed; the bitmap's marks cover it" "the kernel log"
 jdump
 assert_eq $(( inc + 1 )) "$(jq_py 'j["superblock"]["incarnation"]')" "a new incarnation"
