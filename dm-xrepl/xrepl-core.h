@@ -615,10 +615,6 @@ struct xrepl_pair {
 	atomic64_t remote_reads;
 };
 
-/*
- * The journal device of a pair (xrepl-jnl.c): held by every table of the
- * pair, which all name the same one.
- */
 /* How the walk of a log found when a pair is created ended. */
 enum xrepl_jnl_walk_end {
 	XREPL_JNL_WALK_CLEAN,		/* where no entry is: its end */
@@ -640,6 +636,10 @@ struct xrepl_jnl_walk {
 	char *why;			/* a static string */
 };
 
+/*
+ * The journal device of a pair (xrepl-jnl.c): held by every table of the
+ * pair, which all name the same one.
+ */
 struct xrepl_jnl {
 	struct xrepl_pair *pair;
 	struct block_device *bdev;
@@ -661,7 +661,8 @@ struct xrepl_jnl {
 	u64 kept_bytes;
 	/*
 	 * Serialises superblock writes; protects info, walk, buf, fresh and
-	 * started.
+	 * started (written without it while the pair is loading, before
+	 * any other context can reach the journal).
 	 */
 	struct mutex sb_lock;
 	struct xrepl_jnl_info info;	/* as written last (or to write) */

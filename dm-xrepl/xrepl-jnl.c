@@ -30,8 +30,8 @@
  * resync once nothing is held for it, recorded as not consistent first.
  *
  * A log left by a crash is walked when the pair is created: each entry
- * judged whole, from the recorded tail, and the kernel log says what it
- * holds and where and why it ends.  Not built yet (the design's later
+ * judged whole, from the recorded tail; at the first resume the kernel log
+ * says what it holds and where and why it ends.  Not built yet (the design's later
  * steps): its replay (the log is discarded, the bitmap's marks covering
  * every write the remote may lack), marks cleared by the log, delay and
  * hold.
@@ -127,7 +127,7 @@ static int jnl_read_sb(struct xrepl_jnl *jnl, const u8 *uuid, char **error)
 	return 0;
 }
 
-/* Blocks the walk reads at a time: more than the largest entry. */
+/* Blocks the walk reads at a time: twice the largest entry. */
 #define JNL_WALK_CHUNK		(2 * (1 + XREPL_JNL_MAX_BYTES / \
 				      XREPL_META_BLOCK_SIZE))
 
@@ -140,25 +140,45 @@ struct jnl_reader {
 	u64 err_block;			/* where a read failed */
 };
 
+/* Read blocks block to block + nr - 1 into the start of rd's buffer. */
+static int jnl_rd_io(struct jnl_reader *rd, u64 block, u64 nr)
+{
+	struct xrepl_jnl *jnl = rd->jnl;
+
+	return xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
+			     block * JNL_BLOCK_SECTORS, nr * JNL_BLOCK_SECTORS,
+			     DM_IO_VMA, rd->buf);
+}
+
 /*
- * Blocks block to block + n - 1 (n at most half a chunk, all before the
- * end of the device), read ahead a chunk at a time.  Returns a pointer
- * into the chunk, or NULL on a read error.
+ * Blocks block to block + n - 1 of the log (n at most a chunk, the last
+ * of them before the end of the device), read ahead a chunk at a time.
+ * Returns a pointer into the chunk, or NULL on a read error, with the
+ * block that failed in err_block: a chunk that cannot be read is read
+ * again as the walker of the offline tools reads, the n blocks one by one.
  */
 static void *jnl_rd_get(struct jnl_reader *rd, u64 block, u64 n)
 {
-	struct xrepl_jnl *jnl = rd->jnl;
-	u64 nr;
+	u64 nr, i;
 
 	if (block >= rd->start && block + n <= rd->start + rd->nr)
 		return rd->buf + (block - rd->start) * XREPL_META_BLOCK_SIZE;
-	nr = min_t(u64, JNL_WALK_CHUNK, jnl->info.nr_blocks - block);
-	rd->nr = 0;
-	if (xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
-			  block * JNL_BLOCK_SECTORS, nr * JNL_BLOCK_SECTORS,
-			  DM_IO_VMA, rd->buf)) {
-		rd->err_block = block;
+	nr = min_t(u64, JNL_WALK_CHUNK, rd->jnl->info.nr_blocks - block);
+	if (WARN_ON_ONCE(n > nr))
 		return NULL;
+	rd->nr = 0;
+	if (jnl_rd_io(rd, block, nr)) {
+		for (i = 0; i < n; i++) {
+			if (xrepl_sync_io(rd->jnl->io, rd->jnl->bdev,
+					  REQ_OP_READ,
+					  (block + i) * JNL_BLOCK_SECTORS,
+					  JNL_BLOCK_SECTORS, DM_IO_VMA,
+					  rd->buf + i * XREPL_META_BLOCK_SIZE)) {
+				rd->err_block = block + i;
+				return NULL;
+			}
+		}
+		nr = n;
 	}
 	rd->start = block;
 	rd->nr = nr;
@@ -326,11 +346,20 @@ static void jnl_walk_report(struct xrepl_pair *pair,
 
 	if (w->end == XREPL_JNL_WALK_CLEAN && !w->entries)
 		return;
+	if (w->end == XREPL_JNL_WALK_NONE) {
+		DMWARN("%s: journal: no memory to walk a log left by a crash, if any",
+		       name);
+		return;
+	}
+	if (w->entries) {
+		DMWARN("%s: journal: a log from before a crash, entries: %llu (seq %llu to %llu)",
+		       name, w->entries, w->end_seq - w->entries,
+		       w->end_seq - 1);
+		DMWARN("%s: journal: its data: %llu bytes, written over %llu ms",
+		       name, w->bytes, div_u64(span, NSEC_PER_MSEC));
+	}
 	switch (w->end) {
 	case XREPL_JNL_WALK_NONE:
-		DMWARN("%s: journal: a log from before a crash, not walked (out of memory)",
-		       name);
-		break;
 	case XREPL_JNL_WALK_CLEAN:
 		break;
 	case XREPL_JNL_WALK_TORN:
@@ -348,13 +377,6 @@ static void jnl_walk_report(struct xrepl_pair *pair,
 		DMERR("%s: journal: read error at block %llu, reading entry %llu",
 		      name, w->end_block, w->end_seq);
 		break;
-	}
-	if (w->entries) {
-		DMWARN("%s: journal: a log from before a crash, entries: %llu (seq %llu to %llu)",
-		       name, w->entries, w->end_seq - w->entries,
-		       w->end_seq - 1);
-		DMWARN("%s: journal: its data: %llu bytes, written over %llu ms",
-		       name, w->bytes, div_u64(span, NSEC_PER_MSEC));
 	}
 	/*
 	 * The replay of a log left by a crash is not built yet.  Every write
@@ -503,7 +525,8 @@ static int jnl_write_sb(struct xrepl_jnl *jnl, struct xrepl_jnl_info *info,
 
 /*
  * The pair's first resume: a fresh journal is formatted; one in use gets
- * a new incarnation, its tail (its log empty, or discarded) in it.
+ * a new incarnation, its tail (its log empty, or discarded, once the
+ * walk's account of it is in the kernel log) in it.
  * Written with PREFLUSH and FUA before anything is appended; if that
  * fails, the pair goes on without the journal.  Process context.
  */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A crash of the source host (the machine killed: what the devices had
-# completed survives, what was in flight is lost) in async mode with a
-# journal, the remote lagging.  Four sparse disk images: local /dev/vda, remote /dev/vdb,
+# completed survives, what was in flight is lost) in async mode with
+# a journal, the remote lagging.  Four sparse disk images: local /dev/vda, remote /dev/vdb,
 # metadata /dev/vdc, journal /dev/vdd.
 #
 # Boot 1: xrepl async over local, a slow remote (dm-delay, DELAY_MS per

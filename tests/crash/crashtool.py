@@ -207,7 +207,10 @@ def cmd_prefix(a):
     rng = random.Random(a.seed * 1000)
     blocks = [rng.randrange(a.blocks) for _ in range(newest)]
     for b, s in found.items():
-        if s < 1 or blocks[s - 1] != b:
+        if s < 1:
+            print(f"prefix: block {b} holds write {s}, which the writer never made")
+            return 1
+        if blocks[s - 1] != b:
             print(f"prefix: block {b} holds write {s}, which went to block {blocks[s - 1]}")
             return 1
     epoch = (newest - 1) // a.sync_every
