@@ -501,6 +501,10 @@ static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
 
 	spin_lock_irqsave(&pair->lock, flags);
 	xrepl_shipq_done_locked(&pair->shipq, &ent->s);
+	/* A barrier flushed the remote: a tail commit needs no flush. */
+	if (ent->jseq && (ent->s.flags & XREPL_SHIP_BARRIER) && !status &&
+	    !lost && pair->degraded_by == XREPL_DEGRADED_NONE)
+		xrepl_jnl_rflushed_locked(pair, ent);
 	if (ent->jseq)
 		xrepl_jnl_shipped_locked(pair, ent);
 	/* Issued early and the local write still runs: its end_io frees ent. */

@@ -696,6 +696,13 @@ struct xrepl_jnl {
 	u64 ctail_seq;			/* the tail on disk: the log's space */
 	u64 ctail_block;		/* from it to the head is in use */
 	u64 appended_seq;		/* every entry up to it was appended */
+	/*
+	 * Every entry before rflushed_seq is durable on the remote: a
+	 * barrier the ship queue sent completed, with a flush before it
+	 * (and itself, a flush or a FUA write).  Where that entry goes.
+	 */
+	u64 rflushed_seq;
+	u64 rflushed_block;
 	struct list_head appending;	/* entries by seq, until appended */
 	struct list_head log;		/* entries by seq, until shipped */
 	struct list_head flight;	/* entries in flight, local or append */
@@ -982,6 +989,8 @@ int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 void xrepl_jnl_landed_locked(struct xrepl_pair *pair,
 			     struct xrepl_shipent *ent);
 /* A journaled entry left the ship queue: the remote has it, or dropped. */
+void xrepl_jnl_rflushed_locked(struct xrepl_pair *pair,
+			       struct xrepl_shipent *ent);
 void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 			      struct xrepl_shipent *ent);
 /* Suspended, nothing in flight: record the tail (the log is empty). */

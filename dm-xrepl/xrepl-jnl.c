@@ -1334,6 +1334,30 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 }
 
 /*
+ * ent, a barrier, completed on the remote, which was not degraded: it was
+ * sent once every entry before it had completed, and with a flush first,
+ * so those are durable there, and so is ent if it is a flush or a FUA
+ * write.  Tail commits need no flush of their own up to there.  lock held.
+ */
+void xrepl_jnl_rflushed_locked(struct xrepl_pair *pair,
+			       struct xrepl_shipent *ent)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	u64 seq = ent->jseq, block = ent->jblock;
+
+	if (!ent->s.nr_sectors || (ent->opf & REQ_FUA)) {
+		seq++;
+		block += xrepl_jnl_entry_blocks(ent->s.bytes);
+		if (block >= jnl->nr_blocks)
+			block = XREPL_JNL_LOG_START;
+	}
+	if (seq > jnl->rflushed_seq) {
+		jnl->rflushed_seq = seq;
+		jnl->rflushed_block = block;
+	}
+}
+
+/*
  * The journal's status figures: the log in use (from the tail on disk to
  * the head) and its size, in KiB, and the ship point: every journaled
  * write made before it (wall clock, ms) is on the remote.  That is the
@@ -1377,22 +1401,27 @@ bool xrepl_jnl_idle_locked(struct xrepl_pair *pair)
 /*
  * A tail commit: the tail (the oldest entry the remote has not completed,
  * or the head) is sampled, the remote flushed, and the tail written to the
- * superblock with FUA; the log's space behind it is then free.  remote is
- * the remote leg's device, NULL if the remote is not attached.  Process
- * context.
+ * superblock with FUA; the log's space behind it is then free.  No flush
+ * is needed up to the entries a barrier the remote completed flushed
+ * (rflushed_seq): unless whole (a suspend, or the log short of room), a
+ * commit records that far only, when it is further than the tail on disk.
+ * remote is the remote leg's device, NULL if the remote is not attached.
+ * Process context.
  */
 static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
-		      bool retry)
+		      bool retry, bool whole)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	struct xrepl_jnl_info info;
 	u64 seq, block, inc;
 	unsigned long gen;
-	bool degraded, moved, fail = false, failed_now = false;
+	bool degraded, moved, flushed, partial, fail = false, failed_now = false;
 	struct xrepl_c *event = NULL;
 	int r = 0;
 
 	spin_lock_irq(&pair->lock);
+	/* Room is short, or a suspend: the whole tail, not a part of it. */
+	whole |= jnl->commit_urgent;
 	jnl->commit_queued = false;
 	jnl->commit_urgent = false;
 	jnl->commit_retry = false;
@@ -1404,6 +1433,22 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	inc = jnl->incarnation;
 	gen = pair->degrade_gen;
 	degraded = pair->degraded_by != XREPL_DEGRADED_NONE;
+	/*
+	 * A barrier the remote completed flushed every entry before it: up
+	 * to there the tail needs no flush of its own (the tail is never
+	 * before it: those entries completed).  Once a second, a commit
+	 * records that far if it is further than the tail on disk, and
+	 * leaves the rest to the next barrier or the next commit that must
+	 * free room.
+	 */
+	flushed = jnl->rflushed_seq >= seq;
+	partial = !flushed && !whole && !degraded &&
+		  jnl->rflushed_seq > jnl->ctail_seq;
+	if (partial) {
+		seq = jnl->rflushed_seq;
+		block = jnl->rflushed_block;
+		flushed = true;
+	}
 	moved = seq != jnl->ctail_seq;
 	spin_unlock_irq(&pair->lock);
 	if (!moved)
@@ -1413,7 +1458,7 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	 * A degraded remote's entries were given up on: their regions are
 	 * marked.
 	 */
-	if (!degraded) {
+	if (!degraded && !flushed) {
 		/* Given up (degraded meanwhile): the retry runs without. */
 		r = remote ? xrepl_flush_leg(pair, remote, gen, false) : -ENODEV;
 		if (r) {
@@ -1460,6 +1505,9 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 		jnl->ctail_block = block;
 		jnl_room_locked(jnl);
 	}
+	/* The rest of the tail, with a flush, unless a barrier comes first. */
+	if (!r && partial)
+		jnl_commit_soon_locked(pair, false);
 	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&jnl->sb_lock);
 	if (fail)
@@ -1479,7 +1527,7 @@ static void jnl_commit_work(struct work_struct *work)
 	if (pair->active && pair->active->remote)
 		remote = pair->active->remote->bdev;
 	spin_unlock_irq(&pair->lock);
-	jnl_commit(pair, remote, true);
+	jnl_commit(pair, remote, true, false);
 }
 
 /*
@@ -1499,7 +1547,7 @@ void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc)
 	jnl->stopped = true;
 	spin_unlock_irq(&pair->lock);
 	cancel_delayed_work_sync(&jnl->commit_work);
-	jnl_commit(pair, xc->remote ? xc->remote->bdev : NULL, false);
+	jnl_commit(pair, xc->remote ? xc->remote->bdev : NULL, false, true);
 }
 
 /* Resumed: tail commits may run again. */

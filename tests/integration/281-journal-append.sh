@@ -10,7 +10,8 @@
 #      journaled as one
 #   3. the remote returns: it gets every write (the legs are equal) and a
 #      tail commit leaves the log empty, its tail at the head; the point
-#      is the last write's
+#      is the last write's; a flush the remote got serves as the next
+#      tail commit, which flushes the remote no second time
 #   4. fio with verification in async and semi-sync mode: the legs are
 #      equal, and the log's tail moved past every entry; a switch to sync
 #      drains the lag, the writes meanwhile journaled and waiting for the
@@ -177,6 +178,22 @@ assert_status "$X" journal_used_kb 0
 pt=$(status_field "$X" ship_point_ms)
 (( pt >= t_last && pt <= $(date +%s%3N) )) ||
 	fail "ship_point_ms=$pt once the remote has it all: not the last write's time (after $t_last)"
+
+step "a flush the remote got stands for a tail commit: no flush of its own"
+# No mark left to clear (the cleaner flushes the remote when it clears
+# some), the tail on disk at the head.
+wait_for_status "$X" marked 0 60
+# rflushes: the flushes the remote's loop device completed.
+rflushes() { awk '{ print $16 }' "/sys/block/${LOOP_R#/dev/}/stat"; }
+f0=$(rflushes)
+sync "$X" || fail "flush"
+for (( i = 0; i < 50; i++ )); do
+	jdump
+	[[ "$(jq_py 'j["superblock"]["tail_seq"]')" == $(( head + 1 )) ]] && break
+	sleep 0.2
+done
+assert_eq $(( head + 1 )) "$(jq_py 'j["superblock"]["tail_seq"]')" "the tail on disk, past the flush"
+assert_eq 1 $(( $(rflushes) - f0 )) "flushes of the remote for a flush and the tail commit after it"
 
 step "fio with verification, async then semi-sync"
 rc=0
