@@ -174,7 +174,7 @@ jq -e '.targets[] | select(.id == "verify-p99") | .ratio > 0' "$OUT/results.json
 	fail "results.json has no verify latency ratio"
 jq -e '.targets[] | select(.id == "periodic-between-p50") | .ratio > 0' "$OUT/results.json" >/dev/null ||
 	fail "results.json has no periodic latency ratio"
-jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 17' "$OUT/results.json" >/dev/null ||
+jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 20' "$OUT/results.json" >/dev/null ||
 	fail "results.json lacks the targets"
 jq -e '.targets[] | select(.id == "meta-ratio") | .ratio > 0' "$OUT/results.json" >/dev/null ||
 	fail "results.json has no metadata writes per data write"
