@@ -18,7 +18,10 @@
 #                      writes per data write
 #                      xrepl-async-journal: xrepl-async with a journal
 #                      of $JOURNAL_MB MiB on a RAM disk like the local leg
-#                      (and its metadata on another): with every remote
+#                      (and its metadata on another): with every remote;
+#                      with the delay remote, also a burst of 4 x
+#                      max_lag_kb on a pair of its own whose remote is
+#                      throttled to 8 MB/s
 #                      xrepl-sync-poll: xrepl-sync with the module
 #                      parameter remote_poll_us=$POLL_US
 #                      (these two with one remote only: --variant-remote)
@@ -145,7 +148,7 @@ prof_qd=${XREPL_BENCH_PROFILE_QD:-}
 xrepl_loaded=0      # we insmod'ed dm-xrepl
 thp_old=""          # transparent hugepage setting to restore
 
-usage() { sed -n '2,84p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,87p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 # parse_args ARGS...: the options over their defaults, checked, and the
 # names of the remotes made canonical.  Exits 2 on bad usage.

@@ -94,8 +94,8 @@ TARGETS = [
     ("nvme-journal-qd32-iops", "nvme-tcp",
      "nvme-tcp remote, QD32 IOPS: xrepl-async-journal >= 0.80 x xrepl-async", 0.80, "ge"),
     ("delay-journal-burst", "delay",
-     "delay remote, xrepl-async-journal: a burst of 4 x max_lag_kb (64 KiB writes) "
-     "absorbed: writers that waited <= 0, not degraded", 0, "le"),
+     "delay remote throttled to 8 MB/s, xrepl-async-journal: a burst of 4 x max_lag_kb "
+     "(64 KiB writes) absorbed: writers that waited <= 0, not degraded", 0, "le"),
     ("resync-vs-drbd", "resync",
      "resync of a fully dirty pair: xrepl MB/s >= 1.0 x DRBD's", 1.0, "ge"),
     ("resync-vs-leg", "resync",
@@ -497,7 +497,8 @@ def table(rows, rk, guest):
         b = r.get("burst")
         if b:
             lim += (f"; a burst of {b['burst_mb']} MiB ({b['burst_mb'] * 1024 // b['max_lag_kb']}"
-                    f" x max_lag_kb {b['max_lag_kb']}) in {b['ms']} ms: peak lag "
+                    f" x max_lag_kb {b['max_lag_kb']}), the remote at {b.get('remote_mbps', '?')}"
+                    f" MB/s, in {b['ms']} ms: peak lag "
                     f"{b['peak_lag_kb']:.0f} KiB, {b['lag_waits']} writers waited, "
                     f"degraded_by={b['degraded_by']}")
         lines.append(
