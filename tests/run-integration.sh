@@ -22,7 +22,9 @@
 # benchmark's scripts, or the target's own logic (the refusal of bad
 # table lines, messages and metadata; resync pacing; the remote site's
 # records and the decisions taken on them, whose I/O is the metadata
-# I/O that other tests run on both kernels).  It runs on one
+# I/O that other tests run on both kernels; verify and periodic mode,
+# whose I/O is the resync's; a file system over the write order that
+# another test checks on both).  It runs on one
 # kernel: with XREPL_ONE_KERNEL_DONE=1 (the second kernel of .ci/run and
 # make check-all) it is skipped.  Whatever touches the block layer (the
 # I/O path, flushes, metadata I/O, resync, teardown, transports) runs on

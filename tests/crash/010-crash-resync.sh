@@ -19,6 +19,12 @@
 #   must be on the device (that one or a later one of the block), and
 #   xrepl-check must pass again after the device is removed.
 #
+# The machine is killed, not the host: what the virtual disks completed
+# survives whatever flushes the guest sent, so this checks what a crash
+# leaves on the devices and how the next table loads it, not the kernel's
+# flushes (the metadata and resync tests run those on both kernels).
+# kernels: one
+#
 # Usage: tests/crash/010-crash-resync.sh        (usually via tests/run-crash.sh)
 # Needs dm-xrepl/dm-xrepl.ko built against the guest kernel (run-crash.sh
 # builds it); builds the offline tools in userspace/ if needed.

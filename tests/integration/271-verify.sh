@@ -20,6 +20,10 @@
 #      verified without rests
 #   5. bad messages are refused and change nothing; a table without a
 #      remote cannot be verified
+# The pass's I/O is the resync's (its copy slots read both legs, the region
+# gate holds the writes), which the resync tests run on both kernels; this
+# is the comparison, its report, its pacing and its lifecycle.
+# kernels: one
 # budget: 400
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"

@@ -17,6 +17,11 @@
 #     cycle, sync -> periodic, periodic -> async -> periodic); the legs
 #     are equal at the end
 #   - bad table lines and messages are refused and change nothing
+# A cycle's I/O is the resync's, and a write that meets a frozen region
+# waits as a write does at the region gate, which the resync tests run on
+# both kernels; this is periodic mode's logic and the remote site's
+# records.
+# kernels: one
 # budget: 420
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"

@@ -115,7 +115,7 @@ XREPL_BENCH_PERIODIC_REMOTE=$REMOTE XREPL_BENCH_PERIODIC_RUNTIME=2 XREPL_BENCH_P
 bash "$REPO_ROOT/scripts/bench-guest.sh" --out "$OUT" --prefix "$P" --remotes "$REMOTE" \
 	--configs raw-local,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,resync-xrepl,verify-xrepl,periodic-ship,periodic-latency \
 	--variant-remote "$REMOTE" --resync-remote "$REMOTE" --jobs "${JOBS// /,}" \
-	--runtime 1 --ramp 1 --size 32 --resync-mb 32 --ko none || rc=$?
+	--runtime 1 --ramp 0 --size 32 --resync-mb 32 --ko none || rc=$?
 assert_eq 0 "$rc" "bench-guest.sh exit status"
 
 step "nothing left behind"
