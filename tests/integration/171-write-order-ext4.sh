@@ -49,6 +49,7 @@ fsck_image() {
 
 step "ext4 with fsync on the async device; the remote log replayed to flushes"
 XREPL_MODE=async xrepl_create x "$L" "$R" nosync
+X=/dev/mapper/$P-x
 mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$X"
 mnt=$T_TMP/mnt
 mkdir -p "$mnt"
