@@ -501,7 +501,7 @@ static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
 
 	spin_lock_irqsave(&pair->lock, flags);
 	xrepl_shipq_done_locked(&pair->shipq, &ent->s);
-	/* A barrier flushed the remote: a tail commit needs no flush. */
+	/* A barrier flushed the remote: up to it, a tail commit needs none. */
 	if (ent->jseq && (ent->s.flags & XREPL_SHIP_BARRIER) && !status &&
 	    !lost && pair->degraded_by == XREPL_DEGRADED_NONE)
 		xrepl_jnl_rflushed_locked(pair, ent);

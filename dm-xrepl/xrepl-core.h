@@ -697,9 +697,12 @@ struct xrepl_jnl {
 	u64 ctail_block;		/* from it to the head is in use */
 	u64 appended_seq;		/* every entry up to it was appended */
 	/*
-	 * Every entry before rflushed_seq is durable on the remote: a
-	 * barrier the ship queue sent completed, with a flush before it
-	 * (and itself, a flush or a FUA write).  Where that entry goes.
+	 * Under pair->lock.  Every entry before rflushed_seq is durable on
+	 * the remote: a barrier the ship queue sent completed, with a flush
+	 * before it; rflushed_seq is the barrier's, or the one after it if
+	 * the barrier is durable itself (an empty flush, or a write with
+	 * FUA).  rflushed_block: where entry rflushed_seq starts, or, if it
+	 * did not fit there, where it would have (it is then at block 1).
 	 */
 	u64 rflushed_seq;
 	u64 rflushed_block;
@@ -988,9 +991,10 @@ int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
  */
 void xrepl_jnl_landed_locked(struct xrepl_pair *pair,
 			     struct xrepl_shipent *ent);
-/* A journaled entry left the ship queue: the remote has it, or dropped. */
+/* A journaled barrier completed on a remote not degraded. */
 void xrepl_jnl_rflushed_locked(struct xrepl_pair *pair,
 			       struct xrepl_shipent *ent);
+/* A journaled entry left the ship queue: the remote has it, or dropped. */
 void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 			      struct xrepl_shipent *ent);
 /* Suspended, nothing in flight: record the tail (the log is empty). */

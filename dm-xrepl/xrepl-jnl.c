@@ -16,7 +16,8 @@
  * joins the ship queue in sequence order when the appends up to it
  * completed.  The remote completes entries; the tail, the oldest entry it
  * does not have, is recorded in the superblock lazily (a tail commit,
- * after a flush of the remote), which frees the log's space behind it.
+ * after a flush of the remote, or up to a barrier the remote completed,
+ * which flushed it), which frees the log's space behind it.
  *
  * A write that finds the log full meets the congestion policy, as at the
  * lag bound: it waits for room (block), or the remote degrades (degrade).
@@ -1345,7 +1346,9 @@ void xrepl_jnl_rflushed_locked(struct xrepl_pair *pair,
 	struct xrepl_jnl *jnl = pair->jnl;
 	u64 seq = ent->jseq, block = ent->jblock;
 
-	if (!ent->s.nr_sectors || (ent->opf & REQ_FUA)) {
+	/* FUA makes a write durable; a discard's or a zeroing's, not surely. */
+	if (!ent->s.nr_sectors ||
+	    ((ent->opf & REQ_FUA) && (ent->opf & REQ_OP_MASK) == REQ_OP_WRITE)) {
 		seq++;
 		block += xrepl_jnl_entry_blocks(ent->s.bytes);
 		if (block >= jnl->nr_blocks)
@@ -1436,10 +1439,10 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	/*
 	 * A barrier the remote completed flushed every entry before it: up
 	 * to there the tail needs no flush of its own (the tail is never
-	 * before it: those entries completed).  Once a second, a commit
+	 * before it: those entries completed).  A commit that is not whole
 	 * records that far if it is further than the tail on disk, and
-	 * leaves the rest to the next barrier or the next commit that must
-	 * free room.
+	 * re-arms itself for the rest: a second later, the whole tail, with
+	 * a flush unless a barrier covers it by then.
 	 */
 	flushed = jnl->rflushed_seq >= seq;
 	partial = !flushed && !whole && !degraded &&
