@@ -181,11 +181,11 @@ def cmd_write(a):
 
 # --- prefix --------------------------------------------------------------
 
-def cmd_prefix(a):
+def read_written(dev, total):
+    """({block: seq} of the blocks of dev written, [malformed blocks])."""
     found = {}
     bad = []
-    total = a.blocks * BLOCK
-    for off, data in read_chunks(a.dev, total):
+    for off, data in read_chunks(dev, total):
         for o in range(0, len(data), BLOCK):
             b = (off + o) // BLOCK
             p = parse_block(data[o:o + BLOCK])
@@ -195,6 +195,11 @@ def cmd_prefix(a):
                 bad.append(b)
                 continue
             found[b] = p[1]
+    return found, bad
+
+
+def cmd_prefix(a):
+    found, bad = read_written(a.dev, a.blocks * BLOCK)
     for b in bad[:5]:
         print(f"prefix: block {b} is neither zero nor a block written there")
     if bad:
@@ -285,20 +290,8 @@ def cmd_verify(a):
             want[b] = max(want.get(b, 0), s)
             entries += 1
     total = dev_bytes(a.dev)
-    found = {}
-    bad = []
-    written = 0
-    for off, data in read_chunks(a.dev, total - total % BLOCK):
-        for o in range(0, len(data), BLOCK):
-            b = (off + o) // BLOCK
-            p = parse_block(data[o:o + BLOCK])
-            if p is None:
-                continue
-            if p == "bad" or p[0] != b:
-                bad.append(b)
-                continue
-            written += 1
-            found[b] = p[1]
+    found, bad = read_written(a.dev, total - total % BLOCK)
+    written = len(found)
     lost = [(b, s, found.get(b)) for b, s in sorted(want.items())
             if found.get(b, 0) < s]
     print(f"verify: {entries} durable writes logged to {len(want)} blocks; "

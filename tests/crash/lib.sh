@@ -79,6 +79,14 @@ crash_guest_reason() {
 	grep -o 'FAILED: .*' "$1/output.log" 2>/dev/null | tail -n 1 | sed 's/^FAILED: //' || true
 }
 
+# crash_carry FILE WHAT: FILE, which boot 1 wrote in its out directory, is
+# there and not empty (else the test fails, saying boot 1 left no WHAT), and
+# goes to boot 2's.
+crash_carry() {
+	[[ -s "$work/boot1/$1" ]] || crash_fail "boot 1 left no $2"
+	cp "$work/boot1/$1" "$work/boot2/"
+}
+
 # crash_run IMAGE:MIB...: see the top of this file.  Sets $work.
 crash_run() {
 	local self="tests/crash/$TEST_NAME.sh" spec img drives=() imgs=() tmo rc why
