@@ -10,21 +10,21 @@
 #   --configs LIST     comma separated, default all:
 #                      raw-local,dm-linear: the local leg alone (measured once)
 #                      raw-journal: a journal device alone, a RAM disk
-#                      like the local leg (measured once)
+#                      like the local leg, not prefilled (measured once)
 #                      raw-remote,dm-mirror,md-raid1-writebehind,xrepl-sync,
 #                      xrepl-semi-sync,xrepl-async: with every remote
 #                      xrepl-sync-meta: xrepl-sync with its bitmap on a
 #                      metadata device (a RAM disk); also records metadata
 #                      writes per data write
-#                      xrepl-async-journal: xrepl-async with a journal
-#                      of $JOURNAL_MB MiB on a RAM disk like the local leg
-#                      (and its metadata on another): with every remote;
-#                      with the delay remote, also a burst of 4 x
-#                      max_lag_kb on a pair of its own whose remote is
-#                      throttled to 8 MB/s
 #                      xrepl-sync-poll: xrepl-sync with the module
 #                      parameter remote_poll_us=$POLL_US
 #                      (these two with one remote only: --variant-remote)
+#                      xrepl-async-journal: xrepl-async with a journal
+#                      of 128 MiB on a RAM disk like the local leg
+#                      (and its metadata on another): with every remote;
+#                      with the delay remote, also a burst of 4 x
+#                      max_lag_kb on a pair of its own whose remote is
+#                      throttled to 8 MiB/s
 #                      drbd-C,drbd-B,drbd-A: DRBD 8.4 between the local leg
 #                      and the RAM disk behind the nvme-tcp remote
 #                      resync-xrepl,resync-drbd: resync of a fully dirty pair

@@ -94,7 +94,7 @@ TARGETS = [
     ("nvme-journal-qd32-iops", "nvme-tcp",
      "nvme-tcp remote, QD32 IOPS: xrepl-async-journal >= 0.80 x xrepl-async", 0.80, "ge"),
     ("delay-journal-burst", "delay",
-     "delay remote throttled to 8 MB/s, xrepl-async-journal: a burst of 4 x max_lag_kb "
+     "delay remote throttled to 8 MiB/s, xrepl-async-journal: a burst of 4 x max_lag_kb "
      "(64 KiB writes) absorbed: writers that waited <= 0, not degraded", 0, "le"),
     ("resync-vs-drbd", "resync",
      "resync of a fully dirty pair: xrepl MB/s >= 1.0 x DRBD's", 1.0, "ge"),
@@ -224,6 +224,12 @@ def remotes_of(guest):
     return out
 
 
+def burst_of(cfgs):
+    """The journal's burst record of one remote's figures, ok or failed."""
+    c = cfgs.get("journal-burst")
+    return c["jobs"].get("burst") if c else None
+
+
 def analyse(guest, semi_us):
     figs = figures(guest["records"])
     shared = figs.get("local", {})
@@ -252,8 +258,8 @@ def analyse(guest, semi_us):
             }
             if "dm_status" in c:
                 row["dm_status"] = c["dm_status"]
-            b = c["jobs"].get("burst")
-            if b and b.get("status") == "ok":
+            b = burst_of(figs.get(rk, {})) if cfg == "xrepl-async-journal" else None
+            if b:
                 row["burst"] = b
             base = get(cfgs, "raw-local", "qd32", "iops")
             row["qd32_iops_vs_raw_local"] = (row["qd32_iops"] / base
@@ -331,10 +337,16 @@ def analyse(guest, semi_us):
             if None not in (a, b, v):
                 x = v / max(a, b)
         elif tid == "delay-journal-burst":
-            b = fig(rk, "xrepl-async-journal", "burst")
-            if b:
+            b = burst_of(figs.get(rk, {}))
+            if b and b.get("status") == "ok":
                 # A degradation is a miss whatever the waits: counted as one.
                 x = b["lag_waits"] + (0 if b["degraded_by"] == "none" else 1)
+            elif b:
+                # It failed, or proved nothing: a miss, not a missing figure.
+                targets.append({"id": tid, "remote": rk, "target": text, "threshold": thr,
+                                "op": op, "ratio": None, "verdict": "MISS",
+                                "reason": b.get("reason", "")})
+                continue
         elif tid == "delay-qd1-p50":
             a, b = fig(rk, "raw-local", "qd1_p50_us"), fig(rk, "raw-remote", "qd1_p50_us")
             v = fig(rk, "xrepl-sync", "qd1_p50_us")
@@ -495,10 +507,12 @@ def table(rows, rk, guest):
             lim += (f"; {r['meta_writes']:,} metadata writes for {r['data_writes']:,} "
                     f"data writes ({r['meta_ratio']:.4f} per write)")
         b = r.get("burst")
-        if b:
+        if b and b.get("status") != "ok":
+            lim += f"; the burst FAILED: {b.get('reason', '').replace('|', '/')}"
+        elif b:
             lim += (f"; a burst of {b['burst_mb']} MiB ({b['burst_mb'] * 1024 // b['max_lag_kb']}"
                     f" x max_lag_kb {b['max_lag_kb']}), the remote at {b.get('remote_mbps', '?')}"
-                    f" MB/s, in {b['ms']} ms: peak lag "
+                    f" MiB/s, in {b['ms']} ms: peak lag "
                     f"{b['peak_lag_kb']:.0f} KiB, {b['lag_waits']} writers waited, "
                     f"degraded_by={b['degraded_by']}")
         lines.append(

@@ -33,6 +33,8 @@ BASE_PACKAGES=(
 	qemu-system-x86 busybox-static
 	dmsetup libdevmapper-dev fio blktrace util-linux e2fsprogs
 	gnuplot-nox iproute2 shellcheck
+	# the userspace tools' memory checks
+	valgrind
 	# the benchmark's peers and remote transports (all used in the guest,
 	# which runs on this machine's root file system)
 	mdadm drbd-utils nvme-cli nbdkit nbd-client open-iscsi linux-perf

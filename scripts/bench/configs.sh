@@ -140,12 +140,12 @@ dm_create_logged() {
 	return 0
 }
 
-# make_journal: a fresh journal device, a null_blk like the local leg of
-# JOURNAL_MB MiB (at least the fio span); its node in NB_DEV.
+# make_journal [MIB]: a fresh journal device, a null_blk like the local leg
+# (not prefilled) of MIB MiB (default JOURNAL_MB); its node in NB_DEV.
 make_journal() {
-	local mb=$(( JOURNAL_MB > span_mb ? JOURNAL_MB : span_mb ))
 	jnl_nb=$prefix-jnl
-	nullb_make "$jnl_nb" size="$mb" memory_backed=1 blocksize=4096 hw_queue_depth=64 irqmode=0
+	nullb_make "$jnl_nb" size="${1:-$JOURNAL_MB}" memory_backed=1 blocksize=4096 \
+		hw_queue_depth=64 irqmode=0
 }
 
 # setup_config REMOTE_KIND CONFIG: create the device under test; its node in
@@ -158,8 +158,10 @@ setup_config() {
 	raw-local) DEV=$LOCAL; return 0 ;;
 	raw-remote) DEV=$REMOTE; return 0 ;;
 	raw-journal)
-		# The journal's device alone, as xrepl-async-journal gets it.
-		make_journal || { WHY="cannot create the journal null_blk"; return 1; }
+		# The journal's device alone, as xrepl-async-journal gets it,
+		# large enough for fio's span.
+		make_journal $(( JOURNAL_MB > span_mb ? JOURNAL_MB : span_mb )) ||
+			{ WHY="cannot create the journal null_blk"; return 1; }
 		DEV=$NB_DEV
 		return 0 ;;
 	dm-linear) TABLE="0 $S linear $LOCAL 0" ;;
@@ -250,15 +252,16 @@ status_key() {
 # max_lag_kb BURST_LAG_KB, a burst of BURST_X times that (64 KiB random
 # writes, each block once, QD32): does the journal absorb it, no writer
 # waiting and no degradation?  The status is sampled every 0.1 s for the
-# peak of the lag; a burst whose lag never passed max_lag_kb proves
-# nothing and is recorded as failed.  One record, job "burst", with the
-# journal's row.
+# peak of the lag, and any degradation; a burst whose lag never passed
+# max_lag_kb proves nothing and is recorded as failed.  One record,
+# config "journal-burst", job "burst" (the report shows it with the
+# journal's row).
 BURST_LAG_KB=8192
 BURST_X=4
-BURST_MBPS=8
+BURST_MBPS=8		# null_blk's mbps: MiB/s
 journal_burst() {
 	local rk=$1 mb=$(( BURST_LAG_KB * BURST_X / 1024 )) waits=0 peak=0 lag
-	local deg="" t0 t1 rc=0 pid S meta slow why=""
+	local deg="" d t0 t1 rc=0 pid S meta slow why=""
 	S=$(blockdev --getsz "$LOCAL")
 	if ! nullb_make "$prefix-bslow" size="$size_mb" memory_backed=1 blocksize=4096 \
 			irqmode=2 completion_nsec=$(( remote_lat_us * 1000 )) mbps="$BURST_MBPS"; then
@@ -284,15 +287,21 @@ journal_burst() {
 			--randseed="$seed" --rw=randwrite --bs=64k --iodepth=32 --size="${mb}M" \
 			--io_size="${mb}M" --output=/dev/null >/dev/null 2>&1 &
 		pid=$!
+		# A degradation may end by itself before fio does: any seen counts.
+		deg=none
 		while kill -0 "$pid" 2>/dev/null; do
 			lag=$(status_key "$dm_dev" lag_bytes)
 			(( ${lag:-0} > peak )) && peak=$lag
+			d=$(status_key "$dm_dev" degraded_by)
+			[[ "${d:-none}" == none ]] || deg=$d
 			sleep 0.1
 		done
 		wait "$pid" || rc=$?
 		t1=$(date +%s%N)
 		waits=$(status_key "$dm_dev" lag_waits)
-		deg=$(status_key "$dm_dev" degraded_by)
+		d=$(status_key "$dm_dev" degraded_by)
+		[[ "${d:-none}" == none ]] || deg=$d
+		[[ -n "$waits" ]] || why="burst: no status after the burst"
 		(( rc == 0 )) || why="burst: fio exit $rc"
 		(( rc != 0 || peak > BURST_LAG_KB * 1024 )) ||
 			why="burst: the lag peaked at $(( peak / 1024 )) KiB, never past max_lag_kb $BURST_LAG_KB: it proves nothing"
@@ -303,7 +312,7 @@ journal_burst() {
 	if [[ -n "$why" ]]; then
 		say "  $why"
 		record "$(jq -c -n --arg r "$rk" --arg why "$why" \
-			'{remote: $r, config: "xrepl-async-journal", job: "burst", status: "failed", reason: $why}')"
+			'{remote: $r, config: "journal-burst", job: "burst", status: "failed", reason: $why}')"
 		nfail=$((nfail + 1))
 		return
 	fi
@@ -311,7 +320,7 @@ journal_burst() {
 	record "$(jq -c -n --arg r "$rk" --argjson mb "$mb" --argjson lag "$BURST_LAG_KB" \
 		--argjson peak "$peak" --argjson waits "$waits" --arg deg "$deg" \
 		--argjson mbps "$BURST_MBPS" --argjson ms "$(( (t1 - t0) / 1000000 ))" \
-		'{remote: $r, config: "xrepl-async-journal", job: "burst", status: "ok",
+		'{remote: $r, config: "journal-burst", job: "burst", status: "ok",
 		  burst_mb: $mb, max_lag_kb: $lag, remote_mbps: $mbps, peak_lag_kb: ($peak / 1024),
 		  peak_lag_ratio: ($peak / 1024 / $lag), lag_waits: $waits,
 		  degraded_by: $deg, ms: $ms}')"

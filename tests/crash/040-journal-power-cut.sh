@@ -101,7 +101,7 @@ if [[ "${1:-}" == --guest ]]; then
 			--sync-every "$SYNC" --seed "$SEED" || rc=$?
 		case $rc in
 		0) ;;
-		1) fail "the remote is not a write-order prefix of the writes" ;;
+		1) fail "the remote is not a state a crash could have left (not a write-order prefix, or a block not written there)" ;;
 		3) fail "the remote holds no write: the test proves nothing" ;;
 		*) fail "crashtool.py prefix failed (exit $rc)" ;;
 		esac

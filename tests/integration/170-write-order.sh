@@ -24,7 +24,7 @@ S=$(dev_sectors /dev/ram0)
 make_leg local /dev/ram0
 dm_create "$P-rdelay" "0 $S delay /dev/ram1 0 0 /dev/ram1 0 5"
 # remote_chain: the remote leg, a linear device over log-writes (log on
-# ram2) over the delayed ram1; recreated for each part with a fresh log.
+# ram2) over the delayed ram1.
 remote_chain() {
 	dm_create "$P-rlog" "0 $S log-writes /dev/mapper/$P-rdelay /dev/ram2"
 	make_leg remote "/dev/mapper/$P-rlog" "$S"

@@ -2,10 +2,11 @@
 # Smoke test of the benchmark's guest part (scripts/bench-guest.sh, the code
 # `make bench` runs): a second or two of fio against raw-local, and against
 # the raw remote, xrepl-sync, xrepl-sync with a metadata device (its
-# metadata writes counted) and with the polling remote submitter, with the
-# remote leg over NVMe/TCP (loopback,
-# kernel target and initiator), plus a refused-or-working xrepl-semi-sync
-# and the resync of a small fully dirty pair over NVMe/TCP.
+# metadata writes counted) and with the polling remote submitter, and
+# the journal's device alone and async with a journal, with the remote leg
+# over NVMe/TCP (loopback, kernel target and initiator), plus a
+# refused-or-working xrepl-semi-sync and the resync of a small fully dirty
+# pair over NVMe/TCP.  With the delay remote, the journal's burst runs too.
 # XREPL_BENCH_SMOKE_REMOTE picks another remote transport: make check-debug
 # uses "delay", since the 6.1 kernel's nvmet-tcp itself draws a lockdep
 # report (circular dependency between its queue release and io_work) when
@@ -46,8 +47,9 @@ def good($S): .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 		and (.params.transports[$remote] | length > 0)
 		and (.records | type == "array")) | not)
 	 | "guest/params/records missing"),
-	((["local", "raw-local"], [$remote, "raw-remote"], [$remote, "xrepl-sync"],
-	  [$remote, "xrepl-sync-meta"], [$remote, "xrepl-sync-poll"]) as [$r, $c]
+	((["local", "raw-local"], ["local", "raw-journal"], [$remote, "raw-remote"],
+	  [$remote, "xrepl-sync"], [$remote, "xrepl-sync-meta"], [$remote, "xrepl-sync-poll"],
+	  [$remote, "xrepl-async-journal"]) as [$r, $c]
 	 | ($jobs | split(" "))[] as $j
 	 | [$S.records[] | select(.remote == $r and .config == $c and .job == $j)]
 	 | select((length == 1 and (.[0] | good($S))) | not)
@@ -113,7 +115,7 @@ step "run the guest part of the benchmark"
 rc=0
 XREPL_BENCH_PERIODIC_REMOTE=$REMOTE XREPL_BENCH_PERIODIC_RUNTIME=2 XREPL_BENCH_PERIODS=5 \
 bash "$REPO_ROOT/scripts/bench-guest.sh" --out "$OUT" --prefix "$P" --remotes "$REMOTE" \
-	--configs raw-local,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,resync-xrepl,verify-xrepl,periodic-ship,periodic-latency \
+	--configs raw-local,raw-journal,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async-journal,resync-xrepl,verify-xrepl,periodic-ship,periodic-latency \
 	--variant-remote "$REMOTE" --resync-remote "$REMOTE" --jobs "${JOBS// /,}" \
 	--runtime 1 --ramp 0 --size 32 --resync-mb 32 --ko none || rc=$?
 assert_eq 0 "$rc" "bench-guest.sh exit status"
