@@ -32,10 +32,10 @@
  *
  * A log left by a crash is walked when the pair is created: each entry
  * judged whole, from the recorded tail; at the first resume the kernel log
- * says what it holds and where and why it ends.  Not built yet (the design's later
- * steps): its replay (the log is discarded, the bitmap's marks covering
- * every write the remote may lack), marks cleared by the log, delay and
- * hold.
+ * says what it holds and where and why it ends.  Not built yet (the
+ * design's later steps): its replay (the log is discarded, the bitmap's
+ * marks covering every write the remote may lack), marks cleared by the
+ * log, delay and hold.
  *
  * Overlapping writes are serialised: a write that overlaps an entry whose
  * local write or append is in flight (on jnl->flight), or a write that
@@ -141,14 +141,14 @@ struct jnl_reader {
 	u64 err_block;			/* where a read failed */
 };
 
-/* Read blocks block to block + nr - 1 into the start of rd's buffer. */
-static int jnl_rd_io(struct jnl_reader *rd, u64 block, u64 nr)
+/* Read blocks block to block + nr - 1 into rd's buffer, from block i. */
+static int jnl_rd_io(struct jnl_reader *rd, u64 block, u64 nr, u64 i)
 {
 	struct xrepl_jnl *jnl = rd->jnl;
 
 	return xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_READ,
 			     block * JNL_BLOCK_SECTORS, nr * JNL_BLOCK_SECTORS,
-			     DM_IO_VMA, rd->buf);
+			     DM_IO_VMA, rd->buf + i * XREPL_META_BLOCK_SIZE);
 }
 
 /*
@@ -168,13 +168,9 @@ static void *jnl_rd_get(struct jnl_reader *rd, u64 block, u64 n)
 	if (WARN_ON_ONCE(n > nr))
 		return NULL;
 	rd->nr = 0;
-	if (jnl_rd_io(rd, block, nr)) {
+	if (jnl_rd_io(rd, block, nr, 0)) {
 		for (i = 0; i < n; i++) {
-			if (xrepl_sync_io(rd->jnl->io, rd->jnl->bdev,
-					  REQ_OP_READ,
-					  (block + i) * JNL_BLOCK_SECTORS,
-					  JNL_BLOCK_SECTORS, DM_IO_VMA,
-					  rd->buf + i * XREPL_META_BLOCK_SIZE)) {
+			if (jnl_rd_io(rd, block + i, 1, i)) {
 				rd->err_block = block + i;
 				return NULL;
 			}
@@ -604,6 +600,13 @@ static u64 jnl_used_locked(const struct xrepl_jnl *jnl)
 		return jnl->head_block - jnl->ctail_block;
 	return jnl->nr_blocks - jnl->ctail_block +
 	       jnl->head_block - XREPL_JNL_LOG_START;
+}
+
+/* The block after an entry of blocks at start: the next one's, if it fits. */
+static u64 jnl_block_after(const struct xrepl_jnl *jnl, u64 start, u32 blocks)
+{
+	return start + blocks >= jnl->nr_blocks ? XREPL_JNL_LOG_START :
+	       start + blocks;
 }
 
 /*
@@ -1181,8 +1184,7 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 		return false;
 	}
 	e.seq = jnl->head_seq++;
-	jnl->head_block = start + e.blocks >= jnl->nr_blocks ?
-			  XREPL_JNL_LOG_START : start + e.blocks;
+	jnl->head_block = jnl_block_after(jnl, start, e.blocks);
 	/* A flush or FUA write is an epoch of its own. */
 	if (barrier)
 		jnl->epoch++;
@@ -1350,9 +1352,8 @@ void xrepl_jnl_rflushed_locked(struct xrepl_pair *pair,
 	if (!ent->s.nr_sectors ||
 	    ((ent->opf & REQ_FUA) && (ent->opf & REQ_OP_MASK) == REQ_OP_WRITE)) {
 		seq++;
-		block += xrepl_jnl_entry_blocks(ent->s.bytes);
-		if (block >= jnl->nr_blocks)
-			block = XREPL_JNL_LOG_START;
+		block = jnl_block_after(jnl, block,
+					xrepl_jnl_entry_blocks(ent->s.bytes));
 	}
 	if (seq > jnl->rflushed_seq) {
 		jnl->rflushed_seq = seq;
