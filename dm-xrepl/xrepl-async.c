@@ -462,7 +462,7 @@ static bool ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
 		xrepl_ship_lost_locked(pair, ent);
 		/* Out of the journal's counts before it leaves the lag. */
 		if (ent->jseq)
-			xrepl_jnl_shipped_locked(pair, ent);
+			xrepl_jnl_shipped_locked(pair, ent, false);
 		redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
 		if (ent->early && !ent->local_done) {
 			/* Journaled, its local write runs: its end frees it. */
@@ -506,7 +506,8 @@ static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
 	    !lost && pair->degraded_by == XREPL_DEGRADED_NONE)
 		xrepl_jnl_rflushed_locked(pair, ent);
 	if (ent->jseq)
-		xrepl_jnl_shipped_locked(pair, ent);
+		xrepl_jnl_shipped_locked(pair, ent, !status && !lost &&
+					 pair->degraded_by == XREPL_DEGRADED_NONE);
 	/* Issued early and the local write still runs: its end_io frees ent. */
 	local_frees = ent->early && !ent->local_done;
 	ent->remote_done = true;
@@ -676,7 +677,13 @@ void xrepl_ship_work(struct work_struct *work)
 			s = NULL;
 		} else {
 			may_return = false;
-			s = xrepl_shipq_next_locked(&pair->shipq);
+			/* Journaled, the next one may wait for a tail commit. */
+			s = pair->shipq.next;
+			ent = s ? container_of(s, struct xrepl_shipent, s) : NULL;
+			if (ent && xrepl_jnl_ship_wait_locked(pair, ent))
+				s = NULL;
+			else
+				s = xrepl_shipq_next_locked(&pair->shipq);
 		}
 		lag_empty = !pair->lag.writes;
 		if (pair->drain_event) {

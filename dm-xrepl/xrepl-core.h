@@ -57,6 +57,7 @@
 #include <linux/mempool.h>
 #include <linux/mutex.h>
 #include <linux/ratelimit.h>
+#include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -718,6 +719,33 @@ struct xrepl_jnl {
 	struct bio_list held;		/* barrier appends, until their turn */
 	struct bio_list go;		/* those whose turn came, to submit */
 	unsigned int appends;		/* append completions running */
+	/*
+	 * Under pair->lock: the entries the remote completed that the tail
+	 * on disk is not past yet, which a replay would send again (see
+	 * xrepl_jnl_ship_wait_locked()).  One record each, from a pool of
+	 * done_max allocated with the journal: in an interval tree by
+	 * sector (done_tree), and on done_list in the order they came.
+	 * With the pool empty, a completion is not recorded: done_unrec is
+	 * then the newest such entry's seq, and no entry is sent until a
+	 * tail commit passed it.
+	 */
+	struct rb_root_cached done_tree;
+	struct list_head done_list;
+	struct list_head done_free;
+	struct xrepl_jnl_done *done_pool;
+	unsigned int done_nr;		/* on done_list */
+	unsigned int done_max;
+	u64 done_unrec;			/* 0: every completion recorded */
+	bool ship_waits;		/* ship_work waits for a tail commit */
+};
+
+/* An entry the remote completed, on jnl->done_tree (xrepl-jnl.c). */
+struct xrepl_jnl_done {
+	struct rb_node rb;
+	sector_t start, last;		/* its sectors */
+	sector_t subtree_last;		/* the interval tree's */
+	u64 seq;
+	struct list_head list;		/* on done_list or done_free */
 };
 
 /* Target context: one per table that uses xrepl. */
@@ -994,9 +1022,15 @@ void xrepl_jnl_landed_locked(struct xrepl_pair *pair,
 /* A journaled barrier completed on a remote not degraded. */
 void xrepl_jnl_rflushed_locked(struct xrepl_pair *pair,
 			       struct xrepl_shipent *ent);
-/* A journaled entry left the ship queue: the remote has it, or dropped. */
+/*
+ * A journaled entry left the ship queue: the remote has it (done), or it
+ * was dropped.
+ */
 void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
-			      struct xrepl_shipent *ent);
+			      struct xrepl_shipent *ent, bool done);
+/* Must the ship queue's next entry wait for a tail commit?  lock held. */
+bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
+				const struct xrepl_shipent *ent);
 /* Suspended, nothing in flight: record the tail (the log is empty). */
 void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc);
 void xrepl_jnl_resume(struct xrepl_pair *pair);

@@ -51,6 +51,7 @@
 #include <linux/blkdev.h>
 #include <linux/dm-io.h>
 #include <linux/highmem.h>
+#include <linux/interval_tree_generic.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
@@ -61,6 +62,17 @@
 #define JNL_BLOCK_SECTORS	XREPL_META_BLOCK_SECTORS
 /* Header blocks kept in reserve, so that an append always progresses. */
 #define JNL_RESERVE		XREPL_SHIP_RESERVE
+/*
+ * Entries the remote completed that the tail on disk may not be past yet
+ * are recorded, at most this many (72 bytes each); a tail commit is due
+ * at once when three quarters are in use.
+ */
+#define JNL_DONE_MAX		4096
+
+#define JNL_DONE_START(d)	((d)->start)
+#define JNL_DONE_LAST(d)	((d)->last)
+INTERVAL_TREE_DEFINE(struct xrepl_jnl_done, rb, sector_t, subtree_last,
+		     JNL_DONE_START, JNL_DONE_LAST, static inline, jnl_done)
 
 static void jnl_commit_work(struct work_struct *work);
 static void jnl_submit_work(struct work_struct *work);
@@ -89,6 +101,7 @@ void xrepl_jnl_free(struct xrepl_pair *pair)
 	if (!IS_ERR_OR_NULL(jnl->io))
 		dm_io_client_destroy(jnl->io);
 	bioset_exit(&jnl->bs);
+	kvfree(jnl->done_pool);
 	mempool_exit(&jnl->rb_pages);
 	mempool_exit(&jnl->hdr_pages);
 	mutex_destroy(&jnl->sb_lock);
@@ -389,6 +402,7 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 		   const u8 *uuid, sector_t dev_sectors, char **error)
 {
 	struct xrepl_jnl *jnl;
+	unsigned int i;
 	int r;
 
 	jnl = kzalloc(sizeof(*jnl), GFP_KERNEL);
@@ -408,13 +422,19 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	INIT_LIST_HEAD(&jnl->appending);
 	INIT_LIST_HEAD(&jnl->log);
 	bio_list_init(&jnl->held);
+	jnl->done_tree = RB_ROOT_CACHED;
+	INIT_LIST_HEAD(&jnl->done_list);
+	INIT_LIST_HEAD(&jnl->done_free);
 	jnl->bdev = xc->journal->bdev;
 	jnl->buf = kmalloc(XREPL_META_BLOCK_SIZE, GFP_KERNEL);
 	jnl->io = dm_io_client_create();
 	/* Maps writes again under memory pressure too: of its own. */
 	jnl->wq = alloc_workqueue("xrepl-jnl-%s", WQ_MEM_RECLAIM, 1,
 				  dm_device_name(pair->md));
-	if (!jnl->buf || IS_ERR(jnl->io) || !jnl->wq ||
+	jnl->done_max = JNL_DONE_MAX;
+	jnl->done_pool = kvcalloc(jnl->done_max, sizeof(*jnl->done_pool),
+				  GFP_KERNEL);
+	if (!jnl->buf || IS_ERR(jnl->io) || !jnl->wq || !jnl->done_pool ||
 	    bioset_init(&jnl->bs, JNL_RESERVE, 0,
 			BIOSET_NEED_BVECS | BIOSET_NEED_RESCUER) ||
 	    mempool_init_page_pool(&jnl->hdr_pages, JNL_RESERVE, 0) ||
@@ -422,6 +442,8 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 		*error = "Cannot allocate the journal";
 		return -ENOMEM;
 	}
+	for (i = 0; i < jnl->done_max; i++)
+		list_add_tail(&jnl->done_pool[i].list, &jnl->done_free);
 	r = jnl_read_sb(jnl, uuid, error);
 	if (r || jnl->fresh)
 		return r;
@@ -802,7 +824,7 @@ static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
 			*now = true;
 			xrepl_ship_lost_locked(pair, ent);
 			redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
-			xrepl_jnl_shipped_locked(pair, ent);
+			xrepl_jnl_shipped_locked(pair, ent, false);
 			ent->remote_done = true;
 			/* Its local write completed: done with. */
 			if (ent->local_done)
@@ -1314,16 +1336,96 @@ static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent)
 }
 
 /*
- * ent (journaled) left the ship queue: the remote completed it, or it was
- * dropped.  The tail may move: a tail commit is due within a second, or
- * at once when half the log is in use.  lock held.
+ * The remote completed ent (done: recorded until a tail commit passes it,
+ * see xrepl_jnl_ship_wait_locked()).  With no record left, the entry's
+ * seq is remembered instead, and nothing is sent until a commit passed
+ * it.  lock held.
+ */
+static void jnl_done_add_locked(struct xrepl_jnl *jnl,
+				const struct xrepl_shipent *ent)
+{
+	struct xrepl_jnl_done *d;
+
+	if (!ent->s.nr_sectors)
+		return;
+	d = list_first_entry_or_null(&jnl->done_free, struct xrepl_jnl_done,
+				     list);
+	if (!d) {
+		jnl->done_unrec = max(jnl->done_unrec, ent->jseq);
+		return;
+	}
+	list_move_tail(&d->list, &jnl->done_list);
+	d->start = ent->s.sector;
+	d->last = ent->s.sector + ent->s.nr_sectors - 1;
+	d->seq = ent->jseq;
+	jnl_done_insert(d, &jnl->done_tree);
+	jnl->done_nr++;
+}
+
+/*
+ * The tail on disk moved: the records of the entries before it go, and
+ * ship_work, if it waits for that, runs.  lock held.
+ */
+static void jnl_done_prune_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_jnl_done *d, *tmp;
+
+	list_for_each_entry_safe(d, tmp, &jnl->done_list, list) {
+		if (d->seq >= jnl->ctail_seq)
+			continue;
+		jnl_done_remove(d, &jnl->done_tree);
+		list_move(&d->list, &jnl->done_free);
+		jnl->done_nr--;
+	}
+	if (jnl->done_unrec < jnl->ctail_seq)
+		jnl->done_unrec = 0;
+	if (jnl->ship_waits) {
+		jnl->ship_waits = false;
+		xrepl_ship_now(pair);
+	}
+}
+
+/*
+ * May ent, the ship queue's next entry, not be sent yet?  A replay after
+ * a crash sends the log again from the tail on disk, entries the remote
+ * has included.  If ent overlapped an entry the remote completed after
+ * that tail, the replay would put the older entry's data over ent's
+ * while the remote holds entries after ent: a state no crash of the
+ * source leaves.  So ent waits, until a tail commit (asked for at once)
+ * passed every such entry.  Only journaled entries: the log of a journal
+ * no longer in use is not replayed.  lock held.
+ */
+bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
+				const struct xrepl_shipent *ent)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	if (!jnl || !ent->jseq || !ent->s.nr_sectors || !jnl->usable)
+		return false;
+	if (!jnl->done_unrec &&
+	    !jnl_done_iter_first(&jnl->done_tree, ent->s.sector,
+				 ent->s.sector + ent->s.nr_sectors - 1))
+		return false;
+	jnl->ship_waits = true;
+	jnl_commit_soon_locked(pair, true);
+	return true;
+}
+
+/*
+ * ent (journaled) left the ship queue: the remote completed it (done), or
+ * it was dropped.  The tail may move: a tail commit is due within a
+ * second, or at once when half the log, or three quarters of the
+ * records of completed entries, are in use.  lock held.
  */
 void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
-			      struct xrepl_shipent *ent)
+			      struct xrepl_shipent *ent, bool done)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	bool urgent;
 
+	if (done)
+		jnl_done_add_locked(jnl, ent);
 	list_del_init(&ent->jlog);
 	if (ent->jkept) {
 		jnl->kept--;
@@ -1332,7 +1434,8 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 		jnl->dropped--;
 		jnl->dropped_bytes -= ent->s.bytes;
 	}
-	urgent = jnl_used_locked(jnl) * 2 > jnl->nr_blocks;
+	urgent = jnl_used_locked(jnl) * 2 > jnl->nr_blocks ||
+		 jnl->done_nr * 4 > jnl->done_max * 3 || jnl->done_unrec;
 	jnl_commit_soon_locked(pair, urgent);
 }
 
@@ -1508,6 +1611,7 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 		jnl->ctail_seq = seq;
 		jnl->ctail_block = block;
 		jnl_room_locked(jnl);
+		jnl_done_prune_locked(pair);
 	}
 	/* The rest of the tail, with a flush, unless a barrier comes first. */
 	if (!r && partial)

@@ -19,6 +19,11 @@
 #      earlier append is still in flight: an overlapping write after it
 #      (unjournaled now) must wait until it joined the ship queue, or the
 #      remote gets the two in the other order.
+#   5. a rewrite of a block the remote completed waits for a tail commit
+#      that passed the write it overwrites: a replay from the tail on disk
+#      would otherwise undo it while the remote holds later writes.  Each
+#      of 30 rewrites of one block, after the first, ships only after a
+#      superblock write.
 # budget: 240
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -52,6 +57,14 @@ nullb() {
 # submission.
 nullb "$P-j" submit_queues=2 hw_queue_depth=1 irqmode=2 completion_nsec=200000
 J=$T_TMP/$P-j
+
+# sb_generation: the journal superblock's generation (+1 at every write).
+sb_generation() {
+	"$DUMP" --journal --json "$J" | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["superblock"]["generation"])' ||
+		fail "xrepl-dump --journal $J"
+}
 
 # seq_head: the journal's next sequence number, from its superblock and log.
 seq_head() {
@@ -173,4 +186,24 @@ wait "$B" || fail "B failed"
 wait_for_status "$X" lag_writes 0 60
 read_at "$L" $(( 7 * 4096 )) 4096 | cmp -s - "$T_TMP/wb" ||
 	fail "the local leg does not hold the later write"
+assert_legs_equal "$L" "$R"
+dm_remove "$P-x"
+
+step "a rewrite of a block the remote completed waits for a tail commit"
+write_at "$M" 0 $(( 1 << 20 )) /dev/zero
+write_at "$J" 0 4096 /dev/zero
+XREPL_MODE=async XREPL_META=$M xrepl_create x "$L" "$R" max_lag_kb 65536 \
+	journal "$J"
+wait_for_status "$X" remote insync 60
+g0=$(sb_generation)
+n=30
+fio --name=rewrite --filename="$X" --direct=1 --ioengine=psync --rw=write \
+	--bs=4k --size=4k --loops=$n --refill_buffers \
+	--output="$T_TMP/rewrite.fio" ||
+	fail "fio rewrite failed: $(cat "$T_TMP/rewrite.fio")"
+wait_for_status "$X" lag_writes 0 60
+g1=$(sb_generation)
+log "superblock writes during $n rewrites of one block: $(( g1 - g0 ))"
+assert_cmp $(( g1 - g0 )) -ge $(( n - 1 )) \
+	"superblock writes (tail commits) for $n rewrites of one block"
 assert_legs_equal "$L" "$R"
