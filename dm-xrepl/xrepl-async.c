@@ -259,6 +259,7 @@ struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	ent->deadline_ns = U64_MAX;
 	ent->xc = xc;
 	ent->tracked = io->flags & XREPL_IO_TRACKED;
+	ent->settled = false;
 	ent->first = io->first;
 	ent->last = io->last;
 	ent->nr_pages = 0;
@@ -438,7 +439,9 @@ void xrepl_ship_lost_locked(struct xrepl_pair *pair,
 /* An entry is done with: out of the gate, memory back to the pools. */
 void xrepl_ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 {
-	if (ent->tracked)
+	if (ent->settled)
+		xrepl_gate_exit_settled(pair, ent->first, ent->last);
+	else if (ent->tracked)
 		xrepl_gate_exit(pair, ent->first, ent->last);
 	xrepl_ship_free(pair, ent);
 }
@@ -506,8 +509,7 @@ static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
 	    !lost && pair->degraded_by == XREPL_DEGRADED_NONE)
 		xrepl_jnl_rflushed_locked(pair, ent);
 	if (ent->jseq)
-		xrepl_jnl_shipped_locked(pair, ent, !status && !lost &&
-					 pair->degraded_by == XREPL_DEGRADED_NONE);
+		xrepl_jnl_shipped_locked(pair, ent, !status && !lost);
 	/* Issued early and the local write still runs: its end_io frees ent. */
 	local_frees = ent->early && !ent->local_done;
 	ent->remote_done = true;

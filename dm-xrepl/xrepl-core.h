@@ -278,6 +278,7 @@ struct xrepl_shipent {
 	unsigned long first;		/* regions, if tracked */
 	unsigned long last;
 	bool tracked;
+	bool settled;			/* journaled: out of gate_busy */
 	blk_opf_t opf;			/* operation and flags at the remote */
 	unsigned int nr_pages;
 	struct page *pages[XREPL_SHIP_MAX_PAGES];
@@ -360,6 +361,20 @@ struct xrepl_pair {
 	 * lines of its own: every write changes gate_count.
 	 */
 	atomic_t gate_count[XREPL_GATE_BUCKETS] ____cacheline_aligned_in_smp;
+	/*
+	 * The writes of gate_count whose data a journal does not carry yet:
+	 * a journaled write leaves it once its local write and its append
+	 * completed (settled), any other with gate_count.  With a journal
+	 * in use the cleaner clears the marks of regions by this count.
+	 */
+	atomic_t gate_busy[XREPL_GATE_BUCKETS];
+	/*
+	 * Writes that left gate_count without settling (not journaled),
+	 * with a journal: the cleaner flushes the remote for them.
+	 */
+	atomic_long_t gate_unjnl;
+	/* gate_unjnl at the cleaner's last remote flush: the cleaner's own. */
+	long clean_unjnl;
 	atomic_t gate_frozen[XREPL_GATE_BUCKETS];	/* changed under lock */
 
 	/* xrepl-io.c: the write path. */
@@ -668,6 +683,7 @@ struct xrepl_jnl {
 	struct mutex sb_lock;
 	struct xrepl_jnl_info info;	/* as written last (or to write) */
 	struct xrepl_jnl_walk walk;	/* of the log found, until started */
+	struct xrepl_bitmap walk_regions; /* the regions its entries touch */
 	void *buf;			/* one block */
 	bool fresh;			/* block 0 was zero: not formatted yet */
 	bool started;			/* the first resume wrote the superblock */
@@ -737,6 +753,13 @@ struct xrepl_jnl {
 	unsigned int done_max;
 	u64 done_unrec;			/* 0: every completion recorded */
 	bool ship_waits;		/* ship_work waits for a tail commit */
+	/*
+	 * Under pair->lock: regions whose marks are not committed became
+	 * dirty since the last tail commit (entries given up on, whose marks
+	 * the cleaner cleared by the log): the commit marks them on disk
+	 * again before the tail passes those entries.
+	 */
+	bool remark;
 };
 
 /* An entry the remote completed, on jnl->done_tree (xrepl-jnl.c). */
@@ -891,6 +914,13 @@ static inline bool xrepl_gate_drained(struct xrepl_pair *pair,
 	return !atomic_read(&pair->gate_count[xrepl_gate_bucket(region)]);
 }
 
+/* Every write in region's bucket is settled (see gate_busy). */
+static inline bool xrepl_gate_settled(struct xrepl_pair *pair,
+				      unsigned long region)
+{
+	return !atomic_read(&pair->gate_busy[xrepl_gate_bucket(region)]);
+}
+
 /* Do writes go through the ship queue?  Lockless. */
 static inline bool xrepl_ships_writes(struct xrepl_c *xc)
 {
@@ -962,6 +992,7 @@ bool xrepl_meta_sync(struct xrepl_pair *pair);
 void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all);
 void xrepl_clean_work(struct work_struct *work);
 void xrepl_meta_merge_marked(struct xrepl_pair *pair);
+bool xrepl_meta_remark_dirty(struct xrepl_pair *pair);
 bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
 			   const struct xrepl_bitmap *bm);
 int xrepl_meta_load(struct xrepl_pair *pair,
@@ -1035,6 +1066,17 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc);
 void xrepl_jnl_resume(struct xrepl_pair *pair);
 bool xrepl_jnl_idle_locked(struct xrepl_pair *pair);
+/* Regions became dirty: marked on disk again before the tail moves. */
+void xrepl_jnl_dirtied_locked(struct xrepl_pair *pair, unsigned long first,
+			      unsigned long last);
+/* The remote may have lost what it completed: those regions get dirty. */
+void xrepl_jnl_lost_locked(struct xrepl_pair *pair);
+/* Is the journal in use (marks may be cleared by it)?  lock held. */
+bool xrepl_jnl_usable_locked(struct xrepl_pair *pair);
+/* The entry every one up to which was appended (0: none).  lock held. */
+u64 xrepl_jnl_appended_locked(struct xrepl_pair *pair);
+/* Make the log durable up to seq and record it; before marks go by it. */
+int xrepl_jnl_make_durable(struct xrepl_pair *pair, u64 seq);
 /* Writes that wait for room in the log try again.  lock held. */
 void xrepl_jnl_room_locked(struct xrepl_pair *pair);
 /* journal_used_kb, journal_size_kb and ship_point_ms.  lock held. */
@@ -1145,11 +1187,15 @@ const char *xrepl_remote_state_name(const struct xrepl_pair *pair);
 /* xrepl-gate.c: the region gate (see there for its barriers). */
 void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
 		     unsigned long last);
+void xrepl_gate_settle(struct xrepl_pair *pair, unsigned long first,
+		       unsigned long last);
+void xrepl_gate_exit_settled(struct xrepl_pair *pair, unsigned long first,
+			     unsigned long last);
 bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
 		      unsigned long last);
 bool xrepl_gate_freeze_locked(struct xrepl_pair *pair, unsigned long region);
 void xrepl_gate_thaw_locked(struct xrepl_pair *pair, unsigned long region);
 void xrepl_gate_keep_busy_locked(struct xrepl_pair *pair, unsigned long from,
-				 unsigned long to);
+				 unsigned long to, bool by_log);
 
 #endif /* XREPL_CORE_H */

@@ -18,6 +18,13 @@
  * it if the region's bucket counts a write (xrepl_gate_keep_busy_locked);
  * a write counts itself, then (smp_mb) tests the mark.
  *
+ * gate_busy counts the same writes, less the journaled ones that settled
+ * (their local write and append completed: the log carries them); with a
+ * journal in use the cleaner goes by it.  A write that leaves the gate
+ * unsettled counts itself in gate_unjnl first (the cleaner then flushes
+ * the remote for it): the cleaner reads that after it saw the bucket
+ * empty, after a full barrier.
+ *
  * gate_frozen changes only under pair->lock; gate_count is changed by
  * writes without a lock.  Every barrier of the gate is in this file; the
  * reads that need none (xrepl_gate_closed(), xrepl_gate_drained()) are
@@ -25,14 +32,21 @@
  */
 #include "xrepl-core.h"
 
-/* A write leaves the gate; wakes the resync if a copy waits for it. */
-void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
-		     unsigned long last)
+static void gate_exit(struct xrepl_pair *pair, unsigned long first,
+		      unsigned long last, bool settled)
 {
 	unsigned int b0, n, i;
 	bool wake_resync = false;
 
 	xrepl_gate_span(first, last, &b0, &n);
+	if (!settled) {
+		if (pair->jnl)
+			atomic_long_inc(&pair->gate_unjnl);
+		/* Pairs with the barrier in xrepl_gate_keep_busy_locked(). */
+		smp_mb__before_atomic();
+		for (i = 0; i < n; i++)
+			atomic_dec(&pair->gate_busy[xrepl_gate_bucket(b0 + i)]);
+	}
 	for (i = 0; i < n; i++) {
 		unsigned int b = xrepl_gate_bucket(b0 + i);
 
@@ -48,6 +62,31 @@ void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
 		queue_work(pair->wq, &pair->resync_work);
 }
 
+/* A write leaves the gate; wakes the resync if a copy waits for it. */
+void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
+		     unsigned long last)
+{
+	gate_exit(pair, first, last, false);
+}
+
+/* A journaled write settles: the log carries it (see gate_busy). */
+void xrepl_gate_settle(struct xrepl_pair *pair, unsigned long first,
+		       unsigned long last)
+{
+	unsigned int b0, n, i;
+
+	xrepl_gate_span(first, last, &b0, &n);
+	for (i = 0; i < n; i++)
+		atomic_dec(&pair->gate_busy[xrepl_gate_bucket(b0 + i)]);
+}
+
+/* A write that settled leaves the gate. */
+void xrepl_gate_exit_settled(struct xrepl_pair *pair, unsigned long first,
+			     unsigned long last)
+{
+	gate_exit(pair, first, last, true);
+}
+
 /* A write enters the gate; false (and not counted) if a copy holds it. */
 bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
 		      unsigned long last)
@@ -55,8 +94,10 @@ bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
 	unsigned int b0, n, i;
 
 	xrepl_gate_span(first, last, &b0, &n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		atomic_inc(&pair->gate_busy[xrepl_gate_bucket(b0 + i)]);
 		atomic_inc(&pair->gate_count[xrepl_gate_bucket(b0 + i)]);
+	}
 	/*
 	 * Pairs with the barriers in xrepl_gate_freeze_locked() and
 	 * xrepl_gate_keep_busy_locked().
@@ -96,10 +137,11 @@ void xrepl_gate_thaw_locked(struct xrepl_pair *pair, unsigned long region)
 
 /*
  * The cleaner picked regions from..to-1 (wi->clearing): keep the mark of
- * each one a write may be in flight to.  pair->lock held.
+ * each one a write may be in flight to, or, by_log (a journal in use),
+ * each one a write not settled may be in flight to.  pair->lock held.
  */
 void xrepl_gate_keep_busy_locked(struct xrepl_pair *pair, unsigned long from,
-				 unsigned long to)
+				 unsigned long to, bool by_log)
 {
 	unsigned long r;
 
@@ -110,6 +152,7 @@ void xrepl_gate_keep_busy_locked(struct xrepl_pair *pair, unsigned long from,
 	smp_mb();
 	for (r = find_next_bit(pair->wi.clearing, to, from); r < to;
 	     r = find_next_bit(pair->wi.clearing, to, r + 1))
-		if (!xrepl_gate_drained(pair, r))
+		if (by_log ? !xrepl_gate_settled(pair, r) :
+			     !xrepl_gate_drained(pair, r))
 			xrepl_wi_clean_keep_locked(&pair->wi, r);
 }

@@ -30,12 +30,17 @@
  * given up on, their regions marked, and the remote comes back with a
  * resync once nothing is held for it, recorded as not consistent first.
  *
+ * The cleaner clears the marks of regions whose writes settled (their
+ * local writes and appends completed), durable_seq written first: the
+ * log carries what the remote lacks.  An entry the remote no longer gets
+ * from the log has its region marked on disk again before a tail commit
+ * passes it.
+ *
  * A log left by a crash is walked when the pair is created: each entry
  * judged whole, from the recorded tail; at the first resume the kernel log
  * says what it holds and where and why it ends.  Not built yet (the
- * design's later steps): its replay (the log is discarded, the bitmap's
- * marks covering every write the remote may lack), marks cleared by the
- * log, delay and hold.
+ * design's later steps): its replay (the regions it touches are made
+ * dirty and the log discarded), delay and hold.
  *
  * Overlapping writes are serialised: a write that overlaps an entry whose
  * local write or append is in flight (on jnl->flight), or a write that
@@ -106,6 +111,7 @@ void xrepl_jnl_free(struct xrepl_pair *pair)
 	mempool_exit(&jnl->hdr_pages);
 	mutex_destroy(&jnl->sb_lock);
 	kfree(jnl->buf);
+	xrepl_bitmap_free(&jnl->walk_regions);
 	kfree(jnl);
 	pair->jnl = NULL;
 }
@@ -264,8 +270,9 @@ static int jnl_read_next(struct jnl_reader *rd, u64 *block, u64 seq,
 /*
  * Walk the log of a journal in use from its recorded tail, each entry
  * judged whole (header and data), as a replay reads it, and say in *w
- * where and why it ends (Documentation/dm-xrepl-journal.rst, Layout).
- * Returns 0, or -ENOMEM.  Process context.
+ * where and why it ends (Documentation/dm-xrepl-journal.rst, Layout);
+ * the regions the valid entries touch are set in walk_regions.  Returns
+ * 0, or -ENOMEM.  Process context.
  */
 static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
 		    struct xrepl_jnl_walk *w)
@@ -275,11 +282,14 @@ static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
 	u64 inc = info->tail_incarnation;
 	struct jnl_reader rd = { .jnl = jnl };
 	struct xrepl_jnl_entry e, f;
+	unsigned long first, last;
 	char *why2;
 	bool torn;
 	int v;
 
 	memset(w, 0, sizeof(*w));
+	if (xrepl_bitmap_alloc(&jnl->walk_regions, jnl->pair->geom.nr_regions))
+		return -ENOMEM;
 	rd.buf = vmalloc(JNL_WALK_CHUNK * XREPL_META_BLOCK_SIZE);
 	if (!rd.buf)
 		return -ENOMEM;
@@ -294,6 +304,10 @@ static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
 		inc = e.incarnation;
 		w->entries++;
 		w->bytes += e.bytes;
+		/* Judged valid: inside the device. */
+		if (xrepl_range_to_regions(&jnl->pair->geom, e.sector,
+					   e.nr_sectors, &first, &last))
+			xrepl_bitmap_set_range(&jnl->walk_regions, first, last);
 		block = xrepl_jnl_next_block(info, &e, block);
 		seq++;
 		/* More entries than blocks: the walk came round again. */
@@ -388,14 +402,39 @@ static void jnl_walk_report(struct xrepl_pair *pair,
 		      name, w->end_block, w->end_seq);
 		break;
 	}
-	/*
-	 * The replay of a log left by a crash is not built yet.  Every write
-	 * the remote may lack is still marked in the bitmap (marks are
-	 * cleared only once the remote has the write), so the log goes and
-	 * the resync copies the marked regions, as without a journal.
-	 */
-	DMWARN("%s: journal: the log is not replayed; the bitmap's marks cover it",
-	       name);
+}
+
+/*
+ * The log found is not replayed (not built yet): the regions its entries
+ * touch become dirty, marked on disk before the new incarnation discards
+ * the log, and the resync copies them, with the regions the bitmap marked
+ * (the writes in flight at the crash).  The marks do not cover the
+ * entries made durable in the log (the cleaner clears them by it), so a
+ * log that cannot be read whole (damage up to durable_seq, a read error,
+ * no memory to walk it) makes every region dirty.  Returns false if the
+ * metadata device failed: the log must stay then.  Process context.
+ */
+static bool jnl_walk_mark(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	const char *name = dm_device_name(pair->md);
+	struct xrepl_bitmap *bm = NULL;
+
+	switch (jnl->walk.end) {
+	case XREPL_JNL_WALK_CLEAN:
+	case XREPL_JNL_WALK_TORN:
+		if (!jnl->walk.entries)
+			return true;
+		bm = &jnl->walk_regions;
+		DMWARN("%s: journal: the log is not replayed; its regions are resynced: %lu",
+		       name, bm->nr_set);
+		break;
+	default:
+		DMERR("%s: journal: the log cannot be read whole; every region is resynced",
+		      name);
+		break;
+	}
+	return xrepl_meta_mark_dirty(pair, bm);
 }
 
 int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
@@ -553,6 +592,7 @@ int xrepl_jnl_start(struct xrepl_pair *pair)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	struct xrepl_jnl_info info;
+	const char *what = "the superblock write";
 	bool fail = false;
 	int r = 0;
 
@@ -567,9 +607,27 @@ int xrepl_jnl_start(struct xrepl_pair *pair)
 				  bdev_nr_sectors(jnl->bdev));
 	} else {
 		jnl_walk_report(pair, &jnl->walk);
+		if (!jnl_walk_mark(pair)) {
+			/* The log stays for a later load; not used now. */
+			spin_lock_irq(&pair->lock);
+			fail = jnl_fail_locked(jnl);
+			spin_unlock_irq(&pair->lock);
+			what = "marking the log's regions";
+			r = -EIO;
+			goto out;
+		}
+		xrepl_bitmap_free(&jnl->walk_regions);
+		/* Resumed next, the pair resyncs them (the remote healthy). */
+		spin_lock_irq(&pair->lock);
+		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
+		    xrepl_resync_needed_locked(pair) && !pair->resync_active)
+			xrepl_resync_want_locked(pair);
+		spin_unlock_irq(&pair->lock);
 		info = jnl->info;
 		info.incarnation++;
 		info.tail_incarnation = info.incarnation;
+		/* The log is discarded: nothing after the tail is durable. */
+		info.durable_seq = info.tail_seq - 1;
 	}
 	r = jnl_write_sb(jnl, &info, REQ_PREFLUSH);
 	spin_lock_irq(&pair->lock);
@@ -592,7 +650,7 @@ int xrepl_jnl_start(struct xrepl_pair *pair)
 out:
 	mutex_unlock(&jnl->sb_lock);
 	if (fail)
-		jnl_report_failed(pair, "the superblock write", r);
+		jnl_report_failed(pair, what, r);
 	return r;
 }
 
@@ -695,6 +753,11 @@ void xrepl_jnl_landed_locked(struct xrepl_pair *pair,
 	struct xrepl_jnl *jnl = pair->jnl;
 
 	list_del_init(&ent->jflight);
+	/* Journaled: the log carries it (its append completed, in order). */
+	if (ent->jseq && ent->tracked && !ent->settled) {
+		ent->settled = true;
+		xrepl_gate_settle(pair, ent->first, ent->last);
+	}
 	if (!list_empty(&jnl->parked))
 		queue_work(jnl->wq, &jnl->overlap_work);
 }
@@ -1282,7 +1345,7 @@ int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 	struct xrepl_io *io = xrepl_io(bio);
 	struct xrepl_shipent *ent = io->ship;
 	bool tracked = io->flags & XREPL_IO_TRACKED;
-	bool started = false, done_with;
+	bool started = false, done_with, settled;
 	enum jnl_settle settle;
 	unsigned long flags;
 
@@ -1300,6 +1363,7 @@ int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 		}
 	}
 	done_with = ent->remote_done;
+	settled = ent->settled;
 	settle = jnl_settle_locked(pair, ent);
 	/* Before the lock goes: once acknowledged, the pair may go. */
 	if (settle == JNL_ACK_WAIT)
@@ -1310,7 +1374,9 @@ int xrepl_jnl_end_io(struct xrepl_pair *pair, struct bio *bio,
 	if (done_with) {
 		io->ship = NULL;
 		xrepl_ship_free(pair, ent);
-		if (tracked)
+		if (settled)
+			xrepl_gate_exit_settled(pair, io->first, io->last);
+		else if (tracked)
 			xrepl_gate_exit(pair, io->first, io->last);
 	}
 	if (started)
@@ -1337,9 +1403,10 @@ static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent)
 
 /*
  * The remote completed ent (done: recorded until a tail commit passes it,
- * see xrepl_jnl_ship_wait_locked()).  With no record left, the entry's
- * seq is remembered instead, and nothing is sent until a commit passed
- * it.  lock held.
+ * see xrepl_jnl_ship_wait_locked(), which sends an entry only with a
+ * record left for it).  With none left (not expected), the entry's seq
+ * is remembered instead: nothing is sent until a commit passed it, and a
+ * lost flush makes every region dirty.  lock held.
  */
 static void jnl_done_add_locked(struct xrepl_jnl *jnl,
 				const struct xrepl_shipent *ent)
@@ -1403,7 +1470,9 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 
 	if (!jnl || !ent->jseq || !ent->s.nr_sectors || !jnl->usable)
 		return false;
+	/* Every entry in flight has a record for its completion. */
 	if (!jnl->done_unrec &&
+	    jnl->done_nr + pair->shipq.inflight < jnl->done_max &&
 	    !jnl_done_iter_first(&jnl->done_tree, ent->s.sector,
 				 ent->s.sector + ent->s.nr_sectors - 1))
 		return false;
@@ -1505,6 +1574,92 @@ bool xrepl_jnl_idle_locked(struct xrepl_pair *pair)
 	return !pair->jnl || !pair->jnl->appends;
 }
 
+void xrepl_jnl_dirtied_locked(struct xrepl_pair *pair, unsigned long first,
+			      unsigned long last)
+{
+	/* wi is loaded before the pair can dirty a region it was not. */
+	if (pair->jnl && !pair->jnl->remark && pair->wi.committed &&
+	    find_next_zero_bit(pair->wi.committed, last + 1, first) <= last)
+		pair->jnl->remark = true;
+}
+
+/*
+ * The remote failed a flush: it may have lost any entry it completed
+ * since its last one, the entries the tail on disk is not past, whose
+ * marks the cleaner may have cleared by the log.  Their regions (the
+ * records of them) become dirty.  lock held.
+ */
+void xrepl_jnl_lost_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_jnl_done *d;
+	unsigned long first, last;
+
+	if (!jnl)
+		return;
+	if (jnl->done_unrec) {
+		xrepl_mark_all_dirty_locked(pair);
+		return;
+	}
+	list_for_each_entry(d, &jnl->done_list, list)
+		if (xrepl_range_to_regions(&pair->geom, d->start,
+					   d->last - d->start + 1,
+					   &first, &last))
+			xrepl_mark_dirty_locked(pair, first, last);
+}
+
+bool xrepl_jnl_usable_locked(struct xrepl_pair *pair)
+{
+	return pair->jnl && pair->jnl->usable;
+}
+
+u64 xrepl_jnl_appended_locked(struct xrepl_pair *pair)
+{
+	return xrepl_jnl_usable_locked(pair) ? pair->jnl->appended_seq : 0;
+}
+
+/*
+ * The cleaner is about to clear marks of regions whose writes settled,
+ * their entries up to seq: the log is made durable up to there (the
+ * superblock written with PREFLUSH and FUA), and durable_seq records it,
+ * so that a walk after a crash knows an entry up to it missing for
+ * damage (its marks may be gone).  Returns 0, or an error if the journal
+ * is not in use or failed now: no mark may then go by it.  Process
+ * context.
+ */
+int xrepl_jnl_make_durable(struct xrepl_pair *pair, u64 seq)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_jnl_info info;
+	bool usable, fail = false;
+	int r = 0;
+
+	mutex_lock(&jnl->sb_lock);
+	spin_lock_irq(&pair->lock);
+	usable = jnl->usable;
+	spin_unlock_irq(&pair->lock);
+	if (!usable) {
+		r = -EIO;
+		goto out;
+	}
+	/* A PREFLUSH made them durable already. */
+	if (jnl->info.durable_seq >= seq)
+		goto out;
+	info = jnl->info;
+	info.durable_seq = seq;
+	r = jnl_write_sb(jnl, &info, REQ_PREFLUSH);
+	if (r) {
+		spin_lock_irq(&pair->lock);
+		fail = jnl_fail_locked(jnl);
+		spin_unlock_irq(&pair->lock);
+	}
+out:
+	mutex_unlock(&jnl->sb_lock);
+	if (fail)
+		jnl_report_failed(pair, "a superblock write", r);
+	return r;
+}
+
 /*
  * A tail commit: the tail (the oldest entry the remote has not completed,
  * or the head) is sampled, the remote flushed, and the tail written to the
@@ -1522,7 +1677,8 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	struct xrepl_jnl_info info;
 	u64 seq, block, inc;
 	unsigned long gen;
-	bool degraded, moved, flushed, partial, fail = false, failed_now = false;
+	bool degraded, moved, flushed, partial, remark;
+	bool fail = false, failed_now = false;
 	struct xrepl_c *event = NULL;
 	int r = 0;
 
@@ -1595,6 +1751,23 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 						      r);
 			return r;
 		}
+	}
+
+	/*
+	 * Entries given up on since the last commit may leave the log with
+	 * this one: their regions, dirty, are marked on disk first, as the
+	 * cleaner may have cleared them by the log.  Those given up from now
+	 * on are not before the tail sampled.
+	 */
+	spin_lock_irq(&pair->lock);
+	remark = jnl->remark;
+	jnl->remark = false;
+	spin_unlock_irq(&pair->lock);
+	if (remark && !xrepl_meta_remark_dirty(pair)) {
+		spin_lock_irq(&pair->lock);
+		jnl->remark = true;
+		spin_unlock_irq(&pair->lock);
+		return -EIO;
 	}
 
 	mutex_lock(&jnl->sb_lock);

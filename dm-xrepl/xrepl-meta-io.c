@@ -271,6 +271,41 @@ bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
 }
 
 /*
+ * Mark on disk again the dirty regions whose marks are not committed: a
+ * journal's entries given up on, whose marks the cleaner had cleared by
+ * the log.  Returns false if the metadata device failed.  Process
+ * context.
+ */
+bool xrepl_meta_remark_dirty(struct xrepl_pair *pair)
+{
+	unsigned long r = 0, n = 0;
+	bool ok;
+
+	mutex_lock(&pair->meta_io_lock);
+	spin_lock_irq(&pair->lock);
+	while ((r = xrepl_bitmap_next_set(&pair->dirty, r)) <
+	       pair->dirty.nr_bits) {
+		if (!test_bit(r, pair->wi.committed))
+			xrepl_wi_request_locked(&pair->wi, r, r);
+		r++;
+		if (++n % XREPL_RUNS_PER_LOCK == 0) {
+			spin_unlock_irq(&pair->lock);
+			cond_resched();
+			spin_lock_irq(&pair->lock);
+		}
+	}
+	spin_unlock_irq(&pair->lock);
+	ok = xrepl_meta_commit(pair);
+	if (ok) {
+		spin_lock_irq(&pair->lock);
+		xrepl_wi_commit_all_locked(&pair->wi);
+		spin_unlock_irq(&pair->lock);
+	}
+	mutex_unlock(&pair->meta_io_lock);
+	return ok;
+}
+
+/*
  * Clear the marks of the regions that are equal on both legs and were not
  * written for a whole interval (or at all, if all: no write is in flight).
  * Process context; xc's legs are flushed before any mark is cleared, with
@@ -281,7 +316,9 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 {
 	unsigned long nr = pair->geom.nr_regions;
 	unsigned long from, to, r, gen, picked = 0;
-	bool flushed;
+	bool flushed, by_log;
+	long unjnl;
+	u64 appended;
 
 	mutex_lock(&pair->meta_io_lock);
 	spin_lock_irq(&pair->lock);
@@ -289,6 +326,12 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 	if (pair->degraded_by != XREPL_DEGRADED_NONE || pair->merge_needed)
 		nr = 0;
 	gen = pair->degrade_gen;
+	/*
+	 * With a journal in use, the mark of a region may go once every
+	 * write to it settled, whether or not the remote has it: the log
+	 * carries what it lacks (not a clean of all: the remote has it).
+	 */
+	by_log = !all && xrepl_jnl_usable_locked(pair);
 	spin_unlock_irq(&pair->lock);
 
 	for (from = 0; from < nr; from += XREPL_CLEAN_CHUNK) {
@@ -296,22 +339,41 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 		spin_lock_irq(&pair->lock);
 		picked += xrepl_wi_clean_pick_locked(&pair->wi, &pair->dirty,
 						     from, to, all);
-		xrepl_gate_keep_busy_locked(pair, from, to);
+		xrepl_gate_keep_busy_locked(pair, from, to, by_log);
 		spin_unlock_irq(&pair->lock);
 		cond_resched();
 	}
+	/* Every entry of the writes settled in the picked regions. */
+	spin_lock_irq(&pair->lock);
+	appended = xrepl_jnl_appended_locked(pair);
+	spin_unlock_irq(&pair->lock);
+	/*
+	 * Pairs with the barrier in gate_exit(): a write seen out of its
+	 * bucket counted itself in gate_unjnl before.
+	 */
+	smp_rmb();
+	unjnl = atomic_long_read(&pair->gate_unjnl);
 	mutex_unlock(&pair->meta_io_lock);
 	if (!picked)
 		return;
 
 	/*
-	 * What those regions hold must be durable on both legs first.  A
-	 * write to a picked region meanwhile asks for its mark again (and
-	 * takes the region out of the pick); a degradation meanwhile keeps
-	 * every mark, as the marks then tell what the remote may miss.
+	 * What those regions hold must be durable on both legs first, or,
+	 * by_log, on the local leg and in the log: durable_seq written, and
+	 * the remote flushed only for writes that were not journaled since
+	 * it last was.  A write to a picked region meanwhile asks for its
+	 * mark again (and takes the region out of the pick); a degradation
+	 * meanwhile keeps every mark, as the marks then tell what the remote
+	 * may miss.
 	 */
-	flushed = !xrepl_flush_leg(pair, xc->local->bdev, gen, !all) &&
-		  !xrepl_flush_leg(pair, xc->remote->bdev, gen, !all);
+	flushed = !xrepl_flush_leg(pair, xc->local->bdev, gen, !all);
+	if (flushed && (!by_log || unjnl != pair->clean_unjnl)) {
+		flushed = !xrepl_flush_leg(pair, xc->remote->bdev, gen, !all);
+		if (flushed)
+			pair->clean_unjnl = unjnl;
+	}
+	if (flushed && by_log)
+		flushed = !xrepl_jnl_make_durable(pair, appended);
 	mutex_lock(&pair->meta_io_lock);
 	spin_lock_irq(&pair->lock);
 	if (pair->degrade_gen != gen || pair->merge_needed)

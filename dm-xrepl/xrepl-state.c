@@ -51,15 +51,17 @@ void xrepl_resync_account_locked(struct xrepl_pair *pair, unsigned long added)
 void xrepl_mark_dirty_locked(struct xrepl_pair *pair, unsigned long first,
 			     unsigned long last)
 {
-	xrepl_resync_account_locked(pair,
-				    xrepl_bitmap_set_range(&pair->dirty, first,
-							   last));
+	unsigned long added = xrepl_bitmap_set_range(&pair->dirty, first, last);
+
+	xrepl_resync_account_locked(pair, added);
+	xrepl_jnl_dirtied_locked(pair, first, last);
 }
 
 /* The remote may miss data of any region. */
 void xrepl_mark_all_dirty_locked(struct xrepl_pair *pair)
 {
 	xrepl_resync_account_locked(pair, xrepl_bitmap_fill(&pair->dirty));
+	xrepl_jnl_dirtied_locked(pair, 0, pair->geom.nr_regions - 1);
 }
 
 /* The superblock changed: have the metadata worker write it. */
@@ -79,6 +81,8 @@ void xrepl_sb_changed_locked(struct xrepl_pair *pair)
  */
 void xrepl_mark_lost_locked(struct xrepl_pair *pair)
 {
+	/* With a journal, the marks may not cover what the remote lost. */
+	xrepl_jnl_lost_locked(pair);
 	if (pair->meta_bdev)
 		pair->merge_needed = true;
 	else

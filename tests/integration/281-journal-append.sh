@@ -21,7 +21,15 @@
 #      the kernel log says how many entries it holds, and where and why
 #      it ends (a torn append, the whole entries after it dropped; damage
 #      in a header); it is not replayed (not built yet): the table loads,
-#      says so, and starts a new incarnation with an empty log
+#      says so, its regions become dirty and are resynced, and it starts
+#      a new incarnation with an empty log
+#   5b. with the remote stalled, the marks of writes go once the log holds
+#      them (durable_seq recorded); a crash then (the log, the metadata
+#      and the remote put back as they were): the log's regions are
+#      resynced, and the legs end equal
+#   5c. entries given up on after their marks went by the log (remote
+#      down, the remote stalled): their regions are marked on disk again
+#      before a tail commit takes them out of the log
 #   6. a lag of 1.5 times max_lag_kb, the remote stalled: no congestion;
 #      the entries past the bound are read back from the log when they
 #      ship, with no resync; their descriptors count in the bound, and a
@@ -111,6 +119,10 @@ for i in "${!offs[@]}"; do
 	(( i == 0 )) && t_second=$(date +%s%3N)
 done
 t_last=$(date +%s%3N)
+# Kept for step 5: a log as a crash would leave it, taken before the
+# cleaner (5 s after a write at the earliest) makes entries durable.
+dd if="$J" of="$T_TMP/crashed-jnl" bs=1M iflag=direct status=none ||
+	fail "cannot copy the journal"
 assert_status "$X" lag_writes ${#offs[@]}
 # Each entry a header block and a data block.
 assert_status "$X" journal_used_kb $(( ${#offs[@]} * 8 ))
@@ -134,9 +146,6 @@ done
 must "the offline checker finds the log valid" "$CHECK" --journal --meta "$M" "$J"
 "$CHECK" --journal --meta "$M" "$J" | grep -q "valid journal: ${#offs[@]} unshipped entries" ||
 	fail "xrepl-check: $("$CHECK" --journal --meta "$M" "$J")"
-# Kept for step 5: a log as a crash would leave it.
-dd if="$J" of="$T_TMP/crashed-jnl" bs=1M iflag=direct status=none ||
-	fail "cannot copy the journal"
 
 step "a FUA write and a flush are epochs of their own; a discard is journaled"
 write_at "$X" $(( 200 * 4096 )) 4096
@@ -301,12 +310,80 @@ kmsg_mark
 jx "$J"
 assert_dmesg_contains "journal: a log from before a crash, entries: ${#offs[@]} (seq $tail0 to $(( tail0 + ${#offs[@]} - 1 )))" "the walk of the log"
 assert_dmesg_contains "journal: its data: 32768 bytes, written over" "the walk of the log"
-assert_dmesg_contains "journal: the log is not replayed; the bitmap's marks cover it" "the kernel log"
+# The log's regions are resynced: their marks may have gone by it.
+rs=$(status_field "$X" region_size)
+nreg=$(for o in "${offs[@]}"; do echo $(( o * 8 / rs )); done | sort -u | wc -l)
+assert_dmesg_contains "journal: the log is not replayed; its regions are resynced: $nreg" "the kernel log"
 jdump
 assert_eq $(( inc + 1 )) "$(jq_py 'j["superblock"]["incarnation"]')" "a new incarnation"
 assert_eq 0 "$(jq_py 'j["unshipped_entries"]')" "the old log is gone"
 wait_for_status "$X" remote insync 60
 write_at "$X" 0 $(( 1 << 20 ))
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
+
+step "marks go once the log holds the writes; after a crash, its regions are resynced"
+# A region not written for a cleaning interval (5 s) loses its mark once
+# its writes' entries are durable in the log, the remote stalled: the
+# log carries what the remote lacks.
+wait_for_status "$X" marked 0 60
+stall
+declare -a far=(3000 6000 9000 12000)
+for b in "${far[@]}"; do
+	write_at "$X" $(( b * 4096 )) 4096 || fail "write at block $b"
+done
+assert_status "$X" lag_writes ${#far[@]}
+assert_cmp "$(status_field "$X" marked)" -gt 0 "regions marked after the writes"
+wait_for_status "$X" marked 0 60
+assert_status "$X" lag_writes ${#far[@]}
+jdump
+assert_cmp "$(jq_py 'j["superblock"]["durable_seq"]')" -ge \
+	"$(jq_py 'j["entries"][-1]["seq"]')" "durable_seq, against the last entry"
+# A crash now: the log, the metadata and the remote as they are.
+for d in "$J:jnl" "$M:meta" "$LOOP_R:remote"; do
+	dd if="${d%%:*}" of="$T_TMP/crash2-${d##*:}" bs=1M iflag=direct \
+		status=none || fail "cannot copy ${d%%:*}"
+done
+unstall
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
+dm_remove "$P-x"
+for d in "$J:jnl" "$M:meta" "$LOOP_R:remote"; do
+	dd if="$T_TMP/crash2-${d##*:}" of="${d%%:*}" bs=1M oflag=direct \
+		status=none || fail "cannot put ${d%%:*} back"
+done
+cmp -s "$L" "$R" && fail "the legs are equal: the remote put back has the writes"
+kmsg_mark
+jx "$J"
+assert_dmesg_contains "journal: the log is not replayed; its regions are resynced: ${#far[@]}" "the kernel log"
+wait_for_status "$X" remote insync 60
+assert_legs_equal "$L" "$R"
+
+step "entries given up on: their regions marked again before the tail passes them"
+# B, C and D wait behind a flush, which waits for A, all in the log, the
+# remote stalled; their marks go by the log.  remote down gives B, C and
+# D up: their regions become dirty, and must be marked on disk again
+# before a tail commit takes their entries out of the log.
+wait_for_status "$X" marked 0 60
+stall
+write_at "$X" $(( 3000 * 4096 )) 4096 || fail "write A"
+sync "$X" || fail "flush"
+for b in 6000 9000 12000; do
+	write_at "$X" $(( b * 4096 )) 4096 || fail "write at block $b"
+done
+wait_for_status "$X" marked 0 60
+must "remote down" dmsetup message "$P-x" 0 remote down
+assert_status "$X" dirty 3/128
+# A and the flush complete: the tail commit passes every entry.
+unstall
+for (( i = 0; i < 50; i++ )); do
+	[[ "$(unshipped)" == 0 ]] && break
+	sleep 0.2
+done
+assert_eq 0 "$(unshipped)" "entries in the log once A and the flush completed"
+assert_cmp "$(status_field "$X" marked)" -ge 3 "regions marked on disk, 3 dirty"
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
 
