@@ -993,6 +993,7 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all);
 void xrepl_clean_work(struct work_struct *work);
 void xrepl_meta_merge_marked(struct xrepl_pair *pair);
 bool xrepl_meta_remark_dirty(struct xrepl_pair *pair);
+bool xrepl_meta_commit_defer(struct xrepl_pair *pair, bool defer);
 bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
 			   const struct xrepl_bitmap *bm);
 int xrepl_meta_load(struct xrepl_pair *pair,

@@ -22,8 +22,8 @@
  * (their local write and append completed: the log carries them); with a
  * journal in use the cleaner goes by it.  A write that leaves the gate
  * unsettled counts itself in gate_unjnl first (the cleaner then flushes
- * the remote for it): the cleaner reads that after it saw the bucket
- * empty, after a full barrier.
+ * the remote for it; a resync copy counts itself there too): the cleaner
+ * reads that after it saw the bucket empty, after a full barrier.
  *
  * gate_frozen changes only under pair->lock; gate_count is changed by
  * writes without a lock.  Every barrier of the gate is in this file; the
@@ -32,15 +32,19 @@
  */
 #include "xrepl-core.h"
 
+/*
+ * settled: out of gate_busy already; unjnl: the write reached the remote
+ * unjournaled (counted in gate_unjnl first).
+ */
 static void gate_exit(struct xrepl_pair *pair, unsigned long first,
-		      unsigned long last, bool settled)
+		      unsigned long last, bool settled, bool unjnl)
 {
 	unsigned int b0, n, i;
 	bool wake_resync = false;
 
 	xrepl_gate_span(first, last, &b0, &n);
 	if (!settled) {
-		if (pair->jnl)
+		if (unjnl && pair->jnl)
 			atomic_long_inc(&pair->gate_unjnl);
 		/* Pairs with the barrier in xrepl_gate_keep_busy_locked(). */
 		smp_mb__before_atomic();
@@ -66,7 +70,7 @@ static void gate_exit(struct xrepl_pair *pair, unsigned long first,
 void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
 		     unsigned long last)
 {
-	gate_exit(pair, first, last, false);
+	gate_exit(pair, first, last, false, true);
 }
 
 /* A journaled write settles: the log carries it (see gate_busy). */
@@ -84,7 +88,7 @@ void xrepl_gate_settle(struct xrepl_pair *pair, unsigned long first,
 void xrepl_gate_exit_settled(struct xrepl_pair *pair, unsigned long first,
 			     unsigned long last)
 {
-	gate_exit(pair, first, last, true);
+	gate_exit(pair, first, last, true, false);
 }
 
 /* A write enters the gate; false (and not counted) if a copy holds it. */
@@ -105,7 +109,8 @@ bool xrepl_gate_enter(struct xrepl_pair *pair, unsigned long first,
 	smp_mb__after_atomic();
 	if (!xrepl_gate_closed(pair, first, last))
 		return true;
-	xrepl_gate_exit(pair, first, last);
+	/* It reached no leg. */
+	gate_exit(pair, first, last, false, false);
 	return false;
 }
 

@@ -404,6 +404,19 @@ static void jnl_walk_report(struct xrepl_pair *pair,
 	}
 }
 
+/* The regions set in bm become dirty.  lock held. */
+static void jnl_mark_bitmap_locked(struct xrepl_pair *pair,
+				   const struct xrepl_bitmap *bm)
+{
+	unsigned long r = 0, end;
+
+	while ((r = xrepl_bitmap_next_set(bm, r)) < bm->nr_bits) {
+		end = find_next_zero_bit(bm->bits, bm->nr_bits, r);
+		xrepl_mark_dirty_locked(pair, r, end - 1);
+		r = end;
+	}
+}
+
 /*
  * The log found is not replayed (not built yet): the regions its entries
  * touch become dirty, marked on disk before the new incarnation discards
@@ -434,7 +447,19 @@ static bool jnl_walk_mark(struct xrepl_pair *pair)
 		      name);
 		break;
 	}
-	return xrepl_meta_mark_dirty(pair, bm);
+	if (xrepl_meta_mark_dirty(pair, bm))
+		return true;
+	/*
+	 * Marked in memory all the same: the resync copies them, and the
+	 * metadata's retry writes the marks requested.
+	 */
+	spin_lock_irq(&pair->lock);
+	if (bm)
+		jnl_mark_bitmap_locked(pair, bm);
+	else
+		xrepl_mark_all_dirty_locked(pair);
+	spin_unlock_irq(&pair->lock);
+	return false;
 }
 
 int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
@@ -1413,7 +1438,8 @@ static void jnl_done_add_locked(struct xrepl_jnl *jnl,
 {
 	struct xrepl_jnl_done *d;
 
-	if (!ent->s.nr_sectors)
+	/* Not replayed once the journal is out of use: no commit prunes. */
+	if (!ent->s.nr_sectors || !jnl->usable)
 		return;
 	d = list_first_entry_or_null(&jnl->done_free, struct xrepl_jnl_done,
 				     list);
@@ -1760,12 +1786,24 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	 * on are not before the tail sampled.
 	 */
 	spin_lock_irq(&pair->lock);
+	/*
+	 * Degraded, the remote is not flushed: it may lose what it completed
+	 * since the tail on disk, which the cleaner may have cleared the
+	 * marks of by the log.  Those regions become dirty first.
+	 */
+	if (degraded)
+		xrepl_jnl_lost_locked(pair);
 	remark = jnl->remark;
 	jnl->remark = false;
 	spin_unlock_irq(&pair->lock);
 	if (remark && !xrepl_meta_remark_dirty(pair)) {
+		/* Not past them: tried again in a second. */
 		spin_lock_irq(&pair->lock);
 		jnl->remark = true;
+		if (retry) {
+			jnl_commit_soon_locked(pair, false);
+			jnl->commit_retry = true;
+		}
 		spin_unlock_irq(&pair->lock);
 		return -EIO;
 	}

@@ -100,6 +100,17 @@ static int meta_write_sb(struct xrepl_pair *pair)
  */
 bool xrepl_meta_commit(struct xrepl_pair *pair)
 {
+	return xrepl_meta_commit_defer(pair, false);
+}
+
+/*
+ * xrepl_meta_commit(), but with defer, the writes that waited for their
+ * marks go back to wait for the metadata worker, which issues them: for
+ * a caller that must not sleep on what a write allocates (a tail commit
+ * the ship queue waits for: ship entries free their pages only after it).
+ */
+bool xrepl_meta_commit_defer(struct xrepl_pair *pair, bool defer)
+{
 	unsigned long blocks[XREPL_META_IO_BLOCKS];
 	struct bio_list waiters = BIO_EMPTY_LIST;
 	bool failed = false;
@@ -137,6 +148,13 @@ bool xrepl_meta_commit(struct xrepl_pair *pair)
 						     (unsigned long)XREPL_META_RETRY_MAX);
 	}
 
+	if (defer && !bio_list_empty(&waiters)) {
+		spin_lock_irq(&pair->lock);
+		bio_list_merge_head(&pair->mark_wait, &waiters);
+		spin_unlock_irq(&pair->lock);
+		queue_work(pair->meta_wq, &pair->commit_work);
+		return !failed;
+	}
 	/* Marked, or as marked as a failed device allows: go. */
 	while ((bio = bio_list_pop(&waiters))) {
 		struct xrepl_io *io = xrepl_io(bio);
@@ -295,7 +313,7 @@ bool xrepl_meta_remark_dirty(struct xrepl_pair *pair)
 		}
 	}
 	spin_unlock_irq(&pair->lock);
-	ok = xrepl_meta_commit(pair);
+	ok = xrepl_meta_commit_defer(pair, true);
 	if (ok) {
 		spin_lock_irq(&pair->lock);
 		xrepl_wi_commit_all_locked(&pair->wi);

@@ -82,6 +82,12 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 	if (!read_err && !write_err &&
 	    pair->degraded_by == XREPL_DEGRADED_NONE &&
 	    copy->degrade_gen == pair->degrade_gen) {
+		/*
+		 * On the remote, not flushed there yet: with a journal the
+		 * cleaner flushes the remote before it clears the mark.
+		 */
+		if (pair->jnl)
+			atomic_long_inc(&pair->gate_unjnl);
 		xrepl_bitmap_clear(&pair->dirty, region);
 		/* Writes since the cycle's start waited for this copy. */
 		if (pair->cycling && xrepl_bitmap_clear(&pair->cycle_set, region))

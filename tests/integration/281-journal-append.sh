@@ -30,6 +30,9 @@
 #   5c. entries given up on after their marks went by the log (remote
 #      down, the remote stalled): their regions are marked on disk again
 #      before a tail commit takes them out of the log
+#   5d. the remote completes writes but its flushes hang, their marks go
+#      by the log; it degrades (remote down): its unflushed writes'
+#      regions become dirty, marked on disk, before the tail passes them
 #   6. a lag of 1.5 times max_lag_kb, the remote stalled: no congestion;
 #      the entries past the bound are read back from the log when they
 #      ship, with no resync; their descriptors count in the bound, and a
@@ -385,6 +388,38 @@ assert_cmp "$(status_field "$X" marked)" -ge 3 "regions marked on disk, 3 dirty"
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
 wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
+
+step "the remote degrades with writes it completed unflushed: their regions dirty"
+# The remote completes 4 writes, but its flushes hang: no tail commit
+# records them, and their marks go by the log.  Degraded, the remote may
+# lose them (it never flushed): once a tail commit passes them, their
+# regions must be dirty, and marked on disk.
+# No mark left: the cleaner flushed the remote after the resync's copies.
+wait_for_status "$X" marked 0 60
+S_R=$(dev_sectors "$LOOP_R")
+must "the remote's flushes hang" dmsetup load "$P-remote" --table \
+	"0 $S_R delay $LOOP_R 0 0 $LOOP_R 0 0 $LOOP_R 0 300000"
+must "resume the remote" dmsetup resume "$P-remote"
+at_exit_first "dmsetup load $P-remote --table '$(linear_table "$LOOP_R")' && dmsetup resume $P-remote"
+for b in 3100 6100 9100 12100; do
+	write_at "$X" $(( b * 4096 )) 4096 || fail "write at block $b"
+done
+wait_for_status "$X" lag_writes 0 60
+wait_for_status "$X" marked 0 60
+assert_status "$X" dirty 0/128
+must "remote down" dmsetup message "$P-x" 0 remote down
+for (( i = 0; i < 50; i++ )); do
+	[[ "$(unshipped)" == 0 ]] && break
+	sleep 0.2
+done
+assert_eq 0 "$(unshipped)" "entries in the log once degraded"
+assert_status "$X" dirty 4/128
+assert_cmp "$(status_field "$X" marked)" -ge 4 "regions marked on disk, 4 dirty"
+must "the remote's flushes return" dmsetup load "$P-remote" --table "$(linear_table "$LOOP_R")"
+must "resume the remote" dmsetup resume "$P-remote"
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
 assert_legs_equal "$L" "$R"
 
 step "a lag past max_lag_kb: the entries past it are read back from the log"
