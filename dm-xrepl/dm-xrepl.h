@@ -288,10 +288,11 @@ int xrepl_wi_load_block(struct xrepl_wi *wi, unsigned long block,
 /* Mark every region (a fresh pair that needs a full sync). */
 void xrepl_wi_mark_all_locked(struct xrepl_wi *wi);
 /*
- * Every mark in bits was written: take all of them as durable (but those
- * the cleaner is clearing), so that writes need not ask for them and the
- * cleaner may clear them once idle.  The caller also excludes the other
- * writers of committed (the metadata writer).
+ * The marks in bits were written: take all of them as durable (but those
+ * the cleaner is clearing, and those of blocks dirty again: asked for
+ * since their block's last write), so that writes need not ask for them
+ * and the cleaner may clear them once idle.  The caller also excludes
+ * the other writers of committed (the metadata writer).
  */
 void xrepl_wi_commit_all_locked(struct xrepl_wi *wi);
 /* Lockless: are regions first..last all committed?  Notes them touched. */

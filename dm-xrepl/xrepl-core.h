@@ -750,6 +750,7 @@ struct xrepl_jnl {
 	struct list_head done_free;
 	struct xrepl_jnl_done *done_pool;
 	unsigned int done_nr;		/* on done_list */
+	unsigned int done_unlost;	/* of them, not made dirty yet */
 	unsigned int done_max;
 	u64 done_unrec;			/* 0: every completion recorded */
 	bool ship_waits;		/* ship_work waits for a tail commit */
@@ -768,6 +769,7 @@ struct xrepl_jnl_done {
 	sector_t start, last;		/* its sectors */
 	sector_t subtree_last;		/* the interval tree's */
 	u64 seq;
+	bool lost;			/* its regions made dirty */
 	struct list_head list;		/* on done_list or done_free */
 };
 
@@ -985,7 +987,8 @@ void xrepl_resync_flush_work(struct work_struct *work);
 bool xrepl_copies_idle(struct xrepl_pair *pair);
 
 /* xrepl-meta-io.c: the metadata device. */
-bool xrepl_meta_commit(struct xrepl_pair *pair);
+bool xrepl_meta_commit(struct xrepl_pair *pair, struct bio_list *go);
+void xrepl_meta_go(struct bio_list *go);
 void xrepl_meta_retry_work(struct work_struct *work);
 void xrepl_commit_work(struct work_struct *work);
 bool xrepl_meta_sync(struct xrepl_pair *pair);
@@ -993,7 +996,8 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all);
 void xrepl_clean_work(struct work_struct *work);
 void xrepl_meta_merge_marked(struct xrepl_pair *pair);
 bool xrepl_meta_remark_dirty(struct xrepl_pair *pair);
-bool xrepl_meta_commit_defer(struct xrepl_pair *pair, bool defer);
+bool xrepl_meta_commit_defer(struct xrepl_pair *pair, struct bio_list *go,
+			     bool defer);
 bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
 			   const struct xrepl_bitmap *bm);
 int xrepl_meta_load(struct xrepl_pair *pair,
@@ -1067,6 +1071,8 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc);
 void xrepl_jnl_resume(struct xrepl_pair *pair);
 bool xrepl_jnl_idle_locked(struct xrepl_pair *pair);
+/* The metadata device works again: a tail commit waiting for it runs. */
+void xrepl_jnl_meta_back(struct xrepl_pair *pair);
 /* Regions became dirty: marked on disk again before the tail moves. */
 void xrepl_jnl_dirtied_locked(struct xrepl_pair *pair, unsigned long first,
 			      unsigned long last);

@@ -404,16 +404,19 @@ static void jnl_walk_report(struct xrepl_pair *pair,
 	}
 }
 
-/* The regions set in bm become dirty.  lock held. */
-static void jnl_mark_bitmap_locked(struct xrepl_pair *pair,
-				   const struct xrepl_bitmap *bm)
+/* The regions set in bm become dirty, a run at a time. */
+static void jnl_mark_bitmap(struct xrepl_pair *pair,
+			    const struct xrepl_bitmap *bm)
 {
 	unsigned long r = 0, end;
 
 	while ((r = xrepl_bitmap_next_set(bm, r)) < bm->nr_bits) {
 		end = find_next_zero_bit(bm->bits, bm->nr_bits, r);
+		spin_lock_irq(&pair->lock);
 		xrepl_mark_dirty_locked(pair, r, end - 1);
+		spin_unlock_irq(&pair->lock);
 		r = end;
+		cond_resched();
 	}
 }
 
@@ -453,12 +456,13 @@ static bool jnl_walk_mark(struct xrepl_pair *pair)
 	 * Marked in memory all the same: the resync copies them, and the
 	 * metadata's retry writes the marks requested.
 	 */
-	spin_lock_irq(&pair->lock);
-	if (bm)
-		jnl_mark_bitmap_locked(pair, bm);
-	else
+	if (bm) {
+		jnl_mark_bitmap(pair, bm);
+	} else {
+		spin_lock_irq(&pair->lock);
 		xrepl_mark_all_dirty_locked(pair);
-	spin_unlock_irq(&pair->lock);
+		spin_unlock_irq(&pair->lock);
+	}
 	return false;
 }
 
@@ -618,7 +622,7 @@ int xrepl_jnl_start(struct xrepl_pair *pair)
 	struct xrepl_jnl *jnl = pair->jnl;
 	struct xrepl_jnl_info info;
 	const char *what = "the superblock write";
-	bool fail = false;
+	bool fail = false, marked;
 	int r = 0;
 
 	if (!jnl)
@@ -632,7 +636,14 @@ int xrepl_jnl_start(struct xrepl_pair *pair)
 				  bdev_nr_sectors(jnl->bdev));
 	} else {
 		jnl_walk_report(pair, &jnl->walk);
-		if (!jnl_walk_mark(pair)) {
+		marked = jnl_walk_mark(pair);
+		/* Resumed next, the pair resyncs them (the remote healthy). */
+		spin_lock_irq(&pair->lock);
+		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
+		    xrepl_resync_needed_locked(pair) && !pair->resync_active)
+			xrepl_resync_want_locked(pair);
+		spin_unlock_irq(&pair->lock);
+		if (!marked) {
 			/* The log stays for a later load; not used now. */
 			spin_lock_irq(&pair->lock);
 			fail = jnl_fail_locked(jnl);
@@ -642,12 +653,6 @@ int xrepl_jnl_start(struct xrepl_pair *pair)
 			goto out;
 		}
 		xrepl_bitmap_free(&jnl->walk_regions);
-		/* Resumed next, the pair resyncs them (the remote healthy). */
-		spin_lock_irq(&pair->lock);
-		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
-		    xrepl_resync_needed_locked(pair) && !pair->resync_active)
-			xrepl_resync_want_locked(pair);
-		spin_unlock_irq(&pair->lock);
 		info = jnl->info;
 		info.incarnation++;
 		info.tail_incarnation = info.incarnation;
@@ -1438,9 +1443,20 @@ static void jnl_done_add_locked(struct xrepl_jnl *jnl,
 {
 	struct xrepl_jnl_done *d;
 
-	/* Not replayed once the journal is out of use: no commit prunes. */
-	if (!ent->s.nr_sectors || !jnl->usable)
+	if (!ent->s.nr_sectors)
 		return;
+	/*
+	 * Degraded, the remote is not flushed by tail commits and may lose
+	 * it: its regions become dirty.  (Also with the journal out of use:
+	 * no commit prunes the records then, but the marks cover the entries
+	 * the cleaner has not cleared by the log yet, and the records those
+	 * it has.)
+	 */
+	if (jnl->pair->degraded_by != XREPL_DEGRADED_NONE) {
+		if (ent->tracked)
+			xrepl_mark_dirty_locked(jnl->pair, ent->first, ent->last);
+		return;
+	}
 	d = list_first_entry_or_null(&jnl->done_free, struct xrepl_jnl_done,
 				     list);
 	if (!d) {
@@ -1451,8 +1467,10 @@ static void jnl_done_add_locked(struct xrepl_jnl *jnl,
 	d->start = ent->s.sector;
 	d->last = ent->s.sector + ent->s.nr_sectors - 1;
 	d->seq = ent->jseq;
+	d->lost = false;
 	jnl_done_insert(d, &jnl->done_tree);
 	jnl->done_nr++;
+	jnl->done_unlost++;
 }
 
 /*
@@ -1470,6 +1488,8 @@ static void jnl_done_prune_locked(struct xrepl_pair *pair)
 		jnl_done_remove(d, &jnl->done_tree);
 		list_move(&d->list, &jnl->done_free);
 		jnl->done_nr--;
+		if (!d->lost)
+			jnl->done_unlost--;
 	}
 	if (jnl->done_unrec < jnl->ctail_seq)
 		jnl->done_unrec = 0;
@@ -1610,10 +1630,11 @@ void xrepl_jnl_dirtied_locked(struct xrepl_pair *pair, unsigned long first,
 }
 
 /*
- * The remote failed a flush: it may have lost any entry it completed
- * since its last one, the entries the tail on disk is not past, whose
- * marks the cleaner may have cleared by the log.  Their regions (the
- * records of them) become dirty.  lock held.
+ * The remote failed a flush, or degraded (tail commits flush it no more):
+ * it may lose any entry it completed since its last flush, the entries
+ * the tail on disk is not past, whose marks the cleaner may have cleared
+ * by the log.  Their regions (from the records of them) become dirty,
+ * each record's once.  lock held.
  */
 void xrepl_jnl_lost_locked(struct xrepl_pair *pair)
 {
@@ -1627,11 +1648,18 @@ void xrepl_jnl_lost_locked(struct xrepl_pair *pair)
 		xrepl_mark_all_dirty_locked(pair);
 		return;
 	}
-	list_for_each_entry(d, &jnl->done_list, list)
+	if (!jnl->done_unlost)
+		return;
+	list_for_each_entry(d, &jnl->done_list, list) {
+		if (d->lost)
+			continue;
+		d->lost = true;
 		if (xrepl_range_to_regions(&pair->geom, d->start,
 					   d->last - d->start + 1,
 					   &first, &last))
 			xrepl_mark_dirty_locked(pair, first, last);
+	}
+	jnl->done_unlost = 0;
 }
 
 bool xrepl_jnl_usable_locked(struct xrepl_pair *pair)
@@ -1869,12 +1897,29 @@ void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc)
 	jnl_commit(pair, xc->remote ? xc->remote->bdev : NULL, false, true);
 }
 
-/* Resumed: tail commits may run again. */
+/*
+ * Resumed: tail commits may run again, and one runs if the suspend's
+ * could not record the whole tail (the remark failed).
+ */
 void xrepl_jnl_resume(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	if (!jnl)
+		return;
+	spin_lock_irq(&pair->lock);
+	jnl->stopped = false;
+	if (jnl->remark)
+		jnl_commit_soon_locked(pair, false);
+	spin_unlock_irq(&pair->lock);
+}
+
+void xrepl_jnl_meta_back(struct xrepl_pair *pair)
 {
 	if (!pair->jnl)
 		return;
 	spin_lock_irq(&pair->lock);
-	pair->jnl->stopped = false;
+	if (pair->jnl->remark)
+		jnl_commit_soon_locked(pair, true);
 	spin_unlock_irq(&pair->lock);
 }

@@ -98,9 +98,22 @@ static int meta_write_sb(struct xrepl_pair *pair)
  * rewrites everything later.  Returns false if a write failed.
  * meta_io_lock held.
  */
-bool xrepl_meta_commit(struct xrepl_pair *pair)
+bool xrepl_meta_commit(struct xrepl_pair *pair, struct bio_list *go)
 {
-	return xrepl_meta_commit_defer(pair, false);
+	return xrepl_meta_commit_defer(pair, go, false);
+}
+
+/*
+ * Issue the writes a metadata commit let go (go), once meta_io_lock is
+ * released: a write may sleep on what it allocates, which a tail commit
+ * waiting for that lock may be what frees.
+ */
+void xrepl_meta_go(struct bio_list *go)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(go)))
+		xrepl_write_submit(xrepl_io(bio)->xc, bio);
 }
 
 /*
@@ -109,7 +122,8 @@ bool xrepl_meta_commit(struct xrepl_pair *pair)
  * a caller that must not sleep on what a write allocates (a tail commit
  * the ship queue waits for: ship entries free their pages only after it).
  */
-bool xrepl_meta_commit_defer(struct xrepl_pair *pair, bool defer)
+bool xrepl_meta_commit_defer(struct xrepl_pair *pair, struct bio_list *go,
+			     bool defer)
 {
 	unsigned long blocks[XREPL_META_IO_BLOCKS];
 	struct bio_list waiters = BIO_EMPTY_LIST;
@@ -155,13 +169,13 @@ bool xrepl_meta_commit_defer(struct xrepl_pair *pair, bool defer)
 		queue_work(pair->meta_wq, &pair->commit_work);
 		return !failed;
 	}
-	/* Marked, or as marked as a failed device allows: go. */
+	/* Marked, or as marked as a failed device allows: they go. */
 	while ((bio = bio_list_pop(&waiters))) {
 		struct xrepl_io *io = xrepl_io(bio);
 
 		if (!failed)
 			xrepl_wi_set_committed(&pair->wi, io->first, io->last);
-		xrepl_write_submit(io->xc, bio);
+		bio_list_add(go, bio);
 	}
 	return !failed;
 }
@@ -175,6 +189,7 @@ void xrepl_meta_retry_work(struct work_struct *work)
 {
 	struct xrepl_pair *pair = container_of(to_delayed_work(work),
 					       struct xrepl_pair, meta_retry);
+	struct bio_list go = BIO_EMPTY_LIST;
 	struct xrepl_c *xc = NULL;
 	bool ok;
 
@@ -183,7 +198,7 @@ void xrepl_meta_retry_work(struct work_struct *work)
 	bitmap_set(pair->wi.dirty_blocks, 0, pair->wi.nr_blocks);
 	pair->sb_dirty = true;
 	spin_unlock_irq(&pair->lock);
-	ok = xrepl_meta_commit(pair);
+	ok = xrepl_meta_commit(pair, &go);
 	if (ok) {
 		pair->meta_retry_delay = XREPL_META_RETRY_MIN;
 		spin_lock_irq(&pair->lock);
@@ -198,6 +213,10 @@ void xrepl_meta_retry_work(struct work_struct *work)
 		spin_unlock_irq(&pair->lock);
 	}
 	mutex_unlock(&pair->meta_io_lock);
+	xrepl_meta_go(&go);
+	/* A tail commit waits for the marks of entries given up on. */
+	if (ok)
+		xrepl_jnl_meta_back(pair);
 	if (ok) {
 		DMINFO("%s: metadata device works again: rewritten, crash safety restored",
 		       dm_device_name(pair->md));
@@ -217,11 +236,13 @@ void xrepl_commit_work(struct work_struct *work)
 /* Metadata commit from any process context; false if a write failed. */
 bool xrepl_meta_sync(struct xrepl_pair *pair)
 {
+	struct bio_list go = BIO_EMPTY_LIST;
 	bool ok;
 
 	mutex_lock(&pair->meta_io_lock);
-	ok = xrepl_meta_commit(pair);
+	ok = xrepl_meta_commit(pair, &go);
 	mutex_unlock(&pair->meta_io_lock);
+	xrepl_meta_go(&go);
 	return ok;
 }
 
@@ -264,6 +285,7 @@ static void mark_runs(struct xrepl_pair *pair, const struct xrepl_bitmap *bm,
 bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
 			   const struct xrepl_bitmap *bm)
 {
+	struct bio_list go = BIO_EMPTY_LIST;
 	bool ok;
 
 	mutex_lock(&pair->meta_io_lock);
@@ -274,7 +296,7 @@ bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
 		xrepl_wi_mark_all_locked(&pair->wi);
 		spin_unlock_irq(&pair->lock);
 	}
-	ok = xrepl_meta_commit(pair);
+	ok = xrepl_meta_commit(pair, &go);
 	if (ok) {
 		spin_lock_irq(&pair->lock);
 		xrepl_wi_commit_all_locked(&pair->wi);
@@ -285,6 +307,7 @@ bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
 			mark_runs(pair, bm, true);
 	}
 	mutex_unlock(&pair->meta_io_lock);
+	xrepl_meta_go(&go);
 	return ok;
 }
 
@@ -313,7 +336,8 @@ bool xrepl_meta_remark_dirty(struct xrepl_pair *pair)
 		}
 	}
 	spin_unlock_irq(&pair->lock);
-	ok = xrepl_meta_commit_defer(pair, true);
+	ok = xrepl_meta_commit_defer(pair, NULL, true);
+	/* Not the marks asked for since its last write (their block dirty). */
 	if (ok) {
 		spin_lock_irq(&pair->lock);
 		xrepl_wi_commit_all_locked(&pair->wi);
@@ -334,6 +358,7 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 {
 	unsigned long nr = pair->geom.nr_regions;
 	unsigned long from, to, r, gen, picked = 0;
+	struct bio_list go = BIO_EMPTY_LIST;
 	bool flushed, by_log;
 	long unjnl;
 	u64 appended;
@@ -417,8 +442,9 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 		spin_unlock_irq(&pair->lock);
 		cond_resched();
 	}
-	xrepl_meta_commit(pair);
+	xrepl_meta_commit(pair, &go);
 	mutex_unlock(&pair->meta_io_lock);
+	xrepl_meta_go(&go);
 }
 
 void xrepl_clean_work(struct work_struct *work)

@@ -316,10 +316,14 @@ void xrepl_wi_commit_all_locked(struct xrepl_wi *wi)
 {
 	unsigned long w;
 
-	/* Atomic word updates: writers test committed without the lock. */
+	/*
+	 * Atomic word updates: writers test committed without the lock.  A
+	 * block dirty again holds marks asked for after the last write.
+	 */
 	for (w = 0; w < BITS_TO_LONGS(wi->nr_regions); w++)
-		set_mask_bits(&wi->committed[w], 0,
-			      wi->bits[w] & ~wi->clearing[w]);
+		if (!test_bit(w / WORDS_PER_BLOCK, wi->dirty_blocks))
+			set_mask_bits(&wi->committed[w], 0,
+				      wi->bits[w] & ~wi->clearing[w]);
 }
 
 bool xrepl_wi_check(struct xrepl_wi *wi, unsigned long first,

@@ -125,6 +125,11 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 	}
 	WRITE_ONCE(pair->degraded_by, why);
 	pair->degrade_gen++;
+	/*
+	 * With a journal, what the remote completed unflushed may have lost
+	 * its marks to the log: those regions become dirty.
+	 */
+	xrepl_jnl_lost_locked(pair);
 	xrepl_cycle_abort_locked(pair, true);
 	pair->resync_active = false;
 	/*
