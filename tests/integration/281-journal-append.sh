@@ -97,6 +97,16 @@ unshipped() {
 	jq_py 'j["unshipped_entries"]'
 }
 
+# log_empties WHAT: the log empties (a tail commit) within 10 s.
+log_empties() {
+	local i
+	for (( i = 0; i < 50; i++ )); do
+		[[ "$(unshipped)" == 0 ]] && return
+		sleep 0.2
+	done
+	assert_eq 0 "$(unshipped)" "$1"
+}
+
 jx() {
 	XREPL_MODE=${MODE:-async} XREPL_META=$M xrepl_create x "$L" "$R" \
 		max_lag_kb 65536 journal "$@"
@@ -192,11 +202,7 @@ step "the remote returns: it gets every write; the log empties"
 unstall
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
-for (( i = 0; i < 50; i++ )); do
-	[[ "$(unshipped)" == 0 ]] && break
-	sleep 0.2
-done
-assert_eq 0 "$(unshipped)" "entries left once the remote has them (a tail commit)"
+log_empties "entries left once the remote has them (a tail commit)"
 assert_eq "$head" "$(jq_py 'j["superblock"]["tail_seq"]')" "the tail on disk, at the head"
 assert_status "$X" journal_used_kb 0
 # The log empty: the newest write's time (a write after the stalled ones).
@@ -392,11 +398,7 @@ must "remote down" dmsetup message "$P-x" 0 remote down
 assert_status "$X" dirty 3/128
 # A and the flush complete: the tail commit passes every entry.
 unstall
-for (( i = 0; i < 50; i++ )); do
-	[[ "$(unshipped)" == 0 ]] && break
-	sleep 0.2
-done
-assert_eq 0 "$(unshipped)" "entries in the log once A and the flush completed"
+log_empties "entries in the log once A and the flush completed"
 assert_cmp "$(status_field "$X" marked)" -ge 3 "regions marked on disk, 3 dirty"
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
@@ -425,11 +427,7 @@ must "remote down" dmsetup message "$P-x" 0 remote down
 # Dirty as it degrades, not only once a tail commit passes them: the
 # remote may come back first.
 assert_status "$X" dirty 4/128
-for (( i = 0; i < 50; i++ )); do
-	[[ "$(unshipped)" == 0 ]] && break
-	sleep 0.2
-done
-assert_eq 0 "$(unshipped)" "entries in the log once degraded"
+log_empties "entries in the log once degraded"
 assert_cmp "$(status_field "$X" marked)" -ge 4 "regions marked on disk, 4 dirty"
 must "the remote's flushes return" dmsetup load "$P-remote" --table "$(linear_table "$LOOP_R")"
 must "resume the remote" dmsetup resume "$P-remote"
