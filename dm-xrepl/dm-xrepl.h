@@ -273,6 +273,7 @@ struct xrepl_wi {
 	unsigned long *committed;	/* durably marked, not being cleared */
 	unsigned long *touched;		/* written since the cleaner last looked */
 	unsigned long *clearing;	/* picked by the cleaner, not applied */
+	unsigned long *asked;		/* requested since copied for a write */
 	unsigned long *dirty_blocks;	/* blocks of bits not yet written */
 	unsigned long nr_marked;	/* set bits in bits */
 };
@@ -289,10 +290,10 @@ int xrepl_wi_load_block(struct xrepl_wi *wi, unsigned long block,
 void xrepl_wi_mark_all_locked(struct xrepl_wi *wi);
 /*
  * The marks in bits were written: take all of them as durable (but those
- * the cleaner is clearing, and those of blocks dirty again: asked for
- * since their block's last write), so that writes need not ask for them
- * and the cleaner may clear them once idle.  The caller also excludes
- * the other writers of committed (the metadata writer).
+ * the cleaner is clearing, and those asked for since their block was
+ * copied for its last write), so that writes need not ask for them and
+ * the cleaner may clear them once idle.  The caller also excludes the
+ * other writers of committed (the metadata writer).
  */
 void xrepl_wi_commit_all_locked(struct xrepl_wi *wi);
 /* Lockless: are regions first..last all committed?  Notes them touched. */

@@ -750,15 +750,18 @@ struct xrepl_jnl {
 	struct list_head done_free;
 	struct xrepl_jnl_done *done_pool;
 	unsigned int done_nr;		/* on done_list */
-	unsigned int done_unlost;	/* of them, not made dirty yet */
+	/* Their regions were made dirty in degradation lost_gen. */
+	bool lost_walked;
+	unsigned long lost_gen;
 	unsigned int done_max;
 	u64 done_unrec;			/* 0: every completion recorded */
 	bool ship_waits;		/* ship_work waits for a tail commit */
 	/*
-	 * Under pair->lock: regions whose marks are not committed became
+	 * Under pair->lock: regions whose marks were not committed became
 	 * dirty since the last tail commit (entries given up on, whose marks
-	 * the cleaner cleared by the log): the commit marks them on disk
-	 * again before the tail passes those entries.
+	 * the cleaner cleared by the log).  Their marks were asked for then;
+	 * the commit makes sure they are on disk before the tail passes
+	 * those entries.
 	 */
 	bool remark;
 };
@@ -769,7 +772,6 @@ struct xrepl_jnl_done {
 	sector_t start, last;		/* its sectors */
 	sector_t subtree_last;		/* the interval tree's */
 	u64 seq;
-	bool lost;			/* its regions made dirty */
 	struct list_head list;		/* on done_list or done_free */
 };
 

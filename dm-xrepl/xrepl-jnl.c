@@ -89,6 +89,10 @@ void xrepl_jnl_stop(struct xrepl_pair *pair)
 {
 	if (!pair->jnl)
 		return;
+	/* Nothing queues a commit from now on (the metadata's retry). */
+	spin_lock_irq(&pair->lock);
+	pair->jnl->stopped = true;
+	spin_unlock_irq(&pair->lock);
 	/* It may ask for a commit. */
 	cancel_work_sync(&pair->jnl->overlap_work);
 	cancel_delayed_work_sync(&pair->jnl->commit_work);
@@ -544,6 +548,41 @@ void xrepl_jnl_room_locked(struct xrepl_pair *pair)
 }
 
 /*
+ * The journal is out of use: the marks cover again what it did not.  The
+ * cleaner no longer clears a mark by the log, but a mark it cleared so may
+ * belong to an entry the remote lacks (on jnl->log) or holds unflushed (a
+ * completion record): those regions are marked on disk again, and the
+ * records go (none is kept from now on).  lock held.
+ */
+static void jnl_cover_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_jnl_done *d, *tmp;
+	struct xrepl_shipent *ent;
+	unsigned long first, last;
+
+	if (!pair->wi.committed)
+		return;
+	if (jnl->done_unrec)
+		xrepl_wi_request_locked(&pair->wi, 0, pair->geom.nr_regions - 1);
+	list_for_each_entry_safe(d, tmp, &jnl->done_list, list) {
+		if (xrepl_range_to_regions(&pair->geom, d->start,
+					   d->last - d->start + 1,
+					   &first, &last))
+			xrepl_wi_request_locked(&pair->wi, first, last);
+		jnl_done_remove(d, &jnl->done_tree);
+		list_move(&d->list, &jnl->done_free);
+	}
+	jnl->done_nr = 0;
+	jnl->done_unrec = 0;
+	list_for_each_entry(ent, &jnl->log, jlog)
+		if (ent->tracked)
+			xrepl_wi_request_locked(&pair->wi, ent->first, ent->last);
+	if (pair->meta_wq)
+		queue_work(pair->meta_wq, &pair->commit_work);
+}
+
+/*
  * Fail the journal: the pair goes on without it.  Entries whose pages
  * were dropped cannot be shipped in order any more: the remote degrades
  * (degraded_by=journal), ship_work gives up on them, and the remote
@@ -559,6 +598,7 @@ static bool jnl_fail_locked(struct xrepl_jnl *jnl)
 	jnl->failed = true;
 	/* Read without the lock by xrepl_jnl_write(), which re-checks. */
 	WRITE_ONCE(jnl->usable, false);
+	jnl_cover_locked(pair);
 	jnl_room_locked(jnl);
 	/* The lag's bound changed: the writes waiting for it try again. */
 	if (xrepl_lag_wait_release_locked(pair))
@@ -1443,14 +1483,12 @@ static void jnl_done_add_locked(struct xrepl_jnl *jnl,
 {
 	struct xrepl_jnl_done *d;
 
-	if (!ent->s.nr_sectors)
+	/* Out of use, the marks cover it (jnl_cover_locked()). */
+	if (!ent->s.nr_sectors || !jnl->usable)
 		return;
 	/*
 	 * Degraded, the remote is not flushed by tail commits and may lose
-	 * it: its regions become dirty.  (Also with the journal out of use:
-	 * no commit prunes the records then, but the marks cover the entries
-	 * the cleaner has not cleared by the log yet, and the records those
-	 * it has.)
+	 * it: its regions become dirty.
 	 */
 	if (jnl->pair->degraded_by != XREPL_DEGRADED_NONE) {
 		if (ent->tracked)
@@ -1467,10 +1505,8 @@ static void jnl_done_add_locked(struct xrepl_jnl *jnl,
 	d->start = ent->s.sector;
 	d->last = ent->s.sector + ent->s.nr_sectors - 1;
 	d->seq = ent->jseq;
-	d->lost = false;
 	jnl_done_insert(d, &jnl->done_tree);
 	jnl->done_nr++;
-	jnl->done_unlost++;
 }
 
 /*
@@ -1488,8 +1524,6 @@ static void jnl_done_prune_locked(struct xrepl_pair *pair)
 		jnl_done_remove(d, &jnl->done_tree);
 		list_move(&d->list, &jnl->done_free);
 		jnl->done_nr--;
-		if (!d->lost)
-			jnl->done_unlost--;
 	}
 	if (jnl->done_unrec < jnl->ctail_seq)
 		jnl->done_unrec = 0;
@@ -1624,17 +1658,28 @@ void xrepl_jnl_dirtied_locked(struct xrepl_pair *pair, unsigned long first,
 			      unsigned long last)
 {
 	/* wi is loaded before the pair can dirty a region it was not. */
-	if (pair->jnl && !pair->jnl->remark && pair->wi.committed &&
-	    find_next_zero_bit(pair->wi.committed, last + 1, first) <= last)
-		pair->jnl->remark = true;
+	if (!pair->jnl || !pair->wi.committed ||
+	    find_next_zero_bit(pair->wi.committed, last + 1, first) > last)
+		return;
+	/*
+	 * A mark the cleaner cleared by the log: asked for again now (a
+	 * resync may copy the region before the next tail commit, and only
+	 * the mark then covers the copy until the remote is flushed), and
+	 * on disk before the tail passes the entry.
+	 */
+	xrepl_wi_request_locked(&pair->wi, first, last);
+	pair->jnl->remark = true;
+	if (pair->meta_wq)
+		queue_work(pair->meta_wq, &pair->commit_work);
 }
 
 /*
  * The remote failed a flush, or degraded (tail commits flush it no more):
  * it may lose any entry it completed since its last flush, the entries
  * the tail on disk is not past, whose marks the cleaner may have cleared
- * by the log.  Their regions (from the records of them) become dirty,
- * each record's once.  lock held.
+ * by the log.  Their regions (from the records of them) become dirty:
+ * the records are walked once per degradation (no record is added while
+ * degraded).  lock held.
  */
 void xrepl_jnl_lost_locked(struct xrepl_pair *pair)
 {
@@ -1648,18 +1693,16 @@ void xrepl_jnl_lost_locked(struct xrepl_pair *pair)
 		xrepl_mark_all_dirty_locked(pair);
 		return;
 	}
-	if (!jnl->done_unlost)
+	if (jnl->lost_walked && jnl->lost_gen == pair->degrade_gen &&
+	    pair->degraded_by != XREPL_DEGRADED_NONE)
 		return;
-	list_for_each_entry(d, &jnl->done_list, list) {
-		if (d->lost)
-			continue;
-		d->lost = true;
+	list_for_each_entry(d, &jnl->done_list, list)
 		if (xrepl_range_to_regions(&pair->geom, d->start,
 					   d->last - d->start + 1,
 					   &first, &last))
 			xrepl_mark_dirty_locked(pair, first, last);
-	}
-	jnl->done_unlost = 0;
+	jnl->lost_walked = true;
+	jnl->lost_gen = pair->degrade_gen;
 }
 
 bool xrepl_jnl_usable_locked(struct xrepl_pair *pair)

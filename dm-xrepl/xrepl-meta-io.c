@@ -92,11 +92,12 @@ static int meta_write_sb(struct xrepl_pair *pair)
 
 /*
  * Write every changed bitmap block and, if it changed, the superblock;
- * then issue the writes that waited for their marks.  Blocks (and the
- * superblock) whose write failed stay dirty, the waiters' marks are then
- * not taken as durable (their next write asks again), and meta_retry
- * rewrites everything later.  Returns false if a write failed.
- * meta_io_lock held.
+ * the writes that waited for their marks then go on go, for the caller
+ * to issue once meta_io_lock is released (xrepl_meta_go()).  Blocks (and
+ * the superblock) whose write failed stay dirty, the waiters' marks are
+ * then not taken as durable (their next write asks again), and
+ * meta_retry rewrites everything later.  Returns false if a write
+ * failed.  meta_io_lock held.
  */
 bool xrepl_meta_commit(struct xrepl_pair *pair, struct bio_list *go)
 {
@@ -105,8 +106,8 @@ bool xrepl_meta_commit(struct xrepl_pair *pair, struct bio_list *go)
 
 /*
  * Issue the writes a metadata commit let go (go), once meta_io_lock is
- * released: a write may sleep on what it allocates, which a tail commit
- * waiting for that lock may be what frees.
+ * released: a write may sleep on what it allocates (GFP_NOIO), which a
+ * tail commit waiting for that lock may be what frees.  Process context.
  */
 void xrepl_meta_go(struct bio_list *go)
 {
@@ -312,30 +313,16 @@ bool xrepl_meta_mark_dirty(struct xrepl_pair *pair,
 }
 
 /*
- * Mark on disk again the dirty regions whose marks are not committed: a
- * journal's entries given up on, whose marks the cleaner had cleared by
- * the log.  Returns false if the metadata device failed.  Process
- * context.
+ * Write the marks asked for again (a journal's entries given up on, whose
+ * marks the cleaner had cleared by the log: xrepl_jnl_dirtied_locked()),
+ * if the metadata worker has not yet.  Returns false if the metadata
+ * device failed.  Process context.
  */
 bool xrepl_meta_remark_dirty(struct xrepl_pair *pair)
 {
-	unsigned long r = 0, n = 0;
 	bool ok;
 
 	mutex_lock(&pair->meta_io_lock);
-	spin_lock_irq(&pair->lock);
-	while ((r = xrepl_bitmap_next_set(&pair->dirty, r)) <
-	       pair->dirty.nr_bits) {
-		if (!test_bit(r, pair->wi.committed))
-			xrepl_wi_request_locked(&pair->wi, r, r);
-		r++;
-		if (++n % XREPL_RUNS_PER_LOCK == 0) {
-			spin_unlock_irq(&pair->lock);
-			cond_resched();
-			spin_lock_irq(&pair->lock);
-		}
-	}
-	spin_unlock_irq(&pair->lock);
 	ok = xrepl_meta_commit_defer(pair, NULL, true);
 	/* Not the marks asked for since its last write (their block dirty). */
 	if (ok) {

@@ -539,6 +539,33 @@ static void xrepl_wi_mark_all_test(struct kunit *test)
 	xrepl_wi_free(wi);
 }
 
+/*
+ * commit_all takes as committed only the marks copied for a write: not
+ * one asked for after its block was copied (its write does not hold it).
+ */
+static void xrepl_wi_commit_all_test(struct kunit *test)
+{
+	struct xrepl_wi *wi = xm_wi(test, 40000);
+	unsigned long blocks[2];
+	__le64 *buf = kunit_kzalloc(test, 2 * XREPL_META_BLOCK_SIZE, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	xrepl_wi_request_locked(wi, 5, 5);
+	xrepl_wi_request_locked(wi, 33000, 33000);
+	KUNIT_EXPECT_EQ(test, xrepl_wi_snapshot_locked(wi, buf, blocks, 2), 2U);
+	/* Asked for after the copy, in the first block. */
+	xrepl_wi_request_locked(wi, 6, 6);
+	xrepl_wi_commit_all_locked(wi);
+	KUNIT_EXPECT_TRUE(test, xrepl_wi_check(wi, 5, 5));
+	KUNIT_EXPECT_TRUE(test, xrepl_wi_check(wi, 33000, 33000));
+	KUNIT_EXPECT_FALSE(test, xrepl_wi_check(wi, 6, 6));
+	/* Its block copied in turn: committed with the next commit_all. */
+	KUNIT_EXPECT_EQ(test, xrepl_wi_snapshot_locked(wi, buf, blocks, 2), 1U);
+	xrepl_wi_commit_all_locked(wi);
+	KUNIT_EXPECT_TRUE(test, xrepl_wi_check(wi, 6, 6));
+	xrepl_wi_free(wi);
+}
+
 static struct kunit_case xrepl_meta_test_cases[] = {
 	KUNIT_CASE(xrepl_sb_roundtrip_test),
 	KUNIT_CASE(xrepl_sb_byte_flip_test),
@@ -554,6 +581,7 @@ static struct kunit_case xrepl_meta_test_cases[] = {
 	KUNIT_CASE(xrepl_wi_clean_cancel_test),
 	KUNIT_CASE(xrepl_wi_load_test),
 	KUNIT_CASE(xrepl_wi_mark_all_test),
+	KUNIT_CASE(xrepl_wi_commit_all_test),
 	{}
 };
 

@@ -227,9 +227,10 @@ int xrepl_wi_alloc(struct xrepl_wi *wi, unsigned long nr_regions)
 	wi->committed = kvcalloc(words, sizeof(long), GFP_KERNEL);
 	wi->touched = kvcalloc(words, sizeof(long), GFP_KERNEL);
 	wi->clearing = kvcalloc(words, sizeof(long), GFP_KERNEL);
+	wi->asked = kvcalloc(words, sizeof(long), GFP_KERNEL);
 	wi->dirty_blocks = bitmap_zalloc(blocks, GFP_KERNEL);
 	if (!wi->bits || !wi->committed || !wi->touched || !wi->clearing ||
-	    !wi->dirty_blocks) {
+	    !wi->asked || !wi->dirty_blocks) {
 		xrepl_wi_free(wi);
 		return -ENOMEM;
 	}
@@ -242,6 +243,7 @@ void xrepl_wi_free(struct xrepl_wi *wi)
 	kvfree(wi->committed);
 	kvfree(wi->touched);
 	kvfree(wi->clearing);
+	kvfree(wi->asked);
 	bitmap_free(wi->dirty_blocks);
 	memset(wi, 0, sizeof(*wi));
 }
@@ -306,6 +308,7 @@ int xrepl_wi_load_block(struct xrepl_wi *wi, unsigned long block,
 void xrepl_wi_mark_all_locked(struct xrepl_wi *wi)
 {
 	bitmap_set(wi->bits, 0, wi->nr_regions);
+	bitmap_set(wi->asked, 0, wi->nr_regions);
 	bitmap_fill(wi->dirty_blocks, wi->nr_blocks);
 	wi->nr_marked = wi->nr_regions;
 	/* Every mark is wanted: a clean in progress keeps them all. */
@@ -317,13 +320,13 @@ void xrepl_wi_commit_all_locked(struct xrepl_wi *wi)
 	unsigned long w;
 
 	/*
-	 * Atomic word updates: writers test committed without the lock.  A
-	 * block dirty again holds marks asked for after the last write.
+	 * Atomic word updates: writers test committed without the lock.  Not
+	 * the marks asked for since their block was last copied to be
+	 * written.
 	 */
 	for (w = 0; w < BITS_TO_LONGS(wi->nr_regions); w++)
-		if (!test_bit(w / WORDS_PER_BLOCK, wi->dirty_blocks))
-			set_mask_bits(&wi->committed[w], 0,
-				      wi->bits[w] & ~wi->clearing[w]);
+		set_mask_bits(&wi->committed[w], 0,
+			      wi->bits[w] & ~wi->clearing[w] & ~wi->asked[w]);
 }
 
 bool xrepl_wi_check(struct xrepl_wi *wi, unsigned long first,
@@ -356,6 +359,7 @@ void xrepl_wi_request_locked(struct xrepl_wi *wi, unsigned long first,
 	wi->nr_marked += xrepl_bits_set_range(wi->bits, first, last);
 	/* xrepl_wi_check() sets touched bits without the lock. */
 	xrepl_bits_set_range_atomic(wi->touched, first, last);
+	xrepl_bits_set_range(wi->asked, first, last);
 	/*
 	 * Always write, even if every bit was already set: the bit may be in
 	 * a block whose write (by the cleaner) is in flight without it.
@@ -377,6 +381,9 @@ unsigned int xrepl_wi_snapshot_locked(struct xrepl_wi *wi, void *buf,
 			break;
 		block_to_disk((__le64 *)((u8 *)buf + n * XREPL_META_BLOCK_SIZE),
 			      wi->bits + b * WORDS_PER_BLOCK);
+		/* Copied: on disk once this write completed. */
+		memset(wi->asked + b * WORDS_PER_BLOCK, 0,
+		       WORDS_PER_BLOCK * sizeof(long));
 		__clear_bit(b, wi->dirty_blocks);
 		blocks[n++] = b++;
 	}
