@@ -590,6 +590,8 @@ struct xrepl_pair {
 	bool sb_consistent;		/* the superblock on disk says consistent */
 	bool meta_failed;		/* a metadata write failed */
 	bool merge_needed;		/* marked regions must join dirty */
+	/* Marks were asked for with no write waiting: commit_all once written. */
+	bool commit_all_wanted;
 
 	/*
 	 * xrepl-peer.c: the remote site's metadata device (remote_meta).

@@ -563,10 +563,12 @@ static void jnl_cover_locked(struct xrepl_pair *pair)
 
 	if (!pair->wi.committed)
 		return;
+	/* Not expected (see jnl_done_add_locked()): every region, at once. */
 	if (jnl->done_unrec)
-		xrepl_wi_request_locked(&pair->wi, 0, pair->geom.nr_regions - 1);
+		xrepl_wi_mark_all_locked(&pair->wi);
 	list_for_each_entry_safe(d, tmp, &jnl->done_list, list) {
-		if (xrepl_range_to_regions(&pair->geom, d->start,
+		if (!jnl->done_unrec &&
+		    xrepl_range_to_regions(&pair->geom, d->start,
 					   d->last - d->start + 1,
 					   &first, &last))
 			xrepl_wi_request_locked(&pair->wi, first, last);
@@ -578,8 +580,9 @@ static void jnl_cover_locked(struct xrepl_pair *pair)
 	list_for_each_entry(ent, &jnl->log, jlog)
 		if (ent->tracked)
 			xrepl_wi_request_locked(&pair->wi, ent->first, ent->last);
-	if (pair->meta_wq)
-		queue_work(pair->meta_wq, &pair->commit_work);
+	/* No tail commit runs any more: the metadata worker commits them. */
+	pair->commit_all_wanted = true;
+	queue_work(pair->meta_wq, &pair->commit_work);
 }
 
 /*
@@ -1669,8 +1672,9 @@ void xrepl_jnl_dirtied_locked(struct xrepl_pair *pair, unsigned long first,
 	 */
 	xrepl_wi_request_locked(&pair->wi, first, last);
 	pair->jnl->remark = true;
-	if (pair->meta_wq)
-		queue_work(pair->meta_wq, &pair->commit_work);
+	/* Taken as committed once written, by whichever commit writes them. */
+	pair->commit_all_wanted = true;
+	queue_work(pair->meta_wq, &pair->commit_work);
 }
 
 /*
@@ -1689,20 +1693,20 @@ void xrepl_jnl_lost_locked(struct xrepl_pair *pair)
 
 	if (!jnl)
 		return;
+	if (jnl->lost_walked && jnl->lost_gen == pair->degrade_gen &&
+	    pair->degraded_by != XREPL_DEGRADED_NONE)
+		return;
+	jnl->lost_walked = true;
+	jnl->lost_gen = pair->degrade_gen;
 	if (jnl->done_unrec) {
 		xrepl_mark_all_dirty_locked(pair);
 		return;
 	}
-	if (jnl->lost_walked && jnl->lost_gen == pair->degrade_gen &&
-	    pair->degraded_by != XREPL_DEGRADED_NONE)
-		return;
 	list_for_each_entry(d, &jnl->done_list, list)
 		if (xrepl_range_to_regions(&pair->geom, d->start,
 					   d->last - d->start + 1,
 					   &first, &last))
 			xrepl_mark_dirty_locked(pair, first, last);
-	jnl->lost_walked = true;
-	jnl->lost_gen = pair->degrade_gen;
 }
 
 bool xrepl_jnl_usable_locked(struct xrepl_pair *pair)

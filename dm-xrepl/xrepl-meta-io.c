@@ -238,10 +238,24 @@ void xrepl_commit_work(struct work_struct *work)
 bool xrepl_meta_sync(struct xrepl_pair *pair)
 {
 	struct bio_list go = BIO_EMPTY_LIST;
-	bool ok;
+	bool ok, all;
 
 	mutex_lock(&pair->meta_io_lock);
+	spin_lock_irq(&pair->lock);
+	all = pair->commit_all_wanted;
+	pair->commit_all_wanted = false;
+	spin_unlock_irq(&pair->lock);
 	ok = xrepl_meta_commit(pair, &go);
+	/*
+	 * Marks asked for without a write waiting (a journal's): committed
+	 * once written, so that the cleaner may clear them.
+	 */
+	spin_lock_irq(&pair->lock);
+	if (ok && all)
+		xrepl_wi_commit_all_locked(&pair->wi);
+	else if (all)
+		pair->commit_all_wanted = true;
+	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&pair->meta_io_lock);
 	xrepl_meta_go(&go);
 	return ok;
