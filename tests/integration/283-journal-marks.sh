@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Marks cleared by the journal's log: while the journal is in use, the
+# cleaner clears a region's mark once its writes are durable in the log,
+# whether or not the remote has them; whatever the remote no longer gets
+# from the log becomes dirty and is marked on disk again.
+#   1. with the remote stalled, the marks of 4 writes go once the log
+#      holds them (durable_seq recorded); a crash then (the log, the
+#      metadata and the remote put back as they were): the log's regions
+#      are resynced, and the legs end equal
+#   2. entries given up on after their marks went by the log (remote
+#      down, the remote stalled): their regions are marked on disk again
+#      before a tail commit takes them out of the log
+#   3. the remote completes writes but its flushes hang, their marks go
+#      by the log; it degrades (remote down): its unflushed writes'
+#      regions become dirty at once, and are marked on disk before the
+#      tail passes them
+# The legs are loop devices (a volatile write cache, so that flushes
+# reach the target), each under a dm-linear that a suspend stalls.
+# kernels: one
+# Which regions stay marked is the target's own logic; the journal and
+# metadata I/O it issues (appends, superblock writes with PREFLUSH and
+# FUA, tail commits, bitmap writes) runs on both kernels in 280-282 and
+# 110-125 and 250-259.
+# budget: 180
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+require_target delay
+DUMP=$(xrepl_tool xrepl-dump)
+
+ramdisks 1 200
+scratch_fs /dev/ram0 "$T_TMP/fs"
+loopdisk 64 "$T_TMP/fs"; LOOP_L=$LOOPDEV
+loopdisk 64 "$T_TMP/fs"; LOOP_R=$LOOPDEV
+loopdisk 4 "$T_TMP/fs"; LOOP_M=$LOOPDEV
+loopdisk 32 "$T_TMP/fs"; LOOP_J=$LOOPDEV
+make_leg local "$LOOP_L"
+make_leg remote "$LOOP_R"
+make_leg jnl "$LOOP_J"
+L=/dev/mapper/$P-local R=/dev/mapper/$P-remote J=/dev/mapper/$P-jnl
+M=$LOOP_M
+X=/dev/mapper/$P-x
+# A test that fails while the remote is stalled must not hang the cleanup.
+at_exit_first "dmsetup resume $P-remote 2>/dev/null || true"
+# shellcheck source=tests/lib/journal.sh
+. "$TESTS_DIR/lib/journal.sh"
+
+jx "$J"
+wait_for_status "$X" remote insync 60
+
+step "marks go once the log holds the writes; after a crash, its regions are resynced"
+# A region not written for a cleaning interval (5 s) loses its mark once
+# its writes' entries are durable in the log, the remote stalled: the
+# log carries what the remote lacks.
+wait_for_status "$X" marked 0 60
+stall
+declare -a far=(3000 6000 9000 12000)
+for b in "${far[@]}"; do
+	write_at "$X" $(( b * 4096 )) 4096 || fail "write at block $b"
+done
+assert_status "$X" lag_writes ${#far[@]}
+assert_cmp "$(status_field "$X" marked)" -gt 0 "regions marked after the writes"
+wait_for_status "$X" marked 0 60
+assert_status "$X" lag_writes ${#far[@]}
+jdump
+assert_cmp "$(jq_py 'j["superblock"]["durable_seq"]')" -ge \
+	"$(jq_py 'j["entries"][-1]["seq"]')" "durable_seq, against the last entry"
+# A crash now: the log, the metadata and the remote as they are.
+for d in "$J:jnl" "$M:meta" "$LOOP_R:remote"; do
+	dd if="${d%%:*}" of="$T_TMP/crash2-${d##*:}" bs=1M iflag=direct \
+		status=none || fail "cannot copy ${d%%:*}"
+done
+unstall
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
+dm_remove "$P-x"
+for d in "$J:jnl" "$M:meta" "$LOOP_R:remote"; do
+	dd if="$T_TMP/crash2-${d##*:}" of="${d%%:*}" bs=1M oflag=direct \
+		status=none || fail "cannot put ${d%%:*} back"
+done
+cmp -s "$L" "$R" && fail "the legs are equal: the remote put back has the writes"
+kmsg_mark
+jx "$J"
+assert_dmesg_contains "journal: the log is not replayed; its regions are resynced: ${#far[@]}" "the kernel log"
+wait_for_status "$X" remote insync 60
+assert_legs_equal "$L" "$R"
+
+step "entries given up on: their regions marked again before the tail passes them"
+# B, C and D wait behind a flush, which waits for A, all in the log, the
+# remote stalled; their marks go by the log.  remote down gives B, C and
+# D up: their regions become dirty, and must be marked on disk again
+# before a tail commit takes their entries out of the log.
+wait_for_status "$X" marked 0 60
+stall
+write_at "$X" $(( 3000 * 4096 )) 4096 || fail "write A"
+sync "$X" || fail "flush"
+for b in 6000 9000 12000; do
+	write_at "$X" $(( b * 4096 )) 4096 || fail "write at block $b"
+done
+wait_for_status "$X" marked 0 60
+must "remote down" dmsetup message "$P-x" 0 remote down
+assert_status "$X" dirty 3/128
+# A and the flush complete: the tail commit passes every entry.
+unstall
+log_empties "entries in the log once A and the flush completed"
+assert_cmp "$(status_field "$X" marked)" -ge 3 "regions marked on disk, 3 dirty"
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
+
+step "the remote degrades with writes it completed unflushed: their regions dirty"
+# The remote completes 4 writes, but its flushes hang: no tail commit
+# records them, and their marks go by the log.  Degraded, the remote may
+# lose them (it never flushed): once a tail commit passes them, their
+# regions must be dirty, and marked on disk.
+# No mark left: the cleaner flushed the remote after the resync's copies.
+wait_for_status "$X" marked 0 60
+S_R=$(dev_sectors "$LOOP_R")
+must "the remote's flushes hang" dmsetup load "$P-remote" --table \
+	"0 $S_R delay $LOOP_R 0 0 $LOOP_R 0 0 $LOOP_R 0 300000"
+must "resume the remote" dmsetup resume "$P-remote"
+at_exit_first "dmsetup load $P-remote --table '$(linear_table "$LOOP_R")' && dmsetup resume $P-remote"
+for b in 3100 6100 9100 12100; do
+	write_at "$X" $(( b * 4096 )) 4096 || fail "write at block $b"
+done
+wait_for_status "$X" lag_writes 0 60
+wait_for_status "$X" marked 0 60
+assert_status "$X" dirty 0/128
+must "remote down" dmsetup message "$P-x" 0 remote down
+# Dirty as it degrades, not only once a tail commit passes them: the
+# remote may come back first.
+assert_status "$X" dirty 4/128
+log_empties "entries in the log once degraded"
+assert_cmp "$(status_field "$X" marked)" -ge 4 "regions marked on disk, 4 dirty"
+must "the remote's flushes return" dmsetup load "$P-remote" --table "$(linear_table "$LOOP_R")"
+must "resume the remote" dmsetup resume "$P-remote"
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+assert_legs_equal "$L" "$R"
