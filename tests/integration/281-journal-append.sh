@@ -48,24 +48,11 @@ require_xrepl
 CHECK=$(xrepl_tool xrepl-check)
 DUMP=$(xrepl_tool xrepl-dump)
 
-ramdisks 1 200
-scratch_fs /dev/ram0 "$T_TMP/fs"
-loopdisk 64 "$T_TMP/fs"; LOOP_L=$LOOPDEV
-loopdisk 64 "$T_TMP/fs"; LOOP_R=$LOOPDEV
-loopdisk 4 "$T_TMP/fs"; LOOP_M=$LOOPDEV
-loopdisk 32 "$T_TMP/fs"; LOOP_J=$LOOPDEV
-loopdisk 3 "$T_TMP/fs"; LOOP_JS=$LOOPDEV
-make_leg local "$LOOP_L"
-make_leg remote "$LOOP_R"
-make_leg jnl "$LOOP_J"
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote J=/dev/mapper/$P-jnl
-M=$LOOP_M JS=$LOOP_JS
-X=/dev/mapper/$P-x
-# A test that fails while the remote is stalled must not hang the cleanup.
-at_exit_first "dmsetup resume $P-remote 2>/dev/null || true"
-
 # shellcheck source=tests/lib/journal.sh
 . "$TESTS_DIR/lib/journal.sh"
+journal_devices
+loopdisk 3 "$T_TMP/fs"; LOOP_JS=$LOOPDEV
+JS=$LOOP_JS
 
 step "each write is one entry, in order, its data in the log"
 jx "$J"

@@ -28,22 +28,9 @@ require_xrepl
 require_target delay
 DUMP=$(xrepl_tool xrepl-dump)
 
-ramdisks 1 200
-scratch_fs /dev/ram0 "$T_TMP/fs"
-loopdisk 64 "$T_TMP/fs"; LOOP_L=$LOOPDEV
-loopdisk 64 "$T_TMP/fs"; LOOP_R=$LOOPDEV
-loopdisk 4 "$T_TMP/fs"; LOOP_M=$LOOPDEV
-loopdisk 32 "$T_TMP/fs"; LOOP_J=$LOOPDEV
-make_leg local "$LOOP_L"
-make_leg remote "$LOOP_R"
-make_leg jnl "$LOOP_J"
-L=/dev/mapper/$P-local R=/dev/mapper/$P-remote J=/dev/mapper/$P-jnl
-M=$LOOP_M
-X=/dev/mapper/$P-x
-# A test that fails while the remote is stalled must not hang the cleanup.
-at_exit_first "dmsetup resume $P-remote 2>/dev/null || true"
 # shellcheck source=tests/lib/journal.sh
 . "$TESTS_DIR/lib/journal.sh"
+journal_devices
 
 jx "$J"
 wait_for_status "$X" remote insync 60

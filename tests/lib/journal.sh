@@ -1,6 +1,30 @@
 # shellcheck shell=bash
 # The journal tests' helpers (281, 283), sourced after tests/lib/common.sh,
-# with DUMP (xrepl-dump), J (the journal), L, R, M and X set.
+# with DUMP (xrepl-dump) set.
+
+# journal_devices: the legs (64 MiB), the metadata (4 MiB) and the journal
+# (32 MiB): loop devices on a scratch file system (a volatile write cache,
+# so that FUA and flushes reach the target, and discard), the legs and the
+# journal each under a dm-linear that a suspend stalls.  Sets LOOP_L,
+# LOOP_R, LOOP_M, LOOP_J, L, R, M, J and X.
+journal_devices() {
+	ramdisks 1 200
+	scratch_fs /dev/ram0 "$T_TMP/fs"
+	loopdisk 64 "$T_TMP/fs"; LOOP_L=$LOOPDEV
+	loopdisk 64 "$T_TMP/fs"; LOOP_R=$LOOPDEV
+	loopdisk 4 "$T_TMP/fs"; LOOP_M=$LOOPDEV
+	loopdisk 32 "$T_TMP/fs"; LOOP_J=$LOOPDEV
+	make_leg local "$LOOP_L"
+	make_leg remote "$LOOP_R"
+	make_leg jnl "$LOOP_J"
+	L=/dev/mapper/$P-local R=/dev/mapper/$P-remote J=/dev/mapper/$P-jnl
+	M=$LOOP_M
+	# shellcheck disable=SC2034 # the tests use it
+	X=/dev/mapper/$P-x
+	# A test that fails while the remote is stalled must not hang the
+	# cleanup.
+	at_exit_first "dmsetup resume $P-remote 2>/dev/null || true"
+}
 
 # jdump [DEV]: the journal as JSON.
 jdump() {
