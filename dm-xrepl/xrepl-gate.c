@@ -32,6 +32,16 @@
  */
 #include "xrepl-core.h"
 
+/* A write leaves gate_busy in buckets b0..b0+n-1 (xrepl_gate_span()). */
+static void gate_busy_put(struct xrepl_pair *pair, unsigned int b0,
+			  unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		atomic_dec(&pair->gate_busy[xrepl_gate_bucket(b0 + i)]);
+}
+
 /*
  * settled: out of gate_busy already; unjnl: the write reached the remote
  * unjournaled (counted in gate_unjnl first).
@@ -48,8 +58,7 @@ static void gate_exit(struct xrepl_pair *pair, unsigned long first,
 			atomic_long_inc(&pair->gate_unjnl);
 		/* Pairs with the barrier in xrepl_gate_keep_busy_locked(). */
 		smp_mb__before_atomic();
-		for (i = 0; i < n; i++)
-			atomic_dec(&pair->gate_busy[xrepl_gate_bucket(b0 + i)]);
+		gate_busy_put(pair, b0, n);
 	}
 	for (i = 0; i < n; i++) {
 		unsigned int b = xrepl_gate_bucket(b0 + i);
@@ -77,11 +86,10 @@ void xrepl_gate_exit(struct xrepl_pair *pair, unsigned long first,
 void xrepl_gate_settle(struct xrepl_pair *pair, unsigned long first,
 		       unsigned long last)
 {
-	unsigned int b0, n, i;
+	unsigned int b0, n;
 
 	xrepl_gate_span(first, last, &b0, &n);
-	for (i = 0; i < n; i++)
-		atomic_dec(&pair->gate_busy[xrepl_gate_bucket(b0 + i)]);
+	gate_busy_put(pair, b0, n);
 }
 
 /* A write that settled leaves the gate. */

@@ -338,7 +338,7 @@ bool xrepl_meta_remark_dirty(struct xrepl_pair *pair)
 
 	mutex_lock(&pair->meta_io_lock);
 	ok = xrepl_meta_commit_defer(pair, NULL, true);
-	/* Not the marks asked for since its last write (their block dirty). */
+	/* Not the marks asked for since their block was copied to write. */
 	if (ok) {
 		spin_lock_irq(&pair->lock);
 		xrepl_wi_commit_all_locked(&pair->wi);
