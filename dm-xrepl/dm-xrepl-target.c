@@ -288,7 +288,7 @@ static int xrepl_preresume(struct dm_target *ti)
 	xrepl_pair_take_over(xc->pair);
 	xrepl_pair_attach(xc);
 	/* If that fails, the pair goes on without the journal (an event). */
-	xrepl_jnl_start(xc->pair);
+	xrepl_jnl_start(xc->pair, xc);
 	return 0;
 }
 

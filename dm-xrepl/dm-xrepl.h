@@ -382,6 +382,11 @@ struct xrepl_shipq {
 void xrepl_shipq_init(struct xrepl_shipq *q, unsigned int max_inflight);
 /* Append an entry (flags: 0 or XREPL_SHIP_BARRIER). */
 void xrepl_shipq_add_locked(struct xrepl_shipq *q, struct xrepl_ship *s);
+/*
+ * Insert an entry before the first waiting one (the end if none waits):
+ * it is the next to go.
+ */
+void xrepl_shipq_insert_locked(struct xrepl_shipq *q, struct xrepl_ship *s);
 /* The next entry that may be issued now (it counts as issued), or NULL. */
 struct xrepl_ship *xrepl_shipq_next_locked(struct xrepl_shipq *q);
 /* Do a and b share a sector?  One without sectors (a flush) shares none. */

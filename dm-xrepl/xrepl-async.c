@@ -225,16 +225,9 @@ static unsigned int ship_pages_get(struct xrepl_pair *pair,
 	return got;
 }
 
-/* Copy what bio will write into a new ship entry.  May sleep (GFP_NOIO). */
-struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
-				       struct xrepl_io *io)
+/* A ship entry of xc's, empty: no data, no sectors, in no list. */
+void xrepl_ship_init(struct xrepl_shipent *ent, struct xrepl_c *xc)
 {
-	struct xrepl_pair *pair = xc->pair;
-	struct xrepl_shipent *ent = mempool_alloc(&pair->ship_ents, GFP_NOIO);
-	struct bvec_iter iter;
-	struct bio_vec bv;
-	unsigned int off = 0;
-
 	memset(&ent->s, 0, sizeof(ent->s));
 	INIT_LIST_HEAD(&ent->ack_list);
 	ent->early = false;
@@ -255,9 +248,29 @@ struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
 	ent->jdropped = false;
 	ent->jkept = false;
 	ent->jread = false;
+	ent->jreplay = false;
 	ent->upper = NULL;
 	ent->deadline_ns = U64_MAX;
 	ent->xc = xc;
+	ent->tracked = false;
+	ent->settled = false;
+	ent->first = 0;
+	ent->last = 0;
+	ent->nr_pages = 0;
+	ent->opf = 0;
+}
+
+/* Copy what bio will write into a new ship entry.  May sleep (GFP_NOIO). */
+struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
+				       struct xrepl_io *io)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_shipent *ent = mempool_alloc(&pair->ship_ents, GFP_NOIO);
+	struct bvec_iter iter;
+	struct bio_vec bv;
+	unsigned int off = 0;
+
+	xrepl_ship_init(ent, xc);
 	ent->tracked = io->flags & XREPL_IO_TRACKED;
 	ent->settled = false;
 	ent->first = io->first;
@@ -430,9 +443,9 @@ enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer)
 void xrepl_ship_lost_locked(struct xrepl_pair *pair,
 			    struct xrepl_shipent *ent)
 {
-	if (ent->tracked)
+	if (xrepl_ship_ranged(ent))
 		xrepl_mark_dirty_locked(pair, ent->first, ent->last);
-	else
+	else if (!ent->jreplay)
 		xrepl_mark_lost_locked(pair);
 }
 
@@ -466,7 +479,10 @@ static bool ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
 		/* Out of the journal's counts before it leaves the lag. */
 		if (ent->jseq)
 			xrepl_jnl_shipped_locked(pair, ent, false);
-		redispatch |= xrepl_lag_leave_locked(pair, ent->s.bytes);
+		/* A replay's entries are not in the lag (its whole is). */
+		if (!ent->jreplay)
+			redispatch |= xrepl_lag_leave_locked(pair,
+							     ent->s.bytes);
 		if (ent->early && !ent->local_done) {
 			/* Journaled, its local write runs: its end frees it. */
 			list_del_init(&s->list);
@@ -516,21 +532,24 @@ static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
 	/* On the remote, or failed there (then its regions are dirty). */
 	if (ent->upper)
 		ack_take_locked(ent, &acks);
-	if (lost || (status == BLK_STS_NOTSUPP && ent->tracked &&
+	if (lost || (status == BLK_STS_NOTSUPP && xrepl_ship_ranged(ent) &&
 		     (ent->opf & REQ_OP_MASK) != REQ_OP_WRITE)) {
 		/* Not read back, or the remote cannot discard or zero. */
 		xrepl_ship_lost_locked(pair, ent);
 		if (pair->degraded_by == XREPL_DEGRADED_NONE)
 			xrepl_resync_start_locked(pair);
 	} else if (status) {
-		degraded = xrepl_remote_failed_locked(pair, ent->tracked,
+		degraded = xrepl_remote_failed_locked(pair,
+						      xrepl_ship_ranged(ent),
 						      ent->first, ent->last);
 	}
 	/* After a degradation, ship_work (queued below) drops what waits. */
-	redispatch = xrepl_lag_leave_locked(pair, ent->s.bytes);
-	/* Does ship_work have anything to do? */
+	redispatch = !ent->jreplay &&
+		     xrepl_lag_leave_locked(pair, ent->s.bytes);
+	/* Does ship_work have anything to do (a replay reads the next)? */
 	wake_ship = redispatch || pair->shipq.next || pair->drain_event ||
-	       pair->degraded_by != XREPL_DEGRADED_NONE;
+		    pair->degraded_by != XREPL_DEGRADED_NONE ||
+		    xrepl_jnl_replaying_locked(pair);
 	pair->ship_endios++;
 	spin_unlock_irqrestore(&pair->lock, flags);
 
@@ -672,6 +691,8 @@ void xrepl_ship_work(struct work_struct *work)
 
 	blk_start_plug(&plug);
 	for (;;) {
+		/* A replay's next entry, read from the log, goes first. */
+		xrepl_jnl_replay_feed(pair, &redispatch);
 		spin_lock_irq(&pair->lock);
 		if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 			may_return = ship_degraded_locked(pair, &acks, &dropped,

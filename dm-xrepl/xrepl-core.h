@@ -274,6 +274,13 @@ struct xrepl_shipent {
 	bool jdropped;
 	bool jkept;			/* queued with pages: kept, read back */
 	bool jread;
+	/*
+	 * Read from the log at load by a replay (xrepl_jnl_replay_feed()),
+	 * with jdropped and jread: in no gate and not in the lag (the
+	 * replay as a whole is), its regions first and last if it has
+	 * sectors.
+	 */
+	bool jreplay;
 	u32 jcsum;
 	unsigned long first;		/* regions, if tracked */
 	unsigned long last;
@@ -588,6 +595,13 @@ struct xrepl_pair {
 	struct xrepl_sb_info sb;	/* superblock as of the next write */
 	bool sb_dirty;			/* sb changed since it was written */
 	bool sb_consistent;		/* the superblock on disk says consistent */
+	/*
+	 * The journal's log is not the whole story (XREPL_META_F_LOG_STALE):
+	 * as wanted, and as the superblock on disk says.  The cleaner clears
+	 * no mark while the first is set and the second is not.
+	 */
+	bool log_stale;
+	bool sb_log_stale;
 	bool meta_failed;		/* a metadata write failed */
 	bool merge_needed;		/* marked regions must join dirty */
 	/* Marks were asked for with no write waiting: commit_all once written. */
@@ -650,9 +664,13 @@ struct xrepl_jnl_walk {
 	u64 end_block;			/* where (or where a read failed) */
 	u64 after;			/* whole entries after a torn one */
 	u64 first_ns, last_ns;		/* time_ns of the first and last */
+	u64 last_epoch;			/* epoch of the last */
+	u32 max_bytes;			/* of the largest */
 	enum xrepl_jnl_walk_end end;
 	char *why;			/* a static string */
 };
+
+struct jnl_reader;
 
 /*
  * The journal device of a pair (xrepl-jnl.c): held by every table of the
@@ -758,6 +776,25 @@ struct xrepl_jnl {
 	unsigned int done_max;
 	u64 done_unrec;			/* 0: every completion recorded */
 	bool ship_waits;		/* ship_work waits for a tail commit */
+	/*
+	 * The replay of the log found at load (xrepl_jnl_start()), under
+	 * pair->lock: the entries from rp_seq (at rp_block, of an
+	 * incarnation no lower than rp_inc) to rp_end are read and queued
+	 * by ship_work (its reader rp_rd, its alone), ahead of the entries
+	 * appended since.  While replay is set the pair's lag counts one
+	 * write for it, and the tail is at rp_seq at most.  may_replay: the
+	 * metadata loaded allows it (set before the pair is started).
+	 * rp_done_ns: time_ns of the last replayed entry the remote
+	 * completed.
+	 */
+	bool may_replay;
+	bool replay;
+	u64 rp_seq;
+	u64 rp_block;
+	u64 rp_end;
+	u64 rp_inc;
+	u64 rp_done_ns;
+	struct jnl_reader *rp_rd;
 	/*
 	 * Under pair->lock: regions whose marks were not committed became
 	 * dirty since the last tail commit (entries given up on, whose marks
@@ -1044,7 +1081,7 @@ void xrepl_stats_sum(struct xrepl_pair *pair, struct xrepl_stats *sum);
 int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 		   const u8 *uuid, sector_t dev_sectors, char **error);
 /* Format, or start a new incarnation, on the pair's first resume. */
-int xrepl_jnl_start(struct xrepl_pair *pair);
+int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc);
 /*
  * Append the entry of a write that ships, or park the write while it
  * overlaps one in flight or waits for room; false if it is not journaled.
@@ -1107,6 +1144,9 @@ static inline size_t xrepl_jnl_desc_bytes(void)
 /* Free the pages of an entry whose pages were dropped (jdropped). */
 void xrepl_jnl_pages_free(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 void xrepl_jnl_stop(struct xrepl_pair *pair);
+void xrepl_jnl_loaded(struct xrepl_pair *pair, bool may_replay);
+bool xrepl_jnl_replaying_locked(struct xrepl_pair *pair);
+void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch);
 void xrepl_jnl_free(struct xrepl_pair *pair);
 
 /* xrepl-async.c: the asynchronous modes. */
@@ -1125,6 +1165,7 @@ bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes);
 bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 		     struct xrepl_io *io);
 void xrepl_ship_free(struct xrepl_pair *pair, struct xrepl_shipent *ent);
+void xrepl_ship_init(struct xrepl_shipent *ent, struct xrepl_c *xc);
 struct xrepl_shipent *xrepl_ship_alloc(struct xrepl_c *xc, struct bio *bio,
 				       struct xrepl_io *io);
 bool xrepl_ship_early_locked(struct xrepl_pair *pair,
@@ -1134,7 +1175,17 @@ bool xrepl_ack_wait_add_locked(struct xrepl_pair *pair,
 			       u64 deadline_ns, u64 now);
 void xrepl_ack_bio(struct bio *bio, blk_status_t status);
 void xrepl_ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent);
-/* The remote will not get ent: its regions (or, for a flush, all) differ. */
+/* Does ent stand for regions first to last (else for none, or all)? */
+static inline bool xrepl_ship_ranged(const struct xrepl_shipent *ent)
+{
+	return ent->tracked || (ent->jreplay && ent->s.nr_sectors);
+}
+
+/*
+ * The remote will not get ent: its regions (or, for a flush, all; for a
+ * replay's flush, none: the replay's end marks what it did not send)
+ * differ.
+ */
 void xrepl_ship_lost_locked(struct xrepl_pair *pair,
 			    struct xrepl_shipent *ent);
 enum hrtimer_restart xrepl_ack_timer(struct hrtimer *timer);

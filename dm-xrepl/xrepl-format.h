@@ -67,10 +67,19 @@
  * data is as new as the primary's last write that reached it.
  */
 #define XREPL_META_F_LIVE		BIT(2)
+/*
+ * A primary's: the log of the pair's journal device, if any, is not the
+ * whole story (the pair ran without its journal, the journal failed, or
+ * a write skipped the log), and marks were or may be cleared without
+ * it: a load does not replay that log.  Set, and durable, before a mark
+ * can go without the log; cleared once a journal starts a new log.
+ */
+#define XREPL_META_F_LOG_STALE		BIT(3)
 /* Every valid flag; a superblock with any other bit set is refused. */
 #define XREPL_META_F_ALL		(XREPL_META_F_CONSISTENT | \
 					 XREPL_META_F_DEMOTED | \
-					 XREPL_META_F_LIVE)
+					 XREPL_META_F_LIVE | \
+					 XREPL_META_F_LOG_STALE)
 
 /* sb.role */
 #define XREPL_META_ROLE_PRIMARY		1U	/* version 1: always */

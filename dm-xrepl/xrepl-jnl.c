@@ -83,6 +83,7 @@ static void jnl_commit_work(struct work_struct *work);
 static void jnl_submit_work(struct work_struct *work);
 static void jnl_overlap_work(struct work_struct *work);
 static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent);
+static void jnl_rd_free(struct jnl_reader *rd);
 
 /* Before pair->wq goes: no tail commit runs or is due. */
 void xrepl_jnl_stop(struct xrepl_pair *pair)
@@ -116,6 +117,7 @@ void xrepl_jnl_free(struct xrepl_pair *pair)
 	mutex_destroy(&jnl->sb_lock);
 	kfree(jnl->buf);
 	xrepl_bitmap_free(&jnl->walk_regions);
+	jnl_rd_free(jnl->rp_rd);
 	kfree(jnl);
 	pair->jnl = NULL;
 }
@@ -158,6 +160,8 @@ static int jnl_read_sb(struct xrepl_jnl *jnl, const u8 *uuid, char **error)
 /* The blocks of the log the walk read last: buf holds nr from start. */
 struct jnl_reader {
 	struct xrepl_jnl *jnl;
+	/* The superblock it reads by: its own copy (tail commits write on). */
+	struct xrepl_jnl_info info;
 	void *buf;			/* vmalloc'ed, JNL_WALK_CHUNK blocks */
 	u64 start;
 	u64 nr;
@@ -174,6 +178,29 @@ static int jnl_rd_io(struct jnl_reader *rd, u64 block, u64 nr, u64 i)
 			     DM_IO_VMA, rd->buf + i * XREPL_META_BLOCK_SIZE);
 }
 
+static struct jnl_reader *jnl_rd_alloc(struct xrepl_jnl *jnl)
+{
+	struct jnl_reader *rd = kzalloc(sizeof(*rd), GFP_KERNEL);
+
+	if (!rd)
+		return NULL;
+	rd->jnl = jnl;
+	rd->buf = vmalloc(JNL_WALK_CHUNK * XREPL_META_BLOCK_SIZE);
+	if (!rd->buf) {
+		kfree(rd);
+		return NULL;
+	}
+	return rd;
+}
+
+static void jnl_rd_free(struct jnl_reader *rd)
+{
+	if (!rd)
+		return;
+	vfree(rd->buf);
+	kfree(rd);
+}
+
 /*
  * Blocks block to block + n - 1 of the log (n at most a chunk, the last
  * of them before the end of the device), read ahead a chunk at a time.
@@ -187,7 +214,7 @@ static void *jnl_rd_get(struct jnl_reader *rd, u64 block, u64 n)
 
 	if (block >= rd->start && block + n <= rd->start + rd->nr)
 		return rd->buf + (block - rd->start) * XREPL_META_BLOCK_SIZE;
-	nr = min_t(u64, JNL_WALK_CHUNK, rd->jnl->info.nr_blocks - block);
+	nr = min_t(u64, JNL_WALK_CHUNK, rd->info.nr_blocks - block);
 	if (WARN_ON_ONCE(n > nr))
 		return NULL;
 	rd->nr = 0;
@@ -224,7 +251,7 @@ static int jnl_read_entry(struct jnl_reader *rd, u64 block, u64 seq,
 		*why = "read error";
 		return -EIO;
 	}
-	v = xrepl_jnl_hdr_judge(p, &rd->jnl->info, block, seq, min_inc,
+	v = xrepl_jnl_hdr_judge(p, &rd->info, block, seq, min_inc,
 				dev_sectors, e, why);
 	if (v != XREPL_JNL_ENTRY)
 		return v;
@@ -284,7 +311,7 @@ static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
 	const struct xrepl_jnl_info *info = &jnl->info;
 	u64 block = info->tail_block, seq = info->tail_seq;
 	u64 inc = info->tail_incarnation;
-	struct jnl_reader rd = { .jnl = jnl };
+	struct jnl_reader rd = { .jnl = jnl, .info = jnl->info };
 	struct xrepl_jnl_entry e, f;
 	unsigned long first, last;
 	char *why2;
@@ -305,6 +332,8 @@ static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
 		if (!w->entries)
 			w->first_ns = e.time_ns;
 		w->last_ns = e.time_ns;
+		w->last_epoch = e.epoch;
+		w->max_bytes = max(w->max_bytes, e.bytes);
 		inc = e.incarnation;
 		w->entries++;
 		w->bytes += e.bytes;
@@ -578,7 +607,7 @@ static void jnl_cover_locked(struct xrepl_pair *pair)
 	jnl->done_nr = 0;
 	jnl->done_unrec = 0;
 	list_for_each_entry(ent, &jnl->log, jlog)
-		if (ent->tracked)
+		if (xrepl_ship_ranged(ent))
 			xrepl_wi_request_locked(&pair->wi, ent->first, ent->last);
 	/* No tail commit runs any more: the metadata worker commits them. */
 	pair->commit_all_wanted = true;
@@ -601,12 +630,16 @@ static bool jnl_fail_locked(struct xrepl_jnl *jnl)
 	jnl->failed = true;
 	/* Read without the lock by xrepl_jnl_write(), which re-checks. */
 	WRITE_ONCE(jnl->usable, false);
+	/* Marks go without the log from now on: a load must not replay it. */
+	pair->log_stale = true;
+	pair->sb_dirty = true;
 	jnl_cover_locked(pair);
 	jnl_room_locked(jnl);
 	/* The lag's bound changed: the writes waiting for it try again. */
 	if (xrepl_lag_wait_release_locked(pair))
 		queue_work(pair->wq, &pair->resync_work);
-	if (jnl->dropped &&
+	/* A replay cannot read the rest of its log either. */
+	if ((jnl->dropped || jnl->replay) &&
 	    xrepl_degrade_locked(pair, XREPL_DEGRADED_JOURNAL)) {
 		jnl->fail_degraded = true;
 		xrepl_ship_now(pair);
@@ -654,80 +687,6 @@ static int jnl_write_sb(struct xrepl_jnl *jnl, struct xrepl_jnl_info *info,
 }
 
 /*
- * The pair's first resume: a fresh journal is formatted; one in use gets
- * a new incarnation, its tail (its log empty, or discarded, once the
- * walk's account of it is in the kernel log) in it.
- * Written with PREFLUSH and FUA before anything is appended; if that
- * fails, the pair goes on without the journal.  Process context.
- */
-int xrepl_jnl_start(struct xrepl_pair *pair)
-{
-	struct xrepl_jnl *jnl = pair->jnl;
-	struct xrepl_jnl_info info;
-	const char *what = "the superblock write";
-	bool fail = false, marked;
-	int r = 0;
-
-	if (!jnl)
-		return 0;
-	mutex_lock(&jnl->sb_lock);
-	if (jnl->started)
-		goto out;
-	jnl->started = true;
-	if (jnl->fresh) {
-		xrepl_jnl_sb_init(&info, pair->sb.uuid,
-				  bdev_nr_sectors(jnl->bdev));
-	} else {
-		jnl_walk_report(pair, &jnl->walk);
-		marked = jnl_walk_mark(pair);
-		/* Resumed next, the pair resyncs them (the remote healthy). */
-		spin_lock_irq(&pair->lock);
-		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
-		    xrepl_resync_needed_locked(pair) && !pair->resync_active)
-			xrepl_resync_want_locked(pair);
-		spin_unlock_irq(&pair->lock);
-		if (!marked) {
-			/* The log stays for a later load; not used now. */
-			spin_lock_irq(&pair->lock);
-			fail = jnl_fail_locked(jnl);
-			spin_unlock_irq(&pair->lock);
-			what = "marking the log's regions";
-			r = -EIO;
-			goto out;
-		}
-		xrepl_bitmap_free(&jnl->walk_regions);
-		info = jnl->info;
-		info.incarnation++;
-		info.tail_incarnation = info.incarnation;
-		/* The log is discarded: nothing after the tail is durable. */
-		info.durable_seq = info.tail_seq - 1;
-	}
-	r = jnl_write_sb(jnl, &info, REQ_PREFLUSH);
-	spin_lock_irq(&pair->lock);
-	if (r) {
-		fail = jnl_fail_locked(jnl);
-	} else {
-		jnl->fresh = false;
-		jnl->journal_id = info.journal_id;
-		jnl->incarnation = info.incarnation;
-		jnl->nr_blocks = info.nr_blocks;
-		jnl->head_seq = info.tail_seq;
-		jnl->head_block = info.tail_block;
-		jnl->ctail_seq = info.tail_seq;
-		jnl->ctail_block = info.tail_block;
-		jnl->appended_seq = info.tail_seq - 1;
-		jnl->epoch = 1;
-		WRITE_ONCE(jnl->usable, true);
-	}
-	spin_unlock_irq(&pair->lock);
-out:
-	mutex_unlock(&jnl->sb_lock);
-	if (fail)
-		jnl_report_failed(pair, what, r);
-	return r;
-}
-
-/*
  * The tail in memory: the oldest entry the remote has not completed (its
  * seq, and its block in *block), or the head.  lock held.
  */
@@ -735,13 +694,19 @@ static u64 jnl_tail_locked(const struct xrepl_jnl *jnl, u64 *block)
 {
 	const struct xrepl_shipent *ent;
 
-	if (list_empty(&jnl->log)) {
-		*block = jnl->head_block;
-		return jnl->head_seq;
+	ent = list_empty(&jnl->log) ? NULL :
+	      list_first_entry(&jnl->log, struct xrepl_shipent, jlog);
+	/* A replay's entries not read yet come before the rest of the log. */
+	if (ent && (ent->jreplay || !jnl->replay)) {
+		*block = ent->jblock;
+		return ent->jseq;
 	}
-	ent = list_first_entry(&jnl->log, struct xrepl_shipent, jlog);
-	*block = ent->jblock;
-	return ent->jseq;
+	if (jnl->replay) {
+		*block = jnl->rp_block;
+		return jnl->rp_seq;
+	}
+	*block = jnl->head_block;
+	return jnl->head_seq;
 }
 
 /* Blocks in use, from the tail on disk to the head.  lock held. */
@@ -763,17 +728,17 @@ static u64 jnl_block_after(const struct xrepl_jnl *jnl, u64 start, u32 blocks)
 }
 
 /*
- * Where an entry of blocks goes: at the head, or at block 1 if it does not
- * fit before the end of the device; never over the tail on disk (entries
- * the remote completed are still replayed from there after a crash).
- * Returns false if the log has no room.  lock held.
+ * Where an entry of blocks goes in a log of end blocks whose head is at h
+ * and tail on disk at t (empty: no entry from one to the other): at the
+ * head, or at block 1 if it does not fit before the end of the device;
+ * never over the tail on disk (entries the remote completed are still
+ * replayed from there after a crash).  Returns false if the log has no
+ * room.
  */
-static bool jnl_place_locked(const struct xrepl_jnl *jnl, u32 blocks,
-			     u64 *start)
+static bool jnl_place(u64 h, u64 t, u64 end, bool empty, u32 blocks,
+		      u64 *start)
 {
-	u64 h = jnl->head_block, t = jnl->ctail_block, end = jnl->nr_blocks;
-
-	if (jnl->head_seq == jnl->ctail_seq) {
+	if (empty) {
 		*start = h + blocks <= end ? h : XREPL_JNL_LOG_START;
 		return true;
 	}
@@ -790,6 +755,586 @@ static bool jnl_place_locked(const struct xrepl_jnl *jnl, u32 blocks,
 		return false;
 	*start = h;
 	return true;
+}
+
+static bool jnl_place_locked(const struct xrepl_jnl *jnl, u32 blocks,
+			     u64 *start)
+{
+	return jnl_place(jnl->head_block, jnl->ctail_block, jnl->nr_blocks,
+			 jnl->head_seq == jnl->ctail_seq, blocks, start);
+}
+
+/*
+ * May the log found be replayed, the remote as it is?  Not if it cannot
+ * be read whole (*why NULL: jnl_walk_mark() says so), if the metadata
+ * loaded does not vouch for it (may_replay), if it holds entries larger
+ * than the target writes, or if the remote is not a crash-consistent
+ * image that this table replicates to.  Process context, before the pair
+ * starts.
+ */
+static bool jnl_replay_ok(struct xrepl_pair *pair, struct xrepl_c *xc,
+			  const char **why)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	const struct xrepl_jnl_walk *w = &jnl->walk;
+	bool ok;
+
+	*why = NULL;
+	if (w->end != XREPL_JNL_WALK_CLEAN && w->end != XREPL_JNL_WALK_TORN)
+		return false;
+	if (!jnl->may_replay) {
+		*why = "the metadata does not vouch for it";
+		return false;
+	}
+	if (w->max_bytes > XREPL_SHIP_MAX_BYTES) {
+		*why = "it holds entries larger than the target writes";
+		return false;
+	}
+	spin_lock_irq(&pair->lock);
+	ok = xc->remote && pair->degraded_by == XREPL_DEGRADED_NONE &&
+	     pair->consistent && !pair->merge_needed;
+	spin_unlock_irq(&pair->lock);
+	if (!ok)
+		*why = "the remote is not a consistent image replicated to";
+	return ok;
+}
+
+/* Where the log stands while it is rolled forward, before the pair starts. */
+struct jnl_roll {
+	u64 seq;			/* the next entry's */
+	u64 block;			/* where it goes, if it fits */
+	u64 tail_block;			/* the tail on disk */
+	bool empty;			/* no entry from the tail to the head */
+	u64 epoch;
+	u64 time_ns;
+};
+
+/*
+ * Append one entry to the log at the head: a flush (bytes 0), or bytes of
+ * the local leg's data at sector, which buf holds after its first block.
+ * Returns 0, -ENOSPC, or an I/O error.
+ */
+static int jnl_roll_append(struct xrepl_jnl *jnl, struct jnl_roll *rl,
+			   void *buf, sector_t sector, u32 bytes, bool write)
+{
+	struct xrepl_jnl_entry e = {};
+	u64 start;
+
+	e.seq = rl->seq;
+	e.epoch = rl->epoch;
+	e.time_ns = rl->time_ns;
+	e.incarnation = jnl->info.incarnation;
+	e.bytes = bytes;
+	e.blocks = xrepl_jnl_entry_blocks(bytes);
+	if (write) {
+		e.op = XREPL_JNL_OP_WRITE;
+		e.sector = sector;
+		e.nr_sectors = bytes >> SECTOR_SHIFT;
+	} else {
+		e.op = XREPL_JNL_OP_FLUSH;
+		e.op_flags = XREPL_JNL_PREFLUSH;
+	}
+	if (!jnl_place(rl->block, rl->tail_block, jnl->info.nr_blocks,
+		       rl->empty, e.blocks, &start))
+		return -ENOSPC;
+	e.data_csum = xrepl_jnl_data_csum(XREPL_META_CSUM_SEED,
+					  buf + XREPL_META_BLOCK_SIZE, bytes);
+	memset(buf, 0, XREPL_META_BLOCK_SIZE);
+	xrepl_jnl_hdr_encode(buf, jnl->info.journal_id, &e);
+	/* Zero to the end of its last block. */
+	memset(buf + XREPL_META_BLOCK_SIZE + bytes, 0,
+	       (e.blocks - 1) * XREPL_META_BLOCK_SIZE - bytes);
+	rl->seq++;
+	rl->block = start + e.blocks >= jnl->info.nr_blocks ?
+		    XREPL_JNL_LOG_START : start + e.blocks;
+	rl->empty = false;
+	return xrepl_sync_io(jnl->io, jnl->bdev, REQ_OP_WRITE | REQ_SYNC,
+			     start * JNL_BLOCK_SECTORS,
+			     e.blocks * JNL_BLOCK_SECTORS, DM_IO_VMA, buf);
+}
+
+/*
+ * Roll forward (Documentation/dm-xrepl-journal.rst, Opening a journal):
+ * the regions marked at load are the only ones the local leg may hold a
+ * write in that the log lacks (in flight at the crash, or dropped with a
+ * torn append).  Their local data is appended after the log found, as
+ * one epoch between two flush entries, and they join walk_regions.  Their
+ * marks stay until the cleaner clears them by the log.  Returns 0 (*nr:
+ * the regions), -ENOSPC if the log has no room for them (nothing of them
+ * appended then), -ENOMEM, -ENODATA if the local leg cannot be read, or
+ * the journal's I/O error.  Process context, before the
+ * pair starts: nothing else reads the dirty bitmap or the log.
+ */
+static int jnl_roll_forward(struct xrepl_pair *pair, struct xrepl_c *xc,
+			    struct jnl_roll *rl, unsigned long *nr)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	const struct xrepl_geom *geom = &pair->geom;
+	const struct xrepl_bitmap *dirty = &pair->dirty;
+	u32 chunk = min_t(u32, XREPL_SHIP_MAX_BYTES,
+			  geom->region_size << SECTOR_SHIFT);
+	u64 h = rl->block, start;
+	bool empty = rl->empty;
+	unsigned long r;
+	sector_t sec, end;
+	void *buf;
+	u32 len;
+	int ret;
+
+	*nr = 0;
+	if (!dirty->nr_set)
+		return 0;
+	/* Room for all of it, the two flush entries included, or nothing. */
+	if (!jnl_place(h, rl->tail_block, jnl->info.nr_blocks, empty, 1,
+		       &start))
+		return -ENOSPC;
+	h = start + 1;
+	empty = false;
+	for (r = xrepl_bitmap_next_set(dirty, 0); r < dirty->nr_bits;
+	     r = xrepl_bitmap_next_set(dirty, r + 1)) {
+		sec = (sector_t)r << geom->region_shift;
+		end = sec + xrepl_region_len(geom, r);
+		for (; sec < end; sec += len >> SECTOR_SHIFT) {
+			len = min_t(u64, chunk, (u64)(end - sec) << SECTOR_SHIFT);
+			if (!jnl_place(h, rl->tail_block, jnl->info.nr_blocks,
+				       empty, xrepl_jnl_entry_blocks(len),
+				       &start))
+				return -ENOSPC;
+			h = start + xrepl_jnl_entry_blocks(len);
+			if (h >= jnl->info.nr_blocks)
+				h = XREPL_JNL_LOG_START;
+			empty = false;
+		}
+	}
+	if (!jnl_place(h, rl->tail_block, jnl->info.nr_blocks, empty, 1,
+		       &start))
+		return -ENOSPC;
+
+	buf = vmalloc(XREPL_META_BLOCK_SIZE + chunk);
+	if (!buf)
+		return -ENOMEM;
+	/* A flush entry, then the regions as one epoch, then a flush entry. */
+	rl->epoch++;
+	ret = jnl_roll_append(jnl, rl, buf, 0, 0, false);
+	rl->epoch++;
+	for (r = xrepl_bitmap_next_set(dirty, 0); !ret && r < dirty->nr_bits;
+	     r = xrepl_bitmap_next_set(dirty, r + 1)) {
+		sec = (sector_t)r << geom->region_shift;
+		end = sec + xrepl_region_len(geom, r);
+		for (; !ret && sec < end; sec += len >> SECTOR_SHIFT) {
+			len = min_t(u64, chunk, (u64)(end - sec) << SECTOR_SHIFT);
+			/* The local leg's error is not the journal's. */
+			if (xrepl_sync_io(jnl->io, xc->local->bdev,
+					  REQ_OP_READ, sec, len >> SECTOR_SHIFT,
+					  DM_IO_VMA, buf + XREPL_META_BLOCK_SIZE))
+				ret = -ENODATA;
+			else
+				ret = jnl_roll_append(jnl, rl, buf, sec, len,
+						      true);
+		}
+		xrepl_bitmap_set_range(&jnl->walk_regions, r, r);
+		(*nr)++;
+		cond_resched();
+	}
+	rl->epoch++;
+	if (!ret)
+		ret = jnl_roll_append(jnl, rl, buf, 0, 0, false);
+	rl->epoch++;
+	vfree(buf);
+	return ret;
+}
+
+/*
+ * Make the log found the start of the new incarnation's: the superblock
+ * written with it (durable: whole when read, and flushed now), then the
+ * marked regions rolled forward after it, and durable too.  *rl: where
+ * the log ends.  Returns 0, -ENOSPC, -ENOMEM or -ENODATA (no room, no
+ * memory or no local data to roll forward: the log is discarded instead),
+ * or the journal's I/O error (the journal fails).  Process context, before the pair starts.
+ */
+static int jnl_replay_prepare(struct xrepl_pair *pair, struct xrepl_c *xc,
+			      struct jnl_roll *rl, unsigned long *rolled)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	const struct xrepl_jnl_walk *w = &jnl->walk;
+	struct xrepl_jnl_info info = jnl->info;
+	int r;
+
+	info.incarnation++;
+	info.durable_seq = max(info.durable_seq, w->end_seq - 1);
+	r = jnl_write_sb(jnl, &info, REQ_PREFLUSH);
+	if (r)
+		return r;
+	rl->seq = w->end_seq;
+	rl->block = w->end_block;
+	rl->tail_block = info.tail_block;
+	rl->empty = w->end_seq == info.tail_seq;
+	rl->epoch = w->last_epoch + 1;
+	rl->time_ns = max_t(u64, ktime_get_real_ns(), w->last_ns);
+	r = jnl_roll_forward(pair, xc, rl, rolled);
+	if (r || rl->seq == w->end_seq)
+		return r;
+	info = jnl->info;
+	info.durable_seq = rl->seq - 1;
+	return jnl_write_sb(jnl, &info, REQ_PREFLUSH);
+}
+
+/*
+ * The pair's first resume: a fresh journal is formatted; one in use gets
+ * a new incarnation.  The log found at load is replayed if it may be
+ * (jnl_replay_ok()): rolled forward, then shipped from its tail by
+ * ship_work ahead of every entry appended from now on, so that the
+ * remote stays a write-order prefix and nothing is resynced.  Else its
+ * regions become dirty (jnl_walk_mark()), the resync copies them, and it
+ * is discarded.  The superblock is written with PREFLUSH and FUA before
+ * anything is appended; if that fails, the pair goes on without the
+ * journal.  Process context.
+ */
+int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	const char *name = dm_device_name(pair->md);
+	const char *what = "the superblock write", *why = NULL;
+	struct jnl_reader *rd = NULL;
+	struct xrepl_jnl_info info;
+	struct jnl_roll rl = {};
+	unsigned long rolled = 0;
+	bool fail = false, replay = false, replaying = false;
+	int r = 0;
+
+	if (!jnl)
+		return 0;
+	mutex_lock(&jnl->sb_lock);
+	if (jnl->started)
+		goto out;
+	jnl->started = true;
+	if (jnl->fresh) {
+		xrepl_jnl_sb_init(&info, pair->sb.uuid,
+				  bdev_nr_sectors(jnl->bdev));
+		r = jnl_write_sb(jnl, &info, REQ_PREFLUSH);
+		goto set;
+	}
+	jnl_walk_report(pair, &jnl->walk);
+	replay = jnl_replay_ok(pair, xc, &why);
+	if (replay) {
+		rd = jnl_rd_alloc(jnl);
+		r = rd ? jnl_replay_prepare(pair, xc, &rl, &rolled) : -ENOMEM;
+		if (r == -ENOSPC)
+			why = "no room in it to roll the marked regions forward";
+		else if (r == -ENOMEM)
+			why = "no memory";
+		else if (r == -ENODATA)
+			why = "the local leg cannot be read to roll forward";
+		if (r) {
+			replay = false;
+			jnl_rd_free(rd);
+			rd = NULL;
+		}
+	}
+	if (replay) {
+		info = jnl->info;
+		/* The log as the new incarnation's superblock has it. */
+		rd->info = info;
+		if (jnl->walk.entries || rolled)
+			DMINFO("%s: journal: replaying the log: %llu entries, %lu regions rolled",
+			       name, jnl->walk.entries, rolled);
+		goto set;
+	}
+	if (why)
+		DMWARN("%s: journal: the log is not replayed: %s", name, why);
+	/* A failed roll forward: the journal fails once the regions are marked. */
+	if (r && r != -ENOSPC && r != -ENOMEM && r != -ENODATA) {
+		jnl_walk_mark(pair);
+		what = "rolling the log forward";
+		goto set;
+	}
+	r = 0;
+	if (!jnl_walk_mark(pair)) {
+		/* The log stays for a later load; not used now. */
+		what = "marking the log's regions";
+		r = -EIO;
+		goto set;
+	}
+	info = jnl->info;
+	info.incarnation++;
+	info.tail_incarnation = info.incarnation;
+	/* The log is discarded: nothing after the tail is durable. */
+	info.durable_seq = info.tail_seq - 1;
+	r = jnl_write_sb(jnl, &info, REQ_PREFLUSH);
+set:
+	/* Resumed next, the pair resyncs what it must (the remote healthy). */
+	spin_lock_irq(&pair->lock);
+	if (r) {
+		fail = jnl_fail_locked(jnl);
+		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
+		    xrepl_resync_needed_locked(pair) && !pair->resync_active)
+			xrepl_resync_want_locked(pair);
+		spin_unlock_irq(&pair->lock);
+		goto out;
+	}
+	jnl->fresh = false;
+	jnl->journal_id = info.journal_id;
+	jnl->incarnation = info.incarnation;
+	jnl->nr_blocks = info.nr_blocks;
+	jnl->ctail_seq = info.tail_seq;
+	jnl->ctail_block = info.tail_block;
+	jnl->epoch = 1;
+	if (replay) {
+		jnl->head_seq = rl.seq;
+		jnl->head_block = rl.block;
+		jnl->epoch = rl.epoch;
+		jnl->last_time_ns = rl.time_ns;
+		/* Every region marked was rolled forward: the log carries it. */
+		bitmap_zero(pair->dirty.bits, pair->dirty.nr_bits);
+		pair->dirty.nr_set = 0;
+		if (rl.seq != info.tail_seq) {
+			jnl->replay = true;
+			jnl->rp_seq = info.tail_seq;
+			jnl->rp_block = info.tail_block;
+			jnl->rp_end = rl.seq;
+			jnl->rp_inc = info.tail_incarnation;
+			jnl->rp_rd = rd;
+			rd = NULL;
+			replaying = true;
+			/* Counted as one write: a suspend and a drain wait for it. */
+			xrepl_lag_add(&pair->lag, 0);
+		}
+	} else {
+		jnl->head_seq = info.tail_seq;
+		jnl->head_block = info.tail_block;
+	}
+	if (pair->degraded_by == XREPL_DEGRADED_NONE &&
+	    xrepl_resync_needed_locked(pair) && !pair->resync_active)
+		xrepl_resync_want_locked(pair);
+	else if (!xrepl_resync_needed_locked(pair))
+		pair->resync_active = false;
+	jnl->appended_seq = jnl->head_seq - 1;
+	/* A new log, whole: marks may go by it. */
+	if (pair->log_stale) {
+		pair->log_stale = false;
+		xrepl_sb_changed_locked(pair);
+	}
+	WRITE_ONCE(jnl->usable, true);
+	spin_unlock_irq(&pair->lock);
+out:
+	mutex_unlock(&jnl->sb_lock);
+	jnl_rd_free(rd);
+	/* Not before a replay ends (ship_work's from now on). */
+	if (!replaying)
+		xrepl_bitmap_free(&jnl->walk_regions);
+	if (fail)
+		jnl_report_failed(pair, what, r);
+	return r;
+}
+
+void xrepl_jnl_loaded(struct xrepl_pair *pair, bool may_replay)
+{
+	pair->jnl->may_replay = may_replay;
+}
+
+bool xrepl_jnl_replaying_locked(struct xrepl_pair *pair)
+{
+	return pair->jnl && pair->jnl->replay;
+}
+
+/*
+ * The replay ends: every entry of its log was read (done), or it stops,
+ * the remote degraded, and the regions of the entries not sent become
+ * dirty (those of the whole log: walk_regions), before a tail commit may
+ * pass them (xrepl_mark_dirty_locked() asks for their marks).  Its write
+ * leaves the lag; copies held back for it go on.  ship_work, no lock
+ * held.
+ */
+static void jnl_replay_end(struct xrepl_pair *pair, bool done,
+			   bool *redispatch)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct jnl_reader *rd;
+
+	if (!done)
+		jnl_mark_bitmap(pair, &jnl->walk_regions);
+	spin_lock_irq(&pair->lock);
+	jnl->replay = false;
+	rd = jnl->rp_rd;
+	jnl->rp_rd = NULL;
+	*redispatch |= xrepl_lag_leave_locked(pair, 0);
+	if (pair->resync_active || pair->verify_active)
+		queue_work(pair->wq, &pair->resync_work);
+	spin_unlock_irq(&pair->lock);
+	jnl_rd_free(rd);
+	xrepl_bitmap_free(&jnl->walk_regions);
+	if (done)
+		DMINFO("%s: journal: the log is replayed",
+		       dm_device_name(pair->md));
+	else
+		DMWARN("%s: journal: the replay stops (degraded): its regions are resynced",
+		       dm_device_name(pair->md));
+}
+
+/*
+ * Read the replay's next entry, at rp_seq, into a ship entry of xc's:
+ * its data into pages of rb_pages, checked against its header.  Returns
+ * it, or NULL with *why.  ship_work, no lock held; sleeps (GFP_NOIO).
+ */
+static struct xrepl_shipent *jnl_replay_read(struct xrepl_pair *pair,
+					     struct xrepl_c *xc, u64 seq,
+					     u64 *block, u64 inc,
+					     struct xrepl_jnl_entry *ep,
+					     const char **why)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_jnl_entry e;
+	struct xrepl_shipent *ent;
+	unsigned int i, left;
+	char *cwhy = NULL;
+	bool torn;
+	void *p;
+	int v;
+
+	v = jnl_read_next(jnl->rp_rd, block, seq, inc, pair->geom.dev_sectors,
+			  &e, &torn, &cwhy);
+	if (v != XREPL_JNL_ENTRY) {
+		*why = v == XREPL_JNL_END ? "the entry is gone" : cwhy;
+		return NULL;
+	}
+	if (e.bytes > XREPL_SHIP_MAX_BYTES) {
+		*why = "an entry larger than the target writes";
+		return NULL;
+	}
+	/* Read and checked whole by jnl_read_entry(): in the reader's chunk. */
+	p = jnl_rd_get(jnl->rp_rd, *block, e.blocks);
+	if (!p) {
+		*why = "read error";
+		return NULL;
+	}
+	ent = mempool_alloc(&pair->ship_ents, GFP_NOIO);
+	xrepl_ship_init(ent, xc);
+	ent->jreplay = true;
+	ent->jdropped = true;
+	ent->jread = true;
+	ent->jseq = e.seq;
+	ent->jblock = *block;
+	ent->jtime_ns = e.time_ns;
+	ent->jcsum = e.data_csum;
+	ent->s.sector = e.sector;
+	ent->s.nr_sectors = e.nr_sectors;
+	ent->s.bytes = e.bytes;
+	switch (e.op) {
+	case XREPL_JNL_OP_DISCARD:
+		ent->opf = REQ_OP_DISCARD;
+		break;
+	case XREPL_JNL_OP_WRITE_ZEROES:
+		ent->opf = REQ_OP_WRITE_ZEROES;
+		break;
+	default:
+		ent->opf = REQ_OP_WRITE;
+		break;
+	}
+	ent->opf |= REQ_SYNC;
+	if (e.op_flags & XREPL_JNL_NOUNMAP)
+		ent->opf |= REQ_NOUNMAP;
+	if (e.op_flags & (XREPL_JNL_PREFLUSH | XREPL_JNL_FUA)) {
+		ent->s.flags = XREPL_SHIP_BARRIER;
+		ent->opf |= REQ_PREFLUSH |
+			    (e.op_flags & XREPL_JNL_FUA ? REQ_FUA : 0);
+	}
+	if (e.nr_sectors)
+		xrepl_range_to_regions(&pair->geom, e.sector, e.nr_sectors,
+				       &ent->first, &ent->last);
+	ent->nr_pages = DIV_ROUND_UP(e.bytes, PAGE_SIZE);
+	p += XREPL_META_BLOCK_SIZE;
+	left = e.bytes;
+	for (i = 0; i < ent->nr_pages; i++) {
+		unsigned int len = min_t(unsigned int, left, PAGE_SIZE);
+
+		ent->pages[i] = mempool_alloc(&jnl->rb_pages, GFP_NOIO);
+		memcpy(page_address(ent->pages[i]), p, len);
+		p += len;
+		left -= len;
+	}
+	*ep = e;
+	return ent;
+}
+
+/*
+ * ship_work, no lock held: feed the ship queue the replay's next entry,
+ * read from the log, ahead of the entries appended since (which wait in
+ * the queue behind it), once the queue's entries of the replay were all
+ * let go; end the replay when its log was all read, or stop it if the
+ * remote degraded.  The entries in flight bound what it reads ahead.
+ */
+void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_shipent *ent, *pos;
+	struct xrepl_jnl_entry e;
+	const char *why = NULL;
+	u64 seq, block, inc;
+	struct xrepl_c *xc;
+	bool failed, degraded;
+
+	if (!jnl)
+		return;
+	spin_lock_irq(&pair->lock);
+	if (!jnl->replay) {
+		spin_unlock_irq(&pair->lock);
+		return;
+	}
+	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+		spin_unlock_irq(&pair->lock);
+		jnl_replay_end(pair, false, redispatch);
+		return;
+	}
+	if (jnl->rp_seq == jnl->rp_end) {
+		spin_unlock_irq(&pair->lock);
+		jnl_replay_end(pair, true, redispatch);
+		return;
+	}
+	ent = pair->shipq.next ? container_of(pair->shipq.next,
+					      struct xrepl_shipent, s) : NULL;
+	xc = pair->active;
+	if (!xc || (ent && ent->jreplay) ||
+	    pair->shipq.inflight >= pair->shipq.max_inflight) {
+		spin_unlock_irq(&pair->lock);
+		return;
+	}
+	seq = jnl->rp_seq;
+	block = jnl->rp_block;
+	inc = jnl->rp_inc;
+	spin_unlock_irq(&pair->lock);
+
+	ent = jnl_replay_read(pair, xc, seq, &block, inc, &e, &why);
+	spin_lock_irq(&pair->lock);
+	if (!ent) {
+		/* The log read whole at load is not now: the journal fails. */
+		failed = jnl_fail_locked(jnl);
+		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_JOURNAL);
+		spin_unlock_irq(&pair->lock);
+		DMERR("%s: journal: the replay cannot read entry %llu at block %llu: %s",
+		      dm_device_name(pair->md), seq, block, why);
+		if (failed)
+			jnl_report_failed(pair, "a replay's read", -EIO);
+		else if (degraded)
+			xrepl_raise_event(xc);
+		return;
+	}
+	if (!jnl->replay || pair->degraded_by != XREPL_DEGRADED_NONE) {
+		/* Degraded meanwhile: the replay's end marks its regions. */
+		spin_unlock_irq(&pair->lock);
+		xrepl_ship_free(pair, ent);
+		return;
+	}
+	jnl->rp_seq = seq + 1;
+	jnl->rp_block = xrepl_jnl_next_block(&jnl->rp_rd->info, &e, block);
+	jnl->rp_inc = e.incarnation;
+	/* On the log before the entries appended since, after its own. */
+	list_for_each_entry(pos, &jnl->log, jlog)
+		if (!pos->jreplay)
+			break;
+	list_add_tail(&ent->jlog, &pos->jlog);
+	ent->s.queued_ns = ktime_get_ns();
+	xrepl_shipq_insert_locked(&pair->shipq, &ent->s);
+	spin_unlock_irq(&pair->lock);
 }
 
 /*
@@ -1256,6 +1801,15 @@ void xrepl_jnl_pages_free(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 			mempool_free(ent->pages[i], &pair->jnl->rb_pages);
 }
 
+/* The log was full: the remote degraded (congestion degrade). */
+static void jnl_report_full(struct xrepl_c *xc)
+{
+	DMWARN("%s: journal full, replication degraded", xrepl_name(xc));
+	xrepl_raise_event(xc);
+	/* ship_work drops the buffer. */
+	xrepl_ship_now(xc->pair);
+}
+
 /*
  * Journal the entry of a write that ships (io->ship, its data copied):
  * append it and issue the local write, both completing the bio
@@ -1321,6 +1875,22 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 		degraded = xrepl_degrade_locked(pair,
 						XREPL_DEGRADED_CONGESTION);
 	}
+	/*
+	 * The write skips the log of a journal in use (the log full): once
+	 * it is acknowledged, a load must not replay the log, so the
+	 * metadata says so first.  Its superblock write lets the write go
+	 * (meta_write_sb()), or the metadata device's failure does.
+	 */
+	if (in_use && !placed && !pair->sb_log_stale && !pair->meta_failed) {
+		if (!pair->log_stale) {
+			pair->log_stale = true;
+			pair->sb_dirty = true;
+		}
+		queue_work(pair->meta_wq, &pair->commit_work);
+		ent->jroom = true;
+		ent->jroom_gen = jnl->room_gen;
+		goto park;
+	}
 	list_del_init(&ent->jpark);
 	ent->jpbio = NULL;
 	ent->jroom = false;
@@ -1332,13 +1902,8 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 			bio_put(append);
 			mempool_free(hdr, &jnl->hdr_pages);
 		}
-		if (degraded) {
-			DMWARN("%s: journal full, replication degraded",
-			       xrepl_name(xc));
-			xrepl_raise_event(xc);
-			/* ship_work drops the buffer. */
-			xrepl_ship_now(pair);
-		}
+		if (degraded)
+			jnl_report_full(xc);
 		return false;
 	}
 	e.seq = jnl->head_seq++;
@@ -1402,6 +1967,8 @@ park:
 		bio_put(append);
 		mempool_free(hdr, &jnl->hdr_pages);
 	}
+	if (degraded)
+		jnl_report_full(xc);
 	return true;
 }
 
@@ -1494,7 +2061,7 @@ static void jnl_done_add_locked(struct xrepl_jnl *jnl,
 	 * it: its regions become dirty.
 	 */
 	if (jnl->pair->degraded_by != XREPL_DEGRADED_NONE) {
-		if (ent->tracked)
+		if (xrepl_ship_ranged(ent))
 			xrepl_mark_dirty_locked(jnl->pair, ent->first, ent->last);
 		return;
 	}
@@ -1579,7 +2146,10 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 	if (done)
 		jnl_done_add_locked(jnl, ent);
 	list_del_init(&ent->jlog);
-	if (ent->jkept) {
+	if (ent->jreplay) {
+		if (done)
+			jnl->rp_done_ns = max(jnl->rp_done_ns, ent->jtime_ns);
+	} else if (ent->jkept) {
 		jnl->kept--;
 		jnl->kept_bytes -= ent->s.bytes;
 	} else if (ent->jdropped) {
@@ -1648,7 +2218,13 @@ void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
 	    pair->resync_active)
 		return;
 	ent = list_first_entry_or_null(&jnl->log, struct xrepl_shipent, jlog);
-	point = ent ? ent->jtime_ns : jnl->last_time_ns;
+	if (ent && (ent->jreplay || !jnl->replay))
+		point = ent->jtime_ns;
+	else if (jnl->replay)
+		/* The next entry to read is not older: 0 until one completed. */
+		point = jnl->rp_done_ns;
+	else
+		point = jnl->last_time_ns;
 	*point_ms = div_u64(point, NSEC_PER_MSEC);
 }
 
@@ -1868,7 +2444,11 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	 */
 	if (degraded)
 		xrepl_jnl_lost_locked(pair);
-	remark = jnl->remark;
+	/*
+	 * Degraded, the superblock says so on disk before the tail passes
+	 * entries given up on: a load then replays no log over them.
+	 */
+	remark = jnl->remark || (degraded && pair->sb_dirty);
 	jnl->remark = false;
 	spin_unlock_irq(&pair->lock);
 	if (remark && !xrepl_meta_remark_dirty(pair)) {
@@ -1958,6 +2538,9 @@ void xrepl_jnl_resume(struct xrepl_pair *pair)
 	jnl->stopped = false;
 	if (jnl->remark)
 		jnl_commit_soon_locked(pair, false);
+	/* A replay reads its log with the active table. */
+	if (jnl->replay)
+		xrepl_ship_now(pair);
 	spin_unlock_irq(&pair->lock);
 }
 

@@ -64,7 +64,8 @@ static int meta_write_sb(struct xrepl_pair *pair)
 	pair->sb_dirty = false;
 	pair->sb.generation++;
 	pair->sb.mtime = ktime_get_real_seconds();
-	pair->sb.flags = pair->consistent ? XREPL_META_F_CONSISTENT : 0;
+	pair->sb.flags = (pair->consistent ? XREPL_META_F_CONSISTENT : 0) |
+			 (pair->log_stale ? XREPL_META_F_LOG_STALE : 0);
 	/*
 	 * After a crash a congested remote, or one a monitor's probe took
 	 * down, is tried again like a failed one; only the administrator's
@@ -82,10 +83,15 @@ static int meta_write_sb(struct xrepl_pair *pair)
 	r = meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META | REQ_PREFLUSH |
 		    REQ_FUA, 0, 1, pair->meta_buf);
 	spin_lock_irq(&pair->lock);
-	if (r)
+	if (r) {
 		pair->sb_dirty = true;
-	else
+	} else {
 		pair->sb_consistent = sb.flags & XREPL_META_F_CONSISTENT;
+		pair->sb_log_stale = sb.flags & XREPL_META_F_LOG_STALE;
+	}
+	/* A write that skips the log may go now (xrepl_jnl_write()). */
+	if (r || pair->sb_log_stale)
+		xrepl_jnl_room_locked(pair);
 	spin_unlock_irq(&pair->lock);
 	return r;
 }
@@ -360,14 +366,26 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 	unsigned long nr = pair->geom.nr_regions;
 	unsigned long from, to, r, gen, picked = 0;
 	struct bio_list go = BIO_EMPTY_LIST;
-	bool flushed, by_log;
+	bool flushed, by_log, stale;
 	long unjnl;
 	u64 appended;
 
 	mutex_lock(&pair->meta_io_lock);
+	/*
+	 * A log that is not the whole story says so on disk before a mark
+	 * goes without it: a load must not replay it then.
+	 */
+	spin_lock_irq(&pair->lock);
+	stale = pair->log_stale && !pair->sb_log_stale;
+	if (stale)
+		pair->sb_dirty = true;
+	spin_unlock_irq(&pair->lock);
+	if (stale)
+		xrepl_meta_commit(pair, &go);
 	spin_lock_irq(&pair->lock);
 	/* The marks tell which regions a degraded remote may miss. */
-	if (pair->degraded_by != XREPL_DEGRADED_NONE || pair->merge_needed)
+	if (pair->degraded_by != XREPL_DEGRADED_NONE || pair->merge_needed ||
+	    (pair->log_stale && !pair->sb_log_stale))
 		nr = 0;
 	gen = pair->degrade_gen;
 	/*
@@ -398,8 +416,10 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 	smp_rmb();
 	unjnl = atomic_long_read(&pair->gate_unjnl);
 	mutex_unlock(&pair->meta_io_lock);
-	if (!picked)
+	if (!picked) {
+		xrepl_meta_go(&go);
 		return;
+	}
 
 	/*
 	 * What those regions hold must be durable on both legs first, or,
@@ -556,6 +576,8 @@ static int meta_format(struct xrepl_pair *pair, bool in_sync, char **error)
 {
 	xrepl_sb_init(&pair->sb, &pair->geom, in_sync);
 	pair->consistent = in_sync;
+	/* A new pair's journal is fresh: without one, any log is stale. */
+	pair->log_stale = !pair->jnl;
 	spin_lock_irq(&pair->lock);
 	if (!in_sync) {
 		xrepl_bitmap_fill(&pair->dirty);
@@ -595,6 +617,11 @@ int xrepl_meta_load(struct xrepl_pair *pair,
 	pair->sb = *sb;
 	pair->consistent = sb->flags & XREPL_META_F_CONSISTENT;
 	pair->sb_consistent = pair->consistent;
+	pair->sb_log_stale = sb->flags & XREPL_META_F_LOG_STALE;
+	/* Without a journal, a log it left is stale from now on. */
+	pair->log_stale = pair->sb_log_stale || !pair->jnl;
+	if (pair->log_stale != pair->sb_log_stale)
+		pair->sb_dirty = true;
 	r = meta_load_bitmap(pair, error);
 	if (r)
 		return r;

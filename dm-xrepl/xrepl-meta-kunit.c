@@ -129,7 +129,7 @@ struct xm_bad_case {
 static const struct xm_bad_case xm_bad_cases[] = {
 	{ "version 3", 12, 4, 3, "Metadata: unsupported format version" },
 	{ "version 0", 12, 4, 0, "Metadata: unsupported format version" },
-	{ "unknown flag", 16, 4, 8, "Metadata: unknown flags" },
+	{ "unknown flag", 16, 4, 16, "Metadata: unknown flags" },
 	{ "demoted primary", 16, 4, 3,
 	  "Metadata: a secondary's flags on a primary" },
 	{ "live primary", 16, 4, 5,

@@ -403,6 +403,18 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 				    error);
 		if (r)
 			return r;
+		/*
+		 * A log found on the journal may be replayed if the
+		 * metadata vouches for it: a primary's, which replicated
+		 * with its journal (consistent, not degraded) when it was
+		 * last written.
+		 */
+		if (xc->journal)
+			xrepl_jnl_loaded(pair, sb && !inh->predecessor &&
+					 sb->role == XREPL_META_ROLE_PRIMARY &&
+					 sb->degraded == XREPL_META_DEGRADED_NONE &&
+					 (sb->flags & XREPL_META_F_CONSISTENT) &&
+					 !(sb->flags & XREPL_META_F_LOG_STALE));
 		if (!inh->predecessor) {
 			consistent = pair->consistent;
 			/* The administrator took the remote down: it stays down. */

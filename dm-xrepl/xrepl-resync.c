@@ -549,8 +549,13 @@ void xrepl_resync_work(struct work_struct *work)
 	 * A copy makes the remote inconsistent: none starts before the
 	 * metadata says so durably (meta_retry kicks us once it does).
 	 */
+	/*
+	 * A replay sends the log's entries, which a copy must not precede:
+	 * copies wait for its end (it queues us).
+	 */
 	stop = !xc || pair->resync_stop ||
 	       pair->degraded_by != XREPL_DEGRADED_NONE ||
+	       xrepl_jnl_replaying_locked(pair) ||
 	       (pair->meta_bdev && pair->sb_consistent && set->nr_set) ||
 	       (!xrepl_peer_ready_locked(pair) && set->nr_set);
 
@@ -604,7 +609,8 @@ again:
 	}
 	/* The verify's next region, while no resync runs. */
 	if (xc && !pair->resync_stop && !pair->resync_active &&
-	    pair->degraded_by == XREPL_DEGRADED_NONE) {
+	    pair->degraded_by == XREPL_DEGRADED_NONE &&
+	    !xrepl_jnl_replaying_locked(pair)) {
 		vcopy = xrepl_verify_next_locked(pair, now, &delay, &vend);
 		/* n is 0: the verify claims only while no copy is busy. */
 		if (vcopy)

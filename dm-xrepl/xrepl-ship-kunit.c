@@ -236,6 +236,54 @@ static void xrepl_shipq_model_test(struct kunit *test)
 }
 
 /* The lag bound: an empty lag takes any write, a busy one stays in bounds. */
+/*
+ * An entry inserted goes before the waiting ones (a replay's, ahead of the
+ * writes appended since), after those in flight, and keeps its own place
+ * against an overlap in flight.
+ */
+static void xrepl_shipq_insert_test(struct kunit *test)
+{
+	struct xrepl_ship *a, *b, *c, *r1, *r2;
+	struct xrepl_shipq q;
+
+	xrepl_shipq_init(&q, 4);
+	/* Into an empty queue: it is next. */
+	r1 = kunit_kzalloc(test, sizeof(*r1), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r1);
+	r1->sector = 0;
+	r1->nr_sectors = 8;
+	r1->bytes = 8 << 9;
+	r1->flags = XREPL_SHIP_ISSUED | XREPL_SHIP_BARRIER;
+	xrepl_shipq_insert_locked(&q, r1);
+	KUNIT_EXPECT_EQ(test, r1->flags, (unsigned int)XREPL_SHIP_BARRIER);
+	r1->flags = 0;
+	KUNIT_EXPECT_EQ(test, q.nr, 1UL);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), r1);
+	/* a waits behind r1 (they overlap), b and c after it. */
+	a = xs_add(test, &q, 0, 8, false, 1);
+	b = xs_add(test, &q, 100, 8, false, 2);
+	c = xs_add(test, &q, 200, 8, false, 3);
+	KUNIT_EXPECT_PTR_EQ(test, q.next, a);
+	r2 = kunit_kzalloc(test, sizeof(*r2), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r2);
+	r2->sector = 300;
+	r2->nr_sectors = 8;
+	r2->bytes = 8 << 9;
+	xrepl_shipq_insert_locked(&q, r2);
+	KUNIT_EXPECT_EQ(test, q.nr, 5UL);
+	KUNIT_EXPECT_EQ(test, q.bytes, 40ULL << 9);
+	/* r2 goes next, before a; a then waits for r1. */
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), r2);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), NULL);
+	KUNIT_EXPECT_PTR_EQ(test, q.next, a);
+	xrepl_shipq_done_locked(&q, r1);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), a);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), b);
+	KUNIT_EXPECT_PTR_EQ(test, xrepl_shipq_next_locked(&q), c);
+	KUNIT_EXPECT_PTR_EQ(test, list_first_entry(&q.queue, struct xrepl_ship,
+						   list), r2);
+}
+
 static void xrepl_lag_bound_test(struct kunit *test)
 {
 	struct xrepl_lag lag = {};
@@ -306,6 +354,7 @@ static struct kunit_case xrepl_ship_cases[] = {
 	KUNIT_CASE(xrepl_shipq_barrier_test),
 	KUNIT_CASE(xrepl_shipq_take_test),
 	KUNIT_CASE(xrepl_shipq_model_test),
+	KUNIT_CASE(xrepl_shipq_insert_test),
 	KUNIT_CASE(xrepl_lag_bound_test),
 	KUNIT_CASE(xrepl_lag_model_test),
 	{}

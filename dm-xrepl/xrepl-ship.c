@@ -30,6 +30,15 @@ void xrepl_shipq_add_locked(struct xrepl_shipq *q, struct xrepl_ship *s)
 	q->nr++;
 }
 
+void xrepl_shipq_insert_locked(struct xrepl_shipq *q, struct xrepl_ship *s)
+{
+	s->flags &= XREPL_SHIP_BARRIER;
+	list_add_tail(&s->list, q->next ? &q->next->list : &q->queue);
+	q->next = s;
+	q->bytes += s->bytes;
+	q->nr++;
+}
+
 bool xrepl_ship_overlap(const struct xrepl_ship *a, const struct xrepl_ship *b)
 {
 	return a->nr_sectors && b->nr_sectors &&

@@ -17,12 +17,13 @@
 #      drains the lag, the writes meanwhile journaled and waiting for the
 #      remote; in sync mode nothing is journaled, back in async mode
 #      writes are again
-#   5. a log left by a crash is walked and judged when the table loads:
-#      the kernel log says how many entries it holds, and where and why
-#      it ends (a torn append, the whole entries after it dropped; damage
-#      in a header); it is not replayed (not built yet): the table loads,
-#      says so, its regions become dirty and are resynced, and it starts
-#      a new incarnation with an empty log
+#   5. a log left by a crash (the devices put back as at step 1) is
+#      walked and judged when the table loads: the kernel log says how
+#      many entries it holds, and where and why it ends (a torn append,
+#      the whole entries after it dropped; damage in a header); a log
+#      whole, or torn, is replayed with a new incarnation, the remote
+#      consistent and nothing resynced; a damaged one is not: every
+#      region becomes dirty and is resynced
 #   6. a lag of 1.5 times max_lag_kb, the remote stalled: no congestion;
 #      the entries past the bound are read back from the log when they
 #      ship, with no resync; their descriptors count in the bound, and a
@@ -73,9 +74,14 @@ for i in "${!offs[@]}"; do
 	(( i == 0 )) && t_second=$(date +%s%3N)
 done
 t_last=$(date +%s%3N)
-# Kept for step 5: a log as a crash would leave it before the cleaner
-# recorded entries durable (it may have by now: durable_seq is reset to
-# the tail in the copy).
+# Kept for step 5: the devices as a crash would leave them, the log
+# before the cleaner recorded entries durable (it may have by now:
+# durable_seq is reset to the tail in the copy).  The metadata first: the
+# marks it holds go only once durable_seq covers them.
+for d in "$M:meta" "$LOOP_L:local" "$LOOP_R:remote"; do
+	dd if="${d%%:*}" of="$T_TMP/crashed-${d##*:}" bs=1M iflag=direct \
+		status=none || fail "cannot copy ${d%%:*}"
+done
 dd if="$J" of="$T_TMP/crashed-jnl" bs=1M iflag=direct status=none ||
 	fail "cannot copy the journal"
 python3 - "$T_TMP/crashed-jnl" "$TESTS_DIR/userspace" <<'PY' ||
@@ -229,11 +235,15 @@ assert_cmp "$t" -gt $(( head + 1000 )) "tail_seq after fio (every write journale
 must "resume" dmsetup resume "$P-x"
 dm_remove "$P-x"
 
-step "a log left by a crash: walked and judged, not replayed, the table loads"
-# put_crashed_log: the log of step 1 back on the journal device.
+step "a log left by a crash: walked and judged; replayed unless damaged"
+# put_crashed_log: the devices of step 1 back, the log on the journal.
 put_crashed_log() {
-	dd if="$T_TMP/crashed-jnl" of="$J" bs=1M oflag=direct status=none ||
-		fail "cannot put the crashed log back"
+	local d
+	for d in "$M:meta" "$LOOP_L:local" "$LOOP_R:remote" "$J:jnl"; do
+		dd if="$T_TMP/crashed-${d##*:}" of="${d%%:*}" bs=1M \
+			oflag=direct status=none ||
+			fail "cannot put ${d%%:*} back as at the crash"
+	done
 }
 # flip_byte OFFSET: one byte of the journal device inverted.
 flip_byte() {
@@ -255,6 +265,11 @@ jx "$J"
 assert_dmesg_contains "journal: a log from before a crash, entries: 3 (seq $tail0 to $(( tail0 + 2 )))" "the walk of a torn log"
 assert_dmesg_contains "journal: a torn append ends the log at entry $(( tail0 + 3 )), block $b3" "the walk of a torn log"
 assert_dmesg_contains "journal: whole entries after it, dropped: 4" "the walk of a torn log"
+# Torn: the entries before it replayed, the marked regions rolled forward.
+assert_dmesg_contains "journal: replaying the log: 3 entries, " "the replay of a torn log"
+wait_for_status "$X" lag_writes 0 60
+assert_dmesg_contains "journal: the log is replayed" "the replay of a torn log"
+assert_status "$X" copied_regions 0
 dm_remove "$P-x"
 # Entry 5's header damaged: damage, named.
 put_crashed_log
@@ -263,6 +278,7 @@ kmsg_mark
 jx "$J"
 assert_dmesg_contains "journal: a log from before a crash, entries: 5 (seq $tail0 to $(( tail0 + 4 )))" "the walk of a damaged log"
 assert_dmesg_contains "journal: damage at entry $(( tail0 + 5 )), block $b5: header checksum mismatch" "the walk of a damaged log"
+assert_dmesg_contains "journal: the log cannot be read whole; every region is resynced" "a damaged log"
 dm_remove "$P-x"
 # The log whole.
 put_crashed_log
@@ -272,14 +288,18 @@ kmsg_mark
 jx "$J"
 assert_dmesg_contains "journal: a log from before a crash, entries: ${#offs[@]} (seq $tail0 to $(( tail0 + ${#offs[@]} - 1 )))" "the walk of the log"
 assert_dmesg_contains "journal: its data: 32768 bytes, written over" "the walk of the log"
-# The log's regions are resynced: their marks may have gone by it.
-rs=$(status_field "$X" region_size)
-nreg=$(for o in "${offs[@]}"; do echo $(( o * 8 / rs )); done | sort -u | wc -l)
-assert_dmesg_contains "journal: the log is not replayed; its regions are resynced: $nreg" "the kernel log"
+# Replayed: the remote gets the log, in order, and nothing is resynced.
+assert_dmesg_contains "journal: replaying the log: ${#offs[@]} entries, " "the kernel log"
+assert_status "$X" consistent yes
+wait_for_status "$X" lag_writes 0 60
+assert_dmesg_contains "journal: the log is replayed" "the kernel log"
+assert_status "$X" copied_regions 0
+assert_status "$X" resync_active 0
+assert_status "$X" remote insync
+assert_legs_equal "$L" "$R"
+log_empties "entries in the log once replayed"
 jdump
 assert_eq $(( inc + 1 )) "$(jq_py 'j["superblock"]["incarnation"]')" "a new incarnation"
-assert_eq 0 "$(jq_py 'j["unshipped_entries"]')" "the old log is gone"
-wait_for_status "$X" remote insync 60
 write_at "$X" 0 $(( 1 << 20 ))
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"

@@ -5,8 +5,9 @@
 # from the log becomes dirty and is marked on disk again.
 #   1. with the remote stalled, the marks of 4 writes go once the log
 #      holds them (durable_seq recorded); a crash then (the log, the
-#      metadata and the remote put back as they were): the log's regions
-#      are resynced, and the legs end equal
+#      metadata and the remote put back as they were): the log is
+#      replayed, the remote stays consistent, nothing is resynced, and
+#      the legs end equal
 #   2. entries given up on after their marks went by the log (remote
 #      down, the remote stalled): their regions are marked on disk again
 #      before a tail commit takes them out of the log
@@ -14,6 +15,9 @@
 #      by the log; it degrades (remote down): its unflushed writes'
 #      regions become dirty at once, and are marked on disk before the
 #      tail passes them
+#   4. a crash as in 1, the device created with the remote stalled: the
+#      replay waits for it; remote down stops it, and the regions of the
+#      log become dirty; remote up resyncs them
 # The legs are loop devices (a volatile write cache, so that flushes
 # reach the target), each under a dm-linear that a suspend stalls.
 # kernels: one
@@ -35,7 +39,7 @@ journal_devices
 jx "$J"
 wait_for_status "$X" remote insync 60
 
-step "marks go once the log holds the writes; after a crash, its regions are resynced"
+step "marks go once the log holds the writes; after a crash, the log is replayed"
 # A region not written for a cleaning interval (5 s) loses its mark once
 # its writes' entries are durable in the log, the remote stalled: the
 # log carries what the remote lacks.
@@ -68,8 +72,14 @@ done
 cmp -s "$L" "$R" && fail "the legs are equal: the remote put back has the writes"
 kmsg_mark
 jx "$J"
-assert_dmesg_contains "journal: the log is not replayed; its regions are resynced: ${#far[@]}" "the kernel log"
-wait_for_status "$X" remote insync 60
+assert_dmesg_contains "journal: replaying the log: ${#far[@]} entries, 0 regions rolled" "the kernel log"
+assert_status "$X" consistent yes
+wait_for_status "$X" lag_writes 0 60
+assert_dmesg_contains "journal: the log is replayed" "the kernel log"
+assert_status "$X" remote insync
+assert_status "$X" consistent yes
+assert_status "$X" copied_regions 0
+assert_status "$X" resync_active 0
 assert_legs_equal "$L" "$R"
 
 step "entries given up on: their regions marked again before the tail passes them"
@@ -122,6 +132,41 @@ log_empties "entries in the log once degraded"
 assert_cmp "$(status_field "$X" marked)" -ge 4 "regions marked on disk, 4 dirty"
 must "the remote's flushes return" dmsetup load "$P-remote" --table "$(linear_table "$LOOP_R")"
 must "resume the remote" dmsetup resume "$P-remote"
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+assert_legs_equal "$L" "$R"
+
+step "the replay waits for a stalled remote; remote down stops it, its regions dirty"
+wait_for_status "$X" marked 0 60
+stall
+declare -a far4=(3200 6200 9200 12200)
+for b in "${far4[@]}"; do
+	write_at "$X" $(( b * 4096 )) 4096 || fail "write at block $b"
+done
+wait_for_status "$X" marked 0 60
+for d in "$M:meta" "$J:jnl" "$LOOP_R:remote"; do
+	dd if="${d%%:*}" of="$T_TMP/crash4-${d##*:}" bs=1M iflag=direct \
+		status=none || fail "cannot copy ${d%%:*}"
+done
+unstall
+wait_for_status "$X" lag_writes 0 60
+dm_remove "$P-x"
+for d in "$J:jnl" "$M:meta" "$LOOP_R:remote"; do
+	dd if="$T_TMP/crash4-${d##*:}" of="${d%%:*}" bs=1M oflag=direct \
+		status=none || fail "cannot put ${d%%:*} back"
+done
+stall
+kmsg_mark
+jx "$J"
+assert_dmesg_contains "journal: replaying the log: ${#far4[@]} entries, 0 regions rolled" "the kernel log"
+# The replay holds the lag while its entries wait for the remote.
+assert_status "$X" lag_writes 1
+assert_status "$X" dirty 0/128
+must "remote down" dmsetup message "$P-x" 0 remote down
+wait_for_status "$X" lag_writes 0 60
+assert_dmesg_contains "journal: the replay stops (degraded): its regions are resynced" "the kernel log"
+assert_status "$X" dirty ${#far4[@]}/128
+unstall
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
 assert_legs_equal "$L" "$R"

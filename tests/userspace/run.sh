@@ -236,7 +236,7 @@ damaged check-bad-magic '^bad magic: stored "xreplmX", expected "xreplmd"' --mag
 damaged check-bad-magic-binary '^bad magic: stored "\\x00xeplmd", expected' --flip 0=0x78 --flip 1=0x0a
 damaged check-bad-version "^unsupported format version: version is 3, supported 1 and 2$" --version 3
 damaged check-version-zero "^unsupported format version: version is 0, supported 1 and 2$" --version 0
-damaged check-unknown-flag "^unknown flags: flags 0x00000021 has bits 0x00000020 outside the known 0x00000007$" --flags 0x21
+damaged check-unknown-flag "^unknown flags: flags 0x00000021 has bits 0x00000020 outside the known 0x0000000f$" --flags 0x21
 damaged check-role-zero "^role: 0 is neither primary \(1\) nor secondary \(2\)$" --role 0
 damaged check-role-three "^role: 3 is neither primary" --role 3
 damaged check-demoted-primary "^flags: demoted or live on a primary$" --flags 3
