@@ -781,17 +781,23 @@ struct xrepl_jnl {
 	 * pair->lock: the entries from rp_seq (at rp_block, of an
 	 * incarnation no lower than rp_inc) to rp_end are read and queued
 	 * by ship_work (its reader rp_rd, its alone), ahead of the entries
-	 * appended since.  While replay is set the pair's lag counts one
-	 * write for it, and the tail is at rp_seq at most.  may_replay: the
-	 * metadata loaded allows it (set before the pair is started).
+	 * appended since; rp_pending of them are read and not done with
+	 * (on jnl->log).  While replay is set the pair's lag counts one
+	 * write for it, and the tail is at rp_seq at most; it ends once
+	 * every entry was read (or rp_stopped: the remote degraded, the
+	 * regions of the log made dirty) and none is pending.  may_replay:
+	 * the metadata loaded allows it (set before the pair is started).
 	 * rp_done_ns: time_ns of the last replayed entry the remote
 	 * completed.
 	 */
 	bool may_replay;
 	bool replay;
+	bool rp_stopped;
+	unsigned int rp_pending;
 	u64 rp_seq;
 	u64 rp_block;
 	u64 rp_end;
+	u64 rp_end_block;
 	u64 rp_inc;
 	u64 rp_done_ns;
 	struct jnl_reader *rp_rd;

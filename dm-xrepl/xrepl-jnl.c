@@ -791,11 +791,14 @@ static bool jnl_replay_ok(struct xrepl_pair *pair, struct xrepl_c *xc,
 		return false;
 	}
 	spin_lock_irq(&pair->lock);
-	ok = xc->remote && pair->degraded_by == XREPL_DEGRADED_NONE &&
-	     pair->consistent && !pair->merge_needed;
+	if (!xc->remote || pair->degraded_by != XREPL_DEGRADED_NONE)
+		*why = "the remote is degraded";
+	else if (!pair->consistent)
+		*why = "the remote is not consistent";
+	else if (pair->merge_needed)
+		*why = "the remote may have lost writes";
+	ok = !*why;
 	spin_unlock_irq(&pair->lock);
-	if (!ok)
-		*why = "the remote is not a consistent image replicated to";
 	return ok;
 }
 
@@ -1092,6 +1095,7 @@ set:
 			jnl->rp_seq = info.tail_seq;
 			jnl->rp_block = info.tail_block;
 			jnl->rp_end = rl.seq;
+			jnl->rp_end_block = rl.block;
 			jnl->rp_inc = info.tail_incarnation;
 			jnl->rp_rd = rd;
 			rd = NULL;
@@ -1138,23 +1142,39 @@ bool xrepl_jnl_replaying_locked(struct xrepl_pair *pair)
 }
 
 /*
- * The replay ends: every entry of its log was read (done), or it stops,
- * the remote degraded, and the regions of the entries not sent become
- * dirty (those of the whole log: walk_regions), before a tail commit may
- * pass them (xrepl_mark_dirty_locked() asks for their marks).  Its write
- * leaves the lag; copies held back for it go on.  ship_work, no lock
- * held.
+ * The remote degraded during the replay: it reads no more, and the
+ * regions of the whole log (walk_regions) become dirty, before a tail
+ * commit may pass the entries not sent (xrepl_mark_dirty_locked() asks
+ * for their marks).  ship_work, no lock held.
  */
-static void jnl_replay_end(struct xrepl_pair *pair, bool done,
-			   bool *redispatch)
+static void jnl_replay_stop(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	jnl_mark_bitmap(pair, &jnl->walk_regions);
+	spin_lock_irq(&pair->lock);
+	jnl->rp_stopped = true;
+	jnl->rp_seq = jnl->rp_end;
+	jnl->rp_block = jnl->rp_end_block;
+	spin_unlock_irq(&pair->lock);
+	DMWARN("%s: journal: the replay stops (degraded): its regions are resynced",
+	       dm_device_name(pair->md));
+}
+
+/*
+ * The replay ends: every entry of its log was read (or it stopped), and
+ * the remote is done with them.  Its write leaves the lag; copies held
+ * back for it go on.  ship_work, no lock held.
+ */
+static void jnl_replay_end(struct xrepl_pair *pair, bool *redispatch)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	struct jnl_reader *rd;
+	bool stopped;
 
-	if (!done)
-		jnl_mark_bitmap(pair, &jnl->walk_regions);
 	spin_lock_irq(&pair->lock);
 	jnl->replay = false;
+	stopped = jnl->rp_stopped;
 	rd = jnl->rp_rd;
 	jnl->rp_rd = NULL;
 	*redispatch |= xrepl_lag_leave_locked(pair, 0);
@@ -1163,11 +1183,8 @@ static void jnl_replay_end(struct xrepl_pair *pair, bool done,
 	spin_unlock_irq(&pair->lock);
 	jnl_rd_free(rd);
 	xrepl_bitmap_free(&jnl->walk_regions);
-	if (done)
+	if (!stopped)
 		DMINFO("%s: journal: the log is replayed",
-		       dm_device_name(pair->md));
-	else
-		DMWARN("%s: journal: the replay stops (degraded): its regions are resynced",
 		       dm_device_name(pair->md));
 }
 
@@ -1280,14 +1297,19 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 		spin_unlock_irq(&pair->lock);
 		return;
 	}
-	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+	if (pair->degraded_by != XREPL_DEGRADED_NONE && !jnl->rp_stopped) {
 		spin_unlock_irq(&pair->lock);
-		jnl_replay_end(pair, false, redispatch);
-		return;
+		jnl_replay_stop(pair);
+		spin_lock_irq(&pair->lock);
 	}
 	if (jnl->rp_seq == jnl->rp_end) {
+		/* Once the remote is done with what was read. */
+		if (!jnl->rp_pending) {
+			spin_unlock_irq(&pair->lock);
+			jnl_replay_end(pair, redispatch);
+			return;
+		}
 		spin_unlock_irq(&pair->lock);
-		jnl_replay_end(pair, true, redispatch);
 		return;
 	}
 	ent = pair->shipq.next ? container_of(pair->shipq.next,
@@ -1327,6 +1349,7 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	jnl->rp_seq = seq + 1;
 	jnl->rp_block = xrepl_jnl_next_block(&jnl->rp_rd->info, &e, block);
 	jnl->rp_inc = e.incarnation;
+	jnl->rp_pending++;
 	/* On the log before the entries appended since, after its own. */
 	list_for_each_entry(pos, &jnl->log, jlog)
 		if (!pos->jreplay)
@@ -2149,6 +2172,9 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 	if (ent->jreplay) {
 		if (done)
 			jnl->rp_done_ns = max(jnl->rp_done_ns, ent->jtime_ns);
+		/* The last one the replay waits for: ship_work ends it. */
+		if (!--jnl->rp_pending && jnl->rp_seq == jnl->rp_end)
+			xrepl_ship_now(pair);
 	} else if (ent->jkept) {
 		jnl->kept--;
 		jnl->kept_bytes -= ent->s.bytes;
