@@ -286,9 +286,13 @@ static int xrepl_preresume(struct dm_target *ti)
 	struct xrepl_c *xc = ti->private;
 
 	xrepl_pair_take_over(xc->pair);
-	xrepl_pair_attach(xc);
-	/* If that fails, the pair goes on without the journal (an event). */
+	/*
+	 * Before the remote is attached, which starts a resync of the
+	 * regions marked: a log replayed rolls them forward instead.  If
+	 * that fails, the pair goes on without the journal (an event).
+	 */
 	xrepl_jnl_start(xc->pair, xc);
+	xrepl_pair_attach(xc);
 	return 0;
 }
 

@@ -163,10 +163,12 @@ assert_dmesg_contains "journal: replaying the log: ${#far4[@]} entries, 0 region
 assert_status "$X" lag_writes 1
 assert_status "$X" dirty 0/128
 must "remote down" dmsetup message "$P-x" 0 remote down
-wait_for_status "$X" lag_writes 0 60
 assert_dmesg_contains "journal: the replay stops (degraded): its regions are resynced" "the kernel log"
 assert_status "$X" dirty ${#far4[@]}/128
+# It ends once the remote is done with the entries it was sent.
+assert_status "$X" lag_writes 1
 unstall
+wait_for_status "$X" lag_writes 0 60
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
 assert_legs_equal "$L" "$R"
