@@ -58,6 +58,8 @@ JS=$LOOP_JS
 step "each write is one entry, in order, its data in the log"
 jx "$J"
 wait_for_status "$X" remote insync 60
+# The initial sync's marks gone: the copy of step 5 marks the writes'.
+wait_for_status "$X" marked 0 60
 assert_eq 0 "$(unshipped)" "entries in a fresh journal"
 tail0=$(jq_py 'j["superblock"]["tail_seq"]')
 # 32 MiB less the superblock; nothing in use; no write yet.
