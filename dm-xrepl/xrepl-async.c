@@ -127,6 +127,9 @@ enum xrepl_lag_fit xrepl_lag_fit_locked(struct xrepl_c *xc,
 	if (!jnl)
 		return xrepl_lag_fits(&mem, max, bytes) ? XREPL_LAG_FITS :
 		       XREPL_LAG_FULL;
+	/* A replay's write holds nothing: an empty lag takes any write. */
+	if (jnl->replay)
+		mem.writes--;
 	mem.bytes -= jnl->dropped_bytes;
 	mem.bytes += (u64)(mem.writes + 1) * xrepl_jnl_desc_bytes();
 	if (!xrepl_lag_fits(&mem, max, bytes))
@@ -134,7 +137,7 @@ enum xrepl_lag_fit xrepl_lag_fit_locked(struct xrepl_c *xc,
 	if (!jnl->usable)
 		return XREPL_LAG_FITS;
 	way.bytes = pair->lag.bytes - jnl->dropped_bytes - jnl->kept_bytes;
-	way.writes = pair->lag.writes - jnl->dropped - jnl->kept;
+	way.writes = mem.writes - jnl->dropped - jnl->kept;
 	return xrepl_lag_fits(&way, max / 2, bytes) ? XREPL_LAG_FITS :
 	       XREPL_LAG_WAY;
 }

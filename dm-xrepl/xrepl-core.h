@@ -255,6 +255,7 @@ struct xrepl_shipent {
 	bool jroom;			/* parked for room in the log */
 	u64 jroom_gen;			/* jnl->room_gen when it parked */
 	u64 jseq;
+	u64 jinc;			/* the incarnation it was written in */
 	u64 jblock;			/* where its header is */
 	u64 jtime_ns;			/* its time (wall clock) */
 	struct bio *jbio;
@@ -596,9 +597,10 @@ struct xrepl_pair {
 	bool sb_dirty;			/* sb changed since it was written */
 	bool sb_consistent;		/* the superblock on disk says consistent */
 	/*
-	 * The journal's log is not the whole story (XREPL_META_F_LOG_STALE):
-	 * as wanted, and as the superblock on disk says.  The cleaner clears
-	 * no mark while the first is set and the second is not.
+	 * The journal's log is not the whole story (the superblock without
+	 * XREPL_META_F_JOURNALED): as wanted, and as the superblock on disk
+	 * says.  The cleaner clears no mark while the first is set and the
+	 * second is not.
 	 */
 	bool log_stale;
 	bool sb_log_stale;
@@ -743,6 +745,7 @@ struct xrepl_jnl {
 	 */
 	u64 rflushed_seq;
 	u64 rflushed_block;
+	u64 rflushed_inc;		/* no higher than entry rflushed_seq's */
 	struct list_head appending;	/* entries by seq, until appended */
 	struct list_head log;		/* entries by seq, until shipped */
 	struct list_head flight;	/* entries in flight, local or append */
@@ -1131,6 +1134,7 @@ bool xrepl_jnl_usable_locked(struct xrepl_pair *pair);
 u64 xrepl_jnl_appended_locked(struct xrepl_pair *pair);
 /* Make the log durable up to seq and record it; before marks go by it. */
 int xrepl_jnl_make_durable(struct xrepl_pair *pair, u64 seq);
+int xrepl_jnl_commit_now(struct xrepl_pair *pair, struct block_device *remote);
 /* Writes that wait for room in the log try again.  lock held. */
 void xrepl_jnl_room_locked(struct xrepl_pair *pair);
 /* journal_used_kb, journal_size_kb and ship_point_ms.  lock held. */

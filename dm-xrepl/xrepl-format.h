@@ -68,18 +68,19 @@
  */
 #define XREPL_META_F_LIVE		BIT(2)
 /*
- * A primary's: the log of the pair's journal device, if any, is not the
- * whole story (the pair ran without its journal, the journal failed, or
- * a write skipped the log), and marks were or may be cleared without
- * it: a load does not replay that log.  Set, and durable, before a mark
- * can go without the log; cleared once a journal starts a new log.
+ * A primary's: the pair journals the writes that ship, and the log of its
+ * journal device holds whatever the remote may lack that the bitmap does
+ * not mark: a load may replay it.  Set once a journal starts a new log;
+ * cleared, durably, before a mark can go without the log (the journal
+ * failed, a write skipped a full log, or the pair runs without its
+ * journal).
  */
-#define XREPL_META_F_LOG_STALE		BIT(3)
+#define XREPL_META_F_JOURNALED		BIT(3)
 /* Every valid flag; a superblock with any other bit set is refused. */
 #define XREPL_META_F_ALL		(XREPL_META_F_CONSISTENT | \
 					 XREPL_META_F_DEMOTED | \
 					 XREPL_META_F_LIVE | \
-					 XREPL_META_F_LOG_STALE)
+					 XREPL_META_F_JOURNALED)
 
 /* sb.role */
 #define XREPL_META_ROLE_PRIMARY		1U	/* version 1: always */

@@ -38,9 +38,12 @@
  *
  * A log left by a crash is walked when the pair is created: each entry
  * judged whole, from the recorded tail; at the first resume the kernel log
- * says what it holds and where and why it ends.  Not built yet (the
- * design's later steps): its replay (the regions it touches are made
- * dirty and the log discarded), delay and hold.
+ * says what it holds and where and why it ends.  If the metadata vouches
+ * for it (XREPL_META_F_JOURNALED) it is replayed: the regions marked are
+ * rolled forward, appended after it, and ship_work sends it from its tail
+ * ahead of the writes that follow (xrepl_jnl_replay_feed()).  Else its
+ * regions become dirty and it is discarded.  Not built yet (the design's
+ * later steps): delay and hold.
  *
  * Overlapping writes are serialised: a write that overlaps an entry whose
  * local write or append is in flight (on jnl->flight), or a write that
@@ -152,6 +155,9 @@ static int jnl_read_sb(struct xrepl_jnl *jnl, const u8 *uuid, char **error)
 	}
 	return 0;
 }
+
+/* Regions cleared at a time with interrupts off. */
+#define JNL_CLEAR_CHUNK		BIT(16)
 
 /* Blocks the walk reads at a time: twice the largest entry. */
 #define JNL_WALK_CHUNK		(2 * (1 + XREPL_JNL_MAX_BYTES / \
@@ -454,9 +460,9 @@ static void jnl_mark_bitmap(struct xrepl_pair *pair,
 }
 
 /*
- * The log found is not replayed (not built yet): the regions its entries
- * touch become dirty, marked on disk before the new incarnation discards
- * the log, and the resync copies them, with the regions the bitmap marked
+ * The log found is not replayed: the regions its entries touch become
+ * dirty, marked on disk before the new incarnation discards the log, and
+ * the resync copies them, with the regions the bitmap marked
  * (the writes in flight at the crash).  The marks do not cover the
  * entries made durable in the log (the cleaner clears them by it), so a
  * log that cannot be read whole (damage up to durable_seq, a read error,
@@ -688,9 +694,11 @@ static int jnl_write_sb(struct xrepl_jnl *jnl, struct xrepl_jnl_info *info,
 
 /*
  * The tail in memory: the oldest entry the remote has not completed (its
- * seq, and its block in *block), or the head.  lock held.
+ * seq, its block in *block, and in *inc an incarnation no higher than
+ * its), or the head.  lock held.
  */
-static u64 jnl_tail_locked(const struct xrepl_jnl *jnl, u64 *block)
+static u64 jnl_tail_locked(const struct xrepl_jnl *jnl, u64 *block,
+			   u64 *inc)
 {
 	const struct xrepl_shipent *ent;
 
@@ -699,13 +707,17 @@ static u64 jnl_tail_locked(const struct xrepl_jnl *jnl, u64 *block)
 	/* A replay's entries not read yet come before the rest of the log. */
 	if (ent && (ent->jreplay || !jnl->replay)) {
 		*block = ent->jblock;
+		*inc = ent->jinc;
 		return ent->jseq;
 	}
 	if (jnl->replay) {
 		*block = jnl->rp_block;
+		/* The entry before's: the log found may be of several. */
+		*inc = jnl->rp_inc;
 		return jnl->rp_seq;
 	}
 	*block = jnl->head_block;
+	*inc = jnl->incarnation;
 	return jnl->head_seq;
 }
 
@@ -1001,7 +1013,7 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 	struct jnl_reader *rd = NULL;
 	struct xrepl_jnl_info info;
 	struct jnl_roll rl = {};
-	unsigned long rolled = 0;
+	unsigned long rolled = 0, i;
 	bool fail = false, replay = false, replaying = false;
 	int r = 0;
 
@@ -1038,6 +1050,15 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 		info = jnl->info;
 		/* The log as the new incarnation's superblock has it. */
 		rd->info = info;
+		/* Rolled forward: those regions are not dirty (nr_set at set:). */
+		for (i = 0; rolled && i < pair->dirty.nr_bits; i += JNL_CLEAR_CHUNK) {
+			spin_lock_irq(&pair->lock);
+			bitmap_clear(pair->dirty.bits, i,
+				     min_t(unsigned long, JNL_CLEAR_CHUNK,
+					   pair->dirty.nr_bits - i));
+			spin_unlock_irq(&pair->lock);
+			cond_resched();
+		}
 		if (jnl->walk.entries || rolled)
 			DMINFO("%s: journal: replaying the log: %llu entries, %lu regions rolled",
 			       name, jnl->walk.entries, rolled);
@@ -1088,7 +1109,6 @@ set:
 		jnl->epoch = rl.epoch;
 		jnl->last_time_ns = rl.time_ns;
 		/* Every region marked was rolled forward: the log carries it. */
-		bitmap_zero(pair->dirty.bits, pair->dirty.nr_bits);
 		pair->dirty.nr_set = 0;
 		if (rl.seq != info.tail_seq) {
 			jnl->replay = true;
@@ -1102,6 +1122,9 @@ set:
 			replaying = true;
 			/* Counted as one write: a suspend and a drain wait for it. */
 			xrepl_lag_add(&pair->lag, 0);
+			/* In sync mode, writes go through the log until its end. */
+			if (READ_ONCE(xc->args.mode) == XREPL_MODE_SYNC)
+				xrepl_drain_start_locked(pair);
 		}
 	} else {
 		jnl->head_seq = info.tail_seq;
@@ -1230,6 +1253,7 @@ static struct xrepl_shipent *jnl_replay_read(struct xrepl_pair *pair,
 	ent->jdropped = true;
 	ent->jread = true;
 	ent->jseq = e.seq;
+	ent->jinc = e.incarnation;
 	ent->jblock = *block;
 	ent->jtime_ns = e.time_ns;
 	ent->jcsum = e.data_csum;
@@ -1286,7 +1310,7 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	struct xrepl_shipent *ent, *pos;
 	struct xrepl_jnl_entry e;
 	const char *why = NULL;
-	u64 seq, block, inc;
+	u64 seq, block, at, inc;
 	struct xrepl_c *xc;
 	bool failed, degraded;
 
@@ -1322,6 +1346,7 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	}
 	seq = jnl->rp_seq;
 	block = jnl->rp_block;
+	at = block;
 	inc = jnl->rp_inc;
 	spin_unlock_irq(&pair->lock);
 
@@ -1333,7 +1358,7 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_JOURNAL);
 		spin_unlock_irq(&pair->lock);
 		DMERR("%s: journal: the replay cannot read entry %llu at block %llu: %s",
-		      dm_device_name(pair->md), seq, block, why);
+		      dm_device_name(pair->md), seq, at, why);
 		if (failed)
 			jnl_report_failed(pair, "a replay's read", -EIO);
 		else if (degraded)
@@ -1854,7 +1879,7 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	struct xrepl_jnl_entry e = {};
 	struct bio *append = NULL, *local;
 	struct page *hdr = NULL;
-	u64 start, now, id, block;
+	u64 start, now, id, block, inc;
 	bool submit, use, in_use, placed = false, degraded = false;
 
 	/* The journal does not come back once it failed. */
@@ -1877,7 +1902,7 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 		placed = jnl_place_locked(jnl, e.blocks, &start);
 		/* Room comes with a commit, once the tail moved. */
 		if (!placed &&
-		    jnl_tail_locked(jnl, &block) != jnl->ctail_seq)
+		    jnl_tail_locked(jnl, &block, &inc) != jnl->ctail_seq)
 			jnl_commit_soon_locked(pair, true);
 	}
 	/*
@@ -1904,11 +1929,11 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	 * metadata says so first.  Its superblock write lets the write go
 	 * (meta_write_sb()), or the metadata device's failure does.
 	 */
+	if (in_use && !placed && !pair->log_stale) {
+		pair->log_stale = true;
+		xrepl_sb_changed_locked(pair);
+	}
 	if (in_use && !placed && !pair->sb_log_stale && !pair->meta_failed) {
-		if (!pair->log_stale) {
-			pair->log_stale = true;
-			pair->sb_dirty = true;
-		}
 		queue_work(pair->meta_wq, &pair->commit_work);
 		ent->jroom = true;
 		ent->jroom_gen = jnl->room_gen;
@@ -1944,6 +1969,7 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	ent->jtime_ns = e.time_ns;
 	e.incarnation = jnl->incarnation;
 	ent->jseq = e.seq;
+	ent->jinc = e.incarnation;
 	ent->jblock = start;
 	ent->jhdr = hdr;
 	ent->jbio = bio;
@@ -2209,6 +2235,7 @@ void xrepl_jnl_rflushed_locked(struct xrepl_pair *pair,
 	if (seq > jnl->rflushed_seq) {
 		jnl->rflushed_seq = seq;
 		jnl->rflushed_block = block;
+		jnl->rflushed_inc = ent->jinc;
 	}
 }
 
@@ -2395,8 +2422,7 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 		spin_unlock_irq(&pair->lock);
 		return 0;
 	}
-	seq = jnl_tail_locked(jnl, &block);
-	inc = jnl->incarnation;
+	seq = jnl_tail_locked(jnl, &block, &inc);
 	gen = pair->degrade_gen;
 	degraded = pair->degraded_by != XREPL_DEGRADED_NONE;
 	/*
@@ -2413,6 +2439,7 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	if (partial) {
 		seq = jnl->rflushed_seq;
 		block = jnl->rflushed_block;
+		inc = jnl->rflushed_inc;
 		flushed = true;
 	}
 	moved = seq != jnl->ctail_seq;
@@ -2490,6 +2517,11 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	}
 
 	mutex_lock(&jnl->sb_lock);
+	/* Another commit (the cleaner's) recorded as far already. */
+	if (seq <= jnl->info.tail_seq) {
+		mutex_unlock(&jnl->sb_lock);
+		return 0;
+	}
 	info = jnl->info;
 	info.tail_seq = seq;
 	info.tail_block = block;
@@ -2513,6 +2545,20 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	if (fail)
 		jnl_report_failed(pair, "a superblock write", r);
 	return r;
+}
+
+/*
+ * A whole tail commit now, for the cleaner: writes reached the remote
+ * outside the log (sync mode, resync copies) and their marks are to go,
+ * so a replay after a crash must not send the entries they overwrote,
+ * which the remote completed before them.  remote as for jnl_commit().
+ * Returns 0, or an error: the marks stay then.  Process context.
+ */
+int xrepl_jnl_commit_now(struct xrepl_pair *pair, struct block_device *remote)
+{
+	if (!pair->jnl)
+		return 0;
+	return jnl_commit(pair, remote, false, true);
 }
 
 static void jnl_commit_work(struct work_struct *work)

@@ -65,7 +65,7 @@ static int meta_write_sb(struct xrepl_pair *pair)
 	pair->sb.generation++;
 	pair->sb.mtime = ktime_get_real_seconds();
 	pair->sb.flags = (pair->consistent ? XREPL_META_F_CONSISTENT : 0) |
-			 (pair->log_stale ? XREPL_META_F_LOG_STALE : 0);
+			 (pair->log_stale ? 0 : XREPL_META_F_JOURNALED);
 	/*
 	 * After a crash a congested remote, or one a monitor's probe took
 	 * down, is tried again like a failed one; only the administrator's
@@ -87,7 +87,7 @@ static int meta_write_sb(struct xrepl_pair *pair)
 		pair->sb_dirty = true;
 	} else {
 		pair->sb_consistent = sb.flags & XREPL_META_F_CONSISTENT;
-		pair->sb_log_stale = sb.flags & XREPL_META_F_LOG_STALE;
+		pair->sb_log_stale = !(sb.flags & XREPL_META_F_JOURNALED);
 	}
 	/* A write that skips the log may go now (xrepl_jnl_write()). */
 	if (r || pair->sb_log_stale)
@@ -416,10 +416,10 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 	smp_rmb();
 	unjnl = atomic_long_read(&pair->gate_unjnl);
 	mutex_unlock(&pair->meta_io_lock);
-	if (!picked) {
-		xrepl_meta_go(&go);
+	/* Released by the first commit: not held across the flushes. */
+	xrepl_meta_go(&go);
+	if (!picked)
 		return;
-	}
 
 	/*
 	 * What those regions hold must be durable on both legs first, or,
@@ -433,6 +433,12 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 	flushed = !xrepl_flush_leg(pair, xc->local->bdev, gen, !all);
 	if (flushed && (!by_log || unjnl != pair->clean_unjnl)) {
 		flushed = !xrepl_flush_leg(pair, xc->remote->bdev, gen, !all);
+		/*
+		 * Writes reached the remote outside the log: the tail on
+		 * disk passes what the remote completed before them first.
+		 */
+		if (flushed && unjnl != pair->clean_unjnl)
+			flushed = !xrepl_jnl_commit_now(pair, xc->remote->bdev);
 		if (flushed)
 			pair->clean_unjnl = unjnl;
 	}
@@ -576,8 +582,8 @@ static int meta_format(struct xrepl_pair *pair, bool in_sync, char **error)
 {
 	xrepl_sb_init(&pair->sb, &pair->geom, in_sync);
 	pair->consistent = in_sync;
-	/* A new pair's journal is fresh: without one, any log is stale. */
-	pair->log_stale = !pair->jnl;
+	/* Journaled once a journal starts its log. */
+	pair->log_stale = true;
 	spin_lock_irq(&pair->lock);
 	if (!in_sync) {
 		xrepl_bitmap_fill(&pair->dirty);
@@ -617,7 +623,7 @@ int xrepl_meta_load(struct xrepl_pair *pair,
 	pair->sb = *sb;
 	pair->consistent = sb->flags & XREPL_META_F_CONSISTENT;
 	pair->sb_consistent = pair->consistent;
-	pair->sb_log_stale = sb->flags & XREPL_META_F_LOG_STALE;
+	pair->sb_log_stale = !(sb->flags & XREPL_META_F_JOURNALED);
 	/* Without a journal, a log it left is stale from now on. */
 	pair->log_stale = pair->sb_log_stale || !pair->jnl;
 	if (pair->log_stale != pair->sb_log_stale)

@@ -414,7 +414,7 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 					 sb->role == XREPL_META_ROLE_PRIMARY &&
 					 sb->degraded == XREPL_META_DEGRADED_NONE &&
 					 (sb->flags & XREPL_META_F_CONSISTENT) &&
-					 !(sb->flags & XREPL_META_F_LOG_STALE));
+					 (sb->flags & XREPL_META_F_JOURNALED));
 		if (!inh->predecessor) {
 			consistent = pair->consistent;
 			/* The administrator took the remote down: it stays down. */

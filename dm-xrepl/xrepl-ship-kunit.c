@@ -235,7 +235,6 @@ static void xrepl_shipq_model_test(struct kunit *test)
 	}
 }
 
-/* The lag bound: an empty lag takes any write, a busy one stays in bounds. */
 /*
  * An entry inserted goes before the waiting ones (a replay's, ahead of the
  * writes appended since), after those in flight, and keeps its own place
@@ -284,6 +283,7 @@ static void xrepl_shipq_insert_test(struct kunit *test)
 						   list), r2);
 }
 
+/* The lag bound: an empty lag takes any write, a busy one stays in bounds. */
 static void xrepl_lag_bound_test(struct kunit *test)
 {
 	struct xrepl_lag lag = {};

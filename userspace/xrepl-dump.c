@@ -176,8 +176,8 @@ static void print_sb_json(const struct xmeta_sb *sb)
 			printf("\"demoted\"");
 		else if (1U << i == XMETA_F_LIVE)
 			printf("\"live\"");
-		else if (1U << i == XMETA_F_LOG_STALE)
-			printf("\"log_stale\"");
+		else if (1U << i == XMETA_F_JOURNALED)
+			printf("\"journaled\"");
 		else
 			printf("\"bit%u\"", i);
 	}

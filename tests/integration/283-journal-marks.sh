@@ -15,9 +15,10 @@
 #      by the log; it degrades (remote down): its unflushed writes'
 #      regions become dirty at once, and are marked on disk before the
 #      tail passes them
-#   4. a crash as in 1, the device created with the remote stalled: the
-#      replay waits for it; remote down stops it, and the regions of the
-#      log become dirty; remote up resyncs them
+#   4. a crash as in 1, the device created in sync mode with the remote
+#      stalled: the replay waits for it, writes drain behind it; remote
+#      down stops it, and the regions of the log become dirty; remote up
+#      resyncs them
 # The legs are loop devices (a volatile write cache, so that flushes
 # reach the target), each under a dm-linear that a suspend stalls.
 # kernels: one
@@ -157,10 +158,12 @@ for d in "$J:jnl" "$M:meta" "$LOOP_R:remote"; do
 done
 stall
 kmsg_mark
-jx "$J"
+MODE=sync jx "$J"
 assert_dmesg_contains "journal: replaying the log: ${#far4[@]} entries, 0 regions rolled" "the kernel log"
-# The replay holds the lag while its entries wait for the remote.
+# The replay holds the lag while its entries wait for the remote, and
+# writes in sync mode queue behind it.
 assert_status "$X" lag_writes 1
+assert_status "$X" draining 1
 assert_status "$X" dirty 0/128
 must "remote down" dmsetup message "$P-x" 0 remote down
 assert_dmesg_contains "journal: the replay stops (degraded): its regions are resynced" "the kernel log"
@@ -169,6 +172,7 @@ assert_status "$X" dirty ${#far4[@]}/128
 assert_status "$X" lag_writes 1
 unstall
 wait_for_status "$X" lag_writes 0 60
+assert_status "$X" draining 0
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
 assert_legs_equal "$L" "$R"

@@ -616,8 +616,8 @@ const char *xmeta_flags_str(uint32_t flags, char *buf, size_t len)
 		else if (1U << bit == XMETA_F_LIVE)
 			r = snprintf(buf + o, len - o, "%slive",
 				     o ? "," : "");
-		else if (1U << bit == XMETA_F_LOG_STALE)
-			r = snprintf(buf + o, len - o, "%slog_stale",
+		else if (1U << bit == XMETA_F_JOURNALED)
+			r = snprintf(buf + o, len - o, "%sjournaled",
 				     o ? "," : "");
 		else
 			r = snprintf(buf + o, len - o, "%sbit%u",

@@ -24,7 +24,7 @@
 #define XMETA_F_CONSISTENT		((uint32_t)XREPL_META_F_CONSISTENT)
 #define XMETA_F_DEMOTED			((uint32_t)XREPL_META_F_DEMOTED)
 #define XMETA_F_LIVE			((uint32_t)XREPL_META_F_LIVE)
-#define XMETA_F_LOG_STALE		((uint32_t)XREPL_META_F_LOG_STALE)
+#define XMETA_F_JOURNALED		((uint32_t)XREPL_META_F_JOURNALED)
 #define XMETA_F_ALL			((uint32_t)XREPL_META_F_ALL)
 
 /* An open metadata device or image file. */
