@@ -2398,10 +2398,12 @@ out:
  * (rflushed_seq): unless whole (a suspend, or the log short of room), a
  * commit records that far only, when it is further than the tail on disk.
  * remote is the remote leg's device, NULL if the remote is not attached.
- * Process context.
+ * retry: commit_work's (a failure re-arms it); cleaner: the cleaner's,
+ * which may run with commit_work (sb_lock orders the superblock writes,
+ * and none records a tail behind the one on disk).  Process context.
  */
 static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
-		      bool retry, bool whole)
+		      bool retry, bool whole, bool cleaner)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	struct xrepl_jnl_info info;
@@ -2413,11 +2415,16 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	int r = 0;
 
 	spin_lock_irq(&pair->lock);
-	/* Room is short, or a suspend: the whole tail, not a part of it. */
-	whole |= jnl->commit_urgent;
-	jnl->commit_queued = false;
-	jnl->commit_urgent = false;
-	jnl->commit_retry = false;
+	/*
+	 * Room is short, or a suspend: the whole tail, not a part of it.
+	 * The cleaner's leaves commit_work's state alone.
+	 */
+	if (!cleaner) {
+		whole |= jnl->commit_urgent;
+		jnl->commit_queued = false;
+		jnl->commit_urgent = false;
+		jnl->commit_retry = false;
+	}
 	if (!jnl->usable) {
 		spin_unlock_irq(&pair->lock);
 		return 0;
@@ -2558,7 +2565,7 @@ int xrepl_jnl_commit_now(struct xrepl_pair *pair, struct block_device *remote)
 {
 	if (!pair->jnl)
 		return 0;
-	return jnl_commit(pair, remote, false, true);
+	return jnl_commit(pair, remote, false, true, true);
 }
 
 static void jnl_commit_work(struct work_struct *work)
@@ -2573,7 +2580,7 @@ static void jnl_commit_work(struct work_struct *work)
 	if (pair->active && pair->active->remote)
 		remote = pair->active->remote->bdev;
 	spin_unlock_irq(&pair->lock);
-	jnl_commit(pair, remote, true, false);
+	jnl_commit(pair, remote, true, false, false);
 }
 
 /*
@@ -2593,7 +2600,8 @@ void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc)
 	jnl->stopped = true;
 	spin_unlock_irq(&pair->lock);
 	cancel_delayed_work_sync(&jnl->commit_work);
-	jnl_commit(pair, xc->remote ? xc->remote->bdev : NULL, false, true);
+	jnl_commit(pair, xc->remote ? xc->remote->bdev : NULL, false, true,
+		   false);
 }
 
 /*
