@@ -976,6 +976,9 @@ static int jnl_replay_prepare(struct xrepl_pair *pair, struct xrepl_c *xc,
 	int r;
 
 	info.incarnation++;
+	/* The log empty, its first entry is of the new incarnation. */
+	if (!w->entries)
+		info.tail_incarnation = info.incarnation;
 	info.durable_seq = max(info.durable_seq, w->end_seq - 1);
 	r = jnl_write_sb(jnl, &info, REQ_PREFLUSH);
 	if (r)
