@@ -57,19 +57,13 @@ assert_status "$X" lag_writes ${#far[@]}
 jdump
 assert_cmp "$(jq_py 'j["superblock"]["durable_seq"]')" -ge \
 	"$(jq_py 'j["entries"][-1]["seq"]')" "durable_seq, against the last entry"
-# A crash now: the log, the metadata and the remote as they are.
-for d in "$J:jnl" "$M:meta" "$LOOP_R:remote"; do
-	dd if="${d%%:*}" of="$T_TMP/crash2-${d##*:}" bs=1M iflag=direct \
-		status=none || fail "cannot copy ${d%%:*}"
-done
+# A crash now: the metadata, the log and the remote as they are.
+crash_copy 1 "$M" "$J" "$LOOP_R"
 unstall
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
-for d in "$J:jnl" "$M:meta" "$LOOP_R:remote"; do
-	dd if="$T_TMP/crash2-${d##*:}" of="${d%%:*}" bs=1M oflag=direct \
-		status=none || fail "cannot put ${d%%:*} back"
-done
+crash_restore 1 "$M" "$J" "$LOOP_R"
 cmp -s "$L" "$R" && fail "the legs are equal: the remote put back has the writes"
 kmsg_mark
 jx "$J"
@@ -145,17 +139,11 @@ for b in "${far4[@]}"; do
 	write_at "$X" $(( b * 4096 )) 4096 || fail "write at block $b"
 done
 wait_for_status "$X" marked 0 60
-for d in "$M:meta" "$J:jnl" "$LOOP_R:remote"; do
-	dd if="${d%%:*}" of="$T_TMP/crash4-${d##*:}" bs=1M iflag=direct \
-		status=none || fail "cannot copy ${d%%:*}"
-done
+crash_copy 4 "$M" "$J" "$LOOP_R"
 unstall
 wait_for_status "$X" lag_writes 0 60
 dm_remove "$P-x"
-for d in "$J:jnl" "$M:meta" "$LOOP_R:remote"; do
-	dd if="$T_TMP/crash4-${d##*:}" of="${d%%:*}" bs=1M oflag=direct \
-		status=none || fail "cannot put ${d%%:*} back"
-done
+crash_restore 4 "$M" "$J" "$LOOP_R"
 stall
 kmsg_mark
 MODE=sync jx "$J"

@@ -64,3 +64,24 @@ jx() {
 }
 stall() { must "stall the remote" dmsetup suspend "$P-remote"; }
 unstall() { must "the remote returns" dmsetup resume "$P-remote"; }
+
+# crash_copy NAME DEV...: the devices as a crash would leave them, kept as
+# NAME; name the metadata before the journal (its marks go only once the
+# log made their writes durable).
+crash_copy() {
+	local name=$1 d
+	shift
+	for d in "$@"; do
+		dd if="$d" of="$T_TMP/crash-$name-${d##*/}" bs=1M iflag=direct \
+			status=none || fail "cannot copy $d"
+	done
+}
+# crash_restore NAME DEV...: the devices put back as crash_copy kept them.
+crash_restore() {
+	local name=$1 d
+	shift
+	for d in "$@"; do
+		dd if="$T_TMP/crash-$name-${d##*/}" of="$d" bs=1M oflag=direct \
+			status=none || fail "cannot put $d back"
+	done
+}
