@@ -70,7 +70,8 @@ void xrepl_lag_enter_locked(struct xrepl_c *xc, struct xrepl_io *io,
  */
 bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes)
 {
-	if (xrepl_lag_remove(&pair->lag, bytes) && pair->draining) {
+	if (xrepl_lag_remove(&pair->lag, bytes) && pair->draining &&
+	    xrepl_jnl_drained_locked(pair)) {
 		WRITE_ONCE(pair->draining, false);
 		pair->drain_event = true;
 	}
@@ -200,7 +201,8 @@ void xrepl_ship_free(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 	/* Its pages dropped: none, or read back into the journal's pool. */
 	if (ent->jdropped) {
 		xrepl_jnl_pages_free(pair, ent);
-		mempool_free(ent, &pair->ship_ents);
+		mempool_free(ent, ent->jreplay ? &pair->jnl->rp_ents :
+				  &pair->ship_ents);
 		return;
 	}
 	/* Keep the pages, unless the pool's reserve needs them back. */

@@ -805,6 +805,17 @@ struct xrepl_jnl {
 	u64 rp_done_ns;
 	struct jnl_reader *rp_rd;
 	/*
+	 * The replay's ship entries, a pool of their own: ship_work waits
+	 * on it, and the reserve of ship_ents may be held by entries that
+	 * wait behind the replay for ship_work.
+	 */
+	mempool_t rp_ents;
+	/*
+	 * Serialises tail commits (commit_work, the cleaner's, a suspend's):
+	 * each takes remark and writes its marks before its tail.
+	 */
+	struct mutex commit_lock;
+	/*
 	 * Under pair->lock: regions whose marks were not committed became
 	 * dirty since the last tail commit (entries given up on, whose marks
 	 * the cleaner cleared by the log).  Their marks were asked for then;
@@ -1156,6 +1167,8 @@ void xrepl_jnl_pages_free(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 void xrepl_jnl_stop(struct xrepl_pair *pair);
 void xrepl_jnl_loaded(struct xrepl_pair *pair, bool may_replay);
 bool xrepl_jnl_replaying_locked(struct xrepl_pair *pair);
+bool xrepl_jnl_fresh(struct xrepl_pair *pair);
+bool xrepl_jnl_drained_locked(struct xrepl_pair *pair);
 void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch);
 void xrepl_jnl_free(struct xrepl_pair *pair);
 

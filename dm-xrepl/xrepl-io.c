@@ -412,6 +412,9 @@ static bool remote_holds_locked(struct xrepl_pair *pair, unsigned long first,
 	if (pair->degraded_by != XREPL_DEGRADED_NONE || pair->merge_needed ||
 	    xrepl_gate_closed(pair, first, last))
 		return false;
+	/* A replay's entries are in no gate, and its regions not dirty. */
+	if (xrepl_jnl_replaying_locked(pair))
+		return false;
 	if (xrepl_bitmap_next_set(&pair->dirty, first) <= last)
 		return false;
 	for (r = first; r <= last && r - first < XREPL_GATE_BUCKETS; r++)

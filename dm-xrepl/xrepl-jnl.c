@@ -115,8 +115,10 @@ void xrepl_jnl_free(struct xrepl_pair *pair)
 		dm_io_client_destroy(jnl->io);
 	bioset_exit(&jnl->bs);
 	kvfree(jnl->done_pool);
+	mempool_exit(&jnl->rp_ents);
 	mempool_exit(&jnl->rb_pages);
 	mempool_exit(&jnl->hdr_pages);
+	mutex_destroy(&jnl->commit_lock);
 	mutex_destroy(&jnl->sb_lock);
 	kfree(jnl->buf);
 	xrepl_bitmap_free(&jnl->walk_regions);
@@ -520,6 +522,7 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	pair->jnl = jnl;
 	jnl->pair = pair;
 	mutex_init(&jnl->sb_lock);
+	mutex_init(&jnl->commit_lock);
 	INIT_DELAYED_WORK(&jnl->commit_work, jnl_commit_work);
 	INIT_WORK(&jnl->submit_work, jnl_submit_work);
 	INIT_WORK(&jnl->overlap_work, jnl_overlap_work);
@@ -545,7 +548,9 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	    bioset_init(&jnl->bs, JNL_RESERVE, 0,
 			BIOSET_NEED_BVECS | BIOSET_NEED_RESCUER) ||
 	    mempool_init_page_pool(&jnl->hdr_pages, JNL_RESERVE, 0) ||
-	    mempool_init_page_pool(&jnl->rb_pages, XREPL_SHIP_MAX_PAGES, 0)) {
+	    mempool_init_page_pool(&jnl->rb_pages, XREPL_SHIP_MAX_PAGES, 0) ||
+	    mempool_init_kmalloc_pool(&jnl->rp_ents, 1,
+				      sizeof(struct xrepl_shipent))) {
 		*error = "Cannot allocate the journal";
 		return -ENOMEM;
 	}
@@ -645,7 +650,7 @@ static bool jnl_fail_locked(struct xrepl_jnl *jnl)
 	if (xrepl_lag_wait_release_locked(pair))
 		queue_work(pair->wq, &pair->resync_work);
 	/* A replay cannot read the rest of its log either. */
-	if ((jnl->dropped || jnl->replay) &&
+	if ((jnl->dropped || (jnl->replay && jnl->rp_seq != jnl->rp_end)) &&
 	    xrepl_degrade_locked(pair, XREPL_DEGRADED_JOURNAL)) {
 		jnl->fail_degraded = true;
 		xrepl_ship_now(pair);
@@ -1023,8 +1028,11 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 	if (!jnl)
 		return 0;
 	mutex_lock(&jnl->sb_lock);
-	if (jnl->started)
-		goto out;
+	if (jnl->started) {
+		/* Started by an earlier resume: walk_regions is the replay's. */
+		mutex_unlock(&jnl->sb_lock);
+		return 0;
+	}
 	jnl->started = true;
 	if (jnl->fresh) {
 		xrepl_jnl_sb_init(&info, pair->sb.uuid,
@@ -1167,6 +1175,28 @@ bool xrepl_jnl_replaying_locked(struct xrepl_pair *pair)
 	return pair->jnl && pair->jnl->replay;
 }
 
+bool xrepl_jnl_fresh(struct xrepl_pair *pair)
+{
+	return pair->jnl->fresh;
+}
+
+/*
+ * May a switch to sync mode stop draining, the lag empty?  Not while the
+ * tail on disk is before entries the remote completed: writes sent to
+ * it directly could overwrite them, and a replay after a crash would
+ * send them again over those.  A tail commit is asked for at once, and
+ * ends the drain (jnl_done_prune_locked()).  lock held.
+ */
+bool xrepl_jnl_drained_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	if (!jnl || !jnl->usable || (!jnl->done_nr && !jnl->done_unrec))
+		return true;
+	jnl_commit_soon_locked(pair, true);
+	return false;
+}
+
 /*
  * The remote degraded during the replay: it reads no more, and the
  * regions of the whole log (walk_regions) become dirty, before a tail
@@ -1182,6 +1212,7 @@ static void jnl_replay_stop(struct xrepl_pair *pair)
 	jnl->rp_stopped = true;
 	jnl->rp_seq = jnl->rp_end;
 	jnl->rp_block = jnl->rp_end_block;
+	jnl->rp_inc = jnl->incarnation;
 	spin_unlock_irq(&pair->lock);
 	DMWARN("%s: journal: the replay stops (degraded): its regions are resynced",
 	       dm_device_name(pair->md));
@@ -1250,7 +1281,7 @@ static struct xrepl_shipent *jnl_replay_read(struct xrepl_pair *pair,
 		*why = "read error";
 		return NULL;
 	}
-	ent = mempool_alloc(&pair->ship_ents, GFP_NOIO);
+	ent = mempool_alloc(&jnl->rp_ents, GFP_NOIO);
 	xrepl_ship_init(ent, xc);
 	ent->jreplay = true;
 	ent->jdropped = true;
@@ -1376,7 +1407,9 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	}
 	jnl->rp_seq = seq + 1;
 	jnl->rp_block = xrepl_jnl_next_block(&jnl->rp_rd->info, &e, block);
-	jnl->rp_inc = e.incarnation;
+	/* What follows the log found is of the new incarnation. */
+	jnl->rp_inc = jnl->rp_seq == jnl->rp_end ? jnl->incarnation :
+		      e.incarnation;
 	jnl->rp_pending++;
 	/* On the log before the entries appended since, after its own. */
 	list_for_each_entry(pos, &jnl->log, jlog)
@@ -2149,6 +2182,13 @@ static void jnl_done_prune_locked(struct xrepl_pair *pair)
 	}
 	if (jnl->done_unrec < jnl->ctail_seq)
 		jnl->done_unrec = 0;
+	/* A switch to sync waited for this (xrepl_jnl_drained_locked()). */
+	if (pair->draining && !pair->lag.writes && !jnl->done_nr &&
+	    !jnl->done_unrec) {
+		WRITE_ONCE(pair->draining, false);
+		pair->drain_event = true;
+		jnl->ship_waits = true;
+	}
 	if (jnl->ship_waits) {
 		jnl->ship_waits = false;
 		xrepl_ship_now(pair);
@@ -2405,8 +2445,9 @@ out:
  * which may run with commit_work (sb_lock orders the superblock writes,
  * and none records a tail behind the one on disk).  Process context.
  */
-static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
-		      bool retry, bool whole, bool cleaner)
+static int jnl_commit_locked(struct xrepl_pair *pair,
+			     struct block_device *remote, bool retry,
+			     bool whole, bool cleaner)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	struct xrepl_jnl_info info;
@@ -2462,8 +2503,12 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	 * marked.
 	 */
 	if (!degraded && !flushed) {
-		/* Given up (degraded meanwhile): the retry runs without. */
-		r = remote ? xrepl_flush_leg(pair, remote, gen, false) : -ENODEV;
+		/*
+		 * Given up (degraded meanwhile): the retry runs without.  The
+		 * cleaner's gives up on a suspend too, as its own flushes.
+		 */
+		r = remote ? xrepl_flush_leg(pair, remote, gen, cleaner) :
+		    -ENODEV;
 		if (r) {
 			spin_lock_irq(&pair->lock);
 			/*
@@ -2527,7 +2572,7 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	}
 
 	mutex_lock(&jnl->sb_lock);
-	/* Another commit (the cleaner's) recorded as far already. */
+	/* Never behind the tail on disk (commits are serialised). */
 	if (seq <= jnl->info.tail_seq) {
 		mutex_unlock(&jnl->sb_lock);
 		return 0;
@@ -2554,6 +2599,18 @@ static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
 	mutex_unlock(&jnl->sb_lock);
 	if (fail)
 		jnl_report_failed(pair, "a superblock write", r);
+	return r;
+}
+
+static int jnl_commit(struct xrepl_pair *pair, struct block_device *remote,
+		      bool retry, bool whole, bool cleaner)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	int r;
+
+	mutex_lock(&jnl->commit_lock);
+	r = jnl_commit_locked(pair, remote, retry, whole, cleaner);
+	mutex_unlock(&jnl->commit_lock);
 	return r;
 }
 

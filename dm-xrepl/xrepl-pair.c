@@ -409,6 +409,22 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 		 * with its journal (consistent, not degraded) when it was
 		 * last written.
 		 */
+		/*
+		 * The metadata says a journal's log holds what the marks do
+		 * not (the cleaner cleared them by it), and there is no log
+		 * to read: the journal is gone, or new.  Every region is
+		 * resynced.
+		 */
+		if (sb && !inh->predecessor &&
+		    (sb->flags & XREPL_META_F_JOURNALED) &&
+		    (!xc->journal || xrepl_jnl_fresh(pair))) {
+			DMWARN("%s: journal: the log the metadata relies on is gone: all resynced",
+			       dm_device_name(pair->md));
+			if (!xrepl_meta_mark_dirty(pair, NULL)) {
+				*error = "Metadata: I/O error";
+				return -EIO;
+			}
+		}
 		if (xc->journal)
 			xrepl_jnl_loaded(pair, sb && !inh->predecessor &&
 					 sb->role == XREPL_META_ROLE_PRIMARY &&

@@ -19,6 +19,9 @@
 #      stalled: the replay waits for it, writes drain behind it; remote
 #      down stops it, and the regions of the log become dirty; remote up
 #      resyncs them
+#   5. that crash again, the device created without its journal: the
+#      metadata relied on the log, which is gone, so every region is
+#      resynced
 # The legs are loop devices (a volatile write cache, so that flushes
 # reach the target), each under a dm-linear that a suspend stalls.
 # kernels: one
@@ -163,4 +166,15 @@ wait_for_status "$X" lag_writes 0 60
 assert_status "$X" draining 0
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
+assert_legs_equal "$L" "$R"
+
+step "the log the metadata relies on is gone: every region resynced"
+dm_remove "$P-x"
+crash_restore 4 "$M" "$J" "$LOOP_R"
+cmp -s "$L" "$R" && fail "the legs are equal: the remote put back has the writes"
+kmsg_mark
+XREPL_MODE=async XREPL_META=$M xrepl_create x "$L" "$R" max_lag_kb 65536
+assert_dmesg_contains "journal: the log the metadata relies on is gone: all resynced" "the kernel log"
+wait_for_status "$X" remote insync 60
+assert_cmp "$(status_field "$X" copied_regions)" -ge ${#far4[@]} "regions copied"
 assert_legs_equal "$L" "$R"
