@@ -163,7 +163,7 @@ assert_status "$X" dirty ${#far4[@]}/128
 assert_status "$X" lag_writes 1
 unstall
 wait_for_status "$X" lag_writes 0 60
-assert_status "$X" draining 0
+wait_for_status "$X" draining 0 30
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
 assert_legs_equal "$L" "$R"
