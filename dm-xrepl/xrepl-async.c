@@ -30,7 +30,8 @@ unsigned int xrepl_ship_bytes(struct bio *bio)
  */
 void xrepl_drain_start_locked(struct xrepl_pair *pair)
 {
-	if (!pair->lag.writes)
+	/* With a journal, until a tail commit passed what the remote has. */
+	if (!pair->lag.writes && xrepl_jnl_drained_locked(pair))
 		return;
 	WRITE_ONCE(pair->draining, true);
 	/* Pairs with smp_rmb() in xrepl_ships_writes(). */
@@ -168,6 +169,17 @@ bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		spin_unlock_irq(&pair->lock);
 		return false;
+	}
+	/*
+	 * A drain to sync, its lag empty, waits for a tail commit: writes
+	 * wait for its end (xrepl_jnl_drained_locked()), rather than keep
+	 * it from ending.
+	 */
+	if (pair->draining && !pair->lag.writes &&
+	    !xrepl_jnl_drained_locked(pair)) {
+		bio_list_add(&pair->lag_wait, bio);
+		spin_unlock_irq(&pair->lock);
+		return true;
 	}
 	fit = xrepl_lag_fit_locked(xc, bytes);
 	if (fit != XREPL_LAG_FITS) {

@@ -87,6 +87,7 @@ static void jnl_submit_work(struct work_struct *work);
 static void jnl_overlap_work(struct work_struct *work);
 static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent);
 static void jnl_rd_free(struct jnl_reader *rd);
+static void jnl_drain_end_locked(struct xrepl_pair *pair);
 
 /* Before pair->wq goes: no tail commit runs or is due. */
 void xrepl_jnl_stop(struct xrepl_pair *pair)
@@ -617,6 +618,12 @@ static void jnl_cover_locked(struct xrepl_pair *pair)
 	}
 	jnl->done_nr = 0;
 	jnl->done_unrec = 0;
+	/* A drain to sync no longer waits for a tail commit. */
+	jnl_drain_end_locked(pair);
+	if (jnl->ship_waits) {
+		jnl->ship_waits = false;
+		xrepl_ship_now(pair);
+	}
 	list_for_each_entry(ent, &jnl->log, jlog)
 		if (xrepl_ship_ranged(ent))
 			xrepl_wi_request_locked(&pair->wi, ent->first, ent->last);
@@ -2165,6 +2172,28 @@ static void jnl_done_add_locked(struct xrepl_jnl *jnl,
 }
 
 /*
+ * A switch to sync mode drained its lag and waited for a tail commit to
+ * pass every entry the remote completed (xrepl_jnl_drained_locked()), or
+ * for the records of them to go with the journal: it ends now, and the
+ * writes held for it go (ship_work raises the event, unless suspended:
+ * then the next run after the resume does).  lock held.
+ */
+static void jnl_drain_end_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	if (!pair->draining || pair->lag.writes || jnl->done_nr ||
+	    jnl->done_unrec)
+		return;
+	WRITE_ONCE(pair->draining, false);
+	pair->drain_event = true;
+	if (xrepl_lag_wait_release_locked(pair))
+		queue_work(pair->wq, &pair->resync_work);
+	if (!jnl->stopped)
+		jnl->ship_waits = true;
+}
+
+/*
  * The tail on disk moved: the records of the entries before it go, and
  * ship_work, if it waits for that, runs.  lock held.
  */
@@ -2182,13 +2211,7 @@ static void jnl_done_prune_locked(struct xrepl_pair *pair)
 	}
 	if (jnl->done_unrec < jnl->ctail_seq)
 		jnl->done_unrec = 0;
-	/* A switch to sync waited for this (xrepl_jnl_drained_locked()). */
-	if (pair->draining && !pair->lag.writes && !jnl->done_nr &&
-	    !jnl->done_unrec) {
-		WRITE_ONCE(pair->draining, false);
-		pair->drain_event = true;
-		jnl->ship_waits = true;
-	}
+	jnl_drain_end_locked(pair);
 	if (jnl->ship_waits) {
 		jnl->ship_waits = false;
 		xrepl_ship_now(pair);
@@ -2442,8 +2465,8 @@ out:
  * commit records that far only, when it is further than the tail on disk.
  * remote is the remote leg's device, NULL if the remote is not attached.
  * retry: commit_work's (a failure re-arms it); cleaner: the cleaner's,
- * which may run with commit_work (sb_lock orders the superblock writes,
- * and none records a tail behind the one on disk).  Process context.
+ * which leaves commit_work's flags alone.  commit_lock held: commits
+ * run one at a time.  Process context.
  */
 static int jnl_commit_locked(struct xrepl_pair *pair,
 			     struct block_device *remote, bool retry,
@@ -2503,12 +2526,8 @@ static int jnl_commit_locked(struct xrepl_pair *pair,
 	 * marked.
 	 */
 	if (!degraded && !flushed) {
-		/*
-		 * Given up (degraded meanwhile): the retry runs without.  The
-		 * cleaner's gives up on a suspend too, as its own flushes.
-		 */
-		r = remote ? xrepl_flush_leg(pair, remote, gen, cleaner) :
-		    -ENODEV;
+		/* Given up (degraded meanwhile): the retry runs without. */
+		r = remote ? xrepl_flush_leg(pair, remote, gen, false) : -ENODEV;
 		if (r) {
 			spin_lock_irq(&pair->lock);
 			/*
@@ -2678,6 +2697,9 @@ void xrepl_jnl_resume(struct xrepl_pair *pair)
 	jnl->stopped = false;
 	if (jnl->remark)
 		jnl_commit_soon_locked(pair, false);
+	/* A drain to sync waits for a tail commit (it asks for one). */
+	if (pair->draining && !pair->lag.writes)
+		xrepl_jnl_drained_locked(pair);
 	/* A replay reads its log with the active table. */
 	if (jnl->replay)
 		xrepl_ship_now(pair);

@@ -383,9 +383,13 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 	if (stale)
 		xrepl_meta_commit(pair, &go);
 	spin_lock_irq(&pair->lock);
-	/* The marks tell which regions a degraded remote may miss. */
+	/*
+	 * The marks tell which regions a degraded remote may miss; a
+	 * replay's entries are in no gate, and keep every mark till its end.
+	 */
 	if (pair->degraded_by != XREPL_DEGRADED_NONE || pair->merge_needed ||
-	    (pair->log_stale && !pair->sb_log_stale))
+	    (pair->log_stale && !pair->sb_log_stale) ||
+	    xrepl_jnl_replaying_locked(pair))
 		nr = 0;
 	gen = pair->degrade_gen;
 	/*

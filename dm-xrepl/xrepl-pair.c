@@ -373,7 +373,7 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 		     const struct xrepl_inherit *inh, char **error)
 {
 	enum xrepl_degraded why = inh->degraded_by;
-	bool consistent = inh->consistent;
+	bool consistent = inh->consistent, ok;
 	int r;
 
 	/* What a fresh metadata device's first superblock records. */
@@ -409,22 +409,6 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 		 * with its journal (consistent, not degraded) when it was
 		 * last written.
 		 */
-		/*
-		 * The metadata says a journal's log holds what the marks do
-		 * not (the cleaner cleared them by it), and there is no log
-		 * to read: the journal is gone, or new.  Every region is
-		 * resynced.
-		 */
-		if (sb && !inh->predecessor &&
-		    (sb->flags & XREPL_META_F_JOURNALED) &&
-		    (!xc->journal || xrepl_jnl_fresh(pair))) {
-			DMWARN("%s: journal: the log the metadata relies on is gone: all resynced",
-			       dm_device_name(pair->md));
-			if (!xrepl_meta_mark_dirty(pair, NULL)) {
-				*error = "Metadata: I/O error";
-				return -EIO;
-			}
-		}
 		if (xc->journal)
 			xrepl_jnl_loaded(pair, sb && !inh->predecessor &&
 					 sb->role == XREPL_META_ROLE_PRIMARY &&
@@ -473,6 +457,30 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 		}
 		bitmap_copy(pair->wi.committed, pair->wi.bits,
 			    pair->geom.nr_regions);
+	}
+	/*
+	 * The metadata says a journal's log holds what the marks do not (the
+	 * cleaner cleared them by it), and there is no log to read: the
+	 * journal is gone, or new.  Every region is resynced, marked on disk
+	 * before the flag goes (log_stale is false meanwhile).  After the
+	 * state is taken over, so that the superblock written keeps it.
+	 */
+	if (sb && !inh->predecessor && (sb->flags & XREPL_META_F_JOURNALED) &&
+	    (!xc->journal || xrepl_jnl_fresh(pair))) {
+		DMWARN("%s: journal: the log the metadata relies on is gone: all resynced",
+		       dm_device_name(pair->md));
+		spin_lock_irq(&pair->lock);
+		pair->log_stale = false;
+		spin_unlock_irq(&pair->lock);
+		ok = xrepl_meta_mark_dirty(pair, NULL);
+		spin_lock_irq(&pair->lock);
+		pair->log_stale = !xc->journal;
+		pair->sb_dirty = true;
+		spin_unlock_irq(&pair->lock);
+		if (!ok) {
+			*error = "Metadata: I/O error";
+			return -EIO;
+		}
 	}
 	/* Read again on resume, when the old table is stopped. */
 	if (inh->predecessor)
