@@ -30,8 +30,7 @@ unsigned int xrepl_ship_bytes(struct bio *bio)
  */
 void xrepl_drain_start_locked(struct xrepl_pair *pair)
 {
-	/* With a journal, until a tail commit passed what the remote has. */
-	if (!pair->lag.writes && xrepl_jnl_drained_locked(pair))
+	if (!pair->lag.writes)
 		return;
 	WRITE_ONCE(pair->draining, true);
 	/* Pairs with smp_rmb() in xrepl_ships_writes(). */
@@ -71,10 +70,15 @@ void xrepl_lag_enter_locked(struct xrepl_c *xc, struct xrepl_io *io,
  */
 bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes)
 {
-	if (xrepl_lag_remove(&pair->lag, bytes) && pair->draining &&
-	    xrepl_jnl_drained_locked(pair)) {
+	if (xrepl_lag_remove(&pair->lag, bytes) && pair->draining) {
 		WRITE_ONCE(pair->draining, false);
 		pair->drain_event = true;
+		/*
+		 * Writes go to the remote directly from now on: a tail
+		 * commit at once passes the entries they may overwrite,
+		 * which a replay after a crash would send again.
+		 */
+		xrepl_jnl_commit_soon_locked(pair);
 	}
 	/* Switched to periodic mode: its first cycle waited for this. */
 	if (!pair->lag.writes && pair->cycle_wanted)
@@ -169,17 +173,6 @@ bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		spin_unlock_irq(&pair->lock);
 		return false;
-	}
-	/*
-	 * A drain to sync, its lag empty, waits for a tail commit: writes
-	 * wait for its end (xrepl_jnl_drained_locked()), rather than keep
-	 * it from ending.
-	 */
-	if (pair->draining && !pair->lag.writes &&
-	    !xrepl_jnl_drained_locked(pair)) {
-		bio_list_add(&pair->lag_wait, bio);
-		spin_unlock_irq(&pair->lock);
-		return true;
 	}
 	fit = xrepl_lag_fit_locked(xc, bytes);
 	if (fit != XREPL_LAG_FITS) {

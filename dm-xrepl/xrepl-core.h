@@ -1168,7 +1168,7 @@ void xrepl_jnl_stop(struct xrepl_pair *pair);
 void xrepl_jnl_loaded(struct xrepl_pair *pair, bool may_replay);
 bool xrepl_jnl_replaying_locked(struct xrepl_pair *pair);
 bool xrepl_jnl_fresh(struct xrepl_pair *pair);
-bool xrepl_jnl_drained_locked(struct xrepl_pair *pair);
+void xrepl_jnl_commit_soon_locked(struct xrepl_pair *pair);
 void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch);
 void xrepl_jnl_free(struct xrepl_pair *pair);
 

@@ -87,7 +87,6 @@ static void jnl_submit_work(struct work_struct *work);
 static void jnl_overlap_work(struct work_struct *work);
 static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent);
 static void jnl_rd_free(struct jnl_reader *rd);
-static void jnl_drain_end_locked(struct xrepl_pair *pair);
 
 /* Before pair->wq goes: no tail commit runs or is due. */
 void xrepl_jnl_stop(struct xrepl_pair *pair)
@@ -618,12 +617,6 @@ static void jnl_cover_locked(struct xrepl_pair *pair)
 	}
 	jnl->done_nr = 0;
 	jnl->done_unrec = 0;
-	/* A drain to sync no longer waits for a tail commit. */
-	jnl_drain_end_locked(pair);
-	if (jnl->ship_waits) {
-		jnl->ship_waits = false;
-		xrepl_ship_now(pair);
-	}
 	list_for_each_entry(ent, &jnl->log, jlog)
 		if (xrepl_ship_ranged(ent))
 			xrepl_wi_request_locked(&pair->wi, ent->first, ent->last);
@@ -1187,21 +1180,11 @@ bool xrepl_jnl_fresh(struct xrepl_pair *pair)
 	return pair->jnl->fresh;
 }
 
-/*
- * May a switch to sync mode stop draining, the lag empty?  Not while the
- * tail on disk is before entries the remote completed: writes sent to
- * it directly could overwrite them, and a replay after a crash would
- * send them again over those.  A tail commit is asked for at once, and
- * ends the drain (jnl_done_prune_locked()).  lock held.
- */
-bool xrepl_jnl_drained_locked(struct xrepl_pair *pair)
+/* A tail commit at once (a drain to sync ended).  lock held. */
+void xrepl_jnl_commit_soon_locked(struct xrepl_pair *pair)
 {
-	struct xrepl_jnl *jnl = pair->jnl;
-
-	if (!jnl || !jnl->usable || (!jnl->done_nr && !jnl->done_unrec))
-		return true;
-	jnl_commit_soon_locked(pair, true);
-	return false;
+	if (pair->jnl)
+		jnl_commit_soon_locked(pair, true);
 }
 
 /*
@@ -2172,28 +2155,6 @@ static void jnl_done_add_locked(struct xrepl_jnl *jnl,
 }
 
 /*
- * A switch to sync mode drained its lag and waited for a tail commit to
- * pass every entry the remote completed (xrepl_jnl_drained_locked()), or
- * for the records of them to go with the journal: it ends now, and the
- * writes held for it go (ship_work raises the event, unless suspended:
- * then the next run after the resume does).  lock held.
- */
-static void jnl_drain_end_locked(struct xrepl_pair *pair)
-{
-	struct xrepl_jnl *jnl = pair->jnl;
-
-	if (!pair->draining || pair->lag.writes || jnl->done_nr ||
-	    jnl->done_unrec)
-		return;
-	WRITE_ONCE(pair->draining, false);
-	pair->drain_event = true;
-	if (xrepl_lag_wait_release_locked(pair))
-		queue_work(pair->wq, &pair->resync_work);
-	if (!jnl->stopped)
-		jnl->ship_waits = true;
-}
-
-/*
  * The tail on disk moved: the records of the entries before it go, and
  * ship_work, if it waits for that, runs.  lock held.
  */
@@ -2211,7 +2172,6 @@ static void jnl_done_prune_locked(struct xrepl_pair *pair)
 	}
 	if (jnl->done_unrec < jnl->ctail_seq)
 		jnl->done_unrec = 0;
-	jnl_drain_end_locked(pair);
 	if (jnl->ship_waits) {
 		jnl->ship_waits = false;
 		xrepl_ship_now(pair);
@@ -2697,9 +2657,6 @@ void xrepl_jnl_resume(struct xrepl_pair *pair)
 	jnl->stopped = false;
 	if (jnl->remark)
 		jnl_commit_soon_locked(pair, false);
-	/* A drain to sync waits for a tail commit (it asks for one). */
-	if (pair->draining && !pair->lag.writes)
-		xrepl_jnl_drained_locked(pair);
 	/* A replay reads its log with the active table. */
 	if (jnl->replay)
 		xrepl_ship_now(pair);
