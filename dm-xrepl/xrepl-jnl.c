@@ -617,6 +617,11 @@ static void jnl_cover_locked(struct xrepl_pair *pair)
 	}
 	jnl->done_nr = 0;
 	jnl->done_unrec = 0;
+	/* ship_work waited for a commit, which no longer runs: it goes on. */
+	if (jnl->ship_waits) {
+		jnl->ship_waits = false;
+		xrepl_ship_now(pair);
+	}
 	list_for_each_entry(ent, &jnl->log, jlog)
 		if (xrepl_ship_ranged(ent))
 			xrepl_wi_request_locked(&pair->wi, ent->first, ent->last);
@@ -2193,7 +2198,16 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 
-	if (!jnl || !ent->jseq || !ent->s.nr_sectors || !jnl->usable)
+	if (!jnl)
+		return false;
+	/*
+	 * A write appended since the load goes after every entry of the
+	 * log a replay has still to read: ship_work reads the next (the
+	 * feed), and the completions of those in flight run it again.
+	 */
+	if (jnl->replay && !ent->jreplay && jnl->rp_seq != jnl->rp_end)
+		return true;
+	if (!ent->jseq || !ent->s.nr_sectors || !jnl->usable)
 		return false;
 	/* Every entry in flight has a record for its completion. */
 	if (!jnl->done_unrec &&
