@@ -91,7 +91,7 @@ for cfg in "sync 32" "async 128" "semi-sync 2048"; do
 		dm_reload "$P-remote" "0 $(dev_sectors /dev/ram1) delay /dev/ram1 0 0 /dev/ram1 0 2"
 	fi
 	bg fio_verify "$X" "busy-$mode-$rs" --rw=randwrite --bs=4k --iodepth=8 --size=32M \
-		--time_based --runtime=5 --randseed="$rs"
+		--time_based --runtime=3 --randseed="$rs"
 	FIO=$BG_PID
 	passes=0
 	while kill -0 "$FIO" 2>/dev/null; do

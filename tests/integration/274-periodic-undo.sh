@@ -196,9 +196,10 @@ cycle_done 1
 cut_mid_cycle 64
 assert_status "$X" undo guarding
 must "suspend" dmsetup suspend "$P-x"
-# The remote site's metadata answers after 5 s from now on: its record
-# without the epoch is written well after the resume.
-must "slow remote_meta" dmsetup load "$P-rmeta" --table "0 $(dev_sectors "$RM") delay /dev/ram3 0 5000"
+# The remote site's metadata answers after 2 s (4 s on a slow kernel)
+# from now on: its record without the epoch is written well after the
+# resume.
+must "slow remote_meta" dmsetup load "$P-rmeta" --table "0 $(dev_sectors "$RM") delay /dev/ram3 0 $(( 2000 * TIME_SCALE ))"
 must "slow remote_meta" dmsetup suspend "$P-rmeta"
 must "slow remote_meta" dmsetup resume "$P-rmeta"
 must "load sync" dmsetup load "$P-x" --table "0 $S xrepl $L $R $M sync 4 region_size $RS remote_meta $RM"

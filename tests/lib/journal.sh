@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# The journal tests' helpers (281, 283), sourced after tests/lib/common.sh,
-# with DUMP (xrepl-dump) set.
+# The journal tests' helpers (281, 283, 284), sourced after
+# tests/lib/common.sh, with DUMP (xrepl-dump) set.
 
 # journal_devices: the legs (64 MiB), the metadata (4 MiB) and the journal
 # (32 MiB): loop devices on a scratch file system (a volatile write cache,
