@@ -160,6 +160,36 @@ static int zero_bitmap(struct role_dev *d)
 	return EXIT_OK;
 }
 
+/*
+ * Mark every region of d's bitmap (bits past the last region stay clear).
+ * Returns an exit status.
+ */
+static int fill_bitmap(struct role_dev *d)
+{
+	uint64_t b, first, n;
+
+	for (b = 0; b < d->sb.bitmap_blocks; b++) {
+		memset(d->buf, 0, BS);
+		first = b * XREPL_META_BITS_PER_BLOCK;
+		n = first < d->sb.nr_regions ? d->sb.nr_regions - first : 0;
+		if (n > XREPL_META_BITS_PER_BLOCK)
+			n = XREPL_META_BITS_PER_BLOCK;
+		memset(d->buf, 0xff, n / 8);
+		if (n % 8)
+			((uint8_t *)d->buf)[n / 8] = (uint8_t)((1U << (n % 8)) - 1);
+		if (pwrite(d->fd, d->buf, BS, (off_t)((1 + b) * BS)) != BS) {
+			msg("%s: cannot write its bitmap: %s", d->path,
+			    strerror(errno));
+			return EXIT_FAILED;
+		}
+	}
+	if (fsync(d->fd)) {
+		msg("%s: cannot write its bitmap: %s", d->path, strerror(errno));
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
 /* Write d->sb as the new superblock, durably.  Returns an exit status. */
 static int write_sb(struct role_dev *d)
 {
@@ -224,6 +254,7 @@ int cmd_demote(int argc, char **argv)
 	};
 	const char *meta = NULL;
 	struct role_dev d;
+	bool journaled;
 	int64_t marked;
 	int c, r;
 
@@ -246,7 +277,17 @@ int cmd_demote(int argc, char **argv)
 		r = EXIT_FAILED;
 		goto out;
 	}
-	marked = marked_regions(meta, d.sb.nr_regions);
+	/*
+	 * Its journal may hold writes the remote lacks whose marks went by
+	 * the log: once demoted, no load replays it, so every region may
+	 * differ from the other site.
+	 */
+	journaled = d.sb.flags & XMETA_F_JOURNALED;
+	marked = journaled ? (int64_t)d.sb.nr_regions :
+		 marked_regions(meta, d.sb.nr_regions);
+	if (journaled)
+		printf("%s: its journal may hold writes its bitmap does not mark: every region is marked\n",
+		       meta);
 	d.sb.role = XREPL_META_ROLE_SECONDARY;
 	/* Its data is its own, written as a primary: consistent. */
 	d.sb.flags = XMETA_F_CONSISTENT | XMETA_F_DEMOTED;
@@ -262,7 +303,10 @@ int cmd_demote(int argc, char **argv)
 		       meta);
 		goto out;
 	}
-	r = write_sb(&d);
+	/* The marks first: a failure leaves a primary, marked more. */
+	r = journaled ? fill_bitmap(&d) : EXIT_OK;
+	if (!r)
+		r = write_sb(&d);
 	if (!r)
 		printf("%s: demoted: a secondary now\n", meta);
 out:

@@ -813,6 +813,31 @@ if selected "$name" && command -v jq >/dev/null; then
 		record "PASS userspace:$name"
 	fi
 fi
+# A primary whose metadata relies on its journal (flag journaled): the
+# log may hold writes its bitmap does not mark, so demote marks every
+# region, and says so.
+name=ctl-demote-journaled
+if selected "$name" && command -v jq >/dev/null; then
+	why=""
+	python3 "$MKMETA" "$RM_IMG" --dev-sectors 8192 --region-size 1024 --set 3 --flags 9
+	out=$("$CTL" demote --meta "$RM_IMG" 2>&1) || why="demote failed: $out"
+	[[ -n "$why" || "$out" == *"its journal may hold writes its bitmap does not mark: every region is marked"* ]] ||
+		why=${why:-"demote said: $out"}
+	[[ -n "$why" || "$out" == *"8 regions written here"* ]] || why=${why:-"demote said: $out"}
+	[[ -n "$why" || "$(role_dump '.dirty_count')" == 8 ]] ||
+		why=${why:-"regions marked after demote: $(role_dump '.dirty_count')"}
+	[[ -n "$why" || "$(role_dump '.superblock.flag_names | join(",")')" == consistent,demoted ]] ||
+		why=${why:-"flags after demote: $(role_dump '.superblock.flag_names')"}
+	# A dry run changes nothing.
+	python3 "$MKMETA" "$RM_IMG" --dev-sectors 8192 --region-size 1024 --set 3 --flags 9
+	"$CTL" -n demote --meta "$RM_IMG" >/dev/null 2>&1 || why=${why:-"demote --dry-run failed"}
+	[[ -n "$why" || "$(role_dump '.dirty_count')" == 1 ]] || why=${why:-"a dry run marked regions"}
+	if [[ -z "$why" ]]; then
+		record "PASS userspace:$name"
+	else
+		record "FAIL userspace:$name: $why"
+	fi
+fi
 # Promote of a copy a periodic cycle was overwriting, with an undo area:
 # the slots of the epoch are written back first.  8 regions of 512 KiB;
 # undo slots of 129 blocks from block 2.
