@@ -369,6 +369,8 @@ static void xrepl_resume(struct dm_target *ti)
 		xc->pair->resync_rate_kbps = xc->args.resync_rate_kbps;
 		spin_unlock_irq(&xc->pair->lock);
 	}
+	/* What a suspend while held kept goes to this table's remote. */
+	xrepl_ship_retarget(xc);
 	xrepl_pair_activate(xc);
 	/* Tail commits may run again, with the active table's remote. */
 	xrepl_jnl_resume(xc->pair);
@@ -623,6 +625,12 @@ static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 		return -ENOMEM;
 	}
 	spin_lock_irq(&pair->lock);
+	if (mode != XREPL_MODE_ASYNC && xrepl_jnl_held_locked(pair)) {
+		spin_unlock_irq(&pair->lock);
+		msg_err(xc, "cannot change to %s mode: shipping is held ('release' first)",
+			xrepl_mode_name(mode));
+		return -EINVAL;
+	}
 	old = xc->args.mode;
 	active = pair->active == xc;
 	if (active && pair->periodic && mode != XREPL_MODE_PERIODIC &&
@@ -686,7 +694,9 @@ static int xrepl_msg_verify_start(struct xrepl_c *xc, bool repair,
 		return -ENOMEM;
 	}
 	spin_lock_irq(&pair->lock);
-	if (pair->degraded_by != XREPL_DEGRADED_NONE) {
+	if (xrepl_jnl_held_locked(pair)) {
+		why = "shipping is held: the remote lacks the writes since";
+	} else if (pair->degraded_by != XREPL_DEGRADED_NONE) {
 		why = "the remote is degraded";
 	} else if (pair->resync_active || pair->dirty.nr_set ||
 		   pair->merge_needed || !pair->consistent) {
@@ -782,7 +792,8 @@ static int xrepl_msg_verify(struct xrepl_c *xc, unsigned int argc, char **argv)
  * Messages:
  *   remote down [probe] | remote up | resync | resync full | mode <mode> |
  *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion|period_s>
- *   <value> | verify [repair] [<start_region>] | verify stop | cycle
+ *   <value> | verify [repair] [<start_region>] | verify stop | cycle |
+ *   hold | release
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 			 char *result, unsigned int maxlen)
@@ -811,6 +822,10 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 		return xrepl_msg_cycle(xc);
 	if (argc >= 1 && argc <= 3 && !strcasecmp(argv[0], "verify"))
 		return xrepl_msg_verify(xc, argc, argv);
+	if (argc == 1 && !strcasecmp(argv[0], "hold"))
+		return xrepl_jnl_hold(xc, true);
+	if (argc == 1 && !strcasecmp(argv[0], "release"))
+		return xrepl_jnl_hold(xc, false);
 
 	msg_err(xc, "unsupported message '%.32s' with %u argument(s)",
 		argc ? msg_word(argv[0]) : "", argc ? argc - 1 : 0);
@@ -900,8 +915,8 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		       (u64)atomic64_read(&pair->undo_saves),
 		       pair->undo_overflows);
 		xrepl_jnl_status_locked(pair, &jused, &jsize, &point);
-		DMEMIT(" journal_used_kb=%llu journal_size_kb=%llu ship_point_ms=%llu",
-		       jused, jsize, point);
+		DMEMIT(" journal_used_kb=%llu journal_size_kb=%llu ship_point_ms=%llu held=%d",
+		       jused, jsize, point, xrepl_jnl_held_locked(pair));
 		spin_unlock_irq(&pair->lock);
 		break;
 
@@ -984,7 +999,7 @@ static int xrepl_iterate_devices(struct dm_target *ti,
 
 static struct target_type xrepl_target = {
 	.name		 = "xrepl",
-	.version	 = {1, 6, 0},
+	.version	 = {1, 7, 0},
 	.module		 = THIS_MODULE,
 	.ctr		 = xrepl_ctr,
 	.dtr		 = xrepl_dtr,

@@ -148,6 +148,17 @@ enum xrepl_lag_fit xrepl_lag_fit_locked(struct xrepl_c *xc,
 	       XREPL_LAG_WAY;
 }
 
+/*
+ * Does a write that finds the lag or the log full wait for room
+ * (congestion block)?  Not while shipping is held: nothing frees room
+ * then, and the write degrades the remote instead.  lock held.
+ */
+bool xrepl_congestion_waits_locked(struct xrepl_c *xc)
+{
+	return READ_ONCE(xc->args.congestion) == XREPL_CONGESTION_BLOCK &&
+	       !xrepl_jnl_held_locked(xc->pair);
+}
+
 bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
 {
 	return xrepl_lag_fit_locked(xc, bytes) == XREPL_LAG_FITS;
@@ -176,8 +187,8 @@ bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 	}
 	fit = xrepl_lag_fit_locked(xc, bytes);
 	if (fit != XREPL_LAG_FITS) {
-		if (READ_ONCE(xc->args.congestion) == XREPL_CONGESTION_BLOCK ||
-		    pair->draining || fit == XREPL_LAG_WAY) {
+		if (xrepl_congestion_waits_locked(xc) || pair->draining ||
+		    fit == XREPL_LAG_WAY) {
 			pair->lag_waits++;
 			bio_list_add(&pair->lag_wait, bio);
 			spin_unlock_irq(&pair->lock);
@@ -577,7 +588,8 @@ static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
 	 * for the pair to be idle may free it as soon as the lock is dropped.
 	 */
 	spin_lock_irqsave(&pair->lock, flags);
-	if (!--pair->ship_endios && !pair->lag.writes)
+	if (!--pair->ship_endios &&
+	    (!pair->lag.writes || xrepl_jnl_held_locked(pair)))
 		wake_up(&pair->ship_wait);
 	spin_unlock_irqrestore(&pair->lock, flags);
 }
@@ -629,7 +641,9 @@ static bool ship_degraded_locked(struct xrepl_pair *pair,
 	list_for_each_entry_safe(ent, tmp, &pair->ack_wait, ack_list)
 		ack_take_locked(ent, acks);
 	*redispatch |= ship_drop_locked(pair, dropped);
-	return xrepl_degraded_returns(pair->degraded_by) && !pair->lag.writes;
+	/* Held, the remote keeps its point: it returns on release. */
+	return xrepl_degraded_returns(pair->degraded_by) && !pair->lag.writes &&
+	       !xrepl_jnl_held_locked(pair);
 }
 
 /*
@@ -648,8 +662,9 @@ static bool ship_return(struct xrepl_pair *pair, bool *failed)
 
 	r = xrepl_pair_before_return(pair);
 	spin_lock_irq(&pair->lock);
-	/* A "remote down", "remote up" or failure meanwhile decided. */
-	if (xrepl_degraded_returns(pair->degraded_by) && !pair->lag.writes) {
+	/* A "remote down", "remote up", failure or hold meanwhile decided. */
+	if (xrepl_degraded_returns(pair->degraded_by) && !pair->lag.writes &&
+	    !xrepl_jnl_held_locked(pair)) {
 		if (r) {
 			*failed = xrepl_degrade_locked(pair,
 						       XREPL_DEGRADED_ERROR);
@@ -752,13 +767,53 @@ void xrepl_ship_work(struct work_struct *work)
 		wake_up(&pair->ship_wait);
 }
 
+/*
+ * May a suspend go on?  Every write admitted has reached the remote, or,
+ * while shipping is held, none is in flight there: the others wait in the
+ * ship queue (their data in the log too) for the table resumed next.
+ */
 bool xrepl_ship_idle(struct xrepl_pair *pair)
 {
 	bool idle;
 
 	spin_lock_irq(&pair->lock);
-	idle = !pair->lag.writes && !pair->ship_endios &&
-	       bio_list_empty(&pair->lag_wait) && xrepl_jnl_idle_locked(pair);
+	idle = !pair->ship_endios && bio_list_empty(&pair->lag_wait) &&
+	       xrepl_jnl_idle_locked(pair) &&
+	       (!pair->lag.writes ||
+		(xrepl_jnl_held_locked(pair) && !pair->shipq.inflight));
 	spin_unlock_irq(&pair->lock);
 	return idle;
+}
+
+/*
+ * xc's table is resumed: the entries a suspend while held kept (none is
+ * in flight) go to its remote.  Before the table is active.
+ */
+void xrepl_ship_retarget(struct xrepl_c *xc)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_ship *s;
+
+	spin_lock_irq(&pair->lock);
+	list_for_each_entry(s, &pair->shipq.queue, list)
+		container_of(s, struct xrepl_shipent, s)->xc = xc;
+	spin_unlock_irq(&pair->lock);
+}
+
+/*
+ * The pair goes with entries a suspend while held kept, none in flight:
+ * the log holds them, durable (xrepl_jnl_quiesce()), for the device's
+ * next table to replay.  Their memory goes back to the pools.
+ */
+void xrepl_ship_abandon(struct xrepl_pair *pair)
+{
+	struct xrepl_ship *s;
+	LIST_HEAD(out);
+
+	spin_lock_irq(&pair->lock);
+	xrepl_shipq_take_waiting_locked(&pair->shipq, &out);
+	list_for_each_entry(s, &out, list)
+		list_del_init(&container_of(s, struct xrepl_shipent, s)->jlog);
+	spin_unlock_irq(&pair->lock);
+	ship_release(pair, &out);
 }

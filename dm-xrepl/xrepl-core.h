@@ -725,6 +725,13 @@ struct xrepl_jnl {
 	bool commit_urgent;		/* for now: the log is short of room */
 	bool commit_retry;		/* after a failed flush, in a second */
 	bool stopped;			/* suspended: no commit queued */
+	/*
+	 * Shipping is held ("hold", or the superblock's held flag at load):
+	 * nothing is sent to the remote, nor copied there, until "release";
+	 * a suspend keeps the entries not sent, and a full lag or log
+	 * degrades the remote whatever the congestion policy.
+	 */
+	bool ship_held;
 	u64 journal_id;			/* info's, for the headers */
 	u64 incarnation;
 	u64 nr_blocks;
@@ -1132,6 +1139,13 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc);
 void xrepl_jnl_resume(struct xrepl_pair *pair);
 bool xrepl_jnl_idle_locked(struct xrepl_pair *pair);
+/* Is shipping held (see xrepl_jnl.ship_held)?  lock held. */
+static inline bool xrepl_jnl_held_locked(const struct xrepl_pair *pair)
+{
+	return pair->jnl && pair->jnl->ship_held;
+}
+
+int xrepl_jnl_hold(struct xrepl_c *xc, bool hold);
 /* The metadata device works again: a tail commit waiting for it runs. */
 void xrepl_jnl_meta_back(struct xrepl_pair *pair);
 /* Regions became dirty: marked on disk again before the tail moves. */
@@ -1185,6 +1199,7 @@ enum xrepl_lag_fit { XREPL_LAG_FITS, XREPL_LAG_FULL, XREPL_LAG_WAY };
 enum xrepl_lag_fit xrepl_lag_fit_locked(struct xrepl_c *xc,
 					unsigned int bytes);
 bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes);
+bool xrepl_congestion_waits_locked(struct xrepl_c *xc);
 bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 		     struct xrepl_io *io);
 void xrepl_ship_free(struct xrepl_pair *pair, struct xrepl_shipent *ent);
@@ -1216,6 +1231,8 @@ void xrepl_ship_submit(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 void xrepl_ship_work(struct work_struct *work);
 void xrepl_return_work(struct work_struct *work);
 bool xrepl_ship_idle(struct xrepl_pair *pair);
+void xrepl_ship_retarget(struct xrepl_c *xc);
+void xrepl_ship_abandon(struct xrepl_pair *pair);
 
 /* xrepl-cycle.c: periodic mode. */
 int xrepl_cycle_alloc(struct xrepl_pair *pair);

@@ -559,6 +559,12 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	r = jnl_read_sb(jnl, uuid, error);
 	if (r || jnl->fresh)
 		return r;
+	/* Only async mode holds. */
+	if ((jnl->info.flags & XREPL_JNL_F_HELD) &&
+	    READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC) {
+		*error = "Journal: held: load it in async mode, then 'release'";
+		return -EINVAL;
+	}
 	/* Only a report for now: a walk that cannot run is said to be so. */
 	if (jnl_walk(jnl, dev_sectors, &jnl->walk))
 		jnl->walk.end = XREPL_JNL_WALK_NONE;
@@ -1113,6 +1119,8 @@ set:
 		goto out;
 	}
 	jnl->fresh = false;
+	/* A hold outlives a crash, a reboot and the table. */
+	jnl->ship_held = info.flags & XREPL_JNL_F_HELD;
 	jnl->journal_id = info.journal_id;
 	jnl->incarnation = info.incarnation;
 	jnl->nr_blocks = info.nr_blocks;
@@ -1368,7 +1376,7 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	ent = pair->shipq.next ? container_of(pair->shipq.next,
 					      struct xrepl_shipent, s) : NULL;
 	xc = pair->active;
-	if (!xc || (ent && ent->jreplay) ||
+	if (!xc || jnl->ship_held || (ent && ent->jreplay) ||
 	    pair->shipq.inflight >= pair->shipq.max_inflight) {
 		spin_unlock_irq(&pair->lock);
 		return;
@@ -1943,8 +1951,7 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 	 * and the write goes to the local leg only (its regions marked).
 	 */
 	if (in_use && !placed && pair->degraded_by == XREPL_DEGRADED_NONE) {
-		if (READ_ONCE(xc->args.congestion) == XREPL_CONGESTION_BLOCK ||
-		    pair->draining) {
+		if (xrepl_congestion_waits_locked(xc) || pair->draining) {
 			if (!ent->jroom)
 				pair->lag_waits++;
 			ent->jroom = true;
@@ -2200,6 +2207,13 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 
 	if (!jnl)
 		return false;
+	/*
+	 * Held: nothing goes.  Nor while no table is active: a suspend
+	 * while held keeps the entries not sent, for the table resumed
+	 * next (xrepl_ship_retarget()).
+	 */
+	if (jnl->ship_held || !pair->active)
+		return true;
 	/*
 	 * A write appended since the load goes after every entry of the
 	 * log a replay has still to read: ship_work reads the next (the
@@ -2645,6 +2659,8 @@ static void jnl_commit_work(struct work_struct *work)
 void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
+	bool held;
+	u64 seq;
 
 	if (!jnl)
 		return;
@@ -2655,6 +2671,17 @@ void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc)
 	cancel_delayed_work_sync(&jnl->commit_work);
 	jnl_commit(pair, xc->remote ? xc->remote->bdev : NULL, false, true,
 		   false);
+	/*
+	 * Held, the suspend kept entries the remote lacks: a table that
+	 * replaces this one, or the device created again, replays them
+	 * from the log, whole.
+	 */
+	spin_lock_irq(&pair->lock);
+	held = jnl->ship_held && jnl->usable;
+	seq = jnl->appended_seq;
+	spin_unlock_irq(&pair->lock);
+	if (held)
+		xrepl_jnl_make_durable(pair, seq);
 }
 
 /*
@@ -2671,8 +2698,11 @@ void xrepl_jnl_resume(struct xrepl_pair *pair)
 	jnl->stopped = false;
 	if (jnl->remark)
 		jnl_commit_soon_locked(pair, false);
-	/* A replay reads its log with the active table. */
-	if (jnl->replay)
+	/*
+	 * A replay reads its log with the active table, and entries a
+	 * suspend while held kept go to its remote once released.
+	 */
+	if (jnl->replay || pair->shipq.next)
 		xrepl_ship_now(pair);
 	spin_unlock_irq(&pair->lock);
 }
@@ -2685,4 +2715,82 @@ void xrepl_jnl_meta_back(struct xrepl_pair *pair)
 	if (pair->jnl->remark)
 		jnl_commit_soon_locked(pair, true);
 	spin_unlock_irq(&pair->lock);
+}
+
+/*
+ * "hold" (hold) and "release", sent to xc's table.  Held, nothing is sent
+ * to the remote, nor copied there: it stays at the point it had, and the
+ * log keeps what it lacks.  Only an async pair whose journal is in use
+ * holds.  The hold takes effect at once, and is then recorded in the
+ * journal's superblock, so that a crash, a reboot or a table that
+ * replaces this one holds still; a release clears it there.  Writes that
+ * wait for room in the lag or in the log meet the hold: nothing frees
+ * room while it lasts, so they degrade the remote rather than wait.
+ */
+int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_jnl *jnl = pair->jnl;
+	const char *what = hold ? "hold" : "release";
+	bool changed = false, write, fail = false, redispatch = false;
+	struct xrepl_jnl_info info;
+	const char *why = NULL;
+	int r = 0;
+
+	if (!jnl) {
+		DMERR("%s: cannot %s: the table has no journal", xrepl_name(xc),
+		      what);
+		return -EINVAL;
+	}
+	mutex_lock(&jnl->sb_lock);
+	spin_lock_irq(&pair->lock);
+	if (hold && READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC)
+		why = "only async mode holds";
+	else if (hold && !jnl->usable)
+		why = "the journal is not in use";
+	if (!why && jnl->ship_held != hold) {
+		changed = true;
+		jnl->ship_held = hold;
+		if (hold) {
+			redispatch = xrepl_lag_wait_release_locked(pair);
+			jnl_room_locked(jnl);
+			/* A suspend waits for what is in flight only. */
+			wake_up(&pair->ship_wait);
+		} else {
+			/* What waited, a copy, the end of a degradation. */
+			xrepl_ship_now(pair);
+			redispatch = true;
+		}
+	}
+	write = changed && jnl->started && !jnl->fresh && jnl->usable;
+	spin_unlock_irq(&pair->lock);
+	if (why) {
+		mutex_unlock(&jnl->sb_lock);
+		DMERR("%s: cannot %s: %s", xrepl_name(xc), what, why);
+		return -EINVAL;
+	}
+	if (write) {
+		info = jnl->info;
+		if (hold)
+			info.flags |= XREPL_JNL_F_HELD;
+		else
+			info.flags &= ~XREPL_JNL_F_HELD;
+		r = jnl_write_sb(jnl, &info, 0);
+		if (r) {
+			spin_lock_irq(&pair->lock);
+			fail = jnl_fail_locked(jnl);
+			spin_unlock_irq(&pair->lock);
+		}
+	}
+	mutex_unlock(&jnl->sb_lock);
+	if (redispatch)
+		queue_work(pair->wq, &pair->resync_work);
+	if (fail)
+		jnl_report_failed(pair, "a superblock write", r);
+	if (changed) {
+		DMINFO("%s: journal: shipping %s", xrepl_name(xc),
+		       hold ? "held" : "released");
+		xrepl_raise_event(xc);
+	}
+	return r;
 }

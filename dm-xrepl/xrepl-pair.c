@@ -21,14 +21,15 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	unsigned int i;
 
 	/*
-	 * Nothing is held or in flight any more (postsuspend drained it),
-	 * and no table is active, so resync_work, clean_work and ship_work
-	 * start nothing new.  First the timers that queue work on the
-	 * queues, then the queues, each before those its work items queue
-	 * work on: copies and ship_work queue on wq, whose work (messages
-	 * sent while suspended: a resync's superblock, redispatched writes)
-	 * may commit metadata, and a failed metadata write arms meta_retry,
-	 * which is cancelled last, once meta_wq is idle.
+	 * Nothing is in flight any more (postsuspend waited for it; what a
+	 * hold kept waiting is given back below), and no table is active,
+	 * so resync_work, clean_work and ship_work start nothing new.
+	 * First the timers that queue work on the queues, then the queues,
+	 * each before those its work items queue work on: copies and
+	 * ship_work queue on wq, whose work (messages sent while suspended:
+	 * a resync's superblock, redispatched writes) may commit metadata,
+	 * and a failed metadata write arms meta_retry, which is cancelled
+	 * last, once meta_wq is idle.
 	 */
 	hrtimer_cancel(&pair->ack_timer);
 	cancel_delayed_work_sync(&pair->cycle_work);
@@ -37,6 +38,8 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	cancel_delayed_work_sync(&pair->ship_work);
 	/* After ship_work, which may queue a tail commit. */
 	xrepl_jnl_stop(pair);
+	/* What a suspend while held kept: the log has it. */
+	xrepl_ship_abandon(pair);
 	/* peer_work queues work on wq (a resync, an event). */
 	if (pair->peer_wq)
 		destroy_workqueue(pair->peer_wq);
@@ -302,7 +305,7 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 	dev_t meta = xc->meta ? xc->meta->bdev->bd_dev : 0;
 	dev_t jnl = xc->journal ? xc->journal->bdev->bd_dev : 0;
 	struct xrepl_pair *pair;
-	bool same;
+	bool same, held;
 
 	inh->predecessor = false;
 	inh->degraded_by = XREPL_DEGRADED_NONE;
@@ -347,6 +350,13 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 			return -EINVAL;
 		}
 		if (same) {
+			spin_lock_irq(&pair->lock);
+			held = xrepl_jnl_held_locked(pair);
+			spin_unlock_irq(&pair->lock);
+			if (held && xc->args.mode != XREPL_MODE_ASYNC) {
+				*error = "Journal: held: another mode needs 'release' first";
+				return -EINVAL;
+			}
 			pair->refs++;
 			xc->pair = pair;
 			return 1;

@@ -551,11 +551,13 @@ void xrepl_resync_work(struct work_struct *work)
 	 */
 	/*
 	 * A replay sends the log's entries, which a copy must not precede:
-	 * copies wait for its end (it queues us).
+	 * copies wait for its end (it queues us).  Held, the remote keeps
+	 * its point: copies wait for the release (it queues us).
 	 */
 	stop = !xc || pair->resync_stop ||
 	       pair->degraded_by != XREPL_DEGRADED_NONE ||
 	       xrepl_jnl_replaying_locked(pair) ||
+	       xrepl_jnl_held_locked(pair) ||
 	       (pair->meta_bdev && pair->sb_consistent && set->nr_set) ||
 	       (!xrepl_peer_ready_locked(pair) && set->nr_set);
 
@@ -610,7 +612,7 @@ again:
 	/* The verify's next region, while no resync runs. */
 	if (xc && !pair->resync_stop && !pair->resync_active &&
 	    pair->degraded_by == XREPL_DEGRADED_NONE &&
-	    !xrepl_jnl_replaying_locked(pair)) {
+	    !xrepl_jnl_replaying_locked(pair) && !xrepl_jnl_held_locked(pair)) {
 		vcopy = xrepl_verify_next_locked(pair, now, &delay, &vend);
 		/* n is 0: the verify claims only while no copy is busy. */
 		if (vcopy)
