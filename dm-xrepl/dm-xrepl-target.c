@@ -369,6 +369,9 @@ static void xrepl_resume(struct dm_target *ti)
 		xc->pair->resync_rate_kbps = xc->args.resync_rate_kbps;
 		spin_unlock_irq(&xc->pair->lock);
 	}
+	/* A reload that gives a delay changes it (the first resume set it). */
+	if (xc->args.given & XREPL_OPT_DELAY)
+		xrepl_jnl_set_delay(xc, xc->args.delay_ms);
 	/* What a suspend while held kept goes to this table's remote. */
 	xrepl_ship_retarget(xc);
 	xrepl_pair_activate(xc);
@@ -526,6 +529,7 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 	struct xrepl_args tmp;
 	unsigned int opt;
 	char *error;
+	int r;
 
 	/*
 	 * Read, change and write back the tunables under the lock, so that
@@ -539,6 +543,18 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 		msg_err(xc, "invalid 'set %.32s %.32s': %s", msg_word(key),
 			msg_word(val), error);
 		return -EINVAL;
+	}
+	if (opt == XREPL_OPT_DELAY) {
+		/* The journal's: recorded in its superblock (it sleeps). */
+		spin_unlock_irq(&pair->lock);
+		r = xrepl_jnl_set_delay(xc, tmp.delay_ms);
+		if (!r) {
+			spin_lock_irq(&pair->lock);
+			WRITE_ONCE(xc->args.delay_ms, tmp.delay_ms);
+			xc->args.given |= opt;
+			spin_unlock_irq(&pair->lock);
+		}
+		return r;
 	}
 	if (opt == XREPL_OPT_RESYNC_RATE) {
 		/* The rate belongs to the pair: it outlives a reload. */
@@ -628,6 +644,12 @@ static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 	if (mode != XREPL_MODE_ASYNC && xrepl_jnl_held_locked(pair)) {
 		spin_unlock_irq(&pair->lock);
 		msg_err(xc, "cannot change to %s mode: shipping is held ('release' first)",
+			xrepl_mode_name(mode));
+		return -EINVAL;
+	}
+	if (mode != XREPL_MODE_ASYNC && xrepl_jnl_held_back_locked(pair)) {
+		spin_unlock_irq(&pair->lock);
+		msg_err(xc, "cannot change to %s mode: shipping is delayed ('set delay_ms 0' first)",
 			xrepl_mode_name(mode));
 		return -EINVAL;
 	}
@@ -791,8 +813,8 @@ static int xrepl_msg_verify(struct xrepl_c *xc, unsigned int argc, char **argv)
 /*
  * Messages:
  *   remote down [probe] | remote up | resync | resync full | mode <mode> |
- *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion|period_s>
- *   <value> | verify [repair] [<start_region>] | verify stop | cycle |
+ *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion|period_s|
+ *   delay_ms> <value> | verify [repair] [<start_region>] | verify stop | cycle |
  *   hold | release
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
@@ -917,6 +939,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		xrepl_jnl_status_locked(pair, &jused, &jsize, &point);
 		DMEMIT(" journal_used_kb=%llu journal_size_kb=%llu ship_point_ms=%llu held=%d",
 		       jused, jsize, point, xrepl_jnl_held_locked(pair));
+		DMEMIT(" delay_ms=%u", pair->jnl ? pair->jnl->delay_ms : 0);
 		spin_unlock_irq(&pair->lock);
 		break;
 
@@ -940,6 +963,8 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		if (args->given & XREPL_OPT_PERIOD)
 			nr_opts += 2;
 		if (xc->journal)
+			nr_opts += 2;
+		if (args->given & XREPL_OPT_DELAY)
 			nr_opts += 2;
 		DMEMIT("%s %s %s %s %u region_size %u", xc->local->name,
 		       xc->remote ? xc->remote->name : "-",
@@ -965,6 +990,8 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" period_s %u", args->period_s);
 		if (xc->journal)
 			DMEMIT(" journal %s", xc->journal->name);
+		if (args->given & XREPL_OPT_DELAY)
+			DMEMIT(" delay_ms %u", args->delay_ms);
 		break;
 
 	case STATUSTYPE_IMA:
@@ -980,7 +1007,8 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		DMEMIT(",semi_timeout_ms=%u,max_lag_kb=%u,congestion=%s",
 		       args->semi_timeout_ms, args->max_lag_kb,
 		       xrepl_congestion_name(args->congestion));
-		DMEMIT(",period_s=%u;", args->period_s);
+		DMEMIT(",period_s=%u,delay_ms=%u;", args->period_s,
+		       args->delay_ms);
 		break;
 	}
 }

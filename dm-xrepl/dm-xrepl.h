@@ -48,6 +48,7 @@ enum xrepl_error_policy {
 #define XREPL_OPT_REMOTE_META		BIT(7)
 #define XREPL_OPT_PERIOD		BIT(8)
 #define XREPL_OPT_JOURNAL		BIT(9)
+#define XREPL_OPT_DELAY			BIT(10)
 
 /*
  * A parsed table line.  The device strings point into the caller's argv,
@@ -66,6 +67,7 @@ struct xrepl_args {
 	u32 semi_timeout_ms;
 	u32 max_lag_kb;
 	u32 period_s;			/* periodic mode: seconds per cycle */
+	u32 delay_ms;			/* async, journal: ship entries this old */
 	enum xrepl_congestion congestion;
 	unsigned int given;		/* XREPL_OPT_* */
 	bool nosync;
@@ -81,8 +83,8 @@ int xrepl_parse_args(struct xrepl_args *args, unsigned int argc, char **argv,
 
 /*
  * Parse the value of an option that can also be changed at run time
- * (resync_rate_kbps, semi_timeout_ms, max_lag_kb, congestion, period_s)
- * into args.
+ * (resync_rate_kbps, semi_timeout_ms, max_lag_kb, congestion, period_s,
+ * delay_ms) into args.
  * Returns its XREPL_OPT_* bit, or 0 with *error set.  May sleep: no.
  */
 unsigned int xrepl_parse_tunable(struct xrepl_args *args, const char *key,

@@ -15,7 +15,7 @@
 #include "dm-xrepl.h"
 
 /* Longest table line in the tables below, in words. */
-#define XT_MAX_ARGC	24
+#define XT_MAX_ARGC	28
 
 /*
  * A table line as a NULL-terminated list of words, so that an empty word
@@ -91,6 +91,7 @@ struct xt_valid_case {
 	u32 timeout;			/* 0: the default */
 	u32 lag;			/* 0: the default */
 	u32 period;			/* 0: the default */
+	u32 delay;
 	enum xrepl_congestion congestion;
 };
 
@@ -149,6 +150,26 @@ static const struct xt_valid_case xt_valid_cases[] = {
 		.policy = XREPL_ON_ERROR_DEGRADE,
 		.region_size = XREPL_DEFAULT_REGION_SIZE,
 		.given = XREPL_OPT_JOURNAL,
+	},
+	{
+		.name = "async with a journal, delayed a week",
+		.line = { { "loc", "rem", "meta", "async", "4", "journal",
+			    "jnl", "delay_ms", "604800000" } },
+		.has_meta = true,
+		.journal = "jnl",
+		.mode = XREPL_MODE_ASYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_JOURNAL | XREPL_OPT_DELAY,
+		.delay = 604800000,
+	},
+	{
+		.name = "delay_ms 0 in sync mode, no journal",
+		.line = { { "loc", "rem", "-", "sync", "2", "delay_ms", "0" } },
+		.mode = XREPL_MODE_SYNC,
+		.policy = XREPL_ON_ERROR_DEGRADE,
+		.region_size = XREPL_DEFAULT_REGION_SIZE,
+		.given = XREPL_OPT_DELAY,
 	},
 	{
 		.name = "semi-sync timeout and lag",
@@ -500,6 +521,7 @@ static void xrepl_parse_valid_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, args.congestion, c->congestion);
 	KUNIT_EXPECT_EQ(test, args.period_s,
 			c->period ?: XREPL_DEFAULT_PERIOD_S);
+	KUNIT_EXPECT_EQ(test, args.delay_ms, c->delay);
 	/* The mode word round-trips through xrepl_mode_name(). */
 	KUNIT_EXPECT_STREQ(test, xrepl_mode_name(args.mode), c->line.argv[3]);
 }
@@ -553,6 +575,25 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	{ .name = "journal without a value",
 	  .line = { { "loc", "rem", "meta", "async", "1", "journal" } },
 	  .error = XT_E_MISSING },
+	/* The delay. */
+	XT_BAD("delay_ms without a journal", "delay_ms needs a journal",
+	       "async", "2", "delay_ms", "1000"),
+	{ .name = "delay_ms in semi-sync mode",
+	  .line = { { "loc", "rem", "meta", "semi-sync", "4", "journal", "j",
+		      "delay_ms", "1" } },
+	  .error = "delay_ms needs async mode" },
+	{ .name = "delay_ms above a week",
+	  .line = { { "loc", "rem", "meta", "async", "4", "journal", "j",
+		      "delay_ms", "604800001" } },
+	  .error = "Invalid delay_ms" },
+	{ .name = "delay_ms with a unit",
+	  .line = { { "loc", "rem", "meta", "async", "4", "journal", "j",
+		      "delay_ms", "5s" } },
+	  .error = "Invalid delay_ms" },
+	{ .name = "delay_ms twice",
+	  .line = { { "loc", "rem", "meta", "async", "6", "journal", "j",
+		      "delay_ms", "1", "delay_ms", "1" } },
+	  .error = XT_E_DUP },
 
 	/* Mode. */
 	XT_BAD("mode upper case", XT_E_MODE, "SYNC"),
@@ -572,11 +613,11 @@ static const struct xt_bad_case xt_bad_cases[] = {
 	       "64"),
 	XT_BAD("count 4, three words", XT_E_NOPT, "sync", "4", "region_size",
 	       "64", "nosync"),
-	XT_BAD("count over the max", XT_E_NOPT, "sync", "20", "region_size",
+	XT_BAD("count over the max", XT_E_NOPT, "sync", "22", "region_size",
 	       "64", "on_remote_error", "fail", "resync_rate_kbps", "1",
 	       "semi_timeout_ms", "1", "max_lag_kb", "256", "congestion",
 	       "block", "remote_meta", "rm", "period_s", "5", "journal", "j",
-	       "nosync", "nosync"),
+	       "delay_ms", "0", "nosync", "nosync"),
 	/* Periodic mode. */
 	XT_BAD("period_s below the min", XT_E_PERIOD, "periodic", "2",
 	       "period_s", "4"),

@@ -18,9 +18,9 @@
 /*
  * region_size N, on_remote_error P, resync_rate_kbps N, semi_timeout_ms N,
  * max_lag_kb N, congestion P, remote_meta D, period_s N, journal D,
- * nosync.
+ * delay_ms N, nosync.
  */
-#define XREPL_MAX_OPT_ARGS	19U
+#define XREPL_MAX_OPT_ARGS	21U
 
 static const char * const mode_names[] = {
 	[XREPL_MODE_SYNC]	= "sync",
@@ -195,6 +195,8 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 			r = take_option(args, XREPL_OPT_PERIOD, error);
 		} else if (!strcmp(key, "journal")) {
 			r = take_option(args, XREPL_OPT_JOURNAL, error);
+		} else if (!strcmp(key, "delay_ms")) {
+			r = take_option(args, XREPL_OPT_DELAY, error);
 		} else {
 			*error = "Unrecognised optional argument";
 			return -EINVAL;
@@ -240,6 +242,15 @@ static int parse_options(struct xrepl_args *args, unsigned int argc,
 		*error = "journal does not go with periodic mode";
 		return -EINVAL;
 	}
+	/* The log keeps what the delay holds back, in async mode only. */
+	if (args->delay_ms && !args->journal_path) {
+		*error = "delay_ms needs a journal";
+		return -EINVAL;
+	}
+	if (args->delay_ms && args->mode != XREPL_MODE_ASYNC) {
+		*error = "delay_ms needs async mode";
+		return -EINVAL;
+	}
 	if (args->on_remote_error == XREPL_ON_ERROR_FAIL && !args->remote_path) {
 		*error = "on_remote_error fail needs a remote device";
 		return -EINVAL;
@@ -278,6 +289,10 @@ unsigned int xrepl_parse_tunable(struct xrepl_args *args, const char *key,
 		return parse_range(val, XREPL_MIN_PERIOD_S, XREPL_MAX_PERIOD_S,
 				   &args->period_s, "Invalid period_s", error) ?
 		       0 : XREPL_OPT_PERIOD;
+	if (!strcmp(key, "delay_ms"))
+		return parse_range(val, 0, XREPL_MAX_DELAY_MS, &args->delay_ms,
+				   "Invalid delay_ms", error) ?
+		       0 : XREPL_OPT_DELAY;
 	*error = "Unrecognised optional argument";
 	return 0;
 }

@@ -150,13 +150,14 @@ enum xrepl_lag_fit xrepl_lag_fit_locked(struct xrepl_c *xc,
 
 /*
  * Does a write that finds the lag or the log full wait for room
- * (congestion block)?  Not while shipping is held: nothing frees room
- * then, and the write degrades the remote instead.  lock held.
+ * (congestion block)?  Not while shipping is held (nothing frees room
+ * then) or delayed (for as long as the delay): the write degrades the
+ * remote instead.  lock held.
  */
 bool xrepl_congestion_waits_locked(struct xrepl_c *xc)
 {
 	return READ_ONCE(xc->args.congestion) == XREPL_CONGESTION_BLOCK &&
-	       !xrepl_jnl_held_locked(xc->pair);
+	       !xrepl_jnl_held_back_locked(xc->pair);
 }
 
 bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
@@ -589,7 +590,7 @@ static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
 	 */
 	spin_lock_irqsave(&pair->lock, flags);
 	if (!--pair->ship_endios &&
-	    (!pair->lag.writes || xrepl_jnl_held_locked(pair)))
+	    (!pair->lag.writes || xrepl_jnl_held_back_locked(pair)))
 		wake_up(&pair->ship_wait);
 	spin_unlock_irqrestore(&pair->lock, flags);
 }
@@ -769,8 +770,9 @@ void xrepl_ship_work(struct work_struct *work)
 
 /*
  * May a suspend go on?  Every write admitted has reached the remote, or,
- * while shipping is held, none is in flight there: the others wait in the
- * ship queue (their data in the log too) for the table resumed next.
+ * while shipping is held or delayed, none is in flight there: the others
+ * wait in the ship queue (their data in the log too) for the table
+ * resumed next.
  */
 bool xrepl_ship_idle(struct xrepl_pair *pair)
 {
@@ -780,14 +782,14 @@ bool xrepl_ship_idle(struct xrepl_pair *pair)
 	idle = !pair->ship_endios && bio_list_empty(&pair->lag_wait) &&
 	       xrepl_jnl_idle_locked(pair) &&
 	       (!pair->lag.writes ||
-		(xrepl_jnl_held_locked(pair) && !pair->shipq.inflight));
+		(xrepl_jnl_held_back_locked(pair) && !pair->shipq.inflight));
 	spin_unlock_irq(&pair->lock);
 	return idle;
 }
 
 /*
- * xc's table is resumed: the entries a suspend while held kept (none is
- * in flight) go to its remote.  Before the table is active.
+ * xc's table is resumed: the entries a suspend while held or delayed
+ * kept (none is in flight) go to its remote.  Before the table is active.
  */
 void xrepl_ship_retarget(struct xrepl_c *xc)
 {
@@ -801,9 +803,9 @@ void xrepl_ship_retarget(struct xrepl_c *xc)
 }
 
 /*
- * The pair goes with entries a suspend while held kept, none in flight:
- * the log holds them, durable (xrepl_jnl_quiesce()), for the device's
- * next table to replay.  Their memory goes back to the pools.
+ * The pair goes with entries a suspend while held or delayed kept, none
+ * in flight: the log holds them, durable (xrepl_jnl_quiesce()), for the
+ * device's next table to replay.  Their memory goes back to the pools.
  */
 void xrepl_ship_abandon(struct xrepl_pair *pair)
 {

@@ -732,6 +732,14 @@ struct xrepl_jnl {
 	 * degrades the remote whatever the congestion policy.
 	 */
 	bool ship_held;
+	/*
+	 * Under pair->lock: an entry ships once its time_ns is delay_ms old
+	 * (async mode): the table's delay_ms, or, if it gives none, the
+	 * superblock's at load; "set delay_ms" changes it.  Recorded in the
+	 * superblock.  While it is not 0, shipping is held back as by a
+	 * hold for a suspend and a full lag or log.
+	 */
+	u32 delay_ms;
 	u64 journal_id;			/* info's, for the headers */
 	u64 incarnation;
 	u64 nr_blocks;
@@ -1144,6 +1152,18 @@ static inline bool xrepl_jnl_held_locked(const struct xrepl_pair *pair)
 {
 	return pair->jnl && pair->jnl->ship_held;
 }
+
+/*
+ * Is shipping held back, by a hold or a delay: a suspend waits for what is
+ * in flight only, and a full lag or log degrades the remote rather than
+ * wait.  lock held.
+ */
+static inline bool xrepl_jnl_held_back_locked(const struct xrepl_pair *pair)
+{
+	return pair->jnl && (pair->jnl->ship_held || pair->jnl->delay_ms);
+}
+
+int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms);
 
 int xrepl_jnl_hold(struct xrepl_c *xc, bool hold);
 /* The metadata device works again: a tail commit waiting for it runs. */

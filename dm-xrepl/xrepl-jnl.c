@@ -1034,6 +1034,7 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 	struct jnl_roll rl = {};
 	unsigned long rolled = 0, i;
 	bool fail = false, replay = false, replaying = false;
+	u32 delay;
 	int r = 0;
 
 	if (!jnl)
@@ -1045,9 +1046,19 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 		return 0;
 	}
 	jnl->started = true;
+	/* The table's delay, or the one recorded; none but in async mode. */
+	delay = xc->args.given & XREPL_OPT_DELAY ? xc->args.delay_ms :
+		jnl->fresh ? 0 : jnl->info.delay_ms;
+	if (READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC && delay) {
+		DMWARN("%s: journal: delay_ms %u recorded, cleared: only async mode delays",
+		       name, delay);
+		delay = 0;
+	}
+	jnl->info.delay_ms = delay;
 	if (jnl->fresh) {
 		xrepl_jnl_sb_init(&info, pair->sb.uuid,
 				  bdev_nr_sectors(jnl->bdev));
+		info.delay_ms = delay;
 		r = jnl_write_sb(jnl, &info, REQ_PREFLUSH);
 		goto set;
 	}
@@ -1119,8 +1130,9 @@ set:
 		goto out;
 	}
 	jnl->fresh = false;
-	/* A hold outlives a crash, a reboot and the table. */
+	/* A hold outlives a crash, a reboot and the table; so does a delay. */
 	jnl->ship_held = info.flags & XREPL_JNL_F_HELD;
+	jnl->delay_ms = info.delay_ms;
 	jnl->journal_id = info.journal_id;
 	jnl->incarnation = info.incarnation;
 	jnl->nr_blocks = info.nr_blocks;
@@ -2214,6 +2226,17 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 	 */
 	if (jnl->ship_held || !pair->active)
 		return true;
+	/* Delayed: ship_work runs again once the entry is old enough. */
+	if (jnl->delay_ms && ent->jtime_ns) {
+		u64 due = ent->jtime_ns + (u64)jnl->delay_ms * NSEC_PER_MSEC;
+		u64 now = ktime_get_real_ns();
+
+		if (due > now) {
+			queue_delayed_work(pair->remote_wq, &pair->ship_work,
+					   nsecs_to_jiffies(due - now) + 1);
+			return true;
+		}
+	}
 	/*
 	 * A write appended since the load goes after every entry of the
 	 * log a replay has still to read: ship_work reads the next (the
@@ -2792,5 +2815,78 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 		       hold ? "held" : "released");
 		xrepl_raise_event(xc);
 	}
+	return r;
+}
+
+/*
+ * "set delay_ms", or a table resumed that gives delay_ms: entries ship
+ * once they are delay_ms old, from now on; recorded in the journal's
+ * superblock.  Only in async mode with a journal, unless 0.
+ */
+int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_jnl *jnl = pair->jnl;
+	bool changed, write, fail = false, redispatch = false;
+	struct xrepl_jnl_info info;
+	const char *why = NULL;
+	int r = 0;
+
+	if (!jnl) {
+		if (!delay_ms)
+			return 0;
+		DMERR("%s: cannot set delay_ms: the table has no journal",
+		      xrepl_name(xc));
+		return -EINVAL;
+	}
+	mutex_lock(&jnl->sb_lock);
+	spin_lock_irq(&pair->lock);
+	if (delay_ms && READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC)
+		why = "only async mode delays";
+	changed = !why && jnl->delay_ms != delay_ms;
+	if (changed) {
+		/* Shorter: what is old enough now goes. */
+		if (delay_ms < jnl->delay_ms)
+			xrepl_ship_now(pair);
+		/*
+		 * Held back from now on: writers waiting for room meet the
+		 * delay (they degrade the remote), a suspend waits for what
+		 * is in flight only.
+		 */
+		if (!jnl->delay_ms && !jnl->ship_held) {
+			redispatch = xrepl_lag_wait_release_locked(pair);
+			jnl_room_locked(jnl);
+			wake_up(&pair->ship_wait);
+		}
+		jnl->delay_ms = delay_ms;
+	}
+	write = changed && jnl->started && !jnl->fresh && jnl->usable;
+	spin_unlock_irq(&pair->lock);
+	if (why) {
+		mutex_unlock(&jnl->sb_lock);
+		DMERR("%s: cannot set delay_ms %u: %s", xrepl_name(xc),
+		      delay_ms, why);
+		return -EINVAL;
+	}
+	if (write) {
+		info = jnl->info;
+		info.delay_ms = delay_ms;
+		r = jnl_write_sb(jnl, &info, 0);
+		if (r) {
+			spin_lock_irq(&pair->lock);
+			fail = jnl_fail_locked(jnl);
+			spin_unlock_irq(&pair->lock);
+		}
+	} else if (changed) {
+		/* Written with the superblock of the first resume. */
+		jnl->info.delay_ms = delay_ms;
+	}
+	mutex_unlock(&jnl->sb_lock);
+	if (redispatch)
+		queue_work(pair->wq, &pair->resync_work);
+	if (fail)
+		jnl_report_failed(pair, "a superblock write", r);
+	if (changed)
+		DMINFO("%s: journal: delay_ms %u", xrepl_name(xc), delay_ms);
 	return r;
 }

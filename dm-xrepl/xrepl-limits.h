@@ -46,6 +46,12 @@
 #define XREPL_MIN_PERIOD_S		5U
 #define XREPL_MAX_PERIOD_S		86400U
 
+/*
+ * Delayed replication (async mode with a journal): an entry ships once it
+ * is this old, in ms.  0, the default, ships at once; at most a week.
+ */
+#define XREPL_MAX_DELAY_MS		604800000U
+
 /* Resync rate in KiB/s: 0 (the default) is unlimited, else any u32. */
 #define XREPL_MAX_RESYNC_RATE_KBPS	4294967295U
 

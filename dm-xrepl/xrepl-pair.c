@@ -305,7 +305,7 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 	dev_t meta = xc->meta ? xc->meta->bdev->bd_dev : 0;
 	dev_t jnl = xc->journal ? xc->journal->bdev->bd_dev : 0;
 	struct xrepl_pair *pair;
-	bool same, held;
+	bool same, held, delayed;
 
 	inh->predecessor = false;
 	inh->degraded_by = XREPL_DEGRADED_NONE;
@@ -352,9 +352,14 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 		if (same) {
 			spin_lock_irq(&pair->lock);
 			held = xrepl_jnl_held_locked(pair);
+			delayed = xrepl_jnl_held_back_locked(pair);
 			spin_unlock_irq(&pair->lock);
 			if (held && xc->args.mode != XREPL_MODE_ASYNC) {
 				*error = "Journal: held: another mode needs 'release' first";
+				return -EINVAL;
+			}
+			if (delayed && xc->args.mode != XREPL_MODE_ASYNC) {
+				*error = "Journal: delayed: another mode needs delay_ms 0";
 				return -EINVAL;
 			}
 			pair->refs++;

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Delayed replication: delay_ms keeps the remote behind on purpose.
+#   1. a table with delay_ms 3000: a write is not on the remote before
+#      3 s have passed since it was made, and is there soon after;
+#      status delay_ms=3000, ship_point_ms at least 3 s old meanwhile
+#   2. a suspend does not wait for the writes the delay holds back; they
+#      ship once old enough after the resume
+#   3. set delay_ms 0: what was held back ships at once; set delay_ms
+#      again delays the next writes
+#   4. the delay outlives the table: set by a message, the device removed
+#      with writes held back and created again without delay_ms, the
+#      log is replayed delayed; set delay_ms 0 ships it, nothing copied
+#   5. bad input: delay_ms without a journal or in another mode, set
+#      delay_ms out of range, another mode while delayed
+# The legs are loop devices, each under a dm-linear that a suspend stalls.
+# kernels: one
+# What a delay needs of the kernel (appends, read-backs, suspend) runs
+# on both kernels in 280-282.
+# budget: 240
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+DUMP=$(xrepl_tool xrepl-dump)
+
+# shellcheck source=tests/lib/journal.sh
+. "$TESTS_DIR/lib/journal.sh"
+journal_devices
+# 16 writes of 4 KiB: made well within the delay, even under emulation.
+SZ=$(( 64 << 10 ))
+MIB=$(( 1 << 20 ))
+
+# on_remote OFFSET FILE: does the remote leg hold FILE there?
+on_remote() { read_at "$R" "$1" "$(stat -c %s "$2")" | cmp -s - "$2"; }
+# seen_after OFFSET FILE T0 SECS: the ms from T0 (ms since the epoch) until
+# the remote holds FILE at OFFSET, polled; fails after SECS.
+seen_after() {
+	local i
+	for (( i = 0; i < $4 * 10; i++ )); do
+		if on_remote "$1" "$2"; then
+			echo $(( $(date +%s%3N) - $3 ))
+			return
+		fi
+		sleep 0.1
+	done
+	fail "the remote did not get the write within $4 s"
+}
+
+step "delay_ms 3000: a write reaches the remote 3 s after it was made"
+jx "$J" delay_ms 3000
+wait_for_status "$X" remote insync 60
+assert_status "$X" delay_ms 3000
+head -c "$SZ" /dev/urandom >"$T_TMP/a"
+t0=$(date +%s%3N)
+write_at "$X" 0 "$SZ" "$T_TMP/a" || fail "writes with a delay"
+t1=$(date +%s%3N)
+on_remote 0 "$T_TMP/a" && fail "a write reached the remote before its delay"
+assert_cmp "$(status_field "$X" lag_writes)" -gt 0 "writes held back"
+pt=$(status_field "$X" ship_point_ms)
+(( pt <= t0 )) || fail "ship_point_ms=$pt while the writes are held back (first written at $t0)"
+ms=$(seen_after 0 "$T_TMP/a" "$t0" 30)
+log "the remote got the write $ms ms after it was made ($(( t1 - t0 )) ms to make)"
+(( ms >= 3000 )) || fail "the remote got the write $ms ms after it was made, delay_ms 3000"
+(( ms <= 3000 + (t1 - t0) + 10000 )) || fail "the remote got the write only $ms ms after it was made"
+wait_for_status "$X" lag_writes 0 30
+assert_legs_equal "$L" "$R"
+
+step "a suspend does not wait for what the delay holds back"
+head -c "$SZ" /dev/urandom >"$T_TMP/b"
+t0=$(date +%s%3N)
+write_at "$X" $(( 4 * MIB )) "$SZ" "$T_TMP/b" || fail "writes with a delay"
+bg dmsetup suspend "$P-x"
+bg_done_within 10 "a suspend with writes held back by the delay"
+on_remote $(( 4 * MIB )) "$T_TMP/b" && fail "a write reached the remote before its delay (suspended)"
+must "resume" dmsetup resume "$P-x"
+ms=$(seen_after $(( 4 * MIB )) "$T_TMP/b" "$t0" 30)
+(( ms >= 3000 )) || fail "the remote got the write $ms ms after it was made, delay_ms 3000"
+wait_for_status "$X" lag_writes 0 30
+assert_legs_equal "$L" "$R"
+
+step "set delay_ms 0 ships what was held back; set again, the delay applies"
+must "set delay_ms 60000" dmsetup message "$P-x" 0 set delay_ms 60000
+assert_status "$X" delay_ms 60000
+head -c "$SZ" /dev/urandom >"$T_TMP/c"
+write_at "$X" $(( 8 * MIB )) "$SZ" "$T_TMP/c" || fail "writes with a delay"
+sleep 2
+on_remote $(( 8 * MIB )) "$T_TMP/c" && fail "a write reached the remote before its delay of 60 s"
+must "set delay_ms 0" dmsetup message "$P-x" 0 set delay_ms 0
+assert_status "$X" delay_ms 0
+wait_for_status "$X" lag_writes 0 30
+assert_legs_equal "$L" "$R"
+dmsetup table "$P-x" | grep -q " delay_ms 0$" ||
+	fail "the table line after set delay_ms 0: $(dmsetup table "$P-x")"
+
+step "the delay outlives the table: created again, the log is replayed delayed"
+must "set delay_ms 60000" dmsetup message "$P-x" 0 set delay_ms 60000
+jdump
+assert_eq 60000 "$(jq_py 'j["superblock"]["delay_ms"]')" "the journal's delay_ms"
+head -c "$SZ" /dev/urandom >"$T_TMP/d"
+write_at "$X" $(( 12 * MIB )) "$SZ" "$T_TMP/d" || fail "writes with a delay"
+cp0=$(status_field "$X" copied_regions)
+dm_remove "$P-x"
+assert_eq 16 "$(unshipped)" "entries the removed device left in the log"
+kmsg_mark
+jx "$J"
+assert_dmesg_contains "journal: replaying the log: 16 entries, " "the kernel log"
+assert_status "$X" delay_ms 60000
+assert_status "$X" consistent yes
+sleep 1
+on_remote $(( 12 * MIB )) "$T_TMP/d" && fail "a write reached the remote before its delay (created again)"
+must "set delay_ms 0" dmsetup message "$P-x" 0 set delay_ms 0
+wait_for_status "$X" lag_writes 0 30
+assert_dmesg_contains "journal: the log is replayed" "the kernel log"
+assert_legs_equal "$L" "$R"
+assert_status "$X" copied_regions 0
+log "copied_regions before the removal: $cp0"
+
+step "bad input: delay_ms without a journal, in another mode, out of range"
+kmsg_mark
+dmsetup message "$P-x" 0 set delay_ms 604800001 2>/dev/null &&
+	fail "set delay_ms above a week was accepted"
+assert_dmesg_contains "Invalid delay_ms" "the kernel log"
+dmsetup message "$P-x" 0 set delay_ms 5s 2>/dev/null &&
+	fail "set delay_ms 5s was accepted"
+must "set delay_ms 1000" dmsetup message "$P-x" 0 set delay_ms 1000
+dmsetup message "$P-x" 0 mode sync 2>/dev/null &&
+	fail "mode sync was accepted while delayed"
+assert_dmesg_contains "cannot change to sync mode: shipping is delayed" "the kernel log"
+table=$(dmsetup table "$P-x")
+dmsetup load "$P-x" --table "${table/ async / semi-sync }" 2>/dev/null &&
+	fail "a table in semi-sync mode was loaded while delayed"
+must "set delay_ms 0" dmsetup message "$P-x" 0 set delay_ms 0
+must "mode sync" dmsetup message "$P-x" 0 mode sync
+dmsetup message "$P-x" 0 set delay_ms 1000 2>/dev/null &&
+	fail "set delay_ms was accepted in sync mode"
+assert_dmesg_contains "cannot set delay_ms 1000: only async mode delays" "the kernel log"
+dm_remove "$P-x"
+dmsetup create "$P-y" --table "$(XREPL_MODE=async xrepl_table "$L" "$R" delay_ms 1000)" 2>/dev/null &&
+	fail "a table with delay_ms and no journal was created"
+assert_dmesg_contains "delay_ms needs a journal" "the kernel log"
+XREPL_MODE=async xrepl_create x "$L" "$R"
+dmsetup message "$P-x" 0 set delay_ms 1000 2>/dev/null &&
+	fail "set delay_ms was accepted without a journal"
+assert_dmesg_contains "cannot set delay_ms: the table has no journal" "the kernel log"
+assert_status "$X" delay_ms 0
+dm_remove "$P-x"
