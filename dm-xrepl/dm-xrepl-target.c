@@ -815,7 +815,7 @@ static int xrepl_msg_verify(struct xrepl_c *xc, unsigned int argc, char **argv)
  *   remote down [probe] | remote up | resync | resync full | mode <mode> |
  *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion|period_s|
  *   delay_ms> <value> | verify [repair] [<start_region>] | verify stop | cycle |
- *   hold | release
+ *   hold | release | ship_until <unix-ms>
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 			 char *result, unsigned int maxlen)
@@ -848,6 +848,8 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 		return xrepl_jnl_hold(xc, true);
 	if (argc == 1 && !strcasecmp(argv[0], "release"))
 		return xrepl_jnl_hold(xc, false);
+	if (argc == 2 && !strcasecmp(argv[0], "ship_until"))
+		return xrepl_jnl_ship_until(xc, argv[1]);
 
 	msg_err(xc, "unsupported message '%.32s' with %u argument(s)",
 		argc ? msg_word(argv[0]) : "", argc ? argc - 1 : 0);
@@ -938,7 +940,8 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		       pair->undo_overflows);
 		xrepl_jnl_status_locked(pair, &jused, &jsize, &point);
 		DMEMIT(" journal_used_kb=%llu journal_size_kb=%llu ship_point_ms=%llu held=%d",
-		       jused, jsize, point, xrepl_jnl_held_locked(pair));
+		       jused, jsize, point,
+		       pair->jnl ? pair->jnl->ship_held : false);
 		DMEMIT(" delay_ms=%u", pair->jnl ? pair->jnl->delay_ms : 0);
 		spin_unlock_irq(&pair->lock);
 		break;

@@ -729,6 +729,8 @@ void xrepl_ship_work(struct work_struct *work)
 			/* Journaled, the next one may wait for a tail commit. */
 			s = pair->shipq.next;
 			ent = s ? container_of(s, struct xrepl_shipent, s) : NULL;
+			if (!ent)
+				xrepl_jnl_ship_empty_locked(pair);
 			if (ent && xrepl_jnl_ship_wait_locked(pair, ent))
 				s = NULL;
 			else
@@ -780,9 +782,12 @@ bool xrepl_ship_idle(struct xrepl_pair *pair)
 
 	spin_lock_irq(&pair->lock);
 	idle = !pair->ship_endios && bio_list_empty(&pair->lag_wait) &&
-	       xrepl_jnl_idle_locked(pair) &&
-	       (!pair->lag.writes ||
-		(xrepl_jnl_held_back_locked(pair) && !pair->shipq.inflight));
+	       xrepl_jnl_idle_locked(pair);
+	if (idle && pair->lag.writes)
+		idle = xrepl_jnl_held_back_locked(pair) &&
+		       !pair->shipq.inflight;
+	/* A release from now on sends nothing to this table, nor flushes it. */
+	pair->ship_parked = idle;
 	spin_unlock_irq(&pair->lock);
 	return idle;
 }
@@ -799,6 +804,7 @@ void xrepl_ship_retarget(struct xrepl_c *xc)
 	spin_lock_irq(&pair->lock);
 	list_for_each_entry(s, &pair->shipq.queue, list)
 		container_of(s, struct xrepl_shipent, s)->xc = xc;
+	pair->ship_parked = false;
 	spin_unlock_irq(&pair->lock);
 }
 

@@ -57,6 +57,7 @@
  * hold the writes in flight.
  */
 #include <linux/blkdev.h>
+#include <linux/ctype.h>
 #include <linux/dm-io.h>
 #include <linux/highmem.h>
 #include <linux/interval_tree_generic.h>
@@ -85,6 +86,7 @@ INTERVAL_TREE_DEFINE(struct xrepl_jnl_done, rb, sector_t, subtree_last,
 static void jnl_commit_work(struct work_struct *work);
 static void jnl_submit_work(struct work_struct *work);
 static void jnl_overlap_work(struct work_struct *work);
+static void jnl_until_work(struct work_struct *work);
 static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent);
 static void jnl_rd_free(struct jnl_reader *rd);
 
@@ -97,7 +99,8 @@ void xrepl_jnl_stop(struct xrepl_pair *pair)
 	spin_lock_irq(&pair->lock);
 	pair->jnl->stopped = true;
 	spin_unlock_irq(&pair->lock);
-	/* It may ask for a commit. */
+	/* They may ask for a commit. */
+	cancel_work_sync(&pair->jnl->until_work);
 	cancel_work_sync(&pair->jnl->overlap_work);
 	cancel_delayed_work_sync(&pair->jnl->commit_work);
 	cancel_work_sync(&pair->jnl->submit_work);
@@ -526,6 +529,7 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	INIT_DELAYED_WORK(&jnl->commit_work, jnl_commit_work);
 	INIT_WORK(&jnl->submit_work, jnl_submit_work);
 	INIT_WORK(&jnl->overlap_work, jnl_overlap_work);
+	INIT_WORK(&jnl->until_work, jnl_until_work);
 	INIT_LIST_HEAD(&jnl->flight);
 	INIT_LIST_HEAD(&jnl->parked);
 	bio_list_init(&jnl->go);
@@ -560,7 +564,7 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	if (r || jnl->fresh)
 		return r;
 	/* Only async mode holds. */
-	if ((jnl->info.flags & XREPL_JNL_F_HELD) &&
+	if ((jnl->info.flags & XREPL_JNL_F_HELD || jnl->info.ship_until_ms) &&
 	    READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC) {
 		*error = "Journal: held: load it in async mode, then 'release'";
 		return -EINVAL;
@@ -1132,6 +1136,7 @@ set:
 	jnl->fresh = false;
 	/* A hold outlives a crash, a reboot and the table; so does a delay. */
 	jnl->ship_held = info.flags & XREPL_JNL_F_HELD;
+	jnl->ship_until_ns = info.ship_until_ms * NSEC_PER_MSEC;
 	jnl->delay_ms = info.delay_ms;
 	jnl->journal_id = info.journal_id;
 	jnl->incarnation = info.incarnation;
@@ -2220,12 +2225,21 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 	if (!jnl)
 		return false;
 	/*
-	 * Held: nothing goes.  Nor while no table is active: a suspend
-	 * while held keeps the entries not sent, for the table resumed
-	 * next (xrepl_ship_retarget()).
+	 * Held: nothing goes.  Nor once a suspend kept the entries not
+	 * sent, for the table resumed next (xrepl_ship_retarget()).
 	 */
-	if (jnl->ship_held || !pair->active)
+	if (jnl->ship_held || pair->ship_parked || !pair->active)
 		return true;
+	/*
+	 * Shipping until a point in time: the first entry made at or after
+	 * it stops; once the remote completed those before it, until_work
+	 * holds.
+	 */
+	if (jnl->ship_until_ns && ent->jtime_ns >= jnl->ship_until_ns) {
+		if (!pair->shipq.inflight)
+			queue_work(pair->wq, &jnl->until_work);
+		return true;
+	}
 	/* Delayed: ship_work runs again once the entry is old enough. */
 	if (jnl->delay_ms && ent->jtime_ns) {
 		u64 due = ent->jtime_ns + (u64)jnl->delay_ms * NSEC_PER_MSEC;
@@ -2244,17 +2258,107 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 	 */
 	if (jnl->replay && !ent->jreplay && jnl->rp_seq != jnl->rp_end)
 		return true;
-	if (!ent->jseq || !ent->s.nr_sectors || !jnl->usable)
-		return false;
 	/* Every entry in flight has a record for its completion. */
-	if (!jnl->done_unrec &&
-	    jnl->done_nr + pair->shipq.inflight < jnl->done_max &&
-	    !jnl_done_iter_first(&jnl->done_tree, ent->s.sector,
-				 ent->s.sector + ent->s.nr_sectors - 1))
-		return false;
-	jnl->ship_waits = true;
-	jnl_commit_soon_locked(pair, true);
-	return true;
+	if (ent->jseq && ent->s.nr_sectors && jnl->usable &&
+	    (jnl->done_unrec ||
+	     jnl->done_nr + pair->shipq.inflight >= jnl->done_max ||
+	     jnl_done_iter_first(&jnl->done_tree, ent->s.sector,
+				 ent->s.sector + ent->s.nr_sectors - 1))) {
+		jnl->ship_waits = true;
+		jnl_commit_soon_locked(pair, true);
+		return true;
+	}
+	/* Let go (the queue's rules may still keep it a while). */
+	jnl->sent_ns = max(jnl->sent_ns, ent->jtime_ns);
+	return false;
+}
+
+/*
+ * ship_work found nothing to send: shipping until a point in time that
+ * has passed, with nothing made since and nothing in flight, holds now;
+ * until a point to come, ship_work looks again then.  lock held.
+ */
+void xrepl_jnl_ship_empty_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	u64 now;
+
+	if (!jnl || !jnl->ship_until_ns || pair->shipq.inflight ||
+	    pair->ship_parked || !pair->active ||
+	    (jnl->replay && jnl->rp_seq != jnl->rp_end))
+		return;
+	now = ktime_get_real_ns();
+	if (now >= jnl->ship_until_ns)
+		queue_work(pair->wq, &jnl->until_work);
+	else
+		queue_delayed_work(pair->remote_wq, &pair->ship_work,
+				   nsecs_to_jiffies(jnl->ship_until_ns - now) + 1);
+}
+
+/*
+ * The entries made before the point of ship_until are on the remote, the
+ * next one waits, none is in flight: flush the remote and record the tail
+ * (a tail commit), then hold, recorded in the superblock with the point
+ * cleared.  The remote is then the device as it was at that point.
+ */
+static void jnl_until_work(struct work_struct *work)
+{
+	struct xrepl_jnl *jnl = container_of(work, struct xrepl_jnl,
+					     until_work);
+	struct xrepl_pair *pair = jnl->pair;
+	struct block_device *remote = NULL;
+	bool reached = false, write, fail = false;
+	struct xrepl_jnl_info info;
+	struct xrepl_c *xc;
+	u64 until;
+	int r;
+
+	spin_lock_irq(&pair->lock);
+	until = jnl->ship_until_ns;
+	xc = pair->active;
+	if (until && xc && xc->remote && !pair->ship_parked &&
+	    !pair->shipq.inflight && jnl->usable &&
+	    pair->degraded_by == XREPL_DEGRADED_NONE)
+		remote = xc->remote->bdev;
+	spin_unlock_irq(&pair->lock);
+	/*
+	 * A suspend flushes wq before its table goes: the table and its
+	 * remote live while this runs.
+	 */
+	if (!remote)
+		return;
+	/* A failed flush degrades the remote: no point is reached. */
+	if (xrepl_jnl_commit_now(pair, remote))
+		return;
+	mutex_lock(&jnl->sb_lock);
+	spin_lock_irq(&pair->lock);
+	if (jnl->ship_until_ns == until && !pair->shipq.inflight &&
+	    pair->degraded_by == XREPL_DEGRADED_NONE) {
+		reached = true;
+		jnl->ship_until_ns = 0;
+		jnl->ship_held = true;
+	}
+	write = reached && jnl->usable;
+	spin_unlock_irq(&pair->lock);
+	if (write) {
+		info = jnl->info;
+		info.flags |= XREPL_JNL_F_HELD;
+		info.ship_until_ms = 0;
+		r = jnl_write_sb(jnl, &info, 0);
+		if (r) {
+			spin_lock_irq(&pair->lock);
+			fail = jnl_fail_locked(jnl);
+			spin_unlock_irq(&pair->lock);
+		}
+	}
+	mutex_unlock(&jnl->sb_lock);
+	if (fail)
+		jnl_report_failed(pair, "a superblock write", r);
+	if (reached) {
+		DMINFO("%s: journal: shipped until %llu: held",
+		       dm_device_name(pair->md), div_u64(until, NSEC_PER_MSEC));
+		xrepl_raise_event(xc);
+	}
 }
 
 /*
@@ -2771,9 +2875,11 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 		why = "only async mode holds";
 	else if (hold && !jnl->usable)
 		why = "the journal is not in use";
-	if (!why && jnl->ship_held != hold) {
+	/* Either ends a ship_until on its way to its point. */
+	if (!why && (jnl->ship_held != hold || jnl->ship_until_ns)) {
 		changed = true;
 		jnl->ship_held = hold;
+		jnl->ship_until_ns = 0;
 		if (hold) {
 			redispatch = xrepl_lag_wait_release_locked(pair);
 			jnl_room_locked(jnl);
@@ -2798,6 +2904,7 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 			info.flags |= XREPL_JNL_F_HELD;
 		else
 			info.flags &= ~XREPL_JNL_F_HELD;
+		info.ship_until_ms = 0;
 		r = jnl_write_sb(jnl, &info, 0);
 		if (r) {
 			spin_lock_irq(&pair->lock);
@@ -2888,5 +2995,78 @@ int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms)
 		jnl_report_failed(pair, "a superblock write", r);
 	if (changed)
 		DMINFO("%s: journal: delay_ms %u", xrepl_name(xc), delay_ms);
+	return r;
+}
+
+/*
+ * "ship_until <unix-ms>": ship every entry made before that wall-clock
+ * time, then flush the remote and hold (jnl_until_work()): the remote is
+ * then the device as it was then, which its site can promote.  A hold in
+ * effect ends; the point is recorded in the journal's superblock first.
+ * Refused unless async with a journal in use and a replicating remote,
+ * and for a point the remote is past already (an entry made at or after
+ * it was sent).
+ */
+int xrepl_jnl_ship_until(struct xrepl_c *xc, const char *arg)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_jnl *jnl = pair->jnl;
+	bool write, fail = false;
+	struct xrepl_jnl_info info;
+	const char *why = NULL;
+	u64 ms, sent = 0;
+	int r = 0;
+
+	if (kstrtou64(arg, 10, &ms) || !ms || !isdigit(*arg) ||
+	    ms > U64_MAX / NSEC_PER_MSEC) {
+		DMERR("%s: invalid ship_until: expected a time in ms since the epoch",
+		      xrepl_name(xc));
+		return -EINVAL;
+	}
+	if (!jnl) {
+		DMERR("%s: cannot ship_until: the table has no journal",
+		      xrepl_name(xc));
+		return -EINVAL;
+	}
+	mutex_lock(&jnl->sb_lock);
+	spin_lock_irq(&pair->lock);
+	if (READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC)
+		why = "only async mode holds";
+	else if (!jnl->usable)
+		why = "the journal is not in use";
+	else if (pair->degraded_by != XREPL_DEGRADED_NONE)
+		why = "the remote is degraded";
+	else if (jnl->sent_ns >= ms * NSEC_PER_MSEC)
+		why = "the remote has writes made at or after it";
+	sent = jnl->sent_ns;
+	if (!why) {
+		jnl->ship_held = false;
+		jnl->ship_until_ns = ms * NSEC_PER_MSEC;
+		xrepl_ship_now(pair);
+	}
+	write = !why && jnl->started && !jnl->fresh;
+	spin_unlock_irq(&pair->lock);
+	if (why) {
+		mutex_unlock(&jnl->sb_lock);
+		DMERR("%s: cannot ship_until %llu: %s (sent until %llu)",
+		      xrepl_name(xc), ms, why, div_u64(sent, NSEC_PER_MSEC));
+		return -EINVAL;
+	}
+	if (write) {
+		info = jnl->info;
+		info.flags &= ~XREPL_JNL_F_HELD;
+		info.ship_until_ms = ms;
+		r = jnl_write_sb(jnl, &info, 0);
+		if (r) {
+			spin_lock_irq(&pair->lock);
+			fail = jnl_fail_locked(jnl);
+			spin_unlock_irq(&pair->lock);
+		}
+	}
+	mutex_unlock(&jnl->sb_lock);
+	if (fail)
+		jnl_report_failed(pair, "a superblock write", r);
+	DMINFO("%s: journal: shipping until %llu", xrepl_name(xc), ms);
+	xrepl_raise_event(xc);
 	return r;
 }
