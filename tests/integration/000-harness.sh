@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Self-test of the test fixtures, using only dm-linear: the comparison and
 # assertion helpers must be able to fail, or every other test is worthless.
+# kernels: one
+# The fixtures are the harness's own; dm-linear runs on both kernels in
+# every other test.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 

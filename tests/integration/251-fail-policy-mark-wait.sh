@@ -2,6 +2,9 @@
 # on_remote_error fail holds for a write that waits for its write-intent
 # mark: if the remote goes down while the mark is written, the write fails
 # and reaches neither leg.
+# kernels: one
+# The target's own order of a mark and a write; the metadata I/O runs on
+# both kernels in 110-125 and 250-259.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # "resync full" while a resync runs: no region joins the resync (and so no
 # copy of it starts) before every region's mark is on the metadata device.
+# kernels: one
+# The target's own order of marks and copies; their I/O runs on both
+# kernels in 070-085 and 110-125.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

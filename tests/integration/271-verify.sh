@@ -121,9 +121,9 @@ w0=$(status_field "$X" writes)
 # Over the first regions only: the writer soon waits on the region being
 # compared and writes nothing more until the compare ends.  That wait is
 # activity too.
-# 15 s, 30 s on a slow (debug) kernel, where fio takes a while to start:
+# 10 s, 30 s on a slow (debug) kernel, where fio takes a while to start:
 # the pass must meet writes until its fifth region (about 5 s).
-rt=15
+rt=10
 (( TIME_SCALE == 1 )) || rt=30
 bg fio_verify "$X" slow-compare --rw=randwrite --bs=4k --iodepth=1 \
 	--size=$(( 3 * RS * 512 )) --time_based --runtime=$rt --randseed=3

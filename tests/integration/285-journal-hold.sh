@@ -219,11 +219,11 @@ step "hold and release under fio with verification"
 jx "$J"
 wait_for_status "$X" remote insync 60
 bg fio_verify "$X" held --rw=randwrite --bs=4k --iodepth=8 --size=32M \
-	--time_based --runtime=6 --randseed=85
+	--time_based --runtime=4 --randseed=85
 FIO=$BG_PID
-sleep 2
+sleep 1
 hold
-sleep 2
+sleep 1.5
 assert_status "$X" held 1
 release
 rc=0
