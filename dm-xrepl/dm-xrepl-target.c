@@ -284,7 +284,16 @@ static void xrepl_presuspend(struct dm_target *ti)
 static int xrepl_preresume(struct dm_target *ti)
 {
 	struct xrepl_c *xc = ti->private;
+	int r;
 
+	/*
+	 * Checked at load too; a hold or a delay sent since, or one the
+	 * journal recorded, would have writes overtake the entries held
+	 * back.
+	 */
+	r = xrepl_jnl_check_mode(xc);
+	if (r)
+		return r;
 	xrepl_pair_take_over(xc->pair);
 	/*
 	 * Before the remote is attached, which starts a resync of the
@@ -343,8 +352,11 @@ static void xrepl_postsuspend(struct dm_target *ti)
 		 * this table's, which may go once we return.
 		 */
 		spin_lock_irq(&pair->lock);
-		if (was_active)
+		if (was_active) {
+			/* Held back, the remote lacks what the log keeps. */
+			xrepl_jnl_stop_time_locked(pair);
 			xrepl_peer_update_locked(pair);
+		}
 		spin_unlock_irq(&pair->lock);
 		flush_workqueue(pair->peer_wq);
 		/*
@@ -371,7 +383,7 @@ static void xrepl_resume(struct dm_target *ti)
 	}
 	/* A reload that gives a delay changes it (the first resume set it). */
 	if (xc->args.given & XREPL_OPT_DELAY)
-		xrepl_jnl_set_delay(xc, xc->args.delay_ms);
+		xrepl_jnl_set_delay(xc, xc->args.delay_ms, false);
 	/* What a suspend while held kept goes to this table's remote. */
 	xrepl_ship_retarget(xc);
 	xrepl_pair_activate(xc);
@@ -547,8 +559,9 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 	if (opt == XREPL_OPT_DELAY) {
 		/* The journal's: recorded in its superblock (it sleeps). */
 		spin_unlock_irq(&pair->lock);
-		r = xrepl_jnl_set_delay(xc, tmp.delay_ms);
-		if (!r) {
+		r = xrepl_jnl_set_delay(xc, tmp.delay_ms, true);
+		/* Refused, or in effect (a failed superblock write aside). */
+		if (r != -EINVAL) {
 			spin_lock_irq(&pair->lock);
 			WRITE_ONCE(xc->args.delay_ms, tmp.delay_ms);
 			xc->args.given |= opt;
@@ -815,7 +828,7 @@ static int xrepl_msg_verify(struct xrepl_c *xc, unsigned int argc, char **argv)
  *   remote down [probe] | remote up | resync | resync full | mode <mode> |
  *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion|period_s|
  *   delay_ms> <value> | verify [repair] [<start_region>] | verify stop | cycle |
- *   hold | release | ship_until <unix-ms>
+ *   hold | release
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 			 char *result, unsigned int maxlen)
@@ -848,8 +861,6 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 		return xrepl_jnl_hold(xc, true);
 	if (argc == 1 && !strcasecmp(argv[0], "release"))
 		return xrepl_jnl_hold(xc, false);
-	if (argc == 2 && !strcasecmp(argv[0], "ship_until"))
-		return xrepl_jnl_ship_until(xc, argv[1]);
 
 	msg_err(xc, "unsupported message '%.32s' with %u argument(s)",
 		argc ? msg_word(argv[0]) : "", argc ? argc - 1 : 0);
@@ -940,8 +951,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		       pair->undo_overflows);
 		xrepl_jnl_status_locked(pair, &jused, &jsize, &point);
 		DMEMIT(" journal_used_kb=%llu journal_size_kb=%llu ship_point_ms=%llu held=%d",
-		       jused, jsize, point,
-		       pair->jnl ? pair->jnl->ship_held : false);
+		       jused, jsize, point, xrepl_jnl_held_locked(pair));
 		DMEMIT(" delay_ms=%u", pair->jnl ? pair->jnl->delay_ms : 0);
 		spin_unlock_irq(&pair->lock);
 		break;

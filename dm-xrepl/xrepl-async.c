@@ -273,6 +273,8 @@ void xrepl_ship_init(struct xrepl_shipent *ent, struct xrepl_c *xc)
 	ent->jreplay = false;
 	ent->upper = NULL;
 	ent->deadline_ns = U64_MAX;
+	/* Journaled, its header's time replaces it; a delay counts from it. */
+	ent->jtime_ns = ktime_get_real_ns();
 	ent->xc = xc;
 	ent->tracked = false;
 	ent->settled = false;
@@ -729,8 +731,6 @@ void xrepl_ship_work(struct work_struct *work)
 			/* Journaled, the next one may wait for a tail commit. */
 			s = pair->shipq.next;
 			ent = s ? container_of(s, struct xrepl_shipent, s) : NULL;
-			if (!ent)
-				xrepl_jnl_ship_empty_locked(pair);
 			if (ent && xrepl_jnl_ship_wait_locked(pair, ent))
 				s = NULL;
 			else
@@ -805,6 +805,9 @@ void xrepl_ship_retarget(struct xrepl_c *xc)
 	list_for_each_entry(s, &pair->shipq.queue, list)
 		container_of(s, struct xrepl_shipent, s)->xc = xc;
 	pair->ship_parked = false;
+	/* In sync mode, writes queue behind them until they are sent. */
+	if (READ_ONCE(xc->args.mode) == XREPL_MODE_SYNC)
+		xrepl_drain_start_locked(pair);
 	spin_unlock_irq(&pair->lock);
 }
 

@@ -257,7 +257,7 @@ struct xrepl_shipent {
 	u64 jseq;
 	u64 jinc;			/* the incarnation it was written in */
 	u64 jblock;			/* where its header is */
-	u64 jtime_ns;			/* its time (wall clock) */
+	u64 jtime_ns;			/* its time (wall clock): made, or logged */
 	struct bio *jbio;
 	struct page *jhdr;		/* the header block of its append */
 	blk_status_t local_status;
@@ -747,17 +747,6 @@ struct xrepl_jnl {
 	 * hold for a suspend and a full lag or log.
 	 */
 	u32 delay_ms;
-	/*
-	 * Under pair->lock: "ship_until": the entries made before this
-	 * wall-clock time (ns) ship, the first made at or after it stops,
-	 * and once the remote completed the others, until_work flushes it,
-	 * records the tail and holds.  0: none.  Recorded in the
-	 * superblock (ship_until_ms).  sent_ns: the newest time_ns of an
-	 * entry let go to the remote (a point before it is refused).
-	 */
-	u64 ship_until_ns;
-	u64 sent_ns;
-	struct work_struct until_work;	/* on pair->wq */
 	u64 journal_id;			/* info's, for the headers */
 	u64 incarnation;
 	u64 nr_blocks;
@@ -1165,13 +1154,10 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc);
 void xrepl_jnl_resume(struct xrepl_pair *pair);
 bool xrepl_jnl_idle_locked(struct xrepl_pair *pair);
-/*
- * Is shipping held, or heading for a hold at a point in time (see
- * xrepl_jnl.ship_held and ship_until_ns)?  lock held.
- */
+/* Is shipping held (see xrepl_jnl.ship_held)?  lock held. */
 static inline bool xrepl_jnl_held_locked(const struct xrepl_pair *pair)
 {
-	return pair->jnl && (pair->jnl->ship_held || pair->jnl->ship_until_ns);
+	return pair->jnl && pair->jnl->ship_held;
 }
 
 /*
@@ -1184,9 +1170,9 @@ static inline bool xrepl_jnl_held_back_locked(const struct xrepl_pair *pair)
 	return xrepl_jnl_held_locked(pair) || (pair->jnl && pair->jnl->delay_ms);
 }
 
-int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms);
-int xrepl_jnl_ship_until(struct xrepl_c *xc, const char *arg);
-void xrepl_jnl_ship_empty_locked(struct xrepl_pair *pair);
+int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms, bool msg);
+int xrepl_jnl_check_mode(struct xrepl_c *xc);
+void xrepl_jnl_stop_time_locked(struct xrepl_pair *pair);
 
 int xrepl_jnl_hold(struct xrepl_c *xc, bool hold);
 /* The metadata device works again: a tail commit waiting for it runs. */

@@ -57,7 +57,6 @@
  * hold the writes in flight.
  */
 #include <linux/blkdev.h>
-#include <linux/ctype.h>
 #include <linux/dm-io.h>
 #include <linux/highmem.h>
 #include <linux/interval_tree_generic.h>
@@ -86,7 +85,6 @@ INTERVAL_TREE_DEFINE(struct xrepl_jnl_done, rb, sector_t, subtree_last,
 static void jnl_commit_work(struct work_struct *work);
 static void jnl_submit_work(struct work_struct *work);
 static void jnl_overlap_work(struct work_struct *work);
-static void jnl_until_work(struct work_struct *work);
 static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent);
 static void jnl_rd_free(struct jnl_reader *rd);
 
@@ -99,8 +97,7 @@ void xrepl_jnl_stop(struct xrepl_pair *pair)
 	spin_lock_irq(&pair->lock);
 	pair->jnl->stopped = true;
 	spin_unlock_irq(&pair->lock);
-	/* They may ask for a commit. */
-	cancel_work_sync(&pair->jnl->until_work);
+	/* It may ask for a commit. */
 	cancel_work_sync(&pair->jnl->overlap_work);
 	cancel_delayed_work_sync(&pair->jnl->commit_work);
 	cancel_work_sync(&pair->jnl->submit_work);
@@ -529,7 +526,6 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	INIT_DELAYED_WORK(&jnl->commit_work, jnl_commit_work);
 	INIT_WORK(&jnl->submit_work, jnl_submit_work);
 	INIT_WORK(&jnl->overlap_work, jnl_overlap_work);
-	INIT_WORK(&jnl->until_work, jnl_until_work);
 	INIT_LIST_HEAD(&jnl->flight);
 	INIT_LIST_HEAD(&jnl->parked);
 	bio_list_init(&jnl->go);
@@ -564,7 +560,7 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 	if (r || jnl->fresh)
 		return r;
 	/* Only async mode holds. */
-	if ((jnl->info.flags & XREPL_JNL_F_HELD || jnl->info.ship_until_ms) &&
+	if ((jnl->info.flags & XREPL_JNL_F_HELD) &&
 	    READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC) {
 		*error = "Journal: held: load it in async mode, then 'release'";
 		return -EINVAL;
@@ -1052,7 +1048,7 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 	jnl->started = true;
 	/* The table's delay, or the one recorded; none but in async mode. */
 	delay = xc->args.given & XREPL_OPT_DELAY ? xc->args.delay_ms :
-		jnl->fresh ? 0 : jnl->info.delay_ms;
+		jnl->fresh ? 0 : min(jnl->info.delay_ms, XREPL_MAX_DELAY_MS);
 	if (READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC && delay) {
 		DMWARN("%s: journal: delay_ms %u recorded, cleared: only async mode delays",
 		       name, delay);
@@ -1136,7 +1132,6 @@ set:
 	jnl->fresh = false;
 	/* A hold outlives a crash, a reboot and the table; so does a delay. */
 	jnl->ship_held = info.flags & XREPL_JNL_F_HELD;
-	jnl->ship_until_ns = info.ship_until_ms * NSEC_PER_MSEC;
 	jnl->delay_ms = info.delay_ms;
 	jnl->journal_id = info.journal_id;
 	jnl->incarnation = info.incarnation;
@@ -2231,17 +2226,10 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 	if (jnl->ship_held || pair->ship_parked || !pair->active)
 		return true;
 	/*
-	 * Shipping until a point in time: the first entry made at or after
-	 * it stops; once the remote completed those before it, until_work
-	 * holds.
+	 * Delayed: ship_work runs again once the entry is old enough (an
+	 * entry not journaled too, from when it was made).
 	 */
-	if (jnl->ship_until_ns && ent->jtime_ns >= jnl->ship_until_ns) {
-		if (!pair->shipq.inflight)
-			queue_work(pair->wq, &jnl->until_work);
-		return true;
-	}
-	/* Delayed: ship_work runs again once the entry is old enough. */
-	if (jnl->delay_ms && ent->jtime_ns) {
+	if (jnl->delay_ms) {
 		u64 due = ent->jtime_ns + (u64)jnl->delay_ms * NSEC_PER_MSEC;
 		u64 now = ktime_get_real_ns();
 
@@ -2268,97 +2256,7 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 		jnl_commit_soon_locked(pair, true);
 		return true;
 	}
-	/* Let go (the queue's rules may still keep it a while). */
-	jnl->sent_ns = max(jnl->sent_ns, ent->jtime_ns);
 	return false;
-}
-
-/*
- * ship_work found nothing to send: shipping until a point in time that
- * has passed, with nothing made since and nothing in flight, holds now;
- * until a point to come, ship_work looks again then.  lock held.
- */
-void xrepl_jnl_ship_empty_locked(struct xrepl_pair *pair)
-{
-	struct xrepl_jnl *jnl = pair->jnl;
-	u64 now;
-
-	if (!jnl || !jnl->ship_until_ns || pair->shipq.inflight ||
-	    pair->ship_parked || !pair->active ||
-	    (jnl->replay && jnl->rp_seq != jnl->rp_end))
-		return;
-	now = ktime_get_real_ns();
-	if (now >= jnl->ship_until_ns)
-		queue_work(pair->wq, &jnl->until_work);
-	else
-		queue_delayed_work(pair->remote_wq, &pair->ship_work,
-				   nsecs_to_jiffies(jnl->ship_until_ns - now) + 1);
-}
-
-/*
- * The entries made before the point of ship_until are on the remote, the
- * next one waits, none is in flight: flush the remote and record the tail
- * (a tail commit), then hold, recorded in the superblock with the point
- * cleared.  The remote is then the device as it was at that point.
- */
-static void jnl_until_work(struct work_struct *work)
-{
-	struct xrepl_jnl *jnl = container_of(work, struct xrepl_jnl,
-					     until_work);
-	struct xrepl_pair *pair = jnl->pair;
-	struct block_device *remote = NULL;
-	bool reached = false, write, fail = false;
-	struct xrepl_jnl_info info;
-	struct xrepl_c *xc;
-	u64 until;
-	int r;
-
-	spin_lock_irq(&pair->lock);
-	until = jnl->ship_until_ns;
-	xc = pair->active;
-	if (until && xc && xc->remote && !pair->ship_parked &&
-	    !pair->shipq.inflight && jnl->usable &&
-	    pair->degraded_by == XREPL_DEGRADED_NONE)
-		remote = xc->remote->bdev;
-	spin_unlock_irq(&pair->lock);
-	/*
-	 * A suspend flushes wq before its table goes: the table and its
-	 * remote live while this runs.
-	 */
-	if (!remote)
-		return;
-	/* A failed flush degrades the remote: no point is reached. */
-	if (xrepl_jnl_commit_now(pair, remote))
-		return;
-	mutex_lock(&jnl->sb_lock);
-	spin_lock_irq(&pair->lock);
-	if (jnl->ship_until_ns == until && !pair->shipq.inflight &&
-	    pair->degraded_by == XREPL_DEGRADED_NONE) {
-		reached = true;
-		jnl->ship_until_ns = 0;
-		jnl->ship_held = true;
-	}
-	write = reached && jnl->usable;
-	spin_unlock_irq(&pair->lock);
-	if (write) {
-		info = jnl->info;
-		info.flags |= XREPL_JNL_F_HELD;
-		info.ship_until_ms = 0;
-		r = jnl_write_sb(jnl, &info, 0);
-		if (r) {
-			spin_lock_irq(&pair->lock);
-			fail = jnl_fail_locked(jnl);
-			spin_unlock_irq(&pair->lock);
-		}
-	}
-	mutex_unlock(&jnl->sb_lock);
-	if (fail)
-		jnl_report_failed(pair, "a superblock write", r);
-	if (reached) {
-		DMINFO("%s: journal: shipped until %llu: held",
-		       dm_device_name(pair->md), div_u64(until, NSEC_PER_MSEC));
-		xrepl_raise_event(xc);
-	}
 }
 
 /*
@@ -2799,12 +2697,12 @@ void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc)
 	jnl_commit(pair, xc->remote ? xc->remote->bdev : NULL, false, true,
 		   false);
 	/*
-	 * Held, the suspend kept entries the remote lacks: a table that
-	 * replaces this one, or the device created again, replays them
-	 * from the log, whole.
+	 * Held or delayed, the suspend kept entries the remote lacks: a
+	 * table that replaces this one, or the device created again,
+	 * replays them from the log, whole.
 	 */
 	spin_lock_irq(&pair->lock);
-	held = jnl->ship_held && jnl->usable;
+	held = xrepl_jnl_held_back_locked(pair) && jnl->usable;
 	seq = jnl->appended_seq;
 	spin_unlock_irq(&pair->lock);
 	if (held)
@@ -2859,7 +2757,7 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_jnl *jnl = pair->jnl;
 	const char *what = hold ? "hold" : "release";
-	bool changed = false, write, fail = false, redispatch = false;
+	bool changed = false, write, fail = false, redispatch = false, usable;
 	struct xrepl_jnl_info info;
 	const char *why = NULL;
 	int r = 0;
@@ -2875,11 +2773,11 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 		why = "only async mode holds";
 	else if (hold && !jnl->usable)
 		why = "the journal is not in use";
-	/* Either ends a ship_until on its way to its point. */
-	if (!why && (jnl->ship_held != hold || jnl->ship_until_ns)) {
+	else if (hold && pair->draining)
+		why = "a switch to sync mode drains the lag";
+	if (!why && jnl->ship_held != hold) {
 		changed = true;
 		jnl->ship_held = hold;
-		jnl->ship_until_ns = 0;
 		if (hold) {
 			redispatch = xrepl_lag_wait_release_locked(pair);
 			jnl_room_locked(jnl);
@@ -2891,7 +2789,10 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 			redispatch = true;
 		}
 	}
-	write = changed && jnl->started && !jnl->fresh && jnl->usable;
+	/* A release is recorded even after a failure, if it can be. */
+	write = changed && jnl->started && !jnl->fresh &&
+		(jnl->usable || !hold);
+	usable = jnl->usable;
 	spin_unlock_irq(&pair->lock);
 	if (why) {
 		mutex_unlock(&jnl->sb_lock);
@@ -2904,12 +2805,17 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 			info.flags |= XREPL_JNL_F_HELD;
 		else
 			info.flags &= ~XREPL_JNL_F_HELD;
-		info.ship_until_ms = 0;
+		/*
+		 * A hold not recorded stays in effect (the brake holds);
+		 * the journal fails, and the message says so.
+		 */
 		r = jnl_write_sb(jnl, &info, 0);
-		if (r) {
+		if (r && usable) {
 			spin_lock_irq(&pair->lock);
 			fail = jnl_fail_locked(jnl);
 			spin_unlock_irq(&pair->lock);
+		} else if (r) {
+			r = 0;
 		}
 	}
 	mutex_unlock(&jnl->sb_lock);
@@ -2930,7 +2836,7 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
  * once they are delay_ms old, from now on; recorded in the journal's
  * superblock.  Only in async mode with a journal, unless 0.
  */
-int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms)
+int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms, bool msg)
 {
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_jnl *jnl = pair->jnl;
@@ -2950,6 +2856,8 @@ int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms)
 	spin_lock_irq(&pair->lock);
 	if (delay_ms && READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC)
 		why = "only async mode delays";
+	else if (delay_ms && !jnl->delay_ms && pair->draining)
+		why = "a switch to sync mode drains the lag";
 	changed = !why && jnl->delay_ms != delay_ms;
 	if (changed) {
 		/* Shorter: what is old enough now goes. */
@@ -2971,8 +2879,9 @@ int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms)
 	spin_unlock_irq(&pair->lock);
 	if (why) {
 		mutex_unlock(&jnl->sb_lock);
-		DMERR("%s: cannot set delay_ms %u: %s", xrepl_name(xc),
-		      delay_ms, why);
+		if (msg)
+			DMERR("%s: cannot set delay_ms %u: %s", xrepl_name(xc),
+			      delay_ms, why);
 		return -EINVAL;
 	}
 	if (write) {
@@ -2999,74 +2908,48 @@ int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms)
 }
 
 /*
- * "ship_until <unix-ms>": ship every entry made before that wall-clock
- * time, then flush the remote and hold (jnl_until_work()): the remote is
- * then the device as it was then, which its site can promote.  A hold in
- * effect ends; the point is recorded in the journal's superblock first.
- * Refused unless async with a journal in use and a replicating remote,
- * and for a point the remote is past already (an entry made at or after
- * it was sent).
+ * May xc's table be resumed?  Only in async mode while shipping is held
+ * back (held or delayed), or while the journal, not started yet, records
+ * a hold: writes of another mode would overtake the entries held back.
  */
-int xrepl_jnl_ship_until(struct xrepl_c *xc, const char *arg)
+int xrepl_jnl_check_mode(struct xrepl_c *xc)
 {
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_jnl *jnl = pair->jnl;
-	bool write, fail = false;
-	struct xrepl_jnl_info info;
 	const char *why = NULL;
-	u64 ms, sent = 0;
-	int r = 0;
 
-	if (kstrtou64(arg, 10, &ms) || !ms || !isdigit(*arg) ||
-	    ms > U64_MAX / NSEC_PER_MSEC) {
-		DMERR("%s: invalid ship_until: expected a time in ms since the epoch",
-		      xrepl_name(xc));
-		return -EINVAL;
-	}
-	if (!jnl) {
-		DMERR("%s: cannot ship_until: the table has no journal",
-		      xrepl_name(xc));
-		return -EINVAL;
-	}
+	if (!jnl || READ_ONCE(xc->args.mode) == XREPL_MODE_ASYNC)
+		return 0;
 	mutex_lock(&jnl->sb_lock);
 	spin_lock_irq(&pair->lock);
-	if (READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC)
-		why = "only async mode holds";
-	else if (!jnl->usable)
-		why = "the journal is not in use";
-	else if (pair->degraded_by != XREPL_DEGRADED_NONE)
-		why = "the remote is degraded";
-	else if (jnl->sent_ns >= ms * NSEC_PER_MSEC)
-		why = "the remote has writes made at or after it";
-	sent = jnl->sent_ns;
-	if (!why) {
-		jnl->ship_held = false;
-		jnl->ship_until_ns = ms * NSEC_PER_MSEC;
-		xrepl_ship_now(pair);
-	}
-	write = !why && jnl->started && !jnl->fresh;
+	if (xrepl_jnl_held_locked(pair) ||
+	    (!jnl->started && !jnl->fresh &&
+	     (jnl->info.flags & XREPL_JNL_F_HELD)))
+		why = "shipping is held: 'release' first";
+	else if (xrepl_jnl_held_back_locked(pair))
+		why = "shipping is delayed: 'set delay_ms 0' first";
 	spin_unlock_irq(&pair->lock);
-	if (why) {
-		mutex_unlock(&jnl->sb_lock);
-		DMERR("%s: cannot ship_until %llu: %s (sent until %llu)",
-		      xrepl_name(xc), ms, why, div_u64(sent, NSEC_PER_MSEC));
-		return -EINVAL;
-	}
-	if (write) {
-		info = jnl->info;
-		info.flags &= ~XREPL_JNL_F_HELD;
-		info.ship_until_ms = ms;
-		r = jnl_write_sb(jnl, &info, 0);
-		if (r) {
-			spin_lock_irq(&pair->lock);
-			fail = jnl_fail_locked(jnl);
-			spin_unlock_irq(&pair->lock);
-		}
-	}
 	mutex_unlock(&jnl->sb_lock);
-	if (fail)
-		jnl_report_failed(pair, "a superblock write", r);
-	DMINFO("%s: journal: shipping until %llu", xrepl_name(xc), ms);
-	xrepl_raise_event(xc);
-	return r;
+	if (!why)
+		return 0;
+	DMERR("%s: cannot resume a table in %s mode: %s", xrepl_name(xc),
+	      xrepl_mode_name(READ_ONCE(xc->args.mode)), why);
+	return -EINVAL;
+}
+
+/*
+ * A suspend kept entries the remote lacks (held or delayed): the remote
+ * site's record of the stop gives the time of its data, the ship point,
+ * not the time of the stop.  lock held.
+ */
+void xrepl_jnl_stop_time_locked(struct xrepl_pair *pair)
+{
+	u64 used, size, point;
+
+	if (!xrepl_jnl_held_back_locked(pair) || !pair->lag.writes ||
+	    pair->peer_data_time)
+		return;
+	xrepl_jnl_status_locked(pair, &used, &size, &point);
+	if (point)
+		pair->peer_data_time = div_u64(point, MSEC_PER_SEC);
 }

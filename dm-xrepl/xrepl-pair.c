@@ -359,7 +359,7 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 				return -EINVAL;
 			}
 			if (delayed && xc->args.mode != XREPL_MODE_ASYNC) {
-				*error = "Journal: delayed: another mode needs delay_ms 0";
+				*error = "Journal: delayed: send 'set delay_ms 0' first";
 				return -EINVAL;
 			}
 			pair->refs++;

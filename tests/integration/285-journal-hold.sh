@@ -3,21 +3,20 @@
 #   1. hold: status held=1, a dm event; the writes made since stay off the
 #      remote, which keeps its point (the data before the hold); a suspend
 #      completes, and a reload keeps the hold; sync mode, a verify and a
-#      table in sync mode are refused while held
+#      table in sync mode are refused while held (at load, and at resume
+#      for one loaded before the hold)
 #   2. release: the remote gets every write, from the log, in order; the
 #      resync copies nothing
-#   3. ship_until: writes made over time, held; the remote gets exactly
-#      those made before the point, block by block, then holds (flushed,
-#      the hold recorded); a point the remote is past is refused
-#   4. the hold outlives the table: removed while held, the journal's
+#   3. the hold outlives the table: removed while held, the journal's
 #      superblock says held; created again, the log is replayed held (the
 #      remote still lacks the writes); released, it gets them, and nothing
 #      is copied
-#   5. writes that fill the log while held do not wait (congestion block
+#   4. writes that fill the log while held do not wait (congestion block
 #      or not): the remote degrades, and keeps its point until the release,
 #      then returns and is resynced
-#   6. hold and release under fio with verification
-#   7. bad input: hold in sync mode, hold without a journal
+#   5. hold and release under fio with verification
+#   6. bad input: hold in sync mode, while a switch to sync drains, and
+#      without a journal
 # The legs are loop devices, each under a dm-linear that a suspend stalls.
 # kernels: one
 # What a hold needs of the kernel (appends, read-backs, suspend and
@@ -101,6 +100,19 @@ dmsetup load "$P-x" --table "${table/ async / sync }" 2>/dev/null &&
 	fail "a table in sync mode was loaded while held"
 assert_dmesg_contains "Journal: held: another mode needs 'release' first" "the kernel log"
 assert_status "$X" mode async
+# A table in sync mode loaded before the hold: its resume is refused.
+release
+must "load a table in sync mode" dmsetup load "$P-x" --table "${table/ async / sync }"
+hold
+dmsetup resume "$P-x" 2>/dev/null &&
+	fail "a table in sync mode was resumed while held"
+assert_dmesg_contains "cannot resume a table in sync mode: shipping is held" "the kernel log"
+# The device stays suspended with it until an async table is loaded.
+must "load the async table again" dmsetup load "$P-x" --table "$table"
+must "resume" dmsetup resume "$P-x"
+assert_status "$X" mode async
+assert_status "$X" held 1
+off_remote "a write made while held (a resume refused)" $(( 8 * MIB )) "$T_TMP/b"
 
 step "release: the remote gets the writes from the log; nothing copied"
 ev=$(event_nr "$X")
@@ -117,50 +129,6 @@ assert_status "$X" degraded_by none
 log_empties "entries once released"
 jdump
 assert_eq False "$(jq_py 'j["superblock"]["held"]')" "the journal's held flag"
-
-step "ship_until: the remote rolls to a point in time, block by block, and holds"
-hold
-# 8 writes of 4 KiB made over time; the point between the 4th and the 5th.
-U=$(( 32 * MIB ))
-for i in {0..7}; do
-	head -c 4096 /dev/urandom >"$T_TMP/u$i"
-	if (( i == 4 )); then
-		sleep 0.2
-		tu=$(date +%s%3N)
-		sleep 0.2
-	fi
-	write_at "$X" $(( U + i * 4096 )) 4096 "$T_TMP/u$i" || fail "write $i while held"
-done
-kmsg_mark
-must "ship_until" dmsetup message "$P-x" 0 ship_until "$tu"
-wait_for_status "$X" held 1 60
-assert_dmesg_contains "journal: shipped until $tu: held" "the kernel log"
-assert_status "$X" lag_writes 4
-for i in {0..7}; do
-	if read_at "$R" $(( U + i * 4096 )) 4096 | cmp -s - "$T_TMP/u$i"; then
-		(( i < 4 )) || fail "write $i, made after the point, is on the remote"
-	else
-		(( i >= 4 )) || fail "write $i, made before the point, is not on the remote"
-	fi
-done
-log "ok: the remote holds the 4 writes made before the point, and not the 4 after"
-jdump
-assert_eq True "$(jq_py 'j["superblock"]["held"]')" "the journal's held flag"
-assert_eq 0 "$(jq_py 'j["superblock"]["ship_until_ms"]')" "the journal's ship_until_ms"
-sleep 1
-assert_status "$X" lag_writes 4
-# A point the remote is past already: refused.
-dmsetup message "$P-x" 0 ship_until $(( tu - 1000 )) 2>/dev/null &&
-	fail "ship_until before writes the remote has was accepted"
-assert_dmesg_contains "the remote has writes made at or after it" "the kernel log"
-dmsetup message "$P-x" 0 ship_until soon 2>/dev/null &&
-	fail "ship_until soon was accepted"
-assert_dmesg_contains "invalid ship_until" "the kernel log"
-assert_status "$X" held 1
-release
-wait_for_status "$X" lag_writes 0 60
-assert_legs_equal "$L" "$R"
-assert_status "$X" copied_regions "$cp0"
 
 step "the hold outlives the table: created again, the log is replayed held"
 hold
@@ -233,7 +201,19 @@ wait_for_status "$X" lag_writes 0 60
 wait_for_status "$X" resync_active 0 60
 assert_legs_equal "$L" "$R"
 
-step "bad input: hold in sync mode, and without a journal"
+step "bad input: hold in sync mode, while a switch to sync drains, and without a journal"
+# Back to async while the switch to sync still drains: no hold until it
+# ended (its writes wait for the remote).
+stall
+write_at "$X" 0 4096 || fail "a write with the remote stalled"
+must "mode sync" dmsetup message "$P-x" 0 mode sync
+assert_status "$X" draining 1
+must "mode async" dmsetup message "$P-x" 0 mode async
+kmsg_mark
+dmsetup message "$P-x" 0 hold 2>/dev/null && fail "hold was accepted while draining"
+assert_dmesg_contains "cannot hold: a switch to sync mode drains the lag" "the kernel log"
+unstall
+wait_for_status "$X" draining 0 60
 must "mode sync" dmsetup message "$P-x" 0 mode sync
 kmsg_mark
 dmsetup message "$P-x" 0 hold 2>/dev/null && fail "hold was accepted in sync mode"
