@@ -104,6 +104,8 @@ assert_status "$X" mode async
 release
 must "load a table in sync mode" dmsetup load "$P-x" --table "${table/ async / sync }"
 hold
+head -c "$MIB" /dev/urandom >"$T_TMP/b2"
+write_at "$X" $(( 9 * MIB )) "$MIB" "$T_TMP/b2" || fail "writes while held"
 dmsetup resume "$P-x" 2>/dev/null &&
 	fail "a table in sync mode was resumed while held"
 assert_dmesg_contains "cannot resume a table in sync mode: shipping is held" "the kernel log"
@@ -112,7 +114,7 @@ must "load the async table again" dmsetup load "$P-x" --table "$table"
 must "resume" dmsetup resume "$P-x"
 assert_status "$X" mode async
 assert_status "$X" held 1
-off_remote "a write made while held (a resume refused)" $(( 8 * MIB )) "$T_TMP/b"
+off_remote "a write made while held (a resume refused)" $(( 9 * MIB )) "$T_TMP/b2"
 
 step "release: the remote gets the writes from the log; nothing copied"
 ev=$(event_nr "$X")
@@ -122,7 +124,7 @@ assert_status "$X" held 0
 assert_dmesg_contains "journal: shipping released" "the kernel log"
 assert_cmp "$(event_nr "$X")" -gt "$ev" "dm events"
 wait_for_status "$X" lag_writes 0 60
-on_legs "a write made while held" $(( 8 * MIB )) "$T_TMP/b"
+on_legs "a write made while held" $(( 9 * MIB )) "$T_TMP/b2"
 assert_legs_equal "$L" "$R"
 assert_status "$X" copied_regions "$cp0"
 assert_status "$X" degraded_by none
