@@ -383,7 +383,7 @@ static void xrepl_resume(struct dm_target *ti)
 	}
 	/* A reload that gives a delay changes it (the first resume set it). */
 	if (xc->args.given & XREPL_OPT_DELAY)
-		xrepl_jnl_set_delay(xc, xc->args.delay_ms, false);
+		xrepl_jnl_set_delay(xc, xc->args.delay_ms, true);
 	/* What a suspend while held kept goes to this table's remote. */
 	xrepl_ship_retarget(xc);
 	xrepl_pair_activate(xc);

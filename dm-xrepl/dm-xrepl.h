@@ -457,7 +457,7 @@ struct xrepl_jnl_info {
 	u64 incarnation;		/* raised each time a table opens it */
 	u64 tail_incarnation;		/* the tail entry's, at least */
 	u64 durable_seq;		/* entries up to it are in the log */
-	u64 ship_until_ms;		/* 0, or hold at this wall-clock time */
+	u64 ship_until_ms;		/* not used yet: written 0 */
 	u32 delay_ms;
 };
 

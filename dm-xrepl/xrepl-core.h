@@ -1172,6 +1172,7 @@ static inline bool xrepl_jnl_held_back_locked(const struct xrepl_pair *pair)
 
 int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms, bool msg);
 int xrepl_jnl_check_mode(struct xrepl_c *xc);
+bool xrepl_jnl_held_recorded(struct xrepl_pair *pair);
 void xrepl_jnl_stop_time_locked(struct xrepl_pair *pair);
 
 int xrepl_jnl_hold(struct xrepl_c *xc, bool hold);

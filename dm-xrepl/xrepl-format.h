@@ -244,7 +244,7 @@ static inline __u64 xrepl_undo_slots(__u64 nr_regions, __u32 region_size,
 
 /* sb.flags: writes go around the log (journal full, congestion degrade). */
 #define XREPL_JNL_F_BYPASSED		BIT(0)
-/* sb.flags: shipping is held (the "hold" message, or ship_until reached). */
+/* sb.flags: shipping is held (the "hold" message). */
 #define XREPL_JNL_F_HELD		BIT(1)
 #define XREPL_JNL_F_ALL			(XREPL_JNL_F_BYPASSED | \
 					 XREPL_JNL_F_HELD)

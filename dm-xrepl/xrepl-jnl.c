@@ -1055,6 +1055,8 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 		delay = 0;
 	}
 	jnl->info.delay_ms = delay;
+	/* Not built yet: a point recorded is not held at. */
+	jnl->info.ship_until_ms = 0;
 	if (jnl->fresh) {
 		xrepl_jnl_sb_init(&info, pair->sb.uuid,
 				  bdev_nr_sectors(jnl->bdev));
@@ -2789,9 +2791,12 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 			redispatch = true;
 		}
 	}
-	/* A release is recorded even after a failure, if it can be. */
-	write = changed && jnl->started && !jnl->fresh &&
-		(jnl->usable || !hold);
+	/*
+	 * A release is recorded even after a failure, if it can be, and
+	 * clears a hold recorded that a failed start never put in effect.
+	 */
+	write = (changed || (!hold && (jnl->info.flags & XREPL_JNL_F_HELD))) &&
+		jnl->started && !jnl->fresh && (jnl->usable || !hold);
 	usable = jnl->usable;
 	spin_unlock_irq(&pair->lock);
 	if (why) {
@@ -2815,6 +2820,8 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 			fail = jnl_fail_locked(jnl);
 			spin_unlock_irq(&pair->lock);
 		} else if (r) {
+			DMWARN("%s: journal: release not recorded (error %d): a new table holds",
+			       xrepl_name(xc), r);
 			r = 0;
 		}
 	}
@@ -2907,6 +2914,26 @@ int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms, bool msg)
 	return r;
 }
 
+/* The journal, not started yet, records a hold.  sb_lock held. */
+static bool jnl_held_recorded(struct xrepl_jnl *jnl)
+{
+	return !jnl->started && !jnl->fresh &&
+	       (jnl->info.flags & XREPL_JNL_F_HELD);
+}
+
+bool xrepl_jnl_held_recorded(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	bool held;
+
+	if (!jnl)
+		return false;
+	mutex_lock(&jnl->sb_lock);
+	held = jnl_held_recorded(jnl);
+	mutex_unlock(&jnl->sb_lock);
+	return held;
+}
+
 /*
  * May xc's table be resumed?  Only in async mode while shipping is held
  * back (held or delayed), or while the journal, not started yet, records
@@ -2922,9 +2949,7 @@ int xrepl_jnl_check_mode(struct xrepl_c *xc)
 		return 0;
 	mutex_lock(&jnl->sb_lock);
 	spin_lock_irq(&pair->lock);
-	if (xrepl_jnl_held_locked(pair) ||
-	    (!jnl->started && !jnl->fresh &&
-	     (jnl->info.flags & XREPL_JNL_F_HELD)))
+	if (xrepl_jnl_held_locked(pair) || jnl_held_recorded(jnl))
 		why = "shipping is held: 'release' first";
 	else if (xrepl_jnl_held_back_locked(pair))
 		why = "shipping is delayed: 'set delay_ms 0' first";
@@ -2944,12 +2969,20 @@ int xrepl_jnl_check_mode(struct xrepl_c *xc)
  */
 void xrepl_jnl_stop_time_locked(struct xrepl_pair *pair)
 {
-	u64 used, size, point;
+	u64 used, size, point, oldest, now;
 
 	if (!xrepl_jnl_held_back_locked(pair) || !pair->lag.writes ||
 	    pair->peer_data_time)
 		return;
 	xrepl_jnl_status_locked(pair, &used, &size, &point);
-	if (point)
+	if (point) {
 		pair->peer_data_time = div_u64(point, MSEC_PER_SEC);
+		return;
+	}
+	/* Not known (the journal failed): the oldest write kept, at most. */
+	oldest = xrepl_shipq_oldest_ns(&pair->shipq);
+	now = ktime_get_real_seconds();
+	if (oldest)
+		now -= min(now, div_u64(ktime_get_ns() - oldest, NSEC_PER_SEC));
+	pair->peer_data_time = now;
 }

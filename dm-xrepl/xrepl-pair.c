@@ -350,8 +350,9 @@ static int pair_find_locked(struct xrepl_c *xc, const struct xrepl_geom *geom,
 			return -EINVAL;
 		}
 		if (same) {
+			held = xrepl_jnl_held_recorded(pair);
 			spin_lock_irq(&pair->lock);
-			held = xrepl_jnl_held_locked(pair);
+			held |= xrepl_jnl_held_locked(pair);
 			delayed = xrepl_jnl_held_back_locked(pair);
 			spin_unlock_irq(&pair->lock);
 			if (held && xc->args.mode != XREPL_MODE_ASYNC) {
