@@ -54,6 +54,17 @@ on_legs() {
 }
 hold() { must "hold" dmsetup message "$P-x" 0 hold; }
 release() { must "release" dmsetup message "$P-x" 0 release; }
+# ship_msg MSG HELD LOGGED: MSG (hold or release) sent: status held=HELD,
+# the kernel log says LOGGED, and a dm event is raised.
+ship_msg() {
+	local ev
+	ev=$(event_nr "$X")
+	kmsg_mark
+	"$1"
+	assert_status "$X" held "$2"
+	assert_dmesg_contains "$3" "the kernel log"
+	assert_cmp "$(event_nr "$X")" -gt "$ev" "dm events"
+}
 
 step "hold: the remote keeps its point; a suspend and a reload keep the hold"
 jx "$J"
@@ -63,12 +74,7 @@ head -c "$MIB" /dev/urandom >"$T_TMP/a"
 write_at "$X" 0 "$MIB" "$T_TMP/a"
 wait_for_status "$X" lag_writes 0 60
 cp0=$(status_field "$X" copied_regions)
-ev=$(event_nr "$X")
-kmsg_mark
-hold
-assert_status "$X" held 1
-assert_dmesg_contains "journal: shipping held" "the kernel log"
-assert_cmp "$(event_nr "$X")" -gt "$ev" "dm events"
+ship_msg hold 1 "journal: shipping held"
 head -c "$MIB" /dev/urandom >"$T_TMP/b"
 write_at "$X" $(( 8 * MIB )) "$MIB" "$T_TMP/b" || fail "writes while held"
 assert_status "$X" lag_writes 256
@@ -117,12 +123,7 @@ assert_status "$X" held 1
 off_remote "a write made while held (a resume refused)" $(( 9 * MIB )) "$T_TMP/b2"
 
 step "release: the remote gets the writes from the log; nothing copied"
-ev=$(event_nr "$X")
-kmsg_mark
-release
-assert_status "$X" held 0
-assert_dmesg_contains "journal: shipping released" "the kernel log"
-assert_cmp "$(event_nr "$X")" -gt "$ev" "dm events"
+ship_msg release 0 "journal: shipping released"
 wait_for_status "$X" lag_writes 0 60
 on_legs "a write made while held" $(( 9 * MIB )) "$T_TMP/b2"
 assert_legs_equal "$L" "$R"
