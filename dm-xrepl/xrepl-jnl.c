@@ -2248,17 +2248,17 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 	 */
 	if (jnl->replay && !ent->jreplay && jnl->rp_seq != jnl->rp_end)
 		return true;
+	if (!ent->jseq || !ent->s.nr_sectors || !jnl->usable)
+		return false;
 	/* Every entry in flight has a record for its completion. */
-	if (ent->jseq && ent->s.nr_sectors && jnl->usable &&
-	    (jnl->done_unrec ||
-	     jnl->done_nr + pair->shipq.inflight >= jnl->done_max ||
-	     jnl_done_iter_first(&jnl->done_tree, ent->s.sector,
-				 ent->s.sector + ent->s.nr_sectors - 1))) {
-		jnl->ship_waits = true;
-		jnl_commit_soon_locked(pair, true);
-		return true;
-	}
-	return false;
+	if (!jnl->done_unrec &&
+	    jnl->done_nr + pair->shipq.inflight < jnl->done_max &&
+	    !jnl_done_iter_first(&jnl->done_tree, ent->s.sector,
+				 ent->s.sector + ent->s.nr_sectors - 1))
+		return false;
+	jnl->ship_waits = true;
+	jnl_commit_soon_locked(pair, true);
+	return true;
 }
 
 /*
@@ -2745,6 +2745,21 @@ void xrepl_jnl_meta_back(struct xrepl_pair *pair)
 }
 
 /*
+ * Shipping is held back from now on (a hold, or a delay): writers waiting
+ * for room in the lag or the log try again and meet it (they degrade the
+ * remote rather than wait), and a suspend waits for what is in flight
+ * only.  Returns whether writes were moved to redispatch.  lock held.
+ */
+static bool jnl_held_back_now_locked(struct xrepl_pair *pair)
+{
+	bool redispatch = xrepl_lag_wait_release_locked(pair);
+
+	jnl_room_locked(pair->jnl);
+	wake_up(&pair->ship_wait);
+	return redispatch;
+}
+
+/*
  * "hold" (hold) and "release", sent to xc's table.  Held, nothing is sent
  * to the remote, nor copied there: it stays at the point it had, and the
  * log keeps what it lacks.  Only an async pair whose journal is in use
@@ -2781,10 +2796,7 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 		changed = true;
 		jnl->ship_held = hold;
 		if (hold) {
-			redispatch = xrepl_lag_wait_release_locked(pair);
-			jnl_room_locked(jnl);
-			/* A suspend waits for what is in flight only. */
-			wake_up(&pair->ship_wait);
+			redispatch = jnl_held_back_now_locked(pair);
 		} else {
 			/* What waited, a copy, the end of a degradation. */
 			xrepl_ship_now(pair);
@@ -2870,16 +2882,8 @@ int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms, bool msg)
 		/* Shorter: what is old enough now goes. */
 		if (delay_ms < jnl->delay_ms)
 			xrepl_ship_now(pair);
-		/*
-		 * Held back from now on: writers waiting for room meet the
-		 * delay (they degrade the remote), a suspend waits for what
-		 * is in flight only.
-		 */
-		if (!jnl->delay_ms && !jnl->ship_held) {
-			redispatch = xrepl_lag_wait_release_locked(pair);
-			jnl_room_locked(jnl);
-			wake_up(&pair->ship_wait);
-		}
+		if (!jnl->delay_ms && !jnl->ship_held)
+			redispatch = jnl_held_back_now_locked(pair);
 		jnl->delay_ms = delay_ms;
 	}
 	write = changed && jnl->started && !jnl->fresh && jnl->usable;
