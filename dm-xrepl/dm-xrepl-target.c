@@ -595,6 +595,19 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 	return 0;
 }
 
+/* "ship_until <unix-ms>": roll the remote to that point and hold. */
+static int xrepl_msg_ship_until(struct xrepl_c *xc, const char *word)
+{
+	u64 ms;
+
+	if (kstrtou64(word, 10, &ms) || !ms) {
+		msg_err(xc, "invalid 'ship_until %.32s': expected a time in ms since the epoch",
+			msg_word(word));
+		return -EINVAL;
+	}
+	return xrepl_jnl_ship_until(xc, ms);
+}
+
 /* "cycle": a periodic cycle now (after the running one, if one runs). */
 static int xrepl_msg_cycle(struct xrepl_c *xc)
 {
@@ -668,6 +681,9 @@ static int xrepl_msg_mode(struct xrepl_c *xc, const char *word)
 	}
 	old = xc->args.mode;
 	active = pair->active == xc;
+	/* Its writes went to the remote outside the ship queue. */
+	if (old == XREPL_MODE_SYNC && mode != XREPL_MODE_SYNC)
+		xrepl_jnl_sent_now_locked(pair);
 	if (active && pair->periodic && mode != XREPL_MODE_PERIODIC &&
 	    pair->degraded_by == XREPL_DEGRADED_NONE) {
 		/* A final cycle, then the new mode (xrepl-cycle.c). */
@@ -828,7 +844,7 @@ static int xrepl_msg_verify(struct xrepl_c *xc, unsigned int argc, char **argv)
  *   remote down [probe] | remote up | resync | resync full | mode <mode> |
  *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion|period_s|
  *   delay_ms> <value> | verify [repair] [<start_region>] | verify stop | cycle |
- *   hold | release
+ *   hold | release | ship_until <unix-ms>
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 			 char *result, unsigned int maxlen)
@@ -861,6 +877,8 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 		return xrepl_jnl_hold(xc, true);
 	if (argc == 1 && !strcasecmp(argv[0], "release"))
 		return xrepl_jnl_hold(xc, false);
+	if (argc == 2 && !strcasecmp(argv[0], "ship_until"))
+		return xrepl_msg_ship_until(xc, argv[1]);
 
 	msg_err(xc, "unsupported message '%.32s' with %u argument(s)",
 		argc ? msg_word(argv[0]) : "", argc ? argc - 1 : 0);
@@ -952,7 +970,10 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		xrepl_jnl_status_locked(pair, &jused, &jsize, &point);
 		DMEMIT(" journal_used_kb=%llu journal_size_kb=%llu ship_point_ms=%llu held=%d",
 		       jused, jsize, point, xrepl_jnl_held_locked(pair));
-		DMEMIT(" delay_ms=%u", pair->jnl ? pair->jnl->delay_ms : 0);
+		DMEMIT(" delay_ms=%u ship_until_ms=%llu",
+		       pair->jnl ? pair->jnl->delay_ms : 0,
+		       pair->jnl && pair->jnl->ship_held ?
+		       div_u64(pair->jnl->until_ns, NSEC_PER_MSEC) : 0);
 		spin_unlock_irq(&pair->lock);
 		break;
 
@@ -1040,7 +1061,7 @@ static int xrepl_iterate_devices(struct dm_target *ti,
 
 static struct target_type xrepl_target = {
 	.name		 = "xrepl",
-	.version	 = {1, 7, 0},
+	.version	 = {1, 8, 0},
 	.module		 = THIS_MODULE,
 	.ctr		 = xrepl_ctr,
 	.dtr		 = xrepl_dtr,

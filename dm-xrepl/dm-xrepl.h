@@ -457,8 +457,14 @@ struct xrepl_jnl_info {
 	u64 incarnation;		/* raised each time a table opens it */
 	u64 tail_incarnation;		/* the tail entry's, at least */
 	u64 durable_seq;		/* entries up to it are in the log */
-	u64 ship_until_ms;		/* not used yet: written 0 */
+	/* Held: entries made before it (ms since the epoch) ship. */
+	u64 ship_until_ms;
 	u32 delay_ms;
+	/*
+	 * Held: no write the remote has is newer (ms since the epoch,
+	 * rounded up); 0: not known.
+	 */
+	u64 sent_ms;
 };
 
 /* An entry of the log, as its header says. */

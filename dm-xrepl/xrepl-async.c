@@ -357,6 +357,7 @@ bool xrepl_ship_early_locked(struct xrepl_pair *pair,
 	    pair->degraded_by != XREPL_DEGRADED_NONE)
 		return false;
 	ent->s.queued_ns = ktime_get_ns();
+	xrepl_jnl_sending_locked(pair, ent);
 	xrepl_shipq_add_locked(&pair->shipq, &ent->s);
 	/* Alone in the queue, it is the next one to go. */
 	WARN_ON_ONCE(xrepl_shipq_next_locked(&pair->shipq) != &ent->s);
@@ -735,6 +736,10 @@ void xrepl_ship_work(struct work_struct *work)
 				s = NULL;
 			else
 				s = xrepl_shipq_next_locked(&pair->shipq);
+			/* What the remote may have, before a hold sees it. */
+			ent = s ? container_of(s, struct xrepl_shipent, s) : NULL;
+			if (ent)
+				xrepl_jnl_sending_locked(pair, ent);
 		}
 		lag_empty = !pair->lag.writes;
 		if (pair->drain_event) {

@@ -747,6 +747,25 @@ struct xrepl_jnl {
 	 * hold for a suspend and a full lag or log.
 	 */
 	u32 delay_ms;
+	/*
+	 * Under pair->lock, while ship_held: the entries made before it
+	 * (time_ns) ship still ("ship_until"), the others wait; 0: none.
+	 */
+	u64 until_ns;
+	/*
+	 * Under pair->lock: no data the remote has or is sent is newer (wall
+	 * clock, ns since the epoch): the newest entry the ship queue let
+	 * go, the end of a copy, the time sync mode was left (sent_direct);
+	 * at load, the bound a hold recorded, else the time of the load.
+	 * A point it is past cannot be shipped until.
+	 */
+	u64 sent_ns;
+	/*
+	 * Set without the lock by a write sent to the remote outside the
+	 * ship queue (sync mode); folded into sent_ns, as the time it is
+	 * seen at, under the lock.
+	 */
+	bool sent_direct;
 	u64 journal_id;			/* info's, for the headers */
 	u64 incarnation;
 	u64 nr_blocks;
@@ -1176,6 +1195,31 @@ bool xrepl_jnl_held_recorded(struct xrepl_pair *pair);
 void xrepl_jnl_stop_time_locked(struct xrepl_pair *pair);
 
 int xrepl_jnl_hold(struct xrepl_c *xc, bool hold);
+int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms);
+/* The ship queue lets ent go to the remote.  lock held. */
+static inline void xrepl_jnl_sending_locked(struct xrepl_pair *pair,
+					    const struct xrepl_shipent *ent)
+{
+	if (pair->jnl && ent->jtime_ns > pair->jnl->sent_ns)
+		pair->jnl->sent_ns = ent->jtime_ns;
+}
+
+/*
+ * Data read from the local leg (a copy), or written in sync mode, may be
+ * on the remote: none newer than now.  lock held.
+ */
+void xrepl_jnl_sent_now_locked(struct xrepl_pair *pair);
+/* A write goes to the remote outside the ship queue (sync mode). */
+static inline void xrepl_jnl_direct(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	if (jnl && !READ_ONCE(jnl->sent_direct))
+		WRITE_ONCE(jnl->sent_direct, true);
+}
+
+/* Writes sent_direct saw are older than now.  lock held. */
+void xrepl_jnl_direct_fold_locked(struct xrepl_pair *pair);
 /* The metadata device works again: a tail commit waiting for it runs. */
 void xrepl_jnl_meta_back(struct xrepl_pair *pair);
 /* Regions became dirty: marked on disk again before the tail moves. */

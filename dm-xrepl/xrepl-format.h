@@ -266,9 +266,10 @@ struct xrepl_jnl_sb {
 	__le64	incarnation;	/* 96: +1 each time a table opens it */
 	__le64	tail_incarnation;	/* 104: the tail entry's */
 	__le64	durable_seq;	/* 112: entries up to it are in the log */
-	__le64	ship_until_ms;	/* 120: hold at this time (0: none) */
+	__le64	ship_until_ms;	/* 120: held: entries before it ship (0: none) */
 	__le32	delay_ms;	/* 128: ship entries this old */
-	__u8	reserved[XREPL_META_SB_SIZE - 132];	/* 132: zero */
+	__le64	sent_ms;	/* 132: held: the remote has none newer (0: ?) */
+	__u8	reserved[XREPL_META_SB_SIZE - 140];	/* 140: zero */
 } __packed;
 
 /* hdr.op */

@@ -270,6 +270,9 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 
 		io->flags |= XREPL_IO_REMOTE;
 		io->remote_status = BLK_STS_OK;
+		/* Data the remote gets outside the ship queue (sync mode). */
+		if (bio_sectors(bio))
+			xrepl_jnl_direct(pair);
 		this_cpu_inc(pair->stats->remote_writes);
 		this_cpu_add(pair->stats->shipped_bytes, xrepl_ship_bytes(bio));
 		clone = bio_alloc_clone(xc->remote->bdev, bio, GFP_NOIO,

@@ -160,6 +160,8 @@ static int jnl_read_sb(struct xrepl_jnl *jnl, const u8 *uuid, char **error)
 
 /* Regions cleared at a time with interrupts off. */
 #define JNL_CLEAR_CHUNK		BIT(16)
+/* The latest time in ms that ns since the epoch hold. */
+#define JNL_MAX_MS		(U64_MAX / NSEC_PER_MSEC)
 
 /* Blocks the walk reads at a time: twice the largest entry. */
 #define JNL_WALK_CHUNK		(2 * (1 + XREPL_JNL_MAX_BYTES / \
@@ -1055,8 +1057,6 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 		delay = 0;
 	}
 	jnl->info.delay_ms = delay;
-	/* Not built yet: a point recorded is not held at. */
-	jnl->info.ship_until_ms = 0;
 	if (jnl->fresh) {
 		xrepl_jnl_sb_init(&info, pair->sb.uuid,
 				  bdev_nr_sectors(jnl->bdev));
@@ -1119,6 +1119,12 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 	info.tail_incarnation = info.incarnation;
 	/* The log is discarded: nothing after the tail is durable. */
 	info.durable_seq = info.tail_seq - 1;
+	/* Nor is a point held at: the resync copies what it must. */
+	if (info.ship_until_ms)
+		DMWARN("%s: journal: ship_until %llu not kept: the log is not replayed",
+		       name, info.ship_until_ms);
+	info.ship_until_ms = 0;
+	info.sent_ms = 0;
 	r = jnl_write_sb(jnl, &info, REQ_PREFLUSH);
 set:
 	/* Resumed next, the pair resyncs what it must (the remote healthy). */
@@ -1135,6 +1141,18 @@ set:
 	/* A hold outlives a crash, a reboot and the table; so does a delay. */
 	jnl->ship_held = info.flags & XREPL_JNL_F_HELD;
 	jnl->delay_ms = info.delay_ms;
+	/*
+	 * So does a point held at, and the bound of what the remote has
+	 * that the hold recorded (nothing was sent since but entries made
+	 * before the point).  Else the remote may have anything made
+	 * before now.
+	 */
+	jnl->until_ns = 0;
+	jnl->sent_ns = ktime_get_real_ns();
+	if (jnl->ship_held && info.ship_until_ms <= JNL_MAX_MS)
+		jnl->until_ns = info.ship_until_ms * NSEC_PER_MSEC;
+	if (jnl->ship_held && info.sent_ms && info.sent_ms <= JNL_MAX_MS)
+		jnl->sent_ns = info.sent_ms * NSEC_PER_MSEC;
 	jnl->journal_id = info.journal_id;
 	jnl->incarnation = info.incarnation;
 	jnl->nr_blocks = info.nr_blocks;
@@ -1390,7 +1408,9 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	ent = pair->shipq.next ? container_of(pair->shipq.next,
 					      struct xrepl_shipent, s) : NULL;
 	xc = pair->active;
-	if (!xc || jnl->ship_held || (ent && ent->jreplay) ||
+	/* Shipping until a point, the entry read may be before it. */
+	if (!xc || (jnl->ship_held && !jnl->until_ns) ||
+	    (ent && ent->jreplay) ||
 	    pair->shipq.inflight >= pair->shipq.max_inflight) {
 		spin_unlock_irq(&pair->lock);
 		return;
@@ -2204,6 +2224,13 @@ static void jnl_done_prune_locked(struct xrepl_pair *pair)
 	}
 }
 
+/* Shipping until a point, is ent made before it?  lock held. */
+static bool jnl_until_lets_locked(const struct xrepl_jnl *jnl,
+				  const struct xrepl_shipent *ent)
+{
+	return jnl->until_ns && ent->jtime_ns < jnl->until_ns;
+}
+
 /*
  * May ent, the ship queue's next entry, not be sent yet?  A replay after
  * a crash sends the log again from the tail on disk, entries the remote
@@ -2222,10 +2249,12 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 	if (!jnl)
 		return false;
 	/*
-	 * Held: nothing goes.  Nor once a suspend kept the entries not
-	 * sent, for the table resumed next (xrepl_ship_retarget()).
+	 * Held: nothing goes but, shipping until a point, what was made
+	 * before it.  Nor once a suspend kept the entries not sent, for the
+	 * table resumed next (xrepl_ship_retarget()).
 	 */
-	if (jnl->ship_held || pair->ship_parked || !pair->active)
+	if ((jnl->ship_held && !jnl_until_lets_locked(jnl, ent)) ||
+	    pair->ship_parked || !pair->active)
 		return true;
 	/*
 	 * Delayed: ship_work runs again once the entry is old enough (an
@@ -2359,6 +2388,14 @@ void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
 		point = jnl->rp_done_ns;
 	else
 		point = jnl->last_time_ns;
+	/*
+	 * Shipped until a point that passed, the log empty: every write
+	 * made before it is on the remote (one not in the log yet gets a
+	 * later time).
+	 */
+	if (!ent && !jnl->replay && jnl->ship_held && jnl->until_ns &&
+	    jnl->until_ns <= ktime_get_real_ns())
+		point = max(point, jnl->until_ns);
 	*point_ms = div_u64(point, NSEC_PER_MSEC);
 }
 
@@ -2723,6 +2760,8 @@ void xrepl_jnl_resume(struct xrepl_pair *pair)
 		return;
 	spin_lock_irq(&pair->lock);
 	jnl->stopped = false;
+	/* A table in sync mode before this one: its writes are older. */
+	xrepl_jnl_direct_fold_locked(pair);
 	if (jnl->remark)
 		jnl_commit_soon_locked(pair, false);
 	/*
@@ -2742,6 +2781,39 @@ void xrepl_jnl_meta_back(struct xrepl_pair *pair)
 	if (pair->jnl->remark)
 		jnl_commit_soon_locked(pair, true);
 	spin_unlock_irq(&pair->lock);
+}
+
+void xrepl_jnl_sent_now_locked(struct xrepl_pair *pair)
+{
+	if (pair->jnl)
+		pair->jnl->sent_ns = max(pair->jnl->sent_ns,
+					 ktime_get_real_ns());
+}
+
+void xrepl_jnl_direct_fold_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	if (!jnl || !READ_ONCE(jnl->sent_direct))
+		return;
+	WRITE_ONCE(jnl->sent_direct, false);
+	jnl->sent_ns = max(jnl->sent_ns, ktime_get_real_ns());
+}
+
+/*
+ * No data the remote has is newer than this (ns since the epoch): what
+ * a hold or ship_until records, in ms rounded up.  lock held.
+ */
+static u64 jnl_ns_to_ms_up(u64 ns)
+{
+	return div_u64(ns + NSEC_PER_MSEC - 1, NSEC_PER_MSEC);
+}
+
+static u64 jnl_sent_bound_locked(struct xrepl_pair *pair)
+{
+	/* Sync mode, or a write that read it before it was left: now. */
+	xrepl_jnl_direct_fold_locked(pair);
+	return pair->jnl->sent_ns;
 }
 
 /*
@@ -2777,6 +2849,7 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 	bool changed = false, write, fail = false, redispatch = false, usable;
 	struct xrepl_jnl_info info;
 	const char *why = NULL;
+	u64 sent;
 	int r = 0;
 
 	if (!jnl) {
@@ -2792,17 +2865,20 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 		why = "the journal is not in use";
 	else if (hold && pair->draining)
 		why = "a switch to sync mode drains the lag";
-	if (!why && jnl->ship_held != hold) {
+	/* A hold ends shipping until a point: nothing more goes. */
+	if (!why && (jnl->ship_held != hold || jnl->until_ns)) {
 		changed = true;
-		jnl->ship_held = hold;
-		if (hold) {
+		jnl->until_ns = 0;
+		if (hold && !jnl->ship_held) {
 			redispatch = jnl_held_back_now_locked(pair);
-		} else {
+		} else if (!hold) {
 			/* What waited, a copy, the end of a degradation. */
 			xrepl_ship_now(pair);
 			redispatch = true;
 		}
+		jnl->ship_held = hold;
 	}
+	sent = hold ? jnl_sent_bound_locked(pair) : 0;
 	/*
 	 * A release is recorded even after a failure, if it can be, and
 	 * clears a hold recorded that a failed start never put in effect.
@@ -2822,6 +2898,8 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 			info.flags |= XREPL_JNL_F_HELD;
 		else
 			info.flags &= ~XREPL_JNL_F_HELD;
+		info.ship_until_ms = 0;
+		info.sent_ms = jnl_ns_to_ms_up(sent);
 		/*
 		 * A hold not recorded stays in effect (the brake holds);
 		 * the journal fails, and the message says so.
@@ -2847,6 +2925,102 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 		       hold ? "held" : "released");
 		xrepl_raise_event(xc);
 	}
+	return r;
+}
+
+/*
+ * "ship_until <unix-ms>": roll the remote to a point in time.  The
+ * entries made before until_ms ship, in order, the first made at or
+ * after it and every one after that wait: shipping is held there (the
+ * hold's rules), and once the remote completed the others, it is the
+ * write-order prefix the source had at that time.  Refused unless the
+ * remote is a crash-consistent image (not degraded, no resync, no copy
+ * running) that holds no write made at or after the point: it cannot be
+ * rolled back.  The point and the hold are in effect at once, then
+ * recorded in the journal's superblock with the bound of what the
+ * remote may have (the point), so that a crash or a new table goes on
+ * towards the point, and no later point the remote may be past is taken.
+ * A point to come ships what is made until then.  "hold" ends it where
+ * the remote is; "release" ships on.
+ */
+int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
+{
+	struct xrepl_pair *pair = xc->pair;
+	struct xrepl_jnl *jnl = pair->jnl;
+	bool fail = false, redispatch = false;
+	struct xrepl_jnl_info info;
+	const char *why = NULL;
+	u64 until_ns, sent = 0;
+	int r;
+
+	if (!jnl) {
+		DMERR("%s: cannot ship_until: the table has no journal",
+		      xrepl_name(xc));
+		return -EINVAL;
+	}
+	if (!until_ms || until_ms > JNL_MAX_MS) {
+		DMERR("%s: invalid ship_until %llu: expected a time in ms since the epoch",
+		      xrepl_name(xc), until_ms);
+		return -EINVAL;
+	}
+	until_ns = until_ms * NSEC_PER_MSEC;
+	mutex_lock(&jnl->sb_lock);
+	spin_lock_irq(&pair->lock);
+	if (READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC)
+		why = "only async mode holds";
+	else if (!jnl->usable || !jnl->started || jnl->fresh)
+		why = "the journal is not in use";
+	else if (pair->draining)
+		why = "a switch to sync mode drains the lag";
+	else if (pair->degraded_by != XREPL_DEGRADED_NONE)
+		why = "the remote is degraded";
+	else if (!pair->consistent || pair->resync_active || pair->nr_copies)
+		why = "the remote is not a consistent image (a resync runs or is due)";
+	if (!why) {
+		sent = jnl_sent_bound_locked(pair);
+		if (sent >= until_ns)
+			why = "the remote may have writes made at or after that time";
+	}
+	if (!why) {
+		if (!jnl->ship_held)
+			redispatch = jnl_held_back_now_locked(pair);
+		jnl->ship_held = true;
+		jnl->until_ns = until_ns;
+		/* What was made before it goes (held, or a later point). */
+		xrepl_ship_now(pair);
+	}
+	spin_unlock_irq(&pair->lock);
+	if (why) {
+		mutex_unlock(&jnl->sb_lock);
+		if (sent >= until_ns)
+			DMERR("%s: cannot ship_until %llu: %s (up to %llu)",
+			      xrepl_name(xc), until_ms, why,
+			      jnl_ns_to_ms_up(sent));
+		else
+			DMERR("%s: cannot ship_until %llu: %s", xrepl_name(xc),
+			      until_ms, why);
+		return -EINVAL;
+	}
+	info = jnl->info;
+	info.flags |= XREPL_JNL_F_HELD;
+	info.ship_until_ms = until_ms;
+	/* Nothing made after the point goes while it is recorded. */
+	info.sent_ms = until_ms;
+	/* Not recorded, the point holds still; the journal fails. */
+	r = jnl_write_sb(jnl, &info, 0);
+	if (r) {
+		spin_lock_irq(&pair->lock);
+		fail = jnl_fail_locked(jnl);
+		spin_unlock_irq(&pair->lock);
+	}
+	mutex_unlock(&jnl->sb_lock);
+	if (redispatch)
+		queue_work(pair->wq, &pair->resync_work);
+	if (fail)
+		jnl_report_failed(pair, "a superblock write", r);
+	DMINFO("%s: journal: shipping until %llu, then held", xrepl_name(xc),
+	       until_ms);
+	xrepl_raise_event(xc);
 	return r;
 }
 

@@ -30,6 +30,7 @@ static u8 *xj_block0(struct kunit *test, struct xrepl_jnl_info *info)
 	info->incarnation = 2;
 	info->ship_until_ms = 1700000123456ULL;
 	info->delay_ms = 60000;
+	info->sent_ms = 1700000123000ULL;
 	xrepl_jnl_sb_encode(b, info);
 	return b;
 }

@@ -24,6 +24,8 @@ static_assert(sizeof(struct xrepl_jnl_hdr) == XREPL_META_SB_SIZE);
 /* Both keep their checksum where the metadata superblock does. */
 static_assert(offsetof(struct xrepl_jnl_sb, csum) == 8);
 static_assert(offsetof(struct xrepl_jnl_hdr, csum) == 8);
+static_assert(offsetof(struct xrepl_jnl_sb, sent_ms) == 132);
+static_assert(offsetof(struct xrepl_jnl_sb, reserved) == 140);
 
 #define JNL_BLOCK_SECTORS	XREPL_META_BLOCK_SECTORS
 
@@ -78,6 +80,7 @@ void xrepl_jnl_sb_encode(void *sector, const struct xrepl_jnl_info *info)
 	sb->durable_seq = cpu_to_le64(info->durable_seq);
 	sb->ship_until_ms = cpu_to_le64(info->ship_until_ms);
 	sb->delay_ms = cpu_to_le32(info->delay_ms);
+	sb->sent_ms = cpu_to_le64(info->sent_ms);
 	sb->csum = cpu_to_le32(xrepl_jnl_sector_csum(sb));
 }
 
@@ -133,6 +136,7 @@ int xrepl_jnl_sb_decode(const void *block0, sector_t dev_sectors,
 	info->durable_seq = le64_to_cpu(sb->durable_seq);
 	info->ship_until_ms = le64_to_cpu(sb->ship_until_ms);
 	info->delay_ms = le32_to_cpu(sb->delay_ms);
+	info->sent_ms = le64_to_cpu(sb->sent_ms);
 	return 0;
 }
 

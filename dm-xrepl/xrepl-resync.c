@@ -61,6 +61,8 @@ static void xrepl_copy_done(int read_err, unsigned long write_err,
 	unsigned long flags;
 
 	spin_lock_irqsave(&pair->lock, flags);
+	/* What it read, older than now, may be on the remote. */
+	xrepl_jnl_sent_now_locked(pair);
 	if (read_err)
 		pair->local_errors++;
 	/* The region stays dirty: marking it again changes nothing. */

@@ -99,6 +99,7 @@ static void print_sb(const struct xjnl_sb *sb, bool json)
 		       ",\n    \"durable_seq\": %" PRIu64
 		       ",\n    \"ship_until_ms\": %" PRIu64
 		       ",\n    \"delay_ms\": %" PRIu32
+		       ",\n    \"sent_ms\": %" PRIu64
 		       "\n  }",
 		       sb->csum, sb->csum == sb->csum_computed ? "true" : "false",
 		       sb->version, sb->flags,
@@ -107,7 +108,8 @@ static void print_sb(const struct xjnl_sb *sb, bool json)
 		       sb->block_size, uuid, sb->journal_id, sb->nr_blocks,
 		       sb->tail_seq, sb->tail_block, sb->generation, sb->ctime,
 		       sb->mtime, sb->incarnation, sb->tail_incarnation,
-		       sb->durable_seq, sb->ship_until_ms, sb->delay_ms);
+		       sb->durable_seq, sb->ship_until_ms, sb->delay_ms,
+		       sb->sent_ms);
 		return;
 	}
 	printf("superblock:\n  magic: %s\n", magic);
@@ -135,6 +137,7 @@ static void print_sb(const struct xjnl_sb *sb, bool json)
 	printf("  durable_seq: %" PRIu64 "\n", sb->durable_seq);
 	printf("  ship_until: %s (%" PRIu64 " ms)\n", ut, sb->ship_until_ms);
 	printf("  delay_ms: %" PRIu32 "\n", sb->delay_ms);
+	printf("  sent_ms: %" PRIu64 "\n", sb->sent_ms);
 }
 
 int dump_journal(struct xmeta_dev *dev, const char *path,

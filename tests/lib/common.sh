@@ -382,7 +382,7 @@ assert_legs_equal() {
 
 # The status keys, in the order the target must print them.
 # shellcheck disable=SC2034  # used by the tests
-XREPL_STATUS_KEYS="mode remote dirty resync remote_errors local_errors region_size on_remote_error degraded_by resync_active copied_regions writes remote_writes consistent resync_rate resync_rate_kbps meta meta_writes marked meta_failed lag_bytes lag_writes oldest_lag_ms draining lag_waits semi_timeouts peer peer_meta_writes local_read_errors remote_reads verify verify_mismatches verify_active verify_rests cycles cycling cycle point_age_ms copies_for_writes written_kb shipped_kb undo undo_slots undo_saves undo_overflows journal_used_kb journal_size_kb ship_point_ms held delay_ms"
+XREPL_STATUS_KEYS="mode remote dirty resync remote_errors local_errors region_size on_remote_error degraded_by resync_active copied_regions writes remote_writes consistent resync_rate resync_rate_kbps meta meta_writes marked meta_failed lag_bytes lag_writes oldest_lag_ms draining lag_waits semi_timeouts peer peer_meta_writes local_read_errors remote_reads verify verify_mismatches verify_active verify_rests cycles cycling cycle point_age_ms copies_for_writes written_kb shipped_kb undo undo_slots undo_saves undo_overflows journal_used_kb journal_size_kb ship_point_ms held delay_ms ship_until_ms"
 
 require_xrepl() {
 	dmsetup targets 2>/dev/null | grep -q '^xrepl ' ||

@@ -49,12 +49,12 @@ SEED = 0xFFFFFFFF
 CSUM_OFF = 8
 # magic csum version flags block_size uuid journal_id nr_blocks tail_seq
 # tail_block generation ctime mtime incarnation tail_incarnation
-# durable_seq ship_until_ms delay_ms
-SB_FMT = "<8s4I16s11QI"
+# durable_seq ship_until_ms delay_ms sent_ms
+SB_FMT = "<8s4I16s11QIQ"
 # magic csum data_csum journal_id seq epoch sector nr_sectors bytes op
 # op_flags time_ns blocks pad incarnation
 HDR_FMT = "<8s2I4Q4IQ2IQ"
-assert struct.calcsize(SB_FMT) == 132
+assert struct.calcsize(SB_FMT) == 140
 assert struct.calcsize(HDR_FMT) == 88
 OPS = {"w": 1, "wf": 1, "d": 2, "z": 3, "f": 4}
 OP_NAMES = {1: "write", 2: "discard", 3: "write-zeroes", 4: "flush"}
@@ -126,6 +126,7 @@ def main():
     ap.add_argument("--durable-seq", type=int, default=None)
     ap.add_argument("--ship-until-ms", type=int, default=0)
     ap.add_argument("--delay-ms", type=int, default=0)
+    ap.add_argument("--sent-ms", type=int, default=0)
     ap.add_argument("--entry-inc", action="append", default=[])
     ap.add_argument("--extra", action="append", default=[])
     for dmg in ("torn", "hdr-byte", "gap", "past-end", "bad-op",
@@ -213,7 +214,8 @@ def main():
                      a.blocks if a.nr_blocks is None else a.nr_blocks,
                      a.tail_seq, tail_block, a.generation, 1700000000,
                      1700000100, a.incarnation, a.tail_incarnation,
-                     max(durable, 0), a.ship_until_ms, a.delay_ms)
+                     max(durable, 0), a.ship_until_ms, a.delay_ms,
+                     a.sent_ms)
     if a.sb_reserved:
         sb[300] = 1
     sb = seal(sb)

@@ -557,6 +557,7 @@ done
 if selected jnl-dump-text; then
 	jnl --first-seq 1 --tail-seq 3 --entries w:0:8,f,w:8:8,wf:16:8 --torn 4 \
 		--flags 2 --ship-until-ms 1700000123456 --delay-ms 60000 \
+		--sent-ms 1700000123456 \
 		--incarnation 2 --entry-inc 1:1 --entry-inc 2:1
 	golden jnl-dump-text journal-dump.txt "$DUMP" --journal --all "$J"
 	# A time too far off to print in ns is said to be so, not wrapped.

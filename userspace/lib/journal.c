@@ -58,6 +58,7 @@ void xjnl_sb_decode(const void *sector, struct xjnl_sb *sb)
 	sb->durable_seq = le64toh(raw.durable_seq);
 	sb->ship_until_ms = le64toh(raw.ship_until_ms);
 	sb->delay_ms = le32toh(raw.delay_ms);
+	sb->sent_ms = le64toh(raw.sent_ms);
 	sb->reserved_nonzero = count_nonzero(raw.reserved,
 					     sizeof(raw.reserved));
 }

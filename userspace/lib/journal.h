@@ -40,6 +40,7 @@ struct xjnl_sb {
 	uint64_t durable_seq;
 	uint64_t ship_until_ms;
 	uint32_t delay_ms;
+	uint64_t sent_ms;
 	unsigned int reserved_nonzero;
 };
 

@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# ship_until: rolling the remote of an async pair with a journal to a
+# point in time, and holding it there.
+#   1. writes made over time while held; ship_until a point between them:
+#      the remote gets exactly the writes made before it, block by block,
+#      and holds; status ship_until_ms= and ship_point_ms at the point; the
+#      journal records the hold, the point and the bound of what the
+#      remote has; a point the remote may be past is refused; a later
+#      point rolls it further
+#   2. the point outlives the table: the device removed and created again
+#      replays its log held at the point; a later point ships the entries
+#      read from the log up to it, and no further
+#   3. a point to come, without a hold: writes made before it ship, those
+#      made after it wait; hold ends it (ship_until_ms=0), release ships
+#      the rest, nothing copied
+#   4. the worked recovery example: ext4, a file deleted while the remote
+#      lags by delay_ms; hold, ship_until the time before the deletion;
+#      the remote's copy (as the remote site promotes it) passes fsck and
+#      holds the file as it was
+#   5. bad input: no journal, sync mode, a remote degraded, words and
+#      times out of range
+# The legs are loop devices, each under a dm-linear that a suspend stalls.
+# kernels: one
+# What it needs of the kernel (appends, read-backs, a replay) runs on
+# both kernels in 280-282.
+# budget: 240
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "$0")/../lib/common.sh"
+require_xrepl
+command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 is not installed"
+DUMP=$(xrepl_tool xrepl-dump)
+
+# shellcheck source=tests/lib/journal.sh
+. "$TESTS_DIR/lib/journal.sh"
+journal_devices
+MIB=$(( 1 << 20 ))
+U=$(( 32 * MIB ))
+
+now_ms() { date +%s%3N; }
+# on_remote I: does the remote hold write I (4 KiB at U + I * 4 KiB)?
+on_remote() {
+	read_at "$R" $(( U + $1 * 4096 )) 4096 | cmp -s - "$T_TMP/u$1"
+}
+# remote_holds FIRST LAST: the remote holds writes FIRST..LAST-1 of the 8,
+# and none of the others.
+remote_holds() {
+	local i
+	for (( i = $1; i < 8; i++ )); do
+		if on_remote "$i"; then
+			(( i < $2 )) || fail "write $i, made after the point, is on the remote"
+		else
+			(( i >= $2 )) || fail "write $i, made before the point, is not on the remote"
+		fi
+	done
+	log "ok: the remote holds writes $1..$(( $2 - 1 )) and none after"
+}
+# until_msg T: ship_until T accepted; status ship_until_ms=T, held=1, a dm
+# event, and the remote reaches the point (ship_point_ms >= T).
+until_msg() {
+	local ev
+	ev=$(event_nr "$X")
+	kmsg_mark
+	must "ship_until $1" dmsetup message "$P-x" 0 ship_until "$1"
+	assert_status "$X" ship_until_ms "$1"
+	assert_status "$X" held 1
+	assert_dmesg_contains "journal: shipping until $1, then held" "the kernel log"
+	assert_cmp "$(event_nr "$X")" -gt "$ev" "dm events"
+	wait_for_cmp "$X" ship_point_ms -ge "$1" 60
+}
+# refused WHY ARGS...: the message ARGS is refused, the kernel log says WHY.
+refused() {
+	local why=$1
+	shift
+	kmsg_mark
+	dmsetup message "$P-x" 0 "$@" 2>/dev/null && fail "'$*' was accepted"
+	assert_dmesg_contains "$why" "the kernel log"
+}
+
+step "ship_until: the remote rolls to a point in time, block by block, and holds"
+jx "$J"
+wait_for_status "$X" remote insync 60
+assert_status "$X" ship_until_ms 0
+cp0=$(status_field "$X" copied_regions)
+must "hold" dmsetup message "$P-x" 0 hold
+# 8 writes of 4 KiB made over time; t[i] is taken between write i-1 and
+# write i.
+declare -a t
+for i in {0..7}; do
+	head -c 4096 /dev/urandom >"$T_TMP/u$i"
+	sleep 0.2
+	t[i]=$(now_ms)
+	sleep 0.2
+	write_at "$X" $(( U + i * 4096 )) 4096 "$T_TMP/u$i" || fail "write $i while held"
+done
+assert_status "$X" lag_writes 8
+until_msg "${t[4]}"
+assert_status "$X" lag_writes 4
+remote_holds 0 4
+jdump
+assert_eq True "$(jq_py 'j["superblock"]["held"]')" "the journal's held flag"
+assert_eq "${t[4]}" "$(jq_py 'j["superblock"]["ship_until_ms"]')" "the journal's ship_until_ms"
+assert_eq "${t[4]}" "$(jq_py 'j["superblock"]["sent_ms"]')" "the journal's sent_ms"
+sleep 1
+assert_status "$X" lag_writes 4
+remote_holds 0 4
+# Write 3, made after t[3], is on the remote: it cannot go back there.
+refused "cannot ship_until ${t[3]}: the remote may have writes made at or after that time" \
+	ship_until "${t[3]}"
+assert_status "$X" ship_until_ms "${t[4]}"
+# A later point rolls it further.
+until_msg "${t[6]}"
+assert_status "$X" lag_writes 2
+remote_holds 0 6
+
+step "the point outlives the table: created again, the log is replayed held at it"
+dm_remove "$P-x"
+assert_eq 2 "$(unshipped)" "entries the removed device left in the log"
+kmsg_mark
+jx "$J"
+assert_dmesg_contains "journal: replaying the log: 2 entries, " "the kernel log"
+assert_status "$X" held 1
+assert_status "$X" ship_until_ms "${t[6]}"
+assert_status "$X" consistent yes
+sleep 1
+remote_holds 0 6
+# The bound recorded is the point, not the time of the load: a later
+# point is taken, and the entry before it is read from the log and sent.
+until_msg "${t[7]}"
+remote_holds 0 7
+assert_status "$X" copied_regions 0
+
+step "a point to come, without a hold: what is made before it ships, then it holds"
+must "release" dmsetup message "$P-x" 0 release
+wait_for_status "$X" lag_writes 0 60
+assert_status "$X" ship_until_ms 0
+remote_holds 0 8
+tf=$(( $(now_ms) + 5000 ))
+must "ship_until a point to come" dmsetup message "$P-x" 0 ship_until "$tf"
+assert_status "$X" held 1
+SZ=$(( 64 << 10 ))
+head -c "$SZ" /dev/urandom >"$T_TMP/a"
+write_at "$X" 0 "$SZ" "$T_TMP/a" || fail "a write before the point"
+(( $(now_ms) < tf )) || skip "the guest took 5 s to write 64 KiB"
+wait_for_status "$X" lag_writes 0 30
+read_at "$R" 0 "$SZ" | cmp -s - "$T_TMP/a" ||
+	fail "a write made before the point to come is not on the remote"
+while (( $(now_ms) <= tf + 200 )); do sleep 0.2; done
+head -c "$SZ" /dev/urandom >"$T_TMP/b"
+write_at "$X" $(( 4 * MIB )) "$SZ" "$T_TMP/b" || fail "a write after the point"
+sleep 1
+assert_status "$X" lag_writes 16
+read_at "$R" $(( 4 * MIB )) "$SZ" | cmp -s - "$T_TMP/b" &&
+	fail "a write made after the point reached the remote"
+wait_for_cmp "$X" ship_point_ms -ge "$tf" 10
+# hold: held where it is, the point gone.
+must "hold" dmsetup message "$P-x" 0 hold
+assert_status "$X" ship_until_ms 0
+assert_status "$X" held 1
+jdump
+assert_eq 0 "$(jq_py 'j["superblock"]["ship_until_ms"]')" "the journal's ship_until_ms after hold"
+must "release" dmsetup message "$P-x" 0 release
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
+assert_status "$X" copied_regions 0
+jdump
+assert_eq 0 "$(jq_py 'j["superblock"]["sent_ms"]')" "the journal's sent_ms once released"
+dm_remove "$P-x"
+
+step "recovery: a file deleted, the remote rolled to the time before, fsck clean"
+# The remote lags by 20 s on purpose: the deletion is noticed within it.
+jx "$J" delay_ms 20000
+wait_for_status "$X" remote insync 60
+mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$X" >/dev/null ||
+	fail "mkfs.ext4 on the device"
+mkdir -p "$T_TMP/mnt" "$T_TMP/b-mnt"
+must "mount" mount "$X" "$T_TMP/mnt"
+at_exit "umount $T_TMP/mnt 2>/dev/null || true"
+head -c $(( 2 * MIB )) /dev/urandom >"$T_TMP/precious"
+cp "$T_TMP/precious" "$T_TMP/mnt/precious"
+sync
+sleep 0.5
+tp=$(now_ms)
+sleep 0.5
+# The mistake: the file deleted, its blocks reused.
+rm "$T_TMP/mnt/precious"
+head -c $(( 2 * MIB )) /dev/zero >"$T_TMP/mnt/junk"
+sync
+must "hold" dmsetup message "$P-x" 0 hold
+(( $(now_ms) < tp + 20000 )) || skip "the guest took 20 s to notice the deletion"
+until_msg "$tp"
+must "umount" umount "$T_TMP/mnt"
+# What the remote site promotes: the remote leg as it is.
+dd if="$R" of="$T_TMP/b.img" bs=1M iflag=direct status=none ||
+	fail "cannot read the remote leg"
+# The image is crash-consistent: ext4's journal is recovered, then a
+# full check finds nothing.
+e2fsck -p "$T_TMP/b.img" >"$T_TMP/fsck1.log" 2>&1 || {
+	rc=$?
+	(( rc <= 1 )) || fail "e2fsck -p of the remote's copy: $rc ($(cat "$T_TMP/fsck1.log"))"
+}
+e2fsck -fn "$T_TMP/b.img" >"$T_TMP/fsck2.log" 2>&1 ||
+	fail "e2fsck -fn of the remote's copy found errors: $(cat "$T_TMP/fsck2.log")"
+log "ok: the remote's copy is clean (e2fsck -fn)"
+must "mount the remote's copy" mount -o ro,loop "$T_TMP/b.img" "$T_TMP/b-mnt"
+at_exit "umount $T_TMP/b-mnt 2>/dev/null || true"
+cmp -s "$T_TMP/b-mnt/precious" "$T_TMP/precious" ||
+	fail "the file is not on the remote's copy as it was before the deletion"
+[[ ! -e "$T_TMP/b-mnt/junk" ]] || fail "the remote's copy has a file written after the point"
+log "ok: the remote's copy has the file as it was, and not what came after"
+must "umount the remote's copy" umount "$T_TMP/b-mnt"
+must "set delay_ms 0" dmsetup message "$P-x" 0 set delay_ms 0
+must "release" dmsetup message "$P-x" 0 release
+wait_for_status "$X" lag_writes 0 60
+assert_legs_equal "$L" "$R"
+dm_remove "$P-x"
+
+step "bad input: no journal, sync mode, a degraded remote, bad words and times"
+jx "$J"
+wait_for_status "$X" remote insync 60
+wait_for_status "$X" lag_writes 0 60
+refused "invalid 'ship_until soon'" ship_until soon
+refused "invalid 'ship_until 0'" ship_until 0
+refused "invalid 'ship_until -5'" ship_until -5
+refused "invalid 'ship_until 99999999999999999999'" ship_until 99999999999999999999
+refused "invalid ship_until 18446744073709552" ship_until 18446744073709552
+refused "unsupported message 'ship_until' with 2 argument(s)" ship_until 1 2
+# The remote has every write made until now: a point before it is past.
+refused "the remote may have writes made at or after that time" \
+	ship_until $(( $(now_ms) - 60000 ))
+must "remote down" dmsetup message "$P-x" 0 remote down
+refused "cannot ship_until $(( $(now_ms) + 60000 )): the remote is degraded" \
+	ship_until $(( $(now_ms) + 60000 ))
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+wait_for_status "$X" resync_active 0 60
+must "mode sync" dmsetup message "$P-x" 0 mode sync
+wait_for_status "$X" draining 0 60
+refused "cannot ship_until" ship_until $(( $(now_ms) + 60000 ))
+assert_dmesg_contains "only async mode holds" "the kernel log"
+# Sync mode wrote to the remote directly: a point before leaving it is past.
+write_at "$X" 0 4096 || fail "a write in sync mode"
+ts=$(now_ms)
+sleep 0.2
+must "mode async" dmsetup message "$P-x" 0 mode async
+refused "the remote may have writes made at or after that time" ship_until "$ts"
+assert_status "$X" held 0
+assert_status "$X" ship_until_ms 0
+dm_remove "$P-x"
+XREPL_MODE=async xrepl_create x "$L" "$R"
+refused "cannot ship_until: the table has no journal" ship_until $(( $(now_ms) + 60000 ))
+dm_remove "$P-x"
+log "copied_regions at the start: $cp0"
