@@ -220,7 +220,7 @@ wait_for_status "$X" remote insync 60
 wait_for_status "$X" lag_writes 0 60
 refused "invalid 'ship_until soon'" ship_until soon
 refused "invalid 'ship_until 0'" ship_until 0
-refused "invalid 'ship_until -5'" ship_until -5
+refused "invalid 'ship_until 1e3'" ship_until 1e3
 refused "invalid 'ship_until 99999999999999999999'" ship_until 99999999999999999999
 refused "invalid ship_until 18446744073709552" ship_until 18446744073709552
 refused "unsupported message 'ship_until' with 2 argument(s)" ship_until 1 2
