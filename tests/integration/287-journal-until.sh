@@ -228,8 +228,8 @@ refused "unsupported message 'ship_until' with 2 argument(s)" ship_until 1 2
 refused "the remote may have writes made at or after that time" \
 	ship_until $(( $(now_ms) - 60000 ))
 must "remote down" dmsetup message "$P-x" 0 remote down
-refused "cannot ship_until $(( $(now_ms) + 60000 )): the remote is degraded" \
-	ship_until $(( $(now_ms) + 60000 ))
+tl=$(( $(now_ms) + 60000 ))
+refused "cannot ship_until $tl: the remote is degraded" ship_until "$tl"
 must "remote up" dmsetup message "$P-x" 0 remote up
 wait_for_status "$X" remote insync 60
 wait_for_status "$X" resync_active 0 60
