@@ -167,8 +167,8 @@ assert_eq 0 "$(jq_py 'j["superblock"]["sent_ms"]')" "the journal's sent_ms once 
 dm_remove "$P-x"
 
 step "recovery: a file deleted, the remote rolled to the time before, fsck clean"
-# The remote lags by 20 s on purpose: the deletion is noticed within it.
-jx "$J" delay_ms 20000
+# The remote lags by 10 s on purpose: the deletion is noticed within it.
+jx "$J" delay_ms 10000
 wait_for_status "$X" remote insync 60
 mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$X" >/dev/null ||
 	fail "mkfs.ext4 on the device"
@@ -186,7 +186,7 @@ rm "$T_TMP/mnt/precious"
 head -c $(( 2 * MIB )) /dev/zero >"$T_TMP/mnt/junk"
 sync
 must "hold" dmsetup message "$P-x" 0 hold
-(( $(now_ms) < tp + 20000 )) || skip "the guest took 20 s to notice the deletion"
+(( $(now_ms) < tp + 10000 )) || skip "the guest took 10 s to notice the deletion"
 until_msg "$tp"
 must "umount" umount "$T_TMP/mnt"
 # What the remote site promotes: the remote leg as it is.
