@@ -755,17 +755,18 @@ struct xrepl_jnl {
 	/*
 	 * Under pair->lock: no data the remote has or is sent is newer (wall
 	 * clock, ns since the epoch): the newest entry the ship queue let
-	 * go, the end of a copy, the time sync mode was left (sent_direct);
-	 * at load, the bound a hold recorded, else the time of the load.
-	 * A point it is past cannot be shipped until.
+	 * go, the end of a copy, the time sync mode was left, a write sent
+	 * outside the queue (direct_ns); at load, the bound a hold recorded,
+	 * else the time of the load.  A point it is past cannot be shipped
+	 * until.
 	 */
 	u64 sent_ns;
 	/*
-	 * Set without the lock by a write sent to the remote outside the
-	 * ship queue (sync mode); folded into sent_ns, as the time it is
-	 * seen at, under the lock.
+	 * Raised without the lock (a fully ordered cmpxchg) by a write sent
+	 * to the remote outside the ship queue (sync mode), to the time it
+	 * is sent, before it is; folded into sent_ns under the lock.
 	 */
-	bool sent_direct;
+	atomic64_t direct_ns;
 	u64 journal_id;			/* info's, for the headers */
 	u64 incarnation;
 	u64 nr_blocks;
@@ -1213,12 +1214,17 @@ void xrepl_jnl_sent_now_locked(struct xrepl_pair *pair);
 static inline void xrepl_jnl_direct(struct xrepl_pair *pair)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
+	s64 now, old;
 
-	if (jnl && !READ_ONCE(jnl->sent_direct))
-		WRITE_ONCE(jnl->sent_direct, true);
+	if (!jnl)
+		return;
+	now = ktime_get_real_ns();
+	old = atomic64_read(&jnl->direct_ns);
+	while (old < now && !atomic64_try_cmpxchg(&jnl->direct_ns, &old, now))
+		;
 }
 
-/* Writes sent_direct saw are older than now.  lock held. */
+/* The writes sent outside the ship queue count in sent_ns.  lock held. */
 void xrepl_jnl_direct_fold_locked(struct xrepl_pair *pair);
 /* The metadata device works again: a tail commit waiting for it runs. */
 void xrepl_jnl_meta_back(struct xrepl_pair *pair);

@@ -270,7 +270,10 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 
 		io->flags |= XREPL_IO_REMOTE;
 		io->remote_status = BLK_STS_OK;
-		/* Data the remote gets outside the ship queue (sync mode). */
+		/*
+		 * Data the remote gets outside the ship queue (sync mode):
+		 * counted before it is sent, for ship_until's bound.
+		 */
 		if (bio_sectors(bio))
 			xrepl_jnl_direct(pair);
 		this_cpu_inc(pair->stats->remote_writes);

@@ -1148,7 +1148,8 @@ set:
 	 * before now.
 	 */
 	jnl->until_ns = 0;
-	jnl->sent_ns = ktime_get_real_ns();
+	/* The newest entry found too, if the clock was set back since. */
+	jnl->sent_ns = max_t(u64, ktime_get_real_ns(), jnl->walk.last_ns);
 	if (jnl->ship_held && info.ship_until_ms <= JNL_MAX_MS)
 		jnl->until_ns = info.ship_until_ms * NSEC_PER_MSEC;
 	if (jnl->ship_held && info.sent_ms && info.sent_ms <= JNL_MAX_MS)
@@ -2794,10 +2795,9 @@ void xrepl_jnl_direct_fold_locked(struct xrepl_pair *pair)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 
-	if (!jnl || !READ_ONCE(jnl->sent_direct))
-		return;
-	WRITE_ONCE(jnl->sent_direct, false);
-	jnl->sent_ns = max(jnl->sent_ns, ktime_get_real_ns());
+	if (jnl)
+		jnl->sent_ns = max_t(u64, jnl->sent_ns,
+				     atomic64_read(&jnl->direct_ns));
 }
 
 /*
@@ -2811,7 +2811,6 @@ static u64 jnl_ns_to_ms_up(u64 ns)
 
 static u64 jnl_sent_bound_locked(struct xrepl_pair *pair)
 {
-	/* Sync mode, or a write that read it before it was left: now. */
 	xrepl_jnl_direct_fold_locked(pair);
 	return pair->jnl->sent_ns;
 }
@@ -2865,18 +2864,19 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 		why = "the journal is not in use";
 	else if (hold && pair->draining)
 		why = "a switch to sync mode drains the lag";
-	/* A hold ends shipping until a point: nothing more goes. */
+	/*
+	 * A hold ends shipping until a point: nothing more goes.  A
+	 * release takes effect once recorded (below): the bound a hold
+	 * recorded would not hold for what goes after it.
+	 */
 	if (!why && (jnl->ship_held != hold || jnl->until_ns)) {
 		changed = true;
-		jnl->until_ns = 0;
-		if (hold && !jnl->ship_held) {
-			redispatch = jnl_held_back_now_locked(pair);
-		} else if (!hold) {
-			/* What waited, a copy, the end of a degradation. */
-			xrepl_ship_now(pair);
-			redispatch = true;
+		if (hold) {
+			jnl->until_ns = 0;
+			if (!jnl->ship_held)
+				redispatch = jnl_held_back_now_locked(pair);
+			jnl->ship_held = true;
 		}
-		jnl->ship_held = hold;
 	}
 	sent = hold ? jnl_sent_bound_locked(pair) : 0;
 	/*
@@ -2915,6 +2915,18 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 			r = 0;
 		}
 	}
+	if (!hold && changed) {
+		/*
+		 * Recorded, or the journal failed (its log is not replayed):
+		 * what waited goes, a copy, the end of a degradation.
+		 */
+		spin_lock_irq(&pair->lock);
+		jnl->ship_held = false;
+		jnl->until_ns = 0;
+		xrepl_ship_now(pair);
+		spin_unlock_irq(&pair->lock);
+		redispatch = true;
+	}
 	mutex_unlock(&jnl->sb_lock);
 	if (redispatch)
 		queue_work(pair->wq, &pair->resync_work);
@@ -2934,23 +2946,23 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
  * after it and every one after that wait: shipping is held there (the
  * hold's rules), and once the remote completed the others, it is the
  * write-order prefix the source had at that time.  Refused unless the
- * remote is a crash-consistent image (not degraded, no resync, no copy
- * running) that holds no write made at or after the point: it cannot be
- * rolled back.  The point and the hold are in effect at once, then
- * recorded in the journal's superblock with the bound of what the
- * remote may have (the point), so that a crash or a new table goes on
- * towards the point, and no later point the remote may be past is taken.
- * A point to come ships what is made until then.  "hold" ends it where
- * the remote is; "release" ships on.
+ * point has passed and the remote is a crash-consistent image (not
+ * degraded, no resync, no copy running) that holds no write made at or
+ * after it: it cannot be rolled back.  Shipping is held at once, the
+ * point recorded in the journal's superblock with the hold and with the
+ * bound of what the remote may have from now on (the point), and only
+ * then let go towards the point: a crash at any moment leaves a record
+ * whose bound holds.  A crash or a new table goes on towards the point.
+ * "hold" ends it where the remote is; "release" ships on.
  */
 int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
 {
 	struct xrepl_pair *pair = xc->pair;
 	struct xrepl_jnl *jnl = pair->jnl;
-	bool fail = false, redispatch = false;
+	bool fail = false, redispatch = false, went = false;
 	struct xrepl_jnl_info info;
 	const char *why = NULL;
-	u64 until_ns, sent = 0;
+	u64 until_ns, now, sent = 0;
 	int r;
 
 	if (!jnl) {
@@ -2966,6 +2978,7 @@ int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
 	until_ns = until_ms * NSEC_PER_MSEC;
 	mutex_lock(&jnl->sb_lock);
 	spin_lock_irq(&pair->lock);
+	now = ktime_get_real_ns();
 	if (READ_ONCE(xc->args.mode) != XREPL_MODE_ASYNC)
 		why = "only async mode holds";
 	else if (!jnl->usable || !jnl->started || jnl->fresh)
@@ -2976,18 +2989,21 @@ int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
 		why = "the remote is degraded";
 	else if (!pair->consistent || pair->resync_active || pair->nr_copies)
 		why = "the remote is not a consistent image (a resync runs or is due)";
+	else if (until_ns > now)
+		why = "the point is to come: it must have passed";
 	if (!why) {
 		sent = jnl_sent_bound_locked(pair);
 		if (sent >= until_ns)
 			why = "the remote may have writes made at or after that time";
 	}
 	if (!why) {
+		/* Held first: nothing goes until the point is recorded. */
 		if (!jnl->ship_held)
 			redispatch = jnl_held_back_now_locked(pair);
 		jnl->ship_held = true;
-		jnl->until_ns = until_ns;
-		/* What was made before it goes (held, or a later point). */
-		xrepl_ship_now(pair);
+		jnl->until_ns = 0;
+		/* A write made from now on is after the point, clock set back or not. */
+		jnl->last_time_ns = max(jnl->last_time_ns, until_ns);
 	}
 	spin_unlock_irq(&pair->lock);
 	if (why) {
@@ -3004,22 +3020,28 @@ int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
 	info = jnl->info;
 	info.flags |= XREPL_JNL_F_HELD;
 	info.ship_until_ms = until_ms;
-	/* Nothing made after the point goes while it is recorded. */
+	/* Nothing made at or after the point goes while it is recorded. */
 	info.sent_ms = until_ms;
-	/* Not recorded, the point holds still; the journal fails. */
 	r = jnl_write_sb(jnl, &info, 0);
+	spin_lock_irq(&pair->lock);
 	if (r) {
-		spin_lock_irq(&pair->lock);
+		/* Not recorded: held where it is; the journal fails. */
 		fail = jnl_fail_locked(jnl);
-		spin_unlock_irq(&pair->lock);
+	} else if (jnl->ship_held && !jnl->until_ns) {
+		/* Unless a hold or release came meanwhile (sb_lock: none). */
+		jnl->until_ns = until_ns;
+		xrepl_ship_now(pair);
+		went = true;
 	}
+	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&jnl->sb_lock);
 	if (redispatch)
 		queue_work(pair->wq, &pair->resync_work);
 	if (fail)
 		jnl_report_failed(pair, "a superblock write", r);
-	DMINFO("%s: journal: shipping until %llu, then held", xrepl_name(xc),
-	       until_ms);
+	else if (went)
+		DMINFO("%s: journal: shipping until %llu, then held",
+		       xrepl_name(xc), until_ms);
 	xrepl_raise_event(xc);
 	return r;
 }

@@ -10,9 +10,10 @@
 #   2. the point outlives the table: the device removed and created again
 #      replays its log held at the point; a later point ships the entries
 #      read from the log up to it, and no further
-#   3. a point to come, without a hold: writes made before it ship, those
-#      made after it wait; hold ends it (ship_until_ms=0), release ships
-#      the rest, nothing copied
+#   3. a point after the last write: the log empties, ship_point_ms is
+#      the point; a write made after it waits; hold ends the point
+#      (ship_until_ms=0), release ships the rest, nothing copied; a point
+#      to come is refused
 #   4. the worked recovery example: ext4, a file deleted while the remote
 #      lags by delay_ms; hold, ship_until the time before the deletion;
 #      the remote's copy (as the remote site promotes it) passes fsck and
@@ -111,6 +112,7 @@ assert_status "$X" ship_until_ms "${t[4]}"
 until_msg "${t[6]}"
 assert_status "$X" lag_writes 2
 remote_holds 0 6
+assert_status "$X" copied_regions "$cp0"
 
 step "the point outlives the table: created again, the log is replayed held at it"
 dm_remove "$P-x"
@@ -123,35 +125,44 @@ assert_status "$X" ship_until_ms "${t[6]}"
 assert_status "$X" consistent yes
 sleep 1
 remote_holds 0 6
+# The bound recorded is the point: one before it is refused.
+refused "cannot ship_until ${t[5]}: the remote may have writes made at or after that time" \
+	ship_until "${t[5]}"
 # The bound recorded is the point, not the time of the load: a later
 # point is taken, and the entry before it is read from the log and sent.
 until_msg "${t[7]}"
 remote_holds 0 7
 assert_status "$X" copied_regions 0
 
-step "a point to come, without a hold: what is made before it ships, then it holds"
+step "the remote reaches a point after its last write; a point to come is refused"
 must "release" dmsetup message "$P-x" 0 release
 wait_for_status "$X" lag_writes 0 60
 assert_status "$X" ship_until_ms 0
 remote_holds 0 8
-tf=$(( $(now_ms) + 5000 ))
-must "ship_until a point to come" dmsetup message "$P-x" 0 ship_until "$tf"
-assert_status "$X" held 1
+tf=$(( $(now_ms) + 60000 ))
+refused "cannot ship_until $tf: the point is to come" ship_until "$tf"
+assert_status "$X" held 0
+must "hold" dmsetup message "$P-x" 0 hold
 SZ=$(( 64 << 10 ))
 head -c "$SZ" /dev/urandom >"$T_TMP/a"
-write_at "$X" 0 "$SZ" "$T_TMP/a" || fail "a write before the point"
-(( $(now_ms) < tf )) || skip "the guest took 5 s to write 64 KiB"
+write_at "$X" 0 "$SZ" "$T_TMP/a" || fail "a write while held"
+sleep 0.2
+tn=$(now_ms)
+sleep 0.2
+must "ship_until $tn" dmsetup message "$P-x" 0 ship_until "$tn"
 wait_for_status "$X" lag_writes 0 30
 read_at "$R" 0 "$SZ" | cmp -s - "$T_TMP/a" ||
-	fail "a write made before the point to come is not on the remote"
-while (( $(now_ms) <= tf + 200 )); do sleep 0.2; done
+	fail "a write made before the point is not on the remote"
+# Every write made before the point is on the remote, the log empty:
+# the ship point is the point itself.
+wait_for_status "$X" ship_point_ms "$tn" 10
+assert_status "$X" held 1
 head -c "$SZ" /dev/urandom >"$T_TMP/b"
 write_at "$X" $(( 4 * MIB )) "$SZ" "$T_TMP/b" || fail "a write after the point"
 sleep 1
 assert_status "$X" lag_writes 16
 read_at "$R" $(( 4 * MIB )) "$SZ" | cmp -s - "$T_TMP/b" &&
 	fail "a write made after the point reached the remote"
-wait_for_cmp "$X" ship_point_ms -ge "$tf" 10
 # hold: held where it is, the point gone.
 must "hold" dmsetup message "$P-x" 0 hold
 assert_status "$X" ship_until_ms 0
@@ -237,7 +248,8 @@ must "mode sync" dmsetup message "$P-x" 0 mode sync
 wait_for_status "$X" draining 0 60
 refused "cannot ship_until" ship_until $(( $(now_ms) + 60000 ))
 assert_dmesg_contains "only async mode holds" "the kernel log"
-# Sync mode wrote to the remote directly: a point before leaving it is past.
+# Sync mode wrote to the remote directly: a point before leaving it is
+# past; one after it is not, and the writes since go no further.
 write_at "$X" 0 4096 || fail "a write in sync mode"
 ts=$(now_ms)
 sleep 0.2
@@ -245,8 +257,26 @@ must "mode async" dmsetup message "$P-x" 0 mode async
 refused "the remote may have writes made at or after that time" ship_until "$ts"
 assert_status "$X" held 0
 assert_status "$X" ship_until_ms 0
+must "set delay_ms 60000" dmsetup message "$P-x" 0 set delay_ms 60000
+head -c 4096 /dev/urandom >"$T_TMP/s1"
+write_at "$X" $(( 8 * MIB )) 4096 "$T_TMP/s1" || fail "a write in async mode"
+sleep 0.2
+ta=$(now_ms)
+sleep 0.2
+head -c 4096 /dev/urandom >"$T_TMP/s2"
+write_at "$X" $(( 8 * MIB + 4096 )) 4096 "$T_TMP/s2" || fail "a write in async mode"
+must "hold" dmsetup message "$P-x" 0 hold
+must "ship_until $ta" dmsetup message "$P-x" 0 ship_until "$ta"
+must "set delay_ms 0" dmsetup message "$P-x" 0 set delay_ms 0
+wait_for_status "$X" lag_writes 1 30
+read_at "$R" $(( 8 * MIB )) 4096 | cmp -s - "$T_TMP/s1" ||
+	fail "a write made before the point is not on the remote"
+read_at "$R" $(( 8 * MIB + 4096 )) 4096 | cmp -s - "$T_TMP/s2" &&
+	fail "a write made after the point reached the remote"
+must "release" dmsetup message "$P-x" 0 release
+wait_for_status "$X" lag_writes 0 30
+assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
 XREPL_MODE=async xrepl_create x "$L" "$R"
 refused "cannot ship_until: the table has no journal" ship_until $(( $(now_ms) + 60000 ))
 dm_remove "$P-x"
-log "copied_regions at the start: $cp0"
