@@ -5,6 +5,9 @@
 # a clean suspend clears the marks; steady writes to a hot set of regions
 # cost almost no metadata writes; metadata that says the remote is not
 # consistent, with nothing marked, gets a resync with nothing to copy.
+# kernels: one
+# The metadata's format and its use at load are the target's own; its
+# I/O runs on both kernels in 095, 120 and 255.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -5,6 +5,9 @@
 # in sync; "congestion degrade" drops the buffer into the dirty bitmap
 # instead, goes on at local speed, and once the remote has caught up
 # replicates again and resyncs the legs equal.
+# kernels: one
+# The lag bound's accounting is the target's own; the asynchronous
+# write path it bounds runs on both kernels in 130, 140 and 252.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -3,6 +3,10 @@
 # region size) returns to replicating by itself, as its predecessor would
 # have; concurrent "set" messages do not undo each other; a zoned
 # metadata device is refused.
+# kernels: one
+# The target's own logic (a successor's return, the set messages, a
+# refusal at load); the suspend, reload and asynchronous paths it uses
+# run on both kernels in 090, 095 and 130.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
