@@ -82,7 +82,16 @@ static const char usage_text[] =
 "                         in $XREPL_DRILL_DEV, report, remove the snapshot\n"
 "  set <name> <key> <value>\n"
 "                         change resync_rate_kbps, semi_timeout_ms,\n"
-"                         max_lag_kb, congestion or period_s at run time\n"
+"                         max_lag_kb, congestion, period_s or delay_ms at\n"
+"                         run time\n"
+"  hold <name>            async with a journal: stop shipping to the remote\n"
+"                         (it keeps its point; the journal keeps the rest)\n"
+"  release <name>         ship again\n"
+"  ship-until <name> <time> [--no-wait | --timeout S]\n"
+"                         roll the remote to the writes made before <time>\n"
+"                         (ms since the epoch, @SECONDS[.FRACTION] or\n"
+"                         'YYYY-MM-DD HH:MM:SS[.fff][Z]'), hold there, and\n"
+"                         wait until it is there (exit 4 on the timeout)\n"
 "  remote-down <name>     stop sending writes to the remote\n"
 "  remote-up <name>       send writes to the remote again and resync\n"
 "  up <name> | up --all   create the device(s) described in\n"
@@ -308,6 +317,13 @@ int main(int argc, char **argv)
 		check_option("set", argv[2], argv[3], false);
 		snprintf(message, sizeof(message), "set %s %s", argv[2], argv[3]);
 		r = send_message(name, message);
+	} else if (!strcmp(cmd, "hold") || !strcmp(cmd, "release")) {
+		name = want_name(argc, argv, 1, cmd);
+		if (argc != 2)
+			usage_error("%s takes one device name", cmd);
+		r = send_message(name, cmd);
+	} else if (!strcmp(cmd, "ship-until")) {
+		r = cmd_ship_until(argc, argv);
 	} else if (!strcmp(cmd, "remote-down") || !strcmp(cmd, "remote-up")) {
 		name = want_name(argc, argv, 1, cmd);
 		if (argc != 2)

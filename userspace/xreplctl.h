@@ -154,6 +154,9 @@ int cmd_drill(int argc, char **argv);
 
 /* The verify command; argv[0] is "verify".  Returns an exit status. */
 int cmd_verify(int argc, char **argv);
+/* ship-until (xreplctl-until.c), and the time it takes. */
+int cmd_ship_until(int argc, char **argv);
+bool parse_point(const char *s, uint64_t *ms);
 
 /* xreplctl-metrics.c: the metrics command. */
 

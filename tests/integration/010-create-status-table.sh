@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Create/remove, the exact format of status and table, and the write
 # counters; reads are served by the local leg.
+# kernels: one
+# The format of the status and table lines is the target's own; creation,
+# removal, writes and reads run on both kernels in every other test.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -15,7 +15,8 @@
 #      (ship_until_ms=0), release ships the rest, nothing copied; a point
 #      to come is refused
 #   4. the worked recovery example: ext4, a file deleted while the remote
-#      lags by delay_ms; hold, ship_until the time before the deletion;
+#      lags by delay_ms; xreplctl hold, xreplctl ship-until the time before
+#      the deletion (as a date), which waits until the remote is there;
 #      the remote's copy (as the remote site promotes it) passes fsck and
 #      holds the file as it was
 #   5. bad input: no journal, sync mode, a remote degraded, words and
@@ -30,6 +31,7 @@
 require_xrepl
 command -v mkfs.ext4 >/dev/null || skip "mkfs.ext4 is not installed"
 DUMP=$(xrepl_tool xrepl-dump)
+CTL=$(xrepl_tool xreplctl)
 
 # shellcheck source=tests/lib/journal.sh
 . "$TESTS_DIR/lib/journal.sh"
@@ -88,9 +90,9 @@ must "hold" dmsetup message "$P-x" 0 hold
 declare -a t
 for i in {0..7}; do
 	head -c 4096 /dev/urandom >"$T_TMP/u$i"
-	sleep 0.2
+	sleep 0.05
 	t[i]=$(now_ms)
-	sleep 0.2
+	sleep 0.05
 	write_at "$X" $(( U + i * 4096 )) 4096 "$T_TMP/u$i" || fail "write $i while held"
 done
 assert_status "$X" lag_writes 8
@@ -196,9 +198,17 @@ sleep 0.5
 rm "$T_TMP/mnt/precious"
 head -c $(( 2 * MIB )) /dev/zero >"$T_TMP/mnt/junk"
 sync
-must "hold" dmsetup message "$P-x" 0 hold
+must "xreplctl hold" "$CTL" hold "$P-x"
 (( $(now_ms) < tp + 10000 )) || skip "the guest took 10 s to notice the deletion"
-until_msg "$tp"
+assert_status "$X" held 1
+# As an operator would: the point as a date, and xreplctl waits for it.
+tpd="$(date -u -d "@$(( tp / 1000 ))" '+%Y-%m-%d %H:%M:%S').$(printf '%03d' $(( tp % 1000 )))Z"
+"$CTL" ship-until "$P-x" "$tpd" --timeout 60 >"$T_TMP/until.out" 2>&1 ||
+	fail "xreplctl ship-until $tpd: $(cat "$T_TMP/until.out")"
+grep -q "^$P-x: the remote is at .* ($tp ms): every write made before it, none after; shipping is held$" "$T_TMP/until.out" ||
+	fail "xreplctl ship-until said: $(cat "$T_TMP/until.out")"
+assert_status "$X" ship_until_ms "$tp"
+assert_cmp "$(status_field "$X" ship_point_ms)" -ge "$tp" "ship_point_ms"
 must "umount" umount "$T_TMP/mnt"
 # What the remote site promotes: the remote leg as it is.
 dd if="$R" of="$T_TMP/b.img" bs=1M iflag=direct status=none ||
@@ -219,8 +229,8 @@ cmp -s "$T_TMP/b-mnt/precious" "$T_TMP/precious" ||
 [[ ! -e "$T_TMP/b-mnt/junk" ]] || fail "the remote's copy has a file written after the point"
 log "ok: the remote's copy has the file as it was, and not what came after"
 must "umount the remote's copy" umount "$T_TMP/b-mnt"
-must "set delay_ms 0" dmsetup message "$P-x" 0 set delay_ms 0
-must "release" dmsetup message "$P-x" 0 release
+must "xreplctl set delay_ms 0" "$CTL" set "$P-x" delay_ms 0
+must "xreplctl release" "$CTL" release "$P-x"
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
 dm_remove "$P-x"
@@ -231,7 +241,6 @@ wait_for_status "$X" remote insync 60
 wait_for_status "$X" lag_writes 0 60
 refused "invalid 'ship_until soon'" ship_until soon
 refused "invalid 'ship_until 0'" ship_until 0
-refused "invalid 'ship_until 1e3'" ship_until 1e3
 refused "invalid 'ship_until 99999999999999999999'" ship_until 99999999999999999999
 refused "invalid ship_until 18446744073709552" ship_until 18446744073709552
 refused "unsupported message 'ship_until' with 2 argument(s)" ship_until 1 2

@@ -955,6 +955,25 @@ tcase ctl-create-long-name 2 "^xreplctl: invalid device name '$(printf 'x%.0s' {
 	"$CTL" -n create "$(printf 'x%.0s' {1..128})" --local "$LI" --remote /x --no-meta
 tcase ctl-mode-bad 2 "^xreplctl: mode wants <name> sync\|semi-sync\|async\|periodic$" "$CTL" -n mode vm1 fast
 tcase ctl-mode-missing 2 "mode wants <name>" "$CTL" -n mode vm1
+tcase ctl-hold 0 "^message vm1 0 hold$" "$CTL" -n hold vm1
+tcase ctl-release 0 "^message vm1 0 release$" "$CTL" -n release vm1
+tcase ctl-hold-extra 2 "^xreplctl: hold takes one device name$" "$CTL" -n hold vm1 now
+tcase ctl-set-delay 0 "^message vm1 0 set delay_ms 60000$" "$CTL" -n set vm1 delay_ms 60000
+tcase ctl-set-delay-range 2 "^xreplctl: set delay_ms: invalid value '604800001': expected a number of milliseconds from 0 to 604800000$" \
+	"$CTL" -n set vm1 delay_ms 604800001
+# ship-until: ms since the epoch, @seconds, a date (UTC with Z, else local).
+tcase ctl-until-ms 0 "^message vm1 0 ship_until 1796565729000$" "$CTL" -n ship-until vm1 1796565729000
+tcase ctl-until-utc 0 "^message vm1 0 ship_until 1796565729000$" "$CTL" -n ship-until vm1 "2026-12-06 14:02:09Z"
+tcase ctl-until-utc-t 0 "^message vm1 0 ship_until 1796565729500$" "$CTL" -n ship-until vm1 "2026-12-06T14:02:09.5Z"
+tcase ctl-until-secs 0 "^message vm1 0 ship_until 1796565729250$" "$CTL" -n ship-until vm1 @1796565729.25
+tcase ctl-until-local 0 "^message vm1 0 ship_until 1796565729000$" env TZ=Europe/Berlin "$CTL" -n ship-until vm1 "2026-12-06 15:02:09"
+for bad in soon 0 @ @1.x "2026-12-06 14:02:09.Z" "2026-12-06 14:02:09x" 99999999999999999999; do
+	tcase "ctl-until-bad-${bad//[^0-9a-z]/_}" 2 "^xreplctl: ship-until: '.*' is not a time: ms since the epoch, @SECONDS\[.FRACTION\] or 'YYYY-MM-DD HH:MM:SS\[.fff\]\[Z\]'$" \
+		"$CTL" -n ship-until vm1 "$bad"
+done
+tcase ctl-until-missing 2 "^xreplctl: ship-until wants <name> <time> \[--no-wait \| --timeout SECONDS\]$" "$CTL" -n ship-until vm1
+tcase ctl-until-nowait-timeout 2 "^xreplctl: ship-until: --timeout goes with waiting, not --no-wait$" \
+	"$CTL" -n ship-until vm1 1 --no-wait --timeout 3
 tcase ctl-set-unknown 2 "^xreplctl: set: unknown key 'on_remote_error'" \
 	"$CTL" -n set vm1 on_remote_error fail
 tcase ctl-set-bad-value 2 "^xreplctl: set semi_timeout_ms: invalid value '0': expected a number of milliseconds from 1 to 60000$" \
