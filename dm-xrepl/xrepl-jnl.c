@@ -2800,15 +2800,17 @@ void xrepl_jnl_direct_fold_locked(struct xrepl_pair *pair)
 				     atomic64_read(&jnl->direct_ns));
 }
 
-/*
- * No data the remote has is newer than this (ns since the epoch): what
- * a hold or ship_until records, in ms rounded up.  lock held.
- */
+/* ns since the epoch in ms, rounded up: a bound stays one. */
 static u64 jnl_ns_to_ms_up(u64 ns)
 {
 	return div_u64(ns + NSEC_PER_MSEC - 1, NSEC_PER_MSEC);
 }
 
+/*
+ * No data the remote has is newer than this (ns since the epoch): what
+ * a hold records (in ms, rounded up), and what ship_until's point must
+ * be past.  lock held.
+ */
 static u64 jnl_sent_bound_locked(struct xrepl_pair *pair)
 {
 	xrepl_jnl_direct_fold_locked(pair);
@@ -3002,7 +3004,7 @@ int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
 			redispatch = jnl_held_back_now_locked(pair);
 		jnl->ship_held = true;
 		jnl->until_ns = 0;
-		/* A write made from now on is after the point, clock set back or not. */
+		/* A write made from now on is after it, clock set back or not. */
 		jnl->last_time_ns = max(jnl->last_time_ns, until_ns);
 	}
 	spin_unlock_irq(&pair->lock);
