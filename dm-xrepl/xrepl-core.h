@@ -748,8 +748,10 @@ struct xrepl_jnl {
 	 */
 	u32 delay_ms;
 	/*
-	 * Under pair->lock, while ship_held: the entries made before it
-	 * (time_ns) ship still ("ship_until"), the others wait; 0: none.
+	 * While ship_held: the entries made before it (time_ns) ship still
+	 * ("ship_until"), the others wait; 0: none.  Written under sb_lock
+	 * and pair->lock (a journal failure clears it under pair->lock
+	 * only), read under either.  So is ship_held.
 	 */
 	u64 until_ns;
 	/*
@@ -762,9 +764,11 @@ struct xrepl_jnl {
 	 */
 	u64 sent_ns;
 	/*
-	 * Raised without the lock (a fully ordered cmpxchg) by a write sent
-	 * to the remote outside the ship queue (sync mode), to the time it
-	 * is sent, before it is; folded into sent_ns under the lock.
+	 * Raised without the lock by a write sent to the remote outside
+	 * the ship queue (sync mode), to the time it is sent, before it
+	 * is; folded into sent_ns under the lock at a resume, a hold and
+	 * ship_until (a mode message leaving sync mode raises sent_ns to
+	 * its own time, which orders the writes before it).
 	 */
 	atomic64_t direct_ns;
 	u64 journal_id;			/* info's, for the headers */

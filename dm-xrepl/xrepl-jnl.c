@@ -654,6 +654,11 @@ static bool jnl_fail_locked(struct xrepl_jnl *jnl)
 	jnl->failed = true;
 	/* Read without the lock by xrepl_jnl_write(), which re-checks. */
 	WRITE_ONCE(jnl->usable, false);
+	/*
+	 * Shipping until a point ends, held where it is: the entries from
+	 * now on are not journaled, and their times are not checked.
+	 */
+	jnl->until_ns = 0;
 	/* Marks go without the log from now on: a load must not replay it. */
 	pair->log_stale = true;
 	pair->sb_dirty = true;
@@ -1193,6 +1198,12 @@ set:
 	else if (!xrepl_resync_needed_locked(pair))
 		pair->resync_active = false;
 	jnl->appended_seq = jnl->head_seq - 1;
+	/*
+	 * A write made from now on is after the point held at and what the
+	 * remote may have, the clock set back or not.
+	 */
+	jnl->last_time_ns = max3(jnl->last_time_ns, jnl->until_ns,
+				 jnl->sent_ns);
 	/* A new log, whole: marks may go by it. */
 	if (pair->log_stale) {
 		pair->log_stale = false;
@@ -2389,14 +2400,6 @@ void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
 		point = jnl->rp_done_ns;
 	else
 		point = jnl->last_time_ns;
-	/*
-	 * Shipped until a point that passed, the log empty: every write
-	 * made before it is on the remote (one not in the log yet gets a
-	 * later time).
-	 */
-	if (!ent && !jnl->replay && jnl->ship_held && jnl->until_ns &&
-	    jnl->until_ns <= ktime_get_real_ns())
-		point = max(point, jnl->until_ns);
 	*point_ms = div_u64(point, NSEC_PER_MSEC);
 }
 
@@ -2742,7 +2745,8 @@ void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc)
 	 * replays them from the log, whole.
 	 */
 	spin_lock_irq(&pair->lock);
-	held = xrepl_jnl_held_back_locked(pair) && jnl->usable;
+	held = (xrepl_jnl_held_back_locked(pair) || pair->ship_parked) &&
+	       jnl->usable;
 	seq = jnl->appended_seq;
 	spin_unlock_irq(&pair->lock);
 	if (held)
@@ -2911,23 +2915,36 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 			spin_lock_irq(&pair->lock);
 			fail = jnl_fail_locked(jnl);
 			spin_unlock_irq(&pair->lock);
-		} else if (r) {
-			DMWARN("%s: journal: release not recorded (error %d): a new table holds",
-			       xrepl_name(xc), r);
-			r = 0;
 		}
 	}
 	if (!hold && changed) {
 		/*
-		 * Recorded, or the journal failed (its log is not replayed):
-		 * what waited goes, a copy, the end of a degradation.
+		 * Recorded, or not but the metadata on disk no longer
+		 * vouches for the log (no load replays it, nor trusts the
+		 * hold's bound): what waited goes, a copy, the end of a
+		 * degradation.  Else shipping stays held; the journal's
+		 * failure has the metadata say so, and a release sent
+		 * once it did goes.
 		 */
 		spin_lock_irq(&pair->lock);
-		jnl->ship_held = false;
-		jnl->until_ns = 0;
-		xrepl_ship_now(pair);
+		if (!r || pair->sb_log_stale) {
+			jnl->ship_held = false;
+			jnl->until_ns = 0;
+			xrepl_ship_now(pair);
+			redispatch = true;
+		} else {
+			changed = false;
+			queue_work(pair->meta_wq, &pair->commit_work);
+		}
 		spin_unlock_irq(&pair->lock);
-		redispatch = true;
+		if (r && redispatch) {
+			DMWARN("%s: journal: release not recorded (error %d): a new table holds",
+			       xrepl_name(xc), r);
+			r = 0;
+		} else if (r) {
+			DMERR("%s: cannot release: journal superblock error %d: still held",
+			      xrepl_name(xc), r);
+		}
 	}
 	mutex_unlock(&jnl->sb_lock);
 	if (redispatch)
@@ -2989,7 +3006,8 @@ int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
 		why = "a switch to sync mode drains the lag";
 	else if (pair->degraded_by != XREPL_DEGRADED_NONE)
 		why = "the remote is degraded";
-	else if (!pair->consistent || pair->resync_active || pair->nr_copies)
+	else if (!pair->consistent || pair->resync_active ||
+		 pair->nr_copies || pair->merge_needed)
 		why = "the remote is not a consistent image (a resync runs or is due)";
 	else if (until_ns > now)
 		why = "the point is to come: it must have passed";
@@ -3029,8 +3047,11 @@ int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
 	if (r) {
 		/* Not recorded: held where it is; the journal fails. */
 		fail = jnl_fail_locked(jnl);
-	} else if (jnl->ship_held && !jnl->until_ns) {
-		/* Unless a hold or release came meanwhile (sb_lock: none). */
+	} else if (!jnl->usable) {
+		/* The journal failed meanwhile (it said so): held. */
+		r = -EIO;
+	} else {
+		/* A hold or a release waits for sb_lock: still held. */
 		jnl->until_ns = until_ns;
 		xrepl_ship_now(pair);
 		went = true;
@@ -3041,10 +3062,11 @@ int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
 		queue_work(pair->wq, &pair->resync_work);
 	if (fail)
 		jnl_report_failed(pair, "a superblock write", r);
-	else if (went)
+	if (went) {
 		DMINFO("%s: journal: shipping until %llu, then held",
 		       xrepl_name(xc), until_ms);
-	xrepl_raise_event(xc);
+		xrepl_raise_event(xc);
+	}
 	return r;
 }
 
@@ -3173,7 +3195,8 @@ void xrepl_jnl_stop_time_locked(struct xrepl_pair *pair)
 {
 	u64 used, size, point, oldest, now;
 
-	if (!xrepl_jnl_held_back_locked(pair) || !pair->lag.writes ||
+	if ((!xrepl_jnl_held_back_locked(pair) && !pair->ship_parked) ||
+	    !pair->lag.writes ||
 	    pair->peer_data_time)
 		return;
 	xrepl_jnl_status_locked(pair, &used, &size, &point);

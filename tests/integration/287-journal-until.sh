@@ -179,6 +179,76 @@ jdump
 assert_eq 0 "$(jq_py 'j["superblock"]["sent_ms"]')" "the journal's sent_ms once released"
 dm_remove "$P-x"
 
+step "bad input: no journal, sync mode, a degraded remote, bad words and times"
+tb=$(now_ms)
+sleep 0.1
+jx "$J"
+wait_for_status "$X" remote insync 60
+wait_for_status "$X" lag_writes 0 60
+refused "invalid 'ship_until soon'" ship_until soon
+refused "invalid 'ship_until 0'" ship_until 0
+refused "invalid 'ship_until 99999999999999999999'" ship_until 99999999999999999999
+refused "invalid ship_until 18446744073709552" ship_until 18446744073709552
+refused "unsupported message 'ship_until' with 2 argument(s)" ship_until 1 2
+# Loaded after tb, the remote may have any write made before the load.
+refused "cannot ship_until $tb: the remote may have writes made at or after that time" \
+	ship_until "$tb"
+must "remote down" dmsetup message "$P-x" 0 remote down
+tl=$(( $(now_ms) + 60000 ))
+refused "cannot ship_until $tl: the remote is degraded" ship_until "$tl"
+must "remote up" dmsetup message "$P-x" 0 remote up
+wait_for_status "$X" remote insync 60
+wait_for_status "$X" resync_active 0 60
+must "mode sync" dmsetup message "$P-x" 0 mode sync
+wait_for_status "$X" draining 0 60
+refused "cannot ship_until" ship_until $(( $(now_ms) + 60000 ))
+assert_dmesg_contains "only async mode holds" "the kernel log"
+# Sync mode wrote to the remote directly: a point before leaving it is
+# past; one after it is not, and the writes since go no further.
+write_at "$X" 0 4096 || fail "a write in sync mode"
+ts=$(now_ms)
+sleep 0.2
+must "mode async" dmsetup message "$P-x" 0 mode async
+refused "the remote may have writes made at or after that time" ship_until "$ts"
+assert_status "$X" held 0
+assert_status "$X" ship_until_ms 0
+must "set delay_ms 60000" dmsetup message "$P-x" 0 set delay_ms 60000
+head -c 4096 /dev/urandom >"$T_TMP/s1"
+write_at "$X" $(( 8 * MIB )) 4096 "$T_TMP/s1" || fail "a write in async mode"
+sleep 0.2
+ta=$(now_ms)
+sleep 0.2
+head -c 4096 /dev/urandom >"$T_TMP/s2"
+write_at "$X" $(( 8 * MIB + 4096 )) 4096 "$T_TMP/s2" || fail "a write in async mode"
+must "hold" dmsetup message "$P-x" 0 hold
+must "ship_until $ta" dmsetup message "$P-x" 0 ship_until "$ta"
+must "set delay_ms 0" dmsetup message "$P-x" 0 set delay_ms 0
+wait_for_status "$X" lag_writes 1 30
+read_at "$R" $(( 8 * MIB )) 4096 | cmp -s - "$T_TMP/s1" ||
+	fail "a write made before the point is not on the remote"
+read_at "$R" $(( 8 * MIB + 4096 )) 4096 | cmp -s - "$T_TMP/s2" &&
+	fail "a write made after the point reached the remote"
+must "release" dmsetup message "$P-x" 0 release
+wait_for_status "$X" lag_writes 0 30
+assert_legs_equal "$L" "$R"
+# A table in sync mode wrote to the remote directly: once an async table
+# replaced it, a point before that write is past.
+table=$(dmsetup table "$P-x")
+sleep 0.1
+tw=$(now_ms)
+sleep 0.1
+dm_reload "$P-x" "${table/ async / sync }"
+assert_status "$X" mode sync
+write_at "$X" $(( 12 * MIB )) 4096 || fail "a write in sync mode"
+dm_reload "$P-x" "$table"
+assert_status "$X" mode async
+refused "cannot ship_until $tw: the remote may have writes made at or after that time" \
+	ship_until "$tw"
+dm_remove "$P-x"
+XREPL_MODE=async xrepl_create x "$L" "$R"
+refused "cannot ship_until: the table has no journal" ship_until $(( $(now_ms) + 60000 ))
+dm_remove "$P-x"
+
 step "recovery: a file deleted, the remote rolled to the time before, fsck clean"
 # The remote lags by 10 s on purpose: the deletion is noticed within it.
 jx "$J" delay_ms 10000
@@ -233,59 +303,4 @@ must "xreplctl set delay_ms 0" "$CTL" set "$P-x" delay_ms 0
 must "xreplctl release" "$CTL" release "$P-x"
 wait_for_status "$X" lag_writes 0 60
 assert_legs_equal "$L" "$R"
-dm_remove "$P-x"
-
-step "bad input: no journal, sync mode, a degraded remote, bad words and times"
-jx "$J"
-wait_for_status "$X" remote insync 60
-wait_for_status "$X" lag_writes 0 60
-refused "invalid 'ship_until soon'" ship_until soon
-refused "invalid 'ship_until 0'" ship_until 0
-refused "invalid 'ship_until 99999999999999999999'" ship_until 99999999999999999999
-refused "invalid ship_until 18446744073709552" ship_until 18446744073709552
-refused "unsupported message 'ship_until' with 2 argument(s)" ship_until 1 2
-# The remote has every write made until now: a point before it is past.
-refused "the remote may have writes made at or after that time" \
-	ship_until $(( $(now_ms) - 60000 ))
-must "remote down" dmsetup message "$P-x" 0 remote down
-tl=$(( $(now_ms) + 60000 ))
-refused "cannot ship_until $tl: the remote is degraded" ship_until "$tl"
-must "remote up" dmsetup message "$P-x" 0 remote up
-wait_for_status "$X" remote insync 60
-wait_for_status "$X" resync_active 0 60
-must "mode sync" dmsetup message "$P-x" 0 mode sync
-wait_for_status "$X" draining 0 60
-refused "cannot ship_until" ship_until $(( $(now_ms) + 60000 ))
-assert_dmesg_contains "only async mode holds" "the kernel log"
-# Sync mode wrote to the remote directly: a point before leaving it is
-# past; one after it is not, and the writes since go no further.
-write_at "$X" 0 4096 || fail "a write in sync mode"
-ts=$(now_ms)
-sleep 0.2
-must "mode async" dmsetup message "$P-x" 0 mode async
-refused "the remote may have writes made at or after that time" ship_until "$ts"
-assert_status "$X" held 0
-assert_status "$X" ship_until_ms 0
-must "set delay_ms 60000" dmsetup message "$P-x" 0 set delay_ms 60000
-head -c 4096 /dev/urandom >"$T_TMP/s1"
-write_at "$X" $(( 8 * MIB )) 4096 "$T_TMP/s1" || fail "a write in async mode"
-sleep 0.2
-ta=$(now_ms)
-sleep 0.2
-head -c 4096 /dev/urandom >"$T_TMP/s2"
-write_at "$X" $(( 8 * MIB + 4096 )) 4096 "$T_TMP/s2" || fail "a write in async mode"
-must "hold" dmsetup message "$P-x" 0 hold
-must "ship_until $ta" dmsetup message "$P-x" 0 ship_until "$ta"
-must "set delay_ms 0" dmsetup message "$P-x" 0 set delay_ms 0
-wait_for_status "$X" lag_writes 1 30
-read_at "$R" $(( 8 * MIB )) 4096 | cmp -s - "$T_TMP/s1" ||
-	fail "a write made before the point is not on the remote"
-read_at "$R" $(( 8 * MIB + 4096 )) 4096 | cmp -s - "$T_TMP/s2" &&
-	fail "a write made after the point reached the remote"
-must "release" dmsetup message "$P-x" 0 release
-wait_for_status "$X" lag_writes 0 30
-assert_legs_equal "$L" "$R"
-dm_remove "$P-x"
-XREPL_MODE=async xrepl_create x "$L" "$R"
-refused "cannot ship_until: the table has no journal" ship_until $(( $(now_ms) + 60000 ))
 dm_remove "$P-x"
