@@ -446,10 +446,11 @@ struct xrepl_pair {
 	 */
 	unsigned int ship_endios;
 	/*
-	 * lock: a suspend found shipping held back and nothing in flight
-	 * (xrepl_ship_idle()): nothing is sent from then on, whatever a
-	 * release or a shorter delay says, until a table is resumed (its
-	 * remote may go once the suspend returns).
+	 * lock: a suspend found nothing in flight to the remote, and, with
+	 * writes in the lag, shipping held back (xrepl_ship_idle()):
+	 * nothing is sent from then on, whatever a release or a shorter
+	 * delay says, until a table is resumed (its remote may go once the
+	 * suspend returns).  With lag.writes, the suspend kept entries.
 	 */
 	bool ship_parked;
 	/* lock: entries whose writes wait to be acknowledged, by deadline. */

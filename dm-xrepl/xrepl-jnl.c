@@ -1198,12 +1198,8 @@ set:
 	else if (!xrepl_resync_needed_locked(pair))
 		pair->resync_active = false;
 	jnl->appended_seq = jnl->head_seq - 1;
-	/*
-	 * A write made from now on is after the point held at and what the
-	 * remote may have, the clock set back or not.
-	 */
-	jnl->last_time_ns = max3(jnl->last_time_ns, jnl->until_ns,
-				 jnl->sent_ns);
+	/* A write made from now on is after the point, clock set back or not. */
+	jnl->last_time_ns = max(jnl->last_time_ns, jnl->until_ns);
 	/* A new log, whole: marks may go by it. */
 	if (pair->log_stale) {
 		pair->log_stale = false;
@@ -2745,8 +2741,8 @@ void xrepl_jnl_quiesce(struct xrepl_pair *pair, struct xrepl_c *xc)
 	 * replays them from the log, whole.
 	 */
 	spin_lock_irq(&pair->lock);
-	held = (xrepl_jnl_held_back_locked(pair) || pair->ship_parked) &&
-	       jnl->usable;
+	held = (xrepl_jnl_held_back_locked(pair) ||
+		(pair->ship_parked && pair->lag.writes)) && jnl->usable;
 	seq = jnl->appended_seq;
 	spin_unlock_irq(&pair->lock);
 	if (held)
@@ -2855,7 +2851,7 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 	struct xrepl_jnl_info info;
 	const char *why = NULL;
 	u64 sent;
-	int r = 0;
+	int r = 0, err = 0;
 
 	if (!jnl) {
 		DMERR("%s: cannot %s: the table has no journal", xrepl_name(xc),
@@ -2911,23 +2907,33 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 		 * the journal fails, and the message says so.
 		 */
 		r = jnl_write_sb(jnl, &info, 0);
+		err = r;
 		if (r && usable) {
 			spin_lock_irq(&pair->lock);
 			fail = jnl_fail_locked(jnl);
 			spin_unlock_irq(&pair->lock);
 		}
 	}
+	if (!hold && changed && r) {
+		/*
+		 * Not recorded: the journal failed, and the metadata is to
+		 * say the log is not replayed.  Written now, sb_lock dropped
+		 * (a metadata commit takes it); after every commit begun.
+		 */
+		mutex_unlock(&jnl->sb_lock);
+		xrepl_meta_sync(pair);
+		mutex_lock(&jnl->sb_lock);
+	}
 	if (!hold && changed) {
 		/*
 		 * Recorded, or not but the metadata on disk no longer
 		 * vouches for the log (no load replays it, nor trusts the
-		 * hold's bound): what waited goes, a copy, the end of a
-		 * degradation.  Else shipping stays held; the journal's
-		 * failure has the metadata say so, and a release sent
-		 * once it did goes.
+		 * hold's bound), or it failed (a crash resyncs anyway): what
+		 * waited goes, a copy, the end of a degradation.  Else
+		 * shipping stays held.
 		 */
 		spin_lock_irq(&pair->lock);
-		if (!r || pair->sb_log_stale) {
+		if (!r || pair->sb_log_stale || pair->meta_failed) {
 			jnl->ship_held = false;
 			jnl->until_ns = 0;
 			xrepl_ship_now(pair);
@@ -2945,12 +2951,17 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 			DMERR("%s: cannot release: journal superblock error %d: still held",
 			      xrepl_name(xc), r);
 		}
+	} else if (!hold && r) {
+		/* Only a hold recorded that a failed start never applied. */
+		DMWARN("%s: journal: release not recorded (error %d): a new table holds",
+		       xrepl_name(xc), r);
+		r = 0;
 	}
 	mutex_unlock(&jnl->sb_lock);
 	if (redispatch)
 		queue_work(pair->wq, &pair->resync_work);
 	if (fail)
-		jnl_report_failed(pair, "a superblock write", r);
+		jnl_report_failed(pair, "a superblock write", err);
 	if (changed) {
 		DMINFO("%s: journal: shipping %s", xrepl_name(xc),
 		       hold ? "held" : "released");
@@ -3195,8 +3206,8 @@ void xrepl_jnl_stop_time_locked(struct xrepl_pair *pair)
 {
 	u64 used, size, point, oldest, now;
 
-	if ((!xrepl_jnl_held_back_locked(pair) && !pair->ship_parked) ||
-	    !pair->lag.writes ||
+	if (!pair->lag.writes ||
+	    (!xrepl_jnl_held_back_locked(pair) && !pair->ship_parked) ||
 	    pair->peer_data_time)
 		return;
 	xrepl_jnl_status_locked(pair, &used, &size, &point);

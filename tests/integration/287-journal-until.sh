@@ -14,13 +14,15 @@
 #      the point; a write made after it waits; hold ends the point
 #      (ship_until_ms=0), release ships the rest, nothing copied; a point
 #      to come is refused
-#   4. the worked recovery example: ext4, a file deleted while the remote
+#   4. bad input: no journal, sync mode, a remote degraded, words and
+#      times out of range, a point before the load; a point before sync
+#      mode was left (by a message, or by an async table replacing a sync
+#      one) is refused, one after it rolls the remote there
+#   5. the worked recovery example: ext4, a file deleted while the remote
 #      lags by delay_ms; xreplctl hold, xreplctl ship-until the time before
 #      the deletion (as a date), which waits until the remote is there;
 #      the remote's copy (as the remote site promotes it) passes fsck and
 #      holds the file as it was
-#   5. bad input: no journal, sync mode, a remote degraded, words and
-#      times out of range
 # The legs are loop devices, each under a dm-linear that a suspend stalls.
 # kernels: one
 # What it needs of the kernel (appends, read-backs, a replay) runs on
@@ -184,6 +186,7 @@ tb=$(now_ms)
 sleep 0.1
 jx "$J"
 wait_for_status "$X" remote insync 60
+wait_for_status "$X" resync_active 0 60
 wait_for_status "$X" lag_writes 0 60
 refused "invalid 'ship_until soon'" ship_until soon
 refused "invalid 'ship_until 0'" ship_until 0
@@ -250,8 +253,8 @@ refused "cannot ship_until: the table has no journal" ship_until $(( $(now_ms) +
 dm_remove "$P-x"
 
 step "recovery: a file deleted, the remote rolled to the time before, fsck clean"
-# The remote lags by 10 s on purpose: the deletion is noticed within it.
-jx "$J" delay_ms 10000
+# The remote lags by 15 s on purpose: the deletion is noticed within it.
+jx "$J" delay_ms 15000
 wait_for_status "$X" remote insync 60
 mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$X" >/dev/null ||
 	fail "mkfs.ext4 on the device"
@@ -269,7 +272,7 @@ rm "$T_TMP/mnt/precious"
 head -c $(( 2 * MIB )) /dev/zero >"$T_TMP/mnt/junk"
 sync
 must "xreplctl hold" "$CTL" hold "$P-x"
-(( $(now_ms) < tp + 10000 )) || skip "the guest took 10 s to notice the deletion"
+(( $(now_ms) < tp + 15000 )) || skip "the guest took 15 s to notice the deletion"
 assert_status "$X" held 1
 # As an operator would: the point as a date, and xreplctl waits for it.
 tpd="$(date -u -d "@$(( tp / 1000 ))" '+%Y-%m-%d %H:%M:%S').$(printf '%03d' $(( tp % 1000 )))Z"
