@@ -129,6 +129,12 @@ NUM_FIELD(resync_rate)
 NUM_FIELD(resync_rate_kbps)
 NUM_FIELD(copied_regions)
 NUM_FIELD(lag_writes)
+NUM_FIELD(held)
+NUM_FIELD(delay_ms)
+NUM_FIELD(ship_point_ms)
+NUM_FIELD(ship_until_ms)
+NUM_FIELD(journal_used_kb)
+NUM_FIELD(journal_size_kb)
 NUM_FIELD(oldest_lag_ms)
 NUM_FIELD(lag_waits)
 NUM_FIELD(semi_timeouts)
@@ -337,6 +343,14 @@ static const struct dm_report_field_type fields[] = {
 	F(NUM, 6, lag_waits, "LAGWAITS", "Writes that waited at the lag bound."),
 	F(NUM, 6, semi_timeouts, "SEMITIMEOUTS", "Semi-sync writes acknowledged on the timeout."),
 	F(NUM, 6, draining, "DRAINING", "1 while writes of an asynchronous mode drain."),
+	F(NUM, 4, held, "HELD", "1 while shipping is held (hold, ship_until)."),
+	F(NUM, 7, delay_ms, "DELAYMS", "Delayed replication: an entry ships once this old (ms)."),
+	F(NUM, 9, ship_point_ms, "SHIPPOINT",
+	  "With a journal: every write made before this time (ms since the epoch) is on the remote; 0: not known."),
+	F(NUM, 9, ship_until_ms, "SHIPUNTIL",
+	  "The point ship_until rolls the remote to (ms since the epoch); 0: none."),
+	F(NUM, 7, journal_used_kb, "JUSEDKB", "KiB of the journal's log in use."),
+	F(NUM, 7, journal_size_kb, "JSIZEKB", "KiB of the journal's log."),
 	F(STR, 4, consistent, "CONS", "Whether the remote holds a consistent image."),
 	F(STR, 4, peer, "PEER", "The remote site's metadata: none, ok, unknown or a refusal."),
 	F(STR, 4, on_remote_error, "ONERROR", "Policy on a remote error: degrade or fail."),

@@ -29,7 +29,8 @@ static void print_json(const struct xstatus *s, bool first)
 		"semi_timeouts", "peer_meta_writes", "local_read_errors",
 		"remote_reads", "cycles", "point_age_ms", "copies_for_writes",
 		"written_kb", "shipped_kb", "undo_saves", "undo_overflows",
-		NULL };
+		"journal_used_kb", "journal_size_kb", "ship_point_ms",
+		"delay_ms", "ship_until_ms", NULL };
 	unsigned int i;
 
 	printf("%s\n    {\"name\": ", first ? "" : ",");
@@ -47,10 +48,11 @@ static void print_json(const struct xstatus *s, bool first)
 	       st_frac(s, "dirty", 0), st_frac(s, "dirty", 1));
 	printf(", \"resync_done\": %" PRIu64 ", \"resync_total\": %" PRIu64,
 	       st_frac(s, "resync", 0), st_frac(s, "resync", 1));
-	printf(", \"resync_active\": %s, \"draining\": %s, \"meta_failed\": %s",
+	printf(", \"resync_active\": %s, \"draining\": %s, \"meta_failed\": %s, \"held\": %s",
 	       st_num(s, "resync_active") ? "true" : "false",
 	       st_num(s, "draining") ? "true" : "false",
-	       st_num(s, "meta_failed") ? "true" : "false");
+	       st_num(s, "meta_failed") ? "true" : "false",
+	       st_num(s, "held") ? "true" : "false");
 	printf(", \"meta\": ");
 	json_str(st_str_or(s, "meta", "-"));
 	printf(", \"peer\": ");

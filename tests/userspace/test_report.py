@@ -48,6 +48,12 @@ expect("degraded row", out[4].split(),
        ["vm-c", "semi-sync", "degraded", "error", "3/512", "-", "0KiB/0ms", "yes",
         "unknown", "7/2"])
 
+# The journal's fields: held, delayed, rolled to a point; 0 without one.
+expect("journal fields", rows("-o", "name,held,delay_ms,ship_point_ms,ship_until_ms,"
+                              "journal_used_kb,journal_size_kb"),
+       ['vm"d,0,0,0,0,0,0', "vm-a,1,60000,1796565728000,1796565729000,64,131068",
+        "vm-b,0,0,0,0,0,0", "vm-c,0,0,0,0,0,0"])
+
 # Health and its reason, as status --check and the metrics see them.
 expect("health", run("health").stdout.splitlines(),
        ["vm-b ok insync", "vm-a degraded resyncing", "vm-c degraded degraded",
@@ -147,6 +153,10 @@ expect("remote errors", sample("xrepl_remote_errors_total", "vm-c"), 7.0)
 expect("degraded by error", sample("xrepl_degraded_by", "vm-c", reason="error"), 1.0)
 expect("not degraded by admin", sample("xrepl_degraded_by", "vm-c", reason="admin"), 0.0)
 expect("peer verdict", sample("xrepl_peer", 'vm"d', verdict="split-brain"), 1.0)
+expect("held", sample("xrepl_held", "vm-a"), 1.0)
+expect("not held", sample("xrepl_held", "vm-b"), 0.0)
+expect("journal used", sample("xrepl_journal_used_bytes", "vm-a"), 65536.0)
+expect("journal size", sample("xrepl_journal_size_bytes", "vm-a"), 134213632.0)
 for family, label in (("xrepl_remote_state", "state"), ("xrepl_degraded_by", "reason"),
                       ("xrepl_mode", "mode"), ("xrepl_peer", "verdict")):
     for dev in ("vm-a", "vm-b", "vm-c", 'vm"d'):
