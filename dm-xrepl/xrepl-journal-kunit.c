@@ -117,7 +117,7 @@ static const struct xj_bad_case xj_bad_cases[] = {
 	{ "tail_incarnation past", 104, 8, 3, "Journal: corrupt superblock" },
 	/* Entries before the tail reached the remote: they were durable. */
 	{ "tail past durable", 56, 8, 2, "Journal: corrupt superblock" },
-	{ "reserved", 132, 4, 1, "Journal: corrupt superblock" },
+	{ "reserved", 140, 4, 1, "Journal: corrupt superblock" },
 	{ "reserved end", 508, 4, 1, "Journal: corrupt superblock" },
 };
 
