@@ -122,6 +122,8 @@ ctl_rc 0 "create again" create "$P-x" --local "$L" --remote "$R" --meta "$M" \
 assert_status "$X" degraded_by admin
 ctl_rc 0 "remote-up" remote-up "$P-x"
 wait_for_status "$X" remote insync 120
+# The resync's marks gone: the write below must mark its region anew.
+wait_for_status "$X" marked 0 60
 dm_reload "$P-meta" "0 $MS error"
 at_exit_first "dmsetup load $P-meta --table '0 $MS linear /dev/ram2 0' && dmsetup resume $P-meta"
 write_at "$X" $(( 5 * RS * 512 )) 4096
