@@ -20,16 +20,25 @@
 
 #define POLL_MS		200
 
-/* Digits only, into *v; false on anything else or an overflow. */
-static bool digits(const char *s, uint64_t *v)
+/*
+ * The fraction of a second after a '.' at *p, if there is one: its ms
+ * added to *ms (digits past the third dropped), *p moved past it.  False
+ * if the '.' has no digit after it.
+ */
+static bool parse_frac(const char **p, uint64_t *ms)
 {
-	char *end;
+	uint64_t scale = 1000;
+	const char *f;
 
-	if (!isdigit((unsigned char)*s))
-		return false;
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return !errno && !*end;
+	if (**p != '.')
+		return true;
+	for (f = ++*p; isdigit((unsigned char)**p); ++*p) {
+		if (scale > 1) {
+			scale /= 10;
+			*ms += (uint64_t)(**p - '0') * scale;
+		}
+	}
+	return *p != f;
 }
 
 /*
@@ -39,7 +48,7 @@ static bool digits(const char *s, uint64_t *v)
  */
 bool parse_point(const char *s, uint64_t *ms)
 {
-	uint64_t sec, frac = 0, scale = 1000;
+	uint64_t sec, frac = 0;
 	const char *p, *dot;
 	struct tm tm;
 	bool utc = false;
@@ -47,8 +56,8 @@ bool parse_point(const char *s, uint64_t *ms)
 	size_t n;
 	time_t t;
 
-	if (digits(s, ms))
-		return *ms > 0;
+	if (parse_num(s, 1, UINT64_MAX, ms))
+		return true;
 	if (*s == '@') {
 		dot = strchr(s + 1, '.');
 		n = dot ? (size_t)(dot - s - 1) : strlen(s + 1);
@@ -56,20 +65,10 @@ bool parse_point(const char *s, uint64_t *ms)
 			return false;
 		memcpy(buf, s + 1, n);
 		buf[n] = '\0';
-		if (!digits(buf, &sec) || sec > UINT64_MAX / 1000 - 1)
+		p = s + 1 + n;
+		if (!parse_num(buf, 0, UINT64_MAX / 1000 - 1, &sec) ||
+		    !parse_frac(&p, &frac) || *p)
 			return false;
-		if (dot) {
-			for (p = dot + 1; *p; p++) {
-				if (!isdigit((unsigned char)*p))
-					return false;
-				if (scale > 1) {
-					scale /= 10;
-					frac += (uint64_t)(*p - '0') * scale;
-				}
-			}
-			if (p == dot + 1)
-				return false;
-		}
 		*ms = sec * 1000 + frac;
 		return *ms > 0;
 	}
@@ -87,21 +86,7 @@ bool parse_point(const char *s, uint64_t *ms)
 		memset(&tm, 0, sizeof(tm));
 		p = strptime(buf, "%Y-%m-%dT%H:%M:%S", &tm);
 	}
-	if (!p)
-		return false;
-	if (*p == '.') {
-		const char *f = ++p;
-
-		for (; isdigit((unsigned char)*p); p++) {
-			if (scale > 1) {
-				scale /= 10;
-				frac += (uint64_t)(*p - '0') * scale;
-			}
-		}
-		if (p == f)
-			return false;
-	}
-	if (*p)
+	if (!p || !parse_frac(&p, &frac) || *p)
 		return false;
 	tm.tm_isdst = -1;
 	t = utc ? timegm(&tm) : mktime(&tm);
