@@ -3,9 +3,11 @@
  * xreplctl: the adjust command, as drbdadm adjust: bring a running device
  * to what <config_dir>/<name>.conf says.  What the target changes at run
  * time (the mode, resync_rate_kbps, semi_timeout_ms, max_lag_kb, period_s,
- * congestion) is sent as messages; what only a new table changes (the
- * legs, the metadata devices, region_size, on_remote_error) is named with
- * the way to apply it, and then nothing at all is changed.
+ * congestion, delay_ms) is sent as messages; what only a new table changes
+ * (the legs, the metadata devices, the journal, region_size,
+ * on_remote_error) is named with the way to apply it, and then nothing at
+ * all is changed.  A file without delay_ms leaves the delay in effect, as
+ * up does (a table without it takes the delay the journal recorded).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,7 +22,7 @@
 /* The running table line, split: the devices and the optional arguments. */
 struct table {
 	char buf[1024];
-	const char *local, *remote, *meta, *remote_meta;
+	const char *local, *remote, *meta, *remote_meta, *journal;
 	const char *on_remote_error, *congestion;
 	uint64_t region_size, rate_kbps, semi_timeout_ms, max_lag_kb, period_s;
 };
@@ -39,6 +41,7 @@ static int table_parse(struct table *t)
 	t->remote = w[1];
 	t->meta = w[2];
 	t->remote_meta = "-";
+	t->journal = "-";
 	t->on_remote_error = "degrade";
 	t->congestion = "block";
 	t->region_size = XREPL_DEFAULT_REGION_SIZE;
@@ -72,6 +75,8 @@ static int table_parse(struct table *t)
 			t->on_remote_error = val;
 		else if (!strcmp(tok, "remote_meta"))
 			t->remote_meta = val;
+		else if (!strcmp(tok, "journal"))
+			t->journal = val;
 	}
 	return 0;
 }
@@ -173,9 +178,9 @@ int cmd_adjust(int argc, char **argv)
 	struct table *t = NULL;
 	struct xstatus *s = NULL;
 	struct conf *c = NULL;
-	const char *policy;
+	const char *policy, *delay, *cur_delay;
 	uint64_t sectors;
-	char buf[32];
+	char buf[32], dbuf[32];
 	unsigned int i;
 	int r;
 
@@ -214,6 +219,7 @@ int cmd_adjust(int argc, char **argv)
 	if (strcmp(t->remote, "-"))
 		compare_dev(&adj, "remote_meta", a->remote_meta ? a->remote_meta : "-",
 			    t->remote_meta);
+	compare_dev(&adj, "journal", a->journal ? a->journal : "-", t->journal);
 	if (a->region_bytes && a->region_bytes >> 9 != t->region_size) {
 		char conf[32], running[32];
 
@@ -230,9 +236,19 @@ int cmd_adjust(int argc, char **argv)
 		goto out;
 	}
 
-	/* What messages change at run time. */
+	/*
+	 * What messages change at run time.  Only async mode delays: leaving
+	 * it, the delay goes first (the target refuses another mode while
+	 * delayed); entering it, the mode goes first.
+	 */
+	delay = conf_opt(a, "delay_ms", NULL, dbuf, sizeof(dbuf));
+	cur_delay = st_str(s, "delay_ms");
+	if (cur_delay && strcmp(a->mode, "async") && strcmp(cur_delay, "0"))
+		compare_set(&adj, "delay_ms", "0", cur_delay);
 	if (!st_is(s, "mode", a->mode))
 		snprintf(adj.msgs[adj.nr_msgs++], sizeof(adj.msgs[0]), "mode %s", a->mode);
+	if (cur_delay && delay)
+		compare_set(&adj, "delay_ms", delay, cur_delay);
 	compare_num(&adj, a, "resync_rate_kbps", 0, t->rate_kbps);
 	compare_num(&adj, a, "semi_timeout_ms", XREPL_DEFAULT_SEMI_TIMEOUT_MS,
 		    t->semi_timeout_ms);

@@ -120,8 +120,7 @@ const char *size_str(uint64_t bytes, char *buf, size_t len)
  * Optional arguments of the table line: what a valid value looks like
  * (written to buf when it has numbers), or NULL for an unknown key.
  * on_remote_error only exists in the table line; the others may also be
- * changed at run time ("set"), as delay_ms, which xreplctl does not put
- * in a table (it goes with a journal).
+ * changed at run time ("set").
  */
 const char *option_expect(const char *key, bool table, char *buf,
 			  size_t len)
@@ -142,7 +141,7 @@ const char *option_expect(const char *key, bool table, char *buf,
 			 XREPL_MIN_PERIOD_S, XREPL_MAX_PERIOD_S);
 	else if (table && !strcmp(key, "on_remote_error"))
 		return "degrade or fail";
-	else if (!table && !strcmp(key, "delay_ms"))
+	else if (!strcmp(key, "delay_ms"))
 		snprintf(buf, len, "a number of milliseconds from 0 to %u",
 			 XREPL_MAX_DELAY_MS);
 	else
@@ -180,7 +179,7 @@ void check_option(const char *what, const char *key, const char *value,
 
 	if (!expect)
 		usage_error("%s: unknown key '%s' (expected %s)", what, key,
-			    table ? "on_remote_error, resync_rate_kbps, semi_timeout_ms, max_lag_kb, congestion or period_s" :
+			    table ? "on_remote_error, resync_rate_kbps, semi_timeout_ms, max_lag_kb, congestion, period_s or delay_ms" :
 			    "resync_rate_kbps, semi_timeout_ms, max_lag_kb, congestion, period_s or delay_ms");
 	if (!option_valid(key, value))
 		usage_error("%s %s: invalid value '%s': expected %s", what, key,

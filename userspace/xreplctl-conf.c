@@ -75,9 +75,10 @@ static int conf_read(const char *name, struct conf *c)
 	static const char *const keys[] = { "local", "remote", "meta", "mode",
 		"region_size", "nosync", "on_remote_error", "resync_rate_kbps",
 		"semi_timeout_ms", "max_lag_kb", "congestion", "period_s",
-		"remote_meta", "boot", NULL };
+		"remote_meta", "boot", "journal", "delay_ms", NULL };
 	struct create_args *a = &c->a;
 	char path[4096], expect[64], *line, *next;
+	const char *why;
 	unsigned int n = 0, seen = 0, i;
 	size_t len;
 	FILE *f;
@@ -150,6 +151,8 @@ static int conf_read(const char *name, struct conf *c)
 			a->remote = val;
 		} else if (!strcmp(key, "remote_meta")) {
 			a->remote_meta = val;
+		} else if (!strcmp(key, "journal")) {
+			a->journal = val;
 		} else if (!strcmp(key, "meta")) {
 			if (!strcmp(val, "none"))
 				a->no_meta = true;
@@ -183,6 +186,8 @@ static int conf_read(const char *name, struct conf *c)
 						  key, val,
 						  option_expect(key, true, expect,
 								sizeof(expect)));
+			if (!strcmp(key, "delay_ms"))
+				parse_num(val, 0, UINT64_MAX, &a->delay_ms);
 			snprintf(words, sizeof(words), "%s %s", key, val);
 			add_opt(a, words);
 		}
@@ -205,6 +210,9 @@ static int conf_read(const char *name, struct conf *c)
 			       same_dev(a->remote_meta, a->remote) ||
 			       same_dev(a->remote_meta, a->meta)))
 		return conf_error(path, 0, "remote_meta must differ from local, remote and meta");
+	why = journal_problem(a);
+	if (why)
+		return conf_error(path, 0, "%s", why);
 	return 0;
 }
 

@@ -64,11 +64,35 @@ void add_opt(struct create_args *a, const char *words)
 	a->nr_opts += 1 + (strchr(words, ' ') != NULL);
 }
 
+/*
+ * Why a's journal and delay do not go with the rest of a, or NULL: what
+ * the target would refuse, said before anything reaches it.
+ */
+const char *journal_problem(const struct create_args *a)
+{
+	if (a->journal) {
+		if (!a->meta)
+			return "a journal needs a metadata device";
+		if (!strcmp(a->mode, "periodic"))
+			return "a journal does not go with periodic mode";
+		if (same_dev(a->journal, a->local) ||
+		    same_dev(a->journal, a->remote) ||
+		    same_dev(a->journal, a->meta) ||
+		    (a->remote_meta && same_dev(a->journal, a->remote_meta)))
+			return "the journal must differ from the legs and the metadata devices";
+	}
+	if (a->delay_ms && !a->journal)
+		return "delay_ms needs a journal";
+	if (a->delay_ms && strcmp(a->mode, "async"))
+		return "delay_ms needs async mode";
+	return NULL;
+}
+
 static void create_option(struct create_args *a, const char *kv)
 {
 	static const char *const keys[] = { "on_remote_error",
 		"resync_rate_kbps", "semi_timeout_ms", "max_lag_kb",
-		"congestion", "period_s", NULL };
+		"congestion", "period_s", "delay_ms", NULL };
 	const char *eq = strchr(kv, '=');
 	char key[32], words[96];
 	unsigned int i;
@@ -84,6 +108,8 @@ static void create_option(struct create_args *a, const char *kv)
 	if (a->given & (1U << i))
 		usage_error("--option %s given twice", key);
 	a->given |= 1U << i;
+	if (!strcmp(key, "delay_ms"))
+		parse_num(eq + 1, 0, UINT64_MAX, &a->delay_ms);
 	snprintf(words, sizeof(words), "%s %s", key, eq + 1);
 	add_opt(a, words);
 }
@@ -97,6 +123,7 @@ int cmd_create(int argc, char **argv)
 		{ "no-meta", no_argument, NULL, 'M' },
 		{ "remote-meta", required_argument, NULL, 'R' },
 		{ "mode", required_argument, NULL, 'o' },
+		{ "journal", required_argument, NULL, 'J' },
 		{ "region-size", required_argument, NULL, 's' },
 		{ "nosync", no_argument, NULL, 'N' },
 		{ "option", required_argument, NULL, 'O' },
@@ -104,12 +131,13 @@ int cmd_create(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct create_args a = { .mode = "sync" };
+	const char *why;
 	char expect[64];
 	int c;
 
 	/* Options and the name in any order; 0 restarts getopt. */
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "l:r:m:MR:o:s:NO:n", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:r:m:MR:o:J:s:NO:n", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': a.local = optarg; break;
 		case 'R': a.remote_meta = optarg; break;
@@ -117,6 +145,7 @@ int cmd_create(int argc, char **argv)
 		case 'm': a.meta = optarg; break;
 		case 'M': a.no_meta = true; break;
 		case 'o': a.mode = optarg; break;
+		case 'J': a.journal = optarg; break;
 		case 's':
 			if (!parse_size(optarg, &a.region_bytes))
 				usage_error("--region-size: '%s' is not a size", optarg);
@@ -160,6 +189,9 @@ int cmd_create(int argc, char **argv)
 		usage_error("on_remote_error=fail needs --mode sync");
 	if (strstr(a.opts, "on_remote_error fail") && !strcmp(a.remote, "-"))
 		usage_error("on_remote_error=fail needs a remote");
+	why = journal_problem(&a);
+	if (why)
+		usage_error("%s", why);
 	return create_device(&a);
 }
 
@@ -182,6 +214,10 @@ int build_table(struct create_args *a, char *table, size_t len,
 		add_opt(a, "nosync");
 	if (a->remote_meta && strcmp(a->remote, "-")) {
 		snprintf(words, sizeof(words), "remote_meta %s", a->remote_meta);
+		add_opt(a, words);
+	}
+	if (a->journal) {
+		snprintf(words, sizeof(words), "journal %s", a->journal);
 		add_opt(a, words);
 	}
 	if (dev_sectors(a->local, sectors))

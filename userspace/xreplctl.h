@@ -206,13 +206,20 @@ int all_confs(int (*fn)(const char *name));
 struct create_args {
 	const char *name, *local, *remote, *meta, *mode;
 	const char *remote_meta;	/* the remote site's metadata, or NULL */
+	const char *journal;		/* the write-ahead log, or NULL */
 	uint64_t region_bytes;
+	uint64_t delay_ms;		/* delay_ms among the options, or 0 */
 	bool no_meta, nosync;
 	char opts[512];		/* "key value" pairs, space separated */
 	unsigned int nr_opts;	/* words in opts */
 	unsigned int given;	/* bit per option key, against duplicates */
 };
 
+/*
+ * Why a's journal and delay_ms do not go with the rest of a, or NULL
+ * (checked by create and by the configuration files).
+ */
+const char *journal_problem(const struct create_args *a);
 /* Add "key value" (or one word) to the optional arguments of a. */
 void add_opt(struct create_args *a, const char *words);
 /* The create command; argv[0] is "create".  Returns an exit status. */

@@ -12,6 +12,10 @@
 #      log is replayed delayed; set delay_ms 0 ships it, nothing copied
 #   5. bad input: delay_ms without a journal or in another mode, set
 #      delay_ms out of range, another mode while delayed
+#   6. xreplctl: up from a configuration file with a journal and
+#      delay_ms (the table names both; a write waits); adjust sets the
+#      delay the file says, leaves it when the file says none, takes it
+#      to 0 before another mode, and refuses another journal
 # The legs are loop devices, each under a dm-linear that a suspend stalls.
 # kernels: one
 # What a delay needs of the kernel (appends, read-backs, suspend) runs
@@ -150,3 +154,59 @@ dmsetup message "$P-x" 0 set delay_ms 1000 2>/dev/null &&
 assert_dmesg_contains "cannot set delay_ms: the table has no journal" "the kernel log"
 assert_status "$X" delay_ms 0
 dm_remove "$P-x"
+
+step "xreplctl: a configuration with a journal and a delay; adjust changes the delay"
+CTL=$(xrepl_tool xreplctl)
+CD=$T_TMP/conf
+mkdir -p "$CD"
+conf=$CD/$P-x.conf
+cat >"$conf" <<CONF
+local = $L
+remote = $R
+meta = $M
+mode = async
+journal = $J
+delay_ms = 60000
+max_lag_kb = 65536
+CONF
+must "xreplctl up" "$CTL" -c "$CD" up "$P-x"
+table=$(dmsetup table "$P-x")
+[[ "$table" == *" journal $(devno "$J") delay_ms 60000" ]] ||
+	fail "the table xreplctl up made: $table"
+wait_for_status "$X" remote insync 60
+assert_status "$X" delay_ms 60000
+head -c "$SZ" /dev/urandom >"$T_TMP/e"
+write_at "$X" $(( 20 * MIB )) "$SZ" "$T_TMP/e" || fail "writes with a delay"
+sed -i 's/^delay_ms = .*/delay_ms = 0/' "$conf"
+out=$("$CTL" -c "$CD" --dry-run adjust "$P-x") || fail "adjust --dry-run: $out"
+assert_eq "message $P-x 0 set delay_ms 0" "$out" "adjust --dry-run, a delay of 0"
+on_remote $(( 20 * MIB )) "$T_TMP/e" && fail "a write reached the remote before its delay (xreplctl up)"
+must "xreplctl adjust" "$CTL" -c "$CD" adjust "$P-x"
+assert_status "$X" delay_ms 0
+wait_for_status "$X" lag_writes 0 30
+assert_legs_equal "$L" "$R"
+# A file without delay_ms leaves the delay in effect, as up would.
+sed -i '/^delay_ms/d' "$conf"
+must "xreplctl set delay_ms 5000" "$CTL" set "$P-x" delay_ms 5000
+out=$("$CTL" -c "$CD" adjust "$P-x") || fail "adjust without delay_ms: $out"
+assert_eq "$P-x: nothing to change" "$out" "adjust, a file without delay_ms"
+assert_status "$X" delay_ms 5000
+# Another mode: the delay goes first, which the target requires.
+sed -i 's/^mode = .*/mode = semi-sync/' "$conf"
+out=$("$CTL" -c "$CD" --dry-run adjust "$P-x") || fail "adjust --dry-run: $out"
+assert_eq "message $P-x 0 set delay_ms 0
+message $P-x 0 mode semi-sync" "$out" "adjust --dry-run, to semi-sync while delayed"
+must "xreplctl adjust to semi-sync" "$CTL" -c "$CD" adjust "$P-x"
+assert_status "$X" mode semi-sync
+assert_status "$X" delay_ms 0
+# The journal only changes with a new table: refused, nothing changed.
+sed -i "s|^journal = .*|journal = $LOOP_J|" "$conf"
+table0=$(dmsetup table "$P-x")
+rc=0
+"$CTL" -c "$CD" adjust "$P-x" >"$T_TMP/adjust.out" 2>&1 || rc=$?
+assert_eq 1 "$rc" "adjust's exit status with another journal ($(cat "$T_TMP/adjust.out"))"
+assert_match "journal: the configuration says $LOOP_J" "$(cat "$T_TMP/adjust.out")" \
+	"adjust's message"
+assert_eq "$table0" "$(dmsetup table "$P-x")" "the table after a refused adjust"
+must "xreplctl down" "$CTL" -c "$CD" down "$P-x"
+assert_legs_equal "$L" "$R"

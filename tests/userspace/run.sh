@@ -704,6 +704,53 @@ tcase ctl-create-remote-meta-is-meta 2 "must differ from the legs and --meta" \
 	"$CTL" -n create a --local "$LI" --remote /x --meta /m --remote-meta /m
 tcase ctl-create-fail-no-remote 2 "on_remote_error=fail needs a remote" \
 	"$CTL" -n create a --local "$LI" --remote - --meta /m --option on_remote_error=fail
+# A journal and a delay: in the table line, and what the target would
+# refuse, refused first (create and the configuration files alike).
+truncate -s 8M "$W/jnl.img"
+JI="$W/jnl.img"
+tcase ctl-create-journal-dry 0 "^create a: 0 [0-9]+ xrepl $LI /x /m async 4 delay_ms 600000 journal $JI$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --mode async --journal "$JI" \
+	--option delay_ms=600000
+tcase ctl-create-journal-semi-dry 0 "^create a: 0 [0-9]+ xrepl $LI /x /m semi-sync 2 journal $JI$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --mode semi-sync -J "$JI"
+tcase ctl-create-journal-no-meta 2 "^xreplctl: a journal needs a metadata device$" \
+	"$CTL" -n create a --local "$LI" --remote /x --no-meta --mode async --journal "$JI"
+tcase ctl-create-journal-periodic 2 "^xreplctl: a journal does not go with periodic mode$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --mode periodic --journal "$JI"
+tcase ctl-create-journal-is-leg 2 "^xreplctl: the journal must differ from the legs and the metadata devices$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --mode async --journal "$W/link.img"
+tcase ctl-create-journal-is-meta 2 "^xreplctl: the journal must differ from the legs and the metadata devices$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta "$JI" --mode async --journal "$JI"
+tcase ctl-create-delay-no-journal 2 "^xreplctl: delay_ms needs a journal$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --mode async --option delay_ms=1000
+tcase ctl-create-delay-semi 2 "^xreplctl: delay_ms needs async mode$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --mode semi-sync --journal "$JI" \
+	--option delay_ms=1000
+tcase ctl-create-delay-zero-sync 0 "^create a: 0 [0-9]+ xrepl $LI /x /m sync 4 delay_ms 0 journal $JI$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --journal "$JI" --option delay_ms=0
+tcase ctl-create-delay-range 2 "^xreplctl: --option delay_ms: invalid value '604800001': expected a number of milliseconds from 0 to 604800000$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --mode async --journal "$JI" \
+	--option delay_ms=604800001
+tcase ctl-create-delay-twice 2 "^xreplctl: --option delay_ms given twice$" \
+	"$CTL" -n create a --local "$LI" --remote /x --meta /m --mode async --journal "$JI" \
+	--option delay_ms=1 --option delay_ms=2
+printf 'local = %s\nremote = /dev/nbd3\nmeta = /m\nmode = async\njournal = %s\ndelay_ms = 900000\n' \
+	"$LI" "$JI" >"$CD/vmj.conf"
+tcase ctl-conf-journal-dry 0 "^create vmj: 0 [0-9]+ xrepl $LI /dev/nbd3 /m async 4 delay_ms 900000 journal $JI$" \
+	"$CTL" -n -c "$CD" up vmj
+rm "$CD/vmj.conf"
+conf_case journal-no-meta "local = $LI\nremote = /x\nmeta = none\nmode = async\njournal = $JI\n" \
+	"^xreplctl: $CB/journal-no-meta.conf: a journal needs a metadata device$"
+conf_case journal-periodic "local = $LI\nremote = /x\nmeta = /m\nmode = periodic\njournal = $JI\n" \
+	"^xreplctl: $CB/journal-periodic.conf: a journal does not go with periodic mode$"
+conf_case journal-is-remote "local = $LI\nremote = $JI\nmeta = /m\nmode = async\njournal = $JI\n" \
+	"the journal must differ from the legs and the metadata devices$"
+conf_case delay-no-journal "local = $LI\nremote = /x\nmeta = /m\nmode = async\ndelay_ms = 10\n" \
+	"^xreplctl: $CB/delay-no-journal.conf: delay_ms needs a journal$"
+conf_case delay-sync "local = $LI\nremote = /x\nmeta = /m\njournal = $JI\ndelay_ms = 10\n" \
+	"^xreplctl: $CB/delay-sync.conf: delay_ms needs async mode$"
+conf_case delay-bad "local = $LI\nremote = /x\nmeta = /m\nmode = async\njournal = $JI\ndelay_ms = 1s\n" \
+	"^xreplctl: $CB/delay-bad.conf:6: delay_ms: invalid value '1s': expected a number of milliseconds from 0 to 604800000$"
 tcase ctl-demote-no-meta 2 "demote wants --meta DEV" "$CTL" demote
 tcase ctl-promote-no-meta 2 "promote needs --local and --meta" "$CTL" promote a --local "$LI"
 tcase ctl-attach-no-remote 2 "no --remote, and no usable" "$CTL" -c "$W" attach a
