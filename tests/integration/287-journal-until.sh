@@ -6,7 +6,8 @@
 #      and holds; status ship_until_ms= and ship_point_ms at the point; the
 #      journal records the hold, the point and the bound of what the
 #      remote has; a point the remote may be past is refused; a later
-#      point rolls it further
+#      point rolls it further, and a dm event says when the remote is
+#      there (the remote stalled until the message's own event is in)
 #   2. the point outlives the table: the device removed and created again
 #      replays its log held at the point; a later point ships the entries
 #      read from the log up to it, and no further
@@ -20,7 +21,8 @@
 #      one) is refused, one after it rolls the remote there
 #   5. the worked recovery example: ext4, a file deleted while the remote
 #      lags by delay_ms; xreplctl hold, xreplctl ship-until the time before
-#      the deletion (as a date), which waits until the remote is there;
+#      the deletion (as a date), which waits (on dm events) until the
+#      remote is there;
 #      the remote's copy (as the remote site promotes it) passes fsck and
 #      holds the file as it was
 # The legs are loop devices, each under a dm-linear that a suspend stalls.
@@ -72,6 +74,15 @@ until_msg() {
 	assert_cmp "$(event_nr "$X")" -gt "$ev" "dm events"
 	wait_for_cmp "$X" ship_point_ms -ge "$1" 60
 }
+# events_past N WHAT: the device's event counter passes N within 10 s.
+events_past() {
+	local i
+	for (( i = 0; i < 100; i++ )); do
+		(( $(event_nr "$X") > $1 )) && { log "ok: $2"; return; }
+		sleep 0.1
+	done
+	fail "$2: the event counter stayed at $(event_nr "$X")"
+}
 # refused WHY ARGS...: the message ARGS is refused, the kernel log says WHY.
 refused() {
 	local why=$1
@@ -112,8 +123,18 @@ remote_holds 0 4
 refused "cannot ship_until ${t[3]}: the remote may have writes made at or after that time" \
 	ship_until "${t[3]}"
 assert_status "$X" ship_until_ms "${t[4]}"
-# A later point rolls it further.
-until_msg "${t[6]}"
+# A later point rolls it further, and the remote reaching it raises a
+# dm event of its own: the remote stalls until the message's event is in.
+stall
+ev=$(event_nr "$X")
+must "ship_until ${t[6]}" dmsetup message "$P-x" 0 ship_until "${t[6]}"
+events_past "$ev" "the message's dm event"
+sleep 0.5
+ev=$(event_nr "$X")
+assert_cmp "$(status_field "$X" ship_point_ms)" -lt "${t[6]}" "the ship point, the remote stalled"
+unstall
+wait_for_cmp "$X" ship_point_ms -ge "${t[6]}" 60
+events_past "$ev" "a dm event when the remote reached the point"
 assert_status "$X" lag_writes 2
 remote_holds 0 6
 assert_status "$X" copied_regions "$cp0"
