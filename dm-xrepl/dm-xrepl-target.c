@@ -1061,7 +1061,7 @@ static int xrepl_iterate_devices(struct dm_target *ti,
 
 static struct target_type xrepl_target = {
 	.name		 = "xrepl",
-	.version	 = {1, 8, 0},
+	.version	 = {1, 9, 0},
 	.module		 = THIS_MODULE,
 	.ctr		 = xrepl_ctr,
 	.dtr		 = xrepl_dtr,

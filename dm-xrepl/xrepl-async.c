@@ -540,7 +540,8 @@ static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
 	struct xrepl_c *xc = ent->xc;
 	struct xrepl_pair *pair = xc->pair;
 	struct bio_list acks = BIO_EMPTY_LIST;
-	bool degraded = false, redispatch, wake_ship, local_frees;
+	bool degraded = false, reached = false, redispatch, wake_ship;
+	bool local_frees;
 	unsigned long flags;
 
 	spin_lock_irqsave(&pair->lock, flags);
@@ -550,7 +551,7 @@ static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
 	    !lost && pair->degraded_by == XREPL_DEGRADED_NONE)
 		xrepl_jnl_rflushed_locked(pair, ent);
 	if (ent->jseq)
-		xrepl_jnl_shipped_locked(pair, ent, !status && !lost);
+		reached = xrepl_jnl_shipped_locked(pair, ent, !status && !lost);
 	/* Issued early and the local write still runs: its end_io frees ent. */
 	local_frees = ent->early && !ent->local_done;
 	ent->remote_done = true;
@@ -584,6 +585,9 @@ static void ship_done(struct xrepl_shipent *ent, blk_status_t status,
 	if (degraded)
 		xrepl_report_degraded(xc, "remote I/O error %d",
 				      blk_status_to_errno(status));
+	else if (reached)
+		/* The remote is at the point ship_until asked for. */
+		xrepl_raise_event(xc);
 	if (wake_ship)
 		xrepl_ship_kick(pair, redispatch);
 

@@ -756,6 +756,11 @@ struct xrepl_jnl {
 	 */
 	u64 until_ns;
 	/*
+	 * Under pair->lock: the ship point reached until_ns (set when
+	 * until_ns is), and a dm event said so; one per point.
+	 */
+	bool until_reached;
+	/*
 	 * Under pair->lock: no data the remote has or is sent is newer (wall
 	 * clock, ns since the epoch): the newest entry the ship queue let
 	 * go, the end of a copy, the time sync mode was left, a write sent
@@ -1168,9 +1173,10 @@ void xrepl_jnl_rflushed_locked(struct xrepl_pair *pair,
 			       struct xrepl_shipent *ent);
 /*
  * A journaled entry left the ship queue: the remote has it (done), or it
- * was dropped.
+ * was dropped.  Whether the remote just reached the point shipped until
+ * (a dm event is due).
  */
-void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
+bool xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 			      struct xrepl_shipent *ent, bool done);
 /* Must the ship queue's next entry wait for a tail commit?  lock held. */
 bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,

@@ -1157,6 +1157,7 @@ set:
 	jnl->sent_ns = max_t(u64, ktime_get_real_ns(), jnl->walk.last_ns);
 	if (jnl->ship_held && info.ship_until_ms <= JNL_MAX_MS)
 		jnl->until_ns = info.ship_until_ms * NSEC_PER_MSEC;
+	jnl->until_reached = false;
 	if (jnl->ship_held && info.sent_ms && info.sent_ms <= JNL_MAX_MS)
 		jnl->sent_ns = info.sent_ms * NSEC_PER_MSEC;
 	jnl->journal_id = info.journal_id;
@@ -2299,16 +2300,40 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 }
 
 /*
+ * The ship point (ns): every journaled write made before it is on the
+ * remote (see xrepl_jnl_status_locked()); 0 while it is not known.  lock
+ * held.
+ */
+static u64 jnl_point_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	const struct xrepl_shipent *ent;
+
+	if (!jnl->usable || pair->degraded_by != XREPL_DEGRADED_NONE ||
+	    !pair->consistent || pair->resync_active)
+		return 0;
+	ent = list_first_entry_or_null(&jnl->log, struct xrepl_shipent, jlog);
+	if (ent && (ent->jreplay || !jnl->replay))
+		return ent->jtime_ns;
+	/* The next entry to read is not older: 0 until one completed. */
+	if (jnl->replay)
+		return jnl->rp_done_ns;
+	return jnl->last_time_ns;
+}
+
+/*
  * ent (journaled) left the ship queue: the remote completed it (done), or
  * it was dropped.  The tail may move: a tail commit is due within a
  * second, or at once when half the log, or three quarters of the
- * records of completed entries, are in use.  lock held.
+ * records of completed entries, are in use.  Returns whether the remote
+ * just reached the point shipping goes until (the caller raises a dm
+ * event).  lock held.
  */
-void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
+bool xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 			      struct xrepl_shipent *ent, bool done)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
-	bool urgent;
+	bool urgent, reached = false;
 
 	if (done)
 		jnl_done_add_locked(jnl, ent);
@@ -2329,6 +2354,12 @@ void xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 	urgent = jnl_used_locked(jnl) * 2 > jnl->nr_blocks ||
 		 jnl->done_nr * 4 > jnl->done_max * 3 || jnl->done_unrec;
 	jnl_commit_soon_locked(pair, urgent);
+	if (done && jnl->until_ns && !jnl->until_reached &&
+	    jnl_point_locked(pair) >= jnl->until_ns) {
+		jnl->until_reached = true;
+		reached = true;
+	}
+	return reached;
 }
 
 /*
@@ -2371,8 +2402,6 @@ void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
 			     u64 *size_kb, u64 *point_ms)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
-	const struct xrepl_shipent *ent;
-	u64 point;
 
 	*used_kb = 0;
 	*size_kb = 0;
@@ -2385,18 +2414,7 @@ void xrepl_jnl_status_locked(struct xrepl_pair *pair, u64 *used_kb,
 	if (!jnl->usable)
 		return;
 	*used_kb = jnl_used_locked(jnl) * (XREPL_META_BLOCK_SIZE >> 10);
-	if (pair->degraded_by != XREPL_DEGRADED_NONE || !pair->consistent ||
-	    pair->resync_active)
-		return;
-	ent = list_first_entry_or_null(&jnl->log, struct xrepl_shipent, jlog);
-	if (ent && (ent->jreplay || !jnl->replay))
-		point = ent->jtime_ns;
-	else if (jnl->replay)
-		/* The next entry to read is not older: 0 until one completed. */
-		point = jnl->rp_done_ns;
-	else
-		point = jnl->last_time_ns;
-	*point_ms = div_u64(point, NSEC_PER_MSEC);
+	*point_ms = div_u64(jnl_point_locked(pair), NSEC_PER_MSEC);
 }
 
 bool xrepl_jnl_idle_locked(struct xrepl_pair *pair)
@@ -3064,6 +3082,8 @@ int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
 	} else {
 		/* A hold or a release waits for sb_lock: still held. */
 		jnl->until_ns = until_ns;
+		/* There already: the event below says so. */
+		jnl->until_reached = jnl_point_locked(pair) >= until_ns;
 		xrepl_ship_now(pair);
 		went = true;
 	}

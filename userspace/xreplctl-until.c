@@ -2,9 +2,9 @@
 /*
  * xreplctl ship-until: roll the remote of an async pair with a journal to
  * a point in time ("ship_until" message) and wait until it is there: the
- * status's ship_point_ms at the point, ship_until_ms still the point.
- * The kernel raises no event when the point is reached, so the status is
- * polled.
+ * status's ship_point_ms at the point, ship_until_ms still the point,
+ * read at each dm event (the target raises one when the remote reaches
+ * the point, and when it degrades or the point is ended).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -18,7 +18,6 @@
 #include "xreplctl.h"
 #include "lib/status.h"
 
-#define POLL_MS		200
 
 /*
  * The fraction of a second after a '.' at *p, if there is one: its ms
@@ -110,59 +109,52 @@ static const char *point_str(uint64_t ms, char *buf, size_t len)
 	return buf;
 }
 
-static void sleep_ms(unsigned int ms)
+/* The point wait_point() waits for. */
+static uint64_t until_point;
+
+/* At the point, or no longer going there (wait_point() tells which). */
+static bool point_done(const struct xstatus *s)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return st_num(s, "ship_until_ms") != until_point ||
+	       !st_num(s, "held") || !st_is(s, "degraded_by", "none") ||
+	       st_num(s, "ship_point_ms") >= until_point;
 }
 
 /*
- * Poll until the remote is at the point: 0, or EXIT_FAILED if the point
- * was ended (hold, release, another point) or the remote degraded, or
- * EXIT_TIMEOUT.
+ * Wait, on the device's dm events, until the remote is at the point: 0,
+ * or EXIT_FAILED if the point was ended (hold, release, another point)
+ * or the remote degraded; after a timeout, exits with EXIT_TIMEOUT.
  */
 static int wait_point(const char *name, uint64_t ms, uint64_t timeout,
 		      struct xstatus *s)
 {
-	uint64_t deadline = mono_ms() + timeout * 1000;
 	char when[64];
 	int r;
 
-	for (;;) {
-		r = read_status(name, s);
-		if (r)
-			return r;
-		if (st_num(s, "ship_until_ms") != ms || !st_num(s, "held")) {
-			msg("ship-until: %s: the point was ended (hold, release or another point): held=%s ship_until_ms=%s",
-			    name, st_str_or(s, "held", "?"),
-			    st_str_or(s, "ship_until_ms", "?"));
-			return EXIT_FAILED;
-		}
-		if (!st_is(s, "degraded_by", "none")) {
-			msg("ship-until: %s: the remote degraded (degraded_by=%s): it stays at an earlier point",
-			    name, st_str_or(s, "degraded_by", "?"));
-			return EXIT_FAILED;
-		}
-		if (st_num(s, "ship_point_ms") >= ms)
-			break;
-		if (timeout && mono_ms() >= deadline) {
-			msg("ship-until: %s: not at the point after %" PRIu64 " s: ship_point_ms=%s lag_writes=%s delay_ms=%s",
-			    name, timeout, st_str_or(s, "ship_point_ms", "?"),
-			    st_str_or(s, "lag_writes", "?"),
-			    st_str_or(s, "delay_ms", "?"));
-			return EXIT_TIMEOUT;
-		}
-		sleep_ms(POLL_MS);
+	until_point = ms;
+	r = wait_until("ship-until", name, timeout, point_done, s);
+	if (r == EXIT_TIMEOUT) {
+		msg("ship-until: %s: not at the point after %" PRIu64 " s: ship_point_ms=%s lag_writes=%s delay_ms=%s",
+		    name, timeout, st_str_or(s, "ship_point_ms", "?"),
+		    st_str_or(s, "lag_writes", "?"),
+		    st_str_or(s, "delay_ms", "?"));
+		exit_after_timeout();
+	} else if (r == -EXIT_TIMEOUT) {
+		msg("ship-until: %s: no status after %" PRIu64 " s", name, timeout);
+		exit_after_timeout();
+	}
+	if (r)
+		return r;
+	if (st_num(s, "ship_until_ms") != ms || !st_num(s, "held")) {
+		msg("ship-until: %s: the point was ended (hold, release or another point): held=%s ship_until_ms=%s",
+		    name, st_str_or(s, "held", "?"),
+		    st_str_or(s, "ship_until_ms", "?"));
+		return EXIT_FAILED;
+	}
+	if (!st_is(s, "degraded_by", "none")) {
+		msg("ship-until: %s: the remote degraded (degraded_by=%s): it stays at an earlier point",
+		    name, st_str_or(s, "degraded_by", "?"));
+		return EXIT_FAILED;
 	}
 	printf("%s: the remote is at %s (%" PRIu64 " ms): every write made before it, none after; shipping is held\n",
 	       name, point_str(ms, when, sizeof(when)), ms);
