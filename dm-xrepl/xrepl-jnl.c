@@ -87,6 +87,7 @@ static void jnl_submit_work(struct work_struct *work);
 static void jnl_overlap_work(struct work_struct *work);
 static void jnl_commit_soon_locked(struct xrepl_pair *pair, bool urgent);
 static void jnl_rd_free(struct jnl_reader *rd);
+static bool jnl_until_check_locked(struct xrepl_pair *pair);
 
 /* Before pair->wq goes: no tail commit runs or is due. */
 void xrepl_jnl_stop(struct xrepl_pair *pair)
@@ -1270,11 +1271,15 @@ static void jnl_replay_stop(struct xrepl_pair *pair)
 static void jnl_replay_end(struct xrepl_pair *pair, bool *redispatch)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
+	struct xrepl_c *event = NULL;
 	struct jnl_reader *rd;
 	bool stopped;
 
 	spin_lock_irq(&pair->lock);
 	jnl->replay = false;
+	/* The ship point goes from the replay's to the log's. */
+	if (jnl_until_check_locked(pair))
+		event = pair->active;
 	stopped = jnl->rp_stopped;
 	rd = jnl->rp_rd;
 	jnl->rp_rd = NULL;
@@ -1287,6 +1292,8 @@ static void jnl_replay_end(struct xrepl_pair *pair, bool *redispatch)
 	if (!stopped)
 		DMINFO("%s: journal: the log is replayed",
 		       dm_device_name(pair->md));
+	if (event)
+		xrepl_raise_event(event);
 }
 
 /*
@@ -1390,7 +1397,7 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	const char *why = NULL;
 	u64 seq, block, at, inc;
 	struct xrepl_c *xc;
-	bool failed, degraded;
+	bool failed, degraded, reached;
 
 	if (!jnl)
 		return;
@@ -1464,7 +1471,11 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	list_add_tail(&ent->jlog, &pos->jlog);
 	ent->s.queued_ns = ktime_get_ns();
 	xrepl_shipq_insert_locked(&pair->shipq, &ent->s);
+	/* The entry read is the ship point now: it may be at the point. */
+	reached = jnl_until_check_locked(pair);
 	spin_unlock_irq(&pair->lock);
+	if (reached)
+		xrepl_raise_event(xc);
 }
 
 /*
@@ -2322,6 +2333,23 @@ static u64 jnl_point_locked(struct xrepl_pair *pair)
 }
 
 /*
+ * The ship point may have moved: whether it just reached the point
+ * shipping goes until (a dm event is due; once per point).  Where it
+ * moves: a completion, a replay's entry read, the replay's end.  lock
+ * held.
+ */
+static bool jnl_until_check_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	if (!jnl->until_ns || jnl->until_reached ||
+	    jnl_point_locked(pair) < jnl->until_ns)
+		return false;
+	jnl->until_reached = true;
+	return true;
+}
+
+/*
  * ent (journaled) left the ship queue: the remote completed it (done), or
  * it was dropped.  The tail may move: a tail commit is due within a
  * second, or at once when half the log, or three quarters of the
@@ -2333,7 +2361,7 @@ bool xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 			      struct xrepl_shipent *ent, bool done)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
-	bool urgent, reached = false;
+	bool urgent;
 
 	if (done)
 		jnl_done_add_locked(jnl, ent);
@@ -2354,12 +2382,7 @@ bool xrepl_jnl_shipped_locked(struct xrepl_pair *pair,
 	urgent = jnl_used_locked(jnl) * 2 > jnl->nr_blocks ||
 		 jnl->done_nr * 4 > jnl->done_max * 3 || jnl->done_unrec;
 	jnl_commit_soon_locked(pair, urgent);
-	if (done && jnl->until_ns && !jnl->until_reached &&
-	    jnl_point_locked(pair) >= jnl->until_ns) {
-		jnl->until_reached = true;
-		reached = true;
-	}
-	return reached;
+	return done && jnl_until_check_locked(pair);
 }
 
 /*

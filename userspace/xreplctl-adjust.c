@@ -152,13 +152,21 @@ static void compare_dev(struct adjust *adj, const char *what, const char *path,
 	}
 }
 
+static char *next_msg(struct adjust *adj)
+{
+	if (adj->nr_msgs == sizeof(adj->msgs) / sizeof(adj->msgs[0])) {
+		msg("adjust: %s: too many changes at once", adj->name);
+		exit(EXIT_FAILED);
+	}
+	return adj->msgs[adj->nr_msgs++];
+}
+
 static void compare_set(struct adjust *adj, const char *key, const char *want,
 			const char *running)
 {
 	if (!strcmp(want, running))
 		return;
-	snprintf(adj->msgs[adj->nr_msgs++], sizeof(adj->msgs[0]), "set %s %s", key,
-		 want);
+	snprintf(next_msg(adj), sizeof(adj->msgs[0]), "set %s %s", key, want);
 }
 
 static void compare_num(struct adjust *adj, const struct create_args *a,
@@ -243,10 +251,19 @@ int cmd_adjust(int argc, char **argv)
 	 */
 	delay = conf_opt(a, "delay_ms", NULL, dbuf, sizeof(dbuf));
 	cur_delay = st_str(s, "delay_ms");
-	if (cur_delay && strcmp(a->mode, "async") && strcmp(cur_delay, "0"))
+	if (!st_is(s, "mode", a->mode) && st_num(s, "held")) {
+		/* The target refuses it: change nothing, the delay included. */
+		msg("adjust: %s: mode: the configuration says %s, the device has %s, but its shipping is held: 'xreplctl release %s' first; nothing changed",
+		    adj.name, a->mode, st_str_or(s, "mode", "?"), adj.name);
+		r = EXIT_FAILED;
+		goto out;
+	}
+	if (cur_delay && strcmp(a->mode, "async") && strcmp(cur_delay, "0")) {
 		compare_set(&adj, "delay_ms", "0", cur_delay);
+		cur_delay = "0";
+	}
 	if (!st_is(s, "mode", a->mode))
-		snprintf(adj.msgs[adj.nr_msgs++], sizeof(adj.msgs[0]), "mode %s", a->mode);
+		snprintf(next_msg(&adj), sizeof(adj.msgs[0]), "mode %s", a->mode);
 	if (cur_delay && delay)
 		compare_set(&adj, "delay_ms", delay, cur_delay);
 	compare_num(&adj, a, "resync_rate_kbps", 0, t->rate_kbps);

@@ -411,3 +411,31 @@ int remote_devnum(const char *name, unsigned int *maj, unsigned int *min)
 	dm_task_destroy(dmt);
 	return r;
 }
+
+/*
+ * Is the loaded xrepl target at least major.minor?  1 if so, 0 if older,
+ * -1 if its version cannot be read (the module is not loaded).
+ */
+int target_at_least(uint32_t major, uint32_t minor)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_LIST_VERSIONS);
+	struct dm_versions *v, *last;
+	int r = -1;
+
+	if (!dmt)
+		return -1;
+	if (dm_task_run(dmt)) {
+		v = dm_task_get_versions(dmt);
+		do {
+			last = v;
+			if (v->name[0] && !strcmp(v->name, TARGET)) {
+				r = v->version[0] > major ||
+				    (v->version[0] == major && v->version[1] >= minor);
+				break;
+			}
+			v = (struct dm_versions *)((char *)v + v->next);
+		} while (last != v);
+	}
+	dm_task_destroy(dmt);
+	return r;
+}

@@ -5,7 +5,7 @@
  * the report (xreplctl-report.c) or the JSON object of --json; --check
  * turns the worst health into the exit status.  wait sleeps on the
  * device's dm events until it is in sync (wait_until(), which verify
- * --wait uses too).
+ * --wait and ship-until use too).
  */
 #include <errno.h>
 #include <getopt.h>

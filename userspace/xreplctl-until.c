@@ -4,7 +4,8 @@
  * a point in time ("ship_until" message) and wait until it is there: the
  * status's ship_point_ms at the point, ship_until_ms still the point,
  * read at each dm event (the target raises one when the remote reaches
- * the point, and when it degrades or the point is ended).
+ * the point, and when it degrades or the point is ended; an older target
+ * loaded is polled).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -17,7 +18,6 @@
 
 #include "xreplctl.h"
 #include "lib/status.h"
-
 
 /*
  * The fraction of a second after a '.' at *p, if there is one: its ms
@@ -120,6 +120,42 @@ static bool point_done(const struct xstatus *s)
 	       st_num(s, "ship_point_ms") >= until_point;
 }
 
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A target older than 1.9 raises no event when the remote reaches the
+ * point (a module upgraded on disk, the old one still loaded): poll
+ * point_done() every 200 ms instead.  As wait_until().
+ */
+static int poll_point(const char *name, uint64_t timeout, struct xstatus *s)
+{
+	uint64_t deadline = mono_ms() + timeout * 1000;
+	int r;
+
+	for (;;) {
+		r = read_status(name, s);
+		if (r || point_done(s))
+			return r;
+		if (timeout && mono_ms() >= deadline)
+			return EXIT_TIMEOUT;
+		sleep_ms(200);
+	}
+}
+
 /*
  * Wait, on the device's dm events, until the remote is at the point: 0,
  * or EXIT_FAILED if the point was ended (hold, release, another point)
@@ -132,7 +168,10 @@ static int wait_point(const char *name, uint64_t ms, uint64_t timeout,
 	int r;
 
 	until_point = ms;
-	r = wait_until("ship-until", name, timeout, point_done, s);
+	if (!target_at_least(1, 9))
+		r = poll_point(name, timeout, s);
+	else
+		r = wait_until("ship-until", name, timeout, point_done, s);
 	if (r == EXIT_TIMEOUT) {
 		msg("ship-until: %s: not at the point after %" PRIu64 " s: ship_point_ms=%s lag_writes=%s delay_ms=%s",
 		    name, timeout, st_str_or(s, "ship_point_ms", "?"),

@@ -131,7 +131,7 @@ static const char usage_text[] =
 "  -R, --remote-meta DEV  the remote site's metadata device: compared on\n"
 "                         every connection (split brain is refused)\n"
 "  -o, --mode MODE        sync (default), semi-sync, async or periodic\n"
-"  -J, --journal DEV      the write-ahead log of async and semi-sync: the\n"
+"  -J, --journal DEV      the write-ahead log of the asynchronous modes: the\n"
 "                         remote follows in write order across a crash\n"
 "                         (needs --meta; not with periodic)\n"
 "  -s, --region-size SIZE region size in bytes, with an optional K, M or G\n"

@@ -284,6 +284,11 @@ int for_each_xrepl(void (*fn)(const struct xstatus *s, void *ctx),
 		   void *ctx);
 /* Wait until the event counter of name passes *event_nr; set it, 0 or -1. */
 int wait_event(const char *name, uint32_t *event_nr);
+/*
+ * 1 if the loaded xrepl target is at least major.minor, 0 if it is
+ * older, -1 if its version cannot be read.
+ */
+int target_at_least(uint32_t major, uint32_t minor);
 /* The device number of the remote leg in the table of name; 0 or -1. */
 int remote_devnum(const char *name, unsigned int *maj, unsigned int *min);
 

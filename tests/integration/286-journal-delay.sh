@@ -15,7 +15,9 @@
 #   6. xreplctl: up from a configuration file with a journal and
 #      delay_ms (the table names both; a write waits); adjust sets the
 #      delay the file says, leaves it when the file says none, takes it
-#      to 0 before another mode, and refuses another journal
+#      to 0 before another mode (and sets it after the mode going back
+#      to async), refuses another mode while held, changing nothing, and
+#      refuses another journal
 # The legs are loop devices, each under a dm-linear that a suspend stalls.
 # kernels: one
 # What a delay needs of the kernel (appends, read-backs, suspend) runs
@@ -199,6 +201,28 @@ message $P-x 0 mode semi-sync" "$out" "adjust --dry-run, to semi-sync while dela
 must "xreplctl adjust to semi-sync" "$CTL" -c "$CD" adjust "$P-x"
 assert_status "$X" mode semi-sync
 assert_status "$X" delay_ms 0
+# Back to async with a delay: the mode first, then the delay.
+sed -i 's/^mode = .*/mode = async/' "$conf"
+printf 'delay_ms = 4000\n' >>"$conf"
+out=$("$CTL" -c "$CD" --dry-run adjust "$P-x") || fail "adjust --dry-run: $out"
+assert_eq "message $P-x 0 mode async
+message $P-x 0 set delay_ms 4000" "$out" "adjust --dry-run, to async with a delay"
+must "xreplctl adjust to async" "$CTL" -c "$CD" adjust "$P-x"
+assert_status "$X" mode async
+assert_status "$X" delay_ms 4000
+# Held, another mode is refused (the target would), and nothing changes:
+# not the delay either.
+must "xreplctl hold" "$CTL" hold "$P-x"
+sed -i 's/^mode = .*/mode = sync/; /^delay_ms/d' "$conf"
+rc=0
+"$CTL" -c "$CD" adjust "$P-x" >"$T_TMP/adjust.out" 2>&1 || rc=$?
+assert_eq 1 "$rc" "adjust's exit status while held ($(cat "$T_TMP/adjust.out"))"
+assert_match "shipping is held: 'xreplctl release $P-x' first; nothing changed" \
+	"$(cat "$T_TMP/adjust.out")" "adjust's message while held"
+assert_status "$X" mode async
+assert_status "$X" delay_ms 4000
+assert_status "$X" held 1
+must "xreplctl release" "$CTL" release "$P-x"
 # The journal only changes with a new table: refused, nothing changed.
 sed -i "s|^journal = .*|journal = $LOOP_J|" "$conf"
 table0=$(dmsetup table "$P-x")

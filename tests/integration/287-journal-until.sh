@@ -10,7 +10,10 @@
 #      there (the remote stalled until the message's own event is in)
 #   2. the point outlives the table: the device removed and created again
 #      replays its log held at the point; a later point ships the entries
-#      read from the log up to it, and no further
+#      read from the log up to it, and no further; xreplctl ship-until,
+#      which waits on dm events, returns when the replay read the entry
+#      after the point, and when the replay ends at a point after its
+#      last entry
 #   3. a point after the last write: the log empties, ship_point_ms is
 #      the point; a write made after it waits; hold ends the point
 #      (ship_until_ms=0), release ships the rest, nothing copied; a point
@@ -71,7 +74,7 @@ until_msg() {
 	assert_status "$X" ship_until_ms "$1"
 	assert_status "$X" held 1
 	assert_dmesg_contains "journal: shipping until $1, then held" "the kernel log"
-	assert_cmp "$(event_nr "$X")" -gt "$ev" "dm events"
+	events_past "$ev" "a dm event"
 	wait_for_cmp "$X" ship_point_ms -ge "$1" 60
 }
 # events_past N WHAT: the device's event counter passes N within 10 s.
@@ -155,8 +158,26 @@ refused "cannot ship_until ${t[5]}: the remote may have writes made at or after 
 	ship_until "${t[5]}"
 # The bound recorded is the point, not the time of the load: a later
 # point is taken, and the entry before it is read from the log and sent.
-until_msg "${t[7]}"
+# xreplctl ship-until waits on dm events: the remote is at the point once
+# the replay read the entry after it (no completion comes after that).
+"$CTL" ship-until "$P-x" "${t[7]}" --timeout 30 >"$T_TMP/until7.out" 2>&1 ||
+	fail "xreplctl ship-until ${t[7]} during the replay: $(cat "$T_TMP/until7.out")"
+assert_status "$X" ship_until_ms "${t[7]}"
+assert_status "$X" held 1
 remote_holds 0 7
+assert_status "$X" copied_regions 0
+# Again with the last entry left: the point after it is reached as the
+# replay ends.
+dm_remove "$P-x"
+assert_eq 1 "$(unshipped)" "entries the removed device left in the log"
+jx "$J"
+assert_status "$X" ship_until_ms "${t[7]}"
+sleep 1
+tn=$(now_ms)
+"$CTL" ship-until "$P-x" "$tn" --timeout 30 >"$T_TMP/untiln.out" 2>&1 ||
+	fail "xreplctl ship-until $tn, the replay's end: $(cat "$T_TMP/untiln.out")"
+remote_holds 0 8
+assert_status "$X" lag_writes 0
 assert_status "$X" copied_regions 0
 
 step "the remote reaches a point after its last write; a point to come is refused"
