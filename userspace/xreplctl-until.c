@@ -112,12 +112,21 @@ static const char *point_str(uint64_t ms, char *buf, size_t len)
 /* The point wait_point() waits for. */
 static uint64_t until_point;
 
+/*
+ * The remote is no longer a consistent image: a resync is due (a write
+ * the remote refused, a degradation), which waits for a release.
+ */
+static bool not_consistent(const struct xstatus *s)
+{
+	return !st_is(s, "consistent", "yes") || st_num(s, "resync_active");
+}
+
 /* At the point, or no longer going there (wait_point() tells which). */
 static bool point_done(const struct xstatus *s)
 {
 	return st_num(s, "ship_until_ms") != until_point ||
 	       !st_num(s, "held") || !st_is(s, "degraded_by", "none") ||
-	       st_num(s, "ship_point_ms") >= until_point;
+	       not_consistent(s) || st_num(s, "ship_point_ms") >= until_point;
 }
 
 static void sleep_ms(unsigned int ms)
@@ -148,6 +157,8 @@ static int poll_point(const char *name, uint64_t timeout, struct xstatus *s)
 
 	for (;;) {
 		r = read_status(name, s);
+		if (r)
+			msg("ship-until: %s: cannot read the device's status", name);
 		if (r || point_done(s))
 			return r;
 		if (timeout && mono_ms() >= deadline)
@@ -168,7 +179,7 @@ static int wait_point(const char *name, uint64_t ms, uint64_t timeout,
 	int r;
 
 	until_point = ms;
-	if (!target_at_least(1, 9))
+	if (target_at_least(1, 9) != 1)
 		r = poll_point(name, timeout, s);
 	else
 		r = wait_until("ship-until", name, timeout, point_done, s);
@@ -185,7 +196,7 @@ static int wait_point(const char *name, uint64_t ms, uint64_t timeout,
 	if (r)
 		return r;
 	if (st_num(s, "ship_until_ms") != ms || !st_num(s, "held")) {
-		msg("ship-until: %s: the point was ended (hold, release or another point): held=%s ship_until_ms=%s",
+		msg("ship-until: %s: the point was ended (hold, release, another point, a journal failure): held=%s ship_until_ms=%s",
 		    name, st_str_or(s, "held", "?"),
 		    st_str_or(s, "ship_until_ms", "?"));
 		return EXIT_FAILED;
@@ -193,6 +204,12 @@ static int wait_point(const char *name, uint64_t ms, uint64_t timeout,
 	if (!st_is(s, "degraded_by", "none")) {
 		msg("ship-until: %s: the remote degraded (degraded_by=%s): it stays at an earlier point",
 		    name, st_str_or(s, "degraded_by", "?"));
+		return EXIT_FAILED;
+	}
+	if (not_consistent(s)) {
+		msg("ship-until: %s: the remote is not a consistent image (consistent=%s resync_active=%s): a resync is due, which waits for a release",
+		    name, st_str_or(s, "consistent", "?"),
+		    st_str_or(s, "resync_active", "?"));
 		return EXIT_FAILED;
 	}
 	printf("%s: the remote is at %s (%" PRIu64 " ms): every write made before it, none after; shipping is held\n",

@@ -193,8 +193,10 @@ must "xreplctl set delay_ms 5000" "$CTL" set "$P-x" delay_ms 5000
 out=$("$CTL" -c "$CD" adjust "$P-x") || fail "adjust without delay_ms: $out"
 assert_eq "$P-x: nothing to change" "$out" "adjust, a file without delay_ms"
 assert_status "$X" delay_ms 5000
-# Another mode: the delay goes first, which the target requires.
+# Another mode: the delay goes first, which the target requires (once,
+# with the file's delay_ms 0 too).
 sed -i 's/^mode = .*/mode = semi-sync/' "$conf"
+printf 'delay_ms = 0\n' >>"$conf"
 out=$("$CTL" -c "$CD" --dry-run adjust "$P-x") || fail "adjust --dry-run: $out"
 assert_eq "message $P-x 0 set delay_ms 0
 message $P-x 0 mode semi-sync" "$out" "adjust --dry-run, to semi-sync while delayed"
@@ -202,8 +204,7 @@ must "xreplctl adjust to semi-sync" "$CTL" -c "$CD" adjust "$P-x"
 assert_status "$X" mode semi-sync
 assert_status "$X" delay_ms 0
 # Back to async with a delay: the mode first, then the delay.
-sed -i 's/^mode = .*/mode = async/' "$conf"
-printf 'delay_ms = 4000\n' >>"$conf"
+sed -i 's/^mode = .*/mode = async/; s/^delay_ms = .*/delay_ms = 4000/' "$conf"
 out=$("$CTL" -c "$CD" --dry-run adjust "$P-x") || fail "adjust --dry-run: $out"
 assert_eq "message $P-x 0 mode async
 message $P-x 0 set delay_ms 4000" "$out" "adjust --dry-run, to async with a delay"

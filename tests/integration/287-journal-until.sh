@@ -10,10 +10,12 @@
 #      there (the remote stalled until the message's own event is in)
 #   2. the point outlives the table: the device removed and created again
 #      replays its log held at the point; a later point ships the entries
-#      read from the log up to it, and no further; xreplctl ship-until,
-#      which waits on dm events, returns when the replay read the entry
-#      after the point, and when the replay ends at a point after its
-#      last entry
+#      read from the log up to it, and no further (xreplctl ship-until)
+#   2b. held at no point and created again: xreplctl ship-until, which
+#      waits on dm events, returns when the replay read the entry after
+#      the point (the journal's reads slowed so that it waits first), and
+#      when the replay ends at a point after its last entry (the remote
+#      stalled so that it waits first)
 #   3. a point after the last write: the log empties, ship_point_ms is
 #      the point; a write made after it waits; hold ends the point
 #      (ship_until_ms=0), release ships the rest, nothing copied; a point
@@ -157,25 +159,59 @@ remote_holds 0 6
 refused "cannot ship_until ${t[5]}: the remote may have writes made at or after that time" \
 	ship_until "${t[5]}"
 # The bound recorded is the point, not the time of the load: a later
-# point is taken, and the entry before it is read from the log and sent.
-# xreplctl ship-until waits on dm events: the remote is at the point once
-# the replay read the entry after it (no completion comes after that).
+# point is taken, and the entry before it is read from the log and sent
+# (xreplctl ship-until, which waits on dm events).
 "$CTL" ship-until "$P-x" "${t[7]}" --timeout 30 >"$T_TMP/until7.out" 2>&1 ||
 	fail "xreplctl ship-until ${t[7]} during the replay: $(cat "$T_TMP/until7.out")"
 assert_status "$X" ship_until_ms "${t[7]}"
 assert_status "$X" held 1
 remote_holds 0 7
 assert_status "$X" copied_regions 0
-# Again with the last entry left: the point after it is reached as the
-# replay ends.
+
+step "a point reached as a replay reads the entry after it, and as it ends: dm events"
+# Held at no point, the device created again: the replay reads nothing.
+must "hold" dmsetup message "$P-x" 0 hold
 dm_remove "$P-x"
 assert_eq 1 "$(unshipped)" "entries the removed device left in the log"
+kmsg_mark
 jx "$J"
-assert_status "$X" ship_until_ms "${t[7]}"
-sleep 1
+assert_dmesg_contains "journal: replaying the log: 1 entries, " "the kernel log"
+assert_status "$X" held 1
+assert_status "$X" ship_until_ms 0
+remote_holds 0 7
+# A point before write 7 (made 50 ms after t[7] at least): the remote is
+# there once the replay read write 7, and no completion follows.  The
+# journal's reads are slowed to 1 s, so that xreplctl waits before.
+jtable=$(dmsetup table "$P-jnl")
+at_exit_first "dmsetup resume $P-jnl 2>/dev/null || true"
+must "slow the journal's reads" dmsetup suspend "$P-jnl"
+must "load a delay" dmsetup load "$P-jnl" --table \
+	"0 $(blockdev --getsz "$LOOP_J") delay $LOOP_J 0 1000 $LOOP_J 0 0"
+must "resume the journal" dmsetup resume "$P-jnl"
+tp=$(( t[7] + 10 ))
+"$CTL" ship-until "$P-x" "$tp" --timeout 20 >"$T_TMP/untilp.out" 2>&1 ||
+	fail "xreplctl ship-until $tp, read by the replay: $(cat "$T_TMP/untilp.out")"
+must "suspend the journal" dmsetup suspend "$P-jnl"
+must "load its table" dmsetup load "$P-jnl" --table "$jtable"
+must "resume the journal" dmsetup resume "$P-jnl"
+assert_status "$X" ship_until_ms "$tp"
+remote_holds 0 7
+# A point after write 7, the last entry: the remote is there as the
+# replay ends.  The remote stalls until xreplctl waits.
+stall
+ev=$(event_nr "$X")
 tn=$(now_ms)
-"$CTL" ship-until "$P-x" "$tn" --timeout 30 >"$T_TMP/untiln.out" 2>&1 ||
-	fail "xreplctl ship-until $tn, the replay's end: $(cat "$T_TMP/untiln.out")"
+"$CTL" ship-until "$P-x" "$tn" --timeout 60 >"$T_TMP/untiln.out" 2>&1 &
+pid=$!
+wait_for_status "$X" ship_until_ms "$tn" 20
+events_past "$ev" "the message's dm event"
+sleep 0.5
+kill -0 "$pid" 2>/dev/null ||
+	fail "xreplctl ship-until returned with the remote stalled: $(cat "$T_TMP/untiln.out")"
+assert_cmp "$(status_field "$X" ship_point_ms)" -lt "$tn" "the ship point, the remote stalled"
+unstall
+wait "$pid" || fail "xreplctl ship-until $tn, the replay's end: $(cat "$T_TMP/untiln.out")"
+assert_dmesg_contains "journal: the log is replayed" "the kernel log"
 remote_holds 0 8
 assert_status "$X" lag_writes 0
 assert_status "$X" copied_regions 0
