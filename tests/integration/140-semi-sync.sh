@@ -6,6 +6,10 @@
 # bounded by about local + timeout and the writes follow as async; when
 # the remote fails, the writes waiting for it are acknowledged at once and
 # their regions resynced later.
+# kernels: one
+# The timeout and the acknowledgement are the target's own logic; its
+# I/O (semi-sync writes acknowledged on the timeout, with the remote
+# slower) runs on both kernels in 170, 281 and 282.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl

@@ -6,6 +6,10 @@
 # first: the status shows draining=1 until the lag is gone, and the
 # writes keep going meanwhile.  (The order in which writes reach the
 # remote across switches is checked by 170.)
+# kernels: one
+# The switches and the drain are the target's own logic; the I/O under
+# them (each mode's writes, switches under writes, suspends) runs on
+# both kernels in 020, 090, 130 and 170.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 require_xrepl
