@@ -184,6 +184,8 @@ static int wait_point(const char *name, uint64_t ms, uint64_t timeout,
 	else
 		r = wait_until("ship-until", name, timeout, point_done, s);
 	if (r == EXIT_TIMEOUT) {
+		/* The waiter's last status may be old: the status now. */
+		read_status(name, s);
 		msg("ship-until: %s: not at the point after %" PRIu64 " s: ship_point_ms=%s lag_writes=%s delay_ms=%s",
 		    name, timeout, st_str_or(s, "ship_point_ms", "?"),
 		    st_str_or(s, "lag_writes", "?"),
