@@ -92,8 +92,13 @@
 #define XREPL_META_RETRY_MAX	(30 * HZ)
 /* Bitmap blocks one metadata write round copies (16 KiB buffer). */
 #define XREPL_META_IO_BLOCKS	4U
-/* A region's mark is cleared after it was idle this long (and up to twice). */
-#define XREPL_CLEAN_INTERVAL	(5 * HZ)
+/*
+ * A region's mark is cleared after it was idle for one cleaning interval
+ * (and up to two): the module parameter clean_interval_ms, within these.
+ */
+#define XREPL_CLEAN_INTERVAL_MS		5000U
+#define XREPL_CLEAN_INTERVAL_MIN_MS	100U
+#define XREPL_CLEAN_INTERVAL_MAX_MS	60000U
 /* Bitmap regions the cleaner handles per lock hold. */
 #define XREPL_CLEAN_CHUNK	XREPL_META_BITS_PER_BLOCK
 /* Application writes within this window make the resync back off. */
@@ -1107,6 +1112,7 @@ void xrepl_commit_work(struct work_struct *work);
 bool xrepl_meta_sync(struct xrepl_pair *pair);
 void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all);
 void xrepl_clean_work(struct work_struct *work);
+unsigned long xrepl_clean_interval(void);
 void xrepl_meta_merge_marked(struct xrepl_pair *pair);
 bool xrepl_meta_remark_dirty(struct xrepl_pair *pair);
 bool xrepl_meta_commit_defer(struct xrepl_pair *pair, struct bio_list *go,

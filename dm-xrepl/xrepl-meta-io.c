@@ -16,6 +16,19 @@
 static_assert(XREPL_DEGRADED_ERROR == XREPL_META_DEGRADED_ERROR);
 static_assert(XREPL_DEGRADED_ADMIN == XREPL_META_DEGRADED_ADMIN);
 
+static unsigned int clean_interval_ms = XREPL_CLEAN_INTERVAL_MS;
+module_param(clean_interval_ms, uint, 0644);
+MODULE_PARM_DESC(clean_interval_ms,
+		 "Milliseconds between the cleaner's rounds, which clear the marks of idle regions (100 to 60000, default 5000)");
+
+/* The cleaning interval in jiffies, the parameter clamped to its range. */
+unsigned long xrepl_clean_interval(void)
+{
+	return msecs_to_jiffies(clamp(READ_ONCE(clean_interval_ms),
+				      XREPL_CLEAN_INTERVAL_MIN_MS,
+				      XREPL_CLEAN_INTERVAL_MAX_MS));
+}
+
 /* Synchronous metadata I/O of whole blocks.  Process context. */
 int xrepl_meta_rw(struct block_device *bdev, struct dm_io_client *client,
 		  blk_opf_t opf, u64 block, unsigned int nr_blocks, void *buf)
@@ -491,7 +504,7 @@ void xrepl_clean_work(struct work_struct *work)
 	if (!xc)
 		return;
 	xrepl_meta_clean(pair, xc, false);
-	queue_delayed_work(pair->wq, &pair->clean_work, XREPL_CLEAN_INTERVAL);
+	queue_delayed_work(pair->wq, &pair->clean_work, xrepl_clean_interval());
 }
 
 /*

@@ -652,7 +652,7 @@ void xrepl_pair_activate(struct xrepl_c *xc)
 		if (pair->sb_dirty)
 			queue_work(pair->meta_wq, &pair->commit_work);
 		queue_delayed_work(pair->wq, &pair->clean_work,
-				   XREPL_CLEAN_INTERVAL);
+				   xrepl_clean_interval());
 	}
 	xrepl_peer_update_locked(pair);
 	spin_unlock_irq(&pair->lock);

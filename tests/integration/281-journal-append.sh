@@ -37,6 +37,8 @@ DUMP=$(xrepl_tool xrepl-dump)
 # shellcheck source=tests/lib/journal.sh
 . "$TESTS_DIR/lib/journal.sh"
 journal_devices
+# Its waits for marks to go take a second or two each, not 5 to 10.
+fast_cleaner 1000
 
 step "each write is one entry, in order, its data in the log"
 jx "$J"
