@@ -895,7 +895,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 	unsigned int sz = 0, nr_opts;
 	u32 rate_kbps;
 	struct xrepl_stats sum;
-	u64 elapsed, rate, jused, jsize, point;
+	u64 elapsed, rate, jused, jsize, point, since, now;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
@@ -929,10 +929,15 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 		else
 			DMEMIT(" meta=- meta_writes=0 marked=0 meta_failed=0");
 		elapsed = xrepl_shipq_oldest_ns(&pair->shipq);
+		elapsed = elapsed ? ktime_get_ns() - elapsed : 0;
+		/* Older ones may be held by the log only (a replay). */
+		since = xrepl_jnl_lag_since_locked(pair);
+		now = ktime_get_real_ns();
+		if (since && since < now)
+			elapsed = max(elapsed, now - since);
 		DMEMIT(" lag_bytes=%llu lag_writes=%lu oldest_lag_ms=%llu",
 		       pair->lag.bytes, pair->lag.writes,
-		       elapsed ? div_u64(ktime_get_ns() - elapsed,
-					 NSEC_PER_MSEC) : 0);
+		       div_u64(elapsed, NSEC_PER_MSEC));
 		DMEMIT(" draining=%d lag_waits=%llu semi_timeouts=%llu",
 		       pair->draining, pair->lag_waits, pair->semi_timeouts);
 		DMEMIT(" peer=%s peer_meta_writes=%llu",

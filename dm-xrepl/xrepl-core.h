@@ -837,22 +837,31 @@ struct xrepl_jnl {
 	u64 done_unrec;			/* 0: every completion recorded */
 	bool ship_waits;		/* ship_work waits for a tail commit */
 	/*
-	 * The replay of the log found at load (xrepl_jnl_start()), under
-	 * pair->lock: the entries from rp_seq (at rp_block, of an
+	 * A replay, under pair->lock: of the log found at load
+	 * (xrepl_jnl_start()), or of entries the ship queue spilled
+	 * (rp_spill, jnl_spill_locked()): kept in the log only, their
+	 * descriptors freed.  The entries from rp_seq (at rp_block, of an
 	 * incarnation no lower than rp_inc) to rp_end are read and queued
-	 * by ship_work (its reader rp_rd, its alone), ahead of the entries
-	 * appended since; rp_pending of them are read and not done with
-	 * (on jnl->log).  While replay is set the pair's lag counts one
-	 * write for it, and the tail is at rp_seq at most; it ends once
-	 * every entry was read (or rp_stopped: the remote degraded, the
-	 * regions of the log made dirty) and none is pending.  may_replay:
-	 * the metadata loaded allows it (set before the pair is started).
+	 * by ship_work (its reader rp_rd, its alone, kept for the
+	 * journal's life), after the entries before them and ahead of the
+	 * others; rp_pending of them are read and not done with (on
+	 * jnl->log).  While replay is set the pair's lag counts one write
+	 * for it, and the tail is at rp_seq at most; it ends once every
+	 * entry was read (or rp_stopped: the remote degraded, the regions
+	 * of its entries, walk_regions between rp_rmin and rp_rmax, made
+	 * dirty) and none is pending.  While entries are still to be read,
+	 * an entry that joins the ship queue right after them may be
+	 * spilled too (rp_end grows).  may_replay: the metadata loaded
+	 * allows a replay at load (set before the pair is started).
 	 * rp_done_ns: time_ns of the last replayed entry the remote
-	 * completed.
+	 * completed, or, spilled, of the first entry spilled.
 	 */
 	bool may_replay;
 	bool replay;
+	bool rp_spill;
 	bool rp_stopped;
+	unsigned long rp_rmin;
+	unsigned long rp_rmax;
 	unsigned int rp_pending;
 	u64 rp_seq;
 	u64 rp_block;
@@ -860,6 +869,7 @@ struct xrepl_jnl {
 	u64 rp_end_block;
 	u64 rp_inc;
 	u64 rp_done_ns;
+	u64 rp_first_ns;		/* time_ns of its first entry */
 	struct jnl_reader *rp_rd;
 	/*
 	 * The replay's ship entries, a pool of their own: ship_work waits
@@ -1278,6 +1288,9 @@ void xrepl_jnl_pages_free(struct xrepl_pair *pair, struct xrepl_shipent *ent);
 void xrepl_jnl_stop(struct xrepl_pair *pair);
 void xrepl_jnl_loaded(struct xrepl_pair *pair, bool may_replay);
 bool xrepl_jnl_replaying_locked(struct xrepl_pair *pair);
+bool xrepl_jnl_replays_locked(struct xrepl_pair *pair, unsigned long first,
+			      unsigned long last);
+u64 xrepl_jnl_lag_since_locked(struct xrepl_pair *pair);
 bool xrepl_jnl_fresh(struct xrepl_pair *pair);
 void xrepl_jnl_commit_soon_locked(struct xrepl_pair *pair);
 void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch);

@@ -419,7 +419,7 @@ static bool remote_holds_locked(struct xrepl_pair *pair, unsigned long first,
 	    xrepl_gate_closed(pair, first, last))
 		return false;
 	/* A replay's entries are in no gate, and its regions not dirty. */
-	if (xrepl_jnl_replaying_locked(pair))
+	if (xrepl_jnl_replays_locked(pair, first, last))
 		return false;
 	if (xrepl_bitmap_next_set(&pair->dirty, first) <= last)
 		return false;

@@ -24,8 +24,13 @@
  * The log's room bounds the lag, and max_lag_kb the memory: half of it
  * for the writes on their way to the log, half for the entries kept in
  * the ship queue.  An entry that joins the queue while those use their
- * half drops its pages (its data is in the log), and ship_work reads
- * them back when its turn comes.  If the journal fails while it alone holds
+ * half is spilled: nothing of it stays in memory, and ship_work reads it
+ * back from the log in its turn, as a replay does (below); the entries
+ * that join after it follow it into the log until that reader caught
+ * up.  (The entry of a write that waits for the remote is not spilled: it
+ * drops its pages and keeps its descriptor, and is read back alone.)  So
+ * the log's size bounds a burst, a hold and a delay, and max_lag_kb the
+ * memory.  If the journal fails while it alone holds
  * entries, the remote degrades (degraded_by=journal): those entries are
  * given up on, their regions marked, and the remote comes back with a
  * resync once nothing is held for it, recorded as not consistent first.
@@ -42,8 +47,7 @@
  * for it (XREPL_META_F_JOURNALED) it is replayed: the regions marked are
  * rolled forward, appended after it, and ship_work sends it from its tail
  * ahead of the writes that follow (xrepl_jnl_replay_feed()).  Else its
- * regions become dirty and it is discarded.  Not built yet (the design's
- * later steps): delay and hold.
+ * regions become dirty and it is discarded.
  *
  * Overlapping writes are serialised: a write that overlaps an entry whose
  * local write or append is in flight (on jnl->flight), or a write that
@@ -177,6 +181,11 @@ struct jnl_reader {
 	u64 start;
 	u64 nr;
 	u64 err_block;			/* where a read failed */
+	/*
+	 * A replay's: a chunk read at a block before lim stops there (the
+	 * blocks from lim on may be appended to meanwhile).  0: no limit.
+	 */
+	u64 lim;
 };
 
 /* Read blocks block to block + nr - 1 into rd's buffer, from block i. */
@@ -229,6 +238,14 @@ static void *jnl_rd_get(struct jnl_reader *rd, u64 block, u64 n)
 	if (WARN_ON_ONCE(n > nr))
 		return NULL;
 	rd->nr = 0;
+	if (rd->lim > block) {
+		/* An entry claimed past the entries replayed: not read. */
+		if (n > rd->lim - block) {
+			rd->err_block = rd->lim;
+			return NULL;
+		}
+		nr = min(nr, rd->lim - block);
+	}
 	if (jnl_rd_io(rd, block, nr, 0)) {
 		for (i = 0; i < n; i++) {
 			if (jnl_rd_io(rd, block + i, 1, i)) {
@@ -330,8 +347,6 @@ static int jnl_walk(struct xrepl_jnl *jnl, sector_t dev_sectors,
 	int v;
 
 	memset(w, 0, sizeof(*w));
-	if (xrepl_bitmap_alloc(&jnl->walk_regions, jnl->pair->geom.nr_regions))
-		return -ENOMEM;
 	rd.buf = vmalloc(JNL_WALK_CHUNK * XREPL_META_BLOCK_SIZE);
 	if (!rd.buf)
 		return -ENOMEM;
@@ -465,6 +480,26 @@ static void jnl_mark_bitmap(struct xrepl_pair *pair,
 }
 
 /*
+ * Clear the regions of a replay's entries, min to max, in walk_regions,
+ * which nobody sets meanwhile.  Process context, no lock held.
+ */
+static void jnl_regions_clear(struct xrepl_jnl *jnl, unsigned long min,
+			      unsigned long max)
+{
+	struct xrepl_bitmap *bm = &jnl->walk_regions;
+	unsigned long r;
+
+	for (r = min; bm->nr_set && r <= max && r < bm->nr_bits;
+	     r += JNL_CLEAR_CHUNK) {
+		bitmap_clear(bm->bits, r,
+			     min_t(unsigned long, JNL_CLEAR_CHUNK,
+				   min(max + 1, bm->nr_bits) - r));
+		cond_resched();
+	}
+	bm->nr_set = 0;
+}
+
+/*
  * The log found is not replayed: the regions its entries touch become
  * dirty, marked on disk before the new incarnation discards the log, and
  * the resync copies them, with the regions the bitmap marked
@@ -557,6 +592,13 @@ int xrepl_jnl_open(struct xrepl_pair *pair, struct xrepl_c *xc,
 		*error = "Cannot allocate the journal";
 		return -ENOMEM;
 	}
+	/* A replay's, kept: the ship queue spills into the log any time. */
+	jnl->rp_rd = jnl_rd_alloc(jnl);
+	if (!jnl->rp_rd ||
+	    xrepl_bitmap_alloc(&jnl->walk_regions, pair->geom.nr_regions)) {
+		*error = "Cannot allocate the journal";
+		return -ENOMEM;
+	}
 	for (i = 0; i < jnl->done_max; i++)
 		list_add_tail(&jnl->done_pool[i].list, &jnl->done_free);
 	r = jnl_read_sb(jnl, uuid, error);
@@ -603,6 +645,26 @@ void xrepl_jnl_room_locked(struct xrepl_pair *pair)
  * completion record): those regions are marked on disk again, and the
  * records go (none is kept from now on).  lock held.
  */
+/*
+ * The journal fails during a replay: the regions of its entries (the
+ * cleaner may have cleared their marks by the log) are marked again.
+ * If the replay is ending, its bitmap is being cleared meanwhile: its
+ * entries are on the remote then.  lock held.
+ */
+static void jnl_cover_replay_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	const struct xrepl_bitmap *bm = &jnl->walk_regions;
+	unsigned long r = jnl->rp_rmin, end, lim;
+
+	lim = min(jnl->rp_rmax, bm->nr_bits - 1) + 1;
+	while (r < lim && (r = find_next_bit(bm->bits, lim, r)) < lim) {
+		end = find_next_zero_bit(bm->bits, lim, r);
+		xrepl_wi_request_locked(&pair->wi, r, end - 1);
+		r = end;
+	}
+}
+
 static void jnl_cover_locked(struct xrepl_pair *pair)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
@@ -634,6 +696,9 @@ static void jnl_cover_locked(struct xrepl_pair *pair)
 	list_for_each_entry(ent, &jnl->log, jlog)
 		if (xrepl_ship_ranged(ent))
 			xrepl_wi_request_locked(&pair->wi, ent->first, ent->last);
+	/* And those a replay has to send, held by the log only. */
+	if (jnl->replay)
+		jnl_cover_replay_locked(pair);
 	/* No tail commit runs any more: the metadata worker commits them. */
 	pair->commit_all_wanted = true;
 	queue_work(pair->meta_wq, &pair->commit_work);
@@ -728,8 +793,8 @@ static u64 jnl_tail_locked(const struct xrepl_jnl *jnl, u64 *block,
 
 	ent = list_empty(&jnl->log) ? NULL :
 	      list_first_entry(&jnl->log, struct xrepl_shipent, jlog);
-	/* A replay's entries not read yet come before the rest of the log. */
-	if (ent && (ent->jreplay || !jnl->replay)) {
+	/* A replay's entries not read yet come before the ones after them. */
+	if (ent && (!jnl->replay || ent->jseq < jnl->rp_seq)) {
 		*block = ent->jblock;
 		*inc = ent->jinc;
 		return ent->jseq;
@@ -1037,7 +1102,6 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 	struct xrepl_jnl *jnl = pair->jnl;
 	const char *name = dm_device_name(pair->md);
 	const char *what = "the superblock write", *why = NULL;
-	struct jnl_reader *rd = NULL;
 	struct xrepl_jnl_info info;
 	struct jnl_roll rl = {};
 	unsigned long rolled = 0, i;
@@ -1073,24 +1137,18 @@ int xrepl_jnl_start(struct xrepl_pair *pair, struct xrepl_c *xc)
 	jnl_walk_report(pair, &jnl->walk);
 	replay = jnl_replay_ok(pair, xc, &why);
 	if (replay) {
-		rd = jnl_rd_alloc(jnl);
-		r = rd ? jnl_replay_prepare(pair, xc, &rl, &rolled) : -ENOMEM;
+		r = jnl_replay_prepare(pair, xc, &rl, &rolled);
 		if (r == -ENOSPC)
 			why = "no room in it to roll the marked regions forward";
 		else if (r == -ENOMEM)
 			why = "no memory";
 		else if (r == -ENODATA)
 			why = "the local leg cannot be read to roll forward";
-		if (r) {
+		if (r)
 			replay = false;
-			jnl_rd_free(rd);
-			rd = NULL;
-		}
 	}
 	if (replay) {
 		info = jnl->info;
-		/* The log as the new incarnation's superblock has it. */
-		rd->info = info;
 		/* Rolled forward: those regions are not dirty (nr_set at set:). */
 		for (i = 0; rolled && i < pair->dirty.nr_bits; i += JNL_CLEAR_CHUNK) {
 			spin_lock_irq(&pair->lock);
@@ -1144,6 +1202,8 @@ set:
 		goto out;
 	}
 	jnl->fresh = false;
+	/* The log as the new incarnation's superblock has it. */
+	jnl->rp_rd->info = info;
 	/* A hold outlives a crash, a reboot and the table; so does a delay. */
 	jnl->ship_held = info.flags & XREPL_JNL_F_HELD;
 	jnl->delay_ms = info.delay_ms;
@@ -1176,13 +1236,18 @@ set:
 		pair->dirty.nr_set = 0;
 		if (rl.seq != info.tail_seq) {
 			jnl->replay = true;
+			jnl->rp_spill = false;
 			jnl->rp_seq = info.tail_seq;
 			jnl->rp_block = info.tail_block;
 			jnl->rp_end = rl.seq;
 			jnl->rp_end_block = rl.block;
 			jnl->rp_inc = info.tail_incarnation;
-			jnl->rp_rd = rd;
-			rd = NULL;
+			/* The walk's and the roll's regions, anywhere. */
+			jnl->rp_rmin = 0;
+			jnl->rp_rmax = jnl->walk_regions.nr_bits - 1;
+			/* Its oldest entry's time; the roll's, if only it. */
+			jnl->rp_first_ns = jnl->walk.entries ?
+					   jnl->walk.first_ns : rl.time_ns;
 			replaying = true;
 			/* Counted as one write: a suspend and a drain wait for it. */
 			xrepl_lag_add(&pair->lag, 0);
@@ -1211,10 +1276,9 @@ set:
 	spin_unlock_irq(&pair->lock);
 out:
 	mutex_unlock(&jnl->sb_lock);
-	jnl_rd_free(rd);
 	/* Not before a replay ends (ship_work's from now on). */
 	if (!replaying)
-		xrepl_bitmap_free(&jnl->walk_regions);
+		jnl_regions_clear(jnl, 0, jnl->walk_regions.nr_bits - 1);
 	if (fail)
 		jnl_report_failed(pair, what, r);
 	return r;
@@ -1228,6 +1292,41 @@ void xrepl_jnl_loaded(struct xrepl_pair *pair, bool may_replay)
 bool xrepl_jnl_replaying_locked(struct xrepl_pair *pair)
 {
 	return pair->jnl && pair->jnl->replay;
+}
+
+/*
+ * May a replay still send a write to regions first..last?  walk_regions
+ * has the regions of its entries: of the log found at load (walked, and
+ * rolled forward) and spilled.  lock held.
+ */
+bool xrepl_jnl_replays_locked(struct xrepl_pair *pair, unsigned long first,
+			      unsigned long last)
+{
+	const struct xrepl_jnl *jnl = pair->jnl;
+
+	if (!jnl || !jnl->replay)
+		return false;
+	return xrepl_bitmap_next_set(&jnl->walk_regions, first) <= last;
+}
+
+/*
+ * While a replay runs, the time (wall clock, ns) of the oldest write the
+ * remote may lack, which the ship queue does not hold (spilled, or in
+ * the log found at load): no write made before it is missing there.  0
+ * while no replay runs, or before its first completion at load.  lock
+ * held.
+ */
+u64 xrepl_jnl_lag_since_locked(struct xrepl_pair *pair)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	const struct xrepl_shipent *ent;
+
+	if (!jnl || !jnl->replay)
+		return 0;
+	ent = list_first_entry_or_null(&jnl->log, struct xrepl_shipent, jlog);
+	if (ent && ent->jseq < jnl->rp_seq)
+		return ent->jtime_ns;
+	return jnl->rp_done_ns ?: jnl->rp_first_ns;
 }
 
 bool xrepl_jnl_fresh(struct xrepl_pair *pair)
@@ -1251,16 +1350,28 @@ void xrepl_jnl_commit_soon_locked(struct xrepl_pair *pair)
 static void jnl_replay_stop(struct xrepl_pair *pair)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
+	bool spill;
 
-	jnl_mark_bitmap(pair, &jnl->walk_regions);
+	/*
+	 * Nothing joins it from now on (jnl_spills_locked()), even if the
+	 * remote is back before the marking ends: walk_regions stays.
+	 */
 	spin_lock_irq(&pair->lock);
 	jnl->rp_stopped = true;
+	spin_unlock_irq(&pair->lock);
+	jnl_mark_bitmap(pair, &jnl->walk_regions);
+	spin_lock_irq(&pair->lock);
 	jnl->rp_seq = jnl->rp_end;
 	jnl->rp_block = jnl->rp_end_block;
 	jnl->rp_inc = jnl->incarnation;
+	spill = jnl->rp_spill;
 	spin_unlock_irq(&pair->lock);
-	DMWARN("%s: journal: the replay stops (degraded): its regions are resynced",
-	       dm_device_name(pair->md));
+	if (spill)
+		DMWARN("%s: journal: spilled entries given up on (degraded): resynced",
+		       dm_device_name(pair->md));
+	else
+		DMWARN("%s: journal: the replay stops (degraded): its regions are resynced",
+		       dm_device_name(pair->md));
 }
 
 /*
@@ -1272,24 +1383,33 @@ static void jnl_replay_end(struct xrepl_pair *pair, bool *redispatch)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	struct xrepl_c *event = NULL;
-	struct jnl_reader *rd;
-	bool stopped;
+	unsigned long min, max;
+	bool stopped, spill;
 
+	/*
+	 * Every entry read: none joins the replay any more, and no other
+	 * can start before it ended.
+	 */
+	spin_lock_irq(&pair->lock);
+	min = jnl->rp_rmin;
+	max = jnl->rp_rmax;
+	spin_unlock_irq(&pair->lock);
+	jnl_regions_clear(jnl, min, max);
 	spin_lock_irq(&pair->lock);
 	jnl->replay = false;
 	/* The ship point goes from the replay's to the log's. */
 	if (jnl_until_check_locked(pair))
 		event = pair->active;
 	stopped = jnl->rp_stopped;
-	rd = jnl->rp_rd;
-	jnl->rp_rd = NULL;
+	spill = jnl->rp_spill;
 	*redispatch |= xrepl_lag_leave_locked(pair, 0);
+	/* The next replay reads the log as it is then. */
+	jnl->rp_rd->nr = 0;
 	if (pair->resync_active || pair->verify_active)
 		queue_work(pair->wq, &pair->resync_work);
 	spin_unlock_irq(&pair->lock);
-	jnl_rd_free(rd);
-	xrepl_bitmap_free(&jnl->walk_regions);
-	if (!stopped)
+	/* Spilled entries come and go with the load: not worth a line. */
+	if (!stopped && !spill)
 		DMINFO("%s: journal: the log is replayed",
 		       dm_device_name(pair->md));
 	if (event)
@@ -1384,9 +1504,9 @@ static struct xrepl_shipent *jnl_replay_read(struct xrepl_pair *pair,
 
 /*
  * ship_work, no lock held: feed the ship queue the replay's next entry,
- * read from the log, ahead of the entries appended since (which wait in
- * the queue behind it), once the queue's entries of the replay were all
- * let go; end the replay when its log was all read, or stop it if the
+ * read from the log, ahead of the entries after it (which wait in the
+ * queue behind it), once the queue's entries before it were all let go;
+ * end the replay when its entries were all read, or stop it if the
  * remote degraded.  The entries in flight bound what it reads ahead.
  */
 void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
@@ -1395,9 +1515,9 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	struct xrepl_shipent *ent, *pos;
 	struct xrepl_jnl_entry e;
 	const char *why = NULL;
-	u64 seq, block, at, inc;
+	u64 seq, block, at, inc, lim, now, age;
 	struct xrepl_c *xc;
-	bool failed, degraded, reached;
+	bool failed, degraded, reached, spill;
 
 	if (!jnl)
 		return;
@@ -1424,9 +1544,13 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	ent = pair->shipq.next ? container_of(pair->shipq.next,
 					      struct xrepl_shipent, s) : NULL;
 	xc = pair->active;
-	/* Shipping until a point, the entry read may be before it. */
+	/*
+	 * Shipping until a point, the entry read may be before it.  The
+	 * next entry to send, if it is before the replay's next (read, or
+	 * queued before a spill), goes first.
+	 */
 	if (!xc || (jnl->ship_held && !jnl->until_ns) ||
-	    (ent && ent->jreplay) ||
+	    (ent && ent->jseq && ent->jseq < jnl->rp_seq) ||
 	    pair->shipq.inflight >= pair->shipq.max_inflight) {
 		spin_unlock_irq(&pair->lock);
 		return;
@@ -1435,19 +1559,28 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	block = jnl->rp_block;
 	at = block;
 	inc = jnl->rp_inc;
+	/* Entries from rp_end on may still be appended: not read ahead. */
+	lim = jnl->rp_end_block;
+	spill = jnl->rp_spill;
 	spin_unlock_irq(&pair->lock);
 
+	jnl->rp_rd->lim = lim;
 	ent = jnl_replay_read(pair, xc, seq, &block, inc, &e, &why);
 	spin_lock_irq(&pair->lock);
 	if (!ent) {
-		/* The log read whole at load is not now: the journal fails. */
+		/* The log read whole at load, or appended, is not now. */
 		failed = jnl_fail_locked(jnl);
 		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_JOURNAL);
 		spin_unlock_irq(&pair->lock);
-		DMERR("%s: journal: the replay cannot read entry %llu at block %llu: %s",
-		      dm_device_name(pair->md), seq, at, why);
+		if (spill)
+			DMERR_LIMIT("%s: journal: entry %llu at block %llu: %s",
+				    dm_device_name(pair->md), seq, at, why);
+		else
+			DMERR("%s: journal: the replay cannot read entry %llu at block %llu: %s",
+			      dm_device_name(pair->md), seq, at, why);
 		if (failed)
-			jnl_report_failed(pair, "a replay's read", -EIO);
+			jnl_report_failed(pair, spill ? "a read-back" :
+					  "a replay's read", -EIO);
 		else if (degraded)
 			xrepl_raise_event(xc);
 		return;
@@ -1464,12 +1597,19 @@ void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch)
 	jnl->rp_inc = jnl->rp_seq == jnl->rp_end ? jnl->incarnation :
 		      e.incarnation;
 	jnl->rp_pending++;
-	/* On the log before the entries appended since, after its own. */
+	/* Queued when it was made, for the age of the lag (oldest_lag_ms). */
+	now = ktime_get_ns();
+	age = ktime_get_real_ns() - min(e.time_ns, ktime_get_real_ns());
+	/* Not 0, which would say the queue is empty. */
+	ent->s.queued_ns = now - min(age, now - 1);
+	/*
+	 * On the log in seq order: after the entries before it (read, or
+	 * queued before a spill), before those after it.
+	 */
 	list_for_each_entry(pos, &jnl->log, jlog)
-		if (!pos->jreplay)
+		if (pos->jseq > ent->jseq)
 			break;
 	list_add_tail(&ent->jlog, &pos->jlog);
-	ent->s.queued_ns = ktime_get_ns();
 	xrepl_shipq_insert_locked(&pair->shipq, &ent->s);
 	/* The entry read is the ship point now: it may be at the point. */
 	reached = jnl_until_check_locked(pair);
@@ -1575,28 +1715,123 @@ static struct bio *jnl_held_take_locked(struct xrepl_jnl *jnl)
 	return NULL;
 }
 
+static void jnl_pages_drop_locked(struct xrepl_pair *pair,
+				  struct xrepl_shipent *ent)
+{
+	unsigned int i;
+
+	for (i = 0; i < ent->nr_pages; i++) {
+		mempool_free(ent->pages[i], &pair->ship_pages);
+		ent->pages[i] = NULL;
+	}
+	ent->jdropped = true;
+}
+
+/*
+ * ent, appended, is to join the ship queue past the memory it may use:
+ * may it be spilled, kept in the log only?  Its write must not wait for
+ * the remote (semi-sync, a drain to sync: it would be acknowledged
+ * without it), and it must come right after the entries a replay has
+ * still to read, or start a replay of its own.  lock held.
+ */
+static bool jnl_spills_locked(struct xrepl_pair *pair,
+			      const struct xrepl_shipent *ent)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+
+	if (!jnl->usable || !ent->jbio ||
+	    (xrepl_io(ent->jbio)->flags & XREPL_IO_ACK_WAIT))
+		return false;
+	/*
+	 * Copies wait for a replay's end: while one is wanted, the run
+	 * grows no more, so that it ends once read (nor does one start).
+	 */
+	if (pair->resync_active || pair->verify_active)
+		return false;
+	if (jnl->replay)
+		return !jnl->rp_stopped && jnl->rp_seq != jnl->rp_end &&
+		       ent->jseq == jnl->rp_end;
+	return true;
+}
+
+/*
+ * Spill ent: the ship queue does not get it, its memory goes (its
+ * descriptor once its local write completed too: then on put), and
+ * ship_work reads it back from the log in its turn, as a replay does
+ * (xrepl_jnl_replay_feed()).  It leaves the lag, where the replay counts
+ * as one write, and the gate: its regions are in walk_regions, made
+ * dirty if the remote degrades before it has them, and no copy or
+ * verify runs, nor mark goes, until the replay ended.  lock held.
+ */
+static bool jnl_spill_locked(struct xrepl_pair *pair,
+			     struct xrepl_shipent *ent, struct list_head *put)
+{
+	struct xrepl_jnl *jnl = pair->jnl;
+	unsigned long first, last;
+
+	if (!jnl->replay) {
+		jnl->replay = true;
+		jnl->rp_spill = true;
+		jnl->rp_stopped = false;
+		jnl->rp_seq = ent->jseq;
+		jnl->rp_block = ent->jblock;
+		jnl->rp_inc = ent->jinc;
+		/* Every entry before it is on the remote once they are done. */
+		jnl->rp_done_ns = ent->jtime_ns;
+		jnl->rp_first_ns = ent->jtime_ns;
+		jnl->rp_rmin = ULONG_MAX;
+		jnl->rp_rmax = 0;
+		xrepl_lag_add(&pair->lag, 0);
+	}
+	jnl->rp_end = ent->jseq + 1;
+	jnl->rp_end_block = jnl_block_after(jnl, ent->jblock,
+					    xrepl_jnl_entry_blocks(ent->s.bytes));
+	if (xrepl_range_to_regions(&pair->geom, ent->s.sector,
+				   ent->s.nr_sectors, &first, &last)) {
+		xrepl_bitmap_set_range(&jnl->walk_regions, first, last);
+		jnl->rp_rmin = min(jnl->rp_rmin, first);
+		jnl->rp_rmax = max(jnl->rp_rmax, last);
+	}
+	jnl_pages_drop_locked(pair, ent);
+	list_del_init(&ent->jlog);
+	/* Done with on the remote's side: its write does not wait for it. */
+	ent->remote_done = true;
+	if (ent->local_done)
+		list_add_tail(&ent->s.list, put);
+	return xrepl_lag_leave_locked(pair, ent->s.bytes);
+}
+
 /*
  * ent, appended, joins the ship queue.  The entries kept there in memory
  * get half of max_lag_kb (the other half is for the writes on their way
- * to the log, xrepl_lag_fit_locked()): past it, ent's data is held by the
- * log only, and read back when it ships.  Not
- * if the journal failed (its append may be the one that did).  ent no
- * longer counts as on its way: the writes that wait for memory try
- * again.  Returns whether they were moved to redispatch.  lock held.
+ * to the log, xrepl_lag_fit_locked()): past it, ent is spilled (held by
+ * the log only, jnl_spill_locked()), or, if it may not be, its data is
+ * held by the log only, and read back when it ships.  Not if the journal
+ * failed (its append may be the one that did).  ent no longer counts as
+ * on its way: the writes that wait for memory try again.  Returns
+ * whether ent was spilled (*redispatch: whether the writes that waited
+ * were moved to redispatch).  lock held.
  */
-static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
+static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent,
+			    struct list_head *put, bool *redispatch)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	u64 half = (u64)READ_ONCE(ent->xc->args.max_lag_kb) << 9;
-	unsigned int i;
+	bool past = jnl->usable && jnl->kept &&
+		    jnl->kept_bytes + ent->s.bytes > half;
 
-	if (ent->nr_pages && jnl->usable && jnl->kept &&
-	    jnl->kept_bytes + ent->s.bytes > half) {
-		for (i = 0; i < ent->nr_pages; i++) {
-			mempool_free(ent->pages[i], &pair->ship_pages);
-			ent->pages[i] = NULL;
-		}
-		ent->jdropped = true;
+	/*
+	 * Right after entries a replay has still to read, it joins them
+	 * (past or not): else it would wait in memory behind them, and so
+	 * would every entry after it.
+	 */
+	if ((past || jnl->replay) && jnl_spills_locked(pair, ent)) {
+		*redispatch |= jnl_spill_locked(pair, ent, put);
+		*redispatch |= xrepl_lag_wait_release_locked(pair);
+		return true;
+	}
+	if (past && ent->nr_pages) {
+		jnl_pages_drop_locked(pair, ent);
 		jnl->dropped++;
 		jnl->dropped_bytes += ent->s.bytes;
 	} else {
@@ -1604,7 +1839,8 @@ static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 		jnl->kept++;
 		jnl->kept_bytes += ent->s.bytes;
 	}
-	return xrepl_lag_wait_release_locked(pair);
+	*redispatch |= xrepl_lag_wait_release_locked(pair);
+	return false;
 }
 
 /*
@@ -1637,9 +1873,10 @@ static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
 		if (ent->local_done)
 			xrepl_jnl_landed_locked(pair, ent);
 		if (pair->degraded_by == XREPL_DEGRADED_NONE) {
-			redispatch |= jnl_join_locked(pair, ent);
-			ent->s.queued_ns = ktime_get_ns();
-			xrepl_shipq_add_locked(&pair->shipq, &ent->s);
+			if (!jnl_join_locked(pair, ent, put, &redispatch)) {
+				ent->s.queued_ns = ktime_get_ns();
+				xrepl_shipq_add_locked(&pair->shipq, &ent->s);
+			}
 			*soon = true;
 		} else {
 			/* ship_work ends a congestion once the lag is empty. */
@@ -2291,11 +2528,12 @@ bool xrepl_jnl_ship_wait_locked(struct xrepl_pair *pair,
 		}
 	}
 	/*
-	 * A write appended since the load goes after every entry of the
-	 * log a replay has still to read: ship_work reads the next (the
-	 * feed), and the completions of those in flight run it again.
+	 * An entry after those a replay has still to read goes after them:
+	 * ship_work reads the next (the feed), and the completions of those
+	 * in flight run it again.
 	 */
-	if (jnl->replay && !ent->jreplay && jnl->rp_seq != jnl->rp_end)
+	if (jnl->replay && jnl->rp_seq != jnl->rp_end &&
+	    (!ent->jseq || ent->jseq >= jnl->rp_seq))
 		return true;
 	if (!ent->jseq || !ent->s.nr_sectors || !jnl->usable)
 		return false;
@@ -2324,7 +2562,7 @@ static u64 jnl_point_locked(struct xrepl_pair *pair)
 	    !pair->consistent || pair->resync_active)
 		return 0;
 	ent = list_first_entry_or_null(&jnl->log, struct xrepl_shipent, jlog);
-	if (ent && (ent->jreplay || !jnl->replay))
+	if (ent && (!jnl->replay || ent->jseq < jnl->rp_seq))
 		return ent->jtime_ns;
 	/* The next entry to read is not older: 0 until one completed. */
 	if (jnl->replay)
@@ -3263,5 +3501,9 @@ void xrepl_jnl_stop_time_locked(struct xrepl_pair *pair)
 	now = ktime_get_real_seconds();
 	if (oldest)
 		now -= min(now, div_u64(ktime_get_ns() - oldest, NSEC_PER_SEC));
+	/* Older writes may be held by the log only (a replay). */
+	point = xrepl_jnl_lag_since_locked(pair);
+	if (point)
+		now = min(now, div_u64(point, NSEC_PER_SEC));
 	pair->peer_data_time = now;
 }

@@ -397,20 +397,22 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 		xrepl_meta_commit(pair, &go);
 	spin_lock_irq(&pair->lock);
 	/*
-	 * The marks tell which regions a degraded remote may miss; a
-	 * replay's entries are in no gate, and keep every mark till its end.
-	 */
-	if (pair->degraded_by != XREPL_DEGRADED_NONE || pair->merge_needed ||
-	    (pair->log_stale && !pair->sb_log_stale) ||
-	    xrepl_jnl_replaying_locked(pair))
-		nr = 0;
-	gen = pair->degrade_gen;
-	/*
 	 * With a journal in use, the mark of a region may go once every
 	 * write to it settled, whether or not the remote has it: the log
 	 * carries what it lacks (not a clean of all: the remote has it).
 	 */
 	by_log = !all && xrepl_jnl_usable_locked(pair);
+	/*
+	 * The marks tell which regions a degraded remote may miss; a
+	 * replay's entries are in no gate: no mark goes while one runs, but
+	 * by the log (which carries them; a degradation, or the journal's
+	 * failure, marks their regions again, from walk_regions).
+	 */
+	if (pair->degraded_by != XREPL_DEGRADED_NONE || pair->merge_needed ||
+	    (pair->log_stale && !pair->sb_log_stale) ||
+	    (xrepl_jnl_replaying_locked(pair) && !by_log))
+		nr = 0;
+	gen = pair->degrade_gen;
 	spin_unlock_irq(&pair->lock);
 
 	for (from = 0; from < nr; from += XREPL_CLEAN_CHUNK) {
