@@ -9,7 +9,9 @@
 #   thread: each write waits for the one before) writes 4 KiB blocks with
 #   unique contents at random offsets, calls fdatasync after every SYNC
 #   writes (an epoch of the ship queue each) and logs the writes it made
-#   durable; the machine is killed with the remote behind.
+#   durable; the machine is killed with the remote behind.  max_lag_kb
+#   is 256: 32 entries are kept in memory, those after them are spilled
+#   (held by the log only), so the cut finds both.
 # Boot 2, before the device exists:
 #   - the journal is valid and holds the log of the writes the remote did
 #     not complete (xrepl-check, xrepl-dump);
@@ -67,7 +69,7 @@ if [[ "${1:-}" == --guest ]]; then
 
 		step "xrepl async over a slow remote (dm-delay, ${DELAY_MS} ms writes), meta=/dev/vdc, journal=/dev/vdd"
 		dm_create "$P-rdelay" "0 $S delay /dev/vdb 0 0 /dev/vdb 0 $DELAY_MS"
-		dm_create "$P-x" "0 $S xrepl /dev/vda /dev/mapper/$P-rdelay /dev/vdc async 5 nosync max_lag_kb 65536 journal /dev/vdd"
+		dm_create "$P-x" "0 $S xrepl /dev/vda /dev/mapper/$P-rdelay /dev/vdc async 5 nosync max_lag_kb 256 journal /dev/vdd"
 		udev_settle_node "$X"
 		show_status
 		assert_status "$X" remote insync

@@ -9,13 +9,17 @@
 #      resync copies nothing
 #   3. the hold outlives the table: removed while held, the journal's
 #      superblock says held; created again, the log is replayed held (the
-#      remote still lacks the writes); released, it gets them, and nothing
-#      is copied
-#   4. writes that fill the log while held do not wait (congestion block
+#      remote still lacks the writes), and writes past max_lag_kb join
+#      the replay; released, it gets them, and nothing is copied
+#   4. a hold past max_lag_kb: the entries past the memory's half are
+#      spilled, held by the log only: no writer waits, the remote does not
+#      degrade, a reload keeps them; released, the remote gets them all
+#      from the log, and nothing is copied
+#   5. writes that fill the log while held do not wait (congestion block
 #      or not): the remote degrades, and keeps its point until the release,
 #      then returns and is resynced
-#   5. hold and release under fio with verification
-#   6. bad input: hold in sync mode, while a switch to sync drains, and
+#   6. hold and release under fio with verification
+#   7. bad input: hold in sync mode, while a switch to sync drains, and
 #      without a journal
 # The legs are loop devices, each under a dm-linear that a suspend stalls.
 # kernels: one
@@ -149,12 +153,60 @@ assert_status "$X" consistent yes
 sleep 1
 off_remote "a write made while held (created again)" $(( 16 * MIB )) "$T_TMP/c"
 assert_status "$X" copied_regions 0
+# 4 MiB more, 4 times the bound: they follow the log found, in it only.
+must "max_lag_kb 1024" dmsetup message "$P-x" 0 set max_lag_kb 1024
+lw=$(status_field "$X" lag_waits)
+head -c $(( 4 * MIB )) /dev/urandom >"$T_TMP/c2"
+bg dd if="$T_TMP/c2" of="$X" bs=4k seek=$(( 40 * MIB / 4096 )) oflag=direct status=none
+bg_done_within 120 "4 MiB of writes while the log found is held"
+assert_status "$X" degraded_by none
+assert_status "$X" lag_waits "$lw"
+assert_status "$X" lag_writes 1
+off_remote "writes made while the log found is held" $(( 40 * MIB )) "$T_TMP/c2"
 release
-wait_for_status "$X" lag_writes 0 60
+wait_for_status "$X" lag_writes 0 120
 assert_dmesg_contains "journal: the log is replayed" "the kernel log"
 on_legs "a write made while held" $(( 16 * MIB )) "$T_TMP/c"
+on_legs "writes made while the log found was held" $(( 40 * MIB )) "$T_TMP/c2"
 assert_legs_equal "$L" "$R"
 assert_status "$X" copied_regions 0
+assert_status "$X" consistent yes
+dm_remove "$P-x"
+
+step "a hold past max_lag_kb: the log, not the memory, holds the writes"
+jx "$J"
+wait_for_status "$X" remote insync 60
+must "max_lag_kb 1024" dmsetup message "$P-x" 0 set max_lag_kb 1024
+cp0=$(status_field "$X" copied_regions)
+lw=$(status_field "$X" lag_waits)
+hold
+# 8 MiB of 4 KiB writes, 8 times the bound: 128 are kept in memory (half
+# the bound), the others are spilled, held by the log only.  Before, each
+# kept a descriptor (1 KiB of the bound), and the remote degraded once
+# they filled it.
+head -c $(( 8 * MIB )) /dev/urandom >"$T_TMP/e"
+bg dd if="$T_TMP/e" of="$X" bs=4k seek=$(( 24 * MIB / 4096 )) oflag=direct status=none
+bg_done_within 120 "8 MiB of writes while held, 8 times max_lag_kb"
+assert_status "$X" degraded_by none
+assert_status "$X" lag_waits "$lw"
+assert_status "$X" held 1
+# The kept ones and the spill, counted as one write.
+assert_status "$X" lag_writes 129
+assert_cmp "$(status_field "$X" lag_bytes)" -le $(( 1024 * 1024 )) "lag_bytes while held past the bound"
+assert_cmp "$(status_field "$X" journal_used_kb)" -ge $(( 16 * 1024 )) "journal_used_kb"
+off_remote "writes made while held past the bound" $(( 24 * MIB )) "$T_TMP/e"
+# A reload keeps them, and the hold.
+dm_reload "$P-x" "$(dmsetup table "$P-x")"
+assert_status "$X" held 1
+assert_status "$X" degraded_by none
+off_remote "writes made while held past the bound (reloaded)" $(( 24 * MIB )) "$T_TMP/e"
+release
+wait_for_status "$X" lag_writes 0 120
+on_legs "the writes made while held past the bound" $(( 24 * MIB )) "$T_TMP/e"
+assert_legs_equal "$L" "$R"
+assert_status "$X" copied_regions "$cp0"
+assert_status "$X" consistent yes
+assert_status "$X" degraded_by none
 dm_remove "$P-x"
 
 step "a full log while held: the remote degrades and keeps its point"

@@ -6,7 +6,9 @@
 #   2. a suspend does not wait for the writes the delay holds back; they
 #      ship once old enough after the resume
 #   3. set delay_ms 0: what was held back ships at once; set delay_ms
-#      again delays the next writes
+#      again delays the next writes; a delay past max_lag_kb: the writes
+#      it holds back past the memory's half are spilled to the log, none
+#      waits and the remote does not degrade
 #   4. the delay outlives the table: set by a message, the device removed
 #      with writes held back and created again without delay_ms, the
 #      log is replayed delayed; set delay_ms 0 ships it, nothing copied
@@ -103,6 +105,32 @@ wait_for_status "$X" lag_writes 0 30
 assert_legs_equal "$L" "$R"
 dmsetup table "$P-x" | grep -q " delay_ms 0$" ||
 	fail "the table line after set delay_ms 0: $(dmsetup table "$P-x")"
+
+step "a delay past max_lag_kb: what it holds back waits in the log"
+# 4 MiB of 4 KiB writes, 4 times the bound, under a delay of 60 s: 128
+# are kept in memory, the others are spilled (held by the log only).
+# Before, each kept a descriptor (1 KiB of the bound), and the remote
+# degraded once they filled it.
+must "max_lag_kb 1024" dmsetup message "$P-x" 0 set max_lag_kb 1024
+must "set delay_ms 60000" dmsetup message "$P-x" 0 set delay_ms 60000
+lw=$(status_field "$X" lag_waits)
+cp0=$(status_field "$X" copied_regions)
+head -c $(( 4 * MIB )) /dev/urandom >"$T_TMP/s"
+dd if="$T_TMP/s" of="$X" bs=4k seek=$(( 40 * MIB / 4096 )) oflag=direct status=none ||
+	fail "4 MiB of writes under a delay"
+# Not degraded, not even for a while (a congestion ends by itself once
+# the lag is empty, and the resync then copies).
+assert_status "$X" degraded_by none
+assert_status "$X" copied_regions "$cp0"
+assert_status "$X" lag_waits "$lw"
+assert_status "$X" lag_writes 129
+on_remote $(( 40 * MIB )) "$T_TMP/s" && fail "writes reached the remote before their delay of 60 s"
+must "set delay_ms 0" dmsetup message "$P-x" 0 set delay_ms 0
+wait_for_status "$X" lag_writes 0 60
+on_remote $(( 40 * MIB )) "$T_TMP/s" || fail "the writes held back are not on the remote"
+assert_legs_equal "$L" "$R"
+assert_status "$X" copied_regions "$cp0"
+assert_status "$X" degraded_by none
 
 step "the delay outlives the table: created again, the log is replayed delayed"
 must "set delay_ms 60000" dmsetup message "$P-x" 0 set delay_ms 60000
