@@ -57,6 +57,18 @@ on_legs() {
 	done
 }
 hold() { must "hold" dmsetup message "$P-x" 0 hold; }
+# held_burst MIB OFFSET FILE WHAT: MIB MiB of 4 KiB writes of random data
+# (kept in FILE) at OFFSET while held, past max_lag_kb: no writer waits,
+# and the remote does not degrade.
+held_burst() {
+	local lw
+	lw=$(status_field "$X" lag_waits)
+	head -c $(( $1 * MIB )) /dev/urandom >"$3"
+	bg dd if="$3" of="$X" bs=4k seek=$(( $2 / 4096 )) oflag=direct status=none
+	bg_done_within 120 "$4"
+	assert_status "$X" degraded_by none
+	assert_status "$X" lag_waits "$lw"
+}
 release() { must "release" dmsetup message "$P-x" 0 release; }
 # ship_msg MSG HELD LOGGED: MSG (hold or release) sent: status held=HELD,
 # the kernel log says LOGGED, and a dm event is raised.
@@ -155,12 +167,7 @@ off_remote "a write made while held (created again)" $(( 16 * MIB )) "$T_TMP/c"
 assert_status "$X" copied_regions 0
 # 4 MiB more, 4 times the bound: they follow the log found, in it only.
 must "max_lag_kb 1024" dmsetup message "$P-x" 0 set max_lag_kb 1024
-lw=$(status_field "$X" lag_waits)
-head -c $(( 4 * MIB )) /dev/urandom >"$T_TMP/c2"
-bg dd if="$T_TMP/c2" of="$X" bs=4k seek=$(( 40 * MIB / 4096 )) oflag=direct status=none
-bg_done_within 120 "4 MiB of writes while the log found is held"
-assert_status "$X" degraded_by none
-assert_status "$X" lag_waits "$lw"
+held_burst 4 $(( 40 * MIB )) "$T_TMP/c2" "4 MiB of writes while the log found is held"
 assert_status "$X" lag_writes 1
 off_remote "writes made while the log found is held" $(( 40 * MIB )) "$T_TMP/c2"
 release
@@ -178,17 +185,12 @@ jx "$J"
 wait_for_status "$X" remote insync 60
 must "max_lag_kb 1024" dmsetup message "$P-x" 0 set max_lag_kb 1024
 cp0=$(status_field "$X" copied_regions)
-lw=$(status_field "$X" lag_waits)
 hold
 # 8 MiB of 4 KiB writes, 8 times the bound: 128 are kept in memory (half
 # the bound), the others are spilled, held by the log only.  Before, each
 # kept a descriptor (1 KiB of the bound), and the remote degraded once
 # they filled it.
-head -c $(( 8 * MIB )) /dev/urandom >"$T_TMP/e"
-bg dd if="$T_TMP/e" of="$X" bs=4k seek=$(( 24 * MIB / 4096 )) oflag=direct status=none
-bg_done_within 120 "8 MiB of writes while held, 8 times max_lag_kb"
-assert_status "$X" degraded_by none
-assert_status "$X" lag_waits "$lw"
+held_burst 8 $(( 24 * MIB )) "$T_TMP/e" "8 MiB of writes while held, 8 times max_lag_kb"
 assert_status "$X" held 1
 # The kept ones and the spill, counted as one write.
 assert_status "$X" lag_writes 129
