@@ -65,7 +65,11 @@ t1=$(date +%s%3N)
 if on_remote 0 "$T_TMP/a" && (( $(date +%s%3N) - t0 < 3000 )); then
 	fail "a write reached the remote before its delay"
 fi
-assert_cmp "$(status_field "$X" lag_writes)" -gt 0 "writes held back"
+# Held back, unless the delay passed meanwhile (a debug kernel is slow).
+lw=$(status_field "$X" lag_writes)
+if (( $(date +%s%3N) - t0 < 3000 )); then
+	(( lw > 0 )) || fail "no write held back $(( $(date +%s%3N) - t0 )) ms after the first, delay_ms 3000"
+fi
 pt=$(status_field "$X" ship_point_ms)
 # The first write's time: everything before it is on the remote.
 (( pt >= t0 && pt <= t1 )) ||
