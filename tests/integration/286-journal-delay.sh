@@ -77,7 +77,8 @@ pt=$(status_field "$X" ship_point_ms)
 ms=$(seen_after 0 "$T_TMP/a" "$t0" 30)
 log "the remote got the write $ms ms after it was made ($(( t1 - t0 )) ms to make)"
 (( ms >= 3000 )) || fail "the remote got the write $ms ms after it was made, delay_ms 3000"
-(( ms <= 3000 + (t1 - t0) + 10000 )) || fail "the remote got the write only $ms ms after it was made"
+(( ms <= 3000 + (t1 - t0) + 10000 * TIME_SCALE )) ||
+	fail "the remote got the write only $ms ms after it was made"
 wait_for_status "$X" lag_writes 0 30
 assert_legs_equal "$L" "$R"
 
