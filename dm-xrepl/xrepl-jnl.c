@@ -639,13 +639,6 @@ void xrepl_jnl_room_locked(struct xrepl_pair *pair)
 }
 
 /*
- * The journal is out of use: the marks cover again what it did not.  The
- * cleaner no longer clears a mark by the log, but a mark it cleared so may
- * belong to an entry the remote lacks (on jnl->log) or holds unflushed (a
- * completion record): those regions are marked on disk again, and the
- * records go (none is kept from now on).  lock held.
- */
-/*
  * The journal fails during a replay: the regions of its entries (the
  * cleaner may have cleared their marks by the log) are marked again.
  * If the replay is ending, its bitmap is being cleared meanwhile: its
@@ -665,6 +658,13 @@ static void jnl_cover_replay_locked(struct xrepl_pair *pair)
 	}
 }
 
+/*
+ * The journal is out of use: the marks cover again what it did not.  The
+ * cleaner no longer clears a mark by the log, but a mark it cleared so may
+ * belong to an entry the remote lacks (on jnl->log) or holds unflushed (a
+ * completion record): those regions are marked on disk again, and the
+ * records go (none is kept from now on).  lock held.
+ */
 static void jnl_cover_locked(struct xrepl_pair *pair)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
@@ -1313,8 +1313,7 @@ bool xrepl_jnl_replays_locked(struct xrepl_pair *pair, unsigned long first,
  * While a replay runs, the time (wall clock, ns) of the oldest write the
  * remote may lack, which the ship queue does not hold (spilled, or in
  * the log found at load): no write made before it is missing there.  0
- * while no replay runs, or before its first completion at load.  lock
- * held.
+ * while no replay runs.  lock held.
  */
 u64 xrepl_jnl_lag_since_locked(struct xrepl_pair *pair)
 {
@@ -1760,8 +1759,9 @@ static bool jnl_spills_locked(struct xrepl_pair *pair,
  * ship_work reads it back from the log in its turn, as a replay does
  * (xrepl_jnl_replay_feed()).  It leaves the lag, where the replay counts
  * as one write, and the gate: its regions are in walk_regions, made
- * dirty if the remote degrades before it has them, and no copy or
- * verify runs, nor mark goes, until the replay ended.  lock held.
+ * dirty if the remote degrades before it has them (marked again if the
+ * journal fails), and no copy or verify runs until the replay ended;
+ * marks go by the log only meanwhile.  lock held.
  */
 static bool jnl_spill_locked(struct xrepl_pair *pair,
 			     struct xrepl_shipent *ent, struct list_head *put)
