@@ -24,7 +24,10 @@
 #                      (and its metadata on another): with every remote;
 #                      with the delay remote, also a burst of 4 x
 #                      max_lag_kb on a pair of its own whose remote is
-#                      throttled to 8 MiB/s
+#                      throttled to 8 MiB/s, and QD1 on a local leg and a
+#                      journal device that complete by timer after
+#                      XREPL_BENCH_JOURNAL_LAT_US (default 100) us: each
+#                      alone, async, async with the journal (jlat-* rows)
 #                      drbd-C,drbd-B,drbd-A: DRBD 8.4 between the local leg
 #                      and the RAM disk behind the nvme-tcp remote
 #                      resync-xrepl,resync-drbd: resync of a fully dirty pair
@@ -74,6 +77,8 @@
 # XREPL_BENCH_REMOTES, XREPL_BENCH_JOBS, XREPL_BENCH_RUNTIME,
 # XREPL_BENCH_RAMP, XREPL_BENCH_SIZE_MB, XREPL_BENCH_RESYNC_MB,
 # XREPL_BENCH_RESYNC_REMOTE, XREPL_BENCH_REMOTE_LAT_US,
+# XREPL_BENCH_JOURNAL_LAT_US, XREPL_BENCH_JOURNAL_LAT_REMOTE (the remote of
+# the jlat rows, default delay),
 # XREPL_BENCH_SEMI_TIMEOUT_US (semi_timeout_ms of the semi-sync rows, in us),
 # XREPL_BENCH_VARIANT_REMOTE, XREPL_BENCH_SEED, XREPL_BENCH_LO_RPS,
 # XREPL_BENCH_FIO_CPUS, XREPL_BENCH_LOCAL_MEMORY, XREPL_BENCH_PROFILE=1,

@@ -331,6 +331,97 @@ journal_burst() {
 		  degraded_by: $deg, ms: $ms}')"
 }
 
+# journal_latency REMOTE: the journal's QD1 target with legs that complete
+# as disks do, by interrupt after a delay.  The bench's other legs are
+# null_blk devices that complete in the submitter's context (irqmode=0):
+# two such devices can never be busy at once, so any write that goes to
+# two of them (the local leg and the journal's append) costs the sum of
+# both, whatever the target does.  Here the local leg and the journal
+# device are null_blk devices of their own (irqmode=2, hrtimer) that
+# complete JLAT_US after they were issued, prefilled; QD1 4 KiB random
+# writes on each alone, then on async without and with the journal over
+# REMOTE.  Run after xrepl-async-journal's row with the remote
+# JLAT_REMOTE (XREPL_BENCH_JOURNAL_LAT_REMOTE, default delay, whose
+# target it serves).  Records of configurations "jlat-raw-local", "jlat-raw-journal",
+# "jlat-xrepl-async" and "jlat-xrepl-async-journal", job qd1.
+JLAT_US=${XREPL_BENCH_JOURNAL_LAT_US:-100}
+JLAT_REMOTE=${XREPL_BENCH_JOURNAL_LAT_REMOTE:-delay}
+journal_latency() {
+	local rk=$1 S loc jdev meta cfg dev rc saved_jobs=$jobs_list why=""
+	local -a nbs=("$prefix-jlloc" "$prefix-jljnl" "$prefix-jlmeta")
+	say "journal latency: legs completing after ${JLAT_US} us (null_blk irqmode=2)"
+	if ! nullb_make "${nbs[0]}" size="$size_mb" memory_backed=1 blocksize=4096 \
+			hw_queue_depth=64 irqmode=2 completion_nsec=$(( JLAT_US * 1000 )); then
+		why="cannot create the local leg"
+	else
+		loc=$NB_DEV
+		# As raw-journal's: large enough for fio's span.
+		if ! nullb_make "${nbs[1]}" size=$(( JOURNAL_MB > span_mb ? JOURNAL_MB : span_mb )) \
+				memory_backed=1 blocksize=4096 \
+				hw_queue_depth=64 irqmode=2 completion_nsec=$(( JLAT_US * 1000 )); then
+			why="cannot create the journal device"
+		else
+			jdev=$NB_DEV
+			if ! nullb_make "${nbs[2]}" size=16 memory_backed=1 blocksize=4096 irqmode=0; then
+				why="cannot create the metadata null_blk"
+			else
+				meta=$NB_DEV
+			fi
+		fi
+	fi
+	if [[ -n "$why" ]]; then
+		say "  $why"
+		for cfg in raw-local raw-journal xrepl-async xrepl-async-journal; do
+			record_cfg "$rk" "jlat-$cfg" failed "$why"
+		done
+		nfail=$((nfail + 1))
+	else
+		prefill "$loc"
+		prefill "$jdev"
+		S=$(blockdev --getsz "$loc")
+		jobs_list=qd1
+		for cfg in raw-local raw-journal xrepl-async xrepl-async-journal; do
+			dev="" why=""
+			case "$cfg" in
+			raw-local) dev=$loc ;;
+			raw-journal) dev=$jdev ;;
+			xrepl-async)
+				dm_create_logged "$prefix-jla" "0 $S xrepl $loc $REMOTE - async 1 nosync" &&
+					dev=/dev/mapper/$prefix-jla ;;
+			xrepl-async-journal)
+				# The target formats a journal and metadata it finds zeroed.
+				dd if=/dev/zero of="$jdev" bs=1M count=1 oflag=direct status=none
+				dm_create_logged "$prefix-jlj" \
+					"0 $S xrepl $loc $REMOTE $meta async 3 nosync journal $jdev" &&
+					dev=/dev/mapper/$prefix-jlj ;;
+			esac
+			if [[ -z "$dev" ]]; then
+				say "  jlat-$cfg: FAILED to set up: $WHY"
+				record_cfg "$rk" "jlat-$cfg" failed "$WHY"
+				nfail=$((nfail + 1))
+				continue
+			fi
+			say "  jlat-$cfg on $dev"
+			rc=0
+			run_jobs "$rk" "jlat-$cfg" "$dev" || rc=$?
+			nfail=$((nfail + rc))
+			if [[ "$cfg" == xrepl-* ]]; then
+				[[ "$(dmsetup status "$dm_dev" 2>&1)" == *remote=insync* ]] || {
+					say "  jlat-$cfg: remote is not in sync after the run: the figures are not valid"
+					record_cfg "$rk" "jlat-$cfg" failed "remote not in sync after the run"
+					nfail=$((nfail + 1))
+				}
+				teardown_config
+			fi
+		done
+		jobs_list=$saved_jobs
+	fi
+	teardown_config
+	for cfg in "${nbs[@]}"; do
+		nullb_remove "$cfg"
+	done
+}
+
 # run_config SET CONFIG: set up, measure, check and tear down one row.
 run_config() {
 	local rk=$1 cfg=$2 rc=0 st
@@ -375,5 +466,6 @@ run_config() {
 	esac
 	teardown_config
 	[[ "$cfg" == xrepl-async-journal && "$rk" == delay ]] && journal_burst "$rk"
+	[[ "$cfg" == xrepl-async-journal && "$rk" == "$JLAT_REMOTE" ]] && journal_latency "$rk"
 	return 0
 }

@@ -78,6 +78,7 @@ write_summary() {
 		--arg premote "$P_REMOTE" --argjson prt "$prt" \
 		--arg drbdv "$drbd_version" --arg nbdkitv "${nbdkit_version:-?}" \
 		--arg drbdrs "${DRBD_RESYNC_DISK_OPTS[*]} ${DRBD_RESYNC_NET_OPTS[*]}" \
+		--argjson jlat "$JLAT_US" \
 		--argjson nvport "$NVME_TCP_PORT" --argjson nbdport "$NBD_PORT" --argjson iscsiport "$ISCSI_PORT" \
 		--arg thp "$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP" 2>/dev/null)" \
 		--argjson secs "$(( $(date +%s) - t_start ))" \
@@ -88,7 +89,7 @@ write_summary() {
 		 params: {configs: ($configs | split(",")), remotes: ($remotes | split(",")),
 			  jobs: ($jobs | split(",")), runtime_s: $runtime, ramp_s: $ramp,
 			  leg_size_mib: $size, span_mib: $span, seed: $seed,
-			  remote_latency_us: $lat, resync_mib: $rsmb, resync_remote: $rsremote,
+			  remote_latency_us: $lat, journal_latency_legs_us: $jlat, resync_mib: $rsmb, resync_remote: $rsremote,
 			  variant_remote: $variantremote, remote_poll_us: $pollus,
 			  semi_timeout_ms: $semims,
 			  periodic_remote: $premote, periodic_runtime_s: $prt,

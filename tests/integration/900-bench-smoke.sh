@@ -7,6 +7,8 @@
 # over NVMe/TCP (loopback, kernel target and initiator), plus a
 # refused-or-working xrepl-semi-sync and the resync of a small fully dirty
 # pair over NVMe/TCP.  With the delay remote, the journal's burst runs too.
+# The journal's QD1 rows over legs that complete by timer (jlat-*) run with
+# the remote of the test, and the report must show them.
 # XREPL_BENCH_SMOKE_REMOTE picks another remote transport: make check-debug
 # uses "delay", since the 6.1 kernel's nvmet-tcp itself draws a lockdep
 # report (circular dependency between its queue release and io_work) when
@@ -54,6 +56,11 @@ def good($S): .status == "ok" and .iops > 0 and .mbps > 0 and .ios > 0
 	 | [$S.records[] | select(.remote == $r and .config == $c and .job == $j)]
 	 | select((length == 1 and (.[0] | good($S))) | not)
 	 | "no well-formed record for \($r)/\($c)/\($j)"),
+	# QD1 of the journal over legs that complete by timer: four rows.
+	((["jlat-raw-local", "jlat-raw-journal", "jlat-xrepl-async", "jlat-xrepl-async-journal"][]) as $c
+	 | [$S.records[] | select(.remote == $remote and .config == $c and .job == "qd1")]
+	 | select((length == 1 and (.[0] | good($S))) | not)
+	 | "no well-formed record for \($remote)/\($c)/qd1"),
 	# A mode the target refuses is "unsupported" with the reason; once it
 	# is implemented its figures must be there.
 	([.records[] | select(.config == "xrepl-semi-sync")]
@@ -114,6 +121,7 @@ check_summary() {
 step "run the guest part of the benchmark"
 rc=0
 XREPL_BENCH_PERIODIC_REMOTE=$REMOTE XREPL_BENCH_PERIODIC_RUNTIME=2 XREPL_BENCH_PERIODS=5 \
+XREPL_BENCH_JOURNAL_LAT_REMOTE=$REMOTE \
 bash "$REPO_ROOT/scripts/bench-guest.sh" --out "$OUT" --prefix "$P" --remotes "$REMOTE" \
 	--configs raw-local,raw-journal,raw-remote,xrepl-sync,xrepl-sync-meta,xrepl-sync-poll,xrepl-semi-sync,xrepl-async-journal,resync-xrepl,verify-xrepl,periodic-ship,periodic-latency \
 	--variant-remote "$REMOTE" --resync-remote "$REMOTE" --jobs "${JOBS// /,}" \
@@ -162,6 +170,8 @@ check_summary "$T_TMP/bad10.json" >/dev/null && fail "a latency without a verify
 jq '(.records[] | select(.config == "verify-latency")) |= (.idle_p99_us = .idle_clat_p99_us / 2 | .ratio = .verify_p99_us / .idle_p99_us)' \
 	"$S" >"$T_TMP/bad11.json"
 check_summary "$T_TMP/bad11.json" >/dev/null && fail "a latency below its completion part passed the check"
+jq 'del(.records[] | select(.config == "jlat-xrepl-async-journal"))' "$S" >"$T_TMP/bad12.json"
+check_summary "$T_TMP/bad12.json" >/dev/null && fail "a summary without the journal's jlat row passed the check"
 log "ok: broken summaries are rejected"
 
 step "the report turns it into tables and a plot"
@@ -181,6 +191,10 @@ jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 2
 jq -e '.targets[] | select(.id == "meta-ratio") | .ratio > 0' "$OUT/results.json" >/dev/null ||
 	fail "results.json has no metadata writes per data write"
 grep -q "^#### $REMOTE remote" "$OUT/results.md" || fail "results.md has no $REMOTE table"
+grep -q "^#### The journal at QD1, legs that complete after .* ($REMOTE remote)" "$OUT/results.md" ||
+	fail "results.md has no table of the journal's jlat rows"
+awk '/^#### The journal at QD1/ { f = 1 } f && /^\| xrepl-async-journal \| [0-9]/ { ok = 1 }
+	END { exit !ok }' "$OUT/results.md" || fail "results.md has no jlat figures of the journal"
 grep -q '^| xrepl-sync | [0-9]' "$OUT/results.md" || fail "results.md has no xrepl-sync figures"
 grep -q '^| raw-remote | [0-9]' "$OUT/results.md" || fail "results.md has no raw-remote figures"
 grep -q '^| xrepl (sync) | .* | [0-9][0-9.]* | [0-9][0-9.,]* | [0-9]* % |' "$OUT/results.md" ||
