@@ -895,7 +895,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 	unsigned int sz = 0, nr_opts;
 	u32 rate_kbps;
 	struct xrepl_stats sum;
-	u64 elapsed, rate, jused, jsize, point, since, now;
+	u64 elapsed, rate, jused, jsize, point;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
@@ -928,13 +928,7 @@ static void xrepl_status(struct dm_target *ti, status_type_t type,
 			       pair->wi.nr_marked, pair->meta_failed);
 		else
 			DMEMIT(" meta=- meta_writes=0 marked=0 meta_failed=0");
-		elapsed = xrepl_shipq_oldest_ns(&pair->shipq);
-		elapsed = elapsed ? ktime_get_ns() - elapsed : 0;
-		/* Older ones may be held by the log only (a replay). */
-		since = xrepl_jnl_lag_since_locked(pair);
-		now = ktime_get_real_ns();
-		if (since && since < now)
-			elapsed = max(elapsed, now - since);
+		elapsed = xrepl_lag_age_ns_locked(pair);
 		DMEMIT(" lag_bytes=%llu lag_writes=%lu oldest_lag_ms=%llu",
 		       pair->lag.bytes, pair->lag.writes,
 		       div_u64(elapsed, NSEC_PER_MSEC));

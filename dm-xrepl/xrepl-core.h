@@ -1290,7 +1290,8 @@ void xrepl_jnl_loaded(struct xrepl_pair *pair, bool may_replay);
 bool xrepl_jnl_replaying_locked(struct xrepl_pair *pair);
 bool xrepl_jnl_replays_locked(struct xrepl_pair *pair, unsigned long first,
 			      unsigned long last);
-u64 xrepl_jnl_lag_since_locked(struct xrepl_pair *pair);
+u64 xrepl_lag_age_ns_locked(struct xrepl_pair *pair);
+u64 xrepl_lag_data_time_locked(struct xrepl_pair *pair);
 bool xrepl_jnl_fresh(struct xrepl_pair *pair);
 void xrepl_jnl_commit_soon_locked(struct xrepl_pair *pair);
 void xrepl_jnl_replay_feed(struct xrepl_pair *pair, bool *redispatch);

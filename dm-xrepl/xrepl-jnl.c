@@ -1315,7 +1315,7 @@ bool xrepl_jnl_replays_locked(struct xrepl_pair *pair, unsigned long first,
  * the log found at load): no write made before it is missing there.  0
  * while no replay runs.  lock held.
  */
-u64 xrepl_jnl_lag_since_locked(struct xrepl_pair *pair)
+static u64 jnl_lag_since_locked(struct xrepl_pair *pair)
 {
 	struct xrepl_jnl *jnl = pair->jnl;
 	const struct xrepl_shipent *ent;
@@ -1326,6 +1326,36 @@ u64 xrepl_jnl_lag_since_locked(struct xrepl_pair *pair)
 	if (ent && ent->jseq < jnl->rp_seq)
 		return ent->jtime_ns;
 	return jnl->rp_done_ns ?: jnl->rp_first_ns;
+}
+
+/*
+ * The age (ns) of the oldest write the remote lacks, that the ship queue
+ * holds or that only the log holds (a replay); 0 when there is none.
+ * oldest_lag_ms in the status.  lock held.
+ */
+u64 xrepl_lag_age_ns_locked(struct xrepl_pair *pair)
+{
+	u64 oldest = xrepl_shipq_oldest_ns(&pair->shipq);
+	u64 since = jnl_lag_since_locked(pair);
+	u64 age = oldest ? ktime_get_ns() - oldest : 0;
+	u64 now = ktime_get_real_ns();
+
+	if (since && since < now)
+		age = max(age, now - since);
+	return age;
+}
+
+/*
+ * The time (s since the epoch, rounded down) of the remote's data while
+ * writes it lacks are kept: no write made before it is missing there.
+ * The data time a stop records at the remote site.  lock held.
+ */
+u64 xrepl_lag_data_time_locked(struct xrepl_pair *pair)
+{
+	u64 now = ktime_get_real_ns();
+
+	return div_u64(now - min(now, xrepl_lag_age_ns_locked(pair)),
+		       NSEC_PER_SEC);
 }
 
 bool xrepl_jnl_fresh(struct xrepl_pair *pair)
@@ -3485,7 +3515,7 @@ int xrepl_jnl_check_mode(struct xrepl_c *xc)
  */
 void xrepl_jnl_stop_time_locked(struct xrepl_pair *pair)
 {
-	u64 used, size, point, oldest, now;
+	u64 used, size, point;
 
 	if (!pair->lag.writes ||
 	    (!xrepl_jnl_held_back_locked(pair) && !pair->ship_parked) ||
@@ -3497,13 +3527,5 @@ void xrepl_jnl_stop_time_locked(struct xrepl_pair *pair)
 		return;
 	}
 	/* Not known (the journal failed): the oldest write kept, at most. */
-	oldest = xrepl_shipq_oldest_ns(&pair->shipq);
-	now = ktime_get_real_seconds();
-	if (oldest)
-		now -= min(now, div_u64(ktime_get_ns() - oldest, NSEC_PER_SEC));
-	/* Older writes may be held by the log only (a replay). */
-	point = xrepl_jnl_lag_since_locked(pair);
-	if (point)
-		now = min(now, div_u64(point, NSEC_PER_SEC));
-	pair->peer_data_time = now;
+	pair->peer_data_time = xrepl_lag_data_time_locked(pair);
 }

@@ -454,16 +454,7 @@ static void peer_sb_locked(struct xrepl_pair *pair, enum xrepl_peer_rec rec,
 /* Record a stop of a live remote: its data time is now, less the lag. */
 static void peer_stop_time_locked(struct xrepl_pair *pair)
 {
-	u64 oldest = xrepl_shipq_oldest_ns(&pair->shipq);
-	u64 since = xrepl_jnl_lag_since_locked(pair);
-	u64 now = ktime_get_real_seconds();
-
-	if (oldest)
-		now -= min(now, div_u64(ktime_get_ns() - oldest, NSEC_PER_SEC));
-	/* Older writes may be held by the log only (a replay). */
-	if (since)
-		now = min(now, div_u64(since, NSEC_PER_SEC));
-	pair->peer_data_time = now;
+	pair->peer_data_time = xrepl_lag_data_time_locked(pair);
 }
 
 /* Have peer_work bring the remote's superblock up to date.  lock held. */
