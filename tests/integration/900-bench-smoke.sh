@@ -197,6 +197,24 @@ awk '/^#### The journal at QD1/ { f = 1 } f && /^\| xrepl-async-journal \| [0-9]
 	END { exit !ok }' "$OUT/results.md" || fail "results.md has no jlat figures of the journal"
 grep -q '^| xrepl-sync | [0-9]' "$OUT/results.md" || fail "results.md has no xrepl-sync figures"
 grep -q '^| raw-remote | [0-9]' "$OUT/results.md" || fail "results.md has no raw-remote figures"
+# Every measured row of a remote's table has its tails: p99.9 at QD1 and
+# at QD32 (columns 4 and 8).
+tails() {
+	awk -F' *[|] *' -v r="$REMOTE" '
+		/^#### / { t = ($0 ~ "^#### " r " remote") ; next }
+		!t || !/^[|] [a-z]/ { next }
+		$2 == "configuration" {
+			if ($5 != "QD1 p99.9 µs" || $9 != "QD32 p99.9 µs") { print "the header"; bad = 1 }
+			next
+		}
+		$3 ~ /^(FAILED|not supported)$/ { next }
+		{ n++; if ($5 !~ /^[0-9][0-9,.]*$/ || $9 !~ /^[0-9][0-9,.]*$/) { print $2; bad = 1 } }
+		END { if (!n) print "no rows"; exit bad || !n }' "$1"
+}
+why=$(tails "$OUT/results.md") || fail "results.md: rows without p99.9 at QD1 or QD32: $why"
+sed 's/^\(| xrepl-sync |\( [^|]* |\)\{6\}\) [0-9][0-9,.]* |/\1 – |/' "$OUT/results.md" >"$T_TMP/bad.md"
+tails "$T_TMP/bad.md" >/dev/null && fail "a row without its QD32 p99.9 passed the check"
+log "ok: every row has p99.9 at QD1 and QD32"
 grep -q '^| xrepl (sync) | .* | [0-9][0-9.]* | [0-9][0-9.,]* | [0-9]* % |' "$OUT/results.md" ||
 	fail "results.md has no resync figures"
 jq -e '.resync[0].vcpu_busy > 0' "$OUT/results.json" >/dev/null || fail "results.json has no CPU use of the resync"
