@@ -1333,16 +1333,20 @@ static u64 jnl_lag_since_locked(struct xrepl_pair *pair)
  * holds or that only the log holds (a replay); 0 when there is none.
  * oldest_lag_ms in the status.  lock held.
  */
-u64 xrepl_lag_age_ns_locked(struct xrepl_pair *pair)
+static u64 lag_age_ns_locked(struct xrepl_pair *pair, u64 now)
 {
 	u64 oldest = xrepl_shipq_oldest_ns(&pair->shipq);
 	u64 since = jnl_lag_since_locked(pair);
 	u64 age = oldest ? ktime_get_ns() - oldest : 0;
-	u64 now = ktime_get_real_ns();
 
 	if (since && since < now)
 		age = max(age, now - since);
 	return age;
+}
+
+u64 xrepl_lag_age_ns_locked(struct xrepl_pair *pair)
+{
+	return lag_age_ns_locked(pair, ktime_get_real_ns());
 }
 
 /*
@@ -1354,7 +1358,8 @@ u64 xrepl_lag_data_time_locked(struct xrepl_pair *pair)
 {
 	u64 now = ktime_get_real_ns();
 
-	return div_u64(now - min(now, xrepl_lag_age_ns_locked(pair)),
+	/* One reading of the clock for both: a step between cannot skew it. */
+	return div_u64(now - min(now, lag_age_ns_locked(pair, now)),
 		       NSEC_PER_SEC);
 }
 
