@@ -381,11 +381,10 @@ def analyse(guest, semi_us):
         elif tid == "delay-semi-qd1-p50":
             x = (fig(rk, "xrepl-semi-sync", "ratio_to_limit") or {}).get("qd1_p50")
         elif tid == "delay-journal-qd1-p50":
-            jl = journal_latency(figs.get(rk, {}))
-            a, b = jl.get("raw-local"), jl.get("raw-journal")
-            v = jl.get("xrepl-async-journal")
+            a, b, v = (get(figs.get(rk, {}), "jlat-" + row, "qd1", "lat_us", "p50")
+                       for row in ("raw-local", "raw-journal", "xrepl-async-journal"))
             if None not in (a, b, v):
-                x = v["p50"] / max(a["p50"], b["p50"])
+                x = v / max(a, b)
         elif tid == "delay-journal-burst":
             b = burst_of(figs.get(rk, {}))
             if b and b.get("status") == "ok":

@@ -381,7 +381,7 @@ journal_latency() {
 		S=$(blockdev --getsz "$loc")
 		jobs_list=qd1
 		for cfg in raw-local raw-journal xrepl-async xrepl-async-journal; do
-			dev="" why=""
+			dev=""
 			case "$cfg" in
 			raw-local) dev=$loc ;;
 			raw-journal) dev=$jdev ;;
