@@ -75,6 +75,10 @@ TARGETS = [
     ("meta-ratio", "meta",
      "xrepl-sync-meta: metadata writes per data write < 0.01 "
      "(fio's writes over a hot set)", 0.01, "lt"),
+    ("meta-qd1-p999", "meta",
+     "QD1 p99.9: xrepl-sync-meta <= 2 x xrepl-sync (same remote)", 2.0, "le"),
+    ("meta-qd32-p999", "meta",
+     "QD32 p99.9: xrepl-sync-meta <= 2 x xrepl-sync (same remote)", 2.0, "le"),
     ("nvme-qd1-vs-drbd", "nvme-tcp",
      "nvme-tcp remote, QD1 IOPS: xrepl-sync >= 1.5 x drbd-C", 1.5, "ge"),
     ("nvme-qd1-vs-raw", "nvme-tcp",
@@ -83,11 +87,16 @@ TARGETS = [
      "nvme-tcp remote, QD32 IOPS: xrepl-sync >= 0.90 x raw-remote", 0.90, "ge"),
     ("nvme-async-vs-drbd", "nvme-tcp",
      "nvme-tcp remote, QD1 IOPS: xrepl-async >= 5 x drbd-A", 5.0, "ge"),
+    ("nvme-async-p999-vs-drbd", "nvme-tcp",
+     "nvme-tcp remote, QD1 p99.9: xrepl-async <= 1.0 x drbd-A", 1.0, "le"),
     ("delay-async-qd1-p50", "delay",
      "delay remote, QD1 p50: xrepl-async <= 1.10 x raw-local", 1.10, "le"),
     ("delay-semi-qd1-p50", "delay",
      "delay remote, QD1 p50: xrepl-semi-sync <= 1.10 x (raw-local + "
      "min(raw-remote, semi-sync timeout))", 1.10, "le"),
+    ("delay-semi-qd1-p999", "delay",
+     "delay remote, QD1 p99.9: xrepl-semi-sync <= 1.10 x (raw-local p99.9 + "
+     "semi-sync timeout)", 1.10, "le"),
     ("delay-journal-qd1-p50", "delay",
      "delay remote, legs that complete by interrupt (the jlat rows), QD1 p50: "
      "xrepl-async-journal <= 1.10 x max(raw-local, raw-journal)",
@@ -121,6 +130,7 @@ ROW_RATIO_TARGETS = {
     "nvme-qd1-vs-raw": ("xrepl-sync", "raw-remote", "qd1_iops"),
     "nvme-qd32-vs-raw": ("xrepl-sync", "raw-remote", "qd32_iops"),
     "nvme-async-vs-drbd": ("xrepl-async", "drbd-A", "qd1_iops"),
+    "nvme-async-p999-vs-drbd": ("xrepl-async", "drbd-A", "qd1_p99_9_us"),
     "delay-async-qd1-p50": ("xrepl-async", "raw-local", "qd1_p50_us"),
     "nvme-journal-qd32-iops": ("xrepl-async-journal", "xrepl-async", "qd32_iops"),
 }
@@ -358,6 +368,11 @@ def analyse(guest, semi_us):
             p = guest["params"]
             vr = p.get("variant_remote", p.get("meta_remote", "ram"))
             x = fig(vr, "xrepl-sync-meta", "meta_ratio")
+        elif tid in ("meta-qd1-p999", "meta-qd32-p999"):
+            p = guest["params"]
+            vr = p.get("variant_remote", p.get("meta_remote", "ram"))
+            key = "qd1_p99_9_us" if tid == "meta-qd1-p999" else "qd32_p99_9_us"
+            x = ratio(fig(vr, "xrepl-sync-meta", key), fig(vr, "xrepl-sync", key))
         elif tid == "resync-vs-drbd":
             x = ratio(resync_mbps("resync-xrepl"), resync_mbps("resync-drbd"))
         elif tid == "resync-vs-leg":
@@ -378,6 +393,10 @@ def analyse(guest, semi_us):
             lat = periodic_latency(guest["records"])
             if lat:
                 x = ratio(lat["between_p50_us"], lat["linear_p50_us"])
+        elif tid == "delay-semi-qd1-p999":
+            v, a = fig(rk, "xrepl-semi-sync", "qd1_p99_9_us"), fig(rk, "raw-local", "qd1_p99_9_us")
+            if a is not None:
+                x = ratio(v, a + semi_us)
         elif tid == "delay-semi-qd1-p50":
             x = (fig(rk, "xrepl-semi-sync", "ratio_to_limit") or {}).get("qd1_p50")
         elif tid == "delay-journal-qd1-p50":

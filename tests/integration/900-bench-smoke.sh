@@ -186,10 +186,14 @@ jq -e '.targets[] | select(.id == "verify-p99") | .ratio > 0' "$OUT/results.json
 	fail "results.json has no verify latency ratio"
 jq -e '.targets[] | select(.id == "periodic-between-p50") | .ratio > 0' "$OUT/results.json" >/dev/null ||
 	fail "results.json has no periodic latency ratio"
-jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 20' "$OUT/results.json" >/dev/null ||
+jq -e '[.targets[] | select(.verdict | test("^(PASS|MISS|N/A)$"))] | length == 24' "$OUT/results.json" >/dev/null ||
 	fail "results.json lacks the targets"
 jq -e '.targets[] | select(.id == "meta-ratio") | .ratio > 0' "$OUT/results.json" >/dev/null ||
 	fail "results.json has no metadata writes per data write"
+for t in meta-qd1-p999 meta-qd32-p999; do
+	jq -e --arg t "$t" '.targets[] | select(.id == $t) | .ratio > 0' "$OUT/results.json" >/dev/null ||
+		fail "results.json has no ratio for the target $t"
+done
 grep -q "^#### $REMOTE remote" "$OUT/results.md" || fail "results.md has no $REMOTE table"
 grep -q "^#### The journal at QD1, legs that complete after .* ($REMOTE remote)" "$OUT/results.md" ||
 	fail "results.md has no table of the journal's jlat rows"
