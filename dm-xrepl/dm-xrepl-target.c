@@ -319,10 +319,12 @@ static void xrepl_postsuspend(struct dm_target *ti)
 	/* Async: nothing acknowledged stays behind; the remote gets it all. */
 	wait_event(pair->ship_wait, xrepl_ship_idle(pair));
 	/*
-	 * Every queue is idle before the table can go: ship_work (it may
-	 * be due in a jiffy) and the remote submitter, then what they
-	 * queued on wq.
+	 * Every queue is idle before the table can go: lag_work, ship_work
+	 * (it may be due in a jiffy) and the remote submitter, then what
+	 * they queued on wq.  dm waited for every write mapped: none waits
+	 * for lag room, so nothing queues lag_work again.
 	 */
+	flush_workqueue(pair->lag_wq);
 	flush_delayed_work(&pair->ship_work);
 	flush_workqueue(pair->remote_wq);
 	flush_workqueue(pair->wq);
@@ -585,7 +587,7 @@ static int xrepl_msg_set(struct xrepl_c *xc, const char *key, const char *val)
 	xc->args.given |= opt;
 	/* Writes waiting for lag room look at the new bound. */
 	if (xrepl_lag_wait_release_locked(pair))
-		queue_work(pair->wq, &pair->resync_work);
+		xrepl_lag_kick(pair);
 	/* And those waiting for room in the journal at the new policy. */
 	xrepl_jnl_room_locked(pair);
 	spin_unlock_irq(&pair->lock);

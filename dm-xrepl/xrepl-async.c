@@ -65,7 +65,7 @@ void xrepl_lag_enter_locked(struct xrepl_c *xc, struct xrepl_io *io,
 
 /*
  * A write leaves the lag (its entry is freed, or it made none).
- * Returns true if writes waiting for room were moved to redispatch: the
+ * Returns true if writes waiting for room were moved to lag_ready: the
  * caller passes that to xrepl_ship_kick().
  */
 bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes)
@@ -83,7 +83,33 @@ bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes)
 	/* Switched to periodic mode: its first cycle waited for this. */
 	if (!pair->lag.writes && pair->cycle_wanted)
 		queue_work(pair->wq, &pair->resync_work);
-	return xrepl_lag_wait_release_locked(pair);
+	return xrepl_lag_room_locked(pair);
+}
+
+/* Have lag_work map the writes on lag_ready. */
+void xrepl_lag_kick(struct xrepl_pair *pair)
+{
+	queue_work(pair->lag_wq, &pair->lag_work);
+}
+
+/*
+ * Map the writes that left lag_wait, in their order.  On lag_wq, whose
+ * workers run at high priority on any CPU: the wait of a write released
+ * by the remote's completion is its writer's latency, and the transport's
+ * workers that complete the remote's I/O run at high priority too (a
+ * worker of normal priority waits behind them for milliseconds).
+ */
+void xrepl_lag_work(struct work_struct *work)
+{
+	struct xrepl_pair *pair = container_of(work, struct xrepl_pair,
+					       lag_work);
+	struct bio_list bios;
+
+	spin_lock_irq(&pair->lock);
+	bios = pair->lag_ready;
+	bio_list_init(&pair->lag_ready);
+	spin_unlock_irq(&pair->lock);
+	xrepl_redispatch(&bios);
 }
 
 /* Run ship_work now. */
@@ -103,11 +129,11 @@ void xrepl_ship_soon(struct xrepl_pair *pair)
 	queue_delayed_work(pair->remote_wq, &pair->ship_work, 1);
 }
 
-/* After xrepl_lag_leave_locked(): let ship_work and deferred writes go on. */
+/* After xrepl_lag_leave_locked(): let ship_work and waiting writes go on. */
 void xrepl_ship_kick(struct xrepl_pair *pair, bool redispatch)
 {
 	if (redispatch)
-		queue_work(pair->wq, &pair->resync_work);
+		xrepl_lag_kick(pair);
 	xrepl_ship_now(pair);
 }
 
@@ -166,19 +192,72 @@ bool xrepl_lag_fits_locked(struct xrepl_c *xc, unsigned int bytes)
 }
 
 /*
+ * Does a write that does not fit (fit) wait for room?  Under congestion
+ * block, or while a switch to sync drains (it is admitted once the lag
+ * emptied), or for the appends (which end that whatever the policy).
+ * lock held.
+ */
+static bool lag_waits_locked(struct xrepl_c *xc, enum xrepl_lag_fit fit)
+{
+	return xrepl_congestion_waits_locked(xc) || xc->pair->draining ||
+	       fit == XREPL_LAG_WAY;
+}
+
+/*
+ * Room may have appeared in the lag: admit the writes waiting for it, in
+ * the order they came, as many as fit, onto lag_ready (lag_work maps them,
+ * admitted).  A write that arrives meanwhile queues behind them
+ * (xrepl_lag_admit()): the room goes to the oldest.  If the first would no
+ * longer wait (the remote degraded, the policy or the mode changed), they
+ * all look at the lag anew, as new writes (their order is not kept then:
+ * a write mapped before lag_work maps them may pass them, once).  Returns
+ * true if any moved to lag_ready: the caller then calls xrepl_lag_kick()
+ * (or passes it to xrepl_ship_kick()).  lock held.
+ */
+bool xrepl_lag_room_locked(struct xrepl_pair *pair)
+{
+	bool moved = false;
+	struct bio *bio;
+
+	while ((bio = bio_list_peek(&pair->lag_wait))) {
+		struct xrepl_io *io = xrepl_io(bio);
+		unsigned int bytes = xrepl_ship_bytes(bio);
+		enum xrepl_lag_fit fit = XREPL_LAG_FULL;
+
+		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
+		    xrepl_ships_writes(io->xc))
+			fit = xrepl_lag_fit_locked(io->xc, bytes);
+		else
+			return xrepl_lag_wait_release_locked(pair) || moved;
+		if (fit != XREPL_LAG_FITS) {
+			if (lag_waits_locked(io->xc, fit))
+				break;
+			return xrepl_lag_wait_release_locked(pair) || moved;
+		}
+		bio_list_pop(&pair->lag_wait);
+		xrepl_lag_enter_locked(io->xc, io, bytes);
+		bio_list_add(&pair->lag_ready, bio);
+		moved = true;
+	}
+	return moved;
+}
+
+/*
  * Admit a write into the lag.  At the lag bound, congestion block defers
  * it until there is room; congestion degrade gives up on the remote (the
  * buffered writes become dirty regions) and lets it go to the local leg.
  * With a journal in use, a write that finds the writes on their way to
  * the log at their half of the bound waits, whatever the policy: appends
- * end that, not the remote.  Returns true if the bio was deferred.
+ * end that, not the remote.  A write that finds others waiting waits
+ * behind them, even if it would fit: room goes in order
+ * (xrepl_lag_room_locked()).  Returns true if the bio was deferred.
  */
 bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 		     struct xrepl_io *io)
 {
 	struct xrepl_pair *pair = xc->pair;
 	unsigned int bytes = xrepl_ship_bytes(bio);
-	bool degraded = false;
+	bool degraded = false, kick = false, deferred = false;
 	enum xrepl_lag_fit fit;
 
 	spin_lock_irq(&pair->lock);
@@ -186,20 +265,22 @@ bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 		spin_unlock_irq(&pair->lock);
 		return false;
 	}
+	/* Writes that wait go first: those that fit now, then this one. */
+	if (!bio_list_empty(&pair->lag_wait))
+		kick = xrepl_lag_room_locked(pair);
 	fit = xrepl_lag_fit_locked(xc, bytes);
-	if (fit != XREPL_LAG_FITS) {
-		if (xrepl_congestion_waits_locked(xc) || pair->draining ||
-		    fit == XREPL_LAG_WAY) {
-			pair->lag_waits++;
-			bio_list_add(&pair->lag_wait, bio);
-			spin_unlock_irq(&pair->lock);
-			return true;
-		}
-		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_CONGESTION);
-	} else {
+	if (fit == XREPL_LAG_FITS && bio_list_empty(&pair->lag_wait)) {
 		xrepl_lag_enter_locked(xc, io, bytes);
+	} else if (fit == XREPL_LAG_FITS || lag_waits_locked(xc, fit)) {
+		pair->lag_waits++;
+		bio_list_add(&pair->lag_wait, bio);
+		deferred = true;
+	} else {
+		degraded = xrepl_degrade_locked(pair, XREPL_DEGRADED_CONGESTION);
 	}
 	spin_unlock_irq(&pair->lock);
+	if (kick)
+		xrepl_lag_kick(pair);
 	if (degraded) {
 		DMWARN("%s: lag bound of %u KiB reached, replication degraded",
 		       xrepl_name(xc), READ_ONCE(xc->args.max_lag_kb));
@@ -207,7 +288,7 @@ bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 		/* ship_work drops the buffer. */
 		xrepl_ship_now(pair);
 	}
-	return false;
+	return deferred;
 }
 
 void xrepl_ship_free(struct xrepl_pair *pair, struct xrepl_shipent *ent)
@@ -487,7 +568,7 @@ void xrepl_ship_put(struct xrepl_pair *pair, struct xrepl_shipent *ent)
 /*
  * Give up on the entries not sent yet (the remote degraded): their regions
  * become dirty.  Returns them on out, for ship_release() after the lock,
- * and whether deferred writes were moved to redispatch.
+ * and whether waiting writes were moved to lag_ready.
  */
 static bool ship_drop_locked(struct xrepl_pair *pair, struct list_head *out)
 {
@@ -769,7 +850,7 @@ void xrepl_ship_work(struct work_struct *work)
 	ack_bios(&acks);
 	ship_release(pair, &dropped);
 	if (redispatch)
-		queue_work(pair->wq, &pair->resync_work);
+		xrepl_lag_kick(pair);
 	/* It sleeps on metadata I/O, which may wait for this worker. */
 	if (may_return)
 		queue_work(pair->wq, &pair->return_work);
@@ -791,6 +872,7 @@ bool xrepl_ship_idle(struct xrepl_pair *pair)
 
 	spin_lock_irq(&pair->lock);
 	idle = !pair->ship_endios && bio_list_empty(&pair->lag_wait) &&
+	       bio_list_empty(&pair->lag_ready) &&
 	       xrepl_jnl_idle_locked(pair);
 	if (idle && pair->lag.writes)
 		idle = xrepl_jnl_held_back_locked(pair) &&

@@ -438,8 +438,16 @@ struct xrepl_pair {
 	struct xrepl_shipq shipq;	/* lock: writes not on the remote yet */
 	struct bio_list lag_wait;	/* lock: writes waiting for lag room */
 	/*
+	 * lock: writes out of lag_wait, in their order, for lag_work to map
+	 * again: admitted (XREPL_IO_LAG), or to look at the lag anew.
+	 */
+	struct bio_list lag_ready;
+	struct workqueue_struct *lag_wq;
+	struct work_struct lag_work;	/* on lag_wq: maps lag_ready */
+	/*
 	 * lock: the data held for the remote (the lag), counted from a
-	 * write's admission in map until its entry is freed, so that
+	 * write's admission (in map, or as room appears for a write that
+	 * waited) until its entry is freed (or it is refused), so that
 	 * max_lag_kb bounds all of it (with a journal, all of it in
 	 * memory: jnl->dropped_bytes are in the log only).
 	 */
@@ -923,14 +931,17 @@ struct xrepl_c {
  *
  * 1. Map (xrepl_map(), xrepl-io.c).  In an asynchronous mode the write is
  *    admitted into the lag (LAG; also ACK_WAIT in semi-sync mode and
- *    while a switch to sync drains), or waits on lag_wait for room.  A
- *    write that covers sectors then fails at once if the remote is
- *    degraded under on_remote_error fail (REJECTED), or enters the region
- *    gate (TRACKED), or waits on gate_deferred while a copy holds its
- *    regions.  Writes deferred so far come back through redispatch
- *    (resync_work) and are mapped again, keeping what they were admitted
- *    to.  With a metadata device a write then waits on mark_wait until
- *    its regions are marked on disk; the metadata commit submits it.
+ *    while a switch to sync drains), or waits on lag_wait for room,
+ *    behind the writes that waited before it; admitted there as room
+ *    appears, in order, it is mapped again by lag_work.  A write that
+ *    covers sectors then fails at once if the remote is degraded under
+ *    on_remote_error fail (REJECTED; it leaves the lag if it was in), or
+ *    enters the region gate (TRACKED), or waits on gate_deferred while a
+ *    copy holds its regions.  Writes deferred so far come back through
+ *    redispatch (resync_work) and are mapped again, keeping what they
+ *    were admitted to.  With a metadata device a write then waits on
+ *    mark_wait until its regions are marked on disk; the metadata commit
+ *    submits it.
  * 2. Submit (xrepl_write_submit()).  Sync mode, remote healthy: a clone
  *    goes to the remote (REMOTE) and the bio to the local leg; the bio
  *    completes when both did.  Asynchronous: the data is copied into a
@@ -1303,6 +1314,9 @@ void xrepl_drain_start_locked(struct xrepl_pair *pair);
 void xrepl_lag_enter_locked(struct xrepl_c *xc, struct xrepl_io *io,
 			    unsigned int bytes);
 bool xrepl_lag_leave_locked(struct xrepl_pair *pair, unsigned int bytes);
+bool xrepl_lag_room_locked(struct xrepl_pair *pair);
+void xrepl_lag_kick(struct xrepl_pair *pair);
+void xrepl_lag_work(struct work_struct *work);
 void xrepl_ship_now(struct xrepl_pair *pair);
 void xrepl_ship_soon(struct xrepl_pair *pair);
 void xrepl_ship_kick(struct xrepl_pair *pair, bool redispatch);

@@ -44,6 +44,25 @@ static void xrepl_remote_endio(struct bio *clone)
 }
 
 /*
+ * A write refused after its admission into the lag (the remote of a
+ * draining sync table degraded under on_remote_error fail while it
+ * waited for room, the gate or its marks, or right after its admission)
+ * leaves the lag, whose end a suspend and the end of a drain wait for.
+ * The caller then calls xrepl_ship_kick() if the write was in the lag,
+ * with the return value: whether writes waiting for room moved to
+ * lag_ready.  lock held.
+ */
+static bool lag_refused_locked(struct xrepl_pair *pair, struct bio *bio)
+{
+	struct xrepl_io *io = xrepl_io(bio);
+
+	if (!(io->flags & XREPL_IO_LAG))
+		return false;
+	io->flags &= ~(XREPL_IO_LAG | XREPL_IO_ACK_WAIT);
+	return xrepl_lag_leave_locked(pair, xrepl_ship_bytes(bio));
+}
+
+/*
  * Map a write, a flush, a discard or a write-zeroes bio whose sector is
  * already leg relative.  Returns DM_MAPIO_SUBMITTED (the bio was issued or
  * deferred) or DM_MAPIO_KILL (fail it with -EIO).  Process context.
@@ -75,6 +94,14 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 	/* Writes must never reach a leg once they cannot reach both. */
 	if (READ_ONCE(pair->degraded_by) != XREPL_DEGRADED_NONE &&
 	    xc->args.on_remote_error == XREPL_ON_ERROR_FAIL) {
+		if (io->flags & XREPL_IO_LAG) {
+			bool kick;
+
+			spin_lock_irq(&pair->lock);
+			kick = lag_refused_locked(pair, bio);
+			spin_unlock_irq(&pair->lock);
+			xrepl_ship_kick(pair, kick);
+		}
 		io->flags = XREPL_IO_REJECTED;
 		return DM_MAPIO_KILL;
 	}
@@ -213,9 +240,12 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 
 		spin_lock_irq(&pair->lock);
 		if (reject_locked(xc, io)) {
-			/* Sync mode only: nothing is held for the remote. */
-			WARN_ON_ONCE(io->flags & XREPL_IO_LAG);
+			/* Sync mode, or a sync table's drain. */
+			left_lag = io->flags & XREPL_IO_LAG;
+			redispatch = lag_refused_locked(pair, bio);
 			spin_unlock_irq(&pair->lock);
+			if (left_lag)
+				xrepl_ship_kick(pair, redispatch);
 			xrepl_gate_exit(pair, io->first, io->last);
 			io->flags = XREPL_IO_REJECTED;
 			bio_io_error(bio);

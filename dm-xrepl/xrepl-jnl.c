@@ -732,7 +732,7 @@ static bool jnl_fail_locked(struct xrepl_jnl *jnl)
 	jnl_room_locked(jnl);
 	/* The lag's bound changed: the writes waiting for it try again. */
 	if (xrepl_lag_wait_release_locked(pair))
-		queue_work(pair->wq, &pair->resync_work);
+		xrepl_lag_kick(pair);
 	/* A replay cannot read the rest of its log either. */
 	if ((jnl->dropped || (jnl->replay && jnl->rp_seq != jnl->rp_end)) &&
 	    xrepl_degrade_locked(pair, XREPL_DEGRADED_JOURNAL)) {
@@ -1843,9 +1843,9 @@ static bool jnl_spill_locked(struct xrepl_pair *pair,
  * the log only, jnl_spill_locked()), or, if it may not be, its data is
  * held by the log only, and read back when it ships.  Not if the journal
  * failed (its append may be the one that did).  ent no longer counts as
- * on its way: the writes that wait for memory try again.  Returns
- * whether ent was spilled (*redispatch: whether the writes that waited
- * were moved to redispatch).  lock held.
+ * on its way: the writes that wait for memory are admitted as they fit.
+ * Returns whether ent was spilled (*redispatch: whether writes that
+ * waited were moved to lag_ready).  lock held.
  */
 static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent,
 			    struct list_head *put, bool *redispatch)
@@ -1862,7 +1862,7 @@ static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent,
 	 */
 	if ((past || jnl->replay) && jnl_spills_locked(pair, ent)) {
 		*redispatch |= jnl_spill_locked(pair, ent, put);
-		*redispatch |= xrepl_lag_wait_release_locked(pair);
+		*redispatch |= xrepl_lag_room_locked(pair);
 		return true;
 	}
 	if (past && ent->nr_pages) {
@@ -1874,7 +1874,7 @@ static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent,
 		jnl->kept++;
 		jnl->kept_bytes += ent->s.bytes;
 	}
-	*redispatch |= xrepl_lag_wait_release_locked(pair);
+	*redispatch |= xrepl_lag_room_locked(pair);
 	return false;
 }
 
@@ -1886,7 +1886,7 @@ static bool jnl_join_locked(struct xrepl_pair *pair, struct xrepl_shipent *ent,
  * done with both legs go on put.  *soon: ship_work is to run within a
  * jiffy; *now: at once (a write waits for the remote, or the lag changed
  * while the remote is degraded).  Returns whether deferred writes were
- * moved to redispatch.  lock held.
+ * moved to lag_ready.  lock held.
  */
 static bool jnl_advance_locked(struct xrepl_pair *pair, struct bio_list *acks,
 			       struct list_head *put, bool *soon, bool *now)
@@ -3135,7 +3135,7 @@ static u64 jnl_sent_bound_locked(struct xrepl_pair *pair)
  * Shipping is held back from now on (a hold, or a delay): writers waiting
  * for room in the lag or the log try again and meet it (they degrade the
  * remote rather than wait), and a suspend waits for what is in flight
- * only.  Returns whether writes were moved to redispatch.  lock held.
+ * only.  Returns whether writes were moved to lag_ready.  lock held.
  */
 static bool jnl_held_back_now_locked(struct xrepl_pair *pair)
 {
@@ -3272,8 +3272,10 @@ int xrepl_jnl_hold(struct xrepl_c *xc, bool hold)
 		r = 0;
 	}
 	mutex_unlock(&jnl->sb_lock);
-	if (redispatch)
+	if (redispatch) {
+		xrepl_lag_kick(pair);
 		queue_work(pair->wq, &pair->resync_work);
+	}
 	if (fail)
 		jnl_report_failed(pair, "a superblock write", err);
 	if (changed) {
@@ -3386,7 +3388,7 @@ int xrepl_jnl_ship_until(struct xrepl_c *xc, u64 until_ms)
 	spin_unlock_irq(&pair->lock);
 	mutex_unlock(&jnl->sb_lock);
 	if (redispatch)
-		queue_work(pair->wq, &pair->resync_work);
+		xrepl_lag_kick(pair);
 	if (fail)
 		jnl_report_failed(pair, "a superblock write", r);
 	if (went) {
@@ -3457,7 +3459,7 @@ int xrepl_jnl_set_delay(struct xrepl_c *xc, u32 delay_ms, bool msg)
 	}
 	mutex_unlock(&jnl->sb_lock);
 	if (redispatch)
-		queue_work(pair->wq, &pair->resync_work);
+		xrepl_lag_kick(pair);
 	if (fail)
 		jnl_report_failed(pair, "a superblock write", r);
 	if (changed)

@@ -29,7 +29,10 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	 * ship_work queue on wq, whose work (messages sent while suspended:
 	 * a resync's superblock, redispatched writes) may commit metadata,
 	 * and a failed metadata write arms meta_retry, which is cancelled
-	 * last, once meta_wq is idle.
+	 * last, once meta_wq is idle.  lag_work (which queues work on
+	 * remote_wq and wq) is queued only for writes that wait for lag
+	 * room, and none does once nothing is in flight: lag_wq goes before
+	 * the queues whose work could otherwise queue it.
 	 */
 	hrtimer_cancel(&pair->ack_timer);
 	cancel_delayed_work_sync(&pair->cycle_work);
@@ -45,6 +48,9 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 		destroy_workqueue(pair->peer_wq);
 	if (pair->copy_wq)
 		destroy_workqueue(pair->copy_wq);
+	/* lag_work queues work on remote_wq and wq. */
+	if (pair->lag_wq)
+		destroy_workqueue(pair->lag_wq);
 	if (pair->remote_wq)
 		destroy_workqueue(pair->remote_wq);
 	if (pair->wq)
@@ -119,11 +125,13 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	INIT_WORK(&pair->remote_work, xrepl_remote_work);
 	INIT_DELAYED_WORK(&pair->ship_work, xrepl_ship_work);
 	INIT_WORK(&pair->return_work, xrepl_return_work);
+	INIT_WORK(&pair->lag_work, xrepl_lag_work);
 	init_waitqueue_head(&pair->ship_wait);
 	mutex_init(&pair->ship_alloc_lock);
 	spin_lock_init(&pair->page_cache_lock);
 	xrepl_shipq_init(&pair->shipq, XREPL_SHIP_INFLIGHT);
 	bio_list_init(&pair->lag_wait);
+	bio_list_init(&pair->lag_ready);
 	INIT_LIST_HEAD(&pair->ack_wait);
 	hrtimer_init(&pair->ack_timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
 	pair->ack_timer_ns = U64_MAX;
@@ -174,6 +182,16 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 					  WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI,
 					  0, dm_device_name(md));
 	if (!pair->remote_wq)
+		goto bad;
+	/*
+	 * Its own queue: a write it maps may wait for ship pages, which come
+	 * back as the entries that ship_work (on remote_wq) sends complete;
+	 * under memory pressure the two must not wait for one rescuer.
+	 */
+	pair->lag_wq = alloc_workqueue("xrepl-lag-%s",
+				       WQ_UNBOUND | WQ_MEM_RECLAIM | WQ_HIGHPRI,
+				       1, dm_device_name(md));
+	if (!pair->lag_wq)
 		goto bad;
 
 	/* Claimed now, as the other devices: the pair loads meanwhile. */

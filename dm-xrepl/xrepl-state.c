@@ -145,7 +145,7 @@ bool xrepl_degrade_locked(struct xrepl_pair *pair, enum xrepl_degraded why)
 	 * they wait for may be held by writes in flight to a hung remote.
 	 */
 	if (xrepl_lag_wait_release_locked(pair))
-		queue_work(pair->wq, &pair->resync_work);
+		xrepl_lag_kick(pair);
 	/* So do those waiting for room in the journal, for the same reason. */
 	xrepl_jnl_room_locked(pair);
 	if (pair->meta_bdev) {
@@ -314,15 +314,18 @@ void xrepl_state_take_over_locked(struct xrepl_pair *pair,
 }
 
 /*
- * Move the writes waiting for lag room to redispatch, where they check
- * for room again.  Returns true if there were any: the caller then has
- * resync_work redispatch them.
+ * Move the writes waiting for lag room to lag_ready, where lag_work maps
+ * them again: they look at the lag as a new write does (the remote
+ * degraded, shipping is held, the bound or the policy changed).  Room
+ * that appears goes through xrepl_lag_room_locked() instead.  Returns
+ * true if there were any: the caller then calls xrepl_lag_kick() (or
+ * passes it to xrepl_ship_kick()).
  */
 bool xrepl_lag_wait_release_locked(struct xrepl_pair *pair)
 {
 	if (bio_list_empty(&pair->lag_wait))
 		return false;
-	bio_list_merge(&pair->redispatch, &pair->lag_wait);
+	bio_list_merge(&pair->lag_ready, &pair->lag_wait);
 	bio_list_init(&pair->lag_wait);
 	return true;
 }

@@ -40,6 +40,7 @@ _BG_PIDS=()        # background jobs to stop on exit
 _BRD_LOADED=0
 _EXIT_CMDS=()      # at_exit commands, run after the dm devices are removed
 _FIRST_CMDS=()     # at_exit_first commands, run before
+_UNHANG_CMDS=()    # at_exit_unhang commands, run before background jobs are reaped
 
 # ---------------------------------------------------------------------------
 # Logging and assertions
@@ -610,6 +611,11 @@ at_exit() { _EXIT_CMDS+=("$1"); }
 # at_exit_first CMD: the same, before the dm devices are removed (e.g. to
 # unmount or deactivate what lies on top of them); last registered first.
 at_exit_first() { _FIRST_CMDS+=("$1"); }
+# at_exit_unhang CMD: a command line that lets I/O a test hung on purpose
+# complete (e.g. a hung remote replaced by a linear table), run on exit
+# as soon as the background jobs are signalled: a writer blocked in
+# that I/O cannot die before it completes.
+at_exit_unhang() { _UNHANG_CMDS+=("$1"); }
 
 # bg JOB...: run a command in the background; it is killed on exit.
 # Sets BG_PID.
@@ -767,6 +773,10 @@ _cleanup() {
 	for i in "${_BG_PIDS[@]}"; do
 		# shellcheck disable=SC2046
 		kill "$i" $(_descendants "$i") 2>/dev/null
+	done
+	for (( i = ${#_UNHANG_CMDS[@]} - 1; i >= 0; i-- )); do
+		eval "${_UNHANG_CMDS[$i]}" >/dev/null 2>&1 ||
+			echo "[$TEST_NAME] cleanup: '${_UNHANG_CMDS[$i]}' failed" >&2
 	done
 	for i in "${_BG_PIDS[@]}"; do
 		wait "$i" 2>/dev/null
