@@ -7,11 +7,13 @@
 # scripts/bench-guest.sh; uses its settings and configs.sh.
 
 # --trace: the events of a write's path through the block layer, the
-# submitter's system calls, the work items and the softirqs that run it.
+# submitter's system calls, the work items (queued and run: the wait of
+# a work item for its worker) and the softirqs that run it.
 TRACE_EVENTS=(block:block_bio_queue block:block_bio_complete block:block_rq_issue
 	block:block_rq_complete syscalls:sys_enter_io_submit syscalls:sys_exit_io_submit
-	syscalls:sys_exit_io_getevents workqueue:workqueue_execute_start
-	workqueue:workqueue_execute_end irq:softirq_entry irq:softirq_exit)
+	syscalls:sys_exit_io_getevents workqueue:workqueue_queue_work
+	workqueue:workqueue_execute_start workqueue:workqueue_execute_end
+	irq:softirq_entry irq:softirq_exit)
 
 # profile_configs REMOTE: profile or trace each of prof_configs over REMOTE.
 profile_configs() {
