@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dump-journal.h"
+#include "lib/backup.h"
 #include "lib/json.h"
 #include "lib/meta.h"
 
@@ -27,13 +28,17 @@ enum {
 static const char usage_text[] =
 "Usage: " PROG " [OPTIONS] <meta_dev>\n"
 "       " PROG " --journal [OPTIONS] <journal_dev>\n"
+"       " PROG " --backup <image>\n"
 "\n"
 "Print the superblock and the dirty-region bitmap of a dm-xrepl metadata\n"
 "device or image file: every superblock field, then the set regions as\n"
 "ranges (\"0-5 9 12-15\") and their count.  With --journal, print a\n"
 "journal device: its superblock, the entries from its tail (seq, time,\n"
 "op, sector+sectors, bytes, epoch, shipped or not) and where and why the\n"
-"log ends.  Read-only; use it on a device no table is using, or expect a\n"
+"log ends.  With --backup, print a backup image: its header, one line per\n"
+"region record (region, sectors, data or zero, checksum) and its end;\n"
+"every checksum is checked.\n"
+"Read-only; use it on a device no table is using, or expect a\n"
 "snapshot of a moving target.\n"
 "\n"
 "Options:\n"
@@ -42,12 +47,14 @@ static const char usage_text[] =
 "  -f, --force     dump even if the metadata is damaged (marked invalid)\n"
 "  -J, --journal   the device is a journal device\n"
 "  -a, --all       with --journal: also the shipped entries still on it\n"
+"  -B, --backup    the file is a backup image\n"
 "  -h, --help      print this help and exit\n"
 "  -V, --version   print the version and exit\n"
 "\n"
 "Exit status:\n"
 "  0  the metadata is valid and was dumped\n"
-"  1  the metadata is damaged (dumped only with --force)\n"
+"  1  the metadata is damaged (dumped only with --force); with --backup:\n"
+"     the image is damaged or truncated (dumped up to the damage)\n"
 "  2  usage or I/O error\n"
 "  3  fresh: block 0 is all zeroes (not formatted yet); nothing to dump\n";
 
@@ -57,6 +64,7 @@ static struct {
 	bool force;
 	bool journal;
 	bool all;
+	bool backup;
 } opt;
 
 /*
@@ -263,6 +271,41 @@ static int print_bitmap(struct xmeta_dev *dev, const struct xmeta_sb *sb,
 	return r;
 }
 
+/* --backup: print image path and check it to its end. */
+static int dump_backup(const char *path)
+{
+	struct xbk_reader r;
+	struct xbk_record rec;
+	char uuid[33];
+	int ret;
+
+	ret = xbk_open(&r, path);
+	if (ret) {
+		fprintf(stderr, PROG ": %s: %s\n", path, r.why);
+		return ret == -1 ? EXIT_DAMAGED : EXIT_USAGE;
+	}
+	xbk_uuid_str(r.hdr.uuid, uuid);
+	printf("image: %s\nversion: %" PRIu32 "\nkind: %s\npair: %s\ntracker: %" PRIu64
+	       "\nfrom: %" PRIu64 "\nto: %" PRIu64 "\ntime_ms: %" PRIu64
+	       "\nregion_size: %" PRIu32 "\ndev_sectors: %" PRIu64 "\nnr_regions: %" PRIu64 "\n",
+	       path, r.hdr.version, r.hdr.flags & XBK_F_FULL ? "full" : "changes",
+	       uuid, r.hdr.tracker, r.hdr.from, r.hdr.to, r.hdr.time_ms,
+	       r.hdr.region_sectors, r.hdr.dev_sectors, r.hdr.nr_regions);
+	while ((ret = xbk_next(&r, &rec, NULL, 0)) > 0)
+		printf("region %" PRIu64 " sectors %" PRIu32 " %s crc %08" PRIx32 "\n",
+		       rec.region, rec.sectors,
+		       rec.tag == XBK_TAG_ZERO ? "zero" : "data", rec.data_csum);
+	if (ret < 0) {
+		printf("damaged: %s\n", r.why);
+		xbk_close(&r);
+		return ret == -1 ? EXIT_DAMAGED : EXIT_USAGE;
+	}
+	printf("end: %" PRIu64 " records, %" PRIu64 " data sectors\n", r.records,
+	       r.data_sectors);
+	xbk_close(&r);
+	return EXIT_VALID;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -271,6 +314,7 @@ int main(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "journal", no_argument, NULL, 'J' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "backup", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -286,7 +330,7 @@ int main(int argc, char **argv)
 	unsigned int i;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "jsfJahV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jsfJaBhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			opt.json = true;
@@ -302,6 +346,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			opt.all = true;
+			break;
+		case 'B':
+			opt.backup = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -321,6 +368,15 @@ int main(int argc, char **argv)
 			"--sectors is for metadata devices, not --journal",
 			usage_text);
 		return EXIT_USAGE;
+	}
+	if (opt.backup) {
+		if (opt.json || opt.sectors || opt.force || opt.journal ||
+		    opt.all || optind != argc - 1) {
+			fprintf(stderr, PROG ": --backup takes one image and no other option\n\n%s",
+				usage_text);
+			return EXIT_USAGE;
+		}
+		return dump_backup(argv[optind]);
 	}
 	got = xmeta_open_block0(&dev, PROG, argc, argv, optind, usage_text,
 				block0);

@@ -81,6 +81,12 @@ static const char usage_text[] =
 "                         consistent, snapshot the LV (thin, or classic\n"
 "                         with --cow-size), run COMMAND with the snapshot\n"
 "                         in $XREPL_DRILL_DEV, report, remove the snapshot\n"
+"  restore --to DEV FULL [IMAGE...]\n"
+"                         write a chain of backup images to DEV: a full\n"
+"                         image, then images that each start at the\n"
+"                         checkpoint the one before ends at; every image\n"
+"                         and the chain are checked before anything is\n"
+"                         written (--dry-run: only checked)\n"
 "  set <name> <key> <value>\n"
 "                         change resync_rate_kbps, semi_timeout_ms,\n"
 "                         max_lag_kb, congestion, period_s or delay_ms at\n"
@@ -304,6 +310,8 @@ int main(int argc, char **argv)
 		r = cmd_verify(argc, argv);
 	} else if (!strcmp(cmd, "drill")) {
 		r = cmd_drill(argc, argv);
+	} else if (!strcmp(cmd, "restore")) {
+		r = cmd_restore(argc, argv);
 	} else if (!strcmp(cmd, "mode")) {
 		name = want_name(argc, argv, 1, cmd);
 		if (argc != 3 || !in_list(mode_names, argv[2]))

@@ -16,6 +16,7 @@
  *   xreplctl-adjust.c   adjust: a changed configuration file applied
  *   xreplctl-verify.c   verify: start, stop, resume, wait for a pass
  *   xreplctl-drill.c    drill: a snapshot of the remote's copy, tested
+ *   xreplctl-restore.c  restore: a chain of backup images written to a device
  *   xreplctl-create.c   create and remove; the table line
  *   xreplctl-dm.c       every libdevmapper call; the status line parsed
  *   xreplctl-args.c     messages; names, numbers, sizes and options checked
@@ -149,6 +150,9 @@ const char *meta_when(uint64_t t, char *buf, size_t len);
 
 /* The drill command; argv[0] is "drill".  Returns an exit status. */
 int cmd_drill(int argc, char **argv);
+
+/* xreplctl-restore.c: the restore command; argv[0] is "restore". */
+int cmd_restore(int argc, char **argv);
 
 /* xreplctl-verify.c: the verify command. */
 

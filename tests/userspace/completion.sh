@@ -77,6 +77,10 @@ want "xreplctl status -o name,out_" name,out_of_sync
 want "xreplctl status -O -" ""
 want "xreplctl status --units " h b s k m g t p e H B S K M G T P E
 want "xreplctl resync vm1 --" --full
+want "xreplctl re" remote-down remote-up remove resync restore release
+want "xreplctl restore --" --to
+want "xreplctl restore --to $W/conf/d" "$W/conf/db.conf"
+want "xreplctl restore --to /dev/x $W/conf/w" "$W/conf/web.conf"
 want "xreplctl remote-down " vm1 vm2
 
 (( bad == 0 )) && echo ok

@@ -9,7 +9,8 @@
 # checkers of the async tests) and of scripts/bench-trace.py, and checks
 # the files the KUnit builds copy (kunit-copies.sh), and xreplctl's status
 # report and metrics (report.c, test_report.py), its bash completion
-# (completion.sh) and the OCF resource agent (ocf-agent.sh).  No VM; the
+# (completion.sh), the OCF resource agent (ocf-agent.sh) and backup images
+# (backup.sh).  No VM; the
 # agent's test wants root (ocf-tester reads the agent as nobody).
 #
 # Usage: tests/userspace/run.sh [--no-build] [--sanitize] [--results FILE]
@@ -1244,6 +1245,11 @@ tcase ocf-agent 0 "^ok$" bash "$HERE/ocf-agent.sh"
 # xreplctl drill's processes and signals, against a stand-in for lvm
 # (drill.sh).
 tcase drill 0 "^ok$" bash "$HERE/drill.sh" "$CTL"
+
+# Backup images: xreplctl restore of full, incremental and differential
+# chains, refused chains and damaged images, xrepl-dump --backup
+# (backup.sh, images written by mkbackup.py).
+tcase backup 0 "^ok$" bash "$HERE/backup.sh" "$TOOLS"
 
 # The bash completion: commands, options, device and configuration names,
 # report fields (completion.sh, against the xreplctl built here).
