@@ -6,41 +6,25 @@ Usage: mkbackup.py OUT --dev FILE [--base FILE] [options]
 The image holds the regions of FILE: all of them (a full image, without
 --base), or those that differ from --base (an image of the changes, from
 checkpoint --from to --to).  Options that damage the image on purpose:
---corrupt header|record|data|end, --truncate BYTES (cut the image to that
-length), --past-device (a record of a region past the device), --reorder
-(the first two records swapped), --no-end, --claim-sectors N (the
+--corrupt header|record|data|end, --past-device (a record of a region
+past the device), --reorder (the first two records swapped), --no-end,
+--claim-sectors N (the
 header claims a device of N sectors), --bad-field (a header field wrong
 under a valid checksum), --drop-record (a record missing, the end record
 counting it), --trailing (bytes after the end), --zero-csum (zero records
 with a data checksum).
 """
 import argparse
+import os
 import struct
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mkmeta import crc32c  # noqa: E402  (the kernel's crc32c, shared)
 
 SECTOR = 512
 TAG_DATA, TAG_ZERO, TAG_END = 0x52424B58, 0x5A424B58, 0x45424B58
 SEED = 0xFFFFFFFF
-
-
-def _table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
-        t.append(c)
-    return t
-
-
-TABLE = _table()
-
-
-def crc32c(crc, data):
-    """crc32c as the kernel's crc32c(): seeded, not inverted at the end."""
-    for b in data:
-        crc = TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc
 
 
 def sealed(sector, off):
@@ -91,7 +75,6 @@ def main():
     ap.add_argument("--zero-records", action="store_true",
                     help="all-zero regions as zero records")
     ap.add_argument("--corrupt", choices=["header", "record", "data", "end"])
-    ap.add_argument("--truncate", type=int)
     ap.add_argument("--past-device", action="store_true")
     ap.add_argument("--reorder", action="store_true")
     ap.add_argument("--no-end", action="store_true")
@@ -171,8 +154,6 @@ def main():
         h = bytearray(img)
         h[30] ^= 1
         img = bytes(h)
-    if a.truncate is not None:
-        img = img[:a.truncate]
     with open(a.out, "wb") as f:
         f.write(img)
 
