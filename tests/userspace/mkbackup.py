@@ -8,11 +8,10 @@ The image holds the regions of FILE: all of them (a full image, without
 checkpoint --from to --to).  Options that damage the image on purpose:
 --corrupt header|record|data|end, --past-device (a record of a region
 past the device), --reorder (the first two records swapped), --no-end,
---claim-sectors N (the
-header claims a device of N sectors), --bad-field (a header field wrong
-under a valid checksum), --drop-record (a record missing, the end record
-counting it), --trailing (bytes after the end), --zero-csum (zero records
-with a data checksum).
+--claim-sectors N (the header claims a device of N sectors),
+--bad-field (a header field wrong under a valid checksum), --drop-record
+(a record missing, the end record counting it), --trailing (bytes after
+the end), --zero-csum (zero records with a data checksum).
 """
 import argparse
 import os
