@@ -222,13 +222,12 @@ bool xrepl_lag_room_locked(struct xrepl_pair *pair)
 	while ((bio = bio_list_peek(&pair->lag_wait))) {
 		struct xrepl_io *io = xrepl_io(bio);
 		unsigned int bytes = xrepl_ship_bytes(bio);
-		enum xrepl_lag_fit fit = XREPL_LAG_FULL;
+		enum xrepl_lag_fit fit;
 
-		if (pair->degraded_by == XREPL_DEGRADED_NONE &&
-		    xrepl_ships_writes(io->xc))
-			fit = xrepl_lag_fit_locked(io->xc, bytes);
-		else
+		if (pair->degraded_by != XREPL_DEGRADED_NONE ||
+		    !xrepl_ships_writes(io->xc))
 			return xrepl_lag_wait_release_locked(pair) || moved;
+		fit = xrepl_lag_fit_locked(io->xc, bytes);
 		if (fit != XREPL_LAG_FITS) {
 			if (lag_waits_locked(io->xc, fit))
 				break;
@@ -257,7 +256,7 @@ bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 {
 	struct xrepl_pair *pair = xc->pair;
 	unsigned int bytes = xrepl_ship_bytes(bio);
-	bool degraded = false, kick = false, deferred = false;
+	bool degraded = false, kick, deferred = false;
 	enum xrepl_lag_fit fit;
 
 	spin_lock_irq(&pair->lock);
@@ -266,8 +265,7 @@ bool xrepl_lag_admit(struct xrepl_c *xc, struct bio *bio,
 		return false;
 	}
 	/* Writes that wait go first: those that fit now, then this one. */
-	if (!bio_list_empty(&pair->lag_wait))
-		kick = xrepl_lag_room_locked(pair);
+	kick = xrepl_lag_room_locked(pair);
 	fit = xrepl_lag_fit_locked(xc, bytes);
 	if (fit == XREPL_LAG_FITS && bio_list_empty(&pair->lag_wait)) {
 		xrepl_lag_enter_locked(xc, io, bytes);
