@@ -122,14 +122,6 @@ static void give_terminal(pid_t pgrp)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * Run the user's command in a process group of its own, with dev in
  * XREPL_DRILL_DEV, in the terminal's foreground if the drill is.  A

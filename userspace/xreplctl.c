@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "xrepl-limits.h"
 #include "xreplctl.h"
@@ -161,6 +162,14 @@ static const char usage_text[] =
 
 /* --dry-run, or create's -n. */
 bool dry_run;
+
+double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void usage(void)
 {

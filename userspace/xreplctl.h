@@ -56,6 +56,9 @@ enum {
 /* --dry-run: print the table lines and messages instead of sending them. */
 extern bool dry_run;
 
+/* The monotonic clock, in seconds: for durations. */
+double now_s(void);
+
 /* xreplctl-monitor.c: the monitor command. */
 
 /* The monitor command; argv[0] is "monitor".  Returns an exit status. */
