@@ -359,20 +359,19 @@ def analyse(guest, semi_us):
         return None
 
     targets = []
+    # The remote of the metadata row (xrepl-sync-meta).
+    p = guest["params"]
+    meta_rk = p.get("variant_remote", p.get("meta_remote", "ram"))
     for tid, rk, text, thr, op in TARGETS:
         x = None
         if tid in ROW_RATIO_TARGETS:
             cfg, base, key = ROW_RATIO_TARGETS[tid]
             x = ratio(fig(rk, cfg, key), fig(rk, base, key))
         elif tid == "meta-ratio":
-            p = guest["params"]
-            vr = p.get("variant_remote", p.get("meta_remote", "ram"))
-            x = fig(vr, "xrepl-sync-meta", "meta_ratio")
+            x = fig(meta_rk, "xrepl-sync-meta", "meta_ratio")
         elif tid in ("meta-qd1-p999", "meta-qd32-p999"):
-            p = guest["params"]
-            vr = p.get("variant_remote", p.get("meta_remote", "ram"))
             key = "qd1_p99_9_us" if tid == "meta-qd1-p999" else "qd32_p99_9_us"
-            x = ratio(fig(vr, "xrepl-sync-meta", key), fig(vr, "xrepl-sync", key))
+            x = ratio(fig(meta_rk, "xrepl-sync-meta", key), fig(meta_rk, "xrepl-sync", key))
         elif tid == "resync-vs-drbd":
             x = ratio(resync_mbps("resync-xrepl"), resync_mbps("resync-drbd"))
         elif tid == "resync-vs-leg":
