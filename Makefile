@@ -29,7 +29,7 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(CURDIR)
 # The target's version; dkms.conf says the same (tests/packaging.sh checks).
-VERSION := 1.9.0
+VERSION := 1.10.0
 DKMS_SRC := $(DESTDIR)/usr/src/dm-xrepl-$(VERSION)
 DEB_OUT ?= $(CURDIR)/build/deb
 

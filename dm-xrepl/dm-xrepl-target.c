@@ -798,6 +798,38 @@ static int xrepl_msg_verify_start(struct xrepl_c *xc, bool repair,
 	return 0;
 }
 
+/*
+ * checkpoint <name>: start a new era of the change tracker; the reply is
+ * the checkpoint's number.
+ */
+static int xrepl_msg_checkpoint(struct xrepl_c *xc, const char *name,
+				char *result, unsigned int maxlen)
+{
+	char buf[XREPL_TRK_NAME_LEN] = { };
+	const char *why;
+	u64 num;
+	int r;
+
+	if (!xc->pair->meta_bdev) {
+		msg_err(xc, "cannot checkpoint: the table has no metadata device");
+		return -EINVAL;
+	}
+	if (strscpy(buf, name, sizeof(buf)) < 0 ||
+	    !xrepl_trk_name_ok(buf, sizeof(buf))) {
+		msg_err(xc, "invalid checkpoint name '%.32s': 1 to %u characters of A-Z a-z 0-9 . _ : + @ -",
+			msg_word(name), XREPL_TRK_NAME_LEN - 1);
+		return -EINVAL;
+	}
+	r = xrepl_trk_checkpoint(xc->pair, buf, &num, &why);
+	if (r) {
+		msg_err(xc, "cannot checkpoint: %s", why);
+		return r;
+	}
+	xrepl_raise_event(xc);
+	scnprintf(result, maxlen, "%llu", num);
+	return 1;
+}
+
 /* verify [repair] [<start_region>] | verify stop */
 static int xrepl_msg_verify(struct xrepl_c *xc, unsigned int argc, char **argv)
 {
@@ -846,7 +878,7 @@ static int xrepl_msg_verify(struct xrepl_c *xc, unsigned int argc, char **argv)
  *   remote down [probe] | remote up | resync | resync full | mode <mode> |
  *   set <resync_rate_kbps|semi_timeout_ms|max_lag_kb|congestion|period_s|
  *   delay_ms> <value> | verify [repair] [<start_region>] | verify stop | cycle |
- *   hold | release | ship_until <unix-ms>
+ *   hold | release | ship_until <unix-ms> | checkpoint <name>
  */
 static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 			 char *result, unsigned int maxlen)
@@ -881,6 +913,8 @@ static int xrepl_message(struct dm_target *ti, unsigned int argc, char **argv,
 		return xrepl_jnl_hold(xc, false);
 	if (argc == 2 && !strcasecmp(argv[0], "ship_until"))
 		return xrepl_msg_ship_until(xc, argv[1]);
+	if (argc == 2 && !strcasecmp(argv[0], "checkpoint"))
+		return xrepl_msg_checkpoint(xc, argv[1], result, maxlen);
 
 	msg_err(xc, "unsupported message '%.32s' with %u argument(s)",
 		argc ? msg_word(argv[0]) : "", argc ? argc - 1 : 0);
@@ -1062,7 +1096,7 @@ static int xrepl_iterate_devices(struct dm_target *ti,
 
 static struct target_type xrepl_target = {
 	.name		 = "xrepl",
-	.version	 = {1, 9, 0},
+	.version	 = {1, 10, 0},
 	.module		 = THIS_MODULE,
 	.ctr		 = xrepl_ctr,
 	.dtr		 = xrepl_dtr,

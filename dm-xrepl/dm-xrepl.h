@@ -15,6 +15,7 @@
 #include <linux/types.h>
 
 /* Region sizes, tunable ranges and their defaults, shared with userspace. */
+#include "xrepl-format.h"
 #include "xrepl-limits.h"
 
 struct xrepl_bitmap;
@@ -193,6 +194,19 @@ struct xrepl_sb_info {
 	u32 role;			/* XREPL_META_ROLE_* */
 	u64 data_time;			/* a secondary's: seconds; 0 unknown */
 	u64 undo_epoch;			/* a secondary's: 0, or the undo's */
+	u64 trk_id;			/* a primary's change tracker; 0: none */
+	u64 trk_open;			/* its newest checkpoint */
+	u64 trk_oldest;			/* its oldest checkpoint still known */
+	u32 trk_slots;			/* slots in its ring */
+};
+
+/* A slot header of the change tracker (struct xrepl_trk_hdr), decoded. */
+struct xrepl_trk_info {
+	u64 trk_id;
+	u64 era;
+	u64 time_ms;
+	u8 uuid[16];
+	char name[XREPL_TRK_NAME_LEN];
 };
 
 /*
@@ -250,6 +264,23 @@ int xrepl_sb_check(const struct xrepl_sb_info *info, sector_t dev_sectors,
 void xrepl_sb_init(struct xrepl_sb_info *info, const struct xrepl_geom *geom,
 		   bool consistent);
 bool xrepl_mem_is_zero(const void *buf, size_t len);
+/*
+ * A checkpoint's name: 1 to XREPL_TRK_NAME_LEN - 1 characters of
+ * [A-Za-z0-9._:+@-] in a buffer of len, NUL padded to its end.
+ */
+bool xrepl_trk_name_ok(const char *name, size_t len);
+/* Write *t as a slot header into the 512-byte sector, with checksum. */
+void xrepl_trk_hdr_encode(void *sector, const struct xrepl_trk_info *t);
+/*
+ * Decode and validate a slot header: magic, checksum, reserved fields, a
+ * NUL-terminated name, and that it belongs to the tracker trk_id of the
+ * pair uuid and to era.  Returns 0, or -EILSEQ with *error set.
+ */
+int xrepl_trk_hdr_decode(const void *sector, struct xrepl_trk_info *t,
+			 const u8 *uuid, u64 trk_id, u64 era, char **error);
+/* A bitmap block between the on-disk layout (le64 words) and memory. */
+void xrepl_meta_block_to_disk(void *dst, const unsigned long *src);
+void xrepl_meta_block_from_disk(unsigned long *dst, const void *src);
 
 /*
  * Write intent: before a write reaches either leg, the regions it touches

@@ -306,6 +306,23 @@ struct xrepl_stats {
 };
 
 /*
+ * The change tracker (xrepl-trk.c): the regions written in the open era
+ * (since the newest checkpoint), in one of two bitmaps that alternate at
+ * each checkpoint.  cur is NULL without a tracker; writers read it under
+ * RCU and set bits with atomic word updates; it changes, and the eras'
+ * bitmaps are read to be written, under meta_io_lock.
+ */
+struct xrepl_trk_era {
+	unsigned long *bits;		/* regions written, whole blocks */
+	unsigned long *dirty;		/* blocks of bits not yet in the slot */
+};
+
+struct xrepl_trk {
+	struct xrepl_trk_era era[2];
+	struct xrepl_trk_era __rcu *cur;
+};
+
+/*
  * Replication state of one pair of legs, shared across table reloads.
  * Fields are grouped by the unit that mainly uses them; the state that
  * every unit reads and changes (the remote's state, the dirty bitmap)
@@ -611,6 +628,7 @@ struct xrepl_pair {
 	struct delayed_work meta_retry;
 	unsigned long meta_retry_delay;	/* jiffies until the next retry */
 	atomic64_t meta_writes;		/* metadata blocks written */
+	struct xrepl_trk trk;		/* the change tracker (xrepl-trk.c) */
 	/* The rest: lock. */
 	struct xrepl_wi wi;		/* write intent */
 	struct bio_list mark_wait;	/* writes waiting for their marks */
@@ -1127,6 +1145,21 @@ bool xrepl_copies_idle(struct xrepl_pair *pair);
 
 /* xrepl-meta-io.c: the metadata device. */
 bool xrepl_meta_commit(struct xrepl_pair *pair, struct bio_list *go);
+/* Metadata I/O of whole blocks, counted in meta_writes.  Process context. */
+int xrepl_meta_io(struct xrepl_pair *pair, blk_opf_t opf, u64 block,
+		  unsigned int nr_blocks, void *buf);
+/* A metadata write failed: latch meta_failed, say so once, raise an event. */
+void xrepl_meta_error(struct xrepl_pair *pair, const char *what);
+
+/* The change tracker (xrepl-trk.c). */
+void xrepl_trk_note(struct xrepl_pair *pair, unsigned long first,
+		    unsigned long last);
+bool xrepl_trk_fold(struct xrepl_pair *pair);
+int xrepl_trk_load(struct xrepl_pair *pair, char **error);
+void xrepl_trk_reset(struct xrepl_pair *pair, bool dropped);
+void xrepl_trk_free(struct xrepl_pair *pair);
+int xrepl_trk_checkpoint(struct xrepl_pair *pair, const char *name, u64 *num,
+			 const char **why);
 void xrepl_meta_go(struct bio_list *go);
 void xrepl_meta_retry_work(struct work_struct *work);
 void xrepl_commit_work(struct work_struct *work);

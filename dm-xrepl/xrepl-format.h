@@ -11,7 +11,8 @@
  *   block 0                    superblock (struct xrepl_meta_sb, then zeroes)
  *   blocks 1 .. bitmap_blocks  the region bitmap
  *   the blocks after it        a secondary's undo area, if the device is
- *                              large enough (periodic mode; below)
+ *                              large enough (periodic mode; below), or a
+ *                              primary's change tracker (below)
  *
  * The superblock occupies the first 512-byte sector of block 0, so every
  * superblock write is atomic on any device; its checksum covers that whole
@@ -144,7 +145,18 @@ struct xrepl_meta_sb {
 	 * again, as of data_time.  0 otherwise.
 	 */
 	__le64	undo_epoch;	/* 168 */
-	__u8	reserved[XREPL_META_SB_SIZE - 176];	/* 176: zero */
+	/*
+	 * A primary's change tracker (all zero if it has none; below):
+	 * trk_open is the newest checkpoint, whose era is open (the writes
+	 * since it); trk_oldest the oldest one whose changes are still
+	 * known.  A secondary has none.
+	 */
+	__le64	trk_id;		/* 176: random at the first checkpoint */
+	__le64	trk_open;	/* 184 */
+	__le64	trk_oldest;	/* 192 */
+	__le32	trk_slots;	/* 200: slots in the ring */
+	__le32	reserved2;	/* 204: zero */
+	__u8	reserved[XREPL_META_SB_SIZE - 208];	/* 208: zero */
 } __packed;
 
 /* Blocks of bitmap for nr_regions regions. */
@@ -210,6 +222,66 @@ static inline __u64 xrepl_undo_slots(__u64 nr_regions, __u32 region_size,
 
 	return blocks > start ? (blocks - start) /
 				xrepl_undo_stride(region_size) : 0;
+}
+
+/*
+ * The change tracker of a primary: which regions were written since a
+ * checkpoint, for backups of the changes.  The "checkpoint" message
+ * starts era N + 1 after checkpoint N; the writes of era e (from
+ * checkpoint e to checkpoint e + 1) are the bits of ring slot e %
+ * trk_slots.  A slot is a header block (struct xrepl_trk_hdr in its first
+ * sector, the rest zero) and a bitmap of the regions, of bitmap_blocks
+ * blocks in the bit order of the region bitmap.  trk_slots - 1 eras are
+ * kept: the regions changed since checkpoint N, trk_oldest <= N <=
+ * trk_open, are the union of slots N .. trk_open (the open era's slot and,
+ * after a crash, the marks of the region bitmap: a region's bit is written
+ * to the open slot, with FUA, before its mark is cleared).  The spare slot
+ * is the next era's: it is written before the superblock that opens it.
+ */
+#define XREPL_TRK_MAGIC			"xrepltk"	/* 7 chars + NUL */
+/* Slots in the ring at most (so at most 32 checkpoints kept), and at least. */
+#define XREPL_TRK_MAX_SLOTS		33U
+#define XREPL_TRK_MIN_SLOTS		2U
+#define XREPL_TRK_NAME_LEN		64U	/* NUL padded, at most 63 */
+
+struct xrepl_trk_hdr {
+	__u8	magic[XREPL_META_MAGIC_LEN];	/*  0: XREPL_TRK_MAGIC */
+	__le32	csum;		/*  8: crc32c of the 512-byte sector */
+	__le32	reserved0;	/* 12: zero */
+	__le64	trk_id;		/* 16: the superblock's */
+	__le64	era;		/* 24: the checkpoint that opened it */
+	__le64	time_ms;	/* 32: its time, ms since the epoch */
+	__u8	uuid[16];	/* 40: the pair's */
+	char	name[XREPL_TRK_NAME_LEN];	/* 56: the checkpoint's */
+	__u8	reserved[XREPL_META_SB_SIZE - 120];	/* 120: zero */
+} __packed;
+
+/* First block of the ring, blocks per slot, and the slots that fit. */
+static inline __u64 xrepl_trk_start(__u64 nr_regions)
+{
+	return 1 + xrepl_meta_bitmap_blocks(nr_regions);
+}
+
+static inline __u64 xrepl_trk_stride(__u64 nr_regions)
+{
+	return 1 + xrepl_meta_bitmap_blocks(nr_regions);
+}
+
+static inline __u64 xrepl_trk_fit(__u64 nr_regions, __u64 meta_sectors)
+{
+	__u64 blocks = meta_sectors / XREPL_META_BLOCK_SECTORS;
+	__u64 start = xrepl_trk_start(nr_regions), n;
+
+	n = blocks > start ? (blocks - start) / xrepl_trk_stride(nr_regions) : 0;
+	return n < XREPL_TRK_MAX_SLOTS ? n : XREPL_TRK_MAX_SLOTS;
+}
+
+/* The header block of the slot of era (trk_slots slots). */
+static inline __u64 xrepl_trk_slot_block(__u64 nr_regions, __u32 trk_slots,
+					 __u64 era)
+{
+	return xrepl_trk_start(nr_regions) +
+	       (era % trk_slots) * xrepl_trk_stride(nr_regions);
 }
 
 /*

@@ -52,6 +52,8 @@ static void gate_exit(struct xrepl_pair *pair, unsigned long first,
 	unsigned int b0, n, i;
 	bool wake_resync = false;
 
+	/* Its data may have reached a leg after a checkpoint. */
+	xrepl_trk_note(pair, first, last);
 	xrepl_gate_span(first, last, &b0, &n);
 	if (!settled) {
 		if (unjnl && pair->jnl)

@@ -132,6 +132,7 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 		spin_unlock_irq(&pair->lock);
 	}
 	io->flags |= XREPL_IO_TRACKED;
+	xrepl_trk_note(pair, io->first, io->last);
 	this_cpu_inc(pair->stats->writes);
 	this_cpu_add(pair->stats->written_bytes, xrepl_ship_bytes(bio));
 

@@ -38,8 +38,8 @@ int xrepl_meta_rw(struct block_device *bdev, struct dm_io_client *client,
 			     buf);
 }
 
-static int meta_io(struct xrepl_pair *pair, blk_opf_t opf, u64 block,
-		   unsigned int nr_blocks, void *buf)
+int xrepl_meta_io(struct xrepl_pair *pair, blk_opf_t opf, u64 block,
+		  unsigned int nr_blocks, void *buf)
 {
 	int r = xrepl_meta_rw(pair->meta_bdev, pair->io_client, opf, block,
 			      nr_blocks, buf);
@@ -49,7 +49,7 @@ static int meta_io(struct xrepl_pair *pair, blk_opf_t opf, u64 block,
 	return r;
 }
 
-static void meta_error(struct xrepl_pair *pair, const char *what)
+void xrepl_meta_error(struct xrepl_pair *pair, const char *what)
 {
 	struct xrepl_c *xc;
 	bool first;
@@ -93,7 +93,7 @@ static int meta_write_sb(struct xrepl_pair *pair)
 
 	memset(pair->meta_buf, 0, XREPL_META_BLOCK_SIZE);
 	xrepl_sb_encode(pair->meta_buf, &sb);
-	r = meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META | REQ_PREFLUSH |
+	r = xrepl_meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META | REQ_PREFLUSH |
 		    REQ_FUA, 0, 1, pair->meta_buf);
 	spin_lock_irq(&pair->lock);
 	if (r) {
@@ -161,7 +161,7 @@ bool xrepl_meta_commit_defer(struct xrepl_pair *pair, struct bio_list *go,
 		if (!n)
 			break;
 		for (i = 0; i < n; i++) {
-			if (!meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META |
+			if (!xrepl_meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META |
 				     REQ_FUA, 1 + blocks[i], 1,
 				     pair->meta_buf + i * XREPL_META_BLOCK_SIZE))
 				continue;
@@ -174,7 +174,7 @@ bool xrepl_meta_commit_defer(struct xrepl_pair *pair, struct bio_list *go,
 	if (READ_ONCE(pair->sb_dirty) && meta_write_sb(pair))
 		failed = true;
 	if (failed) {
-		meta_error(pair, "write error");
+		xrepl_meta_error(pair, "write error");
 		/* Retry with a backoff (unless a retry is due already). */
 		if (queue_delayed_work(pair->meta_wq, &pair->meta_retry,
 				       pair->meta_retry_delay))
@@ -468,6 +468,9 @@ void xrepl_meta_clean(struct xrepl_pair *pair, struct xrepl_c *xc, bool all)
 	if (pair->degrade_gen != gen || pair->merge_needed)
 		flushed = false;
 	spin_unlock_irq(&pair->lock);
+	/* The change tracker knows the regions whose marks go, durably. */
+	if (flushed && !xrepl_trk_fold(pair))
+		flushed = false;
 	for (from = 0; from < nr; from += XREPL_CLEAN_CHUNK) {
 		to = min(from + XREPL_CLEAN_CHUNK, nr);
 		spin_lock_irq(&pair->lock);
@@ -574,7 +577,7 @@ static int meta_load_bitmap(struct xrepl_pair *pair, char **error)
 	for (b = 0; b < pair->wi.nr_blocks; b += n) {
 		n = min_t(unsigned long, XREPL_META_IO_BLOCKS,
 			  pair->wi.nr_blocks - b);
-		r = meta_io(pair, REQ_OP_READ | REQ_META, 1 + b, n,
+		r = xrepl_meta_io(pair, REQ_OP_READ | REQ_META, 1 + b, n,
 			    pair->meta_buf);
 		if (r) {
 			*error = "Metadata: I/O error";
@@ -648,6 +651,8 @@ int xrepl_meta_load(struct xrepl_pair *pair,
 	if (pair->log_stale != pair->sb_log_stale)
 		pair->sb_dirty = true;
 	r = meta_load_bitmap(pair, error);
+	if (!r)
+		r = xrepl_trk_load(pair, error);
 	if (r)
 		return r;
 	bitmap_copy(pair->dirty.bits, pair->wi.bits, pair->geom.nr_regions);

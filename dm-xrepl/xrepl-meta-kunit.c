@@ -157,7 +157,12 @@ static const struct xm_bad_case xm_bad_cases[] = {
 	{ "reserved0", 100, 4, 1, "Metadata: corrupt superblock" },
 	{ "undo epoch on a primary", 168, 8, 1,
 	  "Metadata: an undo epoch on a consistent copy or a primary" },
-	{ "reserved", 200, 4, 1, "Metadata: corrupt superblock" },
+	{ "trk_open without a tracker", 184, 8, 1,
+	  "Metadata: corrupt change tracker" },
+	{ "trk_slots without a tracker", 200, 4, 2,
+	  "Metadata: corrupt change tracker" },
+	{ "reserved2", 204, 4, 1, "Metadata: corrupt superblock" },
+	{ "reserved", 208, 4, 1, "Metadata: corrupt superblock" },
 	{ "last reserved", 508, 4, 1 << 24, "Metadata: corrupt superblock" },
 };
 
@@ -276,6 +281,183 @@ static void xrepl_undo_layout_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, xrepl_undo_slots(512, 128, 16 + 16 * 8), 0ULL);
 	KUNIT_EXPECT_EQ(test, xrepl_undo_slots(512, 128, 16 + 17 * 8), 1ULL);
 	KUNIT_EXPECT_EQ(test, xrepl_undo_slots(512, 128, 0), 0ULL);
+}
+
+/* A tracker with checkpoints 3 to 5 kept in 4 slots. */
+static void xm_trk(struct xrepl_sb_info *info)
+{
+	info->trk_id = 0xabcdef;
+	info->trk_open = 5;
+	info->trk_oldest = 3;
+	info->trk_slots = 4;
+}
+
+static void xrepl_trk_sb_test(struct kunit *test)
+{
+	struct xrepl_sb_info in, out;
+	char *error = NULL;
+	u8 *sector;
+	struct {
+		u64 open, oldest;
+		u32 slots, role;
+		u64 undo;
+		bool ok;
+	} cases[] = {
+		{ 5, 3, 4, XREPL_META_ROLE_PRIMARY, 0, true },
+		{ 1, 1, 2, XREPL_META_ROLE_PRIMARY, 0, true },
+		{ 33, 2, 33, XREPL_META_ROLE_PRIMARY, 0, true },
+		/* Every slot in use: none spare for the next era. */
+		{ 5, 2, 4, XREPL_META_ROLE_PRIMARY, 0, false },
+		{ 5, 6, 4, XREPL_META_ROLE_PRIMARY, 0, false },
+		{ 5, 0, 4, XREPL_META_ROLE_PRIMARY, 0, false },
+		{ 1, 1, 1, XREPL_META_ROLE_PRIMARY, 0, false },
+		{ 1, 1, 34, XREPL_META_ROLE_PRIMARY, 0, false },
+		{ 5, 3, 4, XREPL_META_ROLE_SECONDARY, 0, false },
+		{ 5, 3, 4, XREPL_META_ROLE_SECONDARY, 9, false },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		xm_info(&in);
+		xm_trk(&in);
+		in.trk_open = cases[i].open;
+		in.trk_oldest = cases[i].oldest;
+		in.trk_slots = cases[i].slots;
+		in.role = cases[i].role;
+		in.undo_epoch = cases[i].undo;
+		if (in.undo_epoch)
+			in.flags = 0;
+		sector = xm_sector(test, &in);
+		error = NULL;
+		if (cases[i].ok) {
+			KUNIT_EXPECT_EQ_MSG(test, xrepl_sb_decode(sector, &out, &error),
+					    0, "case %u", i);
+			KUNIT_EXPECT_EQ(test, out.trk_id, in.trk_id);
+			KUNIT_EXPECT_EQ(test, out.trk_open, in.trk_open);
+			KUNIT_EXPECT_EQ(test, out.trk_oldest, in.trk_oldest);
+			KUNIT_EXPECT_EQ(test, out.trk_slots, in.trk_slots);
+		} else {
+			KUNIT_EXPECT_EQ_MSG(test, xrepl_sb_decode(sector, &out, &error),
+					    -EILSEQ, "case %u", i);
+			KUNIT_EXPECT_STREQ_MSG(test, error,
+					       "Metadata: corrupt change tracker",
+					       "case %u", i);
+		}
+	}
+}
+
+static void xrepl_trk_layout_test(struct kunit *test)
+{
+	struct xrepl_sb_info info;
+	char *error = NULL;
+
+	static_assert(sizeof(struct xrepl_trk_hdr) == XREPL_META_SB_SIZE);
+	static_assert(offsetof(struct xrepl_meta_sb, trk_id) == 176);
+	static_assert(offsetof(struct xrepl_meta_sb, reserved) == 208);
+	/* 512 regions: a block of bitmap; slots of 2 blocks from block 2. */
+	KUNIT_EXPECT_EQ(test, xrepl_trk_start(512), 2ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_trk_stride(512), 2ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_trk_slot_block(512, 4, 5), 4ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_trk_slot_block(512, 4, 4), 2ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_trk_slot_block(32769, 3, 2), 3ULL + 2 * 3);
+	/* Room for the bitmap only; one slot; two; at most 33. */
+	KUNIT_EXPECT_EQ(test, xrepl_trk_fit(512, 16), 0ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_trk_fit(512, 16 + 16), 1ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_trk_fit(512, 16 + 32), 2ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_trk_fit(512, 8192), 33ULL);
+	KUNIT_EXPECT_EQ(test, xrepl_trk_fit(512, 0), 0ULL);
+
+	/* The table's metadata device must hold the recorded ring. */
+	xm_info(&info);
+	xm_trk(&info);
+	KUNIT_EXPECT_EQ(test, xrepl_sb_check(&info, 2097152, 128,
+					     (2 + 4 * 2) * 8, &error), 0);
+	KUNIT_EXPECT_EQ(test, xrepl_sb_check(&info, 2097152, 128,
+					     (2 + 4 * 2) * 8 - 1, &error),
+			-EINVAL);
+	KUNIT_EXPECT_STREQ(test, error,
+			   "Metadata device too small for its change tracker");
+}
+
+static void xm_trk_info(struct xrepl_trk_info *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->trk_id = 0xabcdef;
+	t->era = 7;
+	t->time_ms = 1700000000123ULL;
+	memset(t->uuid, 0x5a, sizeof(t->uuid));
+	strscpy(t->name, "weekly-2026.12:07+a@b_c", sizeof(t->name));
+}
+
+/* Slot headers: round trip, and any byte changed is refused. */
+static void xrepl_trk_hdr_test(struct kunit *test)
+{
+	struct xrepl_trk_info in, out;
+	u8 uuid[16], *sector;
+	char *error = NULL;
+	unsigned int i;
+
+	xm_trk_info(&in);
+	memcpy(uuid, in.uuid, sizeof(uuid));
+	sector = kunit_kzalloc(test, XREPL_META_SB_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sector);
+	xrepl_trk_hdr_encode(sector, &in);
+	KUNIT_EXPECT_EQ(test, xrepl_trk_hdr_decode(sector, &out, uuid, 0xabcdef,
+						   7, &error), 0);
+	KUNIT_EXPECT_EQ(test, out.time_ms, in.time_ms);
+	KUNIT_EXPECT_STREQ(test, out.name, in.name);
+	for (i = 0; i < XREPL_META_SB_SIZE; i++) {
+		sector[i] ^= 0x40;
+		KUNIT_EXPECT_EQ_MSG(test, xrepl_trk_hdr_decode(sector, &out, uuid,
+							       0xabcdef, 7,
+							       &error),
+				    -EILSEQ, "byte %u", i);
+		sector[i] ^= 0x40;
+	}
+	/* Another era, tracker or pair. */
+	KUNIT_EXPECT_EQ(test, xrepl_trk_hdr_decode(sector, &out, uuid, 0xabcdef,
+						   8, &error), -EILSEQ);
+	KUNIT_EXPECT_STREQ(test, error,
+			   "Metadata: a change tracker slot of another era or pair");
+	KUNIT_EXPECT_EQ(test, xrepl_trk_hdr_decode(sector, &out, uuid, 1, 7,
+						   &error), -EILSEQ);
+	uuid[3] ^= 1;
+	KUNIT_EXPECT_EQ(test, xrepl_trk_hdr_decode(sector, &out, uuid, 0xabcdef,
+						   7, &error), -EILSEQ);
+}
+
+static void xrepl_trk_name_test(struct kunit *test)
+{
+	char buf[XREPL_TRK_NAME_LEN];
+	static const char * const good[] = {
+		"a", "full-1", "daily.2026-12-07", "x:y+z@w_v",
+		"123456789012345678901234567890123456789012345678901234567890123",
+	};
+	static const char * const bad[] = {
+		"", "a b", "a/b", "a\\b", "\xc3\xa9", "a\tb", "a;b", "a*",
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		memset(buf, 0, sizeof(buf));
+		strscpy(buf, good[i], sizeof(buf));
+		KUNIT_EXPECT_TRUE_MSG(test, xrepl_trk_name_ok(buf, sizeof(buf)),
+				      "%s", good[i]);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(buf, 0, sizeof(buf));
+		strscpy(buf, bad[i], sizeof(buf));
+		KUNIT_EXPECT_FALSE_MSG(test, xrepl_trk_name_ok(buf, sizeof(buf)),
+				       "case %u", i);
+	}
+	/* 64 characters: no room for the NUL. */
+	memset(buf, 'a', sizeof(buf));
+	KUNIT_EXPECT_FALSE(test, xrepl_trk_name_ok(buf, sizeof(buf)));
+	/* Junk after the NUL. */
+	memset(buf, 0, sizeof(buf));
+	buf[0] = 'a';
+	buf[5] = 'b';
+	KUNIT_EXPECT_FALSE(test, xrepl_trk_name_ok(buf, sizeof(buf)));
 }
 
 /* The superblock against the table and the metadata device's size. */
@@ -574,6 +756,10 @@ static struct kunit_case xrepl_meta_test_cases[] = {
 	KUNIT_CASE(xrepl_sb_secondary_test),
 	KUNIT_CASE(xrepl_undo_layout_test),
 	KUNIT_CASE(xrepl_sb_check_test),
+	KUNIT_CASE(xrepl_trk_sb_test),
+	KUNIT_CASE(xrepl_trk_layout_test),
+	KUNIT_CASE(xrepl_trk_hdr_test),
+	KUNIT_CASE(xrepl_trk_name_test),
 	KUNIT_CASE(xrepl_sb_init_test),
 	KUNIT_CASE(xrepl_wi_mark_test),
 	KUNIT_CASE(xrepl_wi_clean_test),

@@ -7,6 +7,7 @@
 #include <linux/bitmap.h>
 #include <linux/bitops.h>
 #include <linux/build_bug.h>
+#include <linux/ctype.h>
 #include <linux/crc32.h>
 #include <linux/errno.h>
 #include <linux/kernel.h>
@@ -65,12 +66,71 @@ void xrepl_sb_encode(void *sector, const struct xrepl_sb_info *info)
 	sb->role = cpu_to_le32(info->role);
 	sb->data_time = cpu_to_le64(info->data_time);
 	sb->undo_epoch = cpu_to_le64(info->undo_epoch);
+	sb->trk_id = cpu_to_le64(info->trk_id);
+	sb->trk_open = cpu_to_le64(info->trk_open);
+	sb->trk_oldest = cpu_to_le64(info->trk_oldest);
+	sb->trk_slots = cpu_to_le32(info->trk_slots);
 	sb->csum = cpu_to_le32(xrepl_sb_csum(sb));
 }
 
 bool xrepl_mem_is_zero(const void *buf, size_t len)
 {
 	return !memchr_inv(buf, 0, len);
+}
+
+bool xrepl_trk_name_ok(const char *name, size_t len)
+{
+	size_t n = strnlen(name, len), i;
+
+	if (!n || n >= len || !xrepl_mem_is_zero(name + n, len - n))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum(name[i]) && !strchr("._:+@-", name[i]))
+			return false;
+	return true;
+}
+
+static_assert(sizeof(struct xrepl_trk_hdr) == XREPL_META_SB_SIZE);
+static_assert(offsetof(struct xrepl_trk_hdr, csum) ==
+	      offsetof(struct xrepl_meta_sb, csum));
+
+void xrepl_trk_hdr_encode(void *sector, const struct xrepl_trk_info *t)
+{
+	struct xrepl_trk_hdr *h = sector;
+
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, XREPL_TRK_MAGIC, XREPL_META_MAGIC_LEN);
+	h->trk_id = cpu_to_le64(t->trk_id);
+	h->era = cpu_to_le64(t->era);
+	h->time_ms = cpu_to_le64(t->time_ms);
+	memcpy(h->uuid, t->uuid, sizeof(h->uuid));
+	strscpy(h->name, t->name, sizeof(h->name));
+	/* The same sector checksum as the superblock's. */
+	h->csum = cpu_to_le32(xrepl_sb_csum(h));
+}
+
+int xrepl_trk_hdr_decode(const void *sector, struct xrepl_trk_info *t,
+			 const u8 *uuid, u64 trk_id, u64 era, char **error)
+{
+	const struct xrepl_trk_hdr *h = sector;
+
+	*error = "Metadata: corrupt change tracker slot";
+	if (memcmp(h->magic, XREPL_TRK_MAGIC, XREPL_META_MAGIC_LEN) ||
+	    le32_to_cpu(h->csum) != xrepl_sb_csum(h) || h->reserved0 ||
+	    !xrepl_mem_is_zero(h->reserved, sizeof(h->reserved)) ||
+	    !xrepl_trk_name_ok(h->name, sizeof(h->name)))
+		return -EILSEQ;
+	if (memcmp(h->uuid, uuid, sizeof(h->uuid)) ||
+	    le64_to_cpu(h->trk_id) != trk_id || le64_to_cpu(h->era) != era) {
+		*error = "Metadata: a change tracker slot of another era or pair";
+		return -EILSEQ;
+	}
+	t->trk_id = trk_id;
+	t->era = era;
+	t->time_ms = le64_to_cpu(h->time_ms);
+	memcpy(t->uuid, h->uuid, sizeof(t->uuid));
+	memcpy(t->name, h->name, sizeof(t->name));
+	return 0;
 }
 
 /*
@@ -94,6 +154,24 @@ static bool gen_loop(const struct xrepl_meta_sb *sb, u32 version)
 			if (g[i] && g[i] == g[j])
 				return true;
 	return false;
+}
+
+/*
+ * The change tracker's fields: all zero, or a primary's ring of a valid
+ * size whose kept checkpoints (trk_oldest .. trk_open) fit in it, with
+ * one slot spare.
+ */
+static bool trk_bad(const struct xrepl_meta_sb *sb, u32 role)
+{
+	u64 open = le64_to_cpu(sb->trk_open);
+	u64 oldest = le64_to_cpu(sb->trk_oldest);
+	u32 slots = le32_to_cpu(sb->trk_slots);
+
+	if (!sb->trk_id)
+		return open || oldest || slots;
+	return role != XREPL_META_ROLE_PRIMARY || sb->undo_epoch ||
+	       slots < XREPL_TRK_MIN_SLOTS || slots > XREPL_TRK_MAX_SLOTS ||
+	       !oldest || oldest > open || open - oldest >= slots - 1;
 }
 
 static int sb_bad(char **error, char *what)
@@ -120,7 +198,7 @@ int xrepl_sb_decode(const void *sector, struct xrepl_sb_info *info,
 	if (le32_to_cpu(sb->flags) & ~XREPL_META_F_ALL)
 		return sb_bad(error, "Metadata: unknown flags");
 	if (le32_to_cpu(sb->degraded) > XREPL_META_DEGRADED_MAX ||
-	    sb->reserved0 || sb->reserved1 ||
+	    sb->reserved0 || sb->reserved1 || sb->reserved2 ||
 	    !xrepl_mem_is_zero(sb->reserved, sizeof(sb->reserved)))
 		return sb_bad(error, "Metadata: corrupt superblock");
 	role = le32_to_cpu(sb->role);
@@ -142,6 +220,8 @@ int xrepl_sb_decode(const void *sector, struct xrepl_sb_info *info,
 	if (sb->undo_epoch && (role != XREPL_META_ROLE_SECONDARY ||
 			       le32_to_cpu(sb->flags) & XREPL_META_F_CONSISTENT))
 		return sb_bad(error, "Metadata: an undo epoch on a consistent copy or a primary");
+	if (trk_bad(sb, role))
+		return sb_bad(error, "Metadata: corrupt change tracker");
 	if (gen_loop(sb, version))
 		return sb_bad(error, "Metadata: generation identifiers repeat (a loop)");
 
@@ -174,6 +254,10 @@ int xrepl_sb_decode(const void *sector, struct xrepl_sb_info *info,
 	info->role = role;
 	info->data_time = le64_to_cpu(sb->data_time);
 	info->undo_epoch = le64_to_cpu(sb->undo_epoch);
+	info->trk_id = le64_to_cpu(sb->trk_id);
+	info->trk_open = le64_to_cpu(sb->trk_open);
+	info->trk_oldest = le64_to_cpu(sb->trk_oldest);
+	info->trk_slots = le32_to_cpu(sb->trk_slots);
 	return 0;
 }
 
@@ -190,6 +274,11 @@ int xrepl_sb_check(const struct xrepl_sb_info *info, sector_t dev_sectors,
 	}
 	if (meta_sectors < xrepl_meta_min_sectors(info->nr_regions)) {
 		*error = "Metadata device too small";
+		return -EINVAL;
+	}
+	if (info->trk_id &&
+	    xrepl_trk_fit(info->nr_regions, meta_sectors) < info->trk_slots) {
+		*error = "Metadata device too small for its change tracker";
 		return -EINVAL;
 	}
 	return 0;
@@ -249,8 +338,9 @@ void xrepl_wi_free(struct xrepl_wi *wi)
 }
 
 /* One bitmap block between the in-memory and the on-disk layout. */
-static void block_to_disk(__le64 *dst, const unsigned long *src)
+void xrepl_meta_block_to_disk(void *buf, const unsigned long *src)
 {
+	__le64 *dst = buf;
 	unsigned int i;
 
 #if BITS_PER_LONG == 64
@@ -262,8 +352,9 @@ static void block_to_disk(__le64 *dst, const unsigned long *src)
 #endif
 }
 
-static void block_from_disk(unsigned long *dst, const __le64 *src)
+void xrepl_meta_block_from_disk(unsigned long *dst, const void *buf)
 {
+	const __le64 *src = buf;
 	unsigned int i;
 
 #if BITS_PER_LONG == 64
@@ -288,7 +379,7 @@ int xrepl_wi_load_block(struct xrepl_wi *wi, unsigned long block,
 
 	if (block >= wi->nr_blocks)
 		return -EINVAL;
-	block_from_disk(bits, buf);
+	xrepl_meta_block_from_disk(bits, buf);
 	n = XREPL_META_BITS_PER_BLOCK;
 	if (first + n > wi->nr_regions) {
 		n = wi->nr_regions - first;
@@ -379,7 +470,7 @@ unsigned int xrepl_wi_snapshot_locked(struct xrepl_wi *wi, void *buf,
 		b = find_next_bit(wi->dirty_blocks, wi->nr_blocks, b);
 		if (b >= wi->nr_blocks)
 			break;
-		block_to_disk((__le64 *)((u8 *)buf + n * XREPL_META_BLOCK_SIZE),
+		xrepl_meta_block_to_disk((u8 *)buf + n * XREPL_META_BLOCK_SIZE,
 			      wi->bits + b * WORDS_PER_BLOCK);
 		/* Copied: on disk once this write completed. */
 		memset(wi->asked + b * WORDS_PER_BLOCK, 0,

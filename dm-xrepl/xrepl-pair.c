@@ -66,6 +66,7 @@ static void xrepl_pair_destroy(struct xrepl_pair *pair)
 	if (!IS_ERR_OR_NULL(pair->io_client))
 		dm_io_client_destroy(pair->io_client);
 	kfree(pair->meta_buf);
+	xrepl_trk_free(pair);
 	xrepl_wi_free(&pair->wi);
 	xrepl_jnl_free(pair);
 	if (!IS_ERR_OR_NULL(pair->copy_io))
@@ -485,6 +486,7 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 	}
 	spin_unlock_irq(&pair->lock);
 	if (inh->predecessor && xc->meta) {
+		xrepl_trk_reset(pair, inh->has_sb && inh->sb.trk_id);
 		if (!xrepl_meta_sync(pair)) {
 			*error = "Metadata: I/O error";
 			return -EIO;
