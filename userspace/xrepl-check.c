@@ -212,6 +212,28 @@ static int check_journal(struct xmeta_dev *dev, const uint8_t *block0,
 	return EXIT_VALID;
 }
 
+/*
+ * The change tracker: every kept checkpoint's slot header, and its bitmap
+ * (no bit past nr_regions).  0, or -errno on a read error.
+ */
+static int check_tracker(struct xmeta_dev *dev, const struct xmeta_sb *sb,
+			 struct xmeta_problems *probs)
+{
+	uint64_t *bits = calloc((sb->nr_regions + 63) / 64, sizeof(*bits));
+	const char *why = "";
+	int r;
+
+	if (!bits)
+		return -ENOMEM;
+	r = xmeta_trk_changes(dev, sb, sb->trk_oldest, 0, bits, &why);
+	free(bits);
+	if (r == -1) {
+		xmeta_problem(probs, "change tracker: %s", why);
+		r = 0;
+	}
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -321,6 +343,16 @@ int main(int argc, char **argv)
 			xmeta_problem(&probs, "bitmap: %" PRIu64 " bit%s set past nr_regions, the first is bit %" PRIu64,
 				      st.past_end, st.past_end == 1 ? "" : "s",
 				      st.first_past);
+	}
+	/* The kept checkpoints' slots, as a table load reads them. */
+	if (!probs.n && sb.trk_id) {
+		r = check_tracker(&dev, &sb, &probs);
+		if (r) {
+			fprintf(stderr, PROG ": %s: read error in the change tracker: %s\n",
+				path, strerror(-r));
+			xmeta_close(&dev);
+			return EXIT_USAGE;
+		}
 	}
 	xmeta_close(&dev);
 	if (probs.n)

@@ -48,6 +48,9 @@ static const char usage_text[] =
 "  -J, --journal   the device is a journal device\n"
 "  -a, --all       with --journal: also the shipped entries still on it\n"
 "  -B, --backup    the file is a backup image\n"
+"  -c, --checkpoints  also list the checkpoints kept: number, time (ms\n"
+"                  since the epoch), name\n"
+"      --since N   also print the regions written since checkpoint N\n"
 "  -h, --help      print this help and exit\n"
 "  -V, --version   print the version and exit\n"
 "\n"
@@ -65,6 +68,9 @@ static struct {
 	bool journal;
 	bool all;
 	bool backup;
+	bool checkpoints;
+	bool since_given;
+	uint64_t since;
 } opt;
 
 /*
@@ -156,6 +162,11 @@ static void print_sb_text(const struct xmeta_sb *sb)
 	printf("  reserved1: %u\n", sb->reserved1);
 	text_time("data_time", sb->data_time);
 	printf("  undo_epoch: %016" PRIx64 "\n", sb->undo_epoch);
+	printf("  trk_id: %016" PRIx64 "\n", sb->trk_id);
+	printf("  trk_open: %" PRIu64 "\n", sb->trk_open);
+	printf("  trk_oldest: %" PRIu64 "\n", sb->trk_oldest);
+	printf("  trk_slots: %u\n", sb->trk_slots);
+	printf("  reserved2: %u\n", sb->reserved2);
 }
 
 static void print_sb_json(const struct xmeta_sb *sb)
@@ -217,6 +228,11 @@ static void print_sb_json(const struct xmeta_sb *sb)
 	printf(",\n    \"reserved1\": %u", sb->reserved1);
 	json_time("data_time", sb->data_time);
 	printf(",\n    \"undo_epoch\": \"%016" PRIx64 "\"", sb->undo_epoch);
+	printf(",\n    \"trk_id\": \"%016" PRIx64 "\"", sb->trk_id);
+	printf(",\n    \"trk_open\": %" PRIu64, sb->trk_open);
+	printf(",\n    \"trk_oldest\": %" PRIu64, sb->trk_oldest);
+	printf(",\n    \"trk_slots\": %u", sb->trk_slots);
+	printf(",\n    \"reserved2\": %u", sb->reserved2);
 	printf("\n  }");
 }
 
@@ -271,6 +287,98 @@ static int print_bitmap(struct xmeta_dev *dev, const struct xmeta_sb *sb,
 	return r;
 }
 
+/* --checkpoints: the checkpoints kept, oldest first.  0, or -1 if damaged. */
+static int print_checkpoints(struct xmeta_dev *dev, const struct xmeta_sb *sb)
+{
+	struct xmeta_trk_slot slot;
+	const char *why = "";
+	uint64_t era;
+	ssize_t got;
+
+	if (opt.json)
+		printf(",\n  \"checkpoints\": [");
+	else
+		printf("checkpoints:%s\n", sb->trk_id ? "" : " none");
+	for (era = sb->trk_oldest; sb->trk_id && era <= sb->trk_open; era++) {
+		got = xmeta_read_block(dev, xmeta_trk_slot_block(sb, era));
+		if (got < (ssize_t)XREPL_META_BLOCK_SIZE ||
+		    xmeta_trk_hdr(dev->buf, sb, era, &slot, &why)) {
+			fflush(stdout);
+			fprintf(stderr, PROG ": %s: checkpoint %" PRIu64 ": %s\n",
+				dev->path, era, got < 0 ? strerror((int)-got) :
+				got < (ssize_t)XREPL_META_BLOCK_SIZE ?
+				"the device ends inside its slot" : why);
+			return -1;
+		}
+		if (opt.json)
+			printf("%s{\"checkpoint\": %" PRIu64 ", \"time_ms\": %" PRIu64
+			       ", \"name\": \"%s\"}", era > sb->trk_oldest ? ", " : "",
+			       era, slot.time_ms, slot.name);
+		else
+			printf("  %" PRIu64 " %" PRIu64 " %s%s\n", era,
+			       slot.time_ms, slot.name,
+			       era == sb->trk_open ? " (open)" : "");
+	}
+	if (opt.json)
+		printf("]");
+	return 0;
+}
+
+static bool bit_set(const uint64_t *bits, uint64_t r)
+{
+	return bits[r / 64] >> (r % 64) & 1;
+}
+
+/*
+ * --since N: the regions written since checkpoint N, to now.  0, -1 if
+ * damaged or not kept, -errno on a read error.
+ */
+static int print_changes(struct xmeta_dev *dev, const struct xmeta_sb *sb,
+			 uint64_t since)
+{
+	struct range_out o = { .sb = sb };
+	size_t words = (sb->nr_regions + 63) / 64;
+	const char *why = "";
+	uint64_t *bits, n = 0, r, first;
+	int ret;
+
+	bits = calloc(words ? words : 1, sizeof(*bits));
+	if (!bits)
+		return -ENOMEM;
+	ret = xmeta_trk_changes(dev, sb, since, 0, bits, &why);
+	if (ret) {
+		free(bits);
+		if (ret == -1) {
+			fflush(stdout);
+			fprintf(stderr, PROG ": %s: changes since checkpoint %" PRIu64 ": %s\n",
+				dev->path, since, why);
+		}
+		return ret;
+	}
+	if (opt.json)
+		printf(",\n  \"changed_regions\": [");
+	else
+		printf("changed_regions:");
+	for (r = 0; r < sb->nr_regions; r++) {
+		if (!bit_set(bits, r))
+			continue;
+		first = r;
+		while (r + 1 < sb->nr_regions && bit_set(bits, r + 1))
+			r++;
+		n += r - first + 1;
+		print_range(&o, first, r);
+	}
+	if (opt.json)
+		printf("],\n  \"changed_since\": %" PRIu64
+		       ",\n  \"changed_count\": %" PRIu64, since, n);
+	else
+		printf("%s\nchanged_count: %" PRIu64 " of %" PRIu64
+		       " since checkpoint %" PRIu64 "\n", o.n ? "" : " none",
+		       n, sb->nr_regions, since);
+	free(bits);
+	return 0;
+}
+
 /* --backup: print image path and check it to its end. */
 static int dump_backup(const char *path)
 {
@@ -315,6 +423,8 @@ int main(int argc, char **argv)
 		{ "journal", no_argument, NULL, 'J' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "backup", no_argument, NULL, 'B' },
+		{ "checkpoints", no_argument, NULL, 'c' },
+		{ "since", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -330,7 +440,7 @@ int main(int argc, char **argv)
 	unsigned int i;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "jsfJaBhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "jsfJaBcS:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			opt.json = true;
@@ -349,6 +459,17 @@ int main(int argc, char **argv)
 			break;
 		case 'B':
 			opt.backup = true;
+			break;
+		case 'c':
+			opt.checkpoints = true;
+			break;
+		case 'S':
+			if (xmeta_parse_u64(optarg, &opt.since)) {
+				fprintf(stderr, PROG ": --since: '%s' is not a checkpoint number\n\n%s",
+					optarg, usage_text);
+				return EXIT_USAGE;
+			}
+			opt.since_given = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -369,9 +490,15 @@ int main(int argc, char **argv)
 			usage_text);
 		return EXIT_USAGE;
 	}
+	if (opt.journal && (opt.checkpoints || opt.since_given)) {
+		fprintf(stderr, PROG ": --checkpoints and --since are for metadata devices\n\n%s",
+			usage_text);
+		return EXIT_USAGE;
+	}
 	if (opt.backup) {
 		if (opt.json || opt.sectors || opt.force || opt.journal ||
-		    opt.all || optind != argc - 1) {
+		    opt.all || opt.checkpoints || opt.since_given ||
+		    optind != argc - 1) {
 			fprintf(stderr, PROG ": --backup takes one image and no other option\n\n%s",
 				usage_text);
 			return EXIT_USAGE;
@@ -475,6 +602,17 @@ int main(int argc, char **argv)
 		       st.set, sb.nr_regions);
 	if (!r && opt.sectors)
 		r = print_bitmap(&dev, &sb, true, &st);
+	if (!r && opt.checkpoints && print_checkpoints(&dev, &sb)) {
+		xmeta_close(&dev);
+		return EXIT_DAMAGED;
+	}
+	if (!r && opt.since_given) {
+		r = print_changes(&dev, &sb, opt.since);
+		if (r == -1) {
+			xmeta_close(&dev);
+			return EXIT_DAMAGED;
+		}
+	}
 	if (opt.json)
 		printf("\n}\n");
 	xmeta_close(&dev);

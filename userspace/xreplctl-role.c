@@ -194,6 +194,13 @@ static int fill_bitmap(struct role_dev *d)
 static int write_sb(struct role_dev *d)
 {
 	d->sb.version = XREPL_META_VERSION;
+	/* A secondary has no change tracker (its blocks are the undo area). */
+	if (d->sb.role != XREPL_META_ROLE_PRIMARY) {
+		d->sb.trk_id = 0;
+		d->sb.trk_open = 0;
+		d->sb.trk_oldest = 0;
+		d->sb.trk_slots = 0;
+	}
 	d->sb.generation++;
 	d->sb.mtime = (uint64_t)time(NULL);
 	memset(d->buf, 0, BS);

@@ -23,6 +23,14 @@ is wrong, unless noted): --magic, --version, --flags, --degraded,
 (xrepl-format.h, "The undo area"): REGION's data, every byte BYTE; damage
 "data" spoils the data checksum, "hdr" the header's.
 
+--trk ID:OPEN:OLDEST:SLOTS writes a change tracker's superblock fields
+(offset 176), and --trk-slot ERA:SET[:hdr|era|name|past] the slot of
+checkpoint ERA (xrepl-format.h, "The change tracker of a primary"): its
+header (name "cp<ERA>", time 1700000000000 + ERA ms) and the regions of
+SET in its bitmap ("-" for none); damage "hdr" spoils the header's
+checksum, "era" records another era, "name" a bad name, "past" sets a bit
+past nr_regions.
+
 --print-set prints {"dirty_regions": [[first, last], ...], "dirty_count": N}
 for the bits set below nr_regions, the shape xrepl-dump --json uses.
 """
@@ -48,6 +56,10 @@ assert struct.calcsize(SB_FMT) == UNDO_EPOCH_OFF
 UNDO_MAGIC = b"xreplun\0"
 # magic, csum, data_csum, epoch, slot, region, sectors, reserved0, uuid
 UNDO_FMT = "<8s2I3Q2I16s"
+TRK_OFF = 176
+TRK_MAGIC = b"xrepltk\0"
+# magic, csum, reserved0, trk_id, era, time_ms, uuid, name
+TRK_FMT = "<8s2I3Q16s64s"
 
 
 def _crc_table():
@@ -188,6 +200,9 @@ def main():
     ap.add_argument("--undo-epoch", type=int0, default=0)
     ap.add_argument("--undo-slot", action="append", default=[],
                     metavar="SLOT:REGION:BYTE[:data|hdr]")
+    ap.add_argument("--trk", metavar="ID:OPEN:OLDEST:SLOTS")
+    ap.add_argument("--trk-slot", action="append", default=[],
+                    metavar="ERA:SET[:hdr|era|name|past]")
     a = ap.parse_args()
 
     rs = a.region_size
@@ -250,6 +265,31 @@ def main():
                 sys.exit(f"mkmeta: undo slot {slot} lies past the end of the image")
             img[off:off + SB_SIZE] = hdr
             img[off + BLOCK:off + BLOCK + len(data)] = data
+        trk = [int0(x) for x in a.trk.split(":")] if a.trk else [0, 0, 0, 0]
+        img[TRK_OFF:TRK_OFF + 28] = struct.pack("<3QI", *trk)
+        for spec in a.trk_slot:
+            f = spec.split(":")
+            era = int(f[0])
+            dmg = f[2] if len(f) > 2 else ""
+            off = (1 + blocks + (era % trk[3]) * (1 + blocks)) * BLOCK
+            if off + (1 + blocks) * BLOCK > size:
+                sys.exit(f"mkmeta: tracker slot of era {era} lies past the end of the image")
+            name = b"bad name" if dmg == "name" else b"cp%d" % era
+            hdr = bytearray(SB_SIZE)
+            hdr[:struct.calcsize(TRK_FMT)] = struct.pack(
+                TRK_FMT, TRK_MAGIC, 0, 0, trk[0],
+                era + 1 if dmg == "era" else era, 1700000000000 + era,
+                bytes.fromhex(a.uuid), name.ljust(64, b"\0"))
+            csum = sb_csum(hdr)
+            if dmg == "hdr":
+                csum ^= 1
+            hdr[CSUM_OFF:CSUM_OFF + 4] = struct.pack("<I", csum)
+            img[off:off + SB_SIZE] = hdr
+            if f[1] != "-":
+                for first, last in merge(parse_set(f[1], nr)):
+                    set_bits(img, off + BLOCK, first, last)
+            if dmg == "past":
+                set_bits(img, off + BLOCK, nr, nr)
         for off, val in a.reserved_byte:
             assert RESERVED_OFF <= off < SB_SIZE
             img[off] = val

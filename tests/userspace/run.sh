@@ -254,7 +254,7 @@ damaged check-gen-current-zero "^generation identifiers repeat" --gen-current 0
 damaged check-unknown-flag-high "^unknown flags: flags 0x80000000 has bits 0x80000000" --flags 0x80000000
 damaged check-degraded "^degraded: 3 is not a known state \(at most 2\)$" --degraded 3
 damaged check-reserved0 "^reserved0: not zero \(0x00000100\)$" --reserved0 0x100
-damaged check-reserved "^reserved: 1 non-zero byte, the first at superblock byte 200$" --reserved-byte 200=1
+damaged check-reserved "^reserved: 1 non-zero byte, the first at superblock byte 300$" --reserved-byte 300=1
 damaged check-block0-tail "^block 0: 2 non-zero bytes after the superblock sector, the first at byte 512$" \
 	--block0-byte 512=1 --block0-byte 4095=1
 damaged check-region-size-odd "^region_size: 100 is not a power of two from 8 to 2097152$" --region-size-raw 100
@@ -329,6 +329,49 @@ if selected check-every-byte; then
 		record "FAIL userspace:check-every-byte: not caught at superblock bytes$bad"
 	fi
 fi
+
+# ---------------------------------------------------------------------------
+# The change tracker: checkpoints and the regions changed since each.
+# ---------------------------------------------------------------------------
+# 3072 regions: one bitmap block; a ring of 4 slots of 2 blocks from block
+# 2 needs 10 blocks.  Checkpoints 2 and 3 kept, 3 open; region 5 marked.
+TK="$W/trk.img"
+trk() { img "$TK" --set 5 --meta-size $(( 10 * 4096 )) --trk 0xab:3:2:4 "$@"; }
+trk --trk-slot 2:1-3,100 --trk-slot 3:7
+tcase trk-check-valid 0 "valid: 3072 regions" "$CHECK" "$TK"
+tcase trk-checkpoints 0 "^  2 1700000000002 cp2$" "$DUMP" --checkpoints "$TK"
+tcase trk-checkpoints-open 0 "^  3 1700000000003 cp3 \(open\)$" "$DUMP" --checkpoints "$TK"
+tcase trk-since-2 0 "^changed_regions: 1-3 5 7 100$" "$DUMP" --since 2 "$TK"
+tcase trk-since-2-count 0 "^changed_count: 6 of 3072 since checkpoint 2$" "$DUMP" --since 2 "$TK"
+tcase trk-since-3 0 "^changed_regions: 5 7$" "$DUMP" --since 3 "$TK"
+tcase trk-since-json 0 '"changed_count": 2' "$DUMP" --json --since 3 "$TK"
+tcase trk-since-json-regions 0 '"changed_regions": \[\[5, 5\], \[7, 7\]\]' "$DUMP" --json --since 3 "$TK"
+tcase trk-since-dropped 1 "changes since checkpoint 1: the checkpoint is not kept" "$DUMP" --since 1 "$TK"
+tcase trk-since-future 1 "changes since checkpoint 4: the checkpoint is not kept" "$DUMP" --since 4 "$TK"
+tcase trk-since-junk 2 "--since: '2x' is not a checkpoint number" "$DUMP" --since 2x "$TK"
+tcase trk-since-journal 2 "are for metadata devices" "$DUMP" --journal --since 2 "$TK"
+img "$TK" --set 5
+tcase trk-since-none 1 "has no change tracker" "$DUMP" --since 1 "$TK"
+tcase trk-checkpoints-none 0 "^checkpoints: none$" "$DUMP" --checkpoints "$TK"
+trk --trk-slot 2:1:hdr --trk-slot 3:7
+tcase trk-hdr-csum 1 "checkpoint 2: bad magic or checksum" "$DUMP" --checkpoints "$TK"
+tcase trk-hdr-csum-since 1 "bad magic or checksum" "$DUMP" --since 2 "$TK"
+tcase trk-hdr-csum-check 1 "^change tracker: bad magic or checksum$" "$CHECK" "$TK"
+trk --trk-slot 2:1:era --trk-slot 3:7
+tcase trk-hdr-era 1 "^change tracker: the slot is of another pair, tracker or checkpoint$" "$CHECK" "$TK"
+trk --trk-slot 2:1 --trk-slot 3:7:name
+tcase trk-hdr-name 1 "^change tracker: a reserved field or the name is damaged$" "$CHECK" "$TK"
+trk --trk-slot 2:1 --trk-slot 3:7:past
+tcase trk-bits-past 1 "^change tracker: a bitmap of the change tracker has bits past nr_regions$" "$CHECK" "$TK"
+# The open slot missing: never written.
+trk --trk-slot 2:1
+tcase trk-open-missing 1 "^change tracker: bad magic or checksum$" "$CHECK" "$TK"
+damaged check-trk-no-id "^change tracker: trk_open, trk_oldest or trk_slots set without a trk_id$" --trk 0:1:1:2
+damaged check-trk-secondary "^change tracker: on a secondary, or with an undo epoch$" --role 2 --trk 1:1:1:2
+damaged check-trk-slots "^change tracker: trk_slots 1 is not from 2 to 33$" --trk 1:1:1:1
+damaged check-trk-full "^change tracker: checkpoints 2 to 5 do not fit 4 slots with one spare$" --trk 1:5:2:4
+damaged check-trk-oldest "^change tracker: checkpoints 6 to 5 do not fit" --trk 1:5:6:4
+damaged check-trk-fit "^metadata device too small for its change tracker of 4 slots$" --trk 1:1:1:4
 
 # ---------------------------------------------------------------------------
 # xrepl-dump of damaged metadata.
@@ -799,6 +842,22 @@ tcase ctl-cycle-timeout-alone 2 "--timeout goes with --wait" "$CTL" cycle vm1 --
 tcase ctl-cycle-bad-timeout 2 "cycle wants <name> \[--wait" "$CTL" cycle vm1 --wait --timeout 0
 tcase ctl-cycle-dry 0 "^message vm1 0 cycle$" "$CTL" -n cycle vm1
 tcase ctl-cycle-dry-wait 2 "makes no sense" "$CTL" -n cycle vm1 --wait
+name=ctl-demote-trk
+if selected "$name" && command -v jq >/dev/null; then
+	python3 "$MKMETA" "$W/trk-role.img" --dev-sectors 8192 --region-size 1024 \
+		--meta-size $(( 6 * 4096 )) --trk 0xab:1:1:2 --trk-slot 1:3
+	why=""
+	"$CHECK" -q "$W/trk-role.img" || why="a primary with a tracker is refused"
+	"$CTL" demote --meta "$W/trk-role.img" >/dev/null 2>&1 || why=${why:-"demote failed"}
+	trk_id=$("$DUMP" --json "$W/trk-role.img" | jq -r .superblock.trk_id)
+	[[ -n "$why" || "$trk_id" == 0000000000000000 ]] || why="demote kept the tracker ($trk_id)"
+	"$CHECK" -q "$W/trk-role.img" || why=${why:-"the demoted copy is refused"}
+	if [[ -z "$why" ]]; then
+		record "PASS userspace:$name"
+	else
+		record "FAIL userspace:$name: $why"
+	fi
+fi
 RM_IMG="$W/role.img"
 role_dump() { "$DUMP" --json "$RM_IMG" | jq -r "$1"; }
 # The role tests' local device: 8192 sectors, as their metadata says.

@@ -7,6 +7,7 @@
  * xrepl_sb_check(), and the bitmap load): a device these helpers find no
  * problem in is one the kernel accepts.
  */
+#include <ctype.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +26,13 @@ _Static_assert(sizeof(struct xrepl_meta_sb) == XREPL_META_SB_SIZE,
 _Static_assert(offsetof(struct xrepl_meta_sb, role) == 152 &&
 	       offsetof(struct xrepl_meta_sb, data_time) == 160 &&
 	       offsetof(struct xrepl_meta_sb, undo_epoch) == 168 &&
-	       offsetof(struct xrepl_meta_sb, reserved) == 176,
+	       offsetof(struct xrepl_meta_sb, trk_id) == 176 &&
+	       offsetof(struct xrepl_meta_sb, trk_slots) == 200 &&
+	       offsetof(struct xrepl_meta_sb, reserved) == 208,
 	       "superblock layout");
+_Static_assert(sizeof(struct xrepl_trk_hdr) == XREPL_META_SB_SIZE &&
+	       offsetof(struct xrepl_trk_hdr, name) == 56,
+	       "change tracker slot header layout");
 _Static_assert(sizeof(struct xrepl_undo_hdr) == XREPL_META_SB_SIZE &&
 	       offsetof(struct xrepl_undo_hdr, csum) ==
 	       offsetof(struct xrepl_meta_sb, csum),
@@ -202,6 +208,11 @@ void xmeta_sb_decode(const void *sector, struct xmeta_sb *sb)
 	sb->reserved1 = le32toh(raw.reserved1);
 	sb->data_time = le64toh(raw.data_time);
 	sb->undo_epoch = le64toh(raw.undo_epoch);
+	sb->trk_id = le64toh(raw.trk_id);
+	sb->trk_open = le64toh(raw.trk_open);
+	sb->trk_oldest = le64toh(raw.trk_oldest);
+	sb->trk_slots = le32toh(raw.trk_slots);
+	sb->reserved2 = le32toh(raw.reserved2);
 	for (i = 0; i < sizeof(raw.reserved); i++) {
 		if (!raw.reserved[i])
 			continue;
@@ -239,6 +250,10 @@ void xmeta_sb_encode(const struct xmeta_sb *sb, void *sector)
 	raw.role = htole32(sb->role);
 	raw.data_time = htole64(sb->data_time);
 	raw.undo_epoch = htole64(sb->undo_epoch);
+	raw.trk_id = htole64(sb->trk_id);
+	raw.trk_open = htole64(sb->trk_open);
+	raw.trk_oldest = htole64(sb->trk_oldest);
+	raw.trk_slots = htole32(sb->trk_slots);
 	memcpy(sector, &raw, sizeof(raw));
 	raw.csum = htole32(xmeta_sb_csum(sector));
 	memcpy(sector, &raw, sizeof(raw));
@@ -317,6 +332,24 @@ void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
 	}
 	if (sb->reserved1)
 		xmeta_problem(p, "reserved1: not zero (0x%08x)", sb->reserved1);
+	if (sb->reserved2)
+		xmeta_problem(p, "reserved2: not zero (0x%08x)", sb->reserved2);
+	if (!sb->trk_id) {
+		if (sb->trk_open || sb->trk_oldest || sb->trk_slots)
+			xmeta_problem(p, "change tracker: trk_open, trk_oldest or trk_slots set without a trk_id");
+	} else if (sb->role != XREPL_META_ROLE_PRIMARY || sb->undo_epoch) {
+		xmeta_problem(p, "change tracker: on a secondary, or with an undo epoch");
+	} else if (sb->trk_slots < XREPL_TRK_MIN_SLOTS ||
+		   sb->trk_slots > XREPL_TRK_MAX_SLOTS) {
+		xmeta_problem(p, "change tracker: trk_slots %u is not from %u to %u",
+			      sb->trk_slots, XREPL_TRK_MIN_SLOTS,
+			      XREPL_TRK_MAX_SLOTS);
+	} else if (!sb->trk_oldest || sb->trk_oldest > sb->trk_open ||
+		   sb->trk_open - sb->trk_oldest >= sb->trk_slots - 1) {
+		xmeta_problem(p, "change tracker: checkpoints %llu to %llu do not fit %u slots with one spare",
+			      (unsigned long long)sb->trk_oldest,
+			      (unsigned long long)sb->trk_open, sb->trk_slots);
+	}
 	if (sb->version != XREPL_META_VERSION_1 && sb->undo_epoch &&
 	    (sb->role != XREPL_META_ROLE_SECONDARY ||
 	     (sb->flags & XMETA_F_CONSISTENT)))
@@ -409,6 +442,10 @@ void xmeta_check_fit(const struct xmeta_sb *sb, uint64_t meta_bytes,
 			      (unsigned long long)need,
 			      (unsigned long long)(need / BS - 1),
 			      need / BS - 1 == 1 ? "" : "s", BS);
+	if (sb->trk_id && nr_regions_sane(sb->nr_regions) &&
+	    xrepl_trk_fit(sb->nr_regions, meta_bytes / 512) < sb->trk_slots)
+		xmeta_problem(p, "metadata device too small for its change tracker of %u slots",
+			      sb->trk_slots);
 	if (data_sectors && sb->dev_sectors != data_sectors)
 		xmeta_problem(p, "device size differs: dev_sectors is %llu, expected %llu",
 			      (unsigned long long)sb->dev_sectors,
@@ -769,4 +806,145 @@ uint64_t xmeta_undo_slot_block(const struct xmeta_sb *sb, uint64_t slot)
 {
 	return xrepl_undo_start(sb->nr_regions) +
 	       slot * xrepl_undo_stride(sb->region_size);
+}
+
+/*
+ * The change tracker.
+ */
+
+uint64_t xmeta_trk_slot_block(const struct xmeta_sb *sb, uint64_t era)
+{
+	return xrepl_trk_slot_block(sb->nr_regions, sb->trk_slots, era);
+}
+
+static bool trk_name_ok(const char *name, size_t len)
+{
+	size_t n = strnlen(name, len), i;
+
+	if (!n || n >= len || !xmeta_is_zero(name + n, len - n))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) &&
+		    !strchr("._:+@-", name[i]))
+			return false;
+	return true;
+}
+
+int xmeta_trk_hdr(const void *block, const struct xmeta_sb *sb, uint64_t era,
+		  struct xmeta_trk_slot *out, const char **why)
+{
+	struct xrepl_trk_hdr h;
+
+	memcpy(&h, block, sizeof(h));
+	if (memcmp(h.magic, XREPL_TRK_MAGIC, XREPL_META_MAGIC_LEN) ||
+	    le32toh(h.csum) != xmeta_sb_csum(block)) {
+		*why = "bad magic or checksum";
+		return -1;
+	}
+	if (h.reserved0 || !xmeta_is_zero(h.reserved, sizeof(h.reserved)) ||
+	    !xmeta_is_zero((const uint8_t *)block + XREPL_META_SB_SIZE,
+			   BS - XREPL_META_SB_SIZE) ||
+	    !trk_name_ok(h.name, sizeof(h.name))) {
+		*why = "a reserved field or the name is damaged";
+		return -1;
+	}
+	if (memcmp(h.uuid, sb->uuid, sizeof(h.uuid)) ||
+	    le64toh(h.trk_id) != sb->trk_id || le64toh(h.era) != era) {
+		*why = "the slot is of another pair, tracker or checkpoint";
+		return -1;
+	}
+	out->era = era;
+	out->time_ms = le64toh(h.time_ms);
+	memcpy(out->name, h.name, sizeof(out->name));
+	return 0;
+}
+
+/* OR the bitmap of nr_regions bits at block start into bits. */
+static int trk_or_bitmap(struct xmeta_dev *dev, uint64_t start,
+			 uint64_t nr_regions, uint64_t *bits, const char **why)
+{
+	uint64_t blocks = xmeta_bitmap_blocks(nr_regions), b, w, i, words;
+	const uint8_t *buf = dev->buf;
+	ssize_t got;
+
+	words = (nr_regions + 63) / 64;
+	for (b = 0; b < blocks; b++) {
+		got = xmeta_read_block(dev, start + b);
+		if (got < 0)
+			return (int)got;
+		if (got < (ssize_t)BS) {
+			*why = "the device ends inside the change tracker";
+			return -1;
+		}
+		for (i = 0; i < WORDS_PER_BLOCK; i++) {
+			uint64_t n = b * WORDS_PER_BLOCK + i, bit0 = 64 * n;
+
+			memcpy(&w, buf + 8 * i, 8);
+			w = le64toh(w);
+			if (bit0 + 64 > nr_regions && w &&
+			    (bit0 >= nr_regions ||
+			     w >> (nr_regions - bit0))) {
+				*why = "a bitmap of the change tracker has bits past nr_regions";
+				return -1;
+			}
+			if (n < words)
+				bits[n] |= w;
+		}
+	}
+	return 0;
+}
+
+int xmeta_trk_changes(struct xmeta_dev *dev, const struct xmeta_sb *sb,
+		      uint64_t since, uint64_t upto, uint64_t *bits,
+		      const char **why)
+{
+	struct xmeta_trk_slot slot;
+	struct xmeta_sb now;
+	uint64_t era, last;
+	ssize_t got;
+	int r;
+
+	if (!sb->trk_id) {
+		*why = "the device has no change tracker (no checkpoint was taken)";
+		return -1;
+	}
+	if (since < sb->trk_oldest || since > sb->trk_open ||
+	    (upto && (upto < since || upto > sb->trk_open))) {
+		*why = "the checkpoint is not kept (see trk_oldest and trk_open)";
+		return -1;
+	}
+	/*
+	 * The open era: the regions whose marks are still set, read before
+	 * its slot (a mark goes only after its region is in the slot).
+	 */
+	if (!upto) {
+		r = trk_or_bitmap(dev, 1, sb->nr_regions, bits, why);
+		if (r)
+			return r;
+	}
+	last = upto ? upto : sb->trk_open + 1;
+	for (era = since; era < last; era++) {
+		got = xmeta_read_block(dev, xmeta_trk_slot_block(sb, era));
+		if (got < 0)
+			return (int)got;
+		if (got < (ssize_t)BS) {
+			*why = "the device ends inside the change tracker";
+			return -1;
+		}
+		if (xmeta_trk_hdr(dev->buf, sb, era, &slot, why))
+			return -1;
+		r = trk_or_bitmap(dev, xmeta_trk_slot_block(sb, era) + 1,
+				  sb->nr_regions, bits, why);
+		if (r)
+			return r;
+	}
+	got = xmeta_read_block(dev, 0);
+	if (got < 0)
+		return (int)got;
+	xmeta_sb_decode(dev->buf, &now);
+	if (now.trk_id != sb->trk_id || now.trk_oldest > since) {
+		*why = "the change tracker moved while it was read: try again";
+		return -1;
+	}
+	return 0;
 }

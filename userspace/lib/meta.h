@@ -92,6 +92,11 @@ struct xmeta_sb {
 	uint32_t reserved1;
 	uint64_t data_time;
 	uint64_t undo_epoch;
+	uint64_t trk_id;	/* the change tracker: 0 if none */
+	uint64_t trk_open;
+	uint64_t trk_oldest;
+	uint32_t trk_slots;
+	uint32_t reserved2;
 	unsigned int reserved_nonzero;	/* non-zero bytes in reserved[] */
 	unsigned int reserved_first;	/* sector offset of the first one */
 };
@@ -210,6 +215,39 @@ int xmeta_undo_hdr(const void *block, const struct xmeta_sb *sb,
 		   uint64_t slot, struct xmeta_undo_slot *out);
 /* The block of slot's header; its data follows it. */
 uint64_t xmeta_undo_slot_block(const struct xmeta_sb *sb, uint64_t slot);
+
+/* A slot header of the change tracker (xrepl-format.h), decoded. */
+struct xmeta_trk_slot {
+	uint64_t era;
+	uint64_t time_ms;
+	char name[XREPL_TRK_NAME_LEN];
+};
+
+/*
+ * Decode and check the slot header of era in block (of the tracker of
+ * sb): 0 and *out filled, or -1 with *why set (a bad checksum or
+ * reserved field, a bad name, another pair, tracker or era).
+ */
+int xmeta_trk_hdr(const void *block, const struct xmeta_sb *sb, uint64_t era,
+		  struct xmeta_trk_slot *out, const char **why);
+/* The block of the slot header of era; its bitmap follows it. */
+uint64_t xmeta_trk_slot_block(const struct xmeta_sb *sb, uint64_t era);
+
+/*
+ * The regions written from checkpoint since to checkpoint upto (since <=
+ * upto <= sb->trk_open; since >= sb->trk_oldest): the union of the slots
+ * of eras since .. upto - 1, or, if upto is 0, to now: to the open era,
+ * and the marks of the bitmap (a region joins the open era's slot before
+ * its mark goes).  bits has nr_regions bits, as 64-bit words, and
+ * is ORed into.  Every slot header read is checked, and the superblock is
+ * read again at the end: a tracker that moved meanwhile (another
+ * checkpoint, a reset) is an error, as the slots read may have changed.
+ * Returns 0, -1 with *why set (damage, or checkpoints not kept), or
+ * -errno.
+ */
+int xmeta_trk_changes(struct xmeta_dev *dev, const struct xmeta_sb *sb,
+		      uint64_t since, uint64_t upto, uint64_t *bits,
+		      const char **why);
 
 /*
  * Parse a decimal number with no sign, no junk and no overflow.
