@@ -40,10 +40,12 @@ FIELDS = [
     ("reserved0", "I"), ("gen_current", "Q"), ("gen_bitmap", "Q"),
     ("gen_history0", "Q"), ("gen_history1", "Q"), ("resync_count", "Q"),
     ("degrade_count", "Q"), ("role", "I"), ("reserved1", "I"),
-    ("data_time", "Q"),
+    ("data_time", "Q"), ("undo_epoch", "Q"), ("trk_id", "Q"),
+    ("trk_open", "Q"), ("trk_oldest", "Q"), ("trk_slots", "I"),
+    ("reserved2", "I"),
 ]
 FMT = "<" + "".join(f for _, f in FIELDS)
-assert struct.calcsize(FMT) == 168
+assert struct.calcsize(FMT) == 208
 
 
 def read(dev, off, length):
@@ -122,7 +124,8 @@ def promote(dev, block0, d):
 def demote(dev, block0, d):
     if d["role"] != 1:
         sys.exit("sbedit: not a primary's")
-    d.update(role=2, flags=F_CONSISTENT | F_DEMOTED, data_time=d["mtime"])
+    d.update(role=2, flags=F_CONSISTENT | F_DEMOTED, data_time=d["mtime"],
+             trk_id=0, trk_open=0, trk_oldest=0, trk_slots=0)
     d["generation"] += 1
     d["mtime"] = int(time.time())
     write(dev, 0, encode(block0, d))
