@@ -93,8 +93,8 @@ static int meta_write_sb(struct xrepl_pair *pair)
 
 	memset(pair->meta_buf, 0, XREPL_META_BLOCK_SIZE);
 	xrepl_sb_encode(pair->meta_buf, &sb);
-	r = xrepl_meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META | REQ_PREFLUSH |
-		    REQ_FUA, 0, 1, pair->meta_buf);
+	r = xrepl_meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META |
+			  REQ_PREFLUSH | REQ_FUA, 0, 1, pair->meta_buf);
 	spin_lock_irq(&pair->lock);
 	if (r) {
 		pair->sb_dirty = true;
@@ -161,9 +161,10 @@ bool xrepl_meta_commit_defer(struct xrepl_pair *pair, struct bio_list *go,
 		if (!n)
 			break;
 		for (i = 0; i < n; i++) {
-			if (!xrepl_meta_io(pair, REQ_OP_WRITE | REQ_SYNC | REQ_META |
-				     REQ_FUA, 1 + blocks[i], 1,
-				     pair->meta_buf + i * XREPL_META_BLOCK_SIZE))
+			if (!xrepl_meta_io(pair, REQ_OP_WRITE | REQ_SYNC |
+					   REQ_META | REQ_FUA, 1 + blocks[i], 1,
+					   pair->meta_buf +
+					   i * XREPL_META_BLOCK_SIZE))
 				continue;
 			failed = true;
 			spin_lock_irq(&pair->lock);
@@ -578,7 +579,7 @@ static int meta_load_bitmap(struct xrepl_pair *pair, char **error)
 		n = min_t(unsigned long, XREPL_META_IO_BLOCKS,
 			  pair->wi.nr_blocks - b);
 		r = xrepl_meta_io(pair, REQ_OP_READ | REQ_META, 1 + b, n,
-			    pair->meta_buf);
+				  pair->meta_buf);
 		if (r) {
 			*error = "Metadata: I/O error";
 			return r;

@@ -471,7 +471,7 @@ unsigned int xrepl_wi_snapshot_locked(struct xrepl_wi *wi, void *buf,
 		if (b >= wi->nr_blocks)
 			break;
 		xrepl_meta_block_to_disk((u8 *)buf + n * XREPL_META_BLOCK_SIZE,
-			      wi->bits + b * WORDS_PER_BLOCK);
+					 wi->bits + b * WORDS_PER_BLOCK);
 		/* Copied: on disk once this write completed. */
 		memset(wi->asked + b * WORDS_PER_BLOCK, 0,
 		       WORDS_PER_BLOCK * sizeof(long));

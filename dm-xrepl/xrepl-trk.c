@@ -270,7 +270,7 @@ void xrepl_trk_reset(struct xrepl_pair *pair, bool dropped)
 	pair->sb.trk_slots = 0;
 	spin_unlock_irq(&pair->lock);
 	if (had)
-		DMWARN("%s: the new table replaces the pair: its checkpoints are dropped; the next backup is a full one",
+		DMWARN("%s: new metadata device: its checkpoints are dropped; the next backup is a full one",
 		       dm_device_name(pair->md));
 	RCU_INIT_POINTER(pair->trk.cur, NULL);
 	synchronize_rcu();
@@ -340,7 +340,7 @@ int xrepl_trk_checkpoint(struct xrepl_pair *pair, const char *name, u64 *num,
 	if (!trk_id) {
 		slots = xrepl_trk_fit(nr, bdev_nr_sectors(pair->meta_bdev));
 		if (slots < XREPL_TRK_MIN_SLOTS) {
-			*why = "the metadata device has no room for a change tracker (see the documentation for its size)";
+			*why = "the metadata device has no room for a change tracker";
 			r = -ENOSPC;
 			goto out;
 		}
