@@ -131,6 +131,13 @@ out:
 
 int send_message(const char *name, const char *message)
 {
+	return send_message_reply(name, message, NULL, 0);
+}
+
+int send_message_reply(const char *name, const char *message, char *reply,
+		       size_t len)
+{
+	const char *resp;
 	struct dm_task *dmt;
 	int r;
 
@@ -151,6 +158,10 @@ int send_message(const char *name, const char *message)
 	else
 		msg("%s: the target refused '%s' (see the kernel log)", name,
 		    message);
+	if (!r && reply) {
+		resp = dm_task_get_message_response(dmt);
+		snprintf(reply, len, "%s", resp ? resp : "");
+	}
 	dm_task_destroy(dmt);
 	return r;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "xrepl-format.h"
 #include "xrepl-limits.h"
 #include "xreplctl.h"
 
@@ -92,6 +93,9 @@ static const char usage_text[] =
 "                         change resync_rate_kbps, semi_timeout_ms,\n"
 "                         max_lag_kb, congestion, period_s or delay_ms at\n"
 "                         run time\n"
+"  checkpoint <name> <label>\n"
+"                         start a new era of the change tracker and print\n"
+"                         its number (backups of the changes since it)\n"
 "  hold <name>            async with a journal: stop shipping to the remote\n"
 "                         (it keeps its point; the journal keeps the rest)\n"
 "  release <name>         ship again\n"
@@ -260,6 +264,35 @@ static const char *want_name(int argc, char **argv, int i, const char *cmd)
 	return argv[i];
 }
 
+/* A checkpoint's name as the target takes it (xrepl_trk_name_ok()). */
+static bool checkpoint_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && n < XREPL_TRK_NAME_LEN &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789._:+@-") == n;
+}
+
+/* checkpoint <name> <label>: a new era of the change tracker; its number. */
+static int cmd_checkpoint(int argc, char **argv)
+{
+	const char *name = want_name(argc, argv, 1, "checkpoint");
+	char message[16 + XREPL_TRK_NAME_LEN], reply[32];
+	int r;
+
+	if (argc != 3)
+		usage_error("checkpoint wants <name> <label>");
+	if (!checkpoint_name_ok(argv[2]))
+		usage_error("checkpoint: a label is 1 to %u characters of A-Z a-z 0-9 . _ : + @ -",
+			    XREPL_TRK_NAME_LEN - 1);
+	snprintf(message, sizeof(message), "checkpoint %s", argv[2]);
+	r = send_message_reply(name, message, reply, sizeof(reply));
+	if (!r && !dry_run)
+		printf("%s\n", reply);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option gopts[] = {
@@ -344,6 +377,8 @@ int main(int argc, char **argv)
 		if (argc != 2)
 			usage_error("%s takes one device name", cmd);
 		r = send_message(name, cmd);
+	} else if (!strcmp(cmd, "checkpoint")) {
+		r = cmd_checkpoint(argc, argv);
 	} else if (!strcmp(cmd, "ship-until")) {
 		r = cmd_ship_until(argc, argv);
 	} else if (!strcmp(cmd, "remote-down") || !strcmp(cmd, "remote-up")) {

@@ -266,6 +266,12 @@ int check_xrepl(const char *name);
  */
 int send_message(const char *name, const char *message);
 /*
+ * send_message(), and the target's reply into reply (len bytes, cut and
+ * NUL-terminated; empty under --dry-run or without one).
+ */
+int send_message_reply(const char *name, const char *message, char *reply,
+		       size_t len);
+/*
  * Create name with one xrepl target of sectors and the table line table,
  * and say so; an exit status, having said so if device-mapper refused.
  */

@@ -82,7 +82,7 @@ write_regions 3 10 11
 # Folded into the open era's slot once the cleaner clears their marks.
 wait_for_status "$X" marked 0 30
 assert_eq " 3 10-11" "$(changed 1)" "changes since 1 (folded)"
-assert_eq 2 "$(checkpoint daily.2)" "the second checkpoint's number"
+assert_eq 2 "$("$REPO_ROOT/userspace/xreplctl" checkpoint "$P-x" daily.2)" "the second checkpoint's number (xreplctl)"
 # The next writes' marks stay for 10 s at least (a region is cleaned
 # after a whole interval idle), so the crash image below has them.
 fast_cleaner 10000

@@ -71,6 +71,7 @@ want "xreplctl -c $W/conf attach " db web
 want "xreplctl --config-dir = $W/conf up " db web
 want "xreplctl up --a" --all
 want "xreplctl create x --mode " sync semi-sync async periodic
+want "xreplctl ch" checkpoint
 want "xreplctl create x -o a" async
 want "xreplctl status -o health" health health_reason
 want "xreplctl status -o name,out_" name,out_of_sync

@@ -837,6 +837,10 @@ tcase ctl-verify-dry 0 "^message vm1 0 verify repair 7$" "$CTL" -n verify vm1 --
 tcase ctl-verify-dry-stop 0 "^message vm1 0 verify stop$" "$CTL" -n verify vm1 --stop
 tcase ctl-verify-dry-wait 2 "makes no sense" "$CTL" -n verify vm1 --wait
 # cycle: what is refused before anything is sent.
+tcase ctl-checkpoint-dry 0 "^message vm1 0 checkpoint weekly-2026.12:07$" "$CTL" -n checkpoint vm1 weekly-2026.12:07
+tcase ctl-checkpoint-no-label 2 "checkpoint wants <name> <label>" "$CTL" checkpoint vm1
+tcase ctl-checkpoint-bad-label 2 "a label is 1 to 63 characters" "$CTL" -n checkpoint vm1 a/b
+tcase ctl-checkpoint-long-label 2 "a label is 1 to 63 characters" "$CTL" -n checkpoint vm1 "$(printf 'x%.0s' {1..64})"
 tcase ctl-cycle-no-name 2 "^xreplctl: cycle wants one device name$" "$CTL" cycle
 tcase ctl-cycle-timeout-alone 2 "--timeout goes with --wait" "$CTL" cycle vm1 --timeout 5
 tcase ctl-cycle-bad-timeout 2 "cycle wants <name> \[--wait" "$CTL" cycle vm1 --wait --timeout 0
