@@ -315,11 +315,23 @@ struct xrepl_stats {
 struct xrepl_trk_era {
 	unsigned long *bits;		/* regions written, whole blocks */
 	unsigned long *dirty;		/* blocks of bits not yet in the slot */
+	/* Local writes issued while this era was cur, not yet completed. */
+	atomic_t inflight;
 };
 
 struct xrepl_trk {
 	struct xrepl_trk_era era[2];
 	struct xrepl_trk_era __rcu *cur;
+	/* Serialises checkpoints (taken before meta_io_lock). */
+	struct mutex lock;
+	/* A checkpoint's era's last local writes completed (inflight 0). */
+	wait_queue_head_t drained;
+	/*
+	 * A checkpoint's superblock write failed: the superblock on disk may
+	 * name an era the tracker rolled back.  No mark is cleared until
+	 * meta_retry rewrote it.  meta_io_lock.
+	 */
+	bool unsure;
 };
 
 /*
@@ -1015,6 +1027,8 @@ struct xrepl_io {
 	struct llist_node queued;	/* on pair->remote_queue */
 	unsigned long first;		/* regions touched, if TRACKED */
 	unsigned long last;
+	/* The change tracker's era its local write counts in, in flight. */
+	struct xrepl_trk_era *trk_era;
 	blk_status_t remote_status;
 	unsigned int flags;
 	struct bvec_iter read_iter;	/* a read as mapped, for its retry */
@@ -1148,12 +1162,16 @@ bool xrepl_meta_commit(struct xrepl_pair *pair, struct bio_list *go);
 /* Metadata I/O of whole blocks, counted in meta_writes.  Process context. */
 int xrepl_meta_io(struct xrepl_pair *pair, blk_opf_t opf, u64 block,
 		  unsigned int nr_blocks, void *buf);
-/* A metadata write failed: latch meta_failed, say so once, raise an event. */
-void xrepl_meta_error(struct xrepl_pair *pair, const char *what);
+/*
+ * A metadata write failed: latch meta_failed, say so once, raise an
+ * event, and have meta_retry rewrite everything.  meta_io_lock held.
+ */
+void xrepl_meta_failed(struct xrepl_pair *pair, const char *what);
 
 /* The change tracker (xrepl-trk.c). */
-void xrepl_trk_note(struct xrepl_pair *pair, unsigned long first,
-		    unsigned long last);
+void xrepl_trk_init(struct xrepl_pair *pair);
+void xrepl_trk_issue(struct xrepl_pair *pair, struct xrepl_io *io);
+void xrepl_trk_landed(struct xrepl_pair *pair, struct xrepl_io *io);
 bool xrepl_trk_fold(struct xrepl_pair *pair);
 int xrepl_trk_load(struct xrepl_pair *pair, char **error);
 void xrepl_trk_reset(struct xrepl_pair *pair, bool dropped);

@@ -52,8 +52,6 @@ static void gate_exit(struct xrepl_pair *pair, unsigned long first,
 	unsigned int b0, n, i;
 	bool wake_resync = false;
 
-	/* Its data may have reached a leg after a checkpoint. */
-	xrepl_trk_note(pair, first, last);
 	xrepl_gate_span(first, last, &b0, &n);
 	if (!settled) {
 		if (unjnl && pair->jnl)
@@ -91,6 +89,11 @@ void xrepl_gate_settle(struct xrepl_pair *pair, unsigned long first,
 	unsigned int b0, n;
 
 	xrepl_gate_span(first, last, &b0, &n);
+	/*
+	 * What the write did before (the change tracker's bits: xrepl-trk.c)
+	 * is seen by a cleaner that finds the bucket idle.
+	 */
+	smp_mb__before_atomic();
 	gate_busy_put(pair, b0, n);
 }
 

@@ -132,7 +132,6 @@ static int xrepl_write(struct xrepl_c *xc, struct bio *bio)
 		spin_unlock_irq(&pair->lock);
 	}
 	io->flags |= XREPL_IO_TRACKED;
-	xrepl_trk_note(pair, io->first, io->last);
 	this_cpu_inc(pair->stats->writes);
 	this_cpu_add(pair->stats->written_bytes, xrepl_ship_bytes(bio));
 
@@ -287,6 +286,9 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 			xrepl_ship_kick(pair, redispatch);
 	}
 
+	/* Its local write goes below: the change tracker counts it. */
+	if (io->flags & XREPL_IO_TRACKED)
+		xrepl_trk_issue(pair, io);
 	if (ship) {
 		/* The local write goes now, the copy when it completed. */
 		io->ship = xrepl_ship_alloc(xc, bio, io);
@@ -413,6 +415,7 @@ int xrepl_map(struct dm_target *ti, struct bio *bio)
 		bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 
 	xrepl_io(bio)->flags = 0;
+	xrepl_io(bio)->trk_era = NULL;
 	if (bio_op(bio) == REQ_OP_READ) {
 		struct xrepl_io *io = xrepl_io(bio);
 
@@ -566,6 +569,9 @@ int xrepl_end_io(struct dm_target *ti, struct bio *bio,
 
 	if (bio_op(bio) == REQ_OP_READ)
 		return read_end_io(xc, bio, error);
+	/* The local write completed: its data counts in the era open now. */
+	if (io->trk_era)
+		xrepl_trk_landed(pair, io);
 
 	/*
 	 * Rejected (on_remote_error fail: out of the gate already), or

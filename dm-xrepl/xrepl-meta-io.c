@@ -49,7 +49,7 @@ int xrepl_meta_io(struct xrepl_pair *pair, blk_opf_t opf, u64 block,
 	return r;
 }
 
-void xrepl_meta_error(struct xrepl_pair *pair, const char *what)
+static void meta_error(struct xrepl_pair *pair, const char *what)
 {
 	struct xrepl_c *xc;
 	bool first;
@@ -65,6 +65,16 @@ void xrepl_meta_error(struct xrepl_pair *pair, const char *what)
 		if (xc)
 			xrepl_raise_event(xc);
 	}
+}
+
+void xrepl_meta_failed(struct xrepl_pair *pair, const char *what)
+{
+	meta_error(pair, what);
+	/* Retry with a backoff (unless a retry is due already). */
+	if (queue_delayed_work(pair->meta_wq, &pair->meta_retry,
+			       pair->meta_retry_delay))
+		pair->meta_retry_delay = min(2 * pair->meta_retry_delay,
+					     (unsigned long)XREPL_META_RETRY_MAX);
 }
 
 /* Write the superblock as pair->sb and the pair's state say.  meta_io_lock held. */
@@ -174,14 +184,8 @@ bool xrepl_meta_commit_defer(struct xrepl_pair *pair, struct bio_list *go,
 	}
 	if (READ_ONCE(pair->sb_dirty) && meta_write_sb(pair))
 		failed = true;
-	if (failed) {
-		xrepl_meta_error(pair, "write error");
-		/* Retry with a backoff (unless a retry is due already). */
-		if (queue_delayed_work(pair->meta_wq, &pair->meta_retry,
-				       pair->meta_retry_delay))
-			pair->meta_retry_delay = min(2 * pair->meta_retry_delay,
-						     (unsigned long)XREPL_META_RETRY_MAX);
-	}
+	if (failed)
+		xrepl_meta_failed(pair, "write error");
 
 	if (defer && !bio_list_empty(&waiters)) {
 		spin_lock_irq(&pair->lock);
@@ -222,6 +226,8 @@ void xrepl_meta_retry_work(struct work_struct *work)
 	ok = xrepl_meta_commit(pair, &go);
 	if (ok) {
 		pair->meta_retry_delay = XREPL_META_RETRY_MIN;
+		/* The superblock on disk is pair->sb's again. */
+		pair->trk.unsure = false;
 		spin_lock_irq(&pair->lock);
 		/* Marks requested while the device failed are durable now. */
 		xrepl_wi_commit_all_locked(&pair->wi);

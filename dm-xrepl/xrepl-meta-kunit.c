@@ -314,6 +314,11 @@ static void xrepl_trk_sb_test(struct kunit *test)
 		{ 1, 1, 34, XREPL_META_ROLE_PRIMARY, 0, false },
 		{ 5, 3, 4, XREPL_META_ROLE_SECONDARY, 0, false },
 		{ 5, 3, 4, XREPL_META_ROLE_SECONDARY, 9, false },
+		{ 1ULL << 62, (1ULL << 62) - 1, 4, XREPL_META_ROLE_PRIMARY, 0,
+		  true },
+		{ (1ULL << 62) + 1, 1ULL << 62, 4, XREPL_META_ROLE_PRIMARY, 0,
+		  false },
+		{ U64_MAX, U64_MAX, 4, XREPL_META_ROLE_PRIMARY, 0, false },
 	};
 	unsigned int i;
 

@@ -161,7 +161,7 @@ static bool gen_loop(const struct xrepl_meta_sb *sb, u32 version)
  * size whose kept checkpoints (trk_oldest .. trk_open) fit in it, with
  * one slot spare.
  */
-static bool trk_bad(const struct xrepl_meta_sb *sb, u32 role)
+static bool trk_bad(const struct xrepl_meta_sb *sb, u32 version, u32 role)
 {
 	u64 open = le64_to_cpu(sb->trk_open);
 	u64 oldest = le64_to_cpu(sb->trk_oldest);
@@ -169,7 +169,9 @@ static bool trk_bad(const struct xrepl_meta_sb *sb, u32 role)
 
 	if (!sb->trk_id)
 		return open || oldest || slots;
-	return role != XREPL_META_ROLE_PRIMARY || sb->undo_epoch ||
+	return version == XREPL_META_VERSION_1 ||
+	       role != XREPL_META_ROLE_PRIMARY || sb->undo_epoch ||
+	       open > XREPL_TRK_MAX_ERA ||
 	       slots < XREPL_TRK_MIN_SLOTS || slots > XREPL_TRK_MAX_SLOTS ||
 	       !oldest || oldest > open || open - oldest >= slots - 1;
 }
@@ -220,7 +222,7 @@ int xrepl_sb_decode(const void *sector, struct xrepl_sb_info *info,
 	if (sb->undo_epoch && (role != XREPL_META_ROLE_SECONDARY ||
 			       le32_to_cpu(sb->flags) & XREPL_META_F_CONSISTENT))
 		return sb_bad(error, "Metadata: an undo epoch on a consistent copy or a primary");
-	if (trk_bad(sb, role))
+	if (trk_bad(sb, version, role))
 		return sb_bad(error, "Metadata: corrupt change tracker");
 	if (gen_loop(sb, version))
 		return sb_bad(error, "Metadata: generation identifiers repeat (a loop)");

@@ -105,6 +105,7 @@ static struct xrepl_pair *xrepl_pair_create(struct xrepl_c *xc,
 	pair->resync_rate_kbps = xc->args.resync_rate_kbps;
 	spin_lock_init(&pair->lock);
 	mutex_init(&pair->meta_io_lock);
+	xrepl_trk_init(pair);
 	mutex_init(&pair->peer_io_lock);
 	mutex_init(&pair->connect_lock);
 	INIT_WORK(&pair->peer_work, xrepl_peer_work);
@@ -409,6 +410,7 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 {
 	enum xrepl_degraded why = inh->degraded_by;
 	bool consistent = inh->consistent, ok;
+	struct xrepl_sb_info nsb;
 	int r;
 
 	/* What a fresh metadata device's first superblock records. */
@@ -432,6 +434,18 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 						 error);
 			if (r)
 				return r;
+		}
+		/*
+		 * A replacement starts without a change tracker (below):
+		 * the slots a reused device holds are not read.
+		 */
+		if (sb && inh->predecessor) {
+			nsb = *sb;
+			nsb.trk_id = 0;
+			nsb.trk_open = 0;
+			nsb.trk_oldest = 0;
+			nsb.trk_slots = 0;
+			sb = &nsb;
 		}
 		r = xrepl_meta_load(pair, sb,
 				    xc->args.nosync && !inh->predecessor,

@@ -7,12 +7,16 @@
  * In memory, the open era is a bitmap of the regions written since the
  * newest checkpoint (pair->trk.cur), and the blocks of it that changed
  * since they were last written to the era's slot.  A write sets its
- * regions when it enters the region gate and again when it leaves it, so
- * that a write in flight across a checkpoint counts in both eras: a
+ * regions when its local write is issued and again when it completed, so
+ * that a write in flight across a checkpoint counts in both eras (a
  * backup's point-in-time view, taken after the checkpoint, may or may not
- * hold its data.  Writers go without a lock: cur is read under RCU, bits
- * are set with atomic word updates, and a checkpoint that switches cur
- * waits for a grace period before it reads the old era.
+ * hold its data); and a checkpoint first waits for the local writes
+ * issued before the one before it, so that no write spans a whole era
+ * without counting in it.  Both happen while the write holds the region
+ * gate (gate_busy), so the cleaner keeps its marks meanwhile.  Writers
+ * go without a lock: cur is read under RCU, bits are set with atomic word
+ * updates, and a checkpoint that switches cur waits for a grace period
+ * before it reads the old era.
  *
  * No metadata write per data write: the bits of the open era reach its
  * slot when the cleaner is about to clear their marks (xrepl_trk_fold()),
@@ -23,13 +27,17 @@
  * pair->meta_io_lock, and the superblock's trk_* fields (pair->sb) change
  * only under it (and pair->lock).
  */
+#include <linux/math64.h>
 #include <linux/rcupdate.h>
 #include <linux/random.h>
 #include <linux/slab.h>
+#include <linux/wait.h>
 
 #include "xrepl-core.h"
 
 #define TRK_WORDS_PER_BLOCK	(XREPL_META_BITS_PER_BLOCK / BITS_PER_LONG)
+/* How long a checkpoint waits for the local writes of two eras ago. */
+#define XREPL_TRK_DRAIN_JIFFIES	(30 * HZ)
 
 static unsigned long trk_blocks(struct xrepl_pair *pair)
 {
@@ -101,26 +109,56 @@ static void trk_set(struct xrepl_trk_era *e, unsigned long first,
 	}
 }
 
+void xrepl_trk_init(struct xrepl_pair *pair)
+{
+	mutex_init(&pair->trk.lock);
+	init_waitqueue_head(&pair->trk.drained);
+}
+
 /*
- * A write to regions first..last enters or leaves the region gate: they
- * were written in the open era.  Any context.
+ * The local write of a tracked bio (in the gate, its marks durable) is
+ * issued: its regions are written in the open era, which counts it in
+ * flight.  Any context.
  */
-void xrepl_trk_note(struct xrepl_pair *pair, unsigned long first,
-		    unsigned long last)
+void xrepl_trk_issue(struct xrepl_pair *pair, struct xrepl_io *io)
 {
 	struct xrepl_trk_era *e;
 
 	rcu_read_lock();
 	e = rcu_dereference(pair->trk.cur);
-	if (e)
-		trk_set(e, first, last);
+	if (e) {
+		trk_set(e, io->first, io->last);
+		atomic_inc(&e->inflight);
+	}
+	io->trk_era = e;
 	rcu_read_unlock();
+}
+
+/*
+ * Its local write completed (still in the gate): the data is there, in
+ * the era open now.  Any context.
+ */
+void xrepl_trk_landed(struct xrepl_pair *pair, struct xrepl_io *io)
+{
+	struct xrepl_trk_era *from = io->trk_era, *e;
+
+	io->trk_era = NULL;
+	rcu_read_lock();
+	e = rcu_dereference(pair->trk.cur);
+	if (e)
+		trk_set(e, io->first, io->last);
+	rcu_read_unlock();
+	/* Fully ordered, and wq_has_sleeper() has a barrier of its own. */
+	if (atomic_dec_and_test(&from->inflight) &&
+	    wq_has_sleeper(&pair->trk.drained))
+		wake_up(&pair->trk.drained);
 }
 
 static struct xrepl_trk_era *trk_cur(struct xrepl_pair *pair)
 {
 	return rcu_dereference_protected(pair->trk.cur,
-					 lockdep_is_held(&pair->meta_io_lock));
+					 lockdep_is_held(&pair->meta_io_lock) ||
+					 lockdep_is_held(&pair->trk.lock));
 }
 
 /*
@@ -154,14 +192,16 @@ static int trk_write_bits(struct xrepl_pair *pair, struct xrepl_trk_era *e,
  * era to its slot, with FUA, so that the regions whose marks go stay
  * known as changed.  Returns false (the marks must stay) if a write
  * failed, or if the metadata device failed before: a superblock rewrite
- * pending may still have to undo a checkpoint that failed.  meta_io_lock
- * held.
+ * pending may still have to undo a checkpoint that failed (unsure: even
+ * a first one, which left no tracker in memory).  meta_io_lock held.
  */
 bool xrepl_trk_fold(struct xrepl_pair *pair)
 {
 	struct xrepl_trk_era *e = trk_cur(pair);
 	u64 hdr;
 
+	if (pair->trk.unsure)
+		return false;
 	if (!e)
 		return true;
 	spin_lock_irq(&pair->lock);
@@ -174,7 +214,7 @@ bool xrepl_trk_fold(struct xrepl_pair *pair)
 	spin_unlock_irq(&pair->lock);
 	if (!trk_write_bits(pair, e, hdr, false, true))
 		return true;
-	xrepl_meta_error(pair, "write error in the change tracker");
+	xrepl_meta_failed(pair, "write error in the change tracker");
 	return false;
 }
 
@@ -207,6 +247,11 @@ int xrepl_trk_load(struct xrepl_pair *pair, char **error)
 					 sb->trk_id, era, error);
 		if (r)
 			return r;
+		if (!xrepl_mem_is_zero(pair->meta_buf + XREPL_META_SB_SIZE,
+				       XREPL_META_BLOCK_SIZE - XREPL_META_SB_SIZE)) {
+			*error = "Metadata: corrupt change tracker slot";
+			return -EILSEQ;
+		}
 		cond_resched();
 	}
 	r = trk_alloc(pair);
@@ -324,8 +369,27 @@ int xrepl_trk_checkpoint(struct xrepl_pair *pair, const char *name, u64 *num,
 	struct xrepl_trk_info t;
 	u64 trk_id, era, oldest;
 	u32 slots;
+	long left;
 	int r;
 
+	mutex_lock(&pair->trk.lock);
+	/*
+	 * The era that opens reuses the bitmaps of the one before the open
+	 * one: its local writes must have completed, noted in the open era
+	 * (else a write issued then and completing after this checkpoint
+	 * would count in no era in between).
+	 */
+	old = trk_cur(pair);
+	new = old == &pair->trk.era[0] ? &pair->trk.era[1] : &pair->trk.era[0];
+	left = wait_event_interruptible_timeout(pair->trk.drained,
+						!atomic_read(&new->inflight),
+						XREPL_TRK_DRAIN_JIFFIES);
+	if (left <= 0) {
+		*why = left ? "interrupted" :
+		       "local writes issued before the last checkpoint did not complete";
+		mutex_unlock(&pair->trk.lock);
+		return left ? -EINTR : -ETIMEDOUT;
+	}
 	mutex_lock(&pair->meta_io_lock);
 	spin_lock_irq(&pair->lock);
 	was = pair->sb;
@@ -351,12 +415,17 @@ int xrepl_trk_checkpoint(struct xrepl_pair *pair, const char *name, u64 *num,
 		}
 		trk_id = get_random_u64() ?: 1;
 	}
+	if (was.trk_open >= XREPL_TRK_MAX_ERA) {
+		*why = "the checkpoint numbers are used up";
+		r = -EOVERFLOW;
+		goto out;
+	}
 	era = was.trk_open + 1;
-	oldest = era + 2 > slots ? era + 2 - slots : 1;
+	/* The last slots - 1 eras, or fewer if the superblock kept fewer. */
+	oldest = max3(was.trk_oldest, 1ULL,
+		      era + 2 > slots ? era + 2 - slots : 1ULL);
 
 	/* From now on, writes count in the new era. */
-	old = trk_cur(pair);
-	new = old == &pair->trk.era[0] ? &pair->trk.era[1] : &pair->trk.era[0];
 	bitmap_zero(new->bits, trk_blocks(pair) * XREPL_META_BITS_PER_BLOCK);
 	bitmap_zero(new->dirty, trk_blocks(pair));
 	rcu_assign_pointer(pair->trk.cur, new);
@@ -375,7 +444,7 @@ int xrepl_trk_checkpoint(struct xrepl_pair *pair, const char *name, u64 *num,
 	memset(&t, 0, sizeof(t));
 	t.trk_id = trk_id;
 	t.era = era;
-	t.time_ms = ktime_get_real_ns() / NSEC_PER_MSEC;
+	t.time_ms = div_u64(ktime_get_real_ns(), NSEC_PER_MSEC);
 	memcpy(t.uuid, was.uuid, sizeof(t.uuid));
 	strscpy(t.name, name, sizeof(t.name));
 	memset(pair->meta_buf, 0, XREPL_META_BLOCK_SIZE);
@@ -398,7 +467,11 @@ int xrepl_trk_checkpoint(struct xrepl_pair *pair, const char *name, u64 *num,
 	pair->sb_dirty = true;
 	spin_unlock_irq(&pair->lock);
 	if (!xrepl_meta_commit(pair, &go)) {
-		/* The retry rewrites the superblock as it was. */
+		/*
+		 * The retry (armed by the commit) rewrites the superblock as
+		 * it was; until then it may name the new era.
+		 */
+		pair->trk.unsure = true;
 		spin_lock_irq(&pair->lock);
 		pair->sb.trk_id = was.trk_id;
 		pair->sb.trk_open = was.trk_open;
@@ -407,20 +480,23 @@ int xrepl_trk_checkpoint(struct xrepl_pair *pair, const char *name, u64 *num,
 		pair->sb_dirty = true;
 		spin_unlock_irq(&pair->lock);
 		r = -EIO;
-		goto undo;
+		trk_undo(pair, old, new);
+		goto out;
 	}
 	*num = era;
 	mutex_unlock(&pair->meta_io_lock);
+	mutex_unlock(&pair->trk.lock);
 	xrepl_meta_go(&go);
 	DMINFO("%s: checkpoint %llu (%s); changes kept since checkpoint %llu",
 	       dm_device_name(pair->md), era, name, oldest);
 	return 0;
 
 undo:
-	xrepl_meta_error(pair, *why);
+	xrepl_meta_failed(pair, *why);
 	trk_undo(pair, old, new);
 out:
 	mutex_unlock(&pair->meta_io_lock);
+	mutex_unlock(&pair->trk.lock);
 	xrepl_meta_go(&go);
 	return r;
 }

@@ -295,6 +295,15 @@ static int print_checkpoints(struct xmeta_dev *dev, const struct xmeta_sb *sb)
 	uint64_t era;
 	ssize_t got;
 
+	if (sb->trk_id && (sb->trk_slots < XREPL_TRK_MIN_SLOTS ||
+			   sb->trk_slots > XREPL_TRK_MAX_SLOTS ||
+			   sb->trk_open > XREPL_TRK_MAX_ERA ||
+			   sb->trk_oldest > sb->trk_open)) {
+		fflush(stdout);
+		fprintf(stderr, PROG ": %s: the change tracker's superblock fields are damaged\n",
+			dev->path);
+		return -1;
+	}
 	if (opt.json)
 		printf(",\n  \"checkpoints\": [");
 	else

@@ -372,6 +372,11 @@ damaged check-trk-slots "^change tracker: trk_slots 1 is not from 2 to 33$" --tr
 damaged check-trk-full "^change tracker: checkpoints 2 to 5 do not fit 4 slots with one spare$" --trk 1:5:2:4
 damaged check-trk-oldest "^change tracker: checkpoints 6 to 5 do not fit" --trk 1:5:6:4
 damaged check-trk-fit "^metadata device too small for its change tracker of 4 slots$" --trk 1:1:1:4
+damaged check-trk-open-huge "^change tracker: trk_open 4611686018427387905 is past the largest checkpoint number$" \
+	--trk 1:0x4000000000000001:0x4000000000000000:4
+img "$TK" --set 5 --meta-size $(( 10 * 4096 )) --trk 0xab:1:1:0
+tcase trk-force-slots-zero 1 "the change tracker's superblock fields are damaged" "$DUMP" --force --checkpoints "$TK"
+tcase trk-force-slots-zero-since 1 "the change tracker's superblock fields are damaged" "$DUMP" --force --since 1 "$TK"
 
 # ---------------------------------------------------------------------------
 # xrepl-dump of damaged metadata.

@@ -344,6 +344,9 @@ void xmeta_check_sb(const struct xmeta_sb *sb, const void *block0,
 		xmeta_problem(p, "change tracker: trk_slots %u is not from %u to %u",
 			      sb->trk_slots, XREPL_TRK_MIN_SLOTS,
 			      XREPL_TRK_MAX_SLOTS);
+	} else if (sb->trk_open > XREPL_TRK_MAX_ERA) {
+		xmeta_problem(p, "change tracker: trk_open %llu is past the largest checkpoint number",
+			      (unsigned long long)sb->trk_open);
 	} else if (!sb->trk_oldest || sb->trk_oldest > sb->trk_open ||
 		   sb->trk_open - sb->trk_oldest >= sb->trk_slots - 1) {
 		xmeta_problem(p, "change tracker: checkpoints %llu to %llu do not fit %u slots with one spare",
@@ -908,6 +911,12 @@ int xmeta_trk_changes(struct xmeta_dev *dev, const struct xmeta_sb *sb,
 		*why = "the device has no change tracker (no checkpoint was taken)";
 		return -1;
 	}
+	if (sb->trk_slots < XREPL_TRK_MIN_SLOTS ||
+	    sb->trk_slots > XREPL_TRK_MAX_SLOTS ||
+	    sb->trk_open > XREPL_TRK_MAX_ERA) {
+		*why = "the change tracker's superblock fields are damaged";
+		return -1;
+	}
 	if (since < sb->trk_oldest || since > sb->trk_open ||
 	    (upto && (upto < since || upto > sb->trk_open))) {
 		*why = "the checkpoint is not kept (see trk_oldest and trk_open)";
@@ -942,7 +951,15 @@ int xmeta_trk_changes(struct xmeta_dev *dev, const struct xmeta_sb *sb,
 	if (got < 0)
 		return (int)got;
 	xmeta_sb_decode(dev->buf, &now);
-	if (now.trk_id != sb->trk_id || now.trk_oldest > since) {
+	/*
+	 * A checkpoint that failed is rolled back (trk_open goes back, and
+	 * its number is used again): what was read may lack what went to
+	 * the era before.
+	 */
+	if (got < (ssize_t)XREPL_META_SB_SIZE ||
+	    memcmp(now.magic, XREPL_META_MAGIC, XREPL_META_MAGIC_LEN) ||
+	    now.csum != now.csum_computed || now.trk_id != sb->trk_id ||
+	    now.trk_oldest > since || now.trk_open < sb->trk_open) {
 		*why = "the change tracker moved while it was read: try again";
 		return -1;
 	}
