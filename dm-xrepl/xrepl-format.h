@@ -244,7 +244,7 @@ static inline __u64 xrepl_undo_slots(__u64 nr_regions, __u32 region_size,
 #define XREPL_TRK_MIN_SLOTS		2U
 #define XREPL_TRK_NAME_LEN		64U	/* NUL padded, at most 63 */
 /* Checkpoint numbers stay below this (no arithmetic on them overflows). */
-#define XREPL_TRK_MAX_ERA		(1ULL << 62)
+#define XREPL_TRK_MAX_ERA		0x4000000000000000ULL	/* 2^62 */
 
 struct xrepl_trk_hdr {
 	__u8	magic[XREPL_META_MAGIC_LEN];	/*  0: XREPL_TRK_MAGIC */

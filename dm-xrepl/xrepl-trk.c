@@ -315,7 +315,7 @@ void xrepl_trk_reset(struct xrepl_pair *pair, bool dropped)
 	pair->sb.trk_slots = 0;
 	spin_unlock_irq(&pair->lock);
 	if (had)
-		DMWARN("%s: new metadata device: its checkpoints are dropped; the next backup is a full one",
+		DMWARN("%s: new metadata device: checkpoints dropped; the next backup is full",
 		       dm_device_name(pair->md));
 	RCU_INIT_POINTER(pair->trk.cur, NULL);
 	synchronize_rcu();
@@ -386,7 +386,7 @@ int xrepl_trk_checkpoint(struct xrepl_pair *pair, const char *name, u64 *num,
 						XREPL_TRK_DRAIN_JIFFIES);
 	if (left <= 0) {
 		*why = left ? "interrupted" :
-		       "local writes issued before the last checkpoint did not complete";
+		       "local writes of the era before did not complete";
 		mutex_unlock(&pair->trk.lock);
 		return left ? -EINTR : -ETIMEDOUT;
 	}

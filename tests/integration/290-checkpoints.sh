@@ -133,7 +133,7 @@ dm_create "$P-meta2" "$(linear_table /dev/ram2 8192 8192)"
 M2=/dev/mapper/$P-meta2
 kmsg_mark
 dm_reload "$P-x" "$(XREPL_META=$M2 xrepl_table "$L" "$R" region_size "$RS")"
-assert_dmesg_contains "new metadata device: its checkpoints are dropped; the next backup is a full one" "reset"
+assert_dmesg_contains "new metadata device: checkpoints dropped; the next backup is full" "reset"
 assert_eq 0 "$(sbe "$M2" get trk_id)" "trk_id of the new metadata device"
 wait_for_status "$X" remote insync 60
 dm_remove "$P-x"
