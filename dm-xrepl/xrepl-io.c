@@ -195,6 +195,10 @@ static void submit_local(struct xrepl_c *xc, struct bio *bio)
 {
 	struct bio *local;
 
+	/* The change tracker counts its local write from now on. */
+	if (xrepl_io(bio)->flags & XREPL_IO_TRACKED)
+		xrepl_trk_issue(xc->pair, xrepl_io(bio));
+
 	if (!(xrepl_io(bio)->flags & XREPL_IO_ACK_WAIT)) {
 		dm_submit_bio_remap(bio, NULL);
 		return;
@@ -286,9 +290,6 @@ void xrepl_write_submit(struct xrepl_c *xc, struct bio *bio)
 			xrepl_ship_kick(pair, redispatch);
 	}
 
-	/* Its local write goes below: the change tracker counts it. */
-	if (io->flags & XREPL_IO_TRACKED)
-		xrepl_trk_issue(pair, io);
 	if (ship) {
 		/* The local write goes now, the copy when it completed. */
 		io->ship = xrepl_ship_alloc(xc, bio, io);

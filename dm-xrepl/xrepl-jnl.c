@@ -2362,6 +2362,8 @@ bool xrepl_jnl_write(struct xrepl_c *xc, struct bio *bio, struct xrepl_io *io)
 		submit_bio_noacct(append);
 
 	/* The local write goes as a clone: the bio completes when both did. */
+	if (io->flags & XREPL_IO_TRACKED)
+		xrepl_trk_issue(pair, io);
 	local = bio_alloc_clone(xc->local->bdev, bio, GFP_NOIO, &pair->bs);
 	bio_clear_polled(local);
 	local->bi_end_io = xrepl_local_endio;

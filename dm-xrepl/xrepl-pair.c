@@ -411,6 +411,8 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 	enum xrepl_degraded why = inh->degraded_by;
 	bool consistent = inh->consistent, ok;
 	struct xrepl_sb_info nsb;
+	/* A tracker of the pair replaced, or of the device reused, goes. */
+	bool trk_dropped = inh->has_sb && inh->sb.trk_id;
 	int r;
 
 	/* What a fresh metadata device's first superblock records. */
@@ -440,6 +442,7 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 		 * the slots a reused device holds are not read.
 		 */
 		if (sb && inh->predecessor) {
+			trk_dropped |= sb->trk_id;
 			nsb = *sb;
 			nsb.trk_id = 0;
 			nsb.trk_open = 0;
@@ -500,7 +503,7 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 	}
 	spin_unlock_irq(&pair->lock);
 	if (inh->predecessor && xc->meta) {
-		xrepl_trk_reset(pair, inh->has_sb && inh->sb.trk_id);
+		xrepl_trk_reset(pair, trk_dropped);
 		if (!xrepl_meta_sync(pair)) {
 			*error = "Metadata: I/O error";
 			return -EIO;

@@ -117,8 +117,11 @@ void xrepl_trk_init(struct xrepl_pair *pair)
 
 /*
  * The local write of a tracked bio (in the gate, its marks durable) is
- * issued: its regions are written in the open era, which counts it in
- * flight.  Any context.
+ * about to be issued: its regions are written in the open era, which
+ * counts it in flight.  Without a tracker it counts in era[1], which the
+ * second checkpoint takes over and so waits for: a write issued before
+ * the first checkpoint and landing after it counts in era 1.  Any
+ * context.
  */
 void xrepl_trk_issue(struct xrepl_pair *pair, struct xrepl_io *io)
 {
@@ -126,11 +129,10 @@ void xrepl_trk_issue(struct xrepl_pair *pair, struct xrepl_io *io)
 
 	rcu_read_lock();
 	e = rcu_dereference(pair->trk.cur);
-	if (e) {
+	if (e)
 		trk_set(e, io->first, io->last);
-		atomic_inc(&e->inflight);
-	}
-	io->trk_era = e;
+	io->trk_era = e ?: &pair->trk.era[1];
+	atomic_inc(&io->trk_era->inflight);
 	rcu_read_unlock();
 }
 
@@ -305,16 +307,13 @@ int xrepl_trk_load(struct xrepl_pair *pair, char **error)
  */
 void xrepl_trk_reset(struct xrepl_pair *pair, bool dropped)
 {
-	bool had;
-
 	spin_lock_irq(&pair->lock);
-	had = dropped || pair->sb.trk_id;
 	pair->sb.trk_id = 0;
 	pair->sb.trk_open = 0;
 	pair->sb.trk_oldest = 0;
 	pair->sb.trk_slots = 0;
 	spin_unlock_irq(&pair->lock);
-	if (had)
+	if (dropped)
 		DMWARN("%s: new metadata device: checkpoints dropped; the next backup is full",
 		       dm_device_name(pair->md));
 	RCU_INIT_POINTER(pair->trk.cur, NULL);
@@ -372,7 +371,10 @@ int xrepl_trk_checkpoint(struct xrepl_pair *pair, const char *name, u64 *num,
 	long left;
 	int r;
 
-	mutex_lock(&pair->trk.lock);
+	if (mutex_lock_interruptible(&pair->trk.lock)) {
+		*why = "interrupted";
+		return -EINTR;
+	}
 	/*
 	 * The era that opens reuses the bitmaps of the one before the open
 	 * one: its local writes must have completed, noted in the open era
