@@ -35,26 +35,8 @@ RB=$(( RS * 512 ))
 X=/dev/mapper/$P-x
 fast_cleaner 500
 
-# changed SINCE: the regions written since checkpoint SINCE, as xrepl-dump
-# prints them (" 3 10-11").
-changed() {
-	local out
-	out=$("$DUMP" --since "$1" "$M") || fail "xrepl-dump --since $1 failed"
-	sed -n 's/^changed_regions://p' <<<"$out" | sed 's/^ none$//'
-}
-
-# checkpoint NAME: send the message; prints its reply.
-checkpoint() {
-	dmsetup message "$P-x" 0 checkpoint "$1" || fail "checkpoint $1 refused"
-}
-
-# write_regions R...: 4 KiB into each region R.
-write_regions() {
-	local r
-	for r in "$@"; do
-		write_at "$X" $(( r * RB + 8192 )) 4096 || fail "write to region $r"
-	done
-}
+# shellcheck source=tests/lib/checkpoints.sh
+. "$TESTS_DIR/lib/checkpoints.sh"
 
 step "refused: no metadata device, bad names, no room"
 xrepl_create x "$L" "$R" nosync region_size "$RS"

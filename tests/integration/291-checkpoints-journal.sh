@@ -24,20 +24,8 @@ fast_cleaner 500
 RS=256                          # 128 KiB regions
 RB=$(( RS * 512 ))
 
-changed() {
-	local out
-	out=$("$DUMP" --since "$1" "$M") || fail "xrepl-dump --since $1 failed"
-	sed -n 's/^changed_regions://p' <<<"$out" | sed 's/^ none$//'
-}
-checkpoint() {
-	dmsetup message "$P-x" 0 checkpoint "$1" || fail "checkpoint $1 refused"
-}
-write_regions() {
-	local r
-	for r in "$@"; do
-		write_at "$X" $(( r * RB + 4096 )) 4096 || fail "write to region $r"
-	done
-}
+# shellcheck source=tests/lib/checkpoints.sh
+. "$TESTS_DIR/lib/checkpoints.sh"
 
 step "held: marks go by the log, the tracker keeps the regions"
 jx "$J" region_size "$RS"
