@@ -269,6 +269,8 @@ bool xrepl_mem_is_zero(const void *buf, size_t len);
  * [A-Za-z0-9._:+@-] in a buffer of len, NUL padded to its end.
  */
 bool xrepl_trk_name_ok(const char *name, size_t len);
+/* No change tracker in *info (a secondary's, or a pair that starts anew). */
+void xrepl_sb_trk_clear(struct xrepl_sb_info *info);
 /* Write *t as a slot header into the 512-byte sector, with checksum. */
 void xrepl_trk_hdr_encode(void *sector, const struct xrepl_trk_info *t);
 /*

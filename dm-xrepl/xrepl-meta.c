@@ -90,6 +90,14 @@ bool xrepl_trk_name_ok(const char *name, size_t len)
 	return true;
 }
 
+void xrepl_sb_trk_clear(struct xrepl_sb_info *info)
+{
+	info->trk_id = 0;
+	info->trk_open = 0;
+	info->trk_oldest = 0;
+	info->trk_slots = 0;
+}
+
 static_assert(sizeof(struct xrepl_trk_hdr) == XREPL_META_SB_SIZE);
 static_assert(offsetof(struct xrepl_trk_hdr, csum) ==
 	      offsetof(struct xrepl_meta_sb, csum));

@@ -444,10 +444,7 @@ static int pair_fill(struct xrepl_pair *pair, struct xrepl_c *xc,
 		if (sb && inh->predecessor) {
 			trk_dropped |= sb->trk_id;
 			nsb = *sb;
-			nsb.trk_id = 0;
-			nsb.trk_open = 0;
-			nsb.trk_oldest = 0;
-			nsb.trk_slots = 0;
+			xrepl_sb_trk_clear(&nsb);
 			sb = &nsb;
 		}
 		r = xrepl_meta_load(pair, sb,

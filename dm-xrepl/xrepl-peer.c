@@ -411,10 +411,7 @@ static void peer_sb_locked(struct xrepl_pair *pair, enum xrepl_peer_rec rec,
 		sb->ctime = now;
 	sb->role = XREPL_META_ROLE_SECONDARY;
 	/* A secondary has no change tracker. */
-	sb->trk_id = 0;
-	sb->trk_open = 0;
-	sb->trk_oldest = 0;
-	sb->trk_slots = 0;
+	xrepl_sb_trk_clear(sb);
 	sb->region_size = pair->geom.region_size;
 	sb->dev_sectors = pair->geom.dev_sectors;
 	sb->nr_regions = pair->geom.nr_regions;

@@ -308,10 +308,7 @@ int xrepl_trk_load(struct xrepl_pair *pair, char **error)
 void xrepl_trk_reset(struct xrepl_pair *pair, bool dropped)
 {
 	spin_lock_irq(&pair->lock);
-	pair->sb.trk_id = 0;
-	pair->sb.trk_open = 0;
-	pair->sb.trk_oldest = 0;
-	pair->sb.trk_slots = 0;
+	xrepl_sb_trk_clear(&pair->sb);
 	spin_unlock_irq(&pair->lock);
 	if (dropped)
 		DMWARN("%s: new metadata device: checkpoints dropped; the next backup is full",
@@ -341,9 +338,8 @@ static void trk_undo(struct xrepl_pair *pair, struct xrepl_trk_era *old,
 		if (!(old->bits[w] & ~READ_ONCE(new->bits[w])))
 			continue;
 		set_mask_bits(&new->bits[w], 0, old->bits[w]);
-		set_bit(w / TRK_WORDS_PER_BLOCK, new->dirty);
 	}
-	/* The open slot on disk may hold only part of them. */
+	/* The open slot on disk may hold only part of them: all dirty. */
 	bitmap_fill(new->dirty, blocks);
 }
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/meta.h"
 #include "xrepl-format.h"
 #include "xrepl-limits.h"
 #include "xreplctl.h"
@@ -264,14 +265,16 @@ static const char *want_name(int argc, char **argv, int i, const char *cmd)
 	return argv[i];
 }
 
-/* A checkpoint's name as the target takes it (xrepl_trk_name_ok()). */
+/* A checkpoint's name as the target takes it. */
 static bool checkpoint_name_ok(const char *s)
 {
+	char buf[XREPL_TRK_NAME_LEN] = { 0 };
 	size_t n = strlen(s);
 
-	return n && n < XREPL_TRK_NAME_LEN &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			 "0123456789._:+@-") == n;
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	return xmeta_trk_name_ok(buf, sizeof(buf));
 }
 
 /* checkpoint <name> <label>: a new era of the change tracker; its number. */

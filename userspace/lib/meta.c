@@ -820,7 +820,7 @@ uint64_t xmeta_trk_slot_block(const struct xmeta_sb *sb, uint64_t era)
 	return xrepl_trk_slot_block(sb->nr_regions, sb->trk_slots, era);
 }
 
-static bool trk_name_ok(const char *name, size_t len)
+bool xmeta_trk_name_ok(const char *name, size_t len)
 {
 	size_t n = strnlen(name, len), i;
 
@@ -847,7 +847,7 @@ int xmeta_trk_hdr(const void *block, const struct xmeta_sb *sb, uint64_t era,
 	if (h.reserved0 || !xmeta_is_zero(h.reserved, sizeof(h.reserved)) ||
 	    !xmeta_is_zero((const uint8_t *)block + XREPL_META_SB_SIZE,
 			   BS - XREPL_META_SB_SIZE) ||
-	    !trk_name_ok(h.name, sizeof(h.name))) {
+	    !xmeta_trk_name_ok(h.name, sizeof(h.name))) {
 		*why = "a reserved field or the name is damaged";
 		return -1;
 	}

@@ -230,6 +230,12 @@ struct xmeta_trk_slot {
  */
 int xmeta_trk_hdr(const void *block, const struct xmeta_sb *sb, uint64_t era,
 		  struct xmeta_trk_slot *out, const char **why);
+/*
+ * A checkpoint's name, as the target takes it: 1 to XREPL_TRK_NAME_LEN - 1
+ * characters of [A-Za-z0-9._:+@-] in a buffer of len, NUL padded to its
+ * end.
+ */
+bool xmeta_trk_name_ok(const char *name, size_t len);
 /* The block of the slot header of era; its bitmap follows it. */
 uint64_t xmeta_trk_slot_block(const struct xmeta_sb *sb, uint64_t era);
 
